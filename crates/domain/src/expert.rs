@@ -1,0 +1,120 @@
+//! Experts: the profile they give, and the vetting life cycle.
+use crate::availability::parse_timezone;
+use crate::phone::PhoneNumber;
+use crate::ValidationError;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpertStatus {
+    Applied,
+    Approved,
+    Suspended,
+}
+
+impl ExpertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Applied => "applied",
+            Self::Approved => "approved",
+            Self::Suspended => "suspended",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "applied" => Some(Self::Applied),
+            "approved" => Some(Self::Approved),
+            "suspended" => Some(Self::Suspended),
+            _ => None,
+        }
+    }
+
+    /// Vetting moves: approve an applicant or a suspended expert; suspend an
+    /// approved one (or reject an applicant by suspending). Repeating a move is
+    /// allowed and changes nothing, so operators can retry safely.
+    pub fn can_become(self, next: ExpertStatus) -> bool {
+        self == next || next != Self::Applied
+    }
+}
+
+/// The request shape of an expert profile.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpertInput {
+    pub display_name: String,
+    pub phone: String,
+    pub timezone: String,
+    pub languages: Vec<String>,
+    pub specialties: Vec<String>,
+    pub region: String,
+    pub bio: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExpertProfile {
+    pub display_name: String,
+    pub phone: PhoneNumber,
+    pub timezone: String,
+    pub languages: Vec<String>,
+    pub specialties: Vec<String>,
+    pub region: String,
+    pub bio: Option<String>,
+}
+
+fn tags(field: &str, values: &[String], max: usize) -> Result<Vec<String>, ValidationError> {
+    if values.is_empty() {
+        return Err(ValidationError::new(field, "give at least one"));
+    }
+    if values.len() > max {
+        return Err(ValidationError::new(field, format!("at most {max}")));
+    }
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let v = v.trim().to_lowercase();
+            let ok = (1..=40).contains(&v.len())
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if ok {
+                Ok(v)
+            } else {
+                Err(ValidationError::new(
+                    format!("{field}[{i}]"),
+                    "must be 1-40 letters, digits, '-' or '_'",
+                ))
+            }
+        })
+        .collect()
+}
+
+fn text(field: &str, value: &str, max: usize) -> Result<String, ValidationError> {
+    let v = value.trim();
+    if v.is_empty() || v.chars().count() > max {
+        return Err(ValidationError::new(
+            field,
+            format!("must be 1 to {max} characters"),
+        ));
+    }
+    Ok(v.to_string())
+}
+
+impl ExpertInput {
+    pub fn validate(&self) -> Result<ExpertProfile, ValidationError> {
+        parse_timezone("timezone", &self.timezone)?;
+        Ok(ExpertProfile {
+            display_name: text("display_name", &self.display_name, 80)?,
+            phone: PhoneNumber::parse("phone", &self.phone)?,
+            timezone: self.timezone.clone(),
+            languages: tags("languages", &self.languages, 10)?,
+            specialties: tags("specialties", &self.specialties, 20)?,
+            region: text("region", &self.region, 64)?,
+            bio: self
+                .bio
+                .as_deref()
+                .map(|b| text("bio", b, 2000))
+                .transpose()?,
+        })
+    }
+}

@@ -1,0 +1,16 @@
+//! Anxin's domain: ids, value types and the business rules, as plain functions
+//! over plain types. Nothing here does I/O, so every rule is tested without a
+//! database; the I/O crates translate to and from these types and never decide.
+
+pub mod availability;
+pub mod booking;
+pub mod call;
+pub mod error;
+pub mod expert;
+pub mod ids;
+pub mod phone;
+pub mod proto;
+pub mod seeker;
+pub mod slate;
+
+pub use error::ValidationError;

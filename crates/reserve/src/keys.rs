@@ -1,0 +1,88 @@
+//! Every Redis key Anxin uses is built here and nowhere else.
+//!
+//! Keys that one script touches together share a hash tag (`{expert:<id>}` or
+//! `{seeker:<id>}`), so each script stays inside one hash slot and runs on
+//! Redis Cluster. The prefix separates deployments (and tests) sharing a server.
+use anxin_domain::ids::{ExpertId, HoldId, SeekerId};
+
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+/// The five keys of one expert's slot index, in the order the expert scripts
+/// expect them (see `lua/expert_prelude.lua`).
+pub struct ExpertKeys(pub [String; 5]);
+
+pub struct SeekerKeys(pub [String; 3]);
+
+impl Keys {
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.replace(['{', '}'], ""),
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn expert(&self, expert: ExpertId) -> ExpertKeys {
+        let tag = format!("{}:{{expert:{expert}}}", self.prefix);
+        ExpertKeys([
+            format!("{tag}:open"),
+            format!("{tag}:slots"),
+            format!("{tag}:held"),
+            format!("{tag}:holds"),
+            format!("{tag}:booked"),
+        ])
+    }
+
+    /// `idempotency_key` may be absent; the third key then names a record
+    /// that is never written.
+    pub fn seeker(
+        &self,
+        seeker: SeekerId,
+        hold: HoldId,
+        idempotency_key: Option<&str>,
+    ) -> SeekerKeys {
+        let tag = format!("{}:{{seeker:{seeker}}}", self.prefix);
+        SeekerKeys([
+            format!("{tag}:holds"),
+            format!("{tag}:hold:{hold}"),
+            format!("{tag}:idem:{}", idempotency_key.unwrap_or("-")),
+        ])
+    }
+
+    pub fn seeker_hold(&self, seeker: SeekerId, hold: HoldId) -> String {
+        format!("{}:{{seeker:{seeker}}}:hold:{hold}", self.prefix)
+    }
+
+    pub fn rate_limit(&self, limit: &str, subject: &str) -> String {
+        format!("{}:{{rl:{limit}:{subject}}}", self.prefix)
+    }
+
+    /// Experts whose index has been built, for the slate's candidate list.
+    pub fn indexed_experts(&self) -> String {
+        format!("{}:experts", self.prefix)
+    }
+
+    /// Impressions per expert in one time bucket of the exposure window.
+    pub fn impressions(&self, bucket: i64) -> String {
+        format!("{}:impressions:{bucket}", self.prefix)
+    }
+
+    /// A seeker's current slate, kept for the stability window.
+    pub fn slate(&self, seeker: SeekerId, filter: &str) -> String {
+        format!("{}:{{seeker:{seeker}}}:slate:{filter}", self.prefix)
+    }
+
+    pub fn call_events(&self) -> String {
+        format!("{}:call-events", self.prefix)
+    }
+
+    /// Matches every key under this prefix (for tests and wipes).
+    pub fn pattern(&self) -> String {
+        format!("{}:*", self.prefix)
+    }
+}

@@ -1,0 +1,548 @@
+//! The fast path in Redis: holds, the open-slot index, booked markers,
+//! exposure counters, cross-instance rate limits, and reconcile from Postgres.
+//!
+//! Redis is a cache of truth held in Postgres, never the only copy of anything
+//! that matters: a hold lives only here (losing one costs a seeker a retry),
+//! while bookings are committed to Postgres first and mirrored here after.
+//! Every decision that must be atomic is one Lua script over the keys of one
+//! hash slot (see `keys`).
+
+pub mod keys;
+
+use anxin_domain::ids::{ExpertId, HoldId, SeekerId, SlotId};
+use chrono::{DateTime, TimeZone, Utc};
+use keys::{ExpertKeys, Keys, SeekerKeys};
+use redis::aio::ConnectionManager;
+use redis::Script;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReserveError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("unexpected reply from a script: {0}")]
+    Protocol(String),
+}
+
+pub type Result<T> = std::result::Result<T, ReserveError>;
+
+/// A slot as the index knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexedSlot {
+    pub slot_id: SlotId,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// Held back for priority groups until then.
+    pub reserved_until: Option<DateTime<Utc>>,
+}
+
+impl IndexedSlot {
+    fn meta(&self) -> String {
+        format!(
+            "{}:{}:{}",
+            self.starts_at.timestamp_millis(),
+            self.ends_at.timestamp_millis(),
+            self.reserved_until.map_or(0, |t| t.timestamp_millis())
+        )
+    }
+
+    fn parse(slot: &str, meta: &str) -> Option<Self> {
+        let mut it = meta.split(':').map(|p| p.parse::<i64>().ok());
+        let (s, e, r) = (it.next()??, it.next()??, it.next()??);
+        Some(Self {
+            slot_id: slot.parse().ok()?,
+            starts_at: Utc.timestamp_millis_opt(s).single()?,
+            ends_at: Utc.timestamp_millis_opt(e).single()?,
+            reserved_until: (r > 0)
+                .then(|| Utc.timestamp_millis_opt(r).single())
+                .flatten(),
+        })
+    }
+}
+
+/// What the expert side of a hold decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotHold {
+    Held {
+        expires_at: DateTime<Utc>,
+    },
+    /// Held by someone else, booked, or reserved for priority groups.
+    Unavailable,
+    /// Too close to its end (or past).
+    TooLate,
+    /// Not in the index: unknown, withdrawn, or the index was lost.
+    Unknown,
+}
+
+/// What the seeker side of a hold decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeekerHold {
+    Acquired {
+        expires_at: DateTime<Utc>,
+    },
+    /// The same idempotency key was used before with the same request.
+    Replay {
+        hold_id: HoldId,
+        slot_id: SlotId,
+        expires_at: DateTime<Utc>,
+    },
+    IdempotencyMismatch,
+    HoldLimit,
+}
+
+/// A seeker's hold as recorded on their side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldRecord {
+    pub hold_id: HoldId,
+    pub slot_id: SlotId,
+    pub expert_id: ExpertId,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Settings of the fast path.
+#[derive(Debug, Clone)]
+pub struct ReserveConfig {
+    pub key_prefix: String,
+    pub hold_ttl: Duration,
+    /// How long before a slot's end it stops being reservable.
+    pub cutoff: Duration,
+    pub max_holds_per_seeker: u32,
+    pub idempotency_ttl: Duration,
+}
+
+struct Scripts {
+    hold: Script,
+    verify: Script,
+    book: Script,
+    release: Script,
+    unbook: Script,
+    open: Script,
+    upsert: Script,
+    withdraw: Script,
+    rebuild: Script,
+    seeker_acquire: Script,
+    seeker_release: Script,
+    gcra: Script,
+}
+
+impl Scripts {
+    fn load() -> Self {
+        let prelude = include_str!("lua/expert_prelude.lua");
+        let expert = |body: &str| Script::new(&format!("{prelude}\n{body}"));
+        Self {
+            hold: expert(include_str!("lua/hold.lua")),
+            verify: expert(include_str!("lua/verify.lua")),
+            book: expert(include_str!("lua/book.lua")),
+            release: expert(include_str!("lua/release.lua")),
+            unbook: expert(include_str!("lua/unbook.lua")),
+            open: expert(include_str!("lua/open.lua")),
+            upsert: expert(include_str!("lua/upsert.lua")),
+            withdraw: expert(include_str!("lua/withdraw.lua")),
+            rebuild: expert(include_str!("lua/rebuild.lua")),
+            seeker_acquire: Script::new(include_str!("lua/seeker_acquire.lua")),
+            seeker_release: Script::new(include_str!("lua/seeker_release.lua")),
+            gcra: Script::new(include_str!("lua/gcra.lua")),
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    d.as_millis().min(u128::from(u64::MAX)) as u64
+}
+
+fn instant(ms: &str) -> Result<DateTime<Utc>> {
+    ms.parse::<i64>()
+        .ok()
+        .and_then(|m| Utc.timestamp_millis_opt(m).single())
+        .ok_or_else(|| ReserveError::Protocol(format!("bad instant {ms:?}")))
+}
+
+fn first(reply: &[String]) -> &str {
+    reply.first().map(String::as_str).unwrap_or("")
+}
+
+/// The handle every API instance and worker shares. Cheap to clone.
+#[derive(Clone)]
+pub struct Reserve {
+    conn: ConnectionManager,
+    keys: Keys,
+    config: Arc<ReserveConfig>,
+    scripts: Arc<Scripts>,
+}
+
+impl Reserve {
+    pub async fn connect(url: &str, config: ReserveConfig) -> Result<Self> {
+        let client = redis::Client::open(url)?;
+        let conn = ConnectionManager::new(client).await?;
+        Ok(Self {
+            keys: Keys::new(&config.key_prefix),
+            conn,
+            config: Arc::new(config),
+            scripts: Arc::new(Scripts::load()),
+        })
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    pub fn config(&self) -> &ReserveConfig {
+        &self.config
+    }
+
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        let mut c = self.conn.clone();
+        redis::cmd("PING").query_async::<String>(&mut c).await?;
+        Ok(())
+    }
+
+    async fn on_expert(
+        &self,
+        script: &Script,
+        expert: ExpertId,
+        args: &[String],
+    ) -> Result<Vec<String>> {
+        let ExpertKeys(keys) = self.keys.expert(expert);
+        let mut inv = script.prepare_invoke();
+        for k in &keys {
+            inv.key(k);
+        }
+        for a in args {
+            inv.arg(a);
+        }
+        let mut c = self.conn.clone();
+        Ok(inv.invoke_async(&mut c).await?)
+    }
+
+    async fn on_seeker(
+        &self,
+        script: &Script,
+        keys: SeekerKeys,
+        args: &[String],
+    ) -> Result<Vec<String>> {
+        let mut inv = script.prepare_invoke();
+        for k in &keys.0 {
+            inv.key(k);
+        }
+        for a in args {
+            inv.arg(a);
+        }
+        let mut c = self.conn.clone();
+        Ok(inv.invoke_async(&mut c).await?)
+    }
+
+    /// The seeker's side: idempotency and the hold limit. Must be followed by
+    /// `hold_slot`, and undone with `forget_hold` if that fails.
+    #[tracing::instrument(skip(self, request_hash))]
+    pub async fn acquire_for_seeker(
+        &self,
+        seeker: SeekerId,
+        hold: HoldId,
+        slot: SlotId,
+        expert: ExpertId,
+        idempotency_key: Option<&str>,
+        request_hash: &str,
+    ) -> Result<SeekerHold> {
+        let keys = self.keys.seeker(seeker, hold, idempotency_key);
+        let reply = self
+            .on_seeker(
+                &self.scripts.seeker_acquire,
+                keys,
+                &[
+                    hold.to_string(),
+                    slot.to_string(),
+                    expert.to_string(),
+                    self.config.max_holds_per_seeker.to_string(),
+                    millis(self.config.hold_ttl).to_string(),
+                    request_hash.to_string(),
+                    millis(self.config.idempotency_ttl).to_string(),
+                    if idempotency_key.is_some() { "1" } else { "0" }.to_string(),
+                ],
+            )
+            .await?;
+        match first(&reply) {
+            "ok" => Ok(SeekerHold::Acquired {
+                expires_at: instant(reply.get(1).map_or("", String::as_str))?,
+            }),
+            "hold_limit" => Ok(SeekerHold::HoldLimit),
+            "idem_mismatch" => Ok(SeekerHold::IdempotencyMismatch),
+            "replay" => {
+                let rest = reply.get(1).map_or("", String::as_str);
+                let mut parts = rest.split('|');
+                let parsed = (|| {
+                    Some(SeekerHold::Replay {
+                        hold_id: parts.next()?.parse().ok()?,
+                        slot_id: parts.next()?.parse().ok()?,
+                        expires_at: instant(parts.next()?).ok()?,
+                    })
+                })();
+                parsed.ok_or_else(|| {
+                    ReserveError::Protocol(format!("bad idempotency record {rest:?}"))
+                })
+            }
+            other => Err(ReserveError::Protocol(format!("seeker_acquire: {other:?}"))),
+        }
+    }
+
+    /// Undoes the seeker's side of a hold (release, failed hold, confirmed).
+    pub async fn forget_hold(
+        &self,
+        seeker: SeekerId,
+        hold: HoldId,
+        idempotency_key: Option<&str>,
+    ) -> Result<()> {
+        let keys = self.keys.seeker(seeker, hold, idempotency_key);
+        let forget_idem = if idempotency_key.is_some() { "1" } else { "0" };
+        self.on_seeker(
+            &self.scripts.seeker_release,
+            keys,
+            &[hold.to_string(), forget_idem.into()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The seeker's record of a live hold.
+    pub async fn hold_record(&self, seeker: SeekerId, hold: HoldId) -> Result<Option<HoldRecord>> {
+        let mut c = self.conn.clone();
+        let fields: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(self.keys.seeker_hold(seeker, hold))
+            .query_async(&mut c)
+            .await?;
+        let parsed = (|| {
+            Some(HoldRecord {
+                hold_id: hold,
+                slot_id: fields.get("slot")?.parse().ok()?,
+                expert_id: fields.get("expert")?.parse().ok()?,
+                expires_at: instant(fields.get("expires")?).ok()?,
+            })
+        })();
+        Ok(parsed)
+    }
+
+    /// The slot's side of a hold: the one atomic decision that makes a slot
+    /// go to exactly one seeker.
+    #[tracing::instrument(skip(self))]
+    pub async fn hold_slot(
+        &self,
+        expert: ExpertId,
+        slot: SlotId,
+        hold: HoldId,
+        seeker: SeekerId,
+        may_take_reserved: bool,
+    ) -> Result<SlotHold> {
+        let reply = self
+            .on_expert(
+                &self.scripts.hold,
+                expert,
+                &[
+                    slot.to_string(),
+                    hold.to_string(),
+                    seeker.to_string(),
+                    millis(self.config.hold_ttl).to_string(),
+                    millis(self.config.cutoff).to_string(),
+                    if may_take_reserved { "1" } else { "0" }.to_string(),
+                ],
+            )
+            .await?;
+        match first(&reply) {
+            "ok" => Ok(SlotHold::Held {
+                expires_at: instant(reply.get(1).map_or("", String::as_str))?,
+            }),
+            "unavailable" => Ok(SlotHold::Unavailable),
+            "too_late" => Ok(SlotHold::TooLate),
+            "unknown" => Ok(SlotHold::Unknown),
+            other => Err(ReserveError::Protocol(format!("hold: {other:?}"))),
+        }
+    }
+
+    /// True when the hold is live; it is then kept alive for at least
+    /// `extend` so it can't lapse while its confirmation commits.
+    pub async fn verify_hold(
+        &self,
+        record: &HoldRecord,
+        seeker: SeekerId,
+        extend: Duration,
+    ) -> Result<bool> {
+        let reply = self
+            .on_expert(
+                &self.scripts.verify,
+                record.expert_id,
+                &[
+                    record.slot_id.to_string(),
+                    record.hold_id.to_string(),
+                    seeker.to_string(),
+                    millis(extend).to_string(),
+                ],
+            )
+            .await?;
+        Ok(first(&reply) == "ok")
+    }
+
+    /// Lets go of a hold; the slot is open again at once.
+    pub async fn release_slot(&self, record: &HoldRecord, seeker: SeekerId) -> Result<bool> {
+        let reply = self
+            .on_expert(
+                &self.scripts.release,
+                record.expert_id,
+                &[
+                    record.slot_id.to_string(),
+                    record.hold_id.to_string(),
+                    seeker.to_string(),
+                ],
+            )
+            .await?;
+        Ok(first(&reply) == "ok")
+    }
+
+    /// Mirrors a committed booking.
+    pub async fn mark_booked(&self, expert: ExpertId, slot: SlotId) -> Result<()> {
+        self.on_expert(&self.scripts.book, expert, &[slot.to_string()])
+            .await?;
+        Ok(())
+    }
+
+    /// Mirrors a cancelled booking; `reopen` when the slot has not started.
+    pub async fn unmark_booked(&self, expert: ExpertId, slot: SlotId, reopen: bool) -> Result<()> {
+        self.on_expert(
+            &self.scripts.unbook,
+            expert,
+            &[slot.to_string(), if reopen { "1" } else { "0" }.to_string()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Open slots of one expert between two instants, earliest first.
+    pub async fn open_slots(
+        &self,
+        expert: ExpertId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        may_take_reserved: bool,
+        limit: usize,
+    ) -> Result<Vec<IndexedSlot>> {
+        let reply = self
+            .on_expert(
+                &self.scripts.open,
+                expert,
+                &[
+                    from.timestamp_millis().to_string(),
+                    to.timestamp_millis().to_string(),
+                    if may_take_reserved { "1" } else { "0" }.to_string(),
+                    limit.to_string(),
+                ],
+            )
+            .await?;
+        Ok(reply
+            .chunks_exact(2)
+            .filter_map(|p| IndexedSlot::parse(&p[0], &p[1]))
+            .collect())
+    }
+
+    /// Adds (or reopens) slots in the index.
+    pub async fn upsert_slots(&self, expert: ExpertId, slots: &[IndexedSlot]) -> Result<()> {
+        for chunk in slots.chunks(500) {
+            let args: Vec<String> = chunk
+                .iter()
+                .flat_map(|s| [s.slot_id.to_string(), s.meta()])
+                .collect();
+            self.on_expert(&self.scripts.upsert, expert, &args).await?;
+        }
+        self.mark_indexed(expert).await
+    }
+
+    /// Takes slots out of the index unless held or booked; returns those kept.
+    pub async fn withdraw_slots(&self, expert: ExpertId, slots: &[SlotId]) -> Result<Vec<SlotId>> {
+        if slots.is_empty() {
+            return Ok(Vec::new());
+        }
+        let args: Vec<String> = slots.iter().map(ToString::to_string).collect();
+        let reply = self
+            .on_expert(&self.scripts.withdraw, expert, &args)
+            .await?;
+        Ok(reply.iter().filter_map(|s| s.parse().ok()).collect())
+    }
+
+    /// Replaces one expert's index with Postgres' truth.
+    pub async fn rebuild_expert(
+        &self,
+        expert: ExpertId,
+        open: &[IndexedSlot],
+        booked: &[SlotId],
+    ) -> Result<()> {
+        let mut args = vec![open.len().to_string()];
+        args.extend(open.iter().flat_map(|s| [s.slot_id.to_string(), s.meta()]));
+        args.extend(booked.iter().map(ToString::to_string));
+        self.on_expert(&self.scripts.rebuild, expert, &args).await?;
+        self.mark_indexed(expert).await
+    }
+
+    async fn mark_indexed(&self, expert: ExpertId) -> Result<()> {
+        let mut c = self.conn.clone();
+        redis::cmd("SADD")
+            .arg(self.keys.indexed_experts())
+            .arg(expert.to_string())
+            .query_async::<()>(&mut c)
+            .await?;
+        Ok(())
+    }
+
+    /// Drops an expert from the index entirely (suspended).
+    pub async fn drop_expert(&self, expert: ExpertId) -> Result<()> {
+        let ExpertKeys(keys) = self.keys.expert(expert);
+        let mut c = self.conn.clone();
+        redis::pipe()
+            .cmd("SREM")
+            .arg(self.keys.indexed_experts())
+            .arg(expert.to_string())
+            .cmd("DEL")
+            .arg(&keys[0])
+            .arg(&keys[1])
+            .arg(&keys[4])
+            .query_async::<()>(&mut c)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the index for this expert exists (it vanishes with a wipe).
+    pub async fn is_indexed(&self, expert: ExpertId) -> Result<bool> {
+        let mut c = self.conn.clone();
+        Ok(redis::cmd("SISMEMBER")
+            .arg(self.keys.indexed_experts())
+            .arg(expert.to_string())
+            .query_async(&mut c)
+            .await?)
+    }
+
+    /// Consumes one unit of a shared (cross-instance) rate limit: at most
+    /// `burst` at once, refilling one every `interval`. `Err(wait)` means
+    /// refused, with how long until the next unit.
+    pub async fn rate_limit(
+        &self,
+        limit: &str,
+        subject: &str,
+        interval: Duration,
+        burst: u32,
+    ) -> Result<std::result::Result<(), Duration>> {
+        let mut c = self.conn.clone();
+        let (allowed, wait_ms): (i64, i64) = self
+            .scripts
+            .gcra
+            .key(self.keys.rate_limit(limit, subject))
+            .arg(millis(interval).max(1))
+            .arg(burst.max(1))
+            .invoke_async(&mut c)
+            .await?;
+        Ok(if allowed == 1 {
+            Ok(())
+        } else {
+            Err(Duration::from_millis(wait_ms.max(1) as u64))
+        })
+    }
+}

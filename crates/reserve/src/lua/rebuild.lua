@@ -1,0 +1,21 @@
+-- Rebuilds one expert's index from Postgres' truth. Live holds survive (they
+-- only exist here); holds on slots that no longer exist are dropped.
+-- ARGV: n, then n pairs slot, meta, then the booked slots.
+local n = tonumber(ARGV[1])
+redis.call('DEL', K_SLOTS, K_OPEN, K_BOOKED)
+for i = 0, n - 1 do
+  redis.call('HSET', K_SLOTS, ARGV[2 + 2 * i], ARGV[3 + 2 * i])
+end
+for i = 2 + 2 * n, #ARGV do
+  redis.call('SADD', K_BOOKED, ARGV[i])
+end
+for _, slot in ipairs(redis.call('ZRANGE', K_HELD, 0, -1)) do
+  if not redis.call('HEXISTS', K_SLOTS, slot) or is_booked(slot) then
+    redis.call('ZREM', K_HELD, slot)
+    redis.call('HDEL', K_HOLDS, slot)
+  end
+end
+for i = 0, n - 1 do
+  open_again(ARGV[2 + 2 * i])
+end
+return {'ok'}

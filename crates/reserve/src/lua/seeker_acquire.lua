@@ -1,0 +1,25 @@
+-- The seeker's side of a hold: idempotency and the active-hold limit. Keys
+-- carry the `{seeker:<id>}` hash tag.
+--   KEYS[1] ZSET hold_id -> expiry ms   KEYS[2] HASH the hold   KEYS[3] idempotency record
+-- ARGV: hold_id, slot, expert, limit, ttl_ms, request_hash, idem_ttl_ms, has_idem
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if ARGV[8] == '1' then
+  local prev = redis.call('GET', KEYS[3])
+  if prev then
+    local h, rest = string.match(prev, '^([^|]*)|(.*)$')
+    if h ~= ARGV[6] then return {'idem_mismatch'} end
+    return {'replay', rest}
+  end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return {'hold_limit'} end
+local expires = now + tonumber(ARGV[5])
+redis.call('ZADD', KEYS[1], expires, ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], expires)
+redis.call('HSET', KEYS[2], 'slot', ARGV[2], 'expert', ARGV[3], 'expires', string.format('%d', expires))
+redis.call('PEXPIREAT', KEYS[2], expires)
+if ARGV[8] == '1' then
+  redis.call('SET', KEYS[3], ARGV[6] .. '|' .. ARGV[1] .. '|' .. ARGV[2] .. '|' .. string.format('%d', expires), 'PX', ARGV[7])
+end
+return {'ok', string.format('%d', expires)}

@@ -1,0 +1,9 @@
+-- A booking was cancelled. ARGV: slot, reopen (1/0)
+redis.call('SREM', K_BOOKED, ARGV[1])
+if ARGV[2] == '1' then
+  open_again(ARGV[1])
+else
+  redis.call('HDEL', K_SLOTS, ARGV[1])
+  redis.call('ZREM', K_OPEN, ARGV[1])
+end
+return {'ok'}

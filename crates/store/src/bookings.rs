@@ -1,0 +1,272 @@
+//! Bookings. A confirmation writes the booking and its call task (the outbox
+//! row the worker reads) in one transaction, so a confirmed booking always has
+//! its call, and the database's constraints have the last word on double
+//! booking whatever Redis believed.
+use crate::audit::{self, Actor};
+use crate::crypto::Sealed;
+use crate::{Result, StoreError};
+use anxin_domain::booking::BookingStatus;
+use anxin_domain::ids::{BookingId, ExpertId, HoldId, SeekerId, SlotId};
+use anxin_domain::proto::CallTask;
+use anxin_domain::seeker::PriorityGroup;
+use chrono::{DateTime, Utc};
+use prost::Message;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct NewBooking {
+    pub id: BookingId,
+    pub slot_id: SlotId,
+    pub expert_id: ExpertId,
+    pub seeker_id: SeekerId,
+    pub seeker_alias: String,
+    pub hold_id: HoldId,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub phone: Sealed,
+    pub phone_masked: String,
+    pub note: Option<String>,
+    pub priority_group: PriorityGroup,
+    pub fee_minor: i32,
+    pub idempotency_key: Option<String>,
+    pub request_hash: Vec<u8>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BookingRow {
+    pub id: Uuid,
+    pub slot_id: Uuid,
+    pub expert_id: Uuid,
+    pub seeker_id: Uuid,
+    pub hold_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub status: String,
+    pub phone_masked: Option<String>,
+    pub note: Option<String>,
+    pub priority_group: String,
+    pub request_hash: Option<Vec<u8>>,
+    pub call_state: Option<String>,
+    pub call_outcome: Option<String>,
+}
+
+impl BookingRow {
+    pub fn status(&self) -> Result<BookingStatus> {
+        BookingStatus::parse(&self.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("booking status {:?}", self.status)))
+    }
+}
+
+const BOOKING_SELECT: &str =
+    "SELECT b.id, b.slot_id, b.expert_id, b.seeker_id, b.hold_id, b.starts_at, b.ends_at,
+        b.status, b.phone_masked, b.note, b.priority_group, b.request_hash,
+        t.call_state, t.outcome AS call_outcome
+   FROM bookings b LEFT JOIN call_tasks t ON t.booking_id = b.id";
+
+/// Why a confirmation was refused by the database.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfirmError {
+    /// The slot (or an overlapping one of the same expert) is already booked.
+    #[error("slot already booked")]
+    SlotTaken,
+    /// This hold was already confirmed (a retry without an idempotency key).
+    #[error("hold already confirmed")]
+    HoldUsed,
+    #[error("seeker has too many active bookings")]
+    TooManyBookings,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for ConfirmError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// Inserts the booking and its call task in one transaction. The per-seeker
+/// limit is checked under a per-seeker advisory lock, so two concurrent
+/// confirmations by one seeker can't both slip under it.
+#[tracing::instrument(skip(pool, b), fields(booking_id = %b.id, slot_id = %b.slot_id))]
+pub async fn confirm(
+    pool: &PgPool,
+    b: &NewBooking,
+    max_active: i64,
+    now: DateTime<Utc>,
+) -> std::result::Result<BookingRow, ConfirmError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))")
+        .bind(b.seeker_id.0)
+        .execute(&mut *tx)
+        .await?;
+    let active: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM bookings WHERE seeker_id = $1 AND status = 'confirmed' AND ends_at > $2",
+    )
+    .bind(b.seeker_id.0)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    if active >= max_active {
+        return Err(ConfirmError::TooManyBookings);
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO bookings (id, slot_id, expert_id, seeker_id, hold_id, starts_at, ends_at, status,
+                               phone_ciphertext, phone_key_id, phone_masked, note, priority_group,
+                               fee_minor, idempotency_key, request_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'confirmed', $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(b.id.0)
+    .bind(b.slot_id.0)
+    .bind(b.expert_id.0)
+    .bind(b.seeker_id.0)
+    .bind(b.hold_id.0)
+    .bind(b.starts_at)
+    .bind(b.ends_at)
+    .bind(&b.phone.bytes)
+    .bind(&b.phone.key_id)
+    .bind(&b.phone_masked)
+    .bind(&b.note)
+    .bind(b.priority_group.as_str())
+    .bind(b.fee_minor)
+    .bind(&b.idempotency_key)
+    .bind(&b.request_hash)
+    .execute(&mut *tx)
+    .await;
+    match inserted.map_err(StoreError::from) {
+        Ok(_) => {}
+        Err(StoreError::Conflict(c)) if c.contains("hold_id") => {
+            return Err(ConfirmError::HoldUsed)
+        }
+        Err(StoreError::Conflict(c)) if c.contains("idempotency") => {
+            return Err(ConfirmError::HoldUsed)
+        }
+        Err(StoreError::Conflict(_)) => return Err(ConfirmError::SlotTaken),
+        Err(e) => return Err(e.into()),
+    }
+    let task = CallTask {
+        booking_id: b.id.to_string(),
+        slot_id: b.slot_id.to_string(),
+        expert_id: b.expert_id.to_string(),
+        starts_at: b.starts_at.timestamp(),
+        ends_at: b.ends_at.timestamp(),
+        seeker_alias: b.seeker_alias.clone(),
+    };
+    sqlx::query(
+        "INSERT INTO call_tasks (id, booking_id, payload, due_at) VALUES ($1, $2, $3, GREATEST($4, now()))",
+    )
+    .bind(Uuid::new_v4())
+    .bind(b.id.0)
+    .bind(task.encode_to_vec())
+    .bind(b.starts_at)
+    .execute(&mut *tx)
+    .await?;
+    // Wakes a worker at once when the slot is already running.
+    sqlx::query("SELECT pg_notify('anxin_call_tasks', $1)")
+        .bind(b.id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    get(pool, b.id).await.map_err(Into::into)
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn get(pool: &PgPool, id: BookingId) -> Result<BookingRow> {
+    Ok(sqlx::query_as(&format!("{BOOKING_SELECT} WHERE b.id = $1"))
+        .bind(id.0)
+        .fetch_one(pool)
+        .await?)
+}
+
+#[tracing::instrument(skip(pool, key))]
+pub async fn by_idempotency_key(
+    pool: &PgPool,
+    seeker: SeekerId,
+    key: &str,
+) -> Result<Option<BookingRow>> {
+    Ok(sqlx::query_as(&format!(
+        "{BOOKING_SELECT} WHERE b.seeker_id = $1 AND b.idempotency_key = $2"
+    ))
+    .bind(seeker.0)
+    .bind(key)
+    .fetch_optional(pool)
+    .await?)
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn by_hold(pool: &PgPool, hold: HoldId) -> Result<Option<BookingRow>> {
+    Ok(
+        sqlx::query_as(&format!("{BOOKING_SELECT} WHERE b.hold_id = $1"))
+            .bind(hold.0)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// The expert's active bookings that have not ended, soonest first.
+#[tracing::instrument(skip(pool))]
+pub async fn upcoming_for_expert(
+    pool: &PgPool,
+    expert: ExpertId,
+    now: DateTime<Utc>,
+) -> Result<Vec<BookingRow>> {
+    Ok(sqlx::query_as(&format!(
+        "{BOOKING_SELECT} WHERE b.expert_id = $1 AND b.status = 'confirmed' AND b.ends_at > $2 ORDER BY b.starts_at"
+    ))
+    .bind(expert.0)
+    .bind(now)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Cancels a confirmed booking and its call task, and records who did it.
+/// Returns the booking as it was before, or `None` when it was not confirmed.
+#[tracing::instrument(skip(pool))]
+pub async fn cancel(pool: &PgPool, id: BookingId, actor: &Actor) -> Result<Option<BookingRow>> {
+    let mut tx = pool.begin().await?;
+    let before: BookingRow =
+        sqlx::query_as(&format!("{BOOKING_SELECT} WHERE b.id = $1 FOR UPDATE OF b"))
+            .bind(id.0)
+            .fetch_one(&mut *tx)
+            .await?;
+    if before.status()? != BookingStatus::Confirmed {
+        return Ok(None);
+    }
+    sqlx::query(
+        "UPDATE bookings SET status = 'cancelled', cancelled_at = now(), cancelled_by_role = $2 WHERE id = $1",
+    )
+    .bind(id.0)
+    .bind(actor.role)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE call_tasks SET state = 'cancelled', call_state = 'cancelled', outcome = COALESCE(outcome, 'cancelled'),
+                updated_at = now()
+          WHERE booking_id = $1 AND state IN ('pending', 'leased')",
+    )
+    .bind(id.0)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "booking.cancel",
+        "booking",
+        id.0,
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(before))
+}
+
+/// Every active booking's slot, for rebuilding Redis' booked markers.
+#[tracing::instrument(skip(pool))]
+pub async fn active_slots(pool: &PgPool, from: DateTime<Utc>) -> Result<Vec<(Uuid, Uuid)>> {
+    Ok(sqlx::query_as(
+        "SELECT expert_id, slot_id FROM bookings WHERE status <> 'cancelled' AND ends_at > $1",
+    )
+    .bind(from)
+    .fetch_all(pool)
+    .await?)
+}

@@ -1,0 +1,1 @@
+//! Call tasks: the outbox the call worker leases from.

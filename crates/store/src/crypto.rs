@@ -1,0 +1,141 @@
+//! Secrets at rest. Phone numbers are sealed with AES-256-GCM under a key that
+//! carries an id, so keys can rotate: new data is sealed with the current key,
+//! old data opens with whichever key sealed it. Seeker subjects are never
+//! stored at all, only a keyed hash, so a database dump can't be joined back to
+//! the host app's accounts.
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use anxin_domain::phone::PhoneNumber;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+use std::collections::HashMap;
+
+const NONCE_LEN: usize = 12;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("phone key must be 32 bytes, base64 or hex encoded")]
+    BadKey,
+    #[error("no phone key with id {0:?}")]
+    UnknownKey(String),
+    #[error("sealed phone number does not open")]
+    Unsealable,
+}
+
+/// A sealed phone number as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub key_id: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Clone)]
+pub struct PhoneCipher {
+    current: String,
+    keys: HashMap<String, Aes256Gcm>,
+}
+
+impl std::fmt::Debug for PhoneCipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PhoneCipher")
+            .field("current", &self.current)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PhoneCipher {
+    /// `key` is the 32-byte key; `key_id` names it in stored rows.
+    pub fn new(key_id: &str, key: &[u8]) -> Result<Self, CryptoError> {
+        let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::BadKey)?;
+        Ok(Self {
+            current: key_id.to_string(),
+            keys: HashMap::from([(key_id.to_string(), cipher)]),
+        })
+    }
+
+    /// Adds an older key that can still open what it sealed.
+    pub fn with_previous(mut self, key_id: &str, key: &[u8]) -> Result<Self, CryptoError> {
+        let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::BadKey)?;
+        self.keys.insert(key_id.to_string(), cipher);
+        Ok(self)
+    }
+
+    pub fn seal(&self, phone: &PhoneNumber) -> Sealed {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::thread_rng().fill_bytes(&mut nonce);
+        let cipher = &self.keys[&self.current];
+        // Encryption with a valid key and a fresh nonce does not fail for
+        // inputs this small; an empty ciphertext would fail to open, loudly.
+        let ct = cipher
+            .encrypt(Nonce::from_slice(&nonce), phone.expose_e164().as_bytes())
+            .unwrap_or_default();
+        let mut bytes = nonce.to_vec();
+        bytes.extend(ct);
+        Sealed {
+            key_id: self.current.clone(),
+            bytes,
+        }
+    }
+
+    pub fn open(&self, sealed: &Sealed) -> Result<PhoneNumber, CryptoError> {
+        let cipher = self
+            .keys
+            .get(&sealed.key_id)
+            .ok_or_else(|| CryptoError::UnknownKey(sealed.key_id.clone()))?;
+        if sealed.bytes.len() <= NONCE_LEN {
+            return Err(CryptoError::Unsealable);
+        }
+        let (nonce, ct) = sealed.bytes.split_at(NONCE_LEN);
+        let plain = cipher
+            .decrypt(Nonce::from_slice(nonce), ct)
+            .map_err(|_| CryptoError::Unsealable)?;
+        let text = String::from_utf8(plain).map_err(|_| CryptoError::Unsealable)?;
+        PhoneNumber::parse("phone", &text).map_err(|_| CryptoError::Unsealable)
+    }
+}
+
+/// Keyed hash of a host-app subject.
+#[derive(Clone)]
+pub struct SubjectHasher(Hmac<Sha256>);
+
+impl SubjectHasher {
+    pub fn new(key: &[u8]) -> Self {
+        // HMAC takes keys of any length.
+        Self(
+            <Hmac<Sha256> as Mac>::new_from_slice(key)
+                .unwrap_or_else(|_| unreachable!("HMAC accepts any key length")),
+        )
+    }
+
+    pub fn hash(&self, subject: &str) -> Vec<u8> {
+        let mut mac = self.0.clone();
+        mac.update(b"anxin-seeker-subject:");
+        mac.update(subject.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_phones_open_only_with_their_key_and_never_show_in_plain() {
+        let phone = PhoneNumber::parse("phone", "+8613812345678").unwrap();
+        let old = PhoneCipher::new("k1", &[1u8; 32]).unwrap();
+        let sealed = old.seal(&phone);
+        assert!(!String::from_utf8_lossy(&sealed.bytes).contains("13812345678"));
+        assert_eq!(old.open(&sealed).unwrap(), phone);
+
+        let rotated = PhoneCipher::new("k2", &[2u8; 32])
+            .unwrap()
+            .with_previous("k1", &[1u8; 32])
+            .unwrap();
+        assert_eq!(rotated.open(&sealed).unwrap(), phone);
+        assert_eq!(rotated.seal(&phone).key_id, "k2");
+
+        let stranger = PhoneCipher::new("k1", &[3u8; 32]).unwrap();
+        assert!(stranger.open(&sealed).is_err());
+    }
+}

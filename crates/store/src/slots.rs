@@ -1,0 +1,114 @@
+//! Materialized slots. A slot is bookable when it is `open`, has no active
+//! booking, and (if reserved) the seeker may take it.
+use crate::Result;
+use anxin_domain::availability::SlotTime;
+use anxin_domain::ids::{ExpertId, SlotId};
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SlotRow {
+    pub id: Uuid,
+    pub expert_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub status: String,
+    pub reserved_until: Option<DateTime<Utc>>,
+    /// An active (not cancelled) booking holds it.
+    pub booked: bool,
+}
+
+impl SlotRow {
+    pub fn id(&self) -> SlotId {
+        SlotId(self.id)
+    }
+    pub fn expert_id(&self) -> ExpertId {
+        ExpertId(self.expert_id)
+    }
+    pub fn time(&self) -> SlotTime {
+        SlotTime {
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+        }
+    }
+}
+
+const SLOT_SELECT: &str = "SELECT s.id, s.expert_id, s.starts_at, s.ends_at, s.status, s.reserved_until,
+        EXISTS (SELECT 1 FROM bookings b WHERE b.slot_id = s.id AND b.status <> 'cancelled') AS booked
+   FROM slots s";
+
+#[tracing::instrument(skip(pool))]
+pub async fn get(pool: &PgPool, id: SlotId) -> Result<SlotRow> {
+    Ok(sqlx::query_as(&format!("{SLOT_SELECT} WHERE s.id = $1"))
+        .bind(id.0)
+        .fetch_one(pool)
+        .await?)
+}
+
+/// The expert's open slots that end after `from`, booked or not.
+#[tracing::instrument(skip(conn))]
+pub async fn open_for_expert(
+    conn: &mut PgConnection,
+    expert: ExpertId,
+    from: DateTime<Utc>,
+) -> Result<Vec<SlotRow>> {
+    Ok(sqlx::query_as(&format!(
+        "{SLOT_SELECT} WHERE s.expert_id = $1 AND s.status = 'open' AND s.ends_at > $2 ORDER BY s.starts_at"
+    ))
+    .bind(expert.0)
+    .bind(from)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Every open slot ending after `from`, for rebuilding the Redis index.
+#[tracing::instrument(skip(pool))]
+pub async fn all_open(pool: &PgPool, from: DateTime<Utc>) -> Result<Vec<SlotRow>> {
+    Ok(sqlx::query_as(&format!(
+        "{SLOT_SELECT} JOIN experts e ON e.id = s.expert_id
+          WHERE e.status = 'approved' AND s.status = 'open' AND s.ends_at > $1"
+    ))
+    .bind(from)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Inserts new slots (or reopens withdrawn ones at the same start).
+#[tracing::instrument(skip(conn, times))]
+pub async fn insert(
+    conn: &mut PgConnection,
+    expert: ExpertId,
+    times: &[SlotTime],
+    reserved_until: &[Option<DateTime<Utc>>],
+) -> Result<Vec<SlotRow>> {
+    let ids: Vec<Uuid> = times.iter().map(|_| Uuid::new_v4()).collect();
+    let starts: Vec<DateTime<Utc>> = times.iter().map(|t| t.starts_at).collect();
+    let ends: Vec<DateTime<Utc>> = times.iter().map(|t| t.ends_at).collect();
+    Ok(sqlx::query_as(
+        "INSERT INTO slots (id, expert_id, starts_at, ends_at, reserved_until)
+         SELECT u.id, $2, u.starts_at, u.ends_at, u.reserved_until
+           FROM UNNEST($1::uuid[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[])
+                AS u(id, starts_at, ends_at, reserved_until)
+         ON CONFLICT (expert_id, starts_at)
+         DO UPDATE SET status = 'open', ends_at = EXCLUDED.ends_at, reserved_until = EXCLUDED.reserved_until
+         RETURNING id, expert_id, starts_at, ends_at, status, reserved_until, false AS booked",
+    )
+    .bind(&ids)
+    .bind(expert.0)
+    .bind(&starts)
+    .bind(&ends)
+    .bind(reserved_until)
+    .fetch_all(conn)
+    .await?)
+}
+
+#[tracing::instrument(skip(conn, ids))]
+pub async fn withdraw(conn: &mut PgConnection, ids: &[SlotId]) -> Result<()> {
+    let ids: Vec<Uuid> = ids.iter().map(|s| s.0).collect();
+    sqlx::query("UPDATE slots SET status = 'withdrawn' WHERE id = ANY($1)")
+        .bind(&ids)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
