@@ -1,1 +1,208 @@
-fn main() {}
+//! `anxin`: one binary, several roles. With no subcommand it runs everything
+//! a newcomer needs in one process: migrations, demo data, the API with the
+//! dashboard, and the call worker.
+use anxin::config::Settings;
+use anxin::{demo, parse_ttl, startup, telemetry, Application};
+use anxin_api::auth::{issue_token, Role};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "anxin",
+    version,
+    about = "Expert matching and two-way call booking"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate, seed demo data, and run the API and the call worker (the default).
+    All,
+    /// Run the HTTP API.
+    Serve,
+    /// Run the call worker.
+    Worker,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create or refresh the demo experts and print ready tokens.
+    SeedDemo,
+    /// Rebuild Redis from Postgres once and exit.
+    Reconcile,
+    /// Print a signed bearer token (development and tests).
+    Token {
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[arg(long)]
+        sub: String,
+        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        ttl: std::time::Duration,
+    },
+    /// Run the matching-market simulator (see `anxin sim --help`).
+    Sim {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Seeker,
+    Expert,
+    Operator,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Seeker => Role::Seeker,
+            RoleArg::Expert => Role::Expert,
+            RoleArg::Operator => Role::Operator,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command.unwrap_or(Command::All)).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("anxin: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    let settings = Settings::load()?;
+    match command {
+        Command::Token { role, sub, ttl } => {
+            let secrets = settings.secrets()?;
+            println!(
+                "{}",
+                issue_token(&secrets.jwt_secret, role.into(), &sub, ttl)?
+            );
+            Ok(())
+        }
+        Command::Sim { args } => anxin_sim::cli(&args).map_err(anyhow::Error::msg),
+        Command::Migrate => {
+            telemetry::init(&settings.log_format);
+            startup::build_state(&settings).await?;
+            println!("migrations applied to {}", redact(&settings.database_url));
+            Ok(())
+        }
+        Command::Reconcile => {
+            telemetry::init(&settings.log_format);
+            let state = startup::build_state(&settings).await?;
+            let done = anxin_api::flows::reconcile::all(&state).await?;
+            println!(
+                "rebuilt {} experts: {} open slots, {} booked",
+                done.experts, done.open_slots, done.booked_slots
+            );
+            Ok(())
+        }
+        Command::SeedDemo => {
+            telemetry::init(&settings.log_format);
+            let state = startup::build_state(&settings).await?;
+            let seeded = demo::seed(&state).await?;
+            print_welcome(&settings, &seeded)?;
+            Ok(())
+        }
+        Command::Serve => {
+            telemetry::init(&settings.log_format);
+            let app = Application::build(&settings).await?;
+            tracing::info!(port = app.port(), "serving");
+            app.run_until_stopped().await?;
+            Ok(())
+        }
+        Command::Worker => {
+            telemetry::init(&settings.log_format);
+            anxin::worker::run(&settings, shutdown_signal()).await
+        }
+        Command::All => {
+            telemetry::init(&settings.log_format);
+            let app = Application::build(&settings).await?;
+            let seeded = demo::seed(&app.state()).await?;
+            print_welcome(&settings, &seeded)?;
+            let handle = app.handle();
+            let worker = tokio::spawn({
+                let settings = settings.clone();
+                async move { anxin::worker::run(&settings, shutdown_signal()).await }
+            });
+            app.run_until_stopped().await?;
+            handle.stop(true).await;
+            worker.abort();
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
+            }
+            return;
+        }
+    }
+    let _ = ctrl_c.await;
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+fn print_welcome(settings: &Settings, seeded: &demo::Seeded) -> anyhow::Result<()> {
+    let secrets = settings.secrets()?;
+    let day = std::time::Duration::from_secs(24 * 3600);
+    let seeker = issue_token(&secrets.jwt_secret, Role::Seeker, "demo-seeker-1", day)?;
+    let operator = issue_token(&secrets.jwt_secret, Role::Operator, "demo-operator", day)?;
+    let expert_id = demo::first_expert_id();
+    let expert = issue_token(
+        &secrets.jwt_secret,
+        Role::Expert,
+        &expert_id.to_string(),
+        day,
+    )?;
+    let base = format!("http://{}", settings.listen);
+    println!(
+        r#"
+Anxin is ready: {total} demo experts ({created} new), {open} open slots.
+
+  API        {base}
+  Dashboard  {base}/ops          (sign in with the operator token below)
+  OpenAPI    {base}/openapi.json
+  Metrics    {base}/metrics
+
+Tokens (valid 24 h):
+  SEEKER={seeker}
+  OPERATOR={operator}
+  EXPERT={expert}
+
+Try it:
+  curl -s -H "Authorization: Bearer $SEEKER" {base}/v1/slate
+  curl -s -X POST -H "Authorization: Bearer $SEEKER" -H 'Content-Type: application/json' \
+       -d '{{"slot_id":"<slot_id from the slate>"}}' {base}/v1/holds
+  curl -s -X POST -H "Authorization: Bearer $SEEKER" -H 'Content-Type: application/json' \
+       -d '{{"hold_id":"<hold_id>","phone":"+8613812345678"}}' {base}/v1/bookings
+  curl -s -H "Authorization: Bearer $EXPERT" {base}/v1/experts/me/bookings
+"#,
+        total = seeded.total,
+        created = seeded.created,
+        open = seeded.open_slots,
+    );
+    Ok(())
+}

@@ -1,1 +1,119 @@
-//! placeholder
+//! Anxin's HTTP surface (actix-web): routes, the auth extractor, the error
+//! mapping, OpenAPI, metrics and the operator pages. Handlers hold no business
+//! rules: they parse, authorize, call a flow, and shape the answer.
+
+pub mod auth;
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod flows;
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
+pub mod routes;
+pub mod state;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage};
+use routes::{bookings, experts, seekers, service};
+use std::time::Instant;
+
+pub use state::{ApiConfig, AppState};
+
+/// Every route of the service.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    extract::configure(cfg);
+    cfg.route("/healthz", web::get().to(service::healthz))
+        .route("/readyz", web::get().to(service::readyz))
+        .route("/metrics", web::get().to(service::metrics))
+        .route("/openapi.json", web::get().to(service::openapi))
+        .route("/v1/experts", web::post().to(experts::create_expert))
+        .route("/v1/expert-applications", web::post().to(experts::apply))
+        .route(
+            "/v1/experts/me/bookings",
+            web::get().to(experts::my_bookings),
+        )
+        .route("/v1/experts/{id}/approve", web::post().to(experts::approve))
+        .route("/v1/experts/{id}/suspend", web::post().to(experts::suspend))
+        .route(
+            "/v1/experts/{id}/availability",
+            web::put().to(experts::put_availability),
+        )
+        .route("/v1/experts/{id}/slots", web::get().to(experts::slots))
+        .route("/v1/slate", web::get().to(seekers::slate))
+        .route("/v1/seekers/me", web::put().to(seekers::update_me))
+        .route("/v1/holds", web::post().to(seekers::place_hold))
+        .route("/v1/holds/{id}", web::delete().to(seekers::release_hold))
+        .route("/v1/bookings", web::post().to(bookings::confirm))
+        .route("/v1/bookings/{id}", web::get().to(bookings::get))
+        .route("/v1/bookings/{id}/cancel", web::post().to(bookings::cancel))
+        .configure(ops::configure)
+        .default_service(web::to(not_found));
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, error::ApiError> {
+    Err(error::ApiError::NotFound("route"))
+}
+
+/// A request id for log correlation, taken from `X-Request-Id` when the
+/// client (or a proxy) set a sane one, else fresh.
+#[derive(Clone)]
+pub struct RequestId(pub String);
+
+/// Per-request telemetry: a span with the request id, method and route
+/// pattern (never the raw path, which carries ids), and the metrics.
+pub async fn telemetry(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use tracing::Instrument;
+    let started = Instant::now();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let span =
+        tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    let status = res.status().as_u16();
+    let elapsed = started.elapsed();
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        )
+    });
+    if let Some(state) = state {
+        state
+            .metrics
+            .http_requests
+            .with_label_values(&[&method, &route, &status.to_string()])
+            .inc();
+        state
+            .metrics
+            .http_duration
+            .with_label_values(&[&method, &route])
+            .observe(elapsed.as_secs_f64());
+    }
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+            v,
+        );
+    }
+    Ok(res)
+}

@@ -16,6 +16,7 @@ pub const MAX_OVERRIDES: usize = 120;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Weekday {
     Mon,
     Tue,
@@ -44,6 +45,7 @@ impl Weekday {
 /// The request shape of an availability, as the expert writes it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AvailabilityInput {
     pub timezone: String,
     pub slot_minutes: u32,
@@ -55,6 +57,7 @@ pub struct AvailabilityInput {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WeeklyInput {
     pub weekday: Weekday,
     pub start: String,
@@ -63,6 +66,7 @@ pub struct WeeklyInput {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OverrideInput {
     pub date: String,
     #[serde(default)]

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum BookingStatus {
     Confirmed,
     Cancelled,
@@ -66,5 +67,50 @@ mod tests {
         assert!(reservable(end, end - Duration::minutes(30), cutoff));
         assert!(!reservable(end, end - Duration::minutes(15), cutoff));
         assert!(!reservable(end, end + Duration::minutes(1), cutoff));
+    }
+}
+
+/// Whether a slot is among the share held back for priority groups. The
+/// choice is a deterministic hash of expert and start time, so every instance
+/// (and a rebuild after a Redis wipe) picks the same slots, and it spreads the
+/// share evenly over experts and hours.
+pub fn held_back_for_priority(
+    expert: crate::ids::ExpertId,
+    starts_at: DateTime<Utc>,
+    share: f64,
+) -> bool {
+    if share <= 0.0 {
+        return false;
+    }
+    // FNV-1a over the expert id and the start minute.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let minute = starts_at.timestamp().div_euclid(60);
+    for b in expert
+        .0
+        .as_bytes()
+        .iter()
+        .chain(minute.to_le_bytes().iter())
+    {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    ((h % 10_000) as f64) < share * 10_000.0
+}
+
+#[cfg(test)]
+mod priority_tests {
+    use super::*;
+    use crate::ids::ExpertId;
+
+    #[test]
+    fn about_the_configured_share_is_held_back() {
+        let t0: DateTime<Utc> = "2026-11-22T00:00:00Z".parse().unwrap();
+        let held = (0..5000)
+            .filter(|i| {
+                held_back_for_priority(ExpertId::new(), t0 + Duration::minutes(30 * i), 0.3)
+            })
+            .count();
+        assert!((1350..1650).contains(&held), "{held} of 5000");
+        assert!(!held_back_for_priority(ExpertId::new(), t0, 0.0));
     }
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// Where a booking's call stands, as `GET /v1/bookings/{id}` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CallState {
     /// Waiting for the slot to start.
     Scheduled,
@@ -48,6 +49,7 @@ impl CallState {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CallOutcome {
     Completed,
     ExpertNoAnswer,

@@ -121,6 +121,7 @@ struct Scripts {
     upsert: Script,
     withdraw: Script,
     rebuild: Script,
+    held: Script,
     seeker_acquire: Script,
     seeker_release: Script,
     gcra: Script,
@@ -140,6 +141,7 @@ impl Scripts {
             upsert: expert(include_str!("lua/upsert.lua")),
             withdraw: expert(include_str!("lua/withdraw.lua")),
             rebuild: expert(include_str!("lua/rebuild.lua")),
+            held: expert(include_str!("lua/held.lua")),
             seeker_acquire: Script::new(include_str!("lua/seeker_acquire.lua")),
             seeker_release: Script::new(include_str!("lua/seeker_release.lua")),
             gcra: Script::new(include_str!("lua/gcra.lua")),
@@ -467,6 +469,121 @@ impl Reserve {
             .on_expert(&self.scripts.withdraw, expert, &args)
             .await?;
         Ok(reply.iter().filter_map(|s| s.parse().ok()).collect())
+    }
+
+    /// Slots of this expert under a live hold.
+    pub async fn held_slots(&self, expert: ExpertId) -> Result<Vec<SlotId>> {
+        let reply = self.on_expert(&self.scripts.held, expert, &[]).await?;
+        Ok(reply.iter().filter_map(|s| s.parse().ok()).collect())
+    }
+
+    /// Open slots starting in `[from, to]` per expert, in one round trip.
+    /// Expired holds not yet reaped count as held here: a slight undercount
+    /// that only affects weighting, never what is shown.
+    pub async fn open_counts(
+        &self,
+        experts: &[ExpertId],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<u32>> {
+        if experts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for e in experts {
+            let ExpertKeys(keys) = self.keys.expert(*e);
+            pipe.cmd("ZCOUNT")
+                .arg(&keys[0])
+                .arg(from.timestamp_millis())
+                .arg(to.timestamp_millis());
+        }
+        let mut c = self.conn.clone();
+        Ok(pipe.query_async(&mut c).await?)
+    }
+
+    /// Adds one impression for each expert in the current bucket of the
+    /// exposure window; buckets expire on their own.
+    pub async fn record_impressions(
+        &self,
+        experts: &[ExpertId],
+        bucket: i64,
+        ttl: Duration,
+    ) -> Result<()> {
+        if experts.is_empty() {
+            return Ok(());
+        }
+        let key = self.keys.impressions(bucket);
+        let mut pipe = redis::pipe();
+        for e in experts {
+            pipe.cmd("HINCRBY")
+                .arg(&key)
+                .arg(e.to_string())
+                .arg(1)
+                .ignore();
+        }
+        pipe.cmd("PEXPIRE").arg(&key).arg(millis(ttl)).ignore();
+        let mut c = self.conn.clone();
+        pipe.query_async::<()>(&mut c).await?;
+        Ok(())
+    }
+
+    /// Impressions per expert summed over the given buckets.
+    pub async fn impressions(
+        &self,
+        buckets: &[i64],
+    ) -> Result<std::collections::HashMap<ExpertId, u64>> {
+        let mut pipe = redis::pipe();
+        for b in buckets {
+            pipe.cmd("HGETALL").arg(self.keys.impressions(*b));
+        }
+        let mut c = self.conn.clone();
+        let maps: Vec<std::collections::HashMap<String, u64>> = pipe.query_async(&mut c).await?;
+        let mut out = std::collections::HashMap::new();
+        for m in maps {
+            for (k, v) in m {
+                if let Ok(id) = k.parse() {
+                    *out.entry(id).or_insert(0) += v;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Experts whose index exists.
+    pub async fn indexed_experts(&self) -> Result<Vec<ExpertId>> {
+        let mut c = self.conn.clone();
+        let ids: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.keys.indexed_experts())
+            .query_async(&mut c)
+            .await?;
+        Ok(ids.iter().filter_map(|s| s.parse().ok()).collect())
+    }
+
+    /// A value kept for a while under a seeker-scoped key (the stable slate).
+    pub async fn get_slate(&self, seeker: SeekerId, filter: &str) -> Result<Option<String>> {
+        let mut c = self.conn.clone();
+        Ok(redis::cmd("GET")
+            .arg(self.keys.slate(seeker, filter))
+            .query_async(&mut c)
+            .await?)
+    }
+
+    pub async fn put_slate(
+        &self,
+        seeker: SeekerId,
+        filter: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<()> {
+        let mut c = self.conn.clone();
+        redis::cmd("SET")
+            .arg(self.keys.slate(seeker, filter))
+            .arg(value)
+            .arg("PX")
+            .arg(millis(ttl).max(1))
+            .query_async::<()>(&mut c)
+            .await?;
+        Ok(())
     }
 
     /// Replaces one expert's index with Postgres' truth.

@@ -1,1 +1,556 @@
-//! Call tasks: the outbox the call worker leases from.
+//! Call tasks: the outbox the call worker leases from, and the record of each
+//! call attempt.
+//!
+//! A worker *leases* a due task: the row moves to `leased`, gets an expiry, and
+//! its `fence` grows by one. The `(task id, fence)` pair is the worker's
+//! [`Lease`]; every later write by that worker names it and only lands while
+//! the fence is unchanged. So a worker that stalled past its lease (and whose
+//! task another worker has since leased) can no longer write anything: its
+//! writes match no row and it learns it lost the lease.
+//!
+//! Times of leases are the database's `now()`, so workers with skewed clocks
+//! still agree on when a lease ran out.
+use crate::crypto::Sealed;
+use crate::{Result, StoreError};
+use anxin_domain::call::{CallOutcome, CallState};
+use anxin_domain::ids::{BookingId, CallTaskId};
+use anxin_domain::proto::CallTask;
+use chrono::{DateTime, Duration, Utc};
+use prost::Message;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// A worker's claim on one task: writes land only while `fence` is current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    pub task_id: CallTaskId,
+    pub fence: i64,
+}
+
+/// A task just leased.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LeasedTask {
+    pub id: Uuid,
+    pub booking_id: Uuid,
+    pub payload: Vec<u8>,
+    pub fence: i64,
+    /// Attempts started before this lease (an interrupted one included).
+    pub attempts: i32,
+    pub outcome: Option<String>,
+    pub lease_expires_at: DateTime<Utc>,
+}
+
+impl LeasedTask {
+    pub fn lease(&self) -> Lease {
+        Lease {
+            task_id: CallTaskId(self.id),
+            fence: self.fence,
+        }
+    }
+
+    pub fn booking_id(&self) -> BookingId {
+        BookingId(self.booking_id)
+    }
+
+    /// The outbox message the API wrote with the booking.
+    pub fn call_task(&self) -> Result<CallTask> {
+        CallTask::decode(self.payload.as_slice())
+            .map_err(|e| StoreError::Corrupt(format!("call task payload: {e}")))
+    }
+
+    /// The outcome of the last finished attempt, if any.
+    pub fn last_outcome(&self) -> Option<CallOutcome> {
+        self.outcome.as_deref().and_then(CallOutcome::parse)
+    }
+}
+
+/// Leases up to `limit` due tasks for `owner`: pending tasks whose time has
+/// come, and leased tasks whose lease ran out (their worker died or stalled).
+/// `SKIP LOCKED` lets concurrent workers take disjoint sets without waiting on
+/// each other.
+#[tracing::instrument(skip(pool))]
+pub async fn lease_due(
+    pool: &PgPool,
+    owner: &str,
+    lease_for: Duration,
+    limit: i64,
+) -> Result<Vec<LeasedTask>> {
+    Ok(sqlx::query_as(
+        "WITH due AS (
+             SELECT id FROM call_tasks
+              WHERE (state = 'pending' AND due_at <= now())
+                 OR (state = 'leased' AND lease_expires_at <= now())
+              ORDER BY due_at
+              LIMIT $3
+              FOR UPDATE SKIP LOCKED
+         )
+         UPDATE call_tasks t
+            SET state = 'leased', fence = t.fence + 1, lease_owner = $1,
+                lease_expires_at = now() + make_interval(secs => $2), updated_at = now()
+           FROM due
+          WHERE t.id = due.id
+      RETURNING t.id, t.booking_id, t.payload, t.fence, t.attempts, t.outcome, t.lease_expires_at",
+    )
+    .bind(owner)
+    .bind(seconds(lease_for))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// How long until a task becomes leasable (a pending task's `due_at`, or the
+/// expiry of a held lease), by the database's clock; zero when one is due
+/// now, `None` when there is nothing to do.
+#[tracing::instrument(skip(pool))]
+pub async fn time_until_next_due(pool: &PgPool) -> Result<Option<Duration>> {
+    let secs: Option<f64> = sqlx::query_scalar(
+        "SELECT EXTRACT(EPOCH FROM min(CASE WHEN state = 'pending' THEN due_at
+                                            ELSE lease_expires_at END) - now())::float8
+           FROM call_tasks WHERE state IN ('pending', 'leased')",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(secs.map(|s| Duration::milliseconds((s.max(0.0) * 1000.0) as i64)))
+}
+
+/// What renewing a lease found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseStatus {
+    /// Still ours, extended.
+    Held,
+    /// Still ours, but the booking was cancelled meanwhile: hang up.
+    Cancelled,
+    /// Another worker holds the task now (or it is gone): stop writing.
+    Lost,
+}
+
+/// Extends the lease while a call is up.
+#[tracing::instrument(skip(pool))]
+pub async fn renew(pool: &PgPool, lease: Lease, lease_for: Duration) -> Result<LeaseStatus> {
+    let state: Option<String> = sqlx::query_scalar(
+        "UPDATE call_tasks
+            SET lease_expires_at = CASE WHEN state = 'leased'
+                                        THEN now() + make_interval(secs => $3)
+                                        ELSE lease_expires_at END
+          WHERE id = $1 AND fence = $2
+      RETURNING state",
+    )
+    .bind(lease.task_id.0)
+    .bind(lease.fence)
+    .bind(seconds(lease_for))
+    .fetch_optional(pool)
+    .await?;
+    Ok(match state.as_deref() {
+        Some("leased") => LeaseStatus::Held,
+        Some("cancelled") => LeaseStatus::Cancelled,
+        _ => LeaseStatus::Lost,
+    })
+}
+
+/// Who to dial for a booking, sealed. The numbers are opened only by the
+/// worker, at dial time.
+#[derive(Clone, sqlx::FromRow)]
+pub struct DialTarget {
+    pub booking_status: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    expert_phone_ciphertext: Vec<u8>,
+    expert_phone_key_id: String,
+    seeker_phone_ciphertext: Option<Vec<u8>>,
+    seeker_phone_key_id: Option<String>,
+}
+
+// Ciphertext is harmless, but it is noise in logs.
+impl std::fmt::Debug for DialTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DialTarget")
+            .field("booking_status", &self.booking_status)
+            .field("starts_at", &self.starts_at)
+            .field("ends_at", &self.ends_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DialTarget {
+    pub fn expert_phone(&self) -> Sealed {
+        Sealed {
+            key_id: self.expert_phone_key_id.clone(),
+            bytes: self.expert_phone_ciphertext.clone(),
+        }
+    }
+
+    /// `None` once the number was erased after the retention period.
+    pub fn seeker_phone(&self) -> Option<Sealed> {
+        match (&self.seeker_phone_ciphertext, &self.seeker_phone_key_id) {
+            (Some(bytes), Some(key_id)) => Some(Sealed {
+                key_id: key_id.clone(),
+                bytes: bytes.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn dial_target(pool: &PgPool, booking: BookingId) -> Result<DialTarget> {
+    Ok(sqlx::query_as(
+        "SELECT b.status AS booking_status, b.starts_at, b.ends_at,
+                e.phone_ciphertext AS expert_phone_ciphertext, e.phone_key_id AS expert_phone_key_id,
+                b.phone_ciphertext AS seeker_phone_ciphertext, b.phone_key_id AS seeker_phone_key_id
+           FROM bookings b JOIN experts e ON e.id = b.expert_id
+          WHERE b.id = $1",
+    )
+    .bind(booking.0)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Closes attempts a previous lease holder started and never finished (it
+/// died or stalled), so the record shows the interruption before the next
+/// attempt. Returns the attempt numbers closed.
+#[tracing::instrument(skip(pool))]
+pub async fn close_interrupted_attempts(
+    pool: &PgPool,
+    lease: Lease,
+    reason: &str,
+) -> Result<Vec<i32>> {
+    Ok(sqlx::query_scalar(
+        "WITH t AS (SELECT id FROM call_tasks WHERE id = $1 AND fence = $2 FOR UPDATE)
+         UPDATE call_attempts a
+            SET ended_at = now(), outcome = 'failed', reason = $3
+           FROM t
+          WHERE a.task_id = t.id AND a.ended_at IS NULL AND a.fence < $2
+      RETURNING a.attempt",
+    )
+    .bind(lease.task_id.0)
+    .bind(lease.fence)
+    .bind(reason)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Starts attempt number `attempt`: counts it on the task, shows the call as
+/// dialing the expert, and inserts the attempt row. `false` when the lease
+/// was lost (nothing written).
+#[tracing::instrument(skip(pool))]
+pub async fn begin_attempt(
+    pool: &PgPool,
+    lease: Lease,
+    attempt: i32,
+    simulated: bool,
+) -> Result<bool> {
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "WITH t AS (
+             UPDATE call_tasks
+                SET attempts = $3, call_state = $5, outcome = NULL, updated_at = now()
+              WHERE id = $1 AND fence = $2 AND state = 'leased'
+          RETURNING id
+         )
+         INSERT INTO call_attempts (task_id, attempt, fence, simulated)
+         SELECT id, $3, $2, $4 FROM t
+         RETURNING id",
+    )
+    .bind(lease.task_id.0)
+    .bind(lease.fence)
+    .bind(attempt)
+    .bind(simulated)
+    .bind(CallState::DialingExpert.as_str())
+    .fetch_optional(pool)
+    .await?;
+    Ok(inserted.is_some())
+}
+
+/// Shows where the call stands (`GET /v1/bookings/{id}` reads it).
+#[tracing::instrument(skip(pool))]
+pub async fn set_call_state(pool: &PgPool, lease: Lease, state: CallState) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE call_tasks SET call_state = $3, updated_at = now()
+          WHERE id = $1 AND fence = $2 AND state = 'leased'",
+    )
+    .bind(lease.task_id.0)
+    .bind(lease.fence)
+    .bind(state.as_str())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn record_expert_answered(
+    pool: &PgPool,
+    lease: Lease,
+    attempt: i32,
+    at: DateTime<Utc>,
+    sip_status: Option<i32>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "WITH t AS (SELECT id FROM call_tasks WHERE id = $1 AND fence = $2 FOR UPDATE)
+         UPDATE call_attempts a SET expert_answered_at = $4, expert_sip_status = $5
+           FROM t WHERE a.task_id = t.id AND a.attempt = $3",
+    )
+    .bind(lease.task_id.0)
+    .bind(lease.fence)
+    .bind(attempt)
+    .bind(at)
+    .bind(sip_status)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Both legs are up: the attempt row gets its bridge time and the task shows
+/// `bridged`, in one statement.
+#[tracing::instrument(skip(pool))]
+pub async fn record_bridged(
+    pool: &PgPool,
+    lease: Lease,
+    attempt: i32,
+    at: DateTime<Utc>,
+    seeker_sip_status: Option<i32>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "WITH t AS (
+             UPDATE call_tasks SET call_state = $6, updated_at = now()
+              WHERE id = $1 AND fence = $2 AND state = 'leased'
+          RETURNING id
+         )
+         UPDATE call_attempts a SET bridged_at = $4, seeker_sip_status = $5
+           FROM t WHERE a.task_id = t.id AND a.attempt = $3",
+    )
+    .bind(lease.task_id.0)
+    .bind(lease.fence)
+    .bind(attempt)
+    .bind(at)
+    .bind(seeker_sip_status)
+    .bind(CallState::Bridged.as_str())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// How an attempt ended, as recorded.
+#[derive(Debug, Clone)]
+pub struct AttemptEnd {
+    pub attempt: i32,
+    pub outcome: CallOutcome,
+    pub ended_at: DateTime<Utc>,
+    pub expert_answered_at: Option<DateTime<Utc>>,
+    pub bridged_at: Option<DateTime<Utc>>,
+    pub expert_sip_status: Option<i32>,
+    pub seeker_sip_status: Option<i32>,
+    pub talk_seconds: i32,
+    /// Why it failed, in words safe to show an operator (never a number).
+    pub reason: Option<String>,
+}
+
+/// What happens to the task after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    /// Dial again at this instant.
+    RetryAt(DateTime<Utc>),
+    /// The call is over; the task is done.
+    Finished,
+}
+
+/// Records the end of an attempt and moves the task on, in one transaction:
+/// back to `pending` for a retry, or `done`; a completed call also completes
+/// the booking. `false` when the lease was lost (nothing written). A booking
+/// cancelled during the call keeps its task `cancelled`; the attempt is still
+/// recorded.
+#[tracing::instrument(skip(pool))]
+pub async fn conclude_attempt(
+    pool: &PgPool,
+    lease: Lease,
+    end: &AttemptEnd,
+    next: NextStep,
+) -> Result<bool> {
+    let mut tx = pool.begin().await?;
+    let task: Option<(Uuid, String)> = sqlx::query_as(
+        "SELECT booking_id, state FROM call_tasks WHERE id = $1 AND fence = $2 FOR UPDATE",
+    )
+    .bind(lease.task_id.0)
+    .bind(lease.fence)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((booking_id, state)) = task else {
+        return Ok(false);
+    };
+    sqlx::query(
+        "UPDATE call_attempts
+            SET ended_at = $3, outcome = $4,
+                expert_answered_at = COALESCE(expert_answered_at, $5),
+                bridged_at = COALESCE(bridged_at, $6),
+                expert_sip_status = COALESCE($7, expert_sip_status),
+                seeker_sip_status = COALESCE($8, seeker_sip_status),
+                talk_seconds = $9, reason = $10
+          WHERE task_id = $1 AND attempt = $2",
+    )
+    .bind(lease.task_id.0)
+    .bind(end.attempt)
+    .bind(end.ended_at)
+    .bind(end.outcome.as_str())
+    .bind(end.expert_answered_at)
+    .bind(end.bridged_at)
+    .bind(end.expert_sip_status)
+    .bind(end.seeker_sip_status)
+    .bind(end.talk_seconds)
+    .bind(&end.reason)
+    .execute(&mut *tx)
+    .await?;
+    if state == "leased" {
+        move_on(&mut tx, lease, end.outcome, next).await?;
+        if end.outcome == CallOutcome::Completed {
+            sqlx::query(
+                "UPDATE bookings SET status = 'completed' WHERE id = $1 AND status = 'confirmed'",
+            )
+            .bind(booking_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+async fn move_on(
+    conn: &mut sqlx::PgConnection,
+    lease: Lease,
+    outcome: CallOutcome,
+    next: NextStep,
+) -> Result<()> {
+    match next {
+        NextStep::RetryAt(at) => {
+            sqlx::query(
+                "UPDATE call_tasks
+                    SET state = 'pending', call_state = $3, outcome = $4, due_at = $5,
+                        lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+                  WHERE id = $1 AND fence = $2",
+            )
+            .bind(lease.task_id.0)
+            .bind(lease.fence)
+            .bind(CallState::RetryWaiting.as_str())
+            .bind(outcome.as_str())
+            .bind(at)
+            .execute(conn)
+            .await?;
+        }
+        NextStep::Finished => {
+            sqlx::query(
+                "UPDATE call_tasks
+                    SET state = 'done', call_state = $3, outcome = $4,
+                        lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+                  WHERE id = $1 AND fence = $2",
+            )
+            .bind(lease.task_id.0)
+            .bind(lease.fence)
+            .bind(CallState::Ended.as_str())
+            .bind(outcome.as_str())
+            .execute(conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Ends a task without dialing (the slot is over, the attempts are used up,
+/// the booking is no longer confirmed, the number is gone). `outcome` is kept
+/// as the task's outcome; `None` keeps the last attempt's.
+#[tracing::instrument(skip(pool))]
+pub async fn finish_without_dialing(
+    pool: &PgPool,
+    lease: Lease,
+    outcome: Option<CallOutcome>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE call_tasks
+            SET state = 'done', call_state = $3, outcome = COALESCE($4, outcome),
+                lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+          WHERE id = $1 AND fence = $2 AND state = 'leased'",
+    )
+    .bind(lease.task_id.0)
+    .bind(lease.fence)
+    .bind(CallState::Ended.as_str())
+    .bind(outcome.map(CallOutcome::as_str))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Erases the seeker's number from bookings whose call ended (or which were
+/// cancelled) more than `retention` ago. The booking keeps its masked form and
+/// its outcome. A finished task is never written again, so its `updated_at`
+/// is when the call ended.
+#[tracing::instrument(skip(pool))]
+pub async fn erase_seeker_phones(pool: &PgPool, retention: Duration) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE bookings b SET phone_ciphertext = NULL, phone_key_id = NULL
+           FROM call_tasks t
+          WHERE t.booking_id = b.id AND b.phone_ciphertext IS NOT NULL
+            AND t.state IN ('done', 'cancelled')
+            AND t.updated_at <= now() - make_interval(secs => $1)",
+    )
+    .bind(seconds(retention))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// A task as stored, for operators and tests.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TaskRow {
+    pub id: Uuid,
+    pub booking_id: Uuid,
+    pub state: String,
+    pub call_state: String,
+    pub outcome: Option<String>,
+    pub due_at: DateTime<Utc>,
+    pub attempts: i32,
+    pub fence: i64,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn by_booking(pool: &PgPool, booking: BookingId) -> Result<TaskRow> {
+    Ok(sqlx::query_as(
+        "SELECT id, booking_id, state, call_state, outcome, due_at, attempts, fence, lease_owner,
+                lease_expires_at
+           FROM call_tasks WHERE booking_id = $1",
+    )
+    .bind(booking.0)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// One attempt as recorded.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AttemptRow {
+    pub attempt: i32,
+    pub fence: i64,
+    pub started_at: DateTime<Utc>,
+    pub expert_answered_at: Option<DateTime<Utc>>,
+    pub bridged_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub outcome: Option<String>,
+    pub expert_sip_status: Option<i32>,
+    pub seeker_sip_status: Option<i32>,
+    pub talk_seconds: Option<i32>,
+    pub reason: Option<String>,
+    pub simulated: bool,
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn attempts(pool: &PgPool, task: CallTaskId) -> Result<Vec<AttemptRow>> {
+    Ok(sqlx::query_as(
+        "SELECT attempt, fence, started_at, expert_answered_at, bridged_at, ended_at, outcome,
+                expert_sip_status, seeker_sip_status, talk_seconds, reason, simulated
+           FROM call_attempts WHERE task_id = $1 ORDER BY attempt",
+    )
+    .bind(task.0)
+    .fetch_all(pool)
+    .await?)
+}
+
+fn seconds(d: Duration) -> f64 {
+    d.num_milliseconds() as f64 / 1000.0
+}

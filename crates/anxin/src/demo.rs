@@ -1,0 +1,166 @@
+//! Demo data: about 200 approved experts with varied, realistic availability,
+//! languages and specialties — the shape of the original hotline. Ids come
+//! from a fixed seed, so seeding again finds the same experts and adds none.
+use anxin_api::{flows, AppState};
+use anxin_domain::availability::{AvailabilityInput, Weekday, WeeklyInput};
+use anxin_domain::expert::{ExpertInput, ExpertStatus};
+use anxin_domain::ids::ExpertId;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use uuid::Uuid;
+
+pub const DEMO_EXPERTS: usize = 200;
+
+const SURNAMES: &[&str] = &[
+    "Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou", "Xu", "Sun", "Ma",
+    "Zhu", "Hu", "Guo", "He", "Lin", "Luo", "Gao",
+];
+const GIVEN: &[&str] = &[
+    "Wei", "Fang", "Min", "Jing", "Li", "Qiang", "Lei", "Jun", "Yan", "Hui", "Xin", "Ping", "Hong",
+    "Ying", "Tao", "Ning", "Lan", "Yu", "Chen", "Bo",
+];
+const SPECIALTIES: &[&str] = &[
+    "anxiety",
+    "depression",
+    "grief",
+    "trauma",
+    "insomnia",
+    "family",
+    "work-stress",
+    "parenting",
+    "loneliness",
+    "health-anxiety",
+];
+const REGIONS: &[&str] = &[
+    "hubei",
+    "hubei",
+    "hubei",
+    "beijing",
+    "shanghai",
+    "guangdong",
+    "zhejiang",
+    "sichuan",
+    "hunan",
+    "henan",
+];
+const WEEK: [Weekday; 7] = [
+    Weekday::Mon,
+    Weekday::Tue,
+    Weekday::Wed,
+    Weekday::Thu,
+    Weekday::Fri,
+    Weekday::Sat,
+    Weekday::Sun,
+];
+
+fn demo_id(rng: &mut StdRng) -> ExpertId {
+    let mut bytes = [0u8; 16];
+    rng.fill(&mut bytes);
+    ExpertId(uuid::Builder::from_random_bytes(bytes).into_uuid())
+}
+
+/// One demo expert: profile and availability.
+pub fn expert(i: usize, rng: &mut StdRng) -> (ExpertId, ExpertInput, AvailabilityInput) {
+    let id = demo_id(rng);
+    let mut languages = vec!["zh".to_string()];
+    if rng.gen_bool(0.3) {
+        languages.push("en".into());
+    }
+    if rng.gen_bool(0.1) {
+        languages.push("yue".into());
+    }
+    let mut specialties: Vec<String> = Vec::new();
+    for _ in 0..rng.gen_range(1..=3) {
+        let s = SPECIALTIES[rng.gen_range(0..SPECIALTIES.len())].to_string();
+        if !specialties.contains(&s) {
+            specialties.push(s);
+        }
+    }
+    let profile = ExpertInput {
+        display_name: format!(
+            "{} {} ({})",
+            SURNAMES[i % SURNAMES.len()],
+            GIVEN[(i / SURNAMES.len() + i) % GIVEN.len()],
+            i + 1
+        ),
+        phone: format!("+86139{:08}", rng.gen_range(0..100_000_000u32)),
+        timezone: "Asia/Shanghai".into(),
+        languages,
+        specialties,
+        region: REGIONS[rng.gen_range(0..REGIONS.len())].into(),
+        bio: Some("Volunteer counsellor with the psychological-aid hotline.".into()),
+    };
+    // Volunteers give what they can: some an evening or two, some most days;
+    // mornings, afternoons or evenings.
+    let days = rng.gen_range(2..=6);
+    let slot_minutes = if rng.gen_bool(0.6) { 60 } else { 30 };
+    let (start, len) = match rng.gen_range(0..4) {
+        0 => (9, rng.gen_range(2..=3)),
+        1 => (14, rng.gen_range(2..=4)),
+        2 => (19, rng.gen_range(2..=3)),
+        _ => (rng.gen_range(8..=18), rng.gen_range(1..=4)),
+    };
+    let offset = rng.gen_range(0..7);
+    let weekly = (0..days)
+        .map(|d| WeeklyInput {
+            weekday: WEEK[(offset + d) % 7],
+            start: format!("{start:02}:00"),
+            end: format!("{:02}:00", (start + len).min(24)),
+        })
+        .collect();
+    let availability = AvailabilityInput {
+        timezone: "Asia/Shanghai".into(),
+        slot_minutes,
+        weekly,
+        overrides: vec![],
+    };
+    (id, profile, availability)
+}
+
+pub struct Seeded {
+    pub created: usize,
+    pub total: usize,
+    pub open_slots: usize,
+}
+
+/// Creates the demo experts that are missing and (re)applies every demo
+/// expert's availability; running it twice leaves one set.
+pub async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
+    let mut rng = StdRng::seed_from_u64(2020);
+    let now = chrono::Utc::now();
+    let mut created = 0;
+    let mut open_slots = 0;
+    for i in 0..DEMO_EXPERTS {
+        let (id, input, availability) = expert(i, &mut rng);
+        let profile = input.validate()?;
+        let sealed = state.cipher.seal(&profile.phone);
+        if anxin_store::experts::insert(
+            &state.pool,
+            id,
+            &profile,
+            &sealed,
+            ExpertStatus::Approved,
+            true,
+        )
+        .await?
+        {
+            created += 1;
+        }
+        let applied = flows::availability::apply(state, id, &availability.validate()?, now)
+            .await
+            .map_err(|e| anyhow::anyhow!("availability of demo expert {id}: {e}"))?;
+        open_slots += applied.open_slots;
+    }
+    *state.catalog.write().await = None;
+    Ok(Seeded {
+        created,
+        total: DEMO_EXPERTS,
+        open_slots,
+    })
+}
+
+/// A stable id for the first demo expert, for the printed examples.
+pub fn first_expert_id() -> Uuid {
+    let mut rng = StdRng::seed_from_u64(2020);
+    expert(0, &mut rng).0 .0
+}

@@ -1,0 +1,125 @@
+//! Building and running the HTTP application. Production and every test go
+//! through `Application::build`, so tests exercise the real wiring: the real
+//! pools, the real Redis scripts, the real middleware.
+use crate::config::Settings;
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use anxin_api::auth::TokenVerifier;
+use anxin_api::{flows, AppState};
+use anxin_reserve::Reserve;
+use anxin_store::crypto::{PhoneCipher, SubjectHasher};
+use anyhow::Context;
+use std::net::TcpListener;
+use std::time::Duration;
+
+/// The shared state and its connections, without an HTTP server: what the
+/// CLI's one-shot commands (seeding, reconcile) need.
+pub async fn build_state(settings: &Settings) -> anyhow::Result<web::Data<AppState>> {
+    let secrets = settings.secrets()?;
+    anxin_store::ensure_database(&settings.database_url)
+        .await
+        .with_context(|| {
+            "connecting to PostgreSQL (is it running? see ANXIN_DATABASE_URL)".to_string()
+        })?;
+    let pool = anxin_store::connect_lazy(&settings.database_url, settings.db_max_connections)?;
+    anxin_store::migrate(&pool)
+        .await
+        .context("running migrations")?;
+    let reserve = Reserve::connect(&settings.redis_url, settings.reserve_config())
+        .await
+        .context("connecting to Redis (is it running? see ANXIN_REDIS_URL)")?;
+    let cipher = PhoneCipher::new(&settings.phone_key_id, &secrets.phone_key)?;
+    Ok(web::Data::new(AppState::new(
+        pool,
+        reserve,
+        cipher,
+        SubjectHasher::new(&secrets.phone_key),
+        TokenVerifier::hs256(&secrets.jwt_secret),
+        settings.api_config(),
+    )))
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+    background: tokio::task::JoinHandle<()>,
+}
+
+impl Application {
+    /// Connects, migrates, rebuilds Redis from Postgres, binds the listener
+    /// (port 0 picks a free port) and prepares the server.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let state = build_state(settings).await?;
+        flows::reconcile::all(&state)
+            .await
+            .context("rebuilding the Redis index from Postgres")?;
+        let listener = TcpListener::bind(&settings.listen)
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .wrap(from_fn(anxin_api::telemetry))
+                .configure(anxin_api::configure)
+        })
+        .listen(listener)?
+        .shutdown_timeout(10);
+        if settings.http_workers > 0 {
+            server = server.workers(settings.http_workers);
+        }
+        let background = tokio::spawn(maintain(
+            state.clone(),
+            Duration::from_secs(settings.reconcile_interval_seconds.max(1)),
+        ));
+        Ok(Self {
+            port,
+            server: server.run(),
+            state,
+            background,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM (actix handles both: it stops accepting,
+    /// lets in-flight requests finish for up to 10 s, then returns).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.background.abort();
+        result
+    }
+}
+
+/// Periodic upkeep: rebuild Redis from Postgres (so a wiped or restarted
+/// Redis heals without a restart) and roll the slot horizon forward.
+async fn maintain(state: web::Data<AppState>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    let mut rounds: u64 = 0;
+    loop {
+        tick.tick().await;
+        rounds += 1;
+        if let Err(e) = flows::reconcile::all(&state).await {
+            tracing::warn!(error = %e, "reconcile failed; retrying next round");
+        }
+        // The horizon moves by days; once an hour is plenty.
+        if rounds % (3600 / every.as_secs().max(1)).max(1) == 0 {
+            if let Err(e) = flows::availability::roll_horizon(&state, chrono::Utc::now()).await {
+                tracing::warn!(error = %e, "rolling the slot horizon failed");
+            }
+        }
+    }
+}

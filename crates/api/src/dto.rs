@@ -1,0 +1,144 @@
+//! The JSON shapes of the API, as `../shared/api.md` fixes them. Only these
+//! ever leave the service; none of them has a place for a seeker's phone or
+//! host-app identity except the seeker's own masked phone.
+use anxin_domain::call::{CallOutcome, CallState};
+use anxin_domain::expert::ExpertStatus;
+use anxin_domain::seeker::PriorityGroup;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Serialize, ToSchema)]
+pub struct ExpertCreated {
+    pub id: Uuid,
+    pub status: ExpertStatus,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AvailabilitySaved {
+    /// Open slots in the rolling horizon after the change.
+    pub open_slots: usize,
+    /// Held or booked slots the new availability no longer covers. They are
+    /// kept; cancel them explicitly if they must go.
+    pub conflicts: Vec<Uuid>,
+}
+
+#[derive(Serialize, ToSchema, Clone)]
+pub struct SlotView {
+    pub slot_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ExpertBooking {
+    pub booking_id: Uuid,
+    pub slot_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// A pseudonym; never the seeker's phone or host-app identity.
+    pub seeker_alias: String,
+    pub priority_group: PriorityGroup,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SlateExpert {
+    pub expert_id: Uuid,
+    pub display_name: String,
+    pub languages: Vec<String>,
+    pub specialties: Vec<String>,
+    pub region: String,
+    pub next_slots: Vec<SlotView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SlateView {
+    pub slate_id: Uuid,
+    pub experts: Vec<SlateExpert>,
+    /// Present when the filters leave fewer experts than a full slate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeekerUpdate {
+    pub priority_group: Option<PriorityGroup>,
+    pub region: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SeekerView {
+    pub priority_group: PriorityGroup,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRequest {
+    pub slot_id: Uuid,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HoldView {
+    pub hold_id: Uuid,
+    pub slot_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BookingRequest {
+    pub hold_id: Uuid,
+    /// E.164, e.g. +8613812345678. Stored encrypted; shown masked.
+    pub phone: String,
+    pub note: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BookingCreated {
+    pub booking_id: Uuid,
+    pub slot_id: Uuid,
+    pub expert_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub status: String,
+    /// The seeker's own number, masked (`+86 138****5678`).
+    pub phone_masked: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CallView {
+    pub state: CallState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<CallOutcome>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BookingView {
+    pub booking_id: Uuid,
+    pub status: String,
+    pub slot_id: Uuid,
+    pub expert_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub call: CallView,
+    /// Only for the seeker who booked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_masked: Option<String>,
+    /// Only for the expert and operators.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seeker_alias: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CancelView {
+    pub booking_id: Uuid,
+    pub status: String,
+    /// False when the slot had already started.
+    pub slot_reopened: bool,
+}

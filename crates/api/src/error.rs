@@ -1,0 +1,158 @@
+//! The one error type of the HTTP surface, mapped to status codes in one place.
+//!
+//! Every error body is `{"error": "<code>", "message": "<text>", "field"?}`.
+//! Internal failures are logged with their cause and answered with a generic
+//! message, so no stored value (a phone, a subject) can leak through one.
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use anxin_domain::ValidationError;
+use serde::Serialize;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed request: bad JSON, wrong types, bad ids or query values.
+    #[error("{message}")]
+    BadRequest {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+    },
+    /// Well-formed but breaks a rule (e.g. an invalid phone number).
+    #[error("{message}")]
+    Unprocessable {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+    },
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("too many requests")]
+    TooManyRequests { retry_after: Duration },
+    #[error("{0}")]
+    Unavailable(&'static str),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable snake_case code.
+    pub error: String,
+    /// Human-readable text.
+    pub message: String,
+    /// The input field at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn bad_request(
+        code: &'static str,
+        message: impl Into<String>,
+        field: Option<&str>,
+    ) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+            field: field.map(str::to_owned),
+        }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(e))
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. }
+            | Self::Unprocessable { code, .. }
+            | Self::Conflict { code, .. } => code,
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::TooManyRequests { .. } => "rate_limited",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        Self::Unprocessable {
+            code: "invalid_input",
+            message: e.to_string(),
+            field: Some(e.field),
+        }
+    }
+}
+
+impl From<anxin_store::StoreError> for ApiError {
+    fn from(e: anxin_store::StoreError) -> Self {
+        match e {
+            anxin_store::StoreError::NotFound => Self::NotFound("record"),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<anxin_reserve::ReserveError> for ApiError {
+    fn from(e: anxin_reserve::ReserveError) -> Self {
+        Self::internal(e)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let field = match self {
+            Self::BadRequest { field, .. } | Self::Unprocessable { field, .. } => field.clone(),
+            _ => None,
+        };
+        if let Self::Internal(source) = self {
+            tracing::error!(error = %source, "internal error");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        if let Self::TooManyRequests { retry_after } = self {
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            response.insert_header((header::RETRY_AFTER, secs.max(1).to_string()));
+        }
+        if let Self::Unauthorized(_) = self {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.json(ErrorBody {
+            error: self.code().to_string(),
+            message: self.to_string(),
+            field,
+        })
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

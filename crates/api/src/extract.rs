@@ -1,0 +1,101 @@
+//! Request extractors that turn every malformed input into a 400 naming the
+//! problem (and the field, where one is at fault), never a 500 or an HTML page.
+use crate::error::ApiError;
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+/// Bodies are small; anything larger is a client mistake.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// A JSON body. Unlike `web::Json`, a type error names the field path
+/// (e.g. `weekly[2].weekday`).
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|ct| {
+                ct.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/json")
+            })
+            .unwrap_or(false);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !is_json {
+                return Err(ApiError::bad_request(
+                    "unsupported_media_type",
+                    "send the body as JSON with Content-Type: application/json",
+                    None,
+                ));
+            }
+            let bytes = body.await.map_err(|_| {
+                ApiError::bad_request("invalid_body", "the body could not be read", None)
+            })?;
+            if bytes.len() > BODY_LIMIT {
+                return Err(ApiError::bad_request(
+                    "body_too_large",
+                    "the body is larger than 64 KiB",
+                    None,
+                ));
+            }
+            parse_json(&bytes).map(Json)
+        })
+    }
+}
+
+/// Parses JSON, reporting the path of the field at fault.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let (code, field) = if inner.is_syntax() || inner.is_eof() {
+            ("malformed_json", None)
+        } else {
+            ("invalid_field", (path != ".").then_some(path))
+        };
+        // serde's message names the expected type or the unknown field; the
+        // line/column suffix is noise for an API client.
+        let message = inner.to_string();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_string();
+        ApiError::BadRequest {
+            code,
+            message,
+            field,
+        }
+    })
+}
+
+/// Parses a UUID from a path segment.
+pub fn path_id(field: &'static str, raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| {
+        ApiError::bad_request("invalid_id", format!("{field} must be a UUID"), Some(field))
+    })
+}
+
+/// Error handlers for actix's own extractors, so nothing they reject falls
+/// back to a plain-text body.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::QueryConfig::default().error_handler(|err, _| {
+        ApiError::bad_request("invalid_query", err.to_string(), None).into()
+    }))
+    .app_data(web::PathConfig::default().error_handler(|err, _| {
+        ApiError::bad_request("invalid_path", err.to_string(), None).into()
+    }));
+}

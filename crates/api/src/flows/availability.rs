@@ -1,0 +1,125 @@
+//! Turning an availability into slots, and keeping the horizon rolling.
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use anxin_domain::availability::{plan_slot_changes, Availability, StoredSlot};
+use anxin_domain::booking::held_back_for_priority;
+use anxin_domain::ids::{ExpertId, SlotId};
+use anxin_reserve::IndexedSlot;
+use anxin_store::{experts, slots, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashSet;
+
+pub struct Applied {
+    /// Open slots in the horizon after the change (booked ones excluded).
+    pub open_slots: usize,
+    /// Held or booked slots the new availability no longer covers; kept.
+    pub conflicts: Vec<SlotId>,
+}
+
+/// Saves the availability and brings the expert's slots in line with it.
+/// Held and booked slots are never removed: they come back as conflicts.
+#[tracing::instrument(skip(state, availability))]
+pub async fn apply(
+    state: &AppState,
+    expert: ExpertId,
+    availability: &Availability,
+    now: DateTime<Utc>,
+) -> ApiResult<Applied> {
+    let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
+    let row = experts::lock(&mut tx, expert).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::NotFound("expert"),
+        e => e.into(),
+    })?;
+    experts::save_availability(&mut tx, expert, availability).await?;
+    let desired = availability.slots(now, Duration::days(i64::from(state.config.horizon_days)));
+    let stored = slots::open_for_expert(&mut tx, expert, now).await?;
+    let held: HashSet<SlotId> = state
+        .reserve
+        .held_slots(expert)
+        .await?
+        .into_iter()
+        .collect();
+    let planned = plan_slot_changes(
+        &stored
+            .iter()
+            .map(|s| StoredSlot {
+                id: s.id(),
+                time: s.time(),
+                protected: s.booked || held.contains(&s.id()),
+            })
+            .collect::<Vec<_>>(),
+        &desired,
+    );
+    // Redis first: once a slot is out of the index nobody can hold it, so the
+    // database never withdraws a slot that is being held right now. A slot
+    // held in between comes back from the script as a conflict.
+    let mut conflicts = planned.conflicts;
+    let kept = state
+        .reserve
+        .withdraw_slots(expert, &planned.withdraw)
+        .await?;
+    let withdraw: Vec<SlotId> = planned
+        .withdraw
+        .into_iter()
+        .filter(|s| !kept.contains(s))
+        .collect();
+    conflicts.extend(kept);
+    slots::withdraw(&mut tx, &withdraw).await?;
+    let reserved: Vec<Option<DateTime<Utc>>> = planned
+        .insert
+        .iter()
+        .map(|t| reserved_until(state, expert, t.starts_at))
+        .collect();
+    let inserted = slots::insert(&mut tx, expert, &planned.insert, &reserved).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    if row.status()? == anxin_domain::expert::ExpertStatus::Approved {
+        state
+            .reserve
+            .upsert_slots(expert, &inserted.iter().map(indexed).collect::<Vec<_>>())
+            .await?;
+    }
+    let open_slots = stored
+        .iter()
+        .filter(|s| !s.booked && !withdraw.contains(&s.id()))
+        .count()
+        + inserted.len();
+    Ok(Applied {
+        open_slots,
+        conflicts,
+    })
+}
+
+/// When a new slot held back for priority groups opens to everyone.
+fn reserved_until(
+    state: &AppState,
+    expert: ExpertId,
+    starts_at: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    held_back_for_priority(expert, starts_at, state.config.priority_share).then(|| {
+        starts_at
+            - Duration::from_std(state.config.priority_release_before)
+                .unwrap_or_else(|_| Duration::hours(2))
+    })
+}
+
+pub fn indexed(s: &slots::SlotRow) -> IndexedSlot {
+    IndexedSlot {
+        slot_id: s.id(),
+        starts_at: s.starts_at,
+        ends_at: s.ends_at,
+        reserved_until: s.reserved_until,
+    }
+}
+
+/// Re-applies every approved expert's availability, so the horizon rolls
+/// forward (new days appear, nothing held or booked is touched).
+pub async fn roll_horizon(state: &AppState, now: DateTime<Utc>) -> ApiResult<usize> {
+    let mut rolled = 0;
+    for expert in experts::with_availability(&state.pool).await? {
+        if let Some(a) = experts::load_availability(&state.pool, expert).await? {
+            apply(state, expert, &a, now).await?;
+            rolled += 1;
+        }
+    }
+    Ok(rolled)
+}

@@ -1,0 +1,287 @@
+//! Confirming and cancelling bookings.
+//!
+//! Confirmation order matters: the hold is verified (and kept alive) in Redis,
+//! then the booking and its call task commit together in Postgres, and only
+//! then is the slot marked booked in Redis and the seeker told "confirmed".
+//! If Redis was wrong about the hold (wiped, restarted), Postgres' constraints
+//! refuse the second booking and the seeker gets a clean 409.
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use anxin_domain::booking::{cancel_reopens_slot, check_cancel, reservable, CancelRefusal};
+use anxin_domain::ids::{BookingId, ExpertId, HoldId};
+use anxin_domain::phone::PhoneNumber;
+use anxin_domain::seeker::alias;
+use anxin_store::audit::Actor;
+use anxin_store::bookings::{self, BookingRow, ConfirmError, NewBooking};
+use anxin_store::seekers::SeekerRow;
+use anxin_store::{slots, StoreError};
+use chrono::Utc;
+use std::time::Duration;
+
+/// How long a verified hold is kept alive while its confirmation commits.
+const CONFIRM_GRACE: Duration = Duration::from_secs(30);
+
+pub struct ConfirmRequest<'a> {
+    pub hold_id: HoldId,
+    pub phone: &'a str,
+    pub note: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+}
+
+pub struct Confirmed {
+    pub booking: BookingRow,
+    pub replayed: bool,
+}
+
+fn hold_expired() -> ApiError {
+    ApiError::conflict(
+        "hold_expired",
+        "the hold has expired or was released; hold the slot again",
+    )
+}
+
+#[tracing::instrument(skip_all, fields(seeker_id = %seeker.id, hold_id = %req.hold_id))]
+pub async fn confirm(
+    state: &AppState,
+    seeker: &SeekerRow,
+    req: ConfirmRequest<'_>,
+) -> ApiResult<Confirmed> {
+    let phone = PhoneNumber::parse("phone", req.phone)?;
+    let note = match req.note.map(str::trim) {
+        Some(n) if n.chars().count() > 500 => {
+            return Err(ApiError::Unprocessable {
+                code: "invalid_input",
+                message: "note: at most 500 characters".into(),
+                field: Some("note".into()),
+            })
+        }
+        Some("") | None => None,
+        Some(n) => Some(n.to_string()),
+    };
+    // Keyed, so the stored hash can't be brute-forced back into a phone.
+    let request_hash = state.subjects.hash(&format!(
+        "booking\n{}\n{}\n{}",
+        req.hold_id,
+        phone.expose_e164(),
+        note.as_deref().unwrap_or("")
+    ));
+    let seeker_id = seeker.id();
+    if let Some(key) = req.idempotency_key {
+        if let Some(previous) = bookings::by_idempotency_key(&state.pool, seeker_id, key).await? {
+            return replay(previous, &request_hash);
+        }
+    }
+    let record = state
+        .reserve
+        .hold_record(seeker_id, req.hold_id)
+        .await?
+        .ok_or_else(hold_expired)?;
+    if !state
+        .reserve
+        .verify_hold(&record, seeker_id, CONFIRM_GRACE)
+        .await?
+    {
+        state
+            .reserve
+            .forget_hold(seeker_id, req.hold_id, None)
+            .await?;
+        state.metrics.booking("hold_expired");
+        return Err(hold_expired());
+    }
+    let slot = slots::get(&state.pool, record.slot_id).await?;
+    let now = Utc::now();
+    let cutoff = chrono::Duration::from_std(state.reserve.config().cutoff).unwrap_or_default();
+    if slot.status != "open" || !reservable(slot.ends_at, now, cutoff) {
+        state.reserve.release_slot(&record, seeker_id).await?;
+        state
+            .reserve
+            .forget_hold(seeker_id, req.hold_id, None)
+            .await?;
+        return Err(ApiError::conflict(
+            "slot_unavailable",
+            "the slot is no longer available",
+        ));
+    }
+    let new = NewBooking {
+        id: BookingId::new(),
+        slot_id: record.slot_id,
+        expert_id: record.expert_id,
+        seeker_id,
+        seeker_alias: alias(seeker_id),
+        hold_id: req.hold_id,
+        starts_at: slot.starts_at,
+        ends_at: slot.ends_at,
+        phone: state.cipher.seal(&phone),
+        phone_masked: phone.masked(),
+        note,
+        priority_group: seeker.priority_group()?,
+        fee_minor: state.config.fee_minor,
+        idempotency_key: req.idempotency_key.map(str::to_owned),
+        request_hash: request_hash.clone(),
+    };
+    match bookings::confirm(&state.pool, &new, state.config.max_active_bookings, now).await {
+        Ok(booking) => {
+            // Committed: from here on the booking exists whatever happens to
+            // Redis; a failure to mirror it is repaired by reconcile.
+            if let Err(e) = state
+                .reserve
+                .mark_booked(record.expert_id, record.slot_id)
+                .await
+            {
+                tracing::warn!(error = %e, "booking committed but not yet mirrored to Redis");
+            }
+            let _ = state
+                .reserve
+                .forget_hold(seeker_id, req.hold_id, None)
+                .await;
+            state.metrics.booking("confirmed");
+            Ok(Confirmed {
+                booking,
+                replayed: false,
+            })
+        }
+        Err(ConfirmError::SlotTaken) => {
+            // Redis believed the slot free but Postgres has it booked: mirror
+            // the truth so nobody else is misled.
+            state
+                .reserve
+                .mark_booked(record.expert_id, record.slot_id)
+                .await?;
+            state
+                .reserve
+                .forget_hold(seeker_id, req.hold_id, None)
+                .await?;
+            state.metrics.booking("slot_taken");
+            Err(ApiError::conflict(
+                "slot_unavailable",
+                "the slot was booked by someone else",
+            ))
+        }
+        Err(ConfirmError::HoldUsed) => {
+            if let Some(key) = req.idempotency_key {
+                if let Some(previous) =
+                    bookings::by_idempotency_key(&state.pool, seeker_id, key).await?
+                {
+                    return replay(previous, &request_hash);
+                }
+            }
+            Err(ApiError::conflict(
+                "hold_expired",
+                "this hold was already confirmed",
+            ))
+        }
+        Err(ConfirmError::TooManyBookings) => {
+            state.metrics.booking("limit");
+            Err(ApiError::conflict(
+                "booking_limit",
+                format!(
+                    "at most {} upcoming bookings per seeker",
+                    state.config.max_active_bookings
+                ),
+            ))
+        }
+        Err(ConfirmError::Store(e)) => Err(e.into()),
+    }
+}
+
+fn replay(previous: BookingRow, request_hash: &[u8]) -> ApiResult<Confirmed> {
+    if previous.request_hash.as_deref() != Some(request_hash) {
+        return Err(ApiError::Unprocessable {
+            code: "idempotency_mismatch",
+            message: "this Idempotency-Key was used with a different request".into(),
+            field: None,
+        });
+    }
+    Ok(Confirmed {
+        booking: previous,
+        replayed: true,
+    })
+}
+
+/// Who is looking at a booking, which decides what they may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    Seeker,
+    Expert,
+    Operator,
+}
+
+/// Loads a booking for a caller; anyone but its seeker, its expert or an
+/// operator gets 404, so a booking's existence stays private.
+pub async fn load_for(
+    state: &AppState,
+    principal: &Principal,
+    seeker: Option<&SeekerRow>,
+    id: BookingId,
+) -> ApiResult<(BookingRow, Viewer)> {
+    let booking = bookings::get(&state.pool, id).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::NotFound("booking"),
+        e => e.into(),
+    })?;
+    use crate::auth::Role;
+    let viewer = match principal.role {
+        Role::Operator => Viewer::Operator,
+        Role::Expert if principal.expert_id() == Some(ExpertId(booking.expert_id)) => {
+            Viewer::Expert
+        }
+        Role::Seeker if seeker.map(|s| s.id) == Some(booking.seeker_id) => Viewer::Seeker,
+        _ => return Err(ApiError::NotFound("booking")),
+    };
+    Ok((booking, viewer))
+}
+
+pub struct Cancelled {
+    pub booking: BookingRow,
+    pub slot_reopened: bool,
+}
+
+#[tracing::instrument(skip(state, principal, seeker))]
+pub async fn cancel(
+    state: &AppState,
+    principal: &Principal,
+    seeker: Option<&SeekerRow>,
+    id: BookingId,
+) -> ApiResult<Cancelled> {
+    let (booking, viewer) = load_for(state, principal, seeker, id).await?;
+    check_cancel(booking.status()?).map_err(|r| match r {
+        CancelRefusal::AlreadyCancelled => {
+            ApiError::conflict("booking_not_active", "the booking is already cancelled")
+        }
+        CancelRefusal::AlreadyCompleted => {
+            ApiError::conflict("booking_not_active", "the call already took place")
+        }
+    })?;
+    let actor = Actor {
+        role: match viewer {
+            Viewer::Seeker => "seeker",
+            Viewer::Expert => "expert",
+            Viewer::Operator => "operator",
+        },
+        // A seeker is recorded by pseudonymous id, never by host-app subject.
+        id: match viewer {
+            Viewer::Seeker => booking.seeker_id.to_string(),
+            _ => principal.sub.clone(),
+        },
+    };
+    let before = bookings::cancel(&state.pool, id, &actor)
+        .await?
+        .ok_or_else(|| {
+            ApiError::conflict("booking_not_active", "the booking is no longer active")
+        })?;
+    let slot_reopened = cancel_reopens_slot(before.starts_at, Utc::now());
+    state
+        .reserve
+        .unmark_booked(
+            ExpertId(before.expert_id),
+            anxin_domain::ids::SlotId(before.slot_id),
+            slot_reopened,
+        )
+        .await?;
+    state.metrics.booking("cancelled");
+    let booking = bookings::get(&state.pool, id).await?;
+    Ok(Cancelled {
+        booking,
+        slot_reopened,
+    })
+}

@@ -1,0 +1,168 @@
+//! Placing and releasing holds. The slot's side is one atomic Lua script; the
+//! seeker's side (idempotency, active-hold limit) is another, on the seeker's
+//! hash slot. They run seeker-first, and a refused slot undoes the seeker side,
+//! so a seeker is never charged a hold they did not get.
+use crate::error::{ApiError, ApiResult};
+use crate::flows::reconcile;
+use crate::state::AppState;
+use anxin_domain::ids::{HoldId, SlotId};
+use anxin_reserve::{SeekerHold, SlotHold};
+use anxin_store::seekers::SeekerRow;
+use anxin_store::{slots, StoreError};
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct HoldView {
+    pub hold_id: HoldId,
+    pub slot_id: SlotId,
+    pub expires_at: DateTime<Utc>,
+    /// True when this answers a retried request (same idempotency key).
+    pub replayed: bool,
+}
+
+/// Enforces the hold rate limits: per seeker and per IP in this process
+/// (governor, no round trip), and per seeker across every instance (GCRA in
+/// Redis), so N instances together still allow only the configured rate.
+async fn check_rate(state: &AppState, seeker: &SeekerRow, ip: &str) -> ApiResult<()> {
+    let refuse = |wait: Duration, what: &str| {
+        state.metrics.hold("rate_limited");
+        tracing::info!(limit = what, "hold rate limited");
+        ApiError::TooManyRequests { retry_after: wait }
+    };
+    let clock = governor::clock::DefaultClock::default();
+    let seeker_key = seeker.id.to_string();
+    if let Err(not_until) = state.seeker_limiter.check_key(&seeker_key) {
+        return Err(refuse(
+            not_until.wait_time_from(governor::clock::Clock::now(&clock)),
+            "seeker",
+        ));
+    }
+    if let Err(not_until) = state.ip_limiter.check_key(&ip.to_string()) {
+        return Err(refuse(
+            not_until.wait_time_from(governor::clock::Clock::now(&clock)),
+            "ip",
+        ));
+    }
+    let per_minute = state.config.holds_per_minute_per_seeker.max(1);
+    let interval = Duration::from_millis(60_000 / u64::from(per_minute));
+    if let Err(wait) = state
+        .reserve
+        .rate_limit("holds", &seeker_key, interval, per_minute)
+        .await?
+    {
+        return Err(refuse(wait, "seeker_shared"));
+    }
+    Ok(())
+}
+
+#[tracing::instrument(skip(state, seeker, idempotency_key, ip), fields(seeker_id = %seeker.id))]
+pub async fn place(
+    state: &AppState,
+    seeker: &SeekerRow,
+    slot_id: SlotId,
+    idempotency_key: Option<&str>,
+    ip: &str,
+) -> ApiResult<HoldView> {
+    check_rate(state, seeker, ip).await?;
+    let slot = slots::get(&state.pool, slot_id)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::NotFound("slot"),
+            e => e.into(),
+        })?;
+    let seeker_id = seeker.id();
+    let hold_id = HoldId::new();
+    let expert = slot.expert_id();
+    let request_hash = slot_id.to_string();
+    match state
+        .reserve
+        .acquire_for_seeker(
+            seeker_id,
+            hold_id,
+            slot_id,
+            expert,
+            idempotency_key,
+            &request_hash,
+        )
+        .await?
+    {
+        SeekerHold::Acquired { .. } => {}
+        SeekerHold::Replay {
+            hold_id,
+            slot_id,
+            expires_at,
+        } => {
+            return Ok(HoldView {
+                hold_id,
+                slot_id,
+                expires_at,
+                replayed: true,
+            })
+        }
+        SeekerHold::IdempotencyMismatch => {
+            return Err(ApiError::Unprocessable {
+                code: "idempotency_mismatch",
+                message: "this Idempotency-Key was used with a different request".into(),
+                field: None,
+            })
+        }
+        SeekerHold::HoldLimit => {
+            state.metrics.hold("hold_limit");
+            return Err(ApiError::conflict(
+                "hold_limit",
+                "you already hold a slot; confirm or release it first",
+            ));
+        }
+    }
+    let may_take_reserved = seeker.priority_group()?.is_priority();
+    let mut decision = state
+        .reserve
+        .hold_slot(expert, slot_id, hold_id, seeker_id, may_take_reserved)
+        .await?;
+    if decision == SlotHold::Unknown
+        && slot.status == "open"
+        && !state.reserve.is_indexed(expert).await?
+    {
+        // The index is gone (Redis wiped or restarted): rebuild this expert
+        // from Postgres and decide again.
+        reconcile::expert(state, expert).await?;
+        decision = state
+            .reserve
+            .hold_slot(expert, slot_id, hold_id, seeker_id, may_take_reserved)
+            .await?;
+    }
+    let refusal = match decision {
+        SlotHold::Held { expires_at } => {
+            state.metrics.hold("placed");
+            return Ok(HoldView {
+                hold_id,
+                slot_id,
+                expires_at,
+                replayed: false,
+            });
+        }
+        SlotHold::Unavailable | SlotHold::Unknown => "the slot is no longer available",
+        SlotHold::TooLate => "the slot is too close to its end to be booked",
+    };
+    state
+        .reserve
+        .forget_hold(seeker_id, hold_id, idempotency_key)
+        .await?;
+    state.metrics.hold("unavailable");
+    Err(ApiError::conflict("slot_unavailable", refusal))
+}
+
+#[tracing::instrument(skip(state, seeker), fields(seeker_id = %seeker.id))]
+pub async fn release(state: &AppState, seeker: &SeekerRow, hold_id: HoldId) -> ApiResult<()> {
+    let seeker_id = seeker.id();
+    let record = state
+        .reserve
+        .hold_record(seeker_id, hold_id)
+        .await?
+        .ok_or(ApiError::NotFound("hold"))?;
+    state.reserve.release_slot(&record, seeker_id).await?;
+    state.reserve.forget_hold(seeker_id, hold_id, None).await?;
+    state.metrics.hold("released");
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! The use cases: each one sequences store and reserve calls around the rules
+//! in `domain`. Handlers parse and authorize; flows orchestrate; the domain
+//! decides.
+
+pub mod availability;
+pub mod bookings;
+pub mod holds;
+pub mod reconcile;
+pub mod slate;

@@ -1,0 +1,232 @@
+//! Building a seeker's slate: candidates from the expert catalog and the
+//! open-slot index, the balanced draw from `domain::slate`, a stability
+//! window so refreshing can't be used to fish, and the impression counters
+//! that feed the next draw.
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use anxin_domain::ids::{ExpertId, SlateId};
+use anxin_domain::slate::{choose_balanced, BalanceParams, Candidate};
+use anxin_reserve::IndexedSlot;
+use anxin_store::experts::{self, ExpertRow};
+use anxin_store::seekers::SeekerRow;
+use chrono::{DateTime, Duration, Utc};
+use futures_util::future::join_all;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Open capacity counts slots starting within this window.
+const LOOKAHEAD: Duration = Duration::hours(72);
+/// Impressions are counted in buckets of this many seconds…
+const BUCKET_SECS: i64 = 600;
+/// …over this many buckets (a one-hour sliding window).
+const WINDOW_BUCKETS: i64 = 6;
+/// How long the in-process copy of the expert catalog is trusted.
+const CATALOG_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub language: Option<String>,
+    pub topic: Option<String>,
+}
+
+impl Filters {
+    fn key(&self) -> String {
+        format!(
+            "{}|{}",
+            self.language.as_deref().unwrap_or(""),
+            self.topic.as_deref().unwrap_or("")
+        )
+    }
+
+    fn admits(&self, e: &ExpertRow) -> bool {
+        self.language
+            .as_ref()
+            .is_none_or(|l| e.languages.contains(l))
+            && self
+                .topic
+                .as_ref()
+                .is_none_or(|t| e.specialties.contains(t))
+    }
+}
+
+pub struct SlateEntry {
+    pub expert: ExpertRow,
+    pub slots: Vec<IndexedSlot>,
+}
+
+pub struct Slate {
+    pub slate_id: SlateId,
+    pub experts: Vec<SlateEntry>,
+    /// Set when the filters leave fewer experts than a full slate.
+    pub hint: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Remembered {
+    slate_id: SlateId,
+    experts: Vec<ExpertId>,
+}
+
+/// Approved experts, cached briefly in process: the catalog changes rarely
+/// and every instance may hold its own copy.
+pub async fn catalog(state: &AppState) -> ApiResult<Arc<Vec<ExpertRow>>> {
+    if let Some((at, list)) = state.catalog.read().await.as_ref() {
+        if at.elapsed() < CATALOG_TTL {
+            return Ok(list.clone());
+        }
+    }
+    let list = Arc::new(experts::list_approved(&state.pool).await?);
+    *state.catalog.write().await = Some((Instant::now(), list.clone()));
+    Ok(list)
+}
+
+fn bucket(now: DateTime<Utc>) -> i64 {
+    now.timestamp().div_euclid(BUCKET_SECS)
+}
+
+#[tracing::instrument(skip_all, fields(seeker_id = %seeker.id))]
+pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> ApiResult<Slate> {
+    let now = Utc::now();
+    let size = state.config.slate_size;
+    let priority = seeker.priority_group()?;
+    let may_take_reserved = priority.is_priority();
+    let catalog = catalog(state).await?;
+    let candidates: Vec<&ExpertRow> = catalog.iter().filter(|e| filters.admits(e)).collect();
+
+    let remembered: Option<Remembered> = state
+        .reserve
+        .get_slate(seeker.id(), &filters.key())
+        .await?
+        .and_then(|v| serde_json::from_str(&v).ok());
+    let slate_id = remembered
+        .as_ref()
+        .map_or_else(SlateId::new, |r| r.slate_id);
+    let kept: Vec<&ExpertRow> = remembered
+        .map(|r| {
+            r.experts
+                .iter()
+                .filter_map(|id| candidates.iter().find(|e| e.id == id.0).copied())
+                .collect()
+        })
+        .unwrap_or_default();
+
+    let mut chosen = open_slots_of(state, &kept, now, may_take_reserved).await?;
+    chosen.retain(|e| !e.slots.is_empty());
+    if chosen.len() < size {
+        let have: HashSet<uuid::Uuid> = chosen.iter().map(|e| e.expert.id).collect();
+        let pool: Vec<&ExpertRow> = candidates
+            .into_iter()
+            .filter(|e| !have.contains(&e.id))
+            .collect();
+        let fresh = draw(state, &pool, size - chosen.len(), now).await?;
+        let mut more = open_slots_of(state, &fresh, now, may_take_reserved).await?;
+        more.retain(|e| !e.slots.is_empty());
+        more.truncate(size - chosen.len());
+        chosen.extend(more);
+    }
+
+    let shown: Vec<ExpertId> = chosen.iter().map(|e| ExpertId(e.expert.id)).collect();
+    let window = std::time::Duration::from_secs((BUCKET_SECS * WINDOW_BUCKETS) as u64);
+    state
+        .reserve
+        .record_impressions(&shown, bucket(now), window)
+        .await?;
+    let remembered = Remembered {
+        slate_id,
+        experts: shown,
+    };
+    if let Ok(v) = serde_json::to_string(&remembered) {
+        state
+            .reserve
+            .put_slate(
+                seeker.id(),
+                &filters.key(),
+                &v,
+                state.config.slate_stability,
+            )
+            .await?;
+    }
+    state
+        .metrics
+        .slates
+        .with_label_values(&[priority.as_str()])
+        .inc();
+    let hint = (chosen.len() < size).then(|| {
+        format!(
+            "only {} experts with open slots match these filters; widen them to see more",
+            chosen.len()
+        )
+    });
+    Ok(Slate {
+        slate_id,
+        experts: chosen,
+        hint,
+    })
+}
+
+/// Draws `want` experts (with some spare, since a drawn expert's visible
+/// slots may all be reserved) by the balanced rule.
+async fn draw<'a>(
+    state: &AppState,
+    pool: &[&'a ExpertRow],
+    want: usize,
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<&'a ExpertRow>> {
+    let ids: Vec<ExpertId> = pool.iter().map(|e| ExpertId(e.id)).collect();
+    let capacity = state
+        .reserve
+        .open_counts(&ids, now - Duration::hours(4), now + LOOKAHEAD)
+        .await?;
+    let b = bucket(now);
+    let buckets: Vec<i64> = (0..WINDOW_BUCKETS).map(|i| b - i).collect();
+    let impressions = state.reserve.impressions(&buckets).await?;
+    let candidates: Vec<Candidate> = ids
+        .iter()
+        .zip(capacity)
+        .map(|(id, capacity)| Candidate {
+            expert_id: *id,
+            capacity,
+            impressions: impressions.get(id).copied().unwrap_or(0),
+        })
+        .collect();
+    let params = BalanceParams {
+        size: want + want / 2 + 2,
+        ..BalanceParams::default()
+    };
+    let picked = choose_balanced(&candidates, &params, &mut rand::thread_rng());
+    Ok(picked.into_iter().map(|i| pool[i]).collect())
+}
+
+async fn open_slots_of(
+    state: &AppState,
+    experts: &[&ExpertRow],
+    now: DateTime<Utc>,
+    may_take_reserved: bool,
+) -> ApiResult<Vec<SlateEntry>> {
+    let per_expert = state.config.slate_slots_per_expert;
+    let cutoff = Duration::from_std(state.reserve.config().cutoff).unwrap_or_default();
+    let horizon = now + Duration::days(i64::from(state.config.horizon_days) + 1);
+    let lookups = experts.iter().map(|e| {
+        state.reserve.open_slots(
+            ExpertId(e.id),
+            now - Duration::hours(4),
+            horizon,
+            may_take_reserved,
+            per_expert + 4,
+        )
+    });
+    let results = join_all(lookups).await;
+    let mut out = Vec::with_capacity(experts.len());
+    for (e, slots) in experts.iter().zip(results) {
+        let mut slots = slots.map_err(ApiError::from)?;
+        slots.retain(|s| s.ends_at - cutoff > now);
+        slots.truncate(per_expert);
+        out.push(SlateEntry {
+            expert: (*e).clone(),
+            slots,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,92 @@
+//! Prometheus metrics. Labels are bounded sets (route patterns, methods,
+//! status codes, result kinds): never an id, a phone or a subject.
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    /// Holds by result: placed, unavailable, hold_limit, too_late, rate_limited, released.
+    pub holds: IntCounterVec,
+    /// Bookings by result: confirmed, hold_expired, slot_taken, limit, cancelled.
+    pub bookings: IntCounterVec,
+    /// Slates served, by priority group.
+    pub slates: IntCounterVec,
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels)
+        .unwrap_or_else(|e| unreachable!("metric {name} is well-formed: {e}"));
+    // Registration only fails for duplicate names, which this module rules out.
+    let _ = registry.register(Box::new(c.clone()));
+    c
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "anxin_http_request_duration_seconds",
+                "HTTP request latency by route",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+            &["method", "route"],
+        )
+        .unwrap_or_else(|e| unreachable!("histogram is well-formed: {e}"));
+        let _ = registry.register(Box::new(http_duration.clone()));
+        Self {
+            http_requests: counter(
+                &registry,
+                "anxin_http_requests_total",
+                "HTTP requests by route pattern and status",
+                &["method", "route", "status"],
+            ),
+            holds: counter(
+                &registry,
+                "anxin_holds_total",
+                "Hold attempts by result",
+                &["result"],
+            ),
+            bookings: counter(
+                &registry,
+                "anxin_bookings_total",
+                "Booking confirmations and cancellations by result",
+                &["result"],
+            ),
+            slates: counter(
+                &registry,
+                "anxin_slates_served_total",
+                "Slates served by priority group",
+                &["priority_group"],
+            ),
+            http_duration,
+            registry,
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+
+    pub fn hold(&self, result: &str) {
+        self.holds.with_label_values(&[result]).inc();
+    }
+
+    pub fn booking(&self, result: &str) {
+        self.bookings.with_label_values(&[result]).inc();
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

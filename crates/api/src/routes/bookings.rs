@@ -1,0 +1,126 @@
+//! Bookings: confirm, look up, cancel.
+use crate::auth::{AnyRole, Authorized, Role, SeekerSession};
+use crate::dto::{BookingCreated, BookingRequest, BookingView, CallView, CancelView};
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{path_id, Json};
+use crate::flows;
+use crate::flows::bookings::{ConfirmRequest, Viewer};
+use crate::routes::idempotency_key;
+use crate::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use anxin_domain::call::{CallOutcome, CallState};
+use anxin_domain::ids::{BookingId, HoldId, SeekerId};
+use anxin_domain::seeker::alias;
+use anxin_store::bookings::BookingRow;
+use anxin_store::seekers::SeekerRow;
+
+#[utoipa::path(post, path = "/v1/bookings", tag = "seekers", request_body = BookingRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key and body return the first result")),
+    responses((status = 201, body = BookingCreated), (status = 409, body = ErrorBody, description = "hold_expired, slot_unavailable or booking_limit"),
+              (status = 422, body = ErrorBody, description = "invalid phone, or idempotency_mismatch")),
+    security(("bearer" = [])))]
+pub async fn confirm(
+    req: HttpRequest,
+    session: SeekerSession,
+    state: web::Data<AppState>,
+    body: Json<BookingRequest>,
+) -> ApiResult<HttpResponse> {
+    let key = idempotency_key(&req)?;
+    let confirmed = flows::bookings::confirm(
+        &state,
+        &session.seeker,
+        ConfirmRequest {
+            hold_id: HoldId(body.0.hold_id),
+            phone: &body.0.phone,
+            note: body.0.note.as_deref(),
+            idempotency_key: key.as_deref(),
+        },
+    )
+    .await?;
+    let b = confirmed.booking;
+    let status = if confirmed.replayed {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::CREATED
+    };
+    Ok(HttpResponse::build(status).json(BookingCreated {
+        booking_id: b.id,
+        slot_id: b.slot_id,
+        expert_id: b.expert_id,
+        starts_at: b.starts_at,
+        ends_at: b.ends_at,
+        status: b.status,
+        phone_masked: b.phone_masked.unwrap_or_default(),
+    }))
+}
+
+/// Seekers are resolved to their pseudonymous record; others need none.
+async fn seeker_of(state: &AppState, role: Role, sub: &str) -> ApiResult<Option<SeekerRow>> {
+    if role != Role::Seeker {
+        return Ok(None);
+    }
+    let hash = state.subjects.hash(sub);
+    Ok(Some(
+        anxin_store::seekers::resolve(&state.pool, &hash).await?,
+    ))
+}
+
+fn view(b: BookingRow, viewer: Viewer) -> BookingView {
+    let state = b
+        .call_state
+        .as_deref()
+        .and_then(CallState::parse)
+        .unwrap_or(CallState::Scheduled);
+    BookingView {
+        booking_id: b.id,
+        status: b.status,
+        slot_id: b.slot_id,
+        expert_id: b.expert_id,
+        starts_at: b.starts_at,
+        ends_at: b.ends_at,
+        call: CallView {
+            state,
+            outcome: b.call_outcome.as_deref().and_then(CallOutcome::parse),
+        },
+        phone_masked: (viewer == Viewer::Seeker)
+            .then_some(b.phone_masked)
+            .flatten(),
+        seeker_alias: (viewer != Viewer::Seeker).then(|| alias(SeekerId(b.seeker_id))),
+    }
+}
+
+#[utoipa::path(get, path = "/v1/bookings/{id}", tag = "seekers",
+    params(("id" = uuid::Uuid, Path, description = "booking id")),
+    responses((status = 200, body = BookingView), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get(
+    auth: Authorized<AnyRole>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = BookingId(path_id("id", &id)?);
+    let seeker = seeker_of(&state, auth.principal.role, &auth.principal.sub).await?;
+    let (booking, viewer) =
+        flows::bookings::load_for(&state, &auth.principal, seeker.as_ref(), id).await?;
+    Ok(HttpResponse::Ok().json(view(booking, viewer)))
+}
+
+#[utoipa::path(post, path = "/v1/bookings/{id}/cancel", tag = "seekers",
+    params(("id" = uuid::Uuid, Path, description = "booking id")),
+    responses((status = 200, body = CancelView), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "booking_not_active")),
+    security(("bearer" = [])))]
+pub async fn cancel(
+    auth: Authorized<AnyRole>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = BookingId(path_id("id", &id)?);
+    let seeker = seeker_of(&state, auth.principal.role, &auth.principal.sub).await?;
+    let done = flows::bookings::cancel(&state, &auth.principal, seeker.as_ref(), id).await?;
+    Ok(HttpResponse::Ok().json(CancelView {
+        booking_id: done.booking.id,
+        status: done.booking.status,
+        slot_reopened: done.slot_reopened,
+    }))
+}

@@ -1,0 +1,303 @@
+//! Experts: creation, applications, vetting, availability, slots, bookings.
+use crate::auth::{AnyRole, Authorized, ExpertOnly, ExpertOrOperator, OperatorOnly, Role};
+use crate::dto::{AvailabilitySaved, ExpertBooking, ExpertCreated, SlotView};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{path_id, Json};
+use crate::flows;
+use crate::state::AppState;
+use actix_web::{web, HttpResponse};
+use anxin_domain::availability::AvailabilityInput;
+use anxin_domain::expert::{ExpertInput, ExpertStatus};
+use anxin_domain::ids::ExpertId;
+use anxin_domain::ids::SeekerId;
+use anxin_domain::seeker::{alias, PriorityGroup};
+use anxin_store::audit::{self, Actor};
+use anxin_store::{bookings, experts, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+
+async fn create(
+    state: &AppState,
+    input: &ExpertInput,
+    status: ExpertStatus,
+) -> ApiResult<ExpertId> {
+    let profile = input.validate()?;
+    let id = ExpertId::new();
+    experts::insert(
+        &state.pool,
+        id,
+        &profile,
+        &state.cipher.seal(&profile.phone),
+        status,
+        false,
+    )
+    .await?;
+    Ok(id)
+}
+
+fn actor(principal: &crate::auth::Principal) -> Actor {
+    Actor {
+        role: principal.role.as_str(),
+        id: principal.sub.clone(),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/experts", tag = "experts", request_body = ExpertInput,
+    responses((status = 201, body = ExpertCreated), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create_expert(
+    auth: Authorized<OperatorOnly>,
+    state: web::Data<AppState>,
+    body: Json<ExpertInput>,
+) -> ApiResult<HttpResponse> {
+    let id = create(&state, &body.0, ExpertStatus::Approved).await?;
+    let mut conn = state.pool.acquire().await.map_err(StoreError::from)?;
+    audit::record(
+        &mut conn,
+        &actor(&auth.principal),
+        "expert.create",
+        "expert",
+        id.0,
+        serde_json::json!({}),
+    )
+    .await?;
+    *state.catalog.write().await = None;
+    Ok(HttpResponse::Created().json(ExpertCreated {
+        id: id.0,
+        status: ExpertStatus::Approved,
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/expert-applications", tag = "experts", request_body = ExpertInput,
+    responses((status = 201, body = ExpertCreated), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn apply(
+    _auth: Authorized<AnyRole>,
+    state: web::Data<AppState>,
+    body: Json<ExpertInput>,
+) -> ApiResult<HttpResponse> {
+    let id = create(&state, &body.0, ExpertStatus::Applied).await?;
+    Ok(HttpResponse::Created().json(ExpertCreated {
+        id: id.0,
+        status: ExpertStatus::Applied,
+    }))
+}
+
+async fn set_status(
+    auth: &Authorized<OperatorOnly>,
+    state: &AppState,
+    raw_id: &str,
+    status: ExpertStatus,
+) -> ApiResult<HttpResponse> {
+    let id = ExpertId(path_id("id", raw_id)?);
+    let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
+    let row = experts::lock(&mut tx, id).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::NotFound("expert"),
+        e => e.into(),
+    })?;
+    let before = row.status()?;
+    if !before.can_become(status) {
+        return Err(ApiError::conflict(
+            "invalid_transition",
+            format!(
+                "a {} expert can't become {}",
+                before.as_str(),
+                status.as_str()
+            ),
+        ));
+    }
+    experts::set_status(&mut tx, id, status).await?;
+    let action = format!(
+        "expert.{}",
+        if status == ExpertStatus::Approved {
+            "approve"
+        } else {
+            "suspend"
+        }
+    );
+    audit::record(
+        &mut tx,
+        &actor(&auth.principal),
+        &action,
+        "expert",
+        id.0,
+        serde_json::json!({"from": before.as_str()}),
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    match status {
+        ExpertStatus::Approved => flows::reconcile::expert(state, id).await?,
+        _ => state.reserve.drop_expert(id).await?,
+    }
+    *state.catalog.write().await = None;
+    Ok(HttpResponse::Ok().json(ExpertCreated { id: id.0, status }))
+}
+
+#[utoipa::path(post, path = "/v1/experts/{id}/approve", tag = "experts",
+    params(("id" = uuid::Uuid, Path, description = "expert id")),
+    responses((status = 200, body = ExpertCreated), (status = 404, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn approve(
+    auth: Authorized<OperatorOnly>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    set_status(&auth, &state, &id, ExpertStatus::Approved).await
+}
+
+#[utoipa::path(post, path = "/v1/experts/{id}/suspend", tag = "experts",
+    params(("id" = uuid::Uuid, Path, description = "expert id")),
+    responses((status = 200, body = ExpertCreated), (status = 404, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn suspend(
+    auth: Authorized<OperatorOnly>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    set_status(&auth, &state, &id, ExpertStatus::Suspended).await
+}
+
+#[utoipa::path(put, path = "/v1/experts/{id}/availability", tag = "experts", request_body = AvailabilityInput,
+    params(("id" = uuid::Uuid, Path, description = "expert id")),
+    responses((status = 200, body = AvailabilitySaved), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_availability(
+    auth: Authorized<ExpertOrOperator>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: Json<AvailabilityInput>,
+) -> ApiResult<HttpResponse> {
+    let id = ExpertId(path_id("id", &id)?);
+    if auth.principal.role == Role::Expert && auth.principal.expert_id() != Some(id) {
+        return Err(ApiError::Forbidden(
+            "an expert may only edit their own availability",
+        ));
+    }
+    let availability = body.0.validate()?;
+    let applied = flows::availability::apply(&state, id, &availability, Utc::now()).await?;
+    Ok(HttpResponse::Ok().json(AvailabilitySaved {
+        open_slots: applied.open_slots,
+        conflicts: applied.conflicts.into_iter().map(|s| s.0).collect(),
+    }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SlotRange {
+    /// RFC 3339; default now.
+    from: Option<String>,
+    /// RFC 3339; default the end of the horizon. At most 31 days after `from`.
+    to: Option<String>,
+}
+
+fn instant(field: &str, raw: Option<&str>) -> ApiResult<Option<DateTime<Utc>>> {
+    raw.map(|r| {
+        DateTime::parse_from_rfc3339(r)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("{field} must be an RFC 3339 time with offset"),
+                    Some(field),
+                )
+            })
+    })
+    .transpose()
+}
+
+#[utoipa::path(get, path = "/v1/experts/{id}/slots", tag = "experts",
+    params(("id" = uuid::Uuid, Path, description = "expert id"), SlotRange),
+    responses((status = 200, body = [SlotView]), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn slots(
+    auth: Authorized<AnyRole>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    range: web::Query<SlotRange>,
+) -> ApiResult<HttpResponse> {
+    let id = ExpertId(path_id("id", &id)?);
+    let now = Utc::now();
+    let from = instant("from", range.from.as_deref())?.unwrap_or(now);
+    let to = instant("to", range.to.as_deref())?
+        .unwrap_or(now + Duration::days(i64::from(state.config.horizon_days) + 1));
+    if to <= from {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "to must be after from",
+            Some("to"),
+        ));
+    }
+    if to - from > Duration::days(31) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "at most 31 days at once",
+            Some("to"),
+        ));
+    }
+    let expert = experts::get(&state.pool, id).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::NotFound("expert"),
+        e => e.into(),
+    })?;
+    if expert.status()? != ExpertStatus::Approved {
+        return Err(ApiError::NotFound("expert"));
+    }
+    // General seekers don't see slots held back for priority groups.
+    let may_take_reserved = match auth.principal.role {
+        Role::Seeker => {
+            let hash = state.subjects.hash(&auth.principal.sub);
+            anxin_store::seekers::resolve(&state.pool, &hash)
+                .await?
+                .priority_group()?
+                .is_priority()
+        }
+        _ => true,
+    };
+    if !state.reserve.is_indexed(id).await? {
+        flows::reconcile::expert(&state, id).await?;
+    }
+    let cutoff = Duration::from_std(state.reserve.config().cutoff).unwrap_or_default();
+    let open = state
+        .reserve
+        .open_slots(id, from - Duration::hours(4), to, may_take_reserved, 2000)
+        .await?;
+    let view: Vec<SlotView> = open
+        .into_iter()
+        .filter(|s| s.ends_at - cutoff > now && s.ends_at > from && s.starts_at < to)
+        .map(|s| SlotView {
+            slot_id: s.slot_id.0,
+            starts_at: s.starts_at,
+            ends_at: s.ends_at,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[utoipa::path(get, path = "/v1/experts/me/bookings", tag = "experts",
+    responses((status = 200, body = [ExpertBooking]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn my_bookings(
+    auth: Authorized<ExpertOnly>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let id = auth.principal.expert_id().ok_or(ApiError::Forbidden(
+        "this token's subject is not an expert id",
+    ))?;
+    let rows = bookings::upcoming_for_expert(&state.pool, id, Utc::now()).await?;
+    let view: Vec<ExpertBooking> = rows
+        .into_iter()
+        .map(|b| ExpertBooking {
+            booking_id: b.id,
+            slot_id: b.slot_id,
+            starts_at: b.starts_at,
+            ends_at: b.ends_at,
+            seeker_alias: alias(SeekerId(b.seeker_id)),
+            priority_group: PriorityGroup::parse(&b.priority_group)
+                .unwrap_or(PriorityGroup::General),
+            note: b.note,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(view))
+}

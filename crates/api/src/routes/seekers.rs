@@ -1,0 +1,165 @@
+//! The seeker's path: slate, profile, holds.
+use crate::auth::SeekerSession;
+use crate::dto::{
+    HoldRequest, HoldView, SeekerUpdate, SeekerView, SlateExpert, SlateView, SlotView,
+};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{path_id, Json};
+use crate::flows;
+use crate::routes::idempotency_key;
+use crate::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use anxin_domain::ids::{HoldId, SlotId};
+use anxin_domain::seeker::PriorityGroup;
+use serde::Deserialize;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SlateQuery {
+    /// A language tag, e.g. `zh` or `en`.
+    language: Option<String>,
+    /// A specialty, e.g. `grief` or `anxiety`.
+    topic: Option<String>,
+}
+
+fn tag_filter(field: &'static str, raw: Option<&str>) -> ApiResult<Option<String>> {
+    raw.map(|v| {
+        let v = v.trim().to_lowercase();
+        let ok = (1..=40).contains(&v.len())
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if ok {
+            Ok(v)
+        } else {
+            Err(ApiError::bad_request(
+                "invalid_query",
+                format!("{field} must be 1-40 letters, digits, '-' or '_'"),
+                Some(field),
+            ))
+        }
+    })
+    .transpose()
+}
+
+#[utoipa::path(get, path = "/v1/slate", tag = "seekers", params(SlateQuery),
+    responses((status = 200, body = SlateView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn slate(
+    session: SeekerSession,
+    state: web::Data<AppState>,
+    q: web::Query<SlateQuery>,
+) -> ApiResult<HttpResponse> {
+    let filters = flows::slate::Filters {
+        language: tag_filter("language", q.language.as_deref())?,
+        topic: tag_filter("topic", q.topic.as_deref())?,
+    };
+    let slate = flows::slate::build(&state, &session.seeker, &filters).await?;
+    Ok(HttpResponse::Ok().json(SlateView {
+        slate_id: slate.slate_id.0,
+        hint: slate.hint,
+        experts: slate
+            .experts
+            .into_iter()
+            .map(|e| SlateExpert {
+                expert_id: e.expert.id,
+                display_name: e.expert.display_name,
+                languages: e.expert.languages,
+                specialties: e.expert.specialties,
+                region: e.expert.region,
+                next_slots: e
+                    .slots
+                    .into_iter()
+                    .map(|s| SlotView {
+                        slot_id: s.slot_id.0,
+                        starts_at: s.starts_at,
+                        ends_at: s.ends_at,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }))
+}
+
+#[utoipa::path(put, path = "/v1/seekers/me", tag = "seekers", request_body = SeekerUpdate,
+    responses((status = 200, body = SeekerView), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn update_me(
+    session: SeekerSession,
+    state: web::Data<AppState>,
+    body: Json<SeekerUpdate>,
+) -> ApiResult<HttpResponse> {
+    let region = body.0.region.as_deref().map(str::trim);
+    if let Some(r) = region {
+        if r.is_empty() || r.chars().count() > 64 {
+            return Err(ApiError::Unprocessable {
+                code: "invalid_input",
+                message: "region: must be 1 to 64 characters".into(),
+                field: Some("region".into()),
+            });
+        }
+    }
+    let row = anxin_store::seekers::update(
+        &state.pool,
+        session.seeker.id(),
+        body.0.priority_group,
+        region,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(SeekerView {
+        priority_group: row.priority_group().unwrap_or(PriorityGroup::General),
+        region: row.region,
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/holds", tag = "seekers", request_body = HoldRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key and body return the first result")),
+    responses((status = 201, body = HoldView), (status = 404, body = ErrorBody, description = "unknown slot"),
+              (status = 409, body = ErrorBody, description = "slot_unavailable or hold_limit"),
+              (status = 422, body = ErrorBody, description = "idempotency_mismatch"),
+              (status = 429, body = ErrorBody, description = "rate limited; see Retry-After")),
+    security(("bearer" = [])))]
+pub async fn place_hold(
+    req: HttpRequest,
+    session: SeekerSession,
+    state: web::Data<AppState>,
+    body: Json<HoldRequest>,
+) -> ApiResult<HttpResponse> {
+    let key = idempotency_key(&req)?;
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let hold = flows::holds::place(
+        &state,
+        &session.seeker,
+        SlotId(body.0.slot_id),
+        key.as_deref(),
+        &ip,
+    )
+    .await?;
+    let status = if hold.replayed {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::CREATED
+    };
+    Ok(HttpResponse::build(status).json(HoldView {
+        hold_id: hold.hold_id.0,
+        slot_id: hold.slot_id.0,
+        expires_at: hold.expires_at,
+    }))
+}
+
+#[utoipa::path(delete, path = "/v1/holds/{id}", tag = "seekers",
+    params(("id" = uuid::Uuid, Path, description = "hold id")),
+    responses((status = 204, description = "released; the slot is open again"), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn release_hold(
+    session: SeekerSession,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = HoldId(path_id("id", &id)?);
+    flows::holds::release(&state, &session.seeker, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,112 @@
+//! What every handler shares: the pools, the keys, the settings, the metrics.
+//! Nothing here is needed by another instance: all shared state lives in
+//! Postgres and Redis.
+use crate::auth::TokenVerifier;
+use crate::metrics::Metrics;
+use anxin_reserve::Reserve;
+use anxin_store::crypto::{PhoneCipher, SubjectHasher};
+use anxin_store::Pool as PgPool;
+use governor::clock::DefaultClock;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Settings of the HTTP surface and the rules it applies.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Experts on one slate.
+    pub slate_size: usize,
+    /// Open slots shown per expert on a slate.
+    pub slate_slots_per_expert: usize,
+    /// How long a seeker keeps seeing the same slate.
+    pub slate_stability: Duration,
+    /// How far ahead slots are materialized.
+    pub horizon_days: u32,
+    /// A seeker's limit of confirmed bookings that have not ended.
+    pub max_active_bookings: i64,
+    /// The token fee recorded with each booking, in the smallest unit.
+    pub fee_minor: i32,
+    /// Share of near-term slots held back for priority groups, 0.0..=1.0.
+    pub priority_share: f64,
+    /// "Near-term" for the priority share.
+    pub priority_window: Duration,
+    /// Reserved slots open to everyone this long before they start.
+    pub priority_release_before: Duration,
+    /// Holds per seeker per minute, in this process and across instances.
+    pub holds_per_minute_per_seeker: u32,
+    /// Holds per client IP per minute, in this process.
+    pub holds_per_minute_per_ip: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            slate_size: 20,
+            slate_slots_per_expert: 3,
+            slate_stability: Duration::from_secs(300),
+            horizon_days: 14,
+            max_active_bookings: 2,
+            fee_minor: 1,
+            priority_share: 0.3,
+            priority_window: Duration::from_secs(24 * 3600),
+            priority_release_before: Duration::from_secs(2 * 3600),
+            holds_per_minute_per_seeker: 20,
+            holds_per_minute_per_ip: 600,
+        }
+    }
+}
+
+pub type KeyedLimiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
+
+pub struct AppState {
+    pub pool: PgPool,
+    pub reserve: Reserve,
+    pub cipher: PhoneCipher,
+    pub subjects: SubjectHasher,
+    pub tokens: TokenVerifier,
+    pub config: ApiConfig,
+    pub metrics: Metrics,
+    pub seeker_limiter: Arc<KeyedLimiter>,
+    pub ip_limiter: Arc<KeyedLimiter>,
+    /// Approved experts, cached briefly (see `flows::slate::catalog`).
+    pub catalog: tokio::sync::RwLock<
+        Option<(
+            std::time::Instant,
+            Arc<Vec<anxin_store::experts::ExpertRow>>,
+        )>,
+    >,
+}
+
+fn per_minute(n: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN))
+}
+
+impl AppState {
+    pub fn new(
+        pool: PgPool,
+        reserve: Reserve,
+        cipher: PhoneCipher,
+        subjects: SubjectHasher,
+        tokens: TokenVerifier,
+        config: ApiConfig,
+    ) -> Self {
+        Self {
+            seeker_limiter: Arc::new(RateLimiter::keyed(per_minute(
+                config.holds_per_minute_per_seeker,
+            ))),
+            ip_limiter: Arc::new(RateLimiter::keyed(per_minute(
+                config.holds_per_minute_per_ip,
+            ))),
+            pool,
+            reserve,
+            cipher,
+            subjects,
+            tokens,
+            config,
+            metrics: Metrics::new(),
+            catalog: tokio::sync::RwLock::new(None),
+        }
+    }
+}
