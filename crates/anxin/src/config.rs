@@ -113,6 +113,12 @@ pub struct Secrets {
     pub phone_key: Vec<u8>,
 }
 
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets { .. }")
+    }
+}
+
 fn decode_key(raw: &str) -> anyhow::Result<Vec<u8>> {
     let raw = raw.trim();
     let bytes = if raw.len() == 64 && raw.chars().all(|c| c.is_ascii_hexdigit()) {

@@ -80,7 +80,7 @@ pub async fn apply(
     }
     let open_slots = stored
         .iter()
-        .filter(|s| !s.booked && !withdraw.contains(&s.id()))
+        .filter(|s| !s.booked && !withdraw.contains(&s.id()) && !conflicts.contains(&s.id()))
         .count()
         + inserted.len();
     Ok(Applied {

@@ -61,9 +61,15 @@ pub async fn all(state: &AppState) -> ApiResult<Reconciled> {
     Ok(done)
 }
 
-/// Rebuilds one expert's index (after their index was found missing).
+/// Rebuilds one expert's index (after their index was found missing); an
+/// expert who is not approved gets no index at all.
 #[tracing::instrument(skip(state))]
 pub async fn expert(state: &AppState, expert: ExpertId) -> ApiResult<()> {
+    let row = anxin_store::experts::get(&state.pool, expert).await?;
+    if row.status()? != anxin_domain::expert::ExpertStatus::Approved {
+        state.reserve.drop_expert(expert).await?;
+        return Ok(());
+    }
     let mut conn = state
         .pool
         .acquire()

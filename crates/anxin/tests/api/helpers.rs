@@ -1,0 +1,347 @@
+//! The test harness: every test gets the real application (the same
+//! `Application::build` production uses) on a random port, a fresh uniquely
+//! named Postgres database, and its own Redis key prefix, so tests are
+//! independent and run in parallel against the real servers.
+use anxin::config::{Settings, DEV_JWT_SECRET};
+use anxin::Application;
+use anxin_api::auth::{issue_token, Role};
+use anxin_api::AppState;
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use uuid::Uuid;
+
+pub fn postgres_base() -> String {
+    std::env::var("ANXIN_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("ANXIN_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Everything logged by every app in this test binary, for privacy checks.
+#[derive(Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub fn logs() -> &'static LogCapture {
+    static LOGS: OnceLock<LogCapture> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let capture = LogCapture::default();
+        let writer = capture.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug,hyper=info,reqwest=info,h2=info"))
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .try_init();
+        capture
+    })
+}
+
+impl LogCapture {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub settings: Settings,
+    pub state: actix_web::web::Data<AppState>,
+    pub client: reqwest::Client,
+    pub database_url: String,
+    server: actix_web::dev::ServerHandle,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Settings for a fresh, isolated app; `tweak` adjusts them.
+pub fn test_settings(tweak: impl FnOnce(&mut Settings)) -> Settings {
+    let id = Uuid::new_v4().simple().to_string();
+    let mut settings = Settings {
+        listen: "127.0.0.1:0".into(),
+        database_url: format!("{}/anxin_test_{id}", postgres_base()),
+        redis_url: redis_url(),
+        redis_prefix: format!("test-{id}"),
+        http_workers: 2,
+        db_max_connections: 10,
+        booking_cutoff_minutes: 10,
+        // Many seekers share 127.0.0.1 in tests; the per-IP limit has its own test.
+        holds_per_minute_per_ip: 1_000_000,
+        // Tests of priority reservation set their own share.
+        priority_share: 0.0,
+        ..Settings::default()
+    };
+    tweak(&mut settings);
+    settings
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    start(test_settings(tweak)).await
+}
+
+/// Starts an app on the given settings (a second instance may share the
+/// database and Redis prefix of a first).
+pub async fn start(settings: Settings) -> TestApp {
+    logs();
+    let app = Application::build(&settings).await.expect("the app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    let server = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        database_url: settings.database_url.clone(),
+        settings,
+        state,
+        client: reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap(),
+        server,
+    }
+}
+
+pub fn token(role: Role, sub: &str) -> String {
+    issue_token(DEV_JWT_SECRET.as_bytes(), role, sub, Duration::from_secs(3600)).unwrap()
+}
+
+pub fn operator() -> String {
+    token(Role::Operator, "operator-1")
+}
+
+/// A seeker token for a fresh host-app subject.
+pub fn new_seeker() -> String {
+    token(Role::Seeker, &format!("host-user-{}", Uuid::new_v4()))
+}
+
+pub fn expert_profile(name: &str) -> Value {
+    json!({
+        "display_name": name,
+        "phone": "+8613900001111",
+        "timezone": "Asia/Shanghai",
+        "languages": ["zh", "en"],
+        "specialties": ["anxiety", "grief"],
+        "region": "hubei",
+        "bio": "Test expert",
+    })
+}
+
+/// Open every day, all day, in UTC: slots from now on.
+pub fn all_week(slot_minutes: u32) -> Value {
+    let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    json!({
+        "timezone": "UTC",
+        "slot_minutes": slot_minutes,
+        "weekly": days.iter().map(|d| json!({"weekday": d, "start": "00:00", "end": "24:00"})).collect::<Vec<_>>(),
+        "overrides": [],
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Response {
+        self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap()
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
+    }
+
+    pub async fn post_with_key(&self, token: &str, path: &str, body: &Value, key: &str) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn put(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.client.put(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
+    }
+
+    pub async fn delete(&self, token: &str, path: &str) -> Response {
+        self.client.delete(self.url(path)).bearer_auth(token).send().await.unwrap()
+    }
+
+    /// An approved expert with the given availability; returns their id.
+    pub async fn expert_with(&self, availability: &Value) -> Uuid {
+        let r = self.post(&operator(), "/v1/experts", &expert_profile("Dr. Test")).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let id: Uuid = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().parse().unwrap();
+        let r = self.put(&operator(), &format!("/v1/experts/{id}/availability"), availability).await;
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+        id
+    }
+
+    pub async fn open_slots(&self, expert: Uuid) -> Vec<Value> {
+        let r = self.get(&operator(), &format!("/v1/experts/{expert}/slots")).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json::<Vec<Value>>().await.unwrap()
+    }
+
+    /// The expert's first future slot (one that has not started).
+    pub async fn future_slot(&self, expert: Uuid) -> Uuid {
+        let now = chrono::Utc::now();
+        self.open_slots(expert)
+            .await
+            .iter()
+            .find(|s| s["starts_at"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap() > now)
+            .map(|s| s["slot_id"].as_str().unwrap().parse().unwrap())
+            .expect("a future slot")
+    }
+
+    pub async fn hold(&self, seeker: &str, slot: Uuid) -> Response {
+        self.post(seeker, "/v1/holds", &json!({"slot_id": slot})).await
+    }
+
+    pub async fn confirm(&self, seeker: &str, hold: &str, phone: &str) -> Response {
+        self.post(seeker, "/v1/bookings", &json!({"hold_id": hold, "phone": phone})).await
+    }
+
+    /// Hold and confirm; returns the booking id.
+    pub async fn book(&self, seeker: &str, slot: Uuid, phone: &str) -> Uuid {
+        let r = self.hold(seeker, slot).await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        let hold = r.json::<Value>().await.unwrap()["hold_id"].as_str().unwrap().to_string();
+        let r = self.confirm(seeker, &hold, phone).await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        r.json::<Value>().await.unwrap()["booking_id"].as_str().unwrap().parse().unwrap()
+    }
+
+    pub async fn db(&self) -> sqlx::PgPool {
+        sqlx::PgPool::connect(&self.database_url).await.unwrap()
+    }
+
+    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(redis_url()).unwrap().get_multiplexed_tokio_connection().await.unwrap()
+    }
+
+    /// Wipes this test's Redis namespace, as `FLUSHDB` would for a
+    /// dedicated server.
+    pub async fn wipe_redis(&self) {
+        let mut c = self.redis().await;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.settings.redis_prefix))
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        if !keys.is_empty() {
+            redis::cmd("DEL").arg(&keys).query_async::<()>(&mut c).await.unwrap();
+        }
+    }
+
+    /// Every value stored under this test's Redis prefix, as text.
+    pub async fn redis_dump(&self) -> String {
+        let mut c = self.redis().await;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.settings.redis_prefix))
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        let mut out = String::new();
+        for k in keys {
+            let dump: Vec<u8> = redis::cmd("DUMP").arg(&k).query_async(&mut c).await.unwrap_or_default();
+            out.push_str(&k);
+            out.push_str(&String::from_utf8_lossy(&dump));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Every row of every table, as text.
+    pub async fn postgres_dump(&self) -> String {
+        let db = self.db().await;
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'",
+        )
+        .fetch_all(&db)
+        .await
+        .unwrap();
+        let mut out = String::new();
+        for t in tables {
+            let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM \"{t}\" t"))
+                .fetch_all(&db)
+                .await
+                .unwrap();
+            for r in rows {
+                out.push_str(&r);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    pub async fn active_bookings_of_slot(&self, slot: Uuid) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM bookings WHERE slot_id = $1 AND status <> 'cancelled'")
+            .bind(slot)
+            .fetch_one(&self.db().await)
+            .await
+            .unwrap()
+    }
+
+    pub async fn stop(&self) {
+        self.server.stop(true).await;
+    }
+}
+
+/// Asserts a JSON error body with the given status and code.
+pub async fn assert_error(r: Response, status: StatusCode, code: &str) -> Value {
+    let got = r.status();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    assert_eq!(got, status, "body: {body}");
+    assert_eq!(body["error"], code, "body: {body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {body}");
+    body
+}
+
+/// A TCP proxy in front of a real server, which a test can cut to simulate
+/// that server going away.
+pub struct Proxy {
+    pub port: u16,
+    tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    pub async fn start(target: &'static str) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let registry = tasks.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let conn = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                registry.lock().unwrap().push(conn);
+            }
+        });
+        tasks.lock().unwrap().push(accept);
+        Proxy { port, tasks }
+    }
+
+    /// Drops the listener and every proxied connection.
+    pub fn cut(&self) {
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+}

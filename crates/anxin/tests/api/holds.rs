@@ -1,0 +1,205 @@
+use crate::helpers::*;
+
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::Duration;
+use uuid::Uuid;
+
+#[tokio::test]
+async fn hundreds_racing_for_one_slot_yield_exactly_one_hold_then_one_booking() {
+    let app = spawn_app().await;
+    let expert = app.expert_with(&all_week(60)).await;
+    let slot = app.future_slot(expert).await;
+    let seekers: Vec<String> = (0..300).map(|_| new_seeker()).collect();
+    let answers = join_all(seekers.iter().map(|s| app.hold(s, slot))).await;
+    let mut won = Vec::new();
+    let mut lost = 0;
+    for (seeker, r) in seekers.iter().zip(answers) {
+        match r.status() {
+            StatusCode::CREATED => won.push((seeker.clone(), r.json::<Value>().await.unwrap()["hold_id"].as_str().unwrap().to_string())),
+            StatusCode::CONFLICT => {
+                assert_eq!(r.json::<Value>().await.unwrap()["error"], "slot_unavailable");
+                lost += 1;
+            }
+            other => panic!("unexpected {other}: {}", r.text().await.unwrap()),
+        }
+    }
+    assert_eq!(won.len(), 1);
+    assert_eq!(lost, 299);
+
+    // Everyone tries to confirm the one hold: only its holder can, once.
+    let (winner, hold) = &won[0];
+    let attempts = join_all(
+        seekers.iter().take(50).chain(std::iter::repeat_n(winner, 20)).map(|s| app.confirm(s, hold, "+8613812345678")),
+    )
+    .await;
+    let created = attempts.iter().filter(|r| r.status() == StatusCode::CREATED).count();
+    assert_eq!(created, 1);
+    assert!(attempts.iter().all(|r| r.status() == StatusCode::CREATED || r.status() == StatusCode::CONFLICT));
+    assert_eq!(app.active_bookings_of_slot(slot).await, 1);
+}
+
+#[tokio::test]
+async fn a_seeker_holds_one_slot_at_a_time_and_release_reopens_it_at_once() {
+    let app = spawn_app().await;
+    let expert = app.expert_with(&all_week(60)).await;
+    let seeker = new_seeker();
+    let slots = app.open_slots(expert).await;
+    let a: Uuid = slots[2]["slot_id"].as_str().unwrap().parse().unwrap();
+    let b: Uuid = slots[3]["slot_id"].as_str().unwrap().parse().unwrap();
+    let r = app.hold(&seeker, a).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let hold = r.json::<Value>().await.unwrap()["hold_id"].as_str().unwrap().to_string();
+    assert_error(app.hold(&seeker, b).await, StatusCode::CONFLICT, "hold_limit").await;
+    // The held slot is gone from the listing and from others' reach.
+    assert!(!app.open_slots(expert).await.iter().any(|s| s["slot_id"] == a.to_string()));
+    let other = new_seeker();
+    assert_error(app.hold(&other, a).await, StatusCode::CONFLICT, "slot_unavailable").await;
+    // Another seeker can't release it.
+    assert_error(app.delete(&other, &format!("/v1/holds/{hold}")).await, StatusCode::NOT_FOUND, "not_found").await;
+    // The holder releases: open again, at once, for anyone.
+    assert_eq!(app.delete(&seeker, &format!("/v1/holds/{hold}")).await.status(), StatusCode::NO_CONTENT);
+    assert!(app.open_slots(expert).await.iter().any(|s| s["slot_id"] == a.to_string()));
+    assert_eq!(app.hold(&other, a).await.status(), StatusCode::CREATED);
+    // And the first seeker may hold again.
+    assert_eq!(app.hold(&seeker, b).await.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn an_expired_hold_blocks_nobody_and_cannot_be_confirmed() {
+    let app = spawn_app_with(|s| s.hold_ttl_seconds = 1).await;
+    let expert = app.expert_with(&all_week(60)).await;
+    let slot = app.future_slot(expert).await;
+    let first = new_seeker();
+    let r = app.hold(&first, slot).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let hold = r.json::<Value>().await.unwrap()["hold_id"].as_str().unwrap().to_string();
+    let second = new_seeker();
+    assert_error(app.hold(&second, slot).await, StatusCode::CONFLICT, "slot_unavailable").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // No sweeper ran: the next hold attempt itself finds the hold expired.
+    assert_eq!(app.hold(&second, slot).await.status(), StatusCode::CREATED);
+    assert_error(app.confirm(&first, &hold, "+8613812345678").await, StatusCode::CONFLICT, "hold_expired").await;
+    assert_eq!(app.active_bookings_of_slot(slot).await, 0);
+}
+
+#[tokio::test]
+async fn an_expired_hold_is_back_in_listings_without_a_sweeper() {
+    let app = spawn_app_with(|s| s.hold_ttl_seconds = 1).await;
+    let expert = app.expert_with(&all_week(60)).await;
+    let slot = app.future_slot(expert).await;
+    assert_eq!(app.hold(&new_seeker(), slot).await.status(), StatusCode::CREATED);
+    assert!(!app.open_slots(expert).await.iter().any(|s| s["slot_id"] == slot.to_string()));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(app.open_slots(expert).await.iter().any(|s| s["slot_id"] == slot.to_string()));
+}
+
+#[tokio::test]
+async fn a_retried_hold_returns_the_first_result() {
+    let app = spawn_app().await;
+    let expert = app.expert_with(&all_week(60)).await;
+    let seeker = new_seeker();
+    let slot = app.future_slot(expert).await;
+    let body = json!({"slot_id": slot});
+    let first = app.post_with_key(&seeker, "/v1/holds", &body, "key-1").await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let again = app.post_with_key(&seeker, "/v1/holds", &body, "key-1").await;
+    assert!(again.status().is_success());
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    // Same key, different body → 422.
+    let other_slot: Uuid = app.open_slots(expert).await[5]["slot_id"].as_str().unwrap().parse().unwrap();
+    let r = app.post_with_key(&seeker, "/v1/holds", &json!({"slot_id": other_slot}), "key-1").await;
+    assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "idempotency_mismatch").await;
+    // The key belongs to this seeker only.
+    let r = app.post_with_key(&new_seeker(), "/v1/holds", &body, "key-1").await;
+    assert_error(r, StatusCode::CONFLICT, "slot_unavailable").await;
+}
+
+#[tokio::test]
+async fn slot_timing_past_slots_cannot_be_held_running_ones_until_the_cutoff() {
+    let app = spawn_app_with(|s| s.booking_cutoff_minutes = 10).await;
+    let expert = app.expert_with(&all_week(60)).await;
+    let db = app.db().await;
+    // Put a slot that is running now (ends in 30 min), one ending in 5 min,
+    // and one in the past, into both stores as the availability flow would.
+    let now = chrono::Utc::now();
+    let mut ids = Vec::new();
+    for (start, end) in [(-30, 30), (-55, 5), (-120, -60)] {
+        let id = Uuid::new_v4();
+        sqlx::query("INSERT INTO slots (id, expert_id, starts_at, ends_at) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(expert)
+            .bind(now + chrono::Duration::minutes(start) + chrono::Duration::seconds(7))
+            .bind(now + chrono::Duration::minutes(end))
+            .execute(&db)
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    anxin_api::flows::reconcile::expert(&app.state, anxin_domain::ids::ExpertId(expert)).await.unwrap();
+    let seeker = new_seeker();
+    let r = app.hold(&seeker, ids[0]).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "a running slot with 30 min left can be held");
+    let hold = r.json::<Value>().await.unwrap()["hold_id"].as_str().unwrap().to_string();
+    assert_eq!(app.confirm(&seeker, &hold, "+8613812345678").await.status(), StatusCode::CREATED);
+    assert_error(app.hold(&new_seeker(), ids[1]).await, StatusCode::CONFLICT, "slot_unavailable").await;
+    assert_error(app.hold(&new_seeker(), ids[2]).await, StatusCode::CONFLICT, "slot_unavailable").await;
+}
+
+#[tokio::test]
+async fn hold_rate_limits_answer_429_with_retry_after_across_instances() {
+    let first = spawn_app_with(|s| s.holds_per_minute_per_seeker = 4).await;
+    // A second instance sharing Postgres and Redis.
+    let mut settings = first.settings.clone();
+    settings.listen = "127.0.0.1:0".into();
+    let second = start(settings).await;
+    let expert = first.expert_with(&all_week(60)).await;
+    let seeker = new_seeker();
+    let slot = first.future_slot(expert).await;
+    // Alternate instances: each process alone would allow 4 a minute, but
+    // the shared limit allows 4 in all.
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let app = if i % 2 == 0 { &first } else { &second };
+        let r = app.hold(&seeker, slot).await;
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+            assert!((1..=60).contains(&retry), "{retry}");
+            assert_eq!(r.json::<Value>().await.unwrap()["error"], "rate_limited");
+        } else if r.status() == StatusCode::CREATED {
+            let hold = r.json::<Value>().await.unwrap()["hold_id"].as_str().unwrap().to_string();
+            assert_eq!(app.delete(&seeker, &format!("/v1/holds/{hold}")).await.status(), StatusCode::NO_CONTENT);
+            statuses.push(201);
+            continue;
+        }
+        statuses.push(429);
+    }
+    assert_eq!(statuses, vec![201, 201, 201, 201, 429, 429]);
+    // Another seeker is not affected.
+    assert_eq!(second.hold(&new_seeker(), slot).await.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn general_seekers_cannot_take_slots_held_back_for_priority_groups() {
+    let app = spawn_app_with(|s| s.priority_share = 1.0).await;
+    let expert = app.expert_with(&all_week(60)).await;
+    let slot: Uuid = sqlx::query_scalar("SELECT id FROM slots WHERE expert_id = $1 AND starts_at > now() + interval '1 day' ORDER BY starts_at LIMIT 1")
+        .bind(expert)
+        .fetch_one(&app.db().await)
+        .await
+        .unwrap();
+    let general = new_seeker();
+    assert!(app.get(&general, &format!("/v1/experts/{expert}/slots")).await.json::<Vec<Value>>().await.unwrap().iter().all(|s| {
+        // Only slots already released (close to their start) are visible.
+        s["starts_at"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap() < chrono::Utc::now() + chrono::Duration::hours(3)
+    }));
+    assert_error(app.hold(&general, slot).await, StatusCode::CONFLICT, "slot_unavailable").await;
+    let medic = new_seeker();
+    let r = app.put(&medic, "/v1/seekers/me", &json!({"priority_group": "medical_worker", "region": "hubei"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["priority_group"], "medical_worker");
+    assert!(app.get(&medic, &format!("/v1/experts/{expert}/slots")).await.json::<Vec<Value>>().await.unwrap().iter().any(|s| s["slot_id"] == slot.to_string()));
+    assert_eq!(app.hold(&medic, slot).await.status(), StatusCode::CREATED);
+}

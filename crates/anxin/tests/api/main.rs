@@ -1,0 +1,15 @@
+//! API tests: one binary (fast to link), driving the real application over
+//! HTTP against the real Postgres and Redis.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth;
+mod bad_input;
+mod bookings;
+mod experts;
+mod helpers;
+mod holds;
+mod privacy;
+mod property;
+mod recovery;
+mod service;
+mod slate;

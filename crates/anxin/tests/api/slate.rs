@@ -1,0 +1,164 @@
+use crate::helpers::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+
+async fn slate(app: &TestApp, seeker: &str, query: &str) -> Value {
+    let r = app.get(seeker, &format!("/v1/slate{query}")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.unwrap()
+}
+
+fn experts_of(s: &Value) -> HashSet<String> {
+    s["experts"].as_array().unwrap().iter().map(|e| e["expert_id"].as_str().unwrap().to_string()).collect()
+}
+
+/// Experts open only for one hour a day, far apart, so held slots matter.
+async fn sparse_experts(app: &TestApp, n: usize) -> Vec<uuid::Uuid> {
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        ids.push(app.expert_with(&all_week(60)).await);
+    }
+    ids
+}
+
+#[tokio::test]
+async fn a_slate_shows_about_twenty_experts_each_with_an_open_slot() {
+    let app = spawn_app_with(|s| s.slate_size = 20).await;
+    sparse_experts(&app, 25).await;
+    let seeker = new_seeker();
+    let s = slate(&app, &seeker, "").await;
+    let experts = s["experts"].as_array().unwrap();
+    assert_eq!(experts.len(), 20);
+    assert!(s["slate_id"].as_str().is_some());
+    let mut seen = HashSet::new();
+    for e in experts {
+        assert!(seen.insert(e["expert_id"].as_str().unwrap().to_string()), "no expert twice");
+        let slots = e["next_slots"].as_array().unwrap();
+        assert!(!slots.is_empty());
+        assert!(e["display_name"].is_string() && e["languages"].is_array() && e["specialties"].is_array());
+    }
+    // Shown slots are really open: other seekers can hold them.
+    for e in experts.iter().take(5) {
+        let slot: uuid::Uuid = e["next_slots"][0]["slot_id"].as_str().unwrap().parse().unwrap();
+        assert_eq!(app.hold(&new_seeker(), slot).await.status(), StatusCode::CREATED);
+    }
+}
+
+#[tokio::test]
+async fn held_and_booked_slots_never_appear() {
+    let app = spawn_app_with(|s| s.slate_size = 5).await;
+    let experts = sparse_experts(&app, 5).await;
+    let mut taken = HashSet::new();
+    for (i, e) in experts.iter().enumerate() {
+        let slot = app.future_slot(*e).await;
+        if i % 2 == 0 {
+            assert_eq!(app.hold(&new_seeker(), slot).await.status(), StatusCode::CREATED);
+        } else {
+            app.book(&new_seeker(), slot, "+8613812345678").await;
+        }
+        taken.insert(slot.to_string());
+    }
+    let s = slate(&app, &new_seeker(), "").await;
+    for e in s["experts"].as_array().unwrap() {
+        for slot in e["next_slots"].as_array().unwrap() {
+            assert!(!taken.contains(slot["slot_id"].as_str().unwrap()), "a held or booked slot was shown");
+        }
+    }
+    // Right after another seeker's hold, the slot is gone from a fresh slate.
+    let viewer = new_seeker();
+    let first = slate(&app, &viewer, "").await;
+    let shown = first["experts"][0]["next_slots"][0]["slot_id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap();
+    assert_eq!(app.hold(&new_seeker(), shown).await.status(), StatusCode::CREATED);
+    let again = slate(&app, &viewer, "").await;
+    for e in again["experts"].as_array().unwrap() {
+        for slot in e["next_slots"].as_array().unwrap() {
+            assert_ne!(slot["slot_id"], shown.to_string());
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_slate_is_stable_within_the_window_and_changes_after_it() {
+    let app = spawn_app_with(|s| {
+        s.slate_size = 5;
+        s.slate_stability_seconds = 2;
+    })
+    .await;
+    sparse_experts(&app, 30).await;
+    let seeker = new_seeker();
+    let first = slate(&app, &seeker, "").await;
+    for _ in 0..3 {
+        let again = slate(&app, &seeker, "").await;
+        assert_eq!(experts_of(&again), experts_of(&first));
+        assert_eq!(again["slate_id"], first["slate_id"]);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    // After the window a new draw: with 30 experts and 5 shown, the same five
+    // again by chance is vanishingly unlikely across three draws.
+    let mut changed = false;
+    for _ in 0..3 {
+        let later = slate(&app, &seeker, "").await;
+        changed |= experts_of(&later) != experts_of(&first);
+        tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    }
+    assert!(changed);
+}
+
+#[tokio::test]
+async fn filters_narrow_the_slate_and_say_so() {
+    let app = spawn_app_with(|s| s.slate_size = 20).await;
+    sparse_experts(&app, 3).await;
+    let mut p = expert_profile("Dr. Cantonese");
+    p["languages"] = json!(["yue"]);
+    p["specialties"] = json!(["insomnia"]);
+    let r = app.post(&operator(), "/v1/experts", &p).await;
+    let special = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    app.put(&operator(), &format!("/v1/experts/{special}/availability"), &all_week(60)).await;
+
+    let seeker = new_seeker();
+    let yue = slate(&app, &seeker, "?language=yue").await;
+    assert_eq!(experts_of(&yue), HashSet::from([special.clone()]));
+    assert!(yue["hint"].as_str().unwrap().contains("only 1"));
+    let topic = slate(&app, &seeker, "?topic=insomnia&language=yue").await;
+    assert_eq!(experts_of(&topic), HashSet::from([special]));
+    let none = slate(&app, &seeker, "?topic=astrology").await;
+    assert!(none["experts"].as_array().unwrap().is_empty());
+    assert!(none["hint"].is_string());
+    let all = slate(&app, &seeker, "").await;
+    assert_eq!(all["experts"].as_array().unwrap().len(), 4);
+    for bad in ["?language=", "?topic=a%20b", "?language=x&unknown=1"] {
+        let r = app.get(&seeker, &format!("/v1/slate{bad}")).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_query", "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn priority_seekers_see_reserved_slots_general_ones_do_not() {
+    let app = spawn_app_with(|s| {
+        s.slate_size = 5;
+        s.priority_share = 1.0;
+        s.priority_release_before_minutes = 0;
+    })
+    .await;
+    sparse_experts(&app, 5).await;
+    // Everything is held back until its start: general seekers see only
+    // slots already running.
+    let general = slate(&app, &new_seeker(), "").await;
+    let now = chrono::Utc::now();
+    for e in general["experts"].as_array().unwrap() {
+        for s in e["next_slots"].as_array().unwrap() {
+            let start: chrono::DateTime<chrono::Utc> = s["starts_at"].as_str().unwrap().parse().unwrap();
+            assert!(start <= now, "a reserved slot was shown to a general seeker");
+        }
+    }
+    let medic = new_seeker();
+    app.put(&medic, "/v1/seekers/me", &json!({"priority_group": "bereaved_family"})).await;
+    let priority = slate(&app, &medic, "").await;
+    let future = priority["experts"].as_array().unwrap().iter().flat_map(|e| e["next_slots"].as_array().unwrap().clone()).filter(|s| {
+        s["starts_at"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap() > now
+    });
+    assert!(future.count() > 0);
+}
