@@ -1,1 +1,372 @@
-fn main() {}
+//! Load generator for Anxin (a small tokio + reqwest program rather than
+//! goose: goose pulls a second HTTP stack and a scheduler we don't need, and
+//! this machine has two cores to build with).
+//!
+//! Modes:
+//! - `holds`: seekers place and release holds as fast as they can (the Redis
+//!   fast path through HTTP);
+//! - `confirm`: seekers hold then confirm (the durable Postgres path);
+//! - `flow`: the seeker's whole path: slate → hold → confirm;
+//! - `race`: many seekers race for a few slots.
+//!
+//! Every mode ends by checking Postgres: slots with two active bookings, and
+//! confirmed bookings (201s) that are missing. Both must be zero.
+use anxin_api::auth::{issue_token, Role};
+use clap::{Parser, ValueEnum};
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Debug)]
+enum Mode {
+    Holds,
+    Confirm,
+    Flow,
+    Race,
+}
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, value_enum, default_value = "flow")]
+    mode: Mode,
+    #[arg(long, default_value = "http://127.0.0.1:18090")]
+    base: String,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 200)]
+    concurrency: usize,
+    /// Seekers (each runs its path once; in `holds` mode, `--rounds` times).
+    #[arg(long, default_value_t = 2000)]
+    seekers: usize,
+    /// Hold/release rounds per seeker in `holds` mode.
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Experts the load test creates for itself.
+    #[arg(long, default_value_t = 40)]
+    experts: usize,
+    /// Slots raced for in `race` mode.
+    #[arg(long, default_value_t = 50)]
+    race_slots: usize,
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/anxin_load")]
+    database_url: String,
+    #[arg(
+        long,
+        env = "ANXIN_JWT_SECRET",
+        default_value = "anxin-development-jwt-secret-not-for-production"
+    )]
+    jwt_secret: String,
+}
+
+#[derive(Default)]
+struct Stats {
+    latencies: BTreeMap<&'static str, Vec<Duration>>,
+    statuses: BTreeMap<(&'static str, u16), usize>,
+    confirmed: Vec<Uuid>,
+}
+
+impl Stats {
+    fn record(&mut self, step: &'static str, took: Duration, status: StatusCode) {
+        self.latencies.entry(step).or_default().push(took);
+        *self.statuses.entry((step, status.as_u16())).or_default() += 1;
+    }
+}
+
+struct Ctx {
+    client: reqwest::Client,
+    args: Args,
+    stats: Mutex<Stats>,
+}
+
+impl Ctx {
+    async fn call(
+        &self,
+        step: &'static str,
+        req: reqwest::RequestBuilder,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        let started = Instant::now();
+        let r = req.send().await?;
+        let status = r.status();
+        let body = if status == StatusCode::NO_CONTENT {
+            Value::Null
+        } else {
+            r.json().await.unwrap_or(Value::Null)
+        };
+        self.stats
+            .lock()
+            .await
+            .record(step, started.elapsed(), status);
+        Ok((status, body))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.args.base, path)
+    }
+}
+
+fn token(secret: &str, role: Role, sub: &str) -> anyhow::Result<String> {
+    Ok(issue_token(
+        secret.as_bytes(),
+        role,
+        sub,
+        Duration::from_secs(6 * 3600),
+    )?)
+}
+
+/// Creates the experts this run uses, open around the clock in 30-minute slots.
+async fn setup(ctx: &Ctx) -> anyhow::Result<Vec<Uuid>> {
+    let op = token(&ctx.args.jwt_secret, Role::Operator, "loadtest")?;
+    let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let week: Vec<Value> = days
+        .iter()
+        .map(|d| json!({"weekday": d, "start": "00:00", "end": "24:00"}))
+        .collect();
+    let mut slots = Vec::new();
+    for i in 0..ctx.args.experts {
+        let r: Value = ctx
+            .client
+            .post(ctx.url("/v1/experts"))
+            .bearer_auth(&op)
+            .json(&json!({"display_name": format!("Load {i}"), "phone": "+8613900000000", "timezone": "UTC",
+                          "languages": ["zh"], "specialties": ["anxiety"], "region": "hubei"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = r["id"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("expert not created: {r}"))?
+            .to_string();
+        ctx.client
+            .put(ctx.url(&format!("/v1/experts/{id}/availability")))
+            .bearer_auth(&op)
+            .json(&json!({"timezone": "UTC", "slot_minutes": 30, "weekly": week}))
+            .send()
+            .await?
+            .error_for_status()?;
+        let list: Vec<Value> = ctx
+            .client
+            .get(ctx.url(&format!("/v1/experts/{id}/slots")))
+            .bearer_auth(&op)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let now = chrono::Utc::now();
+        slots.extend(list.iter().filter_map(|s| {
+            let start: chrono::DateTime<chrono::Utc> = s["starts_at"].as_str()?.parse().ok()?;
+            (start > now)
+                .then(|| s["slot_id"].as_str()?.parse::<Uuid>().ok())
+                .flatten()
+        }));
+    }
+    Ok(slots)
+}
+
+async fn seeker_path(ctx: Arc<Ctx>, n: usize, slots: Arc<Vec<Uuid>>) -> anyhow::Result<()> {
+    let seeker = token(
+        &ctx.args.jwt_secret,
+        Role::Seeker,
+        &format!("load-seeker-{n}-{}", Uuid::new_v4()),
+    )?;
+    let pick = |k: usize| slots[(n * 7919 + k * 104_729) % slots.len()];
+    match ctx.args.mode {
+        Mode::Holds => {
+            for k in 0..ctx.args.rounds {
+                let (status, body) = ctx
+                    .call(
+                        "hold",
+                        ctx.client
+                            .post(ctx.url("/v1/holds"))
+                            .bearer_auth(&seeker)
+                            .json(&json!({"slot_id": pick(k)})),
+                    )
+                    .await?;
+                if status == StatusCode::CREATED {
+                    let hold = body["hold_id"].as_str().unwrap_or_default();
+                    ctx.call(
+                        "release",
+                        ctx.client
+                            .delete(ctx.url(&format!("/v1/holds/{hold}")))
+                            .bearer_auth(&seeker),
+                    )
+                    .await?;
+                }
+            }
+        }
+        Mode::Confirm | Mode::Flow | Mode::Race => {
+            let slot = if ctx.args.mode == Mode::Flow {
+                let (_, slate) = ctx
+                    .call(
+                        "slate",
+                        ctx.client.get(ctx.url("/v1/slate")).bearer_auth(&seeker),
+                    )
+                    .await?;
+                let experts = slate["experts"].as_array().cloned().unwrap_or_default();
+                let Some(e) = experts.get(n % experts.len().max(1)) else {
+                    return Ok(());
+                };
+                match e["next_slots"][0]["slot_id"]
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+                {
+                    Some(s) => s,
+                    None => return Ok(()),
+                }
+            } else {
+                pick(0)
+            };
+            let (status, body) = ctx
+                .call(
+                    "hold",
+                    ctx.client
+                        .post(ctx.url("/v1/holds"))
+                        .bearer_auth(&seeker)
+                        .json(&json!({"slot_id": slot})),
+                )
+                .await?;
+            if status != StatusCode::CREATED {
+                return Ok(());
+            }
+            let hold = body["hold_id"].as_str().unwrap_or_default().to_string();
+            let (status, body) = ctx
+                .call(
+                    "confirm",
+                    ctx.client
+                        .post(ctx.url("/v1/bookings"))
+                        .bearer_auth(&seeker)
+                        .json(&json!({"hold_id": hold, "phone": "+8613800000000"})),
+                )
+                .await?;
+            if status == StatusCode::CREATED {
+                if let Some(id) = body["booking_id"].as_str().and_then(|s| s.parse().ok()) {
+                    ctx.stats.lock().await.confirmed.push(id);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
+    let ctx = Arc::new(Ctx {
+        client,
+        args,
+        stats: Mutex::new(Stats::default()),
+    });
+    let mut slots = setup(&ctx).await?;
+    if ctx.args.mode == Mode::Race {
+        slots.truncate(ctx.args.race_slots);
+    }
+    let slots = Arc::new(slots);
+    println!(
+        "mode {:?}: {} seekers, {} concurrent, {} slots",
+        ctx.args.mode,
+        ctx.args.seekers,
+        ctx.args.concurrency,
+        slots.len()
+    );
+
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let workers = (0..ctx.args.concurrency).map(|_| {
+        let (ctx, next, slots) = (ctx.clone(), next.clone(), slots.clone());
+        tokio::spawn(async move {
+            let mut errors = 0usize;
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= ctx.args.seekers {
+                    return errors;
+                }
+                if seeker_path(ctx.clone(), n, slots.clone()).await.is_err() {
+                    errors += 1;
+                }
+            }
+        })
+    });
+    let transport_errors: usize = join_all(workers)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap_or(1))
+        .sum();
+    let elapsed = started.elapsed().as_secs_f64();
+
+    let mut stats = ctx.stats.lock().await;
+    println!(
+        "\n{:<8} {:>8} {:>10} {:>8} {:>8} {:>8}",
+        "step", "count", "per_sec", "p50_ms", "p95_ms", "p99_ms"
+    );
+    for (step, lat) in stats.latencies.iter_mut() {
+        lat.sort();
+        println!(
+            "{:<8} {:>8} {:>10.0} {:>8.2} {:>8.2} {:>8.2}",
+            step,
+            lat.len(),
+            lat.len() as f64 / elapsed,
+            pct(lat, 0.5),
+            pct(lat, 0.95),
+            pct(lat, 0.99)
+        );
+    }
+    println!("\nstatus counts:");
+    let mut unexpected = transport_errors;
+    for ((step, status), n) in &stats.statuses {
+        println!("  {step:<8} {status}: {n}");
+        if !matches!(status, 200 | 201 | 204 | 409 | 429) {
+            unexpected += n;
+        }
+    }
+
+    let db = sqlx::PgPool::connect(&ctx.args.database_url).await?;
+    let doubled: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT slot_id FROM bookings WHERE status <> 'cancelled' GROUP BY slot_id HAVING count(*) > 1) d",
+    )
+    .fetch_one(&db)
+    .await?;
+    let confirmed: Vec<Uuid> = stats.confirmed.clone();
+    let found: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM bookings WHERE id = ANY($1) AND status = 'confirmed'",
+    )
+    .bind(&confirmed)
+    .fetch_one(&db)
+    .await?;
+    let lost = confirmed.len() as i64 - found;
+    println!(
+        "\nelapsed {elapsed:.1}s; confirmed bookings: {}",
+        confirmed.len()
+    );
+    if ctx.args.mode == Mode::Race {
+        println!(
+            "race: {} bookings for {} slots",
+            confirmed.len(),
+            slots.len()
+        );
+    }
+    println!("errors other than 409/429: {unexpected}");
+    println!("double bookings: {doubled}");
+    println!("lost bookings: {lost}");
+    if doubled != 0
+        || lost != 0
+        || unexpected != 0
+        || (ctx.args.mode == Mode::Race && confirmed.len() != slots.len())
+    {
+        anyhow::bail!("load test found a problem");
+    }
+    Ok(())
+}

@@ -50,6 +50,23 @@ pub struct Settings {
     pub sip_username: Option<String>,
     #[serde(skip_serializing)]
     pub sip_password: Option<SecretString>,
+    /// Local UDP address of the SIP socket (IP-authenticated trunks usually
+    /// expect a fixed port).
+    pub sip_bind: String,
+    /// `host:port` every SIP request is sent to, when the carrier requires an
+    /// outbound proxy.
+    pub sip_outbound_proxy: Option<String>,
+    /// Also present the caller ID in `P-Asserted-Identity`.
+    pub sip_assert_identity: bool,
+    /// Seconds a leg may ring before it is cancelled.
+    pub sip_ring_timeout_seconds: u64,
+    /// Call attempts per booking, minutes between them, and minutes of grace
+    /// after the slot's end before both legs are hung up.
+    pub call_max_attempts: u32,
+    pub call_retry_minutes: u64,
+    pub call_grace_minutes: u64,
+    /// Days a seeker's number is kept after their call, then erased.
+    pub phone_retention_days: u64,
     /// `pretty` or `json`.
     pub log_format: String,
     /// HTTP worker threads; 0 = one per core.
@@ -87,6 +104,14 @@ impl Default for Settings {
             sip_caller_id: None,
             sip_username: None,
             sip_password: None,
+            sip_bind: "0.0.0.0:5060".into(),
+            sip_outbound_proxy: None,
+            sip_assert_identity: false,
+            sip_ring_timeout_seconds: 25,
+            call_max_attempts: 3,
+            call_retry_minutes: 2,
+            call_grace_minutes: 5,
+            phone_retention_days: 7,
             log_format: "pretty".into(),
             http_workers: 0,
             db_max_connections: 20,

@@ -1,11 +1,64 @@
-//! Wiring of the call worker: picks the provider from the settings and runs
-//! `anxin_calls::worker` until shutdown.
-use crate::config::Settings;
+//! Wiring of the call worker: picks the call provider from the settings and
+//! runs `anxin_calls::run` until shutdown.
+use crate::config::{CallProviderKind, Settings};
+use anxin_calls::{CallProvider, SimulatedProvider, SipConfig, SipProvider, WorkerConfig};
+use anxin_domain::call::RetryPolicy;
+use anxin_store::crypto::PhoneCipher;
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use std::sync::Arc;
+use std::time::Duration;
 
-pub async fn run(
-    _settings: &Settings,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
-    shutdown.await;
+pub async fn provider(settings: &Settings) -> anyhow::Result<Arc<dyn CallProvider>> {
+    Ok(match settings.call_provider() {
+        CallProviderKind::Simulated => {
+            tracing::warn!("call provider is SIMULATED: no real calls are placed; every call event is marked simulated");
+            Arc::new(SimulatedProvider::default())
+        }
+        CallProviderKind::Sip => {
+            let trunk = settings
+                .sip_trunk
+                .clone()
+                .context("ANXIN_SIP_TRUNK (host:port of the SIP trunk) is required with ANXIN_CALL_PROVIDER=sip")?;
+            let caller_id = settings
+                .sip_caller_id
+                .clone()
+                .context("ANXIN_SIP_CALLER_ID (the platform's E.164 number) is required with ANXIN_CALL_PROVIDER=sip")?;
+            let mut config = SipConfig::new(trunk, caller_id);
+            config.username = settings.sip_username.clone();
+            config.password = settings.sip_password.as_ref().map(|p| p.expose_secret().to_string());
+            config.outbound_proxy = settings.sip_outbound_proxy.clone();
+            config.assert_identity = settings.sip_assert_identity;
+            config.ring_timeout = Duration::from_secs(settings.sip_ring_timeout_seconds.clamp(5, 30));
+            config.bind = settings.sip_bind.parse().context("ANXIN_SIP_BIND must be ip:port")?;
+            Arc::new(SipProvider::start(config).await.context("starting the SIP provider")?)
+        }
+    })
+}
+
+pub fn worker_config(settings: &Settings) -> WorkerConfig {
+    let mut config = WorkerConfig::new(format!("{}:call-events", settings.redis_prefix));
+    config.retry = RetryPolicy {
+        max_attempts: settings.call_max_attempts.max(1),
+        backoff: chrono::Duration::minutes(settings.call_retry_minutes as i64),
+        grace: chrono::Duration::minutes(settings.call_grace_minutes as i64),
+    };
+    config.phone_retention = Duration::from_secs(settings.phone_retention_days * 24 * 3600);
+    config
+}
+
+/// Runs the worker until `shutdown` resolves; calls in progress finish.
+pub async fn run(settings: &Settings, shutdown: impl std::future::Future<Output = ()> + Send) -> anyhow::Result<()> {
+    let secrets = settings.secrets()?;
+    anxin_store::ensure_database(&settings.database_url).await?;
+    let pool = anxin_store::connect_lazy(&settings.database_url, 10)?;
+    anxin_store::migrate(&pool).await.context("running migrations")?;
+    let redis = redis::aio::ConnectionManager::new(redis::Client::open(settings.redis_url.as_str())?)
+        .await
+        .context("connecting to Redis")?;
+    let cipher = PhoneCipher::new(&settings.phone_key_id, &secrets.phone_key)?;
+    let provider = provider(settings).await?;
+    tracing::info!(provider = ?settings.call_provider(), "call worker started");
+    anxin_calls::run(worker_config(settings), pool, redis, cipher, provider, shutdown).await?;
     Ok(())
 }

@@ -477,28 +477,32 @@ impl Reserve {
         Ok(reply.iter().filter_map(|s| s.parse().ok()).collect())
     }
 
-    /// Open slots starting in `[from, to]` per expert, in one round trip.
-    /// Expired holds not yet reaped count as held here: a slight undercount
-    /// that only affects weighting, never what is shown.
+    /// Per expert, the number of open slots starting in `[from, to]` for
+    /// each `to` in `tos`, all in one round trip. Expired holds not yet
+    /// reaped count as held here: a slight undercount that only affects
+    /// weighting, never what is shown.
     pub async fn open_counts(
         &self,
         experts: &[ExpertId],
         from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<u32>> {
-        if experts.is_empty() {
-            return Ok(Vec::new());
+        tos: &[DateTime<Utc>],
+    ) -> Result<Vec<Vec<u32>>> {
+        if experts.is_empty() || tos.is_empty() {
+            return Ok(vec![Vec::new(); experts.len()]);
         }
         let mut pipe = redis::pipe();
         for e in experts {
             let ExpertKeys(keys) = self.keys.expert(*e);
-            pipe.cmd("ZCOUNT")
-                .arg(&keys[0])
-                .arg(from.timestamp_millis())
-                .arg(to.timestamp_millis());
+            for to in tos {
+                pipe.cmd("ZCOUNT")
+                    .arg(&keys[0])
+                    .arg(from.timestamp_millis())
+                    .arg(to.timestamp_millis());
+            }
         }
         let mut c = self.conn.clone();
-        Ok(pipe.query_async(&mut c).await?)
+        let flat: Vec<u32> = pipe.query_async(&mut c).await?;
+        Ok(flat.chunks(tos.len()).map(<[u32]>::to_vec).collect())
     }
 
     /// Adds one impression for each expert in the current bucket of the

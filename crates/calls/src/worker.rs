@@ -1,0 +1,646 @@
+//! The call worker (`anxin worker`): turns due call tasks into two-way calls.
+//!
+//! The loop leases due tasks from Postgres (`FOR UPDATE SKIP LOCKED`, so any
+//! number of workers share the queue without dialing a task twice), wakes at
+//! once on `NOTIFY anxin_call_tasks` (sent when a booking is confirmed) and
+//! otherwise at the next due time or a slow poll, and runs each task's call
+//! in its own Tokio task.
+//!
+//! A task's call is supervised under its lease: the lease is renewed while
+//! the call is up, and every write names the lease's fence, so a worker that
+//! lost its lease can't write. A worker that cannot renew hangs up *before*
+//! the lease can run out, so when another worker takes the task over the old
+//! call is already gone: a crash or a partition never makes two live dials for
+//! one booking. The new holder records the interrupted attempt as failed
+//! ("worker lost lease") before dialing again.
+//!
+//! Phone numbers are opened (decrypted) only here, right before dialing, and
+//! handed to the provider; they are never logged unmasked and never stored
+//! in the clear. After the call, a sweep erases seekers' numbers once the
+//! retention period has passed.
+use crate::events::{call_event, EventState, EventStream};
+use crate::provider::{
+    CallHandle, CallProgress, CallProvider, CallReport, CallRequest, HangupReason,
+};
+use anxin_domain::call::{CallOutcome, CallState, RetryPolicy};
+use anxin_domain::ids::BookingId;
+use anxin_store::call_tasks::{self, AttemptEnd, Lease, LeaseStatus, LeasedTask, NextStep};
+use anxin_store::crypto::PhoneCipher;
+use anxin_store::StoreError;
+use chrono::{DateTime, Utc};
+use redis::aio::ConnectionManager;
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio::time::{timeout, Instant};
+use tracing::{debug, error, info, warn, Instrument};
+
+/// The channel `bookings::confirm` notifies on.
+pub const CHANNEL: &str = "anxin_call_tasks";
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Names this worker in `call_tasks.lease_owner`.
+    pub worker_id: String,
+    /// How long a lease lasts without renewal. A crashed worker's call is
+    /// resumed by another worker after at most this long.
+    pub lease: Duration,
+    /// The slow poll, a safety net behind LISTEN/NOTIFY.
+    pub poll_interval: Duration,
+    pub max_concurrent_calls: usize,
+    pub retry: RetryPolicy,
+    /// How long after a call the seeker's number is kept (then erased).
+    pub phone_retention: Duration,
+    /// How often to look for numbers to erase.
+    pub erase_interval: Duration,
+    pub events: EventStream,
+}
+
+impl WorkerConfig {
+    /// Production-minded defaults: 30 s leases, a 15 s poll, 64 calls at
+    /// once, the domain's default retry policy, numbers kept 7 days.
+    pub fn new(events_key: impl Into<String>) -> Self {
+        Self {
+            worker_id: format!("worker-{}", uuid::Uuid::new_v4().simple()),
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(15),
+            max_concurrent_calls: 64,
+            retry: RetryPolicy::default(),
+            phone_retention: Duration::from_secs(7 * 24 * 3600),
+            erase_interval: Duration::from_secs(60),
+            events: EventStream {
+                key: events_key.into(),
+                max_len: 100_000,
+            },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("worker configuration: {0}")]
+    Config(&'static str),
+}
+
+#[derive(Debug, thiserror::Error)]
+enum TaskError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("phone number: {0}")]
+    Crypto(#[from] anxin_store::crypto::CryptoError),
+}
+
+struct Ctx {
+    cfg: WorkerConfig,
+    pool: PgPool,
+    redis: ConnectionManager,
+    cipher: PhoneCipher,
+    provider: Arc<dyn CallProvider>,
+}
+
+/// Runs the worker until `shutdown` resolves, then stops leasing and lets
+/// the calls in progress finish (they keep renewing their leases). Dropping
+/// the returned future instead hangs up every call at once; their tasks are
+/// then resumed by another worker after their leases.
+pub async fn run(
+    cfg: WorkerConfig,
+    pool: PgPool,
+    redis: ConnectionManager,
+    cipher: PhoneCipher,
+    provider: Arc<dyn CallProvider>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), WorkerError> {
+    if cfg.lease < Duration::from_millis(300) {
+        return Err(WorkerError::Config("lease must be at least 300 ms"));
+    }
+    if cfg.max_concurrent_calls == 0 {
+        return Err(WorkerError::Config(
+            "max_concurrent_calls must be at least 1",
+        ));
+    }
+    if cfg.poll_interval.is_zero() || cfg.erase_interval.is_zero() {
+        return Err(WorkerError::Config("intervals must be longer than zero"));
+    }
+    info!(worker = %cfg.worker_id, simulated = provider.is_simulated(), "call worker starts");
+    let ctx = Arc::new(Ctx {
+        cfg,
+        pool,
+        redis,
+        cipher,
+        provider,
+    });
+    let wake = Arc::new(Notify::new());
+    // Its own task, so a slow or reconnecting listener never holds up the
+    // loop; aborted with the guard when `run` ends or is dropped.
+    let listener = AbortOnDrop(tokio::spawn(listen(ctx.pool.clone(), wake.clone())));
+    let mut calls: JoinSet<()> = JoinSet::new();
+    let mut last_erase: Option<Instant> = None;
+    tokio::pin!(shutdown);
+
+    loop {
+        while let Some(done) = calls.try_join_next() {
+            if let Err(e) = done {
+                error!(error = %e, "call task panicked; its lease will expire and it resumes");
+            }
+        }
+        if last_erase.is_none_or_elapsed(ctx.cfg.erase_interval) {
+            last_erase = Some(Instant::now());
+            erase_numbers(&ctx).await;
+        }
+        let free = ctx.cfg.max_concurrent_calls.saturating_sub(calls.len());
+        if free > 0 {
+            lease_and_start(&ctx, free, &mut calls).await;
+        }
+        let nap = next_nap(&ctx, calls.len() < ctx.cfg.max_concurrent_calls).await;
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = wake.notified() => debug!("woken by a new call task"),
+            _ = tokio::time::sleep(nap) => {}
+            Some(_) = calls.join_next(), if !calls.is_empty() => {}
+        }
+    }
+
+    drop(listener);
+    info!(
+        calls = calls.len(),
+        "call worker stopping; letting calls in progress finish"
+    );
+    while calls.join_next().await.is_some() {}
+    Ok(())
+}
+
+trait Elapsed {
+    fn is_none_or_elapsed(&self, every: Duration) -> bool;
+}
+
+impl Elapsed for Option<Instant> {
+    fn is_none_or_elapsed(&self, every: Duration) -> bool {
+        match self {
+            Some(at) => at.elapsed() >= every,
+            None => true,
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Forwards notifications to the loop; reconnects forever.
+async fn listen(pool: PgPool, wake: Arc<Notify>) {
+    loop {
+        match PgListener::connect_with(&pool).await {
+            Ok(mut listener) => match listener.listen(CHANNEL).await {
+                Ok(()) => {
+                    // Anything announced while we were not listening.
+                    wake.notify_one();
+                    loop {
+                        match listener.recv().await {
+                            Ok(_) => wake.notify_one(),
+                            Err(e) => {
+                                warn!(error = %e, "LISTEN connection lost; reconnecting");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => warn!(error = %e, "LISTEN failed"),
+            },
+            Err(e) => warn!(error = %e, "cannot connect to LISTEN for call tasks"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// How long to sleep when nothing wakes the loop: until the next task is
+/// due, at most the poll interval. With no room for calls, only a finished
+/// call (or the poll) matters.
+async fn next_nap(ctx: &Ctx, room: bool) -> Duration {
+    let poll = ctx.cfg.poll_interval;
+    if !room {
+        return poll;
+    }
+    match call_tasks::time_until_next_due(&ctx.pool).await {
+        // A due task we could not lease is locked by another worker for a
+        // moment: look again shortly rather than spin.
+        Ok(Some(d)) => d
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .clamp(Duration::from_millis(100), poll),
+        Ok(None) => poll,
+        Err(e) => {
+            warn!(error = %e, "cannot read the next due time");
+            poll.min(Duration::from_secs(1))
+        }
+    }
+}
+
+async fn lease_and_start(ctx: &Arc<Ctx>, free: usize, calls: &mut JoinSet<()>) {
+    let lease_for = chrono::Duration::from_std(ctx.cfg.lease).unwrap_or(chrono::Duration::MAX);
+    let limit = i64::try_from(free).unwrap_or(i64::MAX);
+    // The leases run from no earlier than this: the clock against which a
+    // worker that cannot renew hangs up in time.
+    let asked = Instant::now();
+    let leased = match call_tasks::lease_due(&ctx.pool, &ctx.cfg.worker_id, lease_for, limit).await
+    {
+        Ok(leased) => leased,
+        Err(e) => {
+            warn!(error = %e, "cannot lease call tasks");
+            return;
+        }
+    };
+    for task in leased {
+        let span = tracing::info_span!(
+            "call_task",
+            booking = %task.booking_id,
+            fence = task.fence,
+        );
+        calls.spawn(run_task(ctx.clone(), task, asked).instrument(span));
+    }
+}
+
+async fn erase_numbers(ctx: &Ctx) {
+    let retention =
+        chrono::Duration::from_std(ctx.cfg.phone_retention).unwrap_or(chrono::Duration::MAX);
+    match call_tasks::erase_seeker_phones(&ctx.pool, retention).await {
+        Ok(0) => {}
+        Ok(n) => info!(
+            bookings = n,
+            "erased seekers' numbers after the retention period"
+        ),
+        Err(e) => warn!(error = %e, "cannot erase seekers' numbers"),
+    }
+}
+
+async fn run_task(ctx: Arc<Ctx>, task: LeasedTask, leased_at: Instant) {
+    if let Err(e) = work(&ctx, &task, leased_at).await {
+        // The task stays leased; once the lease runs out, a worker (maybe
+        // this one) takes it again.
+        warn!(error = %e, "call task failed; it resumes after its lease");
+    }
+}
+
+/// One lease of one task: record what a previous holder left unfinished,
+/// decide whether to dial, dial, record.
+async fn work(ctx: &Ctx, task: &LeasedTask, leased_at: Instant) -> Result<(), TaskError> {
+    let lease = task.lease();
+    let booking = task.booking_id();
+    let pool = &ctx.pool;
+    let simulated = ctx.provider.is_simulated();
+    let mut redis = ctx.redis.clone();
+
+    let interrupted =
+        call_tasks::close_interrupted_attempts(pool, lease, HangupReason::LeaseLost.describe())
+            .await?;
+    for n in &interrupted {
+        warn!(
+            attempt = n,
+            "previous attempt was interrupted: its worker lost the lease"
+        );
+        let event = call_event(
+            booking,
+            u32::try_from(*n).unwrap_or(0),
+            EventState::Ended,
+            Some(CallOutcome::Failed),
+            Utc::now(),
+            simulated,
+            0,
+        );
+        ctx.cfg.events.publish(&mut redis, &event).await;
+    }
+    let payload = task.call_task()?;
+    let target = call_tasks::dial_target(pool, booking).await?;
+    let last_outcome = if interrupted.is_empty() {
+        task.last_outcome()
+    } else {
+        Some(CallOutcome::Failed)
+    };
+
+    if target.booking_status != "confirmed" {
+        info!(status = %target.booking_status, "booking no longer confirmed; not dialing");
+        call_tasks::finish_without_dialing(pool, lease, None).await?;
+        return Ok(());
+    }
+    let attempt = task.attempts + 1;
+    let attempt_no = u32::try_from(attempt).unwrap_or(u32::MAX);
+    if attempt_no > ctx.cfg.retry.max_attempts {
+        info!(attempts = task.attempts, "no attempts left");
+        call_tasks::finish_without_dialing(pool, lease, last_outcome.or(Some(CallOutcome::Failed)))
+            .await?;
+        return Ok(());
+    }
+    if Utc::now() >= target.ends_at {
+        info!("slot is over; not dialing");
+        call_tasks::finish_without_dialing(pool, lease, last_outcome.or(Some(CallOutcome::Failed)))
+            .await?;
+        return Ok(());
+    }
+    let Some(sealed_seeker) = target.seeker_phone() else {
+        warn!("seeker's number is erased; cannot dial");
+        call_tasks::finish_without_dialing(pool, lease, Some(CallOutcome::Failed)).await?;
+        return Ok(());
+    };
+
+    // Dial only on a fresh lease: the checks above may have taken a while,
+    // and the call must be supervised (and renewed) from the start.
+    let mut leased_at = leased_at;
+    if leased_at.elapsed() >= ctx.cfg.lease / 3 {
+        let asked = Instant::now();
+        let lease_for = chrono::Duration::from_std(ctx.cfg.lease).unwrap_or(chrono::Duration::MAX);
+        if call_tasks::renew(pool, lease, lease_for).await? != LeaseStatus::Held {
+            info!("lease lost (or booking cancelled) before dialing");
+            return Ok(());
+        }
+        leased_at = asked;
+    }
+    // The numbers are opened here, at dial time, and go only to the provider.
+    let expert = ctx.cipher.open(&target.expert_phone())?;
+    let seeker = ctx.cipher.open(&sealed_seeker)?;
+    if !call_tasks::begin_attempt(pool, lease, attempt, simulated).await? {
+        info!("lease lost before dialing");
+        return Ok(());
+    }
+    info!(
+        attempt,
+        seeker_alias = %payload.seeker_alias,
+        expert = %expert,
+        seeker = %seeker,
+        simulated,
+        "placing call"
+    );
+    let started = Utc::now();
+    ctx.cfg
+        .events
+        .publish(
+            &mut redis,
+            &call_event(
+                booking,
+                attempt_no,
+                EventState::DialingExpert,
+                None,
+                started,
+                simulated,
+                0,
+            ),
+        )
+        .await;
+    let handle = ctx.provider.place_call(CallRequest {
+        booking_id: booking,
+        attempt: attempt_no,
+        expert,
+        seeker,
+        hard_stop: ctx.cfg.retry.hard_stop(target.ends_at),
+    });
+
+    let Some(report) = supervise(ctx, lease, leased_at, booking, attempt, handle, &mut redis).await
+    else {
+        // Lease lost: whoever holds the task now records this attempt.
+        warn!(
+            attempt,
+            "lease lost during the call; hung up without recording"
+        );
+        return Ok(());
+    };
+    conclude(
+        ctx,
+        lease,
+        booking,
+        attempt,
+        target.ends_at,
+        &report,
+        &mut redis,
+    )
+    .await;
+    Ok(())
+}
+
+/// Follows the call to its end: records each step, renews the lease, and
+/// hangs up when the booking is cancelled or the lease can't be kept.
+/// Returns `None` when the lease was lost (nothing more may be written).
+async fn supervise(
+    ctx: &Ctx,
+    lease: Lease,
+    leased_at: Instant,
+    booking: BookingId,
+    attempt: i32,
+    mut handle: CallHandle,
+    redis: &mut ConnectionManager,
+) -> Option<CallReport> {
+    let simulated = ctx.provider.is_simulated();
+    let lease_len = ctx.cfg.lease;
+    let renew_every = lease_len / 3;
+    // Hang up this long before the lease could run out, so the BYEs are out
+    // before another worker may take the task and dial.
+    let safety = lease_len / 6;
+    // The lease was granted or extended no earlier than this.
+    let mut held_since = leased_at;
+    let mut renew = tokio::time::interval_at(leased_at + renew_every, renew_every);
+    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut lost = false;
+    let attempt_no = u32::try_from(attempt).unwrap_or(u32::MAX);
+
+    loop {
+        tokio::select! {
+            progress = handle.next() => {
+                let Some(progress) = progress else {
+                    return (!lost).then(|| CallReport::failed("call provider stopped without a report", simulated));
+                };
+                if let CallProgress::Ended(report) = progress {
+                    return (!lost).then_some(report);
+                }
+                if lost {
+                    continue;
+                }
+                match record_progress(ctx, lease, booking, attempt_no, &progress, redis, renew_every).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        warn!("lease lost during the call; hanging up");
+                        lost = true;
+                        handle.hang_up(HangupReason::LeaseLost);
+                    }
+                    Err(e) => warn!(error = %e, "call progress not recorded"),
+                }
+            }
+            _ = renew.tick(), if !lost => {
+                let sent = Instant::now();
+                let lease_for = chrono::Duration::from_std(lease_len).unwrap_or(chrono::Duration::MAX);
+                match timeout(renew_every / 2, call_tasks::renew(&ctx.pool, lease, lease_for)).await {
+                    Ok(Ok(LeaseStatus::Held)) => held_since = sent,
+                    Ok(Ok(LeaseStatus::Cancelled)) => {
+                        held_since = sent;
+                        info!("booking cancelled; hanging up");
+                        handle.hang_up(HangupReason::BookingCancelled);
+                    }
+                    Ok(Ok(LeaseStatus::Lost)) => {
+                        warn!("lease taken over; hanging up");
+                        lost = true;
+                        handle.hang_up(HangupReason::LeaseLost);
+                    }
+                    Ok(Err(e)) => warn!(error = %e, "lease not renewed"),
+                    Err(_) => warn!("lease renewal timed out"),
+                }
+            }
+            // Renewals keep failing (database unreachable): stop while the
+            // lease still holds. After it runs out another worker may dial.
+            _ = tokio::time::sleep_until(held_since + lease_len - safety), if !lost => {
+                warn!("cannot keep the lease; hanging up before it runs out");
+                lost = true;
+                handle.hang_up(HangupReason::LeaseLost);
+            }
+        }
+    }
+}
+
+/// Records one step. `Ok(false)` means the lease is gone.
+async fn record_progress(
+    ctx: &Ctx,
+    lease: Lease,
+    booking: BookingId,
+    attempt: u32,
+    progress: &CallProgress,
+    redis: &mut ConnectionManager,
+    limit: Duration,
+) -> Result<bool, StoreError> {
+    let pool = &ctx.pool;
+    let simulated = ctx.provider.is_simulated();
+    let attempt_i32 = i32::try_from(attempt).unwrap_or(i32::MAX);
+    let (written, event) = match progress {
+        // Recorded (and published) when the attempt began.
+        CallProgress::DialingExpert { .. } | CallProgress::Ended(_) => return Ok(true),
+        CallProgress::ExpertAnswered { at, sip_status } => {
+            let write = call_tasks::record_expert_answered(
+                pool,
+                lease,
+                attempt_i32,
+                *at,
+                sip_status.map(i32::from),
+            );
+            (bounded(limit, write).await?, None)
+        }
+        CallProgress::DialingSeeker { at } => {
+            let write = call_tasks::set_call_state(pool, lease, CallState::DialingSeeker);
+            (
+                bounded(limit, write).await?,
+                Some((EventState::DialingSeeker, *at)),
+            )
+        }
+        CallProgress::Bridged {
+            at,
+            seeker_sip_status,
+        } => {
+            let write = call_tasks::record_bridged(
+                pool,
+                lease,
+                attempt_i32,
+                *at,
+                seeker_sip_status.map(i32::from),
+            );
+            (
+                bounded(limit, write).await?,
+                Some((EventState::Bridged, *at)),
+            )
+        }
+    };
+    if let (true, Some((state, at))) = (written, event) {
+        let event = call_event(booking, attempt, state, None, at, simulated, 0);
+        ctx.cfg.events.publish(redis, &event).await;
+    }
+    Ok(written)
+}
+
+/// A store call that must not hold up lease renewal for long.
+async fn bounded<T>(
+    limit: Duration,
+    write: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    timeout(limit, write)
+        .await
+        .unwrap_or(Err(StoreError::Other(sqlx::Error::PoolTimedOut)))
+}
+
+/// Records the attempt's end and what happens next (retry or done).
+async fn conclude(
+    ctx: &Ctx,
+    lease: Lease,
+    booking: BookingId,
+    attempt: i32,
+    slot_ends_at: DateTime<Utc>,
+    report: &CallReport,
+    redis: &mut ConnectionManager,
+) {
+    let attempt_no = u32::try_from(attempt).unwrap_or(u32::MAX);
+    let next =
+        match ctx
+            .cfg
+            .retry
+            .next_attempt(attempt_no, report.outcome, report.ended_at, slot_ends_at)
+        {
+            Some(at) => NextStep::RetryAt(at),
+            None => NextStep::Finished,
+        };
+    let end = AttemptEnd {
+        attempt,
+        outcome: report.outcome,
+        ended_at: report.ended_at,
+        expert_answered_at: report.expert_answered_at,
+        bridged_at: report.bridged_at,
+        expert_sip_status: report.expert_sip_status.map(i32::from),
+        seeker_sip_status: report.seeker_sip_status.map(i32::from),
+        talk_seconds: i32::try_from(report.talk_seconds).unwrap_or(i32::MAX),
+        reason: report.reason.clone(),
+    };
+    // A lost write here would make the next lease holder redial a call that
+    // already happened, so a passing database error is worth a few retries.
+    // The write is fenced: retrying can never overwrite a newer holder.
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match call_tasks::conclude_attempt(&ctx.pool, lease, &end, next).await {
+            Ok(true) => break,
+            Ok(false) => {
+                warn!(attempt, "lease lost before the attempt was recorded");
+                return;
+            }
+            Err(e) if tries < 5 => {
+                warn!(error = %e, attempt, "attempt not recorded yet; retrying");
+                tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+            }
+            Err(e) => {
+                error!(error = %e, attempt, "attempt not recorded");
+                return;
+            }
+        }
+    }
+    match next {
+        NextStep::RetryAt(at) => info!(
+            attempt,
+            outcome = report.outcome.as_str(),
+            retry_at = %at,
+            "attempt ended; retrying"
+        ),
+        NextStep::Finished => info!(
+            attempt,
+            outcome = report.outcome.as_str(),
+            talk_seconds = report.talk_seconds,
+            "call finished"
+        ),
+    }
+    let event = call_event(
+        booking,
+        attempt_no,
+        EventState::Ended,
+        Some(report.outcome),
+        report.ended_at,
+        report.simulated,
+        report.talk_seconds,
+    );
+    ctx.cfg.events.publish(redis, &event).await;
+}

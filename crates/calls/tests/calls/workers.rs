@@ -1,0 +1,363 @@
+//! Several workers, a crash, leases and fences, retention, the simulation.
+use crate::helpers::*;
+use anxin_calls::{CallProvider, SimulatedConfig, SimulatedProvider};
+use anxin_domain::call::CallState;
+use anxin_domain::ids::CallTaskId;
+use anxin_store::call_tasks::{self, AttemptEnd, LeaseStatus, NextStep};
+use chrono::{Duration as ChronoDuration, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Invariant 3: many due tasks, two workers racing for them, each task
+/// dialed exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_dial_each_due_task_exactly_once() {
+    let db = fresh_db().await;
+    let redis = redis().await;
+    let key = events_key();
+    let sipp = Sipp::start("answer.xml");
+
+    let mut seeded = Vec::new();
+    for _ in 0..16 {
+        seeded.push(seed_running(&db.pool, ChronoDuration::seconds(4)).await);
+    }
+    let placed = Arc::new(Mutex::new(Vec::new()));
+    let mut workers = Vec::new();
+    let mut counts = Vec::new();
+    for _ in 0..2 {
+        let mine = Arc::new(Mutex::new(Vec::new()));
+        let provider = Counting {
+            inner: sip_provider(&sipp, |_| {}).await,
+            placed: mine.clone(),
+        };
+        counts.push(mine);
+        let cfg = worker_config(&key, 3);
+        workers.push(spawn_worker(cfg, &db.pool, &redis, Arc::new(provider)));
+    }
+    for s in &seeded {
+        let t = wait_finished(&db.pool, s.booking, Duration::from_secs(20)).await;
+        assert_eq!(
+            t.outcome.as_deref(),
+            Some("completed"),
+            "SIPp: {}",
+            sipp.errors()
+        );
+        assert_eq!(attempts(&db.pool, s.booking).await.len(), 1);
+    }
+    for c in &counts {
+        placed
+            .lock()
+            .unwrap()
+            .extend(c.lock().unwrap().iter().copied());
+    }
+    let placed = placed.lock().unwrap().clone();
+    let mut per_booking: HashMap<_, usize> = HashMap::new();
+    for b in &placed {
+        *per_booking.entry(*b).or_default() += 1;
+    }
+    assert_eq!(per_booking.len(), 16);
+    assert!(
+        per_booking.values().all(|n| *n == 1),
+        "a booking dialed twice: {per_booking:?}"
+    );
+    assert!(
+        counts.iter().all(|c| !c.lock().unwrap().is_empty()),
+        "both workers took a share"
+    );
+    // And what the trunk saw: one INVITE transaction per party.
+    let legs = sipp.legs();
+    assert_eq!(legs.len(), 32);
+    for s in &seeded {
+        for number in [&s.expert_phone, &s.seeker_phone] {
+            let n = legs.iter().filter(|l| &l.dialed == number).count();
+            assert_eq!(n, 1, "{number} dialed {n} times");
+        }
+    }
+
+    for w in workers {
+        w.stop().await;
+    }
+    db.drop_db().await;
+}
+
+/// Invariant 3, the crash: the worker dies while the call is up. The task
+/// waits out the lease (no second live dial), then another worker records
+/// the interrupted attempt and dials again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_s_task_resumes_after_the_lease_with_the_interrupted_attempt_recorded() {
+    let db = fresh_db().await;
+    let redis = redis().await;
+    let key = events_key();
+    let sipp = Sipp::start("answer.xml");
+
+    let doomed = spawn_worker(
+        worker_config(&key, 3),
+        &db.pool,
+        &redis,
+        sip_provider(&sipp, |_| {}).await,
+    );
+    let seeded = seed_running(&db.pool, ChronoDuration::seconds(9)).await;
+    let bridged = wait_for_task(
+        &db.pool,
+        seeded.booking,
+        Duration::from_secs(10),
+        "the bridge",
+        |t| t.call_state == CallState::Bridged.as_str(),
+    )
+    .await;
+    let lease_expiry = bridged.lease_expires_at.unwrap();
+    doomed.kill();
+    let killed_at = Utc::now();
+
+    let survivor = spawn_worker(
+        worker_config(&key, 3),
+        &db.pool,
+        &redis,
+        sip_provider(&sipp, |_| {}).await,
+    );
+    let task = wait_finished(&db.pool, seeded.booking, Duration::from_secs(25)).await;
+    assert_eq!(task.outcome.as_deref(), Some("completed"));
+    assert_eq!(task.fence, 2, "leased twice");
+
+    let attempts = attempts(&db.pool, seeded.booking).await;
+    assert_eq!(attempts.len(), 2, "{attempts:#?}");
+    let (first, second) = (&attempts[0], &attempts[1]);
+    assert_eq!(first.outcome.as_deref(), Some("failed"));
+    assert_eq!(first.reason.as_deref(), Some("worker lost lease"));
+    assert!(first.bridged_at.is_some());
+    assert_eq!((first.fence, second.fence), (1, 2));
+    assert!(
+        first.ended_at.unwrap() <= second.started_at,
+        "the interruption is recorded before the new attempt"
+    );
+    assert!(
+        second.started_at >= lease_expiry - ChronoDuration::milliseconds(100),
+        "not redialed before the lease ran out: {} < {lease_expiry}",
+        second.started_at
+    );
+    assert!(second.started_at > killed_at);
+    assert_eq!(second.outcome.as_deref(), Some("completed"));
+
+    // On the wire: the dead worker's legs were gone (BYE) before the new
+    // INVITEs, never two live calls at once.
+    let msgs = sipp.messages();
+    let legs = sipp.legs();
+    assert_eq!(legs.len(), 4);
+    let first_legs: Vec<_> = legs.iter().take(2).map(|l| l.call_id.clone()).collect();
+    let last_bye_of_first = msgs
+        .iter()
+        .rposition(|m| {
+            m.to_sipp
+                && m.is_request("BYE")
+                && first_legs.contains(&m.header("Call-ID").unwrap().to_string())
+        })
+        .expect("the killed worker's call was hung up");
+    let first_new_invite = msgs
+        .iter()
+        .position(|m| {
+            m.to_sipp
+                && m.is_request("INVITE")
+                && !first_legs.contains(&m.header("Call-ID").unwrap().to_string())
+        })
+        .unwrap();
+    assert!(last_bye_of_first < first_new_invite);
+
+    survivor.stop().await;
+    db.drop_db().await;
+}
+
+/// The fence: once another worker leased the task, nothing the old holder
+/// writes lands, and the new holder sees the old attempt as interrupted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_lease_holder_cannot_write() {
+    let db = fresh_db().await;
+    let pool = &db.pool;
+    let seeded = seed_running(pool, ChronoDuration::minutes(30)).await;
+    let short = ChronoDuration::milliseconds(300);
+
+    let old = call_tasks::lease_due(pool, "old", short, 10).await.unwrap();
+    assert_eq!(old.len(), 1);
+    let old = old[0].lease();
+    assert!(
+        call_tasks::lease_due(pool, "thief", short, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "held"
+    );
+    assert!(call_tasks::begin_attempt(pool, old, 1, false)
+        .await
+        .unwrap());
+    assert!(
+        call_tasks::set_call_state(pool, old, CallState::DialingSeeker)
+            .await
+            .unwrap()
+    );
+
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let new = call_tasks::lease_due(pool, "new", ChronoDuration::seconds(30), 10)
+        .await
+        .unwrap();
+    assert_eq!(new.len(), 1);
+    assert_eq!(new[0].attempts, 1);
+    let new = new[0].lease();
+    assert_eq!(new.fence, old.fence + 1);
+
+    assert_eq!(
+        call_tasks::renew(pool, old, short).await.unwrap(),
+        LeaseStatus::Lost
+    );
+    assert!(!call_tasks::set_call_state(pool, old, CallState::Bridged)
+        .await
+        .unwrap());
+    assert!(
+        !call_tasks::record_bridged(pool, old, 1, Utc::now(), Some(200))
+            .await
+            .unwrap()
+    );
+    let end = AttemptEnd {
+        attempt: 1,
+        outcome: anxin_domain::call::CallOutcome::Completed,
+        ended_at: Utc::now(),
+        expert_answered_at: None,
+        bridged_at: None,
+        expert_sip_status: Some(200),
+        seeker_sip_status: Some(200),
+        talk_seconds: 60,
+        reason: None,
+    };
+    assert!(
+        !call_tasks::conclude_attempt(pool, old, &end, NextStep::Finished)
+            .await
+            .unwrap()
+    );
+    assert!(!call_tasks::begin_attempt(pool, old, 2, false)
+        .await
+        .unwrap());
+
+    assert_eq!(
+        call_tasks::close_interrupted_attempts(pool, new, "worker lost lease")
+            .await
+            .unwrap(),
+        vec![1]
+    );
+    let t = task(pool, seeded.booking).await;
+    assert_eq!(
+        (t.state.as_str(), t.lease_owner.as_deref()),
+        ("leased", Some("new"))
+    );
+    assert_eq!(
+        t.call_state, "dialing_seeker",
+        "the stale write did not land"
+    );
+    let a = &call_tasks::attempts(pool, CallTaskId(t.id)).await.unwrap()[0];
+    assert_eq!(a.outcome.as_deref(), Some("failed"));
+    assert!(a.bridged_at.is_none());
+    let booking = anxin_store::bookings::get(pool, seeded.booking)
+        .await
+        .unwrap();
+    assert_eq!(
+        booking.status, "confirmed",
+        "the stale 'completed' did not land"
+    );
+
+    db.drop_db().await;
+}
+
+/// The simulated provider goes through the same worker; everything it
+/// produces is marked simulated. The seeker's number is erased after the
+/// retention period; the outcome stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_calls_are_marked_and_the_seekers_number_is_erased_after_retention() {
+    let db = fresh_db().await;
+    let mut redis = redis().await;
+    let key = events_key();
+    let provider = SimulatedProvider::new(SimulatedConfig {
+        expert_answer_rate: 1.0,
+        expert_busy_rate: 0.0,
+        seeker_answer_rate: 1.0,
+        seeker_busy_rate: 0.0,
+        ring: Duration::from_millis(50)..Duration::from_millis(100),
+        ring_timeout: Duration::from_millis(200),
+        talk: Duration::from_millis(1100)..Duration::from_millis(1200),
+    });
+    assert!(provider.is_simulated());
+    let mut cfg = worker_config(&key, 1);
+    cfg.phone_retention = Duration::from_secs(1);
+    cfg.erase_interval = Duration::from_millis(200);
+    // The sweep runs in the worker loop, which otherwise sleeps until the
+    // next due task; keep it looking.
+    cfg.poll_interval = Duration::from_millis(200);
+    let worker = spawn_worker(cfg, &db.pool, &redis, Arc::new(provider));
+
+    let seeded = seed_running(&db.pool, ChronoDuration::minutes(30)).await;
+    let t = wait_finished(&db.pool, seeded.booking, Duration::from_secs(10)).await;
+    assert_eq!(t.outcome.as_deref(), Some("completed"));
+    let a = &attempts(&db.pool, seeded.booking).await[0];
+    assert!(a.simulated);
+    assert_eq!(a.talk_seconds, Some(1));
+    let events = read_events(&mut redis, &key).await;
+    assert_eq!(events.len(), 4);
+    assert!(events.iter().all(|e| e.simulated));
+
+    let has_phone = || async {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT phone_ciphertext IS NOT NULL FROM bookings WHERE id = $1",
+        )
+        .bind(seeded.booking.0)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+    };
+    assert!(has_phone().await, "kept during the retention period");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while has_phone().await {
+        assert!(std::time::Instant::now() < deadline, "number not erased");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let booking = anxin_store::bookings::get(&db.pool, seeded.booking)
+        .await
+        .unwrap();
+    assert_eq!(
+        booking.call_outcome.as_deref(),
+        Some("completed"),
+        "the outcome stays"
+    );
+    assert_eq!(booking.status, "completed");
+    assert!(booking.phone_masked.is_some(), "the masked form stays");
+
+    worker.stop().await;
+    delete_key(&mut redis, &key).await;
+    db.drop_db().await;
+}
+
+/// A slot that ended before any worker got to it is not dialed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_that_is_already_over_is_not_dialed() {
+    let db = fresh_db().await;
+    let redis = redis().await;
+    let key = events_key();
+    let placed = Arc::new(Mutex::new(Vec::new()));
+    let provider = Counting {
+        inner: Arc::new(SimulatedProvider::default()),
+        placed: placed.clone(),
+    };
+    let now = Utc::now();
+    let seeded = seed_booking(
+        &db.pool,
+        &cipher(),
+        &random_phone("10"),
+        &random_phone("13"),
+        now - ChronoDuration::minutes(50),
+        now - ChronoDuration::minutes(1),
+    )
+    .await;
+    let worker = spawn_worker(worker_config(&key, 3), &db.pool, &redis, Arc::new(provider));
+    let t = wait_finished(&db.pool, seeded.booking, Duration::from_secs(10)).await;
+    assert_eq!(t.outcome.as_deref(), Some("failed"));
+    assert_eq!(t.attempts, 0);
+    assert!(placed.lock().unwrap().is_empty());
+    worker.stop().await;
+    db.drop_db().await;
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Benchmarks Anxin on this machine and reports each figure as a ratio to the
+# raw limits measured in the same run:
+#   - redis-benchmark running a Lua script equivalent to a hold (50 clients);
+#   - pgbench doing a durable insert equivalent to a confirmation (16 clients).
+# Then starts `anxin serve` (release build, fresh database, own Redis prefix)
+# and drives it with the load generator: holds, confirmations, the full seeker
+# flow, and 2,000 seekers racing for 50 slots. Ends with the Postgres checks
+# (double bookings, lost bookings). Usage: ./loadtest/run.sh [quick]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+ensure_postgres
+ensure_redis
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/anxin-target}"
+SCALE=${1:-full}
+SEEKERS=4000; [ "$SCALE" = quick ] && SEEKERS=800
+PORT=18090
+DB=anxin_load
+PREFIX="load-$(date +%s)"
+OUT=out/loadtest; mkdir -p "$OUT"
+
+log "building (release)"
+cargo build --release --locked -p anxin -p anxin-loadtest >/dev/null
+
+log "raw limit 1: redis-benchmark, Lua hold-equivalent script, 50 clients"
+HOLD_LUA="local s=ARGV[1] local m=redis.call('HGET',KEYS[1],s) if redis.call('SISMEMBER',KEYS[2],s)==1 then return 0 end if redis.call('ZSCORE',KEYS[3],s) then return 0 end redis.call('ZREM',KEYS[4],s) redis.call('ZADD',KEYS[3],1,s) redis.call('HSET',KEYS[5],s,'h') return 1"
+redis-benchmark -h 127.0.0.1 -p 6379 -c 50 -n 200000 -r 1000000 -q \
+  EVAL "$HOLD_LUA" 5 "bench:{e}:slots" "bench:{e}:booked" "bench:{e}:held" "bench:{e}:open" "bench:{e}:holds" "__rand_int__" | tee "$OUT/redis-benchmark.txt"
+redis-cli -h 127.0.0.1 del "bench:{e}:slots" "bench:{e}:booked" "bench:{e}:held" "bench:{e}:open" "bench:{e}:holds" >/dev/null
+REDIS_RATE=$(grep -oE '[0-9.]+ requests per second' "$OUT/redis-benchmark.txt" | tail -n1 | cut -d' ' -f1)
+
+log "raw limit 2: pgbench, durable booking + outbox insert in one transaction, 16 clients"
+psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS anxin_pgbench" -qc "CREATE DATABASE anxin_pgbench" >/dev/null
+psql -h 127.0.0.1 -U postgres -d anxin_pgbench -q <<'SQL'
+CREATE TABLE b (id uuid PRIMARY KEY, slot_id uuid NOT NULL UNIQUE, seeker_id uuid NOT NULL, starts_at timestamptz NOT NULL, phone bytea, created_at timestamptz DEFAULT now());
+CREATE TABLE t (id uuid PRIMARY KEY, booking_id uuid NOT NULL UNIQUE REFERENCES b(id), payload bytea NOT NULL, due_at timestamptz NOT NULL);
+SQL
+cat > "$OUT/confirm.sql" <<'SQL'
+WITH booking AS (
+  INSERT INTO b VALUES (gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), now(), '\x0102030405060708090a0b0c0d0e0f'::bytea)
+  RETURNING id
+)
+INSERT INTO t SELECT gen_random_uuid(), id, '\x0a0b0c'::bytea, now() FROM booking;
+SQL
+pgbench -h 127.0.0.1 -U postgres -n -c 16 -j 2 -T 15 -f "$OUT/confirm.sql" anxin_pgbench | tee "$OUT/pgbench.txt"
+PG_RATE=$(grep -oE 'tps = [0-9.]+' "$OUT/pgbench.txt" | head -n1 | cut -d' ' -f3)
+
+log "starting anxin serve on :$PORT (database $DB, Redis prefix $PREFIX)"
+psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
+ANXIN_LISTEN=127.0.0.1:$PORT ANXIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB ANXIN_REDIS_PREFIX=$PREFIX \
+ANXIN_HOLDS_PER_MINUTE_PER_IP=100000000 ANXIN_HOLDS_PER_MINUTE_PER_SEEKER=1000 ANXIN_PRIORITY_SHARE=0 \
+ANXIN_MAX_ACTIVE_BOOKINGS=1000 ANXIN_LOG_FORMAT=json RUST_LOG=warn \
+  "$CARGO_TARGET_DIR/release/anxin" serve > "$OUT/server.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 1; done
+
+LT="$CARGO_TARGET_DIR/release/anxin-loadtest --base http://127.0.0.1:$PORT --database-url postgres://postgres@127.0.0.1:5432/$DB"
+log "holds through HTTP (200 concurrent clients)"
+$LT --mode holds --concurrency 200 --seekers "$SEEKERS" --rounds 5 --experts 40 | tee "$OUT/holds.txt"
+log "confirmations through HTTP (hold + confirm, 64 concurrent clients)"
+$LT --mode confirm --concurrency 64 --seekers "$SEEKERS" --experts 40 | tee "$OUT/confirm.txt"
+log "the seeker flow: slate → hold → confirm (100 concurrent clients)"
+$LT --mode flow --concurrency 100 --seekers "$SEEKERS" --experts 20 | tee "$OUT/flow.txt"
+log "contended: 2,000 seekers racing for 50 slots"
+$LT --mode race --concurrency 2000 --seekers 2000 --race-slots 50 --experts 1 | tee "$OUT/race.txt"
+
+HOLD_RATE=$(awk '$1=="hold"{print $3}' "$OUT/holds.txt")
+HOLD_P99=$(awk '$1=="hold"{print $6}' "$OUT/holds.txt")
+CONFIRM_RATE=$(awk '$1=="confirm"{print $3}' "$OUT/confirm.txt")
+SLATE_P99=$(awk '$1=="slate"{print $6}' "$OUT/flow.txt")
+echo
+echo "== Summary (same run, this machine) =="
+printf 'redis-benchmark Lua hold-equivalent:  %8.0f /s\n' "$REDIS_RATE"
+printf 'pgbench booking+outbox transaction:   %8.0f /s\n' "$PG_RATE"
+printf 'holds through HTTP:                   %8.0f /s  = %5.1f%% of Redis   (p99 %s ms at 200 clients)\n' "$HOLD_RATE" "$(awk "BEGIN{print 100*$HOLD_RATE/$REDIS_RATE}")" "$HOLD_P99"
+printf 'confirmations through HTTP:           %8.0f /s  = %5.1f%% of pgbench\n' "$CONFIRM_RATE" "$(awk "BEGIN{print 100*$CONFIRM_RATE/$PG_RATE}")"
+printf 'slate p99 through HTTP (client side): %8s ms\n' "$SLATE_P99"
+grep -h -E '^(race:|double bookings|lost bookings|errors other)' "$OUT/race.txt"

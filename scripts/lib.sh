@@ -1,0 +1,49 @@
+# Shared by scripts/test, scripts/run and .ci/run: bring up what Anxin needs on
+# a fresh machine of this kind (Debian, root, local PostgreSQL and Redis).
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi
+}
+
+ensure_postgres() {
+  if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then return; fi
+  log "PostgreSQL is not answering: starting it"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n1)" main start
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && return; sleep 1; done
+  echo "PostgreSQL did not come up on 127.0.0.1:5432" >&2; exit 1
+}
+
+ensure_redis() {
+  if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then return; fi
+  log "Redis is not answering: starting it"
+  as_root mkdir -p /var/lib/redis /var/log/redis
+  as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return; sleep 1; done
+  echo "Redis did not come up on 127.0.0.1:6379" >&2; exit 1
+}
+
+# SIPp plays the phones and the trunk in the call tests; Chromium and its
+# driver render the operator dashboard in the browser test.
+ensure_debian_packages() {
+  local missing=()
+  command -v sipp >/dev/null || missing+=(sip-tester)
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+# Each test creates its own database; remove those of earlier runs.
+drop_test_databases() {
+  local dbs
+  dbs=$(psql -h 127.0.0.1 -U postgres -d postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'anxin\_test\_%'" 2>/dev/null || true)
+  for db in $dbs; do
+    psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+}
