@@ -245,6 +245,7 @@ impl Settings {
             hold_ttl: Duration::from_secs(self.hold_ttl_seconds.max(1)),
             cutoff: Duration::from_secs(self.booking_cutoff_minutes * 60),
             max_holds_per_seeker: self.max_holds_per_seeker.max(1),
+            holds_per_minute_per_seeker: self.holds_per_minute_per_seeker.max(1),
             idempotency_ttl: Duration::from_secs(24 * 3600),
         }
     }

@@ -116,7 +116,7 @@ async fn maintain(state: web::Data<AppState>, every: Duration) {
             tracing::warn!(error = %e, "reconcile failed; retrying next round");
         }
         // The horizon moves by days; once an hour is plenty.
-        if rounds % (3600 / every.as_secs().max(1)).max(1) == 0 {
+        if rounds.is_multiple_of((3600 / every.as_secs().max(1)).max(1)) {
             if let Err(e) = flows::availability::roll_horizon(&state, chrono::Utc::now()).await {
                 tracing::warn!(error = %e, "rolling the slot horizon failed");
             }

@@ -26,12 +26,23 @@ pub async fn provider(settings: &Settings) -> anyhow::Result<Arc<dyn CallProvide
                 .context("ANXIN_SIP_CALLER_ID (the platform's E.164 number) is required with ANXIN_CALL_PROVIDER=sip")?;
             let mut config = SipConfig::new(trunk, caller_id);
             config.username = settings.sip_username.clone();
-            config.password = settings.sip_password.as_ref().map(|p| p.expose_secret().to_string());
+            config.password = settings
+                .sip_password
+                .as_ref()
+                .map(|p| p.expose_secret().to_string());
             config.outbound_proxy = settings.sip_outbound_proxy.clone();
             config.assert_identity = settings.sip_assert_identity;
-            config.ring_timeout = Duration::from_secs(settings.sip_ring_timeout_seconds.clamp(5, 30));
-            config.bind = settings.sip_bind.parse().context("ANXIN_SIP_BIND must be ip:port")?;
-            Arc::new(SipProvider::start(config).await.context("starting the SIP provider")?)
+            config.ring_timeout =
+                Duration::from_secs(settings.sip_ring_timeout_seconds.clamp(5, 30));
+            config.bind = settings
+                .sip_bind
+                .parse()
+                .context("ANXIN_SIP_BIND must be ip:port")?;
+            Arc::new(
+                SipProvider::start(config)
+                    .await
+                    .context("starting the SIP provider")?,
+            )
         }
     })
 }
@@ -48,17 +59,31 @@ pub fn worker_config(settings: &Settings) -> WorkerConfig {
 }
 
 /// Runs the worker until `shutdown` resolves; calls in progress finish.
-pub async fn run(settings: &Settings, shutdown: impl std::future::Future<Output = ()> + Send) -> anyhow::Result<()> {
+pub async fn run(
+    settings: &Settings,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
     let secrets = settings.secrets()?;
     anxin_store::ensure_database(&settings.database_url).await?;
     let pool = anxin_store::connect_lazy(&settings.database_url, 10)?;
-    anxin_store::migrate(&pool).await.context("running migrations")?;
-    let redis = redis::aio::ConnectionManager::new(redis::Client::open(settings.redis_url.as_str())?)
+    anxin_store::migrate(&pool)
         .await
-        .context("connecting to Redis")?;
+        .context("running migrations")?;
+    let redis =
+        redis::aio::ConnectionManager::new(redis::Client::open(settings.redis_url.as_str())?)
+            .await
+            .context("connecting to Redis")?;
     let cipher = PhoneCipher::new(&settings.phone_key_id, &secrets.phone_key)?;
     let provider = provider(settings).await?;
     tracing::info!(provider = ?settings.call_provider(), "call worker started");
-    anxin_calls::run(worker_config(settings), pool, redis, cipher, provider, shutdown).await?;
+    anxin_calls::run(
+        worker_config(settings),
+        pool,
+        redis,
+        cipher,
+        provider,
+        shutdown,
+    )
+    .await?;
     Ok(())
 }

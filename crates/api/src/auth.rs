@@ -195,6 +195,8 @@ impl<P: Policy> FromRequest for Authorized<P> {
 /// The host-app subject goes no further than the keyed hash taken here.
 pub struct SeekerSession {
     pub seeker: SeekerRow,
+    /// Kept only to key the per-instance cache; never stored or logged.
+    pub(crate) subject: String,
 }
 
 impl FromRequest for SeekerSession {
@@ -207,9 +209,11 @@ impl FromRequest for SeekerSession {
         Box::pin(async move {
             let auth = auth?;
             let state = state.ok_or(ApiError::Unavailable("the service is not configured"))?;
-            let hash = state.subjects.hash(&auth.principal.sub);
-            let seeker = anxin_store::seekers::resolve(&state.pool, &hash).await?;
-            Ok(Self { seeker })
+            let seeker = crate::flows::seekers::resolve(&state, &auth.principal.sub).await?;
+            Ok(Self {
+                seeker,
+                subject: auth.principal.sub,
+            })
         })
     }
 }

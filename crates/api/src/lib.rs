@@ -3,6 +3,7 @@
 //! rules: they parse, authorize, call a flow, and shape the answer.
 
 pub mod auth;
+pub mod cache;
 pub mod dto;
 pub mod error;
 pub mod extract;

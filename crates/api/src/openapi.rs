@@ -13,7 +13,8 @@ use utoipa::{Modify, OpenApi};
         experts::put_availability, experts::slots, experts::my_bookings,
         seekers::slate, seekers::update_me, seekers::place_hold, seekers::release_hold,
         bookings::confirm, bookings::get, bookings::cancel,
-        crate::ops::summary, crate::ops::page,
+        crate::ops::summary, crate::ops::board, crate::ops::page, crate::ops::sign_in,
+        crate::ops::sign_out, crate::ops::asset, crate::ops::approve_expert, crate::ops::suspend_expert,
     ),
     modifiers(&BearerAuth),
 )]

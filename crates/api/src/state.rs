@@ -71,6 +71,9 @@ pub struct AppState {
     pub seeker_limiter: Arc<KeyedLimiter>,
     pub ip_limiter: Arc<KeyedLimiter>,
     /// Approved experts, cached briefly (see `flows::slate::catalog`).
+    /// Seekers by subject hash, and slots by id (see `cache`).
+    pub seeker_cache: crate::cache::TtlCache<Vec<u8>, anxin_store::seekers::SeekerRow>,
+    pub slot_cache: crate::cache::TtlCache<anxin_domain::ids::SlotId, anxin_store::slots::SlotRow>,
     pub catalog: tokio::sync::RwLock<
         Option<(
             std::time::Instant,
@@ -106,6 +109,8 @@ impl AppState {
             tokens,
             config,
             metrics: Metrics::new(),
+            seeker_cache: crate::cache::TtlCache::new(Duration::from_secs(30), 100_000),
+            slot_cache: crate::cache::TtlCache::new(Duration::from_secs(30), 200_000),
             catalog: tokio::sync::RwLock::new(None),
         }
     }

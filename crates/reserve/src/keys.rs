@@ -14,7 +14,7 @@ pub struct Keys {
 /// expect them (see `lua/expert_prelude.lua`).
 pub struct ExpertKeys(pub [String; 5]);
 
-pub struct SeekerKeys(pub [String; 3]);
+pub struct SeekerKeys(pub [String; 4]);
 
 impl Keys {
     pub fn new(prefix: &str) -> Self {
@@ -51,15 +51,12 @@ impl Keys {
             format!("{tag}:holds"),
             format!("{tag}:hold:{hold}"),
             format!("{tag}:idem:{}", idempotency_key.unwrap_or("-")),
+            format!("{tag}:rate:holds"),
         ])
     }
 
     pub fn seeker_hold(&self, seeker: SeekerId, hold: HoldId) -> String {
         format!("{}:{{seeker:{seeker}}}:hold:{hold}", self.prefix)
-    }
-
-    pub fn rate_limit(&self, limit: &str, subject: &str) -> String {
-        format!("{}:{{rl:{limit}:{subject}}}", self.prefix)
     }
 
     /// Experts whose index has been built, for the slate's candidate list.

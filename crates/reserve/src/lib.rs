@@ -89,6 +89,10 @@ pub enum SeekerHold {
     },
     IdempotencyMismatch,
     HoldLimit,
+    /// The shared (cross-instance) hold rate limit: try again after this.
+    RateLimited {
+        retry_after: Duration,
+    },
 }
 
 /// A seeker's hold as recorded on their side.
@@ -108,6 +112,8 @@ pub struct ReserveConfig {
     /// How long before a slot's end it stops being reservable.
     pub cutoff: Duration,
     pub max_holds_per_seeker: u32,
+    /// Hold attempts per seeker per minute, across every instance.
+    pub holds_per_minute_per_seeker: u32,
     pub idempotency_ttl: Duration,
 }
 
@@ -124,7 +130,6 @@ struct Scripts {
     held: Script,
     seeker_acquire: Script,
     seeker_release: Script,
-    gcra: Script,
 }
 
 impl Scripts {
@@ -144,7 +149,6 @@ impl Scripts {
             held: expert(include_str!("lua/held.lua")),
             seeker_acquire: Script::new(include_str!("lua/seeker_acquire.lua")),
             seeker_release: Script::new(include_str!("lua/seeker_release.lua")),
-            gcra: Script::new(include_str!("lua/gcra.lua")),
         }
     }
 }
@@ -264,10 +268,21 @@ impl Reserve {
                     request_hash.to_string(),
                     millis(self.config.idempotency_ttl).to_string(),
                     if idempotency_key.is_some() { "1" } else { "0" }.to_string(),
+                    millis(self.rate_interval()).max(1).to_string(),
+                    self.config.holds_per_minute_per_seeker.max(1).to_string(),
                 ],
             )
             .await?;
         match first(&reply) {
+            "rate_limited" => Ok(SeekerHold::RateLimited {
+                retry_after: Duration::from_millis(
+                    reply
+                        .get(1)
+                        .and_then(|w| w.parse::<u64>().ok())
+                        .unwrap_or(1000)
+                        .max(1),
+                ),
+            }),
             "ok" => Ok(SeekerHold::Acquired {
                 expires_at: instant(reply.get(1).map_or("", String::as_str))?,
             }),
@@ -641,29 +656,7 @@ impl Reserve {
             .await?)
     }
 
-    /// Consumes one unit of a shared (cross-instance) rate limit: at most
-    /// `burst` at once, refilling one every `interval`. `Err(wait)` means
-    /// refused, with how long until the next unit.
-    pub async fn rate_limit(
-        &self,
-        limit: &str,
-        subject: &str,
-        interval: Duration,
-        burst: u32,
-    ) -> Result<std::result::Result<(), Duration>> {
-        let mut c = self.conn.clone();
-        let (allowed, wait_ms): (i64, i64) = self
-            .scripts
-            .gcra
-            .key(self.keys.rate_limit(limit, subject))
-            .arg(millis(interval).max(1))
-            .arg(burst.max(1))
-            .invoke_async(&mut c)
-            .await?;
-        Ok(if allowed == 1 {
-            Ok(())
-        } else {
-            Err(Duration::from_millis(wait_ms.max(1) as u64))
-        })
+    fn rate_interval(&self) -> Duration {
+        Duration::from_millis(60_000 / u64::from(self.config.holds_per_minute_per_seeker.max(1)))
     }
 }

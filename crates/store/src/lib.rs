@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bookings;
 pub mod call_tasks;
 pub mod crypto;
+pub mod events;
 pub mod experts;
 pub mod seekers;
 pub mod slots;

@@ -11,13 +11,24 @@ fn expired_token() -> String {
         exp: chrono::Utc::now().timestamp() - 600,
         iat: 0,
     };
-    encode(&Header::default(), &claims, &EncodingKey::from_secret(anxin::config::DEV_JWT_SECRET.as_bytes())).unwrap()
+    encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(anxin::config::DEV_JWT_SECRET.as_bytes()),
+    )
+    .unwrap()
 }
 
 #[tokio::test]
 async fn bad_tokens_get_401_and_wrong_roles_403() {
     let app = spawn_app().await;
-    let forged = issue_token(b"not-the-server-secret", Role::Operator, "mallory", std::time::Duration::from_secs(600)).unwrap();
+    let forged = issue_token(
+        b"not-the-server-secret",
+        Role::Operator,
+        "mallory",
+        std::time::Duration::from_secs(600),
+    )
+    .unwrap();
     let cases: Vec<(&str, Option<String>)> = vec![
         ("missing", None),
         ("malformed", Some("Bearer not.a.jwt".into())),
@@ -39,13 +50,39 @@ async fn bad_tokens_get_401_and_wrong_roles_403() {
 
     // Wrong role → 403.
     let expert = token(Role::Expert, &uuid::Uuid::new_v4().to_string());
-    assert_error(app.get(&expert, "/v1/slate").await, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_error(
+        app.get(&expert, "/v1/slate").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
     let seeker = new_seeker();
-    assert_error(app.post(&seeker, "/v1/experts", &expert_profile("X")).await, StatusCode::FORBIDDEN, "forbidden").await;
-    assert_error(app.get(&seeker, "/v1/experts/me/bookings").await, StatusCode::FORBIDDEN, "forbidden").await;
-    assert_error(app.get(&seeker, "/v1/ops/summary").await, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_error(
+        app.post(&seeker, "/v1/experts", &expert_profile("X")).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        app.get(&seeker, "/v1/experts/me/bookings").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        app.get(&seeker, "/v1/ops/summary").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
     let id = uuid::Uuid::new_v4();
-    assert_error(app.post(&seeker, &format!("/v1/experts/{id}/approve"), &json!({})).await, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_error(
+        app.post(&seeker, &format!("/v1/experts/{id}/approve"), &json!({}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -54,9 +91,21 @@ async fn an_expert_may_edit_only_their_own_availability() {
     let alice = app.expert_with(&all_week(60)).await;
     let bob = app.expert_with(&all_week(60)).await;
     let alice_token = token(Role::Expert, &alice.to_string());
-    let r = app.put(&alice_token, &format!("/v1/experts/{bob}/availability"), &all_week(30)).await;
+    let r = app
+        .put(
+            &alice_token,
+            &format!("/v1/experts/{bob}/availability"),
+            &all_week(30),
+        )
+        .await;
     assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
-    let r = app.put(&alice_token, &format!("/v1/experts/{alice}/availability"), &all_week(30)).await;
+    let r = app
+        .put(
+            &alice_token,
+            &format!("/v1/experts/{alice}/availability"),
+            &all_week(30),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     // Bob's slots are untouched: still hour-long.
     let slots = app.open_slots(bob).await;
@@ -70,12 +119,20 @@ async fn an_expert_may_edit_only_their_own_availability() {
 async fn the_token_command_prints_a_token_the_service_accepts() {
     let app = spawn_app().await;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_anxin"))
-        .args(["token", "--role", "operator", "--sub", "ops-1", "--ttl", "10m"])
+        .args([
+            "token", "--role", "operator", "--sub", "ops-1", "--ttl", "10m",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let r = app.post(&token, "/v1/experts", &expert_profile("Dr. CLI")).await;
+    let r = app
+        .post(&token, "/v1/experts", &expert_profile("Dr. CLI"))
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED);
 
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_anxin"))

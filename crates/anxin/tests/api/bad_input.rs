@@ -41,60 +41,410 @@ async fn every_write_endpoint_answers_bad_input_with_a_clear_4xx() {
     let seeker = new_seeker();
     let expert_token = token(Role::Expert, &expert.to_string());
     let avail = format!("/v1/experts/{expert}/availability");
-    let many_ranges: Vec<Value> = (0..500).map(|_| json!({"weekday": "mon", "start": "09:00", "end": "10:00"})).collect();
+    let many_ranges: Vec<Value> = (0..500)
+        .map(|_| json!({"weekday": "mon", "start": "09:00", "end": "10:00"}))
+        .collect();
 
     let mut cases = vec![
         // POST /v1/experts
-        Case { name: "malformed json", method: "POST", path: "/v1/experts".into(), token: op.clone(), body: Body::Raw("{\"display_name\": "), status: 400, field: None },
-        Case { name: "not json at all", method: "POST", path: "/v1/experts".into(), token: op.clone(), body: Body::Raw("hello"), status: 400, field: None },
-        Case { name: "wrong type", method: "POST", path: "/v1/experts".into(), token: op.clone(), body: Body::Json(profile_with("languages", json!("zh"))), status: 400, field: Some("languages") },
-        Case { name: "missing field", method: "POST", path: "/v1/experts".into(), token: op.clone(), body: Body::Json(json!({"display_name": "x"})), status: 400, field: None },
-        Case { name: "unknown field", method: "POST", path: "/v1/experts".into(), token: op.clone(), body: Body::Json(profile_with("salary", json!(1))), status: 400, field: None },
-        Case { name: "bad phone", method: "POST", path: "/v1/experts".into(), token: op.clone(), body: Body::Json(profile_with("phone", json!("12345"))), status: 422, field: Some("phone") },
-        Case { name: "bad time zone", method: "POST", path: "/v1/experts".into(), token: op.clone(), body: Body::Json(profile_with("timezone", json!("Mars/Base"))), status: 422, field: Some("timezone") },
-        Case { name: "empty name", method: "POST", path: "/v1/experts".into(), token: op.clone(), body: Body::Json(profile_with("display_name", json!("  "))), status: 422, field: Some("display_name") },
-        Case { name: "no languages", method: "POST", path: "/v1/experts".into(), token: op.clone(), body: Body::Json(profile_with("languages", json!([]))), status: 422, field: Some("languages") },
-        Case { name: "huge name", method: "POST", path: "/v1/experts".into(), token: op.clone(), body: Body::Json(profile_with("display_name", json!("x".repeat(5000)))), status: 422, field: Some("display_name") },
+        Case {
+            name: "malformed json",
+            method: "POST",
+            path: "/v1/experts".into(),
+            token: op.clone(),
+            body: Body::Raw("{\"display_name\": "),
+            status: 400,
+            field: None,
+        },
+        Case {
+            name: "not json at all",
+            method: "POST",
+            path: "/v1/experts".into(),
+            token: op.clone(),
+            body: Body::Raw("hello"),
+            status: 400,
+            field: None,
+        },
+        Case {
+            name: "wrong type",
+            method: "POST",
+            path: "/v1/experts".into(),
+            token: op.clone(),
+            body: Body::Json(profile_with("languages", json!("zh"))),
+            status: 400,
+            field: Some("languages"),
+        },
+        Case {
+            name: "missing field",
+            method: "POST",
+            path: "/v1/experts".into(),
+            token: op.clone(),
+            body: Body::Json(json!({"display_name": "x"})),
+            status: 400,
+            field: None,
+        },
+        Case {
+            name: "unknown field",
+            method: "POST",
+            path: "/v1/experts".into(),
+            token: op.clone(),
+            body: Body::Json(profile_with("salary", json!(1))),
+            status: 400,
+            field: None,
+        },
+        Case {
+            name: "bad phone",
+            method: "POST",
+            path: "/v1/experts".into(),
+            token: op.clone(),
+            body: Body::Json(profile_with("phone", json!("12345"))),
+            status: 422,
+            field: Some("phone"),
+        },
+        Case {
+            name: "bad time zone",
+            method: "POST",
+            path: "/v1/experts".into(),
+            token: op.clone(),
+            body: Body::Json(profile_with("timezone", json!("Mars/Base"))),
+            status: 422,
+            field: Some("timezone"),
+        },
+        Case {
+            name: "empty name",
+            method: "POST",
+            path: "/v1/experts".into(),
+            token: op.clone(),
+            body: Body::Json(profile_with("display_name", json!("  "))),
+            status: 422,
+            field: Some("display_name"),
+        },
+        Case {
+            name: "no languages",
+            method: "POST",
+            path: "/v1/experts".into(),
+            token: op.clone(),
+            body: Body::Json(profile_with("languages", json!([]))),
+            status: 422,
+            field: Some("languages"),
+        },
+        Case {
+            name: "huge name",
+            method: "POST",
+            path: "/v1/experts".into(),
+            token: op.clone(),
+            body: Body::Json(profile_with("display_name", json!("x".repeat(5000)))),
+            status: 422,
+            field: Some("display_name"),
+        },
         // POST /v1/expert-applications
-        Case { name: "application with bad phone", method: "POST", path: "/v1/expert-applications".into(), token: seeker.clone(), body: Body::Json(profile_with("phone", json!("+0"))), status: 422, field: Some("phone") },
+        Case {
+            name: "application with bad phone",
+            method: "POST",
+            path: "/v1/expert-applications".into(),
+            token: seeker.clone(),
+            body: Body::Json(profile_with("phone", json!("+0"))),
+            status: 422,
+            field: Some("phone"),
+        },
         // approve / suspend
-        Case { name: "approve bad uuid", method: "POST", path: "/v1/experts/not-a-uuid/approve".into(), token: op.clone(), body: Body::Json(json!({})), status: 400, field: Some("id") },
-        Case { name: "suspend bad uuid", method: "POST", path: "/v1/experts/123/suspend".into(), token: op.clone(), body: Body::Json(json!({})), status: 400, field: Some("id") },
+        Case {
+            name: "approve bad uuid",
+            method: "POST",
+            path: "/v1/experts/not-a-uuid/approve".into(),
+            token: op.clone(),
+            body: Body::Json(json!({})),
+            status: 400,
+            field: Some("id"),
+        },
+        Case {
+            name: "suspend bad uuid",
+            method: "POST",
+            path: "/v1/experts/123/suspend".into(),
+            token: op.clone(),
+            body: Body::Json(json!({})),
+            status: 400,
+            field: Some("id"),
+        },
         // PUT availability
-        Case { name: "slot_minutes 0", method: "PUT", path: avail.clone(), token: expert_token.clone(), body: Body::Json(availability_with("slot_minutes", json!(0))), status: 422, field: Some("slot_minutes") },
-        Case { name: "slot_minutes 10000", method: "PUT", path: avail.clone(), token: expert_token.clone(), body: Body::Json(availability_with("slot_minutes", json!(10000))), status: 422, field: Some("slot_minutes") },
-        Case { name: "slot_minutes negative", method: "PUT", path: avail.clone(), token: expert_token.clone(), body: Body::Json(availability_with("slot_minutes", json!(-5))), status: 400, field: Some("slot_minutes") },
-        Case { name: "slot_minutes absurd", method: "PUT", path: avail.clone(), token: expert_token.clone(), body: Body::Json(availability_with("slot_minutes", json!(1e300))), status: 400, field: Some("slot_minutes") },
-        Case { name: "start after end", method: "PUT", path: avail.clone(), token: expert_token.clone(), body: Body::Json(availability_with("weekly", json!([{"weekday": "mon", "start": "12:00", "end": "09:00"}]))), status: 422, field: Some("weekly[0].end") },
-        Case { name: "unknown weekday", method: "PUT", path: avail.clone(), token: expert_token.clone(), body: Body::Json(availability_with("weekly", json!([{"weekday": "funday", "start": "09:00", "end": "10:00"}]))), status: 400, field: Some("weekly[0].weekday") },
-        Case { name: "bad clock time", method: "PUT", path: avail.clone(), token: expert_token.clone(), body: Body::Json(availability_with("weekly", json!([{"weekday": "mon", "start": "9am", "end": "10:00"}]))), status: 422, field: Some("weekly[0].start") },
-        Case { name: "500 weekly ranges", method: "PUT", path: avail.clone(), token: expert_token.clone(), body: Body::Json(availability_with("weekly", json!(many_ranges))), status: 422, field: Some("weekly") },
-        Case { name: "overlapping ranges", method: "PUT", path: avail.clone(), token: expert_token.clone(), body: Body::Json(availability_with("weekly", json!([{"weekday": "mon", "start": "09:00", "end": "11:00"}, {"weekday": "mon", "start": "10:00", "end": "12:00"}]))), status: 422, field: Some("weekly") },
-        Case { name: "bad override date", method: "PUT", path: avail.clone(), token: expert_token.clone(), body: Body::Json(availability_with("overrides", json!([{"date": "2026-02-30", "closed": true}]))), status: 422, field: Some("overrides[0].date") },
-        Case { name: "closed override with hours", method: "PUT", path: avail.clone(), token: expert_token.clone(), body: Body::Json(availability_with("overrides", json!([{"date": "2026-12-01", "closed": true, "start": "09:00", "end": "10:00"}]))), status: 422, field: Some("overrides[0]") },
-        Case { name: "availability bad uuid", method: "PUT", path: "/v1/experts/zzz/availability".into(), token: op.clone(), body: Body::Json(all_week(60)), status: 400, field: Some("id") },
-        Case { name: "availability unknown expert", method: "PUT", path: format!("/v1/experts/{}/availability", uuid::Uuid::new_v4()), token: op.clone(), body: Body::Json(all_week(60)), status: 404, field: None },
+        Case {
+            name: "slot_minutes 0",
+            method: "PUT",
+            path: avail.clone(),
+            token: expert_token.clone(),
+            body: Body::Json(availability_with("slot_minutes", json!(0))),
+            status: 422,
+            field: Some("slot_minutes"),
+        },
+        Case {
+            name: "slot_minutes 10000",
+            method: "PUT",
+            path: avail.clone(),
+            token: expert_token.clone(),
+            body: Body::Json(availability_with("slot_minutes", json!(10000))),
+            status: 422,
+            field: Some("slot_minutes"),
+        },
+        Case {
+            name: "slot_minutes negative",
+            method: "PUT",
+            path: avail.clone(),
+            token: expert_token.clone(),
+            body: Body::Json(availability_with("slot_minutes", json!(-5))),
+            status: 400,
+            field: Some("slot_minutes"),
+        },
+        Case {
+            name: "slot_minutes absurd",
+            method: "PUT",
+            path: avail.clone(),
+            token: expert_token.clone(),
+            body: Body::Json(availability_with("slot_minutes", json!(1e300))),
+            status: 400,
+            field: Some("slot_minutes"),
+        },
+        Case {
+            name: "start after end",
+            method: "PUT",
+            path: avail.clone(),
+            token: expert_token.clone(),
+            body: Body::Json(availability_with(
+                "weekly",
+                json!([{"weekday": "mon", "start": "12:00", "end": "09:00"}]),
+            )),
+            status: 422,
+            field: Some("weekly[0].end"),
+        },
+        Case {
+            name: "unknown weekday",
+            method: "PUT",
+            path: avail.clone(),
+            token: expert_token.clone(),
+            body: Body::Json(availability_with(
+                "weekly",
+                json!([{"weekday": "funday", "start": "09:00", "end": "10:00"}]),
+            )),
+            status: 400,
+            field: Some("weekly[0].weekday"),
+        },
+        Case {
+            name: "bad clock time",
+            method: "PUT",
+            path: avail.clone(),
+            token: expert_token.clone(),
+            body: Body::Json(availability_with(
+                "weekly",
+                json!([{"weekday": "mon", "start": "9am", "end": "10:00"}]),
+            )),
+            status: 422,
+            field: Some("weekly[0].start"),
+        },
+        Case {
+            name: "500 weekly ranges",
+            method: "PUT",
+            path: avail.clone(),
+            token: expert_token.clone(),
+            body: Body::Json(availability_with("weekly", json!(many_ranges))),
+            status: 422,
+            field: Some("weekly"),
+        },
+        Case {
+            name: "overlapping ranges",
+            method: "PUT",
+            path: avail.clone(),
+            token: expert_token.clone(),
+            body: Body::Json(availability_with(
+                "weekly",
+                json!([{"weekday": "mon", "start": "09:00", "end": "11:00"}, {"weekday": "mon", "start": "10:00", "end": "12:00"}]),
+            )),
+            status: 422,
+            field: Some("weekly"),
+        },
+        Case {
+            name: "bad override date",
+            method: "PUT",
+            path: avail.clone(),
+            token: expert_token.clone(),
+            body: Body::Json(availability_with(
+                "overrides",
+                json!([{"date": "2026-02-30", "closed": true}]),
+            )),
+            status: 422,
+            field: Some("overrides[0].date"),
+        },
+        Case {
+            name: "closed override with hours",
+            method: "PUT",
+            path: avail.clone(),
+            token: expert_token.clone(),
+            body: Body::Json(availability_with(
+                "overrides",
+                json!([{"date": "2026-12-01", "closed": true, "start": "09:00", "end": "10:00"}]),
+            )),
+            status: 422,
+            field: Some("overrides[0]"),
+        },
+        Case {
+            name: "availability bad uuid",
+            method: "PUT",
+            path: "/v1/experts/zzz/availability".into(),
+            token: op.clone(),
+            body: Body::Json(all_week(60)),
+            status: 400,
+            field: Some("id"),
+        },
+        Case {
+            name: "availability unknown expert",
+            method: "PUT",
+            path: format!("/v1/experts/{}/availability", uuid::Uuid::new_v4()),
+            token: op.clone(),
+            body: Body::Json(all_week(60)),
+            status: 404,
+            field: None,
+        },
         // PUT /v1/seekers/me
-        Case { name: "unknown priority group", method: "PUT", path: "/v1/seekers/me".into(), token: seeker.clone(), body: Body::Json(json!({"priority_group": "vip"})), status: 400, field: Some("priority_group") },
-        Case { name: "region too long", method: "PUT", path: "/v1/seekers/me".into(), token: seeker.clone(), body: Body::Json(json!({"region": "x".repeat(100)})), status: 422, field: Some("region") },
+        Case {
+            name: "unknown priority group",
+            method: "PUT",
+            path: "/v1/seekers/me".into(),
+            token: seeker.clone(),
+            body: Body::Json(json!({"priority_group": "vip"})),
+            status: 400,
+            field: Some("priority_group"),
+        },
+        Case {
+            name: "region too long",
+            method: "PUT",
+            path: "/v1/seekers/me".into(),
+            token: seeker.clone(),
+            body: Body::Json(json!({"region": "x".repeat(100)})),
+            status: 422,
+            field: Some("region"),
+        },
         // POST /v1/holds
-        Case { name: "hold bad slot id", method: "POST", path: "/v1/holds".into(), token: seeker.clone(), body: Body::Json(json!({"slot_id": "nope"})), status: 400, field: Some("slot_id") },
-        Case { name: "hold slot id as number", method: "POST", path: "/v1/holds".into(), token: seeker.clone(), body: Body::Json(json!({"slot_id": 42})), status: 400, field: Some("slot_id") },
-        Case { name: "hold unknown slot", method: "POST", path: "/v1/holds".into(), token: seeker.clone(), body: Body::Json(json!({"slot_id": uuid::Uuid::new_v4()})), status: 404, field: None },
-        Case { name: "hold empty body", method: "POST", path: "/v1/holds".into(), token: seeker.clone(), body: Body::Raw(""), status: 400, field: None },
+        Case {
+            name: "hold bad slot id",
+            method: "POST",
+            path: "/v1/holds".into(),
+            token: seeker.clone(),
+            body: Body::Json(json!({"slot_id": "nope"})),
+            status: 400,
+            field: Some("slot_id"),
+        },
+        Case {
+            name: "hold slot id as number",
+            method: "POST",
+            path: "/v1/holds".into(),
+            token: seeker.clone(),
+            body: Body::Json(json!({"slot_id": 42})),
+            status: 400,
+            field: Some("slot_id"),
+        },
+        Case {
+            name: "hold unknown slot",
+            method: "POST",
+            path: "/v1/holds".into(),
+            token: seeker.clone(),
+            body: Body::Json(json!({"slot_id": uuid::Uuid::new_v4()})),
+            status: 404,
+            field: None,
+        },
+        Case {
+            name: "hold empty body",
+            method: "POST",
+            path: "/v1/holds".into(),
+            token: seeker.clone(),
+            body: Body::Raw(""),
+            status: 400,
+            field: None,
+        },
         // DELETE /v1/holds/{id}
-        Case { name: "release bad id", method: "DELETE", path: "/v1/holds/xyz".into(), token: seeker.clone(), body: Body::Raw(""), status: 400, field: Some("id") },
-        Case { name: "release unknown hold", method: "DELETE", path: format!("/v1/holds/{}", uuid::Uuid::new_v4()), token: seeker.clone(), body: Body::Raw(""), status: 404, field: None },
+        Case {
+            name: "release bad id",
+            method: "DELETE",
+            path: "/v1/holds/xyz".into(),
+            token: seeker.clone(),
+            body: Body::Raw(""),
+            status: 400,
+            field: Some("id"),
+        },
+        Case {
+            name: "release unknown hold",
+            method: "DELETE",
+            path: format!("/v1/holds/{}", uuid::Uuid::new_v4()),
+            token: seeker.clone(),
+            body: Body::Raw(""),
+            status: 404,
+            field: None,
+        },
         // POST /v1/bookings
-        Case { name: "booking bad phone", method: "POST", path: "/v1/bookings".into(), token: seeker.clone(), body: Body::Json(json!({"hold_id": uuid::Uuid::new_v4(), "phone": "call me"})), status: 422, field: Some("phone") },
-        Case { name: "booking phone as number", method: "POST", path: "/v1/bookings".into(), token: seeker.clone(), body: Body::Json(json!({"hold_id": uuid::Uuid::new_v4(), "phone": 8613812345678u64})), status: 400, field: Some("phone") },
-        Case { name: "booking unknown hold", method: "POST", path: "/v1/bookings".into(), token: seeker.clone(), body: Body::Json(json!({"hold_id": uuid::Uuid::new_v4(), "phone": "+8613812345678"})), status: 409, field: None },
-        Case { name: "booking huge note", method: "POST", path: "/v1/bookings".into(), token: seeker.clone(), body: Body::Json(json!({"hold_id": uuid::Uuid::new_v4(), "phone": "+8613812345678", "note": "x".repeat(2000)})), status: 422, field: Some("note") },
+        Case {
+            name: "booking bad phone",
+            method: "POST",
+            path: "/v1/bookings".into(),
+            token: seeker.clone(),
+            body: Body::Json(json!({"hold_id": uuid::Uuid::new_v4(), "phone": "call me"})),
+            status: 422,
+            field: Some("phone"),
+        },
+        Case {
+            name: "booking phone as number",
+            method: "POST",
+            path: "/v1/bookings".into(),
+            token: seeker.clone(),
+            body: Body::Json(json!({"hold_id": uuid::Uuid::new_v4(), "phone": 8613812345678u64})),
+            status: 400,
+            field: Some("phone"),
+        },
+        Case {
+            name: "booking unknown hold",
+            method: "POST",
+            path: "/v1/bookings".into(),
+            token: seeker.clone(),
+            body: Body::Json(json!({"hold_id": uuid::Uuid::new_v4(), "phone": "+8613812345678"})),
+            status: 409,
+            field: None,
+        },
+        Case {
+            name: "booking huge note",
+            method: "POST",
+            path: "/v1/bookings".into(),
+            token: seeker.clone(),
+            body: Body::Json(
+                json!({"hold_id": uuid::Uuid::new_v4(), "phone": "+8613812345678", "note": "x".repeat(2000)}),
+            ),
+            status: 422,
+            field: Some("note"),
+        },
         // POST /v1/bookings/{id}/cancel
-        Case { name: "cancel bad id", method: "POST", path: "/v1/bookings/0/cancel".into(), token: seeker.clone(), body: Body::Json(json!({})), status: 400, field: Some("id") },
-        Case { name: "cancel unknown booking", method: "POST", path: format!("/v1/bookings/{}/cancel", uuid::Uuid::new_v4()), token: seeker.clone(), body: Body::Json(json!({})), status: 404, field: None },
+        Case {
+            name: "cancel bad id",
+            method: "POST",
+            path: "/v1/bookings/0/cancel".into(),
+            token: seeker.clone(),
+            body: Body::Json(json!({})),
+            status: 400,
+            field: Some("id"),
+        },
+        Case {
+            name: "cancel unknown booking",
+            method: "POST",
+            path: format!("/v1/bookings/{}/cancel", uuid::Uuid::new_v4()),
+            token: seeker.clone(),
+            body: Body::Json(json!({})),
+            status: 404,
+            field: None,
+        },
     ];
-    cases.push(Case { name: "huge body", method: "POST", path: "/v1/experts".into(), token: op.clone(), body: Body::Json(profile_with("bio", json!("x".repeat(100_000)))), status: 400, field: None });
+    cases.push(Case {
+        name: "huge body",
+        method: "POST",
+        path: "/v1/experts".into(),
+        token: op.clone(),
+        body: Body::Json(profile_with("bio", json!("x".repeat(100_000)))),
+        status: 400,
+        field: None,
+    });
 
     let before = row_counts(&app).await;
     for case in cases {
@@ -112,9 +462,18 @@ async fn every_write_endpoint_answers_bad_input_with_a_clear_4xx() {
         let status = r.status();
         let text = r.text().await.unwrap();
         assert_eq!(status.as_u16(), case.status, "{}: {text}", case.name);
-        let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{}: not JSON: {text}", case.name));
-        assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{}: {text}", case.name);
-        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{}: {text}", case.name);
+        let body: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("{}: not JSON: {text}", case.name));
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{}: {text}",
+            case.name
+        );
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{}: {text}",
+            case.name
+        );
         if let Some(field) = case.field {
             assert_eq!(body["field"], field, "{}: {text}", case.name);
         }
@@ -122,14 +481,37 @@ async fn every_write_endpoint_answers_bad_input_with_a_clear_4xx() {
     // Nothing was written by any of them.
     assert_eq!(row_counts(&app).await, before);
     // Wrong content type.
-    let r = app.client.post(app.url("/v1/holds")).bearer_auth(&seeker).body("slot_id=1").send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/v1/holds"))
+        .bearer_auth(&seeker)
+        .body("slot_id=1")
+        .send()
+        .await
+        .unwrap();
     assert_error(r, StatusCode::BAD_REQUEST, "unsupported_media_type").await;
     // A bad query value names its field.
     let r = app.get(&seeker, "/v1/slate?language=%3Cscript%3E").await;
-    assert_eq!(assert_error(r, StatusCode::BAD_REQUEST, "invalid_query").await["field"], "language");
-    let r = app.get(&op, &format!("/v1/experts/{expert}/slots?from=yesterday")).await;
-    assert_eq!(assert_error(r, StatusCode::BAD_REQUEST, "invalid_query").await["field"], "from");
-    let bad_key = app.client.post(app.url("/v1/holds")).bearer_auth(&seeker).header("Idempotency-Key", "").json(&json!({"slot_id": uuid::Uuid::new_v4()})).send().await.unwrap();
+    assert_eq!(
+        assert_error(r, StatusCode::BAD_REQUEST, "invalid_query").await["field"],
+        "language"
+    );
+    let r = app
+        .get(&op, &format!("/v1/experts/{expert}/slots?from=yesterday"))
+        .await;
+    assert_eq!(
+        assert_error(r, StatusCode::BAD_REQUEST, "invalid_query").await["field"],
+        "from"
+    );
+    let bad_key = app
+        .client
+        .post(app.url("/v1/holds"))
+        .bearer_auth(&seeker)
+        .header("Idempotency-Key", "")
+        .json(&json!({"slot_id": uuid::Uuid::new_v4()}))
+        .send()
+        .await
+        .unwrap();
     assert_error(bad_key, StatusCode::BAD_REQUEST, "invalid_idempotency_key").await;
 }
 
@@ -138,11 +520,27 @@ async fn every_write_endpoint_answers_bad_input_with_a_clear_4xx() {
 async fn row_counts(app: &TestApp) -> Vec<(String, i64)> {
     let db = app.db().await;
     let mut out = Vec::new();
-    for t in ["experts", "availability", "availability_rules", "availability_overrides", "slots", "bookings", "call_tasks", "audit_log"] {
-        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {t}")).fetch_one(&db).await.unwrap();
+    for t in [
+        "experts",
+        "availability",
+        "availability_rules",
+        "availability_overrides",
+        "slots",
+        "bookings",
+        "call_tasks",
+        "audit_log",
+    ] {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {t}"))
+            .fetch_one(&db)
+            .await
+            .unwrap();
         out.push((t.to_string(), n));
     }
-    let slots: Vec<String> = sqlx::query_scalar("SELECT id::text || status || starts_at::text FROM slots ORDER BY id").fetch_all(&db).await.unwrap();
+    let slots: Vec<String> =
+        sqlx::query_scalar("SELECT id::text || status || starts_at::text FROM slots ORDER BY id")
+            .fetch_all(&db)
+            .await
+            .unwrap();
     out.push((slots.concat(), 0));
     out
 }

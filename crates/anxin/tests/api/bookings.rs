@@ -7,8 +7,16 @@ use uuid::Uuid;
 
 async fn hold_id(app: &TestApp, seeker: &str, slot: Uuid) -> String {
     let r = app.hold(seeker, slot).await;
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
-    r.json::<Value>().await.unwrap()["hold_id"].as_str().unwrap().to_string()
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    r.json::<Value>().await.unwrap()["hold_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test]
@@ -36,16 +44,35 @@ async fn a_confirmation_commits_booking_and_call_task_together() {
             .unwrap();
     assert_eq!(task_state, "pending");
     assert!(payload_len > 0);
-    let view: Value = app.get(&seeker, &format!("/v1/bookings/{id}")).await.json().await.unwrap();
+    let view: Value = app
+        .get(&seeker, &format!("/v1/bookings/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(view["status"], "confirmed");
     assert_eq!(view["call"]["state"], "scheduled");
     assert_eq!(view["phone_masked"], "+86 138****5678");
     // The slot is no longer offered.
-    assert!(!app.open_slots(expert).await.iter().any(|s| s["slot_id"] == slot.to_string()));
+    assert!(!app
+        .open_slots(expert)
+        .await
+        .iter()
+        .any(|s| s["slot_id"] == slot.to_string()));
     // The hold was used up: confirming it again is refused.
-    assert_error(app.confirm(&seeker, &hold, "+8613812345678").await, StatusCode::CONFLICT, "hold_expired").await;
+    assert_error(
+        app.confirm(&seeker, &hold, "+8613812345678").await,
+        StatusCode::CONFLICT,
+        "hold_expired",
+    )
+    .await;
     // Someone else's booking is not theirs to see.
-    assert_error(app.get(&new_seeker(), &format!("/v1/bookings/{id}")).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_error(
+        app.get(&new_seeker(), &format!("/v1/bookings/{id}")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -55,18 +82,29 @@ async fn a_retried_booking_returns_the_first_and_writes_one_row() {
     let seeker = new_seeker();
     let hold = hold_id(&app, &seeker, app.future_slot(expert).await).await;
     let body = json!({"hold_id": hold, "phone": "+8613812345678"});
-    let retries = join_all((0..5).map(|_| app.post_with_key(&seeker, "/v1/bookings", &body, "book-1"))).await;
+    let retries =
+        join_all((0..5).map(|_| app.post_with_key(&seeker, "/v1/bookings", &body, "book-1"))).await;
     let mut ids = Vec::new();
     for r in retries {
         assert!(r.status().is_success(), "{}", r.status());
-        ids.push(r.json::<Value>().await.unwrap()["booking_id"].as_str().unwrap().to_string());
+        ids.push(
+            r.json::<Value>().await.unwrap()["booking_id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
     ids.dedup();
     assert_eq!(ids.len(), 1);
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM bookings").fetch_one(&app.db().await).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM bookings")
+        .fetch_one(&app.db().await)
+        .await
+        .unwrap();
     assert_eq!(n, 1);
     let changed = json!({"hold_id": hold, "phone": "+8613900000000"});
-    let r = app.post_with_key(&seeker, "/v1/bookings", &changed, "book-1").await;
+    let r = app
+        .post_with_key(&seeker, "/v1/bookings", &changed, "book-1")
+        .await;
     assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "idempotency_mismatch").await;
 }
 
@@ -76,11 +114,19 @@ async fn a_seeker_can_have_only_so_many_upcoming_bookings() {
     let expert = app.expert_with(&all_week(60)).await;
     let seeker = new_seeker();
     let slots = app.open_slots(expert).await;
-    let ids: Vec<Uuid> = slots[2..5].iter().map(|s| s["slot_id"].as_str().unwrap().parse().unwrap()).collect();
+    let ids: Vec<Uuid> = slots[2..5]
+        .iter()
+        .map(|s| s["slot_id"].as_str().unwrap().parse().unwrap())
+        .collect();
     app.book(&seeker, ids[0], "+8613812345678").await;
     app.book(&seeker, ids[1], "+8613812345678").await;
     let hold = hold_id(&app, &seeker, ids[2]).await;
-    assert_error(app.confirm(&seeker, &hold, "+8613812345678").await, StatusCode::CONFLICT, "booking_limit").await;
+    assert_error(
+        app.confirm(&seeker, &hold, "+8613812345678").await,
+        StatusCode::CONFLICT,
+        "booking_limit",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -88,35 +134,79 @@ async fn cancelling_reopens_the_slot_cancels_the_call_and_is_audited() {
     let app = spawn_app().await;
     let expert = app.expert_with(&all_week(60)).await;
     let slots = app.open_slots(expert).await;
-    let ids: Vec<Uuid> = slots[3..6].iter().map(|s| s["slot_id"].as_str().unwrap().parse().unwrap()).collect();
+    let ids: Vec<Uuid> = slots[3..6]
+        .iter()
+        .map(|s| s["slot_id"].as_str().unwrap().parse().unwrap())
+        .collect();
     let expert_token = token(Role::Expert, &expert.to_string());
     let cancellers = [new_seeker(), expert_token.clone(), operator()];
     let mut roles = Vec::new();
     for (i, slot) in ids.iter().enumerate() {
-        let seeker = if i == 0 { cancellers[0].clone() } else { new_seeker() };
+        let seeker = if i == 0 {
+            cancellers[0].clone()
+        } else {
+            new_seeker()
+        };
         let booking = app.book(&seeker, *slot, "+8613812345678").await;
         // A stranger can't cancel it.
-        assert_error(app.post(&new_seeker(), &format!("/v1/bookings/{booking}/cancel"), &json!({})).await, StatusCode::NOT_FOUND, "not_found").await;
-        let r = app.post(&cancellers[i], &format!("/v1/bookings/{booking}/cancel"), &json!({})).await;
+        assert_error(
+            app.post(
+                &new_seeker(),
+                &format!("/v1/bookings/{booking}/cancel"),
+                &json!({}),
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+        let r = app
+            .post(
+                &cancellers[i],
+                &format!("/v1/bookings/{booking}/cancel"),
+                &json!({}),
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::OK);
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["status"], "cancelled");
         assert_eq!(body["slot_reopened"], true);
-        assert!(app.open_slots(expert).await.iter().any(|s| s["slot_id"] == slot.to_string()));
+        assert!(app
+            .open_slots(expert)
+            .await
+            .iter()
+            .any(|s| s["slot_id"] == slot.to_string()));
         let task: String = sqlx::query_scalar("SELECT state FROM call_tasks WHERE booking_id = $1")
             .bind(booking)
             .fetch_one(&app.db().await)
             .await
             .unwrap();
         assert_eq!(task, "cancelled");
-        let view: Value = app.get(&operator(), &format!("/v1/bookings/{booking}")).await.json().await.unwrap();
-        assert_eq!(view["call"]["state"], "cancelled");
-        assert_error(app.post(&cancellers[i], &format!("/v1/bookings/{booking}/cancel"), &json!({})).await, StatusCode::CONFLICT, "booking_not_active").await;
-        let role: String = sqlx::query_scalar("SELECT actor_role FROM audit_log WHERE target_id = $1 AND action = 'booking.cancel'")
-            .bind(booking)
-            .fetch_one(&app.db().await)
+        let view: Value = app
+            .get(&operator(), &format!("/v1/bookings/{booking}"))
+            .await
+            .json()
             .await
             .unwrap();
+        assert_eq!(view["call"]["state"], "cancelled");
+        assert_error(
+            app.post(
+                &cancellers[i],
+                &format!("/v1/bookings/{booking}/cancel"),
+                &json!({}),
+            )
+            .await,
+            StatusCode::CONFLICT,
+            "booking_not_active",
+        )
+        .await;
+        let role: String = sqlx::query_scalar(
+            "SELECT actor_role FROM audit_log WHERE target_id = $1 AND action = 'booking.cancel'",
+        )
+        .bind(booking)
+        .fetch_one(&app.db().await)
+        .await
+        .unwrap();
         roles.push(role);
         // Someone else books the reopened slot.
         app.book(&new_seeker(), *slot, "+8613812345678").await;
@@ -131,11 +221,18 @@ async fn two_instances_racing_for_the_same_slots_never_double_book() {
     settings.listen = "127.0.0.1:0".into();
     let second = start(settings).await;
     let expert = first.expert_with(&all_week(60)).await;
-    let slots: Vec<Uuid> = first.open_slots(expert).await[2..7].iter().map(|s| s["slot_id"].as_str().unwrap().parse().unwrap()).collect();
+    let slots: Vec<Uuid> = first.open_slots(expert).await[2..7]
+        .iter()
+        .map(|s| s["slot_id"].as_str().unwrap().parse().unwrap())
+        .collect();
     let seekers: Vec<String> = (0..120).map(|_| new_seeker()).collect();
     let (first_ref, second_ref) = (&first, &second);
     let attempts = seekers.iter().enumerate().map(|(i, seeker)| {
-        let (app, other) = if i % 2 == 0 { (first_ref, second_ref) } else { (second_ref, first_ref) };
+        let (app, other) = if i % 2 == 0 {
+            (first_ref, second_ref)
+        } else {
+            (second_ref, first_ref)
+        };
         let slot = slots[i % slots.len()];
         async move {
             let r = app.hold(seeker, slot).await;
@@ -143,7 +240,10 @@ async fn two_instances_racing_for_the_same_slots_never_double_book() {
                 assert_eq!(r.status(), StatusCode::CONFLICT);
                 return 0;
             }
-            let hold = r.json::<Value>().await.unwrap()["hold_id"].as_str().unwrap().to_string();
+            let hold = r.json::<Value>().await.unwrap()["hold_id"]
+                .as_str()
+                .unwrap()
+                .to_string();
             // Confirm through the other instance.
             let r = other.confirm(seeker, &hold, "+8613812345678").await;
             assert_eq!(r.status(), StatusCode::CREATED);

@@ -6,50 +6,110 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 fn starts(slots: &[Value]) -> Vec<DateTime<Utc>> {
-    slots.iter().map(|s| s["starts_at"].as_str().unwrap().parse().unwrap()).collect()
+    slots
+        .iter()
+        .map(|s| s["starts_at"].as_str().unwrap().parse().unwrap())
+        .collect()
 }
 
 #[tokio::test]
 async fn applicants_are_vetted_before_they_show_and_every_move_is_audited() {
     let app = spawn_app().await;
     let applicant = new_seeker();
-    let r = app.post(&applicant, "/v1/expert-applications", &expert_profile("Dr. New")).await;
+    let r = app
+        .post(
+            &applicant,
+            "/v1/expert-applications",
+            &expert_profile("Dr. New"),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["status"], "applied");
     let id: Uuid = body["id"].as_str().unwrap().parse().unwrap();
 
     // Not visible until approved.
-    assert_eq!(app.get(&operator(), &format!("/v1/experts/{id}/slots")).await.status(), StatusCode::NOT_FOUND);
-    let r = app.put(&operator(), &format!("/v1/experts/{id}/availability"), &all_week(60)).await;
+    assert_eq!(
+        app.get(&operator(), &format!("/v1/experts/{id}/slots"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let r = app
+        .put(
+            &operator(),
+            &format!("/v1/experts/{id}/availability"),
+            &all_week(60),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(app.get(&operator(), &format!("/v1/experts/{id}/slots")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&operator(), &format!("/v1/experts/{id}/slots"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
 
-    let r = app.post(&operator(), &format!("/v1/experts/{id}/approve"), &json!({})).await;
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/experts/{id}/approve"),
+            &json!({}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "approved");
     assert!(!app.open_slots(id).await.is_empty());
 
-    let r = app.post(&operator(), &format!("/v1/experts/{id}/suspend"), &json!({})).await;
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/experts/{id}/suspend"),
+            &json!({}),
+        )
+        .await;
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "suspended");
-    assert_eq!(app.get(&operator(), &format!("/v1/experts/{id}/slots")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&operator(), &format!("/v1/experts/{id}/slots"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
     // A suspended expert's slots can't be held.
-    let slot: Uuid = sqlx::query_scalar("SELECT id FROM slots WHERE expert_id = $1 AND starts_at > now() LIMIT 1")
-        .bind(id)
-        .fetch_one(&app.db().await)
-        .await
-        .unwrap();
-    assert_error(app.hold(&new_seeker(), slot).await, StatusCode::CONFLICT, "slot_unavailable").await;
+    let slot: Uuid = sqlx::query_scalar(
+        "SELECT id FROM slots WHERE expert_id = $1 AND starts_at > now() LIMIT 1",
+    )
+    .bind(id)
+    .fetch_one(&app.db().await)
+    .await
+    .unwrap();
+    assert_error(
+        app.hold(&new_seeker(), slot).await,
+        StatusCode::CONFLICT,
+        "slot_unavailable",
+    )
+    .await;
 
-    let audit: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE target_id = $1 ORDER BY id")
-        .bind(id)
-        .fetch_all(&app.db().await)
-        .await
-        .unwrap();
+    let audit: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM audit_log WHERE target_id = $1 ORDER BY id")
+            .bind(id)
+            .fetch_all(&app.db().await)
+            .await
+            .unwrap();
     assert_eq!(audit, vec!["expert.approve", "expert.suspend"]);
 
     let unknown = Uuid::new_v4();
-    assert_error(app.post(&operator(), &format!("/v1/experts/{unknown}/approve"), &json!({})).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_error(
+        app.post(
+            &operator(),
+            &format!("/v1/experts/{unknown}/approve"),
+            &json!({}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -77,9 +137,17 @@ async fn slots_follow_the_experts_local_time_zone() {
     let id = app.expert_with(&new_york).await;
     let slots = starts(&app.open_slots(id).await);
     // Two half-hour slots on each Monday in the horizon.
-    assert!(slots.len() >= 4 && slots.len() % 2 == 0, "{slots:?}");
+    assert!(
+        slots.len() >= 4 && slots.len().is_multiple_of(2),
+        "{slots:?}"
+    );
     // 18:00 in New York is 23:00 UTC in winter (EST) and 22:00 in summer (EDT).
-    assert!(slots.iter().all(|t| (t.hour() == 23 || t.hour() == 22) && t.minute() % 30 == 0), "{slots:?}");
+    assert!(
+        slots
+            .iter()
+            .all(|t| (t.hour() == 23 || t.hour() == 22) && t.minute() % 30 == 0),
+        "{slots:?}"
+    );
 }
 
 #[tokio::test]
@@ -95,7 +163,11 @@ async fn overrides_close_days_and_replace_hours() {
     let id = app.expert_with(&a).await;
     let slots = starts(&app.open_slots(id).await);
     assert!(!slots.iter().any(|t| t.date_naive() == tomorrow));
-    let on_after: Vec<_> = slots.iter().filter(|t| t.date_naive() == after).map(|t| t.hour()).collect();
+    let on_after: Vec<_> = slots
+        .iter()
+        .filter(|t| t.date_naive() == after)
+        .map(|t| t.hour())
+        .collect();
     assert_eq!(on_after, vec![10, 11]);
 }
 
@@ -106,7 +178,14 @@ async fn an_edit_never_removes_a_held_or_booked_slot() {
     let open = app.open_slots(id).await;
     let future: Vec<Uuid> = open
         .iter()
-        .filter(|s| s["starts_at"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap() > Utc::now())
+        .filter(|s| {
+            s["starts_at"]
+                .as_str()
+                .unwrap()
+                .parse::<DateTime<Utc>>()
+                .unwrap()
+                > Utc::now()
+        })
         .map(|s| s["slot_id"].as_str().unwrap().parse().unwrap())
         .collect();
     let (booked, held) = (future[0], future[1]);
@@ -116,11 +195,20 @@ async fn an_edit_never_removes_a_held_or_booked_slot() {
 
     // Close everything.
     let r = app
-        .put(&operator(), &format!("/v1/experts/{id}/availability"), &json!({"timezone": "UTC", "slot_minutes": 60, "weekly": []}))
+        .put(
+            &operator(),
+            &format!("/v1/experts/{id}/availability"),
+            &json!({"timezone": "UTC", "slot_minutes": 60, "weekly": []}),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     let body: Value = r.json().await.unwrap();
-    let mut conflicts: Vec<Uuid> = body["conflicts"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().parse().unwrap()).collect();
+    let mut conflicts: Vec<Uuid> = body["conflicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().parse().unwrap())
+        .collect();
     conflicts.sort();
     let mut expected = vec![booked, held];
     expected.sort();
@@ -138,11 +226,20 @@ async fn an_edit_never_removes_a_held_or_booked_slot() {
     assert_eq!(app.active_bookings_of_slot(booked).await, 1);
 
     // Re-opening the week brings slots back, but none overlapping the kept ones twice.
-    let r = app.put(&operator(), &format!("/v1/experts/{id}/availability"), &all_week(60)).await;
+    let r = app
+        .put(
+            &operator(),
+            &format!("/v1/experts/{id}/availability"),
+            &all_week(60),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let again = app.open_slots(id).await;
     assert!(again.len() > 100);
-    let ids: Vec<Uuid> = again.iter().map(|s| s["slot_id"].as_str().unwrap().parse().unwrap()).collect();
+    let ids: Vec<Uuid> = again
+        .iter()
+        .map(|s| s["slot_id"].as_str().unwrap().parse().unwrap())
+        .collect();
     assert!(!ids.contains(&booked) && !ids.contains(&held));
 }
 
@@ -155,13 +252,20 @@ async fn the_horizon_rolls_forward_without_touching_bookings() {
     let slot = app.future_slot(id).await;
     app.book(&new_seeker(), slot, "+8613812345678").await;
     // Roll as the maintenance task would, a day later.
-    anxin_api::flows::availability::roll_horizon(&app.state, Utc::now() + Duration::days(1)).await.unwrap();
-    let latest: DateTime<Utc> = sqlx::query_scalar("SELECT max(starts_at) FROM slots WHERE expert_id = $1 AND status = 'open'")
-        .bind(id)
-        .fetch_one(&app.db().await)
+    anxin_api::flows::availability::roll_horizon(&app.state, Utc::now() + Duration::days(1))
         .await
         .unwrap();
-    assert!(latest > Utc::now() + Duration::days(2) + Duration::hours(12), "{latest}");
+    let latest: DateTime<Utc> = sqlx::query_scalar(
+        "SELECT max(starts_at) FROM slots WHERE expert_id = $1 AND status = 'open'",
+    )
+    .bind(id)
+    .fetch_one(&app.db().await)
+    .await
+    .unwrap();
+    assert!(
+        latest > Utc::now() + Duration::days(2) + Duration::hours(12),
+        "{latest}"
+    );
     assert_eq!(app.active_bookings_of_slot(slot).await, 1);
 }
 
@@ -177,10 +281,24 @@ async fn an_expert_sees_their_upcoming_bookings_masked() {
     let list: Vec<Value> = r.json().await.unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["booking_id"], booking.to_string());
-    assert!(list[0]["seeker_alias"].as_str().unwrap().starts_with("Seeker "));
+    assert!(list[0]["seeker_alias"]
+        .as_str()
+        .unwrap()
+        .starts_with("Seeker "));
     assert_eq!(list[0]["priority_group"], "general");
     // Another expert sees nothing of it.
     let other = token(Role::Expert, &Uuid::new_v4().to_string());
-    assert!(app.get(&other, "/v1/experts/me/bookings").await.json::<Vec<Value>>().await.unwrap().is_empty());
-    assert_error(app.get(&other, &format!("/v1/bookings/{booking}")).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert!(app
+        .get(&other, "/v1/experts/me/bookings")
+        .await
+        .json::<Vec<Value>>()
+        .await
+        .unwrap()
+        .is_empty());
+    assert_error(
+        app.get(&other, &format!("/v1/bookings/{booking}")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
 }

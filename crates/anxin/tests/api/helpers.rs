@@ -14,7 +14,8 @@ use std::time::Duration;
 use uuid::Uuid;
 
 pub fn postgres_base() -> String {
-    std::env::var("ANXIN_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("ANXIN_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 pub fn redis_url() -> String {
@@ -41,7 +42,9 @@ pub fn logs() -> &'static LogCapture {
         let capture = LogCapture::default();
         let writer = capture.clone();
         let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("debug,hyper=info,reqwest=info,h2=info"))
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "debug,hyper=info,reqwest=info,h2=info",
+            ))
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .try_init();
@@ -61,7 +64,6 @@ pub struct TestApp {
     pub state: actix_web::web::Data<AppState>,
     pub client: reqwest::Client,
     pub database_url: String,
-    server: actix_web::dev::ServerHandle,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -100,20 +102,27 @@ pub async fn start(settings: Settings) -> TestApp {
     let app = Application::build(&settings).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
-    let server = app.handle();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         database_url: settings.database_url.clone(),
         settings,
         state,
-        client: reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap(),
-        server,
+        client: reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .unwrap(),
     }
 }
 
 pub fn token(role: Role, sub: &str) -> String {
-    issue_token(DEV_JWT_SECRET.as_bytes(), role, sub, Duration::from_secs(3600)).unwrap()
+    issue_token(
+        DEV_JWT_SECRET.as_bytes(),
+        role,
+        sub,
+        Duration::from_secs(3600),
+    )
+    .unwrap()
 }
 
 pub fn operator() -> String {
@@ -154,14 +163,31 @@ impl TestApp {
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Response {
-        self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap()
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn post(&self, token: &str, path: &str, body: &Value) -> Response {
-        self.client.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
-    pub async fn post_with_key(&self, token: &str, path: &str, body: &Value, key: &str) -> Response {
+    pub async fn post_with_key(
+        &self,
+        token: &str,
+        path: &str,
+        body: &Value,
+        key: &str,
+    ) -> Response {
         self.client
             .post(self.url(path))
             .bearer_auth(token)
@@ -173,25 +199,50 @@ impl TestApp {
     }
 
     pub async fn put(&self, token: &str, path: &str, body: &Value) -> Response {
-        self.client.put(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
+        self.client
+            .put(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn delete(&self, token: &str, path: &str) -> Response {
-        self.client.delete(self.url(path)).bearer_auth(token).send().await.unwrap()
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// An approved expert with the given availability; returns their id.
     pub async fn expert_with(&self, availability: &Value) -> Uuid {
-        let r = self.post(&operator(), "/v1/experts", &expert_profile("Dr. Test")).await;
+        let r = self
+            .post(&operator(), "/v1/experts", &expert_profile("Dr. Test"))
+            .await;
         assert_eq!(r.status(), StatusCode::CREATED);
-        let id: Uuid = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().parse().unwrap();
-        let r = self.put(&operator(), &format!("/v1/experts/{id}/availability"), availability).await;
+        let id: Uuid = r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let r = self
+            .put(
+                &operator(),
+                &format!("/v1/experts/{id}/availability"),
+                availability,
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
         id
     }
 
     pub async fn open_slots(&self, expert: Uuid) -> Vec<Value> {
-        let r = self.get(&operator(), &format!("/v1/experts/{expert}/slots")).await;
+        let r = self
+            .get(&operator(), &format!("/v1/experts/{expert}/slots"))
+            .await;
         assert_eq!(r.status(), StatusCode::OK);
         r.json::<Vec<Value>>().await.unwrap()
     }
@@ -202,27 +253,57 @@ impl TestApp {
         self.open_slots(expert)
             .await
             .iter()
-            .find(|s| s["starts_at"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap() > now)
+            .find(|s| {
+                s["starts_at"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<chrono::DateTime<chrono::Utc>>()
+                    .unwrap()
+                    > now
+            })
             .map(|s| s["slot_id"].as_str().unwrap().parse().unwrap())
             .expect("a future slot")
     }
 
     pub async fn hold(&self, seeker: &str, slot: Uuid) -> Response {
-        self.post(seeker, "/v1/holds", &json!({"slot_id": slot})).await
+        self.post(seeker, "/v1/holds", &json!({"slot_id": slot}))
+            .await
     }
 
     pub async fn confirm(&self, seeker: &str, hold: &str, phone: &str) -> Response {
-        self.post(seeker, "/v1/bookings", &json!({"hold_id": hold, "phone": phone})).await
+        self.post(
+            seeker,
+            "/v1/bookings",
+            &json!({"hold_id": hold, "phone": phone}),
+        )
+        .await
     }
 
     /// Hold and confirm; returns the booking id.
     pub async fn book(&self, seeker: &str, slot: Uuid, phone: &str) -> Uuid {
         let r = self.hold(seeker, slot).await;
-        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
-        let hold = r.json::<Value>().await.unwrap()["hold_id"].as_str().unwrap().to_string();
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{}",
+            r.text().await.unwrap()
+        );
+        let hold = r.json::<Value>().await.unwrap()["hold_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let r = self.confirm(seeker, &hold, phone).await;
-        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
-        r.json::<Value>().await.unwrap()["booking_id"].as_str().unwrap().parse().unwrap()
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{}",
+            r.text().await.unwrap()
+        );
+        r.json::<Value>().await.unwrap()["booking_id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
     }
 
     pub async fn db(&self) -> sqlx::PgPool {
@@ -230,7 +311,11 @@ impl TestApp {
     }
 
     pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(redis_url()).unwrap().get_multiplexed_tokio_connection().await.unwrap()
+        redis::Client::open(redis_url())
+            .unwrap()
+            .get_multiplexed_tokio_connection()
+            .await
+            .unwrap()
     }
 
     /// Wipes this test's Redis namespace, as `FLUSHDB` would for a
@@ -243,7 +328,11 @@ impl TestApp {
             .await
             .unwrap();
         if !keys.is_empty() {
-            redis::cmd("DEL").arg(&keys).query_async::<()>(&mut c).await.unwrap();
+            redis::cmd("DEL")
+                .arg(&keys)
+                .query_async::<()>(&mut c)
+                .await
+                .unwrap();
         }
     }
 
@@ -257,7 +346,11 @@ impl TestApp {
             .unwrap();
         let mut out = String::new();
         for k in keys {
-            let dump: Vec<u8> = redis::cmd("DUMP").arg(&k).query_async(&mut c).await.unwrap_or_default();
+            let dump: Vec<u8> = redis::cmd("DUMP")
+                .arg(&k)
+                .query_async(&mut c)
+                .await
+                .unwrap_or_default();
             out.push_str(&k);
             out.push_str(&String::from_utf8_lossy(&dump));
             out.push('\n');
@@ -268,12 +361,11 @@ impl TestApp {
     /// Every row of every table, as text.
     pub async fn postgres_dump(&self) -> String {
         let db = self.db().await;
-        let tables: Vec<String> = sqlx::query_scalar(
-            "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'",
-        )
-        .fetch_all(&db)
-        .await
-        .unwrap();
+        let tables: Vec<String> =
+            sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")
+                .fetch_all(&db)
+                .await
+                .unwrap();
         let mut out = String::new();
         for t in tables {
             let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM \"{t}\" t"))
@@ -289,15 +381,13 @@ impl TestApp {
     }
 
     pub async fn active_bookings_of_slot(&self, slot: Uuid) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM bookings WHERE slot_id = $1 AND status <> 'cancelled'")
-            .bind(slot)
-            .fetch_one(&self.db().await)
-            .await
-            .unwrap()
-    }
-
-    pub async fn stop(&self) {
-        self.server.stop(true).await;
+        sqlx::query_scalar(
+            "SELECT count(*) FROM bookings WHERE slot_id = $1 AND status <> 'cancelled'",
+        )
+        .bind(slot)
+        .fetch_one(&self.db().await)
+        .await
+        .unwrap()
     }
 }
 
@@ -307,7 +397,10 @@ pub async fn assert_error(r: Response, status: StatusCode, code: &str) -> Value 
     let body: Value = r.json().await.unwrap_or(Value::Null);
     assert_eq!(got, status, "body: {body}");
     assert_eq!(body["error"], code, "body: {body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "body: {body}"
+    );
     body
 }
 

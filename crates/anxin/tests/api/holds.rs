@@ -17,9 +17,18 @@ async fn hundreds_racing_for_one_slot_yield_exactly_one_hold_then_one_booking() 
     let mut lost = 0;
     for (seeker, r) in seekers.iter().zip(answers) {
         match r.status() {
-            StatusCode::CREATED => won.push((seeker.clone(), r.json::<Value>().await.unwrap()["hold_id"].as_str().unwrap().to_string())),
+            StatusCode::CREATED => won.push((
+                seeker.clone(),
+                r.json::<Value>().await.unwrap()["hold_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )),
             StatusCode::CONFLICT => {
-                assert_eq!(r.json::<Value>().await.unwrap()["error"], "slot_unavailable");
+                assert_eq!(
+                    r.json::<Value>().await.unwrap()["error"],
+                    "slot_unavailable"
+                );
                 lost += 1;
             }
             other => panic!("unexpected {other}: {}", r.text().await.unwrap()),
@@ -31,12 +40,21 @@ async fn hundreds_racing_for_one_slot_yield_exactly_one_hold_then_one_booking() 
     // Everyone tries to confirm the one hold: only its holder can, once.
     let (winner, hold) = &won[0];
     let attempts = join_all(
-        seekers.iter().take(50).chain(std::iter::repeat_n(winner, 20)).map(|s| app.confirm(s, hold, "+8613812345678")),
+        seekers
+            .iter()
+            .take(50)
+            .chain(std::iter::repeat_n(winner, 20))
+            .map(|s| app.confirm(s, hold, "+8613812345678")),
     )
     .await;
-    let created = attempts.iter().filter(|r| r.status() == StatusCode::CREATED).count();
+    let created = attempts
+        .iter()
+        .filter(|r| r.status() == StatusCode::CREATED)
+        .count();
     assert_eq!(created, 1);
-    assert!(attempts.iter().all(|r| r.status() == StatusCode::CREATED || r.status() == StatusCode::CONFLICT));
+    assert!(attempts
+        .iter()
+        .all(|r| r.status() == StatusCode::CREATED || r.status() == StatusCode::CONFLICT));
     assert_eq!(app.active_bookings_of_slot(slot).await, 1);
 }
 
@@ -50,17 +68,48 @@ async fn a_seeker_holds_one_slot_at_a_time_and_release_reopens_it_at_once() {
     let b: Uuid = slots[3]["slot_id"].as_str().unwrap().parse().unwrap();
     let r = app.hold(&seeker, a).await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let hold = r.json::<Value>().await.unwrap()["hold_id"].as_str().unwrap().to_string();
-    assert_error(app.hold(&seeker, b).await, StatusCode::CONFLICT, "hold_limit").await;
+    let hold = r.json::<Value>().await.unwrap()["hold_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_error(
+        app.hold(&seeker, b).await,
+        StatusCode::CONFLICT,
+        "hold_limit",
+    )
+    .await;
     // The held slot is gone from the listing and from others' reach.
-    assert!(!app.open_slots(expert).await.iter().any(|s| s["slot_id"] == a.to_string()));
+    assert!(!app
+        .open_slots(expert)
+        .await
+        .iter()
+        .any(|s| s["slot_id"] == a.to_string()));
     let other = new_seeker();
-    assert_error(app.hold(&other, a).await, StatusCode::CONFLICT, "slot_unavailable").await;
+    assert_error(
+        app.hold(&other, a).await,
+        StatusCode::CONFLICT,
+        "slot_unavailable",
+    )
+    .await;
     // Another seeker can't release it.
-    assert_error(app.delete(&other, &format!("/v1/holds/{hold}")).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_error(
+        app.delete(&other, &format!("/v1/holds/{hold}")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
     // The holder releases: open again, at once, for anyone.
-    assert_eq!(app.delete(&seeker, &format!("/v1/holds/{hold}")).await.status(), StatusCode::NO_CONTENT);
-    assert!(app.open_slots(expert).await.iter().any(|s| s["slot_id"] == a.to_string()));
+    assert_eq!(
+        app.delete(&seeker, &format!("/v1/holds/{hold}"))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(app
+        .open_slots(expert)
+        .await
+        .iter()
+        .any(|s| s["slot_id"] == a.to_string()));
     assert_eq!(app.hold(&other, a).await.status(), StatusCode::CREATED);
     // And the first seeker may hold again.
     assert_eq!(app.hold(&seeker, b).await.status(), StatusCode::CREATED);
@@ -74,13 +123,26 @@ async fn an_expired_hold_blocks_nobody_and_cannot_be_confirmed() {
     let first = new_seeker();
     let r = app.hold(&first, slot).await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let hold = r.json::<Value>().await.unwrap()["hold_id"].as_str().unwrap().to_string();
+    let hold = r.json::<Value>().await.unwrap()["hold_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let second = new_seeker();
-    assert_error(app.hold(&second, slot).await, StatusCode::CONFLICT, "slot_unavailable").await;
+    assert_error(
+        app.hold(&second, slot).await,
+        StatusCode::CONFLICT,
+        "slot_unavailable",
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // No sweeper ran: the next hold attempt itself finds the hold expired.
     assert_eq!(app.hold(&second, slot).await.status(), StatusCode::CREATED);
-    assert_error(app.confirm(&first, &hold, "+8613812345678").await, StatusCode::CONFLICT, "hold_expired").await;
+    assert_error(
+        app.confirm(&first, &hold, "+8613812345678").await,
+        StatusCode::CONFLICT,
+        "hold_expired",
+    )
+    .await;
     assert_eq!(app.active_bookings_of_slot(slot).await, 0);
 }
 
@@ -89,10 +151,21 @@ async fn an_expired_hold_is_back_in_listings_without_a_sweeper() {
     let app = spawn_app_with(|s| s.hold_ttl_seconds = 1).await;
     let expert = app.expert_with(&all_week(60)).await;
     let slot = app.future_slot(expert).await;
-    assert_eq!(app.hold(&new_seeker(), slot).await.status(), StatusCode::CREATED);
-    assert!(!app.open_slots(expert).await.iter().any(|s| s["slot_id"] == slot.to_string()));
+    assert_eq!(
+        app.hold(&new_seeker(), slot).await.status(),
+        StatusCode::CREATED
+    );
+    assert!(!app
+        .open_slots(expert)
+        .await
+        .iter()
+        .any(|s| s["slot_id"] == slot.to_string()));
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(app.open_slots(expert).await.iter().any(|s| s["slot_id"] == slot.to_string()));
+    assert!(app
+        .open_slots(expert)
+        .await
+        .iter()
+        .any(|s| s["slot_id"] == slot.to_string()));
 }
 
 #[tokio::test]
@@ -102,18 +175,35 @@ async fn a_retried_hold_returns_the_first_result() {
     let seeker = new_seeker();
     let slot = app.future_slot(expert).await;
     let body = json!({"slot_id": slot});
-    let first = app.post_with_key(&seeker, "/v1/holds", &body, "key-1").await;
+    let first = app
+        .post_with_key(&seeker, "/v1/holds", &body, "key-1")
+        .await;
     assert_eq!(first.status(), StatusCode::CREATED);
     let first: Value = first.json().await.unwrap();
-    let again = app.post_with_key(&seeker, "/v1/holds", &body, "key-1").await;
+    let again = app
+        .post_with_key(&seeker, "/v1/holds", &body, "key-1")
+        .await;
     assert!(again.status().is_success());
     assert_eq!(again.json::<Value>().await.unwrap(), first);
     // Same key, different body → 422.
-    let other_slot: Uuid = app.open_slots(expert).await[5]["slot_id"].as_str().unwrap().parse().unwrap();
-    let r = app.post_with_key(&seeker, "/v1/holds", &json!({"slot_id": other_slot}), "key-1").await;
+    let other_slot: Uuid = app.open_slots(expert).await[5]["slot_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let r = app
+        .post_with_key(
+            &seeker,
+            "/v1/holds",
+            &json!({"slot_id": other_slot}),
+            "key-1",
+        )
+        .await;
     assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "idempotency_mismatch").await;
     // The key belongs to this seeker only.
-    let r = app.post_with_key(&new_seeker(), "/v1/holds", &body, "key-1").await;
+    let r = app
+        .post_with_key(&new_seeker(), "/v1/holds", &body, "key-1")
+        .await;
     assert_error(r, StatusCode::CONFLICT, "slot_unavailable").await;
 }
 
@@ -128,24 +218,48 @@ async fn slot_timing_past_slots_cannot_be_held_running_ones_until_the_cutoff() {
     let mut ids = Vec::new();
     for (start, end) in [(-30, 30), (-55, 5), (-120, -60)] {
         let id = Uuid::new_v4();
-        sqlx::query("INSERT INTO slots (id, expert_id, starts_at, ends_at) VALUES ($1, $2, $3, $4)")
-            .bind(id)
-            .bind(expert)
-            .bind(now + chrono::Duration::minutes(start) + chrono::Duration::seconds(7))
-            .bind(now + chrono::Duration::minutes(end))
-            .execute(&db)
-            .await
-            .unwrap();
+        sqlx::query(
+            "INSERT INTO slots (id, expert_id, starts_at, ends_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(expert)
+        .bind(now + chrono::Duration::minutes(start) + chrono::Duration::seconds(7))
+        .bind(now + chrono::Duration::minutes(end))
+        .execute(&db)
+        .await
+        .unwrap();
         ids.push(id);
     }
-    anxin_api::flows::reconcile::expert(&app.state, anxin_domain::ids::ExpertId(expert)).await.unwrap();
+    anxin_api::flows::reconcile::expert(&app.state, anxin_domain::ids::ExpertId(expert))
+        .await
+        .unwrap();
     let seeker = new_seeker();
     let r = app.hold(&seeker, ids[0]).await;
-    assert_eq!(r.status(), StatusCode::CREATED, "a running slot with 30 min left can be held");
-    let hold = r.json::<Value>().await.unwrap()["hold_id"].as_str().unwrap().to_string();
-    assert_eq!(app.confirm(&seeker, &hold, "+8613812345678").await.status(), StatusCode::CREATED);
-    assert_error(app.hold(&new_seeker(), ids[1]).await, StatusCode::CONFLICT, "slot_unavailable").await;
-    assert_error(app.hold(&new_seeker(), ids[2]).await, StatusCode::CONFLICT, "slot_unavailable").await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "a running slot with 30 min left can be held"
+    );
+    let hold = r.json::<Value>().await.unwrap()["hold_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        app.confirm(&seeker, &hold, "+8613812345678").await.status(),
+        StatusCode::CREATED
+    );
+    assert_error(
+        app.hold(&new_seeker(), ids[1]).await,
+        StatusCode::CONFLICT,
+        "slot_unavailable",
+    )
+    .await;
+    assert_error(
+        app.hold(&new_seeker(), ids[2]).await,
+        StatusCode::CONFLICT,
+        "slot_unavailable",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -165,12 +279,24 @@ async fn hold_rate_limits_answer_429_with_retry_after_across_instances() {
         let app = if i % 2 == 0 { &first } else { &second };
         let r = app.hold(&seeker, slot).await;
         if r.status() == StatusCode::TOO_MANY_REQUESTS {
-            let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+            let retry: u64 = r.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
             assert!((1..=60).contains(&retry), "{retry}");
             assert_eq!(r.json::<Value>().await.unwrap()["error"], "rate_limited");
         } else if r.status() == StatusCode::CREATED {
-            let hold = r.json::<Value>().await.unwrap()["hold_id"].as_str().unwrap().to_string();
-            assert_eq!(app.delete(&seeker, &format!("/v1/holds/{hold}")).await.status(), StatusCode::NO_CONTENT);
+            let hold = r.json::<Value>().await.unwrap()["hold_id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            assert_eq!(
+                app.delete(&seeker, &format!("/v1/holds/{hold}"))
+                    .await
+                    .status(),
+                StatusCode::NO_CONTENT
+            );
             statuses.push(201);
             continue;
         }
@@ -178,7 +304,10 @@ async fn hold_rate_limits_answer_429_with_retry_after_across_instances() {
     }
     assert_eq!(statuses, vec![201, 201, 201, 201, 429, 429]);
     // Another seeker is not affected.
-    assert_eq!(second.hold(&new_seeker(), slot).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        second.hold(&new_seeker(), slot).await.status(),
+        StatusCode::CREATED
+    );
 }
 
 #[tokio::test]
@@ -191,15 +320,48 @@ async fn general_seekers_cannot_take_slots_held_back_for_priority_groups() {
         .await
         .unwrap();
     let general = new_seeker();
-    assert!(app.get(&general, &format!("/v1/experts/{expert}/slots")).await.json::<Vec<Value>>().await.unwrap().iter().all(|s| {
-        // Only slots already released (close to their start) are visible.
-        s["starts_at"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap() < chrono::Utc::now() + chrono::Duration::hours(3)
-    }));
-    assert_error(app.hold(&general, slot).await, StatusCode::CONFLICT, "slot_unavailable").await;
+    assert!(app
+        .get(&general, &format!("/v1/experts/{expert}/slots"))
+        .await
+        .json::<Vec<Value>>()
+        .await
+        .unwrap()
+        .iter()
+        .all(|s| {
+            // Only slots already released (close to their start) are visible.
+            s["starts_at"]
+                .as_str()
+                .unwrap()
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap()
+                < chrono::Utc::now() + chrono::Duration::hours(3)
+        }));
+    assert_error(
+        app.hold(&general, slot).await,
+        StatusCode::CONFLICT,
+        "slot_unavailable",
+    )
+    .await;
     let medic = new_seeker();
-    let r = app.put(&medic, "/v1/seekers/me", &json!({"priority_group": "medical_worker", "region": "hubei"})).await;
+    let r = app
+        .put(
+            &medic,
+            "/v1/seekers/me",
+            &json!({"priority_group": "medical_worker", "region": "hubei"}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.json::<Value>().await.unwrap()["priority_group"], "medical_worker");
-    assert!(app.get(&medic, &format!("/v1/experts/{expert}/slots")).await.json::<Vec<Value>>().await.unwrap().iter().any(|s| s["slot_id"] == slot.to_string()));
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["priority_group"],
+        "medical_worker"
+    );
+    assert!(app
+        .get(&medic, &format!("/v1/experts/{expert}/slots"))
+        .await
+        .json::<Vec<Value>>()
+        .await
+        .unwrap()
+        .iter()
+        .any(|s| s["slot_id"] == slot.to_string()));
     assert_eq!(app.hold(&medic, slot).await.status(), StatusCode::CREATED);
 }

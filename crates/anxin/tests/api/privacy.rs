@@ -10,8 +10,14 @@ const CANARY_DIGITS: &str = "13999887766";
 const CANARY_SUBJECT: &str = "canary-host-subject-7Q2Z";
 
 fn assert_clean(what: &str, text: &str) {
-    assert!(!text.contains(CANARY_DIGITS), "{what} contains the seeker's phone");
-    assert!(!text.contains(CANARY_SUBJECT), "{what} contains the seeker's host-app subject");
+    assert!(
+        !text.contains(CANARY_DIGITS),
+        "{what} contains the seeker's phone"
+    );
+    assert!(
+        !text.contains(CANARY_SUBJECT),
+        "{what} contains the seeker's host-app subject"
+    );
 }
 
 #[tokio::test]
@@ -20,35 +26,64 @@ async fn the_seekers_phone_and_identity_never_leak() {
     let expert = app.expert_with(&all_week(60)).await;
     let seeker = token(Role::Seeker, CANARY_SUBJECT);
     let slot = app.future_slot(expert).await;
-    let r = app.put(&seeker, "/v1/seekers/me", &json!({"region": "hubei"})).await;
+    let r = app
+        .put(&seeker, "/v1/seekers/me", &json!({"region": "hubei"}))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let booking = app.book(&seeker, slot, &format!("+86{CANARY_DIGITS}")).await;
+    let booking = app
+        .book(&seeker, slot, &format!("+86{CANARY_DIGITS}"))
+        .await;
     // A failed confirmation with the canary must not echo it either.
-    let other_slot = app.open_slots(expert).await[4]["slot_id"].as_str().unwrap().parse().unwrap();
+    let other_slot = app.open_slots(expert).await[4]["slot_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let r = app.hold(&seeker, other_slot).await;
-    let hold = r.json::<serde_json::Value>().await.unwrap()["hold_id"].as_str().unwrap().to_string();
+    let hold = r.json::<serde_json::Value>().await.unwrap()["hold_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let r = app.post(&seeker, "/v1/bookings", &json!({"hold_id": hold, "phone": format!("+86{CANARY_DIGITS}"), "note": "x".repeat(600)})).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_clean("an error message", &r.text().await.unwrap());
 
     // The seeker sees only their own number, masked.
-    let mine = app.get(&seeker, &format!("/v1/bookings/{booking}")).await.text().await.unwrap();
+    let mine = app
+        .get(&seeker, &format!("/v1/bookings/{booking}"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(mine.contains("+86 139****7766"), "{mine}");
     assert_clean("the seeker's own view", &mine);
 
     // Everything the expert can see.
     let expert_token = token(Role::Expert, &expert.to_string());
-    for path in ["/v1/experts/me/bookings".to_string(), format!("/v1/bookings/{booking}")] {
+    for path in [
+        "/v1/experts/me/bookings".to_string(),
+        format!("/v1/bookings/{booking}"),
+    ] {
         let r = app.get(&expert_token, &path).await;
         assert_eq!(r.status(), StatusCode::OK);
         assert_clean(&format!("the expert's {path}"), &r.text().await.unwrap());
     }
-    let r = app.get(&operator(), &format!("/v1/bookings/{booking}")).await;
+    let r = app
+        .get(&operator(), &format!("/v1/bookings/{booking}"))
+        .await;
     assert_clean("the operator's view", &r.text().await.unwrap());
 
     assert_clean("Postgres", &app.postgres_dump().await);
     assert_clean("Redis", &app.redis_dump().await);
-    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_clean("the metrics", &metrics);
     // Give the log writer a moment, then search everything every app logged.
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;

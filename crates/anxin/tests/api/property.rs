@@ -40,9 +40,17 @@ async fn random_interleavings_never_double_book_nor_book_without_a_hold() {
     for seed in 0..12u64 {
         let mut rng = StdRng::seed_from_u64(seed);
         let expert = app.expert_with(&all_week(60)).await;
-        let slots: Vec<Uuid> = app.open_slots(expert).await[2..5].iter().map(|s| s["slot_id"].as_str().unwrap().parse().unwrap()).collect();
+        let slots: Vec<Uuid> = app.open_slots(expert).await[2..5]
+            .iter()
+            .map(|s| s["slot_id"].as_str().unwrap().parse().unwrap())
+            .collect();
         let seekers: Vec<String> = (0..4).map(|_| new_seeker()).collect();
-        let mut m = Model { slots: vec![SlotModel::Free; 3], holds: vec![None; 4], dead: vec![Vec::new(); 4], bookings: Vec::new() };
+        let mut m = Model {
+            slots: vec![SlotModel::Free; 3],
+            holds: vec![None; 4],
+            dead: vec![Vec::new(); 4],
+            bookings: Vec::new(),
+        };
         for step in 0..40 {
             let who = rng.gen_range(0..4);
             let ctx = format!("seed {seed} step {step}");
@@ -53,7 +61,11 @@ async fn random_interleavings_never_double_book_nor_book_without_a_hold() {
                     let status = r.status();
                     let body: Value = r.json().await.unwrap();
                     if m.holds[who].is_some() {
-                        assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("hold_limit")), "{ctx}");
+                        assert_eq!(
+                            (status, body["error"].as_str()),
+                            (StatusCode::CONFLICT, Some("hold_limit")),
+                            "{ctx}"
+                        );
                     } else if m.slots[slot] == SlotModel::Free {
                         assert_eq!(status, StatusCode::CREATED, "{ctx}: {body}");
                         let id = body["hold_id"].as_str().unwrap().to_string();
@@ -61,7 +73,12 @@ async fn random_interleavings_never_double_book_nor_book_without_a_hold() {
                         m.holds[who] = Some((id, slot));
                         m.slots[slot] = SlotModel::Held(who);
                     } else {
-                        assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("slot_unavailable")), "{ctx}: {:?}", m.slots[slot]);
+                        assert_eq!(
+                            (status, body["error"].as_str()),
+                            (StatusCode::CONFLICT, Some("slot_unavailable")),
+                            "{ctx}: {:?}",
+                            m.slots[slot]
+                        );
                     }
                 }
                 4 => {
@@ -76,10 +93,26 @@ async fn random_interleavings_never_double_book_nor_book_without_a_hold() {
                     // Time passes for this hold: make it expire as the clock would.
                     if let Some((id, slot)) = m.holds[who].take() {
                         let tag = format!("{prefix}:{{expert:{expert}}}");
-                        redis::cmd("ZADD").arg(format!("{tag}:held")).arg(1).arg(slots[slot].to_string()).query_async::<()>(&mut redis).await.unwrap();
-                        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:{{seeker:*}}:hold:{id}")).query_async(&mut redis).await.unwrap();
+                        redis::cmd("ZADD")
+                            .arg(format!("{tag}:held"))
+                            .arg(1)
+                            .arg(slots[slot].to_string())
+                            .query_async::<()>(&mut redis)
+                            .await
+                            .unwrap();
+                        let keys: Vec<String> = redis::cmd("KEYS")
+                            .arg(format!("{prefix}:{{seeker:*}}:hold:{id}"))
+                            .query_async(&mut redis)
+                            .await
+                            .unwrap();
                         let seeker_holds = keys[0].replace(&format!(":hold:{id}"), ":holds");
-                        redis::cmd("ZADD").arg(seeker_holds).arg(1).arg(&id).query_async::<()>(&mut redis).await.unwrap();
+                        redis::cmd("ZADD")
+                            .arg(seeker_holds)
+                            .arg(1)
+                            .arg(&id)
+                            .query_async::<()>(&mut redis)
+                            .await
+                            .unwrap();
                         m.slots[slot] = SlotModel::Free;
                         m.dead[who].push(id);
                     }
@@ -95,7 +128,11 @@ async fn random_interleavings_never_double_book_nor_book_without_a_hold() {
                     let r = app.confirm(&seekers[who], &hold, "+8613812345678").await;
                     if expect_ok {
                         assert_eq!(r.status(), StatusCode::CREATED, "{ctx}");
-                        let booking: Uuid = r.json::<Value>().await.unwrap()["booking_id"].as_str().unwrap().parse().unwrap();
+                        let booking: Uuid = r.json::<Value>().await.unwrap()["booking_id"]
+                            .as_str()
+                            .unwrap()
+                            .parse()
+                            .unwrap();
                         let (_, slot) = m.holds[who].take().unwrap();
                         m.slots[slot] = SlotModel::Booked(booking);
                         m.bookings.push((booking, slot));
@@ -107,7 +144,13 @@ async fn random_interleavings_never_double_book_nor_book_without_a_hold() {
                 _ => {
                     if !m.bookings.is_empty() {
                         let (booking, slot) = m.bookings.remove(rng.gen_range(0..m.bookings.len()));
-                        let r = app.post(&operator(), &format!("/v1/bookings/{booking}/cancel"), &json!({})).await;
+                        let r = app
+                            .post(
+                                &operator(),
+                                &format!("/v1/bookings/{booking}/cancel"),
+                                &json!({}),
+                            )
+                            .await;
                         assert_eq!(r.status(), StatusCode::OK, "{ctx}");
                         m.slots[slot] = SlotModel::Free;
                     }
@@ -122,15 +165,23 @@ async fn random_interleavings_never_double_book_nor_book_without_a_hold() {
         .await
         .unwrap();
         assert_eq!(doubled, 0, "seed {seed}");
-        let active: i64 = sqlx::query_scalar("SELECT count(*) FROM bookings WHERE status = 'confirmed' AND expert_id = $1")
-            .bind(expert)
-            .fetch_one(&db)
-            .await
-            .unwrap();
+        let active: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM bookings WHERE status = 'confirmed' AND expert_id = $1",
+        )
+        .bind(expert)
+        .fetch_one(&db)
+        .await
+        .unwrap();
         assert_eq!(active as usize, m.bookings.len(), "seed {seed}");
     }
-    let holds: Vec<Uuid> = sqlx::query_scalar("SELECT hold_id FROM bookings").fetch_all(&app.db().await).await.unwrap();
+    let holds: Vec<Uuid> = sqlx::query_scalar("SELECT hold_id FROM bookings")
+        .fetch_all(&app.db().await)
+        .await
+        .unwrap();
     for h in holds {
-        assert!(granted.contains(&h.to_string()), "booking with hold {h} that was never granted");
+        assert!(
+            granted.contains(&h.to_string()),
+            "booking with hold {h} that was never granted"
+        );
     }
 }

@@ -11,24 +11,65 @@ async fn health_ready_metrics_and_openapi_answer() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["redis"], "ok");
 
-    let _ = app.get(&operator(), "/v1/experts/00000000-0000-0000-0000-000000000000/slots").await;
-    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let _ = app
+        .get(
+            &operator(),
+            "/v1/experts/00000000-0000-0000-0000-000000000000/slots",
+        )
+        .await;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("anxin_http_requests_total"));
     // Labelled by route pattern, never by the id in the path.
-    assert!(metrics.contains(r#"route="/v1/experts/{id}/slots""#), "{metrics}");
+    assert!(
+        metrics.contains(r#"route="/v1/experts/{id}/slots""#),
+        "{metrics}"
+    );
     assert!(!metrics.contains("00000000-0000-0000-0000-000000000000"));
 
-    let doc: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let paths = doc["paths"].as_object().unwrap();
     for (path, method) in [
-        ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"), ("/openapi.json", "get"),
-        ("/v1/experts", "post"), ("/v1/expert-applications", "post"), ("/v1/experts/{id}/approve", "post"),
-        ("/v1/experts/{id}/suspend", "post"), ("/v1/experts/{id}/availability", "put"),
-        ("/v1/experts/{id}/slots", "get"), ("/v1/experts/me/bookings", "get"), ("/v1/slate", "get"),
-        ("/v1/seekers/me", "put"), ("/v1/holds", "post"), ("/v1/holds/{id}", "delete"), ("/v1/bookings", "post"),
-        ("/v1/bookings/{id}", "get"), ("/v1/bookings/{id}/cancel", "post"), ("/v1/ops/summary", "get"), ("/ops", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+        ("/openapi.json", "get"),
+        ("/v1/experts", "post"),
+        ("/v1/expert-applications", "post"),
+        ("/v1/experts/{id}/approve", "post"),
+        ("/v1/experts/{id}/suspend", "post"),
+        ("/v1/experts/{id}/availability", "put"),
+        ("/v1/experts/{id}/slots", "get"),
+        ("/v1/experts/me/bookings", "get"),
+        ("/v1/slate", "get"),
+        ("/v1/seekers/me", "put"),
+        ("/v1/holds", "post"),
+        ("/v1/holds/{id}", "delete"),
+        ("/v1/bookings", "post"),
+        ("/v1/bookings/{id}", "get"),
+        ("/v1/bookings/{id}/cancel", "post"),
+        ("/v1/ops/summary", "get"),
+        ("/ops", "get"),
     ] {
-        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "openapi lacks {method} {path}");
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "openapi lacks {method} {path}"
+        );
     }
 }
 
@@ -48,7 +89,10 @@ async fn readiness_is_503_when_redis_or_postgres_goes_away() {
 
     let postgres = Proxy::start("127.0.0.1:5432").await;
     let db = format!("anxin_test_{}", uuid::Uuid::new_v4().simple());
-    let app = spawn_app_with(|s| s.database_url = format!("postgres://postgres@127.0.0.1:{}/{db}", postgres.port)).await;
+    let app = spawn_app_with(|s| {
+        s.database_url = format!("postgres://postgres@127.0.0.1:{}/{db}", postgres.port)
+    })
+    .await;
     let r = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     postgres.cut();
@@ -57,7 +101,12 @@ async fn readiness_is_503_when_redis_or_postgres_goes_away() {
     assert_eq!(r.json::<Value>().await.unwrap()["postgres"], "down");
     // A client's request that needs the database gets a JSON 5xx, not a hang
     // or a crash.
-    let r = app.get(&operator(), "/v1/experts/00000000-0000-0000-0000-000000000000/slots").await;
+    let r = app
+        .get(
+            &operator(),
+            "/v1/experts/00000000-0000-0000-0000-000000000000/slots",
+        )
+        .await;
     assert!(r.status().is_server_error());
     assert!(r.json::<Value>().await.unwrap()["error"].is_string());
 }
@@ -65,6 +114,11 @@ async fn readiness_is_503_when_redis_or_postgres_goes_away() {
 #[tokio::test]
 async fn unknown_routes_get_a_json_404() {
     let app = spawn_app().await;
-    let r = app.client.get(app.url("/v1/nothing-here")).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/v1/nothing-here"))
+        .send()
+        .await
+        .unwrap();
     assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
 }

@@ -10,7 +10,12 @@ async fn slate(app: &TestApp, seeker: &str, query: &str) -> Value {
 }
 
 fn experts_of(s: &Value) -> HashSet<String> {
-    s["experts"].as_array().unwrap().iter().map(|e| e["expert_id"].as_str().unwrap().to_string()).collect()
+    s["experts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["expert_id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// Experts open only for one hour a day, far apart, so held slots matter.
@@ -33,15 +38,29 @@ async fn a_slate_shows_about_twenty_experts_each_with_an_open_slot() {
     assert!(s["slate_id"].as_str().is_some());
     let mut seen = HashSet::new();
     for e in experts {
-        assert!(seen.insert(e["expert_id"].as_str().unwrap().to_string()), "no expert twice");
+        assert!(
+            seen.insert(e["expert_id"].as_str().unwrap().to_string()),
+            "no expert twice"
+        );
         let slots = e["next_slots"].as_array().unwrap();
         assert!(!slots.is_empty());
-        assert!(e["display_name"].is_string() && e["languages"].is_array() && e["specialties"].is_array());
+        assert!(
+            e["display_name"].is_string()
+                && e["languages"].is_array()
+                && e["specialties"].is_array()
+        );
     }
     // Shown slots are really open: other seekers can hold them.
     for e in experts.iter().take(5) {
-        let slot: uuid::Uuid = e["next_slots"][0]["slot_id"].as_str().unwrap().parse().unwrap();
-        assert_eq!(app.hold(&new_seeker(), slot).await.status(), StatusCode::CREATED);
+        let slot: uuid::Uuid = e["next_slots"][0]["slot_id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            app.hold(&new_seeker(), slot).await.status(),
+            StatusCode::CREATED
+        );
     }
 }
 
@@ -53,7 +72,10 @@ async fn held_and_booked_slots_never_appear() {
     for (i, e) in experts.iter().enumerate() {
         let slot = app.future_slot(*e).await;
         if i % 2 == 0 {
-            assert_eq!(app.hold(&new_seeker(), slot).await.status(), StatusCode::CREATED);
+            assert_eq!(
+                app.hold(&new_seeker(), slot).await.status(),
+                StatusCode::CREATED
+            );
         } else {
             app.book(&new_seeker(), slot, "+8613812345678").await;
         }
@@ -62,14 +84,24 @@ async fn held_and_booked_slots_never_appear() {
     let s = slate(&app, &new_seeker(), "").await;
     for e in s["experts"].as_array().unwrap() {
         for slot in e["next_slots"].as_array().unwrap() {
-            assert!(!taken.contains(slot["slot_id"].as_str().unwrap()), "a held or booked slot was shown");
+            assert!(
+                !taken.contains(slot["slot_id"].as_str().unwrap()),
+                "a held or booked slot was shown"
+            );
         }
     }
     // Right after another seeker's hold, the slot is gone from a fresh slate.
     let viewer = new_seeker();
     let first = slate(&app, &viewer, "").await;
-    let shown = first["experts"][0]["next_slots"][0]["slot_id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap();
-    assert_eq!(app.hold(&new_seeker(), shown).await.status(), StatusCode::CREATED);
+    let shown = first["experts"][0]["next_slots"][0]["slot_id"]
+        .as_str()
+        .unwrap()
+        .parse::<uuid::Uuid>()
+        .unwrap();
+    assert_eq!(
+        app.hold(&new_seeker(), shown).await.status(),
+        StatusCode::CREATED
+    );
     let again = slate(&app, &viewer, "").await;
     for e in again["experts"].as_array().unwrap() {
         for slot in e["next_slots"].as_array().unwrap() {
@@ -113,8 +145,16 @@ async fn filters_narrow_the_slate_and_say_so() {
     p["languages"] = json!(["yue"]);
     p["specialties"] = json!(["insomnia"]);
     let r = app.post(&operator(), "/v1/experts", &p).await;
-    let special = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
-    app.put(&operator(), &format!("/v1/experts/{special}/availability"), &all_week(60)).await;
+    let special = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.put(
+        &operator(),
+        &format!("/v1/experts/{special}/availability"),
+        &all_week(60),
+    )
+    .await;
 
     let seeker = new_seeker();
     let yue = slate(&app, &seeker, "?language=yue").await;
@@ -150,15 +190,34 @@ async fn priority_seekers_see_reserved_slots_general_ones_do_not() {
     let now = chrono::Utc::now();
     for e in general["experts"].as_array().unwrap() {
         for s in e["next_slots"].as_array().unwrap() {
-            let start: chrono::DateTime<chrono::Utc> = s["starts_at"].as_str().unwrap().parse().unwrap();
-            assert!(start <= now, "a reserved slot was shown to a general seeker");
+            let start: chrono::DateTime<chrono::Utc> =
+                s["starts_at"].as_str().unwrap().parse().unwrap();
+            assert!(
+                start <= now,
+                "a reserved slot was shown to a general seeker"
+            );
         }
     }
     let medic = new_seeker();
-    app.put(&medic, "/v1/seekers/me", &json!({"priority_group": "bereaved_family"})).await;
+    app.put(
+        &medic,
+        "/v1/seekers/me",
+        &json!({"priority_group": "bereaved_family"}),
+    )
+    .await;
     let priority = slate(&app, &medic, "").await;
-    let future = priority["experts"].as_array().unwrap().iter().flat_map(|e| e["next_slots"].as_array().unwrap().clone()).filter(|s| {
-        s["starts_at"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap() > now
-    });
+    let future = priority["experts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["next_slots"].as_array().unwrap().clone())
+        .filter(|s| {
+            s["starts_at"]
+                .as_str()
+                .unwrap()
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap()
+                > now
+        });
     assert!(future.count() > 0);
 }

@@ -7,6 +7,7 @@
 //! refuse the second booking and the seeker gets a clean 409.
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::ops::events::{self, Event, Refusal};
 use crate::state::AppState;
 use anxin_domain::booking::{cancel_reopens_slot, check_cancel, reservable, CancelRefusal};
 use anxin_domain::ids::{BookingId, ExpertId, HoldId};
@@ -67,28 +68,53 @@ pub async fn confirm(
         note.as_deref().unwrap_or("")
     ));
     let seeker_id = seeker.id();
-    if let Some(key) = req.idempotency_key {
-        if let Some(previous) = bookings::by_idempotency_key(&state.pool, seeker_id, key).await? {
-            return replay(previous, &request_hash);
+    // A retry with the same key (possibly racing the first request) gets the
+    // first request's booking.
+    let replayed = || async {
+        match req.idempotency_key {
+            Some(key) => bookings::by_idempotency_key(&state.pool, seeker_id, key)
+                .await
+                .map_err(ApiError::from),
+            None => Ok(None),
         }
+    };
+    if let Some(previous) = replayed().await? {
+        return replay(previous, &request_hash);
     }
-    let record = state
-        .reserve
-        .hold_record(seeker_id, req.hold_id)
-        .await?
-        .ok_or_else(hold_expired)?;
-    if !state
-        .reserve
-        .verify_hold(&record, seeker_id, CONFIRM_GRACE)
-        .await?
-    {
-        state
-            .reserve
-            .forget_hold(seeker_id, req.hold_id, None)
-            .await?;
-        state.metrics.booking("hold_expired");
-        return Err(hold_expired());
-    }
+    let refuse = |refusal: Refusal, metric: &str, error: ApiError| {
+        state.metrics.booking(metric);
+        events::emit(
+            state,
+            Event::BookingRefused {
+                seeker,
+                hold_id: req.hold_id,
+                refusal,
+            },
+        );
+        error
+    };
+    let record = match state.reserve.hold_record(seeker_id, req.hold_id).await? {
+        Some(record)
+            if state
+                .reserve
+                .verify_hold(&record, seeker_id, CONFIRM_GRACE)
+                .await? =>
+        {
+            record
+        }
+        stale => {
+            if stale.is_some() {
+                state
+                    .reserve
+                    .forget_hold(seeker_id, req.hold_id, None)
+                    .await?;
+            }
+            if let Some(previous) = replayed().await? {
+                return replay(previous, &request_hash);
+            }
+            return Err(refuse(Refusal::HoldExpired, "hold_expired", hold_expired()));
+        }
+    };
     let slot = slots::get(&state.pool, record.slot_id).await?;
     let now = Utc::now();
     let cutoff = chrono::Duration::from_std(state.reserve.config().cutoff).unwrap_or_default();
@@ -98,9 +124,10 @@ pub async fn confirm(
             .reserve
             .forget_hold(seeker_id, req.hold_id, None)
             .await?;
-        return Err(ApiError::conflict(
-            "slot_unavailable",
-            "the slot is no longer available",
+        return Err(refuse(
+            Refusal::SlotUnavailable,
+            "too_late",
+            ApiError::conflict("slot_unavailable", "the slot is no longer available"),
         ));
     }
     let new = NewBooking {
@@ -136,6 +163,7 @@ pub async fn confirm(
                 .forget_hold(seeker_id, req.hold_id, None)
                 .await;
             state.metrics.booking("confirmed");
+            events::emit(state, Event::BookingConfirmed { seeker });
             Ok(Confirmed {
                 booking,
                 replayed: false,
@@ -152,35 +180,30 @@ pub async fn confirm(
                 .reserve
                 .forget_hold(seeker_id, req.hold_id, None)
                 .await?;
-            state.metrics.booking("slot_taken");
-            Err(ApiError::conflict(
-                "slot_unavailable",
-                "the slot was booked by someone else",
+            Err(refuse(
+                Refusal::SlotUnavailable,
+                "slot_taken",
+                ApiError::conflict("slot_unavailable", "the slot was booked by someone else"),
             ))
         }
-        Err(ConfirmError::HoldUsed) => {
-            if let Some(key) = req.idempotency_key {
-                if let Some(previous) =
-                    bookings::by_idempotency_key(&state.pool, seeker_id, key).await?
-                {
-                    return replay(previous, &request_hash);
-                }
-            }
-            Err(ApiError::conflict(
+        Err(ConfirmError::HoldUsed) => match replayed().await? {
+            Some(previous) => replay(previous, &request_hash),
+            None => Err(ApiError::conflict(
                 "hold_expired",
                 "this hold was already confirmed",
-            ))
-        }
-        Err(ConfirmError::TooManyBookings) => {
-            state.metrics.booking("limit");
-            Err(ApiError::conflict(
+            )),
+        },
+        Err(ConfirmError::TooManyBookings) => Err(refuse(
+            Refusal::BookingLimit,
+            "limit",
+            ApiError::conflict(
                 "booking_limit",
                 format!(
                     "at most {} upcoming bookings per seeker",
                     state.config.max_active_bookings
                 ),
-            ))
-        }
+            ),
+        )),
         Err(ConfirmError::Store(e)) => Err(e.into()),
     }
 }

@@ -21,9 +21,10 @@ pub struct HoldView {
     pub replayed: bool,
 }
 
-/// Enforces the hold rate limits: per seeker and per IP in this process
-/// (governor, no round trip), and per seeker across every instance (GCRA in
-/// Redis), so N instances together still allow only the configured rate.
+/// Enforces the in-process hold rate limits, per seeker and per IP (governor,
+/// no round trip). The per-seeker limit across every instance (GCRA in Redis)
+/// is part of the seeker's hold script, so N instances together still allow
+/// only the configured rate.
 async fn check_rate(state: &AppState, seeker: &SeekerRow, ip: &str) -> ApiResult<()> {
     let refuse = |wait: Duration, what: &str| {
         state.metrics.hold("rate_limited");
@@ -44,15 +45,6 @@ async fn check_rate(state: &AppState, seeker: &SeekerRow, ip: &str) -> ApiResult
             "ip",
         ));
     }
-    let per_minute = state.config.holds_per_minute_per_seeker.max(1);
-    let interval = Duration::from_millis(60_000 / u64::from(per_minute));
-    if let Err(wait) = state
-        .reserve
-        .rate_limit("holds", &seeker_key, interval, per_minute)
-        .await?
-    {
-        return Err(refuse(wait, "seeker_shared"));
-    }
     Ok(())
 }
 
@@ -65,17 +57,26 @@ pub async fn place(
     ip: &str,
 ) -> ApiResult<HoldView> {
     check_rate(state, seeker, ip).await?;
-    let slot = slots::get(&state.pool, slot_id)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::NotFound("slot"),
-            e => e.into(),
-        })?;
+    let slot = match state.slot_cache.get(&slot_id) {
+        Some(slot) => slot,
+        None => {
+            let slot = slots::get(&state.pool, slot_id)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound => ApiError::NotFound("slot"),
+                    e => e.into(),
+                })?;
+            state.slot_cache.insert(slot_id, slot.clone());
+            slot
+        }
+    };
     let seeker_id = seeker.id();
     let hold_id = HoldId::new();
     let expert = slot.expert_id();
     let request_hash = slot_id.to_string();
-    match state
+    // The seeker side's expiry is what a retry with the same key replays, so
+    // the first answer reports it too (the slot side expires a moment later).
+    let expires_at = match state
         .reserve
         .acquire_for_seeker(
             seeker_id,
@@ -87,7 +88,7 @@ pub async fn place(
         )
         .await?
     {
-        SeekerHold::Acquired { .. } => {}
+        SeekerHold::Acquired { expires_at } => expires_at,
         SeekerHold::Replay {
             hold_id,
             slot_id,
@@ -107,14 +108,28 @@ pub async fn place(
                 field: None,
             })
         }
+        SeekerHold::RateLimited { retry_after } => {
+            state.metrics.hold("rate_limited");
+            tracing::info!(limit = "seeker_shared", "hold rate limited");
+            return Err(ApiError::TooManyRequests { retry_after });
+        }
         SeekerHold::HoldLimit => {
             state.metrics.hold("hold_limit");
+            crate::ops::events::emit(
+                state,
+                crate::ops::events::Event::HoldRefused {
+                    seeker,
+                    slot_id,
+                    expert_id: expert,
+                    refusal: crate::ops::events::Refusal::HoldLimit,
+                },
+            );
             return Err(ApiError::conflict(
                 "hold_limit",
                 "you already hold a slot; confirm or release it first",
             ));
         }
-    }
+    };
     let may_take_reserved = seeker.priority_group()?.is_priority();
     let mut decision = state
         .reserve
@@ -133,8 +148,19 @@ pub async fn place(
             .await?;
     }
     let refusal = match decision {
-        SlotHold::Held { expires_at } => {
+        SlotHold::Held { .. } => {
             state.metrics.hold("placed");
+            crate::ops::events::emit(
+                state,
+                crate::ops::events::Event::HoldPlaced {
+                    seeker,
+                    hold_id,
+                    slot_id,
+                    expert_id: expert,
+                    starts_at: slot.starts_at,
+                    expires_at,
+                },
+            );
             return Ok(HoldView {
                 hold_id,
                 slot_id,
@@ -150,6 +176,15 @@ pub async fn place(
         .forget_hold(seeker_id, hold_id, idempotency_key)
         .await?;
     state.metrics.hold("unavailable");
+    crate::ops::events::emit(
+        state,
+        crate::ops::events::Event::HoldRefused {
+            seeker,
+            slot_id,
+            expert_id: expert,
+            refusal: crate::ops::events::Refusal::SlotUnavailable,
+        },
+    );
     Err(ApiError::conflict("slot_unavailable", refusal))
 }
 
@@ -164,5 +199,14 @@ pub async fn release(state: &AppState, seeker: &SeekerRow, hold_id: HoldId) -> A
     state.reserve.release_slot(&record, seeker_id).await?;
     state.reserve.forget_hold(seeker_id, hold_id, None).await?;
     state.metrics.hold("released");
+    crate::ops::events::emit(
+        state,
+        crate::ops::events::Event::HoldReleased {
+            seeker,
+            hold_id,
+            slot_id: record.slot_id,
+            expert_id: record.expert_id,
+        },
+    );
     Ok(())
 }

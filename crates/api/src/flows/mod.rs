@@ -6,4 +6,5 @@ pub mod availability;
 pub mod bookings;
 pub mod holds;
 pub mod reconcile;
+pub mod seekers;
 pub mod slate;

@@ -5,7 +5,10 @@
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use anxin_domain::ids::{ExpertId, SlateId};
-use anxin_domain::slate::{choose_balanced, BalanceParams, Candidate};
+use anxin_domain::slate::{
+    capacity_from_counts, choose_balanced, BalanceParams, Candidate, CAPACITY_BANDS,
+    IMPRESSION_BUCKET, IMPRESSION_WINDOW_BUCKETS,
+};
 use anxin_reserve::IndexedSlot;
 use anxin_store::experts::{self, ExpertRow};
 use anxin_store::seekers::SeekerRow;
@@ -16,12 +19,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Open capacity counts slots starting within this window.
-const LOOKAHEAD: Duration = Duration::hours(72);
-/// Impressions are counted in buckets of this many seconds…
-const BUCKET_SECS: i64 = 600;
-/// …over this many buckets (a one-hour sliding window).
-const WINDOW_BUCKETS: i64 = 6;
+/// Running slots still count as capacity (the most urgent band).
+const RUNNING_FOR: Duration = Duration::hours(4);
 /// How long the in-process copy of the expert catalog is trusted.
 const CATALOG_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -83,7 +82,8 @@ pub async fn catalog(state: &AppState) -> ApiResult<Arc<Vec<ExpertRow>>> {
 }
 
 fn bucket(now: DateTime<Utc>) -> i64 {
-    now.timestamp().div_euclid(BUCKET_SECS)
+    now.timestamp()
+        .div_euclid(IMPRESSION_BUCKET.num_seconds().max(1))
 }
 
 #[tracing::instrument(skip_all, fields(seeker_id = %seeker.id))]
@@ -128,7 +128,16 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
     }
 
     let shown: Vec<ExpertId> = chosen.iter().map(|e| ExpertId(e.expert.id)).collect();
-    let window = std::time::Duration::from_secs((BUCKET_SECS * WINDOW_BUCKETS) as u64);
+    crate::ops::events::emit(
+        state,
+        crate::ops::events::Event::SlateServed {
+            seeker,
+            experts: &shown,
+        },
+    );
+    let window = (IMPRESSION_BUCKET * IMPRESSION_WINDOW_BUCKETS as i32)
+        .to_std()
+        .unwrap_or_default();
     state
         .reserve
         .record_impressions(&shown, bucket(now), window)
@@ -175,12 +184,25 @@ async fn draw<'a>(
     now: DateTime<Utc>,
 ) -> ApiResult<Vec<&'a ExpertRow>> {
     let ids: Vec<ExpertId> = pool.iter().map(|e| ExpertId(e.id)).collect();
-    let capacity = state
+    let bounds: Vec<DateTime<Utc>> = CAPACITY_BANDS
+        .iter()
+        .map(|band| now + band.within)
+        .collect();
+    let counts = state
         .reserve
-        .open_counts(&ids, now - Duration::hours(4), now + LOOKAHEAD)
+        .open_counts(&ids, now - RUNNING_FOR, &bounds)
         .await?;
+    let capacity = counts.into_iter().map(|c| {
+        let mut banded = [0u32; CAPACITY_BANDS.len()];
+        for (slot, n) in banded.iter_mut().zip(c) {
+            *slot = n;
+        }
+        capacity_from_counts(banded)
+    });
     let b = bucket(now);
-    let buckets: Vec<i64> = (0..WINDOW_BUCKETS).map(|i| b - i).collect();
+    let buckets: Vec<i64> = (0..i64::from(IMPRESSION_WINDOW_BUCKETS))
+        .map(|i| b - i)
+        .collect();
     let impressions = state.reserve.impressions(&buckets).await?;
     let candidates: Vec<Candidate> = ids
         .iter()

@@ -59,10 +59,7 @@ async fn seeker_of(state: &AppState, role: Role, sub: &str) -> ApiResult<Option<
     if role != Role::Seeker {
         return Ok(None);
     }
-    let hash = state.subjects.hash(sub);
-    Ok(Some(
-        anxin_store::seekers::resolve(&state.pool, &hash).await?,
-    ))
+    Ok(Some(flows::seekers::resolve(state, sub).await?))
 }
 
 fn view(b: BookingRow, viewer: Viewer) -> BookingView {

@@ -246,13 +246,10 @@ pub async fn slots(
     }
     // General seekers don't see slots held back for priority groups.
     let may_take_reserved = match auth.principal.role {
-        Role::Seeker => {
-            let hash = state.subjects.hash(&auth.principal.sub);
-            anxin_store::seekers::resolve(&state.pool, &hash)
-                .await?
-                .priority_group()?
-                .is_priority()
-        }
+        Role::Seeker => flows::seekers::resolve(&state, &auth.principal.sub)
+            .await?
+            .priority_group()?
+            .is_priority(),
         _ => true,
     };
     if !state.reserve.is_indexed(id).await? {

@@ -99,9 +99,10 @@ pub async fn update_me(
             });
         }
     }
-    let row = anxin_store::seekers::update(
-        &state.pool,
-        session.seeker.id(),
+    let row = flows::seekers::update(
+        &state,
+        &session.subject,
+        &session.seeker,
         body.0.priority_group,
         region,
     )

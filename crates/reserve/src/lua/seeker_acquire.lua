@@ -1,7 +1,10 @@
--- The seeker's side of a hold: idempotency and the active-hold limit. Keys
--- carry the `{seeker:<id>}` hash tag.
+-- The seeker's side of a hold: idempotency, the shared hold rate limit, and
+-- the active-hold limit, in that order (a replayed request costs no rate).
+-- Keys carry the `{seeker:<id>}` hash tag.
 --   KEYS[1] ZSET hold_id -> expiry ms   KEYS[2] HASH the hold   KEYS[3] idempotency record
--- ARGV: hold_id, slot, expert, limit, ttl_ms, request_hash, idem_ttl_ms, has_idem
+--   KEYS[4] the rate limit's theoretical arrival time (GCRA)
+-- ARGV: hold_id, slot, expert, limit, ttl_ms, request_hash, idem_ttl_ms, has_idem,
+--       rate_interval_ms, rate_burst
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if ARGV[8] == '1' then
@@ -12,6 +15,16 @@ if ARGV[8] == '1' then
     return {'replay', rest}
   end
 end
+-- Generic cell rate algorithm: at most `burst` at once, one more every
+-- `interval`; shared by every API instance.
+local interval = tonumber(ARGV[9])
+local burst = tonumber(ARGV[10])
+local tat = tonumber(redis.call('GET', KEYS[4])) or now
+if tat < now then tat = now end
+local allow_at = tat + interval - burst * interval
+if now < allow_at then return {'rate_limited', string.format('%d', allow_at - now)} end
+local new_tat = tat + interval
+redis.call('SET', KEYS[4], string.format('%d', new_tat), 'PX', math.max(1, new_tat - now))
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return {'hold_limit'} end
 local expires = now + tonumber(ARGV[5])

@@ -1,0 +1,429 @@
+// Anxin operator dashboard. Polls /v1/ops/summary and /v1/ops/board with the
+// session cookie every few seconds and redraws. Everything from the server is
+// inserted as text (textContent), never as HTML: expert names come from
+// applicants.
+"use strict";
+
+(function () {
+  const POLL_MS = 3000;
+  const SVG = "http://www.w3.org/2000/svg";
+  const WINDOWS = ["1h", "24h", "7d"];
+  const GROUPS = {
+    medical_worker: "Medical workers",
+    patient: "Patients",
+    bereaved_family: "Bereaved families",
+    general: "General",
+  };
+  const OUTCOME_LABELS = {
+    completed: "completed",
+    expert_no_answer: "expert no answer",
+    expert_busy: "expert busy",
+    seeker_no_answer: "seeker no answer",
+    seeker_busy: "seeker busy",
+    failed: "failed",
+    cancelled: "cancelled",
+    none: "not dialed",
+  };
+
+  let windowName = localStorage.getItem("anxin.ops.window");
+  if (!WINDOWS.includes(windowName)) windowName = "24h";
+  let inFlight = false;
+  let last = null;
+
+  // ---- formatting -------------------------------------------------------
+  const fmt = {
+    count: (n) => (n === null || n === undefined ? "–" : String(n)),
+    rate: (r) => (r === null || r === undefined ? "–" : (r * 100).toFixed(1) + "%"),
+    gini: (g) => (g === null || g === undefined ? "–" : g.toFixed(2)),
+    secs: (s) => {
+      if (s === null || s === undefined) return "–";
+      if (s < 60) return s.toFixed(0) + " s";
+      if (s < 3600) return (s / 60).toFixed(1) + " min";
+      if (s < 172800) return (s / 3600).toFixed(1) + " h";
+      return (s / 86400).toFixed(1) + " d";
+    },
+    time: (iso) => {
+      const d = new Date(iso);
+      return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    },
+    dateTime: (iso) => {
+      const d = new Date(iso);
+      return d.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+    },
+  };
+
+  function el(tag, attrs, text) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function svg(tag, attrs, text) {
+    const e = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  // Draws a chart in its on-screen pixel width, so text stays legible and
+  // the chart keeps its height on a phone and on a wide screen alike.
+  function fitWidth(chart, fallback) {
+    const w = Math.round(chart.getBoundingClientRect().width) || fallback;
+    const h = chart.getAttribute("data-height") || (chart.viewBox.baseVal && chart.viewBox.baseVal.height) || 220;
+    chart.setAttribute("data-height", h);
+    chart.setAttribute("viewBox", "0 0 " + w + " " + h);
+    return w;
+  }
+
+  // Sets a headline figure: its text, and its raw value for tools and tests.
+  function figure(name, raw, text) {
+    for (const node of document.querySelectorAll('[data-figure="' + name + '"]')) {
+      node.textContent = text;
+      node.setAttribute("data-value", raw === null || raw === undefined ? "" : String(raw));
+    }
+  }
+
+  // ---- headline ---------------------------------------------------------
+  function headline(s) {
+    const o = s.overall;
+    figure("match_rate", o.match_rate, fmt.rate(o.match_rate));
+    figure("saw_slate", o.funnel.saw_slate, fmt.count(o.funnel.saw_slate));
+    figure("slates_served", o.slates_served, fmt.count(o.slates_served));
+    figure("bookings_confirmed", o.bookings.confirmed, fmt.count(o.bookings.confirmed));
+    figure("bookings_cancelled", o.bookings.cancelled, fmt.count(o.bookings.cancelled));
+    figure("time_to_match_p50", o.time_to_match_seconds.p50, fmt.secs(o.time_to_match_seconds.p50));
+    figure("time_to_match_p95", o.time_to_match_seconds.p95, fmt.secs(o.time_to_match_seconds.p95));
+    figure("calls_completed", o.funnel.completed, fmt.count(o.funnel.completed));
+    figure("calls_connected", o.funnel.call_connected, fmt.count(o.funnel.call_connected));
+    figure("time_to_connect_p50", o.time_to_connect_seconds.p50, fmt.secs(o.time_to_connect_seconds.p50));
+    figure("time_to_connect_p95", o.time_to_connect_seconds.p95, fmt.secs(o.time_to_connect_seconds.p95));
+    figure("no_show_expert", o.no_show_rate.expert, fmt.rate(o.no_show_rate.expert));
+    figure("no_show_seeker", o.no_show_rate.seeker, fmt.rate(o.no_show_rate.seeker));
+    figure("utilization_ahead", o.utilization.ahead.rate, fmt.rate(o.utilization.ahead.rate));
+    figure("utilization_past", o.utilization.past.rate, fmt.rate(o.utilization.past.rate));
+    figure("booking_gini", o.fairness.booking_gini, fmt.gini(o.fairness.booking_gini));
+    figure("exposure_gini", o.fairness.exposure_gini, fmt.gini(o.fairness.exposure_gini));
+    figure("experts_with_zero_bookings", o.fairness.experts_with_zero_bookings, fmt.count(o.fairness.experts_with_zero_bookings));
+    figure("experts", o.fairness.experts, fmt.count(o.fairness.experts));
+    figure("hold_expiry_rate", o.holds.expiry_rate, fmt.rate(o.holds.expiry_rate));
+    figure("holds_placed", o.holds.placed, fmt.count(o.holds.placed));
+    figure("collision_rate", o.collisions.rate, fmt.rate(o.collisions.rate));
+    figure("collisions", o.collisions.slot_unavailable, fmt.count(o.collisions.slot_unavailable));
+  }
+
+  // ---- funnel -----------------------------------------------------------
+  function funnel(f) {
+    const list = document.getElementById("funnel");
+    clear(list);
+    const steps = [
+      ["Saw a slate", f.saw_slate],
+      ["Held a slot", f.held],
+      ["Booked", f.booked],
+      ["Call connected", f.call_connected],
+      ["Completed", f.completed],
+    ];
+    const top = Math.max(f.saw_slate, 1);
+    steps.forEach(([label, n], i) => {
+      const li = el("li", { "data-step": String(i) });
+      li.appendChild(el("span", {}, label));
+      const track = el("div", { class: "track" });
+      const fill = el("div", { class: "fill" });
+      fill.style.width = ((100 * n) / top).toFixed(1) + "%";
+      track.appendChild(fill);
+      li.appendChild(track);
+      const num = el("span", { class: "num" }, String(n));
+      if (i > 0) num.appendChild(el("small", {}, f.saw_slate ? ((100 * n) / f.saw_slate).toFixed(0) + "%" : ""));
+      li.appendChild(num);
+      list.appendChild(li);
+    });
+  }
+
+  // ---- time series ------------------------------------------------------
+  function series(s) {
+    const chart = document.getElementById("series");
+    clear(chart);
+    const pts = s.series.points;
+    document.getElementById("bucket-label").textContent =
+      s.series.bucket_seconds >= 3600 ? "hour" : s.series.bucket_seconds / 60 + " minutes";
+    const W = fitWidth(chart, 640), H = 220, L = 34, R = 38, T = 10, B = 26;
+    const w = W - L - R, h = H - T - B;
+    const maxB = Math.max(1, ...pts.map((p) => p.bookings));
+    const bw = w / Math.max(pts.length, 1);
+    chart.appendChild(svg("line", { class: "axis", x1: L, y1: T + h, x2: L + w, y2: T + h }));
+    chart.appendChild(svg("text", { x: L - 4, y: T + 8, "text-anchor": "end" }, String(maxB)));
+    chart.appendChild(svg("text", { x: L - 4, y: T + h, "text-anchor": "end" }, "0"));
+    chart.appendChild(svg("text", { x: L + w + 4, y: T + 8 }, "100%"));
+    chart.appendChild(svg("text", { x: L + w + 4, y: T + h }, "0%"));
+    pts.forEach((p, i) => {
+      const bh = (h * p.bookings) / maxB;
+      const bar = svg("rect", { class: "bar", x: L + i * bw + bw * 0.15, y: T + h - bh, width: Math.max(bw * 0.7, 1), height: bh });
+      bar.appendChild(svg("title", {}, fmt.dateTime(p.start) + ": " + p.bookings + " bookings, match rate " + fmt.rate(p.match_rate)));
+      chart.appendChild(bar);
+    });
+    // The line breaks where a bucket had no new seekers (no rate to draw).
+    let path = "";
+    let gap = true;
+    pts.forEach((p, i) => {
+      if (p.match_rate === null) {
+        gap = true;
+        return;
+      }
+      const x = L + i * bw + bw / 2, y = T + h - h * p.match_rate;
+      path += (gap ? " M" : " L") + x.toFixed(1) + " " + y.toFixed(1);
+      gap = false;
+      chart.appendChild(svg("circle", { class: "dot", cx: x.toFixed(1), cy: y.toFixed(1), r: 2.5 }));
+    });
+    if (path) chart.appendChild(svg("path", { class: "line", d: path }));
+    if (pts.length) {
+      chart.appendChild(svg("text", { x: L, y: H - 8 }, fmt.dateTime(pts[0].start)));
+      chart.appendChild(svg("text", { x: L + w, y: H - 8, "text-anchor": "end" }, "now"));
+    }
+  }
+
+  // ---- Lorenz curve and histogram ----------------------------------------
+  function distribution(d) {
+    const lz = document.getElementById("lorenz");
+    clear(lz);
+    const S = 200, O = 10;
+    lz.appendChild(svg("rect", { class: "axis", x: O, y: O, width: S, height: S, fill: "none" }));
+    lz.appendChild(svg("line", { class: "diag", x1: O, y1: O + S, x2: O + S, y2: O }));
+    if (d.lorenz.length) {
+      let p = "M" + O + " " + (O + S);
+      for (const pt of d.lorenz) p += " L" + (O + S * pt.experts).toFixed(1) + " " + (O + S - S * pt.bookings).toFixed(1);
+      p += " L" + (O + S) + " " + (O + S) + " Z";
+      lz.appendChild(svg("path", { class: "curve", d: p }));
+    } else {
+      lz.appendChild(svg("text", { x: O + S / 2, y: O + S / 2, "text-anchor": "middle" }, "no bookings yet"));
+    }
+    lz.appendChild(svg("text", { x: O + 4, y: O + 12 }, "share of bookings"));
+    lz.appendChild(svg("text", { x: O + S - 4, y: O + S - 4, "text-anchor": "end" }, "share of experts"));
+
+    const hg = document.getElementById("histogram");
+    clear(hg);
+    const W = fitWidth(hg, 260), H = 200, L = 28, B = 24, T = 24;
+    const bars = d.histogram;
+    const maxE = Math.max(1, ...bars.map((b) => b.experts));
+    const bw = (W - L - 6) / Math.max(bars.length, 1);
+    hg.appendChild(svg("line", { class: "axis", x1: L, y1: H - B, x2: W - 6, y2: H - B }));
+    hg.appendChild(svg("text", { x: L - 4, y: T + 8, "text-anchor": "end" }, String(maxE)));
+    bars.forEach((b, i) => {
+      const bh = ((H - B - T) * b.experts) / maxE;
+      const r = svg("rect", { class: "bar", x: L + i * bw + 2, y: H - B - bh, width: Math.max(bw - 4, 1), height: bh });
+      r.appendChild(svg("title", {}, b.experts + " experts with " + b.bookings + " bookings"));
+      hg.appendChild(r);
+      if (bars.length <= 16 || i % Math.ceil(bars.length / 16) === 0)
+        hg.appendChild(svg("text", { x: L + i * bw + bw / 2, y: H - 8, "text-anchor": "middle" }, String(b.bookings)));
+    });
+    hg.appendChild(svg("text", { x: W - 6, y: 10, "text-anchor": "end" }, "experts by number of bookings"));
+  }
+
+  // ---- call outcomes ----------------------------------------------------
+  function hbars(id, counts) {
+    const box = document.getElementById(id);
+    clear(box);
+    const entries = Object.entries(counts).sort((a, b) => b[1] - a[1]);
+    if (!entries.length) {
+      box.appendChild(el("p", { class: "empty" }, "None in this window."));
+      return;
+    }
+    const max = Math.max(...entries.map((e) => e[1]), 1);
+    for (const [k, n] of entries) {
+      const row = el("div", { class: "row", "data-outcome": k });
+      row.appendChild(el("span", {}, OUTCOME_LABELS[k] || k));
+      const track = el("div", { class: "track" });
+      const fill = el("div", { class: k === "completed" ? "fill" : "fill bad" });
+      fill.style.width = ((100 * n) / max).toFixed(1) + "%";
+      track.appendChild(fill);
+      row.appendChild(track);
+      row.appendChild(el("span", { class: "n" }, String(n)));
+      box.appendChild(row);
+    }
+  }
+
+  // ---- breakdown ----------------------------------------------------------
+  function breakdown(s) {
+    const body = document.querySelector("#breakdown tbody");
+    clear(body);
+    const row = (label, f, cls) => {
+      const tr = el("tr", cls ? { class: cls } : {});
+      tr.appendChild(el("th", { scope: "row" }, label));
+      const cells = [
+        fmt.count(f.funnel.saw_slate),
+        fmt.count(f.funnel.booked),
+        fmt.rate(f.match_rate),
+        fmt.secs(f.time_to_match_seconds.p50),
+        fmt.count(f.funnel.completed),
+        fmt.rate(f.holds.expiry_rate),
+        fmt.rate(f.collisions.rate),
+        fmt.rate(f.utilization.ahead.rate),
+        fmt.gini(f.fairness.booking_gini),
+        fmt.count(f.fairness.experts_with_zero_bookings),
+      ];
+      for (const c of cells) tr.appendChild(el("td", { class: "num" }, c));
+      body.appendChild(tr);
+    };
+    for (const [g, label] of Object.entries(GROUPS)) {
+      if (s.by_priority_group[g]) row(label, s.by_priority_group[g], "group-row");
+    }
+    for (const [r, f] of Object.entries(s.by_region)) row("Region " + r, f);
+  }
+
+  // ---- board ----------------------------------------------------------------
+  function upcoming(b) {
+    const body = document.querySelector("#upcoming tbody");
+    clear(body);
+    document.getElementById("upcoming-empty").hidden = b.upcoming_calls.length > 0;
+    for (const c of b.upcoming_calls) {
+      const tr = el("tr", { "data-booking": c.booking_id });
+      tr.appendChild(el("td", {}, fmt.time(c.starts_at)));
+      tr.appendChild(el("td", {}, fmt.time(c.ends_at)));
+      tr.appendChild(el("td", {}, c.expert_name));
+      tr.appendChild(el("td", {}, c.seeker_alias));
+      tr.appendChild(el("td", {}, GROUPS[c.priority_group] || c.priority_group));
+      const state = el("td");
+      const label = c.call_state.replace(/_/g, " ") + (c.outcome ? " · " + (OUTCOME_LABELS[c.outcome] || c.outcome) : "");
+      state.appendChild(el("span", { class: "badge " + c.call_state }, label));
+      tr.appendChild(state);
+      tr.appendChild(el("td", { class: "num" }, String(c.attempts)));
+      body.appendChild(tr);
+    }
+  }
+
+  function pending(b) {
+    const body = document.querySelector("#pending tbody");
+    clear(body);
+    document.getElementById("pending-empty").hidden = b.pending_experts.length > 0;
+    for (const e of b.pending_experts) {
+      const tr = el("tr", { "data-expert": e.id });
+      tr.appendChild(el("td", {}, e.display_name));
+      tr.appendChild(el("td", {}, e.region));
+      tr.appendChild(el("td", {}, e.languages.join(", ")));
+      tr.appendChild(el("td", {}, e.specialties.join(", ")));
+      tr.appendChild(el("td", {}, fmt.dateTime(e.applied_at)));
+      const td = el("td");
+      const actions = el("div", { class: "actions" });
+      const approve = el("button", { type: "button", class: "approve" }, "Approve");
+      const decline = el("button", { type: "button", class: "decline" }, "Decline");
+      approve.addEventListener("click", () => vet(e.id, "approve", [approve, decline]));
+      decline.addEventListener("click", () => vet(e.id, "suspend", [approve, decline]));
+      actions.appendChild(approve);
+      actions.appendChild(decline);
+      td.appendChild(actions);
+      tr.appendChild(td);
+      body.appendChild(tr);
+    }
+  }
+
+  async function vet(id, action, buttons) {
+    buttons.forEach((b) => (b.disabled = true));
+    try {
+      const r = await fetch("/ops/experts/" + encodeURIComponent(id) + "/" + action, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-Anxin-Ops": "1" },
+      });
+      if (!r.ok) {
+        const body = await r.json().catch(() => ({}));
+        showError("Could not " + action + " the expert: " + (body.message || r.status));
+      }
+    } catch (e) {
+      showError("Could not reach Anxin: " + e.message);
+    }
+    refresh();
+  }
+
+  // ---- polling --------------------------------------------------------------
+  function showError(text) {
+    const box = document.getElementById("error");
+    box.textContent = text;
+    box.hidden = !text;
+  }
+
+  async function getJson(url) {
+    const r = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (r.status === 401 || r.status === 403) {
+      // The session ended (or belongs to someone who may not see this):
+      // reloading shows the sign-in page.
+      window.location.reload();
+      throw new Error("signed out");
+    }
+    if (!r.ok) throw new Error(url + " answered " + r.status);
+    return r.json();
+  }
+
+  async function refresh() {
+    if (inFlight) return;
+    inFlight = true;
+    const dot = document.getElementById("live-dot");
+    try {
+      const [s, b] = await Promise.all([
+        getJson("/v1/ops/summary?window=" + encodeURIComponent(windowName)),
+        getJson("/v1/ops/board"),
+      ]);
+      last = s;
+      headline(s);
+      funnel(s.overall.funnel);
+      series(s);
+      distribution(s.booking_distribution);
+      hbars("outcomes-finished", s.overall.calls.finished_by_outcome);
+      hbars("outcomes-attempts", s.overall.calls.attempts_by_outcome);
+      breakdown(s);
+      upcoming(b);
+      pending(b);
+      showError("");
+      dot.className = "dot live";
+      document.getElementById("updated").textContent =
+        "live · updated " + new Date(s.until).toLocaleTimeString() + " (" + s.query_ms + " ms)";
+      document.body.setAttribute("data-window", s.window);
+      document.body.setAttribute("data-updated", s.until);
+    } catch (e) {
+      dot.className = "dot stale";
+      showError("Figures may be stale: " + e.message);
+    } finally {
+      inFlight = false;
+    }
+  }
+
+  function selectWindow(name) {
+    windowName = name;
+    localStorage.setItem("anxin.ops.window", name);
+    for (const b of document.querySelectorAll(".windows button")) {
+      b.setAttribute("aria-pressed", String(b.getAttribute("data-window") === name));
+    }
+    refresh();
+  }
+
+  function start() {
+    for (const b of document.querySelectorAll(".windows button")) {
+      b.addEventListener("click", () => selectWindow(b.getAttribute("data-window")));
+    }
+    document.getElementById("sign-out").addEventListener("click", async () => {
+      await fetch("/ops/session", { method: "DELETE", credentials: "same-origin", headers: { "X-Anxin-Ops": "1" } });
+      window.location.href = "/ops";
+    });
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden) refresh();
+    });
+    let resizing = null;
+    window.addEventListener("resize", () => {
+      clearTimeout(resizing);
+      resizing = setTimeout(() => {
+        if (!last) return;
+        series(last);
+        distribution(last.booking_distribution);
+      }, 150);
+    });
+    selectWindow(windowName);
+    setInterval(() => {
+      if (!document.hidden) refresh();
+    }, POLL_MS);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

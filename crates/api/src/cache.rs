@@ -1,0 +1,73 @@
+//! A small in-process TTL cache for lookups on the hot path (a seeker's
+//! pseudonymous record, a slot's expert). Each instance keeps its own copy and
+//! none is ever needed by another: an entry is at most `ttl` stale, and every
+//! decision that must be exact is still made by Redis or Postgres.
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+pub struct TtlCache<K, V> {
+    entries: RwLock<HashMap<K, (Instant, V)>>,
+    ttl: Duration,
+    capacity: usize,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
+    pub fn new(ttl: Duration, capacity: usize) -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            ttl,
+            capacity: capacity.max(1),
+        }
+    }
+
+    pub fn get(&self, key: &K) -> Option<V> {
+        let entries = self.entries.read().ok()?;
+        entries
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, v)| v.clone())
+    }
+
+    pub fn insert(&self, key: K, value: V) {
+        if let Ok(mut entries) = self.entries.write() {
+            if entries.len() >= self.capacity {
+                // Cheap and bounded: drop what expired, and if that is not
+                // enough, start over (the next lookups refill it).
+                let ttl = self.ttl;
+                entries.retain(|_, (at, _)| at.elapsed() < ttl);
+                if entries.len() >= self.capacity {
+                    entries.clear();
+                }
+            }
+            entries.insert(key, (Instant::now(), value));
+        }
+    }
+
+    pub fn remove(&self, key: &K) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.remove(key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_and_capacity_is_bounded() {
+        let c = TtlCache::new(Duration::from_millis(30), 2);
+        c.insert(1, "a");
+        assert_eq!(c.get(&1), Some("a"));
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(c.get(&1), None);
+        c.insert(2, "b");
+        c.insert(3, "c");
+        c.insert(4, "d");
+        assert!(c.entries.read().unwrap().len() <= 2);
+        c.remove(&4);
+        assert_eq!(c.get(&4), None);
+    }
+}

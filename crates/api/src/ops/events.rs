@@ -1,0 +1,273 @@
+//! Recording the events only the API sees (slates served, holds placed,
+//! refused and released, confirmations refused) without slowing the request
+//! that caused them.
+//!
+//! `emit` builds the row, pushes it onto a bounded in-process queue and
+//! returns: no await, no connection taken from the request's pool share. One
+//! writer task per database drains the queue and inserts whatever has
+//! gathered in a single multi-row statement, so under load the cost is one
+//! round trip and one commit per batch, on one connection, instead of one
+//! per request.
+//!
+//! Trade-offs, chosen on purpose:
+//! * Best effort. When the queue is full (Postgres far behind) or an insert
+//!   fails, events are dropped and counted in
+//!   `anxin_ops_events_dropped_total` rather than making seekers wait; and
+//!   events still queued when the process dies are lost. Bookings and calls,
+//!   whose figures matter most, don't go through here: triggers record them
+//!   in the writer's transaction, exactly once.
+//! * The queue is found by database (a process-wide map), not kept in
+//!   `AppState`, so the flows only need `&AppState`. If the writer task dies
+//!   with the runtime that ran it (a stopped actix worker, a finished test),
+//!   the next `emit` starts another.
+use crate::ops::metrics;
+use crate::state::AppState;
+use anxin_domain::ids::{ExpertId, HoldId, SeekerId, SlotId};
+use anxin_domain::seeker::PriorityGroup;
+use anxin_store::events::NewEvent;
+use anxin_store::seekers::SeekerRow;
+use anxin_store::Pool;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use tokio::sync::mpsc;
+
+/// Events waiting per database before new ones are dropped.
+const QUEUE: usize = 50_000;
+/// Rows per INSERT.
+const BATCH: usize = 1_000;
+/// How far back a booking's first slate is looked for (time to match).
+const MATCH_LOOKBACK: Duration = Duration::days(7);
+
+/// Why a hold or a confirmation was refused (the 409's code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    SlotUnavailable,
+    HoldLimit,
+    HoldExpired,
+    BookingLimit,
+}
+
+impl Refusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SlotUnavailable => "slot_unavailable",
+            Self::HoldLimit => "hold_limit",
+            Self::HoldExpired => "hold_expired",
+            Self::BookingLimit => "booking_limit",
+        }
+    }
+}
+
+/// Something that happened, as the flows report it.
+pub enum Event<'a> {
+    SlateServed {
+        seeker: &'a SeekerRow,
+        experts: &'a [ExpertId],
+    },
+    HoldPlaced {
+        seeker: &'a SeekerRow,
+        hold_id: HoldId,
+        slot_id: SlotId,
+        expert_id: ExpertId,
+        starts_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    },
+    HoldRefused {
+        seeker: &'a SeekerRow,
+        slot_id: SlotId,
+        expert_id: ExpertId,
+        refusal: Refusal,
+    },
+    HoldReleased {
+        seeker: &'a SeekerRow,
+        hold_id: HoldId,
+        slot_id: SlotId,
+        expert_id: ExpertId,
+    },
+    BookingRefused {
+        seeker: &'a SeekerRow,
+        hold_id: HoldId,
+        refusal: Refusal,
+    },
+    /// Not stored (the booking's trigger records it): observes the time to
+    /// match for Prometheus, off the request path.
+    BookingConfirmed { seeker: &'a SeekerRow },
+}
+
+/// What travels on the queue. Nearly every job is an `Insert`, so boxing it
+/// would only add an allocation per event.
+#[allow(clippy::large_enum_variant)]
+enum Job {
+    Insert(NewEvent),
+    ObserveMatch {
+        seeker: SeekerId,
+        group: PriorityGroup,
+        at: DateTime<Utc>,
+    },
+}
+
+fn seeker_fields(seeker: &SeekerRow, kind: &'static str) -> NewEvent {
+    NewEvent {
+        kind,
+        at: Utc::now(),
+        seeker_id: Some(seeker.id),
+        priority_group: Some(seeker.priority_group.clone()),
+        region: seeker.region.clone(),
+        ..NewEvent::default()
+    }
+}
+
+impl Event<'_> {
+    fn into_job(self) -> Job {
+        match self {
+            Event::SlateServed { seeker, experts } => Job::Insert(NewEvent {
+                expert_ids: Some(experts.iter().map(|e| e.0).collect()),
+                ..seeker_fields(seeker, "slate_served")
+            }),
+            Event::HoldPlaced {
+                seeker,
+                hold_id,
+                slot_id,
+                expert_id,
+                starts_at,
+                expires_at,
+            } => Job::Insert(NewEvent {
+                hold_id: Some(hold_id.0),
+                slot_id: Some(slot_id.0),
+                expert_id: Some(expert_id.0),
+                starts_at: Some(starts_at),
+                expires_at: Some(expires_at),
+                ..seeker_fields(seeker, "hold_placed")
+            }),
+            Event::HoldRefused {
+                seeker,
+                slot_id,
+                expert_id,
+                refusal,
+            } => Job::Insert(NewEvent {
+                slot_id: Some(slot_id.0),
+                expert_id: Some(expert_id.0),
+                outcome: Some(refusal.as_str()),
+                ..seeker_fields(seeker, "hold_refused")
+            }),
+            Event::HoldReleased {
+                seeker,
+                hold_id,
+                slot_id,
+                expert_id,
+            } => Job::Insert(NewEvent {
+                hold_id: Some(hold_id.0),
+                slot_id: Some(slot_id.0),
+                expert_id: Some(expert_id.0),
+                ..seeker_fields(seeker, "hold_released")
+            }),
+            Event::BookingRefused {
+                seeker,
+                hold_id,
+                refusal,
+            } => Job::Insert(NewEvent {
+                hold_id: Some(hold_id.0),
+                outcome: Some(refusal.as_str()),
+                ..seeker_fields(seeker, "booking_refused")
+            }),
+            Event::BookingConfirmed { seeker } => Job::ObserveMatch {
+                seeker: seeker.id(),
+                group: seeker.priority_group().unwrap_or(PriorityGroup::General),
+                at: Utc::now(),
+            },
+        }
+    }
+}
+
+type Queues = Mutex<HashMap<String, mpsc::Sender<Job>>>;
+
+fn queues() -> &'static Queues {
+    static QUEUES: OnceLock<Queues> = OnceLock::new();
+    QUEUES.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Records an event without waiting for it to be written.
+pub fn emit(state: &AppState, event: Event<'_>) {
+    let job = event.into_job();
+    if let Job::Insert(e) = &job {
+        metrics::get().events.with_label_values(&[e.kind]).inc();
+    }
+    let key = anxin_store::events::database_key(&state.pool);
+    let mut job = Some(job);
+    // Twice at most: a queue whose writer died is replaced once.
+    for _ in 0..2 {
+        let Some(sender) = sender_for(&key, &state.pool) else {
+            metrics::get().dropped("no_runtime", 1);
+            return;
+        };
+        let Some(j) = job.take() else { return };
+        match sender.try_send(j) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                metrics::get().dropped("queue_full", 1);
+                tracing::warn!("ops event queue full; event dropped");
+                return;
+            }
+            Err(mpsc::error::TrySendError::Closed(j)) => {
+                job = Some(j);
+                if let Ok(mut map) = queues().lock() {
+                    if map.get(&key).is_some_and(mpsc::Sender::is_closed) {
+                        map.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+    metrics::get().dropped("no_writer", 1);
+}
+
+/// The live queue for this database, starting its writer when there is none.
+fn sender_for(key: &str, pool: &Pool) -> Option<mpsc::Sender<Job>> {
+    let mut map = queues().lock().ok()?;
+    if let Some(sender) = map.get(key).filter(|s| !s.is_closed()) {
+        return Some(sender.clone());
+    }
+    let runtime = tokio::runtime::Handle::try_current().ok()?;
+    let (sender, receiver) = mpsc::channel(QUEUE);
+    runtime.spawn(write(pool.clone(), receiver));
+    map.insert(key.to_string(), sender.clone());
+    Some(sender)
+}
+
+/// Drains the queue: whatever has gathered goes in one INSERT.
+async fn write(pool: Pool, mut receiver: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut matches = Vec::new();
+    while let Some(first) = receiver.recv().await {
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Insert(e) => batch.push(e),
+                Job::ObserveMatch { seeker, group, at } => matches.push((seeker, group, at)),
+            }
+            if batch.len() < BATCH {
+                next = receiver.try_recv().ok();
+            }
+        }
+        if let Err(e) = anxin_store::events::insert_batch(&pool, &batch).await {
+            metrics::get().dropped("write_failed", batch.len() as u64);
+            tracing::warn!(error = %e, events = batch.len(), "writing ops events failed; dropped");
+        }
+        batch.clear();
+        // After the insert, so a slate queued just before is already stored.
+        for (seeker, group, at) in matches.drain(..) {
+            match anxin_store::events::first_slate_at(&pool, seeker, at - MATCH_LOOKBACK).await {
+                Ok(Some(first)) if first <= at => {
+                    let secs = (at - first).num_milliseconds() as f64 / 1000.0;
+                    metrics::get()
+                        .time_to_match
+                        .with_label_values(&[group.as_str()])
+                        .observe(secs);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "time to match lookup failed"),
+            }
+        }
+    }
+}

@@ -1,0 +1,488 @@
+//! The operator dashboard: the figures (`GET /v1/ops/summary`), the live
+//! lists (`GET /v1/ops/board`), the page (`GET /ops`) with its sign-in, and
+//! vetting from the page.
+//!
+//! * `events`: recording what only the API sees, off the request path.
+//! * `summary`: the figures, computed from the event log over a window.
+//! * `session`: the dashboard's cookie session.
+//! * `metrics`: the business metrics added to Prometheus.
+//!
+//! The page is static HTML, CSS and JS compiled into the binary (no CDN, no
+//! external fonts or scripts, so it works offline); its script polls the two
+//! JSON endpoints with the session cookie and redraws.
+pub mod events;
+pub mod metrics;
+pub mod session;
+pub mod summary;
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{parse_json, path_id};
+use crate::state::AppState;
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use anxin_domain::expert::ExpertStatus;
+use anxin_domain::ids::{ExpertId, SeekerId};
+use anxin_domain::seeker::alias;
+use anxin_store::audit::{self, Actor};
+use anxin_store::{experts, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use session::{Credential, OperatorSession, Via};
+use summary::{Summary, Window};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/ops/summary", web::get().to(summary))
+        .route("/v1/ops/board", web::get().to(board))
+        .route("/ops", web::get().to(page))
+        .route("/ops/session", web::post().to(sign_in))
+        .route("/ops/session", web::delete().to(sign_out))
+        .route("/ops/assets/{name}", web::get().to(asset))
+        .route("/ops/experts/{id}/approve", web::post().to(approve_expert))
+        .route("/ops/experts/{id}/suspend", web::post().to(suspend_expert));
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryQuery {
+    /// `1h`, `24h` (default) or `7d`.
+    window: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/ops/summary", tag = "operators", params(SummaryQuery),
+    description = "Funnel, match rate, time to match and to connect, call outcomes, no-shows, \
+                   utilization, fairness (Gini), holds and collisions over the window, overall \
+                   and by priority group and region, computed from the event log. Served again for up to \
+                   2 s (1h), 5 s (24h) or 15 s (7d), unless the request says `Cache-Control: \
+                   no-cache`; `until` says as of when. Also accepts the dashboard session cookie.",
+    responses((status = 200, body = Summary), (status = 400, body = ErrorBody, description = "bad window"),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn summary(
+    _auth: OperatorSession,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<SummaryQuery>,
+) -> ApiResult<HttpResponse> {
+    let raw = q.window.as_deref().unwrap_or("24h");
+    let window = Window::parse(raw).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_query",
+            "window must be 1h, 24h or 7d",
+            Some("window"),
+        )
+    })?;
+    // `Cache-Control: no-cache` asks for figures computed now.
+    let fresh = req
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("no-cache"));
+    let figures = summary::cached(&state.pool, window, fresh).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(&*figures))
+}
+
+/// What needs an operator now.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Board {
+    pub generated_at: DateTime<Utc>,
+    /// Expert applications awaiting approval, oldest first (at most 100).
+    pub pending_experts: Vec<PendingExpertView>,
+    /// Calls running now or starting within the hour, soonest first (at most
+    /// 200). Seekers appear only by alias.
+    pub upcoming_calls: Vec<UpcomingCallView>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PendingExpertView {
+    pub id: uuid::Uuid,
+    pub display_name: String,
+    pub region: String,
+    pub languages: Vec<String>,
+    pub specialties: Vec<String>,
+    pub applied_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UpcomingCallView {
+    pub booking_id: uuid::Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub seeker_alias: String,
+    pub priority_group: String,
+    pub expert_id: uuid::Uuid,
+    pub expert_name: String,
+    /// `scheduled`, `dialing_expert`, `dialing_seeker`, `bridged`,
+    /// `retry_waiting`, `ended`.
+    pub call_state: String,
+    pub outcome: Option<String>,
+    pub attempts: i32,
+}
+
+#[utoipa::path(get, path = "/v1/ops/board", tag = "operators",
+    description = "Experts awaiting approval and the calls of the next hour. Also accepts the \
+                   dashboard session cookie.",
+    responses((status = 200, body = Board), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn board(_auth: OperatorSession, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let now = Utc::now();
+    let (pending, calls) = tokio::try_join!(
+        anxin_store::events::pending_experts(&state.pool, 100),
+        anxin_store::events::upcoming_calls(&state.pool, now, now + Duration::hours(1), 200),
+    )?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(Board {
+            generated_at: now,
+            pending_experts: pending
+                .into_iter()
+                .map(|e| PendingExpertView {
+                    id: e.id,
+                    display_name: e.display_name,
+                    region: e.region,
+                    languages: e.languages,
+                    specialties: e.specialties,
+                    applied_at: e.created_at,
+                })
+                .collect(),
+            upcoming_calls: calls
+                .into_iter()
+                .map(|c| UpcomingCallView {
+                    booking_id: c.booking_id,
+                    starts_at: c.starts_at,
+                    ends_at: c.ends_at,
+                    seeker_alias: alias(SeekerId(c.seeker_id)),
+                    priority_group: c.priority_group,
+                    expert_id: c.expert_id,
+                    expert_name: c.expert_name,
+                    call_state: c.call_state.unwrap_or_else(|| "scheduled".into()),
+                    outcome: c.outcome,
+                    attempts: c.attempts.unwrap_or(0),
+                })
+                .collect(),
+        }))
+}
+
+const DASHBOARD_HTML: &str = include_str!("../../assets/ops.html");
+const SIGN_IN_HTML: &str = include_str!("../../assets/sign-in.html");
+
+/// Pages may load only what Anxin itself serves.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+fn html(status: actix_web::http::StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(body)
+}
+
+/// The sign-in page, with one of our own messages (never caller input).
+fn sign_in_page(status: actix_web::http::StatusCode, message: &'static str) -> HttpResponse {
+    let notice = if message.is_empty() {
+        String::new()
+    } else {
+        format!("<p class=\"notice\" role=\"alert\">{message}</p>")
+    };
+    html(status, SIGN_IN_HTML.replace("<!--notice-->", &notice))
+}
+
+#[utoipa::path(get, path = "/ops", tag = "operators",
+    description = "The dashboard page for an operator's browser. Without a session it is the \
+                   sign-in page; with an operator's session cookie (or bearer token) the \
+                   dashboard; other roles get 403.",
+    responses((status = 200, description = "the dashboard, or the sign-in page", content_type = "text/html"),
+              (status = 401, body = ErrorBody, description = "an invalid bearer token"),
+              (status = 403, body = ErrorBody, description = "not an operator")))]
+pub async fn page(req: HttpRequest) -> ApiResult<HttpResponse> {
+    use actix_web::http::StatusCode;
+    match session::credential(&req) {
+        Credential::None => Ok(sign_in_page(StatusCode::OK, "")),
+        Credential::Invalid(_, Via::Cookie) => {
+            let mut res = sign_in_page(StatusCode::OK, "Your session has ended. Sign in again.");
+            if let Ok(v) =
+                header::HeaderValue::from_str(&session::clear_cookie(session::is_https(&req)))
+            {
+                res.headers_mut().append(header::SET_COOKIE, v);
+            }
+            Ok(res)
+        }
+        Credential::Invalid(e, Via::Bearer) => Err(e),
+        Credential::Valid(p, _) if p.role != crate::auth::Role::Operator => {
+            Err(ApiError::Forbidden("only operators may see the dashboard"))
+        }
+        Credential::Valid(..) => Ok(html(StatusCode::OK, DASHBOARD_HTML.to_string())),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SignIn {
+    /// An operator's bearer token (e.g. from `anxin token --role operator`).
+    pub token: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SessionStarted {
+    /// Seconds until the session ends (at most 12 h, never after the token).
+    pub expires_in: i64,
+}
+
+/// Decodes `application/x-www-form-urlencoded` and returns one field.
+fn form_field(body: &[u8], name: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    text.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(k)? == name)
+            .then(|| percent_decode(v))
+            .flatten()
+    })
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = s.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+#[utoipa::path(post, path = "/ops/session", tag = "operators",
+    description = "Signs in to the dashboard: exchanges an operator's token, sent in the body \
+                   (a form field `token`, or JSON), for an HttpOnly, SameSite=Strict session \
+                   cookie. A form gets 303 to /ops; JSON gets 200.",
+    request_body(content = SignIn, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "signed in (form); Set-Cookie carries the session"),
+              (status = 200, body = SessionStarted, description = "signed in (JSON)"),
+              (status = 400, body = ErrorBody, description = "no token in the body"),
+              (status = 401, body = ErrorBody, description = "the token is invalid or expired"),
+              (status = 403, body = ErrorBody, description = "not an operator's token")))]
+pub async fn sign_in(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    use actix_web::http::StatusCode;
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let is_json = content_type.starts_with("application/json");
+    let token = if is_json {
+        parse_json::<SignIn>(&body)?.token
+    } else {
+        form_field(&body, "token").unwrap_or_default()
+    };
+    let token = token.trim();
+    if token.is_empty() {
+        return if is_json {
+            Err(ApiError::bad_request(
+                "invalid_body",
+                "token is required",
+                Some("token"),
+            ))
+        } else {
+            Ok(sign_in_page(
+                StatusCode::BAD_REQUEST,
+                "Paste an operator token to sign in.",
+            ))
+        };
+    }
+    let refusal = match state.tokens.verify(token) {
+        Err(_) => Some((
+            StatusCode::UNAUTHORIZED,
+            "That token is not valid or has expired.",
+        )),
+        Ok(p) if p.role != crate::auth::Role::Operator => Some((
+            StatusCode::FORBIDDEN,
+            "That token is not an operator's: only operators may sign in here.",
+        )),
+        Ok(_) => None,
+    };
+    if let Some((status, message)) = refusal {
+        return if is_json {
+            Err(if status == StatusCode::FORBIDDEN {
+                ApiError::Forbidden("only operators may sign in to the dashboard")
+            } else {
+                ApiError::Unauthorized("the token is not valid or has expired")
+            })
+        } else {
+            Ok(sign_in_page(status, message))
+        };
+    }
+    let seconds = session::session_seconds(token);
+    let cookie = session::set_cookie(token, seconds, session::is_https(&req));
+    let mut res = if is_json {
+        HttpResponse::Ok().json(SessionStarted {
+            expires_in: seconds,
+        })
+    } else {
+        HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/ops"))
+            .finish()
+    };
+    let value = header::HeaderValue::from_str(&cookie)
+        .map_err(|_| ApiError::Unauthorized("the token is malformed or not valid"))?;
+    res.headers_mut().append(header::SET_COOKIE, value);
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(res)
+}
+
+#[utoipa::path(delete, path = "/ops/session", tag = "operators",
+    description = "Signs out of the dashboard: the session cookie is cleared.",
+    responses((status = 204, description = "signed out")))]
+pub async fn sign_out(req: HttpRequest) -> HttpResponse {
+    let mut res = HttpResponse::NoContent().finish();
+    if let Ok(v) = header::HeaderValue::from_str(&session::clear_cookie(session::is_https(&req))) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+#[utoipa::path(get, path = "/ops/assets/{name}", tag = "operators",
+    description = "The dashboard's own script, style sheet and icon.",
+    params(("name" = String, Path, description = "ops.js, ops.css or anxin.svg")),
+    responses((status = 200, description = "the asset"), (status = 404, body = ErrorBody)))]
+pub async fn asset(name: web::Path<String>) -> ApiResult<HttpResponse> {
+    let (body, content_type) = match name.as_str() {
+        "ops.js" => (
+            include_str!("../../assets/ops.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "ops.css" => (
+            include_str!("../../assets/ops.css"),
+            "text/css; charset=utf-8",
+        ),
+        "anxin.svg" => (include_str!("../../assets/anxin.svg"), "image/svg+xml"),
+        _ => return Err(ApiError::NotFound("asset")),
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(body))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ExpertStatusView {
+    pub id: uuid::Uuid,
+    pub status: ExpertStatus,
+}
+
+/// Approves or suspends an expert from the dashboard: the same rules, audit
+/// record and index update as `POST /v1/experts/{id}/approve|suspend`, for a
+/// browser that holds a session cookie rather than a bearer token.
+async fn set_expert_status(
+    auth: &OperatorSession,
+    state: &AppState,
+    raw_id: &str,
+    status: ExpertStatus,
+) -> ApiResult<HttpResponse> {
+    let id = ExpertId(path_id("id", raw_id)?);
+    let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
+    let row = experts::lock(&mut tx, id).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::NotFound("expert"),
+        e => e.into(),
+    })?;
+    let before = row.status()?;
+    if !before.can_become(status) {
+        return Err(ApiError::conflict(
+            "invalid_transition",
+            format!(
+                "a {} expert can't become {}",
+                before.as_str(),
+                status.as_str()
+            ),
+        ));
+    }
+    experts::set_status(&mut tx, id, status).await?;
+    let action = if status == ExpertStatus::Approved {
+        "expert.approve"
+    } else {
+        "expert.suspend"
+    };
+    audit::record(
+        &mut tx,
+        &Actor {
+            role: "operator",
+            id: auth.principal.sub.clone(),
+        },
+        action,
+        "expert",
+        id.0,
+        serde_json::json!({"from": before.as_str(), "via": "dashboard"}),
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    match status {
+        ExpertStatus::Approved => crate::flows::reconcile::expert(state, id).await?,
+        _ => state.reserve.drop_expert(id).await?,
+    }
+    *state.catalog.write().await = None;
+    Ok(HttpResponse::Ok().json(ExpertStatusView { id: id.0, status }))
+}
+
+#[utoipa::path(post, path = "/ops/experts/{id}/approve", tag = "operators",
+    description = "Approves an expert from the dashboard (audited). With the session cookie, \
+                   send `X-Anxin-Ops: 1`.",
+    params(("id" = uuid::Uuid, Path, description = "expert id")),
+    responses((status = 200, body = ExpertStatusView), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn approve_expert(
+    auth: OperatorSession,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    set_expert_status(&auth, &state, &id, ExpertStatus::Approved).await
+}
+
+#[utoipa::path(post, path = "/ops/experts/{id}/suspend", tag = "operators",
+    description = "Suspends an expert (or declines an application) from the dashboard \
+                   (audited). With the session cookie, send `X-Anxin-Ops: 1`.",
+    params(("id" = uuid::Uuid, Path, description = "expert id")),
+    responses((status = 200, body = ExpertStatusView), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn suspend_expert(
+    auth: OperatorSession,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    set_expert_status(&auth, &state, &id, ExpertStatus::Suspended).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_fields_are_decoded() {
+        assert_eq!(
+            form_field(b"a=1&token=ab.c%2Dd+e", "token").as_deref(),
+            Some("ab.c-d e")
+        );
+        assert_eq!(form_field(b"token=", "token").as_deref(), Some(""));
+        assert_eq!(form_field(b"x=1", "token"), None);
+        assert_eq!(form_field(b"token=%G1", "token"), None);
+    }
+}

@@ -1,0 +1,808 @@
+//! The operator summary: every figure of `GET /v1/ops/summary`, computed
+//! from the event log and the slots (capacity) over a window, never
+//! estimated. The queries do the counting (`anxin_store::events`); this
+//! module shapes their rows into figures and computes what SQL says poorly
+//! (Gini coefficients, the Lorenz curve, rates with empty denominators).
+//!
+//! How each figure is defined is written on its field below; the same text
+//! is in the OpenAPI document and in docs/ops-dashboard.md.
+use crate::error::{ApiError, ApiResult};
+use anxin_domain::seeker::PriorityGroup;
+use anxin_store::events::{
+    self, CapacityRow, CountRow, ExpertLoadRow, FunnelRow, HoldRow, PercentileRow,
+};
+use anxin_store::Pool;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+use uuid::Uuid;
+
+/// At most this many regions are broken out (the largest first).
+const MAX_REGIONS: usize = 50;
+/// Points on the Lorenz curve, at most.
+const LORENZ_POINTS: usize = 101;
+
+/// The windows an operator can look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    Hour,
+    Day,
+    Week,
+}
+
+impl Window {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "1h" => Some(Self::Hour),
+            "24h" => Some(Self::Day),
+            "7d" => Some(Self::Week),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hour => "1h",
+            Self::Day => "24h",
+            Self::Week => "7d",
+        }
+    }
+
+    pub fn duration(self) -> Duration {
+        match self {
+            Self::Hour => Duration::hours(1),
+            Self::Day => Duration::hours(24),
+            Self::Week => Duration::days(7),
+        }
+    }
+
+    /// How long a computed summary is served again: every operator's page
+    /// polls every few seconds, and a week's figures take a while.
+    pub fn max_age(self) -> std::time::Duration {
+        std::time::Duration::from_secs(match self {
+            Self::Hour => 2,
+            Self::Day => 5,
+            Self::Week => 15,
+        })
+    }
+
+    /// The time series' resolution: five minutes in the last hour, hours
+    /// otherwise.
+    pub fn bucket_seconds(self) -> i64 {
+        match self {
+            Self::Hour => 300,
+            Self::Day | Self::Week => 3600,
+        }
+    }
+}
+
+/// Figures over the window `[since, until]`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Summary {
+    /// `1h`, `24h` or `7d`.
+    pub window: String,
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub overall: Figures,
+    /// Seeker-side figures by the seeker's priority group; expert-side
+    /// figures (fairness) count only load from that group. All four groups
+    /// are always present.
+    pub by_priority_group: BTreeMap<String, Figures>,
+    /// Seeker-side figures by the seeker's region (`unknown` when not set);
+    /// expert-side figures (fairness, utilization) by the expert's region.
+    /// The 50 largest regions at most.
+    pub by_region: BTreeMap<String, Figures>,
+    pub series: Series,
+    /// Bookings per expert across all experts (overall only).
+    pub booking_distribution: Distribution,
+    /// How long computing this summary took.
+    pub query_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct Figures {
+    pub funnel: Funnel,
+    /// Seekers who booked ÷ seekers who saw a slate (`funnel.booked /
+    /// funnel.saw_slate`); null when nobody saw a slate.
+    pub match_rate: Option<f64>,
+    /// A seeker's first slate in the window → their first confirmed booking.
+    pub time_to_match_seconds: Percentiles,
+    /// When a call was due (the slot's start, or the confirmation if the slot
+    /// was already running) → both legs bridged, first bridge of each call.
+    pub time_to_connect_seconds: Percentiles,
+    /// Slates served (every `GET /v1/slate` answered).
+    pub slates_served: i64,
+    pub bookings: BookingCounts,
+    pub calls: Calls,
+    pub no_show_rate: NoShow,
+    pub utilization: Utilization,
+    pub fairness: Fairness,
+    pub holds: Holds,
+    pub collisions: Collisions,
+}
+
+/// Seekers who saw a slate in the window, and how many of them got further
+/// (in the window). Each step is a subset of the one before.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Funnel {
+    pub saw_slate: i64,
+    /// …placed a hold.
+    pub held: i64,
+    /// …had a booking confirmed.
+    pub booked: i64,
+    /// …had a call on such a booking bridged (both legs answered).
+    pub call_connected: i64,
+    /// …had such a call end `completed`.
+    pub completed: i64,
+}
+
+/// Percentiles (continuous, interpolated) in seconds; null when `count` is 0.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Percentiles {
+    pub count: i64,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct BookingCounts {
+    /// Bookings confirmed in the window.
+    pub confirmed: i64,
+    /// Bookings cancelled in the window.
+    pub cancelled: i64,
+    /// Bookings whose call completed in the window.
+    pub completed: i64,
+    /// Confirmations refused, by code (`hold_expired`, `slot_unavailable`,
+    /// `booking_limit`).
+    pub refused: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Calls {
+    /// Call attempts that ended in the window, by outcome.
+    pub attempts_by_outcome: BTreeMap<String, i64>,
+    /// Calls finished in the window (no more attempts), by final outcome;
+    /// `none` when the call ended without being dialed.
+    pub finished_by_outcome: BTreeMap<String, i64>,
+    pub finished: i64,
+}
+
+/// Share of finished, dialed calls whose final outcome was the expert's
+/// (`expert_no_answer`, `expert_busy`) or the seeker's (`seeker_no_answer`,
+/// `seeker_busy`) failure to answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct NoShow {
+    pub expert: Option<f64>,
+    pub seeker: Option<f64>,
+    /// The denominator: finished calls that were dialed.
+    pub dialed_calls: i64,
+}
+
+/// Booked ÷ offered slots of approved experts: `past` for slots that started
+/// in the window, `ahead` for slots starting in the same span after now.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Utilization {
+    pub past: Capacity,
+    pub ahead: Capacity,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Capacity {
+    pub offered: i64,
+    /// Slots with an active booking (by a seeker of this group, in a
+    /// priority-group breakdown).
+    pub booked: i64,
+    pub rate: Option<f64>,
+}
+
+/// How evenly attention and bookings spread across experts (approved now,
+/// or with load in the window). Gini: 0 = perfectly even, towards 1 = all
+/// on one expert; null when there was nothing to spread.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Fairness {
+    pub experts: i64,
+    /// Gini of slate appearances per expert.
+    pub exposure_gini: Option<f64>,
+    /// Gini of bookings (confirmed in the window, not cancelled) per expert.
+    pub booking_gini: Option<f64>,
+    pub experts_with_zero_bookings: i64,
+    pub experts_with_zero_exposure: i64,
+}
+
+/// Holds placed in the window and what became of them by now.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Holds {
+    pub placed: i64,
+    pub confirmed: i64,
+    pub released: i64,
+    /// Ran out: neither confirmed nor released before `expires_at`.
+    pub expired: i64,
+    /// Still running.
+    pub active: i64,
+    /// `expired / placed`.
+    pub expiry_rate: Option<f64>,
+}
+
+/// Hold attempts refused with 409.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Collisions {
+    /// Holds placed plus holds refused with 409 (rate-limited attempts,
+    /// answered 429, are not counted).
+    pub hold_attempts: i64,
+    /// 409 `slot_unavailable`: someone else had the slot.
+    pub slot_unavailable: i64,
+    /// 409 `hold_limit`: the seeker already held another slot.
+    pub hold_limit: i64,
+    /// `slot_unavailable / hold_attempts`.
+    pub rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Series {
+    pub bucket_seconds: i64,
+    pub points: Vec<SeriesPoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct SeriesPoint {
+    pub start: DateTime<Utc>,
+    /// Seekers whose first slate in the window fell in this bucket.
+    pub seekers: i64,
+    /// …of whom booked in the window.
+    pub matched: i64,
+    /// `matched / seekers`.
+    pub match_rate: Option<f64>,
+    /// Bookings confirmed in this bucket.
+    pub bookings: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Distribution {
+    /// How many experts had each number of bookings.
+    pub histogram: Vec<HistogramBar>,
+    /// Cumulative share of bookings held by the least-booked share of
+    /// experts; empty when there were no bookings.
+    pub lorenz: Vec<LorenzPoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct HistogramBar {
+    pub bookings: i64,
+    pub experts: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct LorenzPoint {
+    pub experts: f64,
+    pub bookings: f64,
+}
+
+pub fn ratio(num: i64, den: i64) -> Option<f64> {
+    (den > 0).then(|| num as f64 / den as f64)
+}
+
+/// The Gini coefficient of non-negative amounts: `Σᵢ Σⱼ |xᵢ − xⱼ| / (2 n Σx)`,
+/// computed from the sorted amounts in integer arithmetic, so it is exact up
+/// to the final division. `None` for no amounts or a zero total.
+pub fn gini(amounts: &[i64]) -> Option<f64> {
+    let mut x: Vec<i128> = amounts.iter().map(|&a| i128::from(a.max(0))).collect();
+    x.sort_unstable();
+    let n = x.len() as i128;
+    let total: i128 = x.iter().sum();
+    if n == 0 || total == 0 {
+        return None;
+    }
+    let weighted: i128 = x.iter().zip(1..).map(|(v, i)| v * i).sum();
+    Some((2 * weighted - (n + 1) * total) as f64 / (n * total) as f64)
+}
+
+/// The Lorenz curve of the amounts, at most `LORENZ_POINTS` points from
+/// (0, 0) to (1, 1).
+pub fn lorenz(amounts: &[i64]) -> Vec<LorenzPoint> {
+    let mut x: Vec<i64> = amounts.iter().map(|&a| a.max(0)).collect();
+    x.sort_unstable();
+    let total: i64 = x.iter().sum();
+    if x.is_empty() || total == 0 {
+        return Vec::new();
+    }
+    let n = x.len();
+    let mut cumulative = Vec::with_capacity(n + 1);
+    cumulative.push(0i64);
+    for v in &x {
+        cumulative.push(cumulative.last().copied().unwrap_or(0) + v);
+    }
+    let steps = (LORENZ_POINTS - 1).min(n);
+    let mut points: Vec<LorenzPoint> = (0..=steps)
+        .map(|k| {
+            let i = (k * n + steps / 2) / steps;
+            LorenzPoint {
+                experts: i as f64 / n as f64,
+                bookings: cumulative[i] as f64 / total as f64,
+            }
+        })
+        .collect();
+    points.dedup();
+    points
+}
+
+fn histogram(amounts: &[i64]) -> Vec<HistogramBar> {
+    let mut bars: BTreeMap<i64, i64> = BTreeMap::new();
+    for &a in amounts {
+        *bars.entry(a).or_default() += 1;
+    }
+    bars.into_iter()
+        .map(|(bookings, experts)| HistogramBar { bookings, experts })
+        .collect()
+}
+
+/// Which breakdown a row belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Slice {
+    All,
+    Group(String),
+    Region(String),
+}
+
+fn slice(by: &str, key: Option<&str>) -> Option<Slice> {
+    match (by, key) {
+        ("all", _) => Some(Slice::All),
+        ("priority_group", Some(k)) => Some(Slice::Group(k.to_string())),
+        ("region", Some(k)) => Some(Slice::Region(k.to_string())),
+        // A NULL group or region in a breakdown: nothing to file it under.
+        _ => None,
+    }
+}
+
+/// What the queries returned, before shaping.
+pub struct Rows {
+    pub funnel: Vec<FunnelRow>,
+    pub holds: Vec<HoldRow>,
+    pub counts: Vec<CountRow>,
+    pub connect: Vec<PercentileRow>,
+    pub loads: Vec<ExpertLoadRow>,
+    pub capacity: Vec<CapacityRow>,
+}
+
+type Slot = Arc<tokio::sync::Mutex<Option<(Instant, Arc<Summary>)>>>;
+
+/// The summary of a window, computed at most once per `Window::max_age` per
+/// database in this process (unless `fresh` is asked for): concurrent
+/// requests wait for the one computation under way and share its result
+/// (`until` says as of when).
+pub async fn cached(pool: &Pool, window: Window, fresh: bool) -> ApiResult<Arc<Summary>> {
+    static SLOTS: OnceLock<Mutex<HashMap<(String, &'static str), Slot>>> = OnceLock::new();
+    let key = (events::database_key(pool), window.as_str());
+    let slot = {
+        let mut slots = SLOTS
+            .get_or_init(Default::default)
+            .lock()
+            .map_err(|_| ApiError::Unavailable("the summary cache is unusable"))?;
+        slots.entry(key).or_default().clone()
+    };
+    let mut latest = slot.lock().await;
+    if let Some((at, summary)) = latest.as_ref().filter(|_| !fresh) {
+        if at.elapsed() < window.max_age() {
+            return Ok(summary.clone());
+        }
+    }
+    let summary = Arc::new(compute(pool, window, Utc::now()).await?);
+    *latest = Some((Instant::now(), summary.clone()));
+    Ok(summary)
+}
+
+/// Runs the queries (concurrently, each on its own connection) and shapes
+/// the summary.
+pub async fn compute(pool: &Pool, window: Window, now: DateTime<Utc>) -> ApiResult<Summary> {
+    let started = std::time::Instant::now();
+    let since = now - window.duration();
+    let ahead = now + window.duration();
+    let bucket = window.bucket_seconds();
+    let (funnel, holds, counts, connect, loads, capacity) = tokio::try_join!(
+        events::funnel(pool, since, now, bucket),
+        events::holds(pool, since, now),
+        events::counts(pool, since, now, bucket),
+        events::connect_times(pool, since, now),
+        events::expert_loads(pool, since, now),
+        events::capacity(pool, since, now, ahead),
+    )
+    .map_err(ApiError::from)?;
+    let rows = Rows {
+        funnel,
+        holds,
+        counts,
+        connect,
+        loads,
+        capacity,
+    };
+    let mut summary = shape(window, since, now, &rows);
+    summary.query_ms = started.elapsed().as_millis() as u64;
+    Ok(summary)
+}
+
+/// Turns the rows into the summary (pure, so it is tested without a database).
+pub fn shape(window: Window, since: DateTime<Utc>, until: DateTime<Utc>, rows: &Rows) -> Summary {
+    let mut figures: BTreeMap<Slice, Figures> = BTreeMap::new();
+    figures.insert(Slice::All, Figures::default());
+    for g in PriorityGroup::ALL {
+        figures.insert(Slice::Group(g.as_str().to_string()), Figures::default());
+    }
+
+    for r in &rows.funnel {
+        let Some(s) = slice(&r.by, r.key.as_deref()) else {
+            continue;
+        };
+        let f = figures.entry(s).or_default();
+        f.funnel = Funnel {
+            saw_slate: r.saw_slate,
+            held: r.held,
+            booked: r.booked,
+            call_connected: r.connected,
+            completed: r.completed,
+        };
+        f.time_to_match_seconds = Percentiles {
+            count: r.ttm_count,
+            p50: r.ttm_p50,
+            p95: r.ttm_p95,
+        };
+    }
+    for r in &rows.holds {
+        let Some(s) = slice(&r.by, r.key.as_deref()) else {
+            continue;
+        };
+        let f = figures.entry(s).or_default();
+        f.holds = Holds {
+            placed: r.placed,
+            confirmed: r.confirmed,
+            released: r.released,
+            expired: r.expired,
+            active: r.active,
+            expiry_rate: None,
+        };
+        f.collisions = Collisions {
+            hold_attempts: r.placed + r.refused_unavailable + r.refused_limit,
+            slot_unavailable: r.refused_unavailable,
+            hold_limit: r.refused_limit,
+            rate: None,
+        };
+    }
+    for r in &rows.counts {
+        let Some(s) = slice(&r.by, r.key.as_deref()) else {
+            continue;
+        };
+        let f = figures.entry(s).or_default();
+        let outcome = r.outcome.clone().unwrap_or_else(|| "none".into());
+        match r.kind.as_str() {
+            "slate_served" => f.slates_served += r.n,
+            "booking_confirmed" => f.bookings.confirmed += r.n,
+            "booking_cancelled" => f.bookings.cancelled += r.n,
+            "booking_completed" => f.bookings.completed += r.n,
+            "booking_refused" => *f.bookings.refused.entry(outcome).or_default() += r.n,
+            "call_attempt_ended" => *f.calls.attempts_by_outcome.entry(outcome).or_default() += r.n,
+            "call_finished" => {
+                f.calls.finished += r.n;
+                *f.calls.finished_by_outcome.entry(outcome).or_default() += r.n;
+            }
+            _ => {}
+        }
+    }
+    for r in &rows.connect {
+        let Some(s) = slice(&r.by, r.key.as_deref()) else {
+            continue;
+        };
+        figures.entry(s).or_default().time_to_connect_seconds = Percentiles {
+            count: r.count,
+            p50: r.p50,
+            p95: r.p95,
+        };
+    }
+
+    let booking_distribution = fairness(&mut figures, &rows.loads);
+    utilization(&mut figures, &rows.capacity);
+
+    for f in figures.values_mut() {
+        f.match_rate = ratio(f.funnel.booked, f.funnel.saw_slate);
+        f.holds.expiry_rate = ratio(f.holds.expired, f.holds.placed);
+        f.collisions.rate = ratio(f.collisions.slot_unavailable, f.collisions.hold_attempts);
+        let by = &f.calls.finished_by_outcome;
+        let n = |k: &str| by.get(k).copied().unwrap_or(0);
+        let dialed = f.calls.finished - n("none") - n("cancelled");
+        f.no_show_rate = NoShow {
+            expert: ratio(n("expert_no_answer") + n("expert_busy"), dialed),
+            seeker: ratio(n("seeker_no_answer") + n("seeker_busy"), dialed),
+            dialed_calls: dialed,
+        };
+    }
+
+    let mut overall = Figures::default();
+    let mut by_priority_group = BTreeMap::new();
+    let mut regions = Vec::new();
+    for (s, f) in figures {
+        match s {
+            Slice::All => overall = f,
+            Slice::Group(g) => {
+                by_priority_group.insert(g, f);
+            }
+            Slice::Region(r) => regions.push((r, f)),
+        }
+    }
+    // The busiest regions first: seekers seen, then experts.
+    regions.sort_by_key(|(r, f)| {
+        (
+            std::cmp::Reverse(f.funnel.saw_slate),
+            std::cmp::Reverse(f.fairness.experts),
+            r.clone(),
+        )
+    });
+    regions.truncate(MAX_REGIONS);
+
+    Summary {
+        window: window.as_str().to_string(),
+        since,
+        until,
+        overall,
+        by_priority_group,
+        by_region: regions.into_iter().collect(),
+        series: series(window, since, until, rows),
+        booking_distribution,
+        query_ms: 0,
+    }
+}
+
+/// Exposure and booking spread per slice; returns the overall distribution.
+fn fairness(figures: &mut BTreeMap<Slice, Figures>, loads: &[ExpertLoadRow]) -> Distribution {
+    // expert → (region, exposures, bookings, per-group (exposures, bookings))
+    type Load = (String, i64, i64, HashMap<String, (i64, i64)>);
+    let mut experts: HashMap<Uuid, Load> = HashMap::new();
+    for r in loads {
+        let e = experts
+            .entry(r.expert_id)
+            .or_insert_with(|| (r.region.clone(), 0, 0, HashMap::new()));
+        e.1 += r.exposures;
+        e.2 += r.bookings;
+        if let Some(g) = &r.priority_group {
+            let per = e.3.entry(g.clone()).or_default();
+            per.0 += r.exposures;
+            per.1 += r.bookings;
+        }
+    }
+    let mut slices: BTreeMap<Slice, (Vec<i64>, Vec<i64>)> = BTreeMap::new();
+    let groups: Vec<String> = PriorityGroup::ALL
+        .iter()
+        .map(|g| g.as_str().to_string())
+        .collect();
+    for (region, exposures, bookings, per_group) in experts.values() {
+        for s in [Slice::All, Slice::Region(region.clone())] {
+            let v = slices.entry(s).or_default();
+            v.0.push(*exposures);
+            v.1.push(*bookings);
+        }
+        for g in &groups {
+            let (x, b) = per_group.get(g).copied().unwrap_or((0, 0));
+            let v = slices.entry(Slice::Group(g.clone())).or_default();
+            v.0.push(x);
+            v.1.push(b);
+        }
+    }
+    let mut distribution = Distribution::default();
+    for (s, (exposures, bookings)) in slices {
+        if s == Slice::All {
+            distribution = Distribution {
+                histogram: histogram(&bookings),
+                lorenz: lorenz(&bookings),
+            };
+        }
+        figures.entry(s).or_default().fairness = Fairness {
+            experts: bookings.len() as i64,
+            exposure_gini: gini(&exposures),
+            booking_gini: gini(&bookings),
+            experts_with_zero_bookings: bookings.iter().filter(|&&b| b == 0).count() as i64,
+            experts_with_zero_exposure: exposures.iter().filter(|&&x| x == 0).count() as i64,
+        };
+    }
+    distribution
+}
+
+fn utilization(figures: &mut BTreeMap<Slice, Figures>, capacity: &[CapacityRow]) {
+    let mut all = Utilization::default();
+    let mut by_region: BTreeMap<String, Utilization> = BTreeMap::new();
+    let mut by_group: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for r in capacity {
+        let pick = |u: &mut Utilization| {
+            let c = if r.past { &mut u.past } else { &mut u.ahead };
+            c.offered += r.slots;
+            if r.booked_by.is_some() {
+                c.booked += r.slots;
+            }
+        };
+        pick(&mut all);
+        pick(by_region.entry(r.region.clone()).or_default());
+        if let Some(g) = &r.booked_by {
+            let e = by_group.entry(g.clone()).or_default();
+            if r.past {
+                e.0 += r.slots;
+            } else {
+                e.1 += r.slots;
+            }
+        }
+    }
+    let finish = |mut u: Utilization| {
+        u.past.rate = ratio(u.past.booked, u.past.offered);
+        u.ahead.rate = ratio(u.ahead.booked, u.ahead.offered);
+        u
+    };
+    // A priority group shares everyone's capacity: its utilization is the
+    // part of all offered slots its seekers booked.
+    let groups: BTreeSet<String> = PriorityGroup::ALL
+        .iter()
+        .map(|g| g.as_str().to_string())
+        .collect();
+    for g in groups {
+        let (past, ahead) = by_group.get(&g).copied().unwrap_or((0, 0));
+        let mut u = all.clone();
+        u.past.booked = past;
+        u.ahead.booked = ahead;
+        figures.entry(Slice::Group(g)).or_default().utilization = finish(u);
+    }
+    for (r, u) in by_region {
+        figures.entry(Slice::Region(r)).or_default().utilization = finish(u);
+    }
+    figures.entry(Slice::All).or_default().utilization = finish(all);
+}
+
+fn series(window: Window, since: DateTime<Utc>, until: DateTime<Utc>, rows: &Rows) -> Series {
+    let bucket = window.bucket_seconds();
+    let span = (until - since).num_seconds().max(0);
+    let buckets = ((span + bucket - 1) / bucket).max(1);
+    let index = |key: &Option<String>| {
+        key.as_deref()
+            .and_then(|k| k.parse::<i64>().ok())
+            .filter(|b| (0..buckets).contains(b))
+    };
+    // bucket → (seekers first seen, of whom matched, bookings)
+    let mut points: BTreeMap<i64, (i64, i64, i64)> = (0..buckets).map(|b| (b, (0, 0, 0))).collect();
+    for r in rows.funnel.iter().filter(|r| r.by == "bucket") {
+        if let Some(p) = index(&r.key).and_then(|b| points.get_mut(&b)) {
+            p.0 += r.saw_slate;
+            p.1 += r.booked;
+        }
+    }
+    let confirmed = rows
+        .counts
+        .iter()
+        .filter(|r| r.by == "bucket" && r.kind == "booking_confirmed");
+    for r in confirmed {
+        if let Some(p) = index(&r.key).and_then(|b| points.get_mut(&b)) {
+            p.2 += r.n;
+        }
+    }
+    let points = points
+        .into_iter()
+        .map(|(b, (seekers, matched, bookings))| SeriesPoint {
+            start: since + Duration::seconds(b * bucket),
+            seekers,
+            matched,
+            match_rate: ratio(matched, seekers),
+            bookings,
+        })
+        .collect();
+    Series {
+        bucket_seconds: bucket,
+        points,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mean_abs_difference_gini(x: &[i64]) -> f64 {
+        let n = x.len() as f64;
+        let total: i64 = x.iter().sum();
+        let diffs: i64 = x
+            .iter()
+            .flat_map(|a| x.iter().map(move |b| (a - b).abs()))
+            .sum();
+        diffs as f64 / (2.0 * n * total as f64)
+    }
+
+    #[test]
+    fn gini_matches_the_textbook_definition() {
+        for x in [
+            vec![1, 1, 1, 1],
+            vec![0, 0, 0, 4],
+            vec![0, 1, 2, 3, 4],
+            vec![5, 0, 2, 2, 0, 1, 7],
+        ] {
+            let g = gini(&x).unwrap();
+            assert!((g - mean_abs_difference_gini(&x)).abs() < 1e-12, "{x:?}");
+        }
+        assert_eq!(gini(&[1, 1, 1]), Some(0.0));
+        assert_eq!(gini(&[0, 0]), None);
+        assert_eq!(gini(&[]), None);
+    }
+
+    #[test]
+    fn lorenz_runs_from_origin_to_one_below_the_diagonal() {
+        let l = lorenz(&[0, 0, 1, 3]);
+        assert_eq!(l.first().map(|p| (p.experts, p.bookings)), Some((0.0, 0.0)));
+        assert_eq!(l.last().map(|p| (p.experts, p.bookings)), Some((1.0, 1.0)));
+        assert!(l.iter().all(|p| p.bookings <= p.experts + 1e-12));
+        assert_eq!(l.len(), 5);
+        let many: Vec<i64> = (0..1000).collect();
+        assert!(lorenz(&many).len() <= LORENZ_POINTS);
+        assert!(lorenz(&[0, 0]).is_empty());
+    }
+
+    #[test]
+    fn windows_parse_and_nothing_else_does() {
+        assert_eq!(Window::parse("1h"), Some(Window::Hour));
+        assert_eq!(Window::parse("24h"), Some(Window::Day));
+        assert_eq!(Window::parse("7d"), Some(Window::Week));
+        assert_eq!(Window::parse("2h"), None);
+        assert_eq!(Window::parse(""), None);
+    }
+
+    /// Times `compute` against a prepared database, e.g. the 1M-event one of
+    /// docs/ops-dashboard.md:
+    /// `ANXIN_PERF_DATABASE_URL=postgres://postgres@127.0.0.1:5432/anxin_ops_perf
+    ///  cargo test -p anxin-api --lib -- --ignored summary_timing --nocapture`
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs ANXIN_PERF_DATABASE_URL"]
+    async fn summary_timing() {
+        let url = std::env::var("ANXIN_PERF_DATABASE_URL").unwrap();
+        let pool = anxin_store::connect_lazy(&url, 10).unwrap();
+        let now = Utc::now();
+        let since = now - Duration::days(7);
+        macro_rules! time {
+            ($name:literal, $e:expr) => {{
+                let t = std::time::Instant::now();
+                let _ = $e.await.unwrap();
+                println!("  7d {}: {} ms", $name, t.elapsed().as_millis());
+            }};
+        }
+        time!("funnel", events::funnel(&pool, since, now, 3600));
+        time!("holds", events::holds(&pool, since, now));
+        time!("counts", events::counts(&pool, since, now, 3600));
+        time!("connect", events::connect_times(&pool, since, now));
+        time!("loads", events::expert_loads(&pool, since, now));
+        time!(
+            "capacity",
+            events::capacity(&pool, since, now, now + Duration::days(7))
+        );
+        for window in [Window::Hour, Window::Day, Window::Week] {
+            let mut ms = Vec::new();
+            for _ in 0..5 {
+                let s = compute(&pool, window, Utc::now()).await.unwrap();
+                ms.push(s.query_ms);
+            }
+            ms.sort_unstable();
+            println!(
+                "window {}: median {} ms, min {} ms, max {} ms",
+                window.as_str(),
+                ms[2],
+                ms[0],
+                ms[4]
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_log_gives_zeros_and_nulls_not_errors() {
+        let now = Utc::now();
+        let rows = Rows {
+            funnel: vec![],
+            holds: vec![],
+            counts: vec![],
+            connect: vec![],
+            loads: vec![],
+            capacity: vec![],
+        };
+        let s = shape(Window::Hour, now - Duration::hours(1), now, &rows);
+        assert_eq!(s.overall.match_rate, None);
+        assert_eq!(s.by_priority_group.len(), 4);
+        assert_eq!(s.series.points.len(), 12);
+        assert!(s.booking_distribution.lorenz.is_empty());
+    }
+}

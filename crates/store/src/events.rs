@@ -1,0 +1,633 @@
+//! The event log behind the operator dashboard: the append-only `events`
+//! table (see `migrations/20261122000002_events.sql`) and the aggregate
+//! queries over a window that `GET /v1/ops/summary` is built from.
+//!
+//! Bookings and calls are recorded by triggers in the writer's transaction;
+//! what exists only in Redis or in a response (slates, holds, refusals) is
+//! batch-inserted here by the API. Every query takes the window's bounds
+//! from the caller, so the figures of one summary agree on "now".
+//!
+//! Breakdowns come back in one pass with `GROUPING SETS`: each row says what
+//! it is grouped `by` (`all`, `priority_group` or `region`) and its `key`.
+use crate::Result;
+use anxin_domain::ids::SeekerId;
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::QueryAs;
+use sqlx::{FromRow, PgPool, Postgres};
+use uuid::Uuid;
+
+/// One event the API records (the triggers write the others).
+#[derive(Debug, Clone, Default)]
+pub struct NewEvent {
+    pub kind: &'static str,
+    pub at: DateTime<Utc>,
+    /// The seeker's pseudonymous id; never a host-app subject.
+    pub seeker_id: Option<Uuid>,
+    pub priority_group: Option<String>,
+    pub region: Option<String>,
+    pub expert_id: Option<Uuid>,
+    /// `slate_served`: the experts shown.
+    pub expert_ids: Option<Vec<Uuid>>,
+    pub slot_id: Option<Uuid>,
+    pub hold_id: Option<Uuid>,
+    pub booking_id: Option<Uuid>,
+    /// A refusal's code.
+    pub outcome: Option<&'static str>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A Postgres array literal (`{a,b}`), so a batch of rows with arrays of
+/// different lengths still binds as one flat `text[]`.
+fn uuid_array_literal(ids: &[Uuid]) -> String {
+    let mut out = String::with_capacity(2 + ids.len() * 37);
+    out.push('{');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&id.to_string());
+    }
+    out.push('}');
+    out
+}
+
+/// Inserts a batch in one statement (one round trip, one commit). The
+/// statement text is the same for every batch size, so it is prepared once
+/// per connection.
+#[tracing::instrument(skip_all, fields(events = events.len()))]
+pub async fn insert_batch(pool: &PgPool, events: &[NewEvent]) -> Result<u64> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let col = |f: fn(&NewEvent) -> Option<Uuid>| events.iter().map(f).collect::<Vec<_>>();
+    let time = |f: fn(&NewEvent) -> Option<DateTime<Utc>>| events.iter().map(f).collect::<Vec<_>>();
+    let done = sqlx::query(
+        "INSERT INTO events (kind, at, seeker_id, priority_group, region, expert_id, expert_ids,
+                             slot_id, hold_id, booking_id, outcome, starts_at, expires_at)
+         SELECT k, a, s, pg, r, e, x::uuid[], sl, h, b, o, st, ex
+           FROM UNNEST($1::text[], $2::timestamptz[], $3::uuid[], $4::text[], $5::text[],
+                       $6::uuid[], $7::text[], $8::uuid[], $9::uuid[], $10::uuid[], $11::text[],
+                       $12::timestamptz[], $13::timestamptz[])
+             AS t(k, a, s, pg, r, e, x, sl, h, b, o, st, ex)",
+    )
+    .bind(events.iter().map(|e| e.kind).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.at).collect::<Vec<_>>())
+    .bind(col(|e| e.seeker_id))
+    .bind(
+        events
+            .iter()
+            .map(|e| e.priority_group.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(events.iter().map(|e| e.region.clone()).collect::<Vec<_>>())
+    .bind(col(|e| e.expert_id))
+    .bind(
+        events
+            .iter()
+            .map(|e| e.expert_ids.as_deref().map(uuid_array_literal))
+            .collect::<Vec<_>>(),
+    )
+    .bind(col(|e| e.slot_id))
+    .bind(col(|e| e.hold_id))
+    .bind(col(|e| e.booking_id))
+    .bind(events.iter().map(|e| e.outcome).collect::<Vec<_>>())
+    .bind(time(|e| e.starts_at))
+    .bind(time(|e| e.expires_at))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Which database a pool writes to, as a key: the in-process event queue is
+/// per database, so two apps in one process (tests) never mix their events.
+pub fn database_key(pool: &PgPool) -> String {
+    let o = pool.connect_options();
+    format!(
+        "{}|{}|{}|{}",
+        o.get_host(),
+        o.get_port(),
+        o.get_database().unwrap_or(""),
+        o.get_username()
+    )
+}
+
+/// When this seeker first saw a slate since `since` (for time to match).
+#[tracing::instrument(skip(pool))]
+pub async fn first_slate_at(
+    pool: &PgPool,
+    seeker: SeekerId,
+    since: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>> {
+    Ok(sqlx::query_scalar(
+        "SELECT min(at) FROM events WHERE kind = 'slate_served' AND seeker_id = $1 AND at >= $2",
+    )
+    .bind(seeker.0)
+    .bind(since)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// The `by` / `key` columns of a `GROUPING SETS ((), (priority_group), (region))`.
+const BY_KEY: &str = "CASE WHEN GROUPING(priority_group) = 0 THEN 'priority_group'
+                           WHEN GROUPING(region) = 0 THEN 'region' ELSE 'all' END AS by,
+                      CASE WHEN GROUPING(priority_group) = 0 THEN priority_group
+                           WHEN GROUPING(region) = 0 THEN region END AS key";
+
+/// The same, with a fourth set: `(bucket)`, the time series.
+const BY_KEY_BUCKET: &str = "CASE WHEN GROUPING(priority_group) = 0 THEN 'priority_group'
+                                  WHEN GROUPING(region) = 0 THEN 'region'
+                                  WHEN GROUPING(bucket) = 0 THEN 'bucket' ELSE 'all' END AS by,
+                             CASE WHEN GROUPING(priority_group) = 0 THEN priority_group
+                                  WHEN GROUPING(region) = 0 THEN region
+                                  WHEN GROUPING(bucket) = 0 THEN bucket::text END AS key";
+
+/// Runs one summary query in a short transaction of its own, planned for
+/// what it is: memory enough for its hash tables and sorts over a week of
+/// events to stay off disk (the default 4 MB spills), no JIT (compiling
+/// costs more than it saves on these plans), and random reads priced as on
+/// an SSD, so the covering index is scanned rather than the wide heap.
+async fn fetch_aggregate<'q, O>(
+    pool: &PgPool,
+    query: QueryAs<'q, Postgres, O, PgArguments>,
+) -> Result<Vec<O>>
+where
+    O: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "SELECT set_config('work_mem', '32MB', true), set_config('jit', 'off', true),
+                set_config('random_page_cost', '1.1', true)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let rows = query.fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// The seeker funnel of one group. The cohort is the seekers who saw a slate
+/// in the window; each later step counts those of them who got that far in
+/// the window, so the funnel never widens.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FunnelRow {
+    pub by: String,
+    pub key: Option<String>,
+    pub saw_slate: i64,
+    pub held: i64,
+    pub booked: i64,
+    pub connected: i64,
+    pub completed: i64,
+    /// Seekers with a time to match (first slate → first confirmed booking).
+    pub ttm_count: i64,
+    pub ttm_p50: Option<f64>,
+    pub ttm_p95: Option<f64>,
+}
+
+/// Rows `by = 'bucket'` give the time series: seekers whose first slate
+/// in the window fell in bucket `key` (`saw_slate`) and how many of them
+/// booked (`booked`).
+#[tracing::instrument(skip(pool))]
+pub async fn funnel(
+    pool: &PgPool,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    bucket_seconds: i64,
+) -> Result<Vec<FunnelRow>> {
+    let sql = format!(
+        "WITH per_label AS (
+             -- Hashed by seeker and label first: far fewer rows to sort.
+             SELECT seeker_id, priority_group, COALESCE(region, 'unknown') AS region,
+                    max(at) AS last_at,
+                    min(at) FILTER (WHERE kind = 'slate_served') AS first_slate,
+                    bool_or(kind = 'hold_placed') AS held,
+                    min(at) FILTER (WHERE kind = 'booking_confirmed') AS first_booking
+               FROM events
+              WHERE kind IN ('slate_served', 'hold_placed', 'booking_confirmed')
+                AND at >= $1 AND at <= $2 AND seeker_id IS NOT NULL
+              GROUP BY seeker_id, priority_group, COALESCE(region, 'unknown')
+         ),
+         per_seeker AS (
+             -- A seeker is filed under their group and region of their
+             -- latest event in the window.
+             SELECT seeker_id,
+                    (array_agg(priority_group ORDER BY last_at DESC))[1] AS priority_group,
+                    (array_agg(region ORDER BY last_at DESC))[1] AS region,
+                    min(first_slate) AS first_slate, bool_or(held) AS held,
+                    min(first_booking) AS first_booking
+               FROM per_label GROUP BY seeker_id
+         ),
+         calls AS (
+             SELECT booking_id,
+                    bool_or(kind = 'call_bridged') AS connected,
+                    bool_or(kind = 'call_finished' AND outcome = 'completed') AS completed
+               FROM events
+              WHERE kind IN ('call_bridged', 'call_finished') AND at >= $1 AND at <= $2
+              GROUP BY booking_id
+         ),
+         seeker_calls AS (
+             SELECT b.seeker_id, bool_or(c.connected) AS connected,
+                    bool_or(c.completed) AS completed
+               FROM events b JOIN calls c ON c.booking_id = b.booking_id
+              WHERE b.kind = 'booking_confirmed' AND b.at >= $1 AND b.at <= $2
+              GROUP BY b.seeker_id
+         ),
+         cohort AS (
+             SELECT p.priority_group, p.region, p.held, p.first_booking,
+                    floor(EXTRACT(EPOCH FROM p.first_slate - $1) / $3)::int8 AS bucket,
+                    COALESCE(sc.connected, false) AS connected,
+                    COALESCE(sc.completed, false) AS completed,
+                    CASE WHEN p.first_booking >= p.first_slate
+                         THEN EXTRACT(EPOCH FROM p.first_booking - p.first_slate)::float8 END AS ttm
+               FROM per_seeker p LEFT JOIN seeker_calls sc USING (seeker_id)
+              WHERE p.first_slate IS NOT NULL
+         )
+         SELECT {BY_KEY_BUCKET},
+                count(*) AS saw_slate,
+                count(*) FILTER (WHERE held) AS held,
+                count(*) FILTER (WHERE first_booking IS NOT NULL) AS booked,
+                count(*) FILTER (WHERE connected) AS connected,
+                count(*) FILTER (WHERE completed) AS completed,
+                count(ttm) AS ttm_count,
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY ttm) AS ttm_p50,
+                percentile_cont(0.95) WITHIN GROUP (ORDER BY ttm) AS ttm_p95
+           FROM cohort
+          GROUP BY GROUPING SETS ((), (priority_group), (region), (bucket))"
+    );
+    fetch_aggregate(
+        pool,
+        sqlx::query_as(&sql)
+            .bind(since)
+            .bind(until)
+            .bind(bucket_seconds as f64),
+    )
+    .await
+}
+
+/// Holds placed in the window and what became of them (as of `until`), and
+/// hold attempts refused.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HoldRow {
+    pub by: String,
+    pub key: Option<String>,
+    pub placed: i64,
+    pub confirmed: i64,
+    pub released: i64,
+    pub expired: i64,
+    pub active: i64,
+    /// 409 `slot_unavailable`: someone else had the slot.
+    pub refused_unavailable: i64,
+    /// 409 `hold_limit`: the seeker already held a slot.
+    pub refused_limit: i64,
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn holds(
+    pool: &PgPool,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<HoldRow>> {
+    let sql = format!(
+        "WITH placed AS (
+             SELECT hold_id, priority_group, COALESCE(region, 'unknown') AS region, expires_at
+               FROM events WHERE kind = 'hold_placed' AND at >= $1 AND at <= $2
+         ),
+         resolved AS (
+             -- A hold is resolved after it was placed, so inside the window.
+             SELECT hold_id, bool_or(kind = 'booking_confirmed') AS confirmed,
+                    bool_or(kind = 'hold_released') AS released
+               FROM events
+              WHERE kind IN ('booking_confirmed', 'hold_released') AND at >= $1 AND at <= $2
+                AND hold_id IS NOT NULL
+              GROUP BY hold_id
+         ),
+         attempts AS (
+             SELECT p.priority_group, p.region,
+                    CASE WHEN r.confirmed THEN 'confirmed'
+                         WHEN r.released THEN 'released'
+                         WHEN p.expires_at <= $2 THEN 'expired'
+                         ELSE 'active' END AS result
+               FROM placed p LEFT JOIN resolved r USING (hold_id)
+             UNION ALL
+             SELECT priority_group, COALESCE(region, 'unknown'),
+                    'refused_' || COALESCE(outcome, 'other')
+               FROM events WHERE kind = 'hold_refused' AND at >= $1 AND at <= $2
+         )
+         SELECT {BY_KEY},
+                count(*) FILTER (WHERE result NOT LIKE 'refused_%') AS placed,
+                count(*) FILTER (WHERE result = 'confirmed') AS confirmed,
+                count(*) FILTER (WHERE result = 'released') AS released,
+                count(*) FILTER (WHERE result = 'expired') AS expired,
+                count(*) FILTER (WHERE result = 'active') AS active,
+                count(*) FILTER (WHERE result = 'refused_slot_unavailable') AS refused_unavailable,
+                count(*) FILTER (WHERE result = 'refused_hold_limit') AS refused_limit
+           FROM attempts
+          GROUP BY GROUPING SETS ((), (priority_group), (region))"
+    );
+    fetch_aggregate(pool, sqlx::query_as(&sql).bind(since).bind(until)).await
+}
+
+/// Events counted by kind and outcome: slates served, bookings confirmed /
+/// cancelled (outcome: who cancelled) / completed, confirmations refused
+/// (outcome: the code), call attempts ended and calls finished (outcome:
+/// the call outcome). Rows `by = 'bucket'` count them per bucket of time.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CountRow {
+    pub by: String,
+    pub key: Option<String>,
+    pub kind: String,
+    pub outcome: Option<String>,
+    pub n: i64,
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn counts(
+    pool: &PgPool,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    bucket_seconds: i64,
+) -> Result<Vec<CountRow>> {
+    let sql = format!(
+        "SELECT {BY_KEY_BUCKET}, kind, outcome, count(*) AS n
+           FROM (SELECT kind, outcome, priority_group, COALESCE(region, 'unknown') AS region,
+                        floor(EXTRACT(EPOCH FROM at - $1) / $3)::int8 AS bucket
+                   FROM events
+                  WHERE kind IN ('slate_served', 'booking_confirmed', 'booking_cancelled',
+                                 'booking_completed', 'booking_refused', 'call_attempt_ended',
+                                 'call_finished')
+                    AND at >= $1 AND at <= $2) e
+          GROUP BY GROUPING SETS ((kind, outcome), (kind, outcome, priority_group),
+                                  (kind, outcome, region), (kind, outcome, bucket))"
+    );
+    fetch_aggregate(
+        pool,
+        sqlx::query_as(&sql)
+            .bind(since)
+            .bind(until)
+            .bind(bucket_seconds as f64),
+    )
+    .await
+}
+
+/// Percentiles of a duration, in seconds.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PercentileRow {
+    pub by: String,
+    pub key: Option<String>,
+    pub count: i64,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+}
+
+/// Time to connect: from when a call was due (the slot's start, or the
+/// confirmation when the slot was already running) to its first bridge.
+#[tracing::instrument(skip(pool))]
+pub async fn connect_times(
+    pool: &PgPool,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<PercentileRow>> {
+    let sql = format!(
+        "WITH firsts AS (
+             SELECT DISTINCT ON (booking_id) booking_id, priority_group,
+                    COALESCE(region, 'unknown') AS region,
+                    GREATEST(EXTRACT(EPOCH FROM at - COALESCE(due_at, at))::float8, 0) AS secs
+               FROM events
+              WHERE kind = 'call_bridged' AND at >= $1 AND at <= $2
+              ORDER BY booking_id, at
+         )
+         SELECT {BY_KEY}, count(*) AS count,
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY secs) AS p50,
+                percentile_cont(0.95) WITHIN GROUP (ORDER BY secs) AS p95
+           FROM firsts
+          GROUP BY GROUPING SETS ((), (priority_group), (region))"
+    );
+    fetch_aggregate(pool, sqlx::query_as(&sql).bind(since).bind(until)).await
+}
+
+/// One expert's load from one priority group: slate appearances and
+/// bookings made in the window and not cancelled. Every expert who is
+/// approved now or had load in the window has at least one row (with
+/// `priority_group` NULL and zeros when nothing happened to them).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExpertLoadRow {
+    pub expert_id: Uuid,
+    pub region: String,
+    pub priority_group: Option<String>,
+    pub exposures: i64,
+    pub bookings: i64,
+}
+
+/// The whole UTC hours inside `[since, until]`, as `[from, to)`; empty
+/// (`from == to`) when there is none.
+pub fn whole_hours(since: DateTime<Utc>, until: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let hour = Duration::hours(1);
+    let floor = |t: DateTime<Utc>| t.duration_trunc(hour).unwrap_or(t);
+    let from = if floor(since) == since {
+        since
+    } else {
+        floor(since) + hour
+    };
+    (from, floor(until).max(from))
+}
+
+/// Exposure comes from `exposure_hourly` for the window's whole hours and
+/// from the slates themselves for the partial hours at either end, so it is
+/// exact without unnesting every slate of a week.
+#[tracing::instrument(skip(pool))]
+pub async fn expert_loads(
+    pool: &PgPool,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<ExpertLoadRow>> {
+    let (from, to) = whole_hours(since, until);
+    fetch_aggregate(
+        pool,
+        sqlx::query_as(
+            "WITH exposure AS (
+                 SELECT expert_id, priority_group, sum(n)::int8 AS n
+                   FROM (SELECT expert_id, priority_group, n
+                           FROM exposure_hourly WHERE hour >= $3 AND hour < $4
+                         UNION ALL
+                         SELECT x, COALESCE(e.priority_group, 'general'), 1
+                           FROM events e CROSS JOIN LATERAL unnest(e.expert_ids) AS x
+                          WHERE e.kind = 'slate_served' AND e.at >= $1 AND e.at < $3
+                         UNION ALL
+                         SELECT x, COALESCE(e.priority_group, 'general'), 1
+                           FROM events e CROSS JOIN LATERAL unnest(e.expert_ids) AS x
+                          WHERE e.kind = 'slate_served' AND e.at >= $4 AND e.at <= $2) u
+                  GROUP BY 1, 2
+             ),
+             booked AS (
+                 SELECT expert_id, priority_group, count(*) AS n
+                   FROM (SELECT booking_id, expert_id, priority_group
+                           FROM events
+                          WHERE kind IN ('booking_confirmed', 'booking_cancelled')
+                            AND at >= $1 AND at <= $2
+                          GROUP BY booking_id, expert_id, priority_group
+                         HAVING bool_or(kind = 'booking_confirmed')
+                            AND NOT bool_or(kind = 'booking_cancelled')) b
+                  GROUP BY 1, 2
+             ),
+             loads AS (
+                 SELECT COALESCE(x.expert_id, b.expert_id) AS expert_id,
+                        COALESCE(x.priority_group, b.priority_group) AS priority_group,
+                        COALESCE(x.n, 0) AS exposures, COALESCE(b.n, 0) AS bookings
+                   FROM exposure x
+                   FULL JOIN booked b ON b.expert_id = x.expert_id
+                                     AND b.priority_group = x.priority_group
+                  WHERE x.n IS NULL OR x.n <> 0 OR b.n IS NOT NULL
+             ),
+             population AS (
+                 SELECT id FROM experts WHERE status = 'approved'
+                 UNION
+                 SELECT expert_id FROM loads
+             )
+             SELECT p.id AS expert_id, COALESCE(ex.region, 'unknown') AS region, l.priority_group,
+                    COALESCE(l.exposures, 0)::int8 AS exposures,
+                    COALESCE(l.bookings, 0)::int8 AS bookings
+               FROM population p
+               LEFT JOIN experts ex ON ex.id = p.id
+               LEFT JOIN loads l ON l.expert_id = p.id",
+        )
+        .bind(since)
+        .bind(until)
+        .bind(from)
+        .bind(to),
+    )
+    .await
+}
+
+/// Offered slots of approved experts by expert region, by whether they
+/// started before `now`, and by the priority group of the active booking on
+/// them (NULL: not booked).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CapacityRow {
+    pub region: String,
+    pub past: bool,
+    pub booked_by: Option<String>,
+    pub slots: i64,
+}
+
+/// Slots starting in `[from, to)`.
+#[tracing::instrument(skip(pool))]
+pub async fn capacity(
+    pool: &PgPool,
+    from: DateTime<Utc>,
+    now: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<CapacityRow>> {
+    fetch_aggregate(
+        pool,
+        sqlx::query_as(
+            "SELECT e.region, s.starts_at < $2 AS past, b.priority_group AS booked_by,
+                    count(*) AS slots
+               FROM slots s
+               JOIN experts e ON e.id = s.expert_id AND e.status = 'approved'
+               LEFT JOIN bookings b ON b.slot_id = s.id AND b.status <> 'cancelled'
+              WHERE s.status = 'open' AND s.starts_at >= $1 AND s.starts_at < $3
+              GROUP BY 1, 2, 3",
+        )
+        .bind(from)
+        .bind(now)
+        .bind(to),
+    )
+    .await
+}
+
+/// An expert application waiting for an operator.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PendingExpert {
+    pub id: Uuid,
+    pub display_name: String,
+    pub region: String,
+    pub languages: Vec<String>,
+    pub specialties: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn pending_experts(pool: &PgPool, limit: i64) -> Result<Vec<PendingExpert>> {
+    Ok(sqlx::query_as(
+        "SELECT id, display_name, region, languages, specialties, created_at
+           FROM experts WHERE status = 'applied' ORDER BY created_at LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// A call that is running or due before `until`, with where it stands. The
+/// seeker is only their pseudonymous id (callers show the alias).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UpcomingCall {
+    pub booking_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub seeker_id: Uuid,
+    pub priority_group: String,
+    pub expert_id: Uuid,
+    pub expert_name: String,
+    pub call_state: Option<String>,
+    pub outcome: Option<String>,
+    pub attempts: Option<i32>,
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn upcoming_calls(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<UpcomingCall>> {
+    Ok(sqlx::query_as(
+        "SELECT b.id AS booking_id, b.starts_at, b.ends_at, b.seeker_id, b.priority_group,
+                e.id AS expert_id, e.display_name AS expert_name,
+                t.call_state, t.outcome, t.attempts
+           FROM bookings b
+           JOIN experts e ON e.id = b.expert_id
+           LEFT JOIN call_tasks t ON t.booking_id = b.id
+          WHERE b.status <> 'cancelled' AND b.ends_at > $1
+            -- Slots last at most 240 minutes, so this bounds the index scan.
+            AND b.starts_at > $1 - interval '4 hours' AND b.starts_at < $2
+          ORDER BY b.starts_at, b.id
+          LIMIT $3",
+    )
+    .bind(now)
+    .bind(until)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_hours_cover_the_inside_of_a_window() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            whole_hours(t("2026-11-22T10:20:00Z"), t("2026-11-22T13:05:00Z")),
+            (t("2026-11-22T11:00:00Z"), t("2026-11-22T13:00:00Z"))
+        );
+        assert_eq!(
+            whole_hours(t("2026-11-22T10:00:00Z"), t("2026-11-22T11:00:00Z")),
+            (t("2026-11-22T10:00:00Z"), t("2026-11-22T11:00:00Z"))
+        );
+        // Inside one hour: nothing whole.
+        let (from, to) = whole_hours(t("2026-11-22T10:20:00Z"), t("2026-11-22T10:50:00Z"));
+        assert_eq!(from, to);
+    }
+
+    #[test]
+    fn array_literals_are_postgres_arrays() {
+        let a = Uuid::nil();
+        assert_eq!(uuid_array_literal(&[]), "{}");
+        assert_eq!(
+            uuid_array_literal(&[a, a]),
+            "{00000000-0000-0000-0000-000000000000,00000000-0000-0000-0000-000000000000}"
+        );
+    }
+}
