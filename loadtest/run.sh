@@ -66,10 +66,10 @@ $LT --mode flow --concurrency 100 --seekers "$SEEKERS" --experts 20 | tee "$OUT/
 log "contended: 2,000 seekers racing for 50 slots"
 $LT --mode race --concurrency 2000 --seekers 2000 --race-slots 50 --experts 1 | tee "$OUT/race.txt"
 
-HOLD_RATE=$(awk '$1=="hold"{print $3}' "$OUT/holds.txt")
-HOLD_P99=$(awk '$1=="hold"{print $6}' "$OUT/holds.txt")
-CONFIRM_RATE=$(awk '$1=="confirm"{print $3}' "$OUT/confirm.txt")
-SLATE_P99=$(awk '$1=="slate"{print $6}' "$OUT/flow.txt")
+HOLD_RATE=$(awk '$1=="hold" && NF==6{print $3}' "$OUT/holds.txt")
+HOLD_P99=$(awk '$1=="hold" && NF==6{print $6}' "$OUT/holds.txt")
+CONFIRM_RATE=$(awk '$1=="confirm" && NF==6{print $3}' "$OUT/confirm.txt")
+SLATE_P99=$(awk '$1=="slate" && NF==6{print $6}' "$OUT/flow.txt")
 echo
 echo "== Summary (same run, this machine) =="
 printf 'redis-benchmark Lua hold-equivalent:  %8.0f /s\n' "$REDIS_RATE"

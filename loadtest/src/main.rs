@@ -274,6 +274,12 @@ async fn main() -> anyhow::Result<()> {
     if ctx.args.mode == Mode::Race {
         slots.truncate(ctx.args.race_slots);
     }
+    if slots.is_empty() && ctx.args.mode != Mode::Flow {
+        anyhow::bail!(
+            "no slots to use: --experts must be at least 1 for {:?} mode",
+            ctx.args.mode
+        );
+    }
     let slots = Arc::new(slots);
     println!(
         "mode {:?}: {} seekers, {} concurrent, {} slots",

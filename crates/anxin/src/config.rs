@@ -85,6 +85,9 @@ pub struct Settings {
     pub holds_per_minute_per_seeker: u32,
     pub holds_per_minute_per_ip: u32,
     pub reconcile_interval_seconds: u64,
+    /// Synthetic seekers for the demo dashboard (`anxin all` only; refused
+    /// in production).
+    pub demo_traffic: bool,
 }
 
 impl Default for Settings {
@@ -128,6 +131,7 @@ impl Default for Settings {
             holds_per_minute_per_seeker: api.holds_per_minute_per_seeker,
             holds_per_minute_per_ip: api.holds_per_minute_per_ip,
             reconcile_interval_seconds: 60,
+            demo_traffic: false,
         }
     }
 }

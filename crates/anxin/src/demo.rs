@@ -164,3 +164,55 @@ pub fn first_expert_id() -> Uuid {
     let mut rng = StdRng::seed_from_u64(2020);
     expert(0, &mut rng).0 .0
 }
+
+/// Demo traffic: a trickle of synthetic seekers going through the real flows
+/// (slate → hold → confirm, now and then a release or a cancellation), so the
+/// dashboard has something to show. Off unless `ANXIN_DEMO_TRAFFIC=true` or
+/// `anxin all --demo-traffic`; never in production.
+pub async fn traffic(state: actix_web::web::Data<AppState>, every: std::time::Duration) {
+    use anxin_api::flows::{bookings, holds, seekers, slate};
+    let mut rng = StdRng::from_entropy();
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let subject = format!("demo-traffic-seeker-{}", rng.gen_range(0..400));
+        let Ok(seeker) = seekers::resolve(&state, &subject).await else {
+            continue;
+        };
+        let Ok(shown) = slate::build(&state, &seeker, &slate::Filters::default()).await else {
+            continue;
+        };
+        if !rng.gen_bool(0.6) || shown.experts.is_empty() {
+            continue;
+        }
+        let expert = &shown.experts[rng.gen_range(0..shown.experts.len())];
+        let Some(slot) = expert.slots.first() else {
+            continue;
+        };
+        let Ok(hold) = holds::place(&state, &seeker, slot.slot_id, None, "demo-traffic").await
+        else {
+            continue;
+        };
+        if rng.gen_bool(0.15) {
+            let _ = holds::release(&state, &seeker, hold.hold_id).await;
+            continue;
+        }
+        let phone = format!("+86137{:08}", rng.gen_range(0..100_000_000u32));
+        let request = bookings::ConfirmRequest {
+            hold_id: hold.hold_id,
+            phone: &phone,
+            note: None,
+            idempotency_key: None,
+        };
+        if let Ok(done) = bookings::confirm(&state, &seeker, request).await {
+            if rng.gen_bool(0.1) {
+                let principal = anxin_api::auth::Principal {
+                    role: anxin_api::auth::Role::Seeker,
+                    sub: subject.clone(),
+                };
+                let id = anxin_domain::ids::BookingId(done.booking.id);
+                let _ = bookings::cancel(&state, &principal, Some(&seeker), id).await;
+            }
+        }
+    }
+}

@@ -21,7 +21,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Migrate, seed demo data, and run the API and the call worker (the default).
-    All,
+    All {
+        /// Also run synthetic seekers so the dashboard moves (development only).
+        #[arg(long)]
+        demo_traffic: bool,
+    },
     /// Run the HTTP API.
     Serve,
     /// Run the call worker.
@@ -68,7 +72,11 @@ impl From<RoleArg> for Role {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.command.unwrap_or(Command::All)).await {
+    match run(cli.command.unwrap_or(Command::All {
+        demo_traffic: false,
+    }))
+    .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("anxin: {e:#}");
@@ -123,11 +131,21 @@ async fn run(command: Command) -> anyhow::Result<()> {
             telemetry::init(&settings.log_format);
             anxin::worker::run(&settings, shutdown_signal()).await
         }
-        Command::All => {
+        Command::All { demo_traffic } => {
             telemetry::init(&settings.log_format);
             let app = Application::build(&settings).await?;
             let seeded = demo::seed(&app.state()).await?;
             print_welcome(&settings, &seeded)?;
+            if demo_traffic || settings.demo_traffic {
+                if settings.env == anxin::config::Environment::Production {
+                    anyhow::bail!("demo traffic is refused in production");
+                }
+                println!("Demo traffic is on: synthetic seekers book every few seconds (simulated calls).");
+                tokio::spawn(demo::traffic(
+                    app.state(),
+                    std::time::Duration::from_millis(700),
+                ));
+            }
             let handle = app.handle();
             let worker = tokio::spawn({
                 let settings = settings.clone();

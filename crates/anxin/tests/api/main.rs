@@ -5,6 +5,7 @@
 mod auth;
 mod bad_input;
 mod bookings;
+mod demo;
 mod experts;
 mod helpers;
 mod holds;

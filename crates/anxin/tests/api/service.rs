@@ -27,6 +27,10 @@ async fn health_ready_metrics_and_openapi_answer() {
         .await
         .unwrap();
     assert!(metrics.contains("anxin_http_requests_total"));
+    assert!(
+        metrics.contains(r#"anxin_call_outcomes_total{outcome="completed"} 0"#),
+        "{metrics}"
+    );
     // Labelled by route pattern, never by the id in the path.
     assert!(
         metrics.contains(r#"route="/v1/experts/{id}/slots""#),

@@ -4,6 +4,7 @@
 
 pub mod availability;
 pub mod bookings;
+pub mod experts;
 pub mod holds;
 pub mod reconcile;
 pub mod seekers;

@@ -23,8 +23,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use anxin_domain::expert::ExpertStatus;
 use anxin_domain::ids::{ExpertId, SeekerId};
 use anxin_domain::seeker::alias;
-use anxin_store::audit::{self, Actor};
-use anxin_store::{experts, StoreError};
+use anxin_store::audit::Actor;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use session::{Credential, OperatorSession, Via};
@@ -398,46 +397,11 @@ async fn set_expert_status(
     status: ExpertStatus,
 ) -> ApiResult<HttpResponse> {
     let id = ExpertId(path_id("id", raw_id)?);
-    let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
-    let row = experts::lock(&mut tx, id).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::NotFound("expert"),
-        e => e.into(),
-    })?;
-    let before = row.status()?;
-    if !before.can_become(status) {
-        return Err(ApiError::conflict(
-            "invalid_transition",
-            format!(
-                "a {} expert can't become {}",
-                before.as_str(),
-                status.as_str()
-            ),
-        ));
-    }
-    experts::set_status(&mut tx, id, status).await?;
-    let action = if status == ExpertStatus::Approved {
-        "expert.approve"
-    } else {
-        "expert.suspend"
+    let actor = Actor {
+        role: "operator",
+        id: auth.principal.sub.clone(),
     };
-    audit::record(
-        &mut tx,
-        &Actor {
-            role: "operator",
-            id: auth.principal.sub.clone(),
-        },
-        action,
-        "expert",
-        id.0,
-        serde_json::json!({"from": before.as_str(), "via": "dashboard"}),
-    )
-    .await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    match status {
-        ExpertStatus::Approved => crate::flows::reconcile::expert(state, id).await?,
-        _ => state.reserve.drop_expert(id).await?,
-    }
-    *state.catalog.write().await = None;
+    crate::flows::experts::set_status(state, &actor, id, status, Some("dashboard")).await?;
     Ok(HttpResponse::Ok().json(ExpertStatusView { id: id.0, status }))
 }
 

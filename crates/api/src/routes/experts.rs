@@ -92,46 +92,7 @@ async fn set_status(
     status: ExpertStatus,
 ) -> ApiResult<HttpResponse> {
     let id = ExpertId(path_id("id", raw_id)?);
-    let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
-    let row = experts::lock(&mut tx, id).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::NotFound("expert"),
-        e => e.into(),
-    })?;
-    let before = row.status()?;
-    if !before.can_become(status) {
-        return Err(ApiError::conflict(
-            "invalid_transition",
-            format!(
-                "a {} expert can't become {}",
-                before.as_str(),
-                status.as_str()
-            ),
-        ));
-    }
-    experts::set_status(&mut tx, id, status).await?;
-    let action = format!(
-        "expert.{}",
-        if status == ExpertStatus::Approved {
-            "approve"
-        } else {
-            "suspend"
-        }
-    );
-    audit::record(
-        &mut tx,
-        &actor(&auth.principal),
-        &action,
-        "expert",
-        id.0,
-        serde_json::json!({"from": before.as_str()}),
-    )
-    .await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    match status {
-        ExpertStatus::Approved => flows::reconcile::expert(state, id).await?,
-        _ => state.reserve.drop_expert(id).await?,
-    }
-    *state.catalog.write().await = None;
+    flows::experts::set_status(state, &actor(&auth.principal), id, status, None).await?;
     Ok(HttpResponse::Ok().json(ExpertCreated { id: id.0, status }))
 }
 
