@@ -26,7 +26,16 @@ pub use state::{ApiConfig, AppState};
 /// Every route of the service.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     extract::configure(cfg);
-    cfg.route("/healthz", web::get().to(service::healthz))
+    // The seeker's hot paths first: actix tries routes in order, and the
+    // ones with path parameters cost a pattern match each.
+    cfg.route("/v1/holds", web::post().to(seekers::place_hold))
+        .route("/v1/bookings", web::post().to(bookings::confirm))
+        .route("/v1/slate", web::get().to(seekers::slate))
+        .route("/v1/holds/{id}", web::delete().to(seekers::release_hold))
+        .route("/v1/bookings/{id}", web::get().to(bookings::get))
+        .route("/v1/bookings/{id}/cancel", web::post().to(bookings::cancel))
+        .route("/v1/seekers/me", web::put().to(seekers::update_me))
+        .route("/healthz", web::get().to(service::healthz))
         .route("/readyz", web::get().to(service::readyz))
         .route("/metrics", web::get().to(service::metrics))
         .route("/openapi.json", web::get().to(service::openapi))
@@ -43,13 +52,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::put().to(experts::put_availability),
         )
         .route("/v1/experts/{id}/slots", web::get().to(experts::slots))
-        .route("/v1/slate", web::get().to(seekers::slate))
-        .route("/v1/seekers/me", web::put().to(seekers::update_me))
-        .route("/v1/holds", web::post().to(seekers::place_hold))
-        .route("/v1/holds/{id}", web::delete().to(seekers::release_hold))
-        .route("/v1/bookings", web::post().to(bookings::confirm))
-        .route("/v1/bookings/{id}", web::get().to(bookings::get))
-        .route("/v1/bookings/{id}/cancel", web::post().to(bookings::cancel))
         .configure(ops::configure)
         .default_service(web::to(not_found));
 }

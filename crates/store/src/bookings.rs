@@ -167,7 +167,27 @@ pub async fn confirm(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    get(pool, b.id).await.map_err(Into::into)
+    // What was just written, without reading it back.
+    Ok(BookingRow {
+        id: b.id.0,
+        slot_id: b.slot_id.0,
+        expert_id: b.expert_id.0,
+        seeker_id: b.seeker_id.0,
+        hold_id: b.hold_id.0,
+        starts_at: b.starts_at,
+        ends_at: b.ends_at,
+        status: BookingStatus::Confirmed.as_str().to_string(),
+        phone_masked: Some(b.phone_masked.clone()),
+        note: b.note.clone(),
+        priority_group: b.priority_group.as_str().to_string(),
+        request_hash: Some(b.request_hash.clone()),
+        call_state: Some(
+            anxin_domain::call::CallState::Scheduled
+                .as_str()
+                .to_string(),
+        ),
+        call_outcome: None,
+    })
 }
 
 #[tracing::instrument(skip(pool))]

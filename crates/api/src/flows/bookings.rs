@@ -115,10 +115,16 @@ pub async fn confirm(
             return Err(refuse(Refusal::HoldExpired, "hold_expired", hold_expired()));
         }
     };
-    let slot = slots::get(&state.pool, record.slot_id).await?;
+    // A slot's times never change, and a live hold keeps it from being
+    // withdrawn (the withdraw script refuses held slots), so the cached row
+    // is as good as a fresh read here.
+    let slot = match state.slot_cache.get(&record.slot_id) {
+        Some(slot) => slot,
+        None => slots::get(&state.pool, record.slot_id).await?,
+    };
     let now = Utc::now();
     let cutoff = chrono::Duration::from_std(state.reserve.config().cutoff).unwrap_or_default();
-    if slot.status != "open" || !reservable(slot.ends_at, now, cutoff) {
+    if !reservable(slot.ends_at, now, cutoff) {
         state.reserve.release_slot(&record, seeker_id).await?;
         state
             .reserve

@@ -31,17 +31,19 @@ async fn check_rate(state: &AppState, seeker: &SeekerRow, ip: &str) -> ApiResult
         tracing::info!(limit = what, "hold rate limited");
         ApiError::TooManyRequests { retry_after: wait }
     };
-    let clock = governor::clock::DefaultClock::default();
+    // Each limiter's own clock: building a fresh one calibrates it (CPUID),
+    // which costs more than the whole check.
+    use governor::clock::Clock;
     let seeker_key = seeker.id.to_string();
     if let Err(not_until) = state.seeker_limiter.check_key(&seeker_key) {
         return Err(refuse(
-            not_until.wait_time_from(governor::clock::Clock::now(&clock)),
+            not_until.wait_time_from(state.seeker_limiter.clock().now()),
             "seeker",
         ));
     }
     if let Err(not_until) = state.ip_limiter.check_key(&ip.to_string()) {
         return Err(refuse(
-            not_until.wait_time_from(governor::clock::Clock::now(&clock)),
+            not_until.wait_time_from(state.ip_limiter.clock().now()),
             "ip",
         ));
     }
