@@ -3,6 +3,7 @@
 //! this machine has two cores to build with).
 //!
 //! Modes:
+//! - `slate`: each seeker asks for a slate once (a fresh balanced draw);
 //! - `holds`: seekers place and release holds as fast as they can (the Redis
 //!   fast path through HTTP);
 //! - `confirm`: seekers hold then confirm (the durable Postgres path);
@@ -24,6 +25,7 @@ use uuid::Uuid;
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Debug)]
 enum Mode {
+    Slate,
     Holds,
     Confirm,
     Flow,
@@ -174,6 +176,13 @@ async fn seeker_path(ctx: Arc<Ctx>, n: usize, slots: Arc<Vec<Uuid>>) -> anyhow::
     )?;
     let pick = |k: usize| slots[(n * 7919 + k * 104_729) % slots.len()];
     match ctx.args.mode {
+        Mode::Slate => {
+            ctx.call(
+                "slate",
+                ctx.client.get(ctx.url("/v1/slate")).bearer_auth(&seeker),
+            )
+            .await?;
+        }
         Mode::Holds => {
             for k in 0..ctx.args.rounds {
                 let (status, body) = ctx
@@ -274,7 +283,7 @@ async fn main() -> anyhow::Result<()> {
     if ctx.args.mode == Mode::Race {
         slots.truncate(ctx.args.race_slots);
     }
-    if slots.is_empty() && ctx.args.mode != Mode::Flow {
+    if slots.is_empty() && !matches!(ctx.args.mode, Mode::Flow | Mode::Slate) {
         anyhow::bail!(
             "no slots to use: --experts must be at least 1 for {:?} mode",
             ctx.args.mode

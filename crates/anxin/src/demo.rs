@@ -151,7 +151,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
             .map_err(|e| anyhow::anyhow!("availability of demo expert {id}: {e}"))?;
         open_slots += applied.open_slots;
     }
-    *state.catalog.write().await = None;
+    anxin_api::flows::slate::invalidate(state).await;
     Ok(Seeded {
         created,
         total: DEMO_EXPERTS,

@@ -74,6 +74,10 @@ pub struct AppState {
     /// Seekers by subject hash, and slots by id (see `cache`).
     pub seeker_cache: crate::cache::TtlCache<Vec<u8>, anxin_store::seekers::SeekerRow>,
     pub slot_cache: crate::cache::TtlCache<anxin_domain::ids::SlotId, anxin_store::slots::SlotRow>,
+    /// Inputs of the balanced draw (see `flows::slate::WeightInputs`).
+    pub slate_inputs: tokio::sync::RwLock<Option<Arc<crate::flows::slate::WeightInputs>>>,
+    /// Set while one request refreshes `slate_inputs`.
+    pub slate_refreshing: std::sync::atomic::AtomicBool,
     pub catalog: tokio::sync::RwLock<
         Option<(
             std::time::Instant,
@@ -111,6 +115,8 @@ impl AppState {
             metrics: Metrics::new(),
             seeker_cache: crate::cache::TtlCache::new(Duration::from_secs(30), 100_000),
             slot_cache: crate::cache::TtlCache::new(Duration::from_secs(30), 200_000),
+            slate_inputs: tokio::sync::RwLock::new(None),
+            slate_refreshing: std::sync::atomic::AtomicBool::new(false),
             catalog: tokio::sync::RwLock::new(None),
         }
     }

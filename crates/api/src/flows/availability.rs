@@ -72,6 +72,7 @@ pub async fn apply(
         .collect();
     let inserted = slots::insert(&mut tx, expert, &planned.insert, &reserved).await?;
     tx.commit().await.map_err(StoreError::from)?;
+    crate::flows::slate::invalidate(state).await;
     if row.status()? == anxin_domain::expert::ExpertStatus::Approved {
         state
             .reserve

@@ -49,6 +49,6 @@ pub async fn set_status(
         ExpertStatus::Approved => crate::flows::reconcile::expert(state, id).await?,
         _ => state.reserve.drop_expert(id).await?,
     }
-    *state.catalog.write().await = None;
+    crate::flows::slate::invalidate(state).await;
     Ok(())
 }

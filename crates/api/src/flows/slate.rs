@@ -15,7 +15,7 @@ use anxin_store::seekers::SeekerRow;
 use chrono::{DateTime, Duration, Utc};
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -81,6 +81,13 @@ pub async fn catalog(state: &AppState) -> ApiResult<Arc<Vec<ExpertRow>>> {
     Ok(list)
 }
 
+/// Forgets the cached catalog and draw inputs (an expert was added, vetted
+/// or changed their availability), so the next slate sees the change.
+pub async fn invalidate(state: &AppState) {
+    *state.catalog.write().await = None;
+    *state.slate_inputs.write().await = None;
+}
+
 fn bucket(now: DateTime<Utc>) -> i64 {
     now.timestamp()
         .div_euclid(IMPRESSION_BUCKET.num_seconds().max(1))
@@ -92,8 +99,13 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
     let size = state.config.slate_size;
     let priority = seeker.priority_group()?;
     let may_take_reserved = priority.is_priority();
-    let catalog = catalog(state).await?;
-    let candidates: Vec<&ExpertRow> = catalog.iter().filter(|e| filters.admits(e)).collect();
+    // The catalog and the draw's inputs come as one snapshot, aligned by
+    // index, so the draw needs no per-expert hashing (10,000 experts).
+    let inputs = inputs(state, now).await?;
+    let catalog = &inputs.catalog;
+    let candidates: Vec<usize> = (0..catalog.len())
+        .filter(|&i| filters.admits(&catalog[i]))
+        .collect();
 
     let remembered: Option<Remembered> = state
         .reserve
@@ -103,24 +115,38 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
     let slate_id = remembered
         .as_ref()
         .map_or_else(SlateId::new, |r| r.slate_id);
-    let kept: Vec<&ExpertRow> = remembered
-        .map(|r| {
-            r.experts
-                .iter()
-                .filter_map(|id| candidates.iter().find(|e| e.id == id.0).copied())
-                .collect()
-        })
+    let remembered: Vec<uuid::Uuid> = remembered
+        .map(|r| r.experts.iter().map(|id| id.0).collect())
         .unwrap_or_default();
+    let kept: Vec<&ExpertRow> = if remembered.is_empty() {
+        Vec::new()
+    } else {
+        let mut kept: Vec<&ExpertRow> = candidates
+            .iter()
+            .map(|&i| &catalog[i])
+            .filter(|e| remembered.contains(&e.id))
+            .collect();
+        // Keep the order the seeker saw.
+        kept.sort_by_key(|e| remembered.iter().position(|id| *id == e.id));
+        kept
+    };
 
     let mut chosen = open_slots_of(state, &kept, now, may_take_reserved).await?;
     chosen.retain(|e| !e.slots.is_empty());
     if chosen.len() < size {
-        let have: HashSet<uuid::Uuid> = chosen.iter().map(|e| e.expert.id).collect();
-        let pool: Vec<&ExpertRow> = candidates
+        let have: Vec<uuid::Uuid> = chosen.iter().map(|e| e.expert.id).collect();
+        let pool: Vec<usize> = if have.is_empty() {
+            candidates
+        } else {
+            candidates
+                .into_iter()
+                .filter(|&i| !have.contains(&catalog[i].id))
+                .collect()
+        };
+        let fresh: Vec<&ExpertRow> = draw(&inputs, &pool, size - chosen.len())
             .into_iter()
-            .filter(|e| !have.contains(&e.id))
+            .map(|i| &catalog[i])
             .collect();
-        let fresh = draw(state, &pool, size - chosen.len(), now).await?;
         let mut more = open_slots_of(state, &fresh, now, may_take_reserved).await?;
         more.retain(|e| !e.slots.is_empty());
         more.truncate(size - chosen.len());
@@ -175,15 +201,25 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
     })
 }
 
-/// Draws `want` experts (with some spare, since a drawn expert's visible
-/// slots may all be reserved) by the balanced rule.
-async fn draw<'a>(
-    state: &AppState,
-    pool: &[&'a ExpertRow],
-    want: usize,
-    now: DateTime<Utc>,
-) -> ApiResult<Vec<&'a ExpertRow>> {
-    let ids: Vec<ExpertId> = pool.iter().map(|e| ExpertId(e.id)).collect();
+/// The inputs of the balanced draw for every approved expert: open capacity
+/// by band and recent impressions. Reading them costs a pipeline over every
+/// expert, so each instance keeps a snapshot for `INPUTS_TTL` and one request
+/// at a time refreshes it while the others use the previous one. What a
+/// seeker is shown is still read fresh (`open_slots_of`); only the weights
+/// are up to a couple of seconds old.
+pub struct WeightInputs {
+    at: Instant,
+    catalog: Arc<Vec<ExpertRow>>,
+    /// Aligned with `catalog`.
+    capacity: Vec<u32>,
+    impressions: Vec<u64>,
+}
+
+const INPUTS_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn read_inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<WeightInputs> {
+    let catalog = catalog(state).await?;
+    let ids: Vec<ExpertId> = catalog.iter().map(|e| ExpertId(e.id)).collect();
     let bounds: Vec<DateTime<Utc>> = CAPACITY_BANDS
         .iter()
         .map(|band| now + band.within)
@@ -192,33 +228,73 @@ async fn draw<'a>(
         .reserve
         .open_counts(&ids, now - RUNNING_FOR, &bounds)
         .await?;
-    let capacity = counts.into_iter().map(|c| {
-        let mut banded = [0u32; CAPACITY_BANDS.len()];
-        for (slot, n) in banded.iter_mut().zip(c) {
-            *slot = n;
-        }
-        capacity_from_counts(banded)
-    });
+    let capacity = counts
+        .into_iter()
+        .map(|c| {
+            let mut banded = [0u32; CAPACITY_BANDS.len()];
+            for (slot, n) in banded.iter_mut().zip(c) {
+                *slot = n;
+            }
+            capacity_from_counts(banded)
+        })
+        .collect();
     let b = bucket(now);
     let buckets: Vec<i64> = (0..i64::from(IMPRESSION_WINDOW_BUCKETS))
         .map(|i| b - i)
         .collect();
-    let impressions = state.reserve.impressions(&buckets).await?;
-    let candidates: Vec<Candidate> = ids
+    let seen = state.reserve.impressions(&buckets).await?;
+    Ok(WeightInputs {
+        at: Instant::now(),
+        impressions: ids
+            .iter()
+            .map(|id| seen.get(id).copied().unwrap_or(0))
+            .collect(),
+        capacity,
+        catalog,
+    })
+}
+
+async fn inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<Arc<WeightInputs>> {
+    use std::sync::atomic::Ordering;
+    let current = state.slate_inputs.read().await.clone();
+    match current {
+        Some(inputs) if inputs.at.elapsed() < INPUTS_TTL => Ok(inputs),
+        // Another request is refreshing: keep using the previous snapshot.
+        Some(stale) if state.slate_refreshing.swap(true, Ordering::AcqRel) => Ok(stale),
+        stale => {
+            let claimed = stale.is_some();
+            let fresh = read_inputs(state, now).await.map(Arc::new);
+            if let Ok(fresh) = &fresh {
+                *state.slate_inputs.write().await = Some(fresh.clone());
+            }
+            if claimed {
+                state.slate_refreshing.store(false, Ordering::Release);
+            }
+            fresh
+        }
+    }
+}
+
+/// Draws `want` experts from `pool` (indices into the snapshot's catalog),
+/// with some spare since a drawn expert's visible slots may all be reserved,
+/// by the balanced rule.
+fn draw(inputs: &WeightInputs, pool: &[usize], want: usize) -> Vec<usize> {
+    let candidates: Vec<Candidate> = pool
         .iter()
-        .zip(capacity)
-        .map(|(id, capacity)| Candidate {
-            expert_id: *id,
-            capacity,
-            impressions: impressions.get(id).copied().unwrap_or(0),
+        .map(|&i| Candidate {
+            expert_id: ExpertId(inputs.catalog[i].id),
+            capacity: inputs.capacity[i],
+            impressions: inputs.impressions[i],
         })
         .collect();
     let params = BalanceParams {
         size: want + want / 2 + 2,
         ..BalanceParams::default()
     };
-    let picked = choose_balanced(&candidates, &params, &mut rand::thread_rng());
-    Ok(picked.into_iter().map(|i| pool[i]).collect())
+    choose_balanced(&candidates, &params, &mut rand::thread_rng())
+        .into_iter()
+        .map(|k| pool[k])
+        .collect()
 }
 
 async fn open_slots_of(

@@ -62,7 +62,7 @@ pub async fn create_expert(
         serde_json::json!({}),
     )
     .await?;
-    *state.catalog.write().await = None;
+    crate::flows::slate::invalidate(&state).await;
     Ok(HttpResponse::Created().json(ExpertCreated {
         id: id.0,
         status: ExpertStatus::Approved,

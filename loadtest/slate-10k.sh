@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The slate at scale: 10,000 approved experts with 500,000 open slots (50
+# each, hourly from now on), loaded straight into a scratch database, then
+# `anxin serve` and a stream of seekers each asking for a fresh slate. Reports
+# the server-side latency from the service's own histogram
+# (anxin_http_request_duration_seconds{route="/v1/slate"}) and the
+# client-side figures. Usage: ./loadtest/slate-10k.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+ensure_postgres
+ensure_redis
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/anxin-target}"
+PORT=18092
+DB=anxin_slate10k
+PREFIX="slate10k-$(date +%s)"
+OUT=out/loadtest; mkdir -p "$OUT"
+URL=postgres://postgres@127.0.0.1:5432/$DB
+
+cargo build --release --locked -p anxin -p anxin-loadtest >/dev/null
+psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
+ANXIN_DATABASE_URL=$URL "$CARGO_TARGET_DIR/release/anxin" migrate >/dev/null
+log "loading 10,000 experts and 500,000 open slots"
+psql -h 127.0.0.1 -U postgres -d "$DB" -q <<'SQL'
+INSERT INTO experts (id, display_name, phone_ciphertext, phone_key_id, timezone, languages, specialties, region, status)
+SELECT gen_random_uuid(), 'Expert ' || g, '\x00'::bytea, 'k1', 'UTC', ARRAY['zh'], ARRAY['anxiety'], 'hubei', 'approved'
+  FROM generate_series(1, 10000) g;
+INSERT INTO slots (id, expert_id, starts_at, ends_at)
+SELECT gen_random_uuid(), e.id,
+       date_trunc('hour', now()) + make_interval(hours => k + (hashtext(e.id::text) & 7)),
+       date_trunc('hour', now()) + make_interval(hours => k + 1 + (hashtext(e.id::text) & 7))
+  FROM experts e, generate_series(1, 50) k;
+SQL
+log "starting anxin serve (the start-up reconcile indexes all 500,000 slots in Redis)"
+ANXIN_LISTEN=127.0.0.1:$PORT ANXIN_DATABASE_URL=$URL ANXIN_REDIS_PREFIX=$PREFIX ANXIN_PRIORITY_SHARE=0 RUST_LOG=warn \
+  "$CARGO_TARGET_DIR/release/anxin" serve > "$OUT/slate10k-server.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 1 180); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 1; done
+"$CARGO_TARGET_DIR/release/anxin-loadtest" --mode slate --base "http://127.0.0.1:$PORT" --database-url "$URL" \
+  --experts 0 --seekers 3000 --concurrency 8 | tee "$OUT/slate10k.txt"
+curl -s "http://127.0.0.1:$PORT/metrics" | grep 'anxin_http_request_duration_seconds_bucket{method="GET",route="/v1/slate"' > "$OUT/slate10k-histogram.txt"
+echo
+echo "== Server-side /v1/slate latency, 10,000 experts / 500,000 open slots (from the service's histogram) =="
+sed -E 's/.*le="([^"]+)"\} ([0-9.e+]+)$/\1 \2/' "$OUT/slate10k-histogram.txt" |
+  awk '{ les[++k] = $1; cum[k] = $2 }
+       END { total = cum[k];
+             split("50 95 99", qs, " ");
+             for (i = 1; i <= 3; i++) for (j = 1; j <= k; j++) if (cum[j] >= total * qs[i] / 100) { printf "p%s <= %s s\n", qs[i], les[j]; break }
+             printf "requests: %d\n", total }'
