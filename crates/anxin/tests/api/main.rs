@@ -5,6 +5,7 @@
 mod auth;
 mod bad_input;
 mod bookings;
+mod calls_e2e;
 mod demo;
 mod experts;
 mod helpers;
