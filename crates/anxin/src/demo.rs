@@ -43,15 +43,6 @@ const REGIONS: &[&str] = &[
     "hunan",
     "henan",
 ];
-const WEEK: [Weekday; 7] = [
-    Weekday::Mon,
-    Weekday::Tue,
-    Weekday::Wed,
-    Weekday::Thu,
-    Weekday::Fri,
-    Weekday::Sat,
-    Weekday::Sun,
-];
 
 fn demo_id(rng: &mut StdRng) -> ExpertId {
     let mut bytes = [0u8; 16];
@@ -103,7 +94,7 @@ pub fn expert(i: usize, rng: &mut StdRng) -> (ExpertId, ExpertInput, Availabilit
     let offset = rng.gen_range(0..7);
     let weekly = (0..days)
         .map(|d| WeeklyInput {
-            weekday: WEEK[(offset + d) % 7],
+            weekday: Weekday::ALL[(offset + d) % 7],
             start: format!("{start:02}:00"),
             end: format!("{:02}:00", (start + len).min(24)),
         })

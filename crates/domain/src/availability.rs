@@ -28,6 +28,17 @@ pub enum Weekday {
 }
 
 impl Weekday {
+    /// Monday first, as ISO 8601 counts.
+    pub const ALL: [Weekday; 7] = [
+        Self::Mon,
+        Self::Tue,
+        Self::Wed,
+        Self::Thu,
+        Self::Fri,
+        Self::Sat,
+        Self::Sun,
+    ];
+
     fn of(date: NaiveDate) -> Self {
         use chrono::Weekday as W;
         match date.weekday() {

@@ -64,6 +64,23 @@ pub struct ExpertProfile {
     pub bio: Option<String>,
 }
 
+/// A language or specialty tag: trimmed, lowercased, 1-40 letters, digits,
+/// '-' or '_'. The same rule for profiles and for the slate's filters.
+pub fn tag(field: &str, value: &str) -> Result<String, ValidationError> {
+    let v = value.trim().to_lowercase();
+    let ok = (1..=40).contains(&v.len())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(v)
+    } else {
+        Err(ValidationError::new(
+            field,
+            "must be 1-40 letters, digits, '-' or '_'",
+        ))
+    }
+}
+
 fn tags(field: &str, values: &[String], max: usize) -> Result<Vec<String>, ValidationError> {
     if values.is_empty() {
         return Err(ValidationError::new(field, "give at least one"));
@@ -74,20 +91,7 @@ fn tags(field: &str, values: &[String], max: usize) -> Result<Vec<String>, Valid
     values
         .iter()
         .enumerate()
-        .map(|(i, v)| {
-            let v = v.trim().to_lowercase();
-            let ok = (1..=40).contains(&v.len())
-                && v.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-            if ok {
-                Ok(v)
-            } else {
-                Err(ValidationError::new(
-                    format!("{field}[{i}]"),
-                    "must be 1-40 letters, digits, '-' or '_'",
-                ))
-            }
-        })
+        .map(|(i, v)| tag(&format!("{field}[{i}]"), v))
         .collect()
 }
 

@@ -101,16 +101,6 @@ const DAY_PARTS: [(u32, [u32; 2], f64); 5] = [
     (12 * 60, [2, 3], 0.10),
 ];
 
-const WEEKDAYS: [Weekday; 7] = [
-    Weekday::Mon,
-    Weekday::Tue,
-    Weekday::Wed,
-    Weekday::Thu,
-    Weekday::Fri,
-    Weekday::Sat,
-    Weekday::Sun,
-];
-
 /// Draws the market for `scenario` from `seed`.
 pub fn build(scenario: &Scenario, seed: u64) -> Result<Market, String> {
     if scenario.experts == 0 || scenario.days == 0 {
@@ -202,7 +192,7 @@ fn draw_expert(
     let start = part_start.min(24 * 60 - block_minutes);
     let end = start + block_minutes;
 
-    let mut weekdays = WEEKDAYS.to_vec();
+    let mut weekdays = Weekday::ALL.to_vec();
     weekdays.shuffle(rng);
     weekdays.truncate(days);
     let input = AvailabilityInput {

@@ -117,26 +117,8 @@ pub async fn list_by_status(pool: &PgPool, status: ExpertStatus) -> Result<Vec<E
 }
 
 fn weekday_index(d: Weekday) -> i16 {
-    match d {
-        Weekday::Mon => 0,
-        Weekday::Tue => 1,
-        Weekday::Wed => 2,
-        Weekday::Thu => 3,
-        Weekday::Fri => 4,
-        Weekday::Sat => 5,
-        Weekday::Sun => 6,
-    }
+    Weekday::ALL.iter().position(|w| *w == d).unwrap_or(0) as i16
 }
-
-const WEEKDAYS: [Weekday; 7] = [
-    Weekday::Mon,
-    Weekday::Tue,
-    Weekday::Wed,
-    Weekday::Thu,
-    Weekday::Fri,
-    Weekday::Sat,
-    Weekday::Sun,
-];
 
 fn hhmm(minute: i32) -> String {
     format!("{:02}:{:02}", minute / 60, minute % 60)
@@ -240,7 +222,7 @@ pub async fn load_availability(pool: &PgPool, expert: ExpertId) -> Result<Option
         weekly: rules
             .into_iter()
             .map(|(d, s, e)| WeeklyInput {
-                weekday: WEEKDAYS[(d as usize).min(6)],
+                weekday: Weekday::ALL[(d as usize).min(6)],
                 start: hhmm(s),
                 end: hhmm(e),
             })

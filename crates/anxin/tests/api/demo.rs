@@ -50,11 +50,6 @@ async fn demo_traffic_books_through_the_real_flows() {
             .await
             .unwrap();
     assert!(booked > 0);
-    let doubled: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT slot_id FROM bookings WHERE status <> 'cancelled' GROUP BY slot_id HAVING count(*) > 1) d",
-    )
-    .fetch_one(&db)
-    .await
-    .unwrap();
+    let doubled = app.double_bookings().await;
     assert_eq!(doubled, 0);
 }

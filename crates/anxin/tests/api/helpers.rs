@@ -380,6 +380,17 @@ impl TestApp {
         out
     }
 
+    /// Slots with more than one active booking (must always be 0).
+    pub async fn double_bookings(&self) -> i64 {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT slot_id FROM bookings WHERE status <> 'cancelled'
+              GROUP BY slot_id HAVING count(*) > 1) d",
+        )
+        .fetch_one(&self.db().await)
+        .await
+        .unwrap()
+    }
+
     pub async fn active_bookings_of_slot(&self, slot: Uuid) -> i64 {
         sqlx::query_scalar(
             "SELECT count(*) FROM bookings WHERE slot_id = $1 AND status <> 'cancelled'",

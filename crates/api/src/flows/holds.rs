@@ -4,6 +4,7 @@
 //! so a seeker is never charged a hold they did not get.
 use crate::error::{ApiError, ApiResult};
 use crate::flows::reconcile;
+use crate::ops::events::{self, Event, Refusal};
 use crate::state::AppState;
 use anxin_domain::ids::{HoldId, SlotId};
 use anxin_reserve::{SeekerHold, SlotHold};
@@ -76,6 +77,17 @@ pub async fn place(
     let hold_id = HoldId::new();
     let expert = slot.expert_id();
     let request_hash = slot_id.to_string();
+    let refused = |refusal: Refusal| {
+        events::emit(
+            state,
+            Event::HoldRefused {
+                seeker,
+                slot_id,
+                expert_id: expert,
+                refusal,
+            },
+        )
+    };
     // The seeker side's expiry is what a retry with the same key replays, so
     // the first answer reports it too (the slot side expires a moment later).
     let expires_at = match state
@@ -117,15 +129,7 @@ pub async fn place(
         }
         SeekerHold::HoldLimit => {
             state.metrics.hold("hold_limit");
-            crate::ops::events::emit(
-                state,
-                crate::ops::events::Event::HoldRefused {
-                    seeker,
-                    slot_id,
-                    expert_id: expert,
-                    refusal: crate::ops::events::Refusal::HoldLimit,
-                },
-            );
+            refused(Refusal::HoldLimit);
             return Err(ApiError::conflict(
                 "hold_limit",
                 "you already hold a slot; confirm or release it first",
@@ -178,15 +182,7 @@ pub async fn place(
         .forget_hold(seeker_id, hold_id, idempotency_key)
         .await?;
     state.metrics.hold("unavailable");
-    crate::ops::events::emit(
-        state,
-        crate::ops::events::Event::HoldRefused {
-            seeker,
-            slot_id,
-            expert_id: expert,
-            refusal: crate::ops::events::Refusal::SlotUnavailable,
-        },
-    );
+    refused(Refusal::SlotUnavailable);
     Err(ApiError::conflict("slot_unavailable", refusal))
 }
 

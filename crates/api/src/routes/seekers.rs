@@ -24,19 +24,8 @@ pub struct SlateQuery {
 
 fn tag_filter(field: &'static str, raw: Option<&str>) -> ApiResult<Option<String>> {
     raw.map(|v| {
-        let v = v.trim().to_lowercase();
-        let ok = (1..=40).contains(&v.len())
-            && v.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if ok {
-            Ok(v)
-        } else {
-            Err(ApiError::bad_request(
-                "invalid_query",
-                format!("{field} must be 1-40 letters, digits, '-' or '_'"),
-                Some(field),
-            ))
-        }
+        anxin_domain::expert::tag(field, v)
+            .map_err(|e| ApiError::bad_request("invalid_query", e.to_string(), Some(field)))
     })
     .transpose()
 }
