@@ -200,7 +200,8 @@ impl Settings {
                 bail!("ANXIN_JWT_SECRET is required in production (ANXIN_ENV=production)")
             }
             None => {
-                tracing::warn!("ANXIN_JWT_SECRET is not set: using the DEVELOPMENT secret; tokens are forgeable by anyone who reads the README");
+                static WARNED: std::sync::Once = std::sync::Once::new();
+                WARNED.call_once(|| tracing::warn!("ANXIN_JWT_SECRET is not set: using the DEVELOPMENT secret; tokens are forgeable by anyone who reads the README"));
                 DEV_JWT_SECRET.as_bytes().to_vec()
             }
         };
@@ -213,7 +214,8 @@ impl Settings {
                 bail!("ANXIN_PHONE_KEY is required in production (ANXIN_ENV=production)")
             }
             None => {
-                tracing::warn!("ANXIN_PHONE_KEY is not set: using the DEVELOPMENT key; stored phone numbers are not protected");
+                static WARNED: std::sync::Once = std::sync::Once::new();
+                WARNED.call_once(|| tracing::warn!("ANXIN_PHONE_KEY is not set: using the DEVELOPMENT key; stored phone numbers are not protected"));
                 decode_key(DEV_PHONE_KEY)?
             }
         };
