@@ -104,7 +104,8 @@ impl Application {
 }
 
 /// Periodic upkeep: rebuild Redis from Postgres (so a wiped or restarted
-/// Redis heals without a restart) and roll the slot horizon forward.
+/// Redis heals without a restart), forget idle rate-limit cells, and roll the
+/// slot horizon forward.
 async fn maintain(state: web::Data<AppState>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.tick().await;
@@ -112,6 +113,10 @@ async fn maintain(state: web::Data<AppState>, every: Duration) {
     loop {
         tick.tick().await;
         rounds += 1;
+        // Keyed rate limiters keep a cell per seeker and per IP; drop the
+        // ones that have fully recovered so memory stays bounded.
+        state.seeker_limiter.retain_recent();
+        state.ip_limiter.retain_recent();
         if let Err(e) = flows::reconcile::all(&state).await {
             tracing::warn!(error = %e, "reconcile failed; retrying next round");
         }
