@@ -88,6 +88,7 @@ pub async fn place(
             },
         )
     };
+    let may_take_reserved = seeker.priority_group()?.is_priority();
     // The seeker side's expiry is what a retry with the same key replays, so
     // the first answer reports it too (the slot side expires a moment later).
     let expires_at = match state
@@ -136,23 +137,37 @@ pub async fn place(
             ));
         }
     };
-    let may_take_reserved = seeker.priority_group()?.is_priority();
-    let mut decision = state
-        .reserve
-        .hold_slot(expert, slot_id, hold_id, seeker_id, may_take_reserved)
-        .await?;
-    if decision == SlotHold::Unknown
-        && slot.status == "open"
-        && !state.reserve.is_indexed(expert).await?
-    {
-        // The index is gone (Redis wiped or restarted): rebuild this expert
-        // from Postgres and decide again.
-        reconcile::expert(state, expert).await?;
-        decision = state
+    let decided: ApiResult<SlotHold> = async {
+        let mut decision = state
             .reserve
             .hold_slot(expert, slot_id, hold_id, seeker_id, may_take_reserved)
             .await?;
+        if decision == SlotHold::Unknown
+            && slot.status == "open"
+            && !state.reserve.is_indexed(expert).await?
+        {
+            // The index is gone (Redis wiped or restarted): rebuild this expert
+            // from Postgres and decide again.
+            reconcile::expert(state, expert).await?;
+            decision = state
+                .reserve
+                .hold_slot(expert, slot_id, hold_id, seeker_id, may_take_reserved)
+                .await?;
+        }
+        Ok(decision)
     }
+    .await;
+    let decision = match decided {
+        Ok(decision) => decision,
+        Err(e) => {
+            // Don't leave the seeker charged with a hold they did not get.
+            let _ = state
+                .reserve
+                .forget_hold(seeker_id, hold_id, idempotency_key)
+                .await;
+            return Err(e);
+        }
+    };
     let refusal = match decision {
         SlotHold::Held { .. } => {
             state.metrics.hold("placed");
