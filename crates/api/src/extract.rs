@@ -74,12 +74,33 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             .next()
             .unwrap_or(&message)
             .to_string();
+        let message = without_echoed_value(&message);
         ApiError::BadRequest {
             code,
             message,
             field,
         }
     })
+}
+
+/// serde quotes the offending value in type errors ("invalid type: integer
+/// `8613812345678`, expected a string"); that value may be a phone number, so
+/// it is dropped. Field names quoted elsewhere ("unknown field `x`") stay.
+fn without_echoed_value(message: &str) -> String {
+    if !(message.starts_with("invalid type:") || message.starts_with("invalid value:")) {
+        return message.to_string();
+    }
+    let Some(open) = message.find('`') else {
+        return message.to_string();
+    };
+    match message[open + 1..].find('`') {
+        Some(len) => format!(
+            "{}{}",
+            message[..open].trim_end(),
+            &message[open + 1 + len + 1..]
+        ),
+        None => message.to_string(),
+    }
 }
 
 /// Parses a UUID from a path segment.

@@ -638,9 +638,7 @@ impl Reserve {
             .arg(self.keys.indexed_experts())
             .arg(expert.to_string())
             .cmd("DEL")
-            .arg(&keys[0])
-            .arg(&keys[1])
-            .arg(&keys[4])
+            .arg(&keys[..])
             .query_async::<()>(&mut c)
             .await?;
         Ok(())

@@ -67,9 +67,12 @@ const BOOKING_SELECT: &str =
 /// Why a confirmation was refused by the database.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfirmError {
-    /// The slot (or an overlapping one of the same expert) is already booked.
+    /// The slot is already booked (or no longer offered).
     #[error("slot already booked")]
     SlotTaken,
+    /// The expert has an overlapping booking on another slot.
+    #[error("expert already booked at that time")]
+    ExpertBusy,
     /// This hold was already confirmed (a retry without an idempotency key).
     #[error("hold already confirmed")]
     HoldUsed,
@@ -110,11 +113,14 @@ pub async fn confirm(
     if active >= max_active {
         return Err(ConfirmError::TooManyBookings);
     }
+    // Only into a slot still offered: a withdrawn slot can't be booked even
+    // if Redis still listed it.
     let inserted = sqlx::query(
         "INSERT INTO bookings (id, slot_id, expert_id, seeker_id, hold_id, starts_at, ends_at, status,
                                phone_ciphertext, phone_key_id, phone_masked, note, priority_group,
                                fee_minor, idempotency_key, request_hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'confirmed', $8, $9, $10, $11, $12, $13, $14, $15)",
+         SELECT $1, $2, $3, $4, $5, $6, $7, 'confirmed', $8, $9, $10, $11, $12, $13, $14, $15
+          WHERE EXISTS (SELECT 1 FROM slots WHERE id = $2 AND status = 'open')",
     )
     .bind(b.id.0)
     .bind(b.slot_id.0)
@@ -134,12 +140,16 @@ pub async fn confirm(
     .execute(&mut *tx)
     .await;
     match inserted.map_err(StoreError::from) {
+        Ok(done) if done.rows_affected() == 0 => return Err(ConfirmError::SlotTaken),
         Ok(_) => {}
         Err(StoreError::Conflict(c)) if c.contains("hold_id") => {
             return Err(ConfirmError::HoldUsed)
         }
         Err(StoreError::Conflict(c)) if c.contains("idempotency") => {
             return Err(ConfirmError::HoldUsed)
+        }
+        Err(StoreError::Conflict(c)) if c.contains("overlap") => {
+            return Err(ConfirmError::ExpertBusy)
         }
         Err(StoreError::Conflict(_)) => return Err(ConfirmError::SlotTaken),
         Err(e) => return Err(e.into()),

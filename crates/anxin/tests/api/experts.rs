@@ -61,6 +61,20 @@ async fn applicants_are_vetted_before_they_show_and_every_move_is_audited() {
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "approved");
     assert!(!app.open_slots(id).await.is_empty());
 
+    // A seeker holding one of the expert's slots when the expert is suspended
+    // can no longer book it.
+    let held: Uuid = app.open_slots(id).await[3]["slot_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let holder = new_seeker();
+    let r = app.hold(&holder, held).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let hold = r.json::<Value>().await.unwrap()["hold_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let r = app
         .post(
             &operator(),
@@ -75,6 +89,12 @@ async fn applicants_are_vetted_before_they_show_and_every_move_is_audited() {
             .status(),
         StatusCode::NOT_FOUND
     );
+    assert_error(
+        app.confirm(&holder, &hold, "+8613812345678").await,
+        StatusCode::CONFLICT,
+        "hold_expired",
+    )
+    .await;
     // A suspended expert's slots can't be held.
     let slot: Uuid = sqlx::query_scalar(
         "SELECT id FROM slots WHERE expert_id = $1 AND starts_at > now() LIMIT 1",

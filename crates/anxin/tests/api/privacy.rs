@@ -47,6 +47,12 @@ async fn the_seekers_phone_and_identity_never_leak() {
     let r = app.post(&seeker, "/v1/bookings", &json!({"hold_id": hold, "phone": format!("+86{CANARY_DIGITS}"), "note": "x".repeat(600)})).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_clean("an error message", &r.text().await.unwrap());
+    // A phone sent with the wrong type is not echoed back either.
+    let r = app
+        .post(&seeker, "/v1/bookings", &json!({"hold_id": hold, "phone": format!("86{CANARY_DIGITS}").parse::<u64>().unwrap()}))
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_clean("a type error", &r.text().await.unwrap());
 
     // The seeker sees only their own number, masked.
     let mine = app

@@ -199,17 +199,43 @@ pub async fn confirm(
                 "this hold was already confirmed",
             )),
         },
-        Err(ConfirmError::TooManyBookings) => Err(refuse(
-            Refusal::BookingLimit,
-            "limit",
-            ApiError::conflict(
-                "booking_limit",
-                format!(
-                    "at most {} upcoming bookings per seeker",
-                    state.config.max_active_bookings
+        Err(ConfirmError::ExpertBusy) => {
+            // Another slot of this expert overlapping this one is booked;
+            // this slot itself is not, so it is not marked booked.
+            state.reserve.release_slot(&record, seeker_id).await?;
+            state
+                .reserve
+                .forget_hold(seeker_id, req.hold_id, None)
+                .await?;
+            Err(refuse(
+                Refusal::SlotUnavailable,
+                "slot_taken",
+                ApiError::conflict(
+                    "slot_unavailable",
+                    "the expert is already booked at that time",
                 ),
-            ),
-        )),
+            ))
+        }
+        Err(ConfirmError::TooManyBookings) => {
+            // The hold was kept alive for this confirmation; give the slot
+            // back now rather than when the extension runs out.
+            state.reserve.release_slot(&record, seeker_id).await?;
+            state
+                .reserve
+                .forget_hold(seeker_id, req.hold_id, None)
+                .await?;
+            Err(refuse(
+                Refusal::BookingLimit,
+                "limit",
+                ApiError::conflict(
+                    "booking_limit",
+                    format!(
+                        "at most {} upcoming bookings per seeker",
+                        state.config.max_active_bookings
+                    ),
+                ),
+            ))
+        }
         Err(ConfirmError::Store(e)) => Err(e.into()),
     }
 }

@@ -1,8 +1,11 @@
 -- Rebuilds one expert's index from Postgres' truth. Live holds survive (they
--- only exist here); holds on slots that no longer exist are dropped.
+-- only exist here); holds on slots that no longer exist are dropped. Booked
+-- markers are only ever added here: the Postgres read may predate a booking
+-- confirmed (and marked) since, and dropping its marker would reopen the
+-- slot. A cancellation removes its marker itself (unbook.lua).
 -- ARGV: n, then n pairs slot, meta, then the booked slots.
 local n = tonumber(ARGV[1])
-redis.call('DEL', K_SLOTS, K_OPEN, K_BOOKED)
+redis.call('DEL', K_SLOTS, K_OPEN)
 for i = 0, n - 1 do
   redis.call('HSET', K_SLOTS, ARGV[2 + 2 * i], ARGV[3 + 2 * i])
 end
