@@ -118,6 +118,15 @@ pub async fn confirm(
     // A slot's times never change, and a live hold keeps it from being
     // withdrawn (the withdraw script refuses held slots), so the cached row
     // is as good as a fresh read here.
+    // Lets go of the hold on a refusal, so the slot is open again at once.
+    let give_back = || async {
+        state.reserve.release_slot(&record, seeker_id).await?;
+        state
+            .reserve
+            .forget_hold(seeker_id, req.hold_id, None)
+            .await?;
+        Ok::<(), ApiError>(())
+    };
     let slot = match state.slot_cache.get(&record.slot_id) {
         Some(slot) => slot,
         None => slots::get(&state.pool, record.slot_id).await?,
@@ -125,11 +134,7 @@ pub async fn confirm(
     let now = Utc::now();
     let cutoff = chrono::Duration::from_std(state.reserve.config().cutoff).unwrap_or_default();
     if !reservable(slot.ends_at, now, cutoff) {
-        state.reserve.release_slot(&record, seeker_id).await?;
-        state
-            .reserve
-            .forget_hold(seeker_id, req.hold_id, None)
-            .await?;
+        give_back().await?;
         return Err(refuse(
             Refusal::SlotUnavailable,
             "too_late",
@@ -202,11 +207,7 @@ pub async fn confirm(
         Err(ConfirmError::ExpertBusy) => {
             // Another slot of this expert overlapping this one is booked;
             // this slot itself is not, so it is not marked booked.
-            state.reserve.release_slot(&record, seeker_id).await?;
-            state
-                .reserve
-                .forget_hold(seeker_id, req.hold_id, None)
-                .await?;
+            give_back().await?;
             Err(refuse(
                 Refusal::SlotUnavailable,
                 "slot_taken",
@@ -219,11 +220,7 @@ pub async fn confirm(
         Err(ConfirmError::TooManyBookings) => {
             // The hold was kept alive for this confirmation; give the slot
             // back now rather than when the extension runs out.
-            state.reserve.release_slot(&record, seeker_id).await?;
-            state
-                .reserve
-                .forget_hold(seeker_id, req.hold_id, None)
-                .await?;
+            give_back().await?;
             Err(refuse(
                 Refusal::BookingLimit,
                 "limit",
