@@ -8,7 +8,13 @@
 //!   fast path through HTTP);
 //! - `confirm`: seekers hold then confirm (the durable Postgres path);
 //! - `flow`: the seeker's whole path: slate → hold → confirm;
-//! - `race`: many seekers race for a few slots.
+//! - `race`: many seekers race for a few slots;
+//! - `prepare-holds`: creates the experts and `--seekers` seekers for the
+//!   hold benchmark that `wrk` runs (`loadtest/wrk/holds.lua`), and writes
+//!   their tokens and every open slot to `--out`. wrk is a C client that
+//!   costs a fraction of this program per request; on a two-core machine that
+//!   shares its cores with the server, Redis and Postgres, the client's own
+//!   cost would otherwise be a large part of what is measured.
 //!
 //! Every mode ends by checking Postgres: slots with two active bookings, and
 //! confirmed bookings (201s) that are missing. Both must be zero.
@@ -30,6 +36,7 @@ enum Mode {
     Confirm,
     Flow,
     Race,
+    PrepareHolds,
 }
 
 #[derive(Parser)]
@@ -53,6 +60,9 @@ struct Args {
     /// Slots raced for in `race` mode.
     #[arg(long, default_value_t = 50)]
     race_slots: usize,
+    /// Where `prepare-holds` writes `tokens.txt` and `slots.txt`.
+    #[arg(long, default_value = "out/loadtest")]
+    out: std::path::PathBuf,
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/anxin_load")]
     database_url: String,
     #[arg(
@@ -183,6 +193,8 @@ async fn seeker_path(ctx: Arc<Ctx>, n: usize, slots: Arc<Vec<Uuid>>) -> anyhow::
             )
             .await?;
         }
+        // Returns before any seeker runs (see `prepare_holds`).
+        Mode::PrepareHolds => {}
         Mode::Holds => {
             for k in 0..ctx.args.rounds {
                 let (status, body) = ctx
@@ -260,6 +272,57 @@ async fn seeker_path(ctx: Arc<Ctx>, n: usize, slots: Arc<Vec<Uuid>>) -> anyhow::
     Ok(())
 }
 
+/// Writes the seekers' tokens and the slots for the wrk hold benchmark, after
+/// making sure every seeker exists (a seeker's first request creates their
+/// pseudonymous record, which is not what the benchmark measures).
+async fn prepare_holds(ctx: &Ctx, slots: &[Uuid]) -> anyhow::Result<()> {
+    let tokens: Vec<String> = (0..ctx.args.seekers)
+        .map(|n| {
+            token(
+                &ctx.args.jwt_secret,
+                Role::Seeker,
+                &format!("load-holder-{n}-{}", Uuid::new_v4()),
+            )
+        })
+        .collect::<anyhow::Result<_>>()?;
+    use futures_util::StreamExt;
+    let warmed: Vec<_> = futures_util::stream::iter(tokens.iter())
+        .map(|t| async move {
+            ctx.client
+                .put(ctx.url("/v1/seekers/me"))
+                .bearer_auth(t)
+                .json(&json!({}))
+                .send()
+                .await?
+                .error_for_status()
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    if let Some(Err(e)) = warmed.into_iter().find(Result::is_err) {
+        anyhow::bail!("creating the seekers failed: {e}");
+    }
+    // Spread consecutive requests over the experts, as real traffic would be
+    // (a fixed seed, so runs are alike).
+    use rand::{seq::SliceRandom, SeedableRng};
+    let mut order = slots.to_vec();
+    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(2020));
+    std::fs::create_dir_all(&ctx.args.out)?;
+    let lines = |items: Vec<String>| items.join("\n") + "\n";
+    std::fs::write(ctx.args.out.join("tokens.txt"), lines(tokens))?;
+    std::fs::write(
+        ctx.args.out.join("slots.txt"),
+        lines(order.iter().map(Uuid::to_string).collect()),
+    )?;
+    println!(
+        "prepared {} seekers and {} open slots in {}",
+        ctx.args.seekers,
+        slots.len(),
+        ctx.args.out.display()
+    );
+    Ok(())
+}
+
 fn pct(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -280,6 +343,9 @@ async fn main() -> anyhow::Result<()> {
         stats: Mutex::new(Stats::default()),
     });
     let mut slots = setup(&ctx).await?;
+    if ctx.args.mode == Mode::PrepareHolds {
+        return prepare_holds(&ctx, &slots).await;
+    }
     if ctx.args.mode == Mode::Race {
         slots.truncate(ctx.args.race_slots);
     }

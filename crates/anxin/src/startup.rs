@@ -70,10 +70,14 @@ impl Application {
         if settings.http_workers > 0 {
             server = server.workers(settings.http_workers);
         }
-        let background = tokio::spawn(maintain(
-            state.clone(),
-            Duration::from_secs(settings.reconcile_interval_seconds.max(1)),
-        ));
+        let every = Duration::from_secs(settings.reconcile_interval_seconds.max(1));
+        let (upkeep, weights) = (state.clone(), state.clone());
+        let background = tokio::spawn(async move {
+            tokio::join!(
+                maintain(upkeep, every),
+                flows::slate::keep_inputs_fresh(&weights)
+            );
+        });
         Ok(Self {
             port,
             server: server.run(),

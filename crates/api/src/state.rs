@@ -73,11 +73,13 @@ pub struct AppState {
     /// Approved experts, cached briefly (see `flows::slate::catalog`).
     /// Seekers by subject hash, and slots by id (see `cache`).
     pub seeker_cache: crate::cache::TtlCache<Vec<u8>, anxin_store::seekers::SeekerRow>,
-    pub slot_cache: crate::cache::TtlCache<anxin_domain::ids::SlotId, anxin_store::slots::SlotRow>,
+    pub slot_cache:
+        crate::cache::TtlCache<anxin_domain::ids::SlotId, crate::flows::slots::SlotPlace>,
     /// Inputs of the balanced draw (see `flows::slate::WeightInputs`).
     pub slate_inputs: tokio::sync::RwLock<Option<Arc<crate::flows::slate::WeightInputs>>>,
-    /// Set while one request refreshes `slate_inputs`.
-    pub slate_refreshing: std::sync::atomic::AtomicBool,
+    /// Bumped by every invalidation of the catalog and `slate_inputs`, so a
+    /// snapshot read across one is not kept.
+    pub slate_generation: std::sync::atomic::AtomicU64,
     pub catalog: tokio::sync::RwLock<
         Option<(
             std::time::Instant,
@@ -114,9 +116,10 @@ impl AppState {
             config,
             metrics: Metrics::new(),
             seeker_cache: crate::cache::TtlCache::new(Duration::from_secs(30), 100_000),
-            slot_cache: crate::cache::TtlCache::new(Duration::from_secs(30), 200_000),
+            // A slot's place never changes; the TTL only bounds memory.
+            slot_cache: crate::cache::TtlCache::new(Duration::from_secs(900), 500_000),
             slate_inputs: tokio::sync::RwLock::new(None),
-            slate_refreshing: std::sync::atomic::AtomicBool::new(false),
+            slate_generation: std::sync::atomic::AtomicU64::new(0),
             catalog: tokio::sync::RwLock::new(None),
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! The loop leases due tasks from Postgres (`FOR UPDATE SKIP LOCKED`, so any
 //! number of workers share the queue without dialing a task twice), wakes at
-//! once on `NOTIFY anxin_call_tasks` (sent when a booking is confirmed) and
+//! once on `NOTIFY anxin_call_tasks` (sent when a booking due soon is confirmed) and
 //! otherwise at the next due time or a slow poll, and runs each task's call
 //! in its own Tokio task.
 //!
@@ -40,7 +40,7 @@ use tokio::time::{timeout, Instant};
 use tracing::{debug, error, info, warn, Instrument};
 
 /// The channel `bookings::confirm` notifies on.
-pub const CHANNEL: &str = "anxin_call_tasks";
+pub const CHANNEL: &str = anxin_store::bookings::CALL_TASKS_CHANNEL;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -124,6 +124,13 @@ pub async fn run(
     }
     if cfg.poll_interval.is_zero() || cfg.erase_interval.is_zero() {
         return Err(WorkerError::Config("intervals must be longer than zero"));
+    }
+    // A confirmation notifies only calls due within NOTIFY_WITHIN; a longer
+    // poll could find the others too late.
+    if cfg.poll_interval > anxin_store::bookings::NOTIFY_WITHIN {
+        return Err(WorkerError::Config(
+            "poll_interval must not exceed the confirmation's notify window (60 s)",
+        ));
     }
     info!(worker = %cfg.worker_id, simulated = provider.is_simulated(), "call worker starts");
     let ctx = Arc::new(Ctx {

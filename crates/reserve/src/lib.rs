@@ -171,7 +171,13 @@ fn first(reply: &[String]) -> &str {
 /// The handle every API instance and worker shares. Cheap to clone.
 #[derive(Clone)]
 pub struct Reserve {
+    /// The hot path's connection: every request's commands share it,
+    /// pipelined.
     conn: ConnectionManager,
+    /// A second connection for bulk work (weight snapshots over every expert,
+    /// rebuilds): a pipeline of tens of thousands of commands on `conn` would
+    /// queue every request's reply behind it.
+    bulk: ConnectionManager,
     keys: Keys,
     config: Arc<ReserveConfig>,
     scripts: Arc<Scripts>,
@@ -180,13 +186,24 @@ pub struct Reserve {
 impl Reserve {
     pub async fn connect(url: &str, config: ReserveConfig) -> Result<Self> {
         let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new(client).await?;
+        let conn = ConnectionManager::new(client.clone()).await?;
+        let bulk = ConnectionManager::new(client).await?;
         Ok(Self {
             keys: Keys::new(&config.key_prefix),
             conn,
+            bulk,
             config: Arc::new(config),
             scripts: Arc::new(Scripts::load()),
         })
+    }
+
+    /// The same handle on the bulk connection, for work over many experts
+    /// that must not delay requests.
+    pub fn bulk(&self) -> Self {
+        Self {
+            conn: self.bulk.clone(),
+            ..self.clone()
+        }
     }
 
     pub fn keys(&self) -> &Keys {

@@ -88,9 +88,20 @@ impl From<sqlx::Error> for ConfirmError {
     }
 }
 
-/// Inserts the booking and its call task in one transaction. The per-seeker
-/// limit is checked under a per-seeker advisory lock, so two concurrent
-/// confirmations by one seeker can't both slip under it.
+/// The channel a confirmation notifies when its call is due soon; the call
+/// worker listens on it.
+pub const CALL_TASKS_CHANNEL: &str = "anxin_call_tasks";
+
+/// A confirmation wakes the call worker (NOTIFY) only when its call is due
+/// within this long; the worker's poll, which must be no longer, finds the
+/// rest in time. NOTIFY serializes committing transactions, so sending it for
+/// every booking would cap confirmations.
+pub const NOTIFY_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Inserts the booking and its call task in one transaction and one round
+/// trip (the `confirm_booking` function). The per-seeker limit is checked
+/// under a per-seeker advisory lock, so two concurrent confirmations by one
+/// seeker can't both slip under it.
 #[tracing::instrument(skip(pool, b), fields(booking_id = %b.id, slot_id = %b.slot_id))]
 pub async fn confirm(
     pool: &PgPool,
@@ -98,29 +109,17 @@ pub async fn confirm(
     max_active: i64,
     now: DateTime<Utc>,
 ) -> std::result::Result<BookingRow, ConfirmError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))")
-        .bind(b.seeker_id.0)
-        .execute(&mut *tx)
-        .await?;
-    let active: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM bookings WHERE seeker_id = $1 AND status = 'confirmed' AND ends_at > $2",
-    )
-    .bind(b.seeker_id.0)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
-    if active >= max_active {
-        return Err(ConfirmError::TooManyBookings);
-    }
-    // Only into a slot still offered: a withdrawn slot can't be booked even
-    // if Redis still listed it.
-    let inserted = sqlx::query(
-        "INSERT INTO bookings (id, slot_id, expert_id, seeker_id, hold_id, starts_at, ends_at, status,
-                               phone_ciphertext, phone_key_id, phone_masked, note, priority_group,
-                               fee_minor, idempotency_key, request_hash)
-         SELECT $1, $2, $3, $4, $5, $6, $7, 'confirmed', $8, $9, $10, $11, $12, $13, $14, $15
-          WHERE EXISTS (SELECT 1 FROM slots WHERE id = $2 AND status = 'open')",
+    let task = CallTask {
+        booking_id: b.id.to_string(),
+        slot_id: b.slot_id.to_string(),
+        expert_id: b.expert_id.to_string(),
+        starts_at: b.starts_at.timestamp(),
+        ends_at: b.ends_at.timestamp(),
+        seeker_alias: b.seeker_alias.clone(),
+    };
+    let decided: std::result::Result<String, _> = sqlx::query_scalar(
+        "SELECT confirm_booking($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                                $16, $17, $18, $19, make_interval(secs => $20))",
     )
     .bind(b.id.0)
     .bind(b.slot_id.0)
@@ -137,11 +136,18 @@ pub async fn confirm(
     .bind(b.fee_minor)
     .bind(&b.idempotency_key)
     .bind(&b.request_hash)
-    .execute(&mut *tx)
+    .bind(max_active)
+    .bind(now)
+    .bind(Uuid::new_v4())
+    .bind(task.encode_to_vec())
+    .bind(NOTIFY_WITHIN.as_secs_f64())
+    .fetch_one(pool)
     .await;
-    match inserted.map_err(StoreError::from) {
-        Ok(done) if done.rows_affected() == 0 => return Err(ConfirmError::SlotTaken),
-        Ok(_) => {}
+    match decided.map_err(StoreError::from) {
+        Ok(d) if d == "confirmed" => {}
+        Ok(d) if d == "too_many_bookings" => return Err(ConfirmError::TooManyBookings),
+        Ok(d) if d == "slot_taken" => return Err(ConfirmError::SlotTaken),
+        Ok(d) => return Err(StoreError::Corrupt(format!("confirm_booking: {d:?}")).into()),
         Err(StoreError::Conflict(c)) if c.contains("hold_id") => {
             return Err(ConfirmError::HoldUsed)
         }
@@ -154,29 +160,6 @@ pub async fn confirm(
         Err(StoreError::Conflict(_)) => return Err(ConfirmError::SlotTaken),
         Err(e) => return Err(e.into()),
     }
-    let task = CallTask {
-        booking_id: b.id.to_string(),
-        slot_id: b.slot_id.to_string(),
-        expert_id: b.expert_id.to_string(),
-        starts_at: b.starts_at.timestamp(),
-        ends_at: b.ends_at.timestamp(),
-        seeker_alias: b.seeker_alias.clone(),
-    };
-    sqlx::query(
-        "INSERT INTO call_tasks (id, booking_id, payload, due_at) VALUES ($1, $2, $3, GREATEST($4, now()))",
-    )
-    .bind(Uuid::new_v4())
-    .bind(b.id.0)
-    .bind(task.encode_to_vec())
-    .bind(b.starts_at)
-    .execute(&mut *tx)
-    .await?;
-    // Wakes a worker at once when the slot is already running.
-    sqlx::query("SELECT pg_notify('anxin_call_tasks', $1)")
-        .bind(b.id.to_string())
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
     // What was just written, without reading it back.
     Ok(BookingRow {
         id: b.id.0,

@@ -16,7 +16,7 @@ use anxin_domain::seeker::alias;
 use anxin_store::audit::Actor;
 use anxin_store::bookings::{self, BookingRow, ConfirmError, NewBooking};
 use anxin_store::seekers::SeekerRow;
-use anxin_store::{slots, StoreError};
+use anxin_store::StoreError;
 use chrono::Utc;
 use std::time::Duration;
 
@@ -127,10 +127,7 @@ pub async fn confirm(
             .await?;
         Ok::<(), ApiError>(())
     };
-    let slot = match state.slot_cache.get(&record.slot_id) {
-        Some(slot) => slot,
-        None => slots::get(&state.pool, record.slot_id).await?,
-    };
+    let slot = crate::flows::slots::place(state, record.slot_id).await?;
     let now = Utc::now();
     let cutoff = chrono::Duration::from_std(state.reserve.config().cutoff).unwrap_or_default();
     if !reservable(slot.ends_at, now, cutoff) {
@@ -162,17 +159,14 @@ pub async fn confirm(
         Ok(booking) => {
             // Committed: from here on the booking exists whatever happens to
             // Redis; a failure to mirror it is repaired by reconcile.
-            if let Err(e) = state
-                .reserve
-                .mark_booked(record.expert_id, record.slot_id)
-                .await
-            {
+            // Two hash slots, so two scripts; sent together.
+            let (mirrored, _) = tokio::join!(
+                state.reserve.mark_booked(record.expert_id, record.slot_id),
+                state.reserve.forget_hold(seeker_id, req.hold_id, None)
+            );
+            if let Err(e) = mirrored {
                 tracing::warn!(error = %e, "booking committed but not yet mirrored to Redis");
             }
-            let _ = state
-                .reserve
-                .forget_hold(seeker_id, req.hold_id, None)
-                .await;
             state.metrics.booking("confirmed");
             events::emit(state, Event::BookingConfirmed { seeker });
             Ok(Confirmed {

@@ -3,13 +3,12 @@
 //! hash slot. They run seeker-first, and a refused slot undoes the seeker side,
 //! so a seeker is never charged a hold they did not get.
 use crate::error::{ApiError, ApiResult};
-use crate::flows::reconcile;
+use crate::flows::{self, reconcile};
 use crate::ops::events::{self, Event, Refusal};
 use crate::state::AppState;
 use anxin_domain::ids::{HoldId, SlotId};
 use anxin_reserve::{SeekerHold, SlotHold};
 use anxin_store::seekers::SeekerRow;
-use anxin_store::{slots, StoreError};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -60,22 +59,10 @@ pub async fn place(
     ip: &str,
 ) -> ApiResult<HoldView> {
     check_rate(state, seeker, ip).await?;
-    let slot = match state.slot_cache.get(&slot_id) {
-        Some(slot) => slot,
-        None => {
-            let slot = slots::get(&state.pool, slot_id)
-                .await
-                .map_err(|e| match e {
-                    StoreError::NotFound => ApiError::NotFound("slot"),
-                    e => e.into(),
-                })?;
-            state.slot_cache.insert(slot_id, slot.clone());
-            slot
-        }
-    };
+    let slot = flows::slots::place(state, slot_id).await?;
     let seeker_id = seeker.id();
     let hold_id = HoldId::new();
-    let expert = slot.expert_id();
+    let expert = slot.expert_id;
     let request_hash = slot_id.to_string();
     let refused = |refusal: Refusal| {
         events::emit(
@@ -142,10 +129,7 @@ pub async fn place(
             .reserve
             .hold_slot(expert, slot_id, hold_id, seeker_id, may_take_reserved)
             .await?;
-        if decision == SlotHold::Unknown
-            && slot.status == "open"
-            && !state.reserve.is_indexed(expert).await?
-        {
+        if decision == SlotHold::Unknown && !state.reserve.is_indexed(expert).await? {
             // The index is gone (Redis wiped or restarted): rebuild this expert
             // from Postgres and decide again.
             reconcile::expert(state, expert).await?;

@@ -9,3 +9,4 @@ pub mod holds;
 pub mod reconcile;
 pub mod seekers;
 pub mod slate;
+pub mod slots;

@@ -39,8 +39,11 @@ pub async fn all(state: &AppState) -> ApiResult<Reconciled> {
             .push(SlotId(*slot));
     }
     let mut done = Reconciled::default();
+    // Thousands of scripts: on the bulk connection, so requests don't queue
+    // behind them.
+    let bulk = state.reserve.bulk();
     for (expert, (open, booked)) in &per_expert {
-        state.reserve.rebuild_expert(*expert, open, booked).await?;
+        bulk.rebuild_expert(*expert, open, booked).await?;
         done.experts += 1;
         done.open_slots += open.len() - booked.len().min(open.len());
         done.booked_slots += booked.len();

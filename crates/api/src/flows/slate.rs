@@ -16,6 +16,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -76,14 +77,21 @@ pub async fn catalog(state: &AppState) -> ApiResult<Arc<Vec<ExpertRow>>> {
             return Ok(list.clone());
         }
     }
+    let generation = state.slate_generation.load(Ordering::Acquire);
     let list = Arc::new(experts::list_approved(&state.pool).await?);
-    *state.catalog.write().await = Some((Instant::now(), list.clone()));
+    let mut cached = state.catalog.write().await;
+    // Read before an invalidation: may miss the change, so don't keep it.
+    if state.slate_generation.load(Ordering::Acquire) == generation {
+        *cached = Some((Instant::now(), list.clone()));
+    }
     Ok(list)
 }
 
 /// Forgets the cached catalog and draw inputs (an expert was added, vetted
-/// or changed their availability), so the next slate sees the change.
+/// or changed their availability), so the next slate sees the change. The
+/// generation makes a snapshot being read at this moment not count.
 pub async fn invalidate(state: &AppState) {
+    state.slate_generation.fetch_add(1, Ordering::AcqRel);
     *state.catalog.write().await = None;
     *state.slate_inputs.write().await = None;
 }
@@ -203,10 +211,11 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
 
 /// The inputs of the balanced draw for every approved expert: open capacity
 /// by band and recent impressions. Reading them costs a pipeline over every
-/// expert, so each instance keeps a snapshot for `INPUTS_TTL` and one request
-/// at a time refreshes it while the others use the previous one. What a
-/// seeker is shown is still read fresh (`open_slots_of`); only the weights
-/// are up to a couple of seconds old.
+/// expert (40,000 commands at 10,000 experts), so it is kept off the request
+/// path: each instance keeps a snapshot that `keep_inputs_fresh` replaces
+/// every `INPUTS_TTL`, on Redis' bulk connection. What a seeker is shown is
+/// still read fresh (`open_slots_of`); only the weights are up to a couple of
+/// seconds old.
 pub struct WeightInputs {
     at: Instant,
     catalog: Arc<Vec<ExpertRow>>,
@@ -216,6 +225,10 @@ pub struct WeightInputs {
 }
 
 const INPUTS_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+/// A request reads the inputs itself only when there is no snapshot (start-up,
+/// an invalidation) or it is this old (no refresher running, as in one-shot
+/// commands).
+const INPUTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
 
 async fn read_inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<WeightInputs> {
     let catalog = catalog(state).await?;
@@ -224,10 +237,8 @@ async fn read_inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<WeightIn
         .iter()
         .map(|band| now + band.within)
         .collect();
-    let counts = state
-        .reserve
-        .open_counts(&ids, now - RUNNING_FOR, &bounds)
-        .await?;
+    let bulk = state.reserve.bulk();
+    let counts = bulk.open_counts(&ids, now - RUNNING_FOR, &bounds).await?;
     let capacity = counts
         .into_iter()
         .map(|c| {
@@ -242,7 +253,7 @@ async fn read_inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<WeightIn
     let buckets: Vec<i64> = (0..i64::from(IMPRESSION_WINDOW_BUCKETS))
         .map(|i| b - i)
         .collect();
-    let seen = state.reserve.impressions(&buckets).await?;
+    let seen = bulk.impressions(&buckets).await?;
     Ok(WeightInputs {
         at: Instant::now(),
         impressions: ids
@@ -255,22 +266,36 @@ async fn read_inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<WeightIn
 }
 
 async fn inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<Arc<WeightInputs>> {
-    use std::sync::atomic::Ordering;
+    // Not in the match's scrutinee: the read guard would live through the
+    // refresh, which takes the write lock.
     let current = state.slate_inputs.read().await.clone();
     match current {
-        Some(inputs) if inputs.at.elapsed() < INPUTS_TTL => Ok(inputs),
-        // Another request is refreshing: keep using the previous snapshot.
-        Some(stale) if state.slate_refreshing.swap(true, Ordering::AcqRel) => Ok(stale),
-        stale => {
-            let claimed = stale.is_some();
-            let fresh = read_inputs(state, now).await.map(Arc::new);
-            if let Ok(fresh) = &fresh {
-                *state.slate_inputs.write().await = Some(fresh.clone());
-            }
-            if claimed {
-                state.slate_refreshing.store(false, Ordering::Release);
-            }
-            fresh
+        Some(inputs) if inputs.at.elapsed() < INPUTS_MAX_AGE => Ok(inputs),
+        _ => refresh_inputs(state, now).await,
+    }
+}
+
+/// Reads a new snapshot of the draw's inputs and keeps it, unless an
+/// invalidation came while it was being read.
+pub async fn refresh_inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<Arc<WeightInputs>> {
+    let generation = state.slate_generation.load(Ordering::Acquire);
+    let fresh = Arc::new(read_inputs(state, now).await?);
+    let mut current = state.slate_inputs.write().await;
+    if state.slate_generation.load(Ordering::Acquire) == generation {
+        *current = Some(fresh.clone());
+    }
+    Ok(fresh)
+}
+
+/// Replaces the draw's inputs every `INPUTS_TTL`, for as long as the
+/// instance serves, so no request waits for the read over every expert.
+pub async fn keep_inputs_fresh(state: &AppState) {
+    let mut tick = tokio::time::interval(INPUTS_TTL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = refresh_inputs(state, Utc::now()).await {
+            tracing::warn!(error = %e, "refreshing the slate's weights failed; keeping the last ones");
         }
     }
 }
@@ -321,6 +346,7 @@ async fn open_slots_of(
         let mut slots = slots.map_err(ApiError::from)?;
         slots.retain(|s| s.ends_at - cutoff > now);
         slots.truncate(per_expert);
+        crate::flows::slots::shown(state, ExpertId(e.id), &slots);
         out.push(SlateEntry {
             expert: (*e).clone(),
             slots,

@@ -221,9 +221,13 @@ pub async fn slots(
         .reserve
         .open_slots(id, from - Duration::hours(4), to, may_take_reserved, 2000)
         .await?;
-    let view: Vec<SlotView> = open
+    let open: Vec<_> = open
         .into_iter()
         .filter(|s| s.ends_at - cutoff > now && s.ends_at > from && s.starts_at < to)
+        .collect();
+    flows::slots::shown(&state, id, &open);
+    let view: Vec<SlotView> = open
+        .into_iter()
         .map(|s| SlotView {
             slot_id: s.slot_id.0,
             starts_at: s.starts_at,

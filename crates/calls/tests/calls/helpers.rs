@@ -303,7 +303,7 @@ pub fn worker_config(events_key: &str, max_attempts: u32) -> WorkerConfig {
     let mut cfg = WorkerConfig::new(events_key);
     cfg.lease = Duration::from_secs(3);
     // Long: the tests prove that NOTIFY and due times wake the worker.
-    cfg.poll_interval = Duration::from_secs(30);
+    cfg.poll_interval = Duration::from_secs(30); // within the notify window
     cfg.retry = RetryPolicy {
         max_attempts,
         backoff: ChronoDuration::seconds(1),
