@@ -4,17 +4,21 @@
 #   - redis-benchmark running a Lua script equivalent to a hold (50 clients);
 #   - pgbench doing a durable insert equivalent to a confirmation (16 clients).
 # Then starts `anxin serve` (release build, fresh database, own Redis prefix)
-# and drives it with the load generator: holds, confirmations, the full seeker
-# flow, and 2,000 seekers racing for 50 slots. Ends with the Postgres checks
-# (double bookings, lost bookings). Usage: ./loadtest/run.sh [quick]
+# and drives it: holds with wrk (a C client, as lean as redis-benchmark and
+# pgbench are), then with the load generator hold + release cycles,
+# confirmations, the full seeker flow, and 2,000 seekers racing for 50 slots.
+# Ends with the Postgres checks (double bookings, lost bookings).
+# Usage: ./loadtest/run.sh [quick]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 ensure_postgres
 ensure_redis
+command -v wrk >/dev/null || { log "installing wrk"; as_root apt-get update -qq; DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq wrk >/dev/null; }
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/anxin-target}"
 SCALE=${1:-full}
 SEEKERS=4000; [ "$SCALE" = quick ] && SEEKERS=800
+HOLD_SECONDS=10; [ "$SCALE" = quick ] && HOLD_SECONDS=4
 PORT=18090
 DB=anxin_load
 PREFIX="load-$(date +%s)"
@@ -49,7 +53,8 @@ PG_RATE=$(grep -oE 'tps = [0-9.]+' "$OUT/pgbench.txt" | head -n1 | cut -d' ' -f3
 log "starting anxin serve on :$PORT (database $DB, Redis prefix $PREFIX)"
 psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
 ANXIN_LISTEN=127.0.0.1:$PORT ANXIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB ANXIN_REDIS_PREFIX=$PREFIX \
-ANXIN_HOLDS_PER_MINUTE_PER_IP=100000000 ANXIN_HOLDS_PER_MINUTE_PER_SEEKER=1000 ANXIN_PRIORITY_SHARE=0 \
+ANXIN_HOLDS_PER_MINUTE_PER_IP=100000000 ANXIN_HOLDS_PER_MINUTE_PER_SEEKER=100000000 ANXIN_MAX_HOLDS_PER_SEEKER=1000000 \
+ANXIN_PRIORITY_SHARE=0 \
 ANXIN_MAX_ACTIVE_BOOKINGS=1000 ANXIN_LOG_FORMAT=json RUST_LOG=warn \
   "$CARGO_TARGET_DIR/release/anxin" serve > "$OUT/server.log" 2>&1 &
 SERVER=$!
@@ -57,8 +62,14 @@ trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 1; done
 
 LT="$CARGO_TARGET_DIR/release/anxin-loadtest --base http://127.0.0.1:$PORT --database-url postgres://postgres@127.0.0.1:5432/$DB"
-log "holds through HTTP (200 concurrent clients)"
-$LT --mode holds --concurrency 200 --seekers "$SEEKERS" --rounds 5 --experts 40 | tee "$OUT/holds.txt"
+log "holds through HTTP: wrk, 200 connections, ${HOLD_SECONDS}s, every hold on its own slot"
+# 1,000 seekers holding many slots each (the limits above are raised for
+# that; every check still runs), on ~134,000 slots of 200 experts.
+$LT --mode prepare-holds --seekers 1000 --experts 200 --out "$OUT/holds" | tee "$OUT/holds-prepare.txt"
+wrk -t2 -c200 -d"${HOLD_SECONDS}s" --timeout 5s -s loadtest/wrk/holds.lua "http://127.0.0.1:$PORT" \
+  -- "$OUT/holds/tokens.txt" "$OUT/holds/slots.txt" 2 | tee "$OUT/holds.txt"
+log "hold + release cycles (load generator, 200 concurrent clients)"
+$LT --mode holds --concurrency 200 --seekers "$SEEKERS" --rounds 5 --experts 40 | tee "$OUT/cycles.txt"
 log "confirmations through HTTP (hold + confirm, 64 concurrent clients)"
 $LT --mode confirm --concurrency 64 --seekers "$SEEKERS" --experts 40 | tee "$OUT/confirm.txt"
 log "the seeker flow: slate → hold → confirm (100 concurrent clients)"
@@ -66,7 +77,7 @@ $LT --mode flow --concurrency 100 --seekers "$SEEKERS" --experts 20 | tee "$OUT/
 log "contended: 2,000 seekers racing for 50 slots"
 $LT --mode race --concurrency 2000 --seekers 2000 --race-slots 50 --experts 1 | tee "$OUT/race.txt"
 
-HOLD_RATE=$(awk '$1=="hold" && NF==6{print $3}' "$OUT/holds.txt")
+HOLD_RATE=$(awk '/^holds placed/{print $(NF-1)}' "$OUT/holds.txt")
 HOLD_P99=$(awk '$1=="hold" && NF==6{print $6}' "$OUT/holds.txt")
 CONFIRM_RATE=$(awk '$1=="confirm" && NF==6{print $3}' "$OUT/confirm.txt")
 SLATE_P99=$(awk '$1=="slate" && NF==6{print $6}' "$OUT/flow.txt")
@@ -74,7 +85,9 @@ echo
 echo "== Summary (same run, this machine) =="
 printf 'redis-benchmark Lua hold-equivalent:  %8.0f /s\n' "$REDIS_RATE"
 printf 'pgbench booking+outbox transaction:   %8.0f /s\n' "$PG_RATE"
-printf 'holds through HTTP:                   %8.0f /s  = %5.1f%% of Redis   (p99 %s ms at 200 clients)\n' "$HOLD_RATE" "$(awk "BEGIN{print 100*$HOLD_RATE/$REDIS_RATE}")" "$HOLD_P99"
+CYCLE_RATE=$(awk '$1=="hold" && NF==6{print $3}' "$OUT/cycles.txt")
+printf 'holds through HTTP (wrk):             %8.0f /s  = %5.1f%% of Redis   (p99 %s ms at 200 clients)\n' "$HOLD_RATE" "$(awk "BEGIN{print 100*$HOLD_RATE/$REDIS_RATE}")" "$HOLD_P99"
+printf 'hold + release cycles (load gen.):    %8.0f /s\n' "$CYCLE_RATE"
 printf 'confirmations through HTTP:           %8.0f /s  = %5.1f%% of pgbench\n' "$CONFIRM_RATE" "$(awk "BEGIN{print 100*$CONFIRM_RATE/$PG_RATE}")"
 printf 'slate p99 through HTTP (client side): %8s ms\n' "$SLATE_P99"
 grep -h -E '^(race:|double bookings|lost bookings|errors other)' "$OUT/race.txt"

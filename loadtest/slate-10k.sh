@@ -37,14 +37,31 @@ ANXIN_LISTEN=127.0.0.1:$PORT ANXIN_DATABASE_URL=$URL ANXIN_REDIS_PREFIX=$PREFIX 
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 180); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 1; done
-"$CARGO_TARGET_DIR/release/anxin-loadtest" --mode slate --base "http://127.0.0.1:$PORT" --database-url "$URL" \
-  --experts 0 --seekers 3000 --concurrency 8 | tee "$OUT/slate10k.txt"
-curl -s "http://127.0.0.1:$PORT/metrics" | grep 'anxin_http_request_duration_seconds_bucket{method="GET",route="/v1/slate"' > "$OUT/slate10k-histogram.txt"
+# Latency is measured twice: with one seeker at a time (what one slate costs)
+# and with 8 at once (the machine saturated: then latency is mostly queueing,
+# about 8 / throughput). Each phase's percentiles come from the difference of
+# the histogram before and after it.
+histogram() {
+  curl -s "http://127.0.0.1:$PORT/metrics" |
+    grep 'anxin_http_request_duration_seconds_bucket{method="GET",route="/v1/slate"' |
+    sed -E 's/.*le="([^"]+)"\} ([0-9.e+]+)$/\1 \2/'
+}
+percentiles() { # $1: histogram before, $2: after
+  paste "$1" "$2" | awk '{ les[++k] = $1; cum[k] = $4 - $2 }
+    END { total = cum[k];
+          split("50 95 99", qs, " ");
+          for (i = 1; i <= 3; i++) for (j = 1; j <= k; j++) if (cum[j] >= total * qs[i] / 100) { printf "  p%s <= %s ms\n", qs[i], les[j] * 1000; break }
+          printf "  requests: %d\n", total }'
+}
+: > "$OUT/slate10k.txt"
+for c in 1 8; do
+  histogram > "$OUT/slate10k-before.txt"
+  log "3,000 fresh slates, $c at a time"
+  "$CARGO_TARGET_DIR/release/anxin-loadtest" --mode slate --base "http://127.0.0.1:$PORT" --database-url "$URL" \
+    --experts 0 --seekers 3000 --concurrency $c | tee -a "$OUT/slate10k.txt"
+  histogram > "$OUT/slate10k-after.txt"
+  percentiles "$OUT/slate10k-before.txt" "$OUT/slate10k-after.txt" > "$OUT/slate10k-server-c$c.txt"
+done
 echo
-echo "== Server-side /v1/slate latency, 10,000 experts / 500,000 open slots (from the service's histogram) =="
-sed -E 's/.*le="([^"]+)"\} ([0-9.e+]+)$/\1 \2/' "$OUT/slate10k-histogram.txt" |
-  awk '{ les[++k] = $1; cum[k] = $2 }
-       END { total = cum[k];
-             split("50 95 99", qs, " ");
-             for (i = 1; i <= 3; i++) for (j = 1; j <= k; j++) if (cum[j] >= total * qs[i] / 100) { printf "p%s <= %s s\n", qs[i], les[j]; break }
-             printf "requests: %d\n", total }'
+echo "== Server-side /v1/slate latency, 10,000 experts / 500,000 open slots (the service's histogram) =="
+for c in 1 8; do echo "$c at a time:"; cat "$OUT/slate10k-server-c$c.txt"; done

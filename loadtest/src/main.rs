@@ -178,12 +178,12 @@ async fn setup(ctx: &Ctx) -> anyhow::Result<Vec<Uuid>> {
     Ok(slots)
 }
 
-async fn seeker_path(ctx: Arc<Ctx>, n: usize, slots: Arc<Vec<Uuid>>) -> anyhow::Result<()> {
-    let seeker = token(
-        &ctx.args.jwt_secret,
-        Role::Seeker,
-        &format!("load-seeker-{n}-{}", Uuid::new_v4()),
-    )?;
+async fn seeker_path(
+    ctx: Arc<Ctx>,
+    n: usize,
+    seeker: &str,
+    slots: Arc<Vec<Uuid>>,
+) -> anyhow::Result<()> {
     let pick = |k: usize| slots[(n * 7919 + k * 104_729) % slots.len()];
     match ctx.args.mode {
         Mode::Slate => {
@@ -276,32 +276,8 @@ async fn seeker_path(ctx: Arc<Ctx>, n: usize, slots: Arc<Vec<Uuid>>) -> anyhow::
 /// making sure every seeker exists (a seeker's first request creates their
 /// pseudonymous record, which is not what the benchmark measures).
 async fn prepare_holds(ctx: &Ctx, slots: &[Uuid]) -> anyhow::Result<()> {
-    let tokens: Vec<String> = (0..ctx.args.seekers)
-        .map(|n| {
-            token(
-                &ctx.args.jwt_secret,
-                Role::Seeker,
-                &format!("load-holder-{n}-{}", Uuid::new_v4()),
-            )
-        })
-        .collect::<anyhow::Result<_>>()?;
-    use futures_util::StreamExt;
-    let warmed: Vec<_> = futures_util::stream::iter(tokens.iter())
-        .map(|t| async move {
-            ctx.client
-                .put(ctx.url("/v1/seekers/me"))
-                .bearer_auth(t)
-                .json(&json!({}))
-                .send()
-                .await?
-                .error_for_status()
-        })
-        .buffer_unordered(64)
-        .collect()
-        .await;
-    if let Some(Err(e)) = warmed.into_iter().find(Result::is_err) {
-        anyhow::bail!("creating the seekers failed: {e}");
-    }
+    let tokens = seeker_tokens(ctx)?;
+    create_seekers(ctx, &tokens).await?;
     // Spread consecutive requests over the experts, as real traffic would be
     // (a fixed seed, so runs are alike).
     use rand::{seq::SliceRandom, SeedableRng};
@@ -320,6 +296,43 @@ async fn prepare_holds(ctx: &Ctx, slots: &[Uuid]) -> anyhow::Result<()> {
         slots.len(),
         ctx.args.out.display()
     );
+    Ok(())
+}
+
+/// One token per seeker of the run, each a new host-app subject.
+fn seeker_tokens(ctx: &Ctx) -> anyhow::Result<Vec<String>> {
+    (0..ctx.args.seekers)
+        .map(|n| {
+            token(
+                &ctx.args.jwt_secret,
+                Role::Seeker,
+                &format!("load-seeker-{n}-{}", Uuid::new_v4()),
+            )
+        })
+        .collect()
+}
+
+/// Makes every seeker known to Anxin before the clock starts: a seeker's
+/// first request creates their pseudonymous record, which a step that a real
+/// seeker reaches after the slate should not be charged with.
+async fn create_seekers(ctx: &Ctx, tokens: &[String]) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    let warmed: Vec<_> = futures_util::stream::iter(tokens.iter())
+        .map(|t| async move {
+            ctx.client
+                .put(ctx.url("/v1/seekers/me"))
+                .bearer_auth(t)
+                .json(&json!({}))
+                .send()
+                .await?
+                .error_for_status()
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    if let Some(Err(e)) = warmed.into_iter().find(Result::is_err) {
+        anyhow::bail!("creating the seekers failed: {e}");
+    }
     Ok(())
 }
 
@@ -356,6 +369,13 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let slots = Arc::new(slots);
+    let tokens = Arc::new(seeker_tokens(&ctx)?);
+    if matches!(
+        ctx.args.mode,
+        Mode::Slate | Mode::Holds | Mode::Confirm | Mode::Race
+    ) {
+        create_seekers(&ctx, &tokens).await?;
+    }
     println!(
         "mode {:?}: {} seekers, {} concurrent, {} slots",
         ctx.args.mode,
@@ -367,7 +387,7 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let workers = (0..ctx.args.concurrency).map(|_| {
-        let (ctx, next, slots) = (ctx.clone(), next.clone(), slots.clone());
+        let (ctx, next, slots, tokens) = (ctx.clone(), next.clone(), slots.clone(), tokens.clone());
         tokio::spawn(async move {
             let mut errors = 0usize;
             loop {
@@ -375,7 +395,10 @@ async fn main() -> anyhow::Result<()> {
                 if n >= ctx.args.seekers {
                     return errors;
                 }
-                if seeker_path(ctx.clone(), n, slots.clone()).await.is_err() {
+                if seeker_path(ctx.clone(), n, &tokens[n], slots.clone())
+                    .await
+                    .is_err()
+                {
                     errors += 1;
                 }
             }

@@ -1,16 +1,17 @@
-//! Benchmark of the pure slate draw at the scale of issue 4: 10,000 candidate
-//! experts (the API feeds it their open capacity and recent impressions).
-//! Prints p50/p99 over many draws. Run: `cargo bench -p anxin-domain --bench slate`.
+//! Criterion benchmark of the pure slate draw (`choose_balanced`) at the
+//! hotline's scale (200 experts) and at issue 4's (10,000 experts, about
+//! 500,000 open slots). The impressions of the drawn experts grow from draw to
+//! draw, as they do in the service. Run: `cargo bench -p anxin-domain --bench slate`.
 use anxin_domain::ids::ExpertId;
 use anxin_domain::slate::{choose_balanced, BalanceParams, Candidate};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::time::{Duration, Instant};
 
-fn main() {
-    let mut rng = StdRng::seed_from_u64(1);
+fn draw(c: &mut Criterion) {
+    let mut group = c.benchmark_group("slate_draw");
     for experts in [200usize, 10_000] {
-        // 500,000 open slots over 10,000 experts: capacities around 50.
+        let mut rng = StdRng::seed_from_u64(1);
         let mut candidates: Vec<Candidate> = (0..experts)
             .map(|_| Candidate {
                 expert_id: ExpertId::new(),
@@ -19,22 +20,18 @@ fn main() {
             })
             .collect();
         let params = BalanceParams::default();
-        let mut times: Vec<Duration> = Vec::with_capacity(2000);
-        for _ in 0..2000 {
-            let started = Instant::now();
-            let chosen = choose_balanced(&candidates, &params, &mut rng);
-            times.push(started.elapsed());
-            for i in chosen {
-                candidates[i].impressions += 1;
-            }
-        }
-        times.sort();
-        let total_slots: u64 = candidates.iter().map(|c| u64::from(c.capacity)).sum();
-        println!(
-            "slate draw, {experts} experts ({total_slots} open slots): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-            times[times.len() / 2].as_secs_f64() * 1e3,
-            times[times.len() * 99 / 100].as_secs_f64() * 1e3,
-            times[times.len() - 1].as_secs_f64() * 1e3,
-        );
+        group.bench_function(BenchmarkId::from_parameter(experts), |b| {
+            b.iter(|| {
+                let chosen = choose_balanced(&candidates, &params, &mut rng);
+                for &i in &chosen {
+                    candidates[i].impressions += 1;
+                }
+                chosen
+            })
+        });
     }
+    group.finish();
 }
+
+criterion_group!(benches, draw);
+criterion_main!(benches);

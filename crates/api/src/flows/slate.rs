@@ -337,7 +337,8 @@ async fn open_slots_of(
             now - Duration::hours(4),
             horizon,
             may_take_reserved,
-            per_expert + 4,
+            // One spare: a running slot may be past the booking cutoff.
+            per_expert + 1,
         )
     });
     let results = join_all(lookups).await;

@@ -14,11 +14,15 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+local function parse_meta(m)
+  local s, e, r = string.match(m, '^(%d+):(%d+):(%d+)$')
+  return { starts = tonumber(s), ends = tonumber(e), reserved_until = tonumber(r) }
+end
+
 local function meta(slot)
   local m = redis.call('HGET', K_SLOTS, slot)
   if not m then return nil end
-  local s, e, r = string.match(m, '^(%d+):(%d+):(%d+)$')
-  return { starts = tonumber(s), ends = tonumber(e), reserved_until = tonumber(r) }
+  return parse_meta(m)
 end
 
 local function is_booked(slot)
