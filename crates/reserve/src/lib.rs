@@ -168,11 +168,25 @@ fn first(reply: &[String]) -> &str {
     reply.first().map(String::as_str).unwrap_or("")
 }
 
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+thread_local! {
+    /// Per thread, the connection of each `Reserve` handle used on it.
+    static LOCAL: std::cell::RefCell<std::collections::HashMap<u64, ConnectionManager>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
 /// The handle every API instance and worker shares. Cheap to clone.
 #[derive(Clone)]
 pub struct Reserve {
-    /// The hot path's connection: every request's commands share it,
-    /// pipelined.
+    client: redis::Client,
+    /// Names this handle's connections in each thread's `LOCAL` map.
+    id: u64,
+    /// Use a connection of the calling thread's own (see `LOCAL`); the bulk
+    /// handle doesn't.
+    per_thread: bool,
+    /// The shared connection: the bulk handle's, and the fallback when a
+    /// thread can't open its own.
     conn: ConnectionManager,
     /// A second connection for bulk work (weight snapshots over every expert,
     /// rebuilds): a pipeline of tens of thousands of commands on `conn` would
@@ -187,9 +201,12 @@ impl Reserve {
     pub async fn connect(url: &str, config: ReserveConfig) -> Result<Self> {
         let client = redis::Client::open(url)?;
         let conn = ConnectionManager::new(client.clone()).await?;
-        let bulk = ConnectionManager::new(client).await?;
+        let bulk = ConnectionManager::new(client.clone()).await?;
         Ok(Self {
             keys: Keys::new(&config.key_prefix),
+            client,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            per_thread: true,
             conn,
             bulk,
             config: Arc::new(config),
@@ -202,6 +219,7 @@ impl Reserve {
     pub fn bulk(&self) -> Self {
         Self {
             conn: self.bulk.clone(),
+            per_thread: false,
             ..self.clone()
         }
     }
@@ -214,12 +232,32 @@ impl Reserve {
         &self.config
     }
 
-    pub fn connection(&self) -> ConnectionManager {
-        self.conn.clone()
+    /// The calling thread's own connection. A connection's driver task runs
+    /// on the runtime that opened it; each actix worker is a runtime on its
+    /// own thread, so with one shared connection every command crossed
+    /// threads twice (out to the driver, back with the reply), and those
+    /// wake-ups were the largest cost of a hold. Opened on first use, one per
+    /// thread and handle.
+    async fn conn(&self) -> ConnectionManager {
+        if !self.per_thread {
+            return self.conn.clone();
+        }
+        if let Some(c) = LOCAL.with(|l| l.borrow().get(&self.id).cloned()) {
+            return c;
+        }
+        match ConnectionManager::new(self.client.clone()).await {
+            Ok(c) => {
+                LOCAL.with(|l| l.borrow_mut().insert(self.id, c.clone()));
+                c
+            }
+            // Redis is down: the shared connection's reconnects (and the
+            // command's error) say so; the next call tries again.
+            Err(_) => self.conn.clone(),
+        }
     }
 
     pub async fn ping(&self) -> Result<()> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await;
         redis::cmd("PING").query_async::<String>(&mut c).await?;
         Ok(())
     }
@@ -238,7 +276,7 @@ impl Reserve {
         for a in args {
             inv.arg(a);
         }
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await;
         Ok(inv.invoke_async(&mut c).await?)
     }
 
@@ -255,7 +293,7 @@ impl Reserve {
         for a in args {
             inv.arg(a);
         }
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await;
         Ok(inv.invoke_async(&mut c).await?)
     }
 
@@ -343,7 +381,7 @@ impl Reserve {
 
     /// The seeker's record of a live hold.
     pub async fn hold_record(&self, seeker: SeekerId, hold: HoldId) -> Result<Option<HoldRecord>> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await;
         let fields: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
             .arg(self.keys.seeker_hold(seeker, hold))
             .query_async(&mut c)
@@ -532,7 +570,7 @@ impl Reserve {
                     .arg(to.timestamp_millis());
             }
         }
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await;
         let flat: Vec<u32> = pipe.query_async(&mut c).await?;
         Ok(flat.chunks(tos.len()).map(<[u32]>::to_vec).collect())
     }
@@ -558,7 +596,7 @@ impl Reserve {
                 .ignore();
         }
         pipe.cmd("PEXPIRE").arg(&key).arg(millis(ttl)).ignore();
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await;
         pipe.query_async::<()>(&mut c).await?;
         Ok(())
     }
@@ -572,7 +610,7 @@ impl Reserve {
         for b in buckets {
             pipe.cmd("HGETALL").arg(self.keys.impressions(*b));
         }
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await;
         let maps: Vec<std::collections::HashMap<String, u64>> = pipe.query_async(&mut c).await?;
         let mut out = std::collections::HashMap::new();
         for m in maps {
@@ -587,7 +625,7 @@ impl Reserve {
 
     /// Experts whose index exists.
     pub async fn indexed_experts(&self) -> Result<Vec<ExpertId>> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await;
         let ids: Vec<String> = redis::cmd("SMEMBERS")
             .arg(self.keys.indexed_experts())
             .query_async(&mut c)
@@ -597,7 +635,7 @@ impl Reserve {
 
     /// A value kept for a while under a seeker-scoped key (the stable slate).
     pub async fn get_slate(&self, seeker: SeekerId, filter: &str) -> Result<Option<String>> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await;
         Ok(redis::cmd("GET")
             .arg(self.keys.slate(seeker, filter))
             .query_async(&mut c)
@@ -611,7 +649,7 @@ impl Reserve {
         value: &str,
         ttl: Duration,
     ) -> Result<()> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await;
         redis::cmd("SET")
             .arg(self.keys.slate(seeker, filter))
             .arg(value)
@@ -637,7 +675,7 @@ impl Reserve {
     }
 
     async fn mark_indexed(&self, expert: ExpertId) -> Result<()> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await;
         redis::cmd("SADD")
             .arg(self.keys.indexed_experts())
             .arg(expert.to_string())
@@ -649,7 +687,7 @@ impl Reserve {
     /// Drops an expert from the index entirely (suspended).
     pub async fn drop_expert(&self, expert: ExpertId) -> Result<()> {
         let ExpertKeys(keys) = self.keys.expert(expert);
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await;
         redis::pipe()
             .cmd("SREM")
             .arg(self.keys.indexed_experts())
@@ -663,7 +701,7 @@ impl Reserve {
 
     /// Whether the index for this expert exists (it vanishes with a wipe).
     pub async fn is_indexed(&self, expert: ExpertId) -> Result<bool> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await;
         Ok(redis::cmd("SISMEMBER")
             .arg(self.keys.indexed_experts())
             .arg(expert.to_string())
