@@ -41,17 +41,20 @@ for _ in $(seq 1 180); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null &&
 # and with 8 at once (the machine saturated: then latency is mostly queueing,
 # about 8 / throughput). Each phase's percentiles come from the difference of
 # the histogram before and after it.
-histogram() {
+histogram() { # "le count" lines after a sentinel (there are none before the first slate)
+  echo "sentinel 0"
   curl -s "http://127.0.0.1:$PORT/metrics" |
-    grep 'anxin_http_request_duration_seconds_bucket{method="GET",route="/v1/slate"' |
+    { grep 'anxin_http_request_duration_seconds_bucket{method="GET",route="/v1/slate"' || true; } |
     sed -E 's/.*le="([^"]+)"\} ([0-9.e+]+)$/\1 \2/'
 }
 percentiles() { # $1: histogram before, $2: after
-  paste "$1" "$2" | awk '{ les[++k] = $1; cum[k] = $4 - $2 }
-    END { total = cum[k];
-          split("50 95 99", qs, " ");
-          for (i = 1; i <= 3; i++) for (j = 1; j <= k; j++) if (cum[j] >= total * qs[i] / 100) { printf "  p%s <= %s ms\n", qs[i], les[j] * 1000; break }
-          printf "  requests: %d\n", total }'
+  awk 'FNR == NR { before[$1] = $2; next }
+       $1 == "sentinel" { next }
+       { les[++k] = $1; cum[k] = $2 - before[$1] }
+       END { total = cum[k];
+             split("50 95 99", qs, " ");
+             for (i = 1; i <= 3; i++) for (j = 1; j <= k; j++) if (cum[j] >= total * qs[i] / 100) { printf "  p%s <= %s ms\n", qs[i], les[j] * 1000; break }
+             printf "  requests: %d\n", total }' "$1" "$2"
 }
 : > "$OUT/slate10k.txt"
 for c in 1 8; do

@@ -189,7 +189,7 @@ async fn seeker_path(
         Mode::Slate => {
             ctx.call(
                 "slate",
-                ctx.client.get(ctx.url("/v1/slate")).bearer_auth(&seeker),
+                ctx.client.get(ctx.url("/v1/slate")).bearer_auth(seeker),
             )
             .await?;
         }
@@ -202,7 +202,7 @@ async fn seeker_path(
                         "hold",
                         ctx.client
                             .post(ctx.url("/v1/holds"))
-                            .bearer_auth(&seeker)
+                            .bearer_auth(seeker)
                             .json(&json!({"slot_id": pick(k)})),
                     )
                     .await?;
@@ -212,7 +212,7 @@ async fn seeker_path(
                         "release",
                         ctx.client
                             .delete(ctx.url(&format!("/v1/holds/{hold}")))
-                            .bearer_auth(&seeker),
+                            .bearer_auth(seeker),
                     )
                     .await?;
                 }
@@ -223,7 +223,7 @@ async fn seeker_path(
                 let (_, slate) = ctx
                     .call(
                         "slate",
-                        ctx.client.get(ctx.url("/v1/slate")).bearer_auth(&seeker),
+                        ctx.client.get(ctx.url("/v1/slate")).bearer_auth(seeker),
                     )
                     .await?;
                 let experts = slate["experts"].as_array().cloned().unwrap_or_default();
@@ -245,7 +245,7 @@ async fn seeker_path(
                     "hold",
                     ctx.client
                         .post(ctx.url("/v1/holds"))
-                        .bearer_auth(&seeker)
+                        .bearer_auth(seeker)
                         .json(&json!({"slot_id": slot})),
                 )
                 .await?;
@@ -258,7 +258,7 @@ async fn seeker_path(
                     "confirm",
                     ctx.client
                         .post(ctx.url("/v1/bookings"))
-                        .bearer_auth(&seeker)
+                        .bearer_auth(seeker)
                         .json(&json!({"hold_id": hold, "phone": "+8613800000000"})),
                 )
                 .await?;
