@@ -35,7 +35,7 @@ log "starting anxin serve (the start-up reconcile indexes all 500,000 slots in R
 ANXIN_LISTEN=127.0.0.1:$PORT ANXIN_DATABASE_URL=$URL ANXIN_REDIS_PREFIX=$PREFIX ANXIN_PRIORITY_SHARE=0 RUST_LOG=warn \
   "$CARGO_TARGET_DIR/release/anxin" serve > "$OUT/slate10k-server.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT
+trap 'kill $SERVER 2>/dev/null || true; drop_redis_prefix "$PREFIX"' EXIT
 for _ in $(seq 1 180); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 1; done
 # Latency is measured twice: with one seeker at a time (what one slate costs)
 # and with 8 at once (the machine saturated: then latency is mostly queueing,

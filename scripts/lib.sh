@@ -47,3 +47,9 @@ drop_test_databases() {
     psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
   done
 }
+
+# A benchmark's Redis keys (its own prefix) are left behind by nothing else;
+# half a million slots of an old run would slow the next one down.
+drop_redis_prefix() {
+  redis-cli -h 127.0.0.1 -p 6379 --scan --pattern "$1:*" | xargs -r -n 1000 redis-cli -h 127.0.0.1 -p 6379 del >/dev/null || true
+}

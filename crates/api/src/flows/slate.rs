@@ -2,7 +2,7 @@
 //! open-slot index, the balanced draw from `domain::slate`, a stability
 //! window so refreshing can't be used to fish, and the impression counters
 //! that feed the next draw.
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::state::AppState;
 use anxin_domain::ids::{ExpertId, SlateId};
 use anxin_domain::slate::{
@@ -13,7 +13,6 @@ use anxin_reserve::IndexedSlot;
 use anxin_store::experts::{self, ExpertRow};
 use anxin_store::seekers::SeekerRow;
 use chrono::{DateTime, Duration, Utc};
-use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 
 use std::sync::atomic::Ordering;
@@ -331,20 +330,20 @@ async fn open_slots_of(
     let per_expert = state.config.slate_slots_per_expert;
     let cutoff = Duration::from_std(state.reserve.config().cutoff).unwrap_or_default();
     let horizon = now + Duration::days(i64::from(state.config.horizon_days) + 1);
-    let lookups = experts.iter().map(|e| {
-        state.reserve.open_slots(
-            ExpertId(e.id),
+    let ids: Vec<ExpertId> = experts.iter().map(|e| ExpertId(e.id)).collect();
+    let results = state
+        .reserve
+        .open_slots_many(
+            &ids,
             now - Duration::hours(4),
             horizon,
             may_take_reserved,
             // One spare: a running slot may be past the booking cutoff.
             per_expert + 1,
         )
-    });
-    let results = join_all(lookups).await;
+        .await?;
     let mut out = Vec::with_capacity(experts.len());
-    for (e, slots) in experts.iter().zip(results) {
-        let mut slots = slots.map_err(ApiError::from)?;
+    for (e, mut slots) in experts.iter().zip(results) {
         slots.retain(|s| s.ends_at - cutoff > now);
         slots.truncate(per_expert);
         crate::flows::slots::shown(state, ExpertId(e.id), &slots);

@@ -1,7 +1,7 @@
 -- Shared head of every script that works on one expert's keys. All of them
 -- carry the `{expert:<id>}` hash tag, so each script touches one hash slot and
 -- runs unchanged on Redis Cluster.
---   KEYS[1] open   ZSET slot -> starts_ms   open, not held, not booked
+--   KEYS[1] open   ZSET slot -> starts_ms   open: neither held nor booked (hold.lua relies on it)
 --   KEYS[2] slots  HASH slot -> "starts_ms:ends_ms:reserved_until_ms"
 --   KEYS[3] held   ZSET slot -> hold expiry ms
 --   KEYS[4] holds  HASH slot -> "hold_id:seeker_id"

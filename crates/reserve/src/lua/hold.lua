@@ -4,9 +4,12 @@ local m = meta(slot)
 if not m then return {'unknown'} end
 if m.ends - tonumber(ARGV[5]) <= now then return {'too_late'} end
 if m.reserved_until > now and ARGV[6] ~= '1' then return {'unavailable'} end
-if is_booked(slot) or redis.call('ZSCORE', K_HELD, slot) then return {'unavailable'} end
+-- The open set holds exactly the slots that are neither held nor booked:
+-- every script that adds to it checks both (open_again, reap), and holding
+-- or booking takes the slot out. So taking it out here is the decision, and
+-- only one caller can succeed.
+if redis.call('ZREM', K_OPEN, slot) == 0 then return {'unavailable'} end
 local expires = now + tonumber(ARGV[4])
-redis.call('ZREM', K_OPEN, slot)
 redis.call('ZADD', K_HELD, expires, slot)
 redis.call('HSET', K_HOLDS, slot, ARGV[2] .. ':' .. ARGV[3])
 return {'ok', string.format('%d', expires)}
