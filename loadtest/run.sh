@@ -50,6 +50,39 @@ SQL
 pgbench -h 127.0.0.1 -U postgres -n -c 16 -j 2 -T 15 -f "$OUT/confirm.sql" anxin_pgbench | tee "$OUT/pgbench.txt"
 PG_RATE=$(grep -oE 'tps = [0-9.]+' "$OUT/pgbench.txt" | head -n1 | cut -d' ' -f3)
 
+log "raw limit 3: pgbench calling confirm_booking() itself on Anxin's schema, 16 clients"
+# What a confirmation asks of Postgres, without HTTP or Redis: the advisory
+# lock, the limit check, the booking with its constraints (one active booking
+# per slot, no overlap per expert) and triggers, and the call task.
+psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS anxin_pgbench_real WITH (FORCE)" >/dev/null
+ANXIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/anxin_pgbench_real "$CARGO_TARGET_DIR/release/anxin" migrate >/dev/null 2>&1
+psql -h 127.0.0.1 -U postgres -d anxin_pgbench_real -q <<'SQL'
+INSERT INTO experts (id, display_name, phone_ciphertext, phone_key_id, timezone, languages, specialties, region, status)
+SELECT gen_random_uuid(), 'Bench ' || g, '\x00'::bytea, 'k1', 'UTC', ARRAY['zh'], ARRAY['anxiety'], 'hubei', 'approved'
+  FROM generate_series(1, 400) g;
+INSERT INTO slots (id, expert_id, starts_at, ends_at)
+SELECT gen_random_uuid(), e.id, date_trunc('hour', now()) + make_interval(hours => k),
+       date_trunc('hour', now()) + make_interval(hours => k + 1)
+  FROM experts e, generate_series(1, 336) k;
+INSERT INTO seekers (id, subject_hash) SELECT gen_random_uuid(), decode(md5(g::text), 'hex') FROM generate_series(1, 1000) g;
+CREATE TABLE bench_slots AS SELECT row_number() OVER () AS n, id, expert_id, starts_at, ends_at FROM slots;
+CREATE UNIQUE INDEX ON bench_slots (n);
+CREATE TABLE bench_seekers AS SELECT row_number() OVER () AS n, id FROM seekers;
+CREATE UNIQUE INDEX ON bench_seekers (n);
+CREATE SEQUENCE bench_next;
+VACUUM ANALYZE;
+SQL
+cat > "$OUT/confirm-real.sql" <<'SQL'
+\set seeker random(1, 1000)
+SELECT confirm_booking(gen_random_uuid(), s.id, s.expert_id, k.id, gen_random_uuid(), s.starts_at, s.ends_at,
+                       '\x0102030405060708090a0b0c0d0e0f'::bytea, 'k1', '+86 138****0000', NULL, 'general', 1,
+                       NULL, '\x0a0b'::bytea, 1000000, now(), gen_random_uuid(), '\x0a0b0c'::bytea,
+                       interval '60 seconds')
+  FROM (SELECT nextval('bench_next') AS n) x JOIN bench_slots s ON s.n = x.n JOIN bench_seekers k ON k.n = :seeker;
+SQL
+pgbench -h 127.0.0.1 -U postgres -n -c 16 -j 2 -T 15 -f "$OUT/confirm-real.sql" anxin_pgbench_real | tee "$OUT/pgbench-real.txt"
+PG_REAL_RATE=$(grep -oE 'tps = [0-9.]+' "$OUT/pgbench-real.txt" | head -n1 | cut -d' ' -f3)
+
 log "starting anxin serve on :$PORT (database $DB, Redis prefix $PREFIX)"
 psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
 ANXIN_LISTEN=127.0.0.1:$PORT ANXIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB ANXIN_REDIS_PREFIX=$PREFIX \
@@ -64,8 +97,8 @@ for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && 
 LT="$CARGO_TARGET_DIR/release/anxin-loadtest --base http://127.0.0.1:$PORT --database-url postgres://postgres@127.0.0.1:5432/$DB"
 log "holds through HTTP: wrk, 200 connections, ${HOLD_SECONDS}s, every hold on its own slot"
 # 1,000 seekers holding many slots each (the limits above are raised for
-# that; every check still runs), on ~134,000 slots of 200 experts.
-$LT --mode prepare-holds --seekers 1000 --experts 200 --out "$OUT/holds" | tee "$OUT/holds-prepare.txt"
+# that; every check still runs), on ~161,000 slots of 240 experts.
+$LT --mode prepare-holds --seekers 1000 --experts 240 --out "$OUT/holds" | tee "$OUT/holds-prepare.txt"
 wrk -t2 -c200 -d"${HOLD_SECONDS}s" --timeout 5s -s loadtest/wrk/holds.lua "http://127.0.0.1:$PORT" \
   -- "$OUT/holds/tokens.txt" "$OUT/holds/slots.txt" 2 | tee "$OUT/holds.txt"
 log "hold + release cycles (load generator, 200 concurrent clients)"
@@ -88,6 +121,7 @@ printf 'pgbench booking+outbox transaction:   %8.0f /s\n' "$PG_RATE"
 CYCLE_RATE=$(awk '$1=="hold" && NF==6{print $3}' "$OUT/cycles.txt")
 printf 'holds through HTTP (wrk):             %8.0f /s  = %5.1f%% of Redis   (p99 %s ms at 200 clients)\n' "$HOLD_RATE" "$(awk "BEGIN{print 100*$HOLD_RATE/$REDIS_RATE}")" "$HOLD_P99"
 printf 'hold + release cycles (load gen.):    %8.0f /s\n' "$CYCLE_RATE"
-printf 'confirmations through HTTP:           %8.0f /s  = %5.1f%% of pgbench\n' "$CONFIRM_RATE" "$(awk "BEGIN{print 100*$CONFIRM_RATE/$PG_RATE}")"
+printf 'pgbench confirm_booking() itself:      %8.0f /s\n' "$PG_REAL_RATE"
+printf 'confirmations through HTTP:           %8.0f /s  = %5.1f%% of pgbench, %5.1f%% of confirm_booking() alone\n' "$CONFIRM_RATE" "$(awk "BEGIN{print 100*$CONFIRM_RATE/$PG_RATE}")" "$(awk "BEGIN{print 100*$CONFIRM_RATE/$PG_REAL_RATE}")"
 printf 'slate p99 through HTTP (client side): %8s ms\n' "$SLATE_P99"
 grep -h -E '^(race:|double bookings|lost bookings|errors other)' "$OUT/race.txt"
