@@ -2,23 +2,18 @@
 //! hotline's scale (200 experts) and at issue 4's (10,000 experts, about
 //! 500,000 open slots). The impressions of the drawn experts grow from draw to
 //! draw, as they do in the service. Run: `cargo bench -p anxin-domain --bench slate`.
-use anxin_domain::ids::ExpertId;
-use anxin_domain::slate::{choose_balanced, BalanceParams, Candidate};
+mod support;
+
+use anxin_domain::slate::{choose_balanced, BalanceParams};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
 fn draw(c: &mut Criterion) {
     let mut group = c.benchmark_group("slate_draw");
     for experts in [200usize, 10_000] {
         let mut rng = StdRng::seed_from_u64(1);
-        let mut candidates: Vec<Candidate> = (0..experts)
-            .map(|_| Candidate {
-                expert_id: ExpertId::new(),
-                capacity: rng.gen_range(1..100),
-                impressions: rng.gen_range(0..500),
-            })
-            .collect();
+        let mut candidates = support::candidates(experts, &mut rng);
         let params = BalanceParams::default();
         group.bench_function(BenchmarkId::from_parameter(experts), |b| {
             b.iter(|| {

@@ -2,23 +2,17 @@
 //! experts (the API feeds it their open capacity and recent impressions).
 //! Prints p50/p99 over many draws (criterion, in `slate.rs`, reports means
 //! with confidence intervals). Run: `cargo bench -p anxin-domain --bench slate_percentiles`.
-use anxin_domain::ids::ExpertId;
-use anxin_domain::slate::{choose_balanced, BalanceParams, Candidate};
+mod support;
+
+use anxin_domain::slate::{choose_balanced, BalanceParams};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use std::time::{Duration, Instant};
 
 fn main() {
     let mut rng = StdRng::seed_from_u64(1);
     for experts in [200usize, 10_000] {
-        // 500,000 open slots over 10,000 experts: capacities around 50.
-        let mut candidates: Vec<Candidate> = (0..experts)
-            .map(|_| Candidate {
-                expert_id: ExpertId::new(),
-                capacity: rng.gen_range(1..100),
-                impressions: rng.gen_range(0..500),
-            })
-            .collect();
+        let mut candidates = support::candidates(experts, &mut rng);
         let params = BalanceParams::default();
         let mut times: Vec<Duration> = Vec::with_capacity(2000);
         for _ in 0..2000 {

@@ -221,3 +221,35 @@ async fn priority_seekers_see_reserved_slots_general_ones_do_not() {
         });
     assert!(future.count() > 0);
 }
+
+fn slate_slots(s: &Value) -> HashSet<String> {
+    s["experts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["next_slots"].as_array().unwrap().iter())
+        .map(|slot| slot["slot_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_expired_hold_is_back_on_the_slate_without_a_sweeper() {
+    let app = spawn_app_with(|s| s.hold_ttl_seconds = 1).await;
+    app.expert_with(&all_week(60)).await;
+    let first = slate(&app, &new_seeker(), "").await;
+    let shown = first["experts"][0]["next_slots"][0]["slot_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        app.hold(&new_seeker(), shown.parse().unwrap())
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    assert!(!slate_slots(&slate(&app, &new_seeker(), "").await).contains(&shown));
+    // Nothing touches the expert after the hold lapses: the slate's own read
+    // must give the slot back.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(slate_slots(&slate(&app, &new_seeker(), "").await).contains(&shown));
+}

@@ -361,3 +361,28 @@ async fn a_slot_that_is_already_over_is_not_dialed() {
     worker.stop().await;
     db.drop_db().await;
 }
+
+/// A confirmation wakes the worker only for calls due within the notify
+/// window; a worker polling less often could start the others late, so it
+/// refuses to start.
+#[tokio::test]
+async fn a_poll_longer_than_the_notify_window_is_refused() {
+    let db = fresh_db().await;
+    let redis = redis().await;
+    let mut cfg = worker_config(&events_key(), 1);
+    cfg.poll_interval = anxin_store::bookings::NOTIFY_WITHIN + Duration::from_secs(1);
+    let started = anxin_calls::run(
+        cfg,
+        db.pool.clone(),
+        redis,
+        cipher(),
+        Arc::new(SimulatedProvider::new(SimulatedConfig::default())),
+        std::future::pending(),
+    )
+    .await;
+    assert!(
+        matches!(started, Err(anxin_calls::WorkerError::Config(m)) if m.contains("poll_interval")),
+        "{started:?}"
+    );
+    db.drop_db().await;
+}
