@@ -2,7 +2,9 @@
 # Benchmarks Anxin on this machine and reports each figure as a ratio to the
 # raw limits measured in the same run:
 #   - redis-benchmark running a Lua script equivalent to a hold (50 clients);
-#   - pgbench doing a durable insert equivalent to a confirmation (16 clients).
+#   - pgbench doing the durable insert a confirmation makes (16 clients): into
+#     two bare tables, then the same rows into Anxin's schema, then through
+#     confirm_booking() itself.
 # Then starts `anxin serve` (release build, fresh database, own Redis prefix)
 # and drives it: holds with wrk (a C client, as lean as redis-benchmark and
 # pgbench are), then with the load generator hold + release cycles,
@@ -34,7 +36,7 @@ redis-benchmark -h 127.0.0.1 -p 6379 -c 50 -n 200000 -r 1000000 -q \
 redis-cli -h 127.0.0.1 del "bench:{e}:slots" "bench:{e}:booked" "bench:{e}:held" "bench:{e}:open" "bench:{e}:holds" >/dev/null
 REDIS_RATE=$(grep -oE '[0-9.]+ requests per second' "$OUT/redis-benchmark.txt" | tail -n1 | cut -d' ' -f1)
 
-log "raw limit 2: pgbench, durable booking + outbox insert in one transaction, 16 clients"
+log "raw limit 2: pgbench, durable booking + outbox insert into two bare tables, 16 clients"
 psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS anxin_pgbench" -qc "CREATE DATABASE anxin_pgbench" >/dev/null
 psql -h 127.0.0.1 -U postgres -d anxin_pgbench -q <<'SQL'
 CREATE TABLE b (id uuid PRIMARY KEY, slot_id uuid NOT NULL UNIQUE, seeker_id uuid NOT NULL, starts_at timestamptz NOT NULL, phone bytea, created_at timestamptz DEFAULT now());
@@ -50,10 +52,8 @@ SQL
 pgbench -h 127.0.0.1 -U postgres -n -c 16 -j 2 -T 15 -f "$OUT/confirm.sql" anxin_pgbench | tee "$OUT/pgbench.txt"
 PG_RATE=$(grep -oE 'tps = [0-9.]+' "$OUT/pgbench.txt" | head -n1 | cut -d' ' -f3)
 
-log "raw limit 3: pgbench calling confirm_booking() itself on Anxin's schema, 16 clients"
-# What a confirmation asks of Postgres, without HTTP or Redis: the advisory
-# lock, the limit check, the booking with its constraints (one active booking
-# per slot, no overlap per expert) and triggers, and the call task.
+# Limits 3 and 4 run on Anxin's own schema: 400 experts with two weeks of
+# slots, 1,000 seekers, and each transaction takes the next unused slot.
 psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS anxin_pgbench_real WITH (FORCE)" >/dev/null
 ANXIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/anxin_pgbench_real "$CARGO_TARGET_DIR/release/anxin" migrate >/dev/null 2>&1
 psql -h 127.0.0.1 -U postgres -d anxin_pgbench_real -q <<'SQL'
@@ -72,6 +72,28 @@ CREATE UNIQUE INDEX ON bench_seekers (n);
 CREATE SEQUENCE bench_next;
 VACUUM ANALYZE;
 SQL
+log "raw limit 3: pgbench, the same booking + call task rows into Anxin's schema, 16 clients"
+# The durable insert a confirmation makes, with what guards it (one active
+# booking per slot, no overlap per expert, the foreign keys, the events
+# trigger), and nothing else: no advisory lock, no limit check.
+cat > "$OUT/insert-real.sql" <<'SQL'
+\set seeker random(1, 1000)
+WITH booking AS (
+  INSERT INTO bookings (id, slot_id, expert_id, seeker_id, hold_id, starts_at, ends_at, status, phone_ciphertext,
+                        phone_key_id, phone_masked, priority_group, fee_minor, request_hash)
+  SELECT gen_random_uuid(), s.id, s.expert_id, k.id, gen_random_uuid(), s.starts_at, s.ends_at, 'confirmed',
+         '\x0102030405060708090a0b0c0d0e0f'::bytea, 'k1', '+86 138****0000', 'general', 1, '\x0a0b'::bytea
+    FROM (SELECT nextval('bench_next') AS n) x JOIN bench_slots s ON s.n = x.n JOIN bench_seekers k ON k.n = :seeker
+  RETURNING id, starts_at
+)
+INSERT INTO call_tasks (id, booking_id, payload, due_at) SELECT gen_random_uuid(), id, '\x0a0b0c'::bytea, starts_at FROM booking;
+SQL
+pgbench -h 127.0.0.1 -U postgres -n -c 16 -j 2 -T 15 -f "$OUT/insert-real.sql" anxin_pgbench_real | tee "$OUT/pgbench-insert-real.txt"
+PG_INSERT_REAL_RATE=$(grep -oE 'tps = [0-9.]+' "$OUT/pgbench-insert-real.txt" | head -n1 | cut -d' ' -f3)
+
+log "raw limit 4: pgbench calling confirm_booking() itself on Anxin's schema, 16 clients"
+# What a confirmation asks of Postgres, without HTTP or Redis: limit 3 plus
+# the advisory lock and the limit check.
 cat > "$OUT/confirm-real.sql" <<'SQL'
 \set seeker random(1, 1000)
 SELECT confirm_booking(gen_random_uuid(), s.id, s.expert_id, k.id, gen_random_uuid(), s.starts_at, s.ends_at,
@@ -117,11 +139,12 @@ SLATE_P99=$(awk '$1=="slate" && NF==6{print $6}' "$OUT/flow.txt")
 echo
 echo "== Summary (same run, this machine) =="
 printf 'redis-benchmark Lua hold-equivalent:  %8.0f /s\n' "$REDIS_RATE"
-printf 'pgbench booking+outbox transaction:   %8.0f /s\n' "$PG_RATE"
+printf 'pgbench booking+outbox, bare tables:  %8.0f /s\n' "$PG_RATE"
+printf 'pgbench same rows, Anxin schema:      %8.0f /s\n' "$PG_INSERT_REAL_RATE"
 CYCLE_RATE=$(awk '$1=="hold" && NF==6{print $3}' "$OUT/cycles.txt")
 printf 'holds through HTTP (wrk):             %8.0f /s  = %5.1f%% of Redis   (p99 %s ms at 200 clients)\n' "$HOLD_RATE" "$(awk "BEGIN{print 100*$HOLD_RATE/$REDIS_RATE}")" "$HOLD_P99"
 printf 'hold + release cycles (load gen.):    %8.0f /s\n' "$CYCLE_RATE"
 printf 'pgbench confirm_booking() itself:      %8.0f /s\n' "$PG_REAL_RATE"
-printf 'confirmations through HTTP:           %8.0f /s  = %5.1f%% of pgbench, %5.1f%% of confirm_booking() alone\n' "$CONFIRM_RATE" "$(awk "BEGIN{print 100*$CONFIRM_RATE/$PG_RATE}")" "$(awk "BEGIN{print 100*$CONFIRM_RATE/$PG_REAL_RATE}")"
+printf 'confirmations through HTTP:           %8.0f /s  = %5.1f%% of the bare-table insert, %5.1f%% of the same rows into Anxin schema, %5.1f%% of confirm_booking() alone\n' "$CONFIRM_RATE" "$(awk "BEGIN{print 100*$CONFIRM_RATE/$PG_RATE}")" "$(awk "BEGIN{print 100*$CONFIRM_RATE/$PG_INSERT_REAL_RATE}")" "$(awk "BEGIN{print 100*$CONFIRM_RATE/$PG_REAL_RATE}")"
 printf 'slate p99 through HTTP (client side): %8s ms\n' "$SLATE_P99"
 grep -h -E '^(race:|double bookings|lost bookings|errors other)' "$OUT/race.txt"

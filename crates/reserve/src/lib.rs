@@ -382,18 +382,20 @@ impl Reserve {
     /// The seeker's record of a live hold.
     pub async fn hold_record(&self, seeker: SeekerId, hold: HoldId) -> Result<Option<HoldRecord>> {
         let mut c = self.conn().await;
-        let fields: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
+        let record: Option<String> = redis::cmd("GET")
             .arg(self.keys.seeker_hold(seeker, hold))
             .query_async(&mut c)
             .await?;
-        let parsed = (|| {
+        // "slot|expert|expires_ms", as `seeker_acquire.lua` writes it.
+        let parsed = record.and_then(|r| {
+            let mut parts = r.split('|');
             Some(HoldRecord {
                 hold_id: hold,
-                slot_id: fields.get("slot")?.parse().ok()?,
-                expert_id: fields.get("expert")?.parse().ok()?,
-                expires_at: instant(fields.get("expires")?).ok()?,
+                slot_id: parts.next()?.parse().ok()?,
+                expert_id: parts.next()?.parse().ok()?,
+                expires_at: instant(parts.next()?).ok()?,
             })
-        })();
+        });
         Ok(parsed)
     }
 

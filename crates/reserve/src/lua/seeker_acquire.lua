@@ -1,7 +1,7 @@
 -- The seeker's side of a hold: idempotency, the shared hold rate limit, and
 -- the active-hold limit, in that order (a replayed request costs no rate).
 -- Keys carry the `{seeker:<id>}` hash tag.
---   KEYS[1] ZSET hold_id -> expiry ms   KEYS[2] HASH the hold   KEYS[3] idempotency record
+--   KEYS[1] ZSET hold_id -> expiry ms   KEYS[2] STRING the hold   KEYS[3] idempotency record
 --   KEYS[4] the rate limit's theoretical arrival time (GCRA)
 -- ARGV: hold_id, slot, expert, limit, ttl_ms, request_hash, idem_ttl_ms, has_idem,
 --       rate_interval_ms, rate_burst
@@ -25,14 +25,20 @@ local allow_at = tat + interval - burst * interval
 if now < allow_at then return {'rate_limited', string.format('%d', allow_at - now)} end
 local new_tat = tat + interval
 redis.call('SET', KEYS[4], string.format('%d', new_tat), 'PX', math.max(1, new_tat - now))
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return {'hold_limit'} end
-local expires = now + tonumber(ARGV[5])
-redis.call('ZADD', KEYS[1], expires, ARGV[1])
-redis.call('PEXPIREAT', KEYS[1], expires)
-redis.call('HSET', KEYS[2], 'slot', ARGV[2], 'expert', ARGV[3], 'expires', string.format('%d', expires))
-redis.call('PEXPIREAT', KEYS[2], expires)
-if ARGV[8] == '1' then
-  redis.call('SET', KEYS[3], ARGV[6] .. '|' .. ARGV[1] .. '|' .. ARGV[2] .. '|' .. string.format('%d', expires), 'PX', ARGV[7])
+-- Expired holds are dropped only when the count reaches the limit: the common
+-- case costs one ZCARD, and the set still never holds more than `limit`.
+local limit = tonumber(ARGV[4])
+if redis.call('ZCARD', KEYS[1]) >= limit then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+  if redis.call('ZCARD', KEYS[1]) >= limit then return {'hold_limit'} end
 end
-return {'ok', string.format('%d', expires)}
+local expires = now + tonumber(ARGV[5])
+local at = string.format('%d', expires)
+redis.call('ZADD', KEYS[1], expires, ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], at)
+-- The hold itself, "slot|expert|expires_ms", gone when the hold lapses.
+redis.call('SET', KEYS[2], ARGV[2] .. '|' .. ARGV[3] .. '|' .. at, 'PXAT', at)
+if ARGV[8] == '1' then
+  redis.call('SET', KEYS[3], ARGV[6] .. '|' .. ARGV[1] .. '|' .. ARGV[2] .. '|' .. at, 'PX', ARGV[7])
+end
+return {'ok', at}
