@@ -146,6 +146,44 @@ async fn an_expired_hold_blocks_nobody_and_cannot_be_confirmed() {
     assert_eq!(app.active_bookings_of_slot(slot).await, 0);
 }
 
+/// A seeker's expired holds stop counting against their limit even while a
+/// later hold keeps their hold record alive.
+#[tokio::test]
+async fn an_expired_hold_frees_its_place_under_the_seekers_limit() {
+    let app = spawn_app_with(|s| {
+        s.hold_ttl_seconds = 3;
+        s.max_holds_per_seeker = 2;
+    })
+    .await;
+    let expert = app.expert_with(&all_week(60)).await;
+    let slots: Vec<Uuid> = app.open_slots(expert).await[2..6]
+        .iter()
+        .map(|s| s["slot_id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let seeker = new_seeker();
+    assert_eq!(
+        app.hold(&seeker, slots[0]).await.status(),
+        StatusCode::CREATED
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        app.hold(&seeker, slots[1]).await.status(),
+        StatusCode::CREATED
+    );
+    // The first hold has lapsed; the second has about 1.3 s left.
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    assert_eq!(
+        app.hold(&seeker, slots[2]).await.status(),
+        StatusCode::CREATED
+    );
+    assert_error(
+        app.hold(&seeker, slots[3]).await,
+        StatusCode::CONFLICT,
+        "hold_limit",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn an_expired_hold_is_back_in_listings_without_a_sweeper() {
     let app = spawn_app_with(|s| s.hold_ttl_seconds = 1).await;
