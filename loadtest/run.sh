@@ -52,14 +52,15 @@ SQL
 pgbench -h 127.0.0.1 -U postgres -n -c 16 -j 2 -T 15 -f "$OUT/confirm.sql" anxin_pgbench | tee "$OUT/pgbench.txt"
 PG_RATE=$(grep -oE 'tps = [0-9.]+' "$OUT/pgbench.txt" | head -n1 | cut -d' ' -f3)
 
-# Limits 3 and 4 run on Anxin's own schema: 400 experts with two weeks of
-# slots, 1,000 seekers, and each transaction takes the next unused slot.
+# Limits 3 and 4 run on Anxin's own schema: 600 experts with two weeks of
+# slots (201,600), 1,000 seekers, and each transaction takes the next unused
+# slot.
 psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS anxin_pgbench_real WITH (FORCE)" >/dev/null
 ANXIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/anxin_pgbench_real "$CARGO_TARGET_DIR/release/anxin" migrate >/dev/null 2>&1
 psql -h 127.0.0.1 -U postgres -d anxin_pgbench_real -q <<'SQL'
 INSERT INTO experts (id, display_name, phone_ciphertext, phone_key_id, timezone, languages, specialties, region, status)
 SELECT gen_random_uuid(), 'Bench ' || g, '\x00'::bytea, 'k1', 'UTC', ARRAY['zh'], ARRAY['anxiety'], 'hubei', 'approved'
-  FROM generate_series(1, 400) g;
+  FROM generate_series(1, 600) g;
 INSERT INTO slots (id, expert_id, starts_at, ends_at)
 SELECT gen_random_uuid(), e.id, date_trunc('hour', now()) + make_interval(hours => k),
        date_trunc('hour', now()) + make_interval(hours => k + 1)
@@ -92,8 +93,9 @@ pgbench -h 127.0.0.1 -U postgres -n -c 16 -j 2 -T 15 -f "$OUT/insert-real.sql" a
 PG_INSERT_REAL_RATE=$(grep -oE 'tps = [0-9.]+' "$OUT/pgbench-insert-real.txt" | head -n1 | cut -d' ' -f3)
 
 log "raw limit 4: pgbench calling confirm_booking() itself on Anxin's schema, 16 clients"
-# What a confirmation asks of Postgres, without HTTP or Redis: limit 3 plus
-# the advisory lock and the limit check.
+# What a confirmation's transaction asks of Postgres, without HTTP or Redis:
+# limit 3 plus the advisory lock, the limit check, the check that the slot is
+# still offered, and the worker's wake-up for calls due soon.
 cat > "$OUT/confirm-real.sql" <<'SQL'
 \set seeker random(1, 1000)
 SELECT confirm_booking(gen_random_uuid(), s.id, s.expert_id, k.id, gen_random_uuid(), s.starts_at, s.ends_at,
@@ -104,6 +106,14 @@ SELECT confirm_booking(gen_random_uuid(), s.id, s.expert_id, k.id, gen_random_uu
 SQL
 pgbench -h 127.0.0.1 -U postgres -n -c 16 -j 2 -T 15 -f "$OUT/confirm-real.sql" anxin_pgbench_real | tee "$OUT/pgbench-real.txt"
 PG_REAL_RATE=$(grep -oE 'tps = [0-9.]+' "$OUT/pgbench-real.txt" | head -n1 | cut -d' ' -f3)
+# A transaction that found no unused slot would insert nothing and still
+# count: refuse figures from a run that used them all up.
+read -r USED SLOTS < <(psql -h 127.0.0.1 -U postgres -d anxin_pgbench_real -Atc \
+  "SELECT (SELECT last_value FROM bench_next), (SELECT count(*) FROM bench_slots)" | tr '|' ' ')
+if [ "$USED" -ge "$SLOTS" ]; then
+  echo "raw limits 3 and 4 used all $SLOTS slots: their figures would count empty transactions" >&2
+  exit 1
+fi
 
 log "starting anxin serve on :$PORT (database $DB, Redis prefix $PREFIX)"
 psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null

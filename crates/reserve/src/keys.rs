@@ -49,14 +49,19 @@ impl Keys {
         let tag = format!("{}:{{seeker:{seeker}}}", self.prefix);
         SeekerKeys([
             format!("{tag}:holds"),
-            format!("{tag}:hold:{hold}"),
+            self.seeker_hold(seeker, hold),
             format!("{tag}:idem:{}", idempotency_key.unwrap_or("-")),
             format!("{tag}:rate:holds"),
         ])
     }
 
+    /// One hold as its seeker's side records it: a string
+    /// `slot|expert|expires_ms` that expires with the hold. (It was once a
+    /// hash under `:hold:<id>`; the different name keeps instances of the two
+    /// layouts from reading each other's records during a rolling deploy, so
+    /// such a hold reads as gone rather than failing with WRONGTYPE.)
     pub fn seeker_hold(&self, seeker: SeekerId, hold: HoldId) -> String {
-        format!("{}:{{seeker:{seeker}}}:hold:{hold}", self.prefix)
+        format!("{}:{{seeker:{seeker}}}:hold-record:{hold}", self.prefix)
     }
 
     /// Experts whose index has been built, for the slate's candidate list.

@@ -101,11 +101,11 @@ async fn random_interleavings_never_double_book_nor_book_without_a_hold() {
                             .await
                             .unwrap();
                         let keys: Vec<String> = redis::cmd("KEYS")
-                            .arg(format!("{prefix}:{{seeker:*}}:hold:{id}"))
+                            .arg(format!("{prefix}:{{seeker:*}}:hold-record:{id}"))
                             .query_async(&mut redis)
                             .await
                             .unwrap();
-                        let seeker_holds = keys[0].replace(&format!(":hold:{id}"), ":holds");
+                        let seeker_holds = keys[0].replace(&format!(":hold-record:{id}"), ":holds");
                         redis::cmd("ZADD")
                             .arg(seeker_holds)
                             .arg(1)

@@ -132,7 +132,7 @@ async fn postgres_refuses_a_second_booking_even_when_redis_is_wrong() {
     // and the slot unbooked. Only Postgres stands in the way.
     let seeker_key: Vec<String> = redis::cmd("KEYS")
         .arg(format!(
-            "{}:{{seeker:*}}:hold:{hold_a}",
+            "{}:{{seeker:*}}:hold-record:{hold_a}",
             app.settings.redis_prefix
         ))
         .query_async(&mut redis)
