@@ -95,6 +95,22 @@ pub enum SeekerHold {
     },
 }
 
+/// A slate just served, as `Reserve::record_served` writes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Served<'a> {
+    pub seeker: SeekerId,
+    /// The filters' key: a seeker has one stable slate per filter.
+    pub filter: &'a str,
+    /// The slate as the stability window remembers it (`None`: don't).
+    pub remembered: Option<&'a str>,
+    pub stability: Duration,
+    /// The experts shown, each counted as one impression.
+    pub experts: &'a [ExpertId],
+    pub bucket: i64,
+    /// How long the impression bucket is kept.
+    pub window: Duration,
+}
+
 /// A seeker's hold as recorded on their side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HoldRecord {
@@ -669,27 +685,34 @@ impl Reserve {
         Ok(flat.chunks(tos.len()).map(<[u32]>::to_vec).collect())
     }
 
-    /// Adds one impression for each expert in the current bucket of the
-    /// exposure window; buckets expire on their own.
-    pub async fn record_impressions(
-        &self,
-        experts: &[ExpertId],
-        bucket: i64,
-        ttl: Duration,
-    ) -> Result<()> {
-        if experts.is_empty() {
-            return Ok(());
-        }
-        let key = self.keys.impressions(bucket);
+    /// Records a slate as served, in one round trip: an impression for each
+    /// shown expert in the current bucket of the exposure window (which
+    /// keeps the bucket for `window`), and the slate itself for the seeker's
+    /// stability window.
+    pub async fn record_served(&self, served: &Served<'_>) -> Result<()> {
         let mut pipe = redis::pipe();
-        for e in experts {
-            pipe.cmd("HINCRBY")
+        if !served.experts.is_empty() {
+            let key = self.keys.impressions(served.bucket);
+            for e in served.experts {
+                pipe.cmd("HINCRBY")
+                    .arg(&key)
+                    .arg(e.to_string())
+                    .arg(1)
+                    .ignore();
+            }
+            pipe.cmd("PEXPIRE")
                 .arg(&key)
-                .arg(e.to_string())
-                .arg(1)
+                .arg(millis(served.window))
                 .ignore();
         }
-        pipe.cmd("PEXPIRE").arg(&key).arg(millis(ttl)).ignore();
+        if let Some(remembered) = served.remembered {
+            pipe.cmd("SET")
+                .arg(self.keys.slate(served.seeker, served.filter))
+                .arg(remembered)
+                .arg("PX")
+                .arg(millis(served.stability).max(1))
+                .ignore();
+        }
         let mut c = self.conn().await;
         pipe.query_async::<()>(&mut c).await?;
         Ok(())
@@ -734,24 +757,6 @@ impl Reserve {
             .arg(self.keys.slate(seeker, filter))
             .query_async(&mut c)
             .await?)
-    }
-
-    pub async fn put_slate(
-        &self,
-        seeker: SeekerId,
-        filter: &str,
-        value: &str,
-        ttl: Duration,
-    ) -> Result<()> {
-        let mut c = self.conn().await;
-        redis::cmd("SET")
-            .arg(self.keys.slate(seeker, filter))
-            .arg(value)
-            .arg("PX")
-            .arg(millis(ttl).max(1))
-            .query_async::<()>(&mut c)
-            .await?;
-        Ok(())
     }
 
     /// Replaces one expert's index with Postgres' truth.

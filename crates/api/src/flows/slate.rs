@@ -1,7 +1,8 @@
 //! Building a seeker's slate: candidates from the expert catalog and the
 //! open-slot index, the balanced draw from `domain::slate`, a stability
 //! window so refreshing can't be used to fish, and the impression counters
-//! that feed the next draw.
+//! that feed the next draw. The counters and the stable slate are written in
+//! one round trip (`Reserve::record_served`) before the slate is answered.
 use crate::error::ApiResult;
 use crate::state::AppState;
 use anxin_domain::ids::{ExpertId, SlateId};
@@ -9,7 +10,7 @@ use anxin_domain::slate::{
     capacity_from_counts, choose_balanced, BalanceParams, Candidate, CAPACITY_BANDS,
     IMPRESSION_BUCKET, IMPRESSION_WINDOW_BUCKETS,
 };
-use anxin_reserve::IndexedSlot;
+use anxin_reserve::{IndexedSlot, Served};
 use anxin_store::experts::{self, ExpertRow};
 use anxin_store::seekers::SeekerRow;
 use chrono::{DateTime, Duration, Utc};
@@ -171,25 +172,23 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
     let window = (IMPRESSION_BUCKET * IMPRESSION_WINDOW_BUCKETS as i32)
         .to_std()
         .unwrap_or_default();
-    state
-        .reserve
-        .record_impressions(&shown, bucket(now), window)
-        .await?;
     let remembered = Remembered {
         slate_id,
         experts: shown,
     };
-    if let Ok(v) = serde_json::to_string(&remembered) {
-        state
-            .reserve
-            .put_slate(
-                seeker.id(),
-                &filters.key(),
-                &v,
-                state.config.slate_stability,
-            )
-            .await?;
-    }
+    let value = serde_json::to_string(&remembered).ok();
+    state
+        .reserve
+        .record_served(&Served {
+            seeker: seeker.id(),
+            filter: &filters.key(),
+            remembered: value.as_deref(),
+            stability: state.config.slate_stability,
+            experts: &remembered.experts,
+            bucket: bucket(now),
+            window,
+        })
+        .await?;
     state
         .metrics
         .slates
