@@ -39,17 +39,21 @@ ensure_debian_packages() {
   fi
 }
 
-# Each test creates its own database; remove those of earlier runs.
-drop_test_databases() {
+# What earlier test runs left behind: their databases, and their Redis keys
+# (each test app has its own prefix, `test-<id>` or `test-ops-<id>`, and the
+# call tests their own `anxin_test:<id>` streams).
+drop_test_data() {
   local dbs
   dbs=$(psql -h 127.0.0.1 -U postgres -d postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'anxin\_test\_%'" 2>/dev/null || true)
   for db in $dbs; do
     psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
   done
+  drop_redis_prefix "test-*"
+  drop_redis_prefix "anxin_test"
 }
 
-# A benchmark's Redis keys (its own prefix) are left behind by nothing else;
-# half a million slots of an old run would slow the next one down.
+# Drops every key under a prefix: a benchmark's (half a million slots of an
+# old run would slow the next one down) or an old test run's.
 drop_redis_prefix() {
   redis-cli -h 127.0.0.1 -p 6379 --scan --pattern "$1:*" | xargs -r -n 1000 redis-cli -h 127.0.0.1 -p 6379 del >/dev/null || true
 }
