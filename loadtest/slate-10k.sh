@@ -54,16 +54,17 @@ percentiles() { # $1: histogram before, $2: after
        END { total = cum[k];
              split("50 95 99", qs, " ");
              for (i = 1; i <= 3; i++) for (j = 1; j <= k; j++) if (cum[j] >= total * qs[i] / 100) { printf "  p%s <= %s ms\n", qs[i], les[j] * 1000; break }
-             printf "  requests: %d\n", total }' "$1" "$2"
+             printf "  requests: %d\n", total;
+             for (j = 1; j <= k; j++) if (les[j] >= 0.003 && les[j] <= 0.0075) printf "  within %s ms: %.2f %%\n", les[j] * 1000, 100 * cum[j] / total }' "$1" "$2"
 }
 : > "$OUT/slate10k.txt"
 for c in 1 8; do
-  histogram > "$OUT/slate10k-before.txt"
+  histogram > "$OUT/slate10k-before-c$c.txt"
   log "3,000 fresh slates, $c at a time"
   "$CARGO_TARGET_DIR/release/anxin-loadtest" --mode slate --base "http://127.0.0.1:$PORT" --database-url "$URL" \
     --experts 0 --seekers 3000 --concurrency $c | tee -a "$OUT/slate10k.txt"
-  histogram > "$OUT/slate10k-after.txt"
-  percentiles "$OUT/slate10k-before.txt" "$OUT/slate10k-after.txt" > "$OUT/slate10k-server-c$c.txt"
+  histogram > "$OUT/slate10k-after-c$c.txt"
+  percentiles "$OUT/slate10k-before-c$c.txt" "$OUT/slate10k-after-c$c.txt" > "$OUT/slate10k-server-c$c.txt"
 done
 echo
 echo "== Server-side /v1/slate latency, 10,000 experts / 500,000 open slots (the service's histogram) =="
