@@ -273,8 +273,7 @@ async fn seeker_path(
 }
 
 /// Writes the seekers' tokens and the slots for the wrk hold benchmark, after
-/// making sure every seeker exists (a seeker's first request creates their
-/// pseudonymous record, which is not what the benchmark measures).
+/// making sure every seeker exists (`create_seekers`).
 async fn prepare_holds(ctx: &Ctx, slots: &[Uuid]) -> anyhow::Result<()> {
     let tokens = seeker_tokens(ctx)?;
     create_seekers(ctx, &tokens).await?;
