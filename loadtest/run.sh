@@ -10,7 +10,10 @@
 # pgbench are), then with the load generator hold + release cycles,
 # confirmations, the full seeker flow, and 2,000 seekers racing for 50 slots.
 # Ends with the Postgres checks (double bookings, lost bookings).
-# Usage: ./loadtest/run.sh [quick]
+# Usage: ./loadtest/run.sh [quick|holds]
+#   quick: smaller; holds: only raw limit 1 and the wrk hold run (about a
+#   minute, for comparing builds: ANXIN_BIN=<path> serves with another build
+#   of `anxin` than the one just built).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -21,6 +24,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/anxin-target}"
 SCALE=${1:-full}
 SEEKERS=4000; [ "$SCALE" = quick ] && SEEKERS=800
 HOLD_SECONDS=10; [ "$SCALE" = quick ] && HOLD_SECONDS=4
+case "$SCALE" in full|quick|holds) ;; *) echo "usage: $0 [quick|holds]" >&2; exit 2;; esac
 PORT=18090
 DB=anxin_load
 PREFIX="load-$(date +%s)"
@@ -28,14 +32,17 @@ OUT=out/loadtest; mkdir -p "$OUT"
 
 log "building (release)"
 cargo build --release --locked -p anxin -p anxin-loadtest >/dev/null
+ANXIN_BIN=${ANXIN_BIN:-$CARGO_TARGET_DIR/release/anxin}
 
 log "raw limit 1: redis-benchmark, Lua hold-equivalent script, 50 clients"
 HOLD_LUA="local s=ARGV[1] local m=redis.call('HGET',KEYS[1],s) if redis.call('SISMEMBER',KEYS[2],s)==1 then return 0 end if redis.call('ZSCORE',KEYS[3],s) then return 0 end redis.call('ZREM',KEYS[4],s) redis.call('ZADD',KEYS[3],1,s) redis.call('HSET',KEYS[5],s,'h') return 1"
 redis-benchmark -h 127.0.0.1 -p 6379 -c 50 -n 200000 -r 1000000 -q \
-  EVAL "$HOLD_LUA" 5 "bench:{e}:slots" "bench:{e}:booked" "bench:{e}:held" "bench:{e}:open" "bench:{e}:holds" "__rand_int__" | tee "$OUT/redis-benchmark.txt"
+  EVAL "$HOLD_LUA" 5 "bench:{e}:slots" "bench:{e}:booked" "bench:{e}:held" "bench:{e}:open" "bench:{e}:holds" "__rand_int__" \
+  | tr '\r' '\n' | tail -n1 | tee "$OUT/redis-benchmark.txt"
 redis-cli -h 127.0.0.1 del "bench:{e}:slots" "bench:{e}:booked" "bench:{e}:held" "bench:{e}:open" "bench:{e}:holds" >/dev/null
 REDIS_RATE=$(grep -oE '[0-9.]+ requests per second' "$OUT/redis-benchmark.txt" | tail -n1 | cut -d' ' -f1)
 
+if [ "$SCALE" != holds ]; then
 log "raw limit 2: pgbench, durable booking + outbox insert into two bare tables, 16 clients"
 psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS anxin_pgbench" -qc "CREATE DATABASE anxin_pgbench" >/dev/null
 psql -h 127.0.0.1 -U postgres -d anxin_pgbench -q <<'SQL'
@@ -56,7 +63,7 @@ PG_RATE=$(grep -oE 'tps = [0-9.]+' "$OUT/pgbench.txt" | head -n1 | cut -d' ' -f3
 # slots (201,600), 1,000 seekers, and each transaction takes the next unused
 # slot.
 psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS anxin_pgbench_real WITH (FORCE)" >/dev/null
-ANXIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/anxin_pgbench_real "$CARGO_TARGET_DIR/release/anxin" migrate >/dev/null 2>&1
+ANXIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/anxin_pgbench_real "$ANXIN_BIN" migrate >/dev/null 2>&1
 psql -h 127.0.0.1 -U postgres -d anxin_pgbench_real -q <<'SQL'
 INSERT INTO experts (id, display_name, phone_ciphertext, phone_key_id, timezone, languages, specialties, region, status)
 SELECT gen_random_uuid(), 'Bench ' || g, '\x00'::bytea, 'k1', 'UTC', ARRAY['zh'], ARRAY['anxiety'], 'hubei', 'approved'
@@ -114,6 +121,7 @@ if [ "$USED" -ge "$SLOTS" ]; then
   echo "raw limits 3 and 4 used all $SLOTS slots: their figures would count empty transactions" >&2
   exit 1
 fi
+fi
 
 log "starting anxin serve on :$PORT (database $DB, Redis prefix $PREFIX)"
 psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
@@ -121,7 +129,7 @@ ANXIN_LISTEN=127.0.0.1:$PORT ANXIN_DATABASE_URL=postgres://postgres@127.0.0.1:54
 ANXIN_HOLDS_PER_MINUTE_PER_IP=100000000 ANXIN_HOLDS_PER_MINUTE_PER_SEEKER=100000000 ANXIN_MAX_HOLDS_PER_SEEKER=1000000 \
 ANXIN_PRIORITY_SHARE=0 \
 ANXIN_MAX_ACTIVE_BOOKINGS=1000 ANXIN_LOG_FORMAT=json RUST_LOG=warn \
-  "$CARGO_TARGET_DIR/release/anxin" serve > "$OUT/server.log" 2>&1 &
+  "$ANXIN_BIN" serve > "$OUT/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; drop_redis_prefix "$PREFIX"' EXIT
 for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 1; done
@@ -139,6 +147,18 @@ wrk -t2 -c200 -d"${HOLD_SECONDS}s" --timeout 5s -s loadtest/wrk/holds.lua "http:
 # wrk counts answers, not holds: the server's own counter says how many
 # holds were placed (requests still in flight when wrk stopped included).
 echo "holds placed by the server's count (anxin_holds_total): $(awk "BEGIN{print $(placed) - $PLACED_BEFORE}")" | tee -a "$OUT/holds.txt"
+HOLD_RATE=$(awk '/^holds placed \(2xx\)/{print $(NF-1)}' "$OUT/holds.txt")
+HOLD_P99=$(awk '$1=="hold" && NF==6{print $6}' "$OUT/holds.txt")
+hold_summary() {
+  printf 'redis-benchmark Lua hold-equivalent:  %8.0f /s\n' "$REDIS_RATE"
+  printf 'holds through HTTP (wrk):             %8.0f /s  = %5.1f%% of Redis   (p99 %s ms at 200 clients)\n' "$HOLD_RATE" "$(awk "BEGIN{print 100*$HOLD_RATE/$REDIS_RATE}")" "$HOLD_P99"
+}
+if [ "$SCALE" = holds ]; then
+  echo
+  echo "== Summary (same run, this machine) =="
+  hold_summary
+  exit 0
+fi
 log "hold + release cycles (load generator, 200 concurrent clients)"
 $LT --mode holds --concurrency 200 --seekers "$SEEKERS" --rounds 5 --experts 40 | tee "$OUT/cycles.txt"
 log "confirmations through HTTP (hold + confirm, 64 concurrent clients, 3 × $SEEKERS seekers so the run lasts several seconds)"
@@ -148,17 +168,14 @@ $LT --mode flow --concurrency 100 --seekers "$SEEKERS" --experts 20 | tee "$OUT/
 log "contended: 2,000 seekers racing for 50 slots"
 $LT --mode race --concurrency 2000 --seekers 2000 --race-slots 50 --experts 1 | tee "$OUT/race.txt"
 
-HOLD_RATE=$(awk '/^holds placed \(2xx\)/{print $(NF-1)}' "$OUT/holds.txt")
-HOLD_P99=$(awk '$1=="hold" && NF==6{print $6}' "$OUT/holds.txt")
 CONFIRM_RATE=$(awk '$1=="confirm" && NF==6{print $3}' "$OUT/confirm.txt")
 SLATE_P99=$(awk '$1=="slate" && NF==6{print $6}' "$OUT/flow.txt")
 echo
 echo "== Summary (same run, this machine) =="
-printf 'redis-benchmark Lua hold-equivalent:  %8.0f /s\n' "$REDIS_RATE"
 printf 'pgbench booking+outbox, bare tables:  %8.0f /s\n' "$PG_RATE"
 printf 'pgbench same rows, Anxin schema:      %8.0f /s\n' "$PG_INSERT_REAL_RATE"
 CYCLE_RATE=$(awk '$1=="hold" && NF==6{print $3}' "$OUT/cycles.txt")
-printf 'holds through HTTP (wrk):             %8.0f /s  = %5.1f%% of Redis   (p99 %s ms at 200 clients)\n' "$HOLD_RATE" "$(awk "BEGIN{print 100*$HOLD_RATE/$REDIS_RATE}")" "$HOLD_P99"
+hold_summary
 printf 'hold + release cycles (load gen.):    %8.0f /s\n' "$CYCLE_RATE"
 printf 'pgbench confirm_booking() itself:      %8.0f /s\n' "$PG_REAL_RATE"
 printf 'confirmations through HTTP:           %8.0f /s  = %5.1f%% of the bare-table insert, %5.1f%% of the same rows into Anxin schema, %5.1f%% of confirm_booking() alone\n' "$CONFIRM_RATE" "$(awk "BEGIN{print 100*$CONFIRM_RATE/$PG_RATE}")" "$(awk "BEGIN{print 100*$CONFIRM_RATE/$PG_INSERT_REAL_RATE}")" "$(awk "BEGIN{print 100*$CONFIRM_RATE/$PG_REAL_RATE}")"

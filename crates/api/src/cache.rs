@@ -2,6 +2,7 @@
 //! pseudonymous record, a slot's expert). Each instance keeps its own copy and
 //! none is ever needed by another: an entry is at most `ttl` stale, and every
 //! decision that must be exact is still made by Redis or Postgres.
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::RwLock;
@@ -22,7 +23,11 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         }
     }
 
-    pub fn get(&self, key: &K) -> Option<V> {
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let entries = self.entries.read().ok()?;
         entries
             .get(key)
@@ -45,7 +50,11 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         }
     }
 
-    pub fn remove(&self, key: &K) {
+    pub fn remove<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         if let Ok(mut entries) = self.entries.write() {
             entries.remove(key);
         }

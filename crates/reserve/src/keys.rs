@@ -3,7 +3,7 @@
 //! Keys that one script touches together share a hash tag (`{expert:<id>}` or
 //! `{seeker:<id>}`), so each script stays inside one hash slot and runs on
 //! Redis Cluster. The prefix separates deployments (and tests) sharing a server.
-use anxin_domain::ids::{ExpertId, HoldId, SeekerId};
+use anxin_domain::ids::{ExpertId, SeekerId};
 
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -14,7 +14,7 @@ pub struct Keys {
 /// expect them (see `lua/expert_prelude.lua`).
 pub struct ExpertKeys(pub [String; 5]);
 
-pub struct SeekerKeys(pub [String; 4]);
+pub struct SeekerKeys(pub [String; 2]);
 
 impl Keys {
     pub fn new(prefix: &str) -> Self {
@@ -38,30 +38,15 @@ impl Keys {
         ])
     }
 
-    /// `idempotency_key` may be absent; the third key then names a record
-    /// that is never written.
-    pub fn seeker(
-        &self,
-        seeker: SeekerId,
-        hold: HoldId,
-        idempotency_key: Option<&str>,
-    ) -> SeekerKeys {
+    /// `idempotency_key` may be absent; the second key then names a record
+    /// that is never written. The seeker's holds, and their rate limit's
+    /// state, are members of the first (see `lua/seeker_acquire.lua`).
+    pub fn seeker(&self, seeker: SeekerId, idempotency_key: Option<&str>) -> SeekerKeys {
         let tag = format!("{}:{{seeker:{seeker}}}", self.prefix);
         SeekerKeys([
             format!("{tag}:holds"),
-            self.seeker_hold(seeker, hold),
             format!("{tag}:idem:{}", idempotency_key.unwrap_or("-")),
-            format!("{tag}:rate:holds"),
         ])
-    }
-
-    /// One hold as its seeker's side records it: a string
-    /// `slot|expert|expires_ms` that expires with the hold. (It was once a
-    /// hash under `:hold:<id>`; the different name keeps instances of the two
-    /// layouts from reading each other's records during a rolling deploy, so
-    /// such a hold reads as gone rather than failing with WRONGTYPE.)
-    pub fn seeker_hold(&self, seeker: SeekerId, hold: HoldId) -> String {
-        format!("{}:{{seeker:{seeker}}}:hold-record:{hold}", self.prefix)
     }
 
     /// Experts whose index has been built, for the slate's candidate list.

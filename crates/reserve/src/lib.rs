@@ -120,6 +120,17 @@ pub struct HoldRecord {
     pub expires_at: DateTime<Utc>,
 }
 
+impl HoldRecord {
+    /// The hold's member in its seeker's set: "hold_id|slot|expert".
+    fn member(&self) -> String {
+        hold_member(self.hold_id, self.slot_id, self.expert_id)
+    }
+}
+
+fn hold_member(hold: HoldId, slot: SlotId, expert: ExpertId) -> String {
+    format!("{hold}|{slot}|{expert}")
+}
+
 /// Settings of the fast path.
 #[derive(Debug, Clone)]
 pub struct ReserveConfig {
@@ -146,6 +157,7 @@ struct Scripts {
     held: Script,
     seeker_acquire: Script,
     seeker_release: Script,
+    seeker_hold: Script,
 }
 
 impl Scripts {
@@ -165,6 +177,7 @@ impl Scripts {
             held: expert(include_str!("lua/held.lua")),
             seeker_acquire: Script::new(include_str!("lua/seeker_acquire.lua")),
             seeker_release: Script::new(include_str!("lua/seeker_release.lua")),
+            seeker_hold: Script::new(include_str!("lua/seeker_hold.lua")),
         }
     }
 }
@@ -325,7 +338,7 @@ impl Reserve {
         idempotency_key: Option<&str>,
         request_hash: &str,
     ) -> Result<SeekerHold> {
-        let keys = self.keys.seeker(seeker, hold, idempotency_key);
+        let keys = self.keys.seeker(seeker, idempotency_key);
         let reply = self
             .on_seeker(
                 &self.scripts.seeker_acquire,
@@ -381,15 +394,15 @@ impl Reserve {
     pub async fn forget_hold(
         &self,
         seeker: SeekerId,
-        hold: HoldId,
+        hold: &HoldRecord,
         idempotency_key: Option<&str>,
     ) -> Result<()> {
-        let keys = self.keys.seeker(seeker, hold, idempotency_key);
+        let keys = self.keys.seeker(seeker, idempotency_key);
         let forget_idem = if idempotency_key.is_some() { "1" } else { "0" };
         self.on_seeker(
             &self.scripts.seeker_release,
             keys,
-            &[hold.to_string(), forget_idem.into()],
+            &[hold.member(), forget_idem.into()],
         )
         .await?;
         Ok(())
@@ -397,22 +410,29 @@ impl Reserve {
 
     /// The seeker's record of a live hold.
     pub async fn hold_record(&self, seeker: SeekerId, hold: HoldId) -> Result<Option<HoldRecord>> {
-        let mut c = self.conn().await;
-        let record: Option<String> = redis::cmd("GET")
-            .arg(self.keys.seeker_hold(seeker, hold))
-            .query_async(&mut c)
+        let reply = self
+            .on_seeker(
+                &self.scripts.seeker_hold,
+                self.keys.seeker(seeker, None),
+                &[hold.to_string()],
+            )
             .await?;
-        // "slot|expert|expires_ms", as `seeker_acquire.lua` writes it.
-        let parsed = record.and_then(|r| {
-            let mut parts = r.split('|');
+        let [member, expires] = reply.as_slice() else {
+            return Ok(None);
+        };
+        // "hold_id|slot|expert", as `seeker_acquire.lua` writes it.
+        let mut parts = member.split('|').skip(1);
+        let parsed = (|| {
             Some(HoldRecord {
                 hold_id: hold,
                 slot_id: parts.next()?.parse().ok()?,
                 expert_id: parts.next()?.parse().ok()?,
-                expires_at: instant(parts.next()?).ok()?,
+                expires_at: instant(expires).ok()?,
             })
-        });
-        Ok(parsed)
+        })();
+        parsed
+            .map(Some)
+            .ok_or_else(|| ReserveError::Protocol(format!("bad hold record {member:?}")))
     }
 
     /// The slot's side of a hold: the one atomic decision that makes a slot

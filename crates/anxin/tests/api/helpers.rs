@@ -318,6 +318,33 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Where the seeker's side keeps a hold: their set of holds, and the
+    /// hold's member in it (see `seeker_acquire.lua`).
+    pub async fn seeker_hold_entry(&self, hold: &str) -> (String, String) {
+        let mut c = self.redis().await;
+        let sets: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:{{seeker:*}}:holds", self.settings.redis_prefix))
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        for set in sets {
+            let members: Vec<String> = redis::cmd("ZRANGE")
+                .arg(&set)
+                .arg(0)
+                .arg(-1)
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            if let Some(m) = members
+                .into_iter()
+                .find(|m| m.starts_with(&format!("{hold}|")))
+            {
+                return (set, m);
+            }
+        }
+        panic!("no seeker holds {hold}");
+    }
+
     /// Wipes this test's Redis namespace, as `FLUSHDB` would for a
     /// dedicated server.
     pub async fn wipe_redis(&self) {

@@ -100,16 +100,11 @@ async fn random_interleavings_never_double_book_nor_book_without_a_hold() {
                             .query_async::<()>(&mut redis)
                             .await
                             .unwrap();
-                        let keys: Vec<String> = redis::cmd("KEYS")
-                            .arg(format!("{prefix}:{{seeker:*}}:hold-record:{id}"))
-                            .query_async(&mut redis)
-                            .await
-                            .unwrap();
-                        let seeker_holds = keys[0].replace(&format!(":hold-record:{id}"), ":holds");
+                        let (seeker_holds, member) = app.seeker_hold_entry(&id).await;
                         redis::cmd("ZADD")
                             .arg(seeker_holds)
                             .arg(1)
-                            .arg(&id)
+                            .arg(member)
                             .query_async::<()>(&mut redis)
                             .await
                             .unwrap();

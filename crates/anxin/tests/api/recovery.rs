@@ -130,15 +130,8 @@ async fn postgres_refuses_a_second_booking_even_when_redis_is_wrong() {
     );
     // Now make Redis wrong the other way: it believes the first hold is live
     // and the slot unbooked. Only Postgres stands in the way.
-    let seeker_key: Vec<String> = redis::cmd("KEYS")
-        .arg(format!(
-            "{}:{{seeker:*}}:hold-record:{hold_a}",
-            app.settings.redis_prefix
-        ))
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    let first_id = seeker_key[0]
+    let (seeker_holds, _) = app.seeker_hold_entry(&hold_a).await;
+    let first_id = seeker_holds
         .split("{seeker:")
         .nth(1)
         .unwrap()

@@ -103,11 +103,8 @@ pub async fn confirm(
             record
         }
         stale => {
-            if stale.is_some() {
-                state
-                    .reserve
-                    .forget_hold(seeker_id, req.hold_id, None)
-                    .await?;
+            if let Some(stale) = stale {
+                state.reserve.forget_hold(seeker_id, &stale, None).await?;
             }
             if let Some(previous) = replayed().await? {
                 return replay(previous, &request_hash);
@@ -121,10 +118,7 @@ pub async fn confirm(
     // Lets go of the hold on a refusal, so the slot is open again at once.
     let give_back = || async {
         state.reserve.release_slot(&record, seeker_id).await?;
-        state
-            .reserve
-            .forget_hold(seeker_id, req.hold_id, None)
-            .await?;
+        state.reserve.forget_hold(seeker_id, &record, None).await?;
         Ok::<(), ApiError>(())
     };
     let slot = crate::flows::slots::place(state, record.slot_id).await?;
@@ -162,7 +156,7 @@ pub async fn confirm(
             // Two hash slots, so two scripts; sent together.
             let (mirrored, _) = tokio::join!(
                 state.reserve.mark_booked(record.expert_id, record.slot_id),
-                state.reserve.forget_hold(seeker_id, req.hold_id, None)
+                state.reserve.forget_hold(seeker_id, &record, None)
             );
             if let Err(e) = mirrored {
                 tracing::warn!(error = %e, "booking committed but not yet mirrored to Redis");
@@ -181,10 +175,7 @@ pub async fn confirm(
                 .reserve
                 .mark_booked(record.expert_id, record.slot_id)
                 .await?;
-            state
-                .reserve
-                .forget_hold(seeker_id, req.hold_id, None)
-                .await?;
+            state.reserve.forget_hold(seeker_id, &record, None).await?;
             Err(refuse(
                 Refusal::SlotUnavailable,
                 "slot_taken",

@@ -7,7 +7,7 @@ use crate::flows::{self, reconcile};
 use crate::ops::events::{self, Event, Refusal};
 use crate::state::AppState;
 use anxin_domain::ids::{HoldId, SlotId};
-use anxin_reserve::{SeekerHold, SlotHold};
+use anxin_reserve::{HoldRecord, SeekerHold, SlotHold};
 use anxin_store::seekers::SeekerRow;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -124,6 +124,12 @@ pub async fn place(
             ));
         }
     };
+    let record = HoldRecord {
+        hold_id,
+        slot_id,
+        expert_id: expert,
+        expires_at,
+    };
     let decided: ApiResult<SlotHold> = async {
         let mut decision = state
             .reserve
@@ -147,7 +153,7 @@ pub async fn place(
             // Don't leave the seeker charged with a hold they did not get.
             let _ = state
                 .reserve
-                .forget_hold(seeker_id, hold_id, idempotency_key)
+                .forget_hold(seeker_id, &record, idempotency_key)
                 .await;
             return Err(e);
         }
@@ -178,7 +184,7 @@ pub async fn place(
     };
     state
         .reserve
-        .forget_hold(seeker_id, hold_id, idempotency_key)
+        .forget_hold(seeker_id, &record, idempotency_key)
         .await?;
     state.metrics.hold("unavailable");
     refused(Refusal::SlotUnavailable);
@@ -194,7 +200,7 @@ pub async fn release(state: &AppState, seeker: &SeekerRow, hold_id: HoldId) -> A
         .await?
         .ok_or(ApiError::NotFound("hold"))?;
     state.reserve.release_slot(&record, seeker_id).await?;
-    state.reserve.forget_hold(seeker_id, hold_id, None).await?;
+    state.reserve.forget_hold(seeker_id, &record, None).await?;
     state.metrics.hold("released");
     crate::ops::events::emit(
         state,

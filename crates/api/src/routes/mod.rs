@@ -5,11 +5,15 @@ pub mod seekers;
 pub mod service;
 
 use crate::error::ApiError;
+use actix_web::http::header::HeaderName;
 use actix_web::HttpRequest;
 
 /// The optional `Idempotency-Key` header, validated.
 pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let Some(value) = req.headers().get("Idempotency-Key") else {
+    // A static name: looking a header up by a mixed-case `&str` builds (and
+    // allocates) a lower-case name on every request.
+    const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+    let Some(value) = req.headers().get(IDEMPOTENCY_KEY) else {
         return Ok(None);
     };
     let key = value.to_str().ok().map(str::trim).unwrap_or("");
