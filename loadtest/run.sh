@@ -165,7 +165,7 @@ hold_targets() {
 }
 hold_summary() {
   printf 'redis-benchmark Lua hold-equivalent:  %8.0f /s\n' "$REDIS_RATE"
-  printf 'holds through HTTP (wrk):             %8.0f /s  = %5.1f%% of Redis   (p99 %s ms at 200 clients)\n' "$HOLD_RATE" "$(awk "BEGIN{print 100*$HOLD_RATE/$REDIS_RATE}")" "$HOLD_P99"
+  printf 'holds through HTTP (wrk):             %8.0f /s  = %5s%% of Redis   (p99 %s ms at 200 clients)\n' "$HOLD_RATE" "$HOLD_PCT" "$HOLD_P99"
 }
 if [ "$SCALE" = holds ]; then
   echo
@@ -191,9 +191,11 @@ CYCLE_RATE=$(awk '$1=="hold" && NF==6{print $3}' "$OUT/cycles.txt")
 CONFIRM_PCT=$(pct "$CONFIRM_RATE" "$PG_INSERT_REAL_RATE")
 read -r RACE_BOOKINGS RACE_SLOTS < <(awk '/^race:/{print $2, $5}' "$OUT/race.txt")
 # Every mode checks Postgres at its end; these are the totals over all four.
-DOUBLE=$(cat "$OUT"/{cycles,confirm,flow,race}.txt | awk '/^double bookings:/{s+=$3} END{print s+0}')
-LOST=$(cat "$OUT"/{cycles,confirm,flow,race}.txt | awk '/^lost bookings:/{s+=$3} END{print s+0}')
-OTHER_ERRORS=$(cat "$OUT"/{cycles,confirm,flow,race}.txt | awk '/^errors other than 409\/429:/{s+=$5} END{print s+0}')
+read -r DOUBLE LOST OTHER_ERRORS < <(awk '
+  /^double bookings:/ { d += $3 }
+  /^lost bookings:/ { l += $3 }
+  /^errors other than 409\/429:/ { e += $5 }
+  END { print d + 0, l + 0, e + 0 }' "$OUT"/{cycles,confirm,flow,race}.txt)
 echo
 echo "== Summary (same run, this machine) =="
 printf 'pgbench booking+outbox, bare tables:  %8.0f /s\n' "$PG_RATE"

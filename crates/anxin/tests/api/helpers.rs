@@ -318,16 +318,20 @@ impl TestApp {
             .unwrap()
     }
 
+    /// This test's Redis keys matching `pattern` (after the prefix and ':').
+    pub async fn redis_keys(&self, pattern: &str) -> Vec<String> {
+        redis::cmd("KEYS")
+            .arg(format!("{}:{pattern}", self.settings.redis_prefix))
+            .query_async(&mut self.redis().await)
+            .await
+            .unwrap()
+    }
+
     /// Where the seeker's side keeps a hold: their set of holds, and the
     /// hold's member in it (see `seeker_acquire.lua`).
     pub async fn seeker_hold_entry(&self, hold: &str) -> (String, String) {
         let mut c = self.redis().await;
-        let sets: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:{{seeker:*}}:holds", self.settings.redis_prefix))
-            .query_async(&mut c)
-            .await
-            .unwrap();
-        for set in sets {
+        for set in self.redis_keys("{seeker:*}:holds").await {
             let members: Vec<String> = redis::cmd("ZRANGE")
                 .arg(&set)
                 .arg(0)
@@ -348,16 +352,11 @@ impl TestApp {
     /// Wipes this test's Redis namespace, as `FLUSHDB` would for a
     /// dedicated server.
     pub async fn wipe_redis(&self) {
-        let mut c = self.redis().await;
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", self.settings.redis_prefix))
-            .query_async(&mut c)
-            .await
-            .unwrap();
+        let keys = self.redis_keys("*").await;
         if !keys.is_empty() {
             redis::cmd("DEL")
                 .arg(&keys)
-                .query_async::<()>(&mut c)
+                .query_async::<()>(&mut self.redis().await)
                 .await
                 .unwrap();
         }
@@ -366,11 +365,7 @@ impl TestApp {
     /// Every value stored under this test's Redis prefix, as text.
     pub async fn redis_dump(&self) -> String {
         let mut c = self.redis().await;
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", self.settings.redis_prefix))
-            .query_async(&mut c)
-            .await
-            .unwrap();
+        let keys = self.redis_keys("*").await;
         let mut out = String::new();
         for k in keys {
             let dump: Vec<u8> = redis::cmd("DUMP")

@@ -88,14 +88,7 @@ async fn postgres_refuses_a_second_booking_even_when_redis_is_wrong() {
         .unwrap()
         .to_string();
     let mut redis = app.redis().await;
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!(
-            "{}:{{expert:{expert}}}:*",
-            app.settings.redis_prefix
-        ))
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    let keys = app.redis_keys(&format!("{{expert:{expert}}}:*")).await;
     // Forget the expert's hold markers only, keep the seeker's record.
     let held: Vec<&String> = keys
         .iter()
