@@ -13,7 +13,8 @@ use anxin_domain::ids::{ExpertId, HoldId, SeekerId, SlotId};
 use chrono::{DateTime, TimeZone, Utc};
 use keys::{ExpertKeys, Keys, SeekerKeys};
 use redis::aio::ConnectionManager;
-use redis::Script;
+use redis::{RedisWrite, Script, ToRedisArgs};
+use std::fmt::Display;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -197,6 +198,33 @@ fn first(reply: &[String]) -> &str {
     reply.first().map(String::as_str).unwrap_or("")
 }
 
+/// A script argument: anything with a `Display` form.
+type Arg<'a> = &'a (dyn Display + Sync);
+
+/// A script argument written in its `Display` form, with no `String` of its
+/// own.
+struct Shown<'a>(Arg<'a>);
+
+impl ToRedisArgs for Shown<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        out.write_arg_fmt(self.0)
+    }
+}
+
+/// A script's yes/no argument.
+fn flag(yes: bool) -> &'static str {
+    if yes {
+        "1"
+    } else {
+        "0"
+    }
+}
+
+/// `args` as script arguments.
+fn shown(args: &[String]) -> Vec<Arg<'_>> {
+    args.iter().map(|a| a as Arg).collect()
+}
+
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 thread_local! {
@@ -291,39 +319,50 @@ impl Reserve {
         Ok(())
     }
 
+    /// Runs one of the expert scripts on `expert`'s keys.
     async fn on_expert(
         &self,
         script: &Script,
         expert: ExpertId,
-        args: &[String],
+        args: &[Arg<'_>],
     ) -> Result<Vec<String>> {
         let ExpertKeys(keys) = self.keys.expert(expert);
-        let mut inv = script.prepare_invoke();
-        for k in &keys {
-            inv.key(k);
-        }
-        for a in args {
-            inv.arg(a);
-        }
-        let mut c = self.conn().await;
-        Ok(inv.invoke_async(&mut c).await?)
+        self.eval(script, &keys, args).await
     }
 
+    /// Runs one of the seeker scripts.
     async fn on_seeker(
         &self,
         script: &Script,
-        keys: SeekerKeys,
-        args: &[String],
+        SeekerKeys(keys): SeekerKeys,
+        args: &[Arg<'_>],
     ) -> Result<Vec<String>> {
-        let mut inv = script.prepare_invoke();
-        for k in &keys.0 {
-            inv.key(k);
-        }
+        self.eval(script, &keys, args).await
+    }
+
+    /// `EVALSHA`, loading the script first if this Redis doesn't know it yet
+    /// (a restart, a wipe). Keys and arguments go straight into the command's
+    /// buffer: `ScriptInvocation` copies each into an allocation of its own
+    /// and then again into the command, on every hold.
+    async fn eval(
+        &self,
+        script: &Script,
+        keys: &[String],
+        args: &[Arg<'_>],
+    ) -> Result<Vec<String>> {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(script.get_hash()).arg(keys.len()).arg(keys);
         for a in args {
-            inv.arg(a);
+            cmd.arg(Shown(*a));
         }
         let mut c = self.conn().await;
-        Ok(inv.invoke_async(&mut c).await?)
+        match cmd.query_async(&mut c).await {
+            Err(e) if e.kind() == redis::ErrorKind::NoScriptError => {
+                script.prepare_invoke().load_async(&mut c).await?;
+                Ok(cmd.query_async(&mut c).await?)
+            }
+            reply => Ok(reply?),
+        }
     }
 
     /// The seeker's side: idempotency and the hold limit. Must be followed by
@@ -344,16 +383,16 @@ impl Reserve {
                 &self.scripts.seeker_acquire,
                 keys,
                 &[
-                    hold.to_string(),
-                    slot.to_string(),
-                    expert.to_string(),
-                    self.config.max_holds_per_seeker.to_string(),
-                    millis(self.config.hold_ttl).to_string(),
-                    request_hash.to_string(),
-                    millis(self.config.idempotency_ttl).to_string(),
-                    if idempotency_key.is_some() { "1" } else { "0" }.to_string(),
-                    millis(self.rate_interval()).max(1).to_string(),
-                    self.config.holds_per_minute_per_seeker.max(1).to_string(),
+                    &hold,
+                    &slot,
+                    &expert,
+                    &self.config.max_holds_per_seeker,
+                    &millis(self.config.hold_ttl),
+                    &request_hash,
+                    &millis(self.config.idempotency_ttl),
+                    &flag(idempotency_key.is_some()),
+                    &millis(self.rate_interval()).max(1),
+                    &self.config.holds_per_minute_per_seeker.max(1),
                 ],
             )
             .await?;
@@ -398,11 +437,10 @@ impl Reserve {
         idempotency_key: Option<&str>,
     ) -> Result<()> {
         let keys = self.keys.seeker(seeker, idempotency_key);
-        let forget_idem = if idempotency_key.is_some() { "1" } else { "0" };
         self.on_seeker(
             &self.scripts.seeker_release,
             keys,
-            &[hold.member(), forget_idem.into()],
+            &[&hold.member(), &flag(idempotency_key.is_some())],
         )
         .await?;
         Ok(())
@@ -414,7 +452,7 @@ impl Reserve {
             .on_seeker(
                 &self.scripts.seeker_hold,
                 self.keys.seeker(seeker, None),
-                &[hold.to_string()],
+                &[&hold],
             )
             .await?;
         let [member, expires] = reply.as_slice() else {
@@ -451,12 +489,12 @@ impl Reserve {
                 &self.scripts.hold,
                 expert,
                 &[
-                    slot.to_string(),
-                    hold.to_string(),
-                    seeker.to_string(),
-                    millis(self.config.hold_ttl).to_string(),
-                    millis(self.config.cutoff).to_string(),
-                    if may_take_reserved { "1" } else { "0" }.to_string(),
+                    &slot,
+                    &hold,
+                    &seeker,
+                    &millis(self.config.hold_ttl),
+                    &millis(self.config.cutoff),
+                    &flag(may_take_reserved),
                 ],
             )
             .await?;
@@ -483,12 +521,7 @@ impl Reserve {
             .on_expert(
                 &self.scripts.verify,
                 record.expert_id,
-                &[
-                    record.slot_id.to_string(),
-                    record.hold_id.to_string(),
-                    seeker.to_string(),
-                    millis(extend).to_string(),
-                ],
+                &[&record.slot_id, &record.hold_id, &seeker, &millis(extend)],
             )
             .await?;
         Ok(first(&reply) == "ok")
@@ -500,11 +533,7 @@ impl Reserve {
             .on_expert(
                 &self.scripts.release,
                 record.expert_id,
-                &[
-                    record.slot_id.to_string(),
-                    record.hold_id.to_string(),
-                    seeker.to_string(),
-                ],
+                &[&record.slot_id, &record.hold_id, &seeker],
             )
             .await?;
         Ok(first(&reply) == "ok")
@@ -512,19 +541,14 @@ impl Reserve {
 
     /// Mirrors a committed booking.
     pub async fn mark_booked(&self, expert: ExpertId, slot: SlotId) -> Result<()> {
-        self.on_expert(&self.scripts.book, expert, &[slot.to_string()])
-            .await?;
+        self.on_expert(&self.scripts.book, expert, &[&slot]).await?;
         Ok(())
     }
 
     /// Mirrors a cancelled booking; `reopen` when the slot has not started.
     pub async fn unmark_booked(&self, expert: ExpertId, slot: SlotId, reopen: bool) -> Result<()> {
-        self.on_expert(
-            &self.scripts.unbook,
-            expert,
-            &[slot.to_string(), if reopen { "1" } else { "0" }.to_string()],
-        )
-        .await?;
+        self.on_expert(&self.scripts.unbook, expert, &[&slot, &flag(reopen)])
+            .await?;
         Ok(())
     }
 
@@ -542,10 +566,10 @@ impl Reserve {
                 &self.scripts.open,
                 expert,
                 &[
-                    from.timestamp_millis().to_string(),
-                    to.timestamp_millis().to_string(),
-                    if may_take_reserved { "1" } else { "0" }.to_string(),
-                    limit.to_string(),
+                    &from.timestamp_millis(),
+                    &to.timestamp_millis(),
+                    &flag(may_take_reserved),
+                    &limit,
                 ],
             )
             .await?;
@@ -654,7 +678,8 @@ impl Reserve {
                 .iter()
                 .flat_map(|s| [s.slot_id.to_string(), s.meta()])
                 .collect();
-            self.on_expert(&self.scripts.upsert, expert, &args).await?;
+            self.on_expert(&self.scripts.upsert, expert, &shown(&args))
+                .await?;
         }
         self.mark_indexed(expert).await
     }
@@ -666,7 +691,7 @@ impl Reserve {
         }
         let args: Vec<String> = slots.iter().map(ToString::to_string).collect();
         let reply = self
-            .on_expert(&self.scripts.withdraw, expert, &args)
+            .on_expert(&self.scripts.withdraw, expert, &shown(&args))
             .await?;
         Ok(reply.iter().filter_map(|s| s.parse().ok()).collect())
     }
@@ -789,7 +814,8 @@ impl Reserve {
         let mut args = vec![open.len().to_string()];
         args.extend(open.iter().flat_map(|s| [s.slot_id.to_string(), s.meta()]));
         args.extend(booked.iter().map(ToString::to_string));
-        self.on_expert(&self.scripts.rebuild, expert, &args).await?;
+        self.on_expert(&self.scripts.rebuild, expert, &shown(&args))
+            .await?;
         self.mark_indexed(expert).await
     }
 

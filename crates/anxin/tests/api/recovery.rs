@@ -158,6 +158,40 @@ async fn postgres_refuses_a_second_booking_even_when_redis_is_wrong() {
 }
 
 #[tokio::test]
+async fn a_redis_that_forgot_the_scripts_still_takes_holds() {
+    // A restarted Redis keeps no scripts. Scripts are sent by their hash, so
+    // the first call after the restart must load them and carry on, on the
+    // seeker's side and on the slot's. (Every test sharing this Redis goes
+    // through the same path when this runs.)
+    let app = spawn_app().await;
+    let expert = app.expert_with(&all_week(60)).await;
+    let slot = app.future_slot(expert).await;
+    redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async::<()>(&mut app.redis().await)
+        .await
+        .unwrap();
+    let seeker = new_seeker();
+    let r = app.hold(&seeker, slot).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // The hold is real: the slot is gone from the listing, and it books.
+    assert!(!app
+        .open_slots(expert)
+        .await
+        .iter()
+        .any(|s| s["slot_id"] == slot.to_string()));
+    let hold = r.json::<Value>().await.unwrap()["hold_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        app.confirm(&seeker, &hold, "+8613812345678").await.status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(app.active_bookings_of_slot(slot).await, 1);
+}
+
+#[tokio::test]
 async fn reconcile_restores_the_index_after_a_wipe() {
     let app = spawn_app().await;
     let expert = app.expert_with(&all_week(60)).await;
