@@ -128,9 +128,14 @@ psql -h 127.0.0.1 -U postgres -d postgres -q -c "DROP DATABASE anxin_pgbench WIT
   -c "DROP DATABASE anxin_pgbench_real WITH (FORCE)" >/dev/null
 fi
 
-log "starting anxin serve on :$PORT (database $DB, Redis prefix $PREFIX)"
+# One HTTP worker thread: on two cores shared with Redis (which needs most of
+# one), Postgres and the client, a second worker only adds switching. Paired
+# runs, one worker against one per core, gave more holds and a lower p99 with
+# one (README, Benchmarks). ANXIN_HTTP_WORKERS=0 serves with one per core.
+WORKERS=${ANXIN_HTTP_WORKERS:-1}
+log "starting anxin serve on :$PORT (database $DB, Redis prefix $PREFIX, $WORKERS HTTP worker(s); 0 = one per core)"
 psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
-ANXIN_LISTEN=127.0.0.1:$PORT ANXIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB ANXIN_REDIS_PREFIX=$PREFIX \
+ANXIN_HTTP_WORKERS=$WORKERS ANXIN_LISTEN=127.0.0.1:$PORT ANXIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB ANXIN_REDIS_PREFIX=$PREFIX \
 ANXIN_HOLDS_PER_MINUTE_PER_IP=100000000 ANXIN_HOLDS_PER_MINUTE_PER_SEEKER=100000000 ANXIN_MAX_HOLDS_PER_SEEKER=1000000 \
 ANXIN_PRIORITY_SHARE=0 \
 ANXIN_MAX_ACTIVE_BOOKINGS=1000 ANXIN_LOG_FORMAT=json RUST_LOG=warn \
@@ -169,7 +174,7 @@ hold_summary() {
 }
 if [ "$SCALE" = holds ]; then
   echo
-  echo "== Summary (same run, this machine) =="
+  echo "== Summary (same run, this machine; anxin serve with ANXIN_HTTP_WORKERS=$WORKERS) =="
   hold_summary
   echo
   echo "== Issue 3's hold targets, in this run =="
@@ -197,7 +202,7 @@ read -r DOUBLE LOST OTHER_ERRORS < <(awk '
   /^errors other than 409\/429:/ { e += $5 }
   END { print d + 0, l + 0, e + 0 }' "$OUT"/{cycles,confirm,flow,race}.txt)
 echo
-echo "== Summary (same run, this machine) =="
+echo "== Summary (same run, this machine; anxin serve with ANXIN_HTTP_WORKERS=$WORKERS) =="
 printf 'pgbench booking+outbox, bare tables:  %8.0f /s\n' "$PG_RATE"
 printf 'pgbench same rows, Anxin schema:      %8.0f /s   (the durable insert a confirmation makes)\n' "$PG_INSERT_REAL_RATE"
 printf 'pgbench confirm_booking() itself:     %8.0f /s\n' "$PG_REAL_RATE"
