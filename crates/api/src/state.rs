@@ -62,6 +62,9 @@ pub type KeyedLimiter = RateLimiter<String, DefaultKeyedStateStore<String>, Defa
 
 pub struct AppState {
     pub pool: PgPool,
+    /// Names `pool`'s database among others in this process (the event
+    /// writer's queue is one per database); computed once, not per event.
+    pub database_key: String,
     pub reserve: Reserve,
     pub cipher: PhoneCipher,
     pub subjects: SubjectHasher,
@@ -108,6 +111,7 @@ impl AppState {
             ip_limiter: Arc::new(RateLimiter::keyed(per_minute(
                 config.holds_per_minute_per_ip,
             ))),
+            database_key: anxin_store::events::database_key(&pool),
             pool,
             reserve,
             cipher,

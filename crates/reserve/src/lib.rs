@@ -350,8 +350,13 @@ impl Reserve {
         keys: &[String],
         args: &[Arg<'_>],
     ) -> Result<Vec<String>> {
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(script.get_hash()).arg(keys.len()).arg(keys);
+        // Sized for the slot side of a hold (about 520 bytes), so writing the
+        // arguments doesn't grow it.
+        let mut cmd = redis::Cmd::with_capacity(3 + keys.len() + args.len(), 640);
+        cmd.arg("EVALSHA")
+            .arg(script.get_hash())
+            .arg(keys.len())
+            .arg(keys);
         for a in args {
             cmd.arg(Shown(*a));
         }

@@ -195,11 +195,11 @@ pub fn emit(state: &AppState, event: Event<'_>) {
     if let Job::Insert(e) = &job {
         metrics::get().events.with_label_values(&[e.kind]).inc();
     }
-    let key = anxin_store::events::database_key(&state.pool);
+    let key = &state.database_key;
     let mut job = Some(job);
     // Twice at most: a queue whose writer died is replaced once.
     for _ in 0..2 {
-        let Some(sender) = sender_for(&key, &state.pool) else {
+        let Some(sender) = sender_for(key, &state.pool) else {
             metrics::get().dropped("no_runtime", 1);
             return;
         };
@@ -214,8 +214,8 @@ pub fn emit(state: &AppState, event: Event<'_>) {
             Err(mpsc::error::TrySendError::Closed(j)) => {
                 job = Some(j);
                 if let Ok(mut map) = queues().lock() {
-                    if map.get(&key).is_some_and(mpsc::Sender::is_closed) {
-                        map.remove(&key);
+                    if map.get(key).is_some_and(mpsc::Sender::is_closed) {
+                        map.remove(key);
                     }
                 }
             }

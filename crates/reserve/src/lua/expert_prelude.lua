@@ -14,6 +14,12 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- A time (ms) as an argument to Redis. Given a Lua number, Redis formats it
+-- with "%.17g", a floating-point conversion that costs far more than "%d".
+local function ms(n)
+  return string.format('%d', n)
+end
+
 local function parse_meta(m)
   local s, e, r = string.match(m, '^(%d+):(%d+):(%d+)$')
   return { starts = tonumber(s), ends = tonumber(e), reserved_until = tonumber(r) }
@@ -32,13 +38,13 @@ end
 -- An expired hold gives its slot back here, inside whichever script next
 -- touches this expert: correctness never waits for a sweeper.
 local function reap(now)
-  local expired = redis.call('ZRANGEBYSCORE', K_HELD, '-inf', now)
+  local expired = redis.call('ZRANGEBYSCORE', K_HELD, '-inf', ms(now))
   for _, slot in ipairs(expired) do
     redis.call('ZREM', K_HELD, slot)
     redis.call('HDEL', K_HOLDS, slot)
     local m = meta(slot)
     if m and not is_booked(slot) then
-      redis.call('ZADD', K_OPEN, m.starts, slot)
+      redis.call('ZADD', K_OPEN, ms(m.starts), slot)
     end
   end
 end
@@ -46,7 +52,7 @@ end
 local function open_again(slot)
   local m = meta(slot)
   if m and not is_booked(slot) and not redis.call('ZSCORE', K_HELD, slot) then
-    redis.call('ZADD', K_OPEN, m.starts, slot)
+    redis.call('ZADD', K_OPEN, ms(m.starts), slot)
   end
 end
 

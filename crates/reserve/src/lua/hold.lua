@@ -9,7 +9,7 @@ if m.reserved_until > now and ARGV[6] ~= '1' then return {'unavailable'} end
 -- or booking takes the slot out. So taking it out here is the decision, and
 -- only one caller can succeed.
 if redis.call('ZREM', K_OPEN, slot) == 0 then return {'unavailable'} end
-local expires = now + tonumber(ARGV[4])
+local expires = ms(now + tonumber(ARGV[4]))
 redis.call('ZADD', K_HELD, expires, slot)
 redis.call('HSET', K_HOLDS, slot, ARGV[2] .. ':' .. ARGV[3])
-return {'ok', string.format('%d', expires)}
+return {'ok', expires}

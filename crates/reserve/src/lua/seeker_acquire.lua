@@ -39,9 +39,12 @@ if holds >= limit then
   if holds >= limit then return {'hold_limit'} end
 end
 local expires = now + tonumber(ARGV[5])
+-- Times go to Redis as "%d" strings: given a Lua number, Redis formats it
+-- with "%.17g", a floating-point conversion that costs far more.
 local at = string.format('%d', expires)
-redis.call('ZADD', KEYS[1], expires, ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[3], new_tat, '~rate')
-redis.call('PEXPIREAT', KEYS[1], math.max(expires, new_tat))
+redis.call('ZADD', KEYS[1], at, ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[3],
+  string.format('%d', new_tat), '~rate')
+redis.call('PEXPIREAT', KEYS[1], string.format('%d', math.max(expires, new_tat)))
 if ARGV[8] == '1' then
   redis.call('SET', KEYS[2], ARGV[6] .. '|' .. ARGV[1] .. '|' .. ARGV[2] .. '|' .. at, 'PX', ARGV[7])
 end
