@@ -129,9 +129,9 @@ psql -h 127.0.0.1 -U postgres -d postgres -q -c "DROP DATABASE anxin_pgbench WIT
 fi
 
 # The service's default: one HTTP worker per core. ANXIN_HTTP_WORKERS=1
-# serves with one; on these two cores, shared with Redis, Postgres and the
-# client, that gave more holds in paired wrk runs, but fewer confirmations,
-# cycles and flows (README, Benchmarks), so the default stays.
+# serves with one: in a full run on these two cores it gave fewer
+# confirmations, cycles and flows, and no steady gain in holds (README,
+# Benchmarks).
 WORKERS=${ANXIN_HTTP_WORKERS:-0}
 log "starting anxin serve on :$PORT (database $DB, Redis prefix $PREFIX, $WORKERS HTTP worker(s); 0 = one per core)"
 psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
@@ -145,7 +145,12 @@ trap 'kill $SERVER 2>/dev/null || true; drop_redis_prefix "$PREFIX"' EXIT
 for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 1; done
 
 LT="$CARGO_TARGET_DIR/release/anxin-loadtest --base http://127.0.0.1:$PORT --database-url postgres://postgres@127.0.0.1:5432/$DB"
-log "holds through HTTP: wrk, 200 connections, ${HOLD_SECONDS}s, every hold on its own slot"
+# One client thread, as redis-benchmark has: the client shares the two cores
+# with what it measures. wrk's own CPU per hold was 12-15 us with one thread
+# and 15-16 us with two (/proc/<pid>/stat, two runs each). WRK_THREADS=2
+# for two.
+WRK_THREADS=${WRK_THREADS:-1}
+log "holds through HTTP: wrk ($WRK_THREADS thread(s)), 200 connections, ${HOLD_SECONDS}s, every hold on its own slot"
 # 1,000 seekers holding many slots each (the limits above are raised for
 # that; every check still runs), on ~215,000 slots of 320 experts: more than
 # wrk can use in the run (a slot asked for twice would answer 409).
@@ -154,8 +159,8 @@ $LT --mode prepare-holds --seekers 1000 --experts 320 --out "$OUT/holds" | tee "
 psql -h 127.0.0.1 -U postgres -d postgres -qc CHECKPOINT
 placed() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk '/^anxin_holds_total\{result="placed"\}/{print $2}' | tail -n1; }
 PLACED_BEFORE=$(placed); PLACED_BEFORE=${PLACED_BEFORE:-0}
-wrk -t2 -c200 -d"${HOLD_SECONDS}s" --timeout 5s -s loadtest/wrk/holds.lua "http://127.0.0.1:$PORT" \
-  -- "$OUT/holds/tokens.txt" "$OUT/holds/slots.txt" 2 | tee "$OUT/holds.txt"
+wrk -t"$WRK_THREADS" -c200 -d"${HOLD_SECONDS}s" --timeout 5s -s loadtest/wrk/holds.lua "http://127.0.0.1:$PORT" \
+  -- "$OUT/holds/tokens.txt" "$OUT/holds/slots.txt" "$WRK_THREADS" | tee "$OUT/holds.txt"
 # wrk counts answers, not holds: the server's own counter says how many
 # holds were placed (requests still in flight when wrk stopped included).
 echo "holds placed by the server's count (anxin_holds_total): $(awk "BEGIN{print $(placed) - $PLACED_BEFORE}")" | tee -a "$OUT/holds.txt"

@@ -2,7 +2,7 @@
 -- slot no other request of the run uses, by one of the prepared seekers
 -- (`anxin-loadtest --mode prepare-holds` writes both lists and creates the
 -- seekers first, so no request pays for a seeker's first sight).
--- Usage: wrk -t2 -c200 -d10s -s holds.lua URL -- <tokens file> <slots file> <threads>
+-- Usage: wrk -t1 -c200 -d10s -s holds.lua URL -- <tokens file> <slots file> <threads>
 -- Prints the latency percentiles in the load generator's format, and how many
 -- answers were not 2xx.
 --
