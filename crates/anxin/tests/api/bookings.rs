@@ -5,27 +5,13 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-async fn hold_id(app: &TestApp, seeker: &str, slot: Uuid) -> String {
-    let r = app.hold(seeker, slot).await;
-    assert_eq!(
-        r.status(),
-        StatusCode::CREATED,
-        "{}",
-        r.text().await.unwrap()
-    );
-    r.json::<Value>().await.unwrap()["hold_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test]
 async fn a_confirmation_commits_booking_and_call_task_together() {
     let app = spawn_app().await;
     let expert = app.expert_with(&all_week(60)).await;
     let seeker = new_seeker();
     let slot = app.future_slot(expert).await;
-    let hold = hold_id(&app, &seeker, slot).await;
+    let hold = app.held(&seeker, slot).await;
     let r = app.confirm(&seeker, &hold, "+86 138 1234 5678").await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let b: Value = r.json().await.unwrap();
@@ -80,7 +66,7 @@ async fn a_retried_booking_returns_the_first_and_writes_one_row() {
     let app = spawn_app().await;
     let expert = app.expert_with(&all_week(60)).await;
     let seeker = new_seeker();
-    let hold = hold_id(&app, &seeker, app.future_slot(expert).await).await;
+    let hold = app.held(&seeker, app.future_slot(expert).await).await;
     let body = json!({"hold_id": hold, "phone": "+8613812345678"});
     let retries =
         join_all((0..5).map(|_| app.post_with_key(&seeker, "/v1/bookings", &body, "book-1"))).await;
@@ -120,7 +106,7 @@ async fn a_seeker_can_have_only_so_many_upcoming_bookings() {
         .collect();
     app.book(&seeker, ids[0], "+8613812345678").await;
     app.book(&seeker, ids[1], "+8613812345678").await;
-    let hold = hold_id(&app, &seeker, ids[2]).await;
+    let hold = app.held(&seeker, ids[2]).await;
     assert_error(
         app.confirm(&seeker, &hold, "+8613812345678").await,
         StatusCode::CONFLICT,
@@ -240,10 +226,7 @@ async fn two_instances_racing_for_the_same_slots_never_double_book() {
                 assert_eq!(r.status(), StatusCode::CONFLICT);
                 return 0;
             }
-            let hold = r.json::<Value>().await.unwrap()["hold_id"]
-                .as_str()
-                .unwrap()
-                .to_string();
+            let hold = hold_id(r).await;
             // Confirm through the other instance.
             let r = other.confirm(seeker, &hold, "+8613812345678").await;
             assert_eq!(r.status(), StatusCode::CREATED);

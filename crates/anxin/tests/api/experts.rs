@@ -71,10 +71,7 @@ async fn applicants_are_vetted_before_they_show_and_every_move_is_audited() {
     let holder = new_seeker();
     let r = app.hold(&holder, held).await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let hold = r.json::<Value>().await.unwrap()["hold_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let hold = hold_id(r).await;
     let r = app
         .post(
             &operator(),

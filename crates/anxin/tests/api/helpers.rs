@@ -279,8 +279,8 @@ impl TestApp {
         .await
     }
 
-    /// Hold and confirm; returns the booking id.
-    pub async fn book(&self, seeker: &str, slot: Uuid, phone: &str) -> Uuid {
+    /// Holds the slot, which must succeed; returns the hold id.
+    pub async fn held(&self, seeker: &str, slot: Uuid) -> String {
         let r = self.hold(seeker, slot).await;
         assert_eq!(
             r.status(),
@@ -288,10 +288,12 @@ impl TestApp {
             "{}",
             r.text().await.unwrap()
         );
-        let hold = r.json::<Value>().await.unwrap()["hold_id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        hold_id(r).await
+    }
+
+    /// Hold and confirm; returns the booking id.
+    pub async fn book(&self, seeker: &str, slot: Uuid, phone: &str) -> Uuid {
+        let hold = self.held(seeker, slot).await;
         let r = self.confirm(seeker, &hold, phone).await;
         assert_eq!(
             r.status(),
@@ -425,6 +427,14 @@ impl TestApp {
 }
 
 /// Asserts a JSON error body with the given status and code.
+/// The id of the hold a `POST /v1/holds` answer placed.
+pub async fn hold_id(r: Response) -> String {
+    r.json::<Value>().await.unwrap()["hold_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 pub async fn assert_error(r: Response, status: StatusCode, code: &str) -> Value {
     let got = r.status();
     let body: Value = r.json().await.unwrap_or(Value::Null);

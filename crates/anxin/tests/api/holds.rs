@@ -17,13 +17,7 @@ async fn hundreds_racing_for_one_slot_yield_exactly_one_hold_then_one_booking() 
     let mut lost = 0;
     for (seeker, r) in seekers.iter().zip(answers) {
         match r.status() {
-            StatusCode::CREATED => won.push((
-                seeker.clone(),
-                r.json::<Value>().await.unwrap()["hold_id"]
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
-            )),
+            StatusCode::CREATED => won.push((seeker.clone(), hold_id(r).await)),
             StatusCode::CONFLICT => {
                 assert_eq!(
                     r.json::<Value>().await.unwrap()["error"],
@@ -68,10 +62,7 @@ async fn a_seeker_holds_one_slot_at_a_time_and_release_reopens_it_at_once() {
     let b: Uuid = slots[3]["slot_id"].as_str().unwrap().parse().unwrap();
     let r = app.hold(&seeker, a).await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let hold = r.json::<Value>().await.unwrap()["hold_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let hold = hold_id(r).await;
     assert_error(
         app.hold(&seeker, b).await,
         StatusCode::CONFLICT,
@@ -123,10 +114,7 @@ async fn an_expired_hold_blocks_nobody_and_cannot_be_confirmed() {
     let first = new_seeker();
     let r = app.hold(&first, slot).await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let hold = r.json::<Value>().await.unwrap()["hold_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let hold = hold_id(r).await;
     let second = new_seeker();
     assert_error(
         app.hold(&second, slot).await,
@@ -279,10 +267,7 @@ async fn slot_timing_past_slots_cannot_be_held_running_ones_until_the_cutoff() {
         StatusCode::CREATED,
         "a running slot with 30 min left can be held"
     );
-    let hold = r.json::<Value>().await.unwrap()["hold_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let hold = hold_id(r).await;
     assert_eq!(
         app.confirm(&seeker, &hold, "+8613812345678").await.status(),
         StatusCode::CREATED
@@ -326,10 +311,7 @@ async fn hold_rate_limits_answer_429_with_retry_after_across_instances() {
             assert!((1..=60).contains(&retry), "{retry}");
             assert_eq!(r.json::<Value>().await.unwrap()["error"], "rate_limited");
         } else if r.status() == StatusCode::CREATED {
-            let hold = r.json::<Value>().await.unwrap()["hold_id"]
-                .as_str()
-                .unwrap()
-                .to_string();
+            let hold = hold_id(r).await;
             assert_eq!(
                 app.delete(&seeker, &format!("/v1/holds/{hold}"))
                     .await

@@ -40,10 +40,7 @@ async fn the_seekers_phone_and_identity_never_leak() {
         .parse()
         .unwrap();
     let r = app.hold(&seeker, other_slot).await;
-    let hold = r.json::<serde_json::Value>().await.unwrap()["hold_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let hold = hold_id(r).await;
     let r = app.post(&seeker, "/v1/bookings", &json!({"hold_id": hold, "phone": format!("+86{CANARY_DIGITS}"), "note": "x".repeat(600)})).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_clean("an error message", &r.text().await.unwrap());

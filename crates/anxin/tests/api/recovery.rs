@@ -11,10 +11,7 @@ async fn a_wipe_between_hold_and_confirm_loses_the_hold_not_the_slot() {
     let slot = app.future_slot(expert).await;
     let first = new_seeker();
     let r = app.hold(&first, slot).await;
-    let hold = r.json::<Value>().await.unwrap()["hold_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let hold = hold_id(r).await;
     app.wipe_redis().await;
     // The hold is gone with Redis: its seeker is told so, cleanly.
     assert_error(
@@ -50,10 +47,7 @@ async fn a_wipe_between_two_seekers_attempts_never_double_books() {
     let second = new_seeker();
     let r = app.hold(&second, slot).await;
     if r.status() == StatusCode::CREATED {
-        let hold = r.json::<Value>().await.unwrap()["hold_id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let hold = hold_id(r).await;
         assert_error(
             app.confirm(&second, &hold, "+8613812345678").await,
             StatusCode::CONFLICT,
@@ -83,10 +77,7 @@ async fn postgres_refuses_a_second_booking_even_when_redis_is_wrong() {
     // Both hold the same slot: the second after Redis lost the first hold's
     // state (a split brain, or a wipe right after the first hold).
     let r = app.hold(&first, slot).await;
-    let hold_a = r.json::<Value>().await.unwrap()["hold_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let hold_a = hold_id(r).await;
     let mut redis = app.redis().await;
     let keys = app.redis_keys(&format!("{{expert:{expert}}}:*")).await;
     // Forget the expert's hold markers only, keep the seeker's record.
@@ -111,10 +102,7 @@ async fn postgres_refuses_a_second_booking_even_when_redis_is_wrong() {
         .unwrap();
     let r = app.hold(&second, slot).await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let hold_b = r.json::<Value>().await.unwrap()["hold_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let hold_b = hold_id(r).await;
     assert_eq!(
         app.confirm(&second, &hold_b, "+8613812345678")
             .await
@@ -180,10 +168,7 @@ async fn a_redis_that_forgot_the_scripts_still_takes_holds() {
         .await
         .iter()
         .any(|s| s["slot_id"] == slot.to_string()));
-    let hold = r.json::<Value>().await.unwrap()["hold_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let hold = hold_id(r).await;
     assert_eq!(
         app.confirm(&seeker, &hold, "+8613812345678").await.status(),
         StatusCode::CREATED
@@ -226,10 +211,7 @@ async fn flushing_redis_in_the_middle_of_traffic_loses_nothing() {
             if r.status() != StatusCode::CREATED {
                 return None;
             }
-            let hold = r.json::<Value>().await.unwrap()["hold_id"]
-                .as_str()
-                .unwrap()
-                .to_string();
+            let hold = hold_id(r).await;
             let r = app.confirm(s, &hold, "+8613812345678").await;
             assert!(
                 r.status() == StatusCode::CREATED || r.status() == StatusCode::CONFLICT,
