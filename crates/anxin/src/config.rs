@@ -3,10 +3,16 @@
 //! (`ANXIN_CONFIG`, default `anxin.toml` if present) → `ANXIN_*` environment
 //! variables. Secrets are `SecretString`s: they never print, not even in
 //! `Debug`.
+//!
+//! Every variable is read as text (see `TextEnv`): `ANXIN_SIP_USERNAME=1001`
+//! is the string "1001", never a number. Numbers and switches are parsed
+//! from that text field by field (see `text`), so one that doesn't parse
+//! stops start-up with a message naming its variable and the form expected.
 use anyhow::{bail, Context};
 use base64::Engine;
-use figment::providers::{Env, Format, Serialized, Toml};
-use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -15,6 +21,10 @@ use std::time::Duration;
 pub const DEV_JWT_SECRET: &str = "anxin-development-jwt-secret-not-for-production";
 /// The development phone key (32 bytes, base64), documented in the README.
 pub const DEV_PHONE_KEY: &str = "YW54aW4tZGV2LXBob25lLWtleS0zMi1ieXRlcyEhISE=";
+/// The development subject key (32 bytes, base64), documented in the README.
+pub const DEV_SUBJECT_KEY: &str = "YW54aW4tZGV2LXN1YmplY3Qta2V5LTMyLWJ5dGVzISE=";
+/// Every environment variable Anxin reads starts with this.
+const ENV_PREFIX: &str = "ANXIN_";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -42,6 +52,11 @@ pub struct Settings {
     pub jwt_secret: Option<SecretString>,
     #[serde(skip_serializing)]
     pub phone_key: Option<SecretString>,
+    /// Keys the HMAC that turns a host app's subject into a seeker id. Kept
+    /// apart from the phone key, so phone keys can rotate without every
+    /// seeker becoming a new one.
+    #[serde(skip_serializing)]
+    pub subject_key: Option<SecretString>,
     /// Names the phone key in stored rows, so keys can rotate.
     pub phone_key_id: String,
     pub call_provider: Option<CallProviderKind>,
@@ -57,36 +72,58 @@ pub struct Settings {
     /// outbound proxy.
     pub sip_outbound_proxy: Option<String>,
     /// Also present the caller ID in `P-Asserted-Identity`.
+    #[serde(deserialize_with = "text::parse")]
     pub sip_assert_identity: bool,
     /// Seconds a leg may ring before it is cancelled.
+    #[serde(deserialize_with = "text::parse")]
     pub sip_ring_timeout_seconds: u64,
     /// Call attempts per booking, minutes between them, and minutes of grace
     /// after the slot's end before both legs are hung up.
+    #[serde(deserialize_with = "text::parse")]
     pub call_max_attempts: u32,
+    #[serde(deserialize_with = "text::parse")]
     pub call_retry_minutes: u64,
+    #[serde(deserialize_with = "text::parse")]
     pub call_grace_minutes: u64,
     /// Days a seeker's number is kept after their call, then erased.
+    #[serde(deserialize_with = "text::parse")]
     pub phone_retention_days: u64,
     /// `pretty` or `json`.
     pub log_format: String,
     /// HTTP worker threads; 0 = one per core.
+    #[serde(deserialize_with = "text::parse")]
     pub http_workers: usize,
+    #[serde(deserialize_with = "text::parse")]
     pub db_max_connections: u32,
+    #[serde(deserialize_with = "text::parse")]
     pub slate_size: usize,
+    #[serde(deserialize_with = "text::parse")]
     pub slate_stability_seconds: u64,
+    #[serde(deserialize_with = "text::parse")]
     pub horizon_days: u32,
+    #[serde(deserialize_with = "text::parse")]
     pub hold_ttl_seconds: u64,
+    #[serde(deserialize_with = "text::parse")]
     pub booking_cutoff_minutes: u64,
+    #[serde(deserialize_with = "text::parse")]
     pub max_holds_per_seeker: u32,
+    #[serde(deserialize_with = "text::parse")]
     pub max_active_bookings: i64,
+    #[serde(deserialize_with = "text::parse")]
     pub fee_minor: i32,
+    #[serde(deserialize_with = "text::parse")]
     pub priority_share: f64,
+    #[serde(deserialize_with = "text::parse")]
     pub priority_release_before_minutes: u64,
+    #[serde(deserialize_with = "text::parse")]
     pub holds_per_minute_per_seeker: u32,
+    #[serde(deserialize_with = "text::parse")]
     pub holds_per_minute_per_ip: u32,
+    #[serde(deserialize_with = "text::parse")]
     pub reconcile_interval_seconds: u64,
     /// Synthetic seekers for the demo dashboard (`anxin all` only; refused
     /// in production).
+    #[serde(deserialize_with = "text::parse")]
     pub demo_traffic: bool,
 }
 
@@ -101,6 +138,7 @@ impl Default for Settings {
             redis_prefix: "anxin".into(),
             jwt_secret: None,
             phone_key: None,
+            subject_key: None,
             phone_key_id: "k1".into(),
             call_provider: None,
             sip_trunk: None,
@@ -140,6 +178,7 @@ impl Default for Settings {
 pub struct Secrets {
     pub jwt_secret: Vec<u8>,
     pub phone_key: Vec<u8>,
+    pub subject_key: Vec<u8>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -148,7 +187,7 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
-fn decode_key(raw: &str) -> anyhow::Result<Vec<u8>> {
+fn decode_key(name: &str, raw: &str) -> anyhow::Result<Vec<u8>> {
     let raw = raw.trim();
     let bytes = if raw.len() == 64 && raw.chars().all(|c| c.is_ascii_hexdigit()) {
         (0..32)
@@ -157,23 +196,34 @@ fn decode_key(raw: &str) -> anyhow::Result<Vec<u8>> {
     } else {
         base64::engine::general_purpose::STANDARD
             .decode(raw)
-            .context("ANXIN_PHONE_KEY must be 32 bytes as base64 or 64 hex digits")?
+            .with_context(|| format!("{name} must be 32 bytes as base64 or 64 hex digits"))?
     };
     if bytes.len() != 32 {
-        bail!("ANXIN_PHONE_KEY must be 32 bytes (it is {})", bytes.len());
+        bail!("{name} must be 32 bytes (it is {})", bytes.len());
     }
     Ok(bytes)
 }
 
 impl Settings {
+    /// Defaults, then the file, then the process environment.
     pub fn load() -> anyhow::Result<Self> {
-        let file = std::env::var("ANXIN_CONFIG").unwrap_or_else(|_| "anxin.toml".into());
-        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+        Self::from_vars(std::env::vars())
+    }
+
+    /// `load` over the given variables instead of the process environment
+    /// (`ANXIN_CONFIG` among them names the file).
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<Self> {
+        let env = TextEnv::new(vars);
+        let file = env
+            .config_file
+            .clone()
+            .unwrap_or_else(|| "anxin.toml".into());
+        Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file(&file))
-            .merge(Env::prefixed("ANXIN_").ignore(&["config"]))
+            .merge(env)
             .extract()
-            .context("reading configuration (defaults, ANXIN_CONFIG file, ANXIN_* variables)")?;
-        Ok(settings)
+            .map_err(|e| anyhow::anyhow!(describe(&e)))
+            .context("reading configuration (defaults, ANXIN_CONFIG file, ANXIN_* variables)")
     }
 
     pub fn call_provider(&self) -> CallProviderKind {
@@ -205,20 +255,18 @@ impl Settings {
                 DEV_JWT_SECRET.as_bytes().to_vec()
             }
         };
-        let phone = match &self.phone_key {
-            Some(s) if production && s.expose_secret() == DEV_PHONE_KEY => {
-                bail!("ANXIN_PHONE_KEY is the development value; set a real key in production")
-            }
-            Some(s) => decode_key(s.expose_secret())?,
-            None if production => {
-                bail!("ANXIN_PHONE_KEY is required in production (ANXIN_ENV=production)")
-            }
-            None => {
-                static WARNED: std::sync::Once = std::sync::Once::new();
-                WARNED.call_once(|| tracing::warn!("ANXIN_PHONE_KEY is not set: using the DEVELOPMENT key; stored phone numbers are not protected"));
-                decode_key(DEV_PHONE_KEY)?
-            }
-        };
+        let phone = self.key(
+            "ANXIN_PHONE_KEY",
+            &self.phone_key,
+            DEV_PHONE_KEY,
+            "stored phone numbers are not protected",
+        )?;
+        let subject = self.key(
+            "ANXIN_SUBJECT_KEY",
+            &self.subject_key,
+            DEV_SUBJECT_KEY,
+            "seekers' pseudonyms can be linked back to host-app subjects",
+        )?;
         if production && self.call_provider() == CallProviderKind::Simulated {
             bail!(
                 "ANXIN_CALL_PROVIDER=simulated is refused in production: it places no real calls"
@@ -227,7 +275,31 @@ impl Settings {
         Ok(Secrets {
             jwt_secret: jwt,
             phone_key: phone,
+            subject_key: subject,
         })
+    }
+
+    /// A 32-byte key setting: required (and not the development value) in
+    /// production, the documented development value otherwise, loudly.
+    fn key(
+        &self,
+        name: &str,
+        value: &Option<SecretString>,
+        dev: &str,
+        risk: &str,
+    ) -> anyhow::Result<Vec<u8>> {
+        let production = self.env == Environment::Production;
+        match value {
+            Some(s) if production && s.expose_secret() == dev => {
+                bail!("{name} is the development value; set a real key in production")
+            }
+            Some(s) => decode_key(name, s.expose_secret()),
+            None if production => bail!("{name} is required in production (ANXIN_ENV=production)"),
+            None => {
+                tracing::warn!("{name} is not set: using the DEVELOPMENT key; {risk}");
+                decode_key(name, dev)
+            }
+        }
     }
 
     pub fn api_config(&self) -> anxin_api::ApiConfig {
@@ -257,6 +329,138 @@ impl Settings {
     }
 }
 
+/// The `ANXIN_*` variables as a figment provider that keeps every value as
+/// text. figment's own `Env` guesses a type from the text, so `1001` became a
+/// number and a string setting (a SIP user name, a password, `+86…`) then
+/// failed to load; here the field's type decides, through `text::parse`.
+struct TextEnv {
+    dict: Dict,
+    config_file: Option<String>,
+}
+
+impl TextEnv {
+    fn new(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut dict = Dict::new();
+        let mut config_file = None;
+        for (name, value) in vars {
+            let Some(key) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            match key.as_str() {
+                "" => {}
+                "config" => config_file = Some(value),
+                _ => {
+                    dict.insert(key, Value::from(value));
+                }
+            }
+        }
+        Self { dict, config_file }
+    }
+}
+
+impl Provider for TextEnv {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment variable").interpolater(|_, path| variable(path))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.dict.clone()))
+    }
+}
+
+/// The variable that sets the setting at `path` (`["slate_size"]` →
+/// `ANXIN_SLATE_SIZE`).
+fn variable(path: &[&str]) -> String {
+    format!("{ENV_PREFIX}{}", path.join("_").to_ascii_uppercase())
+}
+
+/// A configuration error as one line naming the variable, what it was set
+/// to where that is no secret, and the form expected.
+fn describe(e: &figment::Error) -> String {
+    let path: Vec<&str> = e.path.iter().map(String::as_str).collect();
+    if path.is_empty() {
+        return e.to_string();
+    }
+    let source = e
+        .metadata
+        .as_ref()
+        .map_or_else(|| "configuration".to_string(), |m| m.name.to_string());
+    format!("{} ({source}): {}", variable(&path), e.kind)
+}
+
+/// Numbers and switches read from text (the environment) or from typed
+/// values (a TOML file).
+mod text {
+    use serde::de::{Deserializer, Error, Visitor};
+    use std::fmt;
+    use std::marker::PhantomData;
+    use std::str::FromStr;
+
+    /// A setting's type, with the form it is written in.
+    pub trait Setting: FromStr {
+        const FORM: &'static str;
+    }
+
+    macro_rules! forms {
+        ($($t:ty => $form:literal),* $(,)?) => {
+            $(impl Setting for $t { const FORM: &'static str = $form; })*
+        };
+    }
+
+    forms! {
+        u32 => "a whole number from 0 to 4294967295",
+        u64 => "a whole number, 0 or more",
+        usize => "a whole number, 0 or more",
+        i32 => "a whole number",
+        i64 => "a whole number",
+        f64 => "a decimal number such as 0.3",
+        bool => "true or false",
+    }
+
+    pub fn parse<'de, D: Deserializer<'de>, T: Setting>(d: D) -> Result<T, D::Error> {
+        d.deserialize_any(TextVisitor(PhantomData))
+    }
+
+    struct TextVisitor<T>(PhantomData<T>);
+
+    impl<T: Setting> TextVisitor<T> {
+        fn from_text<E: Error>(text: &str) -> Result<T, E> {
+            text.trim()
+                .parse()
+                .map_err(|_| E::custom(format!("expected {}, found {text:?}", T::FORM)))
+        }
+    }
+
+    impl<T: Setting> Visitor<'_> for TextVisitor<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(T::FORM)
+        }
+
+        fn visit_str<E: Error>(self, v: &str) -> Result<T, E> {
+            Self::from_text(v)
+        }
+
+        fn visit_bool<E: Error>(self, v: bool) -> Result<T, E> {
+            Self::from_text(&v.to_string())
+        }
+
+        fn visit_i64<E: Error>(self, v: i64) -> Result<T, E> {
+            Self::from_text(&v.to_string())
+        }
+
+        fn visit_u64<E: Error>(self, v: u64) -> Result<T, E> {
+            Self::from_text(&v.to_string())
+        }
+
+        fn visit_f64<E: Error>(self, v: f64) -> Result<T, E> {
+            Self::from_text(&v.to_string())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +475,7 @@ mod tests {
         assert!(s.secrets().is_err());
         s.jwt_secret = Some(DEV_JWT_SECRET.into());
         s.phone_key = Some("00".repeat(32).into());
+        s.subject_key = Some("11".repeat(32).into());
         assert!(s.secrets().unwrap_err().to_string().contains("development"));
         s.jwt_secret = Some("a-real-secret-with-at-least-32-characters".into());
         assert!(s.secrets().is_ok());
@@ -292,5 +497,83 @@ mod tests {
         let s = Settings::default().secrets().unwrap();
         assert_eq!(s.jwt_secret, DEV_JWT_SECRET.as_bytes());
         assert_eq!(s.phone_key.len(), 32);
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn digit_only_strings_stay_strings() {
+        let s = Settings::from_vars(vars(&[
+            ("ANXIN_SIP_USERNAME", "1001"),
+            ("ANXIN_SIP_PASSWORD", "123456"),
+            ("ANXIN_SIP_CALLER_ID", "+8640012345678"),
+            ("ANXIN_PHONE_KEY_ID", "2026"),
+            ("ANXIN_REDIS_PREFIX", "42"),
+            ("ANXIN_SLATE_SIZE", "25"),
+            ("ANXIN_PRIORITY_SHARE", "0.5"),
+            ("ANXIN_SIP_ASSERT_IDENTITY", "true"),
+            ("ANXIN_CONFIG", "/nonexistent/anxin.toml"),
+        ]))
+        .unwrap();
+        assert_eq!(s.sip_username.as_deref(), Some("1001"));
+        assert_eq!(
+            s.sip_password
+                .as_ref()
+                .map(|p| p.expose_secret().to_string()),
+            Some("123456".into())
+        );
+        assert_eq!(s.sip_caller_id.as_deref(), Some("+8640012345678"));
+        assert_eq!(s.phone_key_id, "2026");
+        assert_eq!(s.redis_prefix, "42");
+        assert_eq!(s.slate_size, 25);
+        assert_eq!(s.priority_share, 0.5);
+        assert!(s.sip_assert_identity);
+    }
+
+    #[test]
+    fn a_malformed_number_names_its_variable_and_form() {
+        let e = Settings::from_vars(vars(&[("ANXIN_SLATE_SIZE", "twenty")])).unwrap_err();
+        let text = format!("{e:#}");
+        assert!(text.contains("ANXIN_SLATE_SIZE"), "{text}");
+        assert!(text.contains("a whole number"), "{text}");
+        assert!(text.contains("twenty"), "{text}");
+        let e = Settings::from_vars(vars(&[("ANXIN_DEMO_TRAFFIC", "yes please")])).unwrap_err();
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("ANXIN_DEMO_TRAFFIC") && text.contains("true or false"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_toml_file_still_takes_typed_values() {
+        let dir = std::env::temp_dir().join(format!("anxin-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("anxin.toml");
+        std::fs::write(
+            &file,
+            "slate_size = 12\nsip_username = \"2002\"\ndemo_traffic = true\n",
+        )
+        .unwrap();
+        let s = Settings::from_vars(vars(&[
+            ("ANXIN_CONFIG", file.to_str().unwrap()),
+            ("ANXIN_HORIZON_DAYS", "7"),
+        ]))
+        .unwrap();
+        assert_eq!((s.slate_size, s.horizon_days), (12, 7));
+        assert_eq!(s.sip_username.as_deref(), Some("2002"));
+        assert!(s.demo_traffic);
+        // The environment overrides the file.
+        let s = Settings::from_vars(vars(&[
+            ("ANXIN_CONFIG", file.to_str().unwrap()),
+            ("ANXIN_SLATE_SIZE", "30"),
+        ]))
+        .unwrap();
+        assert_eq!(s.slate_size, 30);
     }
 }

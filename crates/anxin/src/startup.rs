@@ -34,7 +34,7 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<web::Data<AppSta
         pool,
         reserve,
         cipher,
-        SubjectHasher::new(&secrets.phone_key),
+        SubjectHasher::new(&secrets.subject_key),
         TokenVerifier::hs256(&secrets.jwt_secret),
         settings.api_config(),
     )))
@@ -52,7 +52,7 @@ impl Application {
     /// (port 0 picks a free port) and prepares the server.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let state = build_state(settings).await?;
-        flows::reconcile::all(&state)
+        flows::reconcile::startup(&state)
             .await
             .context("rebuilding the Redis index from Postgres")?;
         let listener = TcpListener::bind(&settings.listen)
@@ -71,11 +71,12 @@ impl Application {
             server = server.workers(settings.http_workers);
         }
         let every = Duration::from_secs(settings.reconcile_interval_seconds.max(1));
-        let (upkeep, weights) = (state.clone(), state.clone());
+        let (upkeep, weights, watched) = (state.clone(), state.clone(), state.clone());
         let background = tokio::spawn(async move {
             tokio::join!(
                 maintain(upkeep, every),
-                flows::slate::keep_inputs_fresh(&weights)
+                flows::slate::keep_inputs_fresh(&weights),
+                flows::reconcile::watch(&watched)
             );
         });
         Ok(Self {

@@ -48,7 +48,8 @@ pub async fn provider(settings: &Settings) -> anyhow::Result<Arc<dyn CallProvide
 }
 
 pub fn worker_config(settings: &Settings) -> WorkerConfig {
-    let mut config = WorkerConfig::new(format!("{}:call-events", settings.redis_prefix));
+    let keys = anxin_reserve::keys::Keys::new(&settings.redis_prefix);
+    let mut config = WorkerConfig::new(keys.call_events());
     config.retry = RetryPolicy {
         max_attempts: settings.call_max_attempts.max(1),
         backoff: chrono::Duration::minutes(settings.call_retry_minutes as i64),
@@ -69,10 +70,15 @@ pub async fn run(
     anxin_store::migrate(&pool)
         .await
         .context("running migrations")?;
-    let redis =
-        redis::aio::ConnectionManager::new(redis::Client::open(settings.redis_url.as_str())?)
-            .await
-            .context("connecting to Redis")?;
+    // Timeouts and quick reconnects as the API's (see
+    // `anxin_reserve::connection_config`): the call events a worker
+    // publishes while Redis is down are dropped, never waited for.
+    let redis = redis::aio::ConnectionManager::new_with_config(
+        redis::Client::open(settings.redis_url.as_str())?,
+        anxin_reserve::connection_config(anxin_reserve::RESPONSE_TIMEOUT),
+    )
+    .await
+    .context("connecting to Redis")?;
     let cipher = PhoneCipher::new(&settings.phone_key_id, &secrets.phone_key)?;
     let provider = provider(settings).await?;
     tracing::info!(provider = ?settings.call_provider(), "call worker started");

@@ -35,6 +35,8 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("too many requests")]
     TooManyRequests { retry_after: Duration },
+    /// A dependency (Postgres, Redis) does not answer: the client may retry
+    /// after `RETRY_UNAVAILABLE`. Says which in the message, never why.
     #[error("{0}")]
     Unavailable(&'static str),
     #[error("internal error")]
@@ -101,10 +103,18 @@ impl From<ValidationError> for ApiError {
     }
 }
 
+/// What a 503 asks the client to wait before retrying: dependency outages
+/// here are restarts, over in seconds.
+pub const RETRY_UNAVAILABLE: Duration = Duration::from_secs(1);
+
 impl From<anxin_store::StoreError> for ApiError {
     fn from(e: anxin_store::StoreError) -> Self {
         match e {
             anxin_store::StoreError::NotFound => Self::NotFound("record"),
+            e if e.is_outage() => {
+                tracing::warn!(error = %e, "postgres unavailable");
+                Self::Unavailable("the database is unavailable; try again shortly")
+            }
             other => Self::internal(other),
         }
     }
@@ -112,6 +122,10 @@ impl From<anxin_store::StoreError> for ApiError {
 
 impl From<anxin_reserve::ReserveError> for ApiError {
     fn from(e: anxin_reserve::ReserveError) -> Self {
+        if e.is_outage() {
+            tracing::warn!(error = %e, "redis unavailable");
+            return Self::Unavailable("the reservation index is unavailable; try again shortly");
+        }
         Self::internal(e)
     }
 }
@@ -140,8 +154,13 @@ impl ResponseError for ApiError {
             tracing::error!(error = %source, "internal error");
         }
         let mut response = HttpResponse::build(self.status_code());
-        if let Self::TooManyRequests { retry_after } = self {
-            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        let retry_after = match self {
+            Self::TooManyRequests { retry_after } => Some(*retry_after),
+            Self::Unavailable(_) => Some(RETRY_UNAVAILABLE),
+            _ => None,
+        };
+        if let Some(wait) = retry_after {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             response.insert_header((header::RETRY_AFTER, secs.max(1).to_string()));
         }
         if let Self::Unauthorized(_) = self {

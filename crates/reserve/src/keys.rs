@@ -54,6 +54,12 @@ impl Keys {
         format!("{}:experts", self.prefix)
     }
 
+    /// Says whether the open-slot index was built since Redis last started
+    /// empty (see `Reserve::index_state`).
+    pub fn index_marker(&self) -> String {
+        format!("{}:index-built", self.prefix)
+    }
+
     /// Impressions per expert in one time bucket of the exposure window.
     pub fn impressions(&self, bucket: i64) -> String {
         format!("{}:impressions:{bucket}", self.prefix)

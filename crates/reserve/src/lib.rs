@@ -26,7 +26,54 @@ pub enum ReserveError {
     Protocol(String),
 }
 
+impl ReserveError {
+    /// Redis is unreachable, restarting, loading or failing over: the request
+    /// may succeed if retried shortly (503), which a bug would not (500).
+    pub fn is_outage(&self) -> bool {
+        let Self::Redis(e) = self else {
+            return false;
+        };
+        e.is_io_error()
+            || e.is_timeout()
+            || e.is_connection_dropped()
+            || e.is_connection_refusal()
+            || matches!(
+                e.kind(),
+                redis::ErrorKind::BusyLoadingError
+                    | redis::ErrorKind::TryAgain
+                    | redis::ErrorKind::ClusterDown
+                    | redis::ErrorKind::MasterDown
+                    | redis::ErrorKind::ReadOnly
+            )
+    }
+}
+
 pub type Result<T> = std::result::Result<T, ReserveError>;
+
+/// How Anxin's Redis connections behave when Redis goes away. The client's
+/// defaults retry a lost connection six times with exponential backoff
+/// (about 12 s) while every request waits on it, and never time a reply
+/// out: requests hung, then failed, and the connection came back seconds
+/// after Redis did. Here a request waits at most `response` for a reply and
+/// `connect` for a connection, and each request that finds the connection
+/// down tries once to reconnect: Redis answering again is noticed by the
+/// next request.
+pub fn connection_config(response: Duration) -> redis::aio::ConnectionManagerConfig {
+    redis::aio::ConnectionManagerConfig::new()
+        .set_number_of_retries(1)
+        .set_exponent_base(2)
+        .set_factor(50)
+        .set_max_delay(100)
+        .set_connection_timeout(CONNECT_TIMEOUT)
+        .set_response_timeout(response)
+}
+
+/// How long a connection attempt may take (loopback or one data centre).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long a request's command may wait for its reply.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_millis(1500);
+/// The bulk connection's pipelines (every expert's counts) take longer.
+const BULK_RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A slot as the index knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +179,24 @@ fn hold_member(hold: HoldId, slot: SlotId, expert: ExpertId) -> String {
     format!("{hold}|{slot}|{expert}")
 }
 
+/// Whether Redis still holds the index that was built from Postgres. A
+/// restarted or flushed Redis comes back empty, and so without the marker
+/// that a completed rebuild leaves (see `lua/index_built.lua`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexState {
+    /// Built, by the rebuild this token names (each rebuild after a loss
+    /// writes a new one, so every instance can tell that one happened).
+    Ready(String),
+    /// Gone: Redis restarted or was wiped since the last rebuild.
+    Missing,
+    /// An instance is rebuilding it now.
+    Rebuilding,
+}
+
+/// The index marker's value while a rebuild runs, and once it is done.
+const REBUILDING: &str = "rebuilding:";
+const READY: &str = "ready:";
+
 /// Settings of the fast path.
 #[derive(Debug, Clone)]
 pub struct ReserveConfig {
@@ -159,6 +224,7 @@ struct Scripts {
     seeker_acquire: Script,
     seeker_release: Script,
     seeker_hold: Script,
+    index_built: Script,
 }
 
 impl Scripts {
@@ -179,6 +245,7 @@ impl Scripts {
             seeker_acquire: Script::new(include_str!("lua/seeker_acquire.lua")),
             seeker_release: Script::new(include_str!("lua/seeker_release.lua")),
             seeker_hold: Script::new(include_str!("lua/seeker_hold.lua")),
+            index_built: Script::new(include_str!("lua/index_built.lua")),
         }
     }
 }
@@ -257,8 +324,14 @@ pub struct Reserve {
 impl Reserve {
     pub async fn connect(url: &str, config: ReserveConfig) -> Result<Self> {
         let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new(client.clone()).await?;
-        let bulk = ConnectionManager::new(client.clone()).await?;
+        let conn =
+            ConnectionManager::new_with_config(client.clone(), connection_config(RESPONSE_TIMEOUT))
+                .await?;
+        let bulk = ConnectionManager::new_with_config(
+            client.clone(),
+            connection_config(BULK_RESPONSE_TIMEOUT),
+        )
+        .await?;
         Ok(Self {
             keys: Keys::new(&config.key_prefix),
             client,
@@ -302,7 +375,12 @@ impl Reserve {
         if let Some(c) = LOCAL.with(|l| l.borrow().get(&self.id).cloned()) {
             return c;
         }
-        match ConnectionManager::new(self.client.clone()).await {
+        match ConnectionManager::new_with_config(
+            self.client.clone(),
+            connection_config(RESPONSE_TIMEOUT),
+        )
+        .await
+        {
             Ok(c) => {
                 LOCAL.with(|l| l.borrow_mut().insert(self.id, c.clone()));
                 c
@@ -857,6 +935,68 @@ impl Reserve {
             .arg(expert.to_string())
             .query_async(&mut c)
             .await?)
+    }
+
+    /// Whether the index built from Postgres is still there (one `GET`).
+    pub async fn index_state(&self) -> Result<IndexState> {
+        let mut c = self.conn().await;
+        let marker: Option<String> = redis::cmd("GET")
+            .arg(self.keys.index_marker())
+            .query_async(&mut c)
+            .await?;
+        Ok(match marker {
+            None => IndexState::Missing,
+            Some(m) => match m.strip_prefix(READY) {
+                Some(token) => IndexState::Ready(token.to_string()),
+                None => IndexState::Rebuilding,
+            },
+        })
+    }
+
+    /// Claims the rebuild of a missing index for `lease` (so N instances
+    /// don't all rebuild at once, and one that dies leaves it to another).
+    /// True when this caller is to rebuild.
+    pub async fn claim_rebuild(&self, token: &str, lease: Duration) -> Result<bool> {
+        let mut c = self.conn().await;
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.keys.index_marker())
+            .arg(format!("{REBUILDING}{token}"))
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(lease).max(1))
+            .query_async(&mut c)
+            .await?;
+        Ok(set.is_some())
+    }
+
+    /// Marks the index built by the rebuild `token` claimed. False when the
+    /// claim is gone: Redis lost everything again while the rebuild ran, so
+    /// what it wrote is incomplete and must be rebuilt.
+    pub async fn finish_rebuild(&self, token: &str) -> Result<bool> {
+        let marker = self.keys.index_marker();
+        let claimed = format!("{REBUILDING}{token}");
+        let ready = format!("{READY}{token}");
+        let reply = self
+            .eval(
+                &self.scripts.index_built,
+                std::slice::from_ref(&marker),
+                &[&claimed, &ready],
+            )
+            .await?;
+        Ok(first(&reply) == "ok")
+    }
+
+    /// Gives back a claim whose rebuild failed.
+    pub async fn abandon_rebuild(&self, token: &str) -> Result<()> {
+        let marker = self.keys.index_marker();
+        let claimed = format!("{REBUILDING}{token}");
+        self.eval(
+            &self.scripts.index_built,
+            std::slice::from_ref(&marker),
+            &[&claimed, &""],
+        )
+        .await?;
+        Ok(())
     }
 
     fn rate_interval(&self) -> Duration {

@@ -47,9 +47,43 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl StoreError {
+    /// Postgres is unreachable, restarting or out of connections: the
+    /// request may succeed if retried shortly, and the client is told so
+    /// (503), not that the service is broken (500).
+    pub fn is_outage(&self) -> bool {
+        match self {
+            Self::Other(e) => is_outage(e),
+            _ => false,
+        }
+    }
+}
+
+fn is_outage(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // Class 08: connection exception; 57P01-03: the server is shutting
+        // down, crashed or still starting; 53300: too many connections.
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        // A connection the server dropped mid-reply.
+        sqlx::Error::Protocol(m) => m.contains("unexpected end of file") || m.contains("closed"),
+        _ => false,
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// How long a request waits for a connection before it is answered 503:
+/// with Postgres down, no request should hang much longer than this.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Opens a pool. Connections are made lazily, so a process can start (and
 /// report not-ready) while Postgres is still coming up.
@@ -59,7 +93,7 @@ pub fn connect_lazy(url: &str, max_connections: u32) -> Result<PgPool> {
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_lazy_with(options))
 }
 

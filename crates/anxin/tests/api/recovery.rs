@@ -213,12 +213,13 @@ async fn flushing_redis_in_the_middle_of_traffic_loses_nothing() {
             }
             let hold = hold_id(r).await;
             let r = app.confirm(s, &hold, "+8613812345678").await;
-            assert!(
-                r.status() == StatusCode::CREATED || r.status() == StatusCode::CONFLICT,
-                "{}",
-                r.status()
-            );
-            (r.status() == StatusCode::CREATED).then_some(r)
+            let status = r.status();
+            if status != StatusCode::CREATED {
+                let body = r.text().await.unwrap_or_default();
+                assert_eq!(status, StatusCode::CONFLICT, "{body}");
+                return None;
+            }
+            Some(r)
         }
     }));
     let wiper = async {

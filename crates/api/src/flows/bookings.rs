@@ -307,14 +307,20 @@ pub async fn cancel(
             ApiError::conflict("booking_not_active", "the booking is no longer active")
         })?;
     let slot_reopened = cancel_reopens_slot(before.starts_at, Utc::now());
-    state
+    // The cancellation is committed: a Redis that doesn't answer now must not
+    // turn it into an error the canceller would retry. A Redis that
+    // restarted since is rebuilt without the booking's marker anyway.
+    if let Err(e) = state
         .reserve
         .unmark_booked(
             ExpertId(before.expert_id),
             anxin_domain::ids::SlotId(before.slot_id),
             slot_reopened,
         )
-        .await?;
+        .await
+    {
+        tracing::warn!(error = %e, "booking cancelled but its slot not yet reopened in Redis");
+    }
     state.metrics.booking("cancelled");
     let booking = bookings::get(&state.pool, id).await?;
     Ok(Cancelled {

@@ -2,13 +2,28 @@
 //! moment; this puts back the open-slot index and the booked markers. Holds
 //! are not in Postgres and are simply gone after a wipe: their seekers get
 //! `hold_expired` when they confirm.
+//!
+//! A Redis that restarted or was flushed is noticed within `WATCH_EVERY` by
+//! every instance (`watch`: the index marker is gone) and rebuilt at once by
+//! one of them, instead of waiting for the next periodic reconcile; every
+//! instance then reads the slate's weights again, which would otherwise
+//! show the empty Redis for up to their refresh interval. Until the rebuild
+//! is done, a hold on an expert not yet rebuilt rebuilds that expert first
+//! (`expert`), so holds never wait for the whole index.
 use crate::error::ApiResult;
 use crate::flows::availability::indexed;
 use crate::state::AppState;
 use anxin_domain::ids::{ExpertId, SlotId};
+use anxin_reserve::IndexState;
 use anxin_store::{bookings, slots};
 use chrono::Utc;
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+/// How often each instance checks that Redis still has the index.
+pub const WATCH_EVERY: Duration = Duration::from_millis(250);
+/// How long a claimed rebuild may run before another instance takes over.
+const REBUILD_LEASE: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Reconciled {
@@ -83,4 +98,79 @@ pub async fn expert(state: &AppState, expert: ExpertId) -> ApiResult<()> {
     let booked: Vec<SlotId> = rows.iter().filter(|s| s.booked).map(|s| s.id()).collect();
     state.reserve.rebuild_expert(expert, &open, &booked).await?;
     Ok(())
+}
+
+/// Rebuilds an index Redis lost, unless another instance already claimed
+/// that; retried while Redis loses it again mid-rebuild. Returns whether
+/// this instance rebuilt it.
+pub async fn rebuild_lost(state: &AppState) -> ApiResult<bool> {
+    loop {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        if !state.reserve.claim_rebuild(&token, REBUILD_LEASE).await? {
+            return Ok(false);
+        }
+        tracing::warn!("the Redis index is missing (Redis restarted or was flushed): rebuilding it from Postgres");
+        if let Err(e) = all(state).await {
+            // Give the claim back, so the next look (this instance's or
+            // another's) rebuilds at once instead of when the lease runs out.
+            let _ = state.reserve.abandon_rebuild(&token).await;
+            return Err(e);
+        }
+        if state.reserve.finish_rebuild(&token).await? {
+            return Ok(true);
+        }
+    }
+}
+
+/// The start-up rebuild: the whole index from Postgres, marked built if it
+/// was missing.
+pub async fn startup(state: &AppState) -> ApiResult<Reconciled> {
+    if state.reserve.index_state().await? == IndexState::Missing && rebuild_lost(state).await? {
+        return Ok(Reconciled::default());
+    }
+    all(state).await
+}
+
+/// Watches for a lost index for as long as the instance serves: rebuilds it
+/// (or waits for the instance that does), then reads the slate's weights
+/// again. Redis being down is only logged: requests answer 503 meanwhile.
+pub async fn watch(state: &AppState) {
+    let mut tick = tokio::time::interval(WATCH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seen: Option<String> = None;
+    let mut down = false;
+    loop {
+        tick.tick().await;
+        let checked: ApiResult<()> = async {
+            match state.reserve.index_state().await? {
+                IndexState::Ready(token) => {
+                    if down || seen.as_ref().is_some_and(|s| *s != token) {
+                        // Rebuilt (here or elsewhere) since the last look.
+                        crate::flows::slate::refresh_inputs(state, Utc::now()).await?;
+                    }
+                    seen = Some(token);
+                }
+                IndexState::Missing => {
+                    rebuild_lost(state).await?;
+                }
+                IndexState::Rebuilding => {}
+            }
+            Ok(())
+        }
+        .await;
+        match checked {
+            Ok(()) => {
+                if down {
+                    tracing::info!("Redis answers again");
+                }
+                down = false;
+            }
+            Err(e) => {
+                if !down {
+                    tracing::warn!(error = %e, "checking the Redis index failed; retrying");
+                }
+                down = true;
+            }
+        }
+    }
 }

@@ -1,0 +1,150 @@
+//! Every setting reaches Anxin as text through the environment, as a
+//! deployment (docker compose, systemd) sets it: the real binary is started
+//! with every documented variable, digit-only SIP credentials and an E.164
+//! caller ID among them.
+use crate::helpers::*;
+use anxin_api::auth::{issue_token, Role};
+use reqwest::StatusCode;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Digits only, as trunk passwords often are, and unlike anything else the
+/// process prints.
+const SIP_PASSWORD: &str = "7350981462";
+
+/// `anxin` with only the given `ANXIN_*` variables (none inherited).
+fn anxin(vars: &[(&str, String)], args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_anxin"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("ANXIN_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+        .args(args)
+        .stdin(Stdio::null());
+    cmd
+}
+
+#[tokio::test]
+async fn every_documented_variable_set_through_the_environment_starts_anxin() {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let port = free_port();
+    // Digits only, as trunk credentials and secrets often are.
+    let jwt_secret = "0123456789".repeat(4);
+    let vars: Vec<(&str, String)> = [
+        ("ANXIN_ENV", "development".to_string()),
+        ("ANXIN_LISTEN", format!("127.0.0.1:{port}")),
+        (
+            "ANXIN_DATABASE_URL",
+            format!("{}/anxin_test_{id}", postgres_base()),
+        ),
+        ("ANXIN_REDIS_URL", redis_url()),
+        ("ANXIN_REDIS_PREFIX", format!("test-{id}")),
+        ("ANXIN_JWT_SECRET", jwt_secret.clone()),
+        ("ANXIN_PHONE_KEY", "0".repeat(64)),
+        ("ANXIN_PHONE_KEY_ID", "2026".into()),
+        ("ANXIN_SUBJECT_KEY", "1".repeat(64)),
+        ("ANXIN_CALL_PROVIDER", "sip".into()),
+        ("ANXIN_SIP_TRUNK", "127.0.0.1:5999".into()),
+        ("ANXIN_SIP_CALLER_ID", "+8640012345678".into()),
+        ("ANXIN_SIP_USERNAME", "1001".into()),
+        ("ANXIN_SIP_PASSWORD", SIP_PASSWORD.into()),
+        ("ANXIN_SIP_BIND", "127.0.0.1:0".into()),
+        ("ANXIN_SIP_OUTBOUND_PROXY", "127.0.0.1:5999".into()),
+        ("ANXIN_SIP_ASSERT_IDENTITY", "true".into()),
+        ("ANXIN_SIP_RING_TIMEOUT_SECONDS", "20".into()),
+        ("ANXIN_CALL_MAX_ATTEMPTS", "2".into()),
+        ("ANXIN_CALL_RETRY_MINUTES", "1".into()),
+        ("ANXIN_CALL_GRACE_MINUTES", "3".into()),
+        ("ANXIN_PHONE_RETENTION_DAYS", "5".into()),
+        ("ANXIN_SLATE_SIZE", "12".into()),
+        ("ANXIN_SLATE_STABILITY_SECONDS", "60".into()),
+        ("ANXIN_HORIZON_DAYS", "7".into()),
+        ("ANXIN_HOLD_TTL_SECONDS", "120".into()),
+        ("ANXIN_BOOKING_CUTOFF_MINUTES", "5".into()),
+        ("ANXIN_MAX_HOLDS_PER_SEEKER", "1".into()),
+        ("ANXIN_MAX_ACTIVE_BOOKINGS", "3".into()),
+        ("ANXIN_FEE_MINOR", "1".into()),
+        ("ANXIN_PRIORITY_SHARE", "0.25".into()),
+        ("ANXIN_PRIORITY_RELEASE_BEFORE_MINUTES", "90".into()),
+        ("ANXIN_HOLDS_PER_MINUTE_PER_SEEKER", "30".into()),
+        ("ANXIN_HOLDS_PER_MINUTE_PER_IP", "1000".into()),
+        ("ANXIN_RECONCILE_INTERVAL_SECONDS", "30".into()),
+        ("ANXIN_HTTP_WORKERS", "1".into()),
+        ("ANXIN_DB_MAX_CONNECTIONS", "5".into()),
+        ("ANXIN_LOG_FORMAT", "json".into()),
+        ("ANXIN_DEMO_TRAFFIC", "false".into()),
+        ("ANXIN_CONFIG", "/nonexistent/anxin.toml".into()),
+    ]
+    .into_iter()
+    .collect();
+    let log = std::env::temp_dir().join(format!("anxin-settings-{id}.log"));
+    let out = std::fs::File::create(&log).unwrap();
+    // `anxin all`: the API and the call worker, whose SIP provider takes the
+    // trunk's credentials and caller ID.
+    let mut child = anxin(&vars, &["all"])
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let token = issue_token(
+        jwt_secret.as_bytes(),
+        Role::Seeker,
+        "host-user-settings",
+        Duration::from_secs(600),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut slate = None;
+    let mut worker = false;
+    while started.elapsed() < Duration::from_secs(90) && (slate.is_none() || !worker) {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "anxin exited ({status}):\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        if slate.is_none() {
+            let r = client
+                .get(format!("http://127.0.0.1:{port}/v1/slate"))
+                .bearer_auth(&token)
+                .send()
+                .await;
+            if let Ok(r) = r {
+                slate = Some(r.status());
+            }
+        }
+        worker = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains("call worker started") && l.contains("Sip"));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let output = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    // Signed with the digit-only secret, the seeker's token is accepted.
+    assert_eq!(slate, Some(StatusCode::OK), "{output}");
+    assert!(worker, "the SIP call worker did not start:\n{output}");
+    assert!(!output.contains(SIP_PASSWORD), "a secret was logged");
+}
+
+#[test]
+fn a_malformed_number_stops_start_up_naming_its_variable() {
+    let out = anxin(
+        &[
+            ("ANXIN_HOLD_TTL_SECONDS", "five minutes".into()),
+            ("ANXIN_CONFIG", "/nonexistent/anxin.toml".into()),
+        ],
+        &["serve"],
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ANXIN_HOLD_TTL_SECONDS"), "{stderr}");
+    assert!(stderr.contains("a whole number"), "{stderr}");
+}
