@@ -45,6 +45,7 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     background: tokio::task::JoinHandle<()>,
+    events: Option<anxin_api::events::EventWriter>,
 }
 
 impl Application {
@@ -52,6 +53,9 @@ impl Application {
     /// (port 0 picks a free port) and prepares the server.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let state = build_state(settings).await?;
+        // On this runtime, which lives as long as the application; the
+        // actix workers' runtimes stop with the server.
+        let events = state.events.start(state.pool.clone(), state.metrics.clone());
         flows::reconcile::startup(&state)
             .await
             .context("rebuilding the Redis index from Postgres")?;
@@ -84,6 +88,7 @@ impl Application {
             server: server.run(),
             state,
             background,
+            events,
         })
     }
 
@@ -104,6 +109,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.background.abort();
+        if let Some(events) = self.events {
+            events.drain().await;
+        }
         result
     }
 }

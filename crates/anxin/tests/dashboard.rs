@@ -485,7 +485,7 @@ async fn summary_matches_a_scripted_scenario() {
         .await
         .unwrap();
     canary_free("/metrics", &metrics, &seekers);
-    let ops_metrics = anxin_api::ops::metrics::render();
+    let ops_metrics = app.state.metrics.render();
     canary_free("the ops metrics", &ops_metrics, &seekers);
     assert!(ops_metrics.contains("anxin_ops_events_total{kind=\"slate_served\"}"));
     assert!(ops_metrics.contains("anxin_time_to_match_seconds_bucket"));

@@ -2,6 +2,9 @@
 //! pseudonymous record, a slot's expert). Each instance keeps its own copy and
 //! none is ever needed by another: an entry is at most `ttl` stale, and every
 //! decision that must be exact is still made by Redis or Postgres.
+//!
+//! `Shared` is the other kind: an expensive value (the dashboard's summary)
+//! computed by one request at a time and shared by all while it is fresh.
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -78,5 +81,52 @@ mod tests {
         assert!(c.entries.read().unwrap().len() <= 2);
         c.remove(&4);
         assert_eq!(c.get(&4), None);
+    }
+}
+
+type SharedSlot<V> = std::sync::Arc<tokio::sync::Mutex<Option<(Instant, std::sync::Arc<V>)>>>;
+
+/// One value per key, computed by one caller at a time: concurrent callers
+/// wait for the computation under way and share its result.
+pub struct Shared<K, V> {
+    slots: std::sync::Mutex<HashMap<K, SharedSlot<V>>>,
+}
+
+impl<K, V> Default for Shared<K, V> {
+    fn default() -> Self {
+        Self {
+            slots: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: Eq + Hash, V> Shared<K, V> {
+    /// The value under `key` if it is younger than `max_age` (and `fresh`
+    /// isn't asked for), else `compute`'s, which is kept.
+    pub async fn get_or_compute<E>(
+        &self,
+        key: K,
+        max_age: Duration,
+        fresh: bool,
+        compute: impl std::future::Future<Output = Result<V, E>>,
+    ) -> Result<std::sync::Arc<V>, E> {
+        let slot = {
+            // A poisoned lock only means a panic elsewhere mid-insert; the
+            // map itself is still whole.
+            let mut slots = self
+                .slots
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            slots.entry(key).or_default().clone()
+        };
+        let mut latest = slot.lock().await;
+        if let Some((at, value)) = latest.as_ref().filter(|_| !fresh) {
+            if at.elapsed() < max_age {
+                return Ok(value.clone());
+            }
+        }
+        let value = std::sync::Arc::new(compute.await?);
+        *latest = Some((Instant::now(), value.clone()));
+        Ok(value)
     }
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cache;
 pub mod dto;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod flows;
 pub mod metrics;

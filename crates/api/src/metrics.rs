@@ -1,5 +1,8 @@
-//! Prometheus metrics. Labels are bounded sets (route patterns, methods,
-//! status codes, result kinds): never an id, a phone or a subject.
+//! Prometheus metrics, in one registry per application (`AppState`): the
+//! request path's and the dashboard's. Labels are bounded sets (route
+//! patterns, methods, status codes, result kinds, event kinds, priority
+//! groups, drop reasons): never an id, a phone, a subject or a free-text
+//! region.
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
@@ -15,6 +18,15 @@ pub struct Metrics {
     pub bookings: IntCounterVec,
     /// Slates served, by priority group.
     pub slates: IntCounterVec,
+    /// `anxin_ops_events_total{kind}`: events the API queued for the
+    /// dashboard's log.
+    pub events: IntCounterVec,
+    /// `anxin_ops_events_dropped_total{reason}`: events lost (queue full,
+    /// write failed, no writer).
+    pub events_dropped: IntCounterVec,
+    /// `anxin_time_to_match_seconds{priority_group}`: a seeker's first slate
+    /// (in the last 7 days) to their confirmed booking.
+    pub time_to_match: HistogramVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -41,7 +53,43 @@ impl Metrics {
         )
         .unwrap_or_else(|e| unreachable!("histogram is well-formed: {e}"));
         let _ = registry.register(Box::new(http_duration.clone()));
+        let time_to_match = HistogramVec::new(
+            HistogramOpts::new(
+                "anxin_time_to_match_seconds",
+                "Seeker's first slate to confirmed booking, by priority group",
+            )
+            .buckets(vec![
+                5.0,
+                15.0,
+                30.0,
+                60.0,
+                120.0,
+                300.0,
+                600.0,
+                1800.0,
+                3600.0,
+                4.0 * 3600.0,
+                24.0 * 3600.0,
+                7.0 * 24.0 * 3600.0,
+            ]),
+            &["priority_group"],
+        )
+        .unwrap_or_else(|e| unreachable!("histogram is well-formed: {e}"));
+        let _ = registry.register(Box::new(time_to_match.clone()));
         Self {
+            events: counter(
+                &registry,
+                "anxin_ops_events_total",
+                "Events recorded by the API for the operator dashboard, by kind",
+                &["kind"],
+            ),
+            events_dropped: counter(
+                &registry,
+                "anxin_ops_events_dropped_total",
+                "Dashboard events dropped instead of slowing requests, by reason",
+                &["reason"],
+            ),
+            time_to_match,
             http_requests: counter(
                 &registry,
                 "anxin_http_requests_total",
@@ -83,6 +131,10 @@ impl Metrics {
 
     pub fn booking(&self, result: &str) {
         self.bookings.with_label_values(&[result]).inc();
+    }
+
+    pub fn dropped(&self, reason: &'static str, n: u64) {
+        self.events_dropped.with_label_values(&[reason]).inc_by(n);
     }
 }
 

@@ -1,5 +1,7 @@
-//! What every handler shares: the pools, the keys, the settings, the metrics.
-//! Nothing here is needed by another instance: all shared state lives in
+//! What every handler shares: the pools, the keys, the settings, the metrics,
+//! the caches and the dashboard's event queue. Everything long-lived in an
+//! application is here, made by `Application::build` (no `static` state),
+//! and nothing here is needed by another instance: all shared state lives in
 //! Postgres and Redis.
 use crate::auth::TokenVerifier;
 use crate::metrics::Metrics;
@@ -62,15 +64,16 @@ pub type KeyedLimiter = RateLimiter<String, DefaultKeyedStateStore<String>, Defa
 
 pub struct AppState {
     pub pool: PgPool,
-    /// Names `pool`'s database among others in this process (the event
-    /// writer's queue is one per database); computed once, not per event.
-    pub database_key: String,
     pub reserve: Reserve,
     pub cipher: PhoneCipher,
     pub subjects: SubjectHasher,
     pub tokens: TokenVerifier,
     pub config: ApiConfig,
     pub metrics: Metrics,
+    /// The dashboard's event queue (see `events`).
+    pub events: crate::events::EventSink,
+    /// The dashboard's summaries by window (see `ops::summary::cached`).
+    pub summaries: crate::cache::Shared<&'static str, crate::ops::summary::Summary>,
     pub seeker_limiter: Arc<KeyedLimiter>,
     pub ip_limiter: Arc<KeyedLimiter>,
     /// Approved experts, cached briefly (see `flows::slate::catalog`).
@@ -111,7 +114,6 @@ impl AppState {
             ip_limiter: Arc::new(RateLimiter::keyed(per_minute(
                 config.holds_per_minute_per_ip,
             ))),
-            database_key: anxin_store::events::database_key(&pool),
             pool,
             reserve,
             cipher,
@@ -119,6 +121,8 @@ impl AppState {
             tokens,
             config,
             metrics: Metrics::new(),
+            events: crate::events::EventSink::default(),
+            summaries: crate::cache::Shared::default(),
             seeker_cache: crate::cache::TtlCache::new(Duration::from_secs(30), 100_000),
             // A slot's place never changes; the TTL only bounds memory.
             slot_cache: crate::cache::TtlCache::new(Duration::from_secs(900), 500_000),

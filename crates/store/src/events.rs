@@ -100,19 +100,6 @@ pub async fn insert_batch(pool: &PgPool, events: &[NewEvent]) -> Result<u64> {
     Ok(done.rows_affected())
 }
 
-/// Which database a pool writes to, as a key: the in-process event queue is
-/// per database, so two apps in one process (tests) never mix their events.
-pub fn database_key(pool: &PgPool) -> String {
-    let o = pool.connect_options();
-    format!(
-        "{}|{}|{}|{}",
-        o.get_host(),
-        o.get_port(),
-        o.get_database().unwrap_or(""),
-        o.get_username()
-    )
-}
-
 /// When this seeker first saw a slate since `since` (for time to match).
 #[tracing::instrument(skip(pool))]
 pub async fn first_slate_at(

@@ -7,7 +7,7 @@
 //! refuse the second booking and the seeker gets a clean 409.
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::ops::events::{self, Event, Refusal};
+use crate::events::{self, Event, Refusal};
 use crate::state::AppState;
 use anxin_domain::booking::{cancel_reopens_slot, check_cancel, reservable, CancelRefusal};
 use anxin_domain::ids::{BookingId, ExpertId, HoldId};

@@ -4,7 +4,7 @@
 //! so a seeker is never charged a hold they did not get.
 use crate::error::{ApiError, ApiResult};
 use crate::flows::{self, reconcile};
-use crate::ops::events::{self, Event, Refusal};
+use crate::events::{self, Event, Refusal};
 use crate::state::AppState;
 use anxin_domain::ids::{HoldId, SlotId};
 use anxin_reserve::{HoldRecord, SeekerHold, SlotHold};
@@ -161,9 +161,9 @@ pub async fn place(
     let refusal = match decision {
         SlotHold::Held { .. } => {
             state.metrics.hold("placed");
-            crate::ops::events::emit(
+            events::emit(
                 state,
-                crate::ops::events::Event::HoldPlaced {
+                Event::HoldPlaced {
                     seeker,
                     hold_id,
                     slot_id,
@@ -202,9 +202,9 @@ pub async fn release(state: &AppState, seeker: &SeekerRow, hold_id: HoldId) -> A
     state.reserve.release_slot(&record, seeker_id).await?;
     state.reserve.forget_hold(seeker_id, &record, None).await?;
     state.metrics.hold("released");
-    crate::ops::events::emit(
+    events::emit(
         state,
-        crate::ops::events::Event::HoldReleased {
+        Event::HoldReleased {
             seeker,
             hold_id,
             slot_id: record.slot_id,

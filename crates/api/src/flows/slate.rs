@@ -171,9 +171,9 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
             inputs.impressions[i].fetch_add(1, Ordering::Relaxed);
         }
     }
-    crate::ops::events::emit(
+    crate::events::emit(
         state,
-        crate::ops::events::Event::SlateServed {
+        crate::events::Event::SlateServed {
             seeker,
             experts: &shown,
         },

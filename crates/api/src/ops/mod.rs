@@ -10,8 +10,6 @@
 //! The page is static HTML, CSS and JS compiled into the binary (no CDN, no
 //! external fonts or scripts, so it works offline); its script polls the two
 //! JSON endpoints with the session cookie and redraws.
-pub mod events;
-pub mod metrics;
 pub mod session;
 pub mod summary;
 
@@ -76,7 +74,7 @@ pub async fn summary(
         .get(header::CACHE_CONTROL)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().contains("no-cache"));
-    let figures = summary::cached(&state.pool, window, fresh).await?;
+    let figures = summary::cached(&state, window, fresh).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(&*figures))

@@ -6,7 +6,8 @@
 //!
 //! How each figure is defined is written on its field below; the same text
 //! is in the OpenAPI document and in docs/ops-dashboard.md.
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
+use crate::state::AppState;
 use anxin_domain::seeker::PriorityGroup;
 use anxin_store::events::{
     self, CapacityRow, CountRow, ExpertLoadRow, FunnelRow, HoldRow, PercentileRow,
@@ -15,8 +16,7 @@ use anxin_store::Pool;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// At most this many regions are broken out (the largest first).
@@ -365,31 +365,20 @@ pub struct Rows {
     pub capacity: Vec<CapacityRow>,
 }
 
-type Slot = Arc<tokio::sync::Mutex<Option<(Instant, Arc<Summary>)>>>;
-
-/// The summary of a window, computed at most once per `Window::max_age` per
-/// database in this process (unless `fresh` is asked for): concurrent
-/// requests wait for the one computation under way and share its result
-/// (`until` says as of when).
-pub async fn cached(pool: &Pool, window: Window, fresh: bool) -> ApiResult<Arc<Summary>> {
-    static SLOTS: OnceLock<Mutex<HashMap<(String, &'static str), Slot>>> = OnceLock::new();
-    let key = (events::database_key(pool), window.as_str());
-    let slot = {
-        let mut slots = SLOTS
-            .get_or_init(Default::default)
-            .lock()
-            .map_err(|_| ApiError::Unavailable("the summary cache is unusable"))?;
-        slots.entry(key).or_default().clone()
-    };
-    let mut latest = slot.lock().await;
-    if let Some((at, summary)) = latest.as_ref().filter(|_| !fresh) {
-        if at.elapsed() < window.max_age() {
-            return Ok(summary.clone());
-        }
-    }
-    let summary = Arc::new(compute(pool, window, Utc::now()).await?);
-    *latest = Some((Instant::now(), summary.clone()));
-    Ok(summary)
+/// The summary of a window, computed at most once per `Window::max_age` in
+/// this application (unless `fresh` is asked for): concurrent requests wait
+/// for the one computation under way and share its result (`until` says as
+/// of when).
+pub async fn cached(state: &AppState, window: Window, fresh: bool) -> ApiResult<Arc<Summary>> {
+    state
+        .summaries
+        .get_or_compute(
+            window.as_str(),
+            window.max_age(),
+            fresh,
+            compute(&state.pool, window, Utc::now()),
+        )
+        .await
 }
 
 /// Runs the queries (concurrently, each on its own connection) and shapes
@@ -407,7 +396,7 @@ pub async fn compute(pool: &Pool, window: Window, now: DateTime<Utc>) -> ApiResu
         events::expert_loads(pool, since, now),
         events::capacity(pool, since, now, ahead),
     )
-    .map_err(ApiError::from)?;
+    .map_err(crate::error::ApiError::from)?;
     let rows = Rows {
         funnel,
         holds,

@@ -32,9 +32,8 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(format!(
-            "{}{}{}",
+            "{}{}",
             state.metrics.render(),
-            crate::ops::metrics::render(),
             call_outcomes(&state).await
         ))
 }

@@ -16,11 +16,11 @@
 //!   events still queued when the process dies are lost. Bookings and calls,
 //!   whose figures matter most, don't go through here: triggers record them
 //!   in the writer's transaction, exactly once.
-//! * The queue is found by database (a process-wide map), not kept in
-//!   `AppState`, so the flows only need `&AppState`. If the writer task dies
-//!   with the runtime that ran it (a stopped actix worker, a finished test),
-//!   the next `emit` starts another.
-use crate::ops::metrics;
+//! * The queue is `AppState`'s (`EventSink`), and its one writer is started
+//!   with the application (`EventSink::start`) on the runtime that builds
+//!   it, so no request thread's runtime owns it. Shutting down drains what
+//!   is queued (`EventWriter::drain`).
+use crate::metrics::Metrics;
 use crate::state::AppState;
 use anxin_domain::ids::{ExpertId, HoldId, SeekerId, SlotId};
 use anxin_domain::seeker::PriorityGroup;
@@ -28,9 +28,8 @@ use anxin_store::events::NewEvent;
 use anxin_store::seekers::SeekerRow;
 use anxin_store::Pool;
 use chrono::{DateTime, Duration, Utc};
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
-use tokio::sync::mpsc;
+use std::sync::Mutex;
+use tokio::sync::{mpsc, oneshot};
 
 /// Events waiting per database before new ones are dropped.
 const QUEUE: usize = 50_000;
@@ -182,66 +181,82 @@ impl Event<'_> {
     }
 }
 
-type Queues = Mutex<HashMap<String, mpsc::Sender<Job>>>;
+/// The queue of events waiting for the writer: what `emit` pushes onto.
+pub struct EventSink {
+    sender: mpsc::Sender<Job>,
+    /// Until the writer is started, which takes it.
+    receiver: Mutex<Option<mpsc::Receiver<Job>>>,
+}
 
-fn queues() -> &'static Queues {
-    static QUEUES: OnceLock<Queues> = OnceLock::new();
-    QUEUES.get_or_init(|| Mutex::new(HashMap::new()))
+impl Default for EventSink {
+    fn default() -> Self {
+        let (sender, receiver) = mpsc::channel(QUEUE);
+        Self {
+            sender,
+            receiver: Mutex::new(Some(receiver)),
+        }
+    }
+}
+
+/// The running writer: `drain` stops it once what is queued is written.
+pub struct EventWriter {
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EventWriter {
+    pub async fn drain(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+impl EventSink {
+    /// Starts the writer on the current runtime; `None` if it was started
+    /// already.
+    pub fn start(&self, pool: Pool, metrics: Metrics) -> Option<EventWriter> {
+        let receiver = self.receiver.lock().ok()?.take()?;
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(write(pool, metrics, receiver, stopped));
+        Some(EventWriter { stop, task })
+    }
 }
 
 /// Records an event without waiting for it to be written.
 pub fn emit(state: &AppState, event: Event<'_>) {
     let job = event.into_job();
     if let Job::Insert(e) = &job {
-        metrics::get().events.with_label_values(&[e.kind]).inc();
+        state.metrics.events.with_label_values(&[e.kind]).inc();
     }
-    let key = &state.database_key;
-    let mut job = Some(job);
-    // Twice at most: a queue whose writer died is replaced once.
-    for _ in 0..2 {
-        let Some(sender) = sender_for(key, &state.pool) else {
-            metrics::get().dropped("no_runtime", 1);
-            return;
-        };
-        let Some(j) = job.take() else { return };
-        match sender.try_send(j) {
-            Ok(()) => return,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                metrics::get().dropped("queue_full", 1);
-                tracing::warn!("ops event queue full; event dropped");
-                return;
-            }
-            Err(mpsc::error::TrySendError::Closed(j)) => {
-                job = Some(j);
-                if let Ok(mut map) = queues().lock() {
-                    if map.get(key).is_some_and(mpsc::Sender::is_closed) {
-                        map.remove(key);
-                    }
-                }
-            }
+    match state.events.sender.try_send(job) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            state.metrics.dropped("queue_full", 1);
+            tracing::warn!("ops event queue full; event dropped");
         }
+        Err(mpsc::error::TrySendError::Closed(_)) => state.metrics.dropped("no_writer", 1),
     }
-    metrics::get().dropped("no_writer", 1);
-}
-
-/// The live queue for this database, starting its writer when there is none.
-fn sender_for(key: &str, pool: &Pool) -> Option<mpsc::Sender<Job>> {
-    let mut map = queues().lock().ok()?;
-    if let Some(sender) = map.get(key).filter(|s| !s.is_closed()) {
-        return Some(sender.clone());
-    }
-    let runtime = tokio::runtime::Handle::try_current().ok()?;
-    let (sender, receiver) = mpsc::channel(QUEUE);
-    runtime.spawn(write(pool.clone(), receiver));
-    map.insert(key.to_string(), sender.clone());
-    Some(sender)
 }
 
 /// Drains the queue: whatever has gathered goes in one INSERT.
-async fn write(pool: Pool, mut receiver: mpsc::Receiver<Job>) {
+async fn write(
+    pool: Pool,
+    metrics: Metrics,
+    mut receiver: mpsc::Receiver<Job>,
+    mut stopped: oneshot::Receiver<()>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut matches = Vec::new();
-    while let Some(first) = receiver.recv().await {
+    loop {
+        let first = tokio::select! {
+            job = receiver.recv() => job,
+            _ = &mut stopped, if !stopped.is_terminated() => {
+                // Shutting down: take nothing new, write what is queued.
+                receiver.close();
+                continue;
+            }
+        };
+        let Some(first) = first else { break };
         // Gather for a moment: a statement and a commit cost Postgres about
         // as much as a few hundred rows, so under load fewer, fuller batches
         // leave more of the machine to the requests themselves.
@@ -263,7 +278,7 @@ async fn write(pool: Pool, mut receiver: mpsc::Receiver<Job>) {
             }
         }
         if let Err(e) = anxin_store::events::insert_batch(&pool, &batch).await {
-            metrics::get().dropped("write_failed", batch.len() as u64);
+            metrics.dropped("write_failed", batch.len() as u64);
             tracing::warn!(error = %e, events = batch.len(), "writing ops events failed; dropped");
         }
         batch.clear();
@@ -272,7 +287,7 @@ async fn write(pool: Pool, mut receiver: mpsc::Receiver<Job>) {
             match anxin_store::events::first_slate_at(&pool, seeker, at - MATCH_LOOKBACK).await {
                 Ok(Some(first)) if first <= at => {
                     let secs = (at - first).num_milliseconds() as f64 / 1000.0;
-                    metrics::get()
+                    metrics
                         .time_to_match
                         .with_label_values(&[group.as_str()])
                         .observe(secs);
