@@ -55,7 +55,9 @@ impl Application {
         let state = build_state(settings).await?;
         // On this runtime, which lives as long as the application; the
         // actix workers' runtimes stop with the server.
-        let events = state.events.start(state.pool.clone(), state.metrics.clone());
+        let events = state
+            .events
+            .start(state.pool.clone(), state.metrics.clone());
         flows::reconcile::startup(&state)
             .await
             .context("rebuilding the Redis index from Postgres")?;

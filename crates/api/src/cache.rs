@@ -64,26 +64,6 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn entries_expire_and_capacity_is_bounded() {
-        let c = TtlCache::new(Duration::from_millis(30), 2);
-        c.insert(1, "a");
-        assert_eq!(c.get(&1), Some("a"));
-        std::thread::sleep(Duration::from_millis(40));
-        assert_eq!(c.get(&1), None);
-        c.insert(2, "b");
-        c.insert(3, "c");
-        c.insert(4, "d");
-        assert!(c.entries.read().unwrap().len() <= 2);
-        c.remove(&4);
-        assert_eq!(c.get(&4), None);
-    }
-}
-
 type SharedSlot<V> = std::sync::Arc<tokio::sync::Mutex<Option<(Instant, std::sync::Arc<V>)>>>;
 
 /// One value per key, computed by one caller at a time: concurrent callers
@@ -128,5 +108,54 @@ impl<K: Eq + Hash, V> Shared<K, V> {
         let value = std::sync::Arc::new(compute.await?);
         *latest = Some((Instant::now(), value.clone()));
         Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_and_capacity_is_bounded() {
+        let c = TtlCache::new(Duration::from_millis(30), 2);
+        c.insert(1, "a");
+        assert_eq!(c.get(&1), Some("a"));
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(c.get(&1), None);
+        c.insert(2, "b");
+        c.insert(3, "c");
+        c.insert(4, "d");
+        assert!(c.entries.read().unwrap().len() <= 2);
+        c.remove(&4);
+        assert_eq!(c.get(&4), None);
+    }
+
+    #[tokio::test]
+    async fn shared_computes_once_for_concurrent_callers_and_again_when_asked() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let cache: Shared<&str, u32> = Shared::default();
+        let runs = AtomicU32::new(0);
+        let compute = || async {
+            runs.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok::<_, ()>(7)
+        };
+        let minute = Duration::from_secs(60);
+        let (a, b) = tokio::join!(
+            cache.get_or_compute("k", minute, false, compute()),
+            cache.get_or_compute("k", minute, false, compute())
+        );
+        assert_eq!((*a.unwrap(), *b.unwrap()), (7, 7));
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        cache
+            .get_or_compute("k", minute, true, compute())
+            .await
+            .unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        cache
+            .get_or_compute("k", Duration::ZERO, false, compute())
+            .await
+            .unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
     }
 }

@@ -3,8 +3,8 @@
 //! hash slot. They run seeker-first, and a refused slot undoes the seeker side,
 //! so a seeker is never charged a hold they did not get.
 use crate::error::{ApiError, ApiResult};
-use crate::flows::{self, reconcile};
 use crate::events::{self, Event, Refusal};
+use crate::flows::{self, reconcile};
 use crate::state::AppState;
 use anxin_domain::ids::{HoldId, SlotId};
 use anxin_reserve::{HoldRecord, SeekerHold, SlotHold};
