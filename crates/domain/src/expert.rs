@@ -44,12 +44,34 @@ impl ExpertStatus {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExpertInput {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 80, pattern = r"\S")
+    )]
     pub display_name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Phone))]
     pub phone: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::TimeZone))]
     pub timezone: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Vec<crate::openapi::Tag>, min_items = 1, max_items = 10)
+    )]
     pub languages: Vec<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Vec<crate::openapi::Tag>, min_items = 1, max_items = 20)
+    )]
     pub specialties: Vec<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 64, pattern = r"\S")
+    )]
     pub region: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 2000, pattern = r"\S")
+    )]
     pub bio: Option<String>,
 }
 
