@@ -10,6 +10,7 @@ mod demo;
 mod experts;
 mod helpers;
 mod holds;
+mod openapi;
 mod privacy;
 mod property;
 mod recovery;
