@@ -67,7 +67,11 @@ pub struct SlateView {
 #[serde(deny_unknown_fields)]
 pub struct SeekerUpdate {
     pub priority_group: Option<PriorityGroup>,
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub region: Option<String>,
 }
 
@@ -99,7 +103,7 @@ pub struct BookingRequest {
     #[schema(value_type = anxin_domain::openapi::Phone)]
     pub phone: String,
     /// For the expert; blank is the same as none.
-    #[schema(max_length = 500)]
+    #[schema(max_length = 500, pattern = r"^[^\x00]*$")]
     pub note: Option<String>,
 }
 

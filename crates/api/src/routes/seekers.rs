@@ -81,22 +81,18 @@ pub async fn update_me(
     state: web::Data<AppState>,
     body: Json<SeekerUpdate>,
 ) -> ApiResult<HttpResponse> {
-    let region = body.0.region.as_deref().map(str::trim);
-    if let Some(r) = region {
-        if r.is_empty() || r.chars().count() > 64 {
-            return Err(ApiError::Unprocessable {
-                code: "invalid_input",
-                message: "region: must be 1 to 64 characters".into(),
-                field: Some("region".into()),
-            });
-        }
-    }
+    let region = body
+        .0
+        .region
+        .as_deref()
+        .map(|r| anxin_domain::expert::text("region", r, 64))
+        .transpose()?;
     let row = flows::seekers::update(
         &state,
         &session.subject,
         &session.seeker,
         body.0.priority_group,
-        region,
+        region.as_deref(),
     )
     .await?;
     Ok(HttpResponse::Ok().json(SeekerView {
