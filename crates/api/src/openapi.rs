@@ -22,7 +22,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
-use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 /// The security scheme of `Authorization: Bearer <JWT>`.
@@ -43,7 +43,7 @@ pub const OPS_SESSION: &str = "ops_session";
         crate::ops::sign_out, crate::ops::asset, crate::ops::approve_expert, crate::ops::suspend_expert,
     ),
     components(schemas(ErrorBody)),
-    modifiers(&SecuritySchemes, &CommonErrors),
+    modifiers(&SecuritySchemes, &CommonErrors, &LinkFieldNames),
 )]
 struct ApiDoc;
 
@@ -198,6 +198,36 @@ fn error_response(description: impl Into<String>, retry_after: bool) -> utoipa::
         );
     }
     response.build()
+}
+
+/// utoipa 5.5 writes a link's `operationId` and `requestBody` as
+/// `operation_id` and `request_body`, which no client reads; they are moved to
+/// their OpenAPI names.
+struct LinkFieldNames;
+
+impl Modify for LinkFieldNames {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                for response in operation.responses.responses.values_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    for link in response.links.values_mut() {
+                        let RefOr::T(link) = link else { continue };
+                        let named = link.extensions.get_or_insert_with(Default::default);
+                        let operation_id = std::mem::take(&mut link.operation_id);
+                        if !operation_id.is_empty() {
+                            named.insert("operationId".into(), operation_id.into());
+                        }
+                        if let Some(body) = link.request_body.take() {
+                            named.insert("requestBody".into(), body);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 pub fn document() -> utoipa::openapi::OpenApi {

@@ -126,7 +126,7 @@ async fn every_operation_lists_the_refusals_its_shape_allows_with_the_error_body
 }
 
 #[tokio::test]
-async fn credentials_are_declared_schemes_and_every_v1_operation_needs_one() {
+async fn credentials_are_declared_schemes_links_name_operations_and_every_v1_operation_needs_one() {
     let app = spawn_app().await;
     let doc = document(&app).await;
     let schemes = &doc["components"]["securitySchemes"];
@@ -144,6 +144,18 @@ async fn credentials_are_declared_schemes_and_every_v1_operation_needs_one() {
                 assert!(
                     schemes.get(scheme).is_some(),
                     "{} names an undeclared scheme {scheme}",
+                    op.name()
+                );
+            }
+        }
+        for response in op.spec["responses"].as_object().unwrap().values() {
+            for (name, link) in response["links"].as_object().into_iter().flatten() {
+                let target = link["operationId"].as_str().unwrap_or_default();
+                assert!(
+                    operations(&doc)
+                        .iter()
+                        .any(|o| o.spec["operationId"] == target),
+                    "{}: link {name} names no operation ({link})",
                     op.name()
                 );
             }

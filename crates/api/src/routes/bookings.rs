@@ -16,7 +16,9 @@ use anxin_store::seekers::SeekerRow;
 
 #[utoipa::path(post, path = "/v1/bookings", tag = "seekers", request_body = BookingRequest,
     params(IdempotencyKey),
-    responses((status = 201, body = BookingCreated),
+    responses((status = 201, body = BookingCreated, links(
+                  ("GetBooking" = (operation_id = "get", parameters(("id" = "$response.body#/booking_id")))),
+                  ("CancelBooking" = (operation_id = "cancel", parameters(("id" = "$response.body#/booking_id")))))),
               (status = 200, body = BookingCreated, description = "a retry with the same Idempotency-Key: the first answer"),
               (status = 409, body = ErrorBody, description = "`hold_expired`, `slot_unavailable` or `booking_limit`"),
               (status = 422, body = ErrorBody, description = "`invalid_input` (an invalid phone or a note over 500 characters; \

@@ -177,7 +177,9 @@ fn instant(field: &str, raw: Option<&str>) -> ApiResult<Option<DateTime<Utc>>> {
 
 #[utoipa::path(get, path = "/v1/experts/{id}/slots", tag = "experts",
     params(("id" = uuid::Uuid, Path, description = "expert id"), SlotRange),
-    responses((status = 200, body = [SlotView])),
+    responses((status = 200, body = [SlotView], links(
+        ("PlaceHold" = (operation_id = "place_hold", description = "hold the first slot",
+            request_body = json!({"slot_id": "$response.body#/0/slot_id"})))))),
     security(("bearer" = [])))]
 pub async fn slots(
     auth: Authorized<AnyRole>,

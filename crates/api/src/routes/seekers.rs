@@ -34,7 +34,9 @@ fn tag_filter(field: &'static str, raw: Option<&str>) -> ApiResult<Option<String
 }
 
 #[utoipa::path(get, path = "/v1/slate", tag = "seekers", params(SlateQuery),
-    responses((status = 200, body = SlateView)),
+    responses((status = 200, body = SlateView, links(
+        ("PlaceHold" = (operation_id = "place_hold", description = "hold the first expert's next slot",
+            request_body = json!({"slot_id": "$response.body#/experts/0/next_slots/0/slot_id"})))))),
     security(("bearer" = [])))]
 pub async fn slate(
     session: SeekerSession,
@@ -103,7 +105,9 @@ pub async fn update_me(
 
 #[utoipa::path(post, path = "/v1/holds", tag = "seekers", request_body = HoldRequest,
     params(IdempotencyKey),
-    responses((status = 201, body = HoldView),
+    responses((status = 201, body = HoldView, links(
+                  ("ConfirmBooking" = (operation_id = "confirm", request_body = json!({"hold_id": "$response.body#/hold_id"}))),
+                  ("ReleaseHold" = (operation_id = "release_hold", parameters(("id" = "$response.body#/hold_id")))))),
               (status = 200, body = HoldView, description = "a retry with the same Idempotency-Key: the first answer"),
               (status = 404, body = ErrorBody, description = "`not_found`: no such slot"),
               (status = 409, body = ErrorBody, description = "`slot_unavailable`, or `hold_limit`: the seeker already holds a slot"),
