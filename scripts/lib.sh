@@ -55,5 +55,5 @@ drop_test_data() {
 # Drops every key under a prefix: a benchmark's (half a million slots of an
 # old run would slow the next one down) or an old test run's.
 drop_redis_prefix() {
-  redis-cli -h 127.0.0.1 -p 6379 --scan --pattern "$1:*" | xargs -r -n 1000 redis-cli -h 127.0.0.1 -p 6379 del >/dev/null || true
+  redis-cli -h 127.0.0.1 -p 6379 --scan --pattern "$1:*" | xargs -r -d '\n' -n 1000 redis-cli -h 127.0.0.1 -p 6379 del >/dev/null || true
 }

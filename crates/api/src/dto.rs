@@ -67,6 +67,11 @@ pub struct SlateView {
 #[serde(deny_unknown_fields)]
 pub struct SeekerUpdate {
     pub priority_group: Option<PriorityGroup>,
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub region: Option<String>,
 }
 
@@ -94,8 +99,11 @@ pub struct HoldView {
 #[serde(deny_unknown_fields)]
 pub struct BookingRequest {
     pub hold_id: Uuid,
-    /// E.164, e.g. +8613812345678. Stored encrypted; shown masked.
+    /// Stored encrypted; shown masked.
+    #[schema(value_type = anxin_domain::openapi::Phone)]
     pub phone: String,
+    /// For the expert; blank is the same as none.
+    #[schema(max_length = 500, pattern = r"^[^\x00]*$")]
     pub note: Option<String>,
 }
 

@@ -1,8 +1,34 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations so it
 //! can't drift from the code.
+//!
+//! An annotation declares what is particular to its operation: the success,
+//! and the refusals only it makes (409 `hold_limit`, 422 for a phone, 429).
+//! The refusals that follow from an operation's shape are added here, once,
+//! from what the annotation already declares (`CommonErrors`):
+//! * any input (a path, query or header parameter, or a body): 400;
+//! * a path parameter (an id): 404;
+//! * a required credential: 401 and 403, and 503, because every such
+//!   operation reads or writes Postgres or Redis and answers `unavailable`
+//!   while one of them is down.
+//!
+//! An annotation that documents one of these itself (say, 400 "bad window")
+//! keeps its own wording.
+use crate::error::ErrorBody;
+use crate::ops::session;
 use crate::routes::{bookings, experts, seekers, service};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// The security scheme of `Authorization: Bearer <JWT>`.
+pub const BEARER: &str = "bearer";
+/// The security scheme of the dashboard's session cookie.
+pub const OPS_SESSION: &str = "ops_session";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,24 +42,191 @@ use utoipa::{Modify, OpenApi};
         crate::ops::summary, crate::ops::board, crate::ops::page, crate::ops::sign_in,
         crate::ops::sign_out, crate::ops::asset, crate::ops::approve_expert, crate::ops::suspend_expert,
     ),
-    modifiers(&BearerAuth),
+    components(schemas(ErrorBody)),
+    modifiers(&SecuritySchemes, &CommonErrors, &LinkFieldNames),
 )]
 struct ApiDoc;
 
-struct BearerAuth;
+struct SecuritySchemes;
 
-impl Modify for BearerAuth {
+impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
-            "bearer",
+            BEARER,
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .description(Some(
+                        "A JWT with `sub`, `role` (seeker, expert or operator) and `exp`.",
+                    ))
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            OPS_SESSION,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                session::COOKIE,
+                "The dashboard session set by `POST /ops/session`. A state-changing request \
+                 made with it must also send `X-Anxin-Ops: 1`.",
+            ))),
+        );
+    }
+}
+
+struct CommonErrors;
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                add_common_errors(operation);
+            }
+        }
+    }
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+        &mut item.head,
+        &mut item.options,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
+}
+
+/// Whether the operation refuses a caller without a credential: it names at
+/// least one security requirement, and none of them is the empty one that
+/// makes a credential optional.
+fn needs_credential(operation: &Operation) -> bool {
+    operation.security.as_ref().is_some_and(|requirements| {
+        !requirements.is_empty() && !requirements.contains(&SecurityRequirement::default())
+    })
+}
+
+fn add_common_errors(operation: &mut Operation) {
+    let params = operation.parameters.as_deref().unwrap_or_default();
+    let takes = |place: ParameterIn| params.iter().any(|p| p.parameter_in == place);
+    let identified = takes(ParameterIn::Path);
+    let protected = needs_credential(operation);
+    let mut malformed = Vec::new();
+    if identified {
+        malformed.push("`invalid_id` or `invalid_path` (a path parameter)");
+    }
+    if takes(ParameterIn::Query) {
+        malformed.push("`invalid_query` (a query parameter, or one it does not take)");
+    }
+    if takes(ParameterIn::Header) {
+        malformed.push("`invalid_idempotency_key` (a header)");
+    }
+    if operation.request_body.is_some() {
+        malformed.push(
+            "`malformed_json`, `invalid_field` (a wrong type, or a field it does not take), \
+             `unsupported_media_type`, `body_too_large` or `invalid_body` (the body)",
+        );
+    }
+    let mut add = |status: &str, description: String, retry_after: bool| {
+        operation
+            .responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| error_response(description, retry_after).into());
+    };
+    if !malformed.is_empty() {
+        let codes = malformed.join("; ");
+        add(
+            "400",
+            format!("Malformed request: {codes}. `field` names the input at fault."),
+            false,
+        );
+    }
+    if identified {
+        add(
+            "404",
+            "`not_found`: no such resource, or not one this caller may know of.".into(),
+            false,
+        );
+    }
+    if protected {
+        add(
+            "401",
+            "`unauthorized`: no credential, or one that is malformed, forged or expired.".into(),
+            false,
+        );
+        add(
+            "403",
+            "`forbidden`: this role (or this subject) may not do this.".into(),
+            false,
+        );
+        add(
+            "503",
+            "`unavailable`: Postgres or Redis does not answer; try again after `Retry-After` \
+             seconds."
+                .into(),
+            true,
+        );
+    }
+}
+
+/// An error answer: the `ErrorBody` JSON, with `Retry-After` where the
+/// caller is told when to come back.
+fn error_response(description: impl Into<String>, retry_after: bool) -> utoipa::openapi::Response {
+    let mut response = ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name(ErrorBody::name())))
+            .build(),
+    );
+    if retry_after {
+        response = response.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1)),
+                )
+                .description(Some("Seconds to wait before trying again."))
+                .build(),
+        );
+    }
+    response.build()
+}
+
+/// utoipa 5.5 writes a link's `operationId` and `requestBody` as
+/// `operation_id` and `request_body`, which no client reads; they are moved to
+/// their OpenAPI names.
+struct LinkFieldNames;
+
+impl Modify for LinkFieldNames {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                for response in operation.responses.responses.values_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    for link in response.links.values_mut() {
+                        let RefOr::T(link) = link else { continue };
+                        let named = link.extensions.get_or_insert_with(Default::default);
+                        let operation_id = std::mem::take(&mut link.operation_id);
+                        if !operation_id.is_empty() {
+                            named.insert("operationId".into(), operation_id.into());
+                        }
+                        if let Some(body) = link.request_body.take() {
+                            named.insert("requestBody".into(), body);
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -58,11 +58,17 @@ impl Weekday {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AvailabilityInput {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::TimeZone))]
     pub timezone: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = 10, maximum = 240))]
     pub slot_minutes: u32,
+    /// Ranges on the same weekday may not overlap, and each must hold at
+    /// least one slot.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 70))]
     pub weekly: Vec<WeeklyInput>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 120))]
     pub overrides: Vec<OverrideInput>,
 }
 
@@ -71,13 +77,17 @@ pub struct AvailabilityInput {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WeeklyInput {
     pub weekday: Weekday,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::LocalTime))]
     pub start: String,
+    /// After `start`: a range never crosses midnight.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::LocalTime))]
     pub end: String,
 }
 
+/// One date's hours instead of its weekday's: either `closed: true`, or a
+/// `start` and an `end`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OverrideInput {
     pub date: String,
     #[serde(default)]

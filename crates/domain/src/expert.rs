@@ -44,12 +44,46 @@ impl ExpertStatus {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExpertInput {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 80,
+            pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+        )
+    )]
     pub display_name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Phone))]
     pub phone: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::TimeZone))]
     pub timezone: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Vec<crate::openapi::Tag>, min_items = 1, max_items = 10)
+    )]
     pub languages: Vec<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Vec<crate::openapi::Tag>, min_items = 1, max_items = 20)
+    )]
     pub specialties: Vec<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 64,
+            pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+        )
+    )]
     pub region: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 2000,
+            pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+        )
+    )]
     pub bio: Option<String>,
 }
 
@@ -95,12 +129,20 @@ fn tags(field: &str, values: &[String], max: usize) -> Result<Vec<String>, Valid
         .collect()
 }
 
-fn text(field: &str, value: &str, max: usize) -> Result<String, ValidationError> {
+/// A free-text field: trimmed, 1 to `max` characters, and no NUL, which a
+/// Postgres `text` column can't hold.
+pub fn text(field: &str, value: &str, max: usize) -> Result<String, ValidationError> {
     let v = value.trim();
     if v.is_empty() || v.chars().count() > max {
         return Err(ValidationError::new(
             field,
             format!("must be 1 to {max} characters"),
+        ));
+    }
+    if v.contains('\0') {
+        return Err(ValidationError::new(
+            field,
+            "must not contain NUL characters",
         ));
     }
     Ok(v.to_string())

@@ -8,6 +8,8 @@ pub mod call;
 pub mod error;
 pub mod expert;
 pub mod ids;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod phone;
 pub mod proto;
 pub mod seeker;

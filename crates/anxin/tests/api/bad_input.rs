@@ -302,6 +302,16 @@ async fn every_write_endpoint_answers_bad_input_with_a_clear_4xx() {
             status: 404,
             field: None,
         },
+        // Postgres text can't hold a NUL: refused as input, not a 500.
+        Case {
+            name: "name with a NUL",
+            method: "POST",
+            path: "/v1/experts".into(),
+            token: op.clone(),
+            body: Body::Json(profile_with("display_name", json!("Dr.\u{0} Bad"))),
+            status: 422,
+            field: Some("display_name"),
+        },
         // PUT /v1/seekers/me
         Case {
             name: "unknown priority group",
@@ -318,6 +328,15 @@ async fn every_write_endpoint_answers_bad_input_with_a_clear_4xx() {
             path: "/v1/seekers/me".into(),
             token: seeker.clone(),
             body: Body::Json(json!({"region": "x".repeat(100)})),
+            status: 422,
+            field: Some("region"),
+        },
+        Case {
+            name: "region with a NUL",
+            method: "PUT",
+            path: "/v1/seekers/me".into(),
+            token: seeker.clone(),
+            body: Body::Json(json!({"region": "hu\u{0}bei"})),
             status: 422,
             field: Some("region"),
         },
@@ -412,6 +431,17 @@ async fn every_write_endpoint_answers_bad_input_with_a_clear_4xx() {
             token: seeker.clone(),
             body: Body::Json(
                 json!({"hold_id": uuid::Uuid::new_v4(), "phone": "+8613812345678", "note": "x".repeat(2000)}),
+            ),
+            status: 422,
+            field: Some("note"),
+        },
+        Case {
+            name: "booking note with a NUL",
+            method: "POST",
+            path: "/v1/bookings".into(),
+            token: seeker.clone(),
+            body: Body::Json(
+                json!({"hold_id": uuid::Uuid::new_v4(), "phone": "+8613812345678", "note": "call\u{0}"}),
             ),
             status: 422,
             field: Some("note"),

@@ -11,6 +11,7 @@ mod experts;
 mod faults;
 mod helpers;
 mod holds;
+mod openapi;
 mod privacy;
 mod property;
 mod recovery;

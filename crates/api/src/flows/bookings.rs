@@ -50,10 +50,11 @@ pub async fn confirm(
 ) -> ApiResult<Confirmed> {
     let phone = PhoneNumber::parse("phone", req.phone)?;
     let note = match req.note.map(str::trim) {
-        Some(n) if n.chars().count() > 500 => {
+        // Postgres text can't hold a NUL.
+        Some(n) if n.chars().count() > 500 || n.contains('\0') => {
             return Err(ApiError::Unprocessable {
                 code: "invalid_input",
-                message: "note: at most 500 characters".into(),
+                message: "note: at most 500 characters, and no NUL".into(),
                 field: Some("note".into()),
             })
         }

@@ -39,10 +39,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryQuery {
     /// `1h`, `24h` (default) or `7d`.
+    #[param(schema_with = window_schema, required = false)]
     window: Option<String>,
+}
+
+fn window_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(
+            [Window::Hour, Window::Day, Window::Week].map(Window::as_str),
+        ))
+        .default(Some(Window::Day.as_str().into()))
+        .build()
 }
 
 #[utoipa::path(get, path = "/v1/ops/summary", tag = "operators", params(SummaryQuery),
@@ -51,9 +63,8 @@ pub struct SummaryQuery {
                    and by priority group and region, computed from the event log. Served again for up to \
                    2 s (1h), 5 s (24h) or 15 s (7d), unless the request says `Cache-Control: \
                    no-cache`; `until` says as of when. Also accepts the dashboard session cookie.",
-    responses((status = 200, body = Summary), (status = 400, body = ErrorBody, description = "bad window"),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    responses((status = 200, body = Summary)),
+    security(("bearer" = []), ("ops_session" = [])))]
 pub async fn summary(
     _auth: OperatorSession,
     req: HttpRequest,
@@ -120,8 +131,8 @@ pub struct UpcomingCallView {
 #[utoipa::path(get, path = "/v1/ops/board", tag = "operators",
     description = "Experts awaiting approval and the calls of the next hour. Also accepts the \
                    dashboard session cookie.",
-    responses((status = 200, body = Board), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    responses((status = 200, body = Board)),
+    security(("bearer" = []), ("ops_session" = [])))]
 pub async fn board(_auth: OperatorSession, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let now = Utc::now();
     let (pending, calls) = tokio::try_join!(
@@ -193,8 +204,9 @@ fn sign_in_page(status: actix_web::http::StatusCode, message: &'static str) -> H
                    sign-in page; with an operator's session cookie (or bearer token) the \
                    dashboard; other roles get 403.",
     responses((status = 200, description = "the dashboard, or the sign-in page", content_type = "text/html"),
-              (status = 401, body = ErrorBody, description = "an invalid bearer token"),
-              (status = 403, body = ErrorBody, description = "not an operator")))]
+              (status = 401, body = ErrorBody, description = "`unauthorized`: an invalid bearer token"),
+              (status = 403, body = ErrorBody, description = "`forbidden`: not an operator")),
+    security((), ("bearer" = []), ("ops_session" = [])))]
 pub async fn page(req: HttpRequest) -> ApiResult<HttpResponse> {
     use actix_web::http::StatusCode;
     match session::credential(&req) {
@@ -219,6 +231,7 @@ pub async fn page(req: HttpRequest) -> ApiResult<HttpResponse> {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct SignIn {
     /// An operator's bearer token (e.g. from `anxin token --role operator`).
+    #[schema(min_length = 1, pattern = r"\S")]
     pub token: String,
 }
 
@@ -262,12 +275,16 @@ fn percent_decode(s: &str) -> Option<String> {
     description = "Signs in to the dashboard: exchanges an operator's token, sent in the body \
                    (a form field `token`, or JSON), for an HttpOnly, SameSite=Strict session \
                    cookie. A form gets 303 to /ops; JSON gets 200.",
-    request_body(content = SignIn, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 303, description = "signed in (form); Set-Cookie carries the session"),
-              (status = 200, body = SessionStarted, description = "signed in (JSON)"),
-              (status = 400, body = ErrorBody, description = "no token in the body"),
-              (status = 401, body = ErrorBody, description = "the token is invalid or expired"),
-              (status = 403, body = ErrorBody, description = "not an operator's token")))]
+    request_body(content((SignIn = "application/x-www-form-urlencoded"), (SignIn = "application/json"))),
+    responses((status = 303, description = "signed in (form); Set-Cookie carries the session",
+               headers(("Location" = String, description = "/ops"), ("Set-Cookie" = String, description = "the session"))),
+              (status = 200, body = SessionStarted, description = "signed in (JSON); Set-Cookie carries the session"),
+              (status = 400, description = "no token in the body (the sign-in page again, for a form), or malformed JSON",
+               content((ErrorBody = "application/json"), (String = "text/html"))),
+              (status = 401, description = "`unauthorized`: the token is invalid or expired (the sign-in page again, for a form)",
+               content((ErrorBody = "application/json"), (String = "text/html"))),
+              (status = 403, description = "`forbidden`: not an operator's token (the sign-in page again, for a form)",
+               content((ErrorBody = "application/json"), (String = "text/html")))))]
 pub async fn sign_in(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -357,8 +374,10 @@ pub async fn sign_out(req: HttpRequest) -> HttpResponse {
 
 #[utoipa::path(get, path = "/ops/assets/{name}", tag = "operators",
     description = "The dashboard's own script, style sheet and icon.",
-    params(("name" = String, Path, description = "ops.js, ops.css or anxin.svg")),
-    responses((status = 200, description = "the asset"), (status = 404, body = ErrorBody)))]
+    params(("name" = String, Path, description = "ops.js, ops.css or anxin.svg",
+            pattern = r"^(ops\.js|ops\.css|anxin\.svg)$")),
+    responses((status = 200, description = "the asset",
+               content((String = "text/javascript"), (String = "text/css"), (String = "image/svg+xml")))))]
 pub async fn asset(name: web::Path<String>) -> ApiResult<HttpResponse> {
     let (body, content_type) = match name.as_str() {
         "ops.js" => (
@@ -407,9 +426,8 @@ async fn set_expert_status(
     description = "Approves an expert from the dashboard (audited). With the session cookie, \
                    send `X-Anxin-Ops: 1`.",
     params(("id" = uuid::Uuid, Path, description = "expert id")),
-    responses((status = 200, body = ExpertStatusView), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
+    responses((status = 200, body = ExpertStatusView)),
+    security(("bearer" = []), ("ops_session" = [])))]
 pub async fn approve_expert(
     auth: OperatorSession,
     state: web::Data<AppState>,
@@ -422,9 +440,8 @@ pub async fn approve_expert(
     description = "Suspends an expert (or declines an application) from the dashboard \
                    (audited). With the session cookie, send `X-Anxin-Ops: 1`.",
     params(("id" = uuid::Uuid, Path, description = "expert id")),
-    responses((status = 200, body = ExpertStatusView), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
+    responses((status = 200, body = ExpertStatusView)),
+    security(("bearer" = []), ("ops_session" = [])))]
 pub async fn suspend_expert(
     auth: OperatorSession,
     state: web::Data<AppState>,

@@ -5,7 +5,7 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{path_id, Json};
 use crate::flows;
 use crate::flows::bookings::{ConfirmRequest, Viewer};
-use crate::routes::idempotency_key;
+use crate::routes::{idempotency_key, IdempotencyKey};
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use anxin_domain::call::{CallOutcome, CallState};
@@ -15,9 +15,14 @@ use anxin_store::bookings::BookingRow;
 use anxin_store::seekers::SeekerRow;
 
 #[utoipa::path(post, path = "/v1/bookings", tag = "seekers", request_body = BookingRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key and body return the first result")),
-    responses((status = 201, body = BookingCreated), (status = 409, body = ErrorBody, description = "hold_expired, slot_unavailable or booking_limit"),
-              (status = 422, body = ErrorBody, description = "invalid phone, or idempotency_mismatch")),
+    params(IdempotencyKey),
+    responses((status = 201, body = BookingCreated, links(
+                  ("GetBooking" = (operation_id = "get", parameters(("id" = "$response.body#/booking_id")))),
+                  ("CancelBooking" = (operation_id = "cancel", parameters(("id" = "$response.body#/booking_id")))))),
+              (status = 200, body = BookingCreated, description = "a retry with the same Idempotency-Key: the first answer"),
+              (status = 409, body = ErrorBody, description = "`hold_expired`, `slot_unavailable` or `booking_limit`"),
+              (status = 422, body = ErrorBody, description = "`invalid_input` (an invalid phone or a note over 500 characters; \
+                  `field` names it), or `idempotency_mismatch`: the key was used with another request")),
     security(("bearer" = [])))]
 pub async fn confirm(
     req: HttpRequest,
@@ -88,7 +93,7 @@ fn view(b: BookingRow, viewer: Viewer) -> BookingView {
 
 #[utoipa::path(get, path = "/v1/bookings/{id}", tag = "seekers",
     params(("id" = uuid::Uuid, Path, description = "booking id")),
-    responses((status = 200, body = BookingView), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = BookingView)),
     security(("bearer" = [])))]
 pub async fn get(
     auth: Authorized<AnyRole>,
@@ -104,8 +109,8 @@ pub async fn get(
 
 #[utoipa::path(post, path = "/v1/bookings/{id}/cancel", tag = "seekers",
     params(("id" = uuid::Uuid, Path, description = "booking id")),
-    responses((status = 200, body = CancelView), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "booking_not_active")),
+    responses((status = 200, body = CancelView),
+              (status = 409, body = ErrorBody, description = "`booking_not_active`: already cancelled or completed")),
     security(("bearer" = [])))]
 pub async fn cancel(
     auth: Authorized<AnyRole>,

@@ -43,8 +43,9 @@ fn actor(principal: &crate::auth::Principal) -> Actor {
 }
 
 #[utoipa::path(post, path = "/v1/experts", tag = "experts", request_body = ExpertInput,
-    responses((status = 201, body = ExpertCreated), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    description = "Creates an expert, approved at once.",
+    responses((status = 201, body = ExpertCreated), (status = 422, body = ErrorBody,
+        description = "`invalid_input`: a field breaks a profile rule (e.g. blank once trimmed); `field` names it")),
     security(("bearer" = [])))]
 pub async fn create_expert(
     auth: Authorized<OperatorOnly>,
@@ -70,8 +71,9 @@ pub async fn create_expert(
 }
 
 #[utoipa::path(post, path = "/v1/expert-applications", tag = "experts", request_body = ExpertInput,
-    responses((status = 201, body = ExpertCreated), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody),
-              (status = 401, body = ErrorBody)),
+    description = "Applies to be an expert; an operator approves the application.",
+    responses((status = 201, body = ExpertCreated), (status = 422, body = ErrorBody,
+        description = "`invalid_input`: a field breaks a profile rule (e.g. blank once trimmed); `field` names it")),
     security(("bearer" = [])))]
 pub async fn apply(
     _auth: Authorized<AnyRole>,
@@ -98,7 +100,7 @@ async fn set_status(
 
 #[utoipa::path(post, path = "/v1/experts/{id}/approve", tag = "experts",
     params(("id" = uuid::Uuid, Path, description = "expert id")),
-    responses((status = 200, body = ExpertCreated), (status = 404, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 200, body = ExpertCreated)),
     security(("bearer" = [])))]
 pub async fn approve(
     auth: Authorized<OperatorOnly>,
@@ -110,7 +112,7 @@ pub async fn approve(
 
 #[utoipa::path(post, path = "/v1/experts/{id}/suspend", tag = "experts",
     params(("id" = uuid::Uuid, Path, description = "expert id")),
-    responses((status = 200, body = ExpertCreated), (status = 404, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 200, body = ExpertCreated)),
     security(("bearer" = [])))]
 pub async fn suspend(
     auth: Authorized<OperatorOnly>,
@@ -122,8 +124,9 @@ pub async fn suspend(
 
 #[utoipa::path(put, path = "/v1/experts/{id}/availability", tag = "experts", request_body = AvailabilityInput,
     params(("id" = uuid::Uuid, Path, description = "expert id")),
-    responses((status = 200, body = AvailabilitySaved), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = AvailabilitySaved),
+              (status = 422, body = ErrorBody, description = "`invalid_input`: a range ends before it starts, \
+                  is shorter than one slot, or overlaps another of the same day; `field` names it")),
     security(("bearer" = [])))]
 pub async fn put_availability(
     auth: Authorized<ExpertOrOperator>,
@@ -146,11 +149,14 @@ pub async fn put_availability(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SlotRange {
     /// RFC 3339; default now.
+    #[param(value_type = String, format = DateTime, required = false)]
     from: Option<String>,
-    /// RFC 3339; default the end of the horizon. At most 31 days after `from`.
+    /// RFC 3339, after `from`; default the end of the horizon. At most 31 days after `from`.
+    #[param(value_type = String, format = DateTime, required = false)]
     to: Option<String>,
 }
 
@@ -171,7 +177,9 @@ fn instant(field: &str, raw: Option<&str>) -> ApiResult<Option<DateTime<Utc>>> {
 
 #[utoipa::path(get, path = "/v1/experts/{id}/slots", tag = "experts",
     params(("id" = uuid::Uuid, Path, description = "expert id"), SlotRange),
-    responses((status = 200, body = [SlotView]), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = [SlotView], links(
+        ("PlaceHold" = (operation_id = "place_hold", description = "hold the first slot",
+            request_body = json!({"slot_id": "$response.body#/0/slot_id"})))))),
     security(("bearer" = [])))]
 pub async fn slots(
     auth: Authorized<AnyRole>,
@@ -238,7 +246,7 @@ pub async fn slots(
 }
 
 #[utoipa::path(get, path = "/v1/experts/me/bookings", tag = "experts",
-    responses((status = 200, body = [ExpertBooking]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 200, body = [ExpertBooking])),
     security(("bearer" = [])))]
 pub async fn my_bookings(
     auth: Authorized<ExpertOnly>,

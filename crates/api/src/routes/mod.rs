@@ -8,6 +8,16 @@ use crate::error::ApiError;
 use actix_web::http::header::HeaderName;
 use actix_web::HttpRequest;
 
+/// The `Idempotency-Key` header, as the document describes it.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyKey {
+    /// Retries with the same key and body return the first result.
+    #[param(rename = "Idempotency-Key", value_type = String, required = false,
+            min_length = 1, max_length = 200, pattern = "^[!-~]+$")]
+    _key: Option<String>,
+}
+
 /// The optional `Idempotency-Key` header, validated.
 pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     // A static name: looking a header up by a mixed-case `&str` builds (and

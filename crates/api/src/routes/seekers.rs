@@ -6,7 +6,7 @@ use crate::dto::{
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{path_id, Json};
 use crate::flows;
-use crate::routes::idempotency_key;
+use crate::routes::{idempotency_key, IdempotencyKey};
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use anxin_domain::ids::{HoldId, SlotId};
@@ -14,11 +14,14 @@ use anxin_domain::seeker::PriorityGroup;
 use serde::Deserialize;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SlateQuery {
     /// A language tag, e.g. `zh` or `en`.
+    #[param(value_type = anxin_domain::openapi::Tag, required = false)]
     language: Option<String>,
     /// A specialty, e.g. `grief` or `anxiety`.
+    #[param(value_type = anxin_domain::openapi::Tag, required = false)]
     topic: Option<String>,
 }
 
@@ -31,8 +34,9 @@ fn tag_filter(field: &'static str, raw: Option<&str>) -> ApiResult<Option<String
 }
 
 #[utoipa::path(get, path = "/v1/slate", tag = "seekers", params(SlateQuery),
-    responses((status = 200, body = SlateView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody)),
+    responses((status = 200, body = SlateView, links(
+        ("PlaceHold" = (operation_id = "place_hold", description = "hold the first expert's next slot",
+            request_body = json!({"slot_id": "$response.body#/experts/0/next_slots/0/slot_id"})))))),
     security(("bearer" = [])))]
 pub async fn slate(
     session: SeekerSession,
@@ -71,29 +75,26 @@ pub async fn slate(
 }
 
 #[utoipa::path(put, path = "/v1/seekers/me", tag = "seekers", request_body = SeekerUpdate,
-    responses((status = 200, body = SeekerView), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = SeekerView),
+              (status = 422, body = ErrorBody, description = "`invalid_input`: region is blank once trimmed")),
     security(("bearer" = [])))]
 pub async fn update_me(
     session: SeekerSession,
     state: web::Data<AppState>,
     body: Json<SeekerUpdate>,
 ) -> ApiResult<HttpResponse> {
-    let region = body.0.region.as_deref().map(str::trim);
-    if let Some(r) = region {
-        if r.is_empty() || r.chars().count() > 64 {
-            return Err(ApiError::Unprocessable {
-                code: "invalid_input",
-                message: "region: must be 1 to 64 characters".into(),
-                field: Some("region".into()),
-            });
-        }
-    }
+    let region = body
+        .0
+        .region
+        .as_deref()
+        .map(|r| anxin_domain::expert::text("region", r, 64))
+        .transpose()?;
     let row = flows::seekers::update(
         &state,
         &session.subject,
         &session.seeker,
         body.0.priority_group,
-        region,
+        region.as_deref(),
     )
     .await?;
     Ok(HttpResponse::Ok().json(SeekerView {
@@ -103,11 +104,16 @@ pub async fn update_me(
 }
 
 #[utoipa::path(post, path = "/v1/holds", tag = "seekers", request_body = HoldRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key and body return the first result")),
-    responses((status = 201, body = HoldView), (status = 404, body = ErrorBody, description = "unknown slot"),
-              (status = 409, body = ErrorBody, description = "slot_unavailable or hold_limit"),
-              (status = 422, body = ErrorBody, description = "idempotency_mismatch"),
-              (status = 429, body = ErrorBody, description = "rate limited; see Retry-After")),
+    params(IdempotencyKey),
+    responses((status = 201, body = HoldView, links(
+                  ("ConfirmBooking" = (operation_id = "confirm", request_body = json!({"hold_id": "$response.body#/hold_id"}))),
+                  ("ReleaseHold" = (operation_id = "release_hold", parameters(("id" = "$response.body#/hold_id")))))),
+              (status = 200, body = HoldView, description = "a retry with the same Idempotency-Key: the first answer"),
+              (status = 404, body = ErrorBody, description = "`not_found`: no such slot"),
+              (status = 409, body = ErrorBody, description = "`slot_unavailable`, or `hold_limit`: the seeker already holds a slot"),
+              (status = 422, body = ErrorBody, description = "`idempotency_mismatch`: the key was used with another slot"),
+              (status = 429, body = ErrorBody, description = "`rate_limited`: too many holds; try again after `Retry-After` seconds",
+               headers(("Retry-After" = u64, description = "Seconds to wait before trying again.")))),
     security(("bearer" = [])))]
 pub async fn place_hold(
     req: HttpRequest,
@@ -142,7 +148,7 @@ pub async fn place_hold(
 
 #[utoipa::path(delete, path = "/v1/holds/{id}", tag = "seekers",
     params(("id" = uuid::Uuid, Path, description = "hold id")),
-    responses((status = 204, description = "released; the slot is open again"), (status = 404, body = ErrorBody)),
+    responses((status = 204, description = "released; the slot is open again")),
     security(("bearer" = [])))]
 pub async fn release_hold(
     session: SeekerSession,
