@@ -9,19 +9,89 @@ use anxin_domain::ValidationError;
 use serde::Serialize;
 use std::time::Duration;
 
+/// Every error code the API answers with, in one list: handlers name a
+/// variant, the body carries its snake_case form, and the OpenAPI document
+/// lists them all (`ErrorBody::error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body is not JSON at all.
+    MalformedJson,
+    /// A field of the body has the wrong type, or is unknown or missing.
+    InvalidField,
+    /// The body is missing or unreadable.
+    InvalidBody,
+    BodyTooLarge,
+    UnsupportedMediaType,
+    /// A path segment that should be an id is not a UUID.
+    InvalidId,
+    InvalidPath,
+    InvalidQuery,
+    InvalidIdempotencyKey,
+    /// Well-formed, but a value breaks a rule (`field` says which).
+    InvalidInput,
+    IdempotencyMismatch,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    /// The slot is held, booked, reserved for priority groups, or too late.
+    SlotUnavailable,
+    HoldLimit,
+    /// The hold lapsed or was released (or Redis lost it).
+    HoldExpired,
+    /// The hold was already confirmed into a booking.
+    HoldConfirmed,
+    BookingLimit,
+    BookingNotActive,
+    InvalidTransition,
+    RateLimited,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, for the test that the document lists each one.
+    pub const ALL: [ErrorCode; 24] = [
+        Self::MalformedJson,
+        Self::InvalidField,
+        Self::InvalidBody,
+        Self::BodyTooLarge,
+        Self::UnsupportedMediaType,
+        Self::InvalidId,
+        Self::InvalidPath,
+        Self::InvalidQuery,
+        Self::InvalidIdempotencyKey,
+        Self::InvalidInput,
+        Self::IdempotencyMismatch,
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::SlotUnavailable,
+        Self::HoldLimit,
+        Self::HoldExpired,
+        Self::HoldConfirmed,
+        Self::BookingLimit,
+        Self::BookingNotActive,
+        Self::InvalidTransition,
+        Self::RateLimited,
+        Self::Unavailable,
+        Self::Internal,
+    ];
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// Malformed request: bad JSON, wrong types, bad ids or query values.
     #[error("{message}")]
     BadRequest {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         field: Option<String>,
     },
     /// Well-formed but breaks a rule (e.g. an invalid phone number).
     #[error("{message}")]
     Unprocessable {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         field: Option<String>,
     },
@@ -32,7 +102,7 @@ pub enum ApiError {
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: ErrorCode, message: String },
     #[error("too many requests")]
     TooManyRequests { retry_after: Duration },
     /// A dependency (Postgres, Redis) does not answer: the client may retry
@@ -46,7 +116,7 @@ pub enum ApiError {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// A stable snake_case code.
-    pub error: String,
+    pub error: ErrorCode,
     /// Human-readable text.
     pub message: String,
     /// The input field at fault, when there is one.
@@ -55,11 +125,7 @@ pub struct ErrorBody {
 }
 
 impl ApiError {
-    pub fn bad_request(
-        code: &'static str,
-        message: impl Into<String>,
-        field: Option<&str>,
-    ) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>, field: Option<&str>) -> Self {
         Self::BadRequest {
             code,
             message: message.into(),
@@ -67,7 +133,7 @@ impl ApiError {
         }
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Conflict {
             code,
             message: message.into(),
@@ -78,17 +144,17 @@ impl ApiError {
         Self::Internal(Box::new(e))
     }
 
-    fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             Self::BadRequest { code, .. }
             | Self::Unprocessable { code, .. }
-            | Self::Conflict { code, .. } => code,
-            Self::Unauthorized(_) => "unauthorized",
-            Self::Forbidden(_) => "forbidden",
-            Self::NotFound(_) => "not_found",
-            Self::TooManyRequests { .. } => "rate_limited",
-            Self::Unavailable(_) => "unavailable",
-            Self::Internal(_) => "internal",
+            | Self::Conflict { code, .. } => *code,
+            Self::Unauthorized(_) => ErrorCode::Unauthorized,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::TooManyRequests { .. } => ErrorCode::RateLimited,
+            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Internal(_) => ErrorCode::Internal,
         }
     }
 }
@@ -96,7 +162,7 @@ impl ApiError {
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
         Self::Unprocessable {
-            code: "invalid_input",
+            code: ErrorCode::InvalidInput,
             message: e.to_string(),
             field: Some(e.field),
         }
@@ -167,7 +233,7 @@ impl ResponseError for ApiError {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         response.json(ErrorBody {
-            error: self.code().to_string(),
+            error: self.code(),
             message: self.to_string(),
             field,
         })
@@ -175,3 +241,30 @@ impl ResponseError for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn the_document_lists_every_code_and_all_names_each_once() {
+        let doc = serde_json::to_value(crate::openapi::document()).unwrap_or_default();
+        let listed: BTreeSet<String> = doc["components"]["schemas"]["ErrorCode"]["enum"]
+            .as_array()
+            .map(|codes| {
+                codes
+                    .iter()
+                    .filter_map(|c| c.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let all: BTreeSet<String> = ErrorCode::ALL
+            .iter()
+            .filter_map(|c| serde_json::to_value(c).ok()?.as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(all.len(), ErrorCode::ALL.len(), "a code twice in ALL");
+        assert_eq!(listed, all, "ALL and the document's ErrorCode differ");
+        assert!(all.contains("hold_confirmed") && all.contains("slot_unavailable"));
+    }
+}

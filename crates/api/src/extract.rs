@@ -1,6 +1,6 @@
 //! Request extractors that turn every malformed input into a 400 naming the
 //! problem (and the field, where one is at fault), never a 500 or an HTML page.
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
@@ -35,17 +35,17 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         Box::pin(async move {
             if !is_json {
                 return Err(ApiError::bad_request(
-                    "unsupported_media_type",
+                    ErrorCode::UnsupportedMediaType,
                     "send the body as JSON with Content-Type: application/json",
                     None,
                 ));
             }
             let bytes = body.await.map_err(|_| {
-                ApiError::bad_request("invalid_body", "the body could not be read", None)
+                ApiError::bad_request(ErrorCode::InvalidBody, "the body could not be read", None)
             })?;
             if bytes.len() > BODY_LIMIT {
                 return Err(ApiError::bad_request(
-                    "body_too_large",
+                    ErrorCode::BodyTooLarge,
                     "the body is larger than 64 KiB",
                     None,
                 ));
@@ -62,9 +62,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let (code, field) = if inner.is_syntax() || inner.is_eof() {
-            ("malformed_json", None)
+            (ErrorCode::MalformedJson, None)
         } else {
-            ("invalid_field", (path != ".").then_some(path))
+            (ErrorCode::InvalidField, (path != ".").then_some(path))
         };
         // serde's message names the expected type or the unknown field; the
         // line/column suffix is noise for an API client.
@@ -106,7 +106,11 @@ fn without_echoed_value(message: &str) -> String {
 /// Parses a UUID from a path segment.
 pub fn path_id(field: &'static str, raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| {
-        ApiError::bad_request("invalid_id", format!("{field} must be a UUID"), Some(field))
+        ApiError::bad_request(
+            ErrorCode::InvalidId,
+            format!("{field} must be a UUID"),
+            Some(field),
+        )
     })
 }
 
@@ -114,9 +118,9 @@ pub fn path_id(field: &'static str, raw: &str) -> Result<Uuid, ApiError> {
 /// back to a plain-text body.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::QueryConfig::default().error_handler(|err, _| {
-        ApiError::bad_request("invalid_query", err.to_string(), None).into()
+        ApiError::bad_request(ErrorCode::InvalidQuery, err.to_string(), None).into()
     }))
     .app_data(web::PathConfig::default().error_handler(|err, _| {
-        ApiError::bad_request("invalid_path", err.to_string(), None).into()
+        ApiError::bad_request(ErrorCode::InvalidPath, err.to_string(), None).into()
     }));
 }

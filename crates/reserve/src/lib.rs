@@ -292,6 +292,32 @@ fn shown(args: &[String]) -> Vec<Arg<'_>> {
     args.iter().map(|a| a as Arg).collect()
 }
 
+/// A command or a pipeline, sent the same way (see `Reserve::query`).
+trait Query {
+    fn send<T: redis::FromRedisValue>(
+        &self,
+        c: &mut ConnectionManager,
+    ) -> impl std::future::Future<Output = redis::RedisResult<T>> + Send;
+}
+
+impl Query for redis::Cmd {
+    fn send<T: redis::FromRedisValue>(
+        &self,
+        c: &mut ConnectionManager,
+    ) -> impl std::future::Future<Output = redis::RedisResult<T>> + Send {
+        self.query_async(c)
+    }
+}
+
+impl Query for redis::Pipeline {
+    fn send<T: redis::FromRedisValue>(
+        &self,
+        c: &mut ConnectionManager,
+    ) -> impl std::future::Future<Output = redis::RedisResult<T>> + Send {
+        self.query_async(c)
+    }
+}
+
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 thread_local! {
@@ -391,9 +417,25 @@ impl Reserve {
         }
     }
 
-    pub async fn ping(&self) -> Result<()> {
+    /// Sends a command or pipeline on the calling thread's connection, and
+    /// once more if that connection turned out to be dead (Redis restarted,
+    /// or closed it): the first attempt has made the connection reconnect,
+    /// and the command never ran on a Redis that is still there (a Redis
+    /// that died with it lost whatever it ran), so every request after a
+    /// restart is served instead of the first on each connection failing.
+    async fn query<T: redis::FromRedisValue>(
+        &self,
+        q: &(impl Query + ?Sized),
+    ) -> redis::RedisResult<T> {
         let mut c = self.conn().await;
-        redis::cmd("PING").query_async::<String>(&mut c).await?;
+        match q.send(&mut c).await {
+            Err(e) if e.is_connection_dropped() => q.send(&mut self.conn().await).await,
+            reply => reply,
+        }
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        self.query::<String>(&redis::cmd("PING")).await?;
         Ok(())
     }
 
@@ -438,11 +480,11 @@ impl Reserve {
         for a in args {
             cmd.arg(Shown(*a));
         }
-        let mut c = self.conn().await;
-        match cmd.query_async(&mut c).await {
+        match self.query(&cmd).await {
             Err(e) if e.kind() == redis::ErrorKind::NoScriptError => {
+                let mut c = self.conn().await;
                 script.prepare_invoke().load_async(&mut c).await?;
-                Ok(cmd.query_async(&mut c).await?)
+                Ok(self.query(&cmd).await?)
             }
             reply => Ok(reply?),
         }
@@ -702,8 +744,7 @@ impl Reserve {
                 .arg("-inf")
                 .arg(now.timestamp_millis());
         }
-        let mut c = self.conn().await;
-        let replies: Vec<redis::Value> = first.query_async(&mut c).await?;
+        let replies: Vec<redis::Value> = self.query(&first).await?;
         let mut ids: Vec<Vec<String>> = Vec::with_capacity(experts.len());
         let mut unreaped: Vec<bool> = Vec::with_capacity(experts.len());
         for pair in replies.chunks_exact(2) {
@@ -719,7 +760,7 @@ impl Reserve {
             }
         }
         let metas: Vec<Vec<Option<String>>> = if wanted > 0 {
-            second.query_async(&mut c).await?
+            self.query(&second).await?
         } else {
             Vec::new()
         };
@@ -808,8 +849,7 @@ impl Reserve {
                     .arg(to.timestamp_millis());
             }
         }
-        let mut c = self.conn().await;
-        let flat: Vec<u32> = pipe.query_async(&mut c).await?;
+        let flat: Vec<u32> = self.query(&pipe).await?;
         Ok(flat.chunks(tos.len()).map(<[u32]>::to_vec).collect())
     }
 
@@ -841,8 +881,7 @@ impl Reserve {
                 .arg(millis(served.stability).max(1))
                 .ignore();
         }
-        let mut c = self.conn().await;
-        pipe.query_async::<()>(&mut c).await?;
+        self.query::<()>(&pipe).await?;
         Ok(())
     }
 
@@ -855,8 +894,7 @@ impl Reserve {
         for b in buckets {
             pipe.cmd("HGETALL").arg(self.keys.impressions(*b));
         }
-        let mut c = self.conn().await;
-        let maps: Vec<std::collections::HashMap<String, u64>> = pipe.query_async(&mut c).await?;
+        let maps: Vec<std::collections::HashMap<String, u64>> = self.query(&pipe).await?;
         let mut out = std::collections::HashMap::new();
         for m in maps {
             for (k, v) in m {
@@ -870,20 +908,16 @@ impl Reserve {
 
     /// Experts whose index exists.
     pub async fn indexed_experts(&self) -> Result<Vec<ExpertId>> {
-        let mut c = self.conn().await;
-        let ids: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(self.keys.indexed_experts())
-            .query_async(&mut c)
+        let ids: Vec<String> = self
+            .query(&*redis::cmd("SMEMBERS").arg(self.keys.indexed_experts()))
             .await?;
         Ok(ids.iter().filter_map(|s| s.parse().ok()).collect())
     }
 
     /// A value kept for a while under a seeker-scoped key (the stable slate).
     pub async fn get_slate(&self, seeker: SeekerId, filter: &str) -> Result<Option<String>> {
-        let mut c = self.conn().await;
-        Ok(redis::cmd("GET")
-            .arg(self.keys.slate(seeker, filter))
-            .query_async(&mut c)
+        Ok(self
+            .query(&*redis::cmd("GET").arg(self.keys.slate(seeker, filter)))
             .await?)
     }
 
@@ -903,46 +937,45 @@ impl Reserve {
     }
 
     async fn mark_indexed(&self, expert: ExpertId) -> Result<()> {
-        let mut c = self.conn().await;
-        redis::cmd("SADD")
-            .arg(self.keys.indexed_experts())
-            .arg(expert.to_string())
-            .query_async::<()>(&mut c)
-            .await?;
+        self.query::<()>(
+            &*redis::cmd("SADD")
+                .arg(self.keys.indexed_experts())
+                .arg(expert.to_string()),
+        )
+        .await?;
         Ok(())
     }
 
     /// Drops an expert from the index entirely (suspended).
     pub async fn drop_expert(&self, expert: ExpertId) -> Result<()> {
         let ExpertKeys(keys) = self.keys.expert(expert);
-        let mut c = self.conn().await;
-        redis::pipe()
-            .cmd("SREM")
-            .arg(self.keys.indexed_experts())
-            .arg(expert.to_string())
-            .cmd("DEL")
-            .arg(&keys[..])
-            .query_async::<()>(&mut c)
-            .await?;
+        self.query::<()>(
+            &*redis::pipe()
+                .cmd("SREM")
+                .arg(self.keys.indexed_experts())
+                .arg(expert.to_string())
+                .cmd("DEL")
+                .arg(&keys[..]),
+        )
+        .await?;
         Ok(())
     }
 
     /// Whether the index for this expert exists (it vanishes with a wipe).
     pub async fn is_indexed(&self, expert: ExpertId) -> Result<bool> {
-        let mut c = self.conn().await;
-        Ok(redis::cmd("SISMEMBER")
-            .arg(self.keys.indexed_experts())
-            .arg(expert.to_string())
-            .query_async(&mut c)
+        Ok(self
+            .query(
+                &*redis::cmd("SISMEMBER")
+                    .arg(self.keys.indexed_experts())
+                    .arg(expert.to_string()),
+            )
             .await?)
     }
 
     /// Whether the index built from Postgres is still there (one `GET`).
     pub async fn index_state(&self) -> Result<IndexState> {
-        let mut c = self.conn().await;
-        let marker: Option<String> = redis::cmd("GET")
-            .arg(self.keys.index_marker())
-            .query_async(&mut c)
+        let marker: Option<String> = self
+            .query(&*redis::cmd("GET").arg(self.keys.index_marker()))
             .await?;
         Ok(match marker {
             None => IndexState::Missing,
@@ -957,14 +990,15 @@ impl Reserve {
     /// don't all rebuild at once, and one that dies leaves it to another).
     /// True when this caller is to rebuild.
     pub async fn claim_rebuild(&self, token: &str, lease: Duration) -> Result<bool> {
-        let mut c = self.conn().await;
-        let set: Option<String> = redis::cmd("SET")
-            .arg(self.keys.index_marker())
-            .arg(format!("{REBUILDING}{token}"))
-            .arg("NX")
-            .arg("PX")
-            .arg(millis(lease).max(1))
-            .query_async(&mut c)
+        let set: Option<String> = self
+            .query(
+                redis::cmd("SET")
+                    .arg(self.keys.index_marker())
+                    .arg(format!("{REBUILDING}{token}"))
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(millis(lease).max(1)),
+            )
             .await?;
         Ok(set.is_some())
     }

@@ -6,7 +6,7 @@
 //! If Redis was wrong about the hold (wiped, restarted), Postgres' constraints
 //! refuse the second booking and the seeker gets a clean 409.
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::events::{self, Event, Refusal};
 use crate::state::AppState;
 use anxin_domain::booking::{cancel_reopens_slot, check_cancel, reservable, CancelRefusal};
@@ -37,7 +37,7 @@ pub struct Confirmed {
 
 fn hold_expired() -> ApiError {
     ApiError::conflict(
-        "hold_expired",
+        ErrorCode::HoldExpired,
         "the hold has expired or was released; hold the slot again",
     )
 }
@@ -53,7 +53,7 @@ pub async fn confirm(
         // Postgres text can't hold a NUL.
         Some(n) if n.chars().count() > 500 || n.contains('\0') => {
             return Err(ApiError::Unprocessable {
-                code: "invalid_input",
+                code: ErrorCode::InvalidInput,
                 message: "note: at most 500 characters, and no NUL".into(),
                 field: Some("note".into()),
             })
@@ -130,7 +130,10 @@ pub async fn confirm(
         return Err(refuse(
             Refusal::SlotUnavailable,
             "too_late",
-            ApiError::conflict("slot_unavailable", "the slot is no longer available"),
+            ApiError::conflict(
+                ErrorCode::SlotUnavailable,
+                "the slot is no longer available",
+            ),
         ));
     }
     let new = NewBooking {
@@ -180,13 +183,16 @@ pub async fn confirm(
             Err(refuse(
                 Refusal::SlotUnavailable,
                 "slot_taken",
-                ApiError::conflict("slot_unavailable", "the slot was booked by someone else"),
+                ApiError::conflict(
+                    ErrorCode::SlotUnavailable,
+                    "the slot was booked by someone else",
+                ),
             ))
         }
         Err(ConfirmError::HoldUsed) => match replayed().await? {
             Some(previous) => replay(previous, &request_hash),
             None => Err(ApiError::conflict(
-                "hold_expired",
+                ErrorCode::HoldConfirmed,
                 "this hold was already confirmed",
             )),
         },
@@ -198,7 +204,7 @@ pub async fn confirm(
                 Refusal::SlotUnavailable,
                 "slot_taken",
                 ApiError::conflict(
-                    "slot_unavailable",
+                    ErrorCode::SlotUnavailable,
                     "the expert is already booked at that time",
                 ),
             ))
@@ -211,7 +217,7 @@ pub async fn confirm(
                 Refusal::BookingLimit,
                 "limit",
                 ApiError::conflict(
-                    "booking_limit",
+                    ErrorCode::BookingLimit,
                     format!(
                         "at most {} upcoming bookings per seeker",
                         state.config.max_active_bookings
@@ -226,7 +232,7 @@ pub async fn confirm(
 fn replay(previous: BookingRow, request_hash: &[u8]) -> ApiResult<Confirmed> {
     if previous.request_hash.as_deref() != Some(request_hash) {
         return Err(ApiError::Unprocessable {
-            code: "idempotency_mismatch",
+            code: ErrorCode::IdempotencyMismatch,
             message: "this Idempotency-Key was used with a different request".into(),
             field: None,
         });
@@ -283,11 +289,12 @@ pub async fn cancel(
 ) -> ApiResult<Cancelled> {
     let (booking, viewer) = load_for(state, principal, seeker, id).await?;
     check_cancel(booking.status()?).map_err(|r| match r {
-        CancelRefusal::AlreadyCancelled => {
-            ApiError::conflict("booking_not_active", "the booking is already cancelled")
-        }
+        CancelRefusal::AlreadyCancelled => ApiError::conflict(
+            ErrorCode::BookingNotActive,
+            "the booking is already cancelled",
+        ),
         CancelRefusal::AlreadyCompleted => {
-            ApiError::conflict("booking_not_active", "the call already took place")
+            ApiError::conflict(ErrorCode::BookingNotActive, "the call already took place")
         }
     })?;
     let actor = Actor {
@@ -305,7 +312,10 @@ pub async fn cancel(
     let before = bookings::cancel(&state.pool, id, &actor)
         .await?
         .ok_or_else(|| {
-            ApiError::conflict("booking_not_active", "the booking is no longer active")
+            ApiError::conflict(
+                ErrorCode::BookingNotActive,
+                "the booking is no longer active",
+            )
         })?;
     let slot_reopened = cancel_reopens_slot(before.starts_at, Utc::now());
     // The cancellation is committed: a Redis that doesn't answer now must not

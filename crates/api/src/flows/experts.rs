@@ -1,6 +1,6 @@
 //! Vetting: moving an expert between applied, approved and suspended, audited,
 //! with the Redis index following (approved experts are indexed, others not).
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
 use anxin_domain::expert::ExpertStatus;
 use anxin_domain::ids::ExpertId;
@@ -25,7 +25,7 @@ pub async fn set_status(
     let before = row.status()?;
     if !before.can_become(status) {
         return Err(ApiError::conflict(
-            "invalid_transition",
+            ErrorCode::InvalidTransition,
             format!(
                 "a {} expert can't become {}",
                 before.as_str(),

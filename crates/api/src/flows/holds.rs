@@ -2,7 +2,7 @@
 //! seeker's side (idempotency, active-hold limit) is another, on the seeker's
 //! hash slot. They run seeker-first, and a refused slot undoes the seeker side,
 //! so a seeker is never charged a hold they did not get.
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::events::{self, Event, Refusal};
 use crate::flows::{self, reconcile};
 use crate::state::AppState;
@@ -105,7 +105,7 @@ pub async fn place(
         }
         SeekerHold::IdempotencyMismatch => {
             return Err(ApiError::Unprocessable {
-                code: "idempotency_mismatch",
+                code: ErrorCode::IdempotencyMismatch,
                 message: "this Idempotency-Key was used with a different request".into(),
                 field: None,
             })
@@ -119,7 +119,7 @@ pub async fn place(
             state.metrics.hold("hold_limit");
             refused(Refusal::HoldLimit);
             return Err(ApiError::conflict(
-                "hold_limit",
+                ErrorCode::HoldLimit,
                 "you already hold a slot; confirm or release it first",
             ));
         }
@@ -188,7 +188,7 @@ pub async fn place(
         .await?;
     state.metrics.hold("unavailable");
     refused(Refusal::SlotUnavailable);
-    Err(ApiError::conflict("slot_unavailable", refusal))
+    Err(ApiError::conflict(ErrorCode::SlotUnavailable, refusal))
 }
 
 #[tracing::instrument(skip(state, seeker), fields(seeker_id = %seeker.id))]

@@ -101,13 +101,13 @@ pub async fn expert(state: &AppState, expert: ExpertId) -> ApiResult<()> {
 }
 
 /// Rebuilds an index Redis lost, unless another instance already claimed
-/// that; retried while Redis loses it again mid-rebuild. Returns whether
-/// this instance rebuilt it.
-pub async fn rebuild_lost(state: &AppState) -> ApiResult<bool> {
+/// that; retried while Redis loses it again mid-rebuild. Returns the
+/// rebuild's token when this instance rebuilt it.
+pub async fn rebuild_lost(state: &AppState) -> ApiResult<Option<String>> {
     loop {
         let token = uuid::Uuid::new_v4().simple().to_string();
         if !state.reserve.claim_rebuild(&token, REBUILD_LEASE).await? {
-            return Ok(false);
+            return Ok(None);
         }
         tracing::warn!("the Redis index is missing (Redis restarted or was flushed): rebuilding it from Postgres");
         if let Err(e) = all(state).await {
@@ -117,7 +117,7 @@ pub async fn rebuild_lost(state: &AppState) -> ApiResult<bool> {
             return Err(e);
         }
         if state.reserve.finish_rebuild(&token).await? {
-            return Ok(true);
+            return Ok(Some(token));
         }
     }
 }
@@ -125,7 +125,9 @@ pub async fn rebuild_lost(state: &AppState) -> ApiResult<bool> {
 /// The start-up rebuild: the whole index from Postgres, marked built if it
 /// was missing.
 pub async fn startup(state: &AppState) -> ApiResult<Reconciled> {
-    if state.reserve.index_state().await? == IndexState::Missing && rebuild_lost(state).await? {
+    if state.reserve.index_state().await? == IndexState::Missing
+        && rebuild_lost(state).await?.is_some()
+    {
         return Ok(Reconciled::default());
     }
     all(state).await
@@ -151,7 +153,10 @@ pub async fn watch(state: &AppState) {
                     seen = Some(token);
                 }
                 IndexState::Missing => {
-                    rebuild_lost(state).await?;
+                    if let Some(token) = rebuild_lost(state).await? {
+                        crate::flows::slate::refresh_inputs(state, Utc::now()).await?;
+                        seen = Some(token);
+                    }
                 }
                 IndexState::Rebuilding => {}
             }

@@ -13,7 +13,7 @@
 pub mod session;
 pub mod summary;
 
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{parse_json, path_id};
 use crate::state::AppState;
 use actix_web::http::header;
@@ -74,7 +74,7 @@ pub async fn summary(
     let raw = q.window.as_deref().unwrap_or("24h");
     let window = Window::parse(raw).ok_or_else(|| {
         ApiError::bad_request(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             "window must be 1h, 24h or 7d",
             Some("window"),
         )
@@ -307,7 +307,7 @@ pub async fn sign_in(
     if token.is_empty() {
         return if is_json {
             Err(ApiError::bad_request(
-                "invalid_body",
+                ErrorCode::InvalidBody,
                 "token is required",
                 Some("token"),
             ))

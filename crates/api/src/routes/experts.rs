@@ -1,7 +1,7 @@
 //! Experts: creation, applications, vetting, availability, slots, bookings.
 use crate::auth::{AnyRole, Authorized, ExpertOnly, ExpertOrOperator, OperatorOnly, Role};
 use crate::dto::{AvailabilitySaved, ExpertBooking, ExpertCreated, SlotView};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{path_id, Json};
 use crate::flows;
 use crate::state::AppState;
@@ -166,7 +166,7 @@ fn instant(field: &str, raw: Option<&str>) -> ApiResult<Option<DateTime<Utc>>> {
             .map(|t| t.with_timezone(&Utc))
             .map_err(|_| {
                 ApiError::bad_request(
-                    "invalid_query",
+                    ErrorCode::InvalidQuery,
                     format!("{field} must be an RFC 3339 time with offset"),
                     Some(field),
                 )
@@ -194,14 +194,14 @@ pub async fn slots(
         .unwrap_or(now + Duration::days(i64::from(state.config.horizon_days) + 1));
     if to <= from {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             "to must be after from",
             Some("to"),
         ));
     }
     if to - from > Duration::days(31) {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             "at most 31 days at once",
             Some("to"),
         ));

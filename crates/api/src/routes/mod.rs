@@ -4,7 +4,7 @@ pub mod experts;
 pub mod seekers;
 pub mod service;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use actix_web::http::header::HeaderName;
 use actix_web::HttpRequest;
 
@@ -30,7 +30,7 @@ pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let valid = !key.is_empty() && key.len() <= 200 && key.chars().all(|c| c.is_ascii_graphic());
     if !valid {
         return Err(ApiError::bad_request(
-            "invalid_idempotency_key",
+            ErrorCode::InvalidIdempotencyKey,
             "Idempotency-Key must be 1-200 visible ASCII characters",
             Some("Idempotency-Key"),
         ));

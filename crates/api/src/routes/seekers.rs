@@ -3,7 +3,7 @@ use crate::auth::SeekerSession;
 use crate::dto::{
     HoldRequest, HoldView, SeekerUpdate, SeekerView, SlateExpert, SlateView, SlotView,
 };
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{path_id, Json};
 use crate::flows;
 use crate::routes::{idempotency_key, IdempotencyKey};
@@ -28,7 +28,7 @@ pub struct SlateQuery {
 fn tag_filter(field: &'static str, raw: Option<&str>) -> ApiResult<Option<String>> {
     raw.map(|v| {
         anxin_domain::expert::tag(field, v)
-            .map_err(|e| ApiError::bad_request("invalid_query", e.to_string(), Some(field)))
+            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, e.to_string(), Some(field)))
     })
     .transpose()
 }
