@@ -57,6 +57,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 
 /// Parses JSON, reporting the path of the field at fault.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde also reads a struct from an array of its fields in order
+    // (`[null, null]`); every body here is an object.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "invalid type: sequence, expected a JSON object",
+            None,
+        ));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

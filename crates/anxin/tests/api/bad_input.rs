@@ -332,6 +332,15 @@ async fn every_write_endpoint_answers_bad_input_with_a_clear_4xx() {
             field: Some("region"),
         },
         Case {
+            name: "an array for an object",
+            method: "PUT",
+            path: "/v1/seekers/me".into(),
+            token: seeker.clone(),
+            body: Body::Raw(" [null, null]"),
+            status: 400,
+            field: None,
+        },
+        Case {
             name: "region with a NUL",
             method: "PUT",
             path: "/v1/seekers/me".into(),
