@@ -1,6 +1,7 @@
-//! `chaos` mode: contended seeker traffic that keeps going while what Anxin
-//! depends on is broken, with every answer written down so that each
-//! fault's cost can be worked out afterwards.
+//! `chaos` mode: contended seeker traffic that keeps going while
+//! `loadtest/chaos.sh` breaks what Anxin depends on, with every answer
+//! written down so that `chaos-report` (`report`) can say what each fault
+//! cost.
 //!
 //! Each of `--seekers` seekers loops over its path until `--stop-file`
 //! appears (or `--seconds` pass): slate → hold → the token fee, when `--pay`
@@ -17,6 +18,8 @@
 //! (Unix ms), the instance, the step, the status (0: no answer — refused,
 //! reset or timed out), the error code, the booking it names, and when the
 //! seeker's pass began.
+pub mod report;
+
 use crate::{create_seekers, print_stats, seeker_tokens, token, Ctx};
 use anxin_api::auth::Role;
 use futures_util::future::join_all;
@@ -109,6 +112,23 @@ impl Response {
             booking,
             self.pass_ms
         )
+    }
+
+    pub(crate) fn parse(line: &str) -> Option<Self> {
+        let f: Vec<&str> = line.split('\t').collect();
+        let [sent, answered, instance, step, status, code, booking, pass] = f[..] else {
+            return None;
+        };
+        Some(Self {
+            sent_ms: sent.parse().ok()?,
+            answered_ms: answered.parse().ok()?,
+            instance: instance.parse().ok()?,
+            step: step.to_string(),
+            status: status.parse().ok()?,
+            code: code.to_string(),
+            booking: booking.parse().ok(),
+            pass_ms: pass.parse().ok()?,
+        })
     }
 }
 
@@ -536,4 +556,27 @@ pub async fn drive(ctx: Arc<Ctx>) -> anyhow::Result<()> {
         passes.load(Ordering::Relaxed)
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_response_reads_back_as_written() {
+        let r = Response {
+            sent_ms: 1_700_000_000_000,
+            answered_ms: 1_700_000_000_012,
+            instance: 1,
+            step: "confirm".into(),
+            status: 201,
+            code: "-".into(),
+            booking: Some(Uuid::new_v4()),
+            pass_ms: 1_699_999_999_990,
+        };
+        assert_eq!(Response::parse(&r.line()), Some(r.clone()));
+        let none = Response { booking: None, ..r };
+        assert_eq!(Response::parse(&none.line()), Some(none));
+        assert_eq!(Response::parse(RESPONSES_HEADER), None);
+    }
 }

@@ -16,9 +16,11 @@
 //!   shares its cores with the server, Redis and Postgres, the client's own
 //!   cost would otherwise be a large part of what is measured;
 //! - `chaos`: seekers loop through their path against every `--base` while
-//!   faults are injected, logging every response to `--out` (see `chaos`).
+//!   `loadtest/chaos.sh` injects faults, logging every response to `--out`;
+//!   `chaos-report` turns that log, the faults' times and Postgres into one
+//!   row of figures per fault (see `chaos`).
 //!
-//! Every mode but `chaos` ends by checking Postgres: slots with two
+//! Every mode but the chaos ones ends by checking Postgres: slots with two
 //! active bookings, and confirmed bookings (201s) that are missing. Both must
 //! be zero.
 mod chaos;
@@ -43,6 +45,7 @@ enum Mode {
     Race,
     PrepareHolds,
     Chaos,
+    ChaosReport,
 }
 
 #[derive(Parser)]
@@ -225,7 +228,7 @@ async fn seeker_path(
             .await?;
         }
         // Return before any seeker runs (see `prepare_holds`, `chaos`).
-        Mode::PrepareHolds | Mode::Chaos => {}
+        Mode::PrepareHolds | Mode::Chaos | Mode::ChaosReport => {}
         Mode::Holds => {
             for k in 0..ctx.args.rounds {
                 let (status, body) = ctx
@@ -397,6 +400,43 @@ fn print_stats(stats: &mut Stats, elapsed: f64) -> usize {
     unexpected
 }
 
+/// A slot with more than one active booking: what invariant 1 forbids.
+struct DoubledSlot {
+    /// When the last of them was made (Unix milliseconds).
+    last_booked_ms: i64,
+}
+
+/// The slots with more than one active booking, each also named on stderr.
+async fn doubled_slots(db: &sqlx::PgPool) -> anyhow::Result<Vec<DoubledSlot>> {
+    let rows: Vec<(Uuid, i64, i64)> = sqlx::query_as(
+        "SELECT slot_id, count(*), (extract(epoch FROM max(created_at)) * 1000)::int8
+           FROM bookings WHERE status <> 'cancelled' GROUP BY slot_id HAVING count(*) > 1",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(slot_id, bookings, last_booked_ms)| {
+            eprintln!("slot {slot_id} has {bookings} active bookings");
+            DoubledSlot { last_booked_ms }
+        })
+        .collect())
+}
+
+/// The status Postgres has for each of `ids`; an id it doesn't know is
+/// missing from the map.
+async fn booking_statuses(
+    db: &sqlx::PgPool,
+    ids: &[Uuid],
+) -> anyhow::Result<std::collections::HashMap<Uuid, String>> {
+    let rows: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT id, status FROM bookings WHERE id = ANY($1)")
+            .bind(ids)
+            .fetch_all(db)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
 fn pct(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -416,6 +456,9 @@ async fn main() -> anyhow::Result<()> {
         args,
         stats: Mutex::new(Stats::default()),
     });
+    if ctx.args.mode == Mode::ChaosReport {
+        return chaos::report::run(&ctx.args).await;
+    }
     let mut slots = setup(&ctx).await?;
     if ctx.args.mode == Mode::Chaos {
         return chaos::drive(ctx.clone()).await;
@@ -479,19 +522,13 @@ async fn main() -> anyhow::Result<()> {
     let unexpected = transport_errors + print_stats(&mut stats, elapsed);
 
     let db = sqlx::PgPool::connect(&ctx.args.database_url).await?;
-    let doubled: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT slot_id FROM bookings WHERE status <> 'cancelled' GROUP BY slot_id HAVING count(*) > 1) d",
-    )
-    .fetch_one(&db)
-    .await?;
+    let doubled = doubled_slots(&db).await?.len();
     let confirmed: Vec<Uuid> = stats.confirmed.clone();
-    let found: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM bookings WHERE id = ANY($1) AND status = 'confirmed'",
-    )
-    .bind(&confirmed)
-    .fetch_one(&db)
-    .await?;
-    let lost = confirmed.len() as i64 - found;
+    let statuses = booking_statuses(&db, &confirmed).await?;
+    let lost = confirmed
+        .iter()
+        .filter(|id| statuses.get(id).map(String::as_str) != Some("confirmed"))
+        .count();
     println!(
         "\nelapsed {elapsed:.1}s; confirmed bookings: {}",
         confirmed.len()
