@@ -259,6 +259,10 @@ touch "$OUT/stop"
 for _ in $(seq 1 300); do kill -0 "${PID[driver]}" 2>/dev/null || break; sleep 0.1; done
 wait "${PID[driver]}" || { echo "the driver failed (see $OUT/driver.txt)" >&2; exit 1; }
 unset "PID[driver]"
+# Stopped before the report reads Postgres, so that no call starts between
+# its reading the attempts there and in the worker's log.
+kill_hard worker
+process_event "worker-$WORKERS" kill
 
 log "report"
 "$LT" --mode chaos-report --database-url "$DB_URL" --out "$OUT" 2>&1 | tee "$OUT/summary.txt"
