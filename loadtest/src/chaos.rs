@@ -16,8 +16,8 @@
 //!
 //! `responses.tsv` has one line per request: when it was sent and answered
 //! (Unix ms), the instance, the step, the status (0: no answer — refused,
-//! reset or timed out), the error code, the booking it names, and when the
-//! seeker's pass began.
+//! reset or timed out), the error code (or `no_experts` for an empty slate),
+//! the booking it names, and when the seeker's pass began.
 pub mod report;
 
 use crate::{create_seekers, print_stats, seeker_tokens, token, Ctx};
@@ -191,6 +191,23 @@ impl Answer {
     }
 }
 
+/// A slate that came back with no expert, as `responses.tsv` names it: a
+/// 200, but no seeker can book from it (an index that has not been rebuilt
+/// yet looks like this).
+pub(crate) const NO_EXPERTS: &str = "no_experts";
+
+/// What `responses.tsv` says about an answer besides its status: the body's
+/// error code, `NO_EXPERTS`, or "-".
+fn answer_code<'a>(step: &str, body: &'a Value) -> &'a str {
+    match body["error"].as_str() {
+        Some(code) => code,
+        None if step == "slate" && body["experts"].as_array().is_some_and(|e| e.is_empty()) => {
+            NO_EXPERTS
+        }
+        None => "-",
+    }
+}
+
 /// Why a request got no answer, as `responses.tsv` names it.
 fn no_answer_code(e: &anyhow::Error) -> &'static str {
     match e.downcast_ref::<reqwest::Error>() {
@@ -290,7 +307,7 @@ impl Seeker {
         let answer = match self.ctx.call(call.step, req).await {
             Ok((status, body)) => Answer {
                 status: status.as_u16(),
-                code: body["error"].as_str().unwrap_or("-").to_string(),
+                code: answer_code(call.step, &body).to_string(),
                 body,
             },
             Err(e) => Answer {
@@ -578,5 +595,14 @@ mod tests {
         let none = Response { booking: None, ..r };
         assert_eq!(Response::parse(&none.line()), Some(none));
         assert_eq!(Response::parse(RESPONSES_HEADER), None);
+    }
+
+    #[test]
+    fn an_empty_slate_is_named_as_such() {
+        let error = json!({"error": "unavailable", "message": "Redis is down"});
+        assert_eq!(answer_code("slate", &error), "unavailable");
+        assert_eq!(answer_code("slate", &json!({"experts": []})), NO_EXPERTS);
+        assert_eq!(answer_code("slate", &json!({"experts": [{}]})), "-");
+        assert_eq!(answer_code("hold", &json!({"hold_id": "h"})), "-");
     }
 }
