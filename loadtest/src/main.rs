@@ -14,10 +14,17 @@
 //!   their tokens and every open slot to `--out`. wrk is a C client that
 //!   costs a fraction of this program per request; on a two-core machine that
 //!   shares its cores with the server, Redis and Postgres, the client's own
-//!   cost would otherwise be a large part of what is measured.
+//!   cost would otherwise be a large part of what is measured;
+//! - `chaos`: seekers loop through their path against every `--base` while
+//!   `loadtest/chaos.sh` injects faults, logging every response to `--out`;
+//!   `chaos-report` turns that log, the faults' times and Postgres into one
+//!   row of figures per fault (see `chaos`).
 //!
-//! Every mode ends by checking Postgres: slots with two active bookings, and
-//! confirmed bookings (201s) that are missing. Both must be zero.
+//! Every mode but the chaos ones ends by checking Postgres: slots with two
+//! active bookings, and confirmed bookings (201s) that are missing. Both must
+//! be zero.
+mod chaos;
+
 use anxin_api::auth::{issue_token, Role};
 use clap::{Parser, ValueEnum};
 use futures_util::future::join_all;
@@ -37,14 +44,23 @@ enum Mode {
     Flow,
     Race,
     PrepareHolds,
+    Chaos,
+    ChaosReport,
 }
 
 #[derive(Parser)]
 struct Args {
     #[arg(long, value_enum, default_value = "flow")]
     mode: Mode,
-    #[arg(long, default_value = "http://127.0.0.1:18090")]
-    base: String,
+    /// Anxin's base URL; `chaos` takes several, comma-separated, and spreads
+    /// each seeker's requests over them.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required = false,
+        default_value = "http://127.0.0.1:18090"
+    )]
+    base: Vec<String>,
     /// Concurrent clients.
     #[arg(long, default_value_t = 200)]
     concurrency: usize,
@@ -60,9 +76,15 @@ struct Args {
     /// Slots raced for in `race` mode.
     #[arg(long, default_value_t = 50)]
     race_slots: usize,
-    /// Where `prepare-holds` writes `tokens.txt` and `slots.txt`.
+    /// Length of the experts' slots, in minutes.
+    #[arg(long, default_value_t = 30)]
+    slot_minutes: u32,
+    /// Where `prepare-holds` writes `tokens.txt` and `slots.txt`, and where
+    /// `chaos` writes its response log and `chaos-report` reads it.
     #[arg(long, default_value = "out/loadtest")]
     out: std::path::PathBuf,
+    #[command(flatten)]
+    chaos: chaos::ChaosArgs,
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/anxin_load")]
     database_url: String,
     #[arg(
@@ -115,7 +137,16 @@ impl Ctx {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{}", self.args.base, path)
+        self.url_on(0, path)
+    }
+
+    /// The URL of `path` on the `instance`th `--base` (wrapping around).
+    fn url_on(&self, instance: usize, path: &str) -> String {
+        let bases = &self.args.base;
+        let base = bases
+            .get(instance % bases.len().max(1))
+            .map_or("", String::as_str);
+        format!("{base}{path}")
     }
 }
 
@@ -128,7 +159,8 @@ fn token(secret: &str, role: Role, sub: &str) -> anyhow::Result<String> {
     )?)
 }
 
-/// Creates the experts this run uses, open around the clock in 30-minute slots.
+/// Creates the experts this run uses, open around the clock in
+/// `--slot-minutes` slots.
 async fn setup(ctx: &Ctx) -> anyhow::Result<Vec<Uuid>> {
     let op = token(&ctx.args.jwt_secret, Role::Operator, "loadtest")?;
     let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -155,7 +187,9 @@ async fn setup(ctx: &Ctx) -> anyhow::Result<Vec<Uuid>> {
         ctx.client
             .put(ctx.url(&format!("/v1/experts/{id}/availability")))
             .bearer_auth(&op)
-            .json(&json!({"timezone": "UTC", "slot_minutes": 30, "weekly": week}))
+            .json(
+                &json!({"timezone": "UTC", "slot_minutes": ctx.args.slot_minutes, "weekly": week}),
+            )
             .send()
             .await?
             .error_for_status()?;
@@ -193,8 +227,8 @@ async fn seeker_path(
             )
             .await?;
         }
-        // Returns before any seeker runs (see `prepare_holds`).
-        Mode::PrepareHolds => {}
+        // Return before any seeker runs (see `prepare_holds`, `chaos`).
+        Mode::PrepareHolds | Mode::Chaos | Mode::ChaosReport => {}
         Mode::Holds => {
             for k in 0..ctx.args.rounds {
                 let (status, body) = ctx
@@ -335,6 +369,74 @@ async fn create_seekers(ctx: &Ctx, tokens: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints each step's count, rate and latency percentiles over `elapsed`
+/// seconds, then the count of every status; returns how many answers were
+/// neither a success nor an expected refusal (409, 429).
+fn print_stats(stats: &mut Stats, elapsed: f64) -> usize {
+    println!(
+        "\n{:<8} {:>8} {:>10} {:>8} {:>8} {:>8}",
+        "step", "count", "per_sec", "p50_ms", "p95_ms", "p99_ms"
+    );
+    for (step, lat) in stats.latencies.iter_mut() {
+        lat.sort();
+        println!(
+            "{:<8} {:>8} {:>10.0} {:>8.2} {:>8.2} {:>8.2}",
+            step,
+            lat.len(),
+            lat.len() as f64 / elapsed,
+            pct(lat, 0.5),
+            pct(lat, 0.95),
+            pct(lat, 0.99)
+        );
+    }
+    println!("\nstatus counts:");
+    let mut unexpected = 0;
+    for ((step, status), n) in &stats.statuses {
+        println!("  {step:<8} {status}: {n}");
+        if !matches!(status, 200 | 201 | 204 | 409 | 429) {
+            unexpected += n;
+        }
+    }
+    unexpected
+}
+
+/// A slot with more than one active booking: what invariant 1 forbids.
+struct DoubledSlot {
+    /// When the last of them was made (Unix milliseconds).
+    last_booked_ms: i64,
+}
+
+/// The slots with more than one active booking, each also named on stderr.
+async fn doubled_slots(db: &sqlx::PgPool) -> anyhow::Result<Vec<DoubledSlot>> {
+    let rows: Vec<(Uuid, i64, i64)> = sqlx::query_as(
+        "SELECT slot_id, count(*), (extract(epoch FROM max(created_at)) * 1000)::int8
+           FROM bookings WHERE status <> 'cancelled' GROUP BY slot_id HAVING count(*) > 1",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(slot_id, bookings, last_booked_ms)| {
+            eprintln!("slot {slot_id} has {bookings} active bookings");
+            DoubledSlot { last_booked_ms }
+        })
+        .collect())
+}
+
+/// The status Postgres has for each of `ids`; an id it doesn't know is
+/// missing from the map.
+async fn booking_statuses(
+    db: &sqlx::PgPool,
+    ids: &[Uuid],
+) -> anyhow::Result<std::collections::HashMap<Uuid, String>> {
+    let rows: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT id, status FROM bookings WHERE id = ANY($1)")
+            .bind(ids)
+            .fetch_all(db)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
 fn pct(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -354,7 +456,15 @@ async fn main() -> anyhow::Result<()> {
         args,
         stats: Mutex::new(Stats::default()),
     });
+    if ctx.args.mode == Mode::ChaosReport {
+        let met = chaos::report::run(&ctx.args).await?;
+        // A missed target is the run's verdict, not an error of this program.
+        std::process::exit(i32::from(!met));
+    }
     let mut slots = setup(&ctx).await?;
+    if ctx.args.mode == Mode::Chaos {
+        return chaos::drive(ctx.clone()).await;
+    }
     if ctx.args.mode == Mode::PrepareHolds {
         return prepare_holds(&ctx, &slots).await;
     }
@@ -411,45 +521,16 @@ async fn main() -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
 
     let mut stats = ctx.stats.lock().await;
-    println!(
-        "\n{:<8} {:>8} {:>10} {:>8} {:>8} {:>8}",
-        "step", "count", "per_sec", "p50_ms", "p95_ms", "p99_ms"
-    );
-    for (step, lat) in stats.latencies.iter_mut() {
-        lat.sort();
-        println!(
-            "{:<8} {:>8} {:>10.0} {:>8.2} {:>8.2} {:>8.2}",
-            step,
-            lat.len(),
-            lat.len() as f64 / elapsed,
-            pct(lat, 0.5),
-            pct(lat, 0.95),
-            pct(lat, 0.99)
-        );
-    }
-    println!("\nstatus counts:");
-    let mut unexpected = transport_errors;
-    for ((step, status), n) in &stats.statuses {
-        println!("  {step:<8} {status}: {n}");
-        if !matches!(status, 200 | 201 | 204 | 409 | 429) {
-            unexpected += n;
-        }
-    }
+    let unexpected = transport_errors + print_stats(&mut stats, elapsed);
 
     let db = sqlx::PgPool::connect(&ctx.args.database_url).await?;
-    let doubled: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT slot_id FROM bookings WHERE status <> 'cancelled' GROUP BY slot_id HAVING count(*) > 1) d",
-    )
-    .fetch_one(&db)
-    .await?;
+    let doubled = doubled_slots(&db).await?.len();
     let confirmed: Vec<Uuid> = stats.confirmed.clone();
-    let found: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM bookings WHERE id = ANY($1) AND status = 'confirmed'",
-    )
-    .bind(&confirmed)
-    .fetch_one(&db)
-    .await?;
-    let lost = confirmed.len() as i64 - found;
+    let statuses = booking_statuses(&db, &confirmed).await?;
+    let lost = confirmed
+        .iter()
+        .filter(|id| statuses.get(id).map(String::as_str) != Some("confirmed"))
+        .count();
     println!(
         "\nelapsed {elapsed:.1}s; confirmed bookings: {}",
         confirmed.len()
