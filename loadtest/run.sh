@@ -130,8 +130,8 @@ fi
 
 # The service's default: one HTTP worker per core. ANXIN_HTTP_WORKERS=1
 # serves with one: in a full run on these two cores it gave fewer
-# confirmations, cycles and flows, and no steady gain in holds (README,
-# Benchmarks).
+# confirmations, cycles and flows, and no steady gain in holds
+# (docs/benchmarks.md).
 WORKERS=${ANXIN_HTTP_WORKERS:-0}
 log "starting anxin serve on :$PORT (database $DB, Redis prefix $PREFIX, $WORKERS HTTP worker(s); 0 = one per core)"
 psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
