@@ -420,9 +420,11 @@ impl Reserve {
     /// Sends a command or pipeline on the calling thread's connection, and
     /// once more if that connection turned out to be dead (Redis restarted,
     /// or closed it): the first attempt has made the connection reconnect,
-    /// and the command never ran on a Redis that is still there (a Redis
-    /// that died with it lost whatever it ran), so every request after a
-    /// restart is served instead of the first on each connection failing.
+    /// so every request after a restart is served instead of the first on
+    /// each connection failing. A Redis that died with the first attempt
+    /// lost whatever it ran. A live Redis that reset the connection after
+    /// running it sees it twice: at worst a seeker's 409 until the hold
+    /// expires, never a second booking (Postgres refuses one).
     async fn query<T: redis::FromRedisValue>(
         &self,
         q: &(impl Query + ?Sized),
