@@ -468,10 +468,25 @@ async fn supervise(
                 }
                 match record_progress(ctx, lease, booking, attempt_no, &progress, redis, renew_every).await {
                     Ok(true) => {}
+                    // Refused: the booking was cancelled (the task is ours,
+                    // no longer leased) or another worker took the task.
+                    // Only the second means nothing more may be written: a
+                    // cancelled call is hung up and its attempt concluded,
+                    // as when a renewal finds the cancellation first.
                     Ok(false) => {
-                        warn!("lease lost during the call; hanging up");
-                        lost = true;
-                        handle.hang_up(HangupReason::LeaseLost);
+                        let lease_for = chrono::Duration::from_std(lease_len).unwrap_or(chrono::Duration::MAX);
+                        match timeout(renew_every / 2, call_tasks::renew(&ctx.pool, lease, lease_for)).await {
+                            Ok(Ok(LeaseStatus::Cancelled)) => {
+                                info!("booking cancelled; hanging up");
+                                handle.hang_up(HangupReason::BookingCancelled);
+                            }
+                            Ok(Ok(LeaseStatus::Held)) => warn!("call progress refused; lease still held"),
+                            _ => {
+                                warn!("lease lost during the call; hanging up");
+                                lost = true;
+                                handle.hang_up(HangupReason::LeaseLost);
+                            }
+                        }
                     }
                     Err(e) => warn!(error = %e, "call progress not recorded"),
                 }

@@ -685,3 +685,29 @@ pub fn spellings(e164: &str) -> Vec<String> {
         digits[digits.len() - 8..].to_string(),
     ]
 }
+
+/// A simulated provider whose phones always answer, after `ring`, and talk
+/// for `talk`.
+pub fn always_answering(
+    ring: std::ops::Range<std::time::Duration>,
+    talk: std::ops::Range<std::time::Duration>,
+) -> anxin_calls::SimulatedProvider {
+    anxin_calls::SimulatedProvider::new(anxin_calls::SimulatedConfig {
+        expert_answer_rate: 1.0,
+        expert_busy_rate: 0.0,
+        seeker_answer_rate: 1.0,
+        seeker_busy_rate: 0.0,
+        ring_timeout: ring.end * 4,
+        ring,
+        talk,
+    })
+}
+
+/// Cancels the booking as an operator would.
+pub async fn cancel_as_operator(pool: &PgPool, booking: BookingId) {
+    let actor = anxin_store::audit::Actor {
+        role: "operator",
+        id: "test".into(),
+    };
+    bookings::cancel(pool, booking, &actor).await.unwrap();
+}

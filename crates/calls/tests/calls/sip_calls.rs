@@ -502,13 +502,7 @@ async fn cancelling_the_booking_hangs_up_the_call() {
         |t| t.call_state == "bridged",
     )
     .await;
-    let actor = anxin_store::audit::Actor {
-        role: "operator",
-        id: "test".into(),
-    };
-    bookings::cancel(&db.pool, seeded.booking, &actor)
-        .await
-        .unwrap();
+    cancel_as_operator(&db.pool, seeded.booking).await;
     let cancelled_at = Instant::now();
     let booking: BookingId = seeded.booking;
     let deadline = Instant::now() + Duration::from_secs(10);

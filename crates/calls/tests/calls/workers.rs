@@ -273,15 +273,10 @@ async fn simulated_calls_are_marked_and_the_seekers_number_is_erased_after_reten
     let db = fresh_db().await;
     let mut redis = redis().await;
     let key = events_key();
-    let provider = SimulatedProvider::new(SimulatedConfig {
-        expert_answer_rate: 1.0,
-        expert_busy_rate: 0.0,
-        seeker_answer_rate: 1.0,
-        seeker_busy_rate: 0.0,
-        ring: Duration::from_millis(50)..Duration::from_millis(100),
-        ring_timeout: Duration::from_millis(200),
-        talk: Duration::from_millis(1100)..Duration::from_millis(1200),
-    });
+    let provider = always_answering(
+        Duration::from_millis(50)..Duration::from_millis(100),
+        Duration::from_millis(1100)..Duration::from_millis(1200),
+    );
     assert!(provider.is_simulated());
     let mut cfg = worker_config(&key, 1);
     cfg.phone_retention = Duration::from_secs(1);
@@ -326,6 +321,53 @@ async fn simulated_calls_are_marked_and_the_seekers_number_is_erased_after_reten
     );
     assert_eq!(booking.status, "completed");
     assert!(booking.phone_masked.is_some(), "the masked form stays");
+
+    worker.stop().await;
+    delete_key(&mut redis, &key).await;
+    db.drop_db().await;
+}
+
+/// A booking cancelled while its expert's phone rings: the next step's
+/// write is refused because the task is cancelled, not because the lease
+/// was lost, so the call is hung up and the attempt ends as cancelled
+/// instead of staying open for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_cancelled_while_dialing_ends_its_attempt_as_cancelled() {
+    let db = fresh_db().await;
+    let mut redis = redis().await;
+    let key = events_key();
+    // Answered well before the first lease renewal (after 1 s), so the
+    // refused write, not the renewal, is what meets the cancellation.
+    let provider = always_answering(
+        Duration::from_millis(500)..Duration::from_millis(550),
+        Duration::from_secs(60)..Duration::from_secs(61),
+    );
+    let worker = spawn_worker(worker_config(&key, 1), &db.pool, &redis, Arc::new(provider));
+    let seeded = seed_running(&db.pool, ChronoDuration::minutes(30)).await;
+    wait_for_task(
+        &db.pool,
+        seeded.booking,
+        Duration::from_secs(10),
+        "dialing the expert",
+        |t| t.call_state == "dialing_expert",
+    )
+    .await;
+    cancel_as_operator(&db.pool, seeded.booking).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let a = loop {
+        let a = attempts(&db.pool, seeded.booking).await.remove(0);
+        if a.ended_at.is_some() {
+            break a;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the attempt stayed open"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(a.outcome.as_deref(), Some("cancelled"));
+    let t = task(&db.pool, seeded.booking).await;
+    assert_eq!(t.state, "cancelled");
 
     worker.stop().await;
     delete_key(&mut redis, &key).await;
