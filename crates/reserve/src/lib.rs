@@ -55,7 +55,7 @@ pub type Result<T> = std::result::Result<T, ReserveError>;
 /// (about 12 s) while every request waits on it, and never time a reply
 /// out: requests hung, then failed, and the connection came back seconds
 /// after Redis did. Here a request waits at most `response` for a reply and
-/// `connect` for a connection, and each request that finds the connection
+/// `CONNECT_TIMEOUT` for a connection, and each request that finds the connection
 /// down tries once to reconnect: Redis answering again is noticed by the
 /// next request.
 pub fn connection_config(response: Duration) -> redis::aio::ConnectionManagerConfig {
@@ -1009,9 +1009,20 @@ impl Reserve {
     /// claim is gone: Redis lost everything again while the rebuild ran, so
     /// what it wrote is incomplete and must be rebuilt.
     pub async fn finish_rebuild(&self, token: &str) -> Result<bool> {
+        self.settle_claim(token, &format!("{READY}{token}")).await
+    }
+
+    /// Gives back a claim whose rebuild failed.
+    pub async fn abandon_rebuild(&self, token: &str) -> Result<()> {
+        self.settle_claim(token, "").await?;
+        Ok(())
+    }
+
+    /// Replaces `token`'s claim with `ready` ('' deletes it), if the claim is
+    /// still there; false when it is gone.
+    async fn settle_claim(&self, token: &str, ready: &str) -> Result<bool> {
         let marker = self.keys.index_marker();
         let claimed = format!("{REBUILDING}{token}");
-        let ready = format!("{READY}{token}");
         let reply = self
             .eval(
                 &self.scripts.index_built,
@@ -1020,19 +1031,6 @@ impl Reserve {
             )
             .await?;
         Ok(first(&reply) == "ok")
-    }
-
-    /// Gives back a claim whose rebuild failed.
-    pub async fn abandon_rebuild(&self, token: &str) -> Result<()> {
-        let marker = self.keys.index_marker();
-        let claimed = format!("{REBUILDING}{token}");
-        self.eval(
-            &self.scripts.index_built,
-            std::slice::from_ref(&marker),
-            &[&claimed, &""],
-        )
-        .await?;
-        Ok(())
     }
 
     fn rate_interval(&self) -> Duration {

@@ -135,6 +135,24 @@ impl Traffic {
     }
 }
 
+/// Experts on a new seeker's slate, asked again until there are `full` or
+/// `RECOVERY_BOUND` has passed since `since`.
+async fn slate_size_once_full(app: &TestApp, since: Instant, full: usize) -> usize {
+    loop {
+        let slate: Value = app
+            .get(&new_seeker(), "/v1/slate")
+            .await
+            .json()
+            .await
+            .unwrap_or(Value::Null);
+        let shown = slate["experts"].as_array().map_or(0, Vec::len);
+        if shown >= full || since.elapsed() >= RECOVERY_BOUND {
+            return shown;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The bookings among `ids` that Postgres doesn't have.
 async fn missing_bookings(app: &TestApp, ids: &[Uuid]) -> i64 {
     let found: i64 = sqlx::query_scalar("SELECT count(*) FROM bookings WHERE id = ANY($1)")
@@ -178,17 +196,7 @@ async fn a_restarted_redis_is_rebuilt_at_once_under_traffic() {
         .wait_for_confirmation_after(back, RECOVERY_BOUND)
         .await;
     // A seeker who arrives now soon sees a full slate, not the empty Redis.
-    let mut slate_experts = 0;
-    while back.elapsed() < RECOVERY_BOUND && slate_experts < 4 {
-        let slate: Value = app
-            .get(&new_seeker(), "/v1/slate")
-            .await
-            .json()
-            .await
-            .unwrap_or(Value::Null);
-        slate_experts = slate["experts"].as_array().map_or(0, Vec::len);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let slate_experts = slate_size_once_full(&app, back, 4).await;
     let seen = traffic.stop().await;
 
     assert!(
@@ -209,7 +217,7 @@ async fn a_restarted_redis_is_rebuilt_at_once_under_traffic() {
     assert_eq!(missing_bookings(&app, &seen.confirmed).await, 0);
     // The index is marked rebuilt, so the instance won't rebuild it again.
     let marker: Option<String> = redis::cmd("GET")
-        .arg(format!("{}:index-built", app.settings.redis_prefix))
+        .arg(app.state.reserve.keys().index_marker())
         .query_async(&mut app.redis().await)
         .await
         .unwrap();
@@ -226,18 +234,7 @@ async fn a_flushed_redis_shows_full_slates_again_at_once() {
     let before: Value = app.get(&seeker, "/v1/slate").await.json().await.unwrap();
     assert_eq!(before["experts"].as_array().unwrap().len(), 3);
     app.wipe_redis().await;
-    let wiped = Instant::now();
-    let mut shown = 0;
-    while wiped.elapsed() < RECOVERY_BOUND && shown < 3 {
-        let slate: Value = app
-            .get(&new_seeker(), "/v1/slate")
-            .await
-            .json()
-            .await
-            .unwrap();
-        shown = slate["experts"].as_array().map_or(0, Vec::len);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let shown = slate_size_once_full(&app, Instant::now(), 3).await;
     assert_eq!(shown, 3, "experts on a slate after the wipe");
 }
 
