@@ -14,5 +14,6 @@ pub mod phone;
 pub mod proto;
 pub mod seeker;
 pub mod slate;
+pub mod stats;
 
 pub use error::ValidationError;

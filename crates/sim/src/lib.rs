@@ -22,7 +22,7 @@ pub mod output;
 pub mod policy;
 pub mod scenario;
 
-pub use metrics::{gini, PolicyReport};
+pub use metrics::PolicyReport;
 pub use policy::Policy;
 pub use scenario::Scenario;
 
@@ -84,7 +84,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<ScenarioReport, String> {
         seekers: market.seekers.len(),
         slots_in_period: market.slots_in_period,
         active_experts: active_capacity.len(),
-        capacity_gini: gini(&active_capacity),
+        capacity_gini: anxin_domain::stats::gini(&active_capacity).unwrap_or(0.0),
         policies: outcomes
             .iter()
             .map(|o| PolicyReport::from_outcome(o, &active))

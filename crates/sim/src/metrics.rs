@@ -3,6 +3,7 @@
 //! experts (Gini), experts left without a booking, utilization.
 use crate::engine::Outcome;
 use crate::policy::Policy;
+use anxin_domain::stats::gini;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyReport {
@@ -61,8 +62,8 @@ impl PolicyReport {
             collision_rate: ratio(o.collisions, o.picks),
             left_nothing_suitable: o.left_nothing_suitable,
             left_after_collisions: o.left_after_collisions,
-            exposure_gini: gini(&impressions),
-            booking_gini: gini(&bookings),
+            exposure_gini: gini(&impressions).unwrap_or(0.0),
+            booking_gini: gini(&bookings).unwrap_or(0.0),
             zero_booked_share: ratio(booked.iter().filter(|&&b| b == 0).count(), booked.len()),
             utilization: ratio(o.booked_in_period, o.slots_in_period),
             bookings: booked,
@@ -87,108 +88,9 @@ pub fn percentile(sorted: &[i64], p: f64) -> i64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// The Gini coefficient of non-negative `values`: 0 when all are equal,
-/// `(n − 1) / n` when one holds everything. Computed exactly from the sorted
-/// values as `Σ (2i − n − 1) · x_i / (n · Σ x)` (i from 1), the mean absolute
-/// difference over twice the mean. Empty or all-zero input is 0 (nothing to
-/// be unequal about).
-pub fn gini(values: &[f64]) -> f64 {
-    let n = values.len();
-    let total: f64 = values.iter().sum();
-    if n == 0 || total <= 0.0 {
-        return 0.0;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let nf = n as f64;
-    let weighted: f64 = sorted
-        .iter()
-        .enumerate()
-        .map(|(i, x)| (2.0 * (i as f64 + 1.0) - nf - 1.0) * x)
-        .sum();
-    weighted / (nf * total)
-}
-
-/// The Lorenz curve of `values`: `(share of holders, share of the total)`,
-/// poorest first, from (0, 0) to (1, 1), at most `max_points + 1` points (a
-/// long curve is sampled evenly; the kinks that matter survive at that size).
-pub fn lorenz(values: &[f64], max_points: usize) -> Vec<(f64, f64)> {
-    let n = values.len();
-    let total: f64 = values.iter().sum();
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let mut cumulative = Vec::with_capacity(n + 1);
-    let mut sum = 0.0;
-    cumulative.push(0.0);
-    for x in &sorted {
-        sum += x;
-        cumulative.push(sum);
-    }
-    let step = n.div_ceil(max_points.max(1)).max(1);
-    let mut points: Vec<(f64, f64)> = (0..=n)
-        .step_by(step)
-        .map(|i| {
-            let y = if total > 0.0 {
-                cumulative[i] / total
-            } else {
-                0.0
-            };
-            (i as f64 / n.max(1) as f64, y)
-        })
-        .collect();
-    if points.last().map(|p| p.0) != Some(1.0) {
-        points.push((1.0, if total > 0.0 { 1.0 } else { 0.0 }));
-    }
-    points
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn close(a: f64, b: f64) -> bool {
-        (a - b).abs() < 1e-12
-    }
-
-    #[test]
-    fn gini_of_equal_values_is_zero() {
-        assert!(close(gini(&[3.0; 50]), 0.0));
-        assert!(close(gini(&[]), 0.0));
-        assert!(close(gini(&[0.0, 0.0]), 0.0));
-    }
-
-    #[test]
-    fn gini_when_one_holds_everything_is_n_minus_one_over_n() {
-        for n in [2usize, 5, 200] {
-            let mut v = vec![0.0; n];
-            v[n / 2] = 7.0;
-            let want = (n as f64 - 1.0) / n as f64;
-            assert!(close(gini(&v), want), "n = {n}: {} vs {want}", gini(&v));
-        }
-    }
-
-    #[test]
-    fn gini_matches_the_mean_absolute_difference_definition() {
-        // [1, 2, 3, 4]: Σ|xi − xj| over ordered pairs = 20, n² = 16, mean 2.5
-        // → G = 20 / (2 · 16 · 2.5) = 0.25.
-        assert!(close(gini(&[4.0, 1.0, 3.0, 2.0]), 0.25));
-        // [0, 0, 1, 1] → 0.5; order and scale don't matter.
-        assert!(close(gini(&[10.0, 0.0, 10.0, 0.0]), 0.5));
-    }
-
-    #[test]
-    fn lorenz_runs_from_origin_to_one_below_the_diagonal() {
-        let curve = lorenz(&[0.0, 1.0, 3.0], 10);
-        assert_eq!(
-            curve,
-            vec![(0.0, 0.0), (1.0 / 3.0, 0.0), (2.0 / 3.0, 0.25), (1.0, 1.0)]
-        );
-        let long = lorenz(&(0..10_000).map(f64::from).collect::<Vec<_>>(), 500);
-        assert!(long.len() <= 502);
-        assert_eq!(long.first(), Some(&(0.0, 0.0)));
-        assert_eq!(long.last(), Some(&(1.0, 1.0)));
-        assert!(long.iter().all(|(x, y)| y <= x));
-    }
 
     #[test]
     fn percentiles_are_nearest_rank() {

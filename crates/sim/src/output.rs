@@ -1,8 +1,8 @@
 //! What a run writes: the side-by-side table for the terminal, one CSV row
 //! per (scenario, policy), and an SVG of Lorenz curves of bookings per
 //! scenario. All written by hand: the sim needs no formatting crates.
-use crate::metrics::lorenz;
 use crate::ScenarioReport;
+use anxin_domain::stats::lorenz;
 use std::fmt::Write;
 
 /// The aligned table for one scenario, with a header line describing it.

@@ -9,6 +9,7 @@
 use crate::error::ApiResult;
 use crate::state::AppState;
 use anxin_domain::seeker::PriorityGroup;
+use anxin_domain::stats;
 use anxin_store::events::{
     self, CapacityRow, CountRow, ExpertLoadRow, FunnelRow, HoldRow, PercentileRow,
 };
@@ -283,48 +284,16 @@ pub fn ratio(num: i64, den: i64) -> Option<f64> {
     (den > 0).then(|| num as f64 / den as f64)
 }
 
-/// The Gini coefficient of non-negative amounts: `Σᵢ Σⱼ |xᵢ − xⱼ| / (2 n Σx)`,
-/// computed from the sorted amounts in integer arithmetic, so it is exact up
-/// to the final division. `None` for no amounts or a zero total.
-pub fn gini(amounts: &[i64]) -> Option<f64> {
-    let mut x: Vec<i128> = amounts.iter().map(|&a| i128::from(a.max(0))).collect();
-    x.sort_unstable();
-    let n = x.len() as i128;
-    let total: i128 = x.iter().sum();
-    if n == 0 || total == 0 {
-        return None;
-    }
-    let weighted: i128 = x.iter().zip(1..).map(|(v, i)| v * i).sum();
-    Some((2 * weighted - (n + 1) * total) as f64 / (n * total) as f64)
+/// The Lorenz curve of the bookings per expert, as the dashboard draws it.
+fn lorenz(bookings: &[i64]) -> Vec<LorenzPoint> {
+    stats::lorenz(&stats::amounts(bookings), LORENZ_POINTS)
+        .into_iter()
+        .map(|(experts, bookings)| LorenzPoint { experts, bookings })
+        .collect()
 }
 
-/// The Lorenz curve of the amounts, at most `LORENZ_POINTS` points from
-/// (0, 0) to (1, 1).
-pub fn lorenz(amounts: &[i64]) -> Vec<LorenzPoint> {
-    let mut x: Vec<i64> = amounts.iter().map(|&a| a.max(0)).collect();
-    x.sort_unstable();
-    let total: i64 = x.iter().sum();
-    if x.is_empty() || total == 0 {
-        return Vec::new();
-    }
-    let n = x.len();
-    let mut cumulative = Vec::with_capacity(n + 1);
-    cumulative.push(0i64);
-    for v in &x {
-        cumulative.push(cumulative.last().copied().unwrap_or(0) + v);
-    }
-    let steps = (LORENZ_POINTS - 1).min(n);
-    let mut points: Vec<LorenzPoint> = (0..=steps)
-        .map(|k| {
-            let i = (k * n + steps / 2) / steps;
-            LorenzPoint {
-                experts: i as f64 / n as f64,
-                bookings: cumulative[i] as f64 / total as f64,
-            }
-        })
-        .collect();
-    points.dedup();
-    points
+fn gini(amounts: &[i64]) -> Option<f64> {
+    stats::gini(&stats::amounts(amounts))
 }
 
 fn histogram(amounts: &[i64]) -> Vec<HistogramBar> {
@@ -685,44 +654,6 @@ fn series(window: Window, since: DateTime<Utc>, until: DateTime<Utc>, rows: &Row
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn mean_abs_difference_gini(x: &[i64]) -> f64 {
-        let n = x.len() as f64;
-        let total: i64 = x.iter().sum();
-        let diffs: i64 = x
-            .iter()
-            .flat_map(|a| x.iter().map(move |b| (a - b).abs()))
-            .sum();
-        diffs as f64 / (2.0 * n * total as f64)
-    }
-
-    #[test]
-    fn gini_matches_the_textbook_definition() {
-        for x in [
-            vec![1, 1, 1, 1],
-            vec![0, 0, 0, 4],
-            vec![0, 1, 2, 3, 4],
-            vec![5, 0, 2, 2, 0, 1, 7],
-        ] {
-            let g = gini(&x).unwrap();
-            assert!((g - mean_abs_difference_gini(&x)).abs() < 1e-12, "{x:?}");
-        }
-        assert_eq!(gini(&[1, 1, 1]), Some(0.0));
-        assert_eq!(gini(&[0, 0]), None);
-        assert_eq!(gini(&[]), None);
-    }
-
-    #[test]
-    fn lorenz_runs_from_origin_to_one_below_the_diagonal() {
-        let l = lorenz(&[0, 0, 1, 3]);
-        assert_eq!(l.first().map(|p| (p.experts, p.bookings)), Some((0.0, 0.0)));
-        assert_eq!(l.last().map(|p| (p.experts, p.bookings)), Some((1.0, 1.0)));
-        assert!(l.iter().all(|p| p.bookings <= p.experts + 1e-12));
-        assert_eq!(l.len(), 5);
-        let many: Vec<i64> = (0..1000).collect();
-        assert!(lorenz(&many).len() <= LORENZ_POINTS);
-        assert!(lorenz(&[0, 0]).is_empty());
-    }
 
     #[test]
     fn windows_parse_and_nothing_else_does() {
