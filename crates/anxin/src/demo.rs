@@ -201,7 +201,7 @@ pub async fn traffic(state: actix_web::web::Data<AppState>, every: std::time::Du
                     role: anxin_api::auth::Role::Seeker,
                     sub: subject.clone(),
                 };
-                let id = anxin_domain::ids::BookingId(done.booking.id);
+                let id = done.booking.id;
                 let _ = bookings::cancel(&state, &principal, Some(&seeker), id).await;
             }
         }

@@ -1,6 +1,7 @@
 //! The JSON shapes of the API, as `../shared/api.md` fixes them. Only these
 //! ever leave the service; none of them has a place for a seeker's phone or
 //! host-app identity except the seeker's own masked phone.
+use anxin_domain::booking::BookingStatus;
 use anxin_domain::call::{CallOutcome, CallState};
 use anxin_domain::expert::ExpertStatus;
 use anxin_domain::seeker::PriorityGroup;
@@ -114,7 +115,7 @@ pub struct BookingCreated {
     pub expert_id: Uuid,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
-    pub status: String,
+    pub status: BookingStatus,
     /// The seeker's own number, masked (`+86 138****5678`).
     pub phone_masked: String,
 }
@@ -129,7 +130,7 @@ pub struct CallView {
 #[derive(Serialize, ToSchema)]
 pub struct BookingView {
     pub booking_id: Uuid,
-    pub status: String,
+    pub status: BookingStatus,
     pub slot_id: Uuid,
     pub expert_id: Uuid,
     pub starts_at: DateTime<Utc>,
@@ -146,7 +147,7 @@ pub struct BookingView {
 #[derive(Serialize, ToSchema)]
 pub struct CancelView {
     pub booking_id: Uuid,
-    pub status: String,
+    pub status: BookingStatus,
     /// False when the slot had already started.
     pub slot_reopened: bool,
 }

@@ -112,8 +112,8 @@ fn seeker_fields(seeker: &SeekerRow, kind: &'static str) -> NewEvent {
     NewEvent {
         kind,
         at: Utc::now(),
-        seeker_id: Some(seeker.id),
-        priority_group: Some(seeker.priority_group.clone()),
+        seeker_id: Some(seeker.id.0),
+        priority_group: Some(seeker.priority_group),
         region: seeker.region.clone(),
         ..NewEvent::default()
     }
@@ -173,8 +173,8 @@ impl Event<'_> {
                 ..seeker_fields(seeker, "booking_refused")
             }),
             Event::BookingConfirmed { seeker } => Job::ObserveMatch {
-                seeker: seeker.id(),
-                group: seeker.priority_group().unwrap_or(PriorityGroup::General),
+                seeker: seeker.id,
+                group: seeker.priority_group,
                 at: Utc::now(),
             },
         }

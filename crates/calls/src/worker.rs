@@ -22,6 +22,7 @@ use crate::events::{call_event, EventState, EventStream};
 use crate::provider::{
     CallHandle, CallProgress, CallProvider, CallReport, CallRequest, HangupReason,
 };
+use anxin_domain::booking::BookingStatus;
 use anxin_domain::call::{CallOutcome, CallState, RetryPolicy};
 use anxin_domain::ids::BookingId;
 use anxin_store::call_tasks::{self, AttemptEnd, Lease, LeaseStatus, LeasedTask, NextStep};
@@ -299,7 +300,7 @@ async fn run_task(ctx: Arc<Ctx>, task: LeasedTask, leased_at: Instant) {
 /// decide whether to dial, dial, record.
 async fn work(ctx: &Ctx, task: &LeasedTask, leased_at: Instant) -> Result<(), TaskError> {
     let lease = task.lease();
-    let booking = task.booking_id();
+    let booking = task.booking_id;
     let pool = &ctx.pool;
     let simulated = ctx.provider.is_simulated();
     let mut redis = ctx.redis.clone();
@@ -331,7 +332,7 @@ async fn work(ctx: &Ctx, task: &LeasedTask, leased_at: Instant) -> Result<(), Ta
         Some(CallOutcome::Failed)
     };
 
-    if target.booking_status != "confirmed" {
+    if target.booking_status != BookingStatus::Confirmed {
         info!(status = %target.booking_status, "booking no longer confirmed; not dialing");
         call_tasks::finish_without_dialing(pool, lease, None).await?;
         return Ok(());

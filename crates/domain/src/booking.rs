@@ -11,24 +11,11 @@ pub enum BookingStatus {
     Completed,
 }
 
-impl BookingStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Confirmed => "confirmed",
-            Self::Cancelled => "cancelled",
-            Self::Completed => "completed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "confirmed" => Some(Self::Confirmed),
-            "cancelled" => Some(Self::Cancelled),
-            "completed" => Some(Self::Completed),
-            _ => None,
-        }
-    }
-}
+crate::named!(BookingStatus as "booking status" {
+    Confirmed = "confirmed",
+    Cancelled = "cancelled",
+    Completed = "completed",
+});
 
 /// A slot can be held and booked until `cutoff` before its end, so a slot
 /// already running can still be booked for an immediate call.

@@ -19,33 +19,15 @@ pub enum CallState {
     Cancelled,
 }
 
-impl CallState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Scheduled => "scheduled",
-            Self::DialingExpert => "dialing_expert",
-            Self::DialingSeeker => "dialing_seeker",
-            Self::Bridged => "bridged",
-            Self::RetryWaiting => "retry_waiting",
-            Self::Ended => "ended",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Scheduled,
-            Self::DialingExpert,
-            Self::DialingSeeker,
-            Self::Bridged,
-            Self::RetryWaiting,
-            Self::Ended,
-            Self::Cancelled,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == s)
-    }
-}
+crate::named!(CallState as "call state" {
+    Scheduled = "scheduled",
+    DialingExpert = "dialing_expert",
+    DialingSeeker = "dialing_seeker",
+    Bridged = "bridged",
+    RetryWaiting = "retry_waiting",
+    Ended = "ended",
+    Cancelled = "cancelled",
+});
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -60,33 +42,17 @@ pub enum CallOutcome {
     Cancelled,
 }
 
+crate::named!(CallOutcome as "call outcome" {
+    Completed = "completed",
+    ExpertNoAnswer = "expert_no_answer",
+    ExpertBusy = "expert_busy",
+    SeekerNoAnswer = "seeker_no_answer",
+    SeekerBusy = "seeker_busy",
+    Failed = "failed",
+    Cancelled = "cancelled",
+});
+
 impl CallOutcome {
-    pub const ALL: [CallOutcome; 7] = [
-        Self::Completed,
-        Self::ExpertNoAnswer,
-        Self::ExpertBusy,
-        Self::SeekerNoAnswer,
-        Self::SeekerBusy,
-        Self::Failed,
-        Self::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Completed => "completed",
-            Self::ExpertNoAnswer => "expert_no_answer",
-            Self::ExpertBusy => "expert_busy",
-            Self::SeekerNoAnswer => "seeker_no_answer",
-            Self::SeekerBusy => "seeker_busy",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|o| o.as_str() == s)
-    }
-
     /// Outcomes worth dialing again for; a completed or cancelled call is final.
     pub fn is_retryable(self) -> bool {
         !matches!(self, Self::Completed | Self::Cancelled)

@@ -13,24 +13,13 @@ pub enum ExpertStatus {
     Suspended,
 }
 
+crate::named!(ExpertStatus as "expert status" {
+    Applied = "applied",
+    Approved = "approved",
+    Suspended = "suspended",
+});
+
 impl ExpertStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Applied => "applied",
-            Self::Approved => "approved",
-            Self::Suspended => "suspended",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "applied" => Some(Self::Applied),
-            "approved" => Some(Self::Approved),
-            "suspended" => Some(Self::Suspended),
-            _ => None,
-        }
-    }
-
     /// Vetting moves: approve an applicant or a suspended expert; suspend an
     /// approved one (or reject an applicant by suspending). Repeating a move is
     /// allowed and changes nothing, so operators can retry safely.

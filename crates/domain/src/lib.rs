@@ -8,6 +8,7 @@ pub mod call;
 pub mod error;
 pub mod expert;
 pub mod ids;
+pub mod named;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod phone;

@@ -13,27 +13,14 @@ pub enum PriorityGroup {
     General,
 }
 
+crate::named!(PriorityGroup as "priority group" {
+    MedicalWorker = "medical_worker",
+    Patient = "patient",
+    BereavedFamily = "bereaved_family",
+    General = "general",
+});
+
 impl PriorityGroup {
-    pub const ALL: [PriorityGroup; 4] = [
-        Self::MedicalWorker,
-        Self::Patient,
-        Self::BereavedFamily,
-        Self::General,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::MedicalWorker => "medical_worker",
-            Self::Patient => "patient",
-            Self::BereavedFamily => "bereaved_family",
-            Self::General => "general",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|g| g.as_str() == s)
-    }
-
     /// Priority seekers may take slots held back for them.
     pub fn is_priority(self) -> bool {
         self != Self::General

@@ -4,14 +4,17 @@
 //! booking whatever Redis believed.
 use crate::audit::{self, Actor};
 use crate::crypto::Sealed;
+use crate::row;
 use crate::{Result, StoreError};
 use anxin_domain::booking::BookingStatus;
+use anxin_domain::call::{CallOutcome, CallState};
 use anxin_domain::ids::{BookingId, ExpertId, HoldId, SeekerId, SlotId};
 use anxin_domain::proto::CallTask;
 use anxin_domain::seeker::PriorityGroup;
 use chrono::{DateTime, Utc};
 use prost::Message;
-use sqlx::PgPool;
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -33,28 +36,45 @@ pub struct NewBooking {
     pub request_hash: Vec<u8>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A booking with where its call stands.
+#[derive(Debug, Clone)]
 pub struct BookingRow {
-    pub id: Uuid,
-    pub slot_id: Uuid,
-    pub expert_id: Uuid,
-    pub seeker_id: Uuid,
-    pub hold_id: Uuid,
+    pub id: BookingId,
+    pub slot_id: SlotId,
+    pub expert_id: ExpertId,
+    pub seeker_id: SeekerId,
+    pub hold_id: HoldId,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
-    pub status: String,
+    pub status: BookingStatus,
     pub phone_masked: Option<String>,
     pub note: Option<String>,
-    pub priority_group: String,
+    pub priority_group: PriorityGroup,
     pub request_hash: Option<Vec<u8>>,
-    pub call_state: Option<String>,
-    pub call_outcome: Option<String>,
+    pub call_state: CallState,
+    pub call_outcome: Option<CallOutcome>,
 }
 
-impl BookingRow {
-    pub fn status(&self) -> Result<BookingStatus> {
-        BookingStatus::parse(&self.status)
-            .ok_or_else(|| StoreError::Corrupt(format!("booking status {:?}", self.status)))
+impl<'r> sqlx::FromRow<'r, PgRow> for BookingRow {
+    fn from_row(r: &'r PgRow) -> std::result::Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row::id(r, "id")?,
+            slot_id: row::id(r, "slot_id")?,
+            expert_id: row::id(r, "expert_id")?,
+            seeker_id: row::id(r, "seeker_id")?,
+            hold_id: row::id(r, "hold_id")?,
+            starts_at: r.try_get("starts_at")?,
+            ends_at: r.try_get("ends_at")?,
+            status: row::named(r, "status")?,
+            phone_masked: r.try_get("phone_masked")?,
+            note: r.try_get("note")?,
+            priority_group: row::named(r, "priority_group")?,
+            request_hash: r.try_get("request_hash")?,
+            // Every booking is written with its call task (one transaction),
+            // so a missing one is corrupt data, not "scheduled".
+            call_state: row::named(r, "call_state")?,
+            call_outcome: row::named_opt(r, "call_outcome")?,
+        })
     }
 }
 
@@ -162,23 +182,19 @@ pub async fn confirm(
     }
     // What was just written, without reading it back.
     Ok(BookingRow {
-        id: b.id.0,
-        slot_id: b.slot_id.0,
-        expert_id: b.expert_id.0,
-        seeker_id: b.seeker_id.0,
-        hold_id: b.hold_id.0,
+        id: b.id,
+        slot_id: b.slot_id,
+        expert_id: b.expert_id,
+        seeker_id: b.seeker_id,
+        hold_id: b.hold_id,
         starts_at: b.starts_at,
         ends_at: b.ends_at,
-        status: BookingStatus::Confirmed.as_str().to_string(),
+        status: BookingStatus::Confirmed,
         phone_masked: Some(b.phone_masked.clone()),
         note: b.note.clone(),
-        priority_group: b.priority_group.as_str().to_string(),
+        priority_group: b.priority_group,
         request_hash: Some(b.request_hash.clone()),
-        call_state: Some(
-            anxin_domain::call::CallState::Scheduled
-                .as_str()
-                .to_string(),
-        ),
+        call_state: CallState::Scheduled,
         call_outcome: None,
     })
 }
@@ -242,7 +258,7 @@ pub async fn cancel(pool: &PgPool, id: BookingId, actor: &Actor) -> Result<Optio
             .bind(id.0)
             .fetch_one(&mut *tx)
             .await?;
-    if before.status()? != BookingStatus::Confirmed {
+    if before.status != BookingStatus::Confirmed {
         return Ok(None);
     }
     sqlx::query(

@@ -11,14 +11,34 @@
 //! Times of leases are the database's `now()`, so workers with skewed clocks
 //! still agree on when a lease ran out.
 use crate::crypto::Sealed;
+use crate::row;
 use crate::{Result, StoreError};
+use anxin_domain::booking::BookingStatus;
 use anxin_domain::call::{CallOutcome, CallState};
 use anxin_domain::ids::{BookingId, CallTaskId};
 use anxin_domain::proto::CallTask;
 use chrono::{DateTime, Duration, Utc};
 use prost::Message;
-use sqlx::PgPool;
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
 use uuid::Uuid;
+
+/// Where a task stands in the outbox: waiting to be due, leased by a worker,
+/// finished, or cancelled with its booking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    Pending,
+    Leased,
+    Done,
+    Cancelled,
+}
+
+anxin_domain::named!(TaskState as "call task state" {
+    Pending = "pending",
+    Leased = "leased",
+    Done = "done",
+    Cancelled = "cancelled",
+});
 
 /// A worker's claim on one task: writes land only while `fence` is current.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,28 +48,38 @@ pub struct Lease {
 }
 
 /// A task just leased.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct LeasedTask {
-    pub id: Uuid,
-    pub booking_id: Uuid,
+    pub id: CallTaskId,
+    pub booking_id: BookingId,
     pub payload: Vec<u8>,
     pub fence: i64,
     /// Attempts started before this lease (an interrupted one included).
     pub attempts: i32,
-    pub outcome: Option<String>,
+    pub outcome: Option<CallOutcome>,
     pub lease_expires_at: DateTime<Utc>,
+}
+
+impl<'r> sqlx::FromRow<'r, PgRow> for LeasedTask {
+    fn from_row(r: &'r PgRow) -> std::result::Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row::id(r, "id")?,
+            booking_id: row::id(r, "booking_id")?,
+            payload: r.try_get("payload")?,
+            fence: r.try_get("fence")?,
+            attempts: r.try_get("attempts")?,
+            outcome: row::named_opt(r, "outcome")?,
+            lease_expires_at: r.try_get("lease_expires_at")?,
+        })
+    }
 }
 
 impl LeasedTask {
     pub fn lease(&self) -> Lease {
         Lease {
-            task_id: CallTaskId(self.id),
+            task_id: self.id,
             fence: self.fence,
         }
-    }
-
-    pub fn booking_id(&self) -> BookingId {
-        BookingId(self.booking_id)
     }
 
     /// The outbox message the API wrote with the booking.
@@ -60,7 +90,7 @@ impl LeasedTask {
 
     /// The outcome of the last finished attempt, if any.
     pub fn last_outcome(&self) -> Option<CallOutcome> {
-        self.outcome.as_deref().and_then(CallOutcome::parse)
+        self.outcome
     }
 }
 
@@ -140,9 +170,13 @@ pub async fn renew(pool: &PgPool, lease: Lease, lease_for: Duration) -> Result<L
     .bind(seconds(lease_for))
     .fetch_optional(pool)
     .await?;
-    Ok(match state.as_deref() {
-        Some("leased") => LeaseStatus::Held,
-        Some("cancelled") => LeaseStatus::Cancelled,
+    let state = state
+        .map(TaskState::try_from)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(match state {
+        Some(TaskState::Leased) => LeaseStatus::Held,
+        Some(TaskState::Cancelled) => LeaseStatus::Cancelled,
         _ => LeaseStatus::Lost,
     })
 }
@@ -151,7 +185,8 @@ pub async fn renew(pool: &PgPool, lease: Lease, lease_for: Duration) -> Result<L
 /// worker, at dial time.
 #[derive(Clone, sqlx::FromRow)]
 pub struct DialTarget {
-    pub booking_status: String,
+    #[sqlx(try_from = "String")]
+    pub booking_status: BookingStatus,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     expert_phone_ciphertext: Vec<u8>,
@@ -375,6 +410,7 @@ pub async fn conclude_attempt(
     let Some((booking_id, state)) = task else {
         return Ok(false);
     };
+    let state = TaskState::try_from(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     sqlx::query(
         "UPDATE call_attempts
             SET ended_at = $3, outcome = $4,
@@ -397,7 +433,7 @@ pub async fn conclude_attempt(
     .bind(&end.reason)
     .execute(&mut *tx)
     .await?;
-    if state == "leased" {
+    if state == TaskState::Leased {
         move_on(&mut tx, lease, end.outcome, next).await?;
         if end.outcome == CallOutcome::Completed {
             sqlx::query(
@@ -496,18 +532,35 @@ pub async fn erase_seeker_phones(pool: &PgPool, retention: Duration) -> Result<u
 }
 
 /// A task as stored, for operators and tests.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct TaskRow {
-    pub id: Uuid,
-    pub booking_id: Uuid,
-    pub state: String,
-    pub call_state: String,
-    pub outcome: Option<String>,
+    pub id: CallTaskId,
+    pub booking_id: BookingId,
+    pub state: TaskState,
+    pub call_state: CallState,
+    pub outcome: Option<CallOutcome>,
     pub due_at: DateTime<Utc>,
     pub attempts: i32,
     pub fence: i64,
     pub lease_owner: Option<String>,
     pub lease_expires_at: Option<DateTime<Utc>>,
+}
+
+impl<'r> sqlx::FromRow<'r, PgRow> for TaskRow {
+    fn from_row(r: &'r PgRow) -> std::result::Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row::id(r, "id")?,
+            booking_id: row::id(r, "booking_id")?,
+            state: row::named(r, "state")?,
+            call_state: row::named(r, "call_state")?,
+            outcome: row::named_opt(r, "outcome")?,
+            due_at: r.try_get("due_at")?,
+            attempts: r.try_get("attempts")?,
+            fence: r.try_get("fence")?,
+            lease_owner: r.try_get("lease_owner")?,
+            lease_expires_at: r.try_get("lease_expires_at")?,
+        })
+    }
 }
 
 #[tracing::instrument(skip(pool))]
@@ -523,7 +576,7 @@ pub async fn by_booking(pool: &PgPool, booking: BookingId) -> Result<TaskRow> {
 }
 
 /// One attempt as recorded.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct AttemptRow {
     pub attempt: i32,
     pub fence: i64,
@@ -531,12 +584,31 @@ pub struct AttemptRow {
     pub expert_answered_at: Option<DateTime<Utc>>,
     pub bridged_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
-    pub outcome: Option<String>,
+    pub outcome: Option<CallOutcome>,
     pub expert_sip_status: Option<i32>,
     pub seeker_sip_status: Option<i32>,
     pub talk_seconds: Option<i32>,
     pub reason: Option<String>,
     pub simulated: bool,
+}
+
+impl<'r> sqlx::FromRow<'r, PgRow> for AttemptRow {
+    fn from_row(r: &'r PgRow) -> std::result::Result<Self, sqlx::Error> {
+        Ok(Self {
+            attempt: r.try_get("attempt")?,
+            fence: r.try_get("fence")?,
+            started_at: r.try_get("started_at")?,
+            expert_answered_at: r.try_get("expert_answered_at")?,
+            bridged_at: r.try_get("bridged_at")?,
+            ended_at: r.try_get("ended_at")?,
+            outcome: row::named_opt(r, "outcome")?,
+            expert_sip_status: r.try_get("expert_sip_status")?,
+            seeker_sip_status: r.try_get("seeker_sip_status")?,
+            talk_seconds: r.try_get("talk_seconds")?,
+            reason: r.try_get("reason")?,
+            simulated: r.try_get("simulated")?,
+        })
+    }
 }
 
 #[tracing::instrument(skip(pool))]

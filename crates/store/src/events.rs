@@ -9,12 +9,15 @@
 //!
 //! Breakdowns come back in one pass with `GROUPING SETS`: each row says what
 //! it is grouped `by` (`all`, `priority_group` or `region`) and its `key`.
+use crate::row;
 use crate::Result;
-use anxin_domain::ids::SeekerId;
+use anxin_domain::call::{CallOutcome, CallState};
+use anxin_domain::ids::{BookingId, ExpertId, SeekerId};
+use anxin_domain::seeker::PriorityGroup;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::QueryAs;
-use sqlx::{FromRow, PgPool, Postgres};
+use sqlx::{FromRow, PgPool, Postgres, Row};
 use uuid::Uuid;
 
 /// One event the API records (the triggers write the others).
@@ -24,7 +27,7 @@ pub struct NewEvent {
     pub at: DateTime<Utc>,
     /// The seeker's pseudonymous id; never a host-app subject.
     pub seeker_id: Option<Uuid>,
-    pub priority_group: Option<String>,
+    pub priority_group: Option<PriorityGroup>,
     pub region: Option<String>,
     pub expert_id: Option<Uuid>,
     /// `slate_served`: the experts shown.
@@ -78,7 +81,7 @@ pub async fn insert_batch(pool: &PgPool, events: &[NewEvent]) -> Result<u64> {
     .bind(
         events
             .iter()
-            .map(|e| e.priority_group.clone())
+            .map(|e| e.priority_group.map(PriorityGroup::as_str))
             .collect::<Vec<_>>(),
     )
     .bind(events.iter().map(|e| e.region.clone()).collect::<Vec<_>>())
@@ -547,18 +550,36 @@ pub async fn pending_experts(pool: &PgPool, limit: i64) -> Result<Vec<PendingExp
 
 /// A call that is running or due before `until`, with where it stands. The
 /// seeker is only their pseudonymous id (callers show the alias).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct UpcomingCall {
-    pub booking_id: Uuid,
+    pub booking_id: BookingId,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
-    pub seeker_id: Uuid,
-    pub priority_group: String,
-    pub expert_id: Uuid,
+    pub seeker_id: SeekerId,
+    pub priority_group: PriorityGroup,
+    pub expert_id: ExpertId,
     pub expert_name: String,
-    pub call_state: Option<String>,
-    pub outcome: Option<String>,
-    pub attempts: Option<i32>,
+    pub call_state: CallState,
+    pub outcome: Option<CallOutcome>,
+    pub attempts: i32,
+}
+
+impl<'r> sqlx::FromRow<'r, PgRow> for UpcomingCall {
+    fn from_row(r: &'r PgRow) -> std::result::Result<Self, sqlx::Error> {
+        Ok(Self {
+            booking_id: row::id(r, "booking_id")?,
+            starts_at: r.try_get("starts_at")?,
+            ends_at: r.try_get("ends_at")?,
+            seeker_id: row::id(r, "seeker_id")?,
+            priority_group: row::named(r, "priority_group")?,
+            expert_id: row::id(r, "expert_id")?,
+            expert_name: r.try_get("expert_name")?,
+            // Every booking has its call task (written in one transaction).
+            call_state: row::named(r, "call_state")?,
+            outcome: row::named_opt(r, "outcome")?,
+            attempts: r.try_get("attempts")?,
+        })
+    }
 }
 
 #[tracing::instrument(skip(pool))]
@@ -574,7 +595,7 @@ pub async fn upcoming_calls(
                 t.call_state, t.outcome, t.attempts
            FROM bookings b
            JOIN experts e ON e.id = b.expert_id
-           LEFT JOIN call_tasks t ON t.booking_id = b.id
+           JOIN call_tasks t ON t.booking_id = b.id
           WHERE b.status <> 'cancelled' AND b.ends_at > $1
             -- Slots last at most 240 minutes, so this bounds the index scan.
             AND b.starts_at > $1 - interval '4 hours' AND b.starts_at < $2

@@ -11,21 +11,16 @@ use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ExpertRow {
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub id: ExpertId,
     pub display_name: String,
     pub timezone: String,
     pub languages: Vec<String>,
     pub specialties: Vec<String>,
     pub region: String,
     pub bio: Option<String>,
-    pub status: String,
-}
-
-impl ExpertRow {
-    pub fn status(&self) -> Result<ExpertStatus> {
-        ExpertStatus::parse(&self.status)
-            .ok_or_else(|| StoreError::Corrupt(format!("expert status {:?}", self.status)))
-    }
+    #[sqlx(try_from = "String")]
+    pub status: ExpertStatus,
 }
 
 const EXPERT_COLUMNS: &str =

@@ -8,6 +8,7 @@ pub mod call_tasks;
 pub mod crypto;
 pub mod events;
 pub mod experts;
+mod row;
 pub mod seekers;
 pub mod slots;
 
@@ -35,6 +36,10 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => Self::NotFound,
+            // A column that doesn't read as its type: a name off its list.
+            sqlx::Error::ColumnDecode { index, source } => {
+                Self::Corrupt(format!("column {index}: {source}"))
+            }
             sqlx::Error::Database(db) if db.is_unique_violation() || db.is_check_violation() => {
                 Self::Conflict(db.constraint().unwrap_or("constraint").to_string())
             }

@@ -1,6 +1,6 @@
 //! Seekers, known only by a pseudonymous id and a keyed hash of the host app's
 //! subject.
-use crate::{Result, StoreError};
+use crate::Result;
 use anxin_domain::ids::SeekerId;
 use anxin_domain::seeker::PriorityGroup;
 use sqlx::PgPool;
@@ -8,19 +8,11 @@ use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SeekerRow {
-    pub id: Uuid,
-    pub priority_group: String,
+    #[sqlx(try_from = "Uuid")]
+    pub id: SeekerId,
+    #[sqlx(try_from = "String")]
+    pub priority_group: PriorityGroup,
     pub region: Option<String>,
-}
-
-impl SeekerRow {
-    pub fn id(&self) -> SeekerId {
-        SeekerId(self.id)
-    }
-    pub fn priority_group(&self) -> Result<PriorityGroup> {
-        PriorityGroup::parse(&self.priority_group)
-            .ok_or_else(|| StoreError::Corrupt(format!("priority group {:?}", self.priority_group)))
-    }
 }
 
 /// The seeker with this subject hash, created on first sight.

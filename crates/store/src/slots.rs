@@ -1,7 +1,7 @@
 //! Materialized slots. A slot is bookable when it is `open`, has no active
 //! booking, and (if reserved) the seeker may take it.
 use crate::Result;
-use anxin_domain::availability::SlotTime;
+use anxin_domain::availability::{SlotStatus, SlotTime};
 use anxin_domain::ids::{ExpertId, SlotId};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -9,23 +9,20 @@ use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SlotRow {
-    pub id: Uuid,
-    pub expert_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub id: SlotId,
+    #[sqlx(try_from = "Uuid")]
+    pub expert_id: ExpertId,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: SlotStatus,
     pub reserved_until: Option<DateTime<Utc>>,
     /// An active (not cancelled) booking holds it.
     pub booked: bool,
 }
 
 impl SlotRow {
-    pub fn id(&self) -> SlotId {
-        SlotId(self.id)
-    }
-    pub fn expert_id(&self) -> ExpertId {
-        ExpertId(self.expert_id)
-    }
     pub fn time(&self) -> SlotTime {
         SlotTime {
             starts_at: self.starts_at,

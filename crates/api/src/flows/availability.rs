@@ -43,9 +43,9 @@ pub async fn apply(
         &stored
             .iter()
             .map(|s| StoredSlot {
-                id: s.id(),
+                id: s.id,
                 time: s.time(),
-                protected: s.booked || held.contains(&s.id()),
+                protected: s.booked || held.contains(&s.id),
             })
             .collect::<Vec<_>>(),
         &desired,
@@ -73,7 +73,7 @@ pub async fn apply(
     let inserted = slots::insert(&mut tx, expert, &planned.insert, &reserved).await?;
     tx.commit().await.map_err(StoreError::from)?;
     crate::flows::slate::invalidate(state).await;
-    if row.status()? == anxin_domain::expert::ExpertStatus::Approved {
+    if row.status == anxin_domain::expert::ExpertStatus::Approved {
         state
             .reserve
             .upsert_slots(expert, &inserted.iter().map(indexed).collect::<Vec<_>>())
@@ -81,7 +81,7 @@ pub async fn apply(
     }
     let open_slots = stored
         .iter()
-        .filter(|s| !s.booked && !withdraw.contains(&s.id()) && !conflicts.contains(&s.id()))
+        .filter(|s| !s.booked && !withdraw.contains(&s.id) && !conflicts.contains(&s.id))
         .count()
         + inserted.len();
     Ok(Applied {
@@ -105,7 +105,7 @@ fn reserved_until(
 
 pub fn indexed(s: &slots::SlotRow) -> IndexedSlot {
     IndexedSlot {
-        slot_id: s.id(),
+        slot_id: s.id,
         starts_at: s.starts_at,
         ends_at: s.ends_at,
         reserved_until: s.reserved_until,

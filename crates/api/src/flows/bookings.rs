@@ -10,7 +10,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::events::{self, Event, Refusal};
 use crate::state::AppState;
 use anxin_domain::booking::{cancel_reopens_slot, check_cancel, reservable, CancelRefusal};
-use anxin_domain::ids::{BookingId, ExpertId, HoldId};
+use anxin_domain::ids::{BookingId, HoldId};
 use anxin_domain::phone::PhoneNumber;
 use anxin_domain::seeker::alias;
 use anxin_store::audit::Actor;
@@ -68,7 +68,7 @@ pub async fn confirm(
         phone.expose_e164(),
         note.as_deref().unwrap_or("")
     ));
-    let seeker_id = seeker.id();
+    let seeker_id = seeker.id;
     // A retry with the same key (possibly racing the first request) gets the
     // first request's booking.
     let replayed = || async {
@@ -148,7 +148,7 @@ pub async fn confirm(
         phone: state.cipher.seal(&phone),
         phone_masked: phone.masked(),
         note,
-        priority_group: seeker.priority_group()?,
+        priority_group: seeker.priority_group,
         fee_minor: state.config.fee_minor,
         idempotency_key: req.idempotency_key.map(str::to_owned),
         request_hash: request_hash.clone(),
@@ -266,9 +266,7 @@ pub async fn load_for(
     use crate::auth::Role;
     let viewer = match principal.role {
         Role::Operator => Viewer::Operator,
-        Role::Expert if principal.expert_id() == Some(ExpertId(booking.expert_id)) => {
-            Viewer::Expert
-        }
+        Role::Expert if principal.expert_id() == Some(booking.expert_id) => Viewer::Expert,
         Role::Seeker if seeker.map(|s| s.id) == Some(booking.seeker_id) => Viewer::Seeker,
         _ => return Err(ApiError::NotFound("booking")),
     };
@@ -288,7 +286,7 @@ pub async fn cancel(
     id: BookingId,
 ) -> ApiResult<Cancelled> {
     let (booking, viewer) = load_for(state, principal, seeker, id).await?;
-    check_cancel(booking.status()?).map_err(|r| match r {
+    check_cancel(booking.status).map_err(|r| match r {
         CancelRefusal::AlreadyCancelled => ApiError::conflict(
             ErrorCode::BookingNotActive,
             "the booking is already cancelled",
@@ -323,11 +321,7 @@ pub async fn cancel(
     // restarted since is rebuilt without the booking's marker anyway.
     if let Err(e) = state
         .reserve
-        .unmark_booked(
-            ExpertId(before.expert_id),
-            anxin_domain::ids::SlotId(before.slot_id),
-            slot_reopened,
-        )
+        .unmark_booked(before.expert_id, before.slot_id, slot_reopened)
         .await
     {
         tracing::warn!(error = %e, "booking cancelled but its slot not yet reopened in Redis");

@@ -22,7 +22,7 @@ pub async fn set_status(
         StoreError::NotFound => ApiError::NotFound("expert"),
         e => e.into(),
     })?;
-    let before = row.status()?;
+    let before = row.status;
     if !before.can_become(status) {
         return Err(ApiError::conflict(
             ErrorCode::InvalidTransition,

@@ -60,7 +60,7 @@ pub async fn place(
 ) -> ApiResult<HoldView> {
     check_rate(state, seeker, ip).await?;
     let slot = flows::slots::place(state, slot_id).await?;
-    let seeker_id = seeker.id();
+    let seeker_id = seeker.id;
     let hold_id = HoldId::new();
     let expert = slot.expert_id;
     let request_hash = slot_id.to_string();
@@ -75,7 +75,7 @@ pub async fn place(
             },
         )
     };
-    let may_take_reserved = seeker.priority_group()?.is_priority();
+    let may_take_reserved = seeker.priority_group.is_priority();
     // The seeker side's expiry is what a retry with the same key replays, so
     // the first answer reports it too (the slot side expires a moment later).
     let expires_at = match state
@@ -193,7 +193,7 @@ pub async fn place(
 
 #[tracing::instrument(skip(state, seeker), fields(seeker_id = %seeker.id))]
 pub async fn release(state: &AppState, seeker: &SeekerRow, hold_id: HoldId) -> ApiResult<()> {
-    let seeker_id = seeker.id();
+    let seeker_id = seeker.id;
     let record = state
         .reserve
         .hold_record(seeker_id, hold_id)

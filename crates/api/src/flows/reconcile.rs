@@ -41,7 +41,7 @@ pub async fn all(state: &AppState) -> ApiResult<Reconciled> {
         HashMap::new();
     for s in &open {
         per_expert
-            .entry(s.expert_id())
+            .entry(s.expert_id)
             .or_default()
             .0
             .push(indexed(s));
@@ -84,7 +84,7 @@ pub async fn all(state: &AppState) -> ApiResult<Reconciled> {
 #[tracing::instrument(skip(state))]
 pub async fn expert(state: &AppState, expert: ExpertId) -> ApiResult<()> {
     let row = anxin_store::experts::get(&state.pool, expert).await?;
-    if row.status()? != anxin_domain::expert::ExpertStatus::Approved {
+    if row.status != anxin_domain::expert::ExpertStatus::Approved {
         state.reserve.drop_expert(expert).await?;
         return Ok(());
     }
@@ -95,7 +95,7 @@ pub async fn expert(state: &AppState, expert: ExpertId) -> ApiResult<()> {
         .map_err(anxin_store::StoreError::from)?;
     let rows = slots::open_for_expert(&mut conn, expert, Utc::now()).await?;
     let open: Vec<_> = rows.iter().map(indexed).collect();
-    let booked: Vec<SlotId> = rows.iter().filter(|s| s.booked).map(|s| s.id()).collect();
+    let booked: Vec<SlotId> = rows.iter().filter(|s| s.booked).map(|s| s.id).collect();
     state.reserve.rebuild_expert(expert, &open, &booked).await?;
     Ok(())
 }

@@ -25,7 +25,7 @@ pub async fn update(
     priority_group: Option<PriorityGroup>,
     region: Option<&str>,
 ) -> ApiResult<SeekerRow> {
-    let row = seekers::update(&state.pool, seeker.id(), priority_group, region).await?;
+    let row = seekers::update(&state.pool, seeker.id, priority_group, region).await?;
     state
         .seeker_cache
         .insert(state.subjects.hash(subject), row.clone());

@@ -106,7 +106,7 @@ fn bucket(now: DateTime<Utc>) -> i64 {
 pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> ApiResult<Slate> {
     let now = Utc::now();
     let size = state.config.slate_size;
-    let priority = seeker.priority_group()?;
+    let priority = seeker.priority_group;
     let may_take_reserved = priority.is_priority();
     // The catalog and the draw's inputs come as one snapshot, aligned by
     // index, so the draw needs no per-expert hashing (10,000 experts).
@@ -118,18 +118,16 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
 
     let remembered: Option<Remembered> = state
         .reserve
-        .get_slate(seeker.id(), &filters.key())
+        .get_slate(seeker.id, &filters.key())
         .await?
         .and_then(|v| serde_json::from_str(&v).ok());
     let slate_id = remembered
         .as_ref()
         .map_or_else(SlateId::new, |r| r.slate_id);
-    let remembered: Vec<uuid::Uuid> = remembered
-        .map(|r| r.experts.iter().map(|id| id.0).collect())
-        .unwrap_or_default();
+    let remembered: Vec<ExpertId> = remembered.map(|r| r.experts).unwrap_or_default();
     // Catalog indices of every expert considered, to count impressions in
     // this instance's snapshot at once (see `WeightInputs::impressions`).
-    let mut index_of: HashMap<uuid::Uuid, usize> = HashMap::new();
+    let mut index_of: HashMap<ExpertId, usize> = HashMap::new();
     let kept: Vec<&ExpertRow> = if remembered.is_empty() {
         Vec::new()
     } else {
@@ -147,7 +145,7 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
     let mut chosen = open_slots_of(state, &kept, now, may_take_reserved).await?;
     chosen.retain(|e| !e.slots.is_empty());
     if chosen.len() < size {
-        let have: Vec<uuid::Uuid> = chosen.iter().map(|e| e.expert.id).collect();
+        let have: Vec<ExpertId> = chosen.iter().map(|e| e.expert.id).collect();
         let pool: Vec<usize> = if have.is_empty() {
             candidates
         } else {
@@ -165,9 +163,9 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
         chosen.extend(more);
     }
 
-    let shown: Vec<ExpertId> = chosen.iter().map(|e| ExpertId(e.expert.id)).collect();
+    let shown: Vec<ExpertId> = chosen.iter().map(|e| e.expert.id).collect();
     for e in &shown {
-        if let Some(&i) = index_of.get(&e.0) {
+        if let Some(&i) = index_of.get(e) {
             inputs.impressions[i].fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -189,7 +187,7 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
     state
         .reserve
         .record_served(&Served {
-            seeker: seeker.id(),
+            seeker: seeker.id,
             filter: &filters.key(),
             remembered: value.as_deref(),
             stability: state.config.slate_stability,
@@ -249,7 +247,7 @@ const INPUTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
 
 async fn read_inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<WeightInputs> {
     let catalog = catalog(state).await?;
-    let ids: Vec<ExpertId> = catalog.iter().map(|e| ExpertId(e.id)).collect();
+    let ids: Vec<ExpertId> = catalog.iter().map(|e| e.id).collect();
     let bounds: Vec<DateTime<Utc>> = CAPACITY_BANDS
         .iter()
         .map(|band| now + band.within)
@@ -324,7 +322,7 @@ fn draw(inputs: &WeightInputs, pool: &[usize], want: usize) -> Vec<usize> {
     let candidates: Vec<Candidate> = pool
         .iter()
         .map(|&i| Candidate {
-            expert_id: ExpertId(inputs.catalog[i].id),
+            expert_id: inputs.catalog[i].id,
             capacity: inputs.capacity[i],
             impressions: inputs.impressions[i].load(Ordering::Relaxed),
         })
@@ -348,7 +346,7 @@ async fn open_slots_of(
     let per_expert = state.config.slate_slots_per_expert;
     let cutoff = Duration::from_std(state.reserve.config().cutoff).unwrap_or_default();
     let horizon = now + Duration::days(i64::from(state.config.horizon_days) + 1);
-    let ids: Vec<ExpertId> = experts.iter().map(|e| ExpertId(e.id)).collect();
+    let ids: Vec<ExpertId> = experts.iter().map(|e| e.id).collect();
     let results = state
         .reserve
         .open_slots_many(
@@ -364,7 +362,7 @@ async fn open_slots_of(
     for (e, mut slots) in experts.iter().zip(results) {
         slots.retain(|s| s.ends_at - cutoff > now);
         slots.truncate(per_expert);
-        crate::flows::slots::shown(state, ExpertId(e.id), &slots);
+        crate::flows::slots::shown(state, e.id, &slots);
         out.push(SlateEntry {
             expert: (*e).clone(),
             slots,

@@ -28,7 +28,7 @@ pub async fn place(state: &AppState, slot: SlotId) -> ApiResult<SlotPlace> {
         e => e.into(),
     })?;
     let place = SlotPlace {
-        expert_id: row.expert_id(),
+        expert_id: row.expert_id,
         starts_at: row.starts_at,
         ends_at: row.ends_at,
     };

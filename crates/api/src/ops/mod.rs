@@ -18,9 +18,11 @@ use crate::extract::{parse_json, path_id};
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use anxin_domain::call::{CallOutcome, CallState};
 use anxin_domain::expert::ExpertStatus;
-use anxin_domain::ids::{ExpertId, SeekerId};
+use anxin_domain::ids::ExpertId;
 use anxin_domain::seeker::alias;
+use anxin_domain::seeker::PriorityGroup;
 use anxin_store::audit::Actor;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -118,13 +120,11 @@ pub struct UpcomingCallView {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub seeker_alias: String,
-    pub priority_group: String,
+    pub priority_group: PriorityGroup,
     pub expert_id: uuid::Uuid,
     pub expert_name: String,
-    /// `scheduled`, `dialing_expert`, `dialing_seeker`, `bridged`,
-    /// `retry_waiting`, `ended`.
-    pub call_state: String,
-    pub outcome: Option<String>,
+    pub call_state: CallState,
+    pub outcome: Option<CallOutcome>,
     pub attempts: i32,
 }
 
@@ -157,16 +157,16 @@ pub async fn board(_auth: OperatorSession, state: web::Data<AppState>) -> ApiRes
             upcoming_calls: calls
                 .into_iter()
                 .map(|c| UpcomingCallView {
-                    booking_id: c.booking_id,
+                    booking_id: c.booking_id.0,
                     starts_at: c.starts_at,
                     ends_at: c.ends_at,
-                    seeker_alias: alias(SeekerId(c.seeker_id)),
+                    seeker_alias: alias(c.seeker_id),
                     priority_group: c.priority_group,
-                    expert_id: c.expert_id,
+                    expert_id: c.expert_id.0,
                     expert_name: c.expert_name,
-                    call_state: c.call_state.unwrap_or_else(|| "scheduled".into()),
+                    call_state: c.call_state,
                     outcome: c.outcome,
-                    attempts: c.attempts.unwrap_or(0),
+                    attempts: c.attempts,
                 })
                 .collect(),
         }))

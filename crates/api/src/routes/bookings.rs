@@ -8,8 +8,7 @@ use crate::flows::bookings::{ConfirmRequest, Viewer};
 use crate::routes::{idempotency_key, IdempotencyKey};
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
-use anxin_domain::call::{CallOutcome, CallState};
-use anxin_domain::ids::{BookingId, HoldId, SeekerId};
+use anxin_domain::ids::{BookingId, HoldId};
 use anxin_domain::seeker::alias;
 use anxin_store::bookings::BookingRow;
 use anxin_store::seekers::SeekerRow;
@@ -49,9 +48,9 @@ pub async fn confirm(
         actix_web::http::StatusCode::CREATED
     };
     Ok(HttpResponse::build(status).json(BookingCreated {
-        booking_id: b.id,
-        slot_id: b.slot_id,
-        expert_id: b.expert_id,
+        booking_id: b.id.0,
+        slot_id: b.slot_id.0,
+        expert_id: b.expert_id.0,
         starts_at: b.starts_at,
         ends_at: b.ends_at,
         status: b.status,
@@ -68,26 +67,21 @@ async fn seeker_of(state: &AppState, role: Role, sub: &str) -> ApiResult<Option<
 }
 
 fn view(b: BookingRow, viewer: Viewer) -> BookingView {
-    let state = b
-        .call_state
-        .as_deref()
-        .and_then(CallState::parse)
-        .unwrap_or(CallState::Scheduled);
     BookingView {
-        booking_id: b.id,
+        booking_id: b.id.0,
         status: b.status,
-        slot_id: b.slot_id,
-        expert_id: b.expert_id,
+        slot_id: b.slot_id.0,
+        expert_id: b.expert_id.0,
         starts_at: b.starts_at,
         ends_at: b.ends_at,
         call: CallView {
-            state,
-            outcome: b.call_outcome.as_deref().and_then(CallOutcome::parse),
+            state: b.call_state,
+            outcome: b.call_outcome,
         },
         phone_masked: (viewer == Viewer::Seeker)
             .then_some(b.phone_masked)
             .flatten(),
-        seeker_alias: (viewer != Viewer::Seeker).then(|| alias(SeekerId(b.seeker_id))),
+        seeker_alias: (viewer != Viewer::Seeker).then(|| alias(b.seeker_id)),
     }
 }
 
@@ -121,7 +115,7 @@ pub async fn cancel(
     let seeker = seeker_of(&state, auth.principal.role, &auth.principal.sub).await?;
     let done = flows::bookings::cancel(&state, &auth.principal, seeker.as_ref(), id).await?;
     Ok(HttpResponse::Ok().json(CancelView {
-        booking_id: done.booking.id,
+        booking_id: done.booking.id.0,
         status: done.booking.status,
         slot_reopened: done.slot_reopened,
     }))

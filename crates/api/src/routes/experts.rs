@@ -9,8 +9,7 @@ use actix_web::{web, HttpResponse};
 use anxin_domain::availability::AvailabilityInput;
 use anxin_domain::expert::{ExpertInput, ExpertStatus};
 use anxin_domain::ids::ExpertId;
-use anxin_domain::ids::SeekerId;
-use anxin_domain::seeker::{alias, PriorityGroup};
+use anxin_domain::seeker::alias;
 use anxin_store::audit::{self, Actor};
 use anxin_store::{bookings, experts, StoreError};
 use chrono::{DateTime, Duration, Utc};
@@ -210,14 +209,14 @@ pub async fn slots(
         StoreError::NotFound => ApiError::NotFound("expert"),
         e => e.into(),
     })?;
-    if expert.status()? != ExpertStatus::Approved {
+    if expert.status != ExpertStatus::Approved {
         return Err(ApiError::NotFound("expert"));
     }
     // General seekers don't see slots held back for priority groups.
     let may_take_reserved = match auth.principal.role {
         Role::Seeker => flows::seekers::resolve(&state, &auth.principal.sub)
             .await?
-            .priority_group()?
+            .priority_group
             .is_priority(),
         _ => true,
     };
@@ -259,13 +258,12 @@ pub async fn my_bookings(
     let view: Vec<ExpertBooking> = rows
         .into_iter()
         .map(|b| ExpertBooking {
-            booking_id: b.id,
-            slot_id: b.slot_id,
+            booking_id: b.id.0,
+            slot_id: b.slot_id.0,
             starts_at: b.starts_at,
             ends_at: b.ends_at,
-            seeker_alias: alias(SeekerId(b.seeker_id)),
-            priority_group: PriorityGroup::parse(&b.priority_group)
-                .unwrap_or(PriorityGroup::General),
+            seeker_alias: alias(b.seeker_id),
+            priority_group: b.priority_group,
             note: b.note,
         })
         .collect();

@@ -10,7 +10,6 @@ use crate::routes::{idempotency_key, IdempotencyKey};
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use anxin_domain::ids::{HoldId, SlotId};
-use anxin_domain::seeker::PriorityGroup;
 use serde::Deserialize;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -55,7 +54,7 @@ pub async fn slate(
             .experts
             .into_iter()
             .map(|e| SlateExpert {
-                expert_id: e.expert.id,
+                expert_id: e.expert.id.0,
                 display_name: e.expert.display_name,
                 languages: e.expert.languages,
                 specialties: e.expert.specialties,
@@ -98,7 +97,7 @@ pub async fn update_me(
     )
     .await?;
     Ok(HttpResponse::Ok().json(SeekerView {
-        priority_group: row.priority_group().unwrap_or(PriorityGroup::General),
+        priority_group: row.priority_group,
         region: row.region,
     }))
 }

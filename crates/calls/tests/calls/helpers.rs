@@ -14,7 +14,7 @@ use anxin_domain::phone::PhoneNumber;
 use anxin_domain::proto::CallEvent;
 use anxin_domain::seeker::{alias, PriorityGroup};
 use anxin_store::bookings::{self, NewBooking};
-use anxin_store::call_tasks::{self, AttemptRow, TaskRow};
+use anxin_store::call_tasks::{self, AttemptRow, TaskRow, TaskState};
 use anxin_store::crypto::PhoneCipher;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use prost::Message;
@@ -217,8 +217,8 @@ pub async fn seed_booking(
             id: booking,
             slot_id,
             expert_id,
-            seeker_id: seeker.id(),
-            seeker_alias: alias(seeker.id()),
+            seeker_id: seeker.id,
+            seeker_alias: alias(seeker.id),
             hold_id: HoldId::new(),
             starts_at,
             ends_at,
@@ -262,9 +262,7 @@ pub async fn task(pool: &PgPool, booking: BookingId) -> TaskRow {
 
 pub async fn attempts(pool: &PgPool, booking: BookingId) -> Vec<AttemptRow> {
     let t = task(pool, booking).await;
-    call_tasks::attempts(pool, anxin_domain::ids::CallTaskId(t.id))
-        .await
-        .unwrap()
+    call_tasks::attempts(pool, t.id).await.unwrap()
 }
 
 /// Polls until `done` holds for the booking's task, or fails the test.
@@ -291,7 +289,7 @@ pub async fn wait_for_task(
 
 pub async fn wait_finished(pool: &PgPool, booking: BookingId, within: Duration) -> TaskRow {
     wait_for_task(pool, booking, within, "the task to finish", |t| {
-        t.state == "done"
+        t.state == TaskState::Done
     })
     .await
 }

@@ -1,6 +1,8 @@
 //! Calls through the SIP provider, one scenario each: what the phones
 //! receive (SIPp's message trace) and what Anxin records.
 use crate::helpers::*;
+use anxin_domain::booking::BookingStatus;
+use anxin_domain::call::{CallOutcome, CallState};
 use anxin_domain::ids::BookingId;
 use anxin_store::bookings;
 use chrono::Duration as ChronoDuration;
@@ -45,19 +47,19 @@ async fn happy_path_dials_expert_then_seeker_bridges_and_completes_when_seeker_h
         "a booking for a running slot is dialed within moments"
     );
     let task = wait_finished(&db.pool, seeded.booking, Duration::from_secs(20)).await;
-    assert_eq!(task.outcome.as_deref(), Some("completed"));
-    assert_eq!(task.call_state, "ended");
+    assert_eq!(task.outcome, Some(CallOutcome::Completed));
+    assert_eq!(task.call_state, CallState::Ended);
 
     // What GET /v1/bookings/{id} shows.
     let booking = bookings::get(&db.pool, seeded.booking).await.unwrap();
-    assert_eq!(booking.status, "completed");
-    assert_eq!(booking.call_state.as_deref(), Some("ended"));
-    assert_eq!(booking.call_outcome.as_deref(), Some("completed"));
+    assert_eq!(booking.status, BookingStatus::Completed);
+    assert_eq!(booking.call_state, CallState::Ended);
+    assert_eq!(booking.call_outcome, Some(CallOutcome::Completed));
 
     let attempts = attempts(&db.pool, seeded.booking).await;
     assert_eq!(attempts.len(), 1);
     let a = &attempts[0];
-    assert_eq!(a.outcome.as_deref(), Some("completed"));
+    assert_eq!(a.outcome, Some(CallOutcome::Completed));
     assert_eq!(a.expert_sip_status, Some(200));
     assert_eq!(a.seeker_sip_status, Some(200));
     assert!(a.expert_answered_at.is_some() && a.bridged_at.is_some() && a.ended_at.is_some());
@@ -152,7 +154,7 @@ async fn both_legs_get_bye_at_the_slot_end_plus_grace() {
     // Ends in 3 s; the grace is 1 s.
     let seeded = seed_running(&db.pool, ChronoDuration::seconds(3)).await;
     let task = wait_finished(&db.pool, seeded.booking, Duration::from_secs(20)).await;
-    assert_eq!(task.outcome.as_deref(), Some("completed"));
+    assert_eq!(task.outcome, Some(CallOutcome::Completed));
     let booking = bookings::get(&db.pool, seeded.booking).await.unwrap();
     let a = &attempts(&db.pool, seeded.booking).await[0];
     assert_eq!(a.reason.as_deref(), Some("hard stop at the slot's end"));
@@ -195,18 +197,19 @@ async fn a_busy_expert_is_retried_per_policy_and_recorded_expert_busy() {
 
     let seeded = seed_running(&db.pool, ChronoDuration::minutes(30)).await;
     let task = wait_finished(&db.pool, seeded.booking, Duration::from_secs(20)).await;
-    assert_eq!(task.outcome.as_deref(), Some("expert_busy"));
+    assert_eq!(task.outcome, Some(CallOutcome::ExpertBusy));
     assert_eq!(task.attempts, 2);
     let booking = bookings::get(&db.pool, seeded.booking).await.unwrap();
     assert_eq!(
-        booking.status, "confirmed",
+        booking.status,
+        BookingStatus::Confirmed,
         "a call that never happened leaves the booking as it was"
     );
 
     let attempts = attempts(&db.pool, seeded.booking).await;
     assert_eq!(attempts.len(), 2);
     for a in &attempts {
-        assert_eq!(a.outcome.as_deref(), Some("expert_busy"));
+        assert_eq!(a.outcome, Some(CallOutcome::ExpertBusy));
         assert_eq!(a.expert_sip_status, Some(486));
         assert!(a.bridged_at.is_none() && a.seeker_sip_status.is_none());
     }
@@ -241,9 +244,9 @@ async fn an_expert_who_does_not_answer_is_cancelled_after_the_ring_timeout() {
 
     let seeded = seed_running(&db.pool, ChronoDuration::minutes(30)).await;
     let task = wait_finished(&db.pool, seeded.booking, Duration::from_secs(20)).await;
-    assert_eq!(task.outcome.as_deref(), Some("expert_no_answer"));
+    assert_eq!(task.outcome, Some(CallOutcome::ExpertNoAnswer));
     let a = &attempts(&db.pool, seeded.booking).await[0];
-    assert_eq!(a.outcome.as_deref(), Some("expert_no_answer"));
+    assert_eq!(a.outcome, Some(CallOutcome::ExpertNoAnswer));
     assert_eq!(a.expert_sip_status, Some(487));
     let rang = a.ended_at.unwrap() - a.started_at;
     assert!(
@@ -280,11 +283,11 @@ async fn when_the_seeker_does_not_answer_the_expert_is_released_with_bye_and_ret
 
     let seeded = seed_running(&db.pool, ChronoDuration::minutes(30)).await;
     let task = wait_finished(&db.pool, seeded.booking, Duration::from_secs(25)).await;
-    assert_eq!(task.outcome.as_deref(), Some("seeker_no_answer"));
+    assert_eq!(task.outcome, Some(CallOutcome::SeekerNoAnswer));
     let attempts = attempts(&db.pool, seeded.booking).await;
     assert_eq!(attempts.len(), 2, "retried once per policy");
     for a in &attempts {
-        assert_eq!(a.outcome.as_deref(), Some("seeker_no_answer"));
+        assert_eq!(a.outcome, Some(CallOutcome::SeekerNoAnswer));
         assert_eq!(a.expert_sip_status, Some(200));
         assert_eq!(a.seeker_sip_status, Some(487));
         assert!(a.expert_answered_at.is_some() && a.bridged_at.is_none());
@@ -333,8 +336,8 @@ async fn a_digest_challenge_from_the_trunk_is_answered() {
     let seeded = seed_running(&db.pool, ChronoDuration::seconds(2)).await;
     let task = wait_finished(&db.pool, seeded.booking, Duration::from_secs(20)).await;
     assert_eq!(
-        task.outcome.as_deref(),
-        Some("completed"),
+        task.outcome,
+        Some(CallOutcome::Completed),
         "SIPp errors: {}",
         sipp.errors()
     );
@@ -387,7 +390,7 @@ async fn wrong_credentials_fail_the_call_with_the_trunks_status() {
 
     let seeded = seed_running(&db.pool, ChronoDuration::minutes(30)).await;
     let task = wait_finished(&db.pool, seeded.booking, Duration::from_secs(20)).await;
-    assert_eq!(task.outcome.as_deref(), Some("failed"));
+    assert_eq!(task.outcome, Some(CallOutcome::Failed));
     let a = &attempts(&db.pool, seeded.booking).await[0];
     assert_eq!(a.expert_sip_status, Some(403));
     assert_eq!(a.reason.as_deref(), Some("expert: SIP 403"));
@@ -424,7 +427,7 @@ async fn the_seekers_number_never_reaches_the_experts_leg_or_the_logs() {
     )
     .await;
     let task = wait_finished(&db.pool, seeded.booking, Duration::from_secs(20)).await;
-    assert_eq!(task.outcome.as_deref(), Some("completed"));
+    assert_eq!(task.outcome, Some(CallOutcome::Completed));
 
     let legs = sipp.legs();
     let expert = expert_leg(&legs, &seeded)[0];
@@ -499,7 +502,7 @@ async fn cancelling_the_booking_hangs_up_the_call() {
         seeded.booking,
         Duration::from_secs(10),
         "the bridge",
-        |t| t.call_state == "bridged",
+        |t| t.call_state == CallState::Bridged,
     )
     .await;
     cancel_as_operator(&db.pool, seeded.booking).await;
@@ -518,7 +521,7 @@ async fn cancelling_the_booking_hangs_up_the_call() {
         cancelled_at.elapsed() < Duration::from_secs(3),
         "noticed within a lease renewal"
     );
-    assert_eq!(a.outcome.as_deref(), Some("cancelled"));
+    assert_eq!(a.outcome, Some(CallOutcome::Cancelled));
     let t = task(&db.pool, booking).await;
     assert_eq!(
         (t.state.as_str(), t.call_state.as_str()),
@@ -551,8 +554,8 @@ async fn retransmissions_repeated_200s_and_session_changes_are_handled() {
     let seeded = seed_running(&db.pool, ChronoDuration::seconds(3)).await;
     let task = wait_finished(&db.pool, seeded.booking, Duration::from_secs(20)).await;
     assert_eq!(
-        task.outcome.as_deref(),
-        Some("completed"),
+        task.outcome,
+        Some(CallOutcome::Completed),
         "SIPp: {}",
         sipp.errors()
     );
@@ -616,7 +619,7 @@ async fn a_silent_trunk_gets_retransmissions_then_the_attempt_fails_at_timer_b()
         arrivals.push((Instant::now(), buf[..n].to_vec()));
     }
     let task = wait_finished(&db.pool, seeded.booking, Duration::from_secs(10)).await;
-    assert_eq!(task.outcome.as_deref(), Some("failed"));
+    assert_eq!(task.outcome, Some(CallOutcome::Failed));
     let a = &attempts(&db.pool, seeded.booking).await[0];
     assert_eq!(
         a.reason.as_deref(),
@@ -665,7 +668,7 @@ async fn an_outbound_proxy_carries_every_request() {
 
     let seeded = seed_running(&db.pool, ChronoDuration::seconds(2)).await;
     let task = wait_finished(&db.pool, seeded.booking, Duration::from_secs(20)).await;
-    assert_eq!(task.outcome.as_deref(), Some("completed"));
+    assert_eq!(task.outcome, Some(CallOutcome::Completed));
     for leg in sipp.legs() {
         let invite = leg.sent_by_anxin("INVITE")[0];
         assert!(

@@ -1,9 +1,9 @@
 //! Several workers, a crash, leases and fences, retention, the simulation.
 use crate::helpers::*;
 use anxin_calls::{CallProvider, SimulatedConfig, SimulatedProvider};
-use anxin_domain::call::CallState;
-use anxin_domain::ids::CallTaskId;
-use anxin_store::call_tasks::{self, AttemptEnd, LeaseStatus, NextStep};
+use anxin_domain::booking::BookingStatus;
+use anxin_domain::call::{CallOutcome, CallState};
+use anxin_store::call_tasks::{self, AttemptEnd, LeaseStatus, NextStep, TaskState};
 use chrono::{Duration as ChronoDuration, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -38,8 +38,8 @@ async fn two_workers_dial_each_due_task_exactly_once() {
     for s in &seeded {
         let t = wait_finished(&db.pool, s.booking, Duration::from_secs(20)).await;
         assert_eq!(
-            t.outcome.as_deref(),
-            Some("completed"),
+            t.outcome,
+            Some(CallOutcome::Completed),
             "SIPp: {}",
             sipp.errors()
         );
@@ -103,7 +103,7 @@ async fn a_killed_worker_s_task_resumes_after_the_lease_with_the_interrupted_att
         seeded.booking,
         Duration::from_secs(10),
         "the bridge",
-        |t| t.call_state == CallState::Bridged.as_str(),
+        |t| t.call_state == CallState::Bridged,
     )
     .await;
     let lease_expiry = bridged.lease_expires_at.unwrap();
@@ -117,13 +117,13 @@ async fn a_killed_worker_s_task_resumes_after_the_lease_with_the_interrupted_att
         sip_provider(&sipp, |_| {}).await,
     );
     let task = wait_finished(&db.pool, seeded.booking, Duration::from_secs(25)).await;
-    assert_eq!(task.outcome.as_deref(), Some("completed"));
+    assert_eq!(task.outcome, Some(CallOutcome::Completed));
     assert_eq!(task.fence, 2, "leased twice");
 
     let attempts = attempts(&db.pool, seeded.booking).await;
     assert_eq!(attempts.len(), 2, "{attempts:#?}");
     let (first, second) = (&attempts[0], &attempts[1]);
-    assert_eq!(first.outcome.as_deref(), Some("failed"));
+    assert_eq!(first.outcome, Some(CallOutcome::Failed));
     assert_eq!(first.reason.as_deref(), Some("worker lost lease"));
     assert!(first.bridged_at.is_some());
     assert_eq!((first.fence, second.fence), (1, 2));
@@ -137,7 +137,7 @@ async fn a_killed_worker_s_task_resumes_after_the_lease_with_the_interrupted_att
         second.started_at
     );
     assert!(second.started_at > killed_at);
-    assert_eq!(second.outcome.as_deref(), Some("completed"));
+    assert_eq!(second.outcome, Some(CallOutcome::Completed));
 
     // On the wire: the dead worker's legs were gone (BYE) before the new
     // INVITEs, never two live calls at once.
@@ -248,17 +248,19 @@ async fn a_stale_lease_holder_cannot_write() {
         ("leased", Some("new"))
     );
     assert_eq!(
-        t.call_state, "dialing_seeker",
+        t.call_state,
+        CallState::DialingSeeker,
         "the stale write did not land"
     );
-    let a = &call_tasks::attempts(pool, CallTaskId(t.id)).await.unwrap()[0];
-    assert_eq!(a.outcome.as_deref(), Some("failed"));
+    let a = &call_tasks::attempts(pool, t.id).await.unwrap()[0];
+    assert_eq!(a.outcome, Some(CallOutcome::Failed));
     assert!(a.bridged_at.is_none());
     let booking = anxin_store::bookings::get(pool, seeded.booking)
         .await
         .unwrap();
     assert_eq!(
-        booking.status, "confirmed",
+        booking.status,
+        BookingStatus::Confirmed,
         "the stale 'completed' did not land"
     );
 
@@ -288,7 +290,7 @@ async fn simulated_calls_are_marked_and_the_seekers_number_is_erased_after_reten
 
     let seeded = seed_running(&db.pool, ChronoDuration::minutes(30)).await;
     let t = wait_finished(&db.pool, seeded.booking, Duration::from_secs(10)).await;
-    assert_eq!(t.outcome.as_deref(), Some("completed"));
+    assert_eq!(t.outcome, Some(CallOutcome::Completed));
     let a = &attempts(&db.pool, seeded.booking).await[0];
     assert!(a.simulated);
     assert_eq!(a.talk_seconds, Some(1));
@@ -315,11 +317,11 @@ async fn simulated_calls_are_marked_and_the_seekers_number_is_erased_after_reten
         .await
         .unwrap();
     assert_eq!(
-        booking.call_outcome.as_deref(),
-        Some("completed"),
+        booking.call_outcome,
+        Some(CallOutcome::Completed),
         "the outcome stays"
     );
-    assert_eq!(booking.status, "completed");
+    assert_eq!(booking.status, BookingStatus::Completed);
     assert!(booking.phone_masked.is_some(), "the masked form stays");
 
     worker.stop().await;
@@ -349,7 +351,7 @@ async fn a_booking_cancelled_while_dialing_ends_its_attempt_as_cancelled() {
         seeded.booking,
         Duration::from_secs(10),
         "dialing the expert",
-        |t| t.call_state == "dialing_expert",
+        |t| t.call_state == CallState::DialingExpert,
     )
     .await;
     cancel_as_operator(&db.pool, seeded.booking).await;
@@ -365,9 +367,9 @@ async fn a_booking_cancelled_while_dialing_ends_its_attempt_as_cancelled() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!(a.outcome.as_deref(), Some("cancelled"));
+    assert_eq!(a.outcome, Some(CallOutcome::Cancelled));
     let t = task(&db.pool, seeded.booking).await;
-    assert_eq!(t.state, "cancelled");
+    assert_eq!(t.state, TaskState::Cancelled);
 
     worker.stop().await;
     delete_key(&mut redis, &key).await;
@@ -397,7 +399,7 @@ async fn a_slot_that_is_already_over_is_not_dialed() {
     .await;
     let worker = spawn_worker(worker_config(&key, 3), &db.pool, &redis, Arc::new(provider));
     let t = wait_finished(&db.pool, seeded.booking, Duration::from_secs(10)).await;
-    assert_eq!(t.outcome.as_deref(), Some("failed"));
+    assert_eq!(t.outcome, Some(CallOutcome::Failed));
     assert_eq!(t.attempts, 0);
     assert!(placed.lock().unwrap().is_empty());
     worker.stop().await;
