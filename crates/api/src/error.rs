@@ -242,6 +242,22 @@ impl ResponseError for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// For a store lookup of something the caller named: its `NotFound` becomes
+/// a 404 naming what is missing (`"expert"`, `"slot"`, …); any other store
+/// error maps as usual.
+pub trait OrNotFound<T> {
+    fn or_not_found(self, what: &'static str) -> ApiResult<T>;
+}
+
+impl<T> OrNotFound<T> for Result<T, anxin_store::StoreError> {
+    fn or_not_found(self, what: &'static str) -> ApiResult<T> {
+        self.map_err(|e| match e {
+            anxin_store::StoreError::NotFound => ApiError::NotFound(what),
+            e => e.into(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

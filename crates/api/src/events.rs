@@ -21,7 +21,6 @@
 //!   it, so no request thread's runtime owns it. Shutting down drains what
 //!   is queued (`EventWriter::drain`).
 use crate::metrics::Metrics;
-use crate::state::AppState;
 use anxin_domain::ids::{ExpertId, HoldId, SeekerId, SlotId};
 use anxin_domain::seeker::PriorityGroup;
 use anxin_store::events::NewEvent;
@@ -222,19 +221,22 @@ impl EventSink {
     }
 }
 
-/// Records an event without waiting for it to be written.
-pub fn emit(state: &AppState, event: Event<'_>) {
-    let job = event.into_job();
-    if let Job::Insert(e) = &job {
-        state.metrics.events.with_label_values(&[e.kind]).inc();
-    }
-    match state.events.sender.try_send(job) {
-        Ok(()) => {}
-        Err(mpsc::error::TrySendError::Full(_)) => {
-            state.metrics.dropped("queue_full", 1);
-            tracing::warn!("ops event queue full; event dropped");
+impl EventSink {
+    /// Records an event without waiting for it to be written, counted in
+    /// `metrics` (the application's).
+    pub fn emit(&self, metrics: &Metrics, event: Event<'_>) {
+        let job = event.into_job();
+        if let Job::Insert(e) = &job {
+            metrics.events.with_label_values(&[e.kind]).inc();
         }
-        Err(mpsc::error::TrySendError::Closed(_)) => state.metrics.dropped("no_writer", 1),
+        match self.sender.try_send(job) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                metrics.dropped("queue_full", 1);
+                tracing::warn!("ops event queue full; event dropped");
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => metrics.dropped("no_writer", 1),
+        }
     }
 }
 

@@ -1,6 +1,23 @@
 //! Anxin's HTTP surface (actix-web): routes, the auth extractor, the error
 //! mapping, OpenAPI, metrics and the operator pages. Handlers hold no business
 //! rules: they parse, authorize, call a flow, and shape the answer.
+//!
+//! Each module uses only those below it:
+//! - `routes` (the handlers) and `ops` (the dashboard) use `auth`, `flows`,
+//!   `state`, `dto`, `extract` and `error`;
+//! - `auth` (the extractors) checks tokens with `token` and resolves a
+//!   seeker with `flows::seekers`;
+//! - `flows` (the use cases) use `state`, `events`, `token` and `error`, and
+//!   the domain, store and reserve crates; never `auth`, `routes` or `ops`;
+//! - `state` (what the flows share) holds `token`'s verifier, the `events`
+//!   sink, `metrics` and the caches (`cache`), whose values are typed in
+//!   `state` itself or in `figures` (the dashboard's summary);
+//! - `token`, `events`, `figures`, `cache`, `metrics`, `extract`, `dto` and
+//!   `error` use none of the above.
+//!
+//! `openapi` reads the annotations of `routes` and `ops`, and
+//! `routes::service` serves its document: the one pair that refer to each
+//! other.
 
 pub mod auth;
 pub mod cache;
@@ -8,12 +25,14 @@ pub mod dto;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod figures;
 pub mod flows;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod routes;
 pub mod state;
+pub mod token;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};

@@ -3,17 +3,26 @@
 //! application is here, made by `Application::build` (no `static` state),
 //! and nothing here is needed by another instance: all shared state lives in
 //! Postgres and Redis.
-use crate::auth::TokenVerifier;
+//!
+//! This is the context the flows take, so it uses nothing above it (no
+//! flow, no extractor, no dashboard page): the values its caches hold are
+//! defined here or below (`figures`), and the flows fill and read them.
+use crate::figures::Summary;
 use crate::metrics::Metrics;
+use crate::token::TokenVerifier;
+use anxin_domain::ids::ExpertId;
 use anxin_reserve::Reserve;
 use anxin_store::crypto::{PhoneCipher, SubjectHasher};
+use anxin_store::experts::ExpertRow;
 use anxin_store::Pool as PgPool;
+use chrono::{DateTime, Utc};
 use governor::clock::DefaultClock;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 use std::num::NonZeroU32;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Settings of the HTTP surface and the rules it applies.
 #[derive(Debug, Clone)]
@@ -62,6 +71,34 @@ impl Default for ApiConfig {
 
 pub type KeyedLimiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
 
+/// Where a slot lives: its expert and its times, which never change (see
+/// `flows::slots`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotPlace {
+    pub expert_id: ExpertId,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+/// The inputs of the balanced draw for every approved expert: open capacity
+/// by band and recent impressions. Reading them costs a pipeline over every
+/// expert (40,000 commands at 10,000 experts), so it is kept off the request
+/// path: each instance keeps a snapshot that `flows::slate::keep_inputs_fresh`
+/// replaces every `INPUTS_TTL`, on Redis' bulk connection. What a seeker is
+/// shown is still read fresh (`open_slots_of`); only the weights are up to
+/// `INPUTS_TTL` old. Read and written by `flows::slate` only.
+pub struct WeightInputs {
+    pub(crate) at: Instant,
+    pub(crate) catalog: Arc<Vec<ExpertRow>>,
+    /// Aligned with `catalog`.
+    pub(crate) capacity: Vec<u32>,
+    /// Impressions in the window when the snapshot was read, plus those this
+    /// instance served since: the exposure feedback acts at once on what one
+    /// instance shows, and every other instance's slates arrive with the next
+    /// refresh (they are in Redis as soon as they are served).
+    pub(crate) impressions: Vec<AtomicU64>,
+}
+
 pub struct AppState {
     pub pool: PgPool,
     pub reserve: Reserve,
@@ -73,25 +110,19 @@ pub struct AppState {
     /// The dashboard's event queue (see `events`).
     pub events: crate::events::EventSink,
     /// The dashboard's summaries by window (see `ops::summary::cached`).
-    pub summaries: crate::cache::Shared<&'static str, crate::ops::summary::Summary>,
+    pub summaries: crate::cache::Shared<&'static str, Summary>,
     pub seeker_limiter: Arc<KeyedLimiter>,
     pub ip_limiter: Arc<KeyedLimiter>,
     /// Approved experts, cached briefly (see `flows::slate::catalog`).
     /// Seekers by subject hash, and slots by id (see `cache`).
     pub seeker_cache: crate::cache::TtlCache<Vec<u8>, anxin_store::seekers::SeekerRow>,
-    pub slot_cache:
-        crate::cache::TtlCache<anxin_domain::ids::SlotId, crate::flows::slots::SlotPlace>,
-    /// Inputs of the balanced draw (see `flows::slate::WeightInputs`).
-    pub slate_inputs: tokio::sync::RwLock<Option<Arc<crate::flows::slate::WeightInputs>>>,
+    pub slot_cache: crate::cache::TtlCache<anxin_domain::ids::SlotId, SlotPlace>,
+    /// Inputs of the balanced draw (see `WeightInputs`).
+    pub slate_inputs: tokio::sync::RwLock<Option<Arc<WeightInputs>>>,
     /// Bumped by every invalidation of the catalog and `slate_inputs`, so a
     /// snapshot read across one is not kept.
-    pub slate_generation: std::sync::atomic::AtomicU64,
-    pub catalog: tokio::sync::RwLock<
-        Option<(
-            std::time::Instant,
-            Arc<Vec<anxin_store::experts::ExpertRow>>,
-        )>,
-    >,
+    pub slate_generation: AtomicU64,
+    pub catalog: tokio::sync::RwLock<Option<(Instant, Arc<Vec<ExpertRow>>)>>,
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -99,6 +130,12 @@ fn per_minute(n: u32) -> Quota {
 }
 
 impl AppState {
+    /// How long before a slot's end it stops being reservable (the reserve's
+    /// setting), as `anxin_domain::booking::reservable` takes it.
+    pub fn cutoff(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.reserve.config().cutoff).unwrap_or_default()
+    }
+
     pub fn new(
         pool: PgPool,
         reserve: Reserve,
@@ -127,7 +164,7 @@ impl AppState {
             // A slot's place never changes; the TTL only bounds memory.
             slot_cache: crate::cache::TtlCache::new(Duration::from_secs(900), 500_000),
             slate_inputs: tokio::sync::RwLock::new(None),
-            slate_generation: std::sync::atomic::AtomicU64::new(0),
+            slate_generation: AtomicU64::new(0),
             catalog: tokio::sync::RwLock::new(None),
         }
     }

@@ -23,6 +23,13 @@ pub fn reservable(ends_at: DateTime<Utc>, now: DateTime<Utc>, cutoff: Duration) 
     now < ends_at - cutoff
 }
 
+/// How long after its start a slot may still be running, so still counts as
+/// open capacity and is still listed (then `reservable` decides): the
+/// longest a slot lasts. A listing from `t` reads the index from
+/// `t - RUNNING_FOR`. The dashboard's upcoming-calls query bounds its scan
+/// with the same window (`anxin_store::events::upcoming_calls`).
+pub const RUNNING_FOR: Duration = Duration::minutes(crate::availability::MAX_SLOT_MINUTES as i64);
+
 /// Whether cancelling also reopens the slot: only if it has not started.
 pub fn cancel_reopens_slot(starts_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
     now < starts_at
@@ -54,6 +61,11 @@ mod tests {
         assert!(reservable(end, end - Duration::minutes(30), cutoff));
         assert!(!reservable(end, end - Duration::minutes(15), cutoff));
         assert!(!reservable(end, end + Duration::minutes(1), cutoff));
+    }
+
+    #[test]
+    fn a_slot_runs_for_at_most_four_hours() {
+        assert_eq!(RUNNING_FOR, Duration::hours(4));
     }
 }
 

@@ -597,14 +597,16 @@ pub async fn upcoming_calls(
            JOIN experts e ON e.id = b.expert_id
            JOIN call_tasks t ON t.booking_id = b.id
           WHERE b.status <> 'cancelled' AND b.ends_at > $1
-            -- Slots last at most 240 minutes, so this bounds the index scan.
-            AND b.starts_at > $1 - interval '4 hours' AND b.starts_at < $2
+            -- $4 is now - RUNNING_FOR: a slot runs no longer than that, so
+            -- this bounds the index scan.
+            AND b.starts_at > $4 AND b.starts_at < $2
           ORDER BY b.starts_at, b.id
           LIMIT $3",
     )
     .bind(now)
     .bind(until)
     .bind(limit)
+    .bind(now - anxin_domain::booking::RUNNING_FOR)
     .fetch_all(pool)
     .await?)
 }

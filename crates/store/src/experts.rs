@@ -27,10 +27,11 @@ const EXPERT_COLUMNS: &str =
     "id, display_name, timezone, languages, specialties, region, bio, status";
 
 /// Inserts an expert; with `demo` the insert is skipped when the id exists, so
-/// seeding twice leaves one set.
+/// seeding twice leaves one set. `pool` may be a transaction's connection, to
+/// write the expert with its audit row.
 #[tracing::instrument(skip(pool, profile, phone))]
 pub async fn insert(
-    pool: &PgPool,
+    pool: impl sqlx::PgExecutor<'_>,
     id: ExpertId,
     profile: &ExpertProfile,
     phone: &Sealed,

@@ -1,5 +1,5 @@
 //! Turning an availability into slots, and keeping the horizon rolling.
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiResult, OrNotFound};
 use crate::state::AppState;
 use anxin_domain::availability::{plan_slot_changes, Availability, StoredSlot};
 use anxin_domain::booking::held_back_for_priority;
@@ -26,10 +26,9 @@ pub async fn apply(
     now: DateTime<Utc>,
 ) -> ApiResult<Applied> {
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
-    let row = experts::lock(&mut tx, expert).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::NotFound("expert"),
-        e => e.into(),
-    })?;
+    let row = experts::lock(&mut tx, expert)
+        .await
+        .or_not_found("expert")?;
     experts::save_availability(&mut tx, expert, availability).await?;
     let desired = availability.slots(now, Duration::days(i64::from(state.config.horizon_days)));
     let stored = slots::open_for_expert(&mut tx, expert, now).await?;

@@ -5,10 +5,10 @@
 //! then is the slot marked booked in Redis and the seeker told "confirmed".
 //! If Redis was wrong about the hold (wiped, restarted), Postgres' constraints
 //! refuse the second booking and the seeker gets a clean 409.
-use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::events::{self, Event, Refusal};
+use crate::error::{ApiError, ApiResult, ErrorCode, OrNotFound};
+use crate::events::{Event, Refusal};
 use crate::state::AppState;
+use crate::token::Principal;
 use anxin_domain::booking::{cancel_reopens_slot, check_cancel, reservable, CancelRefusal};
 use anxin_domain::ids::{BookingId, HoldId};
 use anxin_domain::phone::PhoneNumber;
@@ -16,7 +16,6 @@ use anxin_domain::seeker::alias;
 use anxin_store::audit::Actor;
 use anxin_store::bookings::{self, BookingRow, ConfirmError, NewBooking};
 use anxin_store::seekers::SeekerRow;
-use anxin_store::StoreError;
 use chrono::Utc;
 use std::time::Duration;
 
@@ -84,8 +83,8 @@ pub async fn confirm(
     }
     let refuse = |refusal: Refusal, metric: &str, error: ApiError| {
         state.metrics.booking(metric);
-        events::emit(
-            state,
+        state.events.emit(
+            &state.metrics,
             Event::BookingRefused {
                 seeker,
                 hold_id: req.hold_id,
@@ -124,8 +123,7 @@ pub async fn confirm(
     };
     let slot = crate::flows::slots::place(state, record.slot_id).await?;
     let now = Utc::now();
-    let cutoff = chrono::Duration::from_std(state.reserve.config().cutoff).unwrap_or_default();
-    if !reservable(slot.ends_at, now, cutoff) {
+    if !reservable(slot.ends_at, now, state.cutoff()) {
         give_back().await?;
         return Err(refuse(
             Refusal::SlotUnavailable,
@@ -166,7 +164,9 @@ pub async fn confirm(
                 tracing::warn!(error = %e, "booking committed but not yet mirrored to Redis");
             }
             state.metrics.booking("confirmed");
-            events::emit(state, Event::BookingConfirmed { seeker });
+            state
+                .events
+                .emit(&state.metrics, Event::BookingConfirmed { seeker });
             Ok(Confirmed {
                 booking,
                 replayed: false,
@@ -259,11 +259,10 @@ pub async fn load_for(
     seeker: Option<&SeekerRow>,
     id: BookingId,
 ) -> ApiResult<(BookingRow, Viewer)> {
-    let booking = bookings::get(&state.pool, id).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::NotFound("booking"),
-        e => e.into(),
-    })?;
-    use crate::auth::Role;
+    let booking = bookings::get(&state.pool, id)
+        .await
+        .or_not_found("booking")?;
+    use crate::token::Role;
     let viewer = match principal.role {
         Role::Operator => Viewer::Operator,
         Role::Expert if principal.expert_id() == Some(booking.expert_id) => Viewer::Expert,

@@ -1,11 +1,61 @@
-//! Vetting: moving an expert between applied, approved and suspended, audited,
-//! with the Redis index following (approved experts are indexed, others not).
-use crate::error::{ApiError, ApiResult, ErrorCode};
+//! Experts: creating them; vetting, which moves an expert between applied,
+//! approved and suspended, audited, with the Redis index following
+//! (approved experts are indexed, others not); and listing an expert's open
+//! slots.
+use crate::error::{ApiError, ApiResult, ErrorCode, OrNotFound};
+use crate::flows::{reconcile, seekers, slots};
 use crate::state::AppState;
-use anxin_domain::expert::ExpertStatus;
+use crate::token::{Principal, Role};
+use anxin_domain::booking::{reservable, RUNNING_FOR};
+use anxin_domain::expert::{ExpertInput, ExpertStatus};
 use anxin_domain::ids::ExpertId;
+use anxin_reserve::IndexedSlot;
 use anxin_store::audit::{self, Actor};
 use anxin_store::{experts, StoreError};
+use chrono::{DateTime, Utc};
+
+/// The most slots one listing of an expert's slots reads.
+const LISTED_AT_MOST: usize = 2000;
+
+/// Creates an expert with this profile and status. With `audited_by`, the
+/// creation is recorded in the audit log, in the insert's transaction.
+#[tracing::instrument(skip_all, fields(status = status.as_str()))]
+pub async fn create(
+    state: &AppState,
+    input: &ExpertInput,
+    status: ExpertStatus,
+    audited_by: Option<&Actor>,
+) -> ApiResult<ExpertId> {
+    let profile = input.validate()?;
+    let id = ExpertId::new();
+    let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
+    experts::insert(
+        &mut *tx,
+        id,
+        &profile,
+        &state.cipher.seal(&profile.phone),
+        status,
+        false,
+    )
+    .await?;
+    if let Some(actor) = audited_by {
+        audit::record(
+            &mut tx,
+            actor,
+            "expert.create",
+            "expert",
+            id.0,
+            serde_json::json!({}),
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    // The catalog holds approved experts only.
+    if status == ExpertStatus::Approved {
+        crate::flows::slate::invalidate(state).await;
+    }
+    Ok(id)
+}
 
 /// Sets the expert's status and records who did it; `via` notes where the
 /// action came from (e.g. the dashboard) in the audit detail.
@@ -18,10 +68,7 @@ pub async fn set_status(
     via: Option<&str>,
 ) -> ApiResult<()> {
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
-    let row = experts::lock(&mut tx, id).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::NotFound("expert"),
-        e => e.into(),
-    })?;
+    let row = experts::lock(&mut tx, id).await.or_not_found("expert")?;
     let before = row.status;
     if !before.can_become(status) {
         return Err(ApiError::conflict(
@@ -46,9 +93,58 @@ pub async fn set_status(
     audit::record(&mut tx, actor, action, "expert", id.0, detail).await?;
     tx.commit().await.map_err(StoreError::from)?;
     match status {
-        ExpertStatus::Approved => crate::flows::reconcile::expert(state, id).await?,
+        ExpertStatus::Approved => reconcile::expert(state, id).await?,
         _ => state.reserve.drop_expert(id).await?,
     }
     crate::flows::slate::invalidate(state).await;
     Ok(())
+}
+
+/// An approved expert's open slots that overlap `[from, to)`, earliest
+/// first, as `principal` may see them: a general seeker doesn't see slots
+/// held back for priority groups, and a running slot is listed until the
+/// booking cutoff. 404 `expert` for an expert who is not approved. Rebuilds
+/// the expert's index first when Redis lost it.
+#[tracing::instrument(skip(state, principal))]
+pub async fn open_slots(
+    state: &AppState,
+    principal: &Principal,
+    expert: ExpertId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<IndexedSlot>> {
+    let row = experts::get(&state.pool, expert)
+        .await
+        .or_not_found("expert")?;
+    if row.status != ExpertStatus::Approved {
+        return Err(ApiError::NotFound("expert"));
+    }
+    // General seekers don't see slots held back for priority groups.
+    let may_take_reserved = match principal.role {
+        Role::Seeker => seekers::resolve(state, &principal.sub)
+            .await?
+            .priority_group
+            .is_priority(),
+        _ => true,
+    };
+    if !state.reserve.is_indexed(expert).await? {
+        reconcile::expert(state, expert).await?;
+    }
+    let cutoff = state.cutoff();
+    let open: Vec<IndexedSlot> = state
+        .reserve
+        .open_slots(
+            expert,
+            from - RUNNING_FOR,
+            to,
+            may_take_reserved,
+            LISTED_AT_MOST,
+        )
+        .await?
+        .into_iter()
+        .filter(|s| reservable(s.ends_at, now, cutoff) && s.ends_at > from && s.starts_at < to)
+        .collect();
+    slots::shown(state, expert, &open);
+    Ok(open)
 }

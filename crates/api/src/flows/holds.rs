@@ -3,7 +3,7 @@
 //! hash slot. They run seeker-first, and a refused slot undoes the seeker side,
 //! so a seeker is never charged a hold they did not get.
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::events::{self, Event, Refusal};
+use crate::events::{Event, Refusal};
 use crate::flows::{self, reconcile};
 use crate::state::AppState;
 use anxin_domain::ids::{HoldId, SlotId};
@@ -65,8 +65,8 @@ pub async fn place(
     let expert = slot.expert_id;
     let request_hash = slot_id.to_string();
     let refused = |refusal: Refusal| {
-        events::emit(
-            state,
+        state.events.emit(
+            &state.metrics,
             Event::HoldRefused {
                 seeker,
                 slot_id,
@@ -161,8 +161,8 @@ pub async fn place(
     let refusal = match decision {
         SlotHold::Held { .. } => {
             state.metrics.hold("placed");
-            events::emit(
-                state,
+            state.events.emit(
+                &state.metrics,
                 Event::HoldPlaced {
                     seeker,
                     hold_id,
@@ -202,8 +202,8 @@ pub async fn release(state: &AppState, seeker: &SeekerRow, hold_id: HoldId) -> A
     state.reserve.release_slot(&record, seeker_id).await?;
     state.reserve.forget_hold(seeker_id, &record, None).await?;
     state.metrics.hold("released");
-    events::emit(
-        state,
+    state.events.emit(
+        &state.metrics,
         Event::HoldReleased {
             seeker,
             hold_id,

@@ -4,7 +4,8 @@
 //! that feed the next draw. The counters and the stable slate are written in
 //! one round trip (`Reserve::record_served`) before the slate is answered.
 use crate::error::ApiResult;
-use crate::state::AppState;
+use crate::state::{AppState, WeightInputs};
+use anxin_domain::booking::{reservable, RUNNING_FOR};
 use anxin_domain::ids::{ExpertId, SlateId};
 use anxin_domain::slate::{
     capacity_from_counts, choose_balanced, BalanceParams, Candidate, CAPACITY_BANDS,
@@ -13,7 +14,7 @@ use anxin_domain::slate::{
 use anxin_reserve::{IndexedSlot, Served};
 use anxin_store::experts::{self, ExpertRow};
 use anxin_store::seekers::SeekerRow;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use std::collections::HashMap;
@@ -21,8 +22,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Running slots still count as capacity (the most urgent band).
-const RUNNING_FOR: Duration = Duration::hours(4);
 /// How long the in-process copy of the expert catalog is trusted.
 const CATALOG_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -169,8 +168,8 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
             inputs.impressions[i].fetch_add(1, Ordering::Relaxed);
         }
     }
-    crate::events::emit(
-        state,
+    state.events.emit(
+        &state.metrics,
         crate::events::Event::SlateServed {
             seeker,
             experts: &shown,
@@ -214,26 +213,7 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
     })
 }
 
-/// The inputs of the balanced draw for every approved expert: open capacity
-/// by band and recent impressions. Reading them costs a pipeline over every
-/// expert (40,000 commands at 10,000 experts), so it is kept off the request
-/// path: each instance keeps a snapshot that `keep_inputs_fresh` replaces
-/// every `INPUTS_TTL`, on Redis' bulk connection. What a seeker is shown is
-/// still read fresh (`open_slots_of`); only the weights are up to
-/// `INPUTS_TTL` old.
-pub struct WeightInputs {
-    at: Instant,
-    catalog: Arc<Vec<ExpertRow>>,
-    /// Aligned with `catalog`.
-    capacity: Vec<u32>,
-    /// Impressions in the window when the snapshot was read, plus those this
-    /// instance served since: the exposure feedback acts at once on what one
-    /// instance shows, and every other instance's slates arrive with the next
-    /// refresh (they are in Redis as soon as they are served).
-    impressions: Vec<AtomicU64>,
-}
-
-/// How often the snapshot is read again. The read is 40,000 commands at
+/// How often the snapshot of the draw's inputs (`WeightInputs`) is read again. The read is 40,000 commands at
 /// 10,000 experts; every 2 s it put the slate's p99 (one at a time,
 /// `loadtest/slate-10k.sh`) at the 5 ms edge, every 10 s under 4 ms. Capacity
 /// moves slowly (a slot booked or held in between is still left out, as
@@ -253,6 +233,7 @@ async fn read_inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<WeightIn
         .map(|band| now + band.within)
         .collect();
     let bulk = state.reserve.bulk();
+    // Running slots still count as capacity (the most urgent band).
     let counts = bulk.open_counts(&ids, now - RUNNING_FOR, &bounds).await?;
     let capacity = counts
         .into_iter()
@@ -344,14 +325,14 @@ async fn open_slots_of(
     may_take_reserved: bool,
 ) -> ApiResult<Vec<SlateEntry>> {
     let per_expert = state.config.slate_slots_per_expert;
-    let cutoff = Duration::from_std(state.reserve.config().cutoff).unwrap_or_default();
-    let horizon = now + Duration::days(i64::from(state.config.horizon_days) + 1);
+    let cutoff = state.cutoff();
+    let horizon = crate::flows::slots::listed_until(state, now);
     let ids: Vec<ExpertId> = experts.iter().map(|e| e.id).collect();
     let results = state
         .reserve
         .open_slots_many(
             &ids,
-            now - Duration::hours(4),
+            now - RUNNING_FOR,
             horizon,
             may_take_reserved,
             // One spare: a running slot may be past the booking cutoff.
@@ -360,7 +341,7 @@ async fn open_slots_of(
         .await?;
     let mut out = Vec::with_capacity(experts.len());
     for (e, mut slots) in experts.iter().zip(results) {
-        slots.retain(|s| s.ends_at - cutoff > now);
+        slots.retain(|s| reservable(s.ends_at, now, cutoff));
         slots.truncate(per_expert);
         crate::flows::slots::shown(state, e.id, &slots);
         out.push(SlateEntry {

@@ -4,29 +4,19 @@
 //! on a miss. A hold then costs no Postgres round trip for the slot a seeker
 //! was just shown. Whether a slot is open, held or booked is never read from
 //! here: Redis and Postgres decide that.
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::error::{ApiResult, OrNotFound};
+use crate::state::{AppState, SlotPlace};
 use anxin_domain::ids::{ExpertId, SlotId};
 use anxin_reserve::IndexedSlot;
-use anxin_store::{slots, StoreError};
-use chrono::{DateTime, Utc};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SlotPlace {
-    pub expert_id: ExpertId,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-}
+use anxin_store::slots;
+use chrono::{DateTime, Duration, Utc};
 
 /// The slot's expert and times; 404 `slot` when there is no such slot.
 pub async fn place(state: &AppState, slot: SlotId) -> ApiResult<SlotPlace> {
     if let Some(place) = state.slot_cache.get(&slot) {
         return Ok(place);
     }
-    let row = slots::get(&state.pool, slot).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::NotFound("slot"),
-        e => e.into(),
-    })?;
+    let row = slots::get(&state.pool, slot).await.or_not_found("slot")?;
     let place = SlotPlace {
         expert_id: row.expert_id,
         starts_at: row.starts_at,
@@ -48,4 +38,10 @@ pub fn shown(state: &AppState, expert: ExpertId, slots: &[IndexedSlot]) {
             },
         );
     }
+}
+
+/// Where listings end by default: the end of the horizon slots are
+/// materialized for, and a day more.
+pub fn listed_until(state: &AppState, now: DateTime<Utc>) -> DateTime<Utc> {
+    now + Duration::days(i64::from(state.config.horizon_days) + 1)
 }

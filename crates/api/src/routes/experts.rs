@@ -10,29 +10,10 @@ use anxin_domain::availability::AvailabilityInput;
 use anxin_domain::expert::{ExpertInput, ExpertStatus};
 use anxin_domain::ids::ExpertId;
 use anxin_domain::seeker::alias;
-use anxin_store::audit::{self, Actor};
-use anxin_store::{bookings, experts, StoreError};
+use anxin_store::audit::Actor;
+use anxin_store::bookings;
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
-
-async fn create(
-    state: &AppState,
-    input: &ExpertInput,
-    status: ExpertStatus,
-) -> ApiResult<ExpertId> {
-    let profile = input.validate()?;
-    let id = ExpertId::new();
-    experts::insert(
-        &state.pool,
-        id,
-        &profile,
-        &state.cipher.seal(&profile.phone),
-        status,
-        false,
-    )
-    .await?;
-    Ok(id)
-}
 
 fn actor(principal: &crate::auth::Principal) -> Actor {
     Actor {
@@ -51,18 +32,13 @@ pub async fn create_expert(
     state: web::Data<AppState>,
     body: Json<ExpertInput>,
 ) -> ApiResult<HttpResponse> {
-    let id = create(&state, &body.0, ExpertStatus::Approved).await?;
-    let mut conn = state.pool.acquire().await.map_err(StoreError::from)?;
-    audit::record(
-        &mut conn,
-        &actor(&auth.principal),
-        "expert.create",
-        "expert",
-        id.0,
-        serde_json::json!({}),
+    let id = flows::experts::create(
+        &state,
+        &body.0,
+        ExpertStatus::Approved,
+        Some(&actor(&auth.principal)),
     )
     .await?;
-    crate::flows::slate::invalidate(&state).await;
     Ok(HttpResponse::Created().json(ExpertCreated {
         id: id.0,
         status: ExpertStatus::Approved,
@@ -79,7 +55,7 @@ pub async fn apply(
     state: web::Data<AppState>,
     body: Json<ExpertInput>,
 ) -> ApiResult<HttpResponse> {
-    let id = create(&state, &body.0, ExpertStatus::Applied).await?;
+    let id = flows::experts::create(&state, &body.0, ExpertStatus::Applied, None).await?;
     Ok(HttpResponse::Created().json(ExpertCreated {
         id: id.0,
         status: ExpertStatus::Applied,
@@ -190,7 +166,7 @@ pub async fn slots(
     let now = Utc::now();
     let from = instant("from", range.from.as_deref())?.unwrap_or(now);
     let to = instant("to", range.to.as_deref())?
-        .unwrap_or(now + Duration::days(i64::from(state.config.horizon_days) + 1));
+        .unwrap_or_else(|| flows::slots::listed_until(&state, now));
     if to <= from {
         return Err(ApiError::bad_request(
             ErrorCode::InvalidQuery,
@@ -205,34 +181,7 @@ pub async fn slots(
             Some("to"),
         ));
     }
-    let expert = experts::get(&state.pool, id).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::NotFound("expert"),
-        e => e.into(),
-    })?;
-    if expert.status != ExpertStatus::Approved {
-        return Err(ApiError::NotFound("expert"));
-    }
-    // General seekers don't see slots held back for priority groups.
-    let may_take_reserved = match auth.principal.role {
-        Role::Seeker => flows::seekers::resolve(&state, &auth.principal.sub)
-            .await?
-            .priority_group
-            .is_priority(),
-        _ => true,
-    };
-    if !state.reserve.is_indexed(id).await? {
-        flows::reconcile::expert(&state, id).await?;
-    }
-    let cutoff = Duration::from_std(state.reserve.config().cutoff).unwrap_or_default();
-    let open = state
-        .reserve
-        .open_slots(id, from - Duration::hours(4), to, may_take_reserved, 2000)
-        .await?;
-    let open: Vec<_> = open
-        .into_iter()
-        .filter(|s| s.ends_at - cutoff > now && s.ends_at > from && s.starts_at < to)
-        .collect();
-    flows::slots::shown(&state, id, &open);
+    let open = flows::experts::open_slots(&state, &auth.principal, id, from, to, now).await?;
     let view: Vec<SlotView> = open
         .into_iter()
         .map(|s| SlotView {

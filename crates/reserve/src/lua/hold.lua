@@ -2,6 +2,7 @@
 local slot = ARGV[1]
 local m = meta(slot)
 if not m then return {'unknown'} end
+-- anxin_domain::booking::reservable, here where the hold is decided.
 if m.ends - tonumber(ARGV[5]) <= now then return {'too_late'} end
 if m.reserved_until > now and ARGV[6] ~= '1' then return {'unavailable'} end
 -- The open set holds exactly the slots that are neither held nor booked:
