@@ -113,18 +113,15 @@ pub struct Availability {
     pub overrides: BTreeMap<NaiveDate, Vec<Range>>,
 }
 
-/// Whether a slot is offered. A withdrawn slot (the expert's hours changed)
-/// keeps its row, so a booking on it still has its slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SlotStatus {
-    Open,
-    Withdrawn,
+crate::named! {
+    /// Whether a slot is offered. A withdrawn slot (the expert's hours changed)
+    /// keeps its row, so a booking on it still has its slot.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum SlotStatus as "slot status" {
+        Open = "open",
+        Withdrawn = "withdrawn",
+    }
 }
-
-crate::named!(SlotStatus as "slot status" {
-    Open = "open",
-    Withdrawn = "withdrawn",
-});
 
 /// A slot's time, in UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -2,20 +2,16 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum BookingStatus {
-    Confirmed,
-    Cancelled,
-    Completed,
+crate::named! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub enum BookingStatus as "booking status" {
+        Confirmed = "confirmed",
+        Cancelled = "cancelled",
+        Completed = "completed",
+    }
 }
-
-crate::named!(BookingStatus as "booking status" {
-    Confirmed = "confirmed",
-    Cancelled = "cancelled",
-    Completed = "completed",
-});
 
 /// A slot can be held and booked until `cutoff` before its end, so a slot
 /// already running can still be booked for an immediate call.

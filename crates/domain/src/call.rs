@@ -3,54 +3,38 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Where a booking's call stands, as `GET /v1/bookings/{id}` shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum CallState {
-    /// Waiting for the slot to start.
-    Scheduled,
-    DialingExpert,
-    DialingSeeker,
-    Bridged,
-    /// An attempt failed and another is due.
-    RetryWaiting,
-    Ended,
-    Cancelled,
+crate::named! {
+    /// Where a booking's call stands, as `GET /v1/bookings/{id}` shows it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub enum CallState as "call state" {
+        /// Waiting for the slot to start.
+        Scheduled = "scheduled",
+        DialingExpert = "dialing_expert",
+        DialingSeeker = "dialing_seeker",
+        Bridged = "bridged",
+        /// An attempt failed and another is due.
+        RetryWaiting = "retry_waiting",
+        Ended = "ended",
+        Cancelled = "cancelled",
+    }
 }
 
-crate::named!(CallState as "call state" {
-    Scheduled = "scheduled",
-    DialingExpert = "dialing_expert",
-    DialingSeeker = "dialing_seeker",
-    Bridged = "bridged",
-    RetryWaiting = "retry_waiting",
-    Ended = "ended",
-    Cancelled = "cancelled",
-});
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum CallOutcome {
-    Completed,
-    ExpertNoAnswer,
-    ExpertBusy,
-    SeekerNoAnswer,
-    SeekerBusy,
-    Failed,
-    Cancelled,
+crate::named! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub enum CallOutcome as "call outcome" {
+        Completed = "completed",
+        ExpertNoAnswer = "expert_no_answer",
+        ExpertBusy = "expert_busy",
+        SeekerNoAnswer = "seeker_no_answer",
+        SeekerBusy = "seeker_busy",
+        Failed = "failed",
+        Cancelled = "cancelled",
+    }
 }
-
-crate::named!(CallOutcome as "call outcome" {
-    Completed = "completed",
-    ExpertNoAnswer = "expert_no_answer",
-    ExpertBusy = "expert_busy",
-    SeekerNoAnswer = "seeker_no_answer",
-    SeekerBusy = "seeker_busy",
-    Failed = "failed",
-    Cancelled = "cancelled",
-});
 
 impl CallOutcome {
     /// Outcomes worth dialing again for; a completed or cancelled call is final.

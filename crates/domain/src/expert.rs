@@ -4,20 +4,16 @@ use crate::phone::PhoneNumber;
 use crate::ValidationError;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum ExpertStatus {
-    Applied,
-    Approved,
-    Suspended,
+crate::named! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub enum ExpertStatus as "expert status" {
+        Applied = "applied",
+        Approved = "approved",
+        Suspended = "suspended",
+    }
 }
-
-crate::named!(ExpertStatus as "expert status" {
-    Applied = "applied",
-    Approved = "approved",
-    Suspended = "suspended",
-});
 
 impl ExpertStatus {
     /// Vetting moves: approve an applicant or a suspended expert; suspend an

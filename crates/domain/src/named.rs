@@ -11,11 +11,23 @@ pub struct UnknownName {
     pub value: String,
 }
 
-/// Gives a fieldless enum `ALL`, `as_str`, `parse`, `Display` and
-/// `TryFrom<String>` (which the store's rows decode through).
+/// Declares a fieldless enum with the name of each variant, and gives it
+/// `ALL`, `as_str`, `parse`, `Display` and `TryFrom<String>` (which the
+/// store's rows decode through). The names are written once, beside their
+/// variants.
 #[macro_export]
 macro_rules! named {
-    ($ty:ident as $what:literal { $($variant:ident = $name:literal),+ $(,)? }) => {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $ty:ident as $what:literal {
+            $($(#[$vmeta:meta])* $variant:ident = $name:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis enum $ty {
+            $($(#[$vmeta])* $variant),+
+        }
+
         impl $ty {
             pub const ALL: [$ty; [$($name),+].len()] = [$($ty::$variant),+];
 

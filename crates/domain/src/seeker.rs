@@ -3,22 +3,17 @@
 use crate::ids::SeekerId;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum PriorityGroup {
-    MedicalWorker,
-    Patient,
-    BereavedFamily,
-    General,
+crate::named! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub enum PriorityGroup as "priority group" {
+        MedicalWorker = "medical_worker",
+        Patient = "patient",
+        BereavedFamily = "bereaved_family",
+        General = "general",
+    }
 }
-
-crate::named!(PriorityGroup as "priority group" {
-    MedicalWorker = "medical_worker",
-    Patient = "patient",
-    BereavedFamily = "bereaved_family",
-    General = "general",
-});
 
 impl PriorityGroup {
     /// Priority seekers may take slots held back for them.

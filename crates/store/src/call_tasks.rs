@@ -23,22 +23,17 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-/// Where a task stands in the outbox: waiting to be due, leased by a worker,
-/// finished, or cancelled with its booking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskState {
-    Pending,
-    Leased,
-    Done,
-    Cancelled,
+anxin_domain::named! {
+    /// Where a task stands in the outbox: waiting to be due, leased by a worker,
+    /// finished, or cancelled with its booking.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum TaskState as "call task state" {
+        Pending = "pending",
+        Leased = "leased",
+        Done = "done",
+        Cancelled = "cancelled",
+    }
 }
-
-anxin_domain::named!(TaskState as "call task state" {
-    Pending = "pending",
-    Leased = "leased",
-    Done = "done",
-    Cancelled = "cancelled",
-});
 
 /// A worker's claim on one task: writes land only while `fence` is current.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,10 +165,7 @@ pub async fn renew(pool: &PgPool, lease: Lease, lease_for: Duration) -> Result<L
     .bind(seconds(lease_for))
     .fetch_optional(pool)
     .await?;
-    let state = state
-        .map(TaskState::try_from)
-        .transpose()
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let state = state.map(TaskState::try_from).transpose()?;
     Ok(match state {
         Some(TaskState::Leased) => LeaseStatus::Held,
         Some(TaskState::Cancelled) => LeaseStatus::Cancelled,
@@ -410,7 +402,7 @@ pub async fn conclude_attempt(
     let Some((booking_id, state)) = task else {
         return Ok(false);
     };
-    let state = TaskState::try_from(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let state = TaskState::try_from(state)?;
     sqlx::query(
         "UPDATE call_attempts
             SET ended_at = $3, outcome = $4,

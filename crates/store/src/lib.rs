@@ -52,6 +52,13 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// A stored name that isn't one of its type's names is corrupt data.
+impl From<anxin_domain::named::UnknownName> for StoreError {
+    fn from(e: anxin_domain::named::UnknownName) -> Self {
+        Self::Corrupt(e.to_string())
+    }
+}
+
 impl StoreError {
     /// Postgres is unreachable, restarting or out of connections: the
     /// request may succeed if retried shortly, and the client is told so
