@@ -71,6 +71,10 @@ pub struct Settings {
     /// `host:port` every SIP request is sent to, when the carrier requires an
     /// outbound proxy.
     pub sip_outbound_proxy: Option<String>,
+    /// Where a standalone `anxin worker` serves `/metrics` (its call outcome
+    /// counters); none by default. Under `anxin` (everything in one process)
+    /// the API's `/metrics` carries them.
+    pub worker_metrics_listen: Option<String>,
     /// Also present the caller ID in `P-Asserted-Identity`.
     #[serde(deserialize_with = "text::parse")]
     pub sip_assert_identity: bool,
@@ -147,6 +151,7 @@ impl Default for Settings {
             sip_password: None,
             sip_bind: "0.0.0.0:5060".into(),
             sip_outbound_proxy: None,
+            worker_metrics_listen: None,
             sip_assert_identity: false,
             sip_ring_timeout_seconds: 25,
             call_max_attempts: 3,

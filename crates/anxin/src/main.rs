@@ -4,7 +4,7 @@
 use anxin::config::Settings;
 use anxin::{demo, parse_ttl, startup, telemetry, Application};
 use anxin_api::auth::{issue_token, Role};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 // A request allocates and frees many small buffers on each actix worker
@@ -43,8 +43,8 @@ enum Command {
     Reconcile,
     /// Print a signed bearer token (development and tests).
     Token {
-        #[arg(long, value_enum)]
-        role: RoleArg,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
         #[arg(long)]
         sub: String,
         #[arg(long, default_value = "1h", value_parser = parse_ttl)]
@@ -57,21 +57,12 @@ enum Command {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum RoleArg {
-    Seeker,
-    Expert,
-    Operator,
-}
-
-impl From<RoleArg> for Role {
-    fn from(r: RoleArg) -> Self {
-        match r {
-            RoleArg::Seeker => Role::Seeker,
-            RoleArg::Expert => Role::Expert,
-            RoleArg::Operator => Role::Operator,
-        }
-    }
+/// `anxin token <role>` takes the role's own names.
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        format!("expected one of: {}", names.join(", "))
+    })
 }
 
 #[tokio::main]
@@ -95,10 +86,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Token { role, sub, ttl } => {
             let secrets = settings.secrets()?;
-            println!(
-                "{}",
-                issue_token(&secrets.jwt_secret, role.into(), &sub, ttl)?
-            );
+            println!("{}", issue_token(&secrets.jwt_secret, role, &sub, ttl)?);
             Ok(())
         }
         Command::Sim { args } => anxin_sim::cli(&args).map_err(anyhow::Error::msg),
@@ -134,7 +122,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Worker => {
             telemetry::init(&settings.log_format);
-            anxin::worker::run(&settings, shutdown_signal()).await
+            let metrics = anxin_api::metrics::Metrics::new();
+            if let Some(listen) = &settings.worker_metrics_listen {
+                let (port, server) = anxin::worker::serve_metrics(listen, metrics.clone())?;
+                tracing::info!(port, "worker metrics at /metrics");
+                tokio::spawn(server);
+            }
+            anxin::worker::run(&settings, &metrics, shutdown_signal()).await
         }
         Command::All { demo_traffic } => {
             telemetry::init(&settings.log_format);
@@ -154,7 +148,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let handle = app.handle();
             let worker = tokio::spawn({
                 let settings = settings.clone();
-                async move { anxin::worker::run(&settings, shutdown_signal()).await }
+                let state = app.state();
+                async move { anxin::worker::run(&settings, &state.metrics, shutdown_signal()).await }
             });
             app.run_until_stopped().await?;
             handle.stop(true).await;

@@ -1,7 +1,10 @@
 //! Wiring of the call worker: picks the call provider from the settings and
 //! runs `anxin_calls::run` until shutdown.
 use crate::config::{CallProviderKind, Settings};
-use anxin_calls::{CallProvider, SimulatedProvider, SipConfig, SipProvider, WorkerConfig};
+use anxin_api::metrics::Metrics;
+use anxin_calls::{
+    CallProvider, OutcomeHook, SimulatedProvider, SipConfig, SipProvider, WorkerConfig,
+};
 use anxin_domain::call::RetryPolicy;
 use anxin_store::crypto::PhoneCipher;
 use anyhow::Context;
@@ -47,7 +50,8 @@ pub async fn provider(settings: &Settings) -> anyhow::Result<Arc<dyn CallProvide
     })
 }
 
-pub fn worker_config(settings: &Settings) -> WorkerConfig {
+/// The worker's settings; each attempt it records is counted in `metrics`.
+pub fn worker_config(settings: &Settings, metrics: &Metrics) -> WorkerConfig {
     let keys = anxin_reserve::keys::Keys::new(&settings.redis_prefix);
     let mut config = WorkerConfig::new(keys.call_events());
     config.retry = RetryPolicy {
@@ -56,12 +60,48 @@ pub fn worker_config(settings: &Settings) -> WorkerConfig {
         grace: chrono::Duration::minutes(settings.call_grace_minutes as i64),
     };
     config.phone_retention = Duration::from_secs(settings.phone_retention_days * 24 * 3600);
+    let outcomes = metrics.call_outcomes.clone();
+    config.on_attempt_end = Some(OutcomeHook(Arc::new(move |outcome| {
+        outcomes.with_label_values(&[outcome.as_str()]).inc();
+    })));
     config
 }
 
+/// Serves `metrics` at `/metrics` on `listen` (a standalone worker's own
+/// listener); returns the bound port and the server, to be awaited.
+pub fn serve_metrics(
+    listen: &str,
+    metrics: Metrics,
+) -> anyhow::Result<(u16, actix_web::dev::Server)> {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    let server = HttpServer::new(move || {
+        let metrics = metrics.clone();
+        App::new().route(
+            "/metrics",
+            web::get().to(move || {
+                let body = metrics.render();
+                async move {
+                    HttpResponse::Ok()
+                        .content_type("text/plain; version=0.0.4")
+                        .body(body)
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(listen)
+    .with_context(|| format!("ANXIN_WORKER_METRICS_LISTEN: binding {listen}"))?;
+    let port = server.addrs().first().map_or(0, |a| a.port());
+    Ok((port, server.run()))
+}
+
 /// Runs the worker until `shutdown` resolves; calls in progress finish.
+/// Attempt outcomes are counted in `metrics` (the API's registry when both
+/// run in one process).
 pub async fn run(
     settings: &Settings,
+    metrics: &Metrics,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let secrets = settings.secrets()?;
@@ -83,7 +123,7 @@ pub async fn run(
     let provider = provider(settings).await?;
     tracing::info!(provider = ?settings.call_provider(), "call worker started");
     anxin_calls::run(
-        worker_config(settings),
+        worker_config(settings, metrics),
         pool,
         redis,
         cipher,

@@ -34,7 +34,7 @@ pub enum ErrorCode {
     Unauthorized,
     Forbidden,
     NotFound,
-    /// The slot is held, booked, reserved for priority groups, or too late.
+    /// The slot is held, booked, held back for priority groups, or too late.
     SlotUnavailable,
     HoldLimit,
     /// The hold lapsed or was released (or Redis lost it).

@@ -148,7 +148,7 @@ impl Event<'_> {
             } => Job::Insert(NewEvent {
                 slot_id: Some(slot_id.0),
                 expert_id: Some(expert_id.0),
-                outcome: Some(refusal.as_str()),
+                refusal: Some(refusal.as_str()),
                 ..seeker_fields(seeker, "hold_refused")
             }),
             Event::HoldReleased {
@@ -168,7 +168,7 @@ impl Event<'_> {
                 refusal,
             } => Job::Insert(NewEvent {
                 hold_id: Some(hold_id.0),
-                outcome: Some(refusal.as_str()),
+                refusal: Some(refusal.as_str()),
                 ..seeker_fields(seeker, "booking_refused")
             }),
             Event::BookingConfirmed { seeker } => Job::ObserveMatch {

@@ -27,6 +27,10 @@ pub struct Metrics {
     /// `anxin_time_to_match_seconds{priority_group}`: a seeker's first slate
     /// (in the last 7 days) to their confirmed booking.
     pub time_to_match: HistogramVec,
+    /// `anxin_call_outcomes_total{outcome}`: call attempts this process's
+    /// worker ended, counted as it records them (so summed over instances
+    /// it is the whole deployment's count).
+    pub call_outcomes: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -90,6 +94,19 @@ impl Metrics {
                 &["reason"],
             ),
             time_to_match,
+            call_outcomes: {
+                let c = counter(
+                    &registry,
+                    "anxin_call_outcomes_total",
+                    "Ended call attempts by outcome",
+                    &["outcome"],
+                );
+                // Every outcome from zero, so a rate over it starts right.
+                for o in anxin_domain::call::CallOutcome::ALL {
+                    c.with_label_values(&[o.as_str()]);
+                }
+                c
+            },
             http_requests: counter(
                 &registry,
                 "anxin_http_requests_total",

@@ -13,21 +13,15 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Seeker,
-    Expert,
-    Operator,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Seeker => "seeker",
-            Self::Expert => "expert",
-            Self::Operator => "operator",
-        }
+anxin_domain::named! {
+    /// Who a token or session speaks for; the one role type of the API, the
+    /// CLI (`anxin token <role>`) and the tokens themselves.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum Role as "role" {
+        Seeker = "seeker",
+        Expert = "expert",
+        Operator = "operator",
     }
 }
 

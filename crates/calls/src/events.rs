@@ -2,7 +2,7 @@
 //! `event`, holding a prost-encoded `anxin.v1.CallEvent`. The stream is capped
 //! (`MAXLEN ~`), so it holds recent history only: Postgres stays the record.
 //! Publishing is best effort: a Redis outage must not fail a call.
-use anxin_domain::call::CallOutcome;
+use anxin_domain::call::{CallOutcome, CallState};
 use anxin_domain::ids::BookingId;
 use anxin_domain::proto::CallEvent;
 use chrono::{DateTime, Utc};
@@ -17,31 +17,12 @@ pub struct EventStream {
     pub max_len: usize,
 }
 
-/// The states an event can report (the `state` field of `CallEvent`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventState {
-    DialingExpert,
-    DialingSeeker,
-    Bridged,
-    Ended,
-}
-
-impl EventState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::DialingExpert => "dialing_expert",
-            Self::DialingSeeker => "dialing_seeker",
-            Self::Bridged => "bridged",
-            Self::Ended => "ended",
-        }
-    }
-}
-
-/// Builds the event; `outcome` and `talk_seconds` matter for `Ended` only.
+/// Builds the event. An event reports `DialingExpert`, `DialingSeeker`,
+/// `Bridged` or `Ended`; `outcome` and `talk_seconds` matter for `Ended` only.
 pub fn call_event(
     booking: BookingId,
     attempt: u32,
-    state: EventState,
+    state: CallState,
     outcome: Option<CallOutcome>,
     at: DateTime<Utc>,
     simulated: bool,

@@ -18,7 +18,7 @@
 //! handed to the provider; they are never logged unmasked and never stored
 //! in the clear. After the call, a sweep erases seekers' numbers once the
 //! retention period has passed.
-use crate::events::{call_event, EventState, EventStream};
+use crate::events::{call_event, EventStream};
 use crate::provider::{
     CallHandle, CallProgress, CallProvider, CallReport, CallRequest, HangupReason,
 };
@@ -59,6 +59,19 @@ pub struct WorkerConfig {
     /// How often to look for numbers to erase.
     pub erase_interval: Duration,
     pub events: EventStream,
+    /// Told each attempt's outcome once its end is recorded: the metrics
+    /// counter of the process this worker runs in (`anxin_call_outcomes_total`).
+    pub on_attempt_end: Option<OutcomeHook>,
+}
+
+/// Something to tell of each recorded attempt's outcome.
+#[derive(Clone)]
+pub struct OutcomeHook(pub Arc<dyn Fn(CallOutcome) + Send + Sync>);
+
+impl std::fmt::Debug for OutcomeHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OutcomeHook")
+    }
 }
 
 impl WorkerConfig {
@@ -77,6 +90,7 @@ impl WorkerConfig {
                 key: events_key.into(),
                 max_len: 100_000,
             },
+            on_attempt_end: None,
         }
     }
 }
@@ -316,7 +330,7 @@ async fn work(ctx: &Ctx, task: &LeasedTask, leased_at: Instant) -> Result<(), Ta
         let event = call_event(
             booking,
             u32::try_from(*n).unwrap_or(0),
-            EventState::Ended,
+            CallState::Ended,
             Some(CallOutcome::Failed),
             Utc::now(),
             simulated,
@@ -392,7 +406,7 @@ async fn work(ctx: &Ctx, task: &LeasedTask, leased_at: Instant) -> Result<(), Ta
             &call_event(
                 booking,
                 attempt_no,
-                EventState::DialingExpert,
+                CallState::DialingExpert,
                 None,
                 started,
                 simulated,
@@ -552,7 +566,7 @@ async fn record_progress(
             let write = call_tasks::set_call_state(pool, lease, CallState::DialingSeeker);
             (
                 bounded(limit, write).await?,
-                Some((EventState::DialingSeeker, *at)),
+                Some((CallState::DialingSeeker, *at)),
             )
         }
         CallProgress::Bridged {
@@ -568,7 +582,7 @@ async fn record_progress(
             );
             (
                 bounded(limit, write).await?,
-                Some((EventState::Bridged, *at)),
+                Some((CallState::Bridged, *at)),
             )
         }
     };
@@ -627,7 +641,12 @@ async fn conclude(
     loop {
         tries += 1;
         match call_tasks::conclude_attempt(&ctx.pool, lease, &end, next).await {
-            Ok(true) => break,
+            Ok(true) => {
+                if let Some(OutcomeHook(tell)) = &ctx.cfg.on_attempt_end {
+                    tell(report.outcome);
+                }
+                break;
+            }
             Ok(false) => {
                 warn!(attempt, "lease lost before the attempt was recorded");
                 return;
@@ -659,7 +678,7 @@ async fn conclude(
     let event = call_event(
         booking,
         attempt_no,
-        EventState::Ended,
+        CallState::Ended,
         Some(report.outcome),
         report.ended_at,
         report.simulated,

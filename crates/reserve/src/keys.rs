@@ -10,10 +10,35 @@ pub struct Keys {
     prefix: String,
 }
 
-/// The five keys of one expert's slot index, in the order the expert scripts
-/// expect them (see `lua/expert_prelude.lua`).
-pub struct ExpertKeys(pub [String; 5]);
+/// The five keys of one expert's slot index (see `lua/expert_prelude.lua`).
+pub struct ExpertKeys {
+    /// ZSET slot → start (ms): slots neither held nor booked.
+    pub open: String,
+    /// HASH slot → "starts:ends:priority_until" (ms): every indexed slot.
+    pub slots: String,
+    /// ZSET slot → expiry (ms) of the hold on it.
+    pub hold_expiry: String,
+    /// HASH slot → "hold_id:seeker_id": who holds it.
+    pub hold_owner: String,
+    /// SET of booked slots.
+    pub booked: String,
+}
 
+impl ExpertKeys {
+    /// The keys in the order the expert scripts take them as `KEYS`.
+    pub fn all(&self) -> [&str; 5] {
+        [
+            &self.open,
+            &self.slots,
+            &self.hold_expiry,
+            &self.hold_owner,
+            &self.booked,
+        ]
+    }
+}
+
+/// A seeker's set of holds (with their rate limit's state), and the
+/// idempotency record of one request.
 pub struct SeekerKeys(pub [String; 2]);
 
 impl Keys {
@@ -29,13 +54,13 @@ impl Keys {
 
     pub fn expert(&self, expert: ExpertId) -> ExpertKeys {
         let tag = format!("{}:{{expert:{expert}}}", self.prefix);
-        ExpertKeys([
-            format!("{tag}:open"),
-            format!("{tag}:slots"),
-            format!("{tag}:held"),
-            format!("{tag}:holds"),
-            format!("{tag}:booked"),
-        ])
+        ExpertKeys {
+            open: format!("{tag}:open"),
+            slots: format!("{tag}:slots"),
+            hold_expiry: format!("{tag}:hold-expiry"),
+            hold_owner: format!("{tag}:hold-owner"),
+            booked: format!("{tag}:booked"),
+        }
     }
 
     /// `idempotency_key` may be absent; the second key then names a record
@@ -60,9 +85,10 @@ impl Keys {
         format!("{}:index-built", self.prefix)
     }
 
-    /// Impressions per expert in one time bucket of the exposure window.
-    pub fn impressions(&self, bucket: i64) -> String {
-        format!("{}:impressions:{bucket}", self.prefix)
+    /// Impressions per expert in one time bucket of the exposure window (one
+    /// name with the exposure Postgres keeps: `exposure_hourly`).
+    pub fn exposure(&self, bucket: i64) -> String {
+        format!("{}:exposure:{bucket}", self.prefix)
     }
 
     /// A seeker's current slate, kept for the stability window.
@@ -72,6 +98,12 @@ impl Keys {
 
     pub fn call_events(&self) -> String {
         format!("{}:call-events", self.prefix)
+    }
+
+    /// Matches every seeker's set of holds (for tests: a seeker's id is
+    /// pseudonymous, so a test finds its hold by looking through them).
+    pub fn every_seekers_holds(&self) -> String {
+        format!("{}:{{seeker:*}}:holds", self.prefix)
     }
 
     /// Matches every key under this prefix (for tests and wipes).

@@ -618,14 +618,3 @@ pub async fn attempts(pool: &PgPool, task: CallTaskId) -> Result<Vec<AttemptRow>
 fn seconds(d: Duration) -> f64 {
     d.num_milliseconds() as f64 / 1000.0
 }
-
-/// Ended call attempts by outcome, over all time (for the Prometheus counter).
-#[tracing::instrument(skip(pool))]
-pub async fn outcome_counts(pool: &PgPool) -> Result<std::collections::HashMap<String, i64>> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT outcome, count(*) FROM call_attempts WHERE outcome IS NOT NULL GROUP BY outcome",
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().collect())
-}

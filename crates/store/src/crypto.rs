@@ -6,6 +6,7 @@
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use anxin_domain::phone::PhoneNumber;
+use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
@@ -95,7 +96,8 @@ impl PhoneCipher {
     }
 }
 
-/// Keyed hash of a host-app subject.
+/// Keyed hashes: of a host-app subject (a seeker's pseudonymous id), and of a
+/// request for its idempotency record.
 #[derive(Clone)]
 pub struct SubjectHasher(Hmac<Sha256>);
 
@@ -113,6 +115,22 @@ impl SubjectHasher {
         mac.update(b"anxin-seeker-subject:");
         mac.update(subject.as_bytes());
         mac.finalize().into_bytes().to_vec()
+    }
+
+    /// Keyed hash of a request, which an idempotency record keeps to tell a
+    /// retry (the same request) from a reused key (another one). Keyed so a
+    /// stored hash can't be brute-forced back into the phone number it covers;
+    /// tagged apart from subjects so neither can stand for the other.
+    pub fn request_hash(&self, request: &str) -> Vec<u8> {
+        let mut mac = self.0.clone();
+        mac.update(b"anxin-request:");
+        mac.update(request.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// `request_hash` as text, for records kept in Redis.
+    pub fn request_hash_text(&self, request: &str) -> String {
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(self.request_hash(request))
     }
 }
 

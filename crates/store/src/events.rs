@@ -35,8 +35,8 @@ pub struct NewEvent {
     pub slot_id: Option<Uuid>,
     pub hold_id: Option<Uuid>,
     pub booking_id: Option<Uuid>,
-    /// A refusal's code.
-    pub outcome: Option<&'static str>,
+    /// `hold_refused`, `booking_refused`: the refusal's error code.
+    pub refusal: Option<&'static str>,
     pub starts_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
 }
@@ -68,7 +68,7 @@ pub async fn insert_batch(pool: &PgPool, events: &[NewEvent]) -> Result<u64> {
     let time = |f: fn(&NewEvent) -> Option<DateTime<Utc>>| events.iter().map(f).collect::<Vec<_>>();
     let done = sqlx::query(
         "INSERT INTO events (kind, at, seeker_id, priority_group, region, expert_id, expert_ids,
-                             slot_id, hold_id, booking_id, outcome, starts_at, expires_at)
+                             slot_id, hold_id, booking_id, refusal, starts_at, expires_at)
          SELECT k, a, s, pg, r, e, x::uuid[], sl, h, b, o, st, ex
            FROM UNNEST($1::text[], $2::timestamptz[], $3::uuid[], $4::text[], $5::text[],
                        $6::uuid[], $7::text[], $8::uuid[], $9::uuid[], $10::uuid[], $11::text[],
@@ -95,7 +95,7 @@ pub async fn insert_batch(pool: &PgPool, events: &[NewEvent]) -> Result<u64> {
     .bind(col(|e| e.slot_id))
     .bind(col(|e| e.hold_id))
     .bind(col(|e| e.booking_id))
-    .bind(events.iter().map(|e| e.outcome).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.refusal).collect::<Vec<_>>())
     .bind(time(|e| e.starts_at))
     .bind(time(|e| e.expires_at))
     .execute(pool)
@@ -211,7 +211,7 @@ pub async fn funnel(
          calls AS (
              SELECT booking_id,
                     bool_or(kind = 'call_bridged') AS connected,
-                    bool_or(kind = 'call_finished' AND outcome = 'completed') AS completed
+                    bool_or(kind = 'call_finished' AND call_outcome = 'completed') AS completed
                FROM events
               WHERE kind IN ('call_bridged', 'call_finished') AND at >= $1 AND at <= $2
               GROUP BY booking_id
@@ -301,7 +301,7 @@ pub async fn holds(
                FROM placed p LEFT JOIN resolved r USING (hold_id)
              UNION ALL
              SELECT priority_group, COALESCE(region, 'unknown'),
-                    'refused_' || COALESCE(outcome, 'other')
+                    'refused_' || COALESCE(refusal, 'other')
                FROM events WHERE kind = 'hold_refused' AND at >= $1 AND at <= $2
          )
          SELECT {BY_KEY},
@@ -318,16 +318,19 @@ pub async fn holds(
     fetch_aggregate(pool, sqlx::query_as(&sql).bind(since).bind(until)).await
 }
 
-/// Events counted by kind and outcome: slates served, bookings confirmed /
-/// cancelled (outcome: who cancelled) / completed, confirmations refused
-/// (outcome: the code), call attempts ended and calls finished (outcome:
-/// the call outcome). Rows `by = 'bucket'` count them per bucket of time.
+/// Events counted by kind and detail: slates served, bookings confirmed /
+/// cancelled (detail: who cancelled, `cancelled_by`) / completed,
+/// confirmations refused (detail: the code, `refusal`), call attempts ended
+/// and calls finished (detail: the call outcome, `call_outcome`). Rows
+/// `by = 'bucket'` count them per bucket of time.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CountRow {
     pub by: String,
     pub key: Option<String>,
     pub kind: String,
-    pub outcome: Option<String>,
+    /// The one detail column the kind sets (the table's checks allow no
+    /// other), or none.
+    pub detail: Option<String>,
     pub n: i64,
 }
 
@@ -339,16 +342,17 @@ pub async fn counts(
     bucket_seconds: i64,
 ) -> Result<Vec<CountRow>> {
     let sql = format!(
-        "SELECT {BY_KEY_BUCKET}, kind, outcome, count(*) AS n
-           FROM (SELECT kind, outcome, priority_group, COALESCE(region, 'unknown') AS region,
+        "SELECT {BY_KEY_BUCKET}, kind, detail, count(*) AS n
+           FROM (SELECT kind, COALESCE(refusal, call_outcome, cancelled_by) AS detail,
+                        priority_group, COALESCE(region, 'unknown') AS region,
                         floor(EXTRACT(EPOCH FROM at - $1) / $3)::int8 AS bucket
                    FROM events
                   WHERE kind IN ('slate_served', 'booking_confirmed', 'booking_cancelled',
                                  'booking_completed', 'booking_refused', 'call_attempt_ended',
                                  'call_finished')
                     AND at >= $1 AND at <= $2) e
-          GROUP BY GROUPING SETS ((kind, outcome), (kind, outcome, priority_group),
-                                  (kind, outcome, region), (kind, outcome, bucket))"
+          GROUP BY GROUPING SETS ((kind, detail), (kind, detail, priority_group),
+                                  (kind, detail, region), (kind, detail, bucket))"
     );
     fetch_aggregate(
         pool,

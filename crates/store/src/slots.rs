@@ -1,5 +1,5 @@
 //! Materialized slots. A slot is bookable when it is `open`, has no active
-//! booking, and (if reserved) the seeker may take it.
+//! booking, and (if held back for priority groups) the seeker may take it.
 use crate::Result;
 use anxin_domain::availability::{SlotStatus, SlotTime};
 use anxin_domain::ids::{ExpertId, SlotId};
@@ -17,7 +17,7 @@ pub struct SlotRow {
     pub ends_at: DateTime<Utc>,
     #[sqlx(try_from = "String")]
     pub status: SlotStatus,
-    pub reserved_until: Option<DateTime<Utc>>,
+    pub priority_until: Option<DateTime<Utc>>,
     /// An active (not cancelled) booking holds it.
     pub booked: bool,
 }
@@ -31,7 +31,7 @@ impl SlotRow {
     }
 }
 
-const SLOT_SELECT: &str = "SELECT s.id, s.expert_id, s.starts_at, s.ends_at, s.status, s.reserved_until,
+const SLOT_SELECT: &str = "SELECT s.id, s.expert_id, s.starts_at, s.ends_at, s.status, s.priority_until,
         EXISTS (SELECT 1 FROM bookings b WHERE b.slot_id = s.id AND b.status <> 'cancelled') AS booked
    FROM slots s";
 
@@ -77,25 +77,25 @@ pub async fn insert(
     conn: &mut PgConnection,
     expert: ExpertId,
     times: &[SlotTime],
-    reserved_until: &[Option<DateTime<Utc>>],
+    priority_until: &[Option<DateTime<Utc>>],
 ) -> Result<Vec<SlotRow>> {
     let ids: Vec<Uuid> = times.iter().map(|_| Uuid::new_v4()).collect();
     let starts: Vec<DateTime<Utc>> = times.iter().map(|t| t.starts_at).collect();
     let ends: Vec<DateTime<Utc>> = times.iter().map(|t| t.ends_at).collect();
     Ok(sqlx::query_as(
-        "INSERT INTO slots (id, expert_id, starts_at, ends_at, reserved_until)
-         SELECT u.id, $2, u.starts_at, u.ends_at, u.reserved_until
+        "INSERT INTO slots (id, expert_id, starts_at, ends_at, priority_until)
+         SELECT u.id, $2, u.starts_at, u.ends_at, u.priority_until
            FROM UNNEST($1::uuid[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[])
-                AS u(id, starts_at, ends_at, reserved_until)
+                AS u(id, starts_at, ends_at, priority_until)
          ON CONFLICT (expert_id, starts_at)
-         DO UPDATE SET status = 'open', ends_at = EXCLUDED.ends_at, reserved_until = EXCLUDED.reserved_until
-         RETURNING id, expert_id, starts_at, ends_at, status, reserved_until, false AS booked",
+         DO UPDATE SET status = 'open', ends_at = EXCLUDED.ends_at, priority_until = EXCLUDED.priority_until
+         RETURNING id, expert_id, starts_at, ends_at, status, priority_until, false AS booked",
     )
     .bind(&ids)
     .bind(expert.0)
     .bind(&starts)
     .bind(&ends)
-    .bind(reserved_until)
+    .bind(priority_until)
     .fetch_all(conn)
     .await?)
 }

@@ -4,27 +4,12 @@
 //! worker is started through the same wiring `anxin worker` uses.
 use crate::helpers::*;
 use anxin_api::auth::Role;
+use anxin_testkit::{free_udp_port, require_program};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
-
-fn ensure_sipp() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        if Command::new("sipp").arg("-v").output().is_ok() {
-            return;
-        }
-        let _ = Command::new("apt-get").args(["update", "-qq"]).status();
-        let ok = Command::new("apt-get")
-            .args(["install", "-y", "-qq", "sip-tester"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "could not install sip-tester (SIPp)");
-    });
-}
 
 struct Sipp(std::process::Child);
 
@@ -35,17 +20,9 @@ impl Drop for Sipp {
     }
 }
 
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn a_booking_for_a_running_slot_becomes_a_completed_call_against_sipp() {
-    ensure_sipp();
+    require_program("sipp", "sip-tester");
     let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../calls/tests/sipp/seeker_hangs_up.xml");
     let port = free_udp_port();
@@ -83,8 +60,9 @@ async fn a_booking_for_a_running_slot_becomes_a_completed_call_against_sipp() {
     .await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let settings = app.settings.clone();
+    let state = app.state.clone();
     let worker = tokio::spawn(async move {
-        anxin::worker::run(&settings, async move {
+        anxin::worker::run(&settings, &state.metrics, async move {
             let _ = stopped.await;
         })
         .await
@@ -124,6 +102,13 @@ async fn a_booking_for_a_running_slot_becomes_a_completed_call_against_sipp() {
     assert_eq!(last["call"]["outcome"], "completed", "{last}");
     assert_eq!(last["call"]["state"], "ended");
     assert_eq!(last["status"], "completed");
+    // The worker counted the attempt where it recorded it, in the registry
+    // of the process it runs in (as under `anxin`).
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains(r#"anxin_call_outcomes_total{outcome="completed"} 1"#),
+        "{metrics}"
+    );
     let _ = stop.send(());
     worker.await.unwrap().unwrap();
 }

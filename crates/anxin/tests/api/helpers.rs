@@ -6,21 +6,17 @@ use anxin::config::{Settings, DEV_JWT_SECRET};
 use anxin::Application;
 use anxin_api::auth::{issue_token, Role};
 use anxin_api::AppState;
+use anxin_reserve::keys::{ExpertKeys, Keys};
+use anxin_testkit::TestDatabase;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use uuid::Uuid;
 
-pub fn postgres_base() -> String {
-    std::env::var("ANXIN_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
-
-pub fn redis_url() -> String {
-    std::env::var("ANXIN_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
+pub use anxin_testkit::{database_server as postgres_base, free_tcp_port as free_port, redis_url};
 
 /// Everything logged by every app in this test binary, for privacy checks.
 #[derive(Clone, Default)]
@@ -64,6 +60,25 @@ pub struct TestApp {
     pub state: actix_web::web::Data<AppState>,
     pub client: reqwest::Client,
     pub database_url: String,
+    /// Stops the server (`stop`); dropping the app leaves it to the end of
+    /// the test's runtime.
+    pub server: actix_web::dev::ServerHandle,
+    /// Dropped with the last app on this database, and the database with it.
+    _database: Arc<TestDatabase>,
+}
+
+/// The guard of each test database in use, so a second instance started on
+/// a first one's settings shares its guard.
+fn database_guard(url: &str) -> Arc<TestDatabase> {
+    static LIVE: OnceLock<Mutex<HashMap<String, Weak<TestDatabase>>>> = OnceLock::new();
+    let mut live = LIVE.get_or_init(Default::default).lock().unwrap();
+    live.retain(|_, db| db.strong_count() > 0);
+    if let Some(db) = live.get(url).and_then(Weak::upgrade) {
+        return db;
+    }
+    let db = Arc::new(TestDatabase::at(url));
+    live.insert(url.to_string(), Arc::downgrade(&db));
+    db
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -75,7 +90,7 @@ pub fn test_settings(tweak: impl FnOnce(&mut Settings)) -> Settings {
     let id = Uuid::new_v4().simple().to_string();
     let mut settings = Settings {
         listen: "127.0.0.1:0".into(),
-        database_url: format!("{}/anxin_test_{id}", postgres_base()),
+        database_url: TestDatabase::url_for(&format!("anxin_test_{id}")),
         redis_url: redis_url(),
         redis_prefix: format!("test-{id}"),
         http_workers: 2,
@@ -99,17 +114,23 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
 /// database and Redis prefix of a first).
 pub async fn start(settings: Settings) -> TestApp {
     logs();
+    let database = database_guard(&settings.database_url);
     let app = Application::build(&settings).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
+    let server = app.handle();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         database_url: settings.database_url.clone(),
         settings,
         state,
+        server,
+        _database: database,
+        // A test sees a redirect as a browser would be told it.
         client: reqwest::Client::builder()
             .pool_max_idle_per_host(64)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
     }
@@ -167,6 +188,18 @@ impl TestApp {
             .get(self.url(path))
             .bearer_auth(token)
             .send()
+            .await
+            .unwrap()
+    }
+
+    /// The `/metrics` page, as a scraper reads it (no token).
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
             .await
             .unwrap()
     }
@@ -320,20 +353,35 @@ impl TestApp {
             .unwrap()
     }
 
-    /// This test's Redis keys matching `pattern` (after the prefix and ':').
-    pub async fn redis_keys(&self, pattern: &str) -> Vec<String> {
+    /// Every Redis key of this app.
+    pub async fn redis_keys(&self) -> Vec<String> {
         redis::cmd("KEYS")
-            .arg(format!("{}:{pattern}", self.settings.redis_prefix))
+            .arg(self.keys().pattern())
             .query_async(&mut self.redis().await)
             .await
             .unwrap()
+    }
+
+    /// The names of this app's Redis keys, as the service builds them.
+    pub fn keys(&self) -> Keys {
+        Keys::new(&self.settings.redis_prefix)
+    }
+
+    /// The keys of one expert's slot index.
+    pub fn expert_keys(&self, expert: Uuid) -> ExpertKeys {
+        self.keys().expert(expert.into())
     }
 
     /// Where the seeker's side keeps a hold: their set of holds, and the
     /// hold's member in it (see `seeker_acquire.lua`).
     pub async fn seeker_hold_entry(&self, hold: &str) -> (String, String) {
         let mut c = self.redis().await;
-        for set in self.redis_keys("{seeker:*}:holds").await {
+        let sets: Vec<String> = redis::cmd("KEYS")
+            .arg(self.keys().every_seekers_holds())
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        for set in sets {
             let members: Vec<String> = redis::cmd("ZRANGE")
                 .arg(&set)
                 .arg(0)
@@ -354,7 +402,7 @@ impl TestApp {
     /// Wipes this test's Redis namespace, as `FLUSHDB` would for a
     /// dedicated server.
     pub async fn wipe_redis(&self) {
-        let keys = self.redis_keys("*").await;
+        let keys = self.redis_keys().await;
         if !keys.is_empty() {
             redis::cmd("DEL")
                 .arg(&keys)
@@ -367,7 +415,7 @@ impl TestApp {
     /// Every value stored under this test's Redis prefix, as text.
     pub async fn redis_dump(&self) -> String {
         let mut c = self.redis().await;
-        let keys = self.redis_keys("*").await;
+        let keys = self.redis_keys().await;
         let mut out = String::new();
         for k in keys {
             let dump: Vec<u8> = redis::cmd("DUMP")
@@ -480,15 +528,6 @@ impl Proxy {
             t.abort();
         }
     }
-}
-
-/// A free TCP port on loopback (bound, then released for the caller).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A real `redis-server` of the test's own, on its own port, which the test

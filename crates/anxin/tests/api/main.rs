@@ -6,6 +6,8 @@ mod auth;
 mod bad_input;
 mod bookings;
 mod calls_e2e;
+mod dashboard;
+mod dashboard_support;
 mod demo;
 mod experts;
 mod faults;

@@ -78,15 +78,7 @@ async fn the_seekers_phone_and_identity_never_leak() {
 
     assert_clean("Postgres", &app.postgres_dump().await);
     assert_clean("Redis", &app.redis_dump().await);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert_clean("the metrics", &metrics);
     // Give the log writer a moment, then search everything every app logged.
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;

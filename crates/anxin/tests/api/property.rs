@@ -34,7 +34,6 @@ async fn random_interleavings_never_double_book_nor_book_without_a_hold() {
         s.holds_per_minute_per_seeker = 100_000;
     })
     .await;
-    let prefix = app.settings.redis_prefix.clone();
     let mut redis = app.redis().await;
     let mut granted: HashSet<String> = HashSet::new();
     for seed in 0..12u64 {
@@ -92,9 +91,8 @@ async fn random_interleavings_never_double_book_nor_book_without_a_hold() {
                 5 => {
                     // Time passes for this hold: make it expire as the clock would.
                     if let Some((id, slot)) = m.holds[who].take() {
-                        let tag = format!("{prefix}:{{expert:{expert}}}");
                         redis::cmd("ZADD")
-                            .arg(format!("{tag}:held"))
+                            .arg(app.expert_keys(expert).hold_expiry)
                             .arg(1)
                             .arg(slots[slot].to_string())
                             .query_async::<()>(&mut redis)

@@ -79,22 +79,16 @@ async fn postgres_refuses_a_second_booking_even_when_redis_is_wrong() {
     let r = app.hold(&first, slot).await;
     let hold_a = hold_id(r).await;
     let mut redis = app.redis().await;
-    let keys = app.redis_keys(&format!("{{expert:{expert}}}:*")).await;
+    let keys = app.expert_keys(expert);
     // Forget the expert's hold markers only, keep the seeker's record.
-    let held: Vec<&String> = keys
-        .iter()
-        .filter(|k| k.ends_with(":held") || k.ends_with(":holds"))
-        .collect();
     redis::cmd("DEL")
-        .arg(&held)
+        .arg(&keys.hold_expiry)
+        .arg(&keys.hold_owner)
         .query_async::<()>(&mut redis)
         .await
         .unwrap();
     redis::cmd("ZADD")
-        .arg(format!(
-            "{}:{{expert:{expert}}}:open",
-            app.settings.redis_prefix
-        ))
+        .arg(&keys.open)
         .arg(0)
         .arg(slot.to_string())
         .query_async::<()>(&mut redis)
@@ -120,17 +114,16 @@ async fn postgres_refuses_a_second_booking_even_when_redis_is_wrong() {
         .next()
         .unwrap()
         .to_string();
-    let tag = format!("{}:{{expert:{expert}}}", app.settings.redis_prefix);
     redis::pipe()
         .cmd("SREM")
-        .arg(format!("{tag}:booked"))
+        .arg(&keys.booked)
         .arg(slot.to_string())
         .cmd("HSET")
-        .arg(format!("{tag}:holds"))
+        .arg(&keys.hold_owner)
         .arg(slot.to_string())
         .arg(format!("{hold_a}:{first_id}"))
         .cmd("ZADD")
-        .arg(format!("{tag}:held"))
+        .arg(&keys.hold_expiry)
         .arg(i64::MAX / 2)
         .arg(slot.to_string())
         .query_async::<()>(&mut redis)

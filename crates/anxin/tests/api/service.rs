@@ -17,15 +17,7 @@ async fn health_ready_metrics_and_openapi_answer() {
             "/v1/experts/00000000-0000-0000-0000-000000000000/slots",
         )
         .await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("anxin_http_requests_total"));
     assert!(
         metrics.contains(r#"anxin_call_outcomes_total{outcome="completed"} 0"#),
@@ -125,4 +117,35 @@ async fn unknown_routes_get_a_json_404() {
         .await
         .unwrap();
     assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+/// `anxin worker` on its own serves its counters on a listener of its own
+/// (`ANXIN_WORKER_METRICS_LISTEN`), counted through the hook its
+/// configuration gives the worker.
+#[tokio::test]
+async fn a_standalone_worker_serves_its_call_outcomes() {
+    let settings = test_settings(|_| {});
+    let metrics = anxin_api::metrics::Metrics::new();
+    let config = anxin::worker::worker_config(&settings, &metrics);
+    let anxin_calls::OutcomeHook(tell) = config.on_attempt_end.expect("the worker counts outcomes");
+    tell(anxin_domain::call::CallOutcome::ExpertBusy);
+    tell(anxin_domain::call::CallOutcome::ExpertBusy);
+    let (port, server) = anxin::worker::serve_metrics("127.0.0.1:0", metrics).unwrap();
+    let handle = server.handle();
+    tokio::spawn(server);
+    let body = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains(r#"anxin_call_outcomes_total{outcome="expert_busy"} 2"#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"anxin_call_outcomes_total{outcome="completed"} 0"#),
+        "{body}"
+    );
+    handle.stop(true).await;
 }

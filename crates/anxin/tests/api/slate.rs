@@ -176,7 +176,7 @@ async fn filters_narrow_the_slate_and_say_so() {
 }
 
 #[tokio::test]
-async fn priority_seekers_see_reserved_slots_general_ones_do_not() {
+async fn priority_seekers_see_held_back_slots_general_ones_do_not() {
     let app = spawn_app_with(|s| {
         s.slate_size = 5;
         s.priority_share = 1.0;
@@ -194,7 +194,7 @@ async fn priority_seekers_see_reserved_slots_general_ones_do_not() {
                 s["starts_at"].as_str().unwrap().parse().unwrap();
             assert!(
                 start <= now,
-                "a reserved slot was shown to a general seeker"
+                "a slot held back for priority groups was shown to a general seeker"
             );
         }
     }

@@ -64,12 +64,12 @@ pub async fn apply(
         .collect();
     conflicts.extend(kept);
     slots::withdraw(&mut tx, &withdraw).await?;
-    let reserved: Vec<Option<DateTime<Utc>>> = planned
+    let held_back: Vec<Option<DateTime<Utc>>> = planned
         .insert
         .iter()
-        .map(|t| reserved_until(state, expert, t.starts_at))
+        .map(|t| priority_until(state, expert, t.starts_at))
         .collect();
-    let inserted = slots::insert(&mut tx, expert, &planned.insert, &reserved).await?;
+    let inserted = slots::insert(&mut tx, expert, &planned.insert, &held_back).await?;
     tx.commit().await.map_err(StoreError::from)?;
     crate::flows::slate::invalidate(state).await;
     if row.status == anxin_domain::expert::ExpertStatus::Approved {
@@ -90,7 +90,7 @@ pub async fn apply(
 }
 
 /// When a new slot held back for priority groups opens to everyone.
-fn reserved_until(
+fn priority_until(
     state: &AppState,
     expert: ExpertId,
     starts_at: DateTime<Utc>,
@@ -107,7 +107,7 @@ pub fn indexed(s: &slots::SlotRow) -> IndexedSlot {
         slot_id: s.id,
         starts_at: s.starts_at,
         ends_at: s.ends_at,
-        reserved_until: s.reserved_until,
+        priority_until: s.priority_until,
     }
 }
 

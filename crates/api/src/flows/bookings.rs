@@ -60,8 +60,7 @@ pub async fn confirm(
         Some("") | None => None,
         Some(n) => Some(n.to_string()),
     };
-    // Keyed, so the stored hash can't be brute-forced back into a phone.
-    let request_hash = state.subjects.hash(&format!(
+    let request_hash = state.subjects.request_hash(&format!(
         "booking\n{}\n{}\n{}",
         req.hold_id,
         phone.expose_e164(),

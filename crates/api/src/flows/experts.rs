@@ -121,7 +121,7 @@ pub async fn open_slots(
         return Err(ApiError::NotFound("expert"));
     }
     // General seekers don't see slots held back for priority groups.
-    let may_take_reserved = match principal.role {
+    let priority_seeker = match principal.role {
         Role::Seeker => seekers::resolve(state, &principal.sub)
             .await?
             .priority_group
@@ -138,7 +138,7 @@ pub async fn open_slots(
             expert,
             from - RUNNING_FOR,
             to,
-            may_take_reserved,
+            priority_seeker,
             LISTED_AT_MOST,
         )
         .await?

@@ -63,7 +63,9 @@ pub async fn place(
     let seeker_id = seeker.id;
     let hold_id = HoldId::new();
     let expert = slot.expert_id;
-    let request_hash = slot_id.to_string();
+    let request_hash = state
+        .subjects
+        .request_hash_text(&format!("hold\n{slot_id}"));
     let refused = |refusal: Refusal| {
         state.events.emit(
             &state.metrics,
@@ -75,7 +77,7 @@ pub async fn place(
             },
         )
     };
-    let may_take_reserved = seeker.priority_group.is_priority();
+    let priority_seeker = seeker.priority_group.is_priority();
     // The seeker side's expiry is what a retry with the same key replays, so
     // the first answer reports it too (the slot side expires a moment later).
     let expires_at = match state
@@ -133,7 +135,7 @@ pub async fn place(
     let decided: ApiResult<SlotHold> = async {
         let mut decision = state
             .reserve
-            .hold_slot(expert, slot_id, hold_id, seeker_id, may_take_reserved)
+            .hold_slot(expert, slot_id, hold_id, seeker_id, priority_seeker)
             .await?;
         if decision == SlotHold::Unknown && !state.reserve.is_indexed(expert).await? {
             // The index is gone (Redis wiped or restarted): rebuild this expert
@@ -141,7 +143,7 @@ pub async fn place(
             reconcile::expert(state, expert).await?;
             decision = state
                 .reserve
-                .hold_slot(expert, slot_id, hold_id, seeker_id, may_take_reserved)
+                .hold_slot(expert, slot_id, hold_id, seeker_id, priority_seeker)
                 .await?;
         }
         Ok(decision)

@@ -106,7 +106,7 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
     let now = Utc::now();
     let size = state.config.slate_size;
     let priority = seeker.priority_group;
-    let may_take_reserved = priority.is_priority();
+    let priority_seeker = priority.is_priority();
     // The catalog and the draw's inputs come as one snapshot, aligned by
     // index, so the draw needs no per-expert hashing (10,000 experts).
     let inputs = inputs(state, now).await?;
@@ -141,7 +141,7 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
         kept.into_iter().map(|i| &catalog[i]).collect()
     };
 
-    let mut chosen = open_slots_of(state, &kept, now, may_take_reserved).await?;
+    let mut chosen = open_slots_of(state, &kept, now, priority_seeker).await?;
     chosen.retain(|e| !e.slots.is_empty());
     if chosen.len() < size {
         let have: Vec<ExpertId> = chosen.iter().map(|e| e.expert.id).collect();
@@ -156,7 +156,7 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
         let drawn = draw(&inputs, &pool, size - chosen.len());
         index_of.extend(drawn.iter().map(|&i| (catalog[i].id, i)));
         let fresh: Vec<&ExpertRow> = drawn.into_iter().map(|i| &catalog[i]).collect();
-        let mut more = open_slots_of(state, &fresh, now, may_take_reserved).await?;
+        let mut more = open_slots_of(state, &fresh, now, priority_seeker).await?;
         more.retain(|e| !e.slots.is_empty());
         more.truncate(size - chosen.len());
         chosen.extend(more);
@@ -249,7 +249,7 @@ async fn read_inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<WeightIn
     let buckets: Vec<i64> = (0..i64::from(IMPRESSION_WINDOW_BUCKETS))
         .map(|i| b - i)
         .collect();
-    let seen = bulk.impressions(&buckets).await?;
+    let seen = bulk.exposure(&buckets).await?;
     Ok(WeightInputs {
         at: Instant::now(),
         impressions: ids
@@ -297,7 +297,7 @@ pub async fn keep_inputs_fresh(state: &AppState) {
 }
 
 /// Draws `want` experts from `pool` (indices into the snapshot's catalog),
-/// with some spare since a drawn expert's visible slots may all be reserved,
+/// with some spare since a drawn expert's visible slots may all be held back for priority,
 /// by the balanced rule.
 fn draw(inputs: &WeightInputs, pool: &[usize], want: usize) -> Vec<usize> {
     let candidates: Vec<Candidate> = pool
@@ -322,7 +322,7 @@ async fn open_slots_of(
     state: &AppState,
     experts: &[&ExpertRow],
     now: DateTime<Utc>,
-    may_take_reserved: bool,
+    priority_seeker: bool,
 ) -> ApiResult<Vec<SlateEntry>> {
     let per_expert = state.config.slate_slots_per_expert;
     let cutoff = state.cutoff();
@@ -334,7 +334,7 @@ async fn open_slots_of(
             &ids,
             now - RUNNING_FOR,
             horizon,
-            may_take_reserved,
+            priority_seeker,
             // One spare: a running slot may be past the booking cutoff.
             per_expert + 1,
         )

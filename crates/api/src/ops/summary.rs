@@ -230,17 +230,17 @@ pub fn shape(window: Window, since: DateTime<Utc>, until: DateTime<Utc>, rows: &
             continue;
         };
         let f = figures.entry(s).or_default();
-        let outcome = r.outcome.clone().unwrap_or_else(|| "none".into());
+        let detail = r.detail.clone().unwrap_or_else(|| "none".into());
         match r.kind.as_str() {
             "slate_served" => f.slates_served += r.n,
             "booking_confirmed" => f.bookings.confirmed += r.n,
             "booking_cancelled" => f.bookings.cancelled += r.n,
             "booking_completed" => f.bookings.completed += r.n,
-            "booking_refused" => *f.bookings.refused.entry(outcome).or_default() += r.n,
-            "call_attempt_ended" => *f.calls.attempts_by_outcome.entry(outcome).or_default() += r.n,
+            "booking_refused" => *f.bookings.refused.entry(detail).or_default() += r.n,
+            "call_attempt_ended" => *f.calls.attempts_by_outcome.entry(detail).or_default() += r.n,
             "call_finished" => {
                 f.calls.finished += r.n;
-                *f.calls.finished_by_outcome.entry(outcome).or_default() += r.n;
+                *f.calls.finished_by_outcome.entry(detail).or_default() += r.n;
             }
             _ => {}
         }

@@ -31,36 +31,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(format!(
-            "{}{}",
-            state.metrics.render(),
-            call_outcomes(&state).await
-        ))
-}
-
-/// Call outcomes happen in the worker, which serves no HTTP; the counter is
-/// read from Postgres, where every attempt is recorded once (so it only grows,
-/// as a counter must, and agrees across instances).
-async fn call_outcomes(state: &AppState) -> String {
-    let counted = tokio::time::timeout(
-        std::time::Duration::from_secs(1),
-        anxin_store::call_tasks::outcome_counts(&state.pool),
-    )
-    .await;
-    let Ok(Ok(counts)) = counted else {
-        return String::new();
-    };
-    let mut out = String::from(
-        "# HELP anxin_call_outcomes_total Ended call attempts by outcome\n# TYPE anxin_call_outcomes_total counter\n",
-    );
-    for outcome in anxin_domain::call::CallOutcome::ALL {
-        let n = counts.get(outcome.as_str()).copied().unwrap_or(0);
-        out.push_str(&format!(
-            "anxin_call_outcomes_total{{outcome=\"{}\"}} {n}\n",
-            outcome.as_str()
-        ));
-    }
-    out
+        .body(state.metrics.render())
 }
 
 #[utoipa::path(get, path = "/openapi.json", tag = "service", responses((status = 200, description = "This document")))]

@@ -21,7 +21,7 @@
 use super::digest::Challenge;
 use super::message::{name_addr_uri, SipMessage, SipUri};
 use super::sdp;
-use super::transaction::{Role, Timers, Transactions, TxResponse, TxTimeout};
+use super::transaction::{Party, Timers, Transactions, TxResponse, TxTimeout};
 use super::transport::{Endpoint, Inbound, Registration};
 use super::{trunk_host, SipConfig};
 use crate::provider::{CallControl, CallProgress, CallReport, CallRequest, HangupReason};
@@ -66,7 +66,7 @@ pub(super) async fn run(
 enum Happening {
     Response(TxResponse),
     /// The party on this leg hung up (their BYE was answered 200).
-    Bye(Role),
+    Bye(Party),
     Timeout(TxTimeout),
     /// The deadline the caller of `next` gave passed.
     Deadline,
@@ -110,7 +110,7 @@ enum Cancelling {
 }
 
 struct Leg {
-    role: Role,
+    party: Party,
     number: PhoneNumber,
     call_id: String,
     /// Our From header, tag included; the same on every request of the leg.
@@ -178,8 +178,8 @@ impl Call {
             Err(reason) => return Err((control, reason)),
         };
         let (tx, inbound) = mpsc::unbounded_channel();
-        let expert = Leg::new(Role::Expert, request.expert.clone(), &config, &domain);
-        let seeker = Leg::new(Role::Seeker, request.seeker.clone(), &config, &domain);
+        let expert = Leg::new(Party::Expert, request.expert.clone(), &config, &domain);
+        let seeker = Leg::new(Party::Seeker, request.seeker.clone(), &config, &domain);
         let registration = ep.register(&[&expert.call_id, &seeker.call_id], tx);
         let until_stop = (request.hard_stop - Utc::now())
             .to_std()
@@ -237,8 +237,8 @@ impl Call {
         let ended_at = Utc::now();
         // Whatever ended the call, no leg stays up: BYE what is established,
         // and wait for those BYEs to be answered (or to time out).
-        self.release(Role::Expert);
-        self.release(Role::Seeker);
+        self.release(Party::Expert);
+        self.release(Party::Seeker);
         self.wait_for_byes().await;
         let talk_seconds = self.bridged_at.map_or(0, |b| {
             u32::try_from((ended_at - b).num_milliseconds().max(0) / 1000).unwrap_or(u32::MAX)
@@ -273,9 +273,9 @@ impl Call {
         info!(%booking, attempt, expert = %self.expert.number, "dialing expert");
         self.control
             .report(CallProgress::DialingExpert { at: Utc::now() });
-        let expert_offer = match self.dial(Role::Expert, None).await {
+        let expert_offer = match self.dial(Party::Expert, None).await {
             Dial::Answered { sdp } => sdp,
-            other => return self.dial_failure(Role::Expert, other),
+            other => return self.dial_failure(Party::Expert, other),
         };
         self.expert_answered_at = Some(Utc::now());
         self.control.report(CallProgress::ExpertAnswered {
@@ -283,7 +283,7 @@ impl Call {
             sip_status: self.expert.final_status,
         });
         let Some(expert_offer) = expert_offer else {
-            self.send_ack(Role::Expert, None);
+            self.send_ack(Party::Expert, None);
             return failed("expert's phone answered without an SDP offer");
         };
         // The seeker must not learn the expert's number either.
@@ -299,16 +299,16 @@ impl Call {
         info!(%booking, attempt, seeker = %self.seeker.number, "expert answered; dialing seeker");
         self.control
             .report(CallProgress::DialingSeeker { at: Utc::now() });
-        let seeker_answer = match self.dial(Role::Seeker, Some(&offer_for_seeker)).await {
+        let seeker_answer = match self.dial(Party::Seeker, Some(&offer_for_seeker)).await {
             Dial::Answered { sdp } => sdp,
             other => {
                 // The expert's offer is still pending: answer it with every
                 // stream rejected so the ACK is valid, then BYE (in `run`).
                 self.reject_offer(&expert_offer);
-                return self.dial_failure(Role::Seeker, other);
+                return self.dial_failure(Party::Seeker, other);
             }
         };
-        self.send_ack(Role::Seeker, None);
+        self.send_ack(Party::Seeker, None);
         let answer_for_expert = match seeker_answer
             .as_deref()
             .map(|a| sdp::scrub(a, &self.seeker.number))
@@ -325,7 +325,7 @@ impl Call {
         };
 
         // 3. Bridged: the expert gets the seeker's answer, media flows.
-        self.send_ack(Role::Expert, Some(&answer_for_expert));
+        self.send_ack(Party::Expert, Some(&answer_for_expert));
         self.bridged_at = Some(Utc::now());
         info!(%booking, attempt, "bridged");
         self.control.report(CallProgress::Bridged {
@@ -336,10 +336,10 @@ impl Call {
         // 4. Talk until someone hangs up, or the slot (plus grace) is over.
         loop {
             match self.next(None).await {
-                Happening::Bye(role) => {
+                Happening::Bye(party) => {
                     return (
                         CallOutcome::Completed,
-                        Some(format!("{} hung up", role.as_str())),
+                        Some(format!("{} hung up", party.as_str())),
                     )
                 }
                 Happening::HardStop => {
@@ -360,8 +360,8 @@ impl Call {
     /// a digest challenge, the ring timeout (CANCEL), and whatever else
     /// happens meanwhile (the other leg hanging up, the hard stop, the
     /// worker's hang-up).
-    async fn dial(&mut self, role: Role, offer: Option<&str>) -> Dial {
-        if let Err(e) = self.send_invite(role, offer, None) {
+    async fn dial(&mut self, party: Party, offer: Option<&str>) -> Dial {
+        if let Err(e) = self.send_invite(party, offer, None) {
             return Dial::Failed(e);
         }
         let ring_deadline = Instant::now() + self.config.ring_timeout;
@@ -376,22 +376,22 @@ impl Call {
                 Some(ring_deadline)
             };
             let stop = match self.next(deadline).await {
-                Happening::Response(r) if r.role == role && r.method == "INVITE" => {
-                    if Some(&r.branch) != self.leg(role).invite_branch.as_ref() {
+                Happening::Response(r) if r.party == party && r.method == "INVITE" => {
+                    if Some(&r.branch) != self.leg(party).invite_branch.as_ref() {
                         continue; // a late answer to a challenged INVITE
                     }
                     let status = r.msg.status().unwrap_or(500);
                     match status {
                         100..=199 => {
-                            self.leg_mut(role).provisional = true;
+                            self.leg_mut(party).provisional = true;
                             if cancelling.is_some() {
-                                self.send_cancel(role);
+                                self.send_cancel(party);
                             }
                             continue;
                         }
                         200..=299 => {
-                            self.leg_mut(role).final_status = Some(status);
-                            if let Err(e) = self.accept_dialog(role, &r.msg).await {
+                            self.leg_mut(party).final_status = Some(status);
+                            if let Err(e) = self.accept_dialog(party, &r.msg).await {
                                 return Dial::Failed(e);
                             }
                             let sdp = r.msg.sdp().map(str::to_owned);
@@ -403,23 +403,23 @@ impl Call {
                                         (None, Some(their_offer)) => {
                                             self.reject_offer(&their_offer)
                                         }
-                                        _ => self.send_ack(role, None),
+                                        _ => self.send_ack(party, None),
                                     }
                                     Dial::Stopped(stop)
                                 }
                             };
                         }
-                        401 | 407 if cancelling.is_none() && !self.leg(role).auth_tried => {
-                            match self.answer_challenge(role, &r.msg, offer) {
+                        401 | 407 if cancelling.is_none() && !self.leg(party).auth_tried => {
+                            match self.answer_challenge(party, &r.msg, offer) {
                                 Ok(()) => continue,
                                 Err(e) => {
-                                    self.leg_mut(role).final_status = Some(status);
+                                    self.leg_mut(party).final_status = Some(status);
                                     return Dial::Failed(e);
                                 }
                             }
                         }
                         _ => {
-                            self.leg_mut(role).final_status = Some(status);
+                            self.leg_mut(party).final_status = Some(status);
                             return match cancelling {
                                 None => Dial::Rejected { status },
                                 Some(Cancelling::RingTimeout) => Dial::NoAnswer,
@@ -428,7 +428,7 @@ impl Call {
                         }
                     }
                 }
-                Happening::Timeout(t) if t.role == role && t.method == "INVITE" => {
+                Happening::Timeout(t) if t.party == party && t.method == "INVITE" => {
                     return match cancelling {
                         None => Dial::NoResponse,
                         Some(Cancelling::RingTimeout) => Dial::NoAnswer,
@@ -438,11 +438,11 @@ impl Call {
                 Happening::Response(_) | Happening::Timeout(_) => continue,
                 Happening::Deadline => match cancelling {
                     None => {
-                        info!(leg = role.as_str(), "ring timeout; cancelling");
+                        info!(leg = party.as_str(), "ring timeout; cancelling");
                         cancelling = Some(Cancelling::RingTimeout);
                         give_up_at = Some(Instant::now() + self.config.timer_t1 * 64);
-                        if self.leg(role).provisional {
-                            self.send_cancel(role);
+                        if self.leg(party).provisional {
+                            self.send_cancel(party);
                         }
                         continue;
                     }
@@ -450,7 +450,7 @@ impl Call {
                     Some(Cancelling::RingTimeout) => return Dial::NoAnswer,
                     Some(Cancelling::Stop(stop)) => return Dial::Stopped(stop),
                 },
-                Happening::Bye(r) if r != role => Teardown::OtherLegHungUp,
+                Happening::Bye(r) if r != party => Teardown::OtherLegHungUp,
                 // A BYE on a leg still being set up: answered; its INVITE
                 // still ends with a final response.
                 Happening::Bye(_) => continue,
@@ -461,20 +461,20 @@ impl Call {
             if !matches!(cancelling, Some(Cancelling::Stop(_))) {
                 cancelling = Some(Cancelling::Stop(stop));
                 give_up_at = Some(Instant::now() + self.config.timer_t1 * 64);
-                if self.leg(role).provisional {
-                    self.send_cancel(role);
+                if self.leg(party).provisional {
+                    self.send_cancel(party);
                 }
             }
         }
     }
 
     /// The outcome for a leg that did not answer.
-    fn dial_failure(&self, role: Role, dial: Dial) -> (CallOutcome, Option<String>) {
-        let (busy, no_answer) = match role {
-            Role::Expert => (CallOutcome::ExpertBusy, CallOutcome::ExpertNoAnswer),
-            Role::Seeker => (CallOutcome::SeekerBusy, CallOutcome::SeekerNoAnswer),
+    fn dial_failure(&self, party: Party, dial: Dial) -> (CallOutcome, Option<String>) {
+        let (busy, no_answer) = match party {
+            Party::Expert => (CallOutcome::ExpertBusy, CallOutcome::ExpertNoAnswer),
+            Party::Seeker => (CallOutcome::SeekerBusy, CallOutcome::SeekerNoAnswer),
         };
-        let leg = role.as_str();
+        let leg = party.as_str();
         match dial {
             Dial::Answered { .. } => (CallOutcome::Failed, Some("unexpected answer".into())),
             Dial::Rejected { status } => match status {
@@ -507,7 +507,7 @@ impl Call {
                 CallOutcome::Failed,
                 Some(format!(
                     "{} hung up before the call was bridged",
-                    role.other().as_str()
+                    party.other().as_str()
                 )),
             ),
             Dial::Failed(reason) => (CallOutcome::Failed, Some(format!("{leg}: {reason}"))),
@@ -560,9 +560,9 @@ impl Call {
             let r = self.txs.on_response(&self.ep, msg)?;
             let is_2xx = r.msg.status().is_some_and(|s| (200..300).contains(&s));
             if r.method == "INVITE" && is_2xx {
-                if let Some(ack) = &self.leg(r.role).ack {
+                if let Some(ack) = &self.leg(r.party).ack {
                     // Our ACK was lost: the phone retransmits its 2xx.
-                    let dest = self.leg(r.role).dialog.as_ref().map(|d| d.next_hop);
+                    let dest = self.leg(r.party).dialog.as_ref().map(|d| d.next_hop);
                     if let Some(dest) = dest {
                         self.ep.send(ack, dest);
                     }
@@ -571,9 +571,9 @@ impl Call {
             }
             return Some(Happening::Response(r));
         }
-        let role = match msg.call_id() {
-            Some(id) if id == self.expert.call_id => Role::Expert,
-            Some(id) if id == self.seeker.call_id => Role::Seeker,
+        let party = match msg.call_id() {
+            Some(id) if id == self.expert.call_id => Party::Expert,
+            Some(id) if id == self.seeker.call_id => Party::Seeker,
             _ => return None,
         };
         let method = msg.method().unwrap_or_default().to_string();
@@ -586,13 +586,13 @@ impl Call {
             "ACK" => None,
             "BYE" => {
                 reply(200, "OK");
-                let leg = self.leg_mut(role);
+                let leg = self.leg_mut(party);
                 if leg.gone {
                     return None; // a retransmitted BYE
                 }
                 leg.gone = true;
-                info!(leg = role.as_str(), "party hung up");
-                Some(Happening::Bye(role))
+                info!(leg = party.as_str(), "party hung up");
+                Some(Happening::Bye(party))
             }
             // The session stays as negotiated: a changed offer from one phone
             // would need a matching change on the other leg (pass-through is
@@ -626,17 +626,17 @@ impl Call {
 
     // ---- requests ------------------------------------------------------
 
-    fn leg(&self, role: Role) -> &Leg {
-        match role {
-            Role::Expert => &self.expert,
-            Role::Seeker => &self.seeker,
+    fn leg(&self, party: Party) -> &Leg {
+        match party {
+            Party::Expert => &self.expert,
+            Party::Seeker => &self.seeker,
         }
     }
 
-    fn leg_mut(&mut self, role: Role) -> &mut Leg {
-        match role {
-            Role::Expert => &mut self.expert,
-            Role::Seeker => &mut self.seeker,
+    fn leg_mut(&mut self, party: Party) -> &mut Leg {
+        match party {
+            Party::Expert => &mut self.expert,
+            Party::Seeker => &mut self.seeker,
         }
     }
 
@@ -655,7 +655,7 @@ impl Call {
 
     fn send_invite(
         &mut self,
-        role: Role,
+        party: Party,
         offer: Option<&str>,
         credentials: Option<(&'static str, String)>,
     ) -> Result<(), String> {
@@ -672,7 +672,7 @@ impl Call {
             .as_ref()
             .map(|p| format!("<sip:{p};lr>"));
         let first_hop = self.first_hop;
-        let leg = self.leg_mut(role);
+        let leg = self.leg_mut(party);
         leg.cseq += 1;
         leg.invite_cseq = leg.cseq;
         leg.invite_branch = Some(branch);
@@ -703,7 +703,7 @@ impl Call {
         if let Some(offer) = offer {
             invite = invite.with_body("application/sdp", offer.as_bytes().to_vec());
         }
-        self.txs.start(&self.ep, role, invite, first_hop);
+        self.txs.start(&self.ep, party, invite, first_hop);
         Ok(())
     }
 
@@ -711,20 +711,20 @@ impl Call {
     /// once per leg: a second challenge means the credentials are wrong.
     fn answer_challenge(
         &mut self,
-        role: Role,
+        party: Party,
         response: &SipMessage,
         offer: Option<&str>,
     ) -> Result<(), String> {
-        self.leg_mut(role).auth_tried = true;
-        let credentials = self.credentials_for(role, response, "INVITE", None)?;
-        self.send_invite(role, offer, Some(credentials))
+        self.leg_mut(party).auth_tried = true;
+        let credentials = self.credentials_for(party, response, "INVITE", None)?;
+        self.send_invite(party, offer, Some(credentials))
     }
 
     /// The `Authorization` / `Proxy-Authorization` header answering a
     /// challenge for `method` on the leg's Request-URI (or `uri`).
     fn credentials_for(
         &self,
-        role: Role,
+        party: Party,
         response: &SipMessage,
         method: &str,
         uri: Option<&str>,
@@ -741,7 +741,7 @@ impl Call {
             .header(challenge_header)
             .ok_or("challenge without an authenticate header")?;
         let challenge = Challenge::parse(challenge).map_err(|e| e.to_string())?;
-        let uri = uri.unwrap_or(&self.leg(role).target_uri);
+        let uri = uri.unwrap_or(&self.leg(party).target_uri);
         let cnonce = hex::encode(rand::thread_rng().gen::<[u8; 8]>());
         let value = challenge
             .answer(user, pass, method, uri, &cnonce)
@@ -752,8 +752,8 @@ impl Call {
     /// CANCEL of a ringing leg (§9.1): same branch, Request-URI, From, To,
     /// Call-ID and Route as the INVITE, CSeq method CANCEL; sent only once a
     /// provisional response came.
-    fn send_cancel(&mut self, role: Role) {
-        let leg = self.leg(role);
+    fn send_cancel(&mut self, party: Party) {
+        let leg = self.leg(party);
         if leg.cancel_sent || leg.final_status.is_some() {
             return;
         }
@@ -780,13 +780,13 @@ impl Call {
         cancel = cancel
             .with_header("CSeq", format!("{} CANCEL", leg.invite_cseq))
             .with_header("User-Agent", USER_AGENT);
-        self.leg_mut(role).cancel_sent = true;
-        self.txs.start(&self.ep, role, cancel, dest);
+        self.leg_mut(party).cancel_sent = true;
+        self.txs.start(&self.ep, party, cancel, dest);
     }
 
     /// Records the dialog a 2xx established (§12.1.2): their tag, their
     /// Contact as the target of later requests, the route set.
-    async fn accept_dialog(&mut self, role: Role, ok: &SipMessage) -> Result<(), String> {
+    async fn accept_dialog(&mut self, party: Party, ok: &SipMessage) -> Result<(), String> {
         let remote = ok.header("To").ok_or("2xx without To")?.to_string();
         let remote_target = ok.contact_uri().ok_or("2xx without Contact")?.to_string();
         // A UAC's route set is the Record-Route in reverse order.
@@ -812,7 +812,7 @@ impl Call {
         let next_hop = resolve(&hop)
             .await
             .ok_or_else(|| format!("cannot resolve the dialog's next hop {hop}"))?;
-        self.leg_mut(role).dialog = Some(Dialog {
+        self.leg_mut(party).dialog = Some(Dialog {
             remote,
             remote_target,
             route_set,
@@ -822,8 +822,8 @@ impl Call {
     }
 
     /// A request inside the leg's dialog (ACK of the 2xx, BYE).
-    fn in_dialog(&self, role: Role, method: &str, cseq: u32) -> Option<(SipMessage, SocketAddr)> {
-        let leg = self.leg(role);
+    fn in_dialog(&self, party: Party, method: &str, cseq: u32) -> Option<(SipMessage, SocketAddr)> {
+        let leg = self.leg(party);
         let dialog = leg.dialog.as_ref()?;
         let mut req = SipMessage::request(method, &dialog.remote_target)
             .with_header("Via", self.via(&new_branch()))
@@ -842,14 +842,14 @@ impl Call {
 
     /// ACKs the leg's 2xx (§13.2.2.4), with an SDP answer when the 2xx
     /// carried the offer. Kept to resend if the 2xx is retransmitted.
-    fn send_ack(&mut self, role: Role, answer: Option<&str>) {
-        let cseq = self.leg(role).invite_cseq;
-        let Some((mut ack, dest)) = self.in_dialog(role, "ACK", cseq) else {
+    fn send_ack(&mut self, party: Party, answer: Option<&str>) {
+        let cseq = self.leg(party).invite_cseq;
+        let Some((mut ack, dest)) = self.in_dialog(party, "ACK", cseq) else {
             return;
         };
         ack = ack.with_header("Contact", self.contact());
         // The ACK of a 2xx repeats the INVITE's credentials (§22.1).
-        if let Some((name, value)) = &self.leg(role).credentials {
+        if let Some((name, value)) = &self.leg(party).credentials {
             ack = ack.with_header(name, value.clone());
         }
         if let Some(answer) = answer {
@@ -857,7 +857,7 @@ impl Call {
         }
         let bytes = ack.to_bytes();
         self.ep.send(&bytes, dest);
-        self.leg_mut(role).ack = Some(bytes);
+        self.leg_mut(party).ack = Some(bytes);
     }
 
     /// The expert answered with an offer we will not use: ACK it with every
@@ -865,40 +865,40 @@ impl Call {
     fn reject_offer(&mut self, offer: &str) {
         if self.expert.ack.is_none() && !self.expert.gone {
             let answer = sdp::reject_all(offer, &self.local.ip().to_string());
-            self.send_ack(Role::Expert, Some(&answer));
+            self.send_ack(Party::Expert, Some(&answer));
         }
     }
 
     /// BYE to an established leg that is still up.
-    fn release(&mut self, role: Role) {
-        let leg = self.leg(role);
+    fn release(&mut self, party: Party) {
+        let leg = self.leg(party);
         if leg.dialog.is_none() || leg.gone || leg.bye_sent {
             return;
         }
         if leg.ack.is_none() {
             // A 2xx we never ACKed (e.g. torn down mid-flow): ACK first, a
             // BYE before the ACK would confuse the phone.
-            self.send_ack(role, None);
+            self.send_ack(party, None);
         }
-        self.send_bye(role, None);
+        self.send_bye(party, None);
     }
 
-    fn send_bye(&mut self, role: Role, credentials: Option<(&'static str, String)>) {
+    fn send_bye(&mut self, party: Party, credentials: Option<(&'static str, String)>) {
         let cseq = {
-            let leg = self.leg_mut(role);
+            let leg = self.leg_mut(party);
             leg.cseq += 1;
             leg.bye_sent = true;
             leg.gone = true;
             leg.cseq
         };
-        let Some((mut bye, dest)) = self.in_dialog(role, "BYE", cseq) else {
+        let Some((mut bye, dest)) = self.in_dialog(party, "BYE", cseq) else {
             return;
         };
         if let Some((name, value)) = credentials {
             bye = bye.with_header(name, value);
         }
-        info!(leg = role.as_str(), "sending BYE");
-        self.txs.start(&self.ep, role, bye, dest);
+        info!(leg = party.as_str(), "sending BYE");
+        self.txs.start(&self.ep, party, bye, dest);
     }
 
     /// Lets the BYEs we sent finish (answered, challenged once, or timed out
@@ -908,18 +908,18 @@ impl Call {
             match self.next(None).await {
                 Happening::Response(r) if r.method == "BYE" => {
                     let status = r.msg.status().unwrap_or(0);
-                    let leg = self.leg(r.role);
+                    let leg = self.leg(r.party);
                     if matches!(status, 401 | 407) && !leg.bye_auth_tried {
                         let uri = leg.dialog.as_ref().map(|d| d.remote_target.clone());
-                        self.leg_mut(r.role).bye_auth_tried = true;
-                        match self.credentials_for(r.role, &r.msg, "BYE", uri.as_deref()) {
-                            Ok(creds) => self.send_bye(r.role, Some(creds)),
-                            Err(e) => warn!(leg = r.role.as_str(), %e, "BYE challenged"),
+                        self.leg_mut(r.party).bye_auth_tried = true;
+                        match self.credentials_for(r.party, &r.msg, "BYE", uri.as_deref()) {
+                            Ok(creds) => self.send_bye(r.party, Some(creds)),
+                            Err(e) => warn!(leg = r.party.as_str(), %e, "BYE challenged"),
                         }
                     }
                 }
                 Happening::Timeout(t) if t.method == "BYE" => {
-                    warn!(leg = t.role.as_str(), "BYE unanswered (Timer F)");
+                    warn!(leg = t.party.as_str(), "BYE unanswered (Timer F)");
                 }
                 _ => {}
             }
@@ -928,10 +928,10 @@ impl Call {
 }
 
 impl Leg {
-    fn new(role: Role, number: PhoneNumber, config: &SipConfig, domain: &str) -> Self {
+    fn new(party: Party, number: PhoneNumber, config: &SipConfig, domain: &str) -> Self {
         let tag = random_hex(8);
         Self {
-            role,
+            party,
             // Random Call-IDs: nothing in one leg's signalling relates to the
             // other leg or to a number.
             call_id: random_hex(16),
@@ -958,7 +958,7 @@ impl Leg {
 impl std::fmt::Debug for Leg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Leg")
-            .field("role", &self.role)
+            .field("party", &self.party)
             .field("number", &self.number)
             .field("call_id", &self.call_id)
             .finish_non_exhaustive()

@@ -17,12 +17,12 @@ use tokio::time::Instant;
 
 /// Which leg of the call a transaction belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
+pub enum Party {
     Expert,
     Seeker,
 }
 
-impl Role {
+impl Party {
     pub fn other(self) -> Self {
         match self {
             Self::Expert => Self::Seeker,
@@ -64,7 +64,7 @@ impl Default for Timers {
 }
 
 struct ClientTx {
-    role: Role,
+    party: Party,
     method: String,
     branch: String,
     request: SipMessage,
@@ -82,7 +82,7 @@ struct ClientTx {
 /// A response that matters to the call.
 #[derive(Debug)]
 pub struct TxResponse {
-    pub role: Role,
+    pub party: Party,
     pub method: String,
     pub branch: String,
     pub msg: SipMessage,
@@ -91,7 +91,7 @@ pub struct TxResponse {
 /// A transaction that gave up (Timer B or F) without a final response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxTimeout {
-    pub role: Role,
+    pub party: Party,
     pub method: String,
     pub branch: String,
 }
@@ -112,14 +112,14 @@ impl Transactions {
 
     /// Sends `request` and keeps retransmitting it until it is answered or
     /// times out. The request's top Via must carry a fresh branch.
-    pub fn start(&mut self, ep: &Endpoint, role: Role, request: SipMessage, dest: SocketAddr) {
+    pub fn start(&mut self, ep: &Endpoint, party: Party, request: SipMessage, dest: SocketAddr) {
         let bytes = request.to_bytes();
         ep.send(&bytes, dest);
         let now = Instant::now();
         let method = request.method().unwrap_or_default().to_string();
         let branch = request.top_via_branch().unwrap_or_default().to_string();
         self.txs.push(ClientTx {
-            role,
+            party,
             method,
             branch,
             request,
@@ -151,7 +151,7 @@ impl Transactions {
                 tx.next_send = None;
                 tx.state = State::Completed;
                 timeouts.push(TxTimeout {
-                    role: tx.role,
+                    party: tx.party,
                     method: tx.method.clone(),
                     branch: tx.branch.clone(),
                 });
@@ -223,7 +223,7 @@ impl Transactions {
             }
         };
         pass_up.then(|| TxResponse {
-            role: tx.role,
+            party: tx.party,
             method: tx.method.clone(),
             branch,
             msg,

@@ -16,6 +16,7 @@ use anxin_domain::seeker::{alias, PriorityGroup};
 use anxin_store::bookings::{self, NewBooking};
 use anxin_store::call_tasks::{self, AttemptRow, TaskRow, TaskState};
 use anxin_store::crypto::PhoneCipher;
+use anxin_testkit::{free_udp_port, require_program, TestDatabase};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use prost::Message;
 use rand::Rng;
@@ -76,44 +77,28 @@ pub fn log_text() -> String {
 
 pub struct TestDb {
     pub pool: PgPool,
-    name: String,
+    database: TestDatabase,
 }
 
 /// A fresh, uniquely named database with the migrations applied.
 pub async fn fresh_db() -> TestDb {
     init();
-    let base = std::env::var("ANXIN_TEST_DATABASE_SERVER")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let name = format!("anxin_test_{}", Uuid::new_v4().simple());
-    let url = format!("{base}/{name}");
-    anxin_store::ensure_database(&url).await.unwrap();
-    let pool = anxin_store::connect_lazy(&url, 12).unwrap();
-    anxin_store::migrate(&pool).await.unwrap();
-    TestDb { pool, name }
+    let database = TestDatabase::new();
+    let pool = database.migrated(12).await;
+    TestDb { pool, database }
 }
 
 impl TestDb {
-    /// Drops the database (best effort; a failed test leaves it to inspect).
+    /// Closes the pool and drops the database (which dropping a `TestDb`
+    /// does too, forcing off any connection still open).
     pub async fn drop_db(self) {
         self.pool.close().await;
-        let base = std::env::var("ANXIN_TEST_DATABASE_SERVER")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-        if let Ok(admin) = sqlx::PgPool::connect(&format!("{base}/postgres")).await {
-            let _ = sqlx::query(&format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ))
-            .execute(&admin)
-            .await;
-            admin.close().await;
-        }
+        drop(self.database);
     }
 }
 
 pub async fn redis() -> ConnectionManager {
-    let url =
-        std::env::var("ANXIN_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let client = redis::Client::open(url).unwrap();
+    let client = redis::Client::open(anxin_testkit::redis_url()).unwrap();
     ConnectionManager::new(client).await.unwrap()
 }
 
@@ -399,29 +384,9 @@ pub fn events_stream(key: &str) -> EventStream {
 
 // ---- SIPp ----------------------------------------------------------------------
 
-/// Installs SIPp (Debian package `sip-tester`) when it is missing, once per
-/// test binary.
+/// SIPp must be installed (`./scripts/test` installs it).
 pub fn ensure_sipp() {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        let present = Command::new("sipp")
-            .arg("-v")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok();
-        if present {
-            return;
-        }
-        eprintln!("sipp not found; installing the sip-tester package");
-        let ok = Command::new("sh")
-            .arg("-c")
-            .arg("(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester) >&2")
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok, "could not install sip-tester (SIPp); install it with `apt-get install sip-tester`");
-    });
+    require_program("sipp", "sip-tester");
 }
 
 /// SIPp is ready once its port is taken (and it is still running).
@@ -449,14 +414,6 @@ fn scratch_dir() -> PathBuf {
     } else {
         PathBuf::from("/tmp")
     }
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A SIPp process answering as the trunk on its own port, tracing every

@@ -2,6 +2,6 @@
 -- ARGV: slot
 redis.call('SADD', K_BOOKED, ARGV[1])
 redis.call('ZREM', K_OPEN, ARGV[1])
-redis.call('ZREM', K_HELD, ARGV[1])
-redis.call('HDEL', K_HOLDS, ARGV[1])
+redis.call('ZREM', K_HOLD_EXPIRY, ARGV[1])
+redis.call('HDEL', K_HOLD_OWNER, ARGV[1])
 return {'ok'}

@@ -2,11 +2,11 @@
 -- carry the `{expert:<id>}` hash tag, so each script touches one hash slot and
 -- runs unchanged on Redis Cluster.
 --   KEYS[1] open   ZSET slot -> starts_ms   open: neither held nor booked (hold.lua relies on it)
---   KEYS[2] slots  HASH slot -> "starts_ms:ends_ms:reserved_until_ms"
---   KEYS[3] held   ZSET slot -> hold expiry ms
---   KEYS[4] holds  HASH slot -> "hold_id:seeker_id"
+--   KEYS[2] slots  HASH slot -> "starts_ms:ends_ms:priority_until_ms"
+--   KEYS[3] hold_expiry ZSET slot -> hold expiry ms
+--   KEYS[4] hold_owner  HASH slot -> "hold_id:seeker_id"
 --   KEYS[5] booked SET  slot
-local K_OPEN, K_SLOTS, K_HELD, K_HOLDS, K_BOOKED = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local K_OPEN, K_SLOTS, K_HOLD_EXPIRY, K_HOLD_OWNER, K_BOOKED = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 
 -- Redis' clock, not the caller's: every API instance agrees on "now".
 local function now_ms()
@@ -22,7 +22,7 @@ end
 
 local function parse_meta(m)
   local s, e, r = string.match(m, '^(%d+):(%d+):(%d+)$')
-  return { starts = tonumber(s), ends = tonumber(e), reserved_until = tonumber(r) }
+  return { starts = tonumber(s), ends = tonumber(e), priority_until = tonumber(r) }
 end
 
 local function meta(slot)
@@ -38,10 +38,10 @@ end
 -- An expired hold gives its slot back here, inside whichever script next
 -- touches this expert: correctness never waits for a sweeper.
 local function reap(now)
-  local expired = redis.call('ZRANGEBYSCORE', K_HELD, '-inf', ms(now))
+  local expired = redis.call('ZRANGEBYSCORE', K_HOLD_EXPIRY, '-inf', ms(now))
   for _, slot in ipairs(expired) do
-    redis.call('ZREM', K_HELD, slot)
-    redis.call('HDEL', K_HOLDS, slot)
+    redis.call('ZREM', K_HOLD_EXPIRY, slot)
+    redis.call('HDEL', K_HOLD_OWNER, slot)
     local m = meta(slot)
     if m and not is_booked(slot) then
       redis.call('ZADD', K_OPEN, ms(m.starts), slot)
@@ -51,7 +51,7 @@ end
 
 local function open_again(slot)
   local m = meta(slot)
-  if m and not is_booked(slot) and not redis.call('ZSCORE', K_HELD, slot) then
+  if m and not is_booked(slot) and not redis.call('ZSCORE', K_HOLD_EXPIRY, slot) then
     redis.call('ZADD', K_OPEN, ms(m.starts), slot)
   end
 end

@@ -1,2 +1,2 @@
 -- The slots of this expert with a live hold. ARGV: none
-return redis.call('ZRANGE', K_HELD, 0, -1)
+return redis.call('ZRANGE', K_HOLD_EXPIRY, 0, -1)

@@ -1,16 +1,16 @@
--- ARGV: slot, hold_id, seeker_id, ttl_ms, cutoff_ms, may_take_reserved (1/0)
+-- ARGV: slot, hold_id, seeker_id, ttl_ms, cutoff_ms, priority_seeker (1/0)
 local slot = ARGV[1]
 local m = meta(slot)
 if not m then return {'unknown'} end
 -- anxin_domain::booking::reservable, here where the hold is decided.
 if m.ends - tonumber(ARGV[5]) <= now then return {'too_late'} end
-if m.reserved_until > now and ARGV[6] ~= '1' then return {'unavailable'} end
+if m.priority_until > now and ARGV[6] ~= '1' then return {'unavailable'} end
 -- The open set holds exactly the slots that are neither held nor booked:
 -- every script that adds to it checks both (open_again, reap), and holding
 -- or booking takes the slot out. So taking it out here is the decision, and
 -- only one caller can succeed.
 if redis.call('ZREM', K_OPEN, slot) == 0 then return {'unavailable'} end
 local expires = ms(now + tonumber(ARGV[4]))
-redis.call('ZADD', K_HELD, expires, slot)
-redis.call('HSET', K_HOLDS, slot, ARGV[2] .. ':' .. ARGV[3])
+redis.call('ZADD', K_HOLD_EXPIRY, expires, slot)
+redis.call('HSET', K_HOLD_OWNER, slot, ARGV[2] .. ':' .. ARGV[3])
 return {'ok', expires}

@@ -1,8 +1,8 @@
--- Open slots in a time range. ARGV: from_ms, to_ms, may_take_reserved, limit
+-- Open slots in a time range. ARGV: from_ms, to_ms, priority_seeker, limit
 -- Returns a flat list: slot, meta, slot, meta, ...
 -- Reads the index a page at a time (one HMGET for a page's metadata), so an
 -- expert with hundreds of open slots costs only what is returned, plus the
--- few skipped as reserved. The slate calls this for ~30 experts per request.
+-- few skipped as held back for priority. The slate calls this for ~30 experts per request.
 local out = {}
 local limit = tonumber(ARGV[4])
 local page = limit + 4
@@ -16,7 +16,7 @@ while #out < 2 * limit do
     local raw = metas[i]
     if raw then
       local m = parse_meta(raw)
-      if m.ends > now and (ARGV[3] == '1' or m.reserved_until <= now) then
+      if m.ends > now and (ARGV[3] == '1' or m.priority_until <= now) then
         out[#out + 1] = slot
         out[#out + 1] = raw
       end

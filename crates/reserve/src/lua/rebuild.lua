@@ -12,10 +12,10 @@ end
 for i = 2 + 2 * n, #ARGV do
   redis.call('SADD', K_BOOKED, ARGV[i])
 end
-for _, slot in ipairs(redis.call('ZRANGE', K_HELD, 0, -1)) do
+for _, slot in ipairs(redis.call('ZRANGE', K_HOLD_EXPIRY, 0, -1)) do
   if not redis.call('HEXISTS', K_SLOTS, slot) or is_booked(slot) then
-    redis.call('ZREM', K_HELD, slot)
-    redis.call('HDEL', K_HOLDS, slot)
+    redis.call('ZREM', K_HOLD_EXPIRY, slot)
+    redis.call('HDEL', K_HOLD_OWNER, slot)
   end
 end
 for i = 0, n - 1 do

@@ -1,6 +1,6 @@
 -- The holder lets go. ARGV: slot, hold_id, seeker_id
-if redis.call('HGET', K_HOLDS, ARGV[1]) ~= ARGV[2] .. ':' .. ARGV[3] then return {'not_held'} end
-redis.call('ZREM', K_HELD, ARGV[1])
-redis.call('HDEL', K_HOLDS, ARGV[1])
+if redis.call('HGET', K_HOLD_OWNER, ARGV[1]) ~= ARGV[2] .. ':' .. ARGV[3] then return {'not_held'} end
+redis.call('ZREM', K_HOLD_EXPIRY, ARGV[1])
+redis.call('HDEL', K_HOLD_OWNER, ARGV[1])
 open_again(ARGV[1])
 return {'ok'}

@@ -1,10 +1,10 @@
 -- Is this hold live? ARGV: slot, hold_id, seeker_id, extend_ms.
 -- A live hold is extended to at least now + extend_ms, so it can't lapse while
 -- its confirmation is being written to Postgres.
-local owner = redis.call('HGET', K_HOLDS, ARGV[1])
+local owner = redis.call('HGET', K_HOLD_OWNER, ARGV[1])
 if owner ~= ARGV[2] .. ':' .. ARGV[3] then return {'expired'} end
-local expires = tonumber(redis.call('ZSCORE', K_HELD, ARGV[1]))
+local expires = tonumber(redis.call('ZSCORE', K_HOLD_EXPIRY, ARGV[1]))
 if not expires then return {'expired'} end
 local floor = now + tonumber(ARGV[4])
-if expires < floor then redis.call('ZADD', K_HELD, ms(floor), ARGV[1]) end
+if expires < floor then redis.call('ZADD', K_HOLD_EXPIRY, ms(floor), ARGV[1]) end
 return {'ok'}

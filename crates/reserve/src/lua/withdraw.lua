@@ -2,7 +2,7 @@
 -- returned as conflicts; the rest leave the index. ARGV: slot, slot, ...
 local conflicts = {}
 for _, slot in ipairs(ARGV) do
-  if is_booked(slot) or redis.call('ZSCORE', K_HELD, slot) then
+  if is_booked(slot) or redis.call('ZSCORE', K_HOLD_EXPIRY, slot) then
     table.insert(conflicts, slot)
   else
     redis.call('HDEL', K_SLOTS, slot)

@@ -1,12 +1,11 @@
 //! Headless Chromium driven through chromedriver's W3C WebDriver protocol
 //! (plain JSON over HTTP), so no browser-automation crate is needed.
 //!
-//! The Debian packages `chromium` and `chromium-driver` are installed with
-//! apt-get the first time a test needs them (once per test binary).
+//! The Debian packages `chromium` and `chromium-driver` are installed by
+//! `./scripts/test`.
 use base64::Engine;
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -14,52 +13,11 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The W3C key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-fn installed() -> bool {
-    std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists()
-}
-
-fn apt_get(args: &[&str]) -> Result<(), String> {
-    let status = Command::new("apt-get")
-        .args(args)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .stdout(Stdio::null())
-        .status()
-        .map_err(|e| format!("running apt-get: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("apt-get {} failed: {status}", args.join(" ")))
-    }
-}
-
-/// Installs Chromium and chromedriver when missing, once per process.
+/// Chromium and chromedriver must be installed (`./scripts/test` installs
+/// the Debian packages).
 pub fn ensure_chromium() {
-    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
-    let result = INSTALLED.get_or_init(|| {
-        if installed() {
-            return Ok(());
-        }
-        let install = [
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "chromium",
-            "chromium-driver",
-        ];
-        if apt_get(&install).is_err() {
-            // The package lists may be missing or stale.
-            apt_get(&["update"])?;
-            apt_get(&install)?;
-        }
-        if installed() {
-            Ok(())
-        } else {
-            Err("chromium or chromedriver is still missing after apt-get".into())
-        }
-    });
-    if let Err(e) = result {
-        panic!("the browser test needs Chromium: {e}");
-    }
+    anxin_testkit::require_program(CHROMIUM, "chromium");
+    anxin_testkit::require_program(CHROMEDRIVER, "chromium-driver");
 }
 
 /// A chromedriver process and one browser session; both end on drop.

@@ -2,17 +2,13 @@
 //! scripted scenario, who may see it, the sign-in, and the page in a real
 //! (headless) browser. Each test runs the real application on a fresh
 //! database and Redis prefix.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod dashboard_support;
-
-use anxin_api::auth::Role;
-use chrono::{DateTime, Duration, Utc};
-use dashboard_support::browser::Browser;
-use dashboard_support::{
+use crate::dashboard_support::browser::Browser;
+use crate::dashboard_support::{
     assert_close, daily_hour_started_five_minutes_ago, gini, operator, spawn_app, token, App,
     Attempt, Seeker, Slot,
 };
+use anxin_api::auth::Role;
+use chrono::{DateTime, Duration, Utc};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -475,15 +471,7 @@ async fn summary_matches_a_scripted_scenario() {
         .await
         .unwrap();
     canary_free("the events table", &events.join("\n"), &seekers);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     canary_free("/metrics", &metrics, &seekers);
     let ops_metrics = app.state.metrics.render();
     canary_free("the ops metrics", &ops_metrics, &seekers);
@@ -766,7 +754,7 @@ async fn busy_day(app: &App) -> Vec<Seeker> {
         if slot.starts_at > now {
             continue;
         }
-        let b = dashboard_support::uuid_of(&r.json::<Value>().await.unwrap()["booking_id"]);
+        let b = crate::dashboard_support::uuid_of(&r.json::<Value>().await.unwrap()["booking_id"]);
         running_booked.push(want);
         // Booked ahead of time, as most are: the call was due at the start.
         sqlx::query(
@@ -971,7 +959,7 @@ async fn dashboard_in_a_real_browser() {
         &seekers.iter().collect::<Vec<_>>(),
     );
 
-    let dir = dashboard_support::artifacts_dir();
+    let dir = crate::dashboard_support::artifacts_dir();
     std::fs::write(
         dir.join("ops-dashboard.png"),
         browser.screenshot_full_page().await,

@@ -2,71 +2,52 @@
 //! and Redis prefix (as every API test), a small client for the seeker and
 //! operator paths, the call rows the worker would write, and a WebDriver
 //! client for headless Chromium.
-#![allow(dead_code)]
-
 pub mod browser;
 
-use anxin::config::{Settings, DEV_JWT_SECRET};
-use anxin::Application;
-use anxin_api::auth::{issue_token, Role};
-use anxin_api::AppState;
+use crate::helpers::{spawn_app_with, TestApp};
+use anxin::config::Settings;
+use anxin_api::auth::Role;
 use chrono::{DateTime, Duration, Timelike, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-pub fn token(role: Role, sub: &str) -> String {
-    issue_token(
-        DEV_JWT_SECRET.as_bytes(),
-        role,
-        sub,
-        std::time::Duration::from_secs(3600),
-    )
-    .unwrap()
-}
+pub use crate::helpers::token;
 
+/// The operator the dashboard tests sign in as (the audit log names them).
 pub fn operator() -> String {
     token(Role::Operator, "ops-dashboard-test")
 }
 
+/// The API tests' app, with the dashboard tests' own helpers (below) and a
+/// pool on its database.
 pub struct App {
-    pub address: String,
-    pub state: actix_web::web::Data<AppState>,
-    pub client: reqwest::Client,
+    pub app: TestApp,
     pub db: sqlx::PgPool,
-    server: actix_web::dev::ServerHandle,
 }
 
-pub async fn spawn_app(tweak: impl FnOnce(&mut Settings)) -> App {
-    let id = Uuid::new_v4().simple().to_string();
-    let base = std::env::var("ANXIN_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let mut settings = Settings {
-        listen: "127.0.0.1:0".into(),
-        database_url: format!("{base}/anxin_test_{id}"),
-        redis_url: std::env::var("ANXIN_TEST_REDIS_URL")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
-        redis_prefix: format!("test-ops-{id}"),
-        http_workers: 1,
-        db_max_connections: 10,
-        ..Settings::default()
-    };
-    tweak(&mut settings);
-    let app = Application::build(&settings).await.expect("the app builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let state = app.state();
-    let server = app.handle();
-    tokio::spawn(app.run_until_stopped());
-    App {
-        address,
-        state,
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-        db: sqlx::PgPool::connect(&settings.database_url).await.unwrap(),
-        server,
+impl std::ops::Deref for App {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.app
     }
+}
+
+/// The app as the API tests start it, but with the service's own defaults
+/// for what those tests relax (the cutoff, the per-IP hold limit, the
+/// priority share): the dashboard's figures are those of a default setup.
+pub async fn spawn_app(tweak: impl FnOnce(&mut Settings)) -> App {
+    let defaults = Settings::default();
+    let app = spawn_app_with(|s| {
+        s.http_workers = 1;
+        s.booking_cutoff_minutes = defaults.booking_cutoff_minutes;
+        s.holds_per_minute_per_ip = defaults.holds_per_minute_per_ip;
+        s.priority_share = defaults.priority_share;
+        tweak(s);
+    })
+    .await;
+    let db = app.db().await;
+    App { app, db }
 }
 
 /// A seeker: their token, and the subject and phone the canary looks for.
@@ -82,7 +63,6 @@ pub struct Seeker {
 #[derive(Debug, Clone)]
 pub struct Slot {
     pub slot_id: Uuid,
-    pub expert_id: Uuid,
     pub starts_at: DateTime<Utc>,
 }
 
@@ -130,48 +110,6 @@ pub fn expert_profile(name: &str, region: &str, languages: &[&str]) -> Value {
 }
 
 impl App {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
-    }
-
-    pub async fn get(&self, token: &str, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn post(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn put(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .put(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn delete(&self, token: &str, path: &str) -> reqwest::Response {
-        self.client
-            .delete(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-    }
-
     /// An approved expert with the given availability.
     pub async fn expert(
         &self,
@@ -255,7 +193,6 @@ impl App {
                     .iter()
                     .map(|s| Slot {
                         slot_id: uuid_of(&s["slot_id"]),
-                        expert_id,
                         starts_at: s["starts_at"].as_str().unwrap().parse().unwrap(),
                     })
                     .collect();
