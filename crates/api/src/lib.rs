@@ -15,9 +15,8 @@
 //! - `token`, `events`, `figures`, `cache`, `metrics`, `extract`, `dto` and
 //!   `error` use none of the above.
 //!
-//! `openapi` reads the annotations of `routes` and `ops`, and
-//! `routes::service` serves its document: the one pair that refer to each
-//! other.
+//! `openapi` reads the annotations of `routes` and `ops`, and serves the
+//! document itself; nothing refers back to it.
 
 pub mod auth;
 pub mod cache;
@@ -58,7 +57,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(service::healthz))
         .route("/readyz", web::get().to(service::readyz))
         .route("/metrics", web::get().to(service::metrics))
-        .route("/openapi.json", web::get().to(service::openapi))
+        .route("/openapi.json", web::get().to(openapi::openapi))
         .route("/v1/experts", web::post().to(experts::create_expert))
         .route("/v1/expert-applications", web::post().to(experts::apply))
         .route(

@@ -34,7 +34,7 @@ pub const OPS_SESSION: &str = "ops_session";
 #[openapi(
     info(title = "Anxin", description = "Expert matching and two-way call booking. See shared/api.md."),
     paths(
-        service::healthz, service::readyz, service::metrics, service::openapi,
+        service::healthz, service::readyz, service::metrics, openapi,
         experts::create_expert, experts::apply, experts::approve, experts::suspend,
         experts::put_availability, experts::slots, experts::my_bookings,
         seekers::slate, seekers::update_me, seekers::place_hold, seekers::release_hold,
@@ -232,4 +232,11 @@ impl Modify for LinkFieldNames {
 
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+/// Serves this document. It lives beside the document, so `routes` never
+/// refers back to `openapi`.
+#[utoipa::path(get, path = "/openapi.json", tag = "service", responses((status = 200, description = "This document")))]
+pub async fn openapi() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok().json(document())
 }

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use uuid::Uuid;
 
-pub use anxin_testkit::{database_server as postgres_base, free_tcp_port as free_port, redis_url};
+pub use anxin_testkit::{free_tcp_port as free_port, redis_url};
 
 /// Everything logged by every app in this test binary, for privacy checks.
 #[derive(Clone, Default)]

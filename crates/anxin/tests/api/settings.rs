@@ -29,16 +29,15 @@ fn anxin(vars: &[(&str, String)], args: &[&str]) -> Command {
 #[tokio::test]
 async fn every_documented_variable_set_through_the_environment_starts_anxin() {
     let id = uuid::Uuid::new_v4().simple().to_string();
+    // Dropped when the test ends, as every test's database.
+    let database = anxin_testkit::TestDatabase::new();
     let port = free_port();
     // Digits only, as trunk credentials and secrets often are.
     let jwt_secret = "0123456789".repeat(4);
     let vars: Vec<(&str, String)> = [
         ("ANXIN_ENV", "development".to_string()),
         ("ANXIN_LISTEN", format!("127.0.0.1:{port}")),
-        (
-            "ANXIN_DATABASE_URL",
-            format!("{}/anxin_test_{id}", postgres_base()),
-        ),
+        ("ANXIN_DATABASE_URL", database.url.clone()),
         ("ANXIN_REDIS_URL", redis_url()),
         ("ANXIN_REDIS_PREFIX", format!("test-{id}")),
         ("ANXIN_JWT_SECRET", jwt_secret.clone()),
@@ -54,6 +53,7 @@ async fn every_documented_variable_set_through_the_environment_starts_anxin() {
         ("ANXIN_SIP_OUTBOUND_PROXY", "127.0.0.1:5999".into()),
         ("ANXIN_SIP_ASSERT_IDENTITY", "true".into()),
         ("ANXIN_SIP_RING_TIMEOUT_SECONDS", "20".into()),
+        ("ANXIN_WORKER_METRICS_LISTEN", "127.0.0.1:0".into()),
         ("ANXIN_CALL_MAX_ATTEMPTS", "2".into()),
         ("ANXIN_CALL_RETRY_MINUTES", "1".into()),
         ("ANXIN_CALL_GRACE_MINUTES", "3".into()),

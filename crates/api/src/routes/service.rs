@@ -1,4 +1,4 @@
-//! Liveness, readiness, metrics and the OpenAPI document.
+//! Liveness, readiness and metrics.
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 
@@ -32,9 +32,4 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())
-}
-
-#[utoipa::path(get, path = "/openapi.json", tag = "service", responses((status = 200, description = "This document")))]
-pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(crate::openapi::document())
 }
