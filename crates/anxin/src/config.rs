@@ -75,6 +75,12 @@ pub struct Settings {
     /// counters); none by default. Under `anxin` (everything in one process)
     /// the API's `/metrics` carries them.
     pub worker_metrics_listen: Option<String>,
+    /// The host app's public keys (PEM or JWKS): RS256/ES256 seeker tokens
+    /// verified with them, beside HS256 tokens signed with the JWT secret.
+    pub jwt_public_keys_file: Option<String>,
+    /// Checked against host-app tokens' `iss` / `aud` when set.
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
     /// Also present the caller ID in `P-Asserted-Identity`.
     #[serde(deserialize_with = "text::parse")]
     pub sip_assert_identity: bool,
@@ -152,6 +158,9 @@ impl Default for Settings {
             sip_bind: "0.0.0.0:5060".into(),
             sip_outbound_proxy: None,
             worker_metrics_listen: None,
+            jwt_public_keys_file: None,
+            jwt_issuer: None,
+            jwt_audience: None,
             sip_assert_identity: false,
             sip_ring_timeout_seconds: 25,
             call_max_attempts: 3,

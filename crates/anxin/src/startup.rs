@@ -5,7 +5,7 @@ use crate::config::Settings;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
-use anxin_api::auth::TokenVerifier;
+use anxin_api::auth::{HostKeys, TokenVerifier};
 use anxin_api::{flows, AppState};
 use anxin_reserve::Reserve;
 use anxin_store::crypto::{PhoneCipher, SubjectHasher};
@@ -30,12 +30,22 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<web::Data<AppSta
         .await
         .context("connecting to Redis (is it running? see ANXIN_REDIS_URL)")?;
     let cipher = PhoneCipher::new(&settings.phone_key_id, &secrets.phone_key)?;
+    let mut tokens = TokenVerifier::hs256(&secrets.jwt_secret);
+    if let Some(file) = &settings.jwt_public_keys_file {
+        let keys = HostKeys::load(
+            file,
+            settings.jwt_issuer.clone(),
+            settings.jwt_audience.clone(),
+        )
+        .context("ANXIN_JWT_PUBLIC_KEYS_FILE")?;
+        tokens = tokens.with_host_keys(keys);
+    }
     Ok(web::Data::new(AppState::new(
         pool,
         reserve,
         cipher,
         SubjectHasher::new(&secrets.subject_key),
-        TokenVerifier::hs256(&secrets.jwt_secret),
+        tokens,
         settings.api_config(),
     )))
 }

@@ -12,7 +12,7 @@ use anxin_store::seekers::SeekerRow;
 use futures_util::future::LocalBoxFuture;
 use std::marker::PhantomData;
 
-pub use crate::token::{issue_token, Claims, Principal, Role, TokenVerifier};
+pub use crate::token::{issue_token, Claims, HostKeys, Principal, Role, TokenVerifier};
 
 /// Which roles may call a handler.
 pub trait Policy {

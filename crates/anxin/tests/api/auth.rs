@@ -141,3 +141,38 @@ async fn the_token_command_prints_a_token_the_service_accepts() {
         .unwrap();
     assert!(!bad.status.success());
 }
+
+/// The host app signs its seekers' tokens with its own private key; Anxin
+/// holds only the public half (`ANXIN_JWT_PUBLIC_KEYS_FILE`, here a JWKS)
+/// and checks `iss`/`aud`. The same token with another audience is refused.
+#[tokio::test]
+async fn a_host_app_signs_seeker_tokens_anxin_verifies_them_with_its_public_key() {
+    let keys = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/tests/keys");
+    let app = spawn_app_with(|s| {
+        s.jwt_public_keys_file = Some(keys.join("jwks.json").display().to_string());
+        s.jwt_issuer = Some("https://host.example".into());
+        s.jwt_audience = Some("anxin".into());
+    })
+    .await;
+    let private = EncodingKey::from_ec_pem(&std::fs::read(keys.join("ec_a.key")).unwrap()).unwrap();
+    let token = |aud: &str| {
+        let mut header = Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some("ec-a".into());
+        let now = chrono::Utc::now().timestamp();
+        encode(
+            &header,
+            &json!({"sub": "host-user-77", "role": "seeker", "exp": now + 300, "iat": now,
+                    "iss": "https://host.example", "aud": aud}),
+            &private,
+        )
+        .unwrap()
+    };
+    let r = app.get(&token("anxin"), "/v1/slate").await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    assert_error(
+        app.get(&token("another-service"), "/v1/slate").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+}

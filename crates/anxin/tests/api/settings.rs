@@ -54,6 +54,12 @@ async fn every_documented_variable_set_through_the_environment_starts_anxin() {
         ("ANXIN_SIP_ASSERT_IDENTITY", "true".into()),
         ("ANXIN_SIP_RING_TIMEOUT_SECONDS", "20".into()),
         ("ANXIN_WORKER_METRICS_LISTEN", "127.0.0.1:0".into()),
+        (
+            "ANXIN_JWT_PUBLIC_KEYS_FILE",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../api/tests/keys/jwks.json").into(),
+        ),
+        ("ANXIN_JWT_ISSUER", "https://host.example".into()),
+        ("ANXIN_JWT_AUDIENCE", "anxin".into()),
         ("ANXIN_CALL_MAX_ATTEMPTS", "2".into()),
         ("ANXIN_CALL_RETRY_MINUTES", "1".into()),
         ("ANXIN_CALL_GRACE_MINUTES", "3".into()),
