@@ -201,42 +201,24 @@ impl App {
             .collect()
     }
 
+    // A dashboard seeker through the API tests' own hold and booking steps.
     pub async fn hold(&self, seeker: &Seeker, slot: Uuid) -> reqwest::Response {
-        self.post(&seeker.token, "/v1/holds", &json!({"slot_id": slot}))
-            .await
+        self.app.hold(&seeker.token, slot).await
     }
 
     pub async fn hold_ok(&self, seeker: &Seeker, slot: Uuid) -> Uuid {
-        let r = self.hold(seeker, slot).await;
-        assert_eq!(
-            r.status(),
-            StatusCode::CREATED,
-            "{}",
-            r.text().await.unwrap()
-        );
-        uuid_of(&r.json::<Value>().await.unwrap()["hold_id"])
+        self.app.held(&seeker.token, slot).await.parse().unwrap()
     }
 
     pub async fn confirm(&self, seeker: &Seeker, hold: Uuid) -> reqwest::Response {
-        self.post(
-            &seeker.token,
-            "/v1/bookings",
-            &json!({"hold_id": hold, "phone": seeker.phone}),
-        )
-        .await
+        self.app
+            .confirm(&seeker.token, &hold.to_string(), &seeker.phone)
+            .await
     }
 
     /// Hold and confirm; the booking id.
     pub async fn book(&self, seeker: &Seeker, slot: Uuid) -> Uuid {
-        let hold = self.hold_ok(seeker, slot).await;
-        let r = self.confirm(seeker, hold).await;
-        assert_eq!(
-            r.status(),
-            StatusCode::CREATED,
-            "{}",
-            r.text().await.unwrap()
-        );
-        uuid_of(&r.json::<Value>().await.unwrap()["booking_id"])
+        self.app.book(&seeker.token, slot, &seeker.phone).await
     }
 
     /// The summary, computed now (not served from the few-seconds cache).
