@@ -46,6 +46,9 @@ pub struct Settings {
     pub listen: String,
     pub database_url: String,
     pub redis_url: String,
+    /// Comma-separated `redis://host:port` seed nodes of a Redis Cluster;
+    /// when set, Anxin uses the cluster instead of `redis_url`.
+    pub redis_cluster_nodes: Option<String>,
     /// Prefix of every Redis key (deployments or tests sharing a server).
     pub redis_prefix: String,
     #[serde(skip_serializing)]
@@ -145,6 +148,7 @@ impl Default for Settings {
             listen: "127.0.0.1:8080".into(),
             database_url: "postgres://postgres@127.0.0.1:5432/anxin".into(),
             redis_url: "redis://127.0.0.1:6379".into(),
+            redis_cluster_nodes: None,
             redis_prefix: "anxin".into(),
             jwt_secret: None,
             phone_key: None,
@@ -329,6 +333,12 @@ impl Settings {
             holds_per_minute_per_ip: self.holds_per_minute_per_ip.max(1),
             ..anxin_api::ApiConfig::default()
         }
+    }
+
+    /// The one Redis server, or the cluster when its nodes are set.
+    pub fn redis_server(&self) -> anyhow::Result<anxin_reserve::RedisServer> {
+        anxin_reserve::RedisServer::new(&self.redis_url, self.redis_cluster_nodes.as_deref())
+            .context("ANXIN_REDIS_URL / ANXIN_REDIS_CLUSTER_NODES")
     }
 
     pub fn reserve_config(&self) -> anxin_reserve::ReserveConfig {
@@ -518,6 +528,30 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn cluster_nodes_choose_the_cluster_over_the_one_server() {
+        let nodes = " redis://127.0.0.1:7101, redis://127.0.0.1:7102 ,";
+        let s = Settings::from_vars(vars(&[
+            ("ANXIN_REDIS_CLUSTER_NODES", nodes),
+            ("ANXIN_CONFIG", "/nonexistent/anxin.toml"),
+        ]))
+        .unwrap();
+        match s.redis_server().unwrap() {
+            anxin_reserve::RedisServer::Cluster(seeds) => assert_eq!(
+                seeds,
+                vec!["redis://127.0.0.1:7101", "redis://127.0.0.1:7102"]
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(!Settings::default().redis_server().unwrap().is_cluster());
+        let bad = Settings {
+            redis_cluster_nodes: Some("http://nowhere".into()),
+            ..Settings::default()
+        };
+        let e = format!("{:#}", bad.redis_server().unwrap_err());
+        assert!(e.contains("ANXIN_REDIS_CLUSTER_NODES"), "{e}");
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<web::Data<AppSta
     anxin_store::migrate(&pool)
         .await
         .context("running migrations")?;
-    let reserve = Reserve::connect(&settings.redis_url, settings.reserve_config())
+    let reserve = Reserve::connect(&settings.redis_server()?, settings.reserve_config())
         .await
         .context("connecting to Redis (is it running? see ANXIN_REDIS_URL)")?;
     let cipher = PhoneCipher::new(&settings.phone_key_id, &secrets.phone_key)?;

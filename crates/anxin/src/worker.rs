@@ -111,14 +111,13 @@ pub async fn run(
         .await
         .context("running migrations")?;
     // Timeouts and quick reconnects as the API's (see
-    // `anxin_reserve::connection_config`): the call events a worker
+    // `anxin_reserve::RedisServer::connect`): the call events a worker
     // publishes while Redis is down are dropped, never waited for.
-    let redis = redis::aio::ConnectionManager::new_with_config(
-        redis::Client::open(settings.redis_url.as_str())?,
-        anxin_reserve::connection_config(anxin_reserve::RESPONSE_TIMEOUT),
-    )
-    .await
-    .context("connecting to Redis")?;
+    let redis = settings
+        .redis_server()?
+        .connect(anxin_reserve::RESPONSE_TIMEOUT)
+        .await
+        .context("connecting to Redis")?;
     let cipher = PhoneCipher::new(&settings.phone_key_id, &secrets.phone_key)?;
     let provider = provider(settings).await?;
     tracing::info!(provider = ?settings.call_provider(), "call worker started");

@@ -5,9 +5,9 @@
 use anxin_domain::call::{CallOutcome, CallState};
 use anxin_domain::ids::BookingId;
 use anxin_domain::proto::CallEvent;
+use anxin_reserve::RedisConnection;
 use chrono::{DateTime, Utc};
 use prost::Message;
-use redis::aio::ConnectionManager;
 
 /// Where events go.
 #[derive(Debug, Clone)]
@@ -44,7 +44,7 @@ impl EventStream {
     /// that does not answer within a second is given up on: the caller is
     /// supervising a call and must get back to renewing its lease.
     #[tracing::instrument(skip_all, fields(booking_id = %event.booking_id, state = %event.state))]
-    pub async fn publish(&self, redis: &mut ConnectionManager, event: &CallEvent) {
+    pub async fn publish(&self, redis: &mut RedisConnection, event: &CallEvent) {
         let xadd = redis::cmd("XADD")
             .arg(&self.key)
             .arg("MAXLEN")

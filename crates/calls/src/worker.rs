@@ -25,11 +25,11 @@ use crate::provider::{
 use anxin_domain::booking::BookingStatus;
 use anxin_domain::call::{CallOutcome, CallState, RetryPolicy};
 use anxin_domain::ids::BookingId;
+use anxin_reserve::RedisConnection;
 use anxin_store::call_tasks::{self, AttemptEnd, Lease, LeaseStatus, LeasedTask, NextStep};
 use anxin_store::crypto::PhoneCipher;
 use anxin_store::StoreError;
 use chrono::{DateTime, Utc};
-use redis::aio::ConnectionManager;
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use std::future::Future;
@@ -112,7 +112,7 @@ enum TaskError {
 struct Ctx {
     cfg: WorkerConfig,
     pool: PgPool,
-    redis: ConnectionManager,
+    redis: RedisConnection,
     cipher: PhoneCipher,
     provider: Arc<dyn CallProvider>,
 }
@@ -124,7 +124,7 @@ struct Ctx {
 pub async fn run(
     cfg: WorkerConfig,
     pool: PgPool,
-    redis: ConnectionManager,
+    redis: RedisConnection,
     cipher: PhoneCipher,
     provider: Arc<dyn CallProvider>,
     shutdown: impl Future<Output = ()> + Send,
@@ -454,7 +454,7 @@ async fn supervise(
     booking: BookingId,
     attempt: i32,
     mut handle: CallHandle,
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConnection,
 ) -> Option<CallReport> {
     let simulated = ctx.provider.is_simulated();
     let lease_len = ctx.cfg.lease;
@@ -543,7 +543,7 @@ async fn record_progress(
     booking: BookingId,
     attempt: u32,
     progress: &CallProgress,
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConnection,
     limit: Duration,
 ) -> Result<bool, StoreError> {
     let pool = &ctx.pool;
@@ -611,7 +611,7 @@ async fn conclude(
     attempt: i32,
     slot_ends_at: DateTime<Utc>,
     report: &CallReport,
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConnection,
 ) {
     let attempt_no = u32::try_from(attempt).unwrap_or(u32::MAX);
     let next =

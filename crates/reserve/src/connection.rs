@@ -3,8 +3,11 @@
 use crate::keys::{Keys, SeekerKeys};
 use crate::{Arg, ReserveConfig, Result, Shown};
 use anxin_domain::ids::ExpertId;
-use redis::aio::ConnectionManager;
-use redis::Script;
+use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo};
+use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Script, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +19,7 @@ use std::time::Duration;
 /// `CONNECT_TIMEOUT` for a connection, and each request that finds the connection
 /// down tries once to reconnect: Redis answering again is noticed by the
 /// next request.
-pub fn connection_config(response: Duration) -> redis::aio::ConnectionManagerConfig {
+fn connection_config(response: Duration) -> redis::aio::ConnectionManagerConfig {
     redis::aio::ConnectionManagerConfig::new()
         .set_number_of_retries(1)
         .set_exponent_base(2)
@@ -26,6 +29,167 @@ pub fn connection_config(response: Duration) -> redis::aio::ConnectionManagerCon
         .set_response_timeout(response)
 }
 
+/// How a cluster connection retries a command that met a redirection, a
+/// node that went away, or a cluster still electing a new master: about
+/// 3 s in all, enough for a replica to take over (`cluster-node-timeout`
+/// plus an election), and short enough that a request fails as 503 rather
+/// than hanging.
+const CLUSTER_RETRIES: u32 = 8;
+const CLUSTER_RETRY_WAIT_MS: (u64, u64) = (50, 600);
+
+/// Where Anxin's Redis is: one server (`ANXIN_REDIS_URL`), or a Redis
+/// Cluster reached through its seed nodes (`ANXIN_REDIS_CLUSTER_NODES`).
+#[derive(Clone, Debug)]
+pub enum RedisServer {
+    Node(redis::Client),
+    Cluster(Vec<String>),
+}
+
+impl RedisServer {
+    /// The cluster when `cluster_nodes` (comma-separated `redis://host:port`)
+    /// names any node, else the one server at `url`.
+    pub fn new(url: &str, cluster_nodes: Option<&str>) -> Result<Self> {
+        let nodes: Vec<String> = cluster_nodes
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(String::from)
+            .collect();
+        if nodes.is_empty() {
+            return Ok(Self::Node(redis::Client::open(url)?));
+        }
+        for node in &nodes {
+            redis::Client::open(node.as_str())?;
+        }
+        Ok(Self::Cluster(nodes))
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, Self::Cluster(_))
+    }
+
+    /// A connection whose commands wait at most `response` for a reply (see
+    /// `connection_config`).
+    pub async fn connect(&self, response: Duration) -> RedisResult<RedisConnection> {
+        match self {
+            Self::Node(client) => Ok(RedisConnection::Node(
+                ConnectionManager::new_with_config(client.clone(), connection_config(response))
+                    .await?,
+            )),
+            Self::Cluster(nodes) => {
+                let (min_wait, max_wait) = CLUSTER_RETRY_WAIT_MS;
+                let client = redis::cluster::ClusterClientBuilder::new(nodes.clone())
+                    .connection_timeout(CONNECT_TIMEOUT)
+                    .response_timeout(response)
+                    .retries(CLUSTER_RETRIES)
+                    .min_retry_wait(min_wait)
+                    .max_retry_wait(max_wait)
+                    .build()?;
+                Ok(RedisConnection::Cluster(
+                    client.get_async_connection().await?,
+                ))
+            }
+        }
+    }
+}
+
+/// One connection to Anxin's Redis, whichever kind it is; everything that
+/// talks to Redis (requests, the call worker, tests) goes through it.
+/// Commands go where the cluster client routes them (by key, following
+/// MOVED and ASK). A pipeline whose commands fall in several hash slots
+/// (the slate reads every candidate expert's index in one) is refused by
+/// Redis Cluster, so on a cluster it is split into one pipeline per slot,
+/// sent concurrently, and the replies are put back in the pipeline's order.
+#[derive(Clone)]
+#[allow(clippy::large_enum_variant)] // Cloned for each request: boxing would allocate each time.
+pub enum RedisConnection {
+    Node(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for RedisConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Node(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Node(c) => c.req_packed_commands(pipeline, offset, count),
+            // A transaction (`offset` past its MULTI) must keep to one slot.
+            Self::Cluster(c) => {
+                if offset > 0 {
+                    c.req_packed_commands(pipeline, offset, count)
+                } else {
+                    Box::pin(per_slot(c.clone(), pipeline))
+                }
+            }
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Node(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// A cluster's MOVED or ASK that reached us: the client follows them for a
+/// command, but not for a command inside a pipeline, and a command whose
+/// retries ran out during a failover ends with the last one it got. The
+/// client has refreshed its slot map by then, so once more is enough.
+fn is_redirection(e: &redis::RedisError) -> bool {
+    matches!(e.kind(), redis::ErrorKind::Moved | redis::ErrorKind::Ask)
+}
+
+/// The hash slot (with primary or replica) a command's key routes to; None
+/// for a command without a key.
+fn route_of(cmd: &Cmd) -> Option<Route> {
+    match RoutingInfo::for_routable(cmd) {
+        Some(RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route))) => Some(route),
+        _ => None,
+    }
+}
+
+async fn per_slot(c: ClusterConnection, pipeline: &Pipeline) -> RedisResult<Vec<Value>> {
+    let mut groups: Vec<(Pipeline, Vec<usize>)> = Vec::new();
+    let mut by_route: HashMap<Option<Route>, usize> = HashMap::new();
+    for (i, cmd) in pipeline.cmd_iter().enumerate() {
+        let g = *by_route.entry(route_of(cmd)).or_insert_with(|| {
+            groups.push((Pipeline::new(), Vec::new()));
+            groups.len() - 1
+        });
+        groups[g].0.add_command(cmd.clone());
+        groups[g].1.push(i);
+    }
+    let len = groups.iter().map(|(_, positions)| positions.len()).sum();
+    if groups.len() <= 1 {
+        let mut c = c;
+        return c.req_packed_commands(pipeline, 0, len).await;
+    }
+    let replies = futures_util::future::try_join_all(groups.iter().map(|(p, _)| {
+        let mut c = c.clone();
+        async move { c.req_packed_commands(p, 0, p.cmd_iter().count()).await }
+    }))
+    .await?;
+    let mut out = vec![Value::Nil; len];
+    for ((_, positions), values) in groups.iter().zip(replies) {
+        for (&i, v) in positions.iter().zip(values) {
+            out[i] = v;
+        }
+    }
+    Ok(out)
+}
+
 /// How long a connection attempt may take (loopback or one data centre).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long a request's command may wait for its reply.
@@ -33,27 +197,41 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_millis(1500);
 /// The bulk connection's pipelines (every expert's counts) take longer.
 const BULK_RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A Lua script: its source, and the SHA1 `EVALSHA` names it by.
+pub(crate) struct Lua {
+    code: String,
+    hash: String,
+}
+
+impl Lua {
+    fn new(code: String) -> Self {
+        let hash = Script::new(&code).get_hash().to_string();
+        Self { code, hash }
+    }
+}
+
 pub(crate) struct Scripts {
-    pub(crate) hold: Script,
-    pub(crate) verify: Script,
-    pub(crate) book: Script,
-    pub(crate) release: Script,
-    pub(crate) unbook: Script,
-    pub(crate) open: Script,
-    pub(crate) upsert: Script,
-    pub(crate) withdraw: Script,
-    pub(crate) rebuild: Script,
-    pub(crate) held: Script,
-    pub(crate) seeker_acquire: Script,
-    pub(crate) seeker_release: Script,
-    pub(crate) seeker_hold: Script,
-    pub(crate) index_built: Script,
+    pub(crate) hold: Lua,
+    pub(crate) verify: Lua,
+    pub(crate) book: Lua,
+    pub(crate) release: Lua,
+    pub(crate) unbook: Lua,
+    pub(crate) open: Lua,
+    pub(crate) upsert: Lua,
+    pub(crate) withdraw: Lua,
+    pub(crate) rebuild: Lua,
+    pub(crate) held: Lua,
+    pub(crate) seeker_acquire: Lua,
+    pub(crate) seeker_release: Lua,
+    pub(crate) seeker_hold: Lua,
+    pub(crate) index_built: Lua,
 }
 
 impl Scripts {
     fn load() -> Self {
         let prelude = include_str!("lua/expert_prelude.lua");
-        let expert = |body: &str| Script::new(&format!("{prelude}\n{body}"));
+        let expert = |body: &str| Lua::new(format!("{prelude}\n{body}"));
+        let alone = |body: &str| Lua::new(body.to_string());
         Self {
             hold: expert(include_str!("lua/hold.lua")),
             verify: expert(include_str!("lua/verify.lua")),
@@ -65,10 +243,10 @@ impl Scripts {
             withdraw: expert(include_str!("lua/withdraw.lua")),
             rebuild: expert(include_str!("lua/rebuild.lua")),
             held: expert(include_str!("lua/held.lua")),
-            seeker_acquire: Script::new(include_str!("lua/seeker_acquire.lua")),
-            seeker_release: Script::new(include_str!("lua/seeker_release.lua")),
-            seeker_hold: Script::new(include_str!("lua/seeker_hold.lua")),
-            index_built: Script::new(include_str!("lua/index_built.lua")),
+            seeker_acquire: alone(include_str!("lua/seeker_acquire.lua")),
+            seeker_release: alone(include_str!("lua/seeker_release.lua")),
+            seeker_hold: alone(include_str!("lua/seeker_hold.lua")),
+            index_built: alone(include_str!("lua/index_built.lua")),
         }
     }
 }
@@ -77,14 +255,14 @@ impl Scripts {
 pub(crate) trait Query {
     fn send<T: redis::FromRedisValue>(
         &self,
-        c: &mut ConnectionManager,
+        c: &mut RedisConnection,
     ) -> impl std::future::Future<Output = redis::RedisResult<T>> + Send;
 }
 
 impl Query for redis::Cmd {
     fn send<T: redis::FromRedisValue>(
         &self,
-        c: &mut ConnectionManager,
+        c: &mut RedisConnection,
     ) -> impl std::future::Future<Output = redis::RedisResult<T>> + Send {
         self.query_async(c)
     }
@@ -93,7 +271,7 @@ impl Query for redis::Cmd {
 impl Query for redis::Pipeline {
     fn send<T: redis::FromRedisValue>(
         &self,
-        c: &mut ConnectionManager,
+        c: &mut RedisConnection,
     ) -> impl std::future::Future<Output = redis::RedisResult<T>> + Send {
         self.query_async(c)
     }
@@ -103,14 +281,14 @@ static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 
 thread_local! {
     /// Per thread, the connection of each `Reserve` handle used on it.
-    static LOCAL: std::cell::RefCell<std::collections::HashMap<u64, ConnectionManager>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+    static LOCAL: std::cell::RefCell<HashMap<u64, RedisConnection>> =
+        std::cell::RefCell::new(HashMap::new());
 }
 
 /// The handle every API instance and worker shares. Cheap to clone.
 #[derive(Clone)]
 pub struct Reserve {
-    client: redis::Client,
+    server: RedisServer,
     /// Names this handle's connections in each thread's `LOCAL` map.
     id: u64,
     /// Use a connection of the calling thread's own (see `LOCAL`); the bulk
@@ -118,30 +296,23 @@ pub struct Reserve {
     per_thread: bool,
     /// The shared connection: the bulk handle's, and the fallback when a
     /// thread can't open its own.
-    conn: ConnectionManager,
+    conn: RedisConnection,
     /// A second connection for bulk work (weight snapshots over every expert,
     /// rebuilds): a pipeline of tens of thousands of commands on `conn` would
     /// queue every request's reply behind it.
-    bulk: ConnectionManager,
+    bulk: RedisConnection,
     pub(crate) keys: Keys,
     pub(crate) config: Arc<ReserveConfig>,
     pub(crate) scripts: Arc<Scripts>,
 }
 
 impl Reserve {
-    pub async fn connect(url: &str, config: ReserveConfig) -> Result<Self> {
-        let client = redis::Client::open(url)?;
-        let conn =
-            ConnectionManager::new_with_config(client.clone(), connection_config(RESPONSE_TIMEOUT))
-                .await?;
-        let bulk = ConnectionManager::new_with_config(
-            client.clone(),
-            connection_config(BULK_RESPONSE_TIMEOUT),
-        )
-        .await?;
+    pub async fn connect(server: &RedisServer, config: ReserveConfig) -> Result<Self> {
+        let conn = server.connect(RESPONSE_TIMEOUT).await?;
+        let bulk = server.connect(BULK_RESPONSE_TIMEOUT).await?;
         Ok(Self {
             keys: Keys::new(&config.key_prefix),
-            client,
+            server: server.clone(),
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             per_thread: true,
             conn,
@@ -175,19 +346,14 @@ impl Reserve {
     /// threads twice (out to the driver, back with the reply), and those
     /// wake-ups were the largest cost of a hold. Opened on first use, one per
     /// thread and handle.
-    async fn conn(&self) -> ConnectionManager {
+    async fn conn(&self) -> RedisConnection {
         if !self.per_thread {
             return self.conn.clone();
         }
         if let Some(c) = LOCAL.with(|l| l.borrow().get(&self.id).cloned()) {
             return c;
         }
-        match ConnectionManager::new_with_config(
-            self.client.clone(),
-            connection_config(RESPONSE_TIMEOUT),
-        )
-        .await
-        {
+        match self.server.connect(RESPONSE_TIMEOUT).await {
             Ok(c) => {
                 LOCAL.with(|l| l.borrow_mut().insert(self.id, c.clone()));
                 c
@@ -205,14 +371,17 @@ impl Reserve {
     /// each connection failing. A Redis that died with the first attempt
     /// lost whatever it ran. A live Redis that reset the connection after
     /// running it sees it twice: at worst a seeker's 409 until the hold
-    /// expires, never a second booking (Postgres refuses one).
+    /// expires, never a second booking (Postgres refuses one). A command a
+    /// cluster redirected (see `is_redirection`) never ran, and is sent again.
     pub(crate) async fn query<T: redis::FromRedisValue>(
         &self,
         q: &(impl Query + ?Sized),
     ) -> redis::RedisResult<T> {
         let mut c = self.conn().await;
         match q.send(&mut c).await {
-            Err(e) if e.is_connection_dropped() => q.send(&mut self.conn().await).await,
+            Err(e) if e.is_connection_dropped() || is_redirection(&e) => {
+                q.send(&mut self.conn().await).await
+            }
             reply => reply,
         }
     }
@@ -225,7 +394,7 @@ impl Reserve {
     /// Runs one of the expert scripts on `expert`'s keys.
     pub(crate) async fn on_expert(
         &self,
-        script: &Script,
+        script: &Lua,
         expert: ExpertId,
         args: &[Arg<'_>],
     ) -> Result<Vec<String>> {
@@ -236,7 +405,7 @@ impl Reserve {
     /// Runs one of the seeker scripts.
     pub(crate) async fn on_seeker(
         &self,
-        script: &Script,
+        script: &Lua,
         SeekerKeys(keys): SeekerKeys,
         args: &[Arg<'_>],
     ) -> Result<Vec<String>> {
@@ -244,31 +413,33 @@ impl Reserve {
         self.eval(script, &[holds, idempotency], args).await
     }
 
-    /// `EVALSHA`, loading the script first if this Redis doesn't know it yet
-    /// (a restart, a wipe). Keys and arguments go straight into the command's
-    /// buffer: `ScriptInvocation` copies each into an allocation of its own
-    /// and then again into the command, on every hold.
+    /// `EVALSHA`, or `EVAL` with the script's source if this Redis doesn't
+    /// know it yet (a restart, a wipe, a replica just promoted), which also
+    /// caches it there. `EVAL` goes to the node of the script's keys, as
+    /// `EVALSHA` does: a `SCRIPT LOAD` would have to reach every node of a
+    /// cluster, and fails while one of them is down. Keys and arguments go
+    /// straight into the command's buffer: `ScriptInvocation` copies each
+    /// into an allocation of its own and then again into the command, on
+    /// every hold.
     pub(crate) async fn eval(
         &self,
-        script: &Script,
+        script: &Lua,
         keys: &[&str],
         args: &[Arg<'_>],
     ) -> Result<Vec<String>> {
-        // Sized for the slot side of a hold (about 520 bytes), so writing the
-        // arguments doesn't grow it.
-        let mut cmd = redis::Cmd::with_capacity(3 + keys.len() + args.len(), 640);
-        cmd.arg("EVALSHA")
-            .arg(script.get_hash())
-            .arg(keys.len())
-            .arg(keys);
-        for a in args {
-            cmd.arg(Shown(*a));
-        }
-        match self.query(&cmd).await {
+        let command = |verb: &str, body: &str| {
+            // Sized for the slot side of a hold (about 520 bytes), so writing
+            // the arguments doesn't grow it.
+            let mut cmd = redis::Cmd::with_capacity(3 + keys.len() + args.len(), 640);
+            cmd.arg(verb).arg(body).arg(keys.len()).arg(keys);
+            for a in args {
+                cmd.arg(Shown(*a));
+            }
+            cmd
+        };
+        match self.query(&command("EVALSHA", &script.hash)).await {
             Err(e) if e.kind() == redis::ErrorKind::NoScriptError => {
-                let mut c = self.conn().await;
-                script.prepare_invoke().load_async(&mut c).await?;
-                Ok(self.query(&cmd).await?)
+                Ok(self.query(&command("EVAL", &script.code)).await?)
             }
             reply => Ok(reply?),
         }

@@ -19,7 +19,7 @@ mod holds;
 mod index;
 pub mod keys;
 
-pub use connection::{connection_config, Reserve, CONNECT_TIMEOUT, RESPONSE_TIMEOUT};
+pub use connection::{RedisConnection, RedisServer, Reserve, CONNECT_TIMEOUT, RESPONSE_TIMEOUT};
 pub use exposure::Served;
 pub use holds::{HoldRecord, SeekerHold, SlotHold};
 pub use index::{IndexState, IndexedSlot};
@@ -55,6 +55,11 @@ impl ReserveError {
                     | redis::ErrorKind::ClusterDown
                     | redis::ErrorKind::MasterDown
                     | redis::ErrorKind::ReadOnly
+                    // A cluster moving slots or promoting a replica, after
+                    // the client's own retries and redirections ran out.
+                    | redis::ErrorKind::Moved
+                    | redis::ErrorKind::Ask
+                    | redis::ErrorKind::ClusterConnectionNotFound
             )
     }
 }

@@ -21,6 +21,15 @@ pub fn redis_url() -> String {
     std::env::var("ANXIN_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// The Redis Cluster to use instead (`ANXIN_TEST_REDIS_CLUSTER_NODES`,
+/// comma-separated seed nodes), set when `./scripts/test` runs the suites
+/// that touch Redis a second time, on a local cluster.
+pub fn redis_cluster_nodes() -> Option<String> {
+    std::env::var("ANXIN_TEST_REDIS_CLUSTER_NODES")
+        .ok()
+        .filter(|n| !n.trim().is_empty())
+}
+
 /// A database of one test's own, named uniquely on the test server, dropped
 /// (with any connections still open to it) when this value is dropped. The
 /// database itself is created by whoever connects first: the application
@@ -129,4 +138,121 @@ pub fn free_tcp_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A Redis Cluster of a test's own (three masters, three replicas), started
+/// by `scripts/redis-cluster` on free loopback ports, for tests that break
+/// it (a failover). Stopped when dropped.
+pub struct RedisCluster {
+    base: u16,
+    dir: std::path::PathBuf,
+    /// The seed nodes, as `ANXIN_REDIS_CLUSTER_NODES` takes them.
+    pub nodes: String,
+}
+
+impl RedisCluster {
+    /// `node_timeout_ms` is how long a master may be silent before its
+    /// replica takes over.
+    pub fn start(node_timeout_ms: u32) -> Self {
+        require_program("redis-server", "redis-server");
+        let base = free_port_block();
+        let dir = std::env::temp_dir().join(format!("anxin-test-cluster-{base}"));
+        let out = Self::script(&[
+            "start",
+            &base.to_string(),
+            dir.to_str().unwrap(),
+            &node_timeout_ms.to_string(),
+        ]);
+        Self {
+            base,
+            dir,
+            nodes: out.trim().to_string(),
+        }
+    }
+
+    fn script(args: &[&str]) -> String {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/redis-cluster");
+        let out = std::process::Command::new(script)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "scripts/redis-cluster {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn ports(&self) -> impl Iterator<Item = u16> {
+        self.base..self.base + 6
+    }
+
+    /// What `redis-cli -p <port> <args>` prints (empty when the node is gone).
+    pub fn cli(&self, port: u16, args: &[&str]) -> String {
+        std::process::Command::new("redis-cli")
+            .arg("-p")
+            .arg(port.to_string())
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The master serving `key` now.
+    pub fn master_of(&self, key: &str) -> Option<u16> {
+        self.ports().find(|&p| {
+            self.cli(p, &["role"]).starts_with("master")
+                && self.cli(p, &["exists", key]).trim() == "1"
+        })
+    }
+
+    /// Kills a node at once (`kill -9`): no shutdown, no last write.
+    pub fn kill(&self, port: u16) {
+        let pid = std::fs::read_to_string(self.dir.join(format!("{port}.pid"))).unwrap();
+        let killed = std::process::Command::new("kill")
+            .args(["-9", pid.trim()])
+            .status()
+            .unwrap();
+        assert!(killed.success(), "kill -9 {pid}");
+    }
+
+    /// Waits until every node but `dead` says the cluster is whole again
+    /// (the dead master's replica promoted); false after `within`.
+    pub fn wait_for_failover(&self, dead: u16, within: std::time::Duration) -> bool {
+        let until = std::time::Instant::now() + within;
+        while std::time::Instant::now() < until {
+            let masters = self
+                .ports()
+                .filter(|&p| p != dead && self.cli(p, &["role"]).starts_with("master"))
+                .count();
+            let whole = self.ports().filter(|&p| p != dead).all(|p| {
+                self.cli(p, &["cluster", "info"])
+                    .contains("cluster_state:ok")
+            });
+            if masters == 3 && whole {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        false
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        Self::script(&["stop", &self.base.to_string()]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The first of six consecutive loopback ports, each free with its cluster
+/// bus port (+10000), all below the kernel's range for outgoing ports.
+fn free_port_block() -> u16 {
+    let free = |p: u16| TcpListener::bind(("127.0.0.1", p)).is_ok();
+    let seed = (uuid::Uuid::new_v4().as_u128() % 4000) as u16;
+    (0..4000u16)
+        .map(|i| 12000 + (seed + i * 6) % 4000)
+        .find(|&b| (b..b + 6).all(|p| free(p) && free(p + 10000)))
+        .expect("no six free ports for a test cluster")
 }

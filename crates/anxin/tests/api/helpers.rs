@@ -92,6 +92,7 @@ pub fn test_settings(tweak: impl FnOnce(&mut Settings)) -> Settings {
         listen: "127.0.0.1:0".into(),
         database_url: TestDatabase::url_for(&format!("anxin_test_{id}")),
         redis_url: redis_url(),
+        redis_cluster_nodes: anxin_testkit::redis_cluster_nodes(),
         redis_prefix: format!("test-{id}"),
         http_workers: 2,
         db_max_connections: 10,
@@ -345,10 +346,13 @@ impl TestApp {
         sqlx::PgPool::connect(&self.database_url).await.unwrap()
     }
 
-    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.settings.redis_url.as_str())
+    /// A connection to this app's Redis (the one server, or the cluster),
+    /// made as the service makes its own.
+    pub async fn redis(&self) -> anxin_reserve::RedisConnection {
+        self.settings
+            .redis_server()
             .unwrap()
-            .get_multiplexed_tokio_connection()
+            .connect(anxin_reserve::RESPONSE_TIMEOUT)
             .await
             .unwrap()
     }

@@ -6,6 +6,7 @@ mod auth;
 mod bad_input;
 mod bookings;
 mod calls_e2e;
+mod cluster;
 mod dashboard;
 mod dashboard_support;
 mod demo;

@@ -13,6 +13,7 @@ use anxin_domain::ids::{BookingId, ExpertId, HoldId, SlotId};
 use anxin_domain::phone::PhoneNumber;
 use anxin_domain::proto::CallEvent;
 use anxin_domain::seeker::{alias, PriorityGroup};
+use anxin_reserve::{RedisConnection, RedisServer};
 use anxin_store::bookings::{self, NewBooking};
 use anxin_store::call_tasks::{self, AttemptRow, TaskRow, TaskState};
 use anxin_store::crypto::PhoneCipher;
@@ -20,7 +21,6 @@ use anxin_testkit::{free_udp_port, require_program, TestDatabase};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use prost::Message;
 use rand::Rng;
-use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
@@ -97,9 +97,13 @@ impl TestDb {
     }
 }
 
-pub async fn redis() -> ConnectionManager {
-    let client = redis::Client::open(anxin_testkit::redis_url()).unwrap();
-    ConnectionManager::new(client).await.unwrap()
+pub async fn redis() -> RedisConnection {
+    let nodes = anxin_testkit::redis_cluster_nodes();
+    RedisServer::new(&anxin_testkit::redis_url(), nodes.as_deref())
+        .unwrap()
+        .connect(anxin_reserve::RESPONSE_TIMEOUT)
+        .await
+        .unwrap()
 }
 
 /// A stream key of this test's own.
@@ -110,7 +114,7 @@ pub fn events_key() -> String {
 /// XRANGE's reply: entry ids with their field/value pairs.
 type StreamEntries = Vec<(String, Vec<(String, Vec<u8>)>)>;
 
-pub async fn read_events(redis: &mut ConnectionManager, key: &str) -> Vec<CallEvent> {
+pub async fn read_events(redis: &mut RedisConnection, key: &str) -> Vec<CallEvent> {
     let entries: StreamEntries = redis::cmd("XRANGE")
         .arg(key)
         .arg("-")
@@ -126,7 +130,7 @@ pub async fn read_events(redis: &mut ConnectionManager, key: &str) -> Vec<CallEv
         .collect()
 }
 
-pub async fn delete_key(redis: &mut ConnectionManager, key: &str) {
+pub async fn delete_key(redis: &mut RedisConnection, key: &str) {
     let _: () = redis::cmd("DEL").arg(key).query_async(redis).await.unwrap();
 }
 
@@ -304,7 +308,7 @@ pub struct TestWorker {
 pub fn spawn_worker(
     cfg: WorkerConfig,
     pool: &PgPool,
-    redis: &ConnectionManager,
+    redis: &RedisConnection,
     provider: Arc<dyn CallProvider>,
 ) -> TestWorker {
     let (stop, stopped) = oneshot::channel::<()>();
