@@ -10,10 +10,12 @@
 # pgbench are), then with the load generator hold + release cycles,
 # confirmations, the full seeker flow, and 2,000 seekers racing for 50 slots.
 # Ends with the Postgres checks (double bookings, lost bookings).
-# Usage: ./loadtest/run.sh [quick|holds]
+# Usage: ./loadtest/run.sh [quick|holds|cluster]
 #   quick: smaller; holds: only raw limit 1 and the wrk hold run (about a
 #   minute, for comparing builds: ANXIN_BIN=<path> serves with another build
-#   of `anxin` than the one just built).
+#   of `anxin` than the one just built); cluster: raw limit 1, then the wrk
+#   hold run and the seeker flow twice, on the single Redis and on a local
+#   Redis Cluster (scripts/redis-cluster, started if not running).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -24,7 +26,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/anxin-target}"
 SCALE=${1:-full}
 SEEKERS=4000; [ "$SCALE" = quick ] && SEEKERS=800
 HOLD_SECONDS=10; [ "$SCALE" = quick ] && HOLD_SECONDS=4
-case "$SCALE" in full|quick|holds) ;; *) echo "usage: $0 [quick|holds]" >&2; exit 2;; esac
+case "$SCALE" in full|quick|holds|cluster) ;; *) echo "usage: $0 [quick|holds|cluster]" >&2; exit 2;; esac
 PORT=18090
 DB=anxin_load
 PREFIX="load-$(date +%s)"
@@ -42,7 +44,7 @@ redis-benchmark -h 127.0.0.1 -p 6379 -c 50 -n 200000 -r 1000000 -q \
 redis-cli -h 127.0.0.1 del "bench:{e}:slots" "bench:{e}:booked" "bench:{e}:held" "bench:{e}:open" "bench:{e}:holds" >/dev/null
 REDIS_RATE=$(grep -oE '[0-9.]+ requests per second' "$OUT/redis-benchmark.txt" | tail -n1 | cut -d' ' -f1)
 
-if [ "$SCALE" != holds ]; then
+if [ "$SCALE" != holds ] && [ "$SCALE" != cluster ]; then
 log "raw limit 2: pgbench, durable booking + outbox insert into two bare tables, 16 clients"
 psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS anxin_pgbench" -qc "CREATE DATABASE anxin_pgbench" >/dev/null
 psql -h 127.0.0.1 -U postgres -d anxin_pgbench -q <<'SQL'
@@ -133,16 +135,29 @@ fi
 # confirmations, cycles and flows, and no steady gain in holds
 # (docs/benchmarks.md).
 WORKERS=${ANXIN_HTTP_WORKERS:-0}
-log "starting anxin serve on :$PORT (database $DB, Redis prefix $PREFIX, $WORKERS HTTP worker(s); 0 = one per core)"
-psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
-ANXIN_HTTP_WORKERS=$WORKERS ANXIN_LISTEN=127.0.0.1:$PORT ANXIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB ANXIN_REDIS_PREFIX=$PREFIX \
-ANXIN_HOLDS_PER_MINUTE_PER_IP=100000000 ANXIN_HOLDS_PER_MINUTE_PER_SEEKER=100000000 ANXIN_MAX_HOLDS_PER_SEEKER=1000000 \
-ANXIN_PRIORITY_SHARE=0 \
-ANXIN_MAX_ACTIVE_BOOKINGS=1000 ANXIN_LOG_FORMAT=json RUST_LOG=warn \
-  "$ANXIN_BIN" serve > "$OUT/server.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; drop_redis_prefix "$PREFIX"' EXIT
-for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 1; done
+# start_server DATABASE PREFIX [VAR=value...]: `anxin serve` on a fresh
+# database, with the extra settings given.
+start_server() {
+  local db=$1 prefix=$2
+  shift 2
+  log "starting anxin serve on :$PORT (database $db, Redis prefix $prefix, $WORKERS HTTP worker(s); 0 = one per core${*:+; $*})"
+  psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+  env ANXIN_HTTP_WORKERS=$WORKERS ANXIN_LISTEN=127.0.0.1:$PORT ANXIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$db ANXIN_REDIS_PREFIX=$prefix \
+    ANXIN_HOLDS_PER_MINUTE_PER_IP=100000000 ANXIN_HOLDS_PER_MINUTE_PER_SEEKER=100000000 ANXIN_MAX_HOLDS_PER_SEEKER=1000000 \
+    ANXIN_PRIORITY_SHARE=0 \
+    ANXIN_MAX_ACTIVE_BOOKINGS=1000 ANXIN_LOG_FORMAT=json RUST_LOG=warn "$@" \
+    "$ANXIN_BIN" serve > "$OUT/server.log" 2>&1 &
+  SERVER=$!
+  for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && return 0; sleep 1; done
+  echo "anxin serve did not become ready; see $OUT/server.log" >&2
+  return 1
+}
+stop_server() {
+  kill "$SERVER" 2>/dev/null || true
+  wait "$SERVER" 2>/dev/null || true
+}
+trap 'stop_server; drop_redis_prefix "$PREFIX"' EXIT
+start_server "$DB" "$PREFIX"
 
 LT="$CARGO_TARGET_DIR/release/anxin-loadtest --base http://127.0.0.1:$PORT --database-url postgres://postgres@127.0.0.1:5432/$DB"
 # One client thread, as redis-benchmark has: the client shares the two cores
@@ -150,22 +165,28 @@ LT="$CARGO_TARGET_DIR/release/anxin-loadtest --base http://127.0.0.1:$PORT --dat
 # and 15-16 us with two (/proc/<pid>/stat, two runs each). WRK_THREADS=2
 # for two.
 WRK_THREADS=${WRK_THREADS:-1}
-log "holds through HTTP: wrk ($WRK_THREADS thread(s)), 200 connections, ${HOLD_SECONDS}s, every hold on its own slot"
-# 1,000 seekers holding many slots each (the limits above are raised for
-# that; every check still runs), on ~215,000 slots of 320 experts: more than
-# wrk can use in the run (a slot asked for twice would answer 409).
-$LT --mode prepare-holds --seekers 1000 --experts 320 --out "$OUT/holds" | tee "$OUT/holds-prepare.txt"
-# The same for what preparing wrote: out to disk before the clock starts.
-psql -h 127.0.0.1 -U postgres -d postgres -qc CHECKPOINT
+# hold_run NAME: the wrk hold run against the server started last, into
+# $OUT/NAME.txt; sets HOLD_RATE and HOLD_P99.
+hold_run() {
+  log "holds through HTTP: wrk ($WRK_THREADS thread(s)), 200 connections, ${HOLD_SECONDS}s, every hold on its own slot"
+  # 1,000 seekers holding many slots each (the limits above are raised for
+  # that; every check still runs), on ~215,000 slots of 320 experts: more than
+  # wrk can use in the run (a slot asked for twice would answer 409).
+  $LT --mode prepare-holds --seekers 1000 --experts 320 --out "$OUT/holds" | tee "$OUT/$1-prepare.txt"
+  # The same for what preparing wrote: out to disk before the clock starts.
+  psql -h 127.0.0.1 -U postgres -d postgres -qc CHECKPOINT
+  local before
+  before=$(placed); before=${before:-0}
+  wrk -t"$WRK_THREADS" -c200 -d"${HOLD_SECONDS}s" --timeout 5s -s loadtest/wrk/holds.lua "http://127.0.0.1:$PORT" \
+    -- "$OUT/holds/tokens.txt" "$OUT/holds/slots.txt" "$WRK_THREADS" | tee "$OUT/$1.txt"
+  # wrk counts answers, not holds: the server's own counter says how many
+  # holds were placed (requests still in flight when wrk stopped included).
+  echo "holds placed by the server's count (anxin_holds_total): $(awk "BEGIN{print $(placed) - $before}")" | tee -a "$OUT/$1.txt"
+  HOLD_RATE=$(awk '/^holds placed \(2xx\)/{print $(NF-1)}' "$OUT/$1.txt")
+  HOLD_P99=$(awk '$1=="hold" && NF==6{print $6}' "$OUT/$1.txt")
+}
 placed() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk '/^anxin_holds_total\{result="placed"\}/{print $2}' | tail -n1; }
-PLACED_BEFORE=$(placed); PLACED_BEFORE=${PLACED_BEFORE:-0}
-wrk -t"$WRK_THREADS" -c200 -d"${HOLD_SECONDS}s" --timeout 5s -s loadtest/wrk/holds.lua "http://127.0.0.1:$PORT" \
-  -- "$OUT/holds/tokens.txt" "$OUT/holds/slots.txt" "$WRK_THREADS" | tee "$OUT/holds.txt"
-# wrk counts answers, not holds: the server's own counter says how many
-# holds were placed (requests still in flight when wrk stopped included).
-echo "holds placed by the server's count (anxin_holds_total): $(awk "BEGIN{print $(placed) - $PLACED_BEFORE}")" | tee -a "$OUT/holds.txt"
-HOLD_RATE=$(awk '/^holds placed \(2xx\)/{print $(NF-1)}' "$OUT/holds.txt")
-HOLD_P99=$(awk '$1=="hold" && NF==6{print $6}' "$OUT/holds.txt")
+hold_run holds
 pct() { awk "BEGIN{printf \"%.1f\", 100*$1/$2}"; }
 verdict() { if awk "BEGIN{exit !($1)}"; then echo met; else echo "NOT met"; fi; }
 HOLD_PCT=$(pct "$HOLD_RATE" "$REDIS_RATE")
@@ -177,6 +198,50 @@ hold_summary() {
   printf 'redis-benchmark Lua hold-equivalent:  %8.0f /s\n' "$REDIS_RATE"
   printf 'holds through HTTP (wrk):             %8.0f /s  = %5s%% of Redis   (p99 %s ms at 200 clients)\n' "$HOLD_RATE" "$HOLD_PCT" "$HOLD_P99"
 }
+if [ "$SCALE" = cluster ]; then
+  flow_run() {
+    log "the seeker flow: slate → hold → confirm (100 concurrent clients)"
+    $LT --mode flow --concurrency 100 --seekers 800 --experts 20 | tee "$OUT/$1.txt"
+    SLATE_P99=$(awk '$1=="slate" && NF==6{print $6}' "$OUT/$1.txt")
+    # A flow ends with its confirmation: confirmations/s are flows/s.
+    FLOW_RATE=$(awk '$1=="confirm" && NF==6{print $3}' "$OUT/$1.txt")
+  }
+  flow_run flow-node
+  NODE_HOLD_RATE=$HOLD_RATE NODE_HOLD_P99=$HOLD_P99 NODE_SLATE_P99=$SLATE_P99 NODE_FLOW_RATE=$FLOW_RATE
+  stop_server
+  drop_redis_prefix "$PREFIX"
+  # A cluster this run starts, it stops; one already running (the tests')
+  # keeps this run's keys until it stops.
+  if redis-cli -p 7101 ping >/dev/null 2>&1; then
+    trap 'stop_server' EXIT
+  else
+    trap 'stop_server; scripts/redis-cluster stop' EXIT
+  fi
+  NODES=$(scripts/redis-cluster start)
+  PREFIX="$PREFIX-cluster"
+  start_server "${DB}_cluster" "$PREFIX" ANXIN_REDIS_CLUSTER_NODES="$NODES"
+  LT="$CARGO_TARGET_DIR/release/anxin-loadtest --base http://127.0.0.1:$PORT --database-url postgres://postgres@127.0.0.1:5432/${DB}_cluster"
+  hold_run holds-cluster
+  flow_run flow-cluster
+  HOLD_PCT=$(pct "$HOLD_RATE" "$REDIS_RATE")
+  echo
+  echo "== Summary (same run, this machine; anxin serve with ANXIN_HTTP_WORKERS=$WORKERS) =="
+  printf 'redis-benchmark Lua hold-equivalent:  %8.0f /s  (one redis-server)\n' "$REDIS_RATE"
+  printf 'holds, one Redis (wrk):               %8.0f /s  = %5s%% of Redis   (p99 %s ms at 200 clients)\n' \
+    "$NODE_HOLD_RATE" "$(pct "$NODE_HOLD_RATE" "$REDIS_RATE")" "$NODE_HOLD_P99"
+  printf 'holds, Redis Cluster 3+3 (wrk):       %8.0f /s  = %5s%% of Redis   (p99 %s ms at 200 clients) = %s%% of one Redis\n' \
+    "$HOLD_RATE" "$HOLD_PCT" "$HOLD_P99" "$(pct "$HOLD_RATE" "$NODE_HOLD_RATE")"
+  printf 'seeker flows, one Redis:              %8.0f /s  (slate p99 %s ms)\n' "$NODE_FLOW_RATE" "$NODE_SLATE_P99"
+  printf 'seeker flows, Redis Cluster:          %8.0f /s  (slate p99 %s ms) = %s%% of one Redis\n' \
+    "$FLOW_RATE" "$SLATE_P99" "$(pct "$FLOW_RATE" "$NODE_FLOW_RATE")"
+  read -r DOUBLE LOST OTHER_ERRORS < <(awk '
+    /^double bookings:/ { d += $3 }
+    /^lost bookings:/ { l += $3 }
+    /^errors other than 409\/429:/ { e += $5 }
+    END { print d + 0, l + 0, e + 0 }' "$OUT"/flow-{node,cluster}.txt)
+  echo "errors other than 409/429: $OTHER_ERRORS; double bookings: $DOUBLE; lost bookings: $LOST"
+  exit 0
+fi
 if [ "$SCALE" = holds ]; then
   echo
   echo "== Summary (same run, this machine; anxin serve with ANXIN_HTTP_WORKERS=$WORKERS) =="

@@ -539,7 +539,7 @@ mod tests {
         ]))
         .unwrap();
         match s.redis_server().unwrap() {
-            anxin_reserve::RedisServer::Cluster(seeds) => assert_eq!(
+            anxin_reserve::RedisServer::Cluster(seeds, _) => assert_eq!(
                 seeds,
                 vec!["redis://127.0.0.1:7101", "redis://127.0.0.1:7102"]
             ),

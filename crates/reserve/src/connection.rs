@@ -1,11 +1,11 @@
 //! The connections: one per thread and handle for requests, a bulk one for
 //! work over every expert, and how each behaves when Redis goes away.
+use crate::cluster::SlotMap;
 use crate::keys::{Keys, SeekerKeys};
 use crate::{Arg, ReserveConfig, Result, Shown};
 use anxin_domain::ids::ExpertId;
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo};
 use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Script, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -42,7 +42,9 @@ const CLUSTER_RETRY_WAIT_MS: (u64, u64) = (50, 600);
 #[derive(Clone, Debug)]
 pub enum RedisServer {
     Node(redis::Client),
-    Cluster(Vec<String>),
+    /// The seed nodes, and which node serves each slot (shared by every
+    /// connection: see `cluster.rs`).
+    Cluster(Vec<String>, Arc<SlotMap>),
 }
 
 impl RedisServer {
@@ -62,11 +64,11 @@ impl RedisServer {
         for node in &nodes {
             redis::Client::open(node.as_str())?;
         }
-        Ok(Self::Cluster(nodes))
+        Ok(Self::Cluster(nodes, Arc::default()))
     }
 
     pub fn is_cluster(&self) -> bool {
-        matches!(self, Self::Cluster(_))
+        matches!(self, Self::Cluster(..))
     }
 
     /// A connection whose commands wait at most `response` for a reply (see
@@ -77,7 +79,7 @@ impl RedisServer {
                 ConnectionManager::new_with_config(client.clone(), connection_config(response))
                     .await?,
             )),
-            Self::Cluster(nodes) => {
+            Self::Cluster(nodes, slots) => {
                 let (min_wait, max_wait) = CLUSTER_RETRY_WAIT_MS;
                 let client = redis::cluster::ClusterClientBuilder::new(nodes.clone())
                     .connection_timeout(CONNECT_TIMEOUT)
@@ -88,6 +90,7 @@ impl RedisServer {
                     .build()?;
                 Ok(RedisConnection::Cluster(
                     client.get_async_connection().await?,
+                    slots.clone(),
                 ))
             }
         }
@@ -97,22 +100,20 @@ impl RedisServer {
 /// One connection to Anxin's Redis, whichever kind it is; everything that
 /// talks to Redis (requests, the call worker, tests) goes through it.
 /// Commands go where the cluster client routes them (by key, following
-/// MOVED and ASK). A pipeline whose commands fall in several hash slots
-/// (the slate reads every candidate expert's index in one) is refused by
-/// Redis Cluster, so on a cluster it is split into one pipeline per slot,
-/// sent concurrently, and the replies are put back in the pipeline's order.
+/// MOVED and ASK); a pipeline across hash slots is split by node (see
+/// `cluster.rs`).
 #[derive(Clone)]
 #[allow(clippy::large_enum_variant)] // Cloned for each request: boxing would allocate each time.
 pub enum RedisConnection {
     Node(ConnectionManager),
-    Cluster(ClusterConnection),
+    Cluster(ClusterConnection, Arc<SlotMap>),
 }
 
 impl ConnectionLike for RedisConnection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Self::Node(c) => c.req_packed_command(cmd),
-            Self::Cluster(c) => c.req_packed_command(cmd),
+            Self::Cluster(c, _) => c.req_packed_command(cmd),
         }
     }
 
@@ -125,11 +126,11 @@ impl ConnectionLike for RedisConnection {
         match self {
             Self::Node(c) => c.req_packed_commands(pipeline, offset, count),
             // A transaction (`offset` past its MULTI) must keep to one slot.
-            Self::Cluster(c) => {
+            Self::Cluster(c, slots) => {
                 if offset > 0 {
                     c.req_packed_commands(pipeline, offset, count)
                 } else {
-                    Box::pin(per_slot(c.clone(), pipeline))
+                    Box::pin(crate::cluster::send(c.clone(), slots, pipeline))
                 }
             }
         }
@@ -138,7 +139,7 @@ impl ConnectionLike for RedisConnection {
     fn get_db(&self) -> i64 {
         match self {
             Self::Node(c) => c.get_db(),
-            Self::Cluster(c) => c.get_db(),
+            Self::Cluster(c, _) => c.get_db(),
         }
     }
 }
@@ -149,45 +150,6 @@ impl ConnectionLike for RedisConnection {
 /// client has refreshed its slot map by then, so once more is enough.
 fn is_redirection(e: &redis::RedisError) -> bool {
     matches!(e.kind(), redis::ErrorKind::Moved | redis::ErrorKind::Ask)
-}
-
-/// The hash slot (with primary or replica) a command's key routes to; None
-/// for a command without a key.
-fn route_of(cmd: &Cmd) -> Option<Route> {
-    match RoutingInfo::for_routable(cmd) {
-        Some(RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route))) => Some(route),
-        _ => None,
-    }
-}
-
-async fn per_slot(c: ClusterConnection, pipeline: &Pipeline) -> RedisResult<Vec<Value>> {
-    let mut groups: Vec<(Pipeline, Vec<usize>)> = Vec::new();
-    let mut by_route: HashMap<Option<Route>, usize> = HashMap::new();
-    for (i, cmd) in pipeline.cmd_iter().enumerate() {
-        let g = *by_route.entry(route_of(cmd)).or_insert_with(|| {
-            groups.push((Pipeline::new(), Vec::new()));
-            groups.len() - 1
-        });
-        groups[g].0.add_command(cmd.clone());
-        groups[g].1.push(i);
-    }
-    let len = groups.iter().map(|(_, positions)| positions.len()).sum();
-    if groups.len() <= 1 {
-        let mut c = c;
-        return c.req_packed_commands(pipeline, 0, len).await;
-    }
-    let replies = futures_util::future::try_join_all(groups.iter().map(|(p, _)| {
-        let mut c = c.clone();
-        async move { c.req_packed_commands(p, 0, p.cmd_iter().count()).await }
-    }))
-    .await?;
-    let mut out = vec![Value::Nil; len];
-    for ((_, positions), values) in groups.iter().zip(replies) {
-        for (&i, v) in positions.iter().zip(values) {
-            out[i] = v;
-        }
-    }
-    Ok(out)
 }
 
 /// How long a connection attempt may take (loopback or one data centre).

@@ -13,12 +13,14 @@
 //! the slate's listings, the rebuild marker), [`exposure`] (what a served
 //! slate leaves behind) and [`keys`] (every key's name).
 
+mod cluster;
 mod connection;
 mod exposure;
 mod holds;
 mod index;
 pub mod keys;
 
+pub use cluster::SlotMap;
 pub use connection::{RedisConnection, RedisServer, Reserve, CONNECT_TIMEOUT, RESPONSE_TIMEOUT};
 pub use exposure::Served;
 pub use holds::{HoldRecord, SeekerHold, SlotHold};
