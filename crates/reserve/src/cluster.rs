@@ -14,10 +14,19 @@ use redis::{Cmd, Pipeline, RedisResult, Value};
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-/// Which node serves each hash slot: (first slot, last slot, host, port).
+/// Which node serves each hash slot.
 #[derive(Default, Debug)]
 pub struct SlotMap {
-    ranges: RwLock<Option<Vec<(u16, u16, String, u16)>>>,
+    ranges: RwLock<Option<Vec<SlotRange>>>,
+}
+
+/// Slots `first..=last`, served by the master at `host:port`.
+#[derive(Debug)]
+struct SlotRange {
+    first: u16,
+    last: u16,
+    host: String,
+    port: u16,
 }
 
 impl SlotMap {
@@ -26,8 +35,8 @@ impl SlotMap {
         ranges
             .as_ref()?
             .iter()
-            .find(|(first, last, _, _)| (*first..=*last).contains(&slot))
-            .map(|(_, _, host, port)| (host.clone(), *port))
+            .find(|r| (r.first..=r.last).contains(&slot))
+            .map(|r| (r.host.clone(), r.port))
     }
 
     fn is_known(&self) -> bool {
@@ -63,7 +72,12 @@ impl SlotMap {
                     master.first().map(redis::from_redis_value::<String>),
                     master.get(1).map(redis::from_redis_value::<u16>),
                 ) {
-                    ranges.push((first, last, host, port));
+                    ranges.push(SlotRange {
+                        first,
+                        last,
+                        host,
+                        port,
+                    });
                 }
             }
         }
