@@ -107,7 +107,12 @@ fn target(cmd: &Cmd, slots: &SlotMap) -> Target {
         Some(redis::Arg::Simple(key)) => get_slot(key),
         _ => return Target::Routed(Some(route)),
     };
-    if Route::new(slot, SlotAddr::Master) != route {
+    // Reads route to `ReplicaOptional`, which still means the master
+    // unless the client reads from replicas (Anxin's doesn't).
+    if ![SlotAddr::Master, SlotAddr::ReplicaOptional]
+        .into_iter()
+        .any(|addr| Route::new(slot, addr) == route)
+    {
         return Target::Routed(Some(route));
     }
     match slots.node_of(slot) {
