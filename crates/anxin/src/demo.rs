@@ -104,6 +104,7 @@ pub fn expert(i: usize, rng: &mut StdRng) -> (ExpertId, ExpertInput, Availabilit
         slot_minutes,
         weekly,
         overrides: vec![],
+        max_sessions_per_day: None,
     };
     (id, profile, availability)
 }

@@ -66,9 +66,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/v1/experts/{id}/approve", web::post().to(experts::approve))
         .route("/v1/experts/{id}/suspend", web::post().to(experts::suspend))
-        .route(
-            "/v1/experts/{id}/availability",
-            web::put().to(experts::put_availability),
+        .service(
+            web::resource("/v1/experts/{id}/availability")
+                .route(web::get().to(experts::get_availability))
+                .route(web::put().to(experts::put_availability)),
         )
         .route("/v1/experts/{id}/slots", web::get().to(experts::slots))
         .configure(ops::configure)

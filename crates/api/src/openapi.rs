@@ -36,7 +36,7 @@ pub const OPS_SESSION: &str = "ops_session";
     paths(
         service::healthz, service::readyz, service::metrics, openapi,
         experts::create_expert, experts::apply, experts::approve, experts::suspend,
-        experts::put_availability, experts::slots, experts::my_bookings,
+        experts::get_availability, experts::put_availability, experts::slots, experts::my_bookings,
         seekers::slate, seekers::update_me, seekers::place_hold, seekers::release_hold,
         bookings::confirm, bookings::get, bookings::cancel,
         crate::ops::summary, crate::ops::board, crate::ops::page, crate::ops::sign_in,

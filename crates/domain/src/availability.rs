@@ -13,6 +13,8 @@ pub const MIN_SLOT_MINUTES: u32 = 10;
 pub const MAX_SLOT_MINUTES: u32 = 240;
 pub const MAX_WEEKLY_RANGES: usize = 70;
 pub const MAX_OVERRIDES: usize = 120;
+/// The highest `max_sessions_per_day`: one session an hour, all day.
+pub const MAX_SESSIONS_PER_DAY: u32 = 24;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -70,6 +72,12 @@ pub struct AvailabilityInput {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_items = 120))]
     pub overrides: Vec<OverrideInput>,
+    /// At most this many sessions on one of the expert's local days (1–24),
+    /// or null for no cap. Held slots count: concurrent holds never take the
+    /// day past it.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 24))]
+    pub max_sessions_per_day: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -111,6 +119,8 @@ pub struct Availability {
     pub weekly: BTreeMap<Weekday, Vec<Range>>,
     /// A date present with no ranges is closed that day.
     pub overrides: BTreeMap<NaiveDate, Vec<Range>>,
+    /// Sessions (held or booked) allowed on one local day; None: no cap.
+    pub max_sessions_per_day: Option<u32>,
 }
 
 crate::named! {
@@ -198,6 +208,15 @@ impl AvailabilityInput {
                 format!("must be between {MIN_SLOT_MINUTES} and {MAX_SLOT_MINUTES}"),
             ));
         }
+        if self
+            .max_sessions_per_day
+            .is_some_and(|n| !(1..=MAX_SESSIONS_PER_DAY).contains(&n))
+        {
+            return Err(ValidationError::new(
+                "max_sessions_per_day",
+                format!("must be between 1 and {MAX_SESSIONS_PER_DAY}, or null for no cap"),
+            ));
+        }
         if self.weekly.len() > MAX_WEEKLY_RANGES {
             return Err(ValidationError::new(
                 "weekly",
@@ -251,6 +270,7 @@ impl AvailabilityInput {
             slot_minutes: self.slot_minutes,
             weekly,
             overrides,
+            max_sessions_per_day: self.max_sessions_per_day,
         })
     }
 }
@@ -373,6 +393,7 @@ mod tests {
                 })
                 .collect(),
             overrides: vec![],
+            max_sessions_per_day: None,
         }
     }
 
@@ -459,6 +480,19 @@ mod tests {
         assert_eq!(early.len(), 1);
         assert_eq!(later.len(), 1);
         assert_eq!(later[0].starts_at - early[0].starts_at, Duration::days(7));
+    }
+
+    #[test]
+    fn a_daily_cap_is_one_to_twenty_four_or_none() {
+        let mut i = input("UTC", &[(Weekday::Mon, "09:00", "10:00")]);
+        for bad in [0, 25, 1000] {
+            i.max_sessions_per_day = Some(bad);
+            assert_eq!(i.validate().unwrap_err().field, "max_sessions_per_day");
+        }
+        for good in [Some(1), Some(24), None] {
+            i.max_sessions_per_day = good;
+            assert_eq!(i.validate().unwrap().max_sessions_per_day, good);
+        }
     }
 
     #[test]

@@ -15,21 +15,31 @@ pub struct IndexedSlot {
     pub ends_at: DateTime<Utc>,
     /// Held back for priority groups until then.
     pub priority_until: Option<DateTime<Utc>>,
+    /// The expert's local day it falls on (days from the common era), and
+    /// how many sessions that day may have (None: no cap). A day that has
+    /// them all, held or booked, offers no more of its slots (see
+    /// `lua/expert_prelude.lua`).
+    pub local_day: i32,
+    pub max_sessions_per_day: Option<u32>,
 }
 
 impl IndexedSlot {
     fn meta(&self) -> String {
         format!(
-            "{}:{}:{}",
+            "{}:{}:{}:{}:{}",
             self.starts_at.timestamp_millis(),
             self.ends_at.timestamp_millis(),
-            self.priority_until.map_or(0, |t| t.timestamp_millis())
+            self.priority_until.map_or(0, |t| t.timestamp_millis()),
+            self.local_day,
+            self.max_sessions_per_day.unwrap_or(0)
         )
     }
 
     fn parse(slot: &str, meta: &str) -> Option<Self> {
         let mut it = meta.split(':').map(|p| p.parse::<i64>().ok());
         let (s, e, r) = (it.next()??, it.next()??, it.next()??);
+        // An index written before the cap existed has no day and no cap.
+        let (day, cap) = (it.next().flatten(), it.next().flatten());
         Some(Self {
             slot_id: slot.parse().ok()?,
             starts_at: Utc.timestamp_millis_opt(s).single()?,
@@ -37,6 +47,8 @@ impl IndexedSlot {
             priority_until: (r > 0)
                 .then(|| Utc.timestamp_millis_opt(r).single())
                 .flatten(),
+            local_day: day.and_then(|d| i32::try_from(d).ok()).unwrap_or(0),
+            max_sessions_per_day: cap.and_then(|c| u32::try_from(c).ok()).filter(|&c| c > 0),
         })
     }
 }

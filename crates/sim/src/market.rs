@@ -207,6 +207,7 @@ fn draw_expert(
             })
             .collect(),
         overrides: Vec::new(),
+        max_sessions_per_day: None,
     };
     let availability = input
         .validate()

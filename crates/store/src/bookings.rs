@@ -87,7 +87,8 @@ const BOOKING_SELECT: &str =
 /// Why a confirmation was refused by the database.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfirmError {
-    /// The slot is already booked (or no longer offered).
+    /// The slot is already booked (or no longer offered, or its expert's
+    /// day is full).
     #[error("slot already booked")]
     SlotTaken,
     /// The expert has an overlapping booking on another slot.
@@ -166,7 +167,9 @@ pub async fn confirm(
     match decided.map_err(StoreError::from) {
         Ok(d) if d == "confirmed" => {}
         Ok(d) if d == "too_many_bookings" => return Err(ConfirmError::TooManyBookings),
-        Ok(d) if d == "slot_taken" => return Err(ConfirmError::SlotTaken),
+        // The expert's day is full (max_sessions_per_day): for the seeker,
+        // this slot is taken.
+        Ok(d) if d == "slot_taken" || d == "day_full" => return Err(ConfirmError::SlotTaken),
         Ok(d) => return Err(StoreError::Corrupt(format!("confirm_booking: {d:?}")).into()),
         Err(StoreError::Conflict(c)) if c.contains("hold_id") => {
             return Err(ConfirmError::HoldUsed)

@@ -128,12 +128,15 @@ pub async fn save_availability(
     a: &Availability,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO availability (expert_id, timezone, slot_minutes) VALUES ($1, $2, $3)
-         ON CONFLICT (expert_id) DO UPDATE SET timezone = $2, slot_minutes = $3, updated_at = now()",
+        "INSERT INTO availability (expert_id, timezone, slot_minutes, max_sessions_per_day)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (expert_id) DO UPDATE
+         SET timezone = $2, slot_minutes = $3, max_sessions_per_day = $4, updated_at = now()",
     )
     .bind(expert.0)
     .bind(a.timezone.name())
     .bind(a.slot_minutes as i32)
+    .bind(a.max_sessions_per_day.map(|n| n as i32))
     .execute(&mut *conn)
     .await?;
     sqlx::query("DELETE FROM availability_rules WHERE expert_id = $1")
@@ -192,12 +195,28 @@ pub async fn save_availability(
 /// revalidates through the same rules), or `None` if never set.
 #[tracing::instrument(skip(pool))]
 pub async fn load_availability(pool: &PgPool, expert: ExpertId) -> Result<Option<Availability>> {
-    let head: Option<(String, i32)> =
-        sqlx::query_as("SELECT timezone, slot_minutes FROM availability WHERE expert_id = $1")
-            .bind(expert.0)
-            .fetch_optional(pool)
-            .await?;
-    let Some((timezone, slot_minutes)) = head else {
+    let Some(input) = load_availability_input(pool, expert).await? else {
+        return Ok(None);
+    };
+    input
+        .validate()
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(format!("availability of {expert}: {e}")))
+}
+
+/// The expert's availability as they wrote it (the body `PUT` takes).
+#[tracing::instrument(skip(pool))]
+pub async fn load_availability_input(
+    pool: &PgPool,
+    expert: ExpertId,
+) -> Result<Option<AvailabilityInput>> {
+    let head: Option<(String, i32, Option<i32>)> = sqlx::query_as(
+        "SELECT timezone, slot_minutes, max_sessions_per_day FROM availability WHERE expert_id = $1",
+    )
+    .bind(expert.0)
+    .fetch_optional(pool)
+    .await?;
+    let Some((timezone, slot_minutes, max_sessions_per_day)) = head else {
         return Ok(None);
     };
     let rules: Vec<(i16, i32, i32)> = sqlx::query_as(
@@ -232,11 +251,9 @@ pub async fn load_availability(pool: &PgPool, expert: ExpertId) -> Result<Option
                 end: e.map(hhmm),
             })
             .collect(),
+        max_sessions_per_day: max_sessions_per_day.map(|n| n.max(0) as u32),
     };
-    input
-        .validate()
-        .map(Some)
-        .map_err(|e| StoreError::Corrupt(format!("availability of {expert}: {e}")))
+    Ok(Some(input))
 }
 
 /// Experts that have an availability, for rolling the horizon forward.

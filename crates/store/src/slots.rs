@@ -3,7 +3,7 @@
 use crate::Result;
 use anxin_domain::availability::{SlotStatus, SlotTime};
 use anxin_domain::ids::{ExpertId, SlotId};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -20,6 +20,11 @@ pub struct SlotRow {
     pub priority_until: Option<DateTime<Utc>>,
     /// An active (not cancelled) booking holds it.
     pub booked: bool,
+    /// The date the slot starts on in the expert's time zone: the day
+    /// `max_sessions_per_day` counts it in.
+    pub local_date: NaiveDate,
+    /// The expert's cap on sessions per local day, if any.
+    pub max_sessions_per_day: Option<i32>,
 }
 
 impl SlotRow {
@@ -32,8 +37,9 @@ impl SlotRow {
 }
 
 const SLOT_SELECT: &str = "SELECT s.id, s.expert_id, s.starts_at, s.ends_at, s.status, s.priority_until,
-        EXISTS (SELECT 1 FROM bookings b WHERE b.slot_id = s.id AND b.status <> 'cancelled') AS booked
-   FROM slots s";
+        EXISTS (SELECT 1 FROM bookings b WHERE b.slot_id = s.id AND b.status <> 'cancelled') AS booked,
+        (s.starts_at AT TIME ZONE COALESCE(a.timezone, 'UTC'))::date AS local_date, a.max_sessions_per_day
+   FROM slots s LEFT JOIN availability a ON a.expert_id = s.expert_id";
 
 #[tracing::instrument(skip(pool))]
 pub async fn get(pool: &PgPool, id: SlotId) -> Result<SlotRow> {
@@ -83,13 +89,19 @@ pub async fn insert(
     let starts: Vec<DateTime<Utc>> = times.iter().map(|t| t.starts_at).collect();
     let ends: Vec<DateTime<Utc>> = times.iter().map(|t| t.ends_at).collect();
     Ok(sqlx::query_as(
-        "INSERT INTO slots (id, expert_id, starts_at, ends_at, priority_until)
-         SELECT u.id, $2, u.starts_at, u.ends_at, u.priority_until
-           FROM UNNEST($1::uuid[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[])
-                AS u(id, starts_at, ends_at, priority_until)
-         ON CONFLICT (expert_id, starts_at)
-         DO UPDATE SET status = 'open', ends_at = EXCLUDED.ends_at, priority_until = EXCLUDED.priority_until
-         RETURNING id, expert_id, starts_at, ends_at, status, priority_until, false AS booked",
+        "WITH s AS (
+           INSERT INTO slots (id, expert_id, starts_at, ends_at, priority_until)
+           SELECT u.id, $2, u.starts_at, u.ends_at, u.priority_until
+             FROM UNNEST($1::uuid[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[])
+                  AS u(id, starts_at, ends_at, priority_until)
+           ON CONFLICT (expert_id, starts_at)
+           DO UPDATE SET status = 'open', ends_at = EXCLUDED.ends_at, priority_until = EXCLUDED.priority_until
+           RETURNING id, expert_id, starts_at, ends_at, status, priority_until
+         )
+         SELECT s.*, false AS booked,
+                (s.starts_at AT TIME ZONE COALESCE(a.timezone, 'UTC'))::date AS local_date,
+                a.max_sessions_per_day
+           FROM s LEFT JOIN availability a ON a.expert_id = s.expert_id",
     )
     .bind(&ids)
     .bind(expert.0)

@@ -1,5 +1,6 @@
 use crate::helpers::*;
 
+use anxin_api::auth::Role;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -385,4 +386,196 @@ async fn general_seekers_cannot_take_slots_held_back_for_priority_groups() {
         .iter()
         .any(|s| s["slot_id"] == slot.to_string()));
     assert_eq!(app.hold(&medic, slot).await.status(), StatusCode::CREATED);
+}
+
+/// The expert's slots on one UTC day (their time zone in `all_week`),
+/// two days from now: clear of the booking cutoff.
+async fn slots_on_day_after_tomorrow(
+    app: &TestApp,
+    expert: Uuid,
+) -> (Vec<Uuid>, chrono::NaiveDate) {
+    let day = (chrono::Utc::now() + chrono::Duration::days(2)).date_naive();
+    let on_day = |s: &Value| {
+        s["starts_at"]
+            .as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+            .date_naive()
+            == day
+    };
+    let slots = app
+        .open_slots(expert)
+        .await
+        .iter()
+        .filter(|s| on_day(s))
+        .map(|s| s["slot_id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    (slots, day)
+}
+
+#[tokio::test]
+async fn fifty_concurrent_holds_never_take_an_experts_day_past_its_cap() {
+    let app = spawn_app().await;
+    let mut week = all_week(20);
+    week["max_sessions_per_day"] = json!(3);
+    let expert = app.expert_with(&week).await;
+    let (day_slots, day) = slots_on_day_after_tomorrow(&app, expert).await;
+    assert_eq!(day_slots.len(), 72);
+
+    // 50 seekers, each after a different slot of that day, all at once.
+    let seekers: Vec<String> = (0..50).map(|_| new_seeker()).collect();
+    let answers = join_all(
+        seekers
+            .iter()
+            .zip(&day_slots)
+            .map(|(s, slot)| app.hold(s, *slot)),
+    )
+    .await;
+    let mut won = Vec::new();
+    for (i, r) in answers.into_iter().enumerate() {
+        match r.status() {
+            StatusCode::CREATED => won.push((i, hold_id(r).await)),
+            StatusCode::CONFLICT => {
+                assert_eq!(
+                    r.json::<Value>().await.unwrap()["error"],
+                    "slot_unavailable"
+                )
+            }
+            other => panic!("unexpected {other}: {}", r.text().await.unwrap()),
+        }
+    }
+    assert_eq!(won.len(), 3, "holds on a day capped at 3");
+    let confirmed = join_all(
+        won.iter()
+            .map(|(i, hold)| app.confirm(&seekers[*i], hold, "+8613812345678")),
+    )
+    .await;
+    let mut bookings = Vec::new();
+    for r in confirmed {
+        assert_eq!(r.status(), StatusCode::CREATED);
+        bookings.push(
+            r.json::<Value>().await.unwrap()["booking_id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let booked_that_day: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM bookings WHERE expert_id = $1 AND status <> 'cancelled'
+            AND (starts_at AT TIME ZONE 'UTC')::date = $2",
+    )
+    .bind(expert)
+    .bind(day)
+    .fetch_one(&app.db().await)
+    .await
+    .unwrap();
+    assert_eq!(booked_that_day, 3);
+
+    // The full day offers nothing more, on the expert's listing and to a
+    // seeker trying a slot of it; the next day still does.
+    let (left, _) = slots_on_day_after_tomorrow(&app, expert).await;
+    assert!(left.is_empty(), "a full day lists {} slots", left.len());
+    let free = day_slots
+        .iter()
+        .find(|s| !won.iter().any(|(i, _)| day_slots[*i] == **s))
+        .copied()
+        .unwrap();
+    assert_error(
+        app.hold(&new_seeker(), free).await,
+        StatusCode::CONFLICT,
+        "slot_unavailable",
+    )
+    .await;
+    let next_day = day + chrono::Duration::days(1);
+    let later = app.open_slots(expert).await;
+    assert!(later.iter().any(|s| s["starts_at"]
+        .as_str()
+        .unwrap()
+        .starts_with(&next_day.to_string())));
+
+    // A cancellation frees one place: the day opens again, for one hold.
+    let r = app
+        .post(
+            &seekers[won[0].0],
+            &format!("/v1/bookings/{}/cancel", bookings[0]),
+            &json!({}),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let (reopened, _) = slots_on_day_after_tomorrow(&app, expert).await;
+    assert_eq!(reopened.len(), 72 - 2);
+    let late: Vec<String> = (0..10).map(|_| new_seeker()).collect();
+    let answers = join_all(late.iter().zip(&reopened).map(|(k, s)| app.hold(k, *s))).await;
+    let placed = answers
+        .iter()
+        .filter(|r| r.status() == StatusCode::CREATED)
+        .count();
+    assert_eq!(placed, 1);
+
+    // The cap follows the expert's edits: raised, the day opens again with
+    // its three sessions kept; lowered, it closes.
+    for (cap, listed) in [(4, 72 - 3), (2, 0)] {
+        week["max_sessions_per_day"] = json!(cap);
+        let r = app
+            .put(
+                &operator(),
+                &format!("/v1/experts/{expert}/availability"),
+                &week,
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let (open, _) = slots_on_day_after_tomorrow(&app, expert).await;
+        assert_eq!(open.len(), listed, "cap {cap}");
+    }
+    // The expert reads back what was saved, the body PUT takes.
+    let mine = token(Role::Expert, &expert.to_string());
+    let r = app
+        .get(&mine, &format!("/v1/experts/{expert}/availability"))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let saved: Value = r.json().await.unwrap();
+    assert_eq!(saved["max_sessions_per_day"], 2);
+    assert_eq!(saved["slot_minutes"], 20);
+    let other = token(Role::Expert, &Uuid::new_v4().to_string());
+    let r = app
+        .get(&other, &format!("/v1/experts/{expert}/availability"))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn postgres_refuses_a_booking_past_the_cap_even_when_redis_is_wrong() {
+    let app = spawn_app().await;
+    let mut week = all_week(60);
+    week["max_sessions_per_day"] = json!(1);
+    let expert = app.expert_with(&week).await;
+    let (day_slots, _) = slots_on_day_after_tomorrow(&app, expert).await;
+    app.book(&new_seeker(), day_slots[0], "+8613812345678")
+        .await;
+    // Redis forgets the booking (a wipe whose rebuild hasn't run, say) and
+    // offers the day's other slots again.
+    let keys = app.expert_keys(expert);
+    let mut redis = app.redis().await;
+    redis::cmd("SREM")
+        .arg(&keys.booked)
+        .arg(day_slots[0].to_string())
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
+    redis::cmd("ZADD")
+        .arg(&keys.open)
+        .arg(0)
+        .arg(day_slots[1].to_string())
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
+    let seeker = new_seeker();
+    let hold = app.held(&seeker, day_slots[1]).await;
+    assert_error(
+        app.confirm(&seeker, &hold, "+8613812345678").await,
+        StatusCode::CONFLICT,
+        "slot_unavailable",
+    )
+    .await;
 }

@@ -73,10 +73,15 @@ pub async fn apply(
     tx.commit().await.map_err(StoreError::from)?;
     crate::flows::slate::invalidate(state).await;
     if row.status == anxin_domain::expert::ExpertStatus::Approved {
-        state
-            .reserve
-            .upsert_slots(expert, &inserted.iter().map(indexed).collect::<Vec<_>>())
-            .await?;
+        // The slots kept are written again too: their day's cap (or the
+        // time zone that says which day they fall on) may have changed.
+        let index: Vec<IndexedSlot> = stored
+            .iter()
+            .filter(|s| !withdraw.contains(&s.id))
+            .chain(&inserted)
+            .map(indexed)
+            .collect();
+        state.reserve.upsert_slots(expert, &index).await?;
     }
     let open_slots = stored
         .iter()
@@ -108,6 +113,8 @@ pub fn indexed(s: &slots::SlotRow) -> IndexedSlot {
         starts_at: s.starts_at,
         ends_at: s.ends_at,
         priority_until: s.priority_until,
+        local_day: chrono::Datelike::num_days_from_ce(&s.local_date),
+        max_sessions_per_day: s.max_sessions_per_day.and_then(|n| u32::try_from(n).ok()),
     }
 }
 

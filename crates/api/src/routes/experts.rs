@@ -97,6 +97,35 @@ pub async fn suspend(
     set_status(&auth, &state, &id, ExpertStatus::Suspended).await
 }
 
+#[utoipa::path(get, path = "/v1/experts/{id}/availability", tag = "experts",
+    params(("id" = uuid::Uuid, Path, description = "expert id")),
+    responses((status = 200, body = AvailabilityInput, description = "the body `PUT` takes"),
+              (status = 404, body = ErrorBody, description = "`not_found`: no such expert, or no availability yet")),
+    security(("bearer" = [])))]
+pub async fn get_availability(
+    auth: Authorized<ExpertOrOperator>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = own_availability(&auth, &id)?;
+    let input = anxin_store::experts::load_availability_input(&state.pool, id)
+        .await?
+        .ok_or(ApiError::NotFound("availability"))?;
+    Ok(HttpResponse::Ok().json(input))
+}
+
+/// The expert whose availability the path names, which an expert may only
+/// be themselves.
+fn own_availability(auth: &Authorized<ExpertOrOperator>, id: &str) -> ApiResult<ExpertId> {
+    let id = ExpertId(path_id("id", id)?);
+    if auth.principal.role == Role::Expert && auth.principal.expert_id() != Some(id) {
+        return Err(ApiError::Forbidden(
+            "an expert may only see and edit their own availability",
+        ));
+    }
+    Ok(id)
+}
+
 #[utoipa::path(put, path = "/v1/experts/{id}/availability", tag = "experts", request_body = AvailabilityInput,
     params(("id" = uuid::Uuid, Path, description = "expert id")),
     responses((status = 200, body = AvailabilitySaved),
@@ -109,12 +138,7 @@ pub async fn put_availability(
     id: web::Path<String>,
     body: Json<AvailabilityInput>,
 ) -> ApiResult<HttpResponse> {
-    let id = ExpertId(path_id("id", &id)?);
-    if auth.principal.role == Role::Expert && auth.principal.expert_id() != Some(id) {
-        return Err(ApiError::Forbidden(
-            "an expert may only edit their own availability",
-        ));
-    }
+    let id = own_availability(&auth, &id)?;
     let availability = body.0.validate()?;
     let applied = flows::availability::apply(&state, id, &availability, Utc::now()).await?;
     Ok(HttpResponse::Ok().json(AvailabilitySaved {

@@ -18,6 +18,7 @@ for _, slot in ipairs(redis.call('ZRANGE', K_HOLD_EXPIRY, 0, -1)) do
     redis.call('HDEL', K_HOLD_OWNER, slot)
   end
 end
+taken_cache = {}
 for i = 0, n - 1 do
   open_again(ARGV[2 + 2 * i])
 end
