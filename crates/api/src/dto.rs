@@ -144,6 +144,18 @@ pub struct BookingView {
     pub seeker_alias: Option<String>,
 }
 
+/// One booking in a seeker's history (`GET /v1/seekers/me/bookings`).
+#[derive(Serialize, ToSchema)]
+pub struct SeekerBooking {
+    pub booking_id: Uuid,
+    pub expert_id: Uuid,
+    pub display_name: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub status: BookingStatus,
+    pub call: CallView,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct CancelView {
     pub booking_id: Uuid,

@@ -54,6 +54,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/bookings/{id}", web::get().to(bookings::get))
         .route("/v1/bookings/{id}/cancel", web::post().to(bookings::cancel))
         .route("/v1/seekers/me", web::put().to(seekers::update_me))
+        .route(
+            "/v1/seekers/me/bookings",
+            web::get().to(seekers::my_bookings),
+        )
         .route("/healthz", web::get().to(service::healthz))
         .route("/readyz", web::get().to(service::readyz))
         .route("/metrics", web::get().to(service::metrics))

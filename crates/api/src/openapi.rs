@@ -37,7 +37,7 @@ pub const OPS_SESSION: &str = "ops_session";
         service::healthz, service::readyz, service::metrics, openapi,
         experts::create_expert, experts::apply, experts::approve, experts::suspend,
         experts::get_availability, experts::put_availability, experts::slots, experts::my_bookings,
-        seekers::slate, seekers::update_me, seekers::place_hold, seekers::release_hold,
+        seekers::slate, seekers::update_me, seekers::my_bookings, seekers::place_hold, seekers::release_hold,
         bookings::confirm, bookings::get, bookings::cancel,
         crate::ops::summary, crate::ops::board, crate::ops::page, crate::ops::sign_in,
         crate::ops::sign_out, crate::ops::asset, crate::ops::approve_expert, crate::ops::suspend_expert,

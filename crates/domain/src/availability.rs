@@ -100,7 +100,9 @@ pub struct OverrideInput {
     pub date: String,
     #[serde(default)]
     pub closed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<String>,
 }
 

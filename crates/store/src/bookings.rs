@@ -14,7 +14,7 @@ use anxin_domain::seeker::PriorityGroup;
 use chrono::{DateTime, Utc};
 use prost::Message;
 use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Row};
+use sqlx::{FromRow, PgPool, Row};
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -233,6 +233,34 @@ pub async fn by_hold(pool: &PgPool, hold: HoldId) -> Result<Option<BookingRow>> 
             .fetch_optional(pool)
             .await?,
     )
+}
+
+/// How many of a seeker's bookings their history shows.
+pub const SEEKER_HISTORY: i64 = 100;
+
+/// A seeker's bookings with each expert's display name: those not yet
+/// ended first, soonest first, then the past ones, latest first.
+#[tracing::instrument(skip(pool))]
+pub async fn for_seeker(
+    pool: &PgPool,
+    seeker: SeekerId,
+    now: DateTime<Utc>,
+) -> Result<Vec<(BookingRow, String)>> {
+    let rows = sqlx::query(&format!(
+        "SELECT q.*, e.display_name FROM ({BOOKING_SELECT} WHERE b.seeker_id = $1) q
+           JOIN experts e ON e.id = q.expert_id
+          ORDER BY q.ends_at <= $2, CASE WHEN q.ends_at > $2 THEN q.starts_at END, q.starts_at DESC
+          LIMIT $3"
+    ))
+    .bind(seeker.0)
+    .bind(now)
+    .bind(SEEKER_HISTORY)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((BookingRow::from_row(r)?, r.try_get("display_name")?)))
+        .collect::<std::result::Result<_, sqlx::Error>>()
+        .map_err(Into::into)
 }
 
 /// The expert's active bookings that have not ended, soonest first.

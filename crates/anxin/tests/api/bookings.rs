@@ -119,11 +119,7 @@ async fn a_seeker_can_have_only_so_many_upcoming_bookings() {
 async fn cancelling_reopens_the_slot_cancels_the_call_and_is_audited() {
     let app = spawn_app().await;
     let expert = app.expert_with(&all_week(60)).await;
-    let slots = app.open_slots(expert).await;
-    let ids: Vec<Uuid> = slots[3..6]
-        .iter()
-        .map(|s| s["slot_id"].as_str().unwrap().parse().unwrap())
-        .collect();
+    let ids = app.open_slot_ids(expert, 3..6).await;
     let expert_token = token(Role::Expert, &expert.to_string());
     let cancellers = [new_seeker(), expert_token.clone(), operator()];
     let mut roles = Vec::new();
@@ -238,4 +234,52 @@ async fn two_instances_racing_for_the_same_slots_never_double_book() {
     for slot in slots {
         assert_eq!(first.active_bookings_of_slot(slot).await, 1);
     }
+}
+
+#[tokio::test]
+async fn a_seeker_sees_their_own_bookings_upcoming_first_without_any_phone() {
+    let app = spawn_app_with(|s| s.max_active_bookings = 3).await;
+    let expert = app.expert_with(&all_week(60)).await;
+    let ids = app.open_slot_ids(expert, 3..6).await;
+    let seeker = new_seeker();
+    let later = app.book(&seeker, ids[2], "+8613812345678").await;
+    let sooner = app.book(&seeker, ids[0], "+8613812345678").await;
+    let past = app.book(&seeker, ids[1], "+8613812345678").await;
+    // One of them is history now.
+    sqlx::query(
+        "UPDATE bookings SET starts_at = now() - interval '2 hours',
+                             ends_at = now() - interval '1 hour' WHERE id = $1",
+    )
+    .bind(past)
+    .execute(&app.db().await)
+    .await
+    .unwrap();
+
+    let r = app.get(&seeker, "/v1/seekers/me/bookings").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    for secret in ["13812345678", "phone", "seeker"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    let list: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let order: Vec<String> = list
+        .iter()
+        .map(|b| b["booking_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        order,
+        [sooner, later, past].map(|id| id.to_string()).to_vec()
+    );
+    for b in &list {
+        assert_eq!(b["display_name"], "Dr. Test");
+        assert_eq!(b["expert_id"], expert.to_string());
+        assert_eq!(b["status"], "confirmed");
+        assert_eq!(b["call"]["state"], "scheduled");
+    }
+
+    // Nobody else sees them; only seekers have a history.
+    let r = app.get(&new_seeker(), "/v1/seekers/me/bookings").await;
+    assert_eq!(r.json::<Vec<Value>>().await.unwrap().len(), 0);
+    let r = app.get(&operator(), "/v1/seekers/me/bookings").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }

@@ -186,6 +186,23 @@ async fn overrides_close_days_and_replace_hours() {
         .map(|t| t.hour())
         .collect();
     assert_eq!(on_after, vec![10, 11]);
+
+    // Read back, the overrides are what was written, in the same shape.
+    let r = app
+        .get(&operator(), &format!("/v1/experts/{id}/availability"))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let saved: Value = r.json().await.unwrap();
+    let mut overrides = saved["overrides"].as_array().unwrap().clone();
+    overrides.sort_by_key(|o| o["date"].as_str().unwrap().to_string());
+    assert_eq!(
+        overrides,
+        vec![
+            json!({"date": tomorrow.to_string(), "closed": true}),
+            json!({"date": after.to_string(), "closed": false, "start": "10:00", "end": "12:00"}),
+        ]
+    );
+    assert_eq!(saved["max_sessions_per_day"], Value::Null);
 }
 
 #[tokio::test]

@@ -281,6 +281,14 @@ impl TestApp {
         r.json::<Vec<Value>>().await.unwrap()
     }
 
+    /// The ids of the expert's open slots at `range` of the listing.
+    pub async fn open_slot_ids(&self, expert: Uuid, range: std::ops::Range<usize>) -> Vec<Uuid> {
+        self.open_slots(expert).await[range]
+            .iter()
+            .map(|s| s["slot_id"].as_str().unwrap().parse().unwrap())
+            .collect()
+    }
+
     /// The expert's first future slot (one that has not started).
     pub async fn future_slot(&self, expert: Uuid) -> Uuid {
         let now = chrono::Utc::now();

@@ -1,7 +1,8 @@
 //! The seeker's path: slate, profile, holds.
 use crate::auth::SeekerSession;
 use crate::dto::{
-    HoldRequest, HoldView, SeekerUpdate, SeekerView, SlateExpert, SlateView, SlotView,
+    CallView, HoldRequest, HoldView, SeekerBooking, SeekerUpdate, SeekerView, SlateExpert,
+    SlateView, SlotView,
 };
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{path_id, Json};
@@ -10,6 +11,7 @@ use crate::routes::{idempotency_key, IdempotencyKey};
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use anxin_domain::ids::{HoldId, SlotId};
+use chrono::Utc;
 use serde::Deserialize;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -71,6 +73,34 @@ pub async fn slate(
             })
             .collect(),
     }))
+}
+
+#[utoipa::path(get, path = "/v1/seekers/me/bookings", tag = "seekers",
+    responses((status = 200, body = [SeekerBooking],
+        description = "the seeker's bookings (at most 100): those not yet ended first, soonest first, then past ones, latest first")),
+    security(("bearer" = [])))]
+pub async fn my_bookings(
+    session: SeekerSession,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let rows =
+        anxin_store::bookings::for_seeker(&state.pool, session.seeker.id, Utc::now()).await?;
+    let list: Vec<SeekerBooking> = rows
+        .into_iter()
+        .map(|(b, display_name)| SeekerBooking {
+            booking_id: b.id.0,
+            expert_id: b.expert_id.0,
+            display_name,
+            starts_at: b.starts_at,
+            ends_at: b.ends_at,
+            status: b.status,
+            call: CallView {
+                state: b.call_state,
+                outcome: b.call_outcome,
+            },
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(list))
 }
 
 #[utoipa::path(put, path = "/v1/seekers/me", tag = "seekers", request_body = SeekerUpdate,
