@@ -62,6 +62,10 @@ pub struct SlateView {
     /// Present when the filters leave fewer experts than a full slate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// The start of the earliest open slot among all experts matching the
+    /// filters (shown or not), or null when none has one: when help is next
+    /// available.
+    pub earliest_start: Option<DateTime<Utc>>,
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -92,6 +92,9 @@ pub struct WeightInputs {
     pub(crate) catalog: Arc<Vec<ExpertRow>>,
     /// Aligned with `catalog`.
     pub(crate) capacity: Vec<u32>,
+    /// Each expert's earliest open slot when the snapshot was read (aligned
+    /// with `catalog`): whom to read fresh for the slate's `earliest_start`.
+    pub(crate) earliest: Vec<Option<chrono::DateTime<chrono::Utc>>>,
     /// Impressions in the window when the snapshot was read, plus those this
     /// instance served since: the exposure feedback acts at once on what one
     /// instance shows, and every other instance's slates arrive with the next

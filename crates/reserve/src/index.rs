@@ -215,6 +215,38 @@ impl Reserve {
         Ok(reply.iter().filter_map(|s| s.parse().ok()).collect())
     }
 
+    /// Per expert, the start of their earliest open slot from `from` on, in
+    /// one round trip. Like `open_counts`, a snapshot for choosing whom to
+    /// read fresh: it knows neither priority hold-back nor the cutoff.
+    pub async fn earliest_open(
+        &self,
+        experts: &[ExpertId],
+        from: DateTime<Utc>,
+    ) -> Result<Vec<Option<DateTime<Utc>>>> {
+        if experts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for e in experts {
+            pipe.cmd("ZRANGEBYSCORE")
+                .arg(self.keys.expert(*e).open)
+                .arg(from.timestamp_millis())
+                .arg("+inf")
+                .arg("WITHSCORES")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(1);
+        }
+        let firsts: Vec<Vec<(String, i64)>> = self.query(&pipe).await?;
+        Ok(firsts
+            .into_iter()
+            .map(|f| {
+                f.first()
+                    .and_then(|(_, ms)| Utc.timestamp_millis_opt(*ms).single())
+            })
+            .collect())
+    }
+
     /// Per expert, the number of open slots starting in `[from, to]` for
     /// each `to` in `tos`, all in one round trip. Expired holds not yet
     /// reaped count as held here: a slight undercount that only affects

@@ -284,3 +284,68 @@ async fn the_next_slates_go_to_experts_not_shown_yet() {
         "{again} of the 20 experts just shown were shown again"
     );
 }
+
+fn time(v: &Value) -> chrono::DateTime<chrono::Utc> {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn the_slate_says_when_help_is_next_available_even_from_an_expert_not_shown() {
+    let app = spawn_app_with(|s| s.slate_size = 1).await;
+    // An expert who opens only in three days is on a seeker's slate first.
+    let today = chrono::Utc::now().date_naive();
+    let mut later = all_week(60);
+    later["overrides"] = json!((0..3)
+        .map(|d| json!({"date": (today + chrono::Duration::days(d)).to_string(), "closed": true}))
+        .collect::<Vec<_>>());
+    let later = app.expert_with(&later).await;
+    let seeker = new_seeker();
+    let first = slate(&app, &seeker, "").await;
+    assert_eq!(experts_of(&first), HashSet::from([later.to_string()]));
+    assert_eq!(
+        time(&first["earliest_start"]),
+        time(&first["experts"][0]["next_slots"][0]["starts_at"])
+    );
+
+    // An expert open within the hour joins. The seeker's slate stays as it
+    // was (the stability window), yet says help is available sooner.
+    let soon = app.expert_with(&all_week(60)).await;
+    let again = slate(&app, &seeker, "").await;
+    assert_eq!(experts_of(&again), HashSet::from([later.to_string()]));
+    let earliest = time(&again["earliest_start"]);
+    let soon_starts: Vec<_> = app
+        .open_slots(soon)
+        .await
+        .iter()
+        .map(|s| time(&s["starts_at"]))
+        .collect();
+    assert!(
+        soon_starts.contains(&earliest),
+        "{earliest} is one of the new expert's slots"
+    );
+    assert!(earliest < time(&again["experts"][0]["next_slots"][0]["starts_at"]));
+}
+
+#[tokio::test]
+async fn with_every_slot_taken_the_slate_is_empty_and_says_so() {
+    let app = spawn_app().await;
+    let day = (chrono::Utc::now() + chrono::Duration::days(2)).date_naive();
+    let one_slot = json!({
+        "timezone": "UTC",
+        "slot_minutes": 60,
+        "weekly": [],
+        "overrides": [{"date": day.to_string(), "start": "10:00", "end": "11:00"}],
+    });
+    let expert = app.expert_with(&one_slot).await;
+    let s = slate(&app, &new_seeker(), "").await;
+    assert_eq!(
+        time(&s["earliest_start"]),
+        format!("{day}T10:00:00Z")
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+    );
+    app.held(&new_seeker(), app.future_slot(expert).await).await;
+    let s = slate(&app, &new_seeker(), "").await;
+    assert!(s["experts"].as_array().unwrap().is_empty(), "{s}");
+    assert_eq!(s["earliest_start"], Value::Null, "{s}");
+}

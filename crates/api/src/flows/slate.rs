@@ -61,6 +61,47 @@ pub struct Slate {
     pub experts: Vec<SlateEntry>,
     /// Set when the filters leave fewer experts than a full slate.
     pub hint: Option<String>,
+    /// The start of the earliest slot the seeker could hold among every
+    /// expert the filters admit, shown or not (see `earliest_start`).
+    pub earliest_start: Option<DateTime<Utc>>,
+}
+
+/// How many experts not on the slate are read fresh for `earliest_start`.
+const EARLIEST_CHECKED: usize = 5;
+
+/// The earliest slot start the seeker could hold among `candidates`: the
+/// slate's own first slots, and the few experts not shown whose snapshot
+/// (up to `INPUTS_TTL` old, blind to priority hold-back and the cutoff) says
+/// they open sooner, read fresh. Costs a read only when such experts exist.
+async fn earliest_start(
+    state: &AppState,
+    inputs: &WeightInputs,
+    candidates: &[usize],
+    chosen: &[SlateEntry],
+    now: DateTime<Utc>,
+    priority_seeker: bool,
+) -> ApiResult<Option<DateTime<Utc>>> {
+    let first = |entries: &[SlateEntry]| {
+        entries
+            .iter()
+            .filter_map(|e| e.slots.first().map(|s| s.starts_at))
+            .min()
+    };
+    let shown = first(chosen);
+    let mut sooner: Vec<(DateTime<Utc>, usize)> = candidates
+        .iter()
+        .filter_map(|&i| inputs.earliest.get(i).copied().flatten().map(|t| (t, i)))
+        .filter(|(t, _)| shown.is_none_or(|s| *t < s))
+        .filter(|(_, i)| !chosen.iter().any(|e| e.expert.id == inputs.catalog[*i].id))
+        .collect();
+    if sooner.is_empty() {
+        return Ok(shown);
+    }
+    sooner.sort_unstable();
+    sooner.truncate(EARLIEST_CHECKED);
+    let experts: Vec<&ExpertRow> = sooner.iter().map(|(_, i)| &inputs.catalog[*i]).collect();
+    let fresh = open_slots_of(state, &experts, now, priority_seeker).await?;
+    Ok(first(&fresh).into_iter().chain(shown).min())
 }
 
 #[derive(Serialize, Deserialize)]
@@ -145,14 +186,11 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
     chosen.retain(|e| !e.slots.is_empty());
     if chosen.len() < size {
         let have: Vec<ExpertId> = chosen.iter().map(|e| e.expert.id).collect();
-        let pool: Vec<usize> = if have.is_empty() {
-            candidates
-        } else {
-            candidates
-                .into_iter()
-                .filter(|&i| !have.contains(&catalog[i].id))
-                .collect()
-        };
+        let pool: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&i| !have.contains(&catalog[i].id))
+            .collect();
         let drawn = draw(&inputs, &pool, size - chosen.len());
         index_of.extend(drawn.iter().map(|&i| (catalog[i].id, i)));
         let fresh: Vec<&ExpertRow> = drawn.into_iter().map(|i| &catalog[i]).collect();
@@ -206,10 +244,13 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
             chosen.len()
         )
     });
+    let earliest_start =
+        earliest_start(state, &inputs, &candidates, &chosen, now, priority_seeker).await?;
     Ok(Slate {
         slate_id,
         experts: chosen,
         hint,
+        earliest_start,
     })
 }
 
@@ -250,8 +291,10 @@ async fn read_inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<WeightIn
         .map(|i| b - i)
         .collect();
     let seen = bulk.exposure(&buckets).await?;
+    let earliest = bulk.earliest_open(&ids, now - RUNNING_FOR).await?;
     Ok(WeightInputs {
         at: Instant::now(),
+        earliest,
         impressions: ids
             .iter()
             .map(|id| AtomicU64::new(seen.get(id).copied().unwrap_or(0)))

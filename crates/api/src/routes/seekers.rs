@@ -52,6 +52,7 @@ pub async fn slate(
     Ok(HttpResponse::Ok().json(SlateView {
         slate_id: slate.slate_id.0,
         hint: slate.hint,
+        earliest_start: slate.earliest_start,
         experts: slate
             .experts
             .into_iter()
