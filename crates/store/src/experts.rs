@@ -122,11 +122,23 @@ fn hhmm(minute: i32) -> String {
 
 /// Replaces the expert's availability rules.
 #[tracing::instrument(skip(conn, a))]
+/// Saves the expert's availability. True when it changes which local day a
+/// slot counts in or that day's cap (the time zone or
+/// `max_sessions_per_day`): the slots already indexed must then be written
+/// again.
 pub async fn save_availability(
     conn: &mut PgConnection,
     expert: ExpertId,
     a: &Availability,
-) -> Result<()> {
+) -> Result<bool> {
+    let before: Option<(String, Option<i32>)> = sqlx::query_as(
+        "SELECT timezone, max_sessions_per_day FROM availability WHERE expert_id = $1",
+    )
+    .bind(expert.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let cap = a.max_sessions_per_day.map(|n| n as i32);
+    let day_rule_changed = before != Some((a.timezone.name().to_string(), cap));
     sqlx::query(
         "INSERT INTO availability (expert_id, timezone, slot_minutes, max_sessions_per_day)
          VALUES ($1, $2, $3, $4)
@@ -136,7 +148,7 @@ pub async fn save_availability(
     .bind(expert.0)
     .bind(a.timezone.name())
     .bind(a.slot_minutes as i32)
-    .bind(a.max_sessions_per_day.map(|n| n as i32))
+    .bind(cap)
     .execute(&mut *conn)
     .await?;
     sqlx::query("DELETE FROM availability_rules WHERE expert_id = $1")
@@ -188,7 +200,7 @@ pub async fn save_availability(
     .bind(&oends)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(day_rule_changed)
 }
 
 /// The expert's availability as they last wrote it (in its input shape, so it

@@ -384,6 +384,18 @@ impl TestApp {
         self.keys().expert(expert.into())
     }
 
+    /// Puts the slot in the expert's open set behind the scripts' back, as
+    /// a Redis that is wrong about it would have it.
+    pub async fn force_open(&self, expert: Uuid, slot: Uuid) {
+        redis::cmd("ZADD")
+            .arg(&self.expert_keys(expert).open)
+            .arg(0)
+            .arg(slot.to_string())
+            .query_async::<()>(&mut self.redis().await)
+            .await
+            .unwrap();
+    }
+
     /// Where the seeker's side keeps a hold: their set of holds, and the
     /// hold's member in it (see `seeker_acquire.lua`).
     pub async fn seeker_hold_entry(&self, hold: &str) -> (String, String) {

@@ -563,13 +563,7 @@ async fn postgres_refuses_a_booking_past_the_cap_even_when_redis_is_wrong() {
         .query_async::<()>(&mut redis)
         .await
         .unwrap();
-    redis::cmd("ZADD")
-        .arg(&keys.open)
-        .arg(0)
-        .arg(day_slots[1].to_string())
-        .query_async::<()>(&mut redis)
-        .await
-        .unwrap();
+    app.force_open(expert, day_slots[1]).await;
     let seeker = new_seeker();
     let hold = app.held(&seeker, day_slots[1]).await;
     assert_error(

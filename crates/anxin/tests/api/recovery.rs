@@ -87,13 +87,7 @@ async fn postgres_refuses_a_second_booking_even_when_redis_is_wrong() {
         .query_async::<()>(&mut redis)
         .await
         .unwrap();
-    redis::cmd("ZADD")
-        .arg(&keys.open)
-        .arg(0)
-        .arg(slot.to_string())
-        .query_async::<()>(&mut redis)
-        .await
-        .unwrap();
+    app.force_open(expert, slot).await;
     let r = app.hold(&second, slot).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let hold_b = hold_id(r).await;

@@ -29,7 +29,7 @@ pub async fn apply(
     let row = experts::lock(&mut tx, expert)
         .await
         .or_not_found("expert")?;
-    experts::save_availability(&mut tx, expert, availability).await?;
+    let day_rule_changed = experts::save_availability(&mut tx, expert, availability).await?;
     let desired = availability.slots(now, Duration::days(i64::from(state.config.horizon_days)));
     let stored = slots::open_for_expert(&mut tx, expert, now).await?;
     let held: HashSet<SlotId> = state
@@ -73,14 +73,13 @@ pub async fn apply(
     tx.commit().await.map_err(StoreError::from)?;
     crate::flows::slate::invalidate(state).await;
     if row.status == anxin_domain::expert::ExpertStatus::Approved {
-        // The slots kept are written again too: their day's cap (or the
-        // time zone that says which day they fall on) may have changed.
-        let index: Vec<IndexedSlot> = stored
+        // The slots kept are written again only when their day's cap, or
+        // the time zone that says which day they fall on, changed: rolling
+        // the horizon forward (every expert, every run) writes only new ones.
+        let kept = stored
             .iter()
-            .filter(|s| !withdraw.contains(&s.id))
-            .chain(&inserted)
-            .map(indexed)
-            .collect();
+            .filter(|s| day_rule_changed && !withdraw.contains(&s.id));
+        let index: Vec<IndexedSlot> = kept.chain(&inserted).map(indexed).collect();
         state.reserve.upsert_slots(expert, &index).await?;
     }
     let open_slots = stored
