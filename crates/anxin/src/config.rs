@@ -134,6 +134,18 @@ pub struct Settings {
     pub holds_per_minute_per_ip: u32,
     #[serde(deserialize_with = "text::parse")]
     pub reconcile_interval_seconds: u64,
+    /// The base URL people reach Anxin at (sign-in links); by default
+    /// `http://` + `listen`.
+    pub public_url: Option<String>,
+    /// How long a person's session lasts, and a sign-in link stays usable.
+    #[serde(deserialize_with = "text::parse")]
+    pub session_hours: u64,
+    #[serde(deserialize_with = "text::parse")]
+    pub sign_in_link_hours: u64,
+    /// Sign-in attempts per client IP per minute (links used, dashboard
+    /// tokens exchanged), in each process.
+    #[serde(deserialize_with = "text::parse")]
+    pub sign_ins_per_minute_per_ip: u32,
     /// Synthetic seekers for the demo dashboard (`anxin all` only; refused
     /// in production).
     #[serde(deserialize_with = "text::parse")]
@@ -187,6 +199,10 @@ impl Default for Settings {
             holds_per_minute_per_seeker: api.holds_per_minute_per_seeker,
             holds_per_minute_per_ip: api.holds_per_minute_per_ip,
             reconcile_interval_seconds: 60,
+            public_url: None,
+            session_hours: 12,
+            sign_in_link_hours: 72,
+            sign_ins_per_minute_per_ip: api.sign_ins_per_minute_per_ip,
             demo_traffic: false,
         }
     }
@@ -331,6 +347,16 @@ impl Settings {
             priority_release_before: Duration::from_secs(self.priority_release_before_minutes * 60),
             holds_per_minute_per_seeker: self.holds_per_minute_per_seeker.max(1),
             holds_per_minute_per_ip: self.holds_per_minute_per_ip.max(1),
+            public_url: self
+                .public_url
+                .as_deref()
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(|u| u.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| format!("http://{}", self.listen)),
+            session_ttl: Duration::from_secs(self.session_hours.clamp(1, 24 * 30) * 3600),
+            sign_in_link_ttl: Duration::from_secs(self.sign_in_link_hours.clamp(1, 24 * 30) * 3600),
+            sign_ins_per_minute_per_ip: self.sign_ins_per_minute_per_ip.max(1),
             ..anxin_api::ApiConfig::default()
         }
     }

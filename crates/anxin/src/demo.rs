@@ -138,7 +138,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
         {
             created += 1;
         }
-        let applied = flows::availability::apply(state, id, &availability.validate()?, now)
+        let applied = flows::availability::apply(state, id, &availability.validate()?, now, None)
             .await
             .map_err(|e| anyhow::anyhow!("availability of demo expert {id}: {e}"))?;
         open_slots += applied.open_slots;
@@ -153,8 +153,16 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
 
 /// A stable id for the first demo expert, for the printed examples.
 pub fn first_expert_id() -> Uuid {
-    let mut rng = StdRng::seed_from_u64(2020);
-    expert(0, &mut rng).0 .0
+    first_expert().0 .0
+}
+
+/// The first demo expert's name, for the printed examples.
+pub fn first_expert_name() -> String {
+    first_expert().1.display_name
+}
+
+fn first_expert() -> (ExpertId, ExpertInput, AvailabilityInput) {
+    expert(0, &mut StdRng::seed_from_u64(2020))
 }
 
 /// Demo traffic: a trickle of synthetic seekers going through the real flows

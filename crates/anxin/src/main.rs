@@ -50,6 +50,16 @@ enum Command {
         #[arg(long, default_value = "1h", value_parser = parse_ttl)]
         ttl: std::time::Duration,
     },
+    /// Print a one-time sign-in link for an operator (created if new) or an
+    /// expert; send it to them by your own channel.
+    SignInLink {
+        /// The operator's name (their subject in the audit log).
+        #[arg(long, conflicts_with = "expert", required_unless_present = "expert")]
+        operator: Option<String>,
+        /// The expert's id.
+        #[arg(long)]
+        expert: Option<uuid::Uuid>,
+    },
     /// Run the matching-market simulator (see `anxin sim --help`).
     Sim {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -89,6 +99,27 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{}", issue_token(&secrets.jwt_secret, role, &sub, ttl)?);
             Ok(())
         }
+        Command::SignInLink { operator, expert } => {
+            telemetry::init(&settings.log_format);
+            let state = startup::build_state(&settings).await?;
+            let by = anxin_store::audit::Actor {
+                role: "cli",
+                id: "anxin sign-in-link".into(),
+            };
+            let link = match (operator, expert) {
+                (Some(name), _) => {
+                    anxin_api::flows::sign_in::link_for_operator(&state, &by, &name).await?
+                }
+                (None, Some(id)) => {
+                    let id = anxin_domain::ids::ExpertId(id);
+                    anxin_api::flows::sign_in::link_for_expert(&state, &by, id).await?
+                }
+                (None, None) => anyhow::bail!("name --operator <name> or --expert <id>"),
+            };
+            println!("{}", link.url);
+            eprintln!("(one use, valid until {})", link.expires_at.to_rfc3339());
+            Ok(())
+        }
         Command::Sim { args } => anxin_sim::cli(&args).map_err(anyhow::Error::msg),
         Command::Migrate => {
             telemetry::init(&settings.log_format);
@@ -110,7 +141,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             telemetry::init(&settings.log_format);
             let state = startup::build_state(&settings).await?;
             let seeded = demo::seed(&state).await?;
-            print_welcome(&settings, &seeded)?;
+            print_welcome(&settings, &state, &seeded).await?;
             Ok(())
         }
         Command::Serve => {
@@ -134,7 +165,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             telemetry::init(&settings.log_format);
             let app = Application::build(&settings).await?;
             let seeded = demo::seed(&app.state()).await?;
-            print_welcome(&settings, &seeded)?;
+            print_welcome(&settings, &app.state(), &seeded).await?;
             if demo_traffic || settings.demo_traffic {
                 if settings.env == anxin::config::Environment::Production {
                     anyhow::bail!("demo traffic is refused in production");
@@ -183,7 +214,11 @@ fn redact(url: &str) -> String {
     }
 }
 
-fn print_welcome(settings: &Settings, seeded: &demo::Seeded) -> anyhow::Result<()> {
+async fn print_welcome(
+    settings: &Settings,
+    state: &anxin_api::AppState,
+    seeded: &demo::Seeded,
+) -> anyhow::Result<()> {
     let secrets = settings.secrets()?;
     let day = std::time::Duration::from_secs(24 * 3600);
     let seeker = issue_token(&secrets.jwt_secret, Role::Seeker, "demo-seeker-1", day)?;
@@ -195,13 +230,30 @@ fn print_welcome(settings: &Settings, seeded: &demo::Seeded) -> anyhow::Result<(
         &expert_id.to_string(),
         day,
     )?;
-    let base = format!("http://{}", settings.listen);
+    let by = anxin_store::audit::Actor {
+        role: "cli",
+        id: "anxin (demo)".into(),
+    };
+    let expert_link = anxin_api::flows::sign_in::link_for_expert(
+        state,
+        &by,
+        anxin_domain::ids::ExpertId(expert_id),
+    )
+    .await?;
+    let operator_link =
+        anxin_api::flows::sign_in::link_for_operator(state, &by, "demo-operator").await?;
+    let base = &state.config.public_url;
     println!(
         r#"
 Anxin is ready: {total} demo experts ({created} new), {open} open slots.
 
   API        {base}
-  Dashboard  {base}/ops          (sign in with the operator token below)
+  Dashboard  {base}/ops          (sign in with the operator link below)
+  Experts    {base}/expert       (sign in with the expert link below)
+
+Sign-in links (one use each, valid {link_hours} h; `anxin sign-in-link --operator <name>` makes more):
+  operator   {operator_link}
+  expert     {expert_link}       ({expert_name})
   OpenAPI    {base}/openapi.json
   Metrics    {base}/metrics
 
@@ -221,6 +273,10 @@ Try it:
         total = seeded.total,
         created = seeded.created,
         open = seeded.open_slots,
+        link_hours = state.config.sign_in_link_ttl.as_secs() / 3600,
+        operator_link = operator_link.url,
+        expert_link = expert_link.url,
+        expert_name = demo::first_expert_name(),
     );
     Ok(())
 }

@@ -62,6 +62,21 @@ impl Application {
     /// Connects, migrates, rebuilds Redis from Postgres, binds the listener
     /// (port 0 picks a free port) and prepares the server.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.listen)
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let bound = listener.local_addr()?;
+        let mut settings = settings.clone();
+        if settings.public_url.is_none() {
+            // Links name the port actually bound (port 0 picks one), and a
+            // reachable host when bound to every interface.
+            let reachable = if bound.ip().is_unspecified() {
+                std::net::SocketAddr::from(([127, 0, 0, 1], bound.port()))
+            } else {
+                bound
+            };
+            settings.public_url = Some(format!("http://{reachable}"));
+        }
+        let settings = &settings;
         let state = build_state(settings).await?;
         // On this runtime, which lives as long as the application; the
         // actix workers' runtimes stop with the server.
@@ -71,9 +86,7 @@ impl Application {
         flows::reconcile::startup(&state)
             .await
             .context("rebuilding the Redis index from Postgres")?;
-        let listener = TcpListener::bind(&settings.listen)
-            .with_context(|| format!("binding {}", settings.listen))?;
-        let port = listener.local_addr()?.port();
+        let port = bound.port();
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()

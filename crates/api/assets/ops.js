@@ -325,7 +325,7 @@
       const r = await fetch("/ops/experts/" + encodeURIComponent(id) + "/" + action, {
         method: "POST",
         credentials: "same-origin",
-        headers: { "X-Anxin-Ops": "1" },
+        headers: { "X-Anxin-Session": "1" },
       });
       if (!r.ok) {
         const body = await r.json().catch(() => ({}));
@@ -403,7 +403,7 @@
       b.addEventListener("click", () => selectWindow(b.getAttribute("data-window")));
     }
     document.getElementById("sign-out").addEventListener("click", async () => {
-      await fetch("/ops/session", { method: "DELETE", credentials: "same-origin", headers: { "X-Anxin-Ops": "1" } });
+      await fetch("/v1/sessions/end", { method: "POST", credentials: "same-origin", headers: { "X-Anxin-Session": "1" } });
       window.location.href = "/ops";
     });
     document.addEventListener("visibilitychange", () => {

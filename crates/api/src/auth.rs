@@ -4,9 +4,14 @@
 //! `Authorized<OperatorOnly>`; the extractor verifies the token (401, see
 //! `token`) and the role (403) before the handler runs. `SeekerSession`
 //! goes on to resolve the seeker (`flows::seekers`).
+//!
+//! Apps and scripts send a bearer token; people (experts, operators) sign in
+//! with a one-time link and then hold a session cookie (`flows::sign_in`),
+//! which every route that takes their role's token also takes.
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::dev::Payload;
+use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpRequest};
 use anxin_store::seekers::SeekerRow;
 use futures_util::future::LocalBoxFuture;
@@ -36,8 +41,24 @@ policy! {
     ExpertOrOperator => [Expert, Operator];
 }
 
+/// How the caller proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Bearer,
+    /// A person's session cookie (see `flows::sign_in`).
+    Session,
+}
+
+/// The session cookie of a signed-in person (an expert or an operator).
+pub const SESSION_COOKIE: &str = "anxin_session";
+/// A state-changing request made with the session cookie must carry
+/// `X-Anxin-Session: 1`, which a form or a simple request from another site
+/// can't set: defence in depth beside `SameSite=Strict`.
+pub const SESSION_HEADER: &str = "x-anxin-session";
+
 pub struct Authorized<P: Policy> {
     pub principal: Principal,
+    pub via: Via,
     _policy: PhantomData<P>,
 }
 
@@ -62,29 +83,122 @@ fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
     Ok(token.trim())
 }
 
-pub(crate) fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or(ApiError::Unavailable("the service is not configured"))?;
-    state.tokens.verify(bearer(req)?)
+fn app_state(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .ok_or(ApiError::Unavailable("the service is not configured"))
+}
+
+/// The value of one cookie in the request's `Cookie` headers.
+pub fn cookie<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// What the request carries, checked.
+pub enum Credential {
+    None,
+    Valid(Principal, Via),
+    Invalid(ApiError, Via),
+}
+
+/// A bearer token when the request has an `Authorization` header, else the
+/// session cookie (looked up in Postgres: a session ends the moment it is
+/// ended, on every instance).
+pub async fn credential(req: &HttpRequest) -> Credential {
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        let checked = app_state(req).and_then(|s| s.tokens.verify(bearer(req)?));
+        return match checked {
+            Ok(p) => Credential::Valid(p, Via::Bearer),
+            Err(e) => Credential::Invalid(e, Via::Bearer),
+        };
+    }
+    let Some(secret) = cookie(req, SESSION_COOKIE) else {
+        return Credential::None;
+    };
+    let state = match app_state(req) {
+        Ok(s) => s,
+        Err(e) => return Credential::Invalid(e, Via::Session),
+    };
+    match crate::flows::sign_in::session(state, secret).await {
+        Ok(Some(p)) => Credential::Valid(p, Via::Session),
+        Ok(None) => Credential::Invalid(
+            ApiError::Unauthorized("the session has ended; sign in again"),
+            Via::Session,
+        ),
+        Err(e) => Credential::Invalid(e, Via::Session),
+    }
+}
+
+/// Who is calling, by bearer token or session; 401 without either.
+pub async fn authenticate(req: &HttpRequest) -> Result<(Principal, Via), ApiError> {
+    match credential(req).await {
+        Credential::Valid(p, via) => Ok((p, via)),
+        Credential::Invalid(e, _) => Err(e),
+        Credential::None => Err(ApiError::Unauthorized(
+            "an Authorization: Bearer token (or a session) is required",
+        )),
+    }
+}
+
+/// A request made with the session cookie that changes something must say
+/// so with `X-Anxin-Session: 1`.
+pub fn check_csrf(req: &HttpRequest, via: Via) -> Result<(), ApiError> {
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD);
+    let marked = req
+        .headers()
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "1");
+    if via == Via::Session && unsafe_method && !marked {
+        return Err(ApiError::Csrf);
+    }
+    Ok(())
 }
 
 impl<P: Policy> FromRequest for Authorized<P> {
     type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(authenticate(req).and_then(|principal| {
-            if P::ROLES.contains(&principal.role) {
-                Ok(Self {
-                    principal,
-                    _policy: PhantomData,
-                })
-            } else {
-                Err(ApiError::Forbidden("this role may not do that"))
+        let req = req.clone();
+        Box::pin(async move {
+            let (principal, via) = authenticate(&req).await?;
+            if !P::ROLES.contains(&principal.role) {
+                return Err(ApiError::Forbidden("this role may not do that"));
             }
-        }))
+            check_csrf(&req, via)?;
+            Ok(Self {
+                principal,
+                via,
+                _policy: PhantomData,
+            })
+        })
     }
+}
+
+/// The `Set-Cookie` value starting a session of `max_age` seconds.
+pub fn set_session_cookie(secret: &str, max_age: i64, secure: bool) -> String {
+    format!(
+        "{SESSION_COOKIE}={secret}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// The `Set-Cookie` value ending a session.
+pub fn clear_session_cookie(secure: bool) -> String {
+    set_session_cookie("", 0, secure)
+}
+
+/// Whether the browser reached us over HTTPS (directly or via a proxy that
+/// says so), which decides the cookie's `Secure` flag.
+pub fn is_https(req: &HttpRequest) -> bool {
+    req.connection_info().scheme() == "https"
 }
 
 /// A seeker, resolved to their pseudonymous record (created on first sight).
@@ -100,10 +214,10 @@ impl FromRequest for SeekerSession {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let auth = Authorized::<SeekerOnly>::from_request(req, payload).into_inner();
+        let auth = Authorized::<SeekerOnly>::from_request(req, payload);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let auth = auth?;
+            let auth = auth.await?;
             let state = state.ok_or(ApiError::Unavailable("the service is not configured"))?;
             let seeker = crate::flows::seekers::resolve(&state, &auth.principal.sub).await?;
             Ok(Self {
@@ -111,5 +225,46 @@ impl FromRequest for SeekerSession {
                 subject: auth.principal.sub,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn finds_the_session_among_other_cookies() {
+        let req = TestRequest::default()
+            .insert_header((header::COOKIE, "a=1; anxin_session=s3cr3t; b=2"))
+            .to_http_request();
+        assert_eq!(cookie(&req, SESSION_COOKIE), Some("s3cr3t"));
+        assert_eq!(cookie(&req, "c"), None);
+    }
+
+    #[test]
+    fn the_cookie_is_http_only_and_same_site_strict() {
+        let c = set_session_cookie("t", 60, false);
+        assert!(
+            c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Max-Age=60")
+        );
+        assert!(!c.contains("Secure"));
+        assert!(set_session_cookie("t", 60, true).ends_with("; Secure"));
+        assert!(clear_session_cookie(false).contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn cookie_writes_need_the_session_header_and_bearer_ones_do_not() {
+        let post = TestRequest::post().to_http_request();
+        assert!(matches!(
+            check_csrf(&post, Via::Session),
+            Err(ApiError::Csrf)
+        ));
+        assert!(check_csrf(&post, Via::Bearer).is_ok());
+        let marked = TestRequest::post()
+            .insert_header((SESSION_HEADER, "1"))
+            .to_http_request();
+        assert!(check_csrf(&marked, Via::Session).is_ok());
+        assert!(check_csrf(&TestRequest::get().to_http_request(), Via::Session).is_ok());
     }
 }

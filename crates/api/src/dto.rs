@@ -32,6 +32,24 @@ pub struct SlotView {
     pub ends_at: DateTime<Utc>,
 }
 
+/// An expert's own record, as their portal shows it.
+#[derive(Serialize, ToSchema)]
+pub struct ExpertMe {
+    pub id: Uuid,
+    pub display_name: String,
+    pub status: ExpertStatus,
+    pub timezone: String,
+    pub languages: Vec<String>,
+    pub specialties: Vec<String>,
+    pub region: String,
+    pub bio: Option<String>,
+    /// The expert's own number, masked (e.g. `+86 138****5678`).
+    pub phone_masked: String,
+    /// The body `PUT /v1/experts/{id}/availability` takes; null before the
+    /// first one.
+    pub availability: Option<anxin_domain::availability::AvailabilityInput>,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct ExpertBooking {
     pub booking_id: Uuid,

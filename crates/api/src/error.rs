@@ -44,6 +44,13 @@ pub enum ErrorCode {
     BookingLimit,
     BookingNotActive,
     InvalidTransition,
+    /// A request made with the session cookie that changes something lacks
+    /// `X-Anxin-Session: 1`.
+    Csrf,
+    SignInLinkUsed,
+    SignInLinkExpired,
+    /// A sign-in link was asked for a suspended expert.
+    ExpertSuspended,
     RateLimited,
     Unavailable,
     Internal,
@@ -51,7 +58,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the test that the document lists each one.
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 28] = [
         Self::MalformedJson,
         Self::InvalidField,
         Self::InvalidBody,
@@ -73,6 +80,10 @@ impl ErrorCode {
         Self::BookingLimit,
         Self::BookingNotActive,
         Self::InvalidTransition,
+        Self::Csrf,
+        Self::SignInLinkUsed,
+        Self::SignInLinkExpired,
+        Self::ExpertSuspended,
         Self::RateLimited,
         Self::Unavailable,
         Self::Internal,
@@ -99,8 +110,15 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("{0}")]
     Forbidden(&'static str),
+    #[error(
+        "send X-Anxin-Session: 1 with requests that change something made with the session cookie"
+    )]
+    Csrf,
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// What the request names is gone for good (a used or expired link).
+    #[error("{message}")]
+    Gone { code: ErrorCode, message: String },
     #[error("{message}")]
     Conflict { code: ErrorCode, message: String },
     #[error("too many requests")]
@@ -148,7 +166,9 @@ impl ApiError {
         match self {
             Self::BadRequest { code, .. }
             | Self::Unprocessable { code, .. }
-            | Self::Conflict { code, .. } => *code,
+            | Self::Conflict { code, .. }
+            | Self::Gone { code, .. } => *code,
+            Self::Csrf => ErrorCode::Csrf,
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NotFound(_) => ErrorCode::NotFound,
@@ -202,8 +222,9 @@ impl ResponseError for ApiError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::Csrf => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Gone { .. } => StatusCode::GONE,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

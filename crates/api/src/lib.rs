@@ -29,6 +29,7 @@ pub mod flows;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod pages;
 pub mod routes;
 pub mod state;
 pub mod token;
@@ -37,7 +38,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
-use routes::{bookings, experts, seekers, service};
+use routes::{bookings, experts, seekers, service, sign_in};
 use std::time::Instant;
 
 pub use state::{ApiConfig, AppState};
@@ -64,6 +65,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/openapi.json", web::get().to(openapi::openapi))
         .route("/v1/experts", web::post().to(experts::create_expert))
         .route("/v1/expert-applications", web::post().to(experts::apply))
+        .route("/v1/experts/me", web::get().to(experts::get_me))
         .route(
             "/v1/experts/me/bookings",
             web::get().to(experts::my_bookings),
@@ -76,6 +78,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::put().to(experts::put_availability)),
         )
         .route("/v1/experts/{id}/slots", web::get().to(experts::slots))
+        .route(
+            "/v1/experts/{id}/sign-in-links",
+            web::post().to(sign_in::create_link),
+        )
+        .service(
+            web::resource("/sign-in/{secret}")
+                .route(web::get().to(sign_in::link))
+                .route(web::post().to(sign_in::use_link)),
+        )
+        .route("/v1/sessions/end", web::post().to(sign_in::end))
         .configure(ops::configure)
         .default_service(web::to(not_found));
 }

@@ -14,8 +14,7 @@
 //! An annotation that documents one of these itself (say, 400 "bad window")
 //! keeps its own wording.
 use crate::error::ErrorBody;
-use crate::ops::session;
-use crate::routes::{bookings, experts, seekers, service};
+use crate::routes::{bookings, experts, seekers, service, sign_in};
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -27,8 +26,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 /// The security scheme of `Authorization: Bearer <JWT>`.
 pub const BEARER: &str = "bearer";
-/// The security scheme of the dashboard's session cookie.
-pub const OPS_SESSION: &str = "ops_session";
+/// The security scheme of a person's session cookie.
+pub const SESSION: &str = "session";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,14 +35,15 @@ pub const OPS_SESSION: &str = "ops_session";
     paths(
         service::healthz, service::readyz, service::metrics, openapi,
         experts::create_expert, experts::apply, experts::approve, experts::suspend,
-        experts::get_availability, experts::put_availability, experts::slots, experts::my_bookings,
+        experts::get_availability, experts::put_availability, experts::slots, experts::get_me, experts::my_bookings,
         seekers::slate, seekers::update_me, seekers::my_bookings, seekers::place_hold, seekers::release_hold,
         bookings::confirm, bookings::get, bookings::cancel,
+        sign_in::create_link, sign_in::link, sign_in::use_link, sign_in::end,
         crate::ops::summary, crate::ops::board, crate::ops::page, crate::ops::sign_in,
-        crate::ops::sign_out, crate::ops::asset, crate::ops::approve_expert, crate::ops::suspend_expert,
+        crate::ops::asset, crate::ops::approve_expert, crate::ops::suspend_expert,
     ),
     components(schemas(ErrorBody)),
-    modifiers(&SecuritySchemes, &CommonErrors, &LinkFieldNames),
+    modifiers(&SecuritySchemes, &SessionEverywhere, &CommonErrors, &LinkFieldNames),
 )]
 struct ApiDoc;
 
@@ -65,13 +65,36 @@ impl Modify for SecuritySchemes {
             ),
         );
         components.add_security_scheme(
-            OPS_SESSION,
+            SESSION,
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-                session::COOKIE,
-                "The dashboard session set by `POST /ops/session`. A state-changing request \
-                 made with it must also send `X-Anxin-Ops: 1`.",
+                crate::auth::SESSION_COOKIE,
+                "A person's session (an expert's or an operator's), started by a sign-in link \
+                 (`POST /sign-in/{secret}`) or the dashboard's token sign-in. Every route that \
+                 takes a bearer token takes it too, with the same role rules. A state-changing \
+                 request made with it must also send `X-Anxin-Session: 1` (else 403 `csrf`).",
             ))),
         );
+    }
+}
+
+/// Every operation that takes a bearer token also takes the session cookie
+/// (`auth::Authorized`), so each says so.
+struct SessionEverywhere;
+
+impl Modify for SessionEverywhere {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let session = SecurityRequirement::new(SESSION, Vec::<String>::new());
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                let Some(requirements) = operation.security.as_mut() else {
+                    continue;
+                };
+                let bearer = SecurityRequirement::new(BEARER, Vec::<String>::new());
+                if requirements.contains(&bearer) && !requirements.contains(&session) {
+                    requirements.push(session.clone());
+                }
+            }
+        }
     }
 }
 

@@ -49,6 +49,15 @@ pub struct ApiConfig {
     pub holds_per_minute_per_seeker: u32,
     /// Holds per client IP per minute, in this process.
     pub holds_per_minute_per_ip: u32,
+    /// The base URL people reach Anxin at (sign-in links), no trailing `/`.
+    pub public_url: String,
+    /// How long a person's session lasts.
+    pub session_ttl: Duration,
+    /// How long a sign-in link stays usable.
+    pub sign_in_link_ttl: Duration,
+    /// Sign-in attempts (links used, tokens exchanged) per client IP per
+    /// minute, in this process.
+    pub sign_ins_per_minute_per_ip: u32,
 }
 
 impl Default for ApiConfig {
@@ -65,6 +74,10 @@ impl Default for ApiConfig {
             priority_release_before: Duration::from_secs(2 * 3600),
             holds_per_minute_per_seeker: 20,
             holds_per_minute_per_ip: 600,
+            public_url: "http://127.0.0.1:8080".into(),
+            session_ttl: Duration::from_secs(12 * 3600),
+            sign_in_link_ttl: Duration::from_secs(72 * 3600),
+            sign_ins_per_minute_per_ip: 30,
         }
     }
 }
@@ -116,6 +129,7 @@ pub struct AppState {
     pub summaries: crate::cache::Shared<&'static str, Summary>,
     pub seeker_limiter: Arc<KeyedLimiter>,
     pub ip_limiter: Arc<KeyedLimiter>,
+    pub sign_in_limiter: Arc<KeyedLimiter>,
     /// Approved experts, cached briefly (see `flows::slate::catalog`).
     /// Seekers by subject hash, and slots by id (see `cache`).
     pub seeker_cache: crate::cache::TtlCache<Vec<u8>, anxin_store::seekers::SeekerRow>,
@@ -153,6 +167,9 @@ impl AppState {
             ))),
             ip_limiter: Arc::new(RateLimiter::keyed(per_minute(
                 config.holds_per_minute_per_ip,
+            ))),
+            sign_in_limiter: Arc::new(RateLimiter::keyed(per_minute(
+                config.sign_ins_per_minute_per_ip,
             ))),
             pool,
             reserve,

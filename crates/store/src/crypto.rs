@@ -134,6 +134,23 @@ impl SubjectHasher {
     }
 }
 
+/// A fresh bearer secret (a sign-in link's, a session's): 32 random bytes
+/// as URL-safe text, with the hash that is all that gets stored.
+pub fn new_secret() -> (String, Vec<u8>) {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = secret_hash(&secret);
+    (secret, hash)
+}
+
+/// The stored form of a bearer secret. The secrets are random and long, so
+/// a plain SHA-256 suffices: there is nothing to guess from the hash.
+pub fn secret_hash(secret: &str) -> Vec<u8> {
+    use sha2::Digest;
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,6 +70,17 @@ pub async fn get(pool: &PgPool, id: ExpertId) -> Result<ExpertRow> {
     .await?)
 }
 
+/// The expert's sealed phone number.
+#[tracing::instrument(skip(pool))]
+pub async fn sealed_phone(pool: &PgPool, id: ExpertId) -> Result<Sealed> {
+    let (bytes, key_id): (Vec<u8>, String) =
+        sqlx::query_as("SELECT phone_ciphertext, phone_key_id FROM experts WHERE id = $1")
+            .bind(id.0)
+            .fetch_one(pool)
+            .await?;
+    Ok(Sealed { key_id, bytes })
+}
+
 /// Locks the expert's row for the rest of the transaction: availability edits
 /// and status changes of one expert run one at a time.
 #[tracing::instrument(skip(conn))]

@@ -10,6 +10,7 @@ pub mod events;
 pub mod experts;
 mod row;
 pub mod seekers;
+pub mod sign_in;
 pub mod slots;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -17,6 +18,7 @@ use sqlx::{ConnectOptions, Executor, PgPool};
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use sqlx::PgConnection as Connection;
 pub use sqlx::PgPool as Pool;
 
 #[derive(Debug, thiserror::Error)]

@@ -609,7 +609,7 @@ async fn only_operators_see_the_dashboard() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let r = with_cookie(app.client.post(app.url(&path)))
-        .header("X-Anxin-Ops", "1")
+        .header("X-Anxin-Session", "1")
         .send()
         .await
         .unwrap();
@@ -638,10 +638,15 @@ async fn only_operators_see_the_dashboard() {
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
-    // Signing out clears the cookie; a stale cookie gets the sign-in page.
-    let r = app
-        .client
-        .delete(app.url("/ops/session"))
+    // Signing out ends the session (the page's header is needed) and clears
+    // the cookie; the ended cookie, or a forged one, gets the sign-in page.
+    let r = with_cookie(app.client.post(app.url("/v1/sessions/end")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = with_cookie(app.client.post(app.url("/v1/sessions/end")))
+        .header("X-Anxin-Session", "1")
         .send()
         .await
         .unwrap();
@@ -650,15 +655,22 @@ async fn only_operators_see_the_dashboard() {
         .to_str()
         .unwrap()
         .contains("Max-Age=0"));
-    let r = app
-        .client
-        .get(app.url("/ops"))
-        .header("cookie", "anxin_ops_session=forged.token.value")
+    for stale in [cookie.clone(), "anxin_session=forged".to_string()] {
+        let r = app
+            .client
+            .get(app.url("/ops"))
+            .header("cookie", stale)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.text().await.unwrap().contains("Sign in again"));
+    }
+    let r = with_cookie(app.client.get(app.url("/v1/ops/summary")))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.text().await.unwrap().contains("Sign in again"));
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
     // Every dashboard route is in the OpenAPI document.
     let doc: Value = app

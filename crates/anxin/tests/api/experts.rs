@@ -113,7 +113,11 @@ async fn applicants_are_vetted_before_they_show_and_every_move_is_audited() {
             .fetch_all(&app.db().await)
             .await
             .unwrap();
-    assert_eq!(audit, vec!["expert.approve", "expert.suspend"]);
+    // The operator's edit of the hours, then the vetting.
+    assert_eq!(
+        audit,
+        vec!["availability.edit", "expert.approve", "expert.suspend"]
+    );
 
     let unknown = Uuid::new_v4();
     assert_error(

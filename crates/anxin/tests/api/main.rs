@@ -20,4 +20,5 @@ mod property;
 mod recovery;
 mod service;
 mod settings;
+mod sign_in;
 mod slate;

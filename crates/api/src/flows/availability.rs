@@ -5,6 +5,7 @@ use anxin_domain::availability::{plan_slot_changes, Availability, StoredSlot};
 use anxin_domain::booking::held_back_for_priority;
 use anxin_domain::ids::{ExpertId, SlotId};
 use anxin_reserve::IndexedSlot;
+use anxin_store::audit::{self, Actor};
 use anxin_store::{experts, slots, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashSet;
@@ -18,12 +19,15 @@ pub struct Applied {
 
 /// Saves the availability and brings the expert's slots in line with it.
 /// Held and booked slots are never removed: they come back as conflicts.
-#[tracing::instrument(skip(state, availability))]
+/// An edit by a person (`edited_by`) is recorded in the audit log, in the
+/// save's transaction; rolling the horizon is not an edit.
+#[tracing::instrument(skip(state, availability, edited_by))]
 pub async fn apply(
     state: &AppState,
     expert: ExpertId,
     availability: &Availability,
     now: DateTime<Utc>,
+    edited_by: Option<&Actor>,
 ) -> ApiResult<Applied> {
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
     let row = experts::lock(&mut tx, expert)
@@ -70,6 +74,21 @@ pub async fn apply(
         .map(|t| priority_until(state, expert, t.starts_at))
         .collect();
     let inserted = slots::insert(&mut tx, expert, &planned.insert, &held_back).await?;
+    if let Some(actor) = edited_by {
+        audit::record(
+            &mut tx,
+            actor,
+            "availability.edit",
+            "expert",
+            expert.0,
+            serde_json::json!({
+                "slots_added": inserted.len(),
+                "slots_withdrawn": withdraw.len(),
+                "conflicts": conflicts.len(),
+            }),
+        )
+        .await?;
+    }
     tx.commit().await.map_err(StoreError::from)?;
     crate::flows::slate::invalidate(state).await;
     if row.status == anxin_domain::expert::ExpertStatus::Approved {
@@ -123,7 +142,7 @@ pub async fn roll_horizon(state: &AppState, now: DateTime<Utc>) -> ApiResult<usi
     let mut rolled = 0;
     for expert in experts::with_availability(&state.pool).await? {
         if let Some(a) = experts::load_availability(&state.pool, expert).await? {
-            apply(state, expert, &a, now).await?;
+            apply(state, expert, &a, now, None).await?;
             rolled += 1;
         }
     }

@@ -81,6 +81,10 @@ pub async fn set_status(
         ));
     }
     experts::set_status(&mut tx, id, status).await?;
+    if status == ExpertStatus::Suspended {
+        // Their sessions end and their links lapse with the suspension.
+        anxin_store::sign_in::end_expert_access(&mut tx, id).await?;
+    }
     let action = if status == ExpertStatus::Approved {
         "expert.approve"
     } else {

@@ -8,5 +8,6 @@ pub mod experts;
 pub mod holds;
 pub mod reconcile;
 pub mod seekers;
+pub mod sign_in;
 pub mod slate;
 pub mod slots;

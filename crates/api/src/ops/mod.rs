@@ -4,17 +4,17 @@
 //!
 //! * `events`: recording what only the API sees, off the request path.
 //! * `summary`: the figures, computed from the event log over a window.
-//! * `session`: the dashboard's cookie session.
 //! * `metrics`: the business metrics added to Prometheus.
 //!
 //! The page is static HTML, CSS and JS compiled into the binary (no CDN, no
 //! external fonts or scripts, so it works offline); its script polls the two
 //! JSON endpoints with the session cookie and redraws.
-pub mod session;
 pub mod summary;
 
+use crate::auth::{Authorized, Credential, OperatorOnly, Via};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{parse_json, path_id};
+use crate::pages::html;
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -26,7 +26,9 @@ use anxin_domain::seeker::PriorityGroup;
 use anxin_store::audit::Actor;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use session::{Credential, OperatorSession, Via};
+
+/// An operator, by bearer token or by session cookie.
+pub type OperatorSession = Authorized<OperatorOnly>;
 use summary::{Summary, Window};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -34,7 +36,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/ops/board", web::get().to(board))
         .route("/ops", web::get().to(page))
         .route("/ops/session", web::post().to(sign_in))
-        .route("/ops/session", web::delete().to(sign_out))
         .route("/ops/assets/{name}", web::get().to(asset))
         .route("/ops/experts/{id}/approve", web::post().to(approve_expert))
         .route("/ops/experts/{id}/suspend", web::post().to(suspend_expert));
@@ -66,7 +67,7 @@ fn window_schema() -> utoipa::openapi::schema::Object {
                    2 s (1h), 5 s (24h) or 15 s (7d), unless the request says `Cache-Control: \
                    no-cache`; `until` says as of when. Also accepts the dashboard session cookie.",
     responses((status = 200, body = Summary)),
-    security(("bearer" = []), ("ops_session" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub async fn summary(
     _auth: OperatorSession,
     req: HttpRequest,
@@ -132,7 +133,7 @@ pub struct UpcomingCallView {
     description = "Experts awaiting approval and the calls of the next hour. Also accepts the \
                    dashboard session cookie.",
     responses((status = 200, body = Board)),
-    security(("bearer" = []), ("ops_session" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub async fn board(_auth: OperatorSession, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let now = Utc::now();
     let (pending, calls) = tokio::try_join!(
@@ -175,20 +176,6 @@ pub async fn board(_auth: OperatorSession, state: web::Data<AppState>) -> ApiRes
 const DASHBOARD_HTML: &str = include_str!("../../assets/ops.html");
 const SIGN_IN_HTML: &str = include_str!("../../assets/sign-in.html");
 
-/// Pages may load only what Anxin itself serves.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
-fn html(status: actix_web::http::StatusCode, body: String) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .body(body)
-}
-
 /// The sign-in page, with one of our own messages (never caller input).
 fn sign_in_page(status: actix_web::http::StatusCode, message: &'static str) -> HttpResponse {
     let notice = if message.is_empty() {
@@ -206,16 +193,17 @@ fn sign_in_page(status: actix_web::http::StatusCode, message: &'static str) -> H
     responses((status = 200, description = "the dashboard, or the sign-in page", content_type = "text/html"),
               (status = 401, body = ErrorBody, description = "`unauthorized`: an invalid bearer token"),
               (status = 403, body = ErrorBody, description = "`forbidden`: not an operator")),
-    security((), ("bearer" = []), ("ops_session" = [])))]
+    security((), ("bearer" = []), ("session" = [])))]
 pub async fn page(req: HttpRequest) -> ApiResult<HttpResponse> {
     use actix_web::http::StatusCode;
-    match session::credential(&req) {
+    match crate::auth::credential(&req).await {
         Credential::None => Ok(sign_in_page(StatusCode::OK, "")),
-        Credential::Invalid(_, Via::Cookie) => {
+        Credential::Invalid(ApiError::Unavailable(m), _) => Err(ApiError::Unavailable(m)),
+        Credential::Invalid(_, Via::Session) => {
             let mut res = sign_in_page(StatusCode::OK, "Your session has ended. Sign in again.");
-            if let Ok(v) =
-                header::HeaderValue::from_str(&session::clear_cookie(session::is_https(&req)))
-            {
+            if let Ok(v) = header::HeaderValue::from_str(&crate::auth::clear_session_cookie(
+                crate::auth::is_https(&req),
+            )) {
                 res.headers_mut().append(header::SET_COOKIE, v);
             }
             Ok(res)
@@ -237,7 +225,8 @@ pub struct SignIn {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SessionStarted {
-    /// Seconds until the session ends (at most 12 h, never after the token).
+    /// Seconds until the session ends (at most `ANXIN_SESSION_HOURS`, never
+    /// after the token).
     pub expires_in: i64,
 }
 
@@ -318,7 +307,18 @@ pub async fn sign_in(
             ))
         };
     }
-    let refusal = match state.tokens.verify(token) {
+    if let Err(e) = crate::routes::sign_in::check_sign_in_rate(&req, &state) {
+        return if is_json {
+            Err(e)
+        } else {
+            Ok(sign_in_page(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many sign-in attempts. Try again in a minute.",
+            ))
+        };
+    }
+    let verified = state.tokens.verify(token);
+    let refusal = match &verified {
         Err(_) => Some((
             StatusCode::UNAUTHORIZED,
             "That token is not valid or has expired.",
@@ -340,36 +340,41 @@ pub async fn sign_in(
             Ok(sign_in_page(status, message))
         };
     }
-    let seconds = session::session_seconds(token);
-    let cookie = session::set_cookie(token, seconds, session::is_https(&req));
-    let mut res = if is_json {
-        HttpResponse::Ok().json(SessionStarted {
+    let principal = verified.map_err(|_| ApiError::Unauthorized("the token is not valid"))?;
+    let started =
+        crate::flows::sign_in::start_operator_session(&state, &principal.sub, token_expiry(token))
+            .await?;
+    if !is_json {
+        return Ok(crate::routes::sign_in::signed_in(&req, &started));
+    }
+    let seconds = (started.expires_at - Utc::now()).num_seconds().max(0);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            header::SET_COOKIE,
+            crate::auth::set_session_cookie(&started.secret, seconds, crate::auth::is_https(&req)),
+        ))
+        .json(SessionStarted {
             expires_in: seconds,
-        })
-    } else {
-        HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, "/ops"))
-            .finish()
-    };
-    let value = header::HeaderValue::from_str(&cookie)
-        .map_err(|_| ApiError::Unauthorized("the token is malformed or not valid"))?;
-    res.headers_mut().append(header::SET_COOKIE, value);
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    Ok(res)
+        }))
 }
 
-#[utoipa::path(delete, path = "/ops/session", tag = "operators",
-    description = "Signs out of the dashboard: the session cookie is cleared.",
-    responses((status = 204, description = "signed out")))]
-pub async fn sign_out(req: HttpRequest) -> HttpResponse {
-    let mut res = HttpResponse::NoContent().finish();
-    if let Ok(v) = header::HeaderValue::from_str(&session::clear_cookie(session::is_https(&req))) {
-        res.headers_mut().append(header::SET_COOKIE, v);
-    }
-    res
+/// When an (already verified) token expires.
+fn token_expiry(token: &str) -> DateTime<Utc> {
+    // The signature was checked by `TokenVerifier::verify`; this only reads
+    // the expiry back out.
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.insecure_disable_signature_validation();
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    let exp = jsonwebtoken::decode::<crate::auth::Claims>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(&[]),
+        &validation,
+    )
+    .map(|d| d.claims.exp)
+    .unwrap_or(0);
+    DateTime::from_timestamp(exp, 0).unwrap_or_else(Utc::now)
 }
 
 #[utoipa::path(get, path = "/ops/assets/{name}", tag = "operators",
@@ -424,10 +429,10 @@ async fn set_expert_status(
 
 #[utoipa::path(post, path = "/ops/experts/{id}/approve", tag = "operators",
     description = "Approves an expert from the dashboard (audited). With the session cookie, \
-                   send `X-Anxin-Ops: 1`.",
+                   send `X-Anxin-Session: 1`.",
     params(("id" = uuid::Uuid, Path, description = "expert id")),
     responses((status = 200, body = ExpertStatusView)),
-    security(("bearer" = []), ("ops_session" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub async fn approve_expert(
     auth: OperatorSession,
     state: web::Data<AppState>,
@@ -438,10 +443,10 @@ pub async fn approve_expert(
 
 #[utoipa::path(post, path = "/ops/experts/{id}/suspend", tag = "operators",
     description = "Suspends an expert (or declines an application) from the dashboard \
-                   (audited). With the session cookie, send `X-Anxin-Ops: 1`.",
+                   (audited). With the session cookie, send `X-Anxin-Session: 1`.",
     params(("id" = uuid::Uuid, Path, description = "expert id")),
     responses((status = 200, body = ExpertStatusView)),
-    security(("bearer" = []), ("ops_session" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub async fn suspend_expert(
     auth: OperatorSession,
     state: web::Data<AppState>,

@@ -1,6 +1,6 @@
 //! Experts: creation, applications, vetting, availability, slots, bookings.
 use crate::auth::{AnyRole, Authorized, ExpertOnly, ExpertOrOperator, OperatorOnly, Role};
-use crate::dto::{AvailabilitySaved, ExpertBooking, ExpertCreated, SlotView};
+use crate::dto::{AvailabilitySaved, ExpertBooking, ExpertCreated, ExpertMe, SlotView};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{path_id, Json};
 use crate::flows;
@@ -140,7 +140,14 @@ pub async fn put_availability(
 ) -> ApiResult<HttpResponse> {
     let id = own_availability(&auth, &id)?;
     let availability = body.0.validate()?;
-    let applied = flows::availability::apply(&state, id, &availability, Utc::now()).await?;
+    let applied = flows::availability::apply(
+        &state,
+        id,
+        &availability,
+        Utc::now(),
+        Some(&actor(&auth.principal)),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(AvailabilitySaved {
         open_slots: applied.open_slots,
         conflicts: applied.conflicts.into_iter().map(|s| s.0).collect(),
@@ -217,6 +224,52 @@ pub async fn slots(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// The expert the principal is; 403 for a subject that is not an expert id.
+fn me(auth: &Authorized<ExpertOnly>) -> ApiResult<ExpertId> {
+    auth.principal.expert_id().ok_or(ApiError::Forbidden(
+        "this token's subject is not an expert id",
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/experts/me", tag = "experts",
+    description = "The calling expert's own profile (their phone masked) and availability.",
+    responses((status = 200, body = ExpertMe),
+              (status = 404, body = ErrorBody, description = "`not_found`: no expert with this token's id")),
+    security(("bearer" = [])))]
+pub async fn get_me(
+    auth: Authorized<ExpertOnly>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    use crate::error::OrNotFound;
+    let id = me(&auth)?;
+    let row = anxin_store::experts::get(&state.pool, id)
+        .await
+        .or_not_found("expert")?;
+    let (sealed, availability) = tokio::try_join!(
+        anxin_store::experts::sealed_phone(&state.pool, id),
+        anxin_store::experts::load_availability_input(&state.pool, id),
+    )?;
+    let phone_masked = state
+        .cipher
+        .open(&sealed)
+        .map(|p| p.masked())
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(ExpertMe {
+            id: row.id.0,
+            display_name: row.display_name,
+            status: row.status,
+            timezone: row.timezone,
+            languages: row.languages,
+            specialties: row.specialties,
+            region: row.region,
+            bio: row.bio,
+            phone_masked,
+            availability,
+        }))
+}
+
 #[utoipa::path(get, path = "/v1/experts/me/bookings", tag = "experts",
     responses((status = 200, body = [ExpertBooking])),
     security(("bearer" = [])))]
@@ -224,9 +277,7 @@ pub async fn my_bookings(
     auth: Authorized<ExpertOnly>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let id = auth.principal.expert_id().ok_or(ApiError::Forbidden(
-        "this token's subject is not an expert id",
-    ))?;
+    let id = me(&auth)?;
     let rows = bookings::upcoming_for_expert(&state.pool, id, Utc::now()).await?;
     let view: Vec<ExpertBooking> = rows
         .into_iter()

@@ -3,6 +3,7 @@ pub mod bookings;
 pub mod experts;
 pub mod seekers;
 pub mod service;
+pub mod sign_in;
 
 use crate::error::{ApiError, ErrorCode};
 use actix_web::http::header::HeaderName;

@@ -1,0 +1,147 @@
+//! What the pages for people share: the response headers every page gets
+//! (a strict Content Security Policy: nothing but Anxin's own files), and
+//! the page language, Chinese (zh-CN) unless the browser or the person asks
+//! for English.
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse};
+
+/// Pages may load only what Anxin itself serves.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// An HTML page with the headers every page gets.
+pub fn html(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(body)
+}
+
+/// The languages of the pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+/// The cookie the language switch sets.
+pub const LANG_COOKIE: &str = "anxin_lang";
+
+impl Lang {
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::Zh => "zh-CN",
+            Self::En => "en",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        let primary = s.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "zh" => Some(Self::Zh),
+            "en" => Some(Self::En),
+            _ => None,
+        }
+    }
+
+    /// `?lang=` first (the switch), then the switch's cookie, then the most
+    /// preferred of zh and en in `Accept-Language`; Chinese by default.
+    pub fn of(req: &HttpRequest) -> Self {
+        let asked = req
+            .query_string()
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("lang="))
+            .and_then(Self::parse);
+        let remembered = || crate::auth::cookie(req, LANG_COOKIE).and_then(Self::parse);
+        let accepted = || {
+            let header = req.headers().get(header::ACCEPT_LANGUAGE)?.to_str().ok()?;
+            Self::preferred(header)
+        };
+        asked
+            .or_else(remembered)
+            .or_else(accepted)
+            .unwrap_or(Self::Zh)
+    }
+
+    /// The most preferred of zh and en in an `Accept-Language` value.
+    fn preferred(header: &str) -> Option<Self> {
+        let mut best: Option<(f32, usize, Self)> = None;
+        for (i, item) in header.split(',').enumerate() {
+            let mut parts = item.split(';');
+            let Some(lang) = parts.next().and_then(Self::parse) else {
+                continue;
+            };
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            // Higher q wins; at equal q, the one listed first.
+            if q > 0.0 && best.is_none_or(|(bq, bi, _)| q > bq || (q == bq && i < bi)) {
+                best = Some((q, i, lang));
+            }
+        }
+        best.map(|(_, _, l)| l)
+    }
+
+    /// One text in this language.
+    pub fn pick(self, zh: &'static str, en: &'static str) -> &'static str {
+        match self {
+            Self::Zh => zh,
+            Self::En => en,
+        }
+    }
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn lang(accept: &str, uri: &str) -> Lang {
+        Lang::of(
+            &TestRequest::get()
+                .uri(uri)
+                .insert_header((header::ACCEPT_LANGUAGE, accept))
+                .to_http_request(),
+        )
+    }
+
+    #[test]
+    fn chinese_unless_english_is_preferred_or_asked_for() {
+        assert_eq!(lang("", "/"), Lang::Zh);
+        assert_eq!(lang("fr-FR, de", "/"), Lang::Zh);
+        assert_eq!(lang("en-US,en;q=0.9", "/"), Lang::En);
+        assert_eq!(lang("zh-CN,zh;q=0.9,en;q=0.8", "/"), Lang::Zh);
+        assert_eq!(lang("en;q=0.5, zh-TW;q=0.8", "/"), Lang::Zh);
+        assert_eq!(lang("fr, en;q=0.3", "/"), Lang::En);
+        assert_eq!(lang("zh-CN", "/?lang=en"), Lang::En);
+        assert_eq!(lang("en", "/?x=1&lang=zh"), Lang::Zh);
+    }
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+}

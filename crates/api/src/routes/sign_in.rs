@@ -1,0 +1,279 @@
+//! Signing people in: sign-in links for experts (made by operators), the
+//! link's page and its use, and ending a session. See `flows::sign_in`.
+use crate::auth::{self, Authorized, OperatorOnly, Role, Via};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::path_id;
+use crate::flows;
+use crate::flows::sign_in::{Started, LINK_PATH};
+use crate::pages::{self, escape, Lang};
+use crate::state::AppState;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use anxin_domain::ids::ExpertId;
+use anxin_store::audit::Actor;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SignInLink {
+    /// The one-time link, absolute (from `ANXIN_PUBLIC_URL`). Send it to the
+    /// person by the hotline's own channel; it is shown only this once.
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[utoipa::path(post, path = "/v1/experts/{id}/sign-in-links", tag = "sign-in",
+    description = "A one-time sign-in link for the expert (audited). Opening it shows a page; \
+                   pressing its button signs the expert in to /expert.",
+    params(("id" = uuid::Uuid, Path, description = "expert id")),
+    responses((status = 201, body = SignInLink),
+              (status = 409, body = ErrorBody, description = "`expert_suspended`: the expert is suspended")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn create_link(
+    auth: Authorized<OperatorOnly>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let expert = ExpertId(path_id("id", &id)?);
+    let by = Actor {
+        role: "operator",
+        id: auth.principal.sub,
+    };
+    let link = flows::sign_in::link_for_expert(&state, &by, expert).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(SignInLink {
+            url: link.url,
+            expires_at: link.expires_at,
+        }))
+}
+
+/// A link's secret as `flows::sign_in` makes them (43 URL-safe characters);
+/// anything else is no link.
+fn secret(raw: &str) -> ApiResult<&str> {
+    let plausible = raw.len() == 43
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if plausible {
+        Ok(raw)
+    } else {
+        Err(ApiError::NotFound("sign-in link"))
+    }
+}
+
+/// The link's page: the button that signs in, or why it can't.
+fn link_page(lang: Lang, path: &str, refusal: Option<&ApiError>) -> HttpResponse {
+    let t = |zh, en| lang.pick(zh, en);
+    let (status, body) = match refusal {
+        None => (
+            StatusCode::OK,
+            format!(
+                r#"<p>{intro}</p>
+    <form method="post" action="{action}">
+      <button type="submit" id="sign-in">{button}</button>
+    </form>
+    <p class="hint">{once}</p>"#,
+                intro = t(
+                    "这是发给你的安心登录链接。按下方按钮登录。",
+                    "This is your sign-in link to Anxin. Press the button to sign in."
+                ),
+                action = escape(path),
+                button = t("登录", "Sign in"),
+                once = t(
+                    "链接只能使用一次，并会过期。请不要转发给他人。",
+                    "The link works once and expires. Please don't forward it."
+                ),
+            ),
+        ),
+        Some(e) => {
+            use actix_web::ResponseError;
+            let why = match e.code() {
+                crate::error::ErrorCode::SignInLinkUsed => t(
+                    "此登录链接已使用过。请向热线工作人员索取新的链接。",
+                    "This sign-in link was already used. Ask the hotline's staff for a new one.",
+                ),
+                crate::error::ErrorCode::SignInLinkExpired => t(
+                    "此登录链接已过期。请向热线工作人员索取新的链接。",
+                    "This sign-in link has expired. Ask the hotline's staff for a new one.",
+                ),
+                crate::error::ErrorCode::RateLimited => t(
+                    "尝试次数过多，请稍后再试。",
+                    "Too many attempts. Please try again in a minute.",
+                ),
+                _ => t(
+                    "此登录链接无效。请检查链接是否完整，或索取新的链接。",
+                    "This sign-in link is not valid. Check that it is complete, or ask for a new one.",
+                ),
+            };
+            (
+                e.status_code(),
+                format!(r#"<p class="notice" role="alert">{why}</p>"#),
+            )
+        }
+    };
+    let other = match lang {
+        Lang::Zh => ("en", "English"),
+        Lang::En => ("zh", "中文"),
+    };
+    pages::html(
+        status,
+        format!(
+            r#"<!doctype html>
+<html lang="{tag}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="icon" href="/ops/assets/anxin.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/ops/assets/ops.css">
+</head>
+<body class="signin">
+<main>
+  <div class="signin-box">
+    <div class="brand"><img src="/ops/assets/anxin.svg" alt="" width="36" height="36"><span>{brand}</span></div>
+    <h1>{title}</h1>
+    {body}
+    <p class="hint"><a href="?lang={other_tag}" lang="{other_tag}">{other_name}</a></p>
+  </div>
+</main>
+</body>
+</html>
+"#,
+            tag = lang.tag(),
+            title = t("登录安心", "Sign in to Anxin"),
+            brand = t("安心", "Anxin"),
+            other_tag = other.0,
+            other_name = other.1,
+        ),
+    )
+}
+
+#[utoipa::path(get, path = "/sign-in/{secret}", tag = "sign-in",
+    description = "A sign-in link's page, in Chinese or English (`Accept-Language`, or \
+                   `?lang=zh|en`): a button that signs in. Opening it never uses the link up \
+                   (messaging apps fetch links to preview them). A link that can't sign in is a \
+                   page saying why for a browser (`Accept: text/html`), the JSON error otherwise.",
+    params(("secret" = String, Path, description = "the link's secret")),
+    responses((status = 200, description = "the page with the sign-in button", content_type = "text/html"),
+              (status = 404, description = "`not_found`: no such link",
+               content((ErrorBody = "application/json"), (String = "text/html"))),
+              (status = 410, description = "`sign_in_link_used` or `sign_in_link_expired`",
+               content((ErrorBody = "application/json"), (String = "text/html"))),
+              (status = 503, body = ErrorBody, description = "`unavailable`: Postgres does not answer")))]
+pub async fn link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    raw: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    let path = format!("{LINK_PATH}/{raw}");
+    let refusal = match secret(&raw) {
+        Err(e) => Some(e),
+        Ok(s) => flows::sign_in::peek(&state, s).await?.err(),
+    };
+    match refusal {
+        Some(e) if !wants_html(&req) => Err(e),
+        refusal => Ok(link_page(lang, &path, refusal.as_ref())),
+    }
+}
+
+/// Whether the client is a browser that wants a page back (a form post),
+/// rather than a program that wants JSON.
+fn wants_html(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
+/// Counts a sign-in attempt against the caller's IP.
+pub(crate) fn check_sign_in_rate(req: &HttpRequest, state: &AppState) -> ApiResult<()> {
+    use governor::clock::Clock;
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    state.sign_in_limiter.check_key(&ip).map_err(|not_until| {
+        tracing::info!("sign-in rate limited");
+        ApiError::TooManyRequests {
+            retry_after: not_until.wait_time_from(state.sign_in_limiter.clock().now()),
+        }
+    })
+}
+
+/// The answer that starts a session: 303 to the person's page, with the
+/// cookie.
+pub(crate) fn signed_in(req: &HttpRequest, started: &Started) -> HttpResponse {
+    let to = match started.principal.role {
+        Role::Operator => "/ops",
+        _ => "/expert",
+    };
+    let max_age = (started.expires_at - Utc::now()).num_seconds().max(0);
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            header::SET_COOKIE,
+            auth::set_session_cookie(&started.secret, max_age, auth::is_https(req)),
+        ))
+        .finish()
+}
+
+#[utoipa::path(post, path = "/sign-in/{secret}", tag = "sign-in",
+    description = "Uses the link up and signs its person in: 303 to /expert (an expert's link) \
+                   or /ops (an operator's), with an HttpOnly, SameSite=Strict session cookie. \
+                   A browser (`Accept: text/html`) gets a page for a refusal; other clients \
+                   the JSON error. Rate-limited per client.",
+    params(("secret" = String, Path, description = "the link's secret")),
+    responses((status = 303, description = "signed in; Set-Cookie carries the session",
+               headers(("Location" = String, description = "/expert or /ops"), ("Set-Cookie" = String, description = "the session"))),
+              (status = 404, description = "`not_found`: no such link",
+               content((ErrorBody = "application/json"), (String = "text/html"))),
+              (status = 410, description = "`sign_in_link_used` or `sign_in_link_expired`",
+               content((ErrorBody = "application/json"), (String = "text/html"))),
+              (status = 429, body = ErrorBody, description = "`rate_limited`: too many sign-in attempts from this client",
+               headers(("Retry-After" = u64, description = "Seconds to wait before trying again."))),
+              (status = 503, body = ErrorBody, description = "`unavailable`: Postgres does not answer")))]
+pub async fn use_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    raw: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let attempt = async {
+        check_sign_in_rate(&req, &state)?;
+        flows::sign_in::use_link(&state, secret(&raw)?).await
+    };
+    match attempt.await {
+        Ok(started) => Ok(signed_in(&req, &started)),
+        Err(e @ ApiError::Unavailable(_)) => Err(e),
+        Err(e) if wants_html(&req) => Ok(link_page(
+            Lang::of(&req),
+            &format!("{LINK_PATH}/{raw}"),
+            Some(&e),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/sessions/end", tag = "sign-in",
+    description = "Signs the person out: the session ends at once (on every instance) and the \
+                   cookie is cleared. Send `X-Anxin-Session: 1`.",
+    responses((status = 204, description = "signed out"),
+              (status = 401, body = ErrorBody, description = "`unauthorized`: no live session"),
+              (status = 403, body = ErrorBody, description = "`csrf`: without `X-Anxin-Session: 1`")),
+    security(("session" = [])))]
+pub async fn end(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let secret = auth::cookie(&req, auth::SESSION_COOKIE)
+        .ok_or(ApiError::Unauthorized("there is no session to end"))?;
+    auth::check_csrf(&req, Via::Session)?;
+    if !flows::sign_in::end(&state, secret).await? {
+        return Err(ApiError::Unauthorized("the session has already ended"));
+    }
+    Ok(HttpResponse::NoContent()
+        .insert_header((
+            header::SET_COOKIE,
+            auth::clear_session_cookie(auth::is_https(&req)),
+        ))
+        .finish())
+}

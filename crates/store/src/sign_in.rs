@@ -1,0 +1,223 @@
+//! Operators, one-time sign-in links and the sessions they start. Links and
+//! sessions are stored by the hash of their secret only (`crypto::new_secret`).
+use crate::Result;
+use anxin_domain::ids::ExpertId;
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// Who a link or session is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Person {
+    Expert(ExpertId),
+    /// An operator by id, with their name (their subject).
+    Operator(Uuid, String),
+}
+
+impl Person {
+    /// The id the audit log records as the target.
+    pub fn id(&self) -> Uuid {
+        match self {
+            Self::Expert(id) => id.0,
+            Self::Operator(id, _) => *id,
+        }
+    }
+
+    fn columns(&self) -> (Option<Uuid>, Option<Uuid>) {
+        match self {
+            Self::Expert(id) => (Some(id.0), None),
+            Self::Operator(id, _) => (None, Some(*id)),
+        }
+    }
+}
+
+/// The operator with this name, created if new.
+#[tracing::instrument(skip(conn))]
+pub async fn ensure_operator(conn: &mut PgConnection, name: &str) -> Result<Person> {
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO operators (id, name) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+         RETURNING id",
+    )
+    .bind(Uuid::new_v4())
+    .bind(name)
+    .fetch_one(conn)
+    .await?;
+    Ok(Person::Operator(id, name.to_string()))
+}
+
+#[tracing::instrument(skip(conn, secret_hash))]
+pub async fn create_link(
+    conn: &mut PgConnection,
+    person: &Person,
+    secret_hash: &[u8],
+    expires_at: DateTime<Utc>,
+) -> Result<()> {
+    insert_secret(conn, "sign_in_links", person, secret_hash, expires_at).await
+}
+
+/// A link's or a session's row: the same columns in each table.
+async fn insert_secret(
+    conn: &mut PgConnection,
+    table: &str,
+    person: &Person,
+    secret_hash: &[u8],
+    expires_at: DateTime<Utc>,
+) -> Result<()> {
+    let (expert, operator) = person.columns();
+    sqlx::query(&format!(
+        "INSERT INTO {table} (secret_hash, expert_id, operator_id, expires_at)
+         VALUES ($1, $2, $3, $4)"
+    ))
+    .bind(secret_hash)
+    .bind(expert)
+    .bind(operator)
+    .bind(expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// What a link is, as seen without using it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkState {
+    Unknown,
+    Used,
+    Expired,
+    Usable(Person),
+}
+
+#[derive(sqlx::FromRow)]
+struct LinkRow {
+    expert_id: Option<Uuid>,
+    operator_id: Option<Uuid>,
+    operator_name: Option<String>,
+    expires_at: DateTime<Utc>,
+    used_at: Option<DateTime<Utc>>,
+    expert_status: Option<String>,
+}
+
+const LINK_SELECT: &str =
+    "SELECT l.expert_id, l.operator_id, o.name AS operator_name, l.expires_at,
+                                  l.used_at, e.status AS expert_status
+                           FROM sign_in_links l
+                           LEFT JOIN experts e ON e.id = l.expert_id
+                           LEFT JOIN operators o ON o.id = l.operator_id
+                           WHERE l.secret_hash = $1";
+
+fn link_state(row: Option<LinkRow>, now: DateTime<Utc>) -> LinkState {
+    let Some(row) = row else {
+        return LinkState::Unknown;
+    };
+    if row.used_at.is_some() {
+        return LinkState::Used;
+    }
+    // A suspended expert's links lapse with the suspension.
+    if row.expires_at <= now || row.expert_status.as_deref() == Some("suspended") {
+        return LinkState::Expired;
+    }
+    match (row.expert_id, row.operator_id, row.operator_name) {
+        (Some(e), _, _) => LinkState::Usable(Person::Expert(ExpertId(e))),
+        (None, Some(o), Some(name)) => LinkState::Usable(Person::Operator(o, name)),
+        _ => LinkState::Unknown,
+    }
+}
+
+/// The link's state; reading it never uses it up.
+#[tracing::instrument(skip_all)]
+pub async fn peek_link(pool: &PgPool, secret_hash: &[u8]) -> Result<LinkState> {
+    let row = sqlx::query_as::<_, LinkRow>(LINK_SELECT)
+        .bind(secret_hash)
+        .fetch_optional(pool)
+        .await?;
+    Ok(link_state(row, Utc::now()))
+}
+
+/// Uses the link up and starts a session for its person, atomically: of two
+/// concurrent uses, one signs in and the other sees `Used`. Returns the
+/// link's state before; a session exists only when that was `Usable`.
+#[tracing::instrument(skip_all)]
+pub async fn use_link(
+    conn: &mut PgConnection,
+    secret_hash: &[u8],
+    session_hash: &[u8],
+    session_expires_at: DateTime<Utc>,
+) -> Result<LinkState> {
+    let row = sqlx::query_as::<_, LinkRow>(&format!("{LINK_SELECT} FOR UPDATE OF l"))
+        .bind(secret_hash)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let state = link_state(row, Utc::now());
+    if let LinkState::Usable(person) = &state {
+        sqlx::query("UPDATE sign_in_links SET used_at = now() WHERE secret_hash = $1")
+            .bind(secret_hash)
+            .execute(&mut *conn)
+            .await?;
+        start_session(conn, person, session_hash, session_expires_at).await?;
+    }
+    Ok(state)
+}
+
+#[tracing::instrument(skip(conn, session_hash))]
+pub async fn start_session(
+    conn: &mut PgConnection,
+    person: &Person,
+    session_hash: &[u8],
+    expires_at: DateTime<Utc>,
+) -> Result<()> {
+    insert_secret(conn, "sessions", person, session_hash, expires_at).await
+}
+
+/// The person a live session is for: not ended, not expired, and not a
+/// suspended expert's.
+#[tracing::instrument(skip_all)]
+pub async fn session_person(pool: &PgPool, session_hash: &[u8]) -> Result<Option<Person>> {
+    let row: Option<(Option<Uuid>, Option<Uuid>, Option<String>)> = sqlx::query_as(
+        "SELECT s.expert_id, s.operator_id, o.name
+         FROM sessions s
+         LEFT JOIN experts e ON e.id = s.expert_id
+         LEFT JOIN operators o ON o.id = s.operator_id
+         WHERE s.secret_hash = $1 AND s.ended_at IS NULL AND s.expires_at > now()
+           AND (s.expert_id IS NULL OR e.status <> 'suspended')",
+    )
+    .bind(session_hash)
+    .fetch_optional(pool)
+    .await?;
+    Ok(match row {
+        Some((Some(e), _, _)) => Some(Person::Expert(ExpertId(e))),
+        Some((None, Some(o), Some(name))) => Some(Person::Operator(o, name)),
+        _ => None,
+    })
+}
+
+/// Ends one session; false when it was not live.
+#[tracing::instrument(skip_all)]
+pub async fn end_session(pool: &PgPool, session_hash: &[u8]) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE sessions SET ended_at = now() WHERE secret_hash = $1 AND ended_at IS NULL",
+    )
+    .bind(session_hash)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends every session of the expert and lapses their unused links (on
+/// suspension, in its transaction). Returns the sessions ended.
+#[tracing::instrument(skip(conn))]
+pub async fn end_expert_access(conn: &mut PgConnection, expert: ExpertId) -> Result<u64> {
+    let ended = sqlx::query(
+        "UPDATE sessions SET ended_at = now() WHERE expert_id = $1 AND ended_at IS NULL",
+    )
+    .bind(expert.0)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE sign_in_links SET expires_at = now()
+         WHERE expert_id = $1 AND used_at IS NULL AND expires_at > now()",
+    )
+    .bind(expert.0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(ended.rows_affected())
+}
