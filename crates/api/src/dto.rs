@@ -59,8 +59,27 @@ pub struct ExpertBooking {
     /// A pseudonym; never the seeker's phone or host-app identity.
     pub seeker_alias: String,
     pub priority_group: PriorityGroup,
+    /// The seeker's note to the expert.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    pub status: BookingStatus,
+    pub call: CallView,
+    /// The session's outcome as recorded (past sessions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<SessionOutcomeView>,
+}
+
+/// A recorded session outcome, as its expert (or an operator) sees it.
+#[derive(Serialize, ToSchema)]
+pub struct SessionOutcomeView {
+    pub outcome: anxin_domain::referral::SessionOutcome,
+    pub follow_up: anxin_domain::referral::FollowUp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urgency: Option<anxin_domain::referral::Urgency>,
+    /// The expert's private note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub recorded_at: DateTime<Utc>,
 }
 
 #[derive(Serialize, ToSchema)]

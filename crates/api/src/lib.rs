@@ -38,7 +38,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
-use routes::{bookings, experts, seekers, service, sign_in};
+use routes::{bookings, experts, referrals, seekers, service, sign_in};
 use std::time::Instant;
 
 pub use state::{ApiConfig, AppState};
@@ -88,6 +88,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(sign_in::use_link)),
         )
         .route("/v1/sessions/end", web::post().to(sign_in::end))
+        .route(
+            "/v1/bookings/{id}/outcome",
+            web::post().to(referrals::record_outcome),
+        )
+        .route("/v1/ops/referrals", web::get().to(referrals::list))
+        .route(
+            "/v1/ops/referrals/{id}/resolve",
+            web::post().to(referrals::resolve),
+        )
         .configure(ops::configure)
         .default_service(web::to(not_found));
 }

@@ -13,6 +13,7 @@ pub mod named;
 pub mod openapi;
 pub mod phone;
 pub mod proto;
+pub mod referral;
 pub mod seeker;
 pub mod slate;
 pub mod stats;

@@ -279,6 +279,27 @@ pub async fn upcoming_for_expert(
     .await?)
 }
 
+/// How many past sessions an expert's history shows.
+pub const EXPERT_HISTORY: i64 = 50;
+
+/// The expert's sessions that have started (not cancelled), latest first.
+#[tracing::instrument(skip(pool))]
+pub async fn past_for_expert(
+    pool: &PgPool,
+    expert: ExpertId,
+    now: DateTime<Utc>,
+) -> Result<Vec<BookingRow>> {
+    Ok(sqlx::query_as(&format!(
+        "{BOOKING_SELECT} WHERE b.expert_id = $1 AND b.status <> 'cancelled' AND b.starts_at <= $2
+          ORDER BY b.starts_at DESC LIMIT $3"
+    ))
+    .bind(expert.0)
+    .bind(now)
+    .bind(EXPERT_HISTORY)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// Cancels a confirmed booking and its call task, and records who did it.
 /// Returns the booking as it was before, or `None` when it was not confirmed.
 #[tracing::instrument(skip(pool))]

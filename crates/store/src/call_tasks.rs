@@ -505,7 +505,8 @@ pub async fn finish_without_dialing(
 }
 
 /// Erases the seeker's number from bookings whose call ended (or which were
-/// cancelled) more than `retention` ago. The booking keeps its masked form and
+/// cancelled) more than `retention` ago, and from referrals resolved that
+/// long ago. The booking keeps its masked form and
 /// its outcome. A finished task is never written again, so its `updated_at`
 /// is when the call ended.
 #[tracing::instrument(skip(pool))]
@@ -520,7 +521,17 @@ pub async fn erase_seeker_phones(pool: &PgPool, retention: Duration) -> Result<u
     .bind(seconds(retention))
     .execute(pool)
     .await?;
-    Ok(done.rows_affected())
+    // A referral keeps its own copy until it is resolved; the retention
+    // clock starts then.
+    let referrals = sqlx::query(
+        "UPDATE referrals SET phone_ciphertext = NULL, phone_key_id = NULL
+          WHERE phone_ciphertext IS NOT NULL AND status = 'resolved'
+            AND resolved_at <= now() - make_interval(secs => $1)",
+    )
+    .bind(seconds(retention))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() + referrals.rows_affected())
 }
 
 /// A task as stored, for operators and tests.

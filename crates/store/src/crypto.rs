@@ -63,13 +63,18 @@ impl PhoneCipher {
     }
 
     pub fn seal(&self, phone: &PhoneNumber) -> Sealed {
+        self.seal_text(phone.expose_e164())
+    }
+
+    /// Seals any private text (an expert's note on a session) like a phone.
+    pub fn seal_text(&self, text: &str) -> Sealed {
         let mut nonce = [0u8; NONCE_LEN];
         rand::thread_rng().fill_bytes(&mut nonce);
         let cipher = &self.keys[&self.current];
         // Encryption with a valid key and a fresh nonce does not fail for
         // inputs this small; an empty ciphertext would fail to open, loudly.
         let ct = cipher
-            .encrypt(Nonce::from_slice(&nonce), phone.expose_e164().as_bytes())
+            .encrypt(Nonce::from_slice(&nonce), text.as_bytes())
             .unwrap_or_default();
         let mut bytes = nonce.to_vec();
         bytes.extend(ct);
@@ -80,6 +85,11 @@ impl PhoneCipher {
     }
 
     pub fn open(&self, sealed: &Sealed) -> Result<PhoneNumber, CryptoError> {
+        let text = self.open_text(sealed)?;
+        PhoneNumber::parse("phone", &text).map_err(|_| CryptoError::Unsealable)
+    }
+
+    pub fn open_text(&self, sealed: &Sealed) -> Result<String, CryptoError> {
         let cipher = self
             .keys
             .get(&sealed.key_id)
@@ -91,8 +101,7 @@ impl PhoneCipher {
         let plain = cipher
             .decrypt(Nonce::from_slice(nonce), ct)
             .map_err(|_| CryptoError::Unsealable)?;
-        let text = String::from_utf8(plain).map_err(|_| CryptoError::Unsealable)?;
-        PhoneNumber::parse("phone", &text).map_err(|_| CryptoError::Unsealable)
+        String::from_utf8(plain).map_err(|_| CryptoError::Unsealable)
     }
 }
 

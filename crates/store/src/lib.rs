@@ -8,6 +8,7 @@ pub mod call_tasks;
 pub mod crypto;
 pub mod events;
 pub mod experts;
+pub mod referrals;
 mod row;
 pub mod seekers;
 pub mod sign_in;

@@ -18,6 +18,7 @@ mod openapi;
 mod privacy;
 mod property;
 mod recovery;
+mod referrals;
 mod service;
 mod settings;
 mod sign_in;

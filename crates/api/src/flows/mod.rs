@@ -7,6 +7,7 @@ pub mod bookings;
 pub mod experts;
 pub mod holds;
 pub mod reconcile;
+pub mod referrals;
 pub mod seekers;
 pub mod sign_in;
 pub mod slate;

@@ -1,6 +1,9 @@
 //! Experts: creation, applications, vetting, availability, slots, bookings.
 use crate::auth::{AnyRole, Authorized, ExpertOnly, ExpertOrOperator, OperatorOnly, Role};
-use crate::dto::{AvailabilitySaved, ExpertBooking, ExpertCreated, ExpertMe, SlotView};
+use crate::dto::{
+    AvailabilitySaved, CallView, ExpertBooking, ExpertCreated, ExpertMe, SessionOutcomeView,
+    SlotView,
+};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{path_id, Json};
 use crate::flows;
@@ -270,18 +273,61 @@ pub async fn get_me(
         }))
 }
 
-#[utoipa::path(get, path = "/v1/experts/me/bookings", tag = "experts",
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct BookingsQuery {
+    /// `upcoming` (default): confirmed and not ended, soonest first;
+    /// `past`: started (not cancelled), latest first, with their outcomes.
+    #[param(pattern = "^(upcoming|past)$", required = false)]
+    when: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/experts/me/bookings", tag = "experts", params(BookingsQuery),
     responses((status = 200, body = [ExpertBooking])),
     security(("bearer" = [])))]
 pub async fn my_bookings(
     auth: Authorized<ExpertOnly>,
     state: web::Data<AppState>,
+    q: web::Query<BookingsQuery>,
 ) -> ApiResult<HttpResponse> {
     let id = me(&auth)?;
-    let rows = bookings::upcoming_for_expert(&state.pool, id, Utc::now()).await?;
-    let view: Vec<ExpertBooking> = rows
-        .into_iter()
-        .map(|b| ExpertBooking {
+    let now = Utc::now();
+    let rows = match q.when.as_deref() {
+        None | Some("upcoming") => bookings::upcoming_for_expert(&state.pool, id, now).await?,
+        Some("past") => bookings::past_for_expert(&state.pool, id, now).await?,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidQuery,
+                "when must be upcoming or past",
+                Some("when"),
+            ))
+        }
+    };
+    let ids: Vec<_> = rows.iter().map(|b| b.id).collect();
+    let mut outcomes: std::collections::HashMap<_, _> =
+        anxin_store::referrals::outcomes_of(&state.pool, &ids)
+            .await?
+            .into_iter()
+            .map(|o| (o.booking_id, o))
+            .collect();
+    let mut view = Vec::with_capacity(rows.len());
+    for b in rows {
+        let outcome = match outcomes.remove(&b.id) {
+            Some(o) => Some(SessionOutcomeView {
+                outcome: o.outcome,
+                follow_up: o.follow_up,
+                urgency: o.urgency,
+                note: o
+                    .note
+                    .map(|n| state.cipher.open_text(&n))
+                    .transpose()
+                    .map_err(ApiError::internal)?,
+                recorded_at: o.recorded_at,
+            }),
+            None => None,
+        };
+        view.push(ExpertBooking {
             booking_id: b.id.0,
             slot_id: b.slot_id.0,
             starts_at: b.starts_at,
@@ -289,7 +335,15 @@ pub async fn my_bookings(
             seeker_alias: alias(b.seeker_id),
             priority_group: b.priority_group,
             note: b.note,
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(view))
+            status: b.status,
+            call: CallView {
+                state: b.call_state,
+                outcome: b.call_outcome,
+            },
+            outcome,
+        });
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(view))
 }

@@ -1,0 +1,281 @@
+//! After a call: outcomes, referrals, their queue and resolution.
+use crate::dashboard_support::daily_hour_started_five_minutes_ago;
+use crate::helpers::*;
+use anxin_api::auth::Role;
+use chrono::Utc;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+const PHONE: &str = "+8613712345678";
+const NOTE: &str = "Says she has not slept for days; spoke of ending it. Needs a psychiatrist.";
+
+/// An expert with a one-hour slot each day that started five minutes ago,
+/// and a booking of today's (running) one; returns (expert, booking).
+async fn running_session(app: &TestApp) -> (Uuid, Uuid) {
+    let expert = app
+        .expert_with(&daily_hour_started_five_minutes_ago(Utc::now()))
+        .await;
+    let slot = app.open_slot_ids(expert, 0..1).await[0];
+    let booking = app.book(&new_seeker(), slot, PHONE).await;
+    (expert, booking)
+}
+
+async fn outcome(app: &TestApp, t: &str, booking: Uuid, body: Value) -> reqwest::Response {
+    app.post(t, &format!("/v1/bookings/{booking}/outcome"), &body)
+        .await
+}
+
+#[tokio::test]
+async fn only_the_sessions_expert_or_an_operator_records_its_outcome_and_a_referral_needs_an_urgency(
+) {
+    let app = spawn_app().await;
+    let (expert, booking) = running_session(&app).await;
+    let expert_token = token(Role::Expert, &expert.to_string());
+    let (other, _) = running_session(&app).await;
+    let done = json!({"outcome": "completed", "follow_up": "none"});
+
+    // Not the seeker, not another expert.
+    let r = outcome(&app, &new_seeker(), booking, done.clone()).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = outcome(
+        &app,
+        &token(Role::Expert, &other.to_string()),
+        booking,
+        done.clone(),
+    )
+    .await;
+    assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
+    // The rules of the body.
+    let r = outcome(
+        &app,
+        &expert_token,
+        booking,
+        json!({"outcome": "completed", "follow_up": "refer"}),
+    )
+    .await;
+    assert_eq!(
+        assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await["field"],
+        "urgency"
+    );
+    let r = outcome(
+        &app,
+        &expert_token,
+        booking,
+        json!({"outcome": "completed", "follow_up": "none", "note": "x".repeat(2001)}),
+    )
+    .await;
+    assert_eq!(
+        assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await["field"],
+        "note"
+    );
+    let r = outcome(
+        &app,
+        &expert_token,
+        booking,
+        json!({"outcome": "great", "follow_up": "none"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // A session that has not started has no outcome yet.
+    let slot = app.open_slot_ids(expert, 0..1).await[0];
+    let later = app.book(&new_seeker(), slot, PHONE).await;
+    let r = outcome(&app, &expert_token, later, done.clone()).await;
+    assert_error(r, StatusCode::CONFLICT, "booking_not_active").await;
+
+    // The expert refers the seeker as an emergency, with a private note.
+    let r = outcome(
+        &app,
+        &expert_token,
+        booking,
+        json!({"outcome": "completed", "follow_up": "refer", "urgency": "emergency", "note": NOTE}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let recorded: Value = r.json().await.unwrap();
+    assert_eq!(recorded["outcome"], "completed");
+    let referral = recorded["referral_id"].as_str().unwrap().to_string();
+
+    // The expert sees it among their past sessions, note and all.
+    let r = app
+        .get(&expert_token, "/v1/experts/me/bookings?when=past")
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let past: Value = r.json().await.unwrap();
+    let past = past.as_array().unwrap();
+    assert_eq!(past.len(), 1);
+    assert_eq!(past[0]["booking_id"], booking.to_string());
+    assert_eq!(past[0]["outcome"]["urgency"], "emergency");
+    assert_eq!(past[0]["outcome"]["note"], NOTE);
+    let r = app
+        .get(&expert_token, "/v1/experts/me/bookings?when=yesterday")
+        .await;
+    assert_error(r, StatusCode::BAD_REQUEST, "invalid_query").await;
+    // Correcting the outcome keeps the referral.
+    let r = outcome(
+        &app,
+        &expert_token,
+        booking,
+        json!({"outcome": "cut_short", "follow_up": "rebook"}),
+    )
+    .await;
+    let again: Value = r.json().await.unwrap();
+    assert_eq!(again["referral_id"], referral.as_str());
+    // An operator may record it too.
+    let r = outcome(
+        &app,
+        &operator(),
+        booking,
+        json!({"outcome": "cut_short", "follow_up": "refer", "urgency": "emergency", "note": NOTE}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // The note is sealed at rest; the number stays out of the referral list.
+    let dump = app.postgres_dump().await;
+    assert!(
+        !dump.contains("psychiatrist"),
+        "the note is stored in plain text"
+    );
+    let list = app.get(&operator(), "/v1/ops/referrals").await;
+    let text = list.text().await.unwrap();
+    assert!(
+        !text.contains("13712345678") && !text.contains("psychiatrist"),
+        "{text}"
+    );
+    let audit: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE target_id IN ($1, $2) AND action LIKE '%.%' ORDER BY id",
+    )
+    .bind(booking)
+    .bind(referral.parse::<Uuid>().unwrap())
+    .fetch_all(&app.db().await)
+    .await
+    .unwrap();
+    assert_eq!(
+        audit,
+        [
+            "outcome.record",
+            "referral.open",
+            "outcome.record",
+            "outcome.record",
+            "referral.open"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_referral_queue_is_most_urgent_first_and_a_resolved_referral_lets_the_number_go() {
+    let app = spawn_app().await;
+    let mut referrals = Vec::new();
+    for urgency in ["routine", "emergency", "urgent"] {
+        let (expert, booking) = running_session(&app).await;
+        let r = outcome(
+            &app,
+            &token(Role::Expert, &expert.to_string()),
+            booking,
+            json!({"outcome": "completed", "follow_up": "refer", "urgency": urgency}),
+        )
+        .await;
+        let body: Value = r.json().await.unwrap();
+        referrals.push(body["referral_id"].as_str().unwrap().to_string());
+    }
+    for t in [
+        new_seeker(),
+        token(Role::Expert, &Uuid::new_v4().to_string()),
+    ] {
+        assert_eq!(
+            app.get(&t, "/v1/ops/referrals").await.status(),
+            StatusCode::FORBIDDEN
+        );
+    }
+    let open: Value = app
+        .get(&operator(), "/v1/ops/referrals")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let order: Vec<&str> = open
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["urgency"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ["emergency", "urgent", "routine"]);
+    assert!(open[0]["seeker_alias"].is_string() && open[0]["status"] == "open");
+    let r = app.get(&operator(), "/v1/ops/referrals?status=lost").await;
+    assert_error(r, StatusCode::BAD_REQUEST, "invalid_query").await;
+
+    // An open referral keeps the seeker's number whatever the retention.
+    let db = app.db().await;
+    let kept = |id: String| {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, bool>(
+                "SELECT phone_ciphertext IS NOT NULL FROM referrals WHERE id = $1",
+            )
+            .bind(id.parse::<Uuid>().unwrap())
+            .fetch_one(&db)
+            .await
+            .unwrap()
+        }
+    };
+    anxin_store::call_tasks::erase_seeker_phones(&db, chrono::Duration::zero())
+        .await
+        .unwrap();
+    assert!(kept(referrals[1].clone()).await);
+
+    let path = format!("/v1/ops/referrals/{}/resolve", referrals[1]);
+    let body = json!({"resolution": "referred", "centre": "Wuhan Mental Health Centre"});
+    let r = app
+        .post(
+            &token(Role::Expert, &Uuid::new_v4().to_string()),
+            &path,
+            &body,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = app
+        .post(&operator(), &path, &json!({"resolution": "forgotten"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = app.post(&operator(), &path, &body).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let resolved: Value = r.json().await.unwrap();
+    assert_eq!(
+        (resolved["status"].as_str(), resolved["resolution"].as_str()),
+        (Some("resolved"), Some("referred"))
+    );
+    let r = app.post(&operator(), &path, &body).await;
+    assert_error(r, StatusCode::CONFLICT, "invalid_transition").await;
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/ops/referrals/{}/resolve", Uuid::new_v4()),
+            &body,
+        )
+        .await;
+    assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
+
+    let open: Value = app
+        .get(&operator(), "/v1/ops/referrals")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(open.as_array().unwrap().len(), 2);
+    let done: Value = app
+        .get(&operator(), "/v1/ops/referrals?status=resolved")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done[0]["referral_id"], referrals[1].as_str());
+    assert_eq!(done[0]["centre"], "Wuhan Mental Health Centre");
+
+    // Resolved: the retention clock runs from now (here, zero).
+    anxin_store::call_tasks::erase_seeker_phones(&db, chrono::Duration::zero())
+        .await
+        .unwrap();
+    assert!(!kept(referrals[1].clone()).await);
+    assert!(kept(referrals[0].clone()).await);
+}

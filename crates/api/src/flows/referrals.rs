@@ -1,0 +1,144 @@
+//! After a call: the expert records the session's outcome (with a private
+//! note, sealed at rest); a `refer` follow-up opens a referral, which
+//! operators work through the queue, most urgent first, and resolve. Every
+//! step is audited with who and when.
+use crate::error::{ApiError, ApiResult, ErrorCode, OrNotFound};
+use crate::flows::bookings::{load_for, Viewer};
+use crate::state::AppState;
+use crate::token::Principal;
+use anxin_domain::booking::BookingStatus;
+use anxin_domain::ids::BookingId;
+use anxin_domain::referral::{OutcomeInput, ReferralStatus, ResolveInput};
+use anxin_store::audit::{self, Actor};
+use anxin_store::referrals::{self, ReferralRow};
+use anxin_store::StoreError;
+use chrono::Utc;
+use uuid::Uuid;
+
+/// How many referrals one listing shows.
+const LISTED_AT_MOST: i64 = 200;
+
+pub struct Recorded {
+    pub referral_id: Option<Uuid>,
+}
+
+fn actor(p: &Principal) -> Actor {
+    Actor {
+        role: p.role.as_str(),
+        id: p.sub.clone(),
+    }
+}
+
+/// Records the outcome of the booking's session: only that booking's
+/// expert or an operator may (others get 404, as for the booking itself),
+/// once the session has started and unless the booking was cancelled.
+/// Recording again corrects the record; a referral, once opened, stays.
+#[tracing::instrument(skip(state, principal, input), fields(booking_id = %id))]
+pub async fn record_outcome(
+    state: &AppState,
+    principal: &Principal,
+    id: BookingId,
+    input: &OutcomeInput,
+) -> ApiResult<Recorded> {
+    let note = input.validate()?;
+    let (booking, viewer) = load_for(state, principal, None, id).await?;
+    if viewer == Viewer::Seeker {
+        return Err(ApiError::NotFound("booking"));
+    }
+    if booking.status == BookingStatus::Cancelled {
+        return Err(ApiError::conflict(
+            ErrorCode::BookingNotActive,
+            "the booking was cancelled: there is no session to record",
+        ));
+    }
+    if booking.starts_at > Utc::now() {
+        return Err(ApiError::conflict(
+            ErrorCode::BookingNotActive,
+            "the session has not started yet",
+        ));
+    }
+    let by = actor(principal);
+    let sealed = note.as_deref().map(|n| state.cipher.seal_text(n));
+    let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
+    referrals::record_outcome(
+        &mut tx,
+        id,
+        input.outcome,
+        input.follow_up,
+        input.urgency,
+        sealed.as_ref(),
+        &by,
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        &by,
+        "outcome.record",
+        "booking",
+        id.0,
+        serde_json::json!({
+            "outcome": input.outcome.as_str(),
+            "follow_up": input.follow_up.as_str(),
+        }),
+    )
+    .await?;
+    let referral_id = match input.urgency {
+        Some(urgency) => {
+            let referral = referrals::open_referral(&mut tx, id, urgency).await?;
+            audit::record(
+                &mut tx,
+                &by,
+                "referral.open",
+                "referral",
+                referral,
+                serde_json::json!({"urgency": urgency.as_str(), "booking_id": id.0}),
+            )
+            .await?;
+            Some(referral)
+        }
+        None => referrals::referral_of(&mut tx, id).await?,
+    };
+    tx.commit().await.map_err(StoreError::from)?;
+    if let Some(urgency) = input.urgency {
+        tracing::info!(urgency = urgency.as_str(), "referral opened");
+    }
+    Ok(Recorded { referral_id })
+}
+
+pub async fn list(state: &AppState, status: ReferralStatus) -> ApiResult<Vec<ReferralRow>> {
+    Ok(referrals::list(&state.pool, status, LISTED_AT_MOST).await?)
+}
+
+/// Resolves an open referral (409 `invalid_transition` if it already is).
+/// The seeker's number it kept is then erased after the retention period.
+#[tracing::instrument(skip(state, principal, input))]
+pub async fn resolve(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+    input: &ResolveInput,
+) -> ApiResult<ReferralRow> {
+    let centre = input.validate()?;
+    referrals::get(&state.pool, id)
+        .await
+        .or_not_found("referral")?;
+    let by = actor(principal);
+    let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
+    if !referrals::resolve(&mut tx, id, input.resolution, centre.as_deref()).await? {
+        return Err(ApiError::conflict(
+            ErrorCode::InvalidTransition,
+            "the referral is already resolved",
+        ));
+    }
+    audit::record(
+        &mut tx,
+        &by,
+        "referral.resolve",
+        "referral",
+        id,
+        serde_json::json!({"resolution": input.resolution.as_str()}),
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(referrals::get(&state.pool, id).await?)
+}

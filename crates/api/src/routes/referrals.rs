@@ -1,0 +1,146 @@
+//! After a call: the session's outcome (`POST /v1/bookings/{id}/outcome`),
+//! and the operators' referral queue.
+use crate::auth::{Authorized, ExpertOrOperator, OperatorOnly};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::extract::{path_id, Json};
+use crate::flows;
+use crate::state::AppState;
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use anxin_domain::ids::BookingId;
+use anxin_domain::referral::{
+    OutcomeInput, ReferralStatus, Resolution, ResolveInput, SessionOutcome, Urgency,
+};
+use anxin_domain::seeker::alias;
+use anxin_store::referrals::ReferralRow;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OutcomeRecorded {
+    pub booking_id: Uuid,
+    pub outcome: SessionOutcome,
+    /// The referral this booking opened (now or before).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referral_id: Option<Uuid>,
+}
+
+#[utoipa::path(post, path = "/v1/bookings/{id}/outcome", tag = "experts", request_body = OutcomeInput,
+    description = "Records how the session went (audited); recording again corrects it. \
+                   `follow_up: refer` opens a referral for operators (once per booking). The \
+                   note is sealed at rest and shown only to that expert and operators.",
+    params(("id" = uuid::Uuid, Path, description = "booking id")),
+    responses((status = 200, body = OutcomeRecorded),
+              (status = 404, body = ErrorBody, description = "`not_found`: no such booking, or not this expert's"),
+              (status = 409, body = ErrorBody, description = "`booking_not_active`: cancelled, or the session has not started"),
+              (status = 422, body = ErrorBody, description = "`invalid_input`: `urgency` missing for `refer` (or given \
+                  without it), or the note over 2,000 characters; `field` names it")),
+    security(("bearer" = [])))]
+pub async fn record_outcome(
+    auth: Authorized<ExpertOrOperator>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: Json<OutcomeInput>,
+) -> ApiResult<HttpResponse> {
+    let id = BookingId(path_id("id", &id)?);
+    let done = flows::referrals::record_outcome(&state, &auth.principal, id, &body.0).await?;
+    Ok(HttpResponse::Ok().json(OutcomeRecorded {
+        booking_id: id.0,
+        outcome: body.0.outcome,
+        referral_id: done.referral_id,
+    }))
+}
+
+/// A referral as operators see it: the seeker by alias only, never a number.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ReferralView {
+    pub referral_id: Uuid,
+    pub booking_id: Uuid,
+    pub expert_id: Uuid,
+    pub seeker_alias: String,
+    pub urgency: Urgency,
+    /// The seeker's region, when they gave one.
+    pub region: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub status: ReferralStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Resolution>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub centre: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+impl From<ReferralRow> for ReferralView {
+    fn from(r: ReferralRow) -> Self {
+        Self {
+            referral_id: r.id,
+            booking_id: r.booking_id.0,
+            expert_id: r.expert_id.0,
+            seeker_alias: alias(r.seeker_id),
+            urgency: r.urgency,
+            region: r.region,
+            created_at: r.created_at,
+            status: r.status,
+            resolution: r.resolution,
+            centre: r.centre,
+            resolved_at: r.resolved_at,
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ReferralQuery {
+    /// `open` (default) or `resolved`.
+    #[param(value_type = Option<ReferralStatus>)]
+    status: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/ops/referrals", tag = "operators", params(ReferralQuery),
+    description = "Referrals in a status, most urgent first (emergency, urgent, routine), then \
+                   oldest first; at most 200.",
+    responses((status = 200, body = [ReferralView])),
+    security(("bearer" = [])))]
+pub async fn list(
+    _auth: Authorized<OperatorOnly>,
+    state: web::Data<AppState>,
+    q: web::Query<ReferralQuery>,
+) -> ApiResult<HttpResponse> {
+    let status = match q.status.as_deref() {
+        None => ReferralStatus::Open,
+        Some(raw) => ReferralStatus::parse(raw).ok_or_else(|| {
+            ApiError::bad_request(
+                ErrorCode::InvalidQuery,
+                "status must be open or resolved",
+                Some("status"),
+            )
+        })?,
+    };
+    let rows = flows::referrals::list(&state, status).await?;
+    let view: Vec<ReferralView> = rows.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(view))
+}
+
+#[utoipa::path(post, path = "/v1/ops/referrals/{id}/resolve", tag = "operators", request_body = ResolveInput,
+    description = "Closes a referral (audited). The seeker's number it kept is erased after the \
+                   retention period from now.",
+    params(("id" = uuid::Uuid, Path, description = "referral id")),
+    responses((status = 200, body = ReferralView),
+              (status = 409, body = ErrorBody, description = "`invalid_transition`: already resolved"),
+              (status = 422, body = ErrorBody, description = "`invalid_input`: `centre` over 200 characters")),
+    security(("bearer" = [])))]
+pub async fn resolve(
+    auth: Authorized<OperatorOnly>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: Json<ResolveInput>,
+) -> ApiResult<HttpResponse> {
+    let id = path_id("id", &id)?;
+    let row = flows::referrals::resolve(&state, &auth.principal, id, &body.0).await?;
+    Ok(HttpResponse::Ok().json(ReferralView::from(row)))
+}

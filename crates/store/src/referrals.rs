@@ -1,0 +1,235 @@
+//! Session outcomes and referrals (see `anxin_domain::referral`).
+use crate::audit::Actor;
+use crate::crypto::Sealed;
+use crate::{row, Result};
+use anxin_domain::ids::{BookingId, ExpertId, SeekerId};
+use anxin_domain::referral::{FollowUp, ReferralStatus, Resolution, SessionOutcome, Urgency};
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool, Row};
+use uuid::Uuid;
+
+/// A session's outcome as stored.
+#[derive(Debug, Clone)]
+pub struct OutcomeRow {
+    pub booking_id: BookingId,
+    pub outcome: SessionOutcome,
+    pub follow_up: FollowUp,
+    pub urgency: Option<Urgency>,
+    pub note: Option<Sealed>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Records (or corrects) the outcome of the booking's session.
+#[tracing::instrument(skip(conn, note, by))]
+pub async fn record_outcome(
+    conn: &mut PgConnection,
+    booking: BookingId,
+    outcome: SessionOutcome,
+    follow_up: FollowUp,
+    urgency: Option<Urgency>,
+    note: Option<&Sealed>,
+    by: &Actor,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO session_outcomes (booking_id, outcome, follow_up, urgency, note_ciphertext,
+                                       note_key_id, recorded_by_role, recorded_by_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (booking_id) DO UPDATE SET
+             outcome = EXCLUDED.outcome, follow_up = EXCLUDED.follow_up,
+             urgency = EXCLUDED.urgency, note_ciphertext = EXCLUDED.note_ciphertext,
+             note_key_id = EXCLUDED.note_key_id, recorded_by_role = EXCLUDED.recorded_by_role,
+             recorded_by_id = EXCLUDED.recorded_by_id, recorded_at = now()",
+    )
+    .bind(booking.0)
+    .bind(outcome.as_str())
+    .bind(follow_up.as_str())
+    .bind(urgency.map(Urgency::as_str))
+    .bind(note.map(|n| n.bytes.clone()))
+    .bind(note.map(|n| n.key_id.clone()))
+    .bind(by.role)
+    .bind(&by.id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The outcomes of these bookings (those recorded).
+#[tracing::instrument(skip_all)]
+pub async fn outcomes_of(pool: &PgPool, bookings: &[BookingId]) -> Result<Vec<OutcomeRow>> {
+    let ids: Vec<Uuid> = bookings.iter().map(|b| b.0).collect();
+    let rows = sqlx::query(
+        "SELECT booking_id, outcome, follow_up, urgency, note_ciphertext, note_key_id, recorded_at
+           FROM session_outcomes WHERE booking_id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let note = match (
+                r.try_get::<Option<Vec<u8>>, _>("note_ciphertext")?,
+                r.try_get::<Option<String>, _>("note_key_id")?,
+            ) {
+                (Some(bytes), Some(key_id)) => Some(Sealed { key_id, bytes }),
+                _ => None,
+            };
+            Ok(OutcomeRow {
+                booking_id: row::id(r, "booking_id")?,
+                outcome: row::named(r, "outcome")?,
+                follow_up: row::named(r, "follow_up")?,
+                urgency: row::named_opt(r, "urgency")?,
+                note,
+                recorded_at: r.try_get("recorded_at")?,
+            })
+        })
+        .collect::<std::result::Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+/// Opens the booking's referral (once: a second call returns the first),
+/// carrying a sealed copy of the seeker's number and their region.
+#[tracing::instrument(skip(conn))]
+pub async fn open_referral(
+    conn: &mut PgConnection,
+    booking: BookingId,
+    urgency: Urgency,
+) -> Result<Uuid> {
+    sqlx::query(
+        "INSERT INTO referrals (id, booking_id, expert_id, seeker_id, urgency, region,
+                                phone_ciphertext, phone_key_id)
+         SELECT $1, b.id, b.expert_id, b.seeker_id, $3, s.region, b.phone_ciphertext, b.phone_key_id
+           FROM bookings b JOIN seekers s ON s.id = b.seeker_id
+          WHERE b.id = $2
+         ON CONFLICT (booking_id) DO NOTHING",
+    )
+    .bind(Uuid::new_v4())
+    .bind(booking.0)
+    .bind(urgency.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(
+        sqlx::query_scalar("SELECT id FROM referrals WHERE booking_id = $1")
+            .bind(booking.0)
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
+/// The booking's referral, if it has one.
+#[tracing::instrument(skip(conn))]
+pub async fn referral_of(conn: &mut PgConnection, booking: BookingId) -> Result<Option<Uuid>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM referrals WHERE booking_id = $1")
+            .bind(booking.0)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+/// A referral as operators see it: never the number.
+#[derive(Debug, Clone)]
+pub struct ReferralRow {
+    pub id: Uuid,
+    pub booking_id: BookingId,
+    pub expert_id: ExpertId,
+    pub seeker_id: SeekerId,
+    pub urgency: Urgency,
+    pub region: Option<String>,
+    pub status: ReferralStatus,
+    pub resolution: Option<Resolution>,
+    pub centre: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+const REFERRAL_SELECT: &str =
+    "SELECT id, booking_id, expert_id, seeker_id, urgency, region, status,
+                                      resolution, centre, created_at, resolved_at
+                                 FROM referrals";
+
+fn referral(r: &sqlx::postgres::PgRow) -> Result<ReferralRow> {
+    Ok(ReferralRow {
+        id: r.try_get("id")?,
+        booking_id: row::id(r, "booking_id")?,
+        expert_id: row::id(r, "expert_id")?,
+        seeker_id: row::id(r, "seeker_id")?,
+        urgency: row::named(r, "urgency")?,
+        region: r.try_get("region")?,
+        status: row::named(r, "status")?,
+        resolution: row::named_opt(r, "resolution")?,
+        centre: r.try_get("centre")?,
+        created_at: r.try_get("created_at")?,
+        resolved_at: r.try_get("resolved_at")?,
+    })
+}
+
+/// Referrals in this status, most urgent first, then oldest first.
+#[tracing::instrument(skip(pool))]
+pub async fn list(pool: &PgPool, status: ReferralStatus, limit: i64) -> Result<Vec<ReferralRow>> {
+    let rows = sqlx::query(&format!(
+        "{REFERRAL_SELECT} WHERE status = $1
+          ORDER BY CASE urgency WHEN 'emergency' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END,
+                   created_at, id
+          LIMIT $2"
+    ))
+    .bind(status.as_str())
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(referral).collect()
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn get(pool: &PgPool, id: Uuid) -> Result<ReferralRow> {
+    let row = sqlx::query(&format!("{REFERRAL_SELECT} WHERE id = $1"))
+        .bind(id)
+        .fetch_one(pool)
+        .await?;
+    referral(&row)
+}
+
+/// The referral's sealed copy of the seeker's number (none once erased).
+#[tracing::instrument(skip(pool))]
+pub async fn sealed_phone(pool: &PgPool, id: Uuid) -> Result<Option<Sealed>> {
+    let (bytes, key_id): (Option<Vec<u8>>, Option<String>) =
+        sqlx::query_as("SELECT phone_ciphertext, phone_key_id FROM referrals WHERE id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await?;
+    Ok(bytes
+        .zip(key_id)
+        .map(|(bytes, key_id)| Sealed { key_id, bytes }))
+}
+
+/// Resolves an open referral; false when it was already resolved.
+#[tracing::instrument(skip(conn, centre))]
+pub async fn resolve(
+    conn: &mut PgConnection,
+    id: Uuid,
+    resolution: Resolution,
+    centre: Option<&str>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE referrals SET status = 'resolved', resolution = $2, centre = $3, resolved_at = now()
+          WHERE id = $1 AND status = 'open'",
+    )
+    .bind(id)
+    .bind(resolution.as_str())
+    .bind(centre)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Open referrals by urgency, for the dashboard's summary.
+#[tracing::instrument(skip(pool))]
+pub async fn open_counts(pool: &PgPool) -> Result<Vec<(Urgency, i64)>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT urgency, count(*) FROM referrals WHERE status = 'open' GROUP BY urgency",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|(u, n)| Ok((Urgency::try_from(u)?, n)))
+        .collect()
+}
