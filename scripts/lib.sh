@@ -26,12 +26,14 @@ ensure_redis() {
 }
 
 # SIPp plays the phones and the trunk in the call tests; Chromium and its
-# driver render the operator dashboard in the browser test.
+# driver render the dashboard and the expert portal in the browser tests,
+# with a CJK font so the Chinese pages (and their screenshots) read.
 ensure_debian_packages() {
   local missing=()
   command -v sipp >/dev/null || missing+=(sip-tester)
   command -v chromium >/dev/null || missing+=(chromium)
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk" || missing+=(fonts-wqy-microhei)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     as_root apt-get update -qq

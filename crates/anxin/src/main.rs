@@ -251,11 +251,12 @@ Anxin is ready: {total} demo experts ({created} new), {open} open slots.
   Dashboard  {base}/ops          (sign in with the operator link below)
   Experts    {base}/expert       (sign in with the expert link below)
 
+  OpenAPI    {base}/openapi.json
+  Metrics    {base}/metrics
+
 Sign-in links (one use each, valid {link_hours} h; `anxin sign-in-link --operator <name>` makes more):
   operator   {operator_link}
   expert     {expert_link}       ({expert_name})
-  OpenAPI    {base}/openapi.json
-  Metrics    {base}/metrics
 
 Tokens (valid 24 h):
   SEEKER={seeker}

@@ -38,7 +38,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
-use routes::{bookings, experts, referrals, seekers, service, sign_in};
+use routes::{bookings, experts, portal, referrals, seekers, service, sign_in};
 use std::time::Instant;
 
 pub use state::{ApiConfig, AppState};
@@ -93,6 +93,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(referrals::record_outcome),
         )
         .route("/v1/ops/referrals", web::get().to(referrals::list))
+        .route("/expert", web::get().to(portal::page))
         .route(
             "/v1/ops/referrals/{id}/resolve",
             web::post().to(referrals::resolve),

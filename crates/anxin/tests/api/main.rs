@@ -15,6 +15,7 @@ mod faults;
 mod helpers;
 mod holds;
 mod openapi;
+mod portal;
 mod privacy;
 mod property;
 mod recovery;

@@ -378,9 +378,10 @@ fn token_expiry(token: &str) -> DateTime<Utc> {
 }
 
 #[utoipa::path(get, path = "/ops/assets/{name}", tag = "operators",
-    description = "The dashboard's own script, style sheet and icon.",
-    params(("name" = String, Path, description = "ops.js, ops.css or anxin.svg",
-            pattern = r"^(ops\.js|ops\.css|anxin\.svg)$")),
+    description = "The pages' own scripts, style sheets and icon (the dashboard's and the \
+                   expert portal's).",
+    params(("name" = String, Path, description = "ops.js, ops.css, expert.js, expert.css or anxin.svg",
+            pattern = r"^(ops\.js|ops\.css|expert\.js|expert\.css|anxin\.svg)$")),
     responses((status = 200, description = "the asset",
                content((String = "text/javascript"), (String = "text/css"), (String = "image/svg+xml")))))]
 pub async fn asset(name: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -394,6 +395,14 @@ pub async fn asset(name: web::Path<String>) -> ApiResult<HttpResponse> {
             "text/css; charset=utf-8",
         ),
         "anxin.svg" => (include_str!("../../assets/anxin.svg"), "image/svg+xml"),
+        "expert.js" => (
+            include_str!("../../assets/expert.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "expert.css" => (
+            include_str!("../../assets/expert.css"),
+            "text/css; charset=utf-8",
+        ),
         _ => return Err(ApiError::NotFound("asset")),
     };
     Ok(HttpResponse::Ok()

@@ -1,6 +1,7 @@
 //! HTTP routes: parse, authorize, call a flow, shape the answer.
 pub mod bookings;
 pub mod experts;
+pub mod portal;
 pub mod referrals;
 pub mod seekers;
 pub mod service;

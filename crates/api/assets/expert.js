@@ -1,0 +1,347 @@
+// The expert portal. Everything goes through the public API with the
+// session cookie; writes carry X-Anxin-Session. No seeker's phone number or
+// host-app identity is ever sent to this page.
+"use strict";
+(() => {
+  const lang = document.documentElement.lang.startsWith("en") ? "en" : "zh";
+  const T = {
+    zh: {
+      brand: "安心", tab_hours: "我的时间", tab_calls: "即将到来的通话", tab_after: "通话之后",
+      sign_out: "退出", no_calls: "暂时没有预约。", no_past: "还没有已开始的通话。",
+      timezone: "时区", slot_minutes: "每次时长（分钟）", cap: "每天最多几次（可留空）", weekly: "每周",
+      overrides: "特定日期", date: "日期", from: "开始", to: "结束", add_hours: "添加这天的时间",
+      close_day: "这天不接听", pause: "暂停（请假）", pause_add: "关闭这些日期", save: "保存",
+      preview: "接下来两周会开放的时段", open: "接听", closed: "不接听", remove: "删除",
+      days: ["周一", "周二", "周三", "周四", "周五", "周六", "周日"],
+      saved: (n, c) => `已保存：${n} 个开放时段。` + (c ? `${c} 个已被预约或保留的时段保持不变。` : ""),
+      preview_count: (n) => `共 ${n} 个开放时段`, none_open: "没有开放的时段。",
+      cancel: "取消这次通话",
+      cancel_confirm: "确定取消这次通话吗？", cancelled: "已取消。",
+      group: { medical_worker: "医护人员", patient: "患者", bereaved_family: "逝者家属", general: "一般" },
+      outcome: "结果", completed: "已完成", seeker_absent: "来访者未接听", cut_short: "提前结束",
+      follow_up: "后续", fu_none: "无需", fu_rebook: "再次预约", fu_refer: "转介",
+      urgency: "紧急程度", routine: "常规", urgent: "紧急", emergency: "危急（立即）",
+      note: "私人备注（仅你和工作人员可见）", record: "记录结果", recorded: "已记录",
+      referral: "已转介给工作人员", call: { scheduled: "已安排", dialing_expert: "正在呼叫你",
+        dialing_seeker: "正在呼叫来访者", bridged: "通话中", retry_waiting: "等待重拨", ended: "已结束" },
+      failed: "出错了：", bad_time: "请填写开始和结束时间。", bad_pause: "请填写请假的开始和结束日期。",
+    },
+    en: {
+      brand: "Anxin", tab_hours: "My hours", tab_calls: "Upcoming calls", tab_after: "After a call",
+      sign_out: "Sign out", no_calls: "No bookings yet.", no_past: "No calls have started yet.",
+      timezone: "Time zone", slot_minutes: "Session length (minutes)", cap: "Most sessions a day (optional)",
+      weekly: "Every week", overrides: "Particular dates", date: "Date", from: "From", to: "To",
+      add_hours: "Set hours for this date", close_day: "Closed this date", pause: "Pause (on leave)",
+      pause_add: "Close these dates", save: "Save", preview: "Slots open in the next two weeks",
+      open: "Open", closed: "Closed", remove: "Remove",
+      days: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+      saved: (n, c) => `Saved: ${n} open slots.` + (c ? ` ${c} booked or held slots were kept.` : ""),
+      preview_count: (n) => `${n} open slots`, none_open: "No open slots.",
+      cancel: "Cancel this call",
+      cancel_confirm: "Cancel this call?", cancelled: "Cancelled.",
+      group: { medical_worker: "medical worker", patient: "patient", bereaved_family: "bereaved family", general: "general" },
+      outcome: "Outcome", completed: "Completed", seeker_absent: "Seeker absent", cut_short: "Cut short",
+      follow_up: "Follow-up", fu_none: "None", fu_rebook: "Rebook", fu_refer: "Refer",
+      urgency: "Urgency", routine: "Routine", urgent: "Urgent", emergency: "Emergency (now)",
+      note: "Private note (only you and staff see it)", record: "Record outcome", recorded: "Recorded",
+      referral: "Referred to staff", call: { scheduled: "scheduled", dialing_expert: "calling you",
+        dialing_seeker: "calling the seeker", bridged: "connected", retry_waiting: "waiting to retry", ended: "ended" },
+      failed: "Something went wrong: ", bad_time: "Fill in both times.", bad_pause: "Fill in both dates of the leave.",
+    },
+  };
+  const t = (k) => T[lang][k];
+  const $ = (id) => document.getElementById(id);
+  const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+  let me = null;
+  let overrides = [];
+  let extraRanges = [];
+  const seen = {};
+
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "text") e.textContent = v;
+      else if (v !== false && v != null) e.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children) if (c) e.append(c);
+    return e;
+  }
+
+  function showError(message) {
+    $("error").textContent = t("failed") + message;
+    $("error").hidden = !message;
+  }
+
+  async function api(method, path, body) {
+    const r = await fetch(path, {
+      method,
+      credentials: "same-origin",
+      headers: Object.assign({ "X-Anxin-Session": "1" }, body ? { "Content-Type": "application/json" } : {}),
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    if (r.status === 401) {
+      window.location.href = "/expert";
+      throw new Error("signed out");
+    }
+    const data = r.status === 204 ? null : await r.json().catch(() => null);
+    if (!r.ok) throw new Error((data && data.message) || String(r.status));
+    return data;
+  }
+
+  const when = (iso, opts) =>
+    new Intl.DateTimeFormat(lang === "zh" ? "zh-CN" : "en-GB", Object.assign({ timeZone: me.timezone }, opts)).format(new Date(iso));
+  const dateTime = (iso) => when(iso, { weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+
+  function translate() {
+    for (const e of document.querySelectorAll("[data-t]")) e.textContent = t(e.getAttribute("data-t"));
+    const sw = $("lang-switch");
+    sw.textContent = lang === "zh" ? "English" : "中文";
+    sw.setAttribute("href", lang === "zh" ? "?lang=en" : "?lang=zh");
+    sw.setAttribute("lang", lang === "zh" ? "en" : "zh-CN");
+    sw.addEventListener("click", () => {
+      document.cookie = "anxin_lang=" + (lang === "zh" ? "en" : "zh") + "; path=/; max-age=31536000; samesite=strict";
+    });
+  }
+
+  // ---- My hours -----------------------------------------------------------
+  function renderWeekly(a) {
+    const box = $("weekly");
+    box.replaceChildren();
+    extraRanges = [];
+    DAYS.forEach((d, i) => {
+      const ranges = (a ? a.weekly : []).filter((w) => w.weekday === d);
+      extraRanges.push(...ranges.slice(1));
+      const first = ranges[0];
+      const open = el("input", { type: "checkbox", id: "open-" + d, checked: !!first });
+      const start = el("input", { type: "time", id: "start-" + d, value: first ? first.start : "09:00", "aria-label": t("days")[i] + " " + t("from") });
+      const end = el("input", { type: "time", id: "end-" + d, value: first ? (first.end === "24:00" ? "23:59" : first.end) : "17:00", "aria-label": t("days")[i] + " " + t("to") });
+      const sync = () => { start.disabled = end.disabled = !open.checked; };
+      open.addEventListener("change", sync);
+      sync();
+      box.append(el("div", { class: "day" }, el("label", { for: "open-" + d, text: t("days")[i] }), open, start, end));
+    });
+  }
+
+  function renderOverrides() {
+    const list = $("overrides");
+    list.replaceChildren();
+    overrides.sort((x, y) => (x.date + (x.start || "")).localeCompare(y.date + (y.start || "")));
+    overrides.forEach((o, i) => {
+      const remove = el("button", { type: "button", text: t("remove") });
+      remove.addEventListener("click", () => { overrides.splice(i, 1); renderOverrides(); });
+      list.append(el("li", { class: "override" },
+        el("span", { text: o.date + " · " + (o.closed ? t("closed") : o.start + "–" + o.end) }),
+        el("div", { class: "actions" }, remove)));
+    });
+  }
+
+  function formAvailability() {
+    const weekly = [];
+    for (const d of DAYS) {
+      if (!$("open-" + d).checked) continue;
+      const end = $("end-" + d).value === "23:59" ? "24:00" : $("end-" + d).value;
+      weekly.push({ weekday: d, start: $("start-" + d).value, end });
+    }
+    weekly.push(...extraRanges);
+    const cap = $("cap").value.trim();
+    return {
+      timezone: $("tz").value.trim(),
+      slot_minutes: Number($("slot-minutes").value),
+      weekly,
+      overrides: overrides.map((o) => (o.closed ? { date: o.date, closed: true } : { date: o.date, start: o.start, end: o.end })),
+      max_sessions_per_day: cap === "" ? null : Number(cap),
+    };
+  }
+
+  async function preview() {
+    const from = new Date();
+    const to = new Date(from.getTime() + 14 * 86400e3);
+    const slots = await api("GET", `/v1/experts/${me.id}/slots?from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`);
+    $("preview-count").textContent = slots.length ? t("preview_count")(slots.length) : t("none_open");
+    const byDay = new Map();
+    for (const s of slots) {
+      const day = when(s.starts_at, { weekday: "short", month: "short", day: "numeric" });
+      if (!byDay.has(day)) byDay.set(day, []);
+      byDay.get(day).push(when(s.starts_at, { hour: "2-digit", minute: "2-digit" }));
+    }
+    const list = $("preview");
+    list.replaceChildren();
+    for (const [day, times] of byDay) list.append(el("li", {}, el("b", { text: day }), times.join(" · ")));
+  }
+
+  function wireHours() {
+    $("ov-add").addEventListener("click", () => {
+      const date = $("ov-date").value, start = $("ov-start").value, end = $("ov-end").value;
+      if (!date || !start || !end) return showError(t("bad_time"));
+      overrides = overrides.filter((o) => !(o.date === date && o.closed));
+      overrides.push({ date, start, end });
+      renderOverrides();
+    });
+    $("ov-close").addEventListener("click", () => {
+      const date = $("ov-date").value;
+      if (!date) return showError(t("bad_time"));
+      overrides = overrides.filter((o) => o.date !== date);
+      overrides.push({ date, closed: true });
+      renderOverrides();
+    });
+    $("pause-add").addEventListener("click", () => {
+      const from = $("pause-from").value, to = $("pause-to").value;
+      if (!from || !to || to < from) return showError(t("bad_pause"));
+      for (let d = new Date(from + "T00:00:00Z"); d.toISOString().slice(0, 10) <= to; d.setUTCDate(d.getUTCDate() + 1)) {
+        const date = d.toISOString().slice(0, 10);
+        overrides = overrides.filter((o) => o.date !== date);
+        overrides.push({ date, closed: true });
+      }
+      renderOverrides();
+    });
+    $("hours-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      showError("");
+      try {
+        const saved = await api("PUT", `/v1/experts/${me.id}/availability`, formAvailability());
+        me.timezone = $("tz").value.trim();
+        $("saved").textContent = t("saved")(saved.open_slots, (saved.conflicts || []).length);
+        $("saved").hidden = false;
+        await preview();
+      } catch (e) {
+        showError(e.message);
+      }
+    });
+  }
+
+  // ---- Calls ---------------------------------------------------------------
+  function callLine(b) {
+    const group = t("group")[b.priority_group] || b.priority_group;
+    const state = (t("call")[b.call.state] || b.call.state) + (b.call.outcome ? " · " + b.call.outcome : "");
+    return [
+      el("div", { class: "when", text: dateTime(b.starts_at) + "–" + when(b.ends_at, { hour: "2-digit", minute: "2-digit" }) }),
+      el("div", { class: "meta", text: b.seeker_alias + " · " + group + " · " + state }),
+      b.note ? el("div", { class: "seeker-note", text: b.note }) : null,
+    ];
+  }
+
+  function renderUpcoming(list) {
+    const ul = $("upcoming");
+    ul.replaceChildren();
+    $("upcoming-empty").hidden = list.length > 0;
+    for (const b of list) {
+      const cancel = el("button", { type: "button", class: "danger", text: t("cancel") });
+      cancel.addEventListener("click", async () => {
+        if (!window.confirm(t("cancel_confirm"))) return;
+        try {
+          await api("POST", `/v1/bookings/${b.booking_id}/cancel`);
+          await refresh();
+        } catch (e) {
+          showError(e.message);
+        }
+      });
+      ul.append(el("li", { "data-booking": b.booking_id }, ...callLine(b), el("div", { class: "actions" }, cancel)));
+    }
+  }
+
+  function radios(name, values, labels, checked) {
+    return el("div", { class: "choices", role: "radiogroup" }, ...values.map((v, i) =>
+      el("label", {}, el("input", { type: "radio", name, value: v, checked: v === checked }), " " + labels[i])));
+  }
+
+  function outcomeForm(b) {
+    const id = b.booking_id;
+    const urgency = el("select", { name: "urgency", id: "urgency-" + id, "aria-label": t("urgency") },
+      ...["routine", "urgent", "emergency"].map((u) => el("option", { value: u, text: t(u) })));
+    const urgencyRow = el("label", { hidden: true }, t("urgency") + " ", urgency);
+    const form = el("form", { class: "outcome", "data-booking": id },
+      el("div", { class: "meta", text: t("outcome") }),
+      radios("outcome-" + id, ["completed", "seeker_absent", "cut_short"], [t("completed"), t("seeker_absent"), t("cut_short")], "completed"),
+      el("div", { class: "meta", text: t("follow_up") }),
+      radios("follow-" + id, ["none", "rebook", "refer"], [t("fu_none"), t("fu_rebook"), t("fu_refer")], "none"),
+      urgencyRow,
+      el("label", {}, t("note"), el("textarea", { name: "note", maxlength: "2000" })),
+      el("div", { class: "actions" }, el("button", { type: "submit", class: "approve", text: t("record") })));
+    form.addEventListener("change", () => {
+      urgencyRow.hidden = form.querySelector(`input[name="follow-${id}"]:checked`).value !== "refer";
+    });
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const followUp = form.querySelector(`input[name="follow-${id}"]:checked`).value;
+      const body = {
+        outcome: form.querySelector(`input[name="outcome-${id}"]:checked`).value,
+        follow_up: followUp,
+        note: form.querySelector("textarea").value,
+      };
+      if (followUp === "refer") body.urgency = urgency.value;
+      try {
+        await api("POST", `/v1/bookings/${id}/outcome`, body);
+        seen.past = null;
+        await refresh();
+      } catch (e) {
+        showError(e.message);
+      }
+    });
+    return form;
+  }
+
+  function renderPast(list) {
+    const ul = $("past");
+    ul.replaceChildren();
+    $("past-empty").hidden = list.length > 0;
+    for (const b of list) {
+      const li = el("li", { "data-booking": b.booking_id }, ...callLine(b));
+      if (b.outcome) {
+        const o = b.outcome;
+        const fu = o.follow_up === "refer" ? t("referral") + " · " + t(o.urgency) : t("fu_" + o.follow_up);
+        li.append(el("div", { class: "recorded" + (o.urgency === "emergency" ? " urgency-emergency" : ""),
+          text: t("recorded") + ": " + t(o.outcome) + " · " + fu }));
+        if (o.note) li.append(el("div", { class: "seeker-note", text: o.note }));
+      } else {
+        li.append(outcomeForm(b));
+      }
+      ul.append(li);
+    }
+  }
+
+  async function refresh() {
+    try {
+      const [upcoming, past] = await Promise.all([
+        api("GET", "/v1/experts/me/bookings"),
+        api("GET", "/v1/experts/me/bookings?when=past"),
+      ]);
+      // Redrawn only when something changed, so a form being filled stays.
+      const u = JSON.stringify(upcoming), p = JSON.stringify(past);
+      if (u !== seen.upcoming) { seen.upcoming = u; renderUpcoming(upcoming); }
+      if (p !== seen.past) { seen.past = p; renderPast(past); }
+    } catch (e) {
+      showError(e.message);
+    }
+  }
+
+  async function start() {
+    translate();
+    $("sign-out").addEventListener("click", async () => {
+      await api("POST", "/v1/sessions/end").catch(() => {});
+      window.location.href = "/expert";
+    });
+    try {
+      me = await api("GET", "/v1/experts/me");
+    } catch (e) {
+      return showError(e.message);
+    }
+    $("who").textContent = me.display_name;
+    const a = me.availability;
+    $("tz").value = a ? a.timezone : me.timezone;
+    if (a) $("slot-minutes").value = String(a.slot_minutes);
+    if (a && ![...$("slot-minutes").options].some((o) => o.value === String(a.slot_minutes))) {
+      $("slot-minutes").append(el("option", { text: String(a.slot_minutes) }));
+      $("slot-minutes").value = String(a.slot_minutes);
+    }
+    $("cap").value = a && a.max_sessions_per_day ? a.max_sessions_per_day : "";
+    overrides = a ? a.overrides.map((o) => Object.assign({}, o)) : [];
+    renderWeekly(a);
+    renderOverrides();
+    wireHours();
+    await Promise.all([refresh(), preview()]);
+    document.body.setAttribute("data-ready", "1");
+    setInterval(refresh, 3000);
+  }
+
+  start();
+})();

@@ -1,0 +1,81 @@
+//! The expert portal's page, `/expert`: the portal itself for a signed-in
+//! expert, otherwise a page saying how to sign in (with the link the
+//! hotline sent). The portal's script does everything else through the
+//! public API with the session cookie.
+use crate::auth::{Credential, Role};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::pages::{self, Lang};
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse};
+
+const PORTAL_HTML: &str = include_str!("../../assets/expert.html");
+
+fn signed_out_page(lang: Lang) -> HttpResponse {
+    let t = |zh, en| lang.pick(zh, en);
+    pages::html(
+        StatusCode::OK,
+        format!(
+            r#"<!doctype html>
+<html lang="{tag}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="icon" href="/ops/assets/anxin.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/ops/assets/ops.css">
+</head>
+<body class="signin">
+<main>
+  <div class="signin-box">
+    <div class="brand"><img src="/ops/assets/anxin.svg" alt="" width="36" height="36"><span>{brand}</span></div>
+    <h1>{title}</h1>
+    <p>{how}</p>
+    <p class="hint"><a href="?lang={other}">{other_name}</a></p>
+  </div>
+</main>
+</body>
+</html>
+"#,
+            tag = lang.tag(),
+            title = t("专家登录", "Expert sign-in"),
+            brand = t("安心", "Anxin"),
+            how = t(
+                "请打开热线工作人员发给你的登录链接。链接只能使用一次；如已失效，请索取新的链接。",
+                "Open the sign-in link the hotline's staff sent you. Each link works once; if yours no longer does, ask for a new one."
+            ),
+            other = lang.pick("en", "zh"),
+            other_name = lang.pick("English", "中文"),
+        ),
+    )
+}
+
+#[utoipa::path(get, path = "/expert", tag = "experts",
+    description = "The expert portal for an expert's browser, in Chinese (default) or English \
+                   (`Accept-Language`, `?lang=zh|en`): hours, upcoming calls, outcomes. Without \
+                   a session, a page saying how to sign in; other roles get 403.",
+    responses((status = 200, description = "the portal, or how to sign in", content_type = "text/html"),
+              (status = 401, body = ErrorBody, description = "`unauthorized`: an invalid bearer token"),
+              (status = 403, body = ErrorBody, description = "`forbidden`: not an expert"),
+              (status = 503, body = ErrorBody, description = "`unavailable`: Postgres does not answer")),
+    security((), ("bearer" = []), ("session" = [])))]
+pub async fn page(req: HttpRequest) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    match crate::auth::credential(&req).await {
+        Credential::Valid(p, _) if p.role == Role::Expert => Ok(pages::html(
+            StatusCode::OK,
+            PORTAL_HTML.replace("{{lang}}", lang.tag()),
+        )),
+        Credential::Valid(..) => Err(ApiError::Forbidden("the portal is for experts")),
+        Credential::Invalid(ApiError::Unavailable(m), _) => Err(ApiError::Unavailable(m)),
+        Credential::Invalid(e, crate::auth::Via::Bearer) => Err(e),
+        Credential::None | Credential::Invalid(..) => {
+            let mut res = signed_out_page(lang);
+            if let Ok(v) = header::HeaderValue::from_str(&crate::auth::clear_session_cookie(
+                crate::auth::is_https(&req),
+            )) {
+                res.headers_mut().append(header::SET_COOKIE, v);
+            }
+            Ok(res)
+        }
+    }
+}
