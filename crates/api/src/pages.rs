@@ -95,6 +95,42 @@ impl Lang {
     }
 }
 
+/// A small page for people (a sign-in link's, "how to sign in"): a card
+/// with the brand, a title, `body` (HTML made by the caller from its own
+/// texts) and the switch to the other language.
+pub fn card_page(lang: Lang, title: &str, body: &str) -> String {
+    let (other_tag, other_name) = match lang {
+        Lang::Zh => ("en", "English"),
+        Lang::En => ("zh", "中文"),
+    };
+    format!(
+        r#"<!doctype html>
+<html lang="{tag}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="icon" href="/ops/assets/anxin.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/ops/assets/ops.css">
+</head>
+<body class="signin">
+<main>
+  <div class="signin-box">
+    <div class="brand"><img src="/ops/assets/anxin.svg" alt="" width="36" height="36"><span>{brand}</span></div>
+    <h1>{title}</h1>
+    {body}
+    <p class="hint"><a href="?lang={other_tag}" lang="{other_tag}">{other_name}</a></p>
+  </div>
+</main>
+</body>
+</html>
+"#,
+        tag = lang.tag(),
+        title = escape(title),
+        brand = lang.pick("安心", "Anxin"),
+    )
+}
+
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -11,40 +11,16 @@ use actix_web::{HttpRequest, HttpResponse};
 const PORTAL_HTML: &str = include_str!("../../assets/expert.html");
 
 fn signed_out_page(lang: Lang) -> HttpResponse {
-    let t = |zh, en| lang.pick(zh, en);
+    let how = lang.pick(
+        "请打开热线工作人员发给你的登录链接。链接只能使用一次；如已失效，请索取新的链接。",
+        "Open the sign-in link the hotline's staff sent you. Each link works once; if yours no longer does, ask for a new one.",
+    );
     pages::html(
         StatusCode::OK,
-        format!(
-            r#"<!doctype html>
-<html lang="{tag}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<link rel="icon" href="/ops/assets/anxin.svg" type="image/svg+xml">
-<link rel="stylesheet" href="/ops/assets/ops.css">
-</head>
-<body class="signin">
-<main>
-  <div class="signin-box">
-    <div class="brand"><img src="/ops/assets/anxin.svg" alt="" width="36" height="36"><span>{brand}</span></div>
-    <h1>{title}</h1>
-    <p>{how}</p>
-    <p class="hint"><a href="?lang={other}">{other_name}</a></p>
-  </div>
-</main>
-</body>
-</html>
-"#,
-            tag = lang.tag(),
-            title = t("专家登录", "Expert sign-in"),
-            brand = t("安心", "Anxin"),
-            how = t(
-                "请打开热线工作人员发给你的登录链接。链接只能使用一次；如已失效，请索取新的链接。",
-                "Open the sign-in link the hotline's staff sent you. Each link works once; if yours no longer does, ask for a new one."
-            ),
-            other = lang.pick("en", "zh"),
-            other_name = lang.pick("English", "中文"),
+        pages::card_page(
+            lang,
+            lang.pick("专家登录", "Expert sign-in"),
+            &format!("<p>{how}</p>"),
         ),
     )
 }

@@ -112,40 +112,9 @@ fn link_page(lang: Lang, path: &str, refusal: Option<&ApiError>) -> HttpResponse
             )
         }
     };
-    let other = match lang {
-        Lang::Zh => ("en", "English"),
-        Lang::En => ("zh", "中文"),
-    };
     pages::html(
         status,
-        format!(
-            r#"<!doctype html>
-<html lang="{tag}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<link rel="icon" href="/ops/assets/anxin.svg" type="image/svg+xml">
-<link rel="stylesheet" href="/ops/assets/ops.css">
-</head>
-<body class="signin">
-<main>
-  <div class="signin-box">
-    <div class="brand"><img src="/ops/assets/anxin.svg" alt="" width="36" height="36"><span>{brand}</span></div>
-    <h1>{title}</h1>
-    {body}
-    <p class="hint"><a href="?lang={other_tag}" lang="{other_tag}">{other_name}</a></p>
-  </div>
-</main>
-</body>
-</html>
-"#,
-            tag = lang.tag(),
-            title = t("登录安心", "Sign in to Anxin"),
-            brand = t("安心", "Anxin"),
-            other_tag = other.0,
-            other_name = other.1,
-        ),
+        pages::card_page(lang, t("登录安心", "Sign in to Anxin"), &body),
     )
 }
 
