@@ -167,8 +167,29 @@ async fn the_portal_end_to_end(lang: &str, tab_hours: &str, recorded: &str) {
         .run("return document.documentElement.outerHTML")
         .await;
     let html = html.as_str().unwrap();
-    for canary in ["13612340000", "3612340000", SECRET_SUBJECT] {
-        assert!(!html.contains(canary), "{canary} is on the expert's page");
+    let expert_token = crate::helpers::token(anxin_api::auth::Role::Expert, &expert.to_string());
+    let mut seen = vec![("the expert's page".to_string(), html.to_string())];
+    for path in [
+        "/v1/experts/me",
+        "/v1/experts/me/bookings",
+        "/v1/experts/me/bookings?when=past",
+    ] {
+        let body = app.get(&expert_token, path).await.text().await.unwrap();
+        seen.push((path.to_string(), body));
+    }
+    let queue = app
+        .get(&operator(), "/v1/ops/referrals")
+        .await
+        .text()
+        .await
+        .unwrap();
+    seen.push(("the referral queue".into(), queue));
+    seen.push(("the logs".into(), crate::helpers::logs().text()));
+    seen.push(("the metrics".into(), app.metrics().await));
+    for (what, text) in &seen {
+        for canary in ["13612340000", "3612340000", SECRET_SUBJECT] {
+            assert!(!text.contains(canary), "{canary} is in {what}");
+        }
     }
     let overflow = browser
         .run("return document.documentElement.scrollWidth <= window.innerWidth")
