@@ -146,6 +146,9 @@ pub struct Settings {
     /// tokens exchanged), in each process.
     #[serde(deserialize_with = "text::parse")]
     pub sign_ins_per_minute_per_ip: u32,
+    /// Applications from the public `/apply` page per client IP per hour.
+    #[serde(deserialize_with = "text::parse")]
+    pub applications_per_hour_per_ip: u32,
     /// Synthetic seekers for the demo dashboard (`anxin all` only; refused
     /// in production).
     #[serde(deserialize_with = "text::parse")]
@@ -203,6 +206,7 @@ impl Default for Settings {
             session_hours: 12,
             sign_in_link_hours: 72,
             sign_ins_per_minute_per_ip: api.sign_ins_per_minute_per_ip,
+            applications_per_hour_per_ip: api.applications_per_hour_per_ip,
             demo_traffic: false,
         }
     }
@@ -357,6 +361,7 @@ impl Settings {
             session_ttl: Duration::from_secs(self.session_hours.clamp(1, 24 * 30) * 3600),
             sign_in_link_ttl: Duration::from_secs(self.sign_in_link_hours.clamp(1, 24 * 30) * 3600),
             sign_ins_per_minute_per_ip: self.sign_ins_per_minute_per_ip.max(1),
+            applications_per_hour_per_ip: self.applications_per_hour_per_ip.max(1),
             ..anxin_api::ApiConfig::default()
         }
     }

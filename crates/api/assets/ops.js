@@ -309,32 +309,104 @@
       const actions = el("div", { class: "actions" });
       const approve = el("button", { type: "button", class: "approve" }, "Approve");
       const decline = el("button", { type: "button", class: "decline" }, "Decline");
-      approve.addEventListener("click", () => vet(e.id, "approve", [approve, decline]));
-      decline.addEventListener("click", () => vet(e.id, "suspend", [approve, decline]));
+      const link = el("button", { type: "button", class: "link" }, "Sign-in link");
+      // Approving also makes the expert's first sign-in link.
+      approve.addEventListener("click", async () => {
+        if (await vet(e.id, "approve", [approve, decline, link])) signInLink(e);
+      });
+      decline.addEventListener("click", () => vet(e.id, "suspend", [approve, decline, link]));
+      link.addEventListener("click", () => signInLink(e));
       actions.appendChild(approve);
       actions.appendChild(decline);
+      actions.appendChild(link);
       td.appendChild(actions);
       tr.appendChild(td);
       body.appendChild(tr);
     }
   }
 
-  async function vet(id, action, buttons) {
-    buttons.forEach((b) => (b.disabled = true));
+  // A write with the session: the JSON answer, or null after showing why not.
+  async function post(path, body, what) {
     try {
-      const r = await fetch("/ops/experts/" + encodeURIComponent(id) + "/" + action, {
+      const r = await fetch(path, {
         method: "POST",
         credentials: "same-origin",
-        headers: { "X-Anxin-Session": "1" },
+        headers: Object.assign({ "X-Anxin-Session": "1" }, body ? { "Content-Type": "application/json" } : {}),
+        body: body ? JSON.stringify(body) : undefined,
       });
+      const answer = await r.json().catch(() => ({}));
       if (!r.ok) {
-        const body = await r.json().catch(() => ({}));
-        showError("Could not " + action + " the expert: " + (body.message || r.status));
+        showError("Could not " + what + ": " + (answer.message || r.status));
+        return null;
       }
+      return answer;
     } catch (e) {
       showError("Could not reach Anxin: " + e.message);
+      return null;
     }
+  }
+
+  async function vet(id, action, buttons) {
+    buttons.forEach((b) => (b.disabled = true));
+    const done = await post("/ops/experts/" + encodeURIComponent(id) + "/" + action, null, action + " the expert");
     refresh();
+    return done !== null;
+  }
+
+  async function signInLink(expert) {
+    const link = await post("/v1/experts/" + encodeURIComponent(expert.id) + "/sign-in-links", null, "make a sign-in link");
+    if (!link) return;
+    document.getElementById("link-for").textContent = expert.display_name;
+    const box = document.getElementById("link-url");
+    box.value = link.url;
+    document.getElementById("link-box").hidden = false;
+    box.focus();
+    box.select();
+  }
+
+  function referrals(b) {
+    const counts = b.open_referrals;
+    document.getElementById("referrals-emergency").textContent = String(counts.emergency);
+    document.getElementById("referrals-urgent").textContent = String(counts.urgent);
+    document.getElementById("referrals-routine").textContent = String(counts.routine);
+    document.getElementById("referral-card").classList.toggle("alarm", counts.emergency > 0);
+    const body = document.querySelector("#referrals tbody");
+    // Redrawn only when the list changed, so a resolution being typed stays.
+    const key = JSON.stringify(b.referrals);
+    if (body.getAttribute("data-key") === key) return;
+    body.setAttribute("data-key", key);
+    clear(body);
+    document.getElementById("referrals-empty").hidden = b.referrals.length > 0;
+    for (const r of b.referrals) {
+      const tr = el("tr", { "data-referral": r.referral_id, class: "urgency-" + r.urgency });
+      const badge = el("td");
+      badge.appendChild(el("span", { class: "badge urgency " + r.urgency }, r.urgency));
+      tr.appendChild(badge);
+      tr.appendChild(el("td", {}, r.seeker_alias));
+      tr.appendChild(el("td", {}, r.region || "–"));
+      tr.appendChild(el("td", {}, fmt.dateTime(r.created_at)));
+      const td = el("td");
+      const actions = el("div", { class: "actions" });
+      const how = el("select", { "aria-label": "Resolution" });
+      for (const [v, label] of [["referred", "Referred to a centre"], ["contacted", "Contacted"], ["not_needed", "Not needed"]]) {
+        how.appendChild(el("option", { value: v }, label));
+      }
+      const centre = el("input", { "aria-label": "Centre", placeholder: "Centre", maxlength: "200" });
+      const resolve = el("button", { type: "button", class: "approve" }, "Resolve");
+      resolve.addEventListener("click", async () => {
+        resolve.disabled = true;
+        const body = { resolution: how.value };
+        if (centre.value.trim()) body.centre = centre.value.trim();
+        await post("/v1/ops/referrals/" + encodeURIComponent(r.referral_id) + "/resolve", body, "resolve the referral");
+        refresh();
+      });
+      actions.appendChild(how);
+      actions.appendChild(centre);
+      actions.appendChild(resolve);
+      td.appendChild(actions);
+      tr.appendChild(td);
+      body.appendChild(tr);
+    }
   }
 
   // ---- polling --------------------------------------------------------------
@@ -375,6 +447,7 @@
       breakdown(s);
       upcoming(b);
       pending(b);
+      referrals(b);
       showError("");
       dot.className = "dot live";
       document.getElementById("updated").textContent =

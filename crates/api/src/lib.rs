@@ -38,7 +38,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
-use routes::{bookings, experts, portal, referrals, seekers, service, sign_in};
+use routes::{apply, bookings, experts, portal, referrals, seekers, service, sign_in};
 use std::time::Instant;
 
 pub use state::{ApiConfig, AppState};
@@ -94,6 +94,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/v1/ops/referrals", web::get().to(referrals::list))
         .route("/expert", web::get().to(portal::page))
+        .service(
+            web::resource("/apply")
+                .route(web::get().to(apply::page))
+                .route(web::post().to(apply::submit)),
+        )
         .route(
             "/v1/ops/referrals/{id}/resolve",
             web::post().to(referrals::resolve),

@@ -14,7 +14,7 @@
 //! An annotation that documents one of these itself (say, 400 "bad window")
 //! keeps its own wording.
 use crate::error::ErrorBody;
-use crate::routes::{bookings, experts, portal, referrals, seekers, service, sign_in};
+use crate::routes::{apply, bookings, experts, portal, referrals, seekers, service, sign_in};
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -40,6 +40,7 @@ pub const SESSION: &str = "session";
         bookings::confirm, bookings::get, bookings::cancel,
         sign_in::create_link, sign_in::link, sign_in::use_link, sign_in::end,
         referrals::record_outcome, referrals::list, referrals::resolve, portal::page,
+        apply::page, apply::submit,
         crate::ops::summary, crate::ops::board, crate::ops::page, crate::ops::sign_in,
         crate::ops::asset, crate::ops::approve_expert, crate::ops::suspend_expert,
     ),

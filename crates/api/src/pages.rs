@@ -131,6 +131,46 @@ pub fn card_page(lang: Lang, title: &str, body: &str) -> String {
     )
 }
 
+/// Every value of one field of an `application/x-www-form-urlencoded` body
+/// (a group of checkboxes sends one per box), decoded.
+pub fn form_values(body: &[u8], name: &str) -> Vec<String> {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Vec::new();
+    };
+    text.split('&')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k)? == name)
+                .then(|| percent_decode(v))
+                .flatten()
+        })
+        .collect()
+}
+
+/// The first value of one form field.
+pub fn form_field(body: &[u8], name: &str) -> Option<String> {
+    form_values(body, name).into_iter().next()
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = s.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -171,6 +211,22 @@ mod tests {
         assert_eq!(lang("fr, en;q=0.3", "/"), Lang::En);
         assert_eq!(lang("zh-CN", "/?lang=en"), Lang::En);
         assert_eq!(lang("en", "/?x=1&lang=zh"), Lang::Zh);
+    }
+
+    #[test]
+    fn form_fields_are_decoded() {
+        assert_eq!(
+            form_field(b"a=1&token=ab.c%2Dd+e", "token").as_deref(),
+            Some("ab.c-d e")
+        );
+        assert_eq!(form_field(b"token=", "token").as_deref(), Some(""));
+        assert_eq!(form_field(b"x=1", "token"), None);
+        assert_eq!(form_field(b"token=%G1", "token"), None);
+    }
+
+    #[test]
+    fn a_checkbox_group_sends_every_value() {
+        assert_eq!(form_values(b"l=zh&x=1&l=en", "l"), ["zh", "en"]);
     }
 
     #[test]

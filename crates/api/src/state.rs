@@ -58,6 +58,9 @@ pub struct ApiConfig {
     /// Sign-in attempts (links used, tokens exchanged) per client IP per
     /// minute, in this process.
     pub sign_ins_per_minute_per_ip: u32,
+    /// Applications from the public page per client IP per hour, in this
+    /// process.
+    pub applications_per_hour_per_ip: u32,
 }
 
 impl Default for ApiConfig {
@@ -78,6 +81,7 @@ impl Default for ApiConfig {
             session_ttl: Duration::from_secs(12 * 3600),
             sign_in_link_ttl: Duration::from_secs(72 * 3600),
             sign_ins_per_minute_per_ip: 30,
+            applications_per_hour_per_ip: 20,
         }
     }
 }
@@ -130,6 +134,7 @@ pub struct AppState {
     pub seeker_limiter: Arc<KeyedLimiter>,
     pub ip_limiter: Arc<KeyedLimiter>,
     pub sign_in_limiter: Arc<KeyedLimiter>,
+    pub application_limiter: Arc<KeyedLimiter>,
     /// Approved experts, cached briefly (see `flows::slate::catalog`).
     /// Seekers by subject hash, and slots by id (see `cache`).
     pub seeker_cache: crate::cache::TtlCache<Vec<u8>, anxin_store::seekers::SeekerRow>,
@@ -170,6 +175,10 @@ impl AppState {
             ))),
             sign_in_limiter: Arc::new(RateLimiter::keyed(per_minute(
                 config.sign_ins_per_minute_per_ip,
+            ))),
+            application_limiter: Arc::new(RateLimiter::keyed(Quota::per_hour(
+                NonZeroU32::new(config.applications_per_hour_per_ip.max(1))
+                    .unwrap_or(NonZeroU32::MIN),
             ))),
             pool,
             reserve,

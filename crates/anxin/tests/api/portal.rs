@@ -14,6 +14,27 @@ use uuid::Uuid;
 const PHONE: &str = "+8613612340000";
 const SECRET_SUBJECT: &str = "host-user-canary-4242";
 
+/// Opens a sign-in link, presses its button, and waits for the page it
+/// leads to (`path`) to say it is drawn (`marker` on its body).
+async fn sign_in_by_link(browser: &Browser, url: &str, path: &str, marker: &str) {
+    browser.goto(url).await;
+    browser
+        .wait_for(
+            "return document.querySelector('#sign-in') !== null",
+            Wait::from_secs(10),
+        )
+        .await;
+    browser.click("#sign-in").await;
+    browser
+        .wait_for(
+            &format!(
+                "return location.pathname === '{path}' && document.body.getAttribute('{marker}')"
+            ),
+            Wait::from_secs(20),
+        )
+        .await;
+}
+
 async fn the_portal_end_to_end(lang: &str, tab_hours: &str, recorded: &str) {
     let app = spawn_app(|_| {}).await;
     let expert = app
@@ -31,20 +52,13 @@ async fn the_portal_end_to_end(lang: &str, tab_hours: &str, recorded: &str) {
 
     // The expert opens the link from the message and signs in.
     let browser = Browser::start(412, 915).await;
-    browser.goto(link["url"].as_str().unwrap()).await;
-    browser
-        .wait_for(
-            "return document.querySelector('#sign-in') !== null",
-            Wait::from_secs(10),
-        )
-        .await;
-    browser.click("#sign-in").await;
-    browser
-        .wait_for(
-            "return location.pathname === '/expert' && document.body.getAttribute('data-ready')",
-            Wait::from_secs(20),
-        )
-        .await;
+    sign_in_by_link(
+        &browser,
+        link["url"].as_str().unwrap(),
+        "/expert",
+        "data-ready",
+    )
+    .await;
     browser
         .goto(&app.url(&format!("/expert?lang={lang}")))
         .await;
@@ -212,4 +226,150 @@ async fn the_expert_portal_in_chinese() {
 #[tokio::test]
 async fn the_expert_portal_in_english() {
     the_portal_end_to_end("en", "My hours", "Recorded").await;
+}
+
+#[tokio::test]
+async fn an_operator_works_the_referral_queue_and_makes_sign_in_links_on_the_dashboard() {
+    let app = spawn_app(|_| {}).await;
+    let expert = app
+        .expert_with(&daily_hour_started_five_minutes_ago(Utc::now()))
+        .await;
+    let slot: Uuid = app.open_slot_ids(expert, 0..1).await[0];
+    let booking = app
+        .app
+        .book(&crate::helpers::new_seeker(), slot, PHONE)
+        .await;
+    let expert_token = crate::helpers::token(anxin_api::auth::Role::Expert, &expert.to_string());
+    let r = app
+        .post(
+            &expert_token,
+            &format!("/v1/bookings/{booking}/outcome"),
+            &json!({"outcome": "completed", "follow_up": "refer", "urgency": "emergency"}),
+        )
+        .await;
+    let referral = r.json::<Value>().await.unwrap()["referral_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let applicant = app.applicant("Dr. Applicant", "hubei").await;
+
+    // The operator signs in with the link `anxin sign-in-link` prints.
+    let by = anxin_store::audit::Actor {
+        role: "cli",
+        id: "test".into(),
+    };
+    let link = anxin_api::flows::sign_in::link_for_operator(&app.state, &by, "Lin Operator")
+        .await
+        .unwrap();
+    let browser = Browser::start(1280, 900).await;
+    sign_in_by_link(&browser, &link.url, "/ops", "data-updated").await;
+
+    // The emergency is at once on the summary card and in the queue.
+    let row = format!("#referrals tr[data-referral=\"{referral}\"]");
+    browser
+        .wait_for(
+            &format!("return document.querySelector('{row}') !== null"),
+            Wait::from_secs(10),
+        )
+        .await;
+    let card = browser
+        .run("const c = document.querySelector('#referral-card'); return [c.classList.contains('alarm'), document.querySelector('#referrals-emergency').textContent]")
+        .await;
+    assert_eq!(card, json!([true, "1"]));
+
+    // A sign-in link for the applicant, from their row.
+    browser
+        .click(&format!(
+            "#pending tr[data-expert=\"{applicant}\"] button.link"
+        ))
+        .await;
+    let url = browser
+        .wait_for(
+            "return document.querySelector('#link-url').value",
+            Wait::from_secs(10),
+        )
+        .await;
+    let url = url.as_str().unwrap();
+    assert!(url.starts_with(&app.url("/sign-in/")), "{url}");
+    assert_eq!(
+        app.client.get(url).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    std::fs::write(
+        artifacts_dir().join("ops-referrals.png"),
+        browser.screenshot_full_page().await,
+    )
+    .unwrap();
+
+    // Resolving it from the page, audited as the operator.
+    browser
+        .run(&format!(
+            "document.querySelector('{row} select').value = 'contacted'; return true"
+        ))
+        .await;
+    browser.click(&format!("{row} button")).await;
+    browser
+        .wait_for(
+            &format!("return document.querySelector('{row}') === null"),
+            Wait::from_secs(10),
+        )
+        .await;
+    let done: Value = app
+        .get(&operator(), "/v1/ops/referrals?status=resolved")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done[0]["referral_id"], referral.as_str());
+    assert_eq!(done[0]["resolution"], "contacted");
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'referral.resolve'
+            AND actor_role = 'operator' AND actor_id = 'Lin Operator'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+    browser.quit().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_volunteer_applies_on_the_page_in_a_real_browser() {
+    let app = spawn_app(|_| {}).await;
+    let browser = Browser::start(412, 915).await;
+    browser.goto(&app.url("/apply?lang=zh")).await;
+    browser
+        .wait_for(
+            "return document.querySelector('#apply') !== null",
+            Wait::from_secs(10),
+        )
+        .await;
+    browser.type_into("#display_name", "李医生").await;
+    browser.type_into("#phone", "+8613711112222").await;
+    browser.type_into("#region", "hubei").await;
+    browser.click("input[name=specialties][value=grief]").await;
+    std::fs::write(
+        artifacts_dir().join("apply-zh.png"),
+        browser.screenshot_full_page().await,
+    )
+    .unwrap();
+    browser.click("#apply").await;
+    let thanks = browser
+        .wait_for(
+            "const t = document.querySelector('#thanks'); return t && t.textContent",
+            Wait::from_secs(10),
+        )
+        .await;
+    assert!(thanks.as_str().unwrap().contains("申请已收到"), "{thanks}");
+    let board: Value = app
+        .get(&operator(), "/v1/ops/board")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(board["pending_experts"][0]["display_name"], "李医生");
+    assert_eq!(board["pending_experts"][0]["specialties"], json!(["grief"]));
+    browser.quit().await;
+    app.stop().await;
 }

@@ -106,7 +106,15 @@ pub async fn record_outcome(
 }
 
 pub async fn list(state: &AppState, status: ReferralStatus) -> ApiResult<Vec<ReferralRow>> {
-    Ok(referrals::list(&state.pool, status, LISTED_AT_MOST).await?)
+    Ok(list_store(state, status).await?)
+}
+
+/// `list`, with the store's error (to join with other store reads).
+pub async fn list_store(
+    state: &AppState,
+    status: ReferralStatus,
+) -> Result<Vec<ReferralRow>, StoreError> {
+    referrals::list(&state.pool, status, LISTED_AT_MOST).await
 }
 
 /// Resolves an open referral (409 `invalid_transition` if it already is).

@@ -103,6 +103,17 @@ pub struct Board {
     /// Calls running now or starting within the hour, soonest first (at most
     /// 200). Seekers appear only by alias.
     pub upcoming_calls: Vec<UpcomingCallView>,
+    /// Open referrals, most urgent first (at most 200).
+    pub referrals: Vec<crate::routes::referrals::ReferralView>,
+    /// Open referrals by urgency.
+    pub open_referrals: OpenReferrals,
+}
+
+#[derive(Serialize, Default, utoipa::ToSchema)]
+pub struct OpenReferrals {
+    pub emergency: i64,
+    pub urgent: i64,
+    pub routine: i64,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -130,16 +141,28 @@ pub struct UpcomingCallView {
 }
 
 #[utoipa::path(get, path = "/v1/ops/board", tag = "operators",
-    description = "Experts awaiting approval and the calls of the next hour. Also accepts the \
+    description = "Experts awaiting approval, the calls of the next hour, and the open \
+                   referrals (most urgent first) with their counts by urgency. Also accepts the \
                    dashboard session cookie.",
     responses((status = 200, body = Board)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn board(_auth: OperatorSession, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let now = Utc::now();
-    let (pending, calls) = tokio::try_join!(
+    let (pending, calls, referrals, counts) = tokio::try_join!(
         anxin_store::events::pending_experts(&state.pool, 100),
         anxin_store::events::upcoming_calls(&state.pool, now, now + Duration::hours(1), 200),
+        crate::flows::referrals::list_store(&state, anxin_domain::referral::ReferralStatus::Open),
+        anxin_store::referrals::open_counts(&state.pool),
     )?;
+    let mut open_referrals = OpenReferrals::default();
+    for (urgency, n) in counts {
+        use anxin_domain::referral::Urgency;
+        match urgency {
+            Urgency::Emergency => open_referrals.emergency = n,
+            Urgency::Urgent => open_referrals.urgent = n,
+            Urgency::Routine => open_referrals.routine = n,
+        }
+    }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(Board {
@@ -170,6 +193,8 @@ pub async fn board(_auth: OperatorSession, state: web::Data<AppState>) -> ApiRes
                     attempts: c.attempts,
                 })
                 .collect(),
+            referrals: referrals.into_iter().map(Into::into).collect(),
+            open_referrals,
         }))
 }
 
@@ -230,36 +255,6 @@ pub struct SessionStarted {
     pub expires_in: i64,
 }
 
-/// Decodes `application/x-www-form-urlencoded` and returns one field.
-fn form_field(body: &[u8], name: &str) -> Option<String> {
-    let text = std::str::from_utf8(body).ok()?;
-    text.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k)? == name)
-            .then(|| percent_decode(v))
-            .flatten()
-    })
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
-}
-
 #[utoipa::path(post, path = "/ops/session", tag = "operators",
     description = "Signs in to the dashboard: exchanges an operator's token, sent in the body \
                    (a form field `token`, or JSON), for an HttpOnly, SameSite=Strict session \
@@ -290,7 +285,7 @@ pub async fn sign_in(
     let token = if is_json {
         parse_json::<SignIn>(&body)?.token
     } else {
-        form_field(&body, "token").unwrap_or_default()
+        crate::pages::form_field(&body, "token").unwrap_or_default()
     };
     let token = token.trim();
     if token.is_empty() {
@@ -307,7 +302,7 @@ pub async fn sign_in(
             ))
         };
     }
-    if let Err(e) = crate::routes::sign_in::check_sign_in_rate(&req, &state) {
+    if let Err(e) = crate::routes::sign_in::check_rate(&req, &state.sign_in_limiter) {
         return if is_json {
             Err(e)
         } else {
@@ -462,20 +457,4 @@ pub async fn suspend_expert(
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     set_expert_status(&auth, &state, &id, ExpertStatus::Suspended).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn form_fields_are_decoded() {
-        assert_eq!(
-            form_field(b"a=1&token=ab.c%2Dd+e", "token").as_deref(),
-            Some("ab.c-d e")
-        );
-        assert_eq!(form_field(b"token=", "token").as_deref(), Some(""));
-        assert_eq!(form_field(b"x=1", "token"), None);
-        assert_eq!(form_field(b"token=%G1", "token"), None);
-    }
 }

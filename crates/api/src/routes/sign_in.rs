@@ -6,7 +6,7 @@ use crate::extract::path_id;
 use crate::flows;
 use crate::flows::sign_in::{Started, LINK_PATH};
 use crate::pages::{self, escape, Lang};
-use crate::state::AppState;
+use crate::state::{AppState, KeyedLimiter};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use anxin_domain::ids::ExpertId;
@@ -149,24 +149,27 @@ pub async fn link(
 
 /// Whether the client is a browser that wants a page back (a form post),
 /// rather than a program that wants JSON.
-fn wants_html(req: &HttpRequest) -> bool {
+pub(crate) fn wants_html(req: &HttpRequest) -> bool {
     req.headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"))
 }
 
-/// Counts a sign-in attempt against the caller's IP.
-pub(crate) fn check_sign_in_rate(req: &HttpRequest, state: &AppState) -> ApiResult<()> {
+/// Counts a request against the caller's IP in this limiter.
+pub(crate) fn check_rate(req: &HttpRequest, limiter: &KeyedLimiter) -> ApiResult<()> {
     use governor::clock::Clock;
     let ip = req
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    state.sign_in_limiter.check_key(&ip).map_err(|not_until| {
-        tracing::info!("sign-in rate limited");
+    limiter.check_key(&ip).map_err(|not_until| {
+        tracing::info!(
+            route = req.path().split('/').nth(1).unwrap_or(""),
+            "rate limited"
+        );
         ApiError::TooManyRequests {
-            retry_after: not_until.wait_time_from(state.sign_in_limiter.clock().now()),
+            retry_after: not_until.wait_time_from(limiter.clock().now()),
         }
     })
 }
@@ -210,7 +213,7 @@ pub async fn use_link(
     raw: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let attempt = async {
-        check_sign_in_rate(&req, &state)?;
+        check_rate(&req, &state.sign_in_limiter)?;
         flows::sign_in::use_link(&state, secret(&raw)?).await
     };
     match attempt.await {
