@@ -112,6 +112,27 @@ fn form_page(
     )
 }
 
+/// The form's fields, as the document describes them (the handler reads
+/// them into an `ExpertInput` and applies its rules).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ApplicationForm {
+    #[schema(min_length = 1, max_length = 80)]
+    display_name: String,
+    /// E.164, e.g. `+8613800000000`.
+    phone: String,
+    /// An IANA time zone, e.g. `Asia/Shanghai`.
+    timezone: String,
+    #[schema(min_items = 1, max_items = 10)]
+    languages: Vec<String>,
+    #[schema(min_items = 1, max_items = 20)]
+    specialties: Vec<String>,
+    #[schema(min_length = 1, max_length = 64)]
+    region: String,
+    #[schema(max_length = 2000)]
+    bio: Option<String>,
+}
+
 fn blank() -> ExpertInput {
     ExpertInput {
         display_name: String::new(),
@@ -137,7 +158,7 @@ pub async fn page(req: HttpRequest) -> HttpResponse {
                    the fields of `ExpertInput`; `languages` and `specialties` once per value). \
                    Needs no token; rate-limited per client. 201 with a thank-you page; a field \
                    that breaks a rule gets the form again (422), filled in, saying which.",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = ApplicationForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 201, description = "received; it is in the operators' vetting list", content_type = "text/html"),
               (status = 422, description = "`invalid_input`: a field breaks a rule; a browser (`Accept: text/html`) gets the form again, filled in, saying which",
                content((ErrorBody = "application/json"), (String = "text/html"))),
