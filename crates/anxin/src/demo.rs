@@ -211,7 +211,7 @@ pub async fn traffic(state: actix_web::web::Data<AppState>, every: std::time::Du
                     sub: subject.clone(),
                 };
                 let id = done.booking.id;
-                let _ = bookings::cancel(&state, &principal, Some(&seeker), id).await;
+                let _ = bookings::cancel(&state, &principal, Some(&seeker), id, None).await;
             }
         }
     }

@@ -15,7 +15,7 @@
       days: ["周一", "周二", "周三", "周四", "周五", "周六", "周日"],
       saved: (n, c) => `已保存：${n} 个开放时段。` + (c ? `${c} 个已被预约或保留的时段保持不变。` : ""),
       preview_count: (n) => `共 ${n} 个开放时段`, none_open: "没有开放的时段。",
-      cancel: "取消这次通话",
+      cancel: "取消这次通话", cancel_reason: "取消原因（来访者会看到）",
       cancel_confirm: "确定取消这次通话吗？", cancelled: "已取消。",
       group: { medical_worker: "医护人员", patient: "患者", bereaved_family: "逝者家属", general: "一般" },
       outcome: "结果", completed: "已完成", seeker_absent: "来访者未接听", cut_short: "提前结束",
@@ -37,7 +37,7 @@
       days: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
       saved: (n, c) => `Saved: ${n} open slots.` + (c ? ` ${c} booked or held slots were kept.` : ""),
       preview_count: (n) => `${n} open slots`, none_open: "No open slots.",
-      cancel: "Cancel this call",
+      cancel: "Cancel this call", cancel_reason: "Why (the seeker sees it)",
       cancel_confirm: "Cancel this call?", cancelled: "Cancelled.",
       group: { medical_worker: "medical worker", patient: "patient", bereaved_family: "bereaved family", general: "general" },
       outcome: "Outcome", completed: "Completed", seeker_absent: "Seeker absent", cut_short: "Cut short",
@@ -225,17 +225,18 @@
     ul.replaceChildren();
     $("upcoming-empty").hidden = list.length > 0;
     for (const b of list) {
+      const reason = el("input", { id: "reason-" + b.booking_id, maxlength: "300", "aria-label": t("cancel_reason"), placeholder: t("cancel_reason") });
       const cancel = el("button", { type: "button", class: "danger", text: t("cancel") });
       cancel.addEventListener("click", async () => {
         if (!window.confirm(t("cancel_confirm"))) return;
         try {
-          await api("POST", `/v1/bookings/${b.booking_id}/cancel`);
+          await api("POST", `/v1/bookings/${b.booking_id}/cancel`, reason.value.trim() ? { reason: reason.value.trim() } : null);
           await refresh();
         } catch (e) {
           showError(e.message);
         }
       });
-      ul.append(el("li", { "data-booking": b.booking_id }, ...callLine(b), el("div", { class: "actions" }, cancel)));
+      ul.append(el("li", { "data-booking": b.booking_id }, ...callLine(b), el("div", { class: "actions" }, reason, cancel)));
     }
   }
 

@@ -183,6 +183,20 @@ pub struct BookingView {
     /// Only for the expert and operators.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seeker_alias: Option<String>,
+    /// Why it was cancelled, when whoever cancelled said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
+}
+
+/// The optional body of a cancellation.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    /// Why (at most 300 characters), shown to the other side with the
+    /// booking's status.
+    #[serde(default)]
+    #[schema(max_length = 300)]
+    pub reason: Option<String>,
 }
 
 /// One booking in a seeker's history (`GET /v1/seekers/me/bookings`).
@@ -195,6 +209,9 @@ pub struct SeekerBooking {
     pub ends_at: DateTime<Utc>,
     pub status: BookingStatus,
     pub call: CallView,
+    /// Why it was cancelled, when whoever cancelled said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

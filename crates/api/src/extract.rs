@@ -19,40 +19,47 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_json = req
-            .headers()
-            .get(actix_web::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|ct| {
-                ct.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .eq_ignore_ascii_case("application/json")
-            })
-            .unwrap_or(false);
-        let body = web::Bytes::from_request(req, payload);
+        let req = req.clone();
+        let body = web::Bytes::from_request(&req, payload);
         Box::pin(async move {
-            if !is_json {
-                return Err(ApiError::bad_request(
-                    ErrorCode::UnsupportedMediaType,
-                    "send the body as JSON with Content-Type: application/json",
-                    None,
-                ));
-            }
             let bytes = body.await.map_err(|_| {
                 ApiError::bad_request(ErrorCode::InvalidBody, "the body could not be read", None)
             })?;
-            if bytes.len() > BODY_LIMIT {
-                return Err(ApiError::bad_request(
-                    ErrorCode::BodyTooLarge,
-                    "the body is larger than 64 KiB",
-                    None,
-                ));
-            }
-            parse_json(&bytes).map(Json)
+            json_body(&req, &bytes).map(Json)
         })
     }
+}
+
+/// A body already read, as JSON: 415 unless it says it is JSON, 400 when
+/// it is larger than 64 KiB or doesn't parse (naming the field at fault).
+pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, bytes: &[u8]) -> Result<T, ApiError> {
+    let is_json = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        })
+        .unwrap_or(false);
+    if !is_json {
+        return Err(ApiError::bad_request(
+            ErrorCode::UnsupportedMediaType,
+            "send the body as JSON with Content-Type: application/json",
+            None,
+        ));
+    }
+    if bytes.len() > BODY_LIMIT {
+        return Err(ApiError::bad_request(
+            ErrorCode::BodyTooLarge,
+            "the body is larger than 64 KiB",
+            None,
+        ));
+    }
+    parse_json(bytes)
 }
 
 /// Parses JSON, reporting the path of the field at fault.

@@ -53,6 +53,8 @@ pub struct BookingRow {
     pub request_hash: Option<Vec<u8>>,
     pub call_state: CallState,
     pub call_outcome: Option<CallOutcome>,
+    /// Why it was cancelled, when the canceller said.
+    pub cancel_reason: Option<String>,
 }
 
 impl<'r> sqlx::FromRow<'r, PgRow> for BookingRow {
@@ -74,13 +76,14 @@ impl<'r> sqlx::FromRow<'r, PgRow> for BookingRow {
             // so a missing one is corrupt data, not "scheduled".
             call_state: row::named(r, "call_state")?,
             call_outcome: row::named_opt(r, "call_outcome")?,
+            cancel_reason: r.try_get("cancel_reason")?,
         })
     }
 }
 
 const BOOKING_SELECT: &str =
     "SELECT b.id, b.slot_id, b.expert_id, b.seeker_id, b.hold_id, b.starts_at, b.ends_at,
-        b.status, b.phone_masked, b.note, b.priority_group, b.request_hash,
+        b.status, b.phone_masked, b.note, b.priority_group, b.request_hash, b.cancel_reason,
         t.call_state, t.outcome AS call_outcome
    FROM bookings b LEFT JOIN call_tasks t ON t.booking_id = b.id";
 
@@ -199,6 +202,7 @@ pub async fn confirm(
         request_hash: Some(b.request_hash.clone()),
         call_state: CallState::Scheduled,
         call_outcome: None,
+        cancel_reason: None,
     })
 }
 
@@ -303,7 +307,12 @@ pub async fn past_for_expert(
 /// Cancels a confirmed booking and its call task, and records who did it.
 /// Returns the booking as it was before, or `None` when it was not confirmed.
 #[tracing::instrument(skip(pool))]
-pub async fn cancel(pool: &PgPool, id: BookingId, actor: &Actor) -> Result<Option<BookingRow>> {
+pub async fn cancel(
+    pool: &PgPool,
+    id: BookingId,
+    actor: &Actor,
+    reason: Option<&str>,
+) -> Result<Option<BookingRow>> {
     let mut tx = pool.begin().await?;
     let before: BookingRow =
         sqlx::query_as(&format!("{BOOKING_SELECT} WHERE b.id = $1 FOR UPDATE OF b"))
@@ -314,10 +323,13 @@ pub async fn cancel(pool: &PgPool, id: BookingId, actor: &Actor) -> Result<Optio
         return Ok(None);
     }
     sqlx::query(
-        "UPDATE bookings SET status = 'cancelled', cancelled_at = now(), cancelled_by_role = $2 WHERE id = $1",
+        "UPDATE bookings SET status = 'cancelled', cancelled_at = now(), cancelled_by_role = $2,
+                cancel_reason = $3
+          WHERE id = $1",
     )
     .bind(id.0)
     .bind(actor.role)
+    .bind(reason)
     .execute(&mut *tx)
     .await?;
     sqlx::query(
@@ -334,7 +346,7 @@ pub async fn cancel(pool: &PgPool, id: BookingId, actor: &Actor) -> Result<Optio
         "booking.cancel",
         "booking",
         id.0,
-        serde_json::json!({}),
+        serde_json::json!({"with_reason": reason.is_some()}),
     )
     .await?;
     tx.commit().await?;

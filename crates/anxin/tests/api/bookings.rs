@@ -283,3 +283,55 @@ async fn a_seeker_sees_their_own_bookings_upcoming_first_without_any_phone() {
     let r = app.get(&operator(), "/v1/seekers/me/bookings").await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn an_expert_who_cancels_may_say_why_and_the_seeker_reads_it_with_the_status() {
+    let app = spawn_app().await;
+    let expert = app.expert_with(&all_week(60)).await;
+    let expert_token = token(Role::Expert, &expert.to_string());
+    let seeker = new_seeker();
+    let slot = app.future_slot(expert).await;
+    let booking = app.book(&seeker, slot, "+8613812345678").await;
+    let path = format!("/v1/bookings/{booking}/cancel");
+
+    let long = json!({"reason": "x".repeat(301)});
+    let r = app.post(&expert_token, &path, &long).await;
+    let e = assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
+    assert_eq!(e["field"], "reason");
+    let r = app
+        .client
+        .post(app.url(&path))
+        .bearer_auth(&expert_token)
+        .header("content-type", "text/plain")
+        .body("because")
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, StatusCode::BAD_REQUEST, "unsupported_media_type").await;
+    // Neither refusal cancelled anything.
+    let r = app.get(&seeker, &format!("/v1/bookings/{booking}")).await;
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "confirmed");
+
+    let why = "I am unwell today, sorry. Please book another time.";
+    let r = app
+        .post(&expert_token, &path, &json!({"reason": why}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let seen: Value = app
+        .get(&seeker, &format!("/v1/bookings/{booking}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (seen["status"].as_str(), seen["cancel_reason"].as_str()),
+        (Some("cancelled"), Some(why))
+    );
+    let history: Value = app
+        .get(&seeker, "/v1/seekers/me/bookings")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history[0]["cancel_reason"], why);
+}

@@ -276,13 +276,25 @@ pub struct Cancelled {
     pub slot_reopened: bool,
 }
 
-#[tracing::instrument(skip(state, principal, seeker))]
+/// The longest reason a canceller may give.
+pub const MAX_CANCEL_REASON_CHARS: usize = 300;
+
+#[tracing::instrument(skip(state, principal, seeker, reason))]
 pub async fn cancel(
     state: &AppState,
     principal: &Principal,
     seeker: Option<&SeekerRow>,
     id: BookingId,
+    reason: Option<&str>,
 ) -> ApiResult<Cancelled> {
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    if reason.is_some_and(|r| r.chars().count() > MAX_CANCEL_REASON_CHARS) {
+        return Err(anxin_domain::ValidationError::new(
+            "reason",
+            "the reason is at most 300 characters",
+        )
+        .into());
+    }
     let (booking, viewer) = load_for(state, principal, seeker, id).await?;
     check_cancel(booking.status).map_err(|r| match r {
         CancelRefusal::AlreadyCancelled => ApiError::conflict(
@@ -305,7 +317,7 @@ pub async fn cancel(
             _ => principal.sub.clone(),
         },
     };
-    let before = bookings::cancel(&state.pool, id, &actor)
+    let before = bookings::cancel(&state.pool, id, &actor, reason)
         .await?
         .ok_or_else(|| {
             ApiError::conflict(

@@ -1,6 +1,8 @@
 //! Bookings: confirm, look up, cancel.
 use crate::auth::{AnyRole, Authorized, Role, SeekerSession};
-use crate::dto::{BookingCreated, BookingRequest, BookingView, CallView, CancelView};
+use crate::dto::{
+    BookingCreated, BookingRequest, BookingView, CallView, CancelRequest, CancelView,
+};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{path_id, Json};
 use crate::flows;
@@ -82,6 +84,7 @@ fn view(b: BookingRow, viewer: Viewer) -> BookingView {
             .then_some(b.phone_masked)
             .flatten(),
         seeker_alias: (viewer != Viewer::Seeker).then(|| alias(b.seeker_id)),
+        cancel_reason: b.cancel_reason,
     }
 }
 
@@ -102,18 +105,38 @@ pub async fn get(
 }
 
 #[utoipa::path(post, path = "/v1/bookings/{id}/cancel", tag = "seekers",
+    description = "Cancels the booking. The body is optional: `{reason}` (at most 300 \
+                   characters) is shown to the other side with the booking's status.",
     params(("id" = uuid::Uuid, Path, description = "booking id")),
+    request_body(content = Option<CancelRequest>, content_type = "application/json"),
     responses((status = 200, body = CancelView),
-              (status = 409, body = ErrorBody, description = "`booking_not_active`: already cancelled or completed")),
+              (status = 409, body = ErrorBody, description = "`booking_not_active`: already cancelled or completed"),
+              (status = 422, body = ErrorBody, description = "`invalid_input`: the reason is over 300 characters")),
     security(("bearer" = [])))]
 pub async fn cancel(
+    req: HttpRequest,
     auth: Authorized<AnyRole>,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
     let id = BookingId(path_id("id", &id)?);
+    // No body (or an empty one) is a cancellation without a reason.
+    let request = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(crate::extract::json_body::<CancelRequest>(&req, &body)?)
+    };
+    let reason = request.and_then(|r| r.reason);
     let seeker = seeker_of(&state, auth.principal.role, &auth.principal.sub).await?;
-    let done = flows::bookings::cancel(&state, &auth.principal, seeker.as_ref(), id).await?;
+    let done = flows::bookings::cancel(
+        &state,
+        &auth.principal,
+        seeker.as_ref(),
+        id,
+        reason.as_deref(),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(CancelView {
         booking_id: done.booking.id.0,
         status: done.booking.status,

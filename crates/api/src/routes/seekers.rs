@@ -99,6 +99,7 @@ pub async fn my_bookings(
                 state: b.call_state,
                 outcome: b.call_outcome,
             },
+            cancel_reason: b.cancel_reason,
         })
         .collect();
     Ok(HttpResponse::Ok().json(list))

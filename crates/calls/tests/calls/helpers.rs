@@ -668,5 +668,5 @@ pub async fn cancel_as_operator(pool: &PgPool, booking: BookingId) {
         role: "operator",
         id: "test".into(),
     };
-    bookings::cancel(pool, booking, &actor).await.unwrap();
+    bookings::cancel(pool, booking, &actor, None).await.unwrap();
 }
