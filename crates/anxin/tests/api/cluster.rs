@@ -99,7 +99,13 @@ async fn a_master_killed_during_a_hold_race_books_nothing_twice_and_loses_no_boo
         })
         .collect();
 
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The master dies once the race is under way: after its first bookings
+    // (waited for, not timed, so a slow machine still races on both sides).
+    let started = std::time::Instant::now();
+    while race.lock().unwrap().booked.is_empty() && started.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let before_kill = race.lock().unwrap().booked.len();
     cluster.kill(victim);
     let cluster = Arc::new(cluster);

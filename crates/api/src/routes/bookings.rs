@@ -125,7 +125,7 @@ pub async fn cancel(
     let request = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        Some(crate::extract::json_body::<CancelRequest>(&req, &body)?)
+        crate::extract::json_body::<Option<CancelRequest>>(&req, &body)?
     };
     let reason = request.and_then(|r| r.reason);
     let seeker = seeker_of(&state, auth.principal.role, &auth.principal.sub).await?;
