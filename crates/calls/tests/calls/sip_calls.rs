@@ -645,7 +645,10 @@ async fn a_silent_trunk_gets_retransmissions_then_the_attempt_fails_at_timer_b()
             "send {i} came {at} ms after the first, expected at least {nominal}: {since_first:?}"
         );
     }
-    assert!(since_first[6] >= 3100, "the intervals doubled: {since_first:?}");
+    assert!(
+        since_first[6] >= 3100,
+        "the intervals doubled: {since_first:?}"
+    );
 
     worker.stop().await;
     db.drop_db().await;
