@@ -8,6 +8,7 @@
 //! is the string "1001", never a number. Numbers and switches are parsed
 //! from that text field by field (see `text`), so one that doesn't parse
 //! stops start-up with a message naming its variable and the form expected.
+use anxin_domain::payment::ProviderName;
 use anyhow::{bail, Context};
 use base64::Engine;
 use figment::providers::{Format, Serialized, Toml};
@@ -63,6 +64,12 @@ pub struct Settings {
     /// Names the phone key in stored rows, so keys can rotate.
     pub phone_key_id: String,
     pub call_provider: Option<CallProviderKind>,
+    /// Who takes the booking fee: `simulated` (development's default),
+    /// `alipay` or `none`. Production must name one and refuses `simulated`.
+    pub payment_provider: Option<ProviderName>,
+    /// How long a seeker has to pay the fee; the hold lasts as long.
+    #[serde(deserialize_with = "text::parse")]
+    pub payment_window_seconds: u64,
     pub sip_trunk: Option<String>,
     pub sip_caller_id: Option<String>,
     pub sip_username: Option<String>,
@@ -170,6 +177,8 @@ impl Default for Settings {
             subject_key: None,
             phone_key_id: "k1".into(),
             call_provider: None,
+            payment_provider: None,
+            payment_window_seconds: 900,
             sip_trunk: None,
             sip_caller_id: None,
             sip_username: None,
@@ -264,6 +273,15 @@ impl Settings {
             .context("reading configuration (defaults, ANXIN_CONFIG file, ANXIN_* variables)")
     }
 
+    /// Who takes the fee. Development's default is the simulation;
+    /// production has none and must name one (`secrets` checks).
+    pub fn payment_provider(&self) -> Option<ProviderName> {
+        self.payment_provider.or(match self.env {
+            Environment::Development => Some(ProviderName::Simulated),
+            Environment::Production => None,
+        })
+    }
+
     pub fn call_provider(&self) -> CallProviderKind {
         self.call_provider.unwrap_or(match self.env {
             Environment::Development => CallProviderKind::Simulated,
@@ -309,6 +327,19 @@ impl Settings {
             bail!(
                 "ANXIN_CALL_PROVIDER=simulated is refused in production: it places no real calls"
             );
+        }
+        match self.payment_provider() {
+            None => bail!(
+                "ANXIN_PAYMENT_PROVIDER is required in production: alipay, or none for no fee"
+            ),
+            Some(ProviderName::Simulated) if production => bail!(
+                "ANXIN_PAYMENT_PROVIDER=simulated is refused in production: it takes no real payment"
+            ),
+            Some(ProviderName::Alipay) => bail!(
+                "ANXIN_PAYMENT_PROVIDER=alipay is not available in this version; \
+                 use none (no fee) until it is"
+            ),
+            Some(_) => {}
         }
         Ok(Secrets {
             jwt_secret: jwt,
@@ -362,6 +393,8 @@ impl Settings {
             sign_in_link_ttl: Duration::from_secs(self.sign_in_link_hours.clamp(1, 24 * 30) * 3600),
             sign_ins_per_minute_per_ip: self.sign_ins_per_minute_per_ip.max(1),
             applications_per_hour_per_ip: self.applications_per_hour_per_ip.max(1),
+            payment_provider: self.payment_provider().unwrap_or(ProviderName::None),
+            payment_window: Duration::from_secs(self.payment_window_seconds.clamp(1, 3600)),
             ..anxin_api::ApiConfig::default()
         }
     }
@@ -533,7 +566,16 @@ mod tests {
         s.subject_key = Some("11".repeat(32).into());
         assert!(s.secrets().unwrap_err().to_string().contains("development"));
         s.jwt_secret = Some("a-real-secret-with-at-least-32-characters".into());
+        assert!(s
+            .secrets()
+            .unwrap_err()
+            .to_string()
+            .contains("ANXIN_PAYMENT_PROVIDER"));
+        s.payment_provider = Some(ProviderName::None);
         assert!(s.secrets().is_ok());
+        s.payment_provider = Some(ProviderName::Simulated);
+        assert!(s.secrets().unwrap_err().to_string().contains("simulated"));
+        s.payment_provider = Some(ProviderName::None);
         s.call_provider = Some(CallProviderKind::Simulated);
         assert!(s.secrets().unwrap_err().to_string().contains("simulated"));
     }

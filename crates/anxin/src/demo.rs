@@ -166,11 +166,11 @@ fn first_expert() -> (ExpertId, ExpertInput, AvailabilityInput) {
 }
 
 /// Demo traffic: a trickle of synthetic seekers going through the real flows
-/// (slate → hold → confirm, now and then a release or a cancellation), so the
+/// (slate → hold → fee → confirm, now and then a release or a cancellation), so the
 /// dashboard has something to show. Off unless `ANXIN_DEMO_TRAFFIC=true` or
 /// `anxin all --demo-traffic`; never in production.
 pub async fn traffic(state: actix_web::web::Data<AppState>, every: std::time::Duration) {
-    use anxin_api::flows::{bookings, holds, seekers, slate};
+    use anxin_api::flows::{bookings, holds, payments, seekers, slate};
     let mut rng = StdRng::from_entropy();
     let mut tick = tokio::time::interval(every);
     loop {
@@ -196,6 +196,22 @@ pub async fn traffic(state: actix_web::web::Data<AppState>, every: std::time::Du
         if rng.gen_bool(0.15) {
             let _ = holds::release(&state, &seeker, hold.hold_id).await;
             continue;
+        }
+        // The fee, as a seeker pays it on the simulated page; a few walk
+        // away at the cashier.
+        if state.payment_step().is_some() {
+            if rng.gen_bool(0.05) {
+                continue;
+            }
+            let Ok(started) = payments::start(&state, &seeker, hold.hold_id).await else {
+                continue;
+            };
+            if payments::record_paid(&state, started.payment.id, None)
+                .await
+                .is_err()
+            {
+                continue;
+            }
         }
         let phone = format!("+86137{:08}", rng.gen_range(0..100_000_000u32));
         let request = bookings::ConfirmRequest {

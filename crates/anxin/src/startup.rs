@@ -101,11 +101,13 @@ impl Application {
         }
         let every = Duration::from_secs(settings.reconcile_interval_seconds.max(1));
         let (upkeep, weights, watched) = (state.clone(), state.clone(), state.clone());
+        let settler = state.clone();
         let background = tokio::spawn(async move {
             tokio::join!(
                 maintain(upkeep, every),
                 flows::slate::keep_inputs_fresh(&weights),
-                flows::reconcile::watch(&watched)
+                flows::reconcile::watch(&watched),
+                flows::payments::keep_settling(&settler)
             );
         });
         Ok(Self {

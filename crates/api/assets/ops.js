@@ -405,8 +405,50 @@
       actions.appendChild(resolve);
       td.appendChild(actions);
       tr.appendChild(td);
+      tr.appendChild(callbackCell(r));
       body.appendChild(tr);
     }
+  }
+
+  // A masked callback: the worker rings the operator's phone first, then the
+  // seeker's; each sees the platform's number. The operator's number is sent
+  // once and not kept by the page.
+  const CALL_STATES = {
+    scheduled: "Queued",
+    dialing_expert: "Ringing your phone…",
+    dialing_seeker: "Ringing the seeker…",
+    bridged: "Connected",
+    retry_waiting: "Waiting to retry",
+  };
+
+  function callbackCell(r) {
+    const td = el("td");
+    const c = r.callback;
+    const live = c && c.call_state !== "ended" && c.call_state !== "cancelled";
+    if (c) {
+      const text = live ? CALL_STATES[c.call_state] || c.call_state : "Last callback: " + (c.outcome || c.call_state).replace(/_/g, " ");
+      td.appendChild(el("div", { class: "callback-state", role: "status" }, text));
+    }
+    if (live) return td;
+    const form = el("form", { class: "actions callback" });
+    const phone = el("input", {
+      type: "tel",
+      autocomplete: "tel",
+      required: "",
+      "aria-label": "Your phone (E.164)",
+      placeholder: "+86…",
+    });
+    const call = el("button", { type: "submit" }, "Call back");
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      call.disabled = true;
+      await post("/v1/ops/referrals/" + encodeURIComponent(r.referral_id) + "/callback", { operator_phone: phone.value }, "call the seeker back");
+      refresh();
+    });
+    form.appendChild(phone);
+    form.appendChild(call);
+    td.appendChild(form);
+    return td;
   }
 
   // ---- polling --------------------------------------------------------------
@@ -448,6 +490,9 @@
       upcoming(b);
       pending(b);
       referrals(b);
+      for (const k of ["paid", "refunded", "abandoned"]) {
+        document.getElementById("payments-" + k).textContent = String(b.payments[k]);
+      }
       showError("");
       dot.className = "dot live";
       document.getElementById("updated").textContent =

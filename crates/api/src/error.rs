@@ -43,6 +43,8 @@ pub enum ErrorCode {
     HoldConfirmed,
     BookingLimit,
     BookingNotActive,
+    /// The hold's fee is not paid yet (`POST /v1/holds/{id}/payment`).
+    PaymentRequired,
     InvalidTransition,
     /// A request made with the session cookie that changes something lacks
     /// `X-Anxin-Session: 1`.
@@ -58,7 +60,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the test that the document lists each one.
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 29] = [
         Self::MalformedJson,
         Self::InvalidField,
         Self::InvalidBody,
@@ -79,6 +81,7 @@ impl ErrorCode {
         Self::HoldConfirmed,
         Self::BookingLimit,
         Self::BookingNotActive,
+        Self::PaymentRequired,
         Self::InvalidTransition,
         Self::Csrf,
         Self::SignInLinkUsed,
@@ -116,6 +119,9 @@ pub enum ApiError {
     Csrf,
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The hold's fee must be paid before it can be booked.
+    #[error("{0}")]
+    PaymentRequired(&'static str),
     /// What the request names is gone for good (a used or expired link).
     #[error("{message}")]
     Gone { code: ErrorCode, message: String },
@@ -172,6 +178,7 @@ impl ApiError {
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NotFound(_) => ErrorCode::NotFound,
+            Self::PaymentRequired(_) => ErrorCode::PaymentRequired,
             Self::TooManyRequests { .. } => ErrorCode::RateLimited,
             Self::Unavailable(_) => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
@@ -224,6 +231,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) | Self::Csrf => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
             Self::Gone { .. } => StatusCode::GONE,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod pages;
+pub mod payments;
 pub mod routes;
 pub mod state;
 pub mod token;
@@ -54,6 +55,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/holds/{id}", web::delete().to(seekers::release_hold))
         .route("/v1/bookings/{id}", web::get().to(bookings::get))
         .route("/v1/bookings/{id}/cancel", web::post().to(bookings::cancel))
+        .route(
+            "/v1/holds/{id}/payment",
+            web::post().to(routes::payments::start),
+        )
+        .route("/v1/payments/{id}", web::get().to(routes::payments::get))
+        .service(
+            web::resource("/pay/simulated/{payment_id}")
+                .route(web::get().to(routes::payments::simulated_get))
+                .route(web::post().to(routes::payments::simulated_pay)),
+        )
         .route("/v1/seekers/me", web::put().to(seekers::update_me))
         .route(
             "/v1/seekers/me/bookings",
@@ -102,6 +113,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/ops/referrals/{id}/resolve",
             web::post().to(referrals::resolve),
+        )
+        .route(
+            "/v1/ops/referrals/{id}/callback",
+            web::post().to(referrals::callback),
         )
         .configure(ops::configure)
         .default_service(web::to(not_found));

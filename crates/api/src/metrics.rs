@@ -31,6 +31,8 @@ pub struct Metrics {
     /// worker ended, counted as it records them (so summed over instances
     /// it is the whole deployment's count).
     pub call_outcomes: IntCounterVec,
+    /// `anxin_payments_total{event}`: fees started, paid and refunded.
+    pub payments: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -131,6 +133,12 @@ impl Metrics {
                 "Slates served by priority group",
                 &["priority_group"],
             ),
+            payments: counter(
+                &registry,
+                "anxin_payments_total",
+                "Booking fees by event: started, paid, refunded",
+                &["event"],
+            ),
             http_duration,
             registry,
         }
@@ -148,6 +156,10 @@ impl Metrics {
 
     pub fn booking(&self, result: &str) {
         self.bookings.with_label_values(&[result]).inc();
+    }
+
+    pub fn payment(&self, event: &str) {
+        self.payments.with_label_values(&[event]).inc();
     }
 
     pub fn dropped(&self, reason: &'static str, n: u64) {

@@ -14,7 +14,9 @@
 //! An annotation that documents one of these itself (say, 400 "bad window")
 //! keeps its own wording.
 use crate::error::ErrorBody;
-use crate::routes::{apply, bookings, experts, portal, referrals, seekers, service, sign_in};
+use crate::routes::{
+    apply, bookings, experts, payments, portal, referrals, seekers, service, sign_in,
+};
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -38,8 +40,10 @@ pub const SESSION: &str = "session";
         experts::get_availability, experts::put_availability, experts::slots, experts::get_me, experts::my_bookings,
         seekers::slate, seekers::update_me, seekers::my_bookings, seekers::place_hold, seekers::release_hold,
         bookings::confirm, bookings::get, bookings::cancel,
+        payments::start, payments::get, payments::simulated_get, payments::simulated_pay,
         sign_in::create_link, sign_in::link, sign_in::use_link, sign_in::end,
-        referrals::record_outcome, referrals::list, referrals::resolve, portal::page,
+        referrals::record_outcome, referrals::list, referrals::resolve, referrals::callback,
+        portal::page,
         apply::page, apply::submit,
         crate::ops::summary, crate::ops::board, crate::ops::page, crate::ops::sign_in,
         crate::ops::asset, crate::ops::approve_expert, crate::ops::suspend_expert,

@@ -9,8 +9,10 @@
 //! defined here or below (`figures`), and the flows fill and read them.
 use crate::figures::Summary;
 use crate::metrics::Metrics;
+use crate::payments::{PaymentProvider, Simulated};
 use crate::token::TokenVerifier;
 use anxin_domain::ids::ExpertId;
+use anxin_domain::payment::ProviderName;
 use anxin_reserve::Reserve;
 use anxin_store::crypto::{PhoneCipher, SubjectHasher};
 use anxin_store::experts::ExpertRow;
@@ -61,6 +63,10 @@ pub struct ApiConfig {
     /// Applications from the public page per client IP per hour, in this
     /// process.
     pub applications_per_hour_per_ip: u32,
+    /// Who takes the fee. `None`, or a fee of 0, means no payment step.
+    pub payment_provider: ProviderName,
+    /// How long a seeker has to pay; the hold lasts at least as long.
+    pub payment_window: Duration,
 }
 
 impl Default for ApiConfig {
@@ -82,6 +88,8 @@ impl Default for ApiConfig {
             sign_in_link_ttl: Duration::from_secs(72 * 3600),
             sign_ins_per_minute_per_ip: 30,
             applications_per_hour_per_ip: 20,
+            payment_provider: ProviderName::Simulated,
+            payment_window: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -145,6 +153,9 @@ pub struct AppState {
     /// snapshot read across one is not kept.
     pub slate_generation: AtomicU64,
     pub catalog: tokio::sync::RwLock<Option<(Instant, Arc<Vec<ExpertRow>>)>>,
+    /// Who takes the fee; `None` when there is no payment step (see
+    /// `payment_step`).
+    pub payments: Option<Arc<dyn PaymentProvider>>,
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -158,6 +169,14 @@ impl AppState {
         chrono::Duration::from_std(self.reserve.config().cutoff).unwrap_or_default()
     }
 
+    /// The provider of the payment step, when there is one: a provider is
+    /// configured and the fee is above 0.
+    pub fn payment_step(&self) -> Option<&dyn PaymentProvider> {
+        self.payments
+            .as_deref()
+            .filter(|_| self.config.fee_minor > 0)
+    }
+
     pub fn new(
         pool: PgPool,
         reserve: Reserve,
@@ -166,7 +185,14 @@ impl AppState {
         tokens: TokenVerifier,
         config: ApiConfig,
     ) -> Self {
+        let payments: Option<Arc<dyn PaymentProvider>> = match config.payment_provider {
+            ProviderName::Simulated => Some(Arc::new(Simulated {
+                public_url: config.public_url.clone(),
+            })),
+            ProviderName::Alipay | ProviderName::None => None,
+        };
         Self {
+            payments,
             seeker_limiter: Arc::new(RateLimiter::keyed(per_minute(
                 config.holds_per_minute_per_seeker,
             ))),

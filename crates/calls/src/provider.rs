@@ -10,7 +10,7 @@
 //! The trait is object safe and needs no async machinery: `place_call` returns
 //! at once, so it is usable as `Arc<dyn CallProvider>`.
 use anxin_domain::call::CallOutcome;
-use anxin_domain::ids::BookingId;
+use anxin_domain::ids::CallTaskId;
 use anxin_domain::phone::PhoneNumber;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
@@ -26,15 +26,18 @@ pub trait CallProvider: Send + Sync {
     fn is_simulated(&self) -> bool;
 }
 
-/// One attempt to connect a booking's two parties. Both numbers are presented
-/// to neither party: each side sees the platform's caller ID, which belongs to
+/// One attempt to connect two parties: a booking's expert and seeker, or an
+/// operator calling a referred seeker back (the operator is then the `expert`
+/// leg, dialed first). Both numbers are presented to neither party: each side sees the platform's caller ID, which belongs to
 /// the provider's configuration (it must be a number the carrier lets us
 /// present).
 #[derive(Debug, Clone)]
 pub struct CallRequest {
-    pub booking_id: BookingId,
+    /// The call task this attempt belongs to, for logs.
+    pub task: CallTaskId,
     /// 1-based attempt number, for logs.
     pub attempt: u32,
+    /// The first party: the expert, or the operator of a callback.
     pub expert: PhoneNumber,
     pub seeker: PhoneNumber,
     /// Both legs are released at this instant whatever state they are in

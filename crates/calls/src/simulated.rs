@@ -94,11 +94,11 @@ fn within(range: &Range<Duration>) -> Duration {
 }
 
 async fn simulate(config: SimulatedConfig, request: CallRequest, mut control: CallControl) {
-    let booking = request.booking_id;
-    info!(%booking, attempt = request.attempt, simulated = true, "simulated call starts");
+    let task = request.task;
+    info!(%task, attempt = request.attempt, simulated = true, "simulated call starts");
     let report = run(&config, &request, &mut control).await;
     info!(
-        %booking,
+        %task,
         attempt = request.attempt,
         simulated = true,
         outcome = report.outcome.as_str(),

@@ -1,4 +1,6 @@
-//! The call worker (`anxin worker`): turns due call tasks into two-way calls.
+//! The call worker (`anxin worker`): turns due call tasks into two-way calls:
+//! a booking's (its expert, then its seeker) and an operator's callback on a
+//! referral (the operator, then the seeker), through one path.
 //!
 //! The loop leases due tasks from Postgres (`FOR UPDATE SKIP LOCKED`, so any
 //! number of workers share the queue without dialing a task twice), wakes at
@@ -22,11 +24,12 @@ use crate::events::{call_event, EventStream};
 use crate::provider::{
     CallHandle, CallProgress, CallProvider, CallReport, CallRequest, HangupReason,
 };
-use anxin_domain::booking::BookingStatus;
 use anxin_domain::call::{CallOutcome, CallState, RetryPolicy};
 use anxin_domain::ids::BookingId;
 use anxin_reserve::RedisConnection;
-use anxin_store::call_tasks::{self, AttemptEnd, Lease, LeaseStatus, LeasedTask, NextStep};
+use anxin_store::call_tasks::{
+    self, AttemptEnd, Lease, LeaseStatus, LeasedTask, NextStep, Subject,
+};
 use anxin_store::crypto::PhoneCipher;
 use anxin_store::StoreError;
 use chrono::{DateTime, Utc};
@@ -282,7 +285,7 @@ async fn lease_and_start(ctx: &Arc<Ctx>, free: usize, calls: &mut JoinSet<()>) {
     for task in leased {
         let span = tracing::info_span!(
             "call_task",
-            booking = %task.booking_id,
+            subject = %task.subject,
             fence = task.fence,
         );
         calls.spawn(run_task(ctx.clone(), task, asked).instrument(span));
@@ -314,7 +317,8 @@ async fn run_task(ctx: Arc<Ctx>, task: LeasedTask, leased_at: Instant) {
 /// decide whether to dial, dial, record.
 async fn work(ctx: &Ctx, task: &LeasedTask, leased_at: Instant) -> Result<(), TaskError> {
     let lease = task.lease();
-    let booking = task.booking_id;
+    // Call events (the dashboards' stream) are about bookings only.
+    let booking = task.subject.booking();
     let pool = &ctx.pool;
     let simulated = ctx.provider.is_simulated();
     let mut redis = ctx.redis.clone();
@@ -327,27 +331,20 @@ async fn work(ctx: &Ctx, task: &LeasedTask, leased_at: Instant) -> Result<(), Ta
             attempt = n,
             "previous attempt was interrupted: its worker lost the lease"
         );
-        let event = call_event(
-            booking,
-            u32::try_from(*n).unwrap_or(0),
-            CallState::Ended,
-            Some(CallOutcome::Failed),
-            Utc::now(),
-            simulated,
-            0,
-        );
-        ctx.cfg.events.publish(&mut redis, &event).await;
+        let attempt = u32::try_from(*n).unwrap_or(0);
+        let ended = (CallState::Ended, Some(CallOutcome::Failed));
+        announce(ctx, &mut redis, booking, attempt, ended, Utc::now(), 0).await;
     }
     let payload = task.call_task()?;
-    let target = call_tasks::dial_target(pool, booking).await?;
+    let target = call_tasks::dial_target(pool, task.id, task.subject).await?;
     let last_outcome = if interrupted.is_empty() {
         task.last_outcome()
     } else {
         Some(CallOutcome::Failed)
     };
 
-    if target.booking_status != BookingStatus::Confirmed {
-        info!(status = %target.booking_status, "booking no longer confirmed; not dialing");
+    if !target.wanted {
+        info!("booking no longer confirmed, or referral resolved; not dialing");
         call_tasks::finish_without_dialing(pool, lease, None).await?;
         return Ok(());
     }
@@ -390,32 +387,23 @@ async fn work(ctx: &Ctx, task: &LeasedTask, leased_at: Instant) -> Result<(), Ta
         info!("lease lost before dialing");
         return Ok(());
     }
+    let first_party = match task.subject {
+        Subject::Booking(_) => "expert",
+        Subject::Referral(_) => "operator",
+    };
     info!(
         attempt,
         seeker_alias = %payload.seeker_alias,
-        expert = %expert,
+        first_party,
+        first = %expert,
         seeker = %seeker,
         simulated,
         "placing call"
     );
-    let started = Utc::now();
-    ctx.cfg
-        .events
-        .publish(
-            &mut redis,
-            &call_event(
-                booking,
-                attempt_no,
-                CallState::DialingExpert,
-                None,
-                started,
-                simulated,
-                0,
-            ),
-        )
-        .await;
+    let dialing = (CallState::DialingExpert, None);
+    announce(ctx, &mut redis, booking, attempt_no, dialing, Utc::now(), 0).await;
     let handle = ctx.provider.place_call(CallRequest {
-        booking_id: booking,
+        task: task.id,
         attempt: attempt_no,
         expert,
         seeker,
@@ -451,7 +439,7 @@ async fn supervise(
     ctx: &Ctx,
     lease: Lease,
     leased_at: Instant,
-    booking: BookingId,
+    booking: Option<BookingId>,
     attempt: i32,
     mut handle: CallHandle,
     redis: &mut RedisConnection,
@@ -540,14 +528,13 @@ async fn supervise(
 async fn record_progress(
     ctx: &Ctx,
     lease: Lease,
-    booking: BookingId,
+    booking: Option<BookingId>,
     attempt: u32,
     progress: &CallProgress,
     redis: &mut RedisConnection,
     limit: Duration,
 ) -> Result<bool, StoreError> {
     let pool = &ctx.pool;
-    let simulated = ctx.provider.is_simulated();
     let attempt_i32 = i32::try_from(attempt).unwrap_or(i32::MAX);
     let (written, event) = match progress {
         // Recorded (and published) when the attempt began.
@@ -587,10 +574,33 @@ async fn record_progress(
         }
     };
     if let (true, Some((state, at))) = (written, event) {
-        let event = call_event(booking, attempt, state, None, at, simulated, 0);
-        ctx.cfg.events.publish(redis, &event).await;
+        announce(ctx, redis, booking, attempt, (state, None), at, 0).await;
     }
     Ok(written)
+}
+
+/// Publishes a booking's call event; a callback has none.
+async fn announce(
+    ctx: &Ctx,
+    redis: &mut RedisConnection,
+    booking: Option<BookingId>,
+    attempt: u32,
+    (state, outcome): (CallState, Option<CallOutcome>),
+    at: DateTime<Utc>,
+    talk_seconds: u32,
+) {
+    let Some(booking) = booking else { return };
+    let simulated = ctx.provider.is_simulated();
+    let event = call_event(
+        booking,
+        attempt,
+        state,
+        outcome,
+        at,
+        simulated,
+        talk_seconds,
+    );
+    ctx.cfg.events.publish(redis, &event).await;
 }
 
 /// A store call that must not hold up lease renewal for long.
@@ -607,7 +617,7 @@ async fn bounded<T>(
 async fn conclude(
     ctx: &Ctx,
     lease: Lease,
-    booking: BookingId,
+    booking: Option<BookingId>,
     attempt: i32,
     slot_ends_at: DateTime<Utc>,
     report: &CallReport,
@@ -675,14 +685,7 @@ async fn conclude(
             "call finished"
         ),
     }
-    let event = call_event(
-        booking,
-        attempt_no,
-        CallState::Ended,
-        Some(report.outcome),
-        report.ended_at,
-        report.simulated,
-        report.talk_seconds,
-    );
-    ctx.cfg.events.publish(redis, &event).await;
+    let ended = (CallState::Ended, Some(report.outcome));
+    let (at, talk) = (report.ended_at, report.talk_seconds);
+    announce(ctx, redis, booking, attempt_no, ended, at, talk).await;
 }

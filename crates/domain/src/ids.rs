@@ -42,4 +42,4 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(ExpertId, SlotId, SeekerId, HoldId, BookingId, CallTaskId, SlateId);
+id_type!(ExpertId, SlotId, SeekerId, HoldId, BookingId, CallTaskId, SlateId, PaymentId);

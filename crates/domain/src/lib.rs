@@ -11,6 +11,7 @@ pub mod ids;
 pub mod named;
 #[cfg(feature = "openapi")]
 pub mod openapi;
+pub mod payment;
 pub mod phone;
 pub mod proto;
 pub mod referral;

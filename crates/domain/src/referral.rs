@@ -2,6 +2,7 @@
 //! referral of a seeker who needs more help than a call (the programme's
 //! "referral of people with severe mental disorders" to mental-health
 //! centres), which operators follow up.
+use crate::phone::PhoneNumber;
 use crate::ValidationError;
 use serde::{Deserialize, Serialize};
 
@@ -141,6 +142,23 @@ impl ResolveInput {
             return Err(ValidationError::new("centre", "at most 200 characters"));
         }
         Ok(centre.map(str::to_owned))
+    }
+}
+
+/// What `POST /v1/ops/referrals/{id}/callback` takes.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CallbackInput {
+    /// The operator's phone, E.164. It is dialed first; the seeker sees the
+    /// platform's number, never this one.
+    #[cfg_attr(feature = "openapi", schema(example = "+8613800000000"))]
+    pub operator_phone: String,
+}
+
+impl CallbackInput {
+    pub fn validate(&self) -> Result<PhoneNumber, ValidationError> {
+        PhoneNumber::parse("operator_phone", &self.operator_phone)
     }
 }
 

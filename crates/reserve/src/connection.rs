@@ -186,6 +186,7 @@ pub(crate) struct Scripts {
     pub(crate) seeker_acquire: Lua,
     pub(crate) seeker_release: Lua,
     pub(crate) seeker_hold: Lua,
+    pub(crate) seeker_extend: Lua,
     pub(crate) index_built: Lua,
 }
 
@@ -208,6 +209,7 @@ impl Scripts {
             seeker_acquire: alone(include_str!("lua/seeker_acquire.lua")),
             seeker_release: alone(include_str!("lua/seeker_release.lua")),
             seeker_hold: alone(include_str!("lua/seeker_hold.lua")),
+            seeker_extend: alone(include_str!("lua/seeker_extend.lua")),
             index_built: alone(include_str!("lua/index_built.lua")),
         }
     }

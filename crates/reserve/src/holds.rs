@@ -223,6 +223,28 @@ impl Reserve {
         Ok(first(&reply) == "ok")
     }
 
+    /// Keeps a live hold for at least `extend` more on both its sides (the
+    /// slot's and the seeker's), e.g. while its fee is being paid. False
+    /// when the hold is gone.
+    pub async fn extend_hold(
+        &self,
+        record: &HoldRecord,
+        seeker: SeekerId,
+        extend: Duration,
+    ) -> Result<bool> {
+        if !self.verify_hold(record, seeker, extend).await? {
+            return Ok(false);
+        }
+        let reply = self
+            .on_seeker(
+                &self.scripts.seeker_extend,
+                self.keys.seeker(seeker, None),
+                &[&record.member(), &millis(extend)],
+            )
+            .await?;
+        Ok(first(&reply) == "ok")
+    }
+
     /// Lets go of a hold; the slot is open again at once.
     pub async fn release_slot(&self, record: &HoldRecord, seeker: SeekerId) -> Result<bool> {
         let reply = self

@@ -140,6 +140,7 @@ pub async fn confirm(
         starts_at: b.starts_at.timestamp(),
         ends_at: b.ends_at.timestamp(),
         seeker_alias: b.seeker_alias.clone(),
+        referral_id: String::new(),
     };
     let decided: std::result::Result<String, _> = sqlx::query_scalar(
         "SELECT confirm_booking($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,

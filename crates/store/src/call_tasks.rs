@@ -1,5 +1,7 @@
 //! Call tasks: the outbox the call worker leases from, and the record of each
-//! call attempt.
+//! call attempt. A task is a booking's call (expert, then seeker) or an
+//! operator's callback on a referral (operator, then seeker): the same lease,
+//! the same provider, the same record.
 //!
 //! A worker *leases* a due task: the row moves to `leased`, gets an expiry, and
 //! its `fence` grows by one. The `(task id, fence)` pair is the worker's
@@ -13,7 +15,6 @@
 use crate::crypto::Sealed;
 use crate::row;
 use crate::{Result, StoreError};
-use anxin_domain::booking::BookingStatus;
 use anxin_domain::call::{CallOutcome, CallState};
 use anxin_domain::ids::{BookingId, CallTaskId};
 use anxin_domain::proto::CallTask;
@@ -42,11 +43,51 @@ pub struct Lease {
     pub fence: i64,
 }
 
+/// What a task calls about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// The booking's call: its expert, then its seeker.
+    Booking(BookingId),
+    /// An operator's callback on this referral: the operator, then the seeker.
+    Referral(Uuid),
+}
+
+impl Subject {
+    pub fn booking(self) -> Option<BookingId> {
+        match self {
+            Self::Booking(b) => Some(b),
+            Self::Referral(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Booking(b) => write!(f, "booking {b}"),
+            Self::Referral(r) => write!(f, "referral {r}"),
+        }
+    }
+}
+
+fn subject(r: &PgRow) -> std::result::Result<Subject, sqlx::Error> {
+    let booking: Option<Uuid> = r.try_get("booking_id")?;
+    let referral: Option<Uuid> = r.try_get("referral_id")?;
+    match (booking, referral) {
+        (Some(b), None) => Ok(Subject::Booking(BookingId(b))),
+        (None, Some(r)) => Ok(Subject::Referral(r)),
+        _ => Err(sqlx::Error::ColumnDecode {
+            index: "booking_id".into(),
+            source: "a call task names one booking or one referral".into(),
+        }),
+    }
+}
+
 /// A task just leased.
 #[derive(Debug, Clone)]
 pub struct LeasedTask {
     pub id: CallTaskId,
-    pub booking_id: BookingId,
+    pub subject: Subject,
     pub payload: Vec<u8>,
     pub fence: i64,
     /// Attempts started before this lease (an interrupted one included).
@@ -59,7 +100,7 @@ impl<'r> sqlx::FromRow<'r, PgRow> for LeasedTask {
     fn from_row(r: &'r PgRow) -> std::result::Result<Self, sqlx::Error> {
         Ok(Self {
             id: row::id(r, "id")?,
-            booking_id: row::id(r, "booking_id")?,
+            subject: subject(r)?,
             payload: r.try_get("payload")?,
             fence: r.try_get("fence")?,
             attempts: r.try_get("attempts")?,
@@ -114,7 +155,8 @@ pub async fn lease_due(
                 lease_expires_at = now() + make_interval(secs => $2), updated_at = now()
            FROM due
           WHERE t.id = due.id
-      RETURNING t.id, t.booking_id, t.payload, t.fence, t.attempts, t.outcome, t.lease_expires_at",
+      RETURNING t.id, t.booking_id, t.referral_id, t.payload, t.fence, t.attempts, t.outcome,
+                t.lease_expires_at",
     )
     .bind(owner)
     .bind(seconds(lease_for))
@@ -173,12 +215,14 @@ pub async fn renew(pool: &PgPool, lease: Lease, lease_for: Duration) -> Result<L
     })
 }
 
-/// Who to dial for a booking, sealed. The numbers are opened only by the
-/// worker, at dial time.
+/// Who to dial, sealed: the first party (a booking's expert, or the operator
+/// calling back a referral) and the seeker. The numbers are opened only by
+/// the worker, at dial time.
 #[derive(Clone, sqlx::FromRow)]
 pub struct DialTarget {
-    #[sqlx(try_from = "String")]
-    pub booking_status: BookingStatus,
+    /// The booking is still confirmed, or the referral still open: a call is
+    /// still wanted.
+    pub wanted: bool,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     expert_phone_ciphertext: Vec<u8>,
@@ -191,7 +235,7 @@ pub struct DialTarget {
 impl std::fmt::Debug for DialTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DialTarget")
-            .field("booking_status", &self.booking_status)
+            .field("wanted", &self.wanted)
             .field("starts_at", &self.starts_at)
             .field("ends_at", &self.ends_at)
             .finish_non_exhaustive()
@@ -218,18 +262,98 @@ impl DialTarget {
     }
 }
 
+/// How long an operator's callback may take, from when it is due: its
+/// attempts and retries fit in this window, as a booking's fit in its slot.
+pub const CALLBACK_WINDOW: Duration = Duration::minutes(20);
+
+/// The call's parties and window. A callback's window is
+/// [`CALLBACK_WINDOW`] from its due time; its first party is the operator.
 #[tracing::instrument(skip(pool))]
-pub async fn dial_target(pool: &PgPool, booking: BookingId) -> Result<DialTarget> {
-    Ok(sqlx::query_as(
-        "SELECT b.status AS booking_status, b.starts_at, b.ends_at,
-                e.phone_ciphertext AS expert_phone_ciphertext, e.phone_key_id AS expert_phone_key_id,
-                b.phone_ciphertext AS seeker_phone_ciphertext, b.phone_key_id AS seeker_phone_key_id
-           FROM bookings b JOIN experts e ON e.id = b.expert_id
-          WHERE b.id = $1",
+pub async fn dial_target(pool: &PgPool, task: CallTaskId, subject: Subject) -> Result<DialTarget> {
+    let query = match subject {
+        Subject::Booking(_) => {
+            "SELECT b.status = 'confirmed' AS wanted, b.starts_at, b.ends_at,
+                    e.phone_ciphertext AS expert_phone_ciphertext,
+                    e.phone_key_id AS expert_phone_key_id,
+                    b.phone_ciphertext AS seeker_phone_ciphertext,
+                    b.phone_key_id AS seeker_phone_key_id
+               FROM call_tasks t JOIN bookings b ON b.id = t.booking_id
+               JOIN experts e ON e.id = b.expert_id
+              WHERE t.id = $1"
+        }
+        Subject::Referral(_) => {
+            "SELECT r.status = 'open' AS wanted, t.due_at AS starts_at,
+                    t.due_at + make_interval(secs => $2) AS ends_at,
+                    COALESCE(t.operator_phone_ciphertext, '') AS expert_phone_ciphertext,
+                    COALESCE(t.operator_phone_key_id, '') AS expert_phone_key_id,
+                    r.phone_ciphertext AS seeker_phone_ciphertext,
+                    r.phone_key_id AS seeker_phone_key_id
+               FROM call_tasks t JOIN referrals r ON r.id = t.referral_id
+              WHERE t.id = $1"
+        }
+    };
+    Ok(sqlx::query_as(query)
+        .bind(task.0)
+        .bind(seconds(CALLBACK_WINDOW))
+        .fetch_one(pool)
+        .await?)
+}
+
+/// A callback just queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queued {
+    Queued(CallTaskId),
+    /// The referral is resolved (or gone): nobody is to be called.
+    NotOpen,
+    /// A callback on this referral is already waiting or ringing.
+    AlreadyCalling,
+}
+
+/// Queues an operator's callback on an open referral, due now, and wakes
+/// the call worker; in the caller's transaction, so the audit record and the
+/// task land together.
+#[tracing::instrument(skip(conn, operator_phone))]
+pub async fn queue_callback(
+    conn: &mut sqlx::PgConnection,
+    referral: Uuid,
+    operator_phone: &Sealed,
+) -> Result<Queued> {
+    let open: Option<bool> =
+        sqlx::query_scalar("SELECT status = 'open' FROM referrals WHERE id = $1 FOR UPDATE")
+            .bind(referral)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if open != Some(true) {
+        return Ok(Queued::NotOpen);
+    }
+    let id = CallTaskId::new();
+    let payload = CallTask {
+        referral_id: referral.to_string(),
+        ..CallTask::default()
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO call_tasks (id, referral_id, payload, due_at, operator_phone_ciphertext,
+                                 operator_phone_key_id)
+         VALUES ($1, $2, $3, now(), $4, $5)
+         ON CONFLICT (referral_id) WHERE referral_id IS NOT NULL AND state IN ('pending', 'leased')
+         DO NOTHING",
     )
-    .bind(booking.0)
-    .fetch_one(pool)
-    .await?)
+    .bind(id.0)
+    .bind(referral)
+    .bind(payload.encode_to_vec())
+    .bind(&operator_phone.bytes)
+    .bind(&operator_phone.key_id)
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(Queued::AlreadyCalling);
+    }
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(crate::bookings::CALL_TASKS_CHANNEL)
+        .bind(id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(Queued::Queued(id))
 }
 
 /// Closes attempts a previous lease holder started and never finished (it
@@ -392,7 +516,7 @@ pub async fn conclude_attempt(
     next: NextStep,
 ) -> Result<bool> {
     let mut tx = pool.begin().await?;
-    let task: Option<(Uuid, String)> = sqlx::query_as(
+    let task: Option<(Option<Uuid>, String)> = sqlx::query_as(
         "SELECT booking_id, state FROM call_tasks WHERE id = $1 AND fence = $2 FOR UPDATE",
     )
     .bind(lease.task_id.0)
@@ -427,7 +551,7 @@ pub async fn conclude_attempt(
     .await?;
     if state == TaskState::Leased {
         move_on(&mut tx, lease, end.outcome, next).await?;
-        if end.outcome == CallOutcome::Completed {
+        if let (Some(booking_id), CallOutcome::Completed) = (booking_id, end.outcome) {
             sqlx::query(
                 "UPDATE bookings SET status = 'completed' WHERE id = $1 AND status = 'confirmed'",
             )
@@ -466,7 +590,8 @@ async fn move_on(
             sqlx::query(
                 "UPDATE call_tasks
                     SET state = 'done', call_state = $3, outcome = $4,
-                        lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+                        lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
+                        operator_phone_ciphertext = NULL, operator_phone_key_id = NULL
                   WHERE id = $1 AND fence = $2",
             )
             .bind(lease.task_id.0)
@@ -481,7 +606,8 @@ async fn move_on(
 }
 
 /// Ends a task without dialing (the slot is over, the attempts are used up,
-/// the booking is no longer confirmed, the number is gone). `outcome` is kept
+/// the booking is no longer confirmed or the referral resolved, the number is
+/// gone). A finished task forgets the operator's number it dialed. `outcome` is kept
 /// as the task's outcome; `None` keeps the last attempt's.
 #[tracing::instrument(skip(pool))]
 pub async fn finish_without_dialing(
@@ -492,7 +618,8 @@ pub async fn finish_without_dialing(
     let done = sqlx::query(
         "UPDATE call_tasks
             SET state = 'done', call_state = $3, outcome = COALESCE($4, outcome),
-                lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+                lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
+                operator_phone_ciphertext = NULL, operator_phone_key_id = NULL
           WHERE id = $1 AND fence = $2 AND state = 'leased'",
     )
     .bind(lease.task_id.0)
@@ -538,7 +665,7 @@ pub async fn erase_seeker_phones(pool: &PgPool, retention: Duration) -> Result<u
 #[derive(Debug, Clone)]
 pub struct TaskRow {
     pub id: CallTaskId,
-    pub booking_id: BookingId,
+    pub subject: Subject,
     pub state: TaskState,
     pub call_state: CallState,
     pub outcome: Option<CallOutcome>,
@@ -553,7 +680,7 @@ impl<'r> sqlx::FromRow<'r, PgRow> for TaskRow {
     fn from_row(r: &'r PgRow) -> std::result::Result<Self, sqlx::Error> {
         Ok(Self {
             id: row::id(r, "id")?,
-            booking_id: row::id(r, "booking_id")?,
+            subject: subject(r)?,
             state: row::named(r, "state")?,
             call_state: row::named(r, "call_state")?,
             outcome: row::named_opt(r, "outcome")?,
@@ -569,8 +696,8 @@ impl<'r> sqlx::FromRow<'r, PgRow> for TaskRow {
 #[tracing::instrument(skip(pool))]
 pub async fn by_booking(pool: &PgPool, booking: BookingId) -> Result<TaskRow> {
     Ok(sqlx::query_as(
-        "SELECT id, booking_id, state, call_state, outcome, due_at, attempts, fence, lease_owner,
-                lease_expires_at
+        "SELECT id, booking_id, referral_id, state, call_state, outcome, due_at, attempts, fence,
+                lease_owner, lease_expires_at
            FROM call_tasks WHERE booking_id = $1",
     )
     .bind(booking.0)

@@ -8,6 +8,7 @@ pub mod call_tasks;
 pub mod crypto;
 pub mod events;
 pub mod experts;
+pub mod payments;
 pub mod referrals;
 mod row;
 pub mod seekers;

@@ -2,7 +2,8 @@
 use crate::audit::Actor;
 use crate::crypto::Sealed;
 use crate::{row, Result};
-use anxin_domain::ids::{BookingId, ExpertId, SeekerId};
+use anxin_domain::call::{CallOutcome, CallState};
+use anxin_domain::ids::{BookingId, CallTaskId, ExpertId, SeekerId};
 use anxin_domain::referral::{FollowUp, ReferralStatus, Resolution, SessionOutcome, Urgency};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Row};
@@ -140,12 +141,27 @@ pub struct ReferralRow {
     pub centre: Option<String>,
     pub created_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// The latest callback, if an operator asked for one.
+    pub callback: Option<CallbackRow>,
+}
+
+/// Where an operator's callback on a referral stands.
+#[derive(Debug, Clone)]
+pub struct CallbackRow {
+    pub call_id: CallTaskId,
+    pub call_state: CallState,
+    pub outcome: Option<CallOutcome>,
 }
 
 const REFERRAL_SELECT: &str =
-    "SELECT id, booking_id, expert_id, seeker_id, urgency, region, status,
-                                      resolution, centre, created_at, resolved_at
-                                 FROM referrals";
+    "SELECT id, booking_id, expert_id, seeker_id, urgency, region, status, resolution, centre,
+            created_at, resolved_at, callback_id, callback_state, callback_outcome
+       FROM referrals r
+       LEFT JOIN LATERAL (
+            SELECT t.id AS callback_id, t.call_state AS callback_state,
+                   t.outcome AS callback_outcome
+              FROM call_tasks t WHERE t.referral_id = r.id
+             ORDER BY t.created_at DESC LIMIT 1) c ON true";
 
 fn referral(r: &sqlx::postgres::PgRow) -> Result<ReferralRow> {
     Ok(ReferralRow {
@@ -160,6 +176,14 @@ fn referral(r: &sqlx::postgres::PgRow) -> Result<ReferralRow> {
         centre: r.try_get("centre")?,
         created_at: r.try_get("created_at")?,
         resolved_at: r.try_get("resolved_at")?,
+        callback: match r.try_get::<Option<Uuid>, _>("callback_id")? {
+            Some(id) => Some(CallbackRow {
+                call_id: CallTaskId(id),
+                call_state: row::named(r, "callback_state")?,
+                outcome: row::named_opt(r, "callback_outcome")?,
+            }),
+            None => None,
+        },
     })
 }
 

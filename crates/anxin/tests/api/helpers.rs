@@ -101,6 +101,8 @@ pub fn test_settings(tweak: impl FnOnce(&mut Settings)) -> Settings {
         holds_per_minute_per_ip: 1_000_000,
         // Tests of priority reservation set their own share.
         priority_share: 0.0,
+        // The payment step has its own tests (payments.rs), which turn it on.
+        payment_provider: Some(anxin_domain::payment::ProviderName::None),
         ..Settings::default()
     };
     tweak(&mut settings);

@@ -16,6 +16,7 @@ mod faults;
 mod helpers;
 mod holds;
 mod openapi;
+mod payments;
 mod portal;
 mod privacy;
 mod property;

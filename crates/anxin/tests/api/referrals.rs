@@ -279,3 +279,122 @@ async fn the_referral_queue_is_most_urgent_first_and_a_resolved_referral_lets_th
     assert!(!kept(referrals[1].clone()).await);
     assert!(kept(referrals[0].clone()).await);
 }
+
+/// The request side of a masked callback (the call itself is SIPp-tested in
+/// `anxin-calls`): an operator asks, the task is queued for the call worker
+/// with the operator's number sealed, the queue shows it, and the number
+/// reaches no listing, audit record or log line.
+#[tokio::test]
+async fn an_operator_queues_a_masked_callback_on_an_open_referral() {
+    const OPERATOR_PHONE: &str = "+8613598765432";
+    let app = spawn_app().await;
+    let (expert, booking) = running_session(&app).await;
+    let r = outcome(
+        &app,
+        &token(Role::Expert, &expert.to_string()),
+        booking,
+        json!({"outcome": "cut_short", "follow_up": "refer", "urgency": "emergency"}),
+    )
+    .await;
+    let referral: Value = r.json().await.unwrap();
+    let referral = referral["referral_id"].as_str().unwrap().to_string();
+    let path = format!("/v1/ops/referrals/{referral}/callback");
+    let body = json!({"operator_phone": OPERATOR_PHONE});
+
+    // Operators only; a number that is not E.164 is named.
+    for t in [new_seeker(), token(Role::Expert, &expert.to_string())] {
+        assert_eq!(
+            app.post(&t, &path, &body).await.status(),
+            StatusCode::FORBIDDEN
+        );
+    }
+    let r = app
+        .post(
+            &operator(),
+            &path,
+            &json!({"operator_phone": "13598765432"}),
+        )
+        .await;
+    assert_eq!(
+        assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await["field"],
+        "operator_phone"
+    );
+    let r = app.post(&operator(), &path, &json!({})).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/ops/referrals/{}/callback", Uuid::new_v4()),
+            &body,
+        )
+        .await;
+    assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
+
+    let r = app.post(&operator(), &path, &body).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let call_id = r.json::<Value>().await.unwrap()["call_id"]
+        .as_str()
+        .unwrap()
+        .parse::<Uuid>()
+        .unwrap();
+    // One callback at a time.
+    let r = app.post(&operator(), &path, &body).await;
+    assert_error(r, StatusCode::CONFLICT, "invalid_transition").await;
+
+    // The queue shows it; the call worker has it, due now, the number sealed.
+    let open: Value = app
+        .get(&operator(), "/v1/ops/referrals")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(open[0]["callback"]["call_id"], call_id.to_string());
+    assert_eq!(open[0]["callback"]["call_state"], "scheduled");
+    let db = app.db().await;
+    let (state, due_now, sealed): (String, bool, bool) = sqlx::query_as(
+        "SELECT state, due_at <= now(), operator_phone_ciphertext IS NOT NULL
+           FROM call_tasks WHERE id = $1 AND referral_id = $2 AND booking_id IS NULL",
+    )
+    .bind(call_id)
+    .bind(referral.parse::<Uuid>().unwrap())
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!((state.as_str(), due_now, sealed), ("pending", true, true));
+    let audit: Vec<Value> = sqlx::query_scalar(
+        "SELECT jsonb_build_object('action', action, 'who', actor_role, 'detail', detail)
+           FROM audit_log WHERE action = 'referral.callback' AND target_id = $1",
+    )
+    .bind(referral.parse::<Uuid>().unwrap())
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["who"], "operator");
+    assert_eq!(audit[0]["detail"]["call_id"], call_id.to_string());
+
+    let dump = app.postgres_dump().await;
+    let logs = logs().text();
+    for digits in ["13598765432", "13712345678"] {
+        assert!(!dump.contains(digits), "a number is stored in the clear");
+        assert!(!logs.contains(digits), "a number reached the logs");
+        assert!(!open.to_string().contains(digits));
+    }
+
+    // A resolved referral calls nobody.
+    sqlx::query("UPDATE call_tasks SET state = 'done' WHERE id = $1")
+        .bind(call_id)
+        .execute(&db)
+        .await
+        .unwrap();
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/ops/referrals/{referral}/resolve"),
+            &json!({"resolution": "contacted"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app.post(&operator(), &path, &body).await;
+    assert_error(r, StatusCode::CONFLICT, "invalid_transition").await;
+}

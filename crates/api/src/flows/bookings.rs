@@ -1,7 +1,7 @@
 //! Confirming and cancelling bookings.
 //!
 //! Confirmation order matters: the hold is verified (and kept alive) in Redis,
-//! then the booking and its call task commit together in Postgres, and only
+//! its fee checked (when one is taken), then the booking and its call task commit together in Postgres, and only
 //! then is the slot marked booked in Redis and the seeker told "confirmed".
 //! If Redis was wrong about the hold (wiped, restarted), Postgres' constraints
 //! refuse the second booking and the seeker gets a clean 409.
@@ -92,7 +92,13 @@ pub async fn confirm(
         );
         error
     };
-    let record = match state.reserve.hold_record(seeker_id, req.hold_id).await? {
+    let live = state.reserve.hold_record(seeker_id, req.hold_id).await?;
+    // The fee before the hold is kept alive for the commit: an unpaid hold
+    // stays as it was (the seeker may be in the cashier), and is told so.
+    if live.is_some() {
+        crate::flows::payments::require_paid(state, seeker, req.hold_id).await?;
+    }
+    let record = match live {
         Some(record)
             if state
                 .reserve

@@ -6,6 +6,7 @@ pub mod availability;
 pub mod bookings;
 pub mod experts;
 pub mod holds;
+pub mod payments;
 pub mod reconcile;
 pub mod referrals;
 pub mod seekers;

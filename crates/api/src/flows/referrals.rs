@@ -1,15 +1,17 @@
 //! After a call: the expert records the session's outcome (with a private
 //! note, sealed at rest); a `refer` follow-up opens a referral, which
-//! operators work through the queue, most urgent first, and resolve. Every
-//! step is audited with who and when.
+//! operators work through the queue, most urgent first, call the seeker back
+//! through the call worker (masked both ways), and resolve. Every step is
+//! audited with who and when.
 use crate::error::{ApiError, ApiResult, ErrorCode, OrNotFound};
 use crate::flows::bookings::{load_for, Viewer};
 use crate::state::AppState;
 use crate::token::Principal;
 use anxin_domain::booking::BookingStatus;
-use anxin_domain::ids::BookingId;
-use anxin_domain::referral::{OutcomeInput, ReferralStatus, ResolveInput};
+use anxin_domain::ids::{BookingId, CallTaskId};
+use anxin_domain::referral::{CallbackInput, OutcomeInput, ReferralStatus, ResolveInput};
 use anxin_store::audit::{self, Actor};
+use anxin_store::call_tasks::{self, Queued};
 use anxin_store::referrals::{self, ReferralRow};
 use anxin_store::StoreError;
 use chrono::Utc;
@@ -149,4 +151,52 @@ pub async fn resolve(
     .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(referrals::get(&state.pool, id).await?)
+}
+
+/// Queues a masked callback on an open referral: the call worker dials the
+/// operator's phone, then the seeker's (the referral's sealed copy), and
+/// joins them, the platform's number shown to both, through the same path as
+/// a booking's call. The operator's number is sealed in the task, never
+/// logged or audited, and erased when the callback is over. 409 when the
+/// referral is resolved or a callback on it is already under way.
+#[tracing::instrument(skip(state, principal, input))]
+pub async fn callback(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+    input: &CallbackInput,
+) -> ApiResult<CallTaskId> {
+    let operator_phone = input.validate()?;
+    referrals::get(&state.pool, id)
+        .await
+        .or_not_found("referral")?;
+    let by = actor(principal);
+    let sealed = state.cipher.seal(&operator_phone);
+    let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
+    let call_id = match call_tasks::queue_callback(&mut tx, id, &sealed).await? {
+        Queued::Queued(call_id) => call_id,
+        Queued::NotOpen => {
+            return Err(ApiError::conflict(
+                ErrorCode::InvalidTransition,
+                "the referral is resolved: nobody is to be called",
+            ))
+        }
+        Queued::AlreadyCalling => {
+            return Err(ApiError::conflict(
+                ErrorCode::InvalidTransition,
+                "a callback on this referral is already under way",
+            ))
+        }
+    };
+    audit::record(
+        &mut tx,
+        &by,
+        "referral.callback",
+        "referral",
+        id,
+        serde_json::json!({"call_id": call_id}),
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(call_id)
 }

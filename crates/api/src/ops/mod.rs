@@ -107,6 +107,18 @@ pub struct Board {
     pub referrals: Vec<crate::routes::referrals::ReferralView>,
     /// Open referrals by urgency.
     pub open_referrals: OpenReferrals,
+    /// Booking fees started in the last 24 hours, by where they stand.
+    pub payments: PaymentFigures,
+}
+
+#[derive(Serialize, Default, utoipa::ToSchema)]
+pub struct PaymentFigures {
+    pub pending: i64,
+    pub paid: i64,
+    pub refunded: i64,
+    /// Not paid in time: seekers who walked away at the payment step.
+    pub abandoned: i64,
+    pub failed: i64,
 }
 
 #[derive(Serialize, Default, utoipa::ToSchema)]
@@ -141,19 +153,31 @@ pub struct UpcomingCallView {
 }
 
 #[utoipa::path(get, path = "/v1/ops/board", tag = "operators",
-    description = "Experts awaiting approval, the calls of the next hour, and the open \
-                   referrals (most urgent first) with their counts by urgency. Also accepts the \
-                   dashboard session cookie.",
+    description = "Experts awaiting approval, the calls of the next hour, the open \
+                   referrals (most urgent first) with their counts by urgency, and the booking \
+                   fees of the last 24 hours. Also accepts the dashboard session cookie.",
     responses((status = 200, body = Board)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn board(_auth: OperatorSession, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let now = Utc::now();
-    let (pending, calls, referrals, counts) = tokio::try_join!(
+    let (pending, calls, referrals, counts, fees) = tokio::try_join!(
         anxin_store::events::pending_experts(&state.pool, 100),
         anxin_store::events::upcoming_calls(&state.pool, now, now + Duration::hours(1), 200),
         crate::flows::referrals::list_store(&state, anxin_domain::referral::ReferralStatus::Open),
         anxin_store::referrals::open_counts(&state.pool),
+        anxin_store::payments::counts_since(&state.pool, now - Duration::hours(24)),
     )?;
+    let mut payments = PaymentFigures::default();
+    for (status, n) in fees {
+        use anxin_domain::payment::PaymentStatus;
+        match status {
+            PaymentStatus::Pending => payments.pending = n,
+            PaymentStatus::Paid => payments.paid = n,
+            PaymentStatus::Refunded => payments.refunded = n,
+            PaymentStatus::Expired => payments.abandoned = n,
+            PaymentStatus::Failed => payments.failed = n,
+        }
+    }
     let mut open_referrals = OpenReferrals::default();
     for (urgency, n) in counts {
         use anxin_domain::referral::Urgency;
@@ -195,6 +219,7 @@ pub async fn board(_auth: OperatorSession, state: web::Data<AppState>) -> ApiRes
                 .collect(),
             referrals: referrals.into_iter().map(Into::into).collect(),
             open_referrals,
+            payments,
         }))
 }
 

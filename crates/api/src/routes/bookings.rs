@@ -21,6 +21,7 @@ use anxin_store::seekers::SeekerRow;
                   ("GetBooking" = (operation_id = "get", parameters(("id" = "$response.body#/booking_id")))),
                   ("CancelBooking" = (operation_id = "cancel", parameters(("id" = "$response.body#/booking_id")))))),
               (status = 200, body = BookingCreated, description = "a retry with the same Idempotency-Key: the first answer"),
+              (status = 402, body = ErrorBody, description = "`payment_required`: the hold's booking fee is not paid (`POST /v1/holds/{id}/payment`)"),
               (status = 409, body = ErrorBody, description = "`hold_expired`, `hold_confirmed`, `slot_unavailable` or `booking_limit`"),
               (status = 422, body = ErrorBody, description = "`invalid_input` (an invalid phone or a note over 500 characters; \
                   `field` names it), or `idempotency_mismatch`: the key was used with another request")),

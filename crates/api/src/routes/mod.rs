@@ -2,6 +2,7 @@
 pub mod apply;
 pub mod bookings;
 pub mod experts;
+pub mod payments;
 pub mod portal;
 pub mod referrals;
 pub mod seekers;

@@ -7,12 +7,13 @@ use crate::flows;
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
+use anxin_domain::call::{CallOutcome, CallState};
 use anxin_domain::ids::BookingId;
 use anxin_domain::referral::{
-    OutcomeInput, ReferralStatus, Resolution, ResolveInput, SessionOutcome, Urgency,
+    CallbackInput, OutcomeInput, ReferralStatus, Resolution, ResolveInput, SessionOutcome, Urgency,
 };
 use anxin_domain::seeker::alias;
-use anxin_store::referrals::ReferralRow;
+use anxin_store::referrals::{CallbackRow, ReferralRow};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -70,6 +71,35 @@ pub struct ReferralView {
     pub centre: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<DateTime<Utc>>,
+    /// The latest callback an operator asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback: Option<CallbackView>,
+}
+
+/// Where a callback stands: `call_state` as for a booking's call
+/// (`dialing_expert` is the operator's phone ringing).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CallbackView {
+    pub call_id: Uuid,
+    pub call_state: CallState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<CallOutcome>,
+}
+
+impl From<CallbackRow> for CallbackView {
+    fn from(c: CallbackRow) -> Self {
+        Self {
+            call_id: c.call_id.0,
+            call_state: c.call_state,
+            outcome: c.outcome,
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CallbackQueued {
+    /// The callback's call task.
+    pub call_id: Uuid,
 }
 
 impl From<ReferralRow> for ReferralView {
@@ -86,6 +116,7 @@ impl From<ReferralRow> for ReferralView {
             resolution: r.resolution,
             centre: r.centre,
             resolved_at: r.resolved_at,
+            callback: r.callback.map(Into::into),
         }
     }
 }
@@ -143,4 +174,27 @@ pub async fn resolve(
     let id = path_id("id", &id)?;
     let row = flows::referrals::resolve(&state, &auth.principal, id, &body.0).await?;
     Ok(HttpResponse::Ok().json(ReferralView::from(row)))
+}
+
+#[utoipa::path(post, path = "/v1/ops/referrals/{id}/callback", tag = "operators",
+    request_body = CallbackInput,
+    description = "Calls the referred seeker back (audited): the call worker dials the \
+                   operator's phone, then the seeker's, and joins them, the platform's number \
+                   shown to both; the seeker's number never reaches the operator's leg. The \
+                   referral's `callback` shows how it goes.",
+    params(("id" = uuid::Uuid, Path, description = "referral id")),
+    responses((status = 202, body = CallbackQueued),
+              (status = 404, body = ErrorBody, description = "`not_found`: no such referral"),
+              (status = 409, body = ErrorBody, description = "`invalid_transition`: resolved, or a callback is already under way"),
+              (status = 422, body = ErrorBody, description = "`invalid_input`: `operator_phone` is not E.164")),
+    security(("bearer" = [])))]
+pub async fn callback(
+    auth: Authorized<OperatorOnly>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: Json<CallbackInput>,
+) -> ApiResult<HttpResponse> {
+    let id = path_id("id", &id)?;
+    let call_id = flows::referrals::callback(&state, &auth.principal, id, &body.0).await?;
+    Ok(HttpResponse::Accepted().json(CallbackQueued { call_id: call_id.0 }))
 }

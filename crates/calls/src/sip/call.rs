@@ -47,7 +47,7 @@ pub(super) async fn run(
     request: CallRequest,
     control: CallControl,
 ) {
-    let booking = request.booking_id;
+    let task = request.task;
     let attempt = request.attempt;
     match Call::prepare(endpoint, config, request, control).await {
         Ok(mut call) => {
@@ -55,7 +55,7 @@ pub(super) async fn run(
             call.control.report(CallProgress::Ended(report));
         }
         Err((control, reason)) => {
-            warn!(%booking, attempt, %reason, "call could not start");
+            warn!(%task, attempt, %reason, "call could not start");
             control.report(CallProgress::Ended(CallReport::failed(reason, false)));
         }
     }
@@ -244,7 +244,7 @@ impl Call {
             u32::try_from((ended_at - b).num_milliseconds().max(0) / 1000).unwrap_or(u32::MAX)
         });
         info!(
-            booking = %self.request.booking_id,
+            task = %self.request.task,
             attempt = self.request.attempt,
             outcome = outcome.as_str(),
             reason = reason.as_deref().unwrap_or(""),
@@ -266,11 +266,11 @@ impl Call {
 
     /// The call flow. Returns the outcome and the reason to record.
     async fn flow(&mut self) -> (CallOutcome, Option<String>) {
-        let booking = self.request.booking_id;
+        let task = self.request.task;
         let attempt = self.request.attempt;
 
         // 1. The expert, first and without SDP: their phone makes the offer.
-        info!(%booking, attempt, expert = %self.expert.number, "dialing expert");
+        info!(%task, attempt, expert = %self.expert.number, "dialing expert");
         self.control
             .report(CallProgress::DialingExpert { at: Utc::now() });
         let expert_offer = match self.dial(Party::Expert, None).await {
@@ -296,7 +296,7 @@ impl Call {
         };
 
         // 2. The seeker, with the expert's offer, while the expert waits.
-        info!(%booking, attempt, seeker = %self.seeker.number, "expert answered; dialing seeker");
+        info!(%task, attempt, seeker = %self.seeker.number, "expert answered; dialing seeker");
         self.control
             .report(CallProgress::DialingSeeker { at: Utc::now() });
         let seeker_answer = match self.dial(Party::Seeker, Some(&offer_for_seeker)).await {
@@ -327,7 +327,7 @@ impl Call {
         // 3. Bridged: the expert gets the seeker's answer, media flows.
         self.send_ack(Party::Expert, Some(&answer_for_expert));
         self.bridged_at = Some(Utc::now());
-        info!(%booking, attempt, "bridged");
+        info!(%task, attempt, "bridged");
         self.control.report(CallProgress::Bridged {
             at: Utc::now(),
             seeker_sip_status: self.seeker.final_status,

@@ -9,7 +9,7 @@ use anxin_calls::{
 };
 use anxin_domain::call::RetryPolicy;
 use anxin_domain::expert::{ExpertProfile, ExpertStatus};
-use anxin_domain::ids::{BookingId, ExpertId, HoldId, SlotId};
+use anxin_domain::ids::{BookingId, CallTaskId, ExpertId, HoldId, SlotId};
 use anxin_domain::phone::PhoneNumber;
 use anxin_domain::proto::CallEvent;
 use anxin_domain::seeker::{alias, PriorityGroup};
@@ -366,12 +366,12 @@ pub async fn sip_provider(sipp: &Sipp, tweak: impl FnOnce(&mut SipConfig)) -> Ar
 /// Wraps a provider to count the calls it places, per booking.
 pub struct Counting {
     pub inner: Arc<dyn CallProvider>,
-    pub placed: Arc<Mutex<Vec<BookingId>>>,
+    pub placed: Arc<Mutex<Vec<CallTaskId>>>,
 }
 
 impl CallProvider for Counting {
     fn place_call(&self, request: CallRequest) -> CallHandle {
-        self.placed.lock().unwrap().push(request.booking_id);
+        self.placed.lock().unwrap().push(request.task);
         self.inner.place_call(request)
     }
     fn is_simulated(&self) -> bool {

@@ -696,3 +696,131 @@ async fn an_outbound_proxy_carries_every_request() {
     worker.stop().await;
     db.drop_db().await;
 }
+
+/// An operator's callback on a referral goes through the same call path as a
+/// booking: the operator's phone rings first, then the seeker's (the
+/// referral's sealed copy), both see the platform's number, neither sees the
+/// other's, the booking is left alone, no booking call event is published,
+/// and the operator's number is forgotten once the call is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_referral_callback_bridges_the_operator_and_the_seeker_masked_both_ways() {
+    let db = fresh_db().await;
+    let mut redis = redis().await;
+    let key = events_key();
+    let sipp = Sipp::start("seeker_hangs_up.xml");
+    let provider = sip_provider(&sipp, |c| c.assert_identity = true).await;
+    let worker = spawn_worker(worker_config(&key, 1), &db.pool, &redis, provider);
+
+    // A booking in two days (its own call is not due) that an expert referred.
+    let canary = "+8617761839402";
+    let operator_phone = random_phone("15");
+    let later = chrono::Utc::now() + ChronoDuration::days(2);
+    let seeded = seed_booking(
+        &db.pool,
+        &cipher(),
+        &random_phone("10"),
+        canary,
+        later,
+        later + ChronoDuration::minutes(50),
+    )
+    .await;
+    let mut tx = db.pool.begin().await.unwrap();
+    let referral = anxin_store::referrals::open_referral(
+        &mut tx,
+        seeded.booking,
+        anxin_domain::referral::Urgency::Emergency,
+    )
+    .await
+    .unwrap();
+    let operator = anxin_domain::phone::PhoneNumber::parse("phone", &operator_phone).unwrap();
+    let queued =
+        anxin_store::call_tasks::queue_callback(&mut tx, referral, &cipher().seal(&operator))
+            .await
+            .unwrap();
+    tx.commit().await.unwrap();
+    let anxin_store::call_tasks::Queued::Queued(call) = queued else {
+        panic!("not queued: {queued:?}");
+    };
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let row = loop {
+        let r = anxin_store::referrals::get(&db.pool, referral)
+            .await
+            .unwrap();
+        let c = r.callback.clone().expect("the referral shows its callback");
+        assert_eq!(c.call_id, call);
+        if c.call_state == CallState::Ended {
+            break c;
+        }
+        assert!(Instant::now() < deadline, "callback still {c:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        row.outcome,
+        Some(CallOutcome::Completed),
+        "{}",
+        sipp.errors()
+    );
+
+    let legs = sipp.legs();
+    assert_eq!(legs.len(), 2, "{legs:#?}");
+    let operator_leg = legs.iter().find(|l| l.dialed == operator_phone).unwrap();
+    let seeker_leg = legs.iter().find(|l| l.dialed == canary).unwrap();
+    let invites: Vec<_> = sipp
+        .messages()
+        .into_iter()
+        .filter(|m| m.to_sipp && m.is_request("INVITE"))
+        .collect();
+    assert!(
+        invites[0].header("To").unwrap().contains(&operator_phone),
+        "the operator is dialed first"
+    );
+    for spelling in spellings(canary) {
+        assert!(
+            !operator_leg.all_text().contains(&spelling),
+            "the operator's leg carries the seeker's number ({spelling})"
+        );
+    }
+    for spelling in spellings(&operator_phone) {
+        assert!(
+            !seeker_leg.all_text().contains(&spelling),
+            "the seeker's leg carries the operator's number"
+        );
+    }
+    for leg in [operator_leg, seeker_leg] {
+        let invite = leg.sent_by_anxin("INVITE")[0];
+        assert!(invite
+            .header("From")
+            .unwrap()
+            .contains(&format!("sip:{PLATFORM}@")));
+        assert!(invite
+            .header("P-Asserted-Identity")
+            .unwrap()
+            .contains(&format!("sip:{PLATFORM}@")));
+    }
+
+    // The booking and its own call are untouched; the dashboards' stream
+    // has no booking event for the callback.
+    let booking = bookings::get(&db.pool, seeded.booking).await.unwrap();
+    assert_eq!(booking.status, BookingStatus::Confirmed);
+    assert_eq!(task(&db.pool, seeded.booking).await.attempts, 0);
+    assert!(read_events(&mut redis, &key).await.is_empty());
+    let kept: bool = sqlx::query_scalar(
+        "SELECT operator_phone_ciphertext IS NOT NULL FROM call_tasks WHERE id = $1",
+    )
+    .bind(call.0)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(!kept, "the operator's number is forgotten after the call");
+    let logs = log_text();
+    for spelling in spellings(canary)
+        .into_iter()
+        .chain(spellings(&operator_phone))
+    {
+        assert!(!logs.contains(&spelling), "a number reached the logs");
+    }
+
+    worker.stop().await;
+    db.drop_db().await;
+}

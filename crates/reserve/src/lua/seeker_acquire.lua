@@ -44,7 +44,10 @@ local expires = now + tonumber(ARGV[5])
 local at = string.format('%d', expires)
 redis.call('ZADD', KEYS[1], at, ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[3],
   string.format('%d', new_tat), '~rate')
-redis.call('PEXPIREAT', KEYS[1], string.format('%d', math.max(expires, new_tat)))
+-- Never shortens the key's life: a hold kept alive for its payment
+-- (seeker_extend.lua) may outlive this one.
+local keep = redis.call('PEXPIRETIME', KEYS[1])
+redis.call('PEXPIREAT', KEYS[1], string.format('%d', math.max(expires, new_tat, keep)))
 if ARGV[8] == '1' then
   redis.call('SET', KEYS[2], ARGV[6] .. '|' .. ARGV[1] .. '|' .. ARGV[2] .. '|' .. at, 'PX', ARGV[7])
 end

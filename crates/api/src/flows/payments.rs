@@ -1,0 +1,237 @@
+//! The token fee: a payment per hold, paid before the hold is booked, and
+//! given back when the seeker did not get what they paid for.
+//!
+//! - `start` creates the hold's payment (or returns it) and keeps the hold
+//!   alive until the payment expires, so a seeker in the cashier is never
+//!   overtaken by another seeker.
+//! - `record_paid` takes a provider's word that the fee was paid, once; a
+//!   repeated word changes nothing. The hold is then kept for another hold
+//!   period, for the seeker to give their number and confirm.
+//! - `require_paid` is the booking's check (402 `payment_required`).
+//! - `settle`, run every few seconds by each API instance, expires unpaid
+//!   payments, puts every refund owed into the outbox (once per payment,
+//!   whatever races) and makes the due refunds through the provider,
+//!   retrying with backoff.
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::state::AppState;
+use anxin_domain::ids::{HoldId, PaymentId};
+use anxin_domain::payment::PaymentStatus;
+use anxin_store::payments::{self, MarkPaid, NewPayment, PaymentRow};
+use anxin_store::seekers::SeekerRow;
+use anxin_store::StoreError;
+use chrono::Utc;
+use std::time::Duration;
+
+/// A little more than the payment's time, so the hold outlives it.
+const HOLD_MARGIN: Duration = Duration::from_secs(5);
+/// How often `keep_settling` runs.
+const SETTLE_EVERY: Duration = Duration::from_secs(5);
+/// Refunds made per round.
+const REFUNDS_PER_ROUND: i64 = 50;
+/// The first retry of a refund the provider refused; later ones wait longer.
+const REFUND_RETRY: chrono::Duration = chrono::Duration::seconds(30);
+
+pub struct Started {
+    pub payment: PaymentRow,
+    pub pay_url: String,
+    /// False when the hold already had this payment.
+    pub created: bool,
+}
+
+fn hold_expired() -> ApiError {
+    ApiError::conflict(
+        ErrorCode::HoldExpired,
+        "the hold has expired or was released; hold the slot again",
+    )
+}
+
+/// Creates (or returns) the hold's payment. 409 `invalid_transition` when
+/// no fee is taken, `hold_expired` when the hold is gone.
+#[tracing::instrument(skip_all, fields(seeker_id = %seeker.id, hold_id = %hold_id))]
+pub async fn start(state: &AppState, seeker: &SeekerRow, hold_id: HoldId) -> ApiResult<Started> {
+    let Some(provider) = state.payment_step() else {
+        return Err(ApiError::conflict(
+            ErrorCode::InvalidTransition,
+            "no fee is taken here: book the hold directly",
+        ));
+    };
+    let url = |payment: &PaymentRow| provider.pay_url(payment).map_err(ApiError::internal);
+    // A repeated request gets the payment it made, whatever became of it.
+    if let Some(payment) = payments::by_hold(&state.pool, hold_id).await? {
+        if payment.seeker_id != seeker.id {
+            return Err(hold_expired());
+        }
+        return Ok(Started {
+            pay_url: url(&payment)?,
+            payment,
+            created: false,
+        });
+    }
+    let Some(record) = state.reserve.hold_record(seeker.id, hold_id).await? else {
+        return Err(hold_expired());
+    };
+    let window = state.config.payment_window;
+    if !state
+        .reserve
+        .extend_hold(&record, seeker.id, window + HOLD_MARGIN)
+        .await?
+    {
+        return Err(hold_expired());
+    }
+    let new = NewPayment {
+        id: PaymentId::new(),
+        hold_id,
+        seeker_id: seeker.id,
+        expert_id: record.expert_id,
+        slot_id: record.slot_id,
+        provider: provider.name(),
+        amount_minor: state.config.fee_minor,
+        expires_at: Utc::now() + chrono::Duration::from_std(window).unwrap_or_default(),
+    };
+    let Some((payment, created)) = payments::create_or_get(&state.pool, &new).await? else {
+        return Err(hold_expired());
+    };
+    if created {
+        state.metrics.payment("started");
+    }
+    tracing::info!(payment_id = %payment.id, provider = provider.name().as_str(), "payment started");
+    Ok(Started {
+        pay_url: url(&payment)?,
+        payment,
+        created,
+    })
+}
+
+/// The seeker's payment, or 404 (another seeker's too).
+pub async fn of_seeker(
+    state: &AppState,
+    seeker: &SeekerRow,
+    id: PaymentId,
+) -> ApiResult<PaymentRow> {
+    match payments::get(&state.pool, id).await? {
+        Some(p) if p.seeker_id == seeker.id => Ok(p),
+        _ => Err(ApiError::NotFound("payment")),
+    }
+}
+
+pub async fn get(state: &AppState, id: PaymentId) -> ApiResult<PaymentRow> {
+    payments::get(&state.pool, id)
+        .await?
+        .ok_or(ApiError::NotFound("payment"))
+}
+
+/// Records a provider's word that the payment was made. Once paid, the hold
+/// is kept for another hold period (when it is still live), for the seeker
+/// to confirm; a payment whose hold already lapsed is refunded by `settle`.
+#[tracing::instrument(skip(state, trade_no))]
+pub async fn record_paid(
+    state: &AppState,
+    id: PaymentId,
+    trade_no: Option<&str>,
+) -> Result<MarkPaid, StoreError> {
+    let marked = payments::mark_paid(&state.pool, id, trade_no).await?;
+    if marked != MarkPaid::Paid {
+        return Ok(marked);
+    }
+    state.metrics.payment("paid");
+    tracing::info!("payment paid");
+    if let Some(payment) = payments::get(&state.pool, id).await? {
+        let keep = state.reserve.config().hold_ttl;
+        let kept = match state
+            .reserve
+            .hold_record(payment.seeker_id, payment.hold_id)
+            .await
+        {
+            Ok(Some(record)) => state
+                .reserve
+                .extend_hold(&record, payment.seeker_id, keep)
+                .await
+                .unwrap_or(false),
+            _ => false,
+        };
+        if !kept {
+            tracing::info!("paid after the hold lapsed; it will be refunded");
+        }
+    }
+    Ok(marked)
+}
+
+/// The booking's check: with a payment step, a hold is booked only once its
+/// fee is paid.
+pub async fn require_paid(state: &AppState, seeker: &SeekerRow, hold: HoldId) -> ApiResult<()> {
+    if state.payment_step().is_none() {
+        return Ok(());
+    }
+    match payments::by_hold(&state.pool, hold).await? {
+        Some(p) if p.seeker_id == seeker.id && p.status == PaymentStatus::Paid => Ok(()),
+        _ => Err(ApiError::PaymentRequired(
+            "the booking fee for this hold is not paid: POST /v1/holds/{id}/payment",
+        )),
+    }
+}
+
+/// What one round of `settle` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Settled {
+    pub expired: u64,
+    pub owed: u64,
+    pub refunded: u64,
+}
+
+/// One round: expire unpaid payments, put owed refunds into the outbox,
+/// make the due ones.
+pub async fn settle(state: &AppState) -> Result<Settled, StoreError> {
+    let mut done = Settled {
+        expired: payments::expire_pending(&state.pool).await?,
+        ..Settled::default()
+    };
+    // A paid hold lapses a hold period after the payment (plus the time a
+    // confirmation may take to commit); only then is it owed back.
+    let lapse = state.reserve.config().hold_ttl + Duration::from_secs(60);
+    done.owed = payments::owe_refunds(
+        &state.pool,
+        chrono::Duration::from_std(lapse).unwrap_or_default(),
+    )
+    .await?;
+    for due in payments::take_due_refunds(&state.pool, REFUND_RETRY, REFUNDS_PER_ROUND).await? {
+        let id = due.payment.id;
+        let provider = state
+            .payments
+            .as_deref()
+            .filter(|p| p.name() == due.payment.provider);
+        let Some(provider) = provider else {
+            let why = "the payment's provider is not configured here";
+            tracing::warn!(payment_id = %id, why, "refund waits");
+            payments::refund_failed(&state.pool, id, why).await?;
+            continue;
+        };
+        match provider.refund(&due.payment).await {
+            Ok(()) => {
+                payments::refund_done(&state.pool, id).await?;
+                state.metrics.payment("refunded");
+                done.refunded += 1;
+                tracing::info!(payment_id = %id, reason = due.reason.as_str(), "fee refunded");
+            }
+            Err(e) => {
+                tracing::warn!(payment_id = %id, attempts = due.attempts, error = %e, "refund failed; retrying later");
+                payments::refund_failed(&state.pool, id, &e.0).await?;
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Runs `settle` every few seconds, forever.
+pub async fn keep_settling(state: &AppState) {
+    let mut tick = tokio::time::interval(SETTLE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if state.payments.is_none() {
+            continue;
+        }
+        if let Err(e) = settle(state).await {
+            tracing::warn!(error = %e, "settling payments failed; retrying next round");
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The token fee: a hold's payment, a payment's status, and the simulated
+//! provider's page (development only).
+use crate::auth::{AnyRole, Authorized, Role, SeekerSession};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::path_id;
+use crate::flows;
+use crate::pages::{self, card_page, escape, Lang};
+use crate::state::AppState;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use anxin_domain::ids::{HoldId, PaymentId};
+use anxin_domain::payment::{PaymentStatus, ProviderName};
+use anxin_store::payments::{MarkPaid, PaymentRow};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// A hold's payment, with where to pay it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PaymentStarted {
+    pub payment_id: Uuid,
+    pub status: PaymentStatus,
+    /// In the currency's smallest unit (fen): 1 is 0.01 CNY.
+    pub amount_minor: i32,
+    pub currency: String,
+    pub provider: ProviderName,
+    /// Where the seeker pays: the simulated page in development, the
+    /// provider's cashier in production.
+    pub pay_url: String,
+    /// Pay before this; the hold lasts at least as long.
+    pub expires_at: DateTime<Utc>,
+    /// True for the simulated provider: no money moves.
+    pub simulated: bool,
+}
+
+/// A payment's status.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PaymentView {
+    pub payment_id: Uuid,
+    pub status: PaymentStatus,
+    pub amount_minor: i32,
+    pub currency: String,
+    pub provider: ProviderName,
+    pub simulated: bool,
+    pub expires_at: DateTime<Utc>,
+    /// The booking made from the payment's hold, once there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub booking_id: Option<Uuid>,
+}
+
+impl From<PaymentRow> for PaymentView {
+    fn from(p: PaymentRow) -> Self {
+        Self {
+            payment_id: p.id.0,
+            status: p.status,
+            amount_minor: p.amount_minor,
+            currency: p.currency,
+            provider: p.provider,
+            simulated: p.provider == ProviderName::Simulated,
+            expires_at: p.expires_at,
+            booking_id: p.booking_id.map(|b| b.0),
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/v1/holds/{id}/payment", tag = "seekers",
+    description = "Creates the hold's payment of the booking fee, or returns the one it has \
+                   (200). The hold lasts at least until the payment's `expires_at`; once paid, \
+                   `POST /v1/bookings` books it.",
+    params(("id" = uuid::Uuid, Path, description = "hold id")),
+    responses((status = 201, body = PaymentStarted),
+              (status = 200, body = PaymentStarted, description = "the hold's payment, made before"),
+              (status = 409, body = ErrorBody, description = "`hold_expired`: the hold is gone; `invalid_transition`: no fee is taken here")),
+    security(("bearer" = [])))]
+pub async fn start(
+    session: SeekerSession,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let hold = HoldId(path_id("id", &id)?);
+    let started = flows::payments::start(&state, &session.seeker, hold).await?;
+    let status = if started.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let p = started.payment;
+    Ok(HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(PaymentStarted {
+            payment_id: p.id.0,
+            status: p.status,
+            amount_minor: p.amount_minor,
+            currency: p.currency,
+            provider: p.provider,
+            pay_url: started.pay_url,
+            expires_at: p.expires_at,
+            simulated: p.provider == ProviderName::Simulated,
+        }))
+}
+
+#[utoipa::path(get, path = "/v1/payments/{id}", tag = "seekers",
+    description = "The payment's status: its seeker's, or any for an operator.",
+    params(("id" = uuid::Uuid, Path, description = "payment id")),
+    responses((status = 200, body = PaymentView),
+              (status = 404, body = ErrorBody, description = "no such payment of this seeker")),
+    security(("bearer" = [])))]
+pub async fn get(
+    auth: Authorized<AnyRole>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = PaymentId(path_id("id", &id)?);
+    let payment = match auth.principal.role {
+        Role::Operator => flows::payments::get(&state, id).await?,
+        Role::Seeker => {
+            let seeker = flows::seekers::resolve(&state, &auth.principal.sub).await?;
+            flows::payments::of_seeker(&state, &seeker, id).await?
+        }
+        Role::Expert => return Err(ApiError::NotFound("payment")),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(PaymentView::from(payment)))
+}
+
+/// The simulated payment, when the simulated provider is the one configured
+/// (404 otherwise: production never shows this page).
+async fn simulated_payment(state: &AppState, id: &str) -> ApiResult<PaymentRow> {
+    let simulated = state
+        .payment_step()
+        .is_some_and(|p| p.name() == ProviderName::Simulated);
+    if !simulated {
+        return Err(ApiError::NotFound("payment"));
+    }
+    let payment = flows::payments::get(state, PaymentId(path_id("payment_id", id)?)).await?;
+    if payment.provider != ProviderName::Simulated {
+        return Err(ApiError::NotFound("payment"));
+    }
+    Ok(payment)
+}
+
+fn yuan(minor: i32) -> String {
+    format!("{}.{:02}", minor / 100, minor % 100)
+}
+
+fn simulated_page(lang: Lang, p: &PaymentRow, notice: Option<&str>) -> String {
+    let t = |zh, en| lang.pick(zh, en);
+    let amount = format!("¥{}", yuan(p.amount_minor));
+    let action = match p.status {
+        PaymentStatus::Pending => format!(
+            r#"<form method="post"><button type="submit" class="primary">{pay} {amount}</button></form>"#,
+            pay = t("支付", "Pay"),
+        ),
+        _ => String::new(),
+    };
+    let status = match p.status {
+        PaymentStatus::Pending => t("待支付", "Waiting for payment"),
+        PaymentStatus::Paid => t(
+            "已支付。请回到应用完成预约。",
+            "Paid. Go back to the app to finish booking.",
+        ),
+        PaymentStatus::Expired => t("已过期：请重新预约时段。", "Expired: hold a slot again."),
+        PaymentStatus::Refunded => t("已退款。", "Refunded."),
+        PaymentStatus::Failed => t("支付失败。", "The payment failed."),
+    };
+    let body = format!(
+        r#"<p class="notice">{simulated}</p>
+<p>{fee_label}: <strong id="amount">{amount}</strong></p>
+<p id="status" role="status">{status}</p>
+{notice}
+{action}"#,
+        simulated = t(
+            "模拟支付：开发环境，不会扣款。",
+            "Simulated payment: development only, no money moves."
+        ),
+        fee_label = t("预约费", "Booking fee"),
+        notice = notice
+            .map(|n| format!(r#"<p class="ok">{}</p>"#, escape(n)))
+            .unwrap_or_default(),
+    );
+    card_page(lang, t("支付预约费", "Pay the booking fee"), &body)
+}
+
+#[utoipa::path(get, path = "/pay/simulated/{payment_id}", tag = "seekers",
+    description = "Development only (the simulated provider): the amount and a Pay button.",
+    params(("payment_id" = uuid::Uuid, Path, description = "payment id")),
+    responses((status = 200, description = "the page", content_type = "text/html"),
+              (status = 404, body = ErrorBody, description = "no such payment, or the simulated provider is not in use")))]
+pub async fn simulated_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let payment = simulated_payment(&state, &id).await?;
+    Ok(pages::html(
+        StatusCode::OK,
+        simulated_page(Lang::of(&req), &payment, None),
+    ))
+}
+
+#[utoipa::path(post, path = "/pay/simulated/{payment_id}", tag = "seekers",
+    description = "Development only: pays the simulated payment (again: no change).",
+    params(("payment_id" = uuid::Uuid, Path, description = "payment id")),
+    responses((status = 200, description = "paid", content_type = "text/html"),
+              (status = 404, body = ErrorBody, description = "no such payment, or the simulated provider is not in use")))]
+pub async fn simulated_pay(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let payment = simulated_payment(&state, &id).await?;
+    let marked = flows::payments::record_paid(&state, payment.id, None).await?;
+    let payment = flows::payments::get(&state, payment.id).await?;
+    let lang = Lang::of(&req);
+    let notice = (marked == MarkPaid::Paid).then(|| lang.pick("支付成功。", "Payment received."));
+    Ok(pages::html(
+        StatusCode::OK,
+        simulated_page(lang, &payment, notice),
+    ))
+}
