@@ -67,6 +67,8 @@ pub struct Settings {
     /// Who takes the booking fee: `simulated` (development's default),
     /// `alipay` or `none`. Production must name one and refuses `simulated`.
     pub payment_provider: Option<ProviderName>,
+    /// The crisis lines the seeker app shows (plain text; newlines kept).
+    pub crisis_lines: Option<String>,
     /// How long a seeker has to pay the fee; the hold lasts as long.
     #[serde(deserialize_with = "text::parse")]
     pub payment_window_seconds: u64,
@@ -179,6 +181,7 @@ impl Default for Settings {
             call_provider: None,
             payment_provider: None,
             payment_window_seconds: 900,
+            crisis_lines: None,
             sip_trunk: None,
             sip_caller_id: None,
             sip_username: None,
@@ -395,6 +398,13 @@ impl Settings {
             applications_per_hour_per_ip: self.applications_per_hour_per_ip.max(1),
             payment_provider: self.payment_provider().unwrap_or(ProviderName::None),
             payment_window: Duration::from_secs(self.payment_window_seconds.clamp(1, 3600)),
+            crisis_lines: self
+                .crisis_lines
+                .as_deref()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .unwrap_or(anxin_api::state::DEFAULT_CRISIS_LINES)
+                .to_string(),
             ..anxin_api::ApiConfig::default()
         }
     }

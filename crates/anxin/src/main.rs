@@ -250,6 +250,8 @@ Anxin is ready: {total} demo experts ({created} new), {open} open slots.
   API        {base}
   Dashboard  {base}/ops          (sign in with the operator link below)
   Experts    {base}/expert       (sign in with the expert link below)
+  Seekers    {base}/app#token={seeker}
+             (the reference seeker app, as a host app opens it; valid 24 h)
 
   OpenAPI    {base}/openapi.json
   Metrics    {base}/metrics
@@ -267,6 +269,8 @@ Try it:
   curl -s -H "Authorization: Bearer $SEEKER" {base}/v1/slate
   curl -s -X POST -H "Authorization: Bearer $SEEKER" -H 'Content-Type: application/json' \
        -d '{{"slot_id":"<slot_id from the slate>"}}' {base}/v1/holds
+  curl -s -X POST -H "Authorization: Bearer $SEEKER" {base}/v1/holds/<hold_id>/payment
+       (open its pay_url and press Pay: the simulated cashier; ANXIN_PAYMENT_PROVIDER=none skips this)
   curl -s -X POST -H "Authorization: Bearer $SEEKER" -H 'Content-Type: application/json' \
        -d '{{"hold_id":"<hold_id>","phone":"+8613812345678"}}' {base}/v1/bookings
   curl -s -H "Authorization: Bearer $EXPERT" {base}/v1/experts/me/bookings

@@ -105,6 +105,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/v1/ops/referrals", web::get().to(referrals::list))
         .route("/expert", web::get().to(portal::page))
+        .route("/app", web::get().to(routes::app::page))
         .service(
             web::resource("/apply")
                 .route(web::get().to(apply::page))

@@ -43,7 +43,7 @@ pub const SESSION: &str = "session";
         payments::start, payments::get, payments::simulated_get, payments::simulated_pay,
         sign_in::create_link, sign_in::link, sign_in::use_link, sign_in::end,
         referrals::record_outcome, referrals::list, referrals::resolve, referrals::callback,
-        portal::page,
+        portal::page, crate::routes::app::page,
         apply::page, apply::submit,
         crate::ops::summary, crate::ops::board, crate::ops::page, crate::ops::sign_in,
         crate::ops::asset, crate::ops::approve_expert, crate::ops::suspend_expert,

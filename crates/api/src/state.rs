@@ -67,7 +67,14 @@ pub struct ApiConfig {
     pub payment_provider: ProviderName,
     /// How long a seeker has to pay; the hold lasts at least as long.
     pub payment_window: Duration,
+    /// The crisis lines the seeker app shows anyone in danger now
+    /// (`ANXIN_CRISIS_LINES`, plain text).
+    pub crisis_lines: String,
 }
+
+/// What the seeker app shows when the operator configured no crisis lines.
+pub const DEFAULT_CRISIS_LINES: &str = "如有生命危险，请立即拨打 120（急救）或 110（报警）。\n\
+     If your life is in danger, call 120 (ambulance) or 110 (police) now.";
 
 impl Default for ApiConfig {
     fn default() -> Self {
@@ -90,6 +97,7 @@ impl Default for ApiConfig {
             applications_per_hour_per_ip: 20,
             payment_provider: ProviderName::Simulated,
             payment_window: Duration::from_secs(15 * 60),
+            crisis_lines: DEFAULT_CRISIS_LINES.into(),
         }
     }
 }

@@ -22,6 +22,7 @@ mod privacy;
 mod property;
 mod recovery;
 mod referrals;
+mod seeker_app;
 mod service;
 mod settings;
 mod sign_in;

@@ -398,10 +398,10 @@ fn token_expiry(token: &str) -> DateTime<Utc> {
 }
 
 #[utoipa::path(get, path = "/ops/assets/{name}", tag = "operators",
-    description = "The pages' own scripts, style sheets and icon (the dashboard's and the \
-                   expert portal's).",
-    params(("name" = String, Path, description = "ops.js, ops.css, expert.js, expert.css or anxin.svg",
-            pattern = r"^(ops\.js|ops\.css|expert\.js|expert\.css|anxin\.svg)$")),
+    description = "The pages' own scripts, style sheets and icon (the dashboard's, the \
+                   expert portal's and the seeker app's).",
+    params(("name" = String, Path, description = "ops.js, ops.css, expert.js, expert.css, app.js, app.css or anxin.svg",
+            pattern = r"^(ops\.js|ops\.css|expert\.js|expert\.css|app\.js|app\.css|anxin\.svg)$")),
     responses((status = 200, description = "the asset",
                content((String = "text/javascript"), (String = "text/css"), (String = "image/svg+xml")))))]
 pub async fn asset(name: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -421,6 +421,14 @@ pub async fn asset(name: web::Path<String>) -> ApiResult<HttpResponse> {
         ),
         "expert.css" => (
             include_str!("../../assets/expert.css"),
+            "text/css; charset=utf-8",
+        ),
+        "app.js" => (
+            include_str!("../../assets/app.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "app.css" => (
+            include_str!("../../assets/app.css"),
             "text/css; charset=utf-8",
         ),
         _ => return Err(ApiError::NotFound("asset")),

@@ -1,4 +1,5 @@
 //! HTTP routes: parse, authorize, call a flow, shape the answer.
+pub mod app;
 pub mod apply;
 pub mod bookings;
 pub mod experts;

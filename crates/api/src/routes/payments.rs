@@ -178,6 +178,9 @@ fn simulated_page(lang: Lang, p: &PaymentRow, notice: Option<&str>) -> String {
         notice = notice
             .map(|n| format!(r#"<p class="ok">{}</p>"#, escape(n)))
             .unwrap_or_default(),
+    ) + &format!(
+        r#"<p><a href="/app" id="back">{}</a></p>"#,
+        t("返回应用", "Back to the app")
     );
     card_page(lang, t("支付预约费", "Pay the booking fee"), &body)
 }

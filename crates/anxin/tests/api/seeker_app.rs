@@ -1,0 +1,216 @@
+//! The reference seeker app in a real browser (headless Chromium), once in
+//! Chinese and once in English: from `/app#token=…` through the slate, the
+//! hold, the simulated payment and the booking to a completed (simulated)
+//! call shown on the page; then "book again", and the message shown when
+//! nothing is open.
+use crate::dashboard_support::browser::Browser;
+use crate::dashboard_support::{artifacts_dir, daily_hour_started_five_minutes_ago, spawn_app};
+use crate::helpers::token;
+use anxin_api::auth::Role;
+use anxin_calls::{SimulatedConfig, SimulatedProvider};
+use anxin_domain::payment::ProviderName;
+use chrono::Utc;
+use std::sync::Arc;
+use std::time::Duration as Wait;
+use uuid::Uuid;
+
+const PHONE: &str = "+8613612347777";
+
+fn screenshot(name: &str, png: Vec<u8>) {
+    std::fs::write(artifacts_dir().join(name), png).unwrap();
+}
+
+async fn the_app_end_to_end(lang: &str, booked_title: &str) {
+    let app = spawn_app(|s| {
+        s.payment_provider = Some(ProviderName::Simulated);
+        s.crisis_lines = Some("Hope line 400-161-9995 (24 h)".into());
+    })
+    .await;
+    let expert = app
+        .expert_with(&daily_hour_started_five_minutes_ago(Utc::now()))
+        .await;
+    let running = app.open_slot_ids(expert, 0..1).await[0];
+    let subject = format!("host-user-{}", Uuid::new_v4());
+    let seeker = token(Role::Seeker, &subject);
+
+    let browser = Browser::start(412, 915).await;
+    browser
+        .goto(&app.url(&format!("/app?lang={lang}#token={seeker}")))
+        .await;
+    // The token leaves the address bar at once.
+    browser
+        .wait_for(
+            "return document.querySelector('#experts li') !== null && !location.hash",
+            Wait::from_secs(20),
+        )
+        .await;
+    let crisis = browser
+        .run("return document.querySelector('#crisis-lines').textContent")
+        .await;
+    assert_eq!(crisis, "Hope line 400-161-9995 (24 h)");
+
+    // A medical worker: the near-term slot is theirs to take.
+    browser
+        .run("document.querySelector('#group').value = 'medical_worker'; return true")
+        .await;
+    browser.click("#filters button[type=submit]").await;
+    let slot = format!("[data-slot=\"{running}\"]");
+    browser
+        .wait_for(
+            &format!("return document.querySelector('{slot}') !== null"),
+            Wait::from_secs(10),
+        )
+        .await;
+    screenshot(
+        &format!("seeker-app-slate-{lang}.png"),
+        browser.screenshot_full_page().await,
+    );
+    browser.click(&slot).await;
+    let pay = browser
+        .wait_for(
+            "const p = document.querySelector('#pay'); return !p.hidden && document.querySelector('#pay-link').href",
+            Wait::from_secs(10),
+        )
+        .await;
+    assert!(pay.as_str().unwrap().contains("/pay/simulated/"), "{pay}");
+    let amount = browser
+        .run("return [document.querySelector('#amount').textContent, document.querySelector('#countdown').textContent]")
+        .await;
+    assert_eq!(amount[0], "¥0.01");
+    assert!(amount[1].as_str().unwrap().contains(':'), "{amount}");
+
+    // The simulated cashier, and back.
+    browser.click("#pay-link").await;
+    browser
+        .wait_for(
+            "return location.pathname.startsWith('/pay/simulated/') && document.querySelector('form button') !== null",
+            Wait::from_secs(10),
+        )
+        .await;
+    browser.click("form button").await;
+    browser
+        .wait_for(
+            "return document.querySelector('#back') !== null && document.querySelector('.ok') !== null",
+            Wait::from_secs(10),
+        )
+        .await;
+    browser.click("#back").await;
+    browser
+        .wait_for(
+            "return location.pathname === '/app' && !document.querySelector('#details').hidden",
+            Wait::from_secs(10),
+        )
+        .await;
+
+    // An invalid number is named; a valid one books.
+    browser.type_into("#phone", "12345").await;
+    browser.click("#details button[type=submit]").await;
+    browser
+        .wait_for(
+            "return !document.querySelector('#phone-error').hidden",
+            Wait::from_secs(10),
+        )
+        .await;
+    browser
+        .run("document.querySelector('#phone').value = ''; return true")
+        .await;
+    browser.type_into("#phone", PHONE).await;
+    browser
+        .type_into("#note", "Night shifts, cannot sleep.")
+        .await;
+    browser.click("#details button[type=submit]").await;
+    let title = browser
+        .wait_for(
+            "return !document.querySelector('#booking').hidden && document.querySelector('#booking-h').textContent",
+            Wait::from_secs(10),
+        )
+        .await;
+    assert_eq!(title, booked_title);
+    let masked = browser
+        .run("return document.querySelector('#booking-phone').textContent")
+        .await;
+    assert_eq!(masked, "+86 136****7777");
+
+    // The call worker (simulated phones that answer at once) places the
+    // call; the page follows it to the end without a reload.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let provider = Arc::new(SimulatedProvider::new(SimulatedConfig {
+        expert_answer_rate: 1.0,
+        expert_busy_rate: 0.0,
+        seeker_answer_rate: 1.0,
+        seeker_busy_rate: 0.0,
+        ring: std::time::Duration::from_millis(100)..std::time::Duration::from_millis(300),
+        ring_timeout: std::time::Duration::from_secs(5),
+        talk: std::time::Duration::from_secs(1)..std::time::Duration::from_secs(2),
+    }));
+    let cfg = anxin::worker::worker_config(&app.settings, &app.state.metrics);
+    let worker = tokio::spawn(anxin_calls::run(
+        cfg,
+        app.state.pool.clone(),
+        app.redis().await,
+        app.state.cipher.clone(),
+        provider,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    browser
+        .wait_for(
+            "return document.querySelector('#booking-status').getAttribute('data-state') === 'completed'",
+            Wait::from_secs(40),
+        )
+        .await;
+    let _ = stop.send(());
+    let _ = worker.await;
+    screenshot(
+        &format!("seeker-app-booked-{lang}.png"),
+        browser.screenshot_full_page().await,
+    );
+    let text = browser.run("return document.body.innerText").await;
+    let text = text.as_str().unwrap();
+    assert!(
+        !text.contains("13612347777") && !text.contains(&subject),
+        "{text}"
+    );
+
+    // History, and booking the same expert again: their next open slots.
+    browser
+        .wait_for(
+            "return document.querySelector('#history .again') !== null",
+            Wait::from_secs(10),
+        )
+        .await;
+    browser.click("#history .again").await;
+    let again = browser
+        .wait_for(
+            &format!("const b = document.querySelectorAll('#experts li[data-expert=\"{expert}\"] [data-slot]'); return b.length > 0 && b.length"),
+            Wait::from_secs(10),
+        )
+        .await;
+    assert!(again.as_u64().unwrap() >= 1);
+
+    // Nothing open for this filter: the page says so and points to the
+    // crisis lines.
+    browser
+        .run("document.querySelector('#language').value = 'yue'; return true")
+        .await;
+    browser.click("#filters button[type=submit]").await;
+    browser
+        .wait_for(
+            "return !document.querySelector('#next-available').hidden && document.querySelector('#crisis').classList.contains('urgent')",
+            Wait::from_secs(10),
+        )
+        .await;
+    browser.quit().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_seeker_app_in_chinese() {
+    the_app_end_to_end("zh", "预约成功").await;
+}
+
+#[tokio::test]
+async fn the_seeker_app_in_english() {
+    the_app_end_to_end("en", "Booked").await;
+}

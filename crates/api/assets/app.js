@@ -1,0 +1,377 @@
+// The reference seeker app. The host app opens /app#token=<jwt>; the token is
+// moved to sessionStorage at once (and out of the address bar), and every
+// call goes through the public API with it. What the app remembers between
+// pages (the cashier is another page) is in sessionStorage: this tab only.
+"use strict";
+(() => {
+  const lang = document.documentElement.lang.startsWith("en") ? "en" : "zh";
+  const T = {
+    zh: {
+      slots_none: "暂时没有可预约的专家。", next_at: (w) => `下一个可预约的时间：${w}。请到时再来，或换个筛选条件。`,
+      nothing_open: "现在没有任何可预约的时间。", zone: (z) => `时间按你的时区显示（${z}）。`,
+      langs: "语言", topics: "擅长", held_by_other: "这个时间刚被别人约走了，请另选一个。",
+      hold_limit: "你已经保留了一个时间，请先完成或放弃它。", expired: "保留已过期，请重新选择时间。",
+      pay_expired: "支付已过期，请重新选择时间。", phone_bad: "请填写正确的手机号，例如 +86 138 0000 0000。",
+      pay_first: "请先完成支付。", failed: "出错了：", offline: "网络不通，请稍后再试。",
+      call: {
+        scheduled: "已安排：到时我们会先接通专家，再打给你。", dialing_expert: "正在接通专家…", dialing_seeker: "正在呼叫你，请接听…",
+        bridged: "通话中", retry_waiting: "没有接通，稍后会再试一次。", cancelled: "已取消。",
+      },
+      outcome: {
+        completed: "通话已完成。愿你安好。", expert_no_answer: "专家没有接听，很抱歉。预约费会退还。",
+        expert_busy: "专家正忙，未能接通。预约费会退还。", seeker_no_answer: "我们打给你时没有接通。",
+        seeker_busy: "我们打给你时你正忙。", failed: "通话没有接通（系统问题）。预约费会退还。", cancelled: "已取消。",
+      },
+      status: { confirmed: "已确认", cancelled: "已取消", completed: "已完成" },
+      reason: (r) => `取消原因：${r}`, again: "再约这位专家", again_none: "这位专家暂时没有可预约的时间。",
+      cancel_confirm: "确定取消这次预约吗？", yuan: (a) => `¥${a}`,
+    },
+    en: {
+      brand: "Anxin", no_token_h: "Open this from your app", no_token: "This page books for you when it is opened from a partner app.",
+      find_h: "Book a free call", find_intro: "Choose a volunteer expert and a time. We call you then; the expert never sees your number.",
+      group: "You are (optional)", group_none: "Rather not say", g_medical_worker: "a medical worker", g_patient: "a patient",
+      g_bereaved_family: "a bereaved family member", g_general: "someone else", language: "Language", topic: "Topic", any: "Any",
+      t_anxiety: "Anxiety", t_depression: "Depression", t_grief: "Grief", t_trauma: "Trauma", t_insomnia: "Insomnia",
+      t_family: "Family", "t_work-stress": "Work stress", t_loneliness: "Loneliness", search: "Search",
+      hold_h: "This time is held for you", hold_left: "Held for", fee: "Booking fee", fee_note: "(a token fee, refunded if the call does not happen)",
+      simulated: "Development: a simulated payment, no money moves.", pay: "Pay",
+      phone: "Your mobile number (only to call you; the expert never sees it)", note: "Anything the expert should know first (optional)",
+      confirm: "Confirm booking", release: "I don't want this time", booked_h: "Booked", we_call: "We will call",
+      cancel: "Cancel booking", new_search: "Book another", history_h: "My bookings", history_empty: "No bookings yet.",
+      crisis_h: "If you are in danger now",
+      slots_none: "No expert is open right now.", next_at: (w) => `Help is next available at ${w}. Come back then, or change the filters.`,
+      nothing_open: "Nothing is open to book at the moment.", zone: (z) => `Times are in your time zone (${z}).`,
+      langs: "Languages", topics: "Helps with", held_by_other: "Someone just took that time; please choose another.",
+      hold_limit: "You already hold a time; finish or release it first.", expired: "The hold expired; please choose a time again.",
+      pay_expired: "The payment expired; please choose a time again.", phone_bad: "Enter a valid mobile number, e.g. +86 138 0000 0000.",
+      pay_first: "Please pay first.", failed: "Something went wrong: ", offline: "No connection; please try again shortly.",
+      call: {
+        scheduled: "Scheduled: at the time we connect the expert, then call you.", dialing_expert: "Connecting the expert…",
+        dialing_seeker: "Calling you now, please answer…", bridged: "Connected", retry_waiting: "No answer; we will try again shortly.",
+        cancelled: "Cancelled.",
+      },
+      outcome: {
+        completed: "The call is complete. Take care.", expert_no_answer: "The expert did not answer; we are sorry. The fee will be refunded.",
+        expert_busy: "The expert was busy. The fee will be refunded.", seeker_no_answer: "We could not reach you.",
+        seeker_busy: "Your line was busy when we called.", failed: "The call could not be placed. The fee will be refunded.", cancelled: "Cancelled.",
+      },
+      status: { confirmed: "confirmed", cancelled: "cancelled", completed: "completed" },
+      reason: (r) => `Why: ${r}`, again: "Book this expert again", again_none: "This expert has no open time just now.",
+      cancel_confirm: "Cancel this booking?", yuan: (a) => `¥${a}`,
+    },
+  };
+  const t = (k) => T[lang][k] !== undefined ? T[lang][k] : T.zh[k];
+  const $ = (id) => document.getElementById(id);
+  const store = window.sessionStorage;
+  const fmt = new Intl.DateTimeFormat(lang === "en" ? "en" : "zh-CN", { weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  const when = (iso) => fmt.format(new Date(iso));
+  let timer = null;
+  let poll = null;
+
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    for (const c of children) e.append(c);
+    return e;
+  }
+
+  function translate() {
+    if (lang !== "en") return;
+    for (const n of document.querySelectorAll("[data-t]")) {
+      const v = T.en[n.getAttribute("data-t")];
+      if (typeof v === "string") n.textContent = v;
+    }
+    const sw = $("lang-switch");
+    sw.textContent = "中文";
+    sw.href = "?lang=zh";
+    sw.lang = "zh";
+  }
+
+  function showError(text) {
+    $("error").textContent = text || "";
+    $("error").hidden = !text;
+  }
+
+  function show(id) {
+    for (const s of ["find", "hold", "booking"]) $(s).hidden = s !== id;
+    if (timer && id !== "hold") { clearInterval(timer); timer = null; }
+    if (poll && id !== "booking") { clearInterval(poll); poll = null; }
+  }
+
+  const saved = (k) => { try { return JSON.parse(store.getItem(k)); } catch (_) { return null; } };
+  const save = (k, v) => (v === null ? store.removeItem(k) : store.setItem(k, JSON.stringify(v)));
+
+  // Answers `{ok, status, body}`; a network failure is shown and answers null.
+  async function api(method, path, body) {
+    const headers = { Authorization: "Bearer " + store.getItem("anxin_token"), Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    try {
+      const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      const text = await r.text();
+      let parsed = null;
+      try { parsed = text ? JSON.parse(text) : null; } catch (_) { parsed = null; }
+      return { ok: r.ok, status: r.status, body: parsed };
+    } catch (_) {
+      showError(t("offline"));
+      return null;
+    }
+  }
+
+  function failed(r) {
+    if (r) showError(t("failed") + ((r.body && r.body.message) || r.status));
+  }
+
+  // ---- finding help --------------------------------------------------------
+  async function search(ev) {
+    if (ev) ev.preventDefault();
+    showError("");
+    show("find");
+    const group = $("group").value;
+    if (group && group !== saved("group")) {
+      const r = await api("PUT", "/v1/seekers/me", { priority_group: group });
+      if (r && r.ok) save("group", group);
+    }
+    const q = new URLSearchParams();
+    if ($("language").value) q.set("language", $("language").value);
+    if ($("topic").value) q.set("topic", $("topic").value);
+    const r = await api("GET", "/v1/slate" + (q.toString() ? "?" + q : ""));
+    if (!r) return;
+    if (!r.ok) return failed(r);
+    drawExperts(r.body.experts, (e) => e.next_slots);
+    const next = $("next-available");
+    next.hidden = r.body.experts.length > 0;
+    next.textContent = r.body.earliest_start ? t("next_at")(when(r.body.earliest_start)) : t("nothing_open");
+    $("crisis").classList.toggle("urgent", r.body.experts.length === 0);
+  }
+
+  function drawExperts(experts, slotsOf) {
+    const list = $("experts");
+    list.replaceChildren();
+    for (const e of experts) {
+      const li = el("li", { "data-expert": e.expert_id }, el("span", { class: "name" }, e.display_name));
+      if (e.languages) li.append(el("span", { class: "muted" }, t("langs") + ": " + e.languages.join(", ") + " · " + t("topics") + ": " + e.specialties.join(", ")));
+      const slots = el("div", { class: "slots" });
+      for (const s of slotsOf(e)) {
+        const b = el("button", { type: "button", "data-slot": s.slot_id }, when(s.starts_at));
+        b.addEventListener("click", () => hold(e, s, b));
+        slots.append(b);
+      }
+      li.append(slots);
+      list.append(li);
+    }
+  }
+
+  // ---- the hold and the fee ------------------------------------------------
+  async function hold(expert, slot, button) {
+    button.disabled = true;
+    showError("");
+    const r = await api("POST", "/v1/holds", { slot_id: slot.slot_id });
+    button.disabled = false;
+    if (!r) return;
+    if (r.status === 409) {
+      showError(t(r.body && r.body.error === "hold_limit" ? "hold_limit" : "held_by_other"));
+      return search();
+    }
+    if (!r.ok) return failed(r);
+    save("hold", { hold_id: r.body.hold_id, expires_at: r.body.expires_at, starts_at: slot.starts_at, name: expert.display_name });
+    save("payment", null);
+    await holdStep();
+  }
+
+  async function holdStep() {
+    const h = saved("hold");
+    if (!h) return search();
+    show("hold");
+    $("hold-when").textContent = h.name + " · " + when(h.starts_at);
+    let paid = false;
+    const p = await api("POST", "/v1/holds/" + h.hold_id + "/payment");
+    if (!p) return;
+    if (p.status === 409 && p.body && p.body.error === "invalid_transition") {
+      paid = true; // no fee is taken here
+    } else if (p.status === 409) {
+      return lapse("expired");
+    } else if (!p.ok) {
+      return failed(p);
+    } else {
+      h.expires_at = p.body.expires_at;
+      save("hold", h);
+      save("payment", p.body.payment_id);
+      paid = p.body.status === "paid";
+      if (p.body.status === "expired") return lapse("pay_expired");
+      $("amount").textContent = t("yuan")((p.body.amount_minor / 100).toFixed(2));
+      $("simulated").hidden = !p.body.simulated;
+      $("pay-link").href = p.body.pay_url;
+    }
+    $("pay").hidden = paid;
+    $("details").hidden = !paid;
+    if (paid) $("phone").focus();
+    countdown(h.expires_at);
+  }
+
+  function countdown(until) {
+    if (timer) clearInterval(timer);
+    const tick = () => {
+      const left = Math.max(0, Math.round((new Date(until) - Date.now()) / 1000));
+      $("countdown").textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+      if (left === 0) lapse("expired");
+    };
+    tick();
+    timer = setInterval(tick, 1000);
+  }
+
+  function lapse(why) {
+    save("hold", null);
+    save("payment", null);
+    showError(t(why));
+    search();
+  }
+
+  async function release() {
+    const h = saved("hold");
+    if (h) await api("DELETE", "/v1/holds/" + h.hold_id);
+    save("hold", null);
+    save("payment", null);
+    search();
+  }
+
+  async function confirm(ev) {
+    ev.preventDefault();
+    const h = saved("hold");
+    if (!h) return search();
+    $("phone-error").hidden = true;
+    const body = { hold_id: h.hold_id, phone: $("phone").value };
+    if ($("note").value.trim()) body.note = $("note").value.trim();
+    const submit = $("details").querySelector("button");
+    submit.disabled = true;
+    const r = await api("POST", "/v1/bookings", body);
+    submit.disabled = false;
+    if (!r) return;
+    if (r.status === 422 && r.body && r.body.field === "phone") {
+      $("phone-error").textContent = t("phone_bad");
+      $("phone-error").hidden = false;
+      $("phone").setAttribute("aria-invalid", "true");
+      return $("phone").focus();
+    }
+    if (r.status === 402) { showError(t("pay_first")); return holdStep(); }
+    if (r.status === 409 && r.body && r.body.error === "hold_expired") return lapse("expired");
+    if (!r.ok) return failed(r);
+    save("hold", null);
+    save("payment", null);
+    save("booking", { booking_id: r.body.booking_id, name: h.name, phone: r.body.phone_masked });
+    $("phone").value = "";
+    $("note").value = "";
+    bookingStep();
+    history();
+  }
+
+  // ---- the booking and its call --------------------------------------------
+  function bookingStep() {
+    const b = saved("booking");
+    if (!b) return search();
+    show("booking");
+    $("booking-phone").textContent = b.phone || "";
+    refreshBooking();
+    if (!poll) poll = setInterval(refreshBooking, 3000);
+  }
+
+  async function refreshBooking() {
+    const b = saved("booking");
+    if (!b) return;
+    const r = await api("GET", "/v1/bookings/" + b.booking_id);
+    if (!r || !r.ok) return;
+    const v = r.body;
+    $("booking-when").textContent = b.name + " · " + when(v.starts_at);
+    const status = $("booking-status");
+    let text = t("call")[v.call.state] || "";
+    let tone = "";
+    if (v.status === "cancelled") {
+      text = t("outcome").cancelled + (v.cancel_reason ? " " + t("reason")(v.cancel_reason) : "");
+      tone = "bad";
+    } else if (v.call.state === "ended" && v.call.outcome) {
+      text = t("outcome")[v.call.outcome] || v.call.outcome;
+      tone = v.call.outcome === "completed" ? "ok" : "bad";
+    } else if (v.call.state === "retry_waiting" && v.call.outcome) {
+      text = t("call").retry_waiting;
+    }
+    status.textContent = text;
+    status.className = "status " + tone;
+    status.setAttribute("data-state", v.status === "confirmed" ? v.call.state : v.status);
+    const over = v.status !== "confirmed";
+    $("cancel").hidden = over;
+    if (over && poll) { clearInterval(poll); poll = null; history(); }
+  }
+
+  async function cancel() {
+    const b = saved("booking");
+    if (!b || !window.confirm(t("cancel_confirm"))) return;
+    const r = await api("POST", "/v1/bookings/" + b.booking_id + "/cancel", {});
+    if (r && !r.ok) failed(r);
+    refreshBooking();
+    history();
+  }
+
+  // ---- history -------------------------------------------------------------
+  async function history() {
+    const r = await api("GET", "/v1/seekers/me/bookings");
+    if (!r || !r.ok) return;
+    $("history-panel").hidden = false;
+    const list = $("history");
+    list.replaceChildren();
+    $("history-empty").hidden = r.body.length > 0;
+    for (const b of r.body) {
+      const state = b.status === "confirmed" ? t("call")[b.call.state] || "" : t("status")[b.status] || b.status;
+      const li = el("li", { "data-booking": b.booking_id },
+        el("span", { class: "when" }, when(b.starts_at)),
+        el("span", {}, b.display_name + " · " + state));
+      if (b.cancel_reason) li.append(el("span", { class: "muted" }, t("reason")(b.cancel_reason)));
+      const again = el("button", { type: "button", class: "again" }, t("again"));
+      again.addEventListener("click", () => bookAgain(b));
+      li.append(el("div", { class: "row" }, again));
+      list.append(li);
+    }
+  }
+
+  async function bookAgain(b) {
+    showError("");
+    show("find");
+    const from = new Date().toISOString();
+    const r = await api("GET", "/v1/experts/" + b.expert_id + "/slots?from=" + encodeURIComponent(from));
+    if (!r) return;
+    if (!r.ok) return failed(r);
+    const slots = r.body.slice(0, 6);
+    drawExperts([{ expert_id: b.expert_id, display_name: b.display_name }], () => slots);
+    $("next-available").hidden = slots.length > 0;
+    $("next-available").textContent = t("again_none");
+    $("find").scrollIntoView();
+  }
+
+  // ---- start ---------------------------------------------------------------
+  function start() {
+    translate();
+    // The language follows the seeker to the cashier's page and back.
+    document.cookie = "anxin_lang=" + lang + "; path=/; max-age=31536000; samesite=strict";
+    const m = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
+    if (m) {
+      store.setItem("anxin_token", decodeURIComponent(m[1]));
+      window.history.replaceState(null, "", window.location.pathname + window.location.search);
+    }
+    if (!store.getItem("anxin_token")) {
+      $("no-token").hidden = false;
+      return;
+    }
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    $("zone").textContent = t("zone")(zone);
+    if (saved("group")) $("group").value = saved("group");
+    $("filters").addEventListener("submit", search);
+    $("release").addEventListener("click", release);
+    $("details").addEventListener("submit", confirm);
+    $("cancel").addEventListener("click", cancel);
+    $("new-search").addEventListener("click", () => { save("booking", null); search(); });
+    history();
+    if (saved("hold")) holdStep();
+    else if (saved("booking")) bookingStep();
+    else search();
+  }
+
+  start();
+})();
