@@ -69,6 +69,12 @@ pub struct Settings {
     pub payment_provider: Option<ProviderName>,
     /// The crisis lines the seeker app shows (plain text; newlines kept).
     pub crisis_lines: Option<String>,
+    /// The Alipay merchant app, its RSA2 private key (a file), Alipay's
+    /// public key (a file) and the gateway (`ANXIN_ALIPAY_*`).
+    pub alipay_app_id: Option<String>,
+    pub alipay_private_key_file: Option<String>,
+    pub alipay_public_key_file: Option<String>,
+    pub alipay_gateway: Option<String>,
     /// How long a seeker has to pay the fee; the hold lasts as long.
     #[serde(deserialize_with = "text::parse")]
     pub payment_window_seconds: u64,
@@ -181,6 +187,10 @@ impl Default for Settings {
             call_provider: None,
             payment_provider: None,
             payment_window_seconds: 900,
+            alipay_app_id: None,
+            alipay_private_key_file: None,
+            alipay_public_key_file: None,
+            alipay_gateway: None,
             crisis_lines: None,
             sip_trunk: None,
             sip_caller_id: None,
@@ -285,6 +295,40 @@ impl Settings {
         })
     }
 
+    /// The Alipay provider's settings when it is the payment provider, its
+    /// key files read; start-up stops naming what is missing.
+    pub fn alipay(&self) -> anyhow::Result<Option<anxin_api::payments::alipay::AlipayConfig>> {
+        if self.payment_provider() != Some(ProviderName::Alipay) {
+            return Ok(None);
+        }
+        let need = |value: &Option<String>, name: &str| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+                .with_context(|| format!("{name} is required with ANXIN_PAYMENT_PROVIDER=alipay"))
+        };
+        let read = |value: &Option<String>, name: &str| -> anyhow::Result<String> {
+            let path = need(value, name)?;
+            std::fs::read_to_string(&path).with_context(|| format!("{name}: cannot read {path}"))
+        };
+        Ok(Some(anxin_api::payments::alipay::AlipayConfig {
+            app_id: need(&self.alipay_app_id, "ANXIN_ALIPAY_APP_ID")?,
+            private_key: read(
+                &self.alipay_private_key_file,
+                "ANXIN_ALIPAY_PRIVATE_KEY_FILE",
+            )?,
+            alipay_public_key: read(&self.alipay_public_key_file, "ANXIN_ALIPAY_PUBLIC_KEY_FILE")?,
+            gateway: self
+                .alipay_gateway
+                .clone()
+                .filter(|g| !g.trim().is_empty())
+                .unwrap_or_else(|| anxin_api::payments::alipay::PRODUCTION_GATEWAY.to_string()),
+            public_url: self.api_config().public_url,
+        }))
+    }
+
     pub fn call_provider(&self) -> CallProviderKind {
         self.call_provider.unwrap_or(match self.env {
             Environment::Development => CallProviderKind::Simulated,
@@ -337,10 +381,6 @@ impl Settings {
             ),
             Some(ProviderName::Simulated) if production => bail!(
                 "ANXIN_PAYMENT_PROVIDER=simulated is refused in production: it takes no real payment"
-            ),
-            Some(ProviderName::Alipay) => bail!(
-                "ANXIN_PAYMENT_PROVIDER=alipay is not available in this version; \
-                 use none (no fee) until it is"
             ),
             Some(_) => {}
         }
@@ -588,6 +628,27 @@ mod tests {
         s.payment_provider = Some(ProviderName::None);
         s.call_provider = Some(CallProviderKind::Simulated);
         assert!(s.secrets().unwrap_err().to_string().contains("simulated"));
+    }
+
+    #[test]
+    fn alipay_names_each_missing_setting() {
+        let mut s = Settings {
+            payment_provider: Some(ProviderName::Alipay),
+            ..Settings::default()
+        };
+        let missing = |s: &Settings| {
+            s.alipay()
+                .err()
+                .map(|e| format!("{e:#}"))
+                .unwrap_or_default()
+        };
+        assert!(missing(&s).contains("ANXIN_ALIPAY_APP_ID"));
+        s.alipay_app_id = Some("2021000000000001".into());
+        assert!(missing(&s).contains("ANXIN_ALIPAY_PRIVATE_KEY_FILE"));
+        s.alipay_private_key_file = Some("/nonexistent/key.pem".into());
+        assert!(missing(&s).contains("cannot read /nonexistent/key.pem"));
+        s.payment_provider = Some(ProviderName::None);
+        assert!(s.alipay().unwrap().is_none());
     }
 
     #[test]

@@ -40,14 +40,19 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<web::Data<AppSta
         .context("ANXIN_JWT_PUBLIC_KEYS_FILE")?;
         tokens = tokens.with_host_keys(keys);
     }
-    Ok(web::Data::new(AppState::new(
+    let mut state = AppState::new(
         pool,
         reserve,
         cipher,
         SubjectHasher::new(&secrets.subject_key),
         tokens,
         settings.api_config(),
-    )))
+    );
+    if let Some(alipay) = settings.alipay()? {
+        let alipay = anxin_api::payments::alipay::Alipay::new(alipay).context("Alipay")?;
+        state = state.with_alipay(std::sync::Arc::new(alipay));
+    }
+    Ok(web::Data::new(state))
 }
 
 pub struct Application {

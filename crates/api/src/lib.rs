@@ -59,6 +59,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/v1/holds/{id}/payment",
             web::post().to(routes::payments::start),
         )
+        .route(
+            "/v1/payments/alipay/notify",
+            web::post().to(routes::payments::alipay_notify),
+        )
         .route("/v1/payments/{id}", web::get().to(routes::payments::get))
         .service(
             web::resource("/pay/simulated/{payment_id}")

@@ -41,6 +41,7 @@ pub const SESSION: &str = "session";
         seekers::slate, seekers::update_me, seekers::my_bookings, seekers::place_hold, seekers::release_hold,
         bookings::confirm, bookings::get, bookings::cancel,
         payments::start, payments::get, payments::simulated_get, payments::simulated_pay,
+        payments::alipay_notify,
         sign_in::create_link, sign_in::link, sign_in::use_link, sign_in::end,
         referrals::record_outcome, referrals::list, referrals::resolve, referrals::callback,
         portal::page, crate::routes::app::page,

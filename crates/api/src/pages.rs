@@ -131,19 +131,27 @@ pub fn card_page(lang: Lang, title: &str, body: &str) -> String {
     )
 }
 
-/// Every value of one field of an `application/x-www-form-urlencoded` body
-/// (a group of checkboxes sends one per box), decoded.
-pub fn form_values(body: &[u8], name: &str) -> Vec<String> {
+/// Every field of an `application/x-www-form-urlencoded` body, decoded, in
+/// order; a pair that does not decode is left out.
+pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
     let Ok(text) = std::str::from_utf8(body) else {
         return Vec::new();
     };
     text.split('&')
+        .filter(|pair| !pair.is_empty())
         .filter_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k)? == name)
-                .then(|| percent_decode(v))
-                .flatten()
+            Some((percent_decode(k)?, percent_decode(v)?))
         })
+        .collect()
+}
+
+/// Every value of one field of an `application/x-www-form-urlencoded` body
+/// (a group of checkboxes sends one per box), decoded.
+pub fn form_values(body: &[u8], name: &str) -> Vec<String> {
+    form_pairs(body)
+        .into_iter()
+        .filter_map(|(k, v)| (k == name).then_some(v))
         .collect()
 }
 

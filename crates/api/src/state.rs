@@ -9,6 +9,7 @@
 //! defined here or below (`figures`), and the flows fill and read them.
 use crate::figures::Summary;
 use crate::metrics::Metrics;
+use crate::payments::alipay::Alipay;
 use crate::payments::{PaymentProvider, Simulated};
 use crate::token::TokenVerifier;
 use anxin_domain::ids::ExpertId;
@@ -164,6 +165,9 @@ pub struct AppState {
     /// Who takes the fee; `None` when there is no payment step (see
     /// `payment_step`).
     pub payments: Option<Arc<dyn PaymentProvider>>,
+    /// The same provider when it is Alipay: its notifications are verified
+    /// with it.
+    pub alipay: Option<Arc<Alipay>>,
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -185,6 +189,14 @@ impl AppState {
             .filter(|_| self.config.fee_minor > 0)
     }
 
+    /// Takes the fee through Alipay (the configuration only names its keys,
+    /// so the caller reads them and makes the provider).
+    pub fn with_alipay(mut self, alipay: Arc<Alipay>) -> Self {
+        self.payments = Some(alipay.clone());
+        self.alipay = Some(alipay);
+        self
+    }
+
     pub fn new(
         pool: PgPool,
         reserve: Reserve,
@@ -201,6 +213,7 @@ impl AppState {
         };
         Self {
             payments,
+            alipay: None,
             seeker_limiter: Arc::new(RateLimiter::keyed(per_minute(
                 config.holds_per_minute_per_seeker,
             ))),

@@ -318,3 +318,41 @@ pub async fn counts_since(
         .map(|(s, n)| Ok((PaymentStatus::try_from(s)?, n)))
         .collect()
 }
+
+/// Payments of `provider` whose word is overdue: still pending (or expired
+/// within the last hour, in case the money was taken at the last moment)
+/// more than `late` after they were made, and not asked about within
+/// `late`. Each one returned is marked asked now.
+#[tracing::instrument(skip(pool))]
+pub async fn take_overdue(
+    pool: &PgPool,
+    provider: ProviderName,
+    late: Duration,
+    limit: i64,
+) -> Result<Vec<PaymentRow>> {
+    let seconds = late.num_milliseconds() as f64 / 1000.0;
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "WITH due AS (
+             SELECT id FROM payments
+              WHERE provider = $1
+                AND (status = 'pending' OR (status = 'expired' AND expires_at > now() - interval '1 hour'))
+                AND created_at <= now() - make_interval(secs => $2)
+                AND (queried_at IS NULL OR queried_at <= now() - make_interval(secs => $2))
+              ORDER BY created_at LIMIT $3
+              FOR UPDATE SKIP LOCKED)
+         UPDATE payments p SET queried_at = now() FROM due WHERE p.id = due.id
+      RETURNING p.id",
+    )
+    .bind(provider.as_str())
+    .bind(seconds)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let mut rows = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(p) = get(pool, PaymentId(id)).await? {
+            rows.push(p);
+        }
+    }
+    Ok(rows)
+}

@@ -2,6 +2,7 @@
 //! HTTP against the real Postgres and Redis.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod alipay;
 mod apply;
 mod auth;
 mod bad_input;

@@ -13,9 +13,10 @@
 //!   whatever races) and makes the due refunds through the provider,
 //!   retrying with backoff.
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::payments::Queried;
 use crate::state::AppState;
 use anxin_domain::ids::{HoldId, PaymentId};
-use anxin_domain::payment::PaymentStatus;
+use anxin_domain::payment::{PaymentStatus, ProviderName};
 use anxin_store::payments::{self, MarkPaid, NewPayment, PaymentRow};
 use anxin_store::seekers::SeekerRow;
 use anxin_store::StoreError;
@@ -30,6 +31,10 @@ const SETTLE_EVERY: Duration = Duration::from_secs(5);
 const REFUNDS_PER_ROUND: i64 = 50;
 /// The first retry of a refund the provider refused; later ones wait longer.
 const REFUND_RETRY: chrono::Duration = chrono::Duration::seconds(30);
+/// A payment whose notification has not come this long after it was made
+/// is asked about (and again this long after each asking).
+const QUERY_AFTER: chrono::Duration = chrono::Duration::seconds(60);
+const QUERIES_PER_ROUND: i64 = 20;
 
 pub struct Started {
     pub payment: PaymentRow,
@@ -173,6 +178,8 @@ pub async fn require_paid(state: &AppState, seeker: &SeekerRow, hold: HoldId) ->
 /// What one round of `settle` did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Settled {
+    /// Pending payments the provider said were paid (late notifications).
+    pub found_paid: u64,
     pub expired: u64,
     pub owed: u64,
     pub refunded: u64,
@@ -181,8 +188,10 @@ pub struct Settled {
 /// One round: expire unpaid payments, put owed refunds into the outbox,
 /// make the due ones.
 pub async fn settle(state: &AppState) -> Result<Settled, StoreError> {
+    let found = query_overdue(state).await?;
     let mut done = Settled {
         expired: payments::expire_pending(&state.pool).await?,
+        found_paid: found,
         ..Settled::default()
     };
     // A paid hold lapses a hold period after the payment (plus the time a
@@ -219,6 +228,124 @@ pub async fn settle(state: &AppState) -> Result<Settled, StoreError> {
         }
     }
     Ok(done)
+}
+
+/// What a provider's notification came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notification {
+    /// Verified and recorded (a repeat changes nothing): answer `success`.
+    Recorded,
+}
+
+/// Takes Alipay's asynchronous notification: verified with Alipay's public
+/// key, for our merchant app, for one of our payments, for its amount; a
+/// paid one is recorded once. Every notification is kept with its verdict;
+/// a refused one changes nothing, is logged without its signature, and is
+/// answered 400 (Alipay then sends it again, which a forger's won't pass
+/// either).
+pub async fn alipay_notified(
+    state: &AppState,
+    fields: &[(String, String)],
+) -> ApiResult<Notification> {
+    let Some(alipay) = state
+        .alipay
+        .as_deref()
+        .filter(|_| state.payment_step().is_some())
+    else {
+        return Err(ApiError::NotFound(
+            "Alipay payments are not configured here",
+        ));
+    };
+    let notified = match alipay.verify_notification(fields) {
+        Ok(n) => n,
+        Err(e) => return refuse(state, None, None, &e.to_string()).await,
+    };
+    let id = notified.payment_id;
+    let status = Some(notified.trade_status.as_str());
+    let Some(payment) = payments::get(&state.pool, id).await? else {
+        return refuse(
+            state,
+            None,
+            status,
+            "out_trade_no is not one of our payments",
+        )
+        .await;
+    };
+    if payment.provider != ProviderName::Alipay {
+        return refuse(
+            state,
+            Some(id),
+            status,
+            "the payment is not an Alipay payment",
+        )
+        .await;
+    }
+    if notified.total_amount != crate::payments::alipay::yuan(payment.amount_minor) {
+        return refuse(
+            state,
+            Some(id),
+            status,
+            "total_amount is not the payment's amount",
+        )
+        .await;
+    }
+    let verdict = if notified.is_paid() {
+        match record_paid(state, id, notified.trade_no.as_deref()).await? {
+            MarkPaid::Paid => "paid",
+            MarkPaid::AlreadyPaid => "repeat",
+            MarkPaid::Unknown => "unknown",
+        }
+    } else {
+        "noted"
+    };
+    payments::record_notification(&state.pool, ProviderName::Alipay, Some(id), status, verdict)
+        .await?;
+    tracing::info!(payment_id = %id, verdict, "Alipay notification");
+    Ok(Notification::Recorded)
+}
+
+/// Records a refused notification and answers 400, logged with its reason
+/// (never its signature).
+async fn refuse(
+    state: &AppState,
+    payment: Option<PaymentId>,
+    status: Option<&str>,
+    why: &str,
+) -> ApiResult<Notification> {
+    tracing::warn!(payment_id = ?payment.map(|p| p.to_string()), why, "Alipay notification refused");
+    let verdict = format!("refused: {why}");
+    payments::record_notification(&state.pool, ProviderName::Alipay, payment, status, &verdict)
+        .await?;
+    Err(ApiError::bad_request(
+        ErrorCode::InvalidInput,
+        format!("notification refused: {why}"),
+        None,
+    ))
+}
+
+/// Asks the provider about payments whose notification is overdue, and
+/// records those it says were paid.
+async fn query_overdue(state: &AppState) -> Result<u64, StoreError> {
+    let Some(provider) = state.payments.as_deref() else {
+        return Ok(0);
+    };
+    let overdue =
+        payments::take_overdue(&state.pool, provider.name(), QUERY_AFTER, QUERIES_PER_ROUND)
+            .await?;
+    let mut found = 0;
+    for payment in overdue {
+        match provider.query(&payment).await {
+            Ok(Queried::Paid { trade_no }) => {
+                if record_paid(state, payment.id, trade_no.as_deref()).await? == MarkPaid::Paid {
+                    found += 1;
+                    tracing::info!(payment_id = %payment.id, "paid, found by query");
+                }
+            }
+            Ok(Queried::NotPaid) => {}
+            Err(e) => tracing::warn!(payment_id = %payment.id, error = %e, "payment query failed"),
+        }
+    }
+    Ok(found)
 }
 
 /// Runs `settle` every few seconds, forever.

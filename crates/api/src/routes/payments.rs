@@ -222,3 +222,23 @@ pub async fn simulated_pay(
         simulated_page(lang, &payment, notice),
     ))
 }
+
+#[utoipa::path(post, path = "/v1/payments/alipay/notify", tag = "seekers",
+    description = "Alipay's asynchronous notification (form-encoded, signed RSA2 with Alipay's key). \
+                   Answered with the plain text `success` once verified and recorded; a repeat \
+                   changes nothing. A forged or mismatched one (signature, app_id, out_trade_no, \
+                   total_amount) is refused and changes nothing.",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "`success`", content_type = "text/plain"),
+              (status = 400, body = ErrorBody, description = "`invalid_input`: the notification is refused"),
+              (status = 404, body = ErrorBody, description = "Alipay is not the payment provider here")))]
+pub async fn alipay_notify(
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let fields = pages::form_pairs(&body);
+    flows::payments::alipay_notified(&state, &fields).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("success"))
+}

@@ -1,11 +1,13 @@
-//! Who takes the token fee: the `PaymentProvider` trait, and the simulated
-//! provider for development. (`ANXIN_PAYMENT_PROVIDER=none`, or a fee of 0,
+//! Who takes the token fee: the `PaymentProvider` trait, the simulated
+//! provider for development, and Alipay (`alipay`). (`ANXIN_PAYMENT_PROVIDER=none`, or a fee of 0,
 //! means no provider and no payment step at all.)
 //!
 //! A provider turns a payment into the address the seeker pays at, and gives
 //! a paid fee back. Its word that a fee was paid arrives on its own route
 //! (the simulated page's Pay button; a provider's signed notification) and
 //! is recorded by `flows::payments`.
+pub mod alipay;
+
 use anxin_domain::payment::ProviderName;
 use anxin_store::payments::PaymentRow;
 use std::future::Future;
@@ -29,6 +31,17 @@ pub trait PaymentProvider: Send + Sync {
     /// Gives the paid fee back. Called again until it succeeds, so a
     /// provider must treat a repeated refund of one payment as one refund.
     fn refund<'a>(&'a self, payment: &'a PaymentRow) -> PayFuture<'a, ()>;
+
+    /// Asks whether a payment still pending here was paid (its
+    /// notification is late or lost).
+    fn query<'a>(&'a self, payment: &'a PaymentRow) -> PayFuture<'a, Queried>;
+}
+
+/// What a provider said of a payment it was asked about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Queried {
+    Paid { trade_no: Option<String> },
+    NotPaid,
 }
 
 /// Development's provider: `/pay/simulated/{payment_id}` shows the amount
@@ -55,5 +68,10 @@ impl PaymentProvider for Simulated {
 
     fn refund<'a>(&'a self, _payment: &'a PaymentRow) -> PayFuture<'a, ()> {
         Box::pin(async { Ok(()) })
+    }
+
+    /// The simulated page records a payment itself; nothing is ever late.
+    fn query<'a>(&'a self, _payment: &'a PaymentRow) -> PayFuture<'a, Queried> {
+        Box::pin(async { Ok(Queried::NotPaid) })
     }
 }
