@@ -67,6 +67,16 @@ pub struct Settings {
     /// Who takes the booking fee: `simulated` (development's default),
     /// `alipay` or `none`. Production must name one and refuses `simulated`.
     pub payment_provider: Option<ProviderName>,
+    /// Where host-app webhooks go, and their signing secret.
+    pub webhook_url: Option<String>,
+    #[serde(skip_serializing)]
+    pub webhook_secret: Option<SecretString>,
+    /// `call.reminder` goes out this many minutes before the start.
+    #[serde(deserialize_with = "text::parse")]
+    pub reminder_minutes: u64,
+    /// The wait before a failed webhook's first retry (then doubling).
+    #[serde(deserialize_with = "text::parse")]
+    pub webhook_first_retry_seconds: f64,
     /// The crisis lines the seeker app shows (plain text; newlines kept).
     pub crisis_lines: Option<String>,
     /// The Alipay merchant app, its RSA2 private key (a file), Alipay's
@@ -192,6 +202,10 @@ impl Default for Settings {
             alipay_public_key_file: None,
             alipay_gateway: None,
             crisis_lines: None,
+            webhook_url: None,
+            webhook_secret: None,
+            reminder_minutes: 10,
+            webhook_first_retry_seconds: 10.0,
             sip_trunk: None,
             sip_caller_id: None,
             sip_username: None,
@@ -329,6 +343,14 @@ impl Settings {
         }))
     }
 
+    /// `ANXIN_WEBHOOK_URL`, when set.
+    pub fn webhook_url(&self) -> Option<&str> {
+        self.webhook_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+    }
+
     pub fn call_provider(&self) -> CallProviderKind {
         self.call_provider.unwrap_or(match self.env {
             Environment::Development => CallProviderKind::Simulated,
@@ -374,6 +396,14 @@ impl Settings {
             bail!(
                 "ANXIN_CALL_PROVIDER=simulated is refused in production: it places no real calls"
             );
+        }
+        if self.webhook_url().is_some()
+            && self
+                .webhook_secret
+                .as_ref()
+                .is_none_or(|s| s.expose_secret().trim().is_empty())
+        {
+            bail!("ANXIN_WEBHOOK_SECRET is required with ANXIN_WEBHOOK_URL: receivers verify every event with it");
         }
         match self.payment_provider() {
             None => bail!(
@@ -438,6 +468,17 @@ impl Settings {
             applications_per_hour_per_ip: self.applications_per_hour_per_ip.max(1),
             payment_provider: self.payment_provider().unwrap_or(ProviderName::None),
             payment_window: Duration::from_secs(self.payment_window_seconds.clamp(1, 3600)),
+            webhook: self
+                .webhook_url()
+                .zip(self.webhook_secret.clone())
+                .map(|(url, secret)| anxin_api::flows::webhooks::WebhookConfig {
+                    url: url.to_string(),
+                    secret,
+                    reminder: Duration::from_secs(self.reminder_minutes.clamp(1, 24 * 60) * 60),
+                    first_retry: Duration::from_secs_f64(
+                        self.webhook_first_retry_seconds.clamp(0.05, 3600.0),
+                    ),
+                }),
             crisis_lines: self
                 .crisis_lines
                 .as_deref()

@@ -60,11 +60,38 @@ enum Command {
         #[arg(long)]
         expert: Option<uuid::Uuid>,
     },
+    /// Host-app webhooks.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
     /// Run the matching-market simulator (see `anxin sim --help`).
     Sim {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// Send every event made since then again (delivered and failed ones
+    /// too); receivers drop repeats by `Anxin-Webhook-Id`.
+    Replay {
+        /// An RFC 3339 time (`2026-12-03T08:00:00Z`) or an age (`90m`, `6h`, `2d`).
+        #[arg(long, value_parser = parse_since)]
+        since: chrono::DateTime<chrono::Utc>,
+    },
+}
+
+/// `--since`: a time, or how long ago.
+fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    let ago = parse_ttl(s).map_err(|_| {
+        format!("expected an RFC 3339 time or an age such as 90m, 6h or 2d, found {s:?}")
+    })?;
+    Ok(chrono::Utc::now() - chrono::Duration::from_std(ago).map_err(|e| e.to_string())?)
 }
 
 /// `anxin token <role>` takes the role's own names.
@@ -118,6 +145,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
             };
             println!("{}", link.url);
             eprintln!("(one use, valid until {})", link.expires_at.to_rfc3339());
+            Ok(())
+        }
+        Command::Webhooks {
+            command: WebhooksCommand::Replay { since },
+        } => {
+            telemetry::init(&settings.log_format);
+            let state = startup::build_state(&settings).await?;
+            let n = anxin_api::flows::webhooks::replay(&state, since).await?;
+            println!(
+                "{n} webhook events since {} will be sent again",
+                since.to_rfc3339()
+            );
             Ok(())
         }
         Command::Sim { args } => anxin_sim::cli(&args).map_err(anyhow::Error::msg),

@@ -26,6 +26,9 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<web::Data<AppSta
     anxin_store::migrate(&pool)
         .await
         .context("running migrations")?;
+    anxin_store::webhooks::set_enabled(&pool, settings.webhook_url().is_some())
+        .await
+        .context("turning webhooks on or off")?;
     let reserve = Reserve::connect(&settings.redis_server()?, settings.reserve_config())
         .await
         .context("connecting to Redis (is it running? see ANXIN_REDIS_URL)")?;
@@ -106,13 +109,14 @@ impl Application {
         }
         let every = Duration::from_secs(settings.reconcile_interval_seconds.max(1));
         let (upkeep, weights, watched) = (state.clone(), state.clone(), state.clone());
-        let settler = state.clone();
+        let (settler, sender) = (state.clone(), state.clone());
         let background = tokio::spawn(async move {
             tokio::join!(
                 maintain(upkeep, every),
                 flows::slate::keep_inputs_fresh(&weights),
                 flows::reconcile::watch(&watched),
-                flows::payments::keep_settling(&settler)
+                flows::payments::keep_settling(&settler),
+                flows::webhooks::keep_delivering(&sender)
             );
         });
         Ok(Self {

@@ -493,6 +493,12 @@
       for (const k of ["paid", "refunded", "abandoned"]) {
         document.getElementById("payments-" + k).textContent = String(b.payments[k]);
       }
+      const hooks = b.webhooks;
+      document.getElementById("webhook-card").hidden = !hooks.enabled;
+      document.getElementById("webhook-card").classList.toggle("alarm", hooks.failed > 0);
+      document.getElementById("webhooks-pending").textContent = String(hooks.pending);
+      document.getElementById("webhooks-failed").textContent = String(hooks.failed);
+      document.getElementById("webhooks-oldest").textContent = hooks.oldest_undelivered ? fmt.dateTime(hooks.oldest_undelivered) : "–";
       showError("");
       dot.className = "dot live";
       document.getElementById("updated").textContent =

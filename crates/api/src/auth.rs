@@ -207,6 +207,9 @@ pub struct SeekerSession {
     pub seeker: SeekerRow,
     /// Kept only to key the per-instance cache; never stored or logged.
     pub(crate) subject: String,
+    /// The token's `ref` claim (sealed on the seeker's bookings, for the
+    /// host app's webhooks).
+    pub seeker_ref: Option<String>,
 }
 
 impl FromRequest for SeekerSession {
@@ -223,6 +226,7 @@ impl FromRequest for SeekerSession {
             Ok(Self {
                 seeker,
                 subject: auth.principal.sub,
+                seeker_ref: auth.principal.seeker_ref,
             })
         })
     }

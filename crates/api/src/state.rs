@@ -71,6 +71,8 @@ pub struct ApiConfig {
     /// The crisis lines the seeker app shows anyone in danger now
     /// (`ANXIN_CRISIS_LINES`, plain text).
     pub crisis_lines: String,
+    /// Webhooks to the host app, when `ANXIN_WEBHOOK_URL` is set.
+    pub webhook: Option<crate::flows::webhooks::WebhookConfig>,
 }
 
 /// What the seeker app shows when the operator configured no crisis lines.
@@ -99,6 +101,7 @@ impl Default for ApiConfig {
             payment_provider: ProviderName::Simulated,
             payment_window: Duration::from_secs(15 * 60),
             crisis_lines: DEFAULT_CRISIS_LINES.into(),
+            webhook: None,
         }
     }
 }
@@ -168,6 +171,8 @@ pub struct AppState {
     /// The same provider when it is Alipay: its notifications are verified
     /// with it.
     pub alipay: Option<Arc<Alipay>>,
+    /// This process, in the leases it takes (webhook deliveries).
+    pub instance: String,
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -214,6 +219,7 @@ impl AppState {
         Self {
             payments,
             alipay: None,
+            instance: format!("api-{}", uuid::Uuid::new_v4().simple()),
             seeker_limiter: Arc::new(RateLimiter::keyed(per_minute(
                 config.holds_per_minute_per_seeker,
             ))),

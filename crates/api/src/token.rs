@@ -37,6 +37,10 @@ pub struct Claims {
     pub exp: i64,
     #[serde(default)]
     pub iat: i64,
+    /// The host app's own reference for the seeker, returned in webhooks
+    /// as `seeker_ref` (sealed at rest); never the subject.
+    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub seeker_ref: Option<String>,
 }
 
 /// Who is calling, once the token checked out.
@@ -44,6 +48,8 @@ pub struct Claims {
 pub struct Principal {
     pub role: Role,
     pub sub: String,
+    /// The token's `ref` claim, when the host app put one there.
+    pub seeker_ref: Option<String>,
 }
 
 impl Principal {
@@ -136,6 +142,7 @@ impl TokenVerifier {
         let principal = Principal {
             role: data.claims.role,
             sub: data.claims.sub,
+            seeker_ref: data.claims.seeker_ref.filter(|r| !r.is_empty()),
         };
         self.verified
             .insert(token.to_owned(), (principal.clone(), data.claims.exp));
@@ -354,6 +361,7 @@ pub fn issue_token(
         role,
         exp: now + ttl.as_secs() as i64,
         iat: now,
+        seeker_ref: None,
     };
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),

@@ -34,6 +34,8 @@ pub struct NewBooking {
     pub fee_minor: i32,
     pub idempotency_key: Option<String>,
     pub request_hash: Vec<u8>,
+    /// The seeker's `ref` for the host app's webhooks, sealed.
+    pub seeker_ref: Option<Sealed>,
 }
 
 /// A booking with where its call stands.
@@ -144,7 +146,7 @@ pub async fn confirm(
     };
     let decided: std::result::Result<String, _> = sqlx::query_scalar(
         "SELECT confirm_booking($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                                $16, $17, $18, $19, make_interval(secs => $20))",
+                                $16, $17, $18, $19, make_interval(secs => $20), $21, $22)",
     )
     .bind(b.id.0)
     .bind(b.slot_id.0)
@@ -166,6 +168,8 @@ pub async fn confirm(
     .bind(Uuid::new_v4())
     .bind(task.encode_to_vec())
     .bind(NOTIFY_WITHIN.as_secs_f64())
+    .bind(b.seeker_ref.as_ref().map(|r| r.bytes.clone()))
+    .bind(b.seeker_ref.as_ref().map(|r| r.key_id.clone()))
     .fetch_one(pool)
     .await;
     match decided.map_err(StoreError::from) {

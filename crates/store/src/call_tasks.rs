@@ -639,7 +639,8 @@ pub async fn finish_without_dialing(
 #[tracing::instrument(skip(pool))]
 pub async fn erase_seeker_phones(pool: &PgPool, retention: Duration) -> Result<u64> {
     let done = sqlx::query(
-        "UPDATE bookings b SET phone_ciphertext = NULL, phone_key_id = NULL
+        "UPDATE bookings b SET phone_ciphertext = NULL, phone_key_id = NULL,
+                               seeker_ref_ciphertext = NULL, seeker_ref_key_id = NULL
            FROM call_tasks t
           WHERE t.booking_id = b.id AND b.phone_ciphertext IS NOT NULL
             AND t.state IN ('done', 'cancelled')

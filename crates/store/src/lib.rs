@@ -14,6 +14,7 @@ mod row;
 pub mod seekers;
 pub mod sign_in;
 pub mod slots;
+pub mod webhooks;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Executor, PgPool};

@@ -10,6 +10,7 @@ fn expired_token() -> String {
         role: Role::Seeker,
         exp: chrono::Utc::now().timestamp() - 600,
         iat: 0,
+        seeker_ref: None,
     };
     encode(
         &Header::default(),

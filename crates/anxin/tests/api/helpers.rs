@@ -617,3 +617,47 @@ impl Drop for RedisServer {
         self.kill();
     }
 }
+
+/// Simulated phones that ring briefly: the expert answers with this
+/// probability, the seeker always; calls last about a second.
+pub fn quick_phones(expert_answer_rate: f64) -> anxin_calls::SimulatedProvider {
+    anxin_calls::SimulatedProvider::new(anxin_calls::SimulatedConfig {
+        expert_answer_rate,
+        expert_busy_rate: 0.0,
+        seeker_answer_rate: 1.0,
+        seeker_busy_rate: 0.0,
+        ring: Duration::from_millis(50)..Duration::from_millis(150),
+        ring_timeout: Duration::from_millis(500),
+        talk: Duration::from_millis(800)..Duration::from_millis(1500),
+    })
+}
+
+/// The call worker, wired as `anxin worker` wires it but with `provider`,
+/// running until `stop` is called.
+pub struct RunningWorker {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), anxin_calls::WorkerError>>,
+}
+
+impl RunningWorker {
+    pub async fn start(app: &TestApp, provider: anxin_calls::SimulatedProvider) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let cfg = anxin::worker::worker_config(&app.settings, &app.state.metrics);
+        let task = tokio::spawn(anxin_calls::run(
+            cfg,
+            app.state.pool.clone(),
+            app.redis().await,
+            app.state.cipher.clone(),
+            Arc::new(provider),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Self { stop, task }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}

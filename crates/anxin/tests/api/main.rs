@@ -28,3 +28,4 @@ mod service;
 mod settings;
 mod sign_in;
 mod slate;
+mod webhooks;

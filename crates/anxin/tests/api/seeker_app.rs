@@ -5,12 +5,10 @@
 //! nothing is open.
 use crate::dashboard_support::browser::Browser;
 use crate::dashboard_support::{artifacts_dir, daily_hour_started_five_minutes_ago, spawn_app};
-use crate::helpers::token;
+use crate::helpers::{quick_phones, token, RunningWorker};
 use anxin_api::auth::Role;
-use anxin_calls::{SimulatedConfig, SimulatedProvider};
 use anxin_domain::payment::ProviderName;
 use chrono::Utc;
-use std::sync::Arc;
 use std::time::Duration as Wait;
 use uuid::Uuid;
 
@@ -133,35 +131,14 @@ async fn the_app_end_to_end(lang: &str, booked_title: &str) {
 
     // The call worker (simulated phones that answer at once) places the
     // call; the page follows it to the end without a reload.
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let provider = Arc::new(SimulatedProvider::new(SimulatedConfig {
-        expert_answer_rate: 1.0,
-        expert_busy_rate: 0.0,
-        seeker_answer_rate: 1.0,
-        seeker_busy_rate: 0.0,
-        ring: std::time::Duration::from_millis(100)..std::time::Duration::from_millis(300),
-        ring_timeout: std::time::Duration::from_secs(5),
-        talk: std::time::Duration::from_secs(1)..std::time::Duration::from_secs(2),
-    }));
-    let cfg = anxin::worker::worker_config(&app.settings, &app.state.metrics);
-    let worker = tokio::spawn(anxin_calls::run(
-        cfg,
-        app.state.pool.clone(),
-        app.redis().await,
-        app.state.cipher.clone(),
-        provider,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let worker = RunningWorker::start(&app, quick_phones(1.0)).await;
     browser
         .wait_for(
             "return document.querySelector('#booking-status').getAttribute('data-state') === 'completed'",
             Wait::from_secs(40),
         )
         .await;
-    let _ = stop.send(());
-    let _ = worker.await;
+    worker.stop().await;
     screenshot(
         &format!("seeker-app-booked-{lang}.png"),
         browser.screenshot_full_page().await,

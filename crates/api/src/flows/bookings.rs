@@ -27,6 +27,8 @@ pub struct ConfirmRequest<'a> {
     pub phone: &'a str,
     pub note: Option<&'a str>,
     pub idempotency_key: Option<&'a str>,
+    /// The token's `ref` claim, sealed onto the booking for webhooks.
+    pub seeker_ref: Option<&'a str>,
 }
 
 pub struct Confirmed {
@@ -155,6 +157,7 @@ pub async fn confirm(
         fee_minor: state.config.fee_minor,
         idempotency_key: req.idempotency_key.map(str::to_owned),
         request_hash: request_hash.clone(),
+        seeker_ref: req.seeker_ref.map(|r| state.cipher.seal_text(r)),
     };
     match bookings::confirm(&state.pool, &new, state.config.max_active_bookings, now).await {
         Ok(booking) => {

@@ -13,3 +13,4 @@ pub mod seekers;
 pub mod sign_in;
 pub mod slate;
 pub mod slots;
+pub mod webhooks;

@@ -44,10 +44,12 @@ fn principal(person: &Person) -> Principal {
         Person::Expert(id) => Principal {
             role: Role::Expert,
             sub: id.to_string(),
+            seeker_ref: None,
         },
         Person::Operator(_, name) => Principal {
             role: Role::Operator,
             sub: name.clone(),
+            seeker_ref: None,
         },
     }
 }

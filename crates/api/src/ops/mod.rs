@@ -109,6 +109,19 @@ pub struct Board {
     pub open_referrals: OpenReferrals,
     /// Booking fees started in the last 24 hours, by where they stand.
     pub payments: PaymentFigures,
+    /// Delivery of the host app's webhooks.
+    pub webhooks: WebhookHealth,
+}
+
+#[derive(Serialize, Default, utoipa::ToSchema)]
+pub struct WebhookHealth {
+    /// Whether `ANXIN_WEBHOOK_URL` is set.
+    pub enabled: bool,
+    /// Waiting to be delivered (or retried).
+    pub pending: i64,
+    /// Given up after 24 h of retries (`anxin webhooks replay` resends).
+    pub failed: i64,
+    pub oldest_undelivered: Option<DateTime<Utc>>,
 }
 
 #[derive(Serialize, Default, utoipa::ToSchema)]
@@ -160,13 +173,20 @@ pub struct UpcomingCallView {
     security(("bearer" = []), ("session" = [])))]
 pub async fn board(_auth: OperatorSession, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let now = Utc::now();
-    let (pending, calls, referrals, counts, fees) = tokio::try_join!(
+    let (pending, calls, referrals, counts, fees, hooks) = tokio::try_join!(
         anxin_store::events::pending_experts(&state.pool, 100),
         anxin_store::events::upcoming_calls(&state.pool, now, now + Duration::hours(1), 200),
         crate::flows::referrals::list_store(&state, anxin_domain::referral::ReferralStatus::Open),
         anxin_store::referrals::open_counts(&state.pool),
         anxin_store::payments::counts_since(&state.pool, now - Duration::hours(24)),
+        anxin_store::webhooks::health(&state.pool),
     )?;
+    let webhooks = WebhookHealth {
+        enabled: state.config.webhook.is_some(),
+        pending: hooks.pending,
+        failed: hooks.failed,
+        oldest_undelivered: hooks.oldest_undelivered,
+    };
     let mut payments = PaymentFigures::default();
     for (status, n) in fees {
         use anxin_domain::payment::PaymentStatus;
@@ -220,6 +240,7 @@ pub async fn board(_auth: OperatorSession, state: web::Data<AppState>) -> ApiRes
             referrals: referrals.into_iter().map(Into::into).collect(),
             open_referrals,
             payments,
+            webhooks,
         }))
 }
 

@@ -41,6 +41,7 @@ pub async fn confirm(
             phone: &body.0.phone,
             note: body.0.note.as_deref(),
             idempotency_key: key.as_deref(),
+            seeker_ref: session.seeker_ref.as_deref(),
         },
     )
     .await?;

@@ -218,6 +218,7 @@ pub async fn seed_booking(
             fee_minor: 1,
             idempotency_key: None,
             request_hash: vec![],
+            seeker_ref: None,
         },
         10,
         Utc::now(),
