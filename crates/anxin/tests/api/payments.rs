@@ -152,6 +152,7 @@ async fn a_hold_is_booked_only_once_its_fee_is_paid_on_the_simulated_page() {
         );
     }
     assert!(!logs().text().contains("13612345678"));
+    assert!(!app.metrics().await.contains("13612345678"));
 }
 
 #[tokio::test]

@@ -223,12 +223,34 @@ pub async fn simulated_pay(
     ))
 }
 
+/// The notification's main fields, as the document describes them (Alipay
+/// sends more; every field but `sign` and `sign_type` is signed).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AlipayNotification {
+    notify_id: String,
+    notify_time: String,
+    app_id: String,
+    /// The payment's id.
+    out_trade_no: String,
+    /// Alipay's own trade number.
+    trade_no: Option<String>,
+    /// In yuan, e.g. `0.01`.
+    total_amount: String,
+    /// `TRADE_SUCCESS`, `TRADE_FINISHED`, `WAIT_BUYER_PAY` or `TRADE_CLOSED`.
+    trade_status: String,
+    /// `RSA2`.
+    sign_type: String,
+    /// Base64 SHA256withRSA signature by Alipay's key.
+    sign: String,
+}
+
 #[utoipa::path(post, path = "/v1/payments/alipay/notify", tag = "seekers",
     description = "Alipay's asynchronous notification (form-encoded, signed RSA2 with Alipay's key). \
                    Answered with the plain text `success` once verified and recorded; a repeat \
                    changes nothing. A forged or mismatched one (signature, app_id, out_trade_no, \
                    total_amount) is refused and changes nothing.",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = AlipayNotification, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "`success`", content_type = "text/plain"),
               (status = 400, body = ErrorBody, description = "`invalid_input`: the notification is refused"),
               (status = 404, body = ErrorBody, description = "Alipay is not the payment provider here")))]
