@@ -5,6 +5,177 @@
 "use strict";
 
 (function () {
+  const ZH_PAGE = document.documentElement.lang.startsWith("zh");
+  // Chinese for every English text of the page (the HTML's and this
+  // script's); English is the source. `say` leaves other text (names,
+  // figures) as it is.
+  const ZH = {
+    "Anxin": "安心",
+    "Operations": "运营",
+    "Sign out": "退出",
+    "loading…": "加载中…",
+    "Headline figures": "主要指标",
+    "Open referrals": "待处理转介",
+    "emergency": "危急",
+    "urgent": "紧急",
+    "routine": "常规",
+    "Webhooks to the host app": "发往宿主应用的通知",
+    "pending": "待发送",
+    "failed": "失败",
+    "oldest": "最早",
+    "Fees, last 24 h": "预约费（近 24 小时）",
+    "paid": "已支付",
+    "refunded": "已退款",
+    "abandoned at payment": "支付时放弃",
+    "Match rate": "匹配率",
+    "booked ÷ saw a slate": "预约数 ÷ 看到名单人数",
+    "Seekers who saw a slate": "看到名单的求助者",
+    "slates served": "次名单",
+    "Bookings confirmed": "已确认预约",
+    "cancelled": "已取消",
+    "Time to match": "匹配用时",
+    "median · p95": "中位数 · p95",
+    "Calls completed": "完成的通话",
+    "connected": "已接通",
+    "Time to connect": "接通用时",
+    "Expert no-shows": "专家未接听",
+    "seeker no-shows": "求助者未接听",
+    "Utilization ahead": "未来时段使用率",
+    "past window": "过去窗口",
+    "Booking Gini": "预约基尼系数",
+    "exposure Gini": "曝光基尼系数",
+    "Experts with no booking": "没有预约的专家",
+    "of": "共",
+    "experts": "位专家",
+    "Hold expiry rate": "保留过期率",
+    "holds placed": "次保留",
+    "409 collision rate": "409 冲突率",
+    "Funnel": "转化漏斗",
+    "Bookings per expert": "每位专家的预约",
+    "Lorenz curve of bookings per expert": "每位专家预约的洛伦兹曲线",
+    "Histogram of bookings per expert": "每位专家预约数的直方图",
+    "Lorenz curve: the further below the diagonal, the more bookings pile on a few experts.": "洛伦兹曲线：越低于对角线，预约越集中在少数专家身上。",
+    "Call outcomes": "通话结果",
+    "Calls finished": "结束的通话",
+    "Attempts": "拨打次数",
+    "Match rate and bookings over time": "匹配率与预约随时间变化",
+    "bookings per": "每",
+    "hour": "小时",
+    "day": "天",
+    "match rate of seekers first seen then": "当时首次出现的求助者的匹配率",
+    "Bookings and match rate over time": "预约与匹配率随时间变化",
+    "By priority group and region": "按优先人群和地区",
+    "Saw slate": "看到名单",
+    "Booked": "已预约",
+    "Completed": "已完成",
+    "Hold expiry": "保留过期",
+    "Collisions": "冲突",
+    "Experts w/o booking": "无预约专家",
+    "Referrals": "转介",
+    "Urgency": "紧急程度",
+    "Seeker": "求助者",
+    "Region": "地区",
+    "Referred": "转介时间",
+    "Resolve": "处理完毕",
+    "Call back (masked)": "回拨（双向隐号）",
+    "No open referrals.": "没有待处理的转介。",
+    "Calls in the next hour": "未来一小时的通话",
+    "Starts": "开始",
+    "Ends": "结束",
+    "Expert": "专家",
+    "Group": "人群",
+    "Call": "通话",
+    "No calls in the next hour.": "未来一小时没有通话。",
+    "Experts awaiting approval": "待审核的专家",
+    "Name": "姓名",
+    "Languages": "语言",
+    "Specialties": "擅长",
+    "Applied": "申请时间",
+    "No applications waiting.": "没有待审核的申请。",
+    "Sign-in link for": "登录链接：",
+    "(send it by the hotline's own channel; it works once)": "（请通过热线自己的渠道发送；只能使用一次）",
+    "Figures are computed from the event log; they refresh every few seconds. Seekers appear only by alias.": "指标由事件日志计算，每隔几秒刷新。求助者只以化名出现。",
+    "Medical workers": "医护人员",
+    "Patients": "患者",
+    "Bereaved families": "逝者家属",
+    "General": "一般",
+    "completed": "已完成",
+    "expert no answer": "专家未接",
+    "expert busy": "专家忙",
+    "seeker no answer": "求助者未接",
+    "seeker busy": "求助者忙",
+    "not dialed": "未拨打",
+    "Saw a slate": "看到名单",
+    "Held a slot": "保留时段",
+    "Call connected": "接通通话",
+    "None in this window.": "此时间窗内没有。",
+    "now": "现在",
+    "no bookings yet": "还没有预约",
+    "share of bookings": "预约占比",
+    "share of experts": "专家占比",
+    "experts by number of bookings": "按预约数统计的专家",
+    "Region ": "地区 ",
+    "Approve": "批准",
+    "Decline": "拒绝",
+    "Sign-in link": "登录链接",
+    "Could not ": "无法",
+    "Could not reach Anxin: ": "无法连接安心：",
+    "Resolution": "处理方式",
+    "Referred to a centre": "已转介到机构",
+    "Contacted": "已联系",
+    "Not needed": "无需",
+    "Centre": "机构",
+    "Queued": "排队中",
+    "Ringing your phone…": "正在呼叫你的电话…",
+    "Ringing the seeker…": "正在呼叫求助者…",
+    "Connected": "已接通",
+    "Waiting to retry": "等待重拨",
+    "Last callback: ": "上次回拨：",
+    "Your phone (E.164)": "你的电话（E.164）",
+    "Call back": "回拨",
+    "Figures may be stale: ": "指标可能已过时：",
+    "live · updated ": "实时 · 更新于 ",
+    "approve the expert": "批准该专家",
+    "suspend the expert": "拒绝该专家",
+    "make a sign-in link": "生成登录链接",
+    "resolve the referral": "处理该转介",
+    "call the seeker back": "回拨求助者",
+    "scheduled": "已安排",
+    "dialing expert": "呼叫专家中",
+    "dialing seeker": "呼叫求助者中",
+    "bridged": "通话中",
+    "retry waiting": "等待重拨",
+    "ended": "已结束",
+    "Window": "时间窗",
+    "median": "中位数",
+    "Sign in": "登录",
+  };
+  const say = (text) => (ZH_PAGE && typeof text === "string" && Object.prototype.hasOwnProperty.call(ZH, text) ? ZH[text] : text);
+
+  // The page's own texts and labels, once, at load.
+  function translatePage() {
+    if (!ZH_PAGE) return;
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const key = n.nodeValue.trim();
+      if (!key) continue;
+      // "emergency · 3 urgent · …": each part between the dots on its own.
+      const zh = key.replace(/[^·]+/g, (part) => {
+        const word = part.trim();
+        const said = say(word);
+        return said === word ? part : part.replace(word, said);
+      });
+      if (zh !== key) n.nodeValue = n.nodeValue.replace(key, zh);
+    }
+    for (const e of document.querySelectorAll("[aria-label], [placeholder]")) {
+      for (const a of ["aria-label", "placeholder"]) {
+        const v = e.getAttribute(a);
+        if (v && Object.prototype.hasOwnProperty.call(ZH, v)) e.setAttribute(a, ZH[v]);
+      }
+    }
+    document.title = "安心 · 运营";
+  }
+
   const POLL_MS = 3000;
   const SVG = "http://www.w3.org/2000/svg";
   const WINDOWS = ["1h", "24h", "7d"];
@@ -54,15 +225,17 @@
 
   function el(tag, attrs, text) {
     const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
-    if (text !== undefined) e.textContent = text;
+    for (const [k, v] of Object.entries(attrs || {})) {
+      e.setAttribute(k, k === "aria-label" || k === "placeholder" ? say(v) : v);
+    }
+    if (text !== undefined) e.textContent = say(text);
     return e;
   }
 
   function svg(tag, attrs, text) {
     const e = document.createElementNS(SVG, tag);
     for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
-    if (text !== undefined) e.textContent = text;
+    if (text !== undefined) e.textContent = say(text);
     return e;
   }
 
@@ -149,7 +322,7 @@
     clear(chart);
     const pts = s.series.points;
     document.getElementById("bucket-label").textContent =
-      s.series.bucket_seconds >= 3600 ? "hour" : s.series.bucket_seconds / 60 + " minutes";
+      s.series.bucket_seconds >= 3600 ? say("hour") : s.series.bucket_seconds / 60 + (ZH_PAGE ? " 分钟" : " minutes");
     const W = fitWidth(chart, 640), H = 220, L = 34, R = 38, T = 10, B = 26;
     const w = W - L - R, h = H - T - B;
     const maxB = Math.max(1, ...pts.map((p) => p.bookings));
@@ -270,7 +443,7 @@
     for (const [g, label] of Object.entries(GROUPS)) {
       if (s.by_priority_group[g]) row(label, s.by_priority_group[g], "group-row");
     }
-    for (const [r, f] of Object.entries(s.by_region)) row("Region " + r, f);
+    for (const [r, f] of Object.entries(s.by_region)) row(say("Region ") + r, f);
   }
 
   // ---- board ----------------------------------------------------------------
@@ -286,7 +459,7 @@
       tr.appendChild(el("td", {}, c.seeker_alias));
       tr.appendChild(el("td", {}, GROUPS[c.priority_group] || c.priority_group));
       const state = el("td");
-      const label = c.call_state.replace(/_/g, " ") + (c.outcome ? " · " + (OUTCOME_LABELS[c.outcome] || c.outcome) : "");
+      const label = say(c.call_state.replace(/_/g, " ")) + (c.outcome ? " · " + say(OUTCOME_LABELS[c.outcome] || c.outcome) : "");
       state.appendChild(el("span", { class: "badge " + c.call_state }, label));
       tr.appendChild(state);
       tr.appendChild(el("td", { class: "num" }, String(c.attempts)));
@@ -336,12 +509,12 @@
       });
       const answer = await r.json().catch(() => ({}));
       if (!r.ok) {
-        showError("Could not " + what + ": " + (answer.message || r.status));
+        showError(say("Could not ") + say(what) + ": " + (answer.message || r.status));
         return null;
       }
       return answer;
     } catch (e) {
-      showError("Could not reach Anxin: " + e.message);
+      showError(say("Could not reach Anxin: ") + e.message);
       return null;
     }
   }
@@ -426,7 +599,7 @@
     const c = r.callback;
     const live = c && c.call_state !== "ended" && c.call_state !== "cancelled";
     if (c) {
-      const text = live ? CALL_STATES[c.call_state] || c.call_state : "Last callback: " + (c.outcome || c.call_state).replace(/_/g, " ");
+      const text = live ? say(CALL_STATES[c.call_state] || c.call_state) : say("Last callback: ") + say((c.outcome || c.call_state).replace(/_/g, " "));
       td.appendChild(el("div", { class: "callback-state", role: "status" }, text));
     }
     if (live) return td;
@@ -502,12 +675,12 @@
       showError("");
       dot.className = "dot live";
       document.getElementById("updated").textContent =
-        "live · updated " + new Date(s.until).toLocaleTimeString() + " (" + s.query_ms + " ms)";
+        say("live · updated ") + new Date(s.until).toLocaleTimeString() + " (" + s.query_ms + " ms)";
       document.body.setAttribute("data-window", s.window);
       document.body.setAttribute("data-updated", s.until);
     } catch (e) {
       dot.className = "dot stale";
-      showError("Figures may be stale: " + e.message);
+      showError(say("Figures may be stale: ") + e.message);
     } finally {
       inFlight = false;
     }
@@ -523,6 +696,16 @@
   }
 
   function start() {
+    translatePage();
+    const sw = document.getElementById("lang-switch");
+    if (!ZH_PAGE) {
+      sw.textContent = "中文";
+      sw.href = "?lang=zh";
+      sw.lang = "zh";
+    }
+    sw.addEventListener("click", () => {
+      document.cookie = "anxin_lang=" + (ZH_PAGE ? "en" : "zh") + "; path=/; max-age=31536000; samesite=strict";
+    });
     for (const b of document.querySelectorAll(".windows button")) {
       b.addEventListener("click", () => selectWindow(b.getAttribute("data-window")));
     }

@@ -1029,6 +1029,36 @@ async fn dashboard_in_a_real_browser() {
         browser.screenshot_full_page().await,
     )
     .unwrap();
+
+    // In Chinese (the default without an English Accept-Language; here by
+    // the switch): the page's own texts and the drawn ones, the figures
+    // unchanged.
+    let english = browser
+        .run("return document.querySelector('[data-figure=\"bookings_confirmed\"]').textContent")
+        .await;
+    browser.click("#lang-switch").await;
+    let shown = browser
+        .wait_for(
+            "return document.documentElement.lang === 'zh-CN' && document.body.getAttribute('data-updated') && \
+             [document.querySelector('#referral-card .label').textContent, \
+              document.querySelector('#funnel li span').textContent, \
+              document.querySelector('#lang-switch').textContent, \
+              document.querySelector('[data-figure=\"bookings_confirmed\"]').textContent]",
+            std::time::Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(shown[0], "待处理转介");
+    assert_eq!(shown[1], "看到名单");
+    assert_eq!(shown[2], "English");
+    assert_eq!(shown[3], english);
+    browser.resize(1366, 900).await;
+    // The charts are drawn to the width at the next poll.
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    std::fs::write(
+        dir.join("ops-dashboard-zh.png"),
+        browser.screenshot_full_page().await,
+    )
+    .unwrap();
     browser.quit().await;
     app.stop().await;
 }

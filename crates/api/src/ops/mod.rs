@@ -283,7 +283,10 @@ pub async fn page(req: HttpRequest) -> ApiResult<HttpResponse> {
         Credential::Valid(p, _) if p.role != crate::auth::Role::Operator => {
             Err(ApiError::Forbidden("only operators may see the dashboard"))
         }
-        Credential::Valid(..) => Ok(html(StatusCode::OK, DASHBOARD_HTML.to_string())),
+        Credential::Valid(..) => Ok(html(
+            StatusCode::OK,
+            DASHBOARD_HTML.replace("{{lang}}", crate::pages::Lang::of(&req).tag()),
+        )),
     }
 }
 
