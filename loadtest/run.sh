@@ -110,7 +110,7 @@ cat > "$OUT/confirm-real.sql" <<'SQL'
 SELECT confirm_booking(gen_random_uuid(), s.id, s.expert_id, k.id, gen_random_uuid(), s.starts_at, s.ends_at,
                        '\x0102030405060708090a0b0c0d0e0f'::bytea, 'k1', '+86 138****0000', NULL, 'general', 1,
                        NULL, '\x0a0b'::bytea, 1000000, now(), gen_random_uuid(), '\x0a0b0c'::bytea,
-                       interval '60 seconds')
+                       interval '60 seconds', NULL::bytea, NULL::text)
   FROM (SELECT nextval('bench_next') AS n) x JOIN bench_slots s ON s.n = x.n JOIN bench_seekers k ON k.n = :seeker;
 SQL
 pgbench -h 127.0.0.1 -U postgres -n -c 16 -j 2 -T 15 -f "$OUT/confirm-real.sql" anxin_pgbench_real | tee "$OUT/pgbench-real.txt"
