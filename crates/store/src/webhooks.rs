@@ -7,13 +7,37 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-/// Turns the triggers on or off: on when a webhook URL is configured.
+/// The triggers that write the outbox, on their tables.
+const TRIGGERS: [(&str, &str); 3] = [
+    ("bookings", "webhooks_of_bookings"),
+    ("call_tasks", "webhooks_of_calls"),
+    ("payments", "webhooks_of_payments"),
+];
+
+/// Turns webhooks on or off: on when a webhook URL is configured. Off, the
+/// triggers are disabled altogether, so a booking pays nothing for them;
+/// they are switched (a short table lock) only when their state differs.
 #[tracing::instrument(skip(pool))]
 pub async fn set_enabled(pool: &PgPool, enabled: bool) -> Result<()> {
     sqlx::query("UPDATE webhook_config SET enabled = $1 WHERE id = 1")
         .bind(enabled)
         .execute(pool)
         .await?;
+    for (table, trigger) in TRIGGERS {
+        let on: Option<bool> = sqlx::query_scalar(
+            "SELECT tgenabled <> 'D' FROM pg_trigger WHERE tgname = $1 AND NOT tgisinternal",
+        )
+        .bind(trigger)
+        .fetch_optional(pool)
+        .await?;
+        if on.is_some_and(|on| on != enabled) {
+            let switch = if enabled { "ENABLE" } else { "DISABLE" };
+            // Names from the constant above, never from input.
+            sqlx::query(&format!("ALTER TABLE {table} {switch} TRIGGER {trigger}"))
+                .execute(pool)
+                .await?;
+        }
+    }
     Ok(())
 }
 

@@ -481,3 +481,33 @@ async fn a_reminder_goes_once_per_booking_and_never_for_a_cancelled_one() {
     assert_eq!(reminders, [kept]);
     let _ = later;
 }
+
+#[tokio::test]
+async fn without_a_url_the_triggers_are_off_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let expert = app.expert_with(&all_week(60)).await;
+    let slot = app.open_slot_ids(expert, 1..2).await[0];
+    let seeker = new_seeker();
+    let booking = app.book(&seeker, slot, PHONE).await;
+    let r = app
+        .post(
+            &seeker,
+            &format!("/v1/bookings/{booking}/cancel"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let db = app.db().await;
+    let written: i64 = sqlx::query_scalar("SELECT count(*) FROM webhooks")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(written, 0);
+    let enabled: Vec<String> = sqlx::query_scalar(
+        "SELECT tgname::text FROM pg_trigger WHERE tgname LIKE 'webhooks_of_%' AND tgenabled <> 'D'",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert!(enabled.is_empty(), "{enabled:?}");
+}
