@@ -46,3 +46,9 @@ crate::named! {
         CallFailed = "call_failed",
     }
 }
+
+/// An amount in fen as yuan with two decimals (`1` → `0.01`), as the pages
+/// and Alipay write it.
+pub fn yuan(minor: i32) -> String {
+    format!("{}.{:02}", minor / 100, minor % 100)
+}

@@ -13,7 +13,7 @@
 //! Times of leases are the database's `now()`, so workers with skewed clocks
 //! still agree on when a lease ran out.
 use crate::crypto::Sealed;
-use crate::row;
+use crate::row::{self, seconds};
 use crate::{Result, StoreError};
 use anxin_domain::call::{CallOutcome, CallState};
 use anxin_domain::ids::{BookingId, CallTaskId};
@@ -752,8 +752,4 @@ pub async fn attempts(pool: &PgPool, task: CallTaskId) -> Result<Vec<AttemptRow>
     .bind(task.0)
     .fetch_all(pool)
     .await?)
-}
-
-fn seconds(d: Duration) -> f64 {
-    d.num_milliseconds() as f64 / 1000.0
 }

@@ -1,7 +1,8 @@
 //! Payments of the token fee, and the refund outbox (see the migration
 //! `payments`). A payment belongs to one hold; its booking is the booking
 //! made from that hold, found through `bookings.hold_id`.
-use crate::{row, Result};
+use crate::row::{self, seconds};
+use crate::Result;
 use anxin_domain::ids::{BookingId, ExpertId, HoldId, PaymentId, SeekerId, SlotId};
 use anxin_domain::payment::{PaymentStatus, ProviderName, RefundReason};
 use chrono::{DateTime, Duration, Utc};
@@ -173,7 +174,6 @@ pub async fn expire_pending(pool: &PgPool) -> Result<u64> {
 /// that failed for a reason not the seeker's. Returns how many were added.
 #[tracing::instrument(skip(pool))]
 pub async fn owe_refunds(pool: &PgPool, lapse_after: Duration) -> Result<u64> {
-    let seconds = lapse_after.num_milliseconds() as f64 / 1000.0;
     Ok(sqlx::query(
         "INSERT INTO refunds (payment_id, reason)
          SELECT p.id,
@@ -192,7 +192,7 @@ pub async fn owe_refunds(pool: &PgPool, lapse_after: Duration) -> Result<u64> {
                   AND t.outcome IN ('expert_no_answer', 'expert_busy', 'failed')))
          ON CONFLICT (payment_id) DO NOTHING",
     )
-    .bind(seconds)
+    .bind(seconds(lapse_after))
     .execute(pool)
     .await?
     .rows_affected())
@@ -216,7 +216,6 @@ pub async fn take_due_refunds(
     retry_after: Duration,
     limit: i64,
 ) -> Result<Vec<DueRefund>> {
-    let seconds = retry_after.num_milliseconds() as f64 / 1000.0;
     let taken: Vec<(uuid::Uuid, String, i32)> = sqlx::query_as(
         "WITH due AS (
              SELECT payment_id FROM refunds
@@ -230,7 +229,7 @@ pub async fn take_due_refunds(
            FROM due WHERE r.payment_id = due.payment_id
       RETURNING r.payment_id, r.reason, r.attempts",
     )
-    .bind(seconds)
+    .bind(seconds(retry_after))
     .bind(limit)
     .fetch_all(pool)
     .await?;
@@ -330,7 +329,6 @@ pub async fn take_overdue(
     late: Duration,
     limit: i64,
 ) -> Result<Vec<PaymentRow>> {
-    let seconds = late.num_milliseconds() as f64 / 1000.0;
     let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
         "WITH due AS (
              SELECT id FROM payments
@@ -344,7 +342,7 @@ pub async fn take_overdue(
       RETURNING p.id",
     )
     .bind(provider.as_str())
-    .bind(seconds)
+    .bind(seconds(late))
     .bind(limit)
     .fetch_all(pool)
     .await?;

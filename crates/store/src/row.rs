@@ -35,3 +35,8 @@ fn unknown(column: &str, e: UnknownName) -> sqlx::Error {
         source: Box::new(e),
     }
 }
+
+/// A span as the seconds `make_interval(secs => …)` takes.
+pub(crate) fn seconds(d: chrono::Duration) -> f64 {
+    d.num_milliseconds() as f64 / 1000.0
+}

@@ -2,6 +2,7 @@
 //! triggers in the transactions that make the changes, and by the reminder
 //! sweep here; any API instance leases due ones and delivers them.
 use crate::crypto::Sealed;
+use crate::row::seconds;
 use crate::Result;
 use chrono::{DateTime, Duration, Utc};
 use sqlx::{PgPool, Row};
@@ -42,34 +43,24 @@ pub async fn set_enabled(pool: &PgPool, enabled: bool) -> Result<()> {
 }
 
 /// Queues `call.reminder` for confirmed bookings starting within `within`
-/// (once per booking: the outbox's unique index). Returns how many.
+/// (once per booking: the outbox's unique index). Returns how many were
+/// due one.
 #[tracing::instrument(skip(pool))]
 pub async fn queue_reminders(pool: &PgPool, within: Duration) -> Result<u64> {
-    let seconds = within.num_milliseconds() as f64 / 1000.0;
-    let rows: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT b.id FROM bookings b
+    // The same function the triggers use: nothing while webhooks are off.
+    let done = sqlx::query(
+        "SELECT webhook('call.reminder', b.id, NULL, jsonb_build_object(
+                    'booking_id', b.id, 'starts_at', b.starts_at, 'ends_at', b.ends_at))
+           FROM bookings b
           WHERE b.status = 'confirmed' AND b.starts_at > now()
             AND b.starts_at <= now() + make_interval(secs => $1)
             AND NOT EXISTS (SELECT 1 FROM webhooks w
                              WHERE w.booking_id = b.id AND w.type = 'call.reminder')",
     )
-    .bind(seconds)
-    .fetch_all(pool)
+    .bind(seconds(within))
+    .execute(pool)
     .await?;
-    let mut queued = 0;
-    for id in rows {
-        // The same function the triggers use: nothing while webhooks are off.
-        let done = sqlx::query(
-            "SELECT webhook('call.reminder', b.id, NULL, jsonb_build_object(
-                        'booking_id', b.id, 'starts_at', b.starts_at, 'ends_at', b.ends_at))
-               FROM bookings b WHERE b.id = $1 AND b.status = 'confirmed'",
-        )
-        .bind(id)
-        .execute(pool)
-        .await?;
-        queued += done.rows_affected();
-    }
-    Ok(queued)
+    Ok(done.rows_affected())
 }
 
 /// A webhook to deliver now.
@@ -97,7 +88,6 @@ pub async fn take_due(
     lease: Duration,
     limit: i64,
 ) -> Result<Vec<DueWebhook>> {
-    let seconds = lease.num_milliseconds() as f64 / 1000.0;
     let rows = sqlx::query(
         "WITH due AS (
              SELECT w.id FROM webhooks w
@@ -116,7 +106,7 @@ pub async fn take_due(
                 (SELECT b.seeker_ref_key_id FROM bookings b WHERE b.id = w.booking_id) AS ref_key",
     )
     .bind(owner)
-    .bind(seconds)
+    .bind(seconds(lease))
     .bind(limit)
     .fetch_all(pool)
     .await?;

@@ -256,16 +256,11 @@ async fn status(app: &TestApp, seeker: &str, payment: &str) -> String {
     v["status"].as_str().unwrap().to_string()
 }
 
-async fn slots(app: &TestApp, n: usize) -> Vec<Uuid> {
-    let expert = app.expert_with(&all_week(60)).await;
-    app.open_slot_ids(expert, 1..n + 1).await
-}
-
 #[tokio::test]
 async fn a_fee_paid_at_the_alipay_cashier_is_confirmed_by_its_signed_notification_only() {
     let gw = gateway().await;
     let app = alipay_app(&gw).await;
-    let slot = slots(&app, 1).await[0];
+    let slot = app.future_slots(1).await[0];
     let seeker = new_seeker();
     let (hold, id, pay_url) = hold_and_pay_url(&app, &seeker, slot).await;
 
@@ -373,7 +368,7 @@ async fn a_late_notification_is_found_by_query_and_refunds_go_through_the_gatewa
     let gw = gateway().await;
     let app = alipay_app(&gw).await;
     let db = app.db().await;
-    let slot = slots(&app, 2).await;
+    let slot = app.future_slots(2).await;
 
     // Paid at the cashier, but the notification never comes: once overdue,
     // the settler's query finds it paid.
@@ -405,15 +400,8 @@ async fn a_late_notification_is_found_by_query_and_refunds_go_through_the_gatewa
         .json()
         .await
         .unwrap();
-    let path = format!(
-        "/v1/bookings/{}/cancel",
-        booking["booking_id"].as_str().unwrap()
-    );
-    let (ops, empty) = (operator(), json!({}));
-    let _ = tokio::join!(
-        app.post(&seeker, &path, &empty),
-        app.post(&ops, &path, &empty)
-    );
+    let booking_id = booking["booking_id"].as_str().unwrap();
+    let _ = app.cancel_twice_at_once(&seeker, booking_id).await;
 
     // And a paid hold that lapsed without a booking.
     let other = new_seeker();

@@ -335,6 +335,27 @@ impl TestApp {
         hold_id(r).await
     }
 
+    /// An expert with hour-long slots all week; returns the first `n` that
+    /// have not started.
+    pub async fn future_slots(&self, n: usize) -> Vec<Uuid> {
+        let expert = self.expert_with(&all_week(60)).await;
+        self.open_slot_ids(expert, 1..n + 1).await
+    }
+
+    /// The booking's seeker and an operator cancel it at the same moment;
+    /// their two answers' statuses, sorted.
+    pub async fn cancel_twice_at_once(&self, seeker: &str, booking: &str) -> [StatusCode; 2] {
+        let (ops, empty) = (operator(), json!({}));
+        let path = format!("/v1/bookings/{booking}/cancel");
+        let (a, b) = tokio::join!(
+            self.post(seeker, &path, &empty),
+            self.post(&ops, &path, &empty)
+        );
+        let mut statuses = [a.status(), b.status()];
+        statuses.sort();
+        statuses
+    }
+
     /// Hold and confirm; returns the booking id.
     pub async fn book(&self, seeker: &str, slot: Uuid, phone: &str) -> Uuid {
         let hold = self.held(seeker, slot).await;

@@ -18,13 +18,6 @@ async fn paying_app(tweak: impl FnOnce(&mut anxin::config::Settings)) -> TestApp
     .await
 }
 
-/// An expert with hour-long slots all week; returns the first few that
-/// have not started.
-async fn slots(app: &TestApp, n: usize) -> Vec<Uuid> {
-    let expert = app.expert_with(&all_week(60)).await;
-    app.open_slot_ids(expert, 1..n + 1).await
-}
-
 async fn start_payment(app: &TestApp, seeker: &str, hold: &str) -> reqwest::Response {
     app.post(seeker, &format!("/v1/holds/{hold}/payment"), &json!({}))
         .await
@@ -52,7 +45,7 @@ async fn payment(app: &TestApp, token: &str, id: &str) -> Value {
 #[tokio::test]
 async fn a_hold_is_booked_only_once_its_fee_is_paid_on_the_simulated_page() {
     let app = paying_app(|_| {}).await;
-    let slot = slots(&app, 1).await[0];
+    let slot = app.future_slots(1).await[0];
     let seeker = new_seeker();
     let hold = app.held(&seeker, slot).await;
 
@@ -162,7 +155,7 @@ async fn a_pending_payment_keeps_the_hold_and_once_it_expires_the_slot_opens_aga
         s.payment_window_seconds = 2;
     })
     .await;
-    let slot = slots(&app, 1).await[0];
+    let slot = app.future_slots(1).await[0];
     let seeker = new_seeker();
     let hold = app.held(&seeker, slot).await;
     let r = start_payment(&app, &seeker, &hold).await;
@@ -206,7 +199,7 @@ async fn a_pending_payment_keeps_the_hold_and_once_it_expires_the_slot_opens_aga
 #[tokio::test]
 async fn with_a_fee_of_zero_there_is_no_payment_step() {
     let app = paying_app(|s| s.fee_minor = 0).await;
-    let slot = slots(&app, 1).await[0];
+    let slot = app.future_slots(1).await[0];
     let seeker = new_seeker();
     let hold = app.held(&seeker, slot).await;
     let r = start_payment(&app, &seeker, &hold).await;
@@ -232,7 +225,7 @@ async fn paid_hold(app: &TestApp, seeker: &str, slot: Uuid) -> (String, String) 
 #[tokio::test]
 async fn a_fee_is_refunded_once_when_the_seeker_did_not_get_their_call() {
     let app = paying_app(|_| {}).await;
-    let slot = slots(&app, 4).await;
+    let slot = app.future_slots(4).await;
     let db = app.db().await;
     let settle = || anxin_api::flows::payments::settle(&app.state);
 
@@ -245,17 +238,8 @@ async fn a_fee_is_refunded_once_when_the_seeker_did_not_get_their_call() {
         .json()
         .await
         .unwrap();
-    let path = format!(
-        "/v1/bookings/{}/cancel",
-        booking["booking_id"].as_str().unwrap()
-    );
-    let (ops, empty) = (operator(), json!({}));
-    let (a, b) = tokio::join!(
-        app.post(&seeker, &path, &empty),
-        app.post(&ops, &path, &empty)
-    );
-    let mut statuses = [a.status(), b.status()];
-    statuses.sort();
+    let booking_id = booking["booking_id"].as_str().unwrap();
+    let statuses = app.cancel_twice_at_once(&seeker, booking_id).await;
     assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
 
     // 2. A paid hold that lapses without a booking (its time moved back

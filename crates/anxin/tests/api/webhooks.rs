@@ -358,8 +358,7 @@ async fn every_event_type_arrives_signed_with_the_seekers_ref_and_never_a_number
 async fn a_receiver_that_fails_twice_gets_the_event_a_third_time_and_replay_sends_it_again() {
     let (url, got) = receiver(2, false).await;
     let app = app_sending_to(&url, |_| {}).await;
-    let expert = app.expert_with(&all_week(60)).await;
-    let slot = app.open_slot_ids(expert, 1..2).await[0];
+    let slot = app.future_slots(1).await[0];
     app.book(&new_seeker(), slot, PHONE).await;
 
     let three = wait_for(&got, "three attempts", |g| g.len() >= 3).await;
@@ -412,8 +411,7 @@ async fn a_receiver_that_fails_twice_gets_the_event_a_third_time_and_replay_send
 async fn a_receiver_that_hangs_holds_up_no_confirmation() {
     let (url, got) = receiver(0, true).await;
     let app = app_sending_to(&url, |_| {}).await;
-    let expert = app.expert_with(&all_week(60)).await;
-    let slots = app.open_slot_ids(expert, 1..6).await;
+    let slots = app.future_slots(5).await;
     app.book(&new_seeker(), slots[0], PHONE).await;
     // The receiver holds that event's request open...
     wait_for(&got, "the first event", |g| !g.is_empty()).await;
@@ -485,8 +483,7 @@ async fn a_reminder_goes_once_per_booking_and_never_for_a_cancelled_one() {
 #[tokio::test]
 async fn without_a_url_the_triggers_are_off_and_nothing_is_written() {
     let app = spawn_app().await;
-    let expert = app.expert_with(&all_week(60)).await;
-    let slot = app.open_slot_ids(expert, 1..2).await[0];
+    let slot = app.future_slots(1).await[0];
     let seeker = new_seeker();
     let booking = app.book(&seeker, slot, PHONE).await;
     let r = app

@@ -36,7 +36,7 @@ pub struct Confirmed {
     pub replayed: bool,
 }
 
-fn hold_expired() -> ApiError {
+pub(crate) fn hold_expired() -> ApiError {
     ApiError::conflict(
         ErrorCode::HoldExpired,
         "the hold has expired or was released; hold the slot again",

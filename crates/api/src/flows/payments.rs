@@ -13,6 +13,7 @@
 //!   whatever races) and makes the due refunds through the provider,
 //!   retrying with backoff.
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::flows::bookings::hold_expired;
 use crate::payments::Queried;
 use crate::state::AppState;
 use anxin_domain::ids::{HoldId, PaymentId};
@@ -41,13 +42,6 @@ pub struct Started {
     pub pay_url: String,
     /// False when the hold already had this payment.
     pub created: bool,
-}
-
-fn hold_expired() -> ApiError {
-    ApiError::conflict(
-        ErrorCode::HoldExpired,
-        "the hold has expired or was released; hold the slot again",
-    )
 }
 
 /// Creates (or returns) the hold's payment. 409 `invalid_transition` when
@@ -280,7 +274,7 @@ pub async fn alipay_notified(
         )
         .await;
     }
-    if notified.total_amount != crate::payments::alipay::yuan(payment.amount_minor) {
+    if notified.total_amount != anxin_domain::payment::yuan(payment.amount_minor) {
         return refuse(
             state,
             Some(id),

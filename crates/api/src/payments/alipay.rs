@@ -11,7 +11,7 @@
 //! SHA256withRSA); this module writes the protocol only.
 use super::{PayFuture, PaymentError, PaymentProvider, Queried};
 use anxin_domain::ids::PaymentId;
-use anxin_domain::payment::ProviderName;
+use anxin_domain::payment::{yuan, ProviderName};
 use anxin_store::payments::PaymentRow;
 use base64::Engine;
 use chrono::{DateTime, FixedOffset, Offset, Utc};
@@ -78,11 +78,6 @@ pub fn signed_content(params: &BTreeMap<String, String>, skip: &[&str]) -> Strin
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-/// Alipay writes amounts in yuan with two decimals.
-pub fn yuan(minor: i32) -> String {
-    format!("{}.{:02}", minor / 100, minor % 100)
 }
 
 /// Alipay's timestamps: Beijing time, `yyyy-MM-dd HH:mm:ss`.

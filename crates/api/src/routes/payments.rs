@@ -9,7 +9,7 @@ use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use anxin_domain::ids::{HoldId, PaymentId};
-use anxin_domain::payment::{PaymentStatus, ProviderName};
+use anxin_domain::payment::{yuan, PaymentStatus, ProviderName};
 use anxin_store::payments::{MarkPaid, PaymentRow};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -138,10 +138,6 @@ async fn simulated_payment(state: &AppState, id: &str) -> ApiResult<PaymentRow> 
         return Err(ApiError::NotFound("payment"));
     }
     Ok(payment)
-}
-
-fn yuan(minor: i32) -> String {
-    format!("{}.{:02}", minor / 100, minor % 100)
 }
 
 fn simulated_page(lang: Lang, p: &PaymentRow, notice: Option<&str>) -> String {

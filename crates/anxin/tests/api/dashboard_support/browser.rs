@@ -109,6 +109,18 @@ impl Browser {
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .await
+            .unwrap_or_else(|(err, message)| panic!("webdriver {path}: {err}: {message}"))
+    }
+
+    /// A WebDriver command; its error and message when it failed.
+    async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, (String, Value)> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut req = self.http.request(method, url);
         if let Some(b) = body {
@@ -116,9 +128,9 @@ impl Browser {
         }
         let r: Value = req.send().await.unwrap().json().await.unwrap();
         if let Some(err) = r["value"]["error"].as_str() {
-            panic!("webdriver {path}: {err}: {}", r["value"]["message"]);
+            return Err((err.to_string(), r["value"]["message"].clone()));
         }
-        r["value"].clone()
+        Ok(r["value"].clone())
     }
 
     pub async fn goto(&self, url: &str) {
@@ -147,14 +159,24 @@ impl Browser {
         .await;
     }
 
+    /// Clicks the element `css` names. A page that redraws may replace it
+    /// between finding and clicking: then it is found again, a few times.
     pub async fn click(&self, css: &str) {
-        let e = self.find(css).await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{e}/click"),
-            Some(json!({})),
-        )
-        .await;
+        for _ in 0..5 {
+            let e = self.find(css).await;
+            let path = format!("/element/{e}/click");
+            match self
+                .try_call(reqwest::Method::POST, &path, Some(json!({})))
+                .await
+            {
+                Ok(_) => return,
+                Err((err, _)) if err == "stale element reference" => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err((err, message)) => panic!("webdriver {path}: {err}: {message}"),
+            }
+        }
+        panic!("{css} kept being redrawn before it could be clicked");
     }
 
     pub async fn run(&self, script: &str) -> Value {
