@@ -44,6 +44,10 @@ pub enum CallProviderKind {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Settings {
     pub env: Environment,
+    /// Whether `ANXIN_ENV` was set (by a variable or the file) rather than
+    /// defaulted: a server reachable from other machines must say which it is.
+    #[serde(skip)]
+    pub env_given: bool,
     pub listen: String,
     pub database_url: String,
     pub redis_url: String,
@@ -178,6 +182,19 @@ pub struct Settings {
     /// in production).
     #[serde(deserialize_with = "text::parse")]
     pub demo_traffic: bool,
+    /// Comma-separated CIDRs whose `X-Forwarded-For` is believed for
+    /// per-address limits; none by default (the TCP peer is the client).
+    pub trusted_proxies: Option<String>,
+    /// The bearer token `/metrics` requires (always required in
+    /// production: without one, nobody reads it).
+    #[serde(skip_serializing)]
+    pub metrics_token: Option<SecretString>,
+    /// A seeker's priority group only from the host-app token's `group`.
+    #[serde(deserialize_with = "text::parse")]
+    pub priority_from_token: bool,
+    /// The country calling code of phone numbers written without `+` or
+    /// `00`: with `86`, `138 0000 0000` is +86 138 0000 0000.
+    pub phone_country_code: String,
 }
 
 impl Default for Settings {
@@ -185,6 +202,7 @@ impl Default for Settings {
         let api = anxin_api::ApiConfig::default();
         Self {
             env: Environment::Development,
+            env_given: false,
             listen: "127.0.0.1:8080".into(),
             database_url: "postgres://postgres@127.0.0.1:5432/anxin".into(),
             redis_url: "redis://127.0.0.1:6379".into(),
@@ -244,7 +262,21 @@ impl Default for Settings {
             sign_ins_per_minute_per_ip: api.sign_ins_per_minute_per_ip,
             applications_per_hour_per_ip: api.applications_per_hour_per_ip,
             demo_traffic: false,
+            trusted_proxies: None,
+            metrics_token: None,
+            priority_from_token: false,
+            phone_country_code: anxin_domain::phone::DEFAULT_COUNTRY_CODE.into(),
         }
+    }
+}
+
+/// A listen address only this machine can reach (`localhost:…` too).
+fn is_loopback(listen: &str) -> bool {
+    match listen.parse::<std::net::SocketAddr>() {
+        Ok(addr) => addr.ip().is_loopback(),
+        Err(_) => listen
+            .rsplit_once(':')
+            .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost")),
     }
 }
 
@@ -292,12 +324,31 @@ impl Settings {
             .config_file
             .clone()
             .unwrap_or_else(|| "anxin.toml".into());
-        Figment::from(Serialized::defaults(Settings::default()))
+        let env_given =
+            env.dict.contains_key("env") || Figment::from(Toml::file(&file)).contains("env");
+        let mut settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file(&file))
             .merge(env)
             .extract()
             .map_err(|e| anyhow::anyhow!(describe(&e)))
-            .context("reading configuration (defaults, ANXIN_CONFIG file, ANXIN_* variables)")
+            .context("reading configuration (defaults, ANXIN_CONFIG file, ANXIN_* variables)")?;
+        settings.env_given = env_given;
+        Ok(settings)
+    }
+
+    /// A server that other machines can reach must be told whether it is a
+    /// development or a production one: with `ANXIN_ENV` unset it would
+    /// serve with development secrets and the simulated providers.
+    pub fn check_exposure(&self) -> anyhow::Result<()> {
+        if self.env_given || is_loopback(&self.listen) {
+            return Ok(());
+        }
+        bail!(
+            "ANXIN_ENV is not set and ANXIN_LISTEN={} is reachable from other machines: \
+             set ANXIN_ENV=production (with real secrets), or ANXIN_ENV=development \
+             to serve development settings on purpose",
+            self.listen
+        )
     }
 
     /// Who takes the fee. Development's default is the simulation;
@@ -405,6 +456,14 @@ impl Settings {
         {
             bail!("ANXIN_WEBHOOK_SECRET is required with ANXIN_WEBHOOK_URL: receivers verify every event with it");
         }
+        self.trusted_proxies()?;
+        let code = self.phone_country_code.trim().trim_start_matches('+');
+        if !(1..=3).contains(&code.len())
+            || code.starts_with('0')
+            || !code.bytes().all(|b| b.is_ascii_digit())
+        {
+            bail!("ANXIN_PHONE_COUNTRY_CODE must be a country calling code such as 86, found {code:?}");
+        }
         match self.payment_provider() {
             None => bail!(
                 "ANXIN_PAYMENT_PROVIDER is required in production: alipay, or none for no fee"
@@ -419,6 +478,12 @@ impl Settings {
             phone_key: phone,
             subject_key: subject,
         })
+    }
+
+    /// `ANXIN_TRUSTED_PROXIES`, parsed.
+    pub fn trusted_proxies(&self) -> anyhow::Result<anxin_api::client::TrustedProxies> {
+        anxin_api::client::TrustedProxies::parse(self.trusted_proxies.as_deref().unwrap_or(""))
+            .map_err(|e| anyhow::anyhow!("ANXIN_TRUSTED_PROXIES: {e}"))
     }
 
     /// A 32-byte key setting: required (and not the development value) in
@@ -468,6 +533,26 @@ impl Settings {
             applications_per_hour_per_ip: self.applications_per_hour_per_ip.max(1),
             payment_provider: self.payment_provider().unwrap_or(ProviderName::None),
             payment_window: Duration::from_secs(self.payment_window_seconds.clamp(1, 3600)),
+            metrics_access: match self
+                .metrics_token
+                .as_ref()
+                .map(|t| t.expose_secret().trim().to_string())
+                .filter(|t| !t.is_empty())
+            {
+                Some(token) => anxin_api::state::MetricsAccess::Token(token),
+                None if self.env == Environment::Production => {
+                    anxin_api::state::MetricsAccess::Closed
+                }
+                None => anxin_api::state::MetricsAccess::Open,
+            },
+            // Checked by `secrets`, which every start-up calls first.
+            trusted_proxies: self.trusted_proxies().unwrap_or_default(),
+            priority_from_token: self.priority_from_token,
+            phone_country_code: self
+                .phone_country_code
+                .trim()
+                .trim_start_matches('+')
+                .to_string(),
             webhook: self
                 .webhook_url()
                 .zip(self.webhook_secret.clone())

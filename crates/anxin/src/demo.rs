@@ -124,7 +124,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
     let mut open_slots = 0;
     for i in 0..DEMO_EXPERTS {
         let (id, input, availability) = expert(i, &mut rng);
-        let profile = input.validate()?;
+        let profile = input.validate(&state.config.phone_country_code)?;
         let sealed = state.cipher.seal(&profile.phone);
         if anxin_store::experts::insert(
             &state.pool,

@@ -25,7 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Migrate, seed demo data, and run the API and the call worker (the default).
+    /// Migrate and run the API and the call worker (the default); in
+    /// development also seed demo data and print sign-in links and tokens.
     All {
         /// Also run synthetic seekers so the dashboard moves (development only).
         #[arg(long)]
@@ -60,6 +61,12 @@ enum Command {
         #[arg(long)]
         expert: Option<uuid::Uuid>,
     },
+    /// Operator accounts: a disabled operator's sessions end at once and
+    /// their bearer tokens stop within seconds on every instance (audited).
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
     /// Host-app webhooks.
     Webhooks {
         #[command(subcommand)]
@@ -70,6 +77,14 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Disable the operator with this name.
+    Disable { name: String },
+    /// Enable the operator with this name again.
+    Enable { name: String },
 }
 
 #[derive(Subcommand)]
@@ -147,6 +162,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
             eprintln!("(one use, valid until {})", link.expires_at.to_rfc3339());
             Ok(())
         }
+        Command::Operator { command } => {
+            telemetry::init(&settings.log_format);
+            let state = startup::build_state(&settings).await?;
+            let by = anxin_store::audit::Actor {
+                role: "cli",
+                id: "anxin operator".into(),
+            };
+            let (name, disabled) = match &command {
+                OperatorCommand::Disable { name } => (name, true),
+                OperatorCommand::Enable { name } => (name, false),
+            };
+            anxin_api::flows::sign_in::set_operator_disabled(&state, &by, name, disabled).await?;
+            println!(
+                "operator {name:?} {}",
+                if disabled { "disabled" } else { "enabled" }
+            );
+            Ok(())
+        }
         Command::Webhooks {
             command: WebhooksCommand::Replay { since },
         } => {
@@ -203,8 +236,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::All { demo_traffic } => {
             telemetry::init(&settings.log_format);
             let app = Application::build(&settings).await?;
-            let seeded = demo::seed(&app.state()).await?;
-            print_welcome(&settings, &app.state(), &seeded).await?;
+            // Production serves and works calls only: demo experts and
+            // printed credentials are for a developer's machine.
+            if settings.env == anxin::config::Environment::Production {
+                tracing::info!(port = app.port(), "serving, with the call worker");
+            } else {
+                let seeded = demo::seed(&app.state()).await?;
+                print_welcome(&settings, &app.state(), &seeded).await?;
+            }
             if demo_traffic || settings.demo_traffic {
                 if settings.env == anxin::config::Environment::Production {
                     anyhow::bail!("demo traffic is refused in production");

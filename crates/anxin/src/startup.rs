@@ -26,9 +26,6 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<web::Data<AppSta
     anxin_store::migrate(&pool)
         .await
         .context("running migrations")?;
-    anxin_store::webhooks::set_enabled(&pool, settings.webhook_url().is_some())
-        .await
-        .context("turning webhooks on or off")?;
     let reserve = Reserve::connect(&settings.redis_server()?, settings.reserve_config())
         .await
         .context("connecting to Redis (is it running? see ANXIN_REDIS_URL)")?;
@@ -70,6 +67,7 @@ impl Application {
     /// Connects, migrates, rebuilds Redis from Postgres, binds the listener
     /// (port 0 picks a free port) and prepares the server.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        settings.check_exposure()?;
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
         let bound = listener.local_addr()?;
@@ -86,6 +84,12 @@ impl Application {
         }
         let settings = &settings;
         let state = build_state(settings).await?;
+        // Only a serving process's configuration switches webhooks (they are
+        // its to deliver); a one-shot command (a migration, a sign-in link)
+        // run from a shell without ANXIN_WEBHOOK_URL leaves them as they are.
+        anxin_store::webhooks::set_enabled(&state.pool, settings.webhook_url().is_some())
+            .await
+            .context("turning webhooks on or off")?;
         // On this runtime, which lives as long as the application; the
         // actix workers' runtimes stop with the server.
         let events = state
@@ -164,8 +168,14 @@ async fn maintain(state: web::Data<AppState>, every: Duration) {
         rounds += 1;
         // Keyed rate limiters keep a cell per seeker and per IP; drop the
         // ones that have fully recovered so memory stays bounded.
-        state.seeker_limiter.retain_recent();
-        state.ip_limiter.retain_recent();
+        for limiter in [
+            &state.seeker_limiter,
+            &state.ip_limiter,
+            &state.sign_in_limiter,
+            &state.application_limiter,
+        ] {
+            limiter.retain_recent();
+        }
         if let Err(e) = flows::reconcile::all(&state).await {
             tracing::warn!(error = %e, "reconcile failed; retrying next round");
         }

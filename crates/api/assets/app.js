@@ -11,7 +11,7 @@
       nothing_open: "现在没有任何可预约的时间。", zone: (z) => `时间按你的时区显示（${z}）。`,
       langs: "语言", topics: "擅长", held_by_other: "这个时间刚被别人约走了，请另选一个。",
       hold_limit: "你已经保留了一个时间，请先完成或放弃它。", expired: "保留已过期，请重新选择时间。",
-      pay_expired: "支付已过期，请重新选择时间。", phone_bad: "请填写正确的手机号，例如 +86 138 0000 0000。",
+      pay_expired: "支付已过期，请重新选择时间。", phone_bad: "请填写正确的手机号，例如 138 0000 0000。",
       pay_first: "请先完成支付。", failed: "出错了：", offline: "网络不通，请稍后再试。",
       call: {
         scheduled: "已安排：到时我们会先接通专家，再打给你。", dialing_expert: "正在接通专家…", dialing_seeker: "正在呼叫你，请接听…",
@@ -43,7 +43,7 @@
       nothing_open: "Nothing is open to book at the moment.", zone: (z) => `Times are in your time zone (${z}).`,
       langs: "Languages", topics: "Helps with", held_by_other: "Someone just took that time; please choose another.",
       hold_limit: "You already hold a time; finish or release it first.", expired: "The hold expired; please choose a time again.",
-      pay_expired: "The payment expired; please choose a time again.", phone_bad: "Enter a valid mobile number, e.g. +86 138 0000 0000.",
+      pay_expired: "The payment expired; please choose a time again.", phone_bad: "Enter a valid mobile number, e.g. 138 0000 0000 (or +852 …, +1 … from abroad).",
       pay_first: "Please pay first.", failed: "Something went wrong: ", offline: "No connection; please try again shortly.",
       call: {
         scheduled: "Scheduled: at the time we connect the expert, then call you.", dialing_expert: "Connecting the expert…",

@@ -112,8 +112,13 @@ pub enum Credential {
 /// ended, on every instance).
 pub async fn credential(req: &HttpRequest) -> Credential {
     if req.headers().contains_key(header::AUTHORIZATION) {
-        let checked = app_state(req).and_then(|s| s.tokens.verify(bearer(req)?));
-        return match checked {
+        let checked = async {
+            let state = app_state(req)?;
+            let principal = state.tokens.verify(bearer(req)?)?;
+            crate::flows::sign_in::require_active(state, &principal).await?;
+            Ok(principal)
+        };
+        return match checked.await {
             Ok(p) => Credential::Valid(p, Via::Bearer),
             Err(e) => Credential::Invalid(e, Via::Bearer),
         };

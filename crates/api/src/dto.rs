@@ -16,6 +16,17 @@ pub struct ExpertCreated {
     pub status: ExpertStatus,
 }
 
+/// An expert's status after a vetting move; for a suspension, also what
+/// became of their upcoming bookings (handed to another expert, or
+/// cancelled and refunded where nobody was free).
+#[derive(Serialize, ToSchema)]
+pub struct ExpertStatusView {
+    pub id: Uuid,
+    pub status: ExpertStatus,
+    pub reassigned: u32,
+    pub cancelled: u32,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct AvailabilitySaved {
     /// Open slots in the rolling horizon after the change.
@@ -183,9 +194,15 @@ pub struct BookingView {
     /// Only for the expert and operators.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seeker_alias: Option<String>,
-    /// Why it was cancelled, when whoever cancelled said.
+    /// Why it was cancelled, when whoever cancelled said
+    /// (`expert_unavailable`: the expert was suspended and nobody else was
+    /// free at that time).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
+    /// Handed to another expert after it was booked.
+    pub reassigned: bool,
+    /// The current expert's display name.
+    pub display_name: String,
 }
 
 /// The optional body of a cancellation.
@@ -220,4 +237,7 @@ pub struct CancelView {
     pub status: BookingStatus,
     /// False when the slot had already started.
     pub slot_reopened: bool,
+    /// The expert cancelled and another expert free at that time took the
+    /// booking over: it stays `confirmed` with them.
+    pub reassigned: bool,
 }

@@ -32,6 +32,9 @@ pub enum ErrorCode {
     InvalidInput,
     IdempotencyMismatch,
     Unauthorized,
+    /// The token's account is suspended (an expert) or disabled (an
+    /// operator).
+    AccountSuspended,
     Forbidden,
     NotFound,
     /// The slot is held, booked, held back for priority groups, or too late.
@@ -60,7 +63,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the test that the document lists each one.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 30] = [
         Self::MalformedJson,
         Self::InvalidField,
         Self::InvalidBody,
@@ -73,6 +76,7 @@ impl ErrorCode {
         Self::InvalidInput,
         Self::IdempotencyMismatch,
         Self::Unauthorized,
+        Self::AccountSuspended,
         Self::Forbidden,
         Self::NotFound,
         Self::SlotUnavailable,
@@ -111,6 +115,9 @@ pub enum ApiError {
     },
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// A valid token whose account was suspended or disabled.
+    #[error("this account is suspended or disabled")]
+    AccountSuspended,
     #[error("{0}")]
     Forbidden(&'static str),
     #[error(
@@ -176,6 +183,7 @@ impl ApiError {
             | Self::Gone { code, .. } => *code,
             Self::Csrf => ErrorCode::Csrf,
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
+            Self::AccountSuspended => ErrorCode::AccountSuspended,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::PaymentRequired(_) => ErrorCode::PaymentRequired,
@@ -228,7 +236,7 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized(_) | Self::AccountSuspended => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) | Self::Csrf => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,

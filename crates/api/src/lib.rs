@@ -20,6 +20,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod client;
 pub mod dto;
 pub mod error;
 pub mod events;
@@ -136,6 +137,22 @@ async fn not_found() -> Result<actix_web::HttpResponse, error::ApiError> {
 #[derive(Clone)]
 pub struct RequestId(pub String);
 
+/// The method as a metric label and log field: one of the known methods, or
+/// `other`, so a client inventing methods can't grow the label set.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Per-request telemetry: a span with the request id, method and route
 /// pattern (never the raw path, which carries ids), and the metrics.
 pub async fn telemetry(
@@ -157,7 +174,7 @@ pub async fn telemetry(
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let span =
         tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
@@ -175,12 +192,12 @@ pub async fn telemetry(
         state
             .metrics
             .http_requests
-            .with_label_values(&[&method, &route, &status.to_string()])
+            .with_label_values(&[method, &route, &status.to_string()])
             .inc();
         state
             .metrics
             .http_duration
-            .with_label_values(&[&method, &route])
+            .with_label_values(&[method, &route])
             .observe(elapsed.as_secs_f64());
     }
     if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&request_id) {

@@ -73,6 +73,37 @@ pub struct ApiConfig {
     pub crisis_lines: String,
     /// Webhooks to the host app, when `ANXIN_WEBHOOK_URL` is set.
     pub webhook: Option<crate::flows::webhooks::WebhookConfig>,
+    /// Who may read `/metrics`.
+    pub metrics_access: MetricsAccess,
+    /// The country calling code of phone numbers written without `+` or
+    /// `00` (`ANXIN_PHONE_COUNTRY_CODE`; `86`: `138 0000 0000` is Chinese).
+    pub phone_country_code: String,
+    /// Proxies whose `X-Forwarded-For` is believed (see `client`).
+    pub trusted_proxies: crate::client::TrustedProxies,
+    /// A seeker's priority group comes only from the host-app token's
+    /// `group` claim (`ANXIN_PRIORITY_FROM_TOKEN`).
+    pub priority_from_token: bool,
+}
+
+/// Who may read `/metrics`: anyone (development without a token), only a
+/// caller with the token, or nobody (production without one).
+#[derive(Clone, Default)]
+pub enum MetricsAccess {
+    #[default]
+    Open,
+    Token(String),
+    Closed,
+}
+
+// The token never prints.
+impl std::fmt::Debug for MetricsAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Open => "Open",
+            Self::Token(_) => "Token(***)",
+            Self::Closed => "Closed",
+        })
+    }
 }
 
 /// What the seeker app shows when the operator configured no crisis lines.
@@ -102,6 +133,10 @@ impl Default for ApiConfig {
             payment_window: Duration::from_secs(15 * 60),
             crisis_lines: DEFAULT_CRISIS_LINES.into(),
             webhook: None,
+            metrics_access: MetricsAccess::Open,
+            phone_country_code: anxin_domain::phone::DEFAULT_COUNTRY_CODE.into(),
+            trusted_proxies: Default::default(),
+            priority_from_token: false,
         }
     }
 }
@@ -173,7 +208,16 @@ pub struct AppState {
     pub alipay: Option<Arc<Alipay>>,
     /// This process, in the leases it takes (webhook deliveries).
     pub instance: String,
+    /// Whether an expert's or operator's account may act, by role and
+    /// subject, read again after [`ACCOUNT_CHECK_TTL`] (see
+    /// `flows::sign_in::require_active`).
+    pub accounts: crate::cache::TtlCache<(crate::token::Role, String), bool>,
 }
+
+/// How stale this instance's view of an account's status may be: a
+/// suspension or a disabled operator stops their bearer tokens on every
+/// instance within this (the contract allows 5 s).
+pub const ACCOUNT_CHECK_TTL: Duration = Duration::from_secs(2);
 
 fn per_minute(n: u32) -> Quota {
     Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN))
@@ -248,6 +292,7 @@ impl AppState {
             slate_inputs: tokio::sync::RwLock::new(None),
             slate_generation: AtomicU64::new(0),
             catalog: tokio::sync::RwLock::new(None),
+            accounts: crate::cache::TtlCache::new(ACCOUNT_CHECK_TTL, 100_000),
         }
     }
 }

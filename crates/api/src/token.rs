@@ -21,7 +21,7 @@ use std::time::Duration;
 anxin_domain::named! {
     /// Who a token or session speaks for; the one role type of the API, the
     /// CLI (`anxin token <role>`) and the tokens themselves.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
     #[serde(rename_all = "lowercase")]
     pub enum Role as "role" {
         Seeker = "seeker",

@@ -348,6 +348,13 @@ async fn work(ctx: &Ctx, task: &LeasedTask, leased_at: Instant) -> Result<(), Ta
         call_tasks::finish_without_dialing(pool, lease, None).await?;
         return Ok(());
     }
+    if !target.first_party_allowed {
+        // Suspended: the suspension hands the booking to another expert (or
+        // cancels it) in a moment; look again then, never dial this one.
+        info!("the booking's expert is suspended; not dialing, looking again shortly");
+        call_tasks::put_back(pool, lease, chrono::Duration::seconds(5)).await?;
+        return Ok(());
+    }
     let attempt = task.attempts + 1;
     let attempt_no = u32::try_from(attempt).unwrap_or(u32::MAX);
     if attempt_no > ctx.cfg.retry.max_attempts {
@@ -383,8 +390,12 @@ async fn work(ctx: &Ctx, task: &LeasedTask, leased_at: Instant) -> Result<(), Ta
     // The numbers are opened here, at dial time, and go only to the provider.
     let expert = ctx.cipher.open(&target.expert_phone())?;
     let seeker = ctx.cipher.open(&sealed_seeker)?;
-    if !call_tasks::begin_attempt(pool, lease, attempt, simulated).await? {
-        info!("lease lost before dialing");
+    if !call_tasks::begin_attempt(pool, lease, attempt, simulated, target.expert_id).await? {
+        // Either the lease is gone (then this changes nothing), or the
+        // booking's expert changed or was suspended since the numbers were
+        // read: take the task up again at once with a fresh read.
+        info!("lease lost, or the booking's expert changed, before dialing");
+        call_tasks::put_back(pool, lease, chrono::Duration::zero()).await?;
         return Ok(());
     }
     let first_party = match task.subject {

@@ -134,11 +134,13 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, ValidationEr
 }
 
 impl ExpertInput {
-    pub fn validate(&self) -> Result<ExpertProfile, ValidationError> {
+    /// The profile, checked; a phone written without `+` is read as a
+    /// number of `country_code` (`ANXIN_PHONE_COUNTRY_CODE`).
+    pub fn validate(&self, country_code: &str) -> Result<ExpertProfile, ValidationError> {
         parse_timezone("timezone", &self.timezone)?;
         Ok(ExpertProfile {
             display_name: text("display_name", &self.display_name, 80)?,
-            phone: PhoneNumber::parse("phone", &self.phone)?,
+            phone: PhoneNumber::parse_in("phone", &self.phone, country_code)?,
             timezone: self.timezone.clone(),
             languages: tags("languages", &self.languages, 10)?,
             specialties: tags("specialties", &self.specialties, 20)?,

@@ -59,11 +59,15 @@ text_schema!(
 );
 
 text_schema!(
-    /// An E.164 phone number (`PhoneNumber::parse`).
+    /// A phone number as people write it (`PhoneNumber::parse`).
     Phone,
-    "An E.164 number: `+`, then 7 to 15 digits not starting with 0 (spaces, dashes and \
-     parentheses between them are ignored), e.g. `+8613812345678`.",
-    |s| s.pattern(Some(r"^[ ()-]*\+[ ()-]*[1-9]([ ()-]*[0-9]){6,14}[ ()-]*$"))
+    "A Chinese mobile as people write it (`13712345678`, `137 1234 5678`, `+86 137 1234 5678`), \
+     or any number in international form: `+`, then 7 to 15 digits (spaces, dashes and \
+     parentheses between them are ignored). Stored as E.164, e.g. `+8613712345678`. The \
+     pattern describes the common forms; the parser also takes Chinese landlines and `00`.",
+    |s| s.pattern(Some(
+        r"^(1[3-9][0-9]{9}|\+86 ?1[3-9][0-9]{9}|\+([1-79]|8[0-57-9])[0-9]{5,13})$"
+    ))
 );
 
 /// `validate` takes an override in one of two shapes only, so the schema is

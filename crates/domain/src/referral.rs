@@ -150,15 +150,16 @@ impl ResolveInput {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CallbackInput {
-    /// The operator's phone, E.164. It is dialed first; the seeker sees the
+    /// The operator's phone (`138 0000 0000`, or `+` and country code). It is dialed first; the seeker sees the
     /// platform's number, never this one.
     #[cfg_attr(feature = "openapi", schema(example = "+8613800000000"))]
     pub operator_phone: String,
 }
 
 impl CallbackInput {
-    pub fn validate(&self) -> Result<PhoneNumber, ValidationError> {
-        PhoneNumber::parse("operator_phone", &self.operator_phone)
+    /// A number written without `+` is one of `country_code`.
+    pub fn validate(&self, country_code: &str) -> Result<PhoneNumber, ValidationError> {
+        PhoneNumber::parse_in("operator_phone", &self.operator_phone, country_code)
     }
 }
 

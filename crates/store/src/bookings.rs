@@ -57,6 +57,12 @@ pub struct BookingRow {
     pub call_outcome: Option<CallOutcome>,
     /// Why it was cancelled, when the canceller said.
     pub cancel_reason: Option<String>,
+    /// Handed to another expert after it was booked (its expert was
+    /// suspended, or cancelled).
+    pub reassigned: bool,
+    /// The current expert's display name; `None` on the row a confirmation
+    /// returns, which is not read back.
+    pub display_name: Option<String>,
 }
 
 impl<'r> sqlx::FromRow<'r, PgRow> for BookingRow {
@@ -79,6 +85,8 @@ impl<'r> sqlx::FromRow<'r, PgRow> for BookingRow {
             call_state: row::named(r, "call_state")?,
             call_outcome: row::named_opt(r, "call_outcome")?,
             cancel_reason: r.try_get("cancel_reason")?,
+            reassigned: r.try_get("reassigned")?,
+            display_name: r.try_get("display_name")?,
         })
     }
 }
@@ -86,8 +94,9 @@ impl<'r> sqlx::FromRow<'r, PgRow> for BookingRow {
 const BOOKING_SELECT: &str =
     "SELECT b.id, b.slot_id, b.expert_id, b.seeker_id, b.hold_id, b.starts_at, b.ends_at,
         b.status, b.phone_masked, b.note, b.priority_group, b.request_hash, b.cancel_reason,
-        t.call_state, t.outcome AS call_outcome
-   FROM bookings b LEFT JOIN call_tasks t ON t.booking_id = b.id";
+        b.reassigned, e.display_name, t.call_state, t.outcome AS call_outcome
+   FROM bookings b JOIN experts e ON e.id = b.expert_id
+   LEFT JOIN call_tasks t ON t.booking_id = b.id";
 
 /// Why a confirmation was refused by the database.
 #[derive(Debug, thiserror::Error)]
@@ -135,15 +144,14 @@ pub async fn confirm(
     max_active: i64,
     now: DateTime<Utc>,
 ) -> std::result::Result<BookingRow, ConfirmError> {
-    let task = CallTask {
-        booking_id: b.id.to_string(),
-        slot_id: b.slot_id.to_string(),
-        expert_id: b.expert_id.to_string(),
-        starts_at: b.starts_at.timestamp(),
-        ends_at: b.ends_at.timestamp(),
-        seeker_alias: b.seeker_alias.clone(),
-        referral_id: String::new(),
-    };
+    let task = call_task(
+        b.id,
+        b.slot_id,
+        b.expert_id,
+        b.starts_at,
+        b.ends_at,
+        &b.seeker_alias,
+    );
     let decided: std::result::Result<String, _> = sqlx::query_scalar(
         "SELECT confirm_booking($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
                                 $16, $17, $18, $19, make_interval(secs => $20), $21, $22)",
@@ -208,6 +216,8 @@ pub async fn confirm(
         call_state: CallState::Scheduled,
         call_outcome: None,
         cancel_reason: None,
+        reassigned: false,
+        display_name: None,
     })
 }
 
@@ -256,8 +266,7 @@ pub async fn for_seeker(
     now: DateTime<Utc>,
 ) -> Result<Vec<(BookingRow, String)>> {
     let rows = sqlx::query(&format!(
-        "SELECT q.*, e.display_name FROM ({BOOKING_SELECT} WHERE b.seeker_id = $1) q
-           JOIN experts e ON e.id = q.expert_id
+        "SELECT q.* FROM ({BOOKING_SELECT} WHERE b.seeker_id = $1) q
           ORDER BY q.ends_at <= $2, CASE WHEN q.ends_at > $2 THEN q.starts_at END, q.starts_at DESC
           LIMIT $3"
     ))
@@ -367,4 +376,145 @@ pub async fn active_slots(pool: &PgPool, from: DateTime<Utc>) -> Result<Vec<(Uui
     .bind(from)
     .fetch_all(pool)
     .await?)
+}
+
+/// The call task's message (the outbox row's payload) for a booking.
+fn call_task(
+    booking: BookingId,
+    slot: SlotId,
+    expert: ExpertId,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    seeker_alias: &str,
+) -> CallTask {
+    CallTask {
+        booking_id: booking.to_string(),
+        slot_id: slot.to_string(),
+        expert_id: expert.to_string(),
+        starts_at: starts_at.timestamp(),
+        ends_at: ends_at.timestamp(),
+        seeker_alias: seeker_alias.to_owned(),
+        referral_id: String::new(),
+    }
+}
+
+/// An expert who could take over a booking: their open slot at the
+/// booking's exact start and end, and how many open slots they have in the
+/// next 72 h (the capacity the balanced draw weighs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StandIn {
+    pub expert_id: ExpertId,
+    pub slot_id: SlotId,
+    pub open_slots: u32,
+}
+
+/// Approved experts other than the booking's own (or any who had it before)
+/// who speak one of its expert's languages and have an open, unbooked slot
+/// at exactly the booking's start and end, with nothing else booked over it. Whether one
+/// can really take it is decided by the hold and `reassign`.
+#[tracing::instrument(skip(pool, booking), fields(booking_id = %booking.id))]
+pub async fn stand_ins(
+    pool: &PgPool,
+    booking: &BookingRow,
+    now: DateTime<Utc>,
+) -> Result<Vec<StandIn>> {
+    let rows: Vec<(Uuid, Uuid, i64)> = sqlx::query_as(
+        "SELECT s.expert_id, s.id,
+                (SELECT count(*) FROM slots o
+                  WHERE o.expert_id = s.expert_id AND o.status = 'open'
+                    AND o.starts_at >= $4 AND o.starts_at < $4 + interval '72 hours'
+                    AND NOT EXISTS (SELECT 1 FROM bookings ob
+                                     WHERE ob.slot_id = o.id AND ob.status <> 'cancelled'))
+           FROM slots s JOIN experts e ON e.id = s.expert_id
+          WHERE s.starts_at = $1 AND s.ends_at = $2 AND s.status = 'open'
+            AND e.status = 'approved' AND e.id <> $3
+            AND e.languages && (SELECT languages FROM experts WHERE id = $3)
+            -- Never back to an expert who had it before (and gave it up).
+            AND NOT EXISTS (SELECT 1 FROM audit_log a
+                             WHERE a.target_id = $5 AND a.action = 'booking.reassign'
+                               AND a.detail->>'from' = e.id::text)
+            AND NOT EXISTS (SELECT 1 FROM bookings x
+                             WHERE x.expert_id = s.expert_id AND x.status <> 'cancelled'
+                               AND tstzrange(x.starts_at, x.ends_at) && tstzrange($1, $2))",
+    )
+    .bind(booking.starts_at)
+    .bind(booking.ends_at)
+    .bind(booking.expert_id.0)
+    .bind(now)
+    .bind(booking.id.0)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(expert, slot, open)| StandIn {
+            expert_id: ExpertId(expert),
+            slot_id: SlotId(slot),
+            open_slots: u32::try_from(open).unwrap_or(u32::MAX),
+        })
+        .collect())
+}
+
+/// What `reassign` decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reassigned {
+    Reassigned,
+    /// The booking is no longer its expert's confirmed booking, or its call
+    /// is under way (a running call is not moved).
+    NotActive,
+    /// The stand-in's slot is taken, withdrawn, or their day is full.
+    SlotTaken,
+}
+
+/// Moves `booking` from its expert to `to`'s slot `slot` (the
+/// `reassign_booking` function: the same guards as a confirmation, the call
+/// task's payload rewritten, `booking.reassigned` sent by the trigger).
+#[tracing::instrument(skip(pool, booking), fields(booking_id = %booking.id))]
+pub async fn reassign(
+    pool: &PgPool,
+    booking: &BookingRow,
+    to: ExpertId,
+    slot: SlotId,
+    actor: &Actor,
+) -> Result<Reassigned> {
+    let task = call_task(
+        booking.id,
+        slot,
+        to,
+        booking.starts_at,
+        booking.ends_at,
+        &anxin_domain::seeker::alias(booking.seeker_id),
+    );
+    let mut tx = pool.begin().await?;
+    let decided: std::result::Result<String, StoreError> =
+        sqlx::query_scalar("SELECT reassign_booking($1, $2, $3, $4, $5)")
+            .bind(booking.id.0)
+            .bind(booking.expert_id.0)
+            .bind(slot.0)
+            .bind(to.0)
+            .bind(task.encode_to_vec())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::from);
+    match decided {
+        Ok(d) if d == "reassigned" => {
+            let detail = serde_json::json!({"from": booking.expert_id.0, "to": to.0});
+            audit::record(
+                &mut tx,
+                actor,
+                "booking.reassign",
+                "booking",
+                booking.id.0,
+                detail,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(Reassigned::Reassigned)
+        }
+        Ok(d) if d == "not_active" => Ok(Reassigned::NotActive),
+        Ok(d) if d == "slot_taken" => Ok(Reassigned::SlotTaken),
+        Ok(d) => Err(StoreError::Corrupt(format!("reassign_booking: {d:?}"))),
+        // The slot booked, or the stand-in booked over it, meanwhile.
+        Err(StoreError::Conflict(_)) => Ok(Reassigned::SlotTaken),
+        Err(e) => Err(e),
+    }
 }

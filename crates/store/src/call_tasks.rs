@@ -223,6 +223,12 @@ pub struct DialTarget {
     /// The booking is still confirmed, or the referral still open: a call is
     /// still wanted.
     pub wanted: bool,
+    /// The first party may be dialled: a booking's expert is approved (a
+    /// suspended one never is), or the call is an operator's callback.
+    pub first_party_allowed: bool,
+    /// The booking's expert when this was read; `begin_attempt` dials only
+    /// if the booking still has them.
+    pub expert_id: Option<Uuid>,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     expert_phone_ciphertext: Vec<u8>,
@@ -272,7 +278,8 @@ pub const CALLBACK_WINDOW: Duration = Duration::minutes(20);
 pub async fn dial_target(pool: &PgPool, task: CallTaskId, subject: Subject) -> Result<DialTarget> {
     let query = match subject {
         Subject::Booking(_) => {
-            "SELECT b.status = 'confirmed' AS wanted, b.starts_at, b.ends_at,
+            "SELECT b.status = 'confirmed' AS wanted, e.status = 'approved' AS first_party_allowed,
+                    b.expert_id, b.starts_at, b.ends_at,
                     e.phone_ciphertext AS expert_phone_ciphertext,
                     e.phone_key_id AS expert_phone_key_id,
                     b.phone_ciphertext AS seeker_phone_ciphertext,
@@ -282,7 +289,8 @@ pub async fn dial_target(pool: &PgPool, task: CallTaskId, subject: Subject) -> R
               WHERE t.id = $1"
         }
         Subject::Referral(_) => {
-            "SELECT r.status = 'open' AS wanted, t.due_at AS starts_at,
+            "SELECT r.status = 'open' AS wanted, true AS first_party_allowed,
+                    NULL::uuid AS expert_id, t.due_at AS starts_at,
                     t.due_at + make_interval(secs => $2) AS ends_at,
                     COALESCE(t.operator_phone_ciphertext, '') AS expert_phone_ciphertext,
                     COALESCE(t.operator_phone_key_id, '') AS expert_phone_key_id,
@@ -389,12 +397,21 @@ pub async fn begin_attempt(
     lease: Lease,
     attempt: i32,
     simulated: bool,
+    expert: Option<Uuid>,
 ) -> Result<bool> {
+    // The last look before dialling, in the statement that records the
+    // attempt: a booking's expert must still be its expert, and approved.
+    // Suspension moves the booking first, so a suspended expert's number,
+    // read a moment ago, is never dialled.
     let inserted: Option<i64> = sqlx::query_scalar(
         "WITH t AS (
              UPDATE call_tasks
                 SET attempts = $3, call_state = $5, outcome = NULL, updated_at = now()
               WHERE id = $1 AND fence = $2 AND state = 'leased'
+                AND (booking_id IS NULL
+                     OR EXISTS (SELECT 1 FROM bookings b JOIN experts e ON e.id = b.expert_id
+                                 WHERE b.id = call_tasks.booking_id AND b.expert_id = $6
+                                   AND e.status = 'approved'))
           RETURNING id
          )
          INSERT INTO call_attempts (task_id, attempt, fence, simulated)
@@ -406,6 +423,7 @@ pub async fn begin_attempt(
     .bind(attempt)
     .bind(simulated)
     .bind(CallState::DialingExpert.as_str())
+    .bind(expert)
     .fetch_optional(pool)
     .await?;
     Ok(inserted.is_some())
@@ -626,6 +644,25 @@ pub async fn finish_without_dialing(
     .bind(lease.fence)
     .bind(CallState::Ended.as_str())
     .bind(outcome.map(CallOutcome::as_str))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Gives a leased task back, due again after `after`, without recording an
+/// attempt: its first party may not be dialled now (a suspended expert whose
+/// booking is being handed to someone else).
+#[tracing::instrument(skip(pool))]
+pub async fn put_back(pool: &PgPool, lease: Lease, after: Duration) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE call_tasks
+            SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL,
+                due_at = now() + make_interval(secs => $3), updated_at = now()
+          WHERE id = $1 AND fence = $2 AND state = 'leased'",
+    )
+    .bind(lease.task_id.0)
+    .bind(lease.fence)
+    .bind(seconds(after))
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -86,7 +86,7 @@ impl PhoneCipher {
 
     pub fn open(&self, sealed: &Sealed) -> Result<PhoneNumber, CryptoError> {
         let text = self.open_text(sealed)?;
-        PhoneNumber::parse("phone", &text).map_err(|_| CryptoError::Unsealable)
+        PhoneNumber::from_stored(&text).ok_or(CryptoError::Unsealable)
     }
 
     pub fn open_text(&self, sealed: &Sealed) -> Result<String, CryptoError> {

@@ -95,11 +95,13 @@ struct LinkRow {
     expires_at: DateTime<Utc>,
     used_at: Option<DateTime<Utc>>,
     expert_status: Option<String>,
+    operator_disabled: bool,
 }
 
 const LINK_SELECT: &str =
     "SELECT l.expert_id, l.operator_id, o.name AS operator_name, l.expires_at,
-                                  l.used_at, e.status AS expert_status
+                                  l.used_at, e.status AS expert_status,
+                                  o.disabled_at IS NOT NULL AS operator_disabled
                            FROM sign_in_links l
                            LEFT JOIN experts e ON e.id = l.expert_id
                            LEFT JOIN operators o ON o.id = l.operator_id
@@ -112,8 +114,11 @@ fn link_state(row: Option<LinkRow>, now: DateTime<Utc>) -> LinkState {
     if row.used_at.is_some() {
         return LinkState::Used;
     }
-    // A suspended expert's links lapse with the suspension.
-    if row.expires_at <= now || row.expert_status.as_deref() == Some("suspended") {
+    // A suspended expert's (or disabled operator's) links lapse with it.
+    if row.expires_at <= now
+        || row.expert_status.as_deref() == Some("suspended")
+        || row.operator_disabled
+    {
         return LinkState::Expired;
     }
     match (row.expert_id, row.operator_id, row.operator_name) {
@@ -169,7 +174,7 @@ pub async fn start_session(
 }
 
 /// The person a live session is for: not ended, not expired, and not a
-/// suspended expert's.
+/// suspended expert's or a disabled operator's.
 #[tracing::instrument(skip_all)]
 pub async fn session_person(pool: &PgPool, session_hash: &[u8]) -> Result<Option<Person>> {
     let row: Option<(Option<Uuid>, Option<Uuid>, Option<String>)> = sqlx::query_as(
@@ -178,7 +183,8 @@ pub async fn session_person(pool: &PgPool, session_hash: &[u8]) -> Result<Option
          LEFT JOIN experts e ON e.id = s.expert_id
          LEFT JOIN operators o ON o.id = s.operator_id
          WHERE s.secret_hash = $1 AND s.ended_at IS NULL AND s.expires_at > now()
-           AND (s.expert_id IS NULL OR e.status <> 'suspended')",
+           AND (s.expert_id IS NULL OR e.status <> 'suspended')
+           AND (s.operator_id IS NULL OR o.disabled_at IS NULL)",
     )
     .bind(session_hash)
     .fetch_optional(pool)
@@ -220,4 +226,65 @@ pub async fn end_expert_access(conn: &mut PgConnection, expert: ExpertId) -> Res
     .execute(&mut *conn)
     .await?;
     Ok(ended.rows_affected())
+}
+
+/// Disables or enables the operator with this name (created if new, so a
+/// name can be disabled before its first sign-in). Disabling ends their
+/// sessions and lapses their links; their bearer tokens are refused from
+/// then on (`operator_active`). Returns the operator.
+#[tracing::instrument(skip(conn))]
+pub async fn set_operator_disabled(
+    conn: &mut PgConnection,
+    name: &str,
+    disabled: bool,
+) -> Result<Person> {
+    let person = ensure_operator(&mut *conn, name).await?;
+    sqlx::query(
+        "UPDATE operators SET disabled_at = CASE WHEN $2 THEN COALESCE(disabled_at, now()) END
+          WHERE id = $1",
+    )
+    .bind(person.id())
+    .bind(disabled)
+    .execute(&mut *conn)
+    .await?;
+    if disabled {
+        sqlx::query(
+            "UPDATE sessions SET ended_at = now() WHERE operator_id = $1 AND ended_at IS NULL",
+        )
+        .bind(person.id())
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "UPDATE sign_in_links SET expires_at = now()
+              WHERE operator_id = $1 AND used_at IS NULL AND expires_at > now()",
+        )
+        .bind(person.id())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(person)
+}
+
+/// Whether the expert's bearer tokens may act: not suspended. An id with
+/// no expert behind it has nothing to revoke (the handlers answer 404).
+#[tracing::instrument(skip(pool))]
+pub async fn expert_active(pool: &PgPool, expert: Uuid) -> Result<bool> {
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM experts WHERE id = $1")
+        .bind(expert)
+        .fetch_optional(pool)
+        .await?;
+    Ok(status.as_deref() != Some("suspended"))
+}
+
+/// Whether the operator's bearer tokens may act: not disabled. Tokens are
+/// signed by `anxin token`, which records the name as an account, so a
+/// name with no account yet has nothing to revoke.
+#[tracing::instrument(skip(pool))]
+pub async fn operator_active(pool: &PgPool, name: &str) -> Result<bool> {
+    let disabled: Option<bool> =
+        sqlx::query_scalar("SELECT disabled_at IS NOT NULL FROM operators WHERE name = $1")
+            .bind(name)
+            .fetch_optional(pool)
+            .await?;
+    Ok(disabled != Some(true))
 }

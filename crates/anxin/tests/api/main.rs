@@ -28,4 +28,5 @@ mod service;
 mod settings;
 mod sign_in;
 mod slate;
+mod trust;
 mod webhooks;

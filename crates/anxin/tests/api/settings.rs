@@ -81,6 +81,10 @@ async fn every_documented_variable_set_through_the_environment_starts_anxin() {
         ("ANXIN_DB_MAX_CONNECTIONS", "5".into()),
         ("ANXIN_LOG_FORMAT", "json".into()),
         ("ANXIN_DEMO_TRAFFIC", "false".into()),
+        ("ANXIN_TRUSTED_PROXIES", "10.0.0.0/8, ::1".into()),
+        ("ANXIN_METRICS_TOKEN", "metrics-token-of-the-scraper".into()),
+        ("ANXIN_PRIORITY_FROM_TOKEN", "true".into()),
+        ("ANXIN_PHONE_COUNTRY_CODE", "86".into()),
         ("ANXIN_CONFIG", "/nonexistent/anxin.toml".into()),
     ]
     .into_iter()
@@ -153,4 +157,126 @@ fn a_malformed_number_stops_start_up_naming_its_variable() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ANXIN_HOLD_TTL_SECONDS"), "{stderr}");
     assert!(stderr.contains("a whole number"), "{stderr}");
+}
+
+/// Waits until `anxin` answers `/healthz` on `port` and its log says the
+/// call worker started; panics with the log if it exits or takes too long.
+async fn wait_until_serving(child: &mut std::process::Child, log: &std::path::Path, port: u16) {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "anxin exited ({status}):\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        let healthy = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK);
+        let worker = std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .contains("call worker started");
+        if healthy && worker {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "anxin did not start:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn in_production_anxin_alone_serves_and_works_calls_with_no_demo_data_and_prints_no_credential(
+) {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let database = anxin_testkit::TestDatabase::new();
+    let port = free_port();
+    let key = |salt: &str| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(format!("{id}{salt}")))
+    };
+    let metrics_token = key("metrics");
+    let vars: Vec<(&str, String)> = vec![
+        ("ANXIN_ENV", "production".into()),
+        ("ANXIN_LISTEN", format!("127.0.0.1:{port}")),
+        ("ANXIN_DATABASE_URL", database.url.clone()),
+        ("ANXIN_REDIS_URL", redis_url()),
+        ("ANXIN_REDIS_PREFIX", format!("test-{id}")),
+        ("ANXIN_JWT_SECRET", key("jwt")),
+        ("ANXIN_PHONE_KEY", key("phone")),
+        ("ANXIN_SUBJECT_KEY", key("subject")),
+        ("ANXIN_SIP_TRUNK", "127.0.0.1:5999".into()),
+        ("ANXIN_SIP_CALLER_ID", "+8640012345678".into()),
+        ("ANXIN_SIP_BIND", "127.0.0.1:0".into()),
+        ("ANXIN_PAYMENT_PROVIDER", "none".into()),
+        ("ANXIN_METRICS_TOKEN", metrics_token.clone()),
+        ("ANXIN_CONFIG", "/nonexistent/anxin.toml".into()),
+    ];
+    let log = std::env::temp_dir().join(format!("anxin-production-{id}.log"));
+    let out = std::fs::File::create(&log).unwrap();
+    // `anxin` with no subcommand, as the Dockerfile's default once was.
+    let mut child = anxin(&vars, &[])
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    wait_until_serving(&mut child, &log, port).await;
+    let client = reqwest::Client::new();
+    let metrics = |token: Option<&str>| {
+        let mut r = client.get(format!("http://127.0.0.1:{port}/metrics"));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    assert_eq!(
+        metrics(None).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        metrics(Some(&metrics_token)).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let output = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    for credential in ["eyJ", "/sign-in/", "SEEKER=", "OPERATOR=", "demo experts"] {
+        assert!(
+            !output.contains(credential),
+            "printed {credential}:\n{output}"
+        );
+    }
+    let pool = sqlx::PgPool::connect(&database.url).await.unwrap();
+    let (experts, links): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM experts), (SELECT count(*) FROM sign_in_links)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((experts, links), (0, 0), "production seeded demo data");
+}
+
+#[test]
+fn with_anxin_env_unset_a_server_other_machines_can_reach_refuses_to_start_naming_it() {
+    for listen in ["0.0.0.0:0", "[::]:0", "192.0.2.10:8080"] {
+        let out = anxin(
+            &[
+                ("ANXIN_LISTEN", listen.into()),
+                ("ANXIN_CONFIG", "/nonexistent/anxin.toml".into()),
+            ],
+            &["serve"],
+        )
+        .output()
+        .unwrap();
+        assert!(!out.status.success(), "{listen}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("ANXIN_ENV"), "{listen}: {stderr}");
+    }
 }

@@ -15,18 +15,18 @@ use std::time::Duration;
 use uuid::Uuid;
 
 const SECRET: &str = "whsec-test-3f9a";
-const PHONE: &str = "+8613698765432";
+pub(crate) const PHONE: &str = "+8613698765432";
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
-struct Received {
-    id: String,
-    signature: String,
-    body: String,
+pub(crate) struct Received {
+    pub id: String,
+    pub signature: String,
+    pub body: String,
 }
 
 #[derive(Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     got: Vec<Received>,
     /// Answer 500 to this many requests first.
     fail_first: usize,
@@ -65,7 +65,7 @@ async fn receive(req: HttpRequest, body: String, r: web::Data<Mutex<Receiver>>) 
     }
 }
 
-async fn receiver(fail_first: usize, hang: bool) -> (String, Arc<Mutex<Receiver>>) {
+pub(crate) async fn receiver(fail_first: usize, hang: bool) -> (String, Arc<Mutex<Receiver>>) {
     let state = web::Data::new(Mutex::new(Receiver {
         fail_first,
         hang,
@@ -85,7 +85,10 @@ async fn receiver(fail_first: usize, hang: bool) -> (String, Arc<Mutex<Receiver>
     (format!("http://127.0.0.1:{port}/hooks"), state.into_inner())
 }
 
-async fn app_sending_to(url: &str, tweak: impl FnOnce(&mut anxin::config::Settings)) -> TestApp {
+pub(crate) async fn app_sending_to(
+    url: &str,
+    tweak: impl FnOnce(&mut anxin::config::Settings),
+) -> TestApp {
     let url = url.to_string();
     spawn_app_with(move |s| {
         s.webhook_url = Some(url);
@@ -97,7 +100,7 @@ async fn app_sending_to(url: &str, tweak: impl FnOnce(&mut anxin::config::Settin
 }
 
 /// Checks the signature as a receiver would: HMAC-SHA256 of "<t>.<body>".
-fn verifies(r: &Received) -> bool {
+pub(crate) fn verifies(r: &Received) -> bool {
     let Some((t, v1)) = r
         .signature
         .strip_prefix("t=")
@@ -114,7 +117,7 @@ fn verifies(r: &Received) -> bool {
 }
 
 /// A seeker token whose `ref` claim the host app set.
-fn seeker_with_ref(sub: &str, seeker_ref: &str) -> String {
+pub(crate) fn seeker_with_ref(sub: &str, seeker_ref: &str) -> String {
     let claims = Claims {
         sub: sub.into(),
         role: Role::Seeker,
@@ -131,28 +134,59 @@ fn seeker_with_ref(sub: &str, seeker_ref: &str) -> String {
 }
 
 /// A new expert with one slot from `starts_in` for an hour; returns it.
-async fn slot_at(app: &TestApp, starts_in: chrono::Duration) -> Uuid {
-    let expert = app
-        .expert_with(&json!({"timezone": "UTC", "slot_minutes": 60, "weekly": []}))
-        .await;
-    let slot = Uuid::new_v4();
+pub(crate) async fn slot_at(app: &TestApp, starts_in: chrono::Duration) -> Uuid {
     let at = chrono::Utc::now() + starts_in;
-    sqlx::query("INSERT INTO slots (id, expert_id, starts_at, ends_at) VALUES ($1, $2, $3, $4)")
+    expert_with_slots_at(app, "Dr. Test", &[at]).await.1[0]
+}
+
+/// A new approved expert named `name` with one hour-long slot from each of
+/// `starts` (and no weekly hours); returns the expert and the slots.
+pub(crate) async fn expert_with_slots_at(
+    app: &TestApp,
+    name: &str,
+    starts: &[chrono::DateTime<chrono::Utc>],
+) -> (Uuid, Vec<Uuid>) {
+    let r = app
+        .post(&operator(), "/v1/experts", &expert_profile(name))
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let expert: Uuid = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let r = app
+        .put(
+            &operator(),
+            &format!("/v1/experts/{expert}/availability"),
+            &json!({"timezone": "UTC", "slot_minutes": 60, "weekly": []}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let db = app.db().await;
+    let mut slots = Vec::new();
+    for at in starts {
+        let slot = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO slots (id, expert_id, starts_at, ends_at) VALUES ($1, $2, $3, $4)",
+        )
         .bind(slot)
         .bind(expert)
         .bind(at)
-        .bind(at + chrono::Duration::hours(1))
-        .execute(&app.db().await)
+        .bind(*at + chrono::Duration::hours(1))
+        .execute(&db)
         .await
         .unwrap();
+        slots.push(slot);
+    }
     anxin_api::flows::reconcile::expert(&app.state, anxin_domain::ids::ExpertId(expert))
         .await
         .unwrap();
-    slot
+    (expert, slots)
 }
 
 /// Hold, pay on the simulated page, book; returns the booking id.
-async fn paid_booking(app: &TestApp, seeker: &str, slot: Uuid) -> String {
+pub(crate) async fn paid_booking(app: &TestApp, seeker: &str, slot: Uuid) -> String {
     let hold = app.held(seeker, slot).await;
     let p: Value = app
         .post(seeker, &format!("/v1/holds/{hold}/payment"), &json!({}))
@@ -203,7 +237,7 @@ async fn with_worker(app: &TestApp, provider: anxin_calls::SimulatedProvider, bo
 }
 
 /// Waits until the receiver's requests satisfy `enough`; returns them.
-async fn wait_for(
+pub(crate) async fn wait_for(
     r: &Arc<Mutex<Receiver>>,
     what: &str,
     enough: impl Fn(&[Received]) -> bool,
@@ -219,7 +253,7 @@ async fn wait_for(
     }
 }
 
-fn types(got: &[Received]) -> Vec<String> {
+pub(crate) fn types(got: &[Received]) -> Vec<String> {
     got.iter()
         .map(|r| {
             serde_json::from_str::<Value>(&r.body).unwrap()["type"]

@@ -7,6 +7,7 @@
 //! refuse the second booking and the seeker gets a clean 409.
 use crate::error::{ApiError, ApiResult, ErrorCode, OrNotFound};
 use crate::events::{Event, Refusal};
+use crate::flows::handover::{self, Handover};
 use crate::state::AppState;
 use crate::token::Principal;
 use anxin_domain::booking::{cancel_reopens_slot, check_cancel, reservable, CancelRefusal};
@@ -49,7 +50,7 @@ pub async fn confirm(
     seeker: &SeekerRow,
     req: ConfirmRequest<'_>,
 ) -> ApiResult<Confirmed> {
-    let phone = PhoneNumber::parse("phone", req.phone)?;
+    let phone = PhoneNumber::parse_in("phone", req.phone, &state.config.phone_country_code)?;
     let note = match req.note.map(str::trim) {
         // Postgres text can't hold a NUL.
         Some(n) if n.chars().count() > 500 || n.contains('\0') => {
@@ -326,6 +327,24 @@ pub async fn cancel(
             _ => principal.sub.clone(),
         },
     };
+    // An expert who cannot make it hands the booking over when someone else
+    // is free then: the seeker keeps their time and is told the new name.
+    if viewer == Viewer::Expert {
+        if let Handover::Reassigned(_) = handover::reassign(state, &actor, &booking).await? {
+            let slot_reopened = cancel_reopens_slot(booking.starts_at, Utc::now());
+            if let Err(e) = state
+                .reserve
+                .unmark_booked(booking.expert_id, booking.slot_id, slot_reopened)
+                .await
+            {
+                tracing::warn!(error = %e, "booking handed over but the old slot not yet reopened in Redis");
+            }
+            return Ok(Cancelled {
+                booking: bookings::get(&state.pool, id).await?,
+                slot_reopened,
+            });
+        }
+    }
     let before = bookings::cancel(&state.pool, id, &actor, reason)
         .await?
         .ok_or_else(|| {

@@ -3,6 +3,7 @@
 //! (approved experts are indexed, others not); and listing an expert's open
 //! slots.
 use crate::error::{ApiError, ApiResult, ErrorCode, OrNotFound};
+use crate::flows::handover::{self, HandedOver};
 use crate::flows::{reconcile, seekers, slots};
 use crate::state::AppState;
 use crate::token::{Principal, Role};
@@ -26,7 +27,7 @@ pub async fn create(
     status: ExpertStatus,
     audited_by: Option<&Actor>,
 ) -> ApiResult<ExpertId> {
-    let profile = input.validate()?;
+    let profile = input.validate(&state.config.phone_country_code)?;
     let id = ExpertId::new();
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
     experts::insert(
@@ -58,7 +59,10 @@ pub async fn create(
 }
 
 /// Sets the expert's status and records who did it; `via` notes where the
-/// action came from (e.g. the dashboard) in the audit detail.
+/// action came from (e.g. the dashboard) in the audit detail. Suspension
+/// then hands the expert's upcoming bookings over (`flows::handover`): the
+/// status is committed first, so from that moment the call worker will not
+/// dial them, and a repeated suspension finishes a handover cut short.
 #[tracing::instrument(skip(state, actor))]
 pub async fn set_status(
     state: &AppState,
@@ -66,7 +70,7 @@ pub async fn set_status(
     id: ExpertId,
     status: ExpertStatus,
     via: Option<&str>,
-) -> ApiResult<()> {
+) -> ApiResult<HandedOver> {
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
     let row = experts::lock(&mut tx, id).await.or_not_found("expert")?;
     let before = row.status;
@@ -101,7 +105,10 @@ pub async fn set_status(
         _ => state.reserve.drop_expert(id).await?,
     }
     crate::flows::slate::invalidate(state).await;
-    Ok(())
+    if status == ExpertStatus::Suspended {
+        return handover::expert_suspended(state, actor, id).await;
+    }
+    Ok(HandedOver::default())
 }
 
 /// An approved expert's open slots that overlap `[from, to)`, earliest

@@ -5,6 +5,7 @@
 pub mod availability;
 pub mod bookings;
 pub mod experts;
+pub mod handover;
 pub mod holds;
 pub mod payments;
 pub mod reconcile;

@@ -166,7 +166,7 @@ pub async fn callback(
     id: Uuid,
     input: &CallbackInput,
 ) -> ApiResult<CallTaskId> {
-    let operator_phone = input.validate()?;
+    let operator_phone = input.validate(&state.config.phone_country_code)?;
     referrals::get(&state.pool, id)
         .await
         .or_not_found("referral")?;

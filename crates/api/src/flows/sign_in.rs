@@ -232,3 +232,67 @@ pub async fn session(state: &AppState, secret: &str) -> ApiResult<Option<Princip
 pub async fn end(state: &AppState, secret: &str) -> ApiResult<bool> {
     Ok(sign_in::end_session(&state.pool, &secret_hash(secret)).await?)
 }
+
+/// Refuses (401 `account_suspended`) the bearer token of an expert who is
+/// suspended or an operator who is disabled. Sessions end at once with the
+/// account (they are rows); tokens are checked here on every request,
+/// against an answer at most `ACCOUNT_CHECK_TTL` old on this instance.
+pub async fn require_active(state: &AppState, principal: &Principal) -> ApiResult<()> {
+    if principal.role == Role::Seeker {
+        return Ok(());
+    }
+    let key = (principal.role, principal.sub.clone());
+    let active = match state.accounts.get(&key) {
+        Some(active) => active,
+        None => {
+            let active = match principal.role {
+                Role::Expert => match principal.sub.parse::<uuid::Uuid>() {
+                    Ok(id) => sign_in::expert_active(&state.pool, id).await?,
+                    // No expert can have that id: the handlers refuse it.
+                    Err(_) => true,
+                },
+                _ => sign_in::operator_active(&state.pool, &principal.sub).await?,
+            };
+            state.accounts.insert(key, active);
+            active
+        }
+    };
+    if active {
+        Ok(())
+    } else {
+        Err(ApiError::AccountSuspended)
+    }
+}
+
+/// Disables or enables an operator account (`anxin operator disable|enable`),
+/// audited. Disabling ends their sessions and lapses their links at once;
+/// their bearer tokens stop within `ACCOUNT_CHECK_TTL` on every instance.
+pub async fn set_operator_disabled(
+    state: &AppState,
+    by: &Actor,
+    name: &str,
+    disabled: bool,
+) -> ApiResult<()> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(anxin_domain::ValidationError::new("name", "1 to 100 characters").into());
+    }
+    let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
+    let person = sign_in::set_operator_disabled(&mut tx, name, disabled).await?;
+    let action = if disabled {
+        "operator.disable"
+    } else {
+        "operator.enable"
+    };
+    audit::record(
+        &mut tx,
+        by,
+        action,
+        "operator",
+        person.id(),
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(())
+}

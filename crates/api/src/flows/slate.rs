@@ -137,6 +137,18 @@ pub async fn invalidate(state: &AppState) {
     *state.slate_inputs.write().await = None;
 }
 
+/// Each expert's impressions in the balance's sliding window.
+pub(crate) async fn recent_impressions(
+    reserve: &anxin_reserve::Reserve,
+    now: DateTime<Utc>,
+) -> ApiResult<HashMap<ExpertId, u64>> {
+    let b = bucket(now);
+    let buckets: Vec<i64> = (0..i64::from(IMPRESSION_WINDOW_BUCKETS))
+        .map(|i| b - i)
+        .collect();
+    Ok(reserve.exposure(&buckets).await?)
+}
+
 fn bucket(now: DateTime<Utc>) -> i64 {
     now.timestamp()
         .div_euclid(IMPRESSION_BUCKET.num_seconds().max(1))
@@ -286,11 +298,7 @@ async fn read_inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<WeightIn
             capacity_from_counts(banded)
         })
         .collect();
-    let b = bucket(now);
-    let buckets: Vec<i64> = (0..i64::from(IMPRESSION_WINDOW_BUCKETS))
-        .map(|i| b - i)
-        .collect();
-    let seen = bulk.exposure(&buckets).await?;
+    let seen = recent_impressions(&bulk, now).await?;
     let earliest = bulk.earliest_open(&ids, now - RUNNING_FOR).await?;
     Ok(WeightInputs {
         at: Instant::now(),

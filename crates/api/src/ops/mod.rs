@@ -12,6 +12,7 @@
 pub mod summary;
 
 use crate::auth::{Authorized, Credential, OperatorOnly, Via};
+use crate::dto::ExpertStatusView;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{parse_json, path_id};
 use crate::pages::html;
@@ -464,12 +465,6 @@ pub async fn asset(name: web::Path<String>) -> ApiResult<HttpResponse> {
         .body(body))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ExpertStatusView {
-    pub id: uuid::Uuid,
-    pub status: ExpertStatus,
-}
-
 /// Approves or suspends an expert from the dashboard: the same rules, audit
 /// record and index update as `POST /v1/experts/{id}/approve|suspend`, for a
 /// browser that holds a session cookie rather than a bearer token.
@@ -484,8 +479,14 @@ async fn set_expert_status(
         role: "operator",
         id: auth.principal.sub.clone(),
     };
-    crate::flows::experts::set_status(state, &actor, id, status, Some("dashboard")).await?;
-    Ok(HttpResponse::Ok().json(ExpertStatusView { id: id.0, status }))
+    let done =
+        crate::flows::experts::set_status(state, &actor, id, status, Some("dashboard")).await?;
+    Ok(HttpResponse::Ok().json(ExpertStatusView {
+        id: id.0,
+        status,
+        reassigned: done.reassigned,
+        cancelled: done.cancelled,
+    }))
 }
 
 #[utoipa::path(post, path = "/ops/experts/{id}/approve", tag = "operators",

@@ -68,7 +68,7 @@ fn form_page(
       <label for="display_name">{name}</label>
       <input id="display_name" name="display_name" required maxlength="80" value="{display_name}" autocomplete="name">
       <label for="phone">{phone}</label>
-      <input id="phone" name="phone" required type="tel" inputmode="tel" placeholder="+8613800000000" value="{phone_v}" autocomplete="tel">
+      <input id="phone" name="phone" required type="tel" inputmode="tel" placeholder="138 0000 0000" value="{phone_v}" autocomplete="tel">
       <label for="region">{region}</label>
       <input id="region" name="region" required maxlength="64" value="{region_v}" placeholder="{region_eg}">
       <label for="timezone">{tz}</label>
@@ -119,7 +119,8 @@ fn form_page(
 pub struct ApplicationForm {
     #[schema(min_length = 1, max_length = 80)]
     display_name: String,
-    /// E.164, e.g. `+8613800000000`.
+    /// A Chinese mobile as people write it (`138 0000 0000`) or an international
+    /// number starting with `+`.
     phone: String,
     /// An IANA time zone, e.g. `Asia/Shanghai`.
     timezone: String,
@@ -209,8 +210,8 @@ pub async fn submit(
             let which = match field.as_deref().unwrap_or("") {
                 "display_name" => lang.pick("请填写称呼。", "Please give your name."),
                 "phone" => lang.pick(
-                    "手机号格式不对，请以 +86 开头填写。",
-                    "That phone number is not valid; write it with the country code, e.g. +86.",
+                    "手机号格式不对，请填写 11 位手机号，例如 138 0000 0000。",
+                    "That phone number is not valid; write an 11-digit mobile such as 138 0000 0000, or +country code and number.",
                 ),
                 "timezone" => lang.pick(
                     "时区不对，例如 Asia/Shanghai。",

@@ -10,6 +10,7 @@ use crate::flows::bookings::{ConfirmRequest, Viewer};
 use crate::routes::{idempotency_key, IdempotencyKey};
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
+use anxin_domain::booking::BookingStatus;
 use anxin_domain::ids::{BookingId, HoldId};
 use anxin_domain::seeker::alias;
 use anxin_store::bookings::BookingRow;
@@ -87,6 +88,8 @@ fn view(b: BookingRow, viewer: Viewer) -> BookingView {
             .flatten(),
         seeker_alias: (viewer != Viewer::Seeker).then(|| alias(b.seeker_id)),
         cancel_reason: b.cancel_reason,
+        reassigned: b.reassigned,
+        display_name: b.display_name.unwrap_or_default(),
     }
 }
 
@@ -143,5 +146,6 @@ pub async fn cancel(
         booking_id: done.booking.id.0,
         status: done.booking.status,
         slot_reopened: done.slot_reopened,
+        reassigned: done.booking.status == BookingStatus::Confirmed,
     }))
 }

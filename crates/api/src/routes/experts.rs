@@ -1,8 +1,8 @@
 //! Experts: creation, applications, vetting, availability, slots, bookings.
 use crate::auth::{AnyRole, Authorized, ExpertOnly, ExpertOrOperator, OperatorOnly, Role};
 use crate::dto::{
-    AvailabilitySaved, CallView, ExpertBooking, ExpertCreated, ExpertMe, SessionOutcomeView,
-    SlotView,
+    AvailabilitySaved, CallView, ExpertBooking, ExpertCreated, ExpertMe, ExpertStatusView,
+    SessionOutcomeView, SlotView,
 };
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{path_id, Json};
@@ -72,13 +72,18 @@ async fn set_status(
     status: ExpertStatus,
 ) -> ApiResult<HttpResponse> {
     let id = ExpertId(path_id("id", raw_id)?);
-    flows::experts::set_status(state, &actor(&auth.principal), id, status, None).await?;
-    Ok(HttpResponse::Ok().json(ExpertCreated { id: id.0, status }))
+    let done = flows::experts::set_status(state, &actor(&auth.principal), id, status, None).await?;
+    Ok(HttpResponse::Ok().json(ExpertStatusView {
+        id: id.0,
+        status,
+        reassigned: done.reassigned,
+        cancelled: done.cancelled,
+    }))
 }
 
 #[utoipa::path(post, path = "/v1/experts/{id}/approve", tag = "experts",
     params(("id" = uuid::Uuid, Path, description = "expert id")),
-    responses((status = 200, body = ExpertCreated)),
+    responses((status = 200, body = ExpertStatusView)),
     security(("bearer" = [])))]
 pub async fn approve(
     auth: Authorized<OperatorOnly>,
@@ -90,7 +95,12 @@ pub async fn approve(
 
 #[utoipa::path(post, path = "/v1/experts/{id}/suspend", tag = "experts",
     params(("id" = uuid::Uuid, Path, description = "expert id")),
-    responses((status = 200, body = ExpertCreated)),
+    description = "Suspends an expert. Each upcoming booking of theirs is handed to another \
+                   approved expert free at the same start for the same length (the booking keeps \
+                   its id; `booking.reassigned` is sent), else cancelled with reason \
+                   `expert_unavailable` and its fee refunded. A call under way is not cut; a \
+                   suspended expert is never dialled, and their tokens stop working.",
+    responses((status = 200, body = ExpertStatusView)),
     security(("bearer" = [])))]
 pub async fn suspend(
     auth: Authorized<OperatorOnly>,

@@ -153,10 +153,7 @@ pub async fn place_hold(
     body: Json<HoldRequest>,
 ) -> ApiResult<HttpResponse> {
     let key = idempotency_key(&req)?;
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let ip = crate::client::client_ip(&req);
     let hold = flows::holds::place(
         &state,
         &session.seeker,

@@ -1,6 +1,7 @@
 //! Liveness, readiness and metrics.
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 #[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, description = "The process runs")))]
 pub async fn healthz() -> HttpResponse {
@@ -27,9 +28,37 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, description = "Prometheus text format")))]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    description = "Prometheus text format. With `ANXIN_METRICS_TOKEN` set (and always in production) \
+                   it needs `Authorization: Bearer <ANXIN_METRICS_TOKEN>`.",
+    responses((status = 200, description = "Prometheus text format"),
+              (status = 401, body = crate::error::ErrorBody, description = "`unauthorized`: the metrics token is missing or wrong")))]
+pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    use crate::state::MetricsAccess;
+    let needed = match &state.config.metrics_access {
+        MetricsAccess::Open => None,
+        MetricsAccess::Token(token) => Some(token.as_str()),
+        MetricsAccess::Closed => Some(""),
+    };
+    if let Some(token) = needed {
+        let given = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        // Compared in constant time: the token guards every figure.
+        if token.is_empty() || !constant_time_eq(given.trim().as_bytes(), token.as_bytes()) {
+            return Err(ApiError::Unauthorized(
+                "/metrics needs Authorization: Bearer <ANXIN_METRICS_TOKEN>",
+            ));
+        }
+    }
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(state.metrics.render()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -159,10 +159,7 @@ pub(crate) fn wants_html(req: &HttpRequest) -> bool {
 /// Counts a request against the caller's IP in this limiter.
 pub(crate) fn check_rate(req: &HttpRequest, limiter: &KeyedLimiter) -> ApiResult<()> {
     use governor::clock::Clock;
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let ip = crate::client::client_ip(req);
     limiter.check_key(&ip).map_err(|not_until| {
         tracing::info!(
             route = req.path().split('/').nth(1).unwrap_or(""),

@@ -238,7 +238,7 @@ pub async fn seed_running(pool: &PgPool, ends_in: ChronoDuration) -> Seeded {
     seed_booking(
         pool,
         &cipher(),
-        &random_phone("10"),
+        &random_phone("15"),
         &random_phone("13"),
         now - ChronoDuration::minutes(1),
         now + ends_in,

@@ -415,7 +415,7 @@ async fn the_seekers_number_never_reaches_the_experts_leg_or_the_logs() {
     let worker = spawn_worker(worker_config(&key, 1), &db.pool, &redis, provider);
 
     let canary = "+8617761839402";
-    let expert_phone = random_phone("10");
+    let expert_phone = random_phone("15");
     let now = chrono::Utc::now();
     let seeded = seed_booking(
         &db.pool,
@@ -718,7 +718,7 @@ async fn a_referral_callback_bridges_the_operator_and_the_seeker_masked_both_way
     let seeded = seed_booking(
         &db.pool,
         &cipher(),
-        &random_phone("10"),
+        &random_phone("15"),
         canary,
         later,
         later + ChronoDuration::minutes(50),

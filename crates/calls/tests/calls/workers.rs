@@ -176,6 +176,10 @@ async fn a_stale_lease_holder_cannot_write() {
     let seeded = seed_running(pool, ChronoDuration::minutes(30)).await;
     let short = ChronoDuration::milliseconds(300);
 
+    let expert = anxin_store::bookings::get(pool, seeded.booking)
+        .await
+        .unwrap()
+        .expert_id;
     let old = call_tasks::lease_due(pool, "old", short, 10).await.unwrap();
     assert_eq!(old.len(), 1);
     let old = old[0].lease();
@@ -186,9 +190,11 @@ async fn a_stale_lease_holder_cannot_write() {
             .is_empty(),
         "held"
     );
-    assert!(call_tasks::begin_attempt(pool, old, 1, false)
-        .await
-        .unwrap());
+    assert!(
+        call_tasks::begin_attempt(pool, old, 1, false, Some(expert.0))
+            .await
+            .unwrap()
+    );
     assert!(
         call_tasks::set_call_state(pool, old, CallState::DialingSeeker)
             .await
@@ -232,9 +238,11 @@ async fn a_stale_lease_holder_cannot_write() {
             .await
             .unwrap()
     );
-    assert!(!call_tasks::begin_attempt(pool, old, 2, false)
-        .await
-        .unwrap());
+    assert!(
+        !call_tasks::begin_attempt(pool, old, 2, false, Some(expert.0))
+            .await
+            .unwrap()
+    );
 
     assert_eq!(
         call_tasks::close_interrupted_attempts(pool, new, "worker lost lease")
@@ -391,7 +399,7 @@ async fn a_slot_that_is_already_over_is_not_dialed() {
     let seeded = seed_booking(
         &db.pool,
         &cipher(),
-        &random_phone("10"),
+        &random_phone("15"),
         &random_phone("13"),
         now - ChronoDuration::minutes(50),
         now - ChronoDuration::minutes(1),

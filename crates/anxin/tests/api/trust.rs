@@ -1,0 +1,470 @@
+//! Trust: a suspended expert is never connected to a seeker (their bookings
+//! are handed to a free expert, or cancelled and refunded; the worker never
+//! dials them), an expert who cancels hands over, a suspended expert's or
+//! disabled operator's token stops on every instance, per-address limits
+//! see through a trusted proxy only, `/metrics` can be closed, and only a
+//! serving process switches webhooks.
+use crate::helpers::*;
+use crate::webhooks::{
+    app_sending_to, expert_with_slots_at, paid_booking, receiver, seeker_with_ref, types, verifies,
+    wait_for,
+};
+use anxin_api::auth::Role;
+use anxin_domain::payment::ProviderName;
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// A whole hour `hours` from now (so two experts' slots start at exactly
+/// the same instant).
+fn hour_from_now(hours: i64) -> DateTime<Utc> {
+    let at = Utc::now() + ChronoDuration::hours(hours);
+    at - ChronoDuration::nanoseconds(i64::from(at.timestamp_subsec_nanos()))
+}
+
+async fn suspend(app: &TestApp, expert: Uuid) -> Value {
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/experts/{expert}/suspend"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.unwrap()
+}
+
+async fn booking(app: &TestApp, token: &str, id: &str) -> Value {
+    let r = app.get(token, &format!("/v1/bookings/{id}")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn suspension_hands_a_booking_to_a_free_expert_and_cancels_and_refunds_where_nobody_is() {
+    let (url, got) = receiver(0, false).await;
+    let app = app_sending_to(&url, |s| {
+        s.payment_provider = Some(ProviderName::Simulated);
+    })
+    .await;
+    let (t1, t2) = (hour_from_now(3), hour_from_now(6));
+    let (suspended, theirs) = expert_with_slots_at(&app, "Dr. Suspended", &[t1, t2]).await;
+    let (stand_in, _) = expert_with_slots_at(&app, "Dr. Stand-in", &[t1]).await;
+    let first = seeker_with_ref(&format!("host-user-{}", Uuid::new_v4()), "ref-moved");
+    let second = seeker_with_ref(&format!("host-user-{}", Uuid::new_v4()), "ref-cancelled");
+    let moved = paid_booking(&app, &first, theirs[0]).await;
+    let cancelled = paid_booking(&app, &second, theirs[1]).await;
+
+    let done = suspend(&app, suspended).await;
+    assert_eq!(done["status"], "suspended");
+    assert_eq!(
+        (done["reassigned"].as_u64(), done["cancelled"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    // The first seeker keeps their booking, time and call, with the stand-in.
+    let b = booking(&app, &first, &moved).await;
+    assert_eq!(b["status"], "confirmed");
+    assert_eq!(b["expert_id"], stand_in.to_string());
+    assert_eq!(b["display_name"], "Dr. Stand-in");
+    assert_eq!(b["reassigned"], true);
+    assert_eq!(
+        b["starts_at"]
+            .as_str()
+            .unwrap()
+            .parse::<DateTime<Utc>>()
+            .unwrap(),
+        t1
+    );
+    // Nobody was free for the second: cancelled, saying why, and refunded.
+    let b = booking(&app, &second, &cancelled).await;
+    assert_eq!(b["status"], "cancelled");
+    assert_eq!(b["cancel_reason"], "expert_unavailable");
+    anxin_api::flows::payments::settle(&app.state)
+        .await
+        .unwrap();
+    let all = wait_for(&got, "reassigned, cancelled and refunded", |g| {
+        let t = types(g);
+        [
+            "booking.reassigned",
+            "booking.cancelled",
+            "payment.refunded",
+        ]
+        .iter()
+        .all(|want| t.iter().any(|x| x == want))
+    })
+    .await;
+    let event = |kind: &str, id: &str| -> Value {
+        all.iter()
+            .filter(|r| verifies(r))
+            .map(|r| serde_json::from_str::<Value>(&r.body).unwrap())
+            .find(|v| v["type"] == kind && v["data"]["booking_id"] == id)
+            .unwrap_or_else(|| panic!("no verified {kind} for {id}"))
+    };
+    let r = event("booking.reassigned", &moved);
+    assert_eq!(r["data"]["display_name"], "Dr. Stand-in");
+    assert_eq!(r["data"]["seeker_ref"], "ref-moved");
+    assert_eq!(
+        event("booking.cancelled", &cancelled)["data"]["reason"],
+        "expert_unavailable"
+    );
+    assert_eq!(
+        event("payment.refunded", &cancelled)["data"]["amount_minor"],
+        1
+    );
+
+    // Nothing of the suspended expert is still confirmed, and the stand-in's
+    // slot is nobody else's now.
+    let db = app.db().await;
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM bookings WHERE expert_id = $1 AND status = 'confirmed'",
+    )
+    .bind(suspended)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(left, 0);
+    assert_eq!(app.double_bookings().await, 0);
+    // The suspended expert sees no booking of theirs any more, and the
+    // stand-in sees it among their own.
+    let mine: Vec<Value> = app
+        .get(
+            &token(Role::Expert, &stand_in.to_string()),
+            "/v1/experts/me/bookings",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        mine.iter().any(|b| b["booking_id"] == moved.as_str()),
+        "{mine:?}"
+    );
+    // Suspending again finds nothing left to move.
+    let again = suspend(&app, suspended).await;
+    assert_eq!(
+        (again["reassigned"].as_u64(), again["cancelled"].as_u64()),
+        (Some(0), Some(0))
+    );
+}
+
+#[tokio::test]
+async fn fifty_seekers_racing_a_handover_for_its_slot_never_book_it_twice() {
+    let app = spawn_app().await;
+    for _round in 0..3 {
+        let at = hour_from_now(4);
+        let (suspended, theirs) = expert_with_slots_at(&app, "Dr. Suspended", &[at]).await;
+        let (_, target) = expert_with_slots_at(&app, "Dr. Target", &[at]).await;
+        let target = target[0];
+        let booked = app.book(&new_seeker(), theirs[0], "13712345678").await;
+        let racers = (0..50u64).map(|i| {
+            let app = &app;
+            async move {
+                // Spread over the time the suspension takes to reach its hold.
+                tokio::time::sleep(Duration::from_millis(i % 25 * 2)).await;
+                let seeker = new_seeker();
+                let r = app.hold(&seeker, target).await;
+                if r.status() != StatusCode::CREATED {
+                    return false;
+                }
+                let hold = hold_id(r).await;
+                app.confirm(&seeker, &hold, "137 1234 5678").await.status() == StatusCode::CREATED
+            }
+        });
+        let (won, done) = tokio::join!(
+            futures_util::future::join_all(racers),
+            suspend(&app, suspended)
+        );
+        let seekers_won = won.iter().filter(|w| **w).count();
+        assert!(seekers_won <= 1, "{seekers_won} seekers booked one slot");
+        assert_eq!(app.active_bookings_of_slot(target).await, 1);
+        assert_eq!(app.double_bookings().await, 0);
+        // Whoever lost the slot: the handover (then the booking is
+        // cancelled, nobody else being free) or every seeker.
+        let handed = done["reassigned"].as_u64().unwrap();
+        assert_eq!(handed + seekers_won as u64, 1, "{done}");
+        let status = booking(&app, &operator(), &booked.to_string()).await["status"].clone();
+        assert_eq!(
+            status,
+            if handed == 1 {
+                "confirmed"
+            } else {
+                "cancelled"
+            }
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_expert_who_cancels_hands_the_booking_to_a_free_expert() {
+    let app = spawn_app().await;
+    let at = hour_from_now(5);
+    let (first, theirs) = expert_with_slots_at(&app, "Dr. First", &[at]).await;
+    let (second, _) = expert_with_slots_at(&app, "Dr. Second", &[at]).await;
+    let seeker = new_seeker();
+    let id = app.book(&seeker, theirs[0], "+8613712345678").await;
+    let r = app
+        .post(
+            &token(Role::Expert, &first.to_string()),
+            &format!("/v1/bookings/{id}/cancel"),
+            &json!({"reason": "unwell"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["status"].as_str(), v["reassigned"].as_bool()),
+        (Some("confirmed"), Some(true))
+    );
+    let b = booking(&app, &seeker, &id.to_string()).await;
+    assert_eq!(b["expert_id"], second.to_string());
+    assert_eq!(b["display_name"], "Dr. Second");
+    // The seeker's history names the new expert too.
+    let history: Vec<Value> = app
+        .get(&seeker, "/v1/seekers/me/bookings")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history[0]["display_name"], "Dr. Second");
+    // With nobody else free, the second expert's cancellation cancels.
+    let r = app
+        .post(
+            &token(Role::Expert, &second.to_string()),
+            &format!("/v1/bookings/{id}/cancel"),
+            &json!({}),
+        )
+        .await;
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["status"].as_str(), v["reassigned"].as_bool()),
+        (Some("cancelled"), Some(false))
+    );
+}
+
+/// Polls `path` with `token` on `app` until it answers 401
+/// `account_suspended`; fails past `within`.
+async fn refused_within(app: &TestApp, token: &str, method: &str, path: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let r = match method {
+            "POST" => app.post(token, path, &json!({})).await,
+            _ => app.get(token, path).await,
+        };
+        if r.status() == StatusCode::UNAUTHORIZED {
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["error"], "account_suspended", "{path}");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{method} {path} still answers {}",
+            r.status()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_suspended_experts_and_a_disabled_operators_tokens_stop_on_every_instance_within_5_s() {
+    let one = spawn_app().await;
+    let two = start(one.settings.clone()).await;
+    let expert = one.expert_with(&all_week(60)).await;
+    let slot = one.future_slot(expert).await;
+    let booking = one.book(&new_seeker(), slot, "13712345678").await;
+    let expert_token = token(Role::Expert, &expert.to_string());
+    let ops = token(Role::Operator, "ops-to-disable");
+    let expert_routes = [
+        ("GET", "/v1/experts/me".to_string()),
+        ("GET", format!("/v1/bookings/{booking}")),
+        ("POST", format!("/v1/bookings/{booking}/cancel")),
+    ];
+    let operator_routes = [
+        ("GET", "/v1/ops/summary".to_string()),
+        ("POST", format!("/v1/experts/{expert}/approve")),
+    ];
+    // Both work on both instances first (and each has cached that).
+    for app in [&one, &two] {
+        assert_eq!(
+            app.get(&expert_token, "/v1/experts/me").await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            app.get(&ops, "/v1/ops/summary").await.status(),
+            StatusCode::OK
+        );
+    }
+
+    suspend(&one, expert).await;
+    disable_operator(&one, "ops-to-disable", true).await;
+    let started = Instant::now();
+    let five = Duration::from_secs(5);
+    for app in [&one, &two] {
+        for (method, path) in expert_routes.iter() {
+            refused_within(
+                app,
+                &expert_token,
+                method,
+                path,
+                five.saturating_sub(started.elapsed()),
+            )
+            .await;
+        }
+        for (method, path) in operator_routes.iter() {
+            refused_within(
+                app,
+                &ops,
+                method,
+                path,
+                five.saturating_sub(started.elapsed()),
+            )
+            .await;
+        }
+    }
+    // Another operator is unaffected; enabling the first again restores them.
+    assert_eq!(
+        one.get(&operator(), "/v1/ops/summary").await.status(),
+        StatusCode::OK
+    );
+    disable_operator(&one, "ops-to-disable", false).await;
+    let deadline = Instant::now() + five;
+    while two.get(&ops, "/v1/ops/summary").await.status() != StatusCode::OK {
+        assert!(
+            Instant::now() < deadline,
+            "an enabled operator is still refused"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action IN ('operator.disable', 'operator.enable')",
+    )
+    .fetch_one(&one.db().await)
+    .await
+    .unwrap();
+    assert_eq!(audited, 2);
+}
+
+/// What `anxin operator disable|enable <name>` does.
+async fn disable_operator(app: &TestApp, name: &str, disabled: bool) {
+    let by = anxin_store::audit::Actor {
+        role: "cli",
+        id: "anxin operator".into(),
+    };
+    anxin_api::flows::sign_in::set_operator_disabled(&app.state, &by, name, disabled)
+        .await
+        .unwrap();
+}
+
+/// `n` junk sign-in attempts from the given forwarded-for address.
+async fn junk_sign_ins(app: &TestApp, forwarded_for: &str, n: usize) -> Vec<StatusCode> {
+    let mut statuses = Vec::new();
+    for _ in 0..n {
+        let r = app
+            .client
+            .post(app.url("/sign-in/not-a-real-link"))
+            .header("X-Forwarded-For", forwarded_for)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_sign_in_budget_and_elsewhere_the_header_is_ignored(
+) {
+    let behind = spawn_app_with(|s| {
+        s.sign_ins_per_minute_per_ip = 3;
+        s.trusted_proxies = Some("127.0.0.1/32, ::1/128".into());
+    })
+    .await;
+    let spent = junk_sign_ins(&behind, "203.0.113.7", 4).await;
+    assert_eq!(spent[3], StatusCode::TOO_MANY_REQUESTS, "{spent:?}");
+    // Another client behind the same proxy still signs in.
+    let other = junk_sign_ins(&behind, "198.51.100.20", 1).await;
+    assert_ne!(other[0], StatusCode::TOO_MANY_REQUESTS);
+    // A client can't pick its bucket by prepending an address.
+    let forged = junk_sign_ins(&behind, "198.51.100.99, 203.0.113.7", 1).await;
+    assert_eq!(forged[0], StatusCode::TOO_MANY_REQUESTS);
+
+    // From a peer that is not a trusted proxy the header means nothing: the
+    // two "clients" are one address.
+    let direct = spawn_app_with(|s| s.sign_ins_per_minute_per_ip = 3).await;
+    junk_sign_ins(&direct, "203.0.113.7", 3).await;
+    let other = junk_sign_ins(&direct, "198.51.100.20", 1).await;
+    assert_eq!(other[0], StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn metrics_need_the_token_when_one_is_set_and_methods_stay_a_closed_set() {
+    let app =
+        spawn_app_with(|s| s.metrics_token = Some("m3trics-t0ken-for-the-scraper".into())).await;
+    let r = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    for method in ["BREW", "PROPFIND", "X-INVENTED"] {
+        app.client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                app.url("/healthz"),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let r = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("m3trics-t0ken-for-the-scraper")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("method=\"other\""), "{text}");
+    for invented in ["BREW", "PROPFIND", "X-INVENTED"] {
+        assert!(!text.contains(invented), "{invented} became a label");
+    }
+}
+
+#[tokio::test]
+async fn a_one_shot_command_without_a_webhook_url_leaves_webhooks_on() {
+    let (url, _got) = receiver(0, false).await;
+    let app = app_sending_to(&url, |_| {}).await;
+    // `anxin migrate` or `anxin sign-in-link` from a shell that lacks the
+    // serving process's ANXIN_WEBHOOK_URL.
+    let mut shell = app.settings.clone();
+    shell.webhook_url = None;
+    shell.webhook_secret = None;
+    anxin::startup::build_state(&shell).await.unwrap();
+    let db = app.db().await;
+    let enabled: bool = sqlx::query_scalar("SELECT enabled FROM webhook_config")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    let triggers_on: bool = sqlx::query_scalar(
+        "SELECT bool_and(tgenabled <> 'D') FROM pg_trigger WHERE tgname LIKE 'webhooks_of_%'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert!(enabled && triggers_on);
+    let slot = app.future_slots(1).await[0];
+    let booking = app.book(&new_seeker(), slot, "13712345678").await;
+    let written: i64 = sqlx::query_scalar("SELECT count(*) FROM webhooks WHERE booking_id = $1")
+        .bind(booking)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(written, 1, "booking.confirmed is still written");
+}
