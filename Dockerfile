@@ -1,4 +1,5 @@
-# Builds the one `anxin` binary; the same image runs the API and the worker.
+# Builds the one `anxin` binary; the same image runs the API (`serve`, the
+# default command) and the call worker (`worker`).
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
@@ -10,3 +11,7 @@ COPY --from=build /src/target/release/anxin /usr/local/bin/anxin
 USER nobody
 EXPOSE 8080
 ENTRYPOINT ["anxin"]
+# The API alone; run `worker` beside it for calls. Name the command: `anxin`
+# with none runs everything in one process, and in development also seeds
+# demo data and prints sign-in links and tokens.
+CMD ["serve"]

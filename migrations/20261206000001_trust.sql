@@ -31,12 +31,31 @@ BEGIN
 END
 $$;
 
--- As before (20261205000004_webhooks.sql), with the daily cap's check in
--- expert_day_full.
-CREATE OR REPLACE FUNCTION confirm_booking(
+-- The seeker's note and a cancellation's reason, sealed at rest like the
+-- phone (AES-256-GCM in the application) and erased with it after the
+-- retention period or on the seeker's erasure. Rows written before are
+-- sealed by the application at start-up (the key is not in the database),
+-- which empties the plain columns; nothing writes them any more.
+ALTER TABLE bookings
+    ADD COLUMN note_ciphertext bytea,
+    ADD COLUMN note_key_id text,
+    ADD COLUMN cancel_reason_ciphertext bytea,
+    ADD COLUMN cancel_reason_key_id text,
+    ADD CONSTRAINT bookings_note_sealed
+        CHECK ((note_ciphertext IS NULL) = (note_key_id IS NULL)),
+    ADD CONSTRAINT bookings_cancel_reason_sealed
+        CHECK ((cancel_reason_ciphertext IS NULL) = (cancel_reason_key_id IS NULL));
+
+-- As before (20261205000004_webhooks.sql), with the seeker's note sealed
+-- (p_note_ciphertext, p_note_key_id in place of p_note) and the daily
+-- cap's check in expert_day_full.
+DROP FUNCTION confirm_booking(uuid, uuid, uuid, uuid, uuid, timestamptz, timestamptz, bytea, text,
+    text, text, text, integer, text, bytea, bigint, timestamptz, uuid, bytea, interval, bytea, text);
+CREATE FUNCTION confirm_booking(
     p_id uuid, p_slot_id uuid, p_expert_id uuid, p_seeker_id uuid, p_hold_id uuid,
     p_starts_at timestamptz, p_ends_at timestamptz,
-    p_phone_ciphertext bytea, p_phone_key_id text, p_phone_masked text, p_note text,
+    p_phone_ciphertext bytea, p_phone_key_id text, p_phone_masked text,
+    p_note_ciphertext bytea, p_note_key_id text,
     p_priority_group text, p_fee_minor integer, p_idempotency_key text, p_request_hash bytea,
     p_max_active bigint, p_now timestamptz,
     p_task_id uuid, p_task_payload bytea, p_notify_within interval,
@@ -57,13 +76,13 @@ BEGIN
     -- Only into a slot still offered: a withdrawn slot can't be booked even
     -- if Redis still listed it.
     INSERT INTO bookings (id, slot_id, expert_id, seeker_id, hold_id, starts_at, ends_at, status,
-                          phone_ciphertext, phone_key_id, phone_masked, note, priority_group,
-                          fee_minor, idempotency_key, request_hash, seeker_ref_ciphertext,
-                          seeker_ref_key_id)
+                          phone_ciphertext, phone_key_id, phone_masked, note_ciphertext,
+                          note_key_id, priority_group, fee_minor, idempotency_key, request_hash,
+                          seeker_ref_ciphertext, seeker_ref_key_id)
     SELECT p_id, p_slot_id, p_expert_id, p_seeker_id, p_hold_id, p_starts_at, p_ends_at, 'confirmed',
-           p_phone_ciphertext, p_phone_key_id, p_phone_masked, p_note, p_priority_group,
-           p_fee_minor, p_idempotency_key, p_request_hash, p_seeker_ref_ciphertext,
-           p_seeker_ref_key_id
+           p_phone_ciphertext, p_phone_key_id, p_phone_masked, p_note_ciphertext,
+           p_note_key_id, p_priority_group, p_fee_minor, p_idempotency_key, p_request_hash,
+           p_seeker_ref_ciphertext, p_seeker_ref_key_id
      WHERE EXISTS (SELECT 1 FROM slots WHERE id = p_slot_id AND status = 'open');
     IF NOT FOUND THEN
         RETURN 'slot_taken';
@@ -129,9 +148,9 @@ BEGIN
         PERFORM webhook('booking.confirmed', NEW.id, NULL, jsonb_build_object(
             'booking_id', NEW.id, 'starts_at', NEW.starts_at, 'ends_at', NEW.ends_at));
     ELSIF TG_OP = 'UPDATE' AND NEW.status = 'cancelled' AND OLD.status <> 'cancelled' THEN
+        -- The reason is sealed: the sender opens it into `data.reason`.
         PERFORM webhook('booking.cancelled', NEW.id, NULL, jsonb_build_object(
-            'booking_id', NEW.id, 'starts_at', NEW.starts_at, 'ends_at', NEW.ends_at,
-            'reason', NEW.cancel_reason));
+            'booking_id', NEW.id, 'starts_at', NEW.starts_at, 'ends_at', NEW.ends_at));
     ELSIF TG_OP = 'UPDATE' AND NEW.status = 'confirmed' AND NEW.expert_id <> OLD.expert_id THEN
         PERFORM webhook('booking.reassigned', NEW.id, NULL, jsonb_build_object(
             'booking_id', NEW.id, 'starts_at', NEW.starts_at, 'ends_at', NEW.ends_at,
@@ -143,3 +162,7 @@ $$;
 DROP TRIGGER webhooks_of_bookings ON bookings;
 CREATE TRIGGER webhooks_of_bookings AFTER INSERT OR UPDATE OF status, expert_id ON bookings
     FOR EACH ROW EXECUTE FUNCTION webhooks_of_bookings();
+
+-- Events already written carried the reason in the clear; the sender adds
+-- it from the sealed copy from now on.
+UPDATE webhooks SET data = data - 'reason' WHERE type = 'booking.cancelled';

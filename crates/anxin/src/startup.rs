@@ -30,6 +30,9 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<web::Data<AppSta
         .await
         .context("connecting to Redis (is it running? see ANXIN_REDIS_URL)")?;
     let cipher = PhoneCipher::new(&settings.phone_key_id, &secrets.phone_key)?;
+    anxin_store::bookings::seal_plain_text(&pool, &cipher)
+        .await
+        .context("sealing notes and reasons written in the clear")?;
     let mut tokens = TokenVerifier::hs256(&secrets.jwt_secret);
     if let Some(file) = &settings.jwt_public_keys_file {
         let keys = HostKeys::load(

@@ -241,3 +241,10 @@ pub struct CancelView {
     /// booking over: it stays `confirmed` with them.
     pub reassigned: bool,
 }
+
+/// A seeker's erasure, done.
+#[derive(Serialize, ToSchema)]
+pub struct Erased {
+    /// Upcoming bookings cancelled (their fees are refunded).
+    pub cancelled: u32,
+}

@@ -71,6 +71,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(routes::payments::simulated_pay)),
         )
         .route("/v1/seekers/me", web::put().to(seekers::update_me))
+        .route("/v1/seekers/me", web::delete().to(seekers::erase_me))
         .route(
             "/v1/seekers/me/bookings",
             web::get().to(seekers::my_bookings),

@@ -38,7 +38,7 @@ pub const SESSION: &str = "session";
         service::healthz, service::readyz, service::metrics, openapi,
         experts::create_expert, experts::apply, experts::approve, experts::suspend,
         experts::get_availability, experts::put_availability, experts::slots, experts::get_me, experts::my_bookings,
-        seekers::slate, seekers::update_me, seekers::my_bookings, seekers::place_hold, seekers::release_hold,
+        seekers::slate, seekers::update_me, seekers::erase_me, seekers::my_bookings, seekers::place_hold, seekers::release_hold,
         bookings::confirm, bookings::get, bookings::cancel,
         payments::start, payments::get, payments::simulated_get, payments::simulated_pay,
         payments::alipay_notify,

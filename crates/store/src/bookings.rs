@@ -29,7 +29,8 @@ pub struct NewBooking {
     pub ends_at: DateTime<Utc>,
     pub phone: Sealed,
     pub phone_masked: String,
-    pub note: Option<String>,
+    /// The seeker's note for the expert, sealed.
+    pub note: Option<Sealed>,
     pub priority_group: PriorityGroup,
     pub fee_minor: i32,
     pub idempotency_key: Option<String>,
@@ -50,13 +51,14 @@ pub struct BookingRow {
     pub ends_at: DateTime<Utc>,
     pub status: BookingStatus,
     pub phone_masked: Option<String>,
-    pub note: Option<String>,
+    /// The seeker's note, sealed (`None` once erased).
+    pub note: Option<Sealed>,
     pub priority_group: PriorityGroup,
     pub request_hash: Option<Vec<u8>>,
     pub call_state: CallState,
     pub call_outcome: Option<CallOutcome>,
-    /// Why it was cancelled, when the canceller said.
-    pub cancel_reason: Option<String>,
+    /// Why it was cancelled, when the canceller said; sealed.
+    pub cancel_reason: Option<Sealed>,
     /// Handed to another expert after it was booked (its expert was
     /// suspended, or cancelled).
     pub reassigned: bool,
@@ -77,14 +79,14 @@ impl<'r> sqlx::FromRow<'r, PgRow> for BookingRow {
             ends_at: r.try_get("ends_at")?,
             status: row::named(r, "status")?,
             phone_masked: r.try_get("phone_masked")?,
-            note: r.try_get("note")?,
+            note: row::sealed(r, "note")?,
             priority_group: row::named(r, "priority_group")?,
             request_hash: r.try_get("request_hash")?,
             // Every booking is written with its call task (one transaction),
             // so a missing one is corrupt data, not "scheduled".
             call_state: row::named(r, "call_state")?,
             call_outcome: row::named_opt(r, "call_outcome")?,
-            cancel_reason: r.try_get("cancel_reason")?,
+            cancel_reason: row::sealed(r, "cancel_reason")?,
             reassigned: r.try_get("reassigned")?,
             display_name: r.try_get("display_name")?,
         })
@@ -93,7 +95,8 @@ impl<'r> sqlx::FromRow<'r, PgRow> for BookingRow {
 
 const BOOKING_SELECT: &str =
     "SELECT b.id, b.slot_id, b.expert_id, b.seeker_id, b.hold_id, b.starts_at, b.ends_at,
-        b.status, b.phone_masked, b.note, b.priority_group, b.request_hash, b.cancel_reason,
+        b.status, b.phone_masked, b.note_ciphertext, b.note_key_id, b.priority_group,
+        b.request_hash, b.cancel_reason_ciphertext, b.cancel_reason_key_id,
         b.reassigned, e.display_name, t.call_state, t.outcome AS call_outcome
    FROM bookings b JOIN experts e ON e.id = b.expert_id
    LEFT JOIN call_tasks t ON t.booking_id = b.id";
@@ -154,7 +157,7 @@ pub async fn confirm(
     );
     let decided: std::result::Result<String, _> = sqlx::query_scalar(
         "SELECT confirm_booking($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                                $16, $17, $18, $19, make_interval(secs => $20), $21, $22)",
+                                $16, $17, $18, $19, $20, make_interval(secs => $21), $22, $23)",
     )
     .bind(b.id.0)
     .bind(b.slot_id.0)
@@ -166,7 +169,8 @@ pub async fn confirm(
     .bind(&b.phone.bytes)
     .bind(&b.phone.key_id)
     .bind(&b.phone_masked)
-    .bind(&b.note)
+    .bind(b.note.as_ref().map(|n| n.bytes.clone()))
+    .bind(b.note.as_ref().map(|n| n.key_id.clone()))
     .bind(b.priority_group.as_str())
     .bind(b.fee_minor)
     .bind(&b.idempotency_key)
@@ -325,7 +329,7 @@ pub async fn cancel(
     pool: &PgPool,
     id: BookingId,
     actor: &Actor,
-    reason: Option<&str>,
+    reason: Option<&Sealed>,
 ) -> Result<Option<BookingRow>> {
     let mut tx = pool.begin().await?;
     let before: BookingRow =
@@ -338,12 +342,13 @@ pub async fn cancel(
     }
     sqlx::query(
         "UPDATE bookings SET status = 'cancelled', cancelled_at = now(), cancelled_by_role = $2,
-                cancel_reason = $3
+                cancel_reason_ciphertext = $3, cancel_reason_key_id = $4
           WHERE id = $1",
     )
     .bind(id.0)
     .bind(actor.role)
-    .bind(reason)
+    .bind(reason.map(|r| r.bytes.clone()))
+    .bind(reason.map(|r| r.key_id.clone()))
     .execute(&mut *tx)
     .await?;
     sqlx::query(
@@ -517,4 +522,49 @@ pub async fn reassign(
         Err(StoreError::Conflict(_)) => Ok(Reassigned::SlotTaken),
         Err(e) => Err(e),
     }
+}
+
+/// Seals the notes and cancellation reasons written in the clear before
+/// they were sealed at rest, and empties the plain columns; run at start-up
+/// (the key is not in the database). Returns how many bookings it sealed.
+#[tracing::instrument(skip_all)]
+pub async fn seal_plain_text(pool: &PgPool, cipher: &crate::crypto::PhoneCipher) -> Result<u64> {
+    let plain: Vec<(Uuid, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT id, note, cancel_reason FROM bookings
+          WHERE note IS NOT NULL OR cancel_reason IS NOT NULL",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (id, note, reason) in &plain {
+        let note = note.as_deref().map(|n| cipher.seal_text(n));
+        let reason = reason.as_deref().map(|r| cipher.seal_text(r));
+        sqlx::query(
+            "UPDATE bookings SET note = NULL, cancel_reason = NULL,
+                    note_ciphertext = COALESCE($2, note_ciphertext),
+                    note_key_id = COALESCE($3, note_key_id),
+                    cancel_reason_ciphertext = COALESCE($4, cancel_reason_ciphertext),
+                    cancel_reason_key_id = COALESCE($5, cancel_reason_key_id)
+              WHERE id = $1",
+        )
+        .bind(id)
+        .bind(note.as_ref().map(|n| n.bytes.clone()))
+        .bind(note.as_ref().map(|n| n.key_id.clone()))
+        .bind(reason.as_ref().map(|r| r.bytes.clone()))
+        .bind(reason.as_ref().map(|r| r.key_id.clone()))
+        .execute(pool)
+        .await?;
+    }
+    Ok(plain.len() as u64)
+}
+
+/// The seeker's confirmed bookings that have not ended.
+#[tracing::instrument(skip(pool))]
+pub async fn active_of_seeker(pool: &PgPool, seeker: SeekerId) -> Result<Vec<BookingId>> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM bookings WHERE seeker_id = $1 AND status = 'confirmed' AND ends_at > now()",
+    )
+    .bind(seeker.0)
+    .fetch_all(pool)
+    .await?;
+    Ok(ids.into_iter().map(BookingId).collect())
 }

@@ -668,8 +668,9 @@ pub async fn put_back(pool: &PgPool, lease: Lease, after: Duration) -> Result<bo
     Ok(done.rows_affected() == 1)
 }
 
-/// Erases the seeker's number from bookings whose call ended (or which were
-/// cancelled) more than `retention` ago, and from referrals resolved that
+/// Erases the seeker's number (and their note, `ref` and any cancellation
+/// reason) from bookings whose call ended (or which were cancelled) more
+/// than `retention` ago, and from referrals resolved that
 /// long ago. The booking keeps its masked form and
 /// its outcome. A finished task is never written again, so its `updated_at`
 /// is when the call ended.
@@ -677,7 +678,9 @@ pub async fn put_back(pool: &PgPool, lease: Lease, after: Duration) -> Result<bo
 pub async fn erase_seeker_phones(pool: &PgPool, retention: Duration) -> Result<u64> {
     let done = sqlx::query(
         "UPDATE bookings b SET phone_ciphertext = NULL, phone_key_id = NULL,
-                               seeker_ref_ciphertext = NULL, seeker_ref_key_id = NULL
+                               seeker_ref_ciphertext = NULL, seeker_ref_key_id = NULL,
+                               note_ciphertext = NULL, note_key_id = NULL,
+                               cancel_reason_ciphertext = NULL, cancel_reason_key_id = NULL
            FROM call_tasks t
           WHERE t.booking_id = b.id AND b.phone_ciphertext IS NOT NULL
             AND t.state IN ('done', 'cancelled')

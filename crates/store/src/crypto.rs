@@ -24,7 +24,8 @@ pub enum CryptoError {
     Unsealable,
 }
 
-/// A sealed phone number as stored.
+/// A sealed value as stored: a phone number, or a seeker's note, `ref` or
+/// a cancellation's reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sealed {
     pub key_id: String,

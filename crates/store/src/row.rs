@@ -36,6 +36,19 @@ fn unknown(column: &str, e: UnknownName) -> sqlx::Error {
     }
 }
 
+/// A sealed value stored as `<prefix>_ciphertext` and `<prefix>_key_id`,
+/// `None` when there is none (or it was erased).
+pub(crate) fn sealed(
+    row: &PgRow,
+    prefix: &str,
+) -> Result<Option<crate::crypto::Sealed>, sqlx::Error> {
+    let bytes: Option<Vec<u8>> = row.try_get(format!("{prefix}_ciphertext").as_str())?;
+    let key_id: Option<String> = row.try_get(format!("{prefix}_key_id").as_str())?;
+    Ok(bytes
+        .zip(key_id)
+        .map(|(bytes, key_id)| crate::crypto::Sealed { key_id, bytes }))
+}
+
 /// A span as the seconds `make_interval(secs => …)` takes.
 pub(crate) fn seconds(d: chrono::Duration) -> f64 {
     d.num_milliseconds() as f64 / 1000.0

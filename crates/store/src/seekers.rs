@@ -55,3 +55,64 @@ pub async fn update(
     .fetch_one(pool)
     .await?)
 }
+
+/// Erases what could identify the seeker or reach them (their erasure, by
+/// China's Personal Information Protection Law), in one transaction, and
+/// audits it: every copy of their phone number (bookings, referrals), their
+/// notes and the experts' sealed notes on their sessions, cancellation
+/// reasons, the host app's `ref`, the request fingerprints (keyed hashes of
+/// the number) and the link from the host-app subject (its hash is replaced
+/// by random bytes, so the same subject starts afresh as a new seeker).
+/// Their bookings stay, anonymous, for the statistics. Cancel their upcoming
+/// bookings first: erasure does not cancel anything.
+#[tracing::instrument(skip(pool))]
+pub async fn erase(pool: &PgPool, seeker: SeekerId) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE bookings SET phone_ciphertext = NULL, phone_key_id = NULL, phone_masked = NULL,
+                note = NULL, note_ciphertext = NULL, note_key_id = NULL,
+                cancel_reason = NULL, cancel_reason_ciphertext = NULL, cancel_reason_key_id = NULL,
+                seeker_ref_ciphertext = NULL, seeker_ref_key_id = NULL,
+                idempotency_key = NULL, request_hash = NULL
+          WHERE seeker_id = $1",
+    )
+    .bind(seeker.0)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE referrals SET phone_ciphertext = NULL, phone_key_id = NULL, region = NULL
+          WHERE seeker_id = $1",
+    )
+    .bind(seeker.0)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE session_outcomes o SET note_ciphertext = NULL, note_key_id = NULL
+           FROM bookings b WHERE b.id = o.booking_id AND b.seeker_id = $1",
+    )
+    .bind(seeker.0)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE seekers SET subject_hash = sha256(gen_random_uuid()::text::bytea), region = NULL,
+                updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(seeker.0)
+    .execute(&mut *tx)
+    .await?;
+    crate::audit::record(
+        &mut tx,
+        &crate::audit::Actor {
+            role: "seeker",
+            id: seeker.to_string(),
+        },
+        "seeker.erase",
+        "seeker",
+        seeker.0,
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

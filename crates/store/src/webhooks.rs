@@ -2,7 +2,7 @@
 //! triggers in the transactions that make the changes, and by the reminder
 //! sweep here; any API instance leases due ones and delivers them.
 use crate::crypto::Sealed;
-use crate::row::seconds;
+use crate::row::{self, seconds};
 use crate::Result;
 use chrono::{DateTime, Duration, Utc};
 use sqlx::{PgPool, Row};
@@ -76,6 +76,8 @@ pub struct DueWebhook {
     pub retry_from: DateTime<Utc>,
     /// The seeker's sealed `ref`, from the booking (none once erased).
     pub seeker_ref: Option<Sealed>,
+    /// A `booking.cancelled`'s sealed reason, from the booking.
+    pub cancel_reason: Option<Sealed>,
 }
 
 /// Leases up to `limit` due webhooks for `owner`, for `lease`: the oldest
@@ -102,8 +104,16 @@ pub async fn take_due(
             SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2)
            FROM due WHERE w.id = due.id
       RETURNING w.id, w.type, w.data, w.created_at, w.attempts, w.retry_from,
-                (SELECT b.seeker_ref_ciphertext FROM bookings b WHERE b.id = w.booking_id) AS ref_bytes,
-                (SELECT b.seeker_ref_key_id FROM bookings b WHERE b.id = w.booking_id) AS ref_key",
+                (SELECT b.seeker_ref_ciphertext FROM bookings b WHERE b.id = w.booking_id)
+                    AS seeker_ref_ciphertext,
+                (SELECT b.seeker_ref_key_id FROM bookings b WHERE b.id = w.booking_id)
+                    AS seeker_ref_key_id,
+                (SELECT b.cancel_reason_ciphertext FROM bookings b
+                  WHERE b.id = w.booking_id AND w.type = 'booking.cancelled')
+                    AS cancel_reason_ciphertext,
+                (SELECT b.cancel_reason_key_id FROM bookings b
+                  WHERE b.id = w.booking_id AND w.type = 'booking.cancelled')
+                    AS cancel_reason_key_id",
     )
     .bind(owner)
     .bind(seconds(lease))
@@ -112,13 +122,6 @@ pub async fn take_due(
     .await?;
     rows.iter()
         .map(|r| {
-            let seeker_ref = match (
-                r.try_get::<Option<Vec<u8>>, _>("ref_bytes")?,
-                r.try_get::<Option<String>, _>("ref_key")?,
-            ) {
-                (Some(bytes), Some(key_id)) => Some(Sealed { key_id, bytes }),
-                _ => None,
-            };
             Ok(DueWebhook {
                 id: r.try_get("id")?,
                 kind: r.try_get("type")?,
@@ -126,7 +129,8 @@ pub async fn take_due(
                 created_at: r.try_get("created_at")?,
                 attempts: r.try_get("attempts")?,
                 retry_from: r.try_get("retry_from")?,
-                seeker_ref,
+                seeker_ref: row::sealed(r, "seeker_ref")?,
+                cancel_reason: row::sealed(r, "cancel_reason")?,
             })
         })
         .collect::<std::result::Result<_, sqlx::Error>>()

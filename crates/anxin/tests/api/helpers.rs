@@ -459,20 +459,45 @@ impl TestApp {
         }
     }
 
-    /// Every value stored under this test's Redis prefix, as text.
+    /// Every value stored under this test's Redis prefix, as text, each key
+    /// read by its type (strings, hashes, sets, sorted sets with scores,
+    /// lists, streams), so a number stored anywhere shows as it was written
+    /// (a `DUMP` is compressed and integer-encoded and can hide one).
     pub async fn redis_dump(&self) -> String {
         let mut c = self.redis().await;
         let keys = self.redis_keys().await;
         let mut out = String::new();
         for k in keys {
-            let dump: Vec<u8> = redis::cmd("DUMP")
+            let kind: String = redis::cmd("TYPE")
                 .arg(&k)
                 .query_async(&mut c)
                 .await
-                .unwrap_or_default();
-            out.push_str(&k);
-            out.push_str(&String::from_utf8_lossy(&dump));
-            out.push('\n');
+                .unwrap();
+            let mut cmd = match kind.as_str() {
+                "string" => redis::cmd("GET"),
+                "hash" => redis::cmd("HGETALL"),
+                "set" => redis::cmd("SMEMBERS"),
+                "zset" => redis::cmd("ZRANGE"),
+                "list" => redis::cmd("LRANGE"),
+                "stream" => redis::cmd("XRANGE"),
+                "none" => continue,
+                other => panic!("{k}: a Redis type the dump can't read: {other}"),
+            };
+            cmd.arg(&k);
+            match kind.as_str() {
+                "zset" => {
+                    cmd.arg(0).arg(-1).arg("WITHSCORES");
+                }
+                "list" => {
+                    cmd.arg(0).arg(-1);
+                }
+                "stream" => {
+                    cmd.arg("-").arg("+");
+                }
+                _ => {}
+            }
+            let value: redis::Value = cmd.query_async(&mut c).await.unwrap();
+            out.push_str(&format!("{k} {kind} {}\n", redis_text(&value)));
         }
         out
     }
@@ -494,6 +519,37 @@ impl TestApp {
             for r in rows {
                 out.push_str(&r);
                 out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// Every sealed value in the database, opened with the app's key: what
+    /// the ciphertext columns (`*_ciphertext` with their `*_key_id`) hold.
+    pub async fn opened_secrets(&self) -> String {
+        let db = self.db().await;
+        let columns: Vec<(String, String)> = sqlx::query_as(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns
+              WHERE table_schema = 'public' AND column_name LIKE '%\\_ciphertext'",
+        )
+        .fetch_all(&db)
+        .await
+        .unwrap();
+        assert!(!columns.is_empty());
+        let mut out = String::new();
+        for (table, column) in columns {
+            let prefix = column.trim_end_matches("_ciphertext");
+            let rows: Vec<(Vec<u8>, String)> = sqlx::query_as(&format!(
+                "SELECT {column}, {prefix}_key_id FROM {table} WHERE {column} IS NOT NULL"
+            ))
+            .fetch_all(&db)
+            .await
+            .unwrap();
+            for (bytes, key_id) in rows {
+                let sealed = anxin_store::crypto::Sealed { key_id, bytes };
+                if let Ok(text) = self.state.cipher.open_text(&sealed) {
+                    out.push_str(&format!("{table}.{column}: {text}\n"));
+                }
             }
         }
         out
@@ -680,5 +736,25 @@ impl RunningWorker {
     pub async fn stop(self) {
         let _ = self.stop.send(());
         let _ = self.task.await;
+    }
+}
+
+/// A Redis reply as text, every byte string as UTF-8 (lossily).
+fn redis_text(v: &redis::Value) -> String {
+    use redis::Value;
+    match v {
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::SimpleString(s) => s.clone(),
+        Value::Int(i) => i.to_string(),
+        Value::Double(d) => d.to_string(),
+        Value::Array(items) | Value::Set(items) => {
+            items.iter().map(redis_text).collect::<Vec<_>>().join(" ")
+        }
+        Value::Map(pairs) => pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", redis_text(k), redis_text(v)))
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => format!("{other:?}"),
     }
 }

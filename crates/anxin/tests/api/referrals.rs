@@ -309,11 +309,7 @@ async fn an_operator_queues_a_masked_callback_on_an_open_referral() {
         );
     }
     let r = app
-        .post(
-            &operator(),
-            &path,
-            &json!({"operator_phone": "13598765432"}),
-        )
+        .post(&operator(), &path, &json!({"operator_phone": "1359876543"}))
         .await;
     assert_eq!(
         assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await["field"],

@@ -2,12 +2,13 @@
 //! are handed to a free expert, or cancelled and refunded; the worker never
 //! dials them), an expert who cancels hands over, a suspended expert's or
 //! disabled operator's token stops on every instance, per-address limits
-//! see through a trusted proxy only, `/metrics` can be closed, and only a
-//! serving process switches webhooks.
+//! see through a trusted proxy only, `/metrics` can be closed, only a
+//! serving process switches webhooks, and an erased seeker leaves no trace
+//! but anonymous figures.
 use crate::helpers::*;
 use crate::webhooks::{
     app_sending_to, expert_with_slots_at, paid_booking, receiver, seeker_with_ref, types, verifies,
-    wait_for,
+    wait_for, with_worker,
 };
 use anxin_api::auth::Role;
 use anxin_domain::payment::ProviderName;
@@ -467,4 +468,217 @@ async fn a_one_shot_command_without_a_webhook_url_leaves_webhooks_on() {
         .await
         .unwrap();
     assert_eq!(written, 1, "booking.confirmed is still written");
+}
+
+/// Books `slot` for `seeker` with the canary number and a note, paying the
+/// fee on the simulated page; returns the booking id.
+async fn booked_with_note(
+    app: &TestApp,
+    seeker: &str,
+    slot: Uuid,
+    phone: &str,
+    note: &str,
+) -> String {
+    let hold = app.held(seeker, slot).await;
+    let p: Value = app
+        .post(seeker, &format!("/v1/holds/{hold}/payment"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let paid = app
+        .client
+        .post(app.url(&format!(
+            "/pay/simulated/{}",
+            p["payment_id"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), StatusCode::OK);
+    let r = app
+        .post(
+            seeker,
+            "/v1/bookings",
+            &json!({"hold_id": hold, "phone": phone, "note": note}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.json::<Value>().await.unwrap()["booking_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn an_erased_seekers_number_notes_and_ref_are_found_nowhere_and_the_figures_stay() {
+    let (url, got) = receiver(0, false).await;
+    let app = app_sending_to(&url, |s| {
+        s.payment_provider = Some(ProviderName::Simulated);
+        s.call_max_attempts = 1;
+    })
+    .await;
+    let canaries = [
+        "13987654321",
+        "3987654321",
+        "note-canary-半夜睡不着",
+        "ref-canary-5d1e",
+        "expert-note-canary",
+        "reason-canary",
+    ];
+    let subject = format!("host-user-{}", Uuid::new_v4());
+    let seeker = seeker_with_ref(&subject, "ref-canary-5d1e");
+
+    // A past session: the call took place, and the expert referred them on
+    // with a private note (the referral keeps its own sealed number).
+    let now = Utc::now();
+    let (expert, past) =
+        expert_with_slots_at(&app, "Dr. Past", &[now - ChronoDuration::minutes(1)]).await;
+    let done = booked_with_note(
+        &app,
+        &seeker,
+        past[0],
+        "139 8765 4321",
+        "note-canary-半夜睡不着",
+    )
+    .await;
+    with_worker(&app, quick_phones(1.0), &done).await;
+    let r = app
+        .post(
+            &token(Role::Expert, &expert.to_string()),
+            &format!("/v1/bookings/{done}/outcome"),
+            &json!({"outcome": "completed", "follow_up": "refer", "urgency": "routine",
+                    "note": "expert-note-canary"}),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    // One the seeker cancelled before, saying why.
+    let earlier = app.future_slots(2).await[1];
+    let earlier = booked_with_note(
+        &app,
+        &seeker,
+        earlier,
+        "13987654321",
+        "note-canary-半夜睡不着",
+    )
+    .await;
+    let r = app
+        .post(
+            &seeker,
+            &format!("/v1/bookings/{earlier}/cancel"),
+            &json!({"reason": "reason-canary"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // The canaries are there before, sealed, so the checks below can fail.
+    assert!(
+        !app.postgres_dump().await.contains("13987654321"),
+        "the number is stored in the clear"
+    );
+    let sealed = app.opened_secrets().await;
+    for canary in [
+        "13987654321",
+        "note-canary",
+        "ref-canary",
+        "expert-note-canary",
+        "reason-canary",
+    ] {
+        assert!(
+            sealed.contains(canary),
+            "{canary} is not stored at all: {sealed}"
+        );
+    }
+    let view: Value = app
+        .get(
+            &token(Role::Expert, &expert.to_string()),
+            "/v1/experts/me/bookings?when=past",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        view.to_string().contains("note-canary"),
+        "the expert reads the note: {view}"
+    );
+
+    // The dashboard's figures over these bookings, before and after.
+    let window = anxin_api::ops::summary::Window::parse("24h").unwrap();
+    let at = Utc::now() + ChronoDuration::seconds(1);
+    let figures = || async {
+        let summary = anxin_api::ops::summary::compute(&app.state.pool, window, at)
+            .await
+            .unwrap();
+        let mut v = serde_json::to_value(summary).unwrap();
+        v["query_ms"] = Value::Null;
+        v
+    };
+    let before = figures().await;
+    let r = app.delete(&seeker, "/v1/seekers/me").await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(r.json::<Value>().await.unwrap()["cancelled"], 0);
+    assert_eq!(before, figures().await, "erasure changed the figures");
+
+    // Another seeker with an upcoming booking: erasure cancels it, and the
+    // fee comes back.
+    let other = seeker_with_ref(&format!("host-user-{}", Uuid::new_v4()), "ref-canary-5d1e");
+    let upcoming = booked_with_note(
+        &app,
+        &other,
+        app.future_slots(1).await[0],
+        "+86 139 8765 4321",
+        "note-canary-半夜睡不着",
+    )
+    .await;
+    let r = app.delete(&other, "/v1/seekers/me").await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(r.json::<Value>().await.unwrap()["cancelled"], 1);
+    let b = booking(&app, &operator(), &upcoming).await;
+    assert_eq!(b["status"], "cancelled");
+    anxin_api::flows::payments::settle(&app.state)
+        .await
+        .unwrap();
+    wait_for(&got, "the upcoming booking's refund", |g| {
+        g.iter()
+            .any(|r| r.body.contains("payment.refunded") && r.body.contains(upcoming.as_str()))
+    })
+    .await;
+
+    let pg = app.postgres_dump().await + &app.opened_secrets().await;
+    let redis = app.redis_dump().await;
+    let logs = logs().text();
+    let sent_after: Vec<String> = {
+        let all = got.lock().unwrap().got.clone();
+        all.iter().map(|r| r.body.clone()).collect()
+    };
+    for canary in canaries {
+        assert!(!pg.contains(canary), "Postgres still holds {canary}");
+        assert!(!redis.contains(canary), "Redis still holds {canary}");
+        assert!(!logs.contains(canary), "a log line holds {canary}");
+    }
+    // Events sent after the erasure carry no ref.
+    let refund = sent_after
+        .iter()
+        .find(|b| b.contains("payment.refunded") && b.contains(upcoming.as_str()))
+        .unwrap();
+    assert!(!refund.contains("ref-canary"), "{refund}");
+    // The same subject is a new seeker with nothing behind it.
+    let mine: Vec<Value> = app
+        .get(&seeker, "/v1/seekers/me/bookings")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(mine.is_empty(), "{mine:?}");
+    // And the bookings remain as anonymous rows.
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM bookings WHERE id = ANY($1)")
+        .bind(vec![
+            done.parse::<Uuid>().unwrap(),
+            upcoming.parse().unwrap(),
+            earlier.parse().unwrap(),
+        ])
+        .fetch_one(&app.db().await)
+        .await
+        .unwrap();
+    assert_eq!(kept, 3);
 }

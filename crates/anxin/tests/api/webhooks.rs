@@ -27,7 +27,7 @@ pub(crate) struct Received {
 
 #[derive(Default)]
 pub(crate) struct Receiver {
-    got: Vec<Received>,
+    pub got: Vec<Received>,
     /// Answer 500 to this many requests first.
     fail_first: usize,
     /// Never answer (until the test ends).
@@ -213,7 +213,11 @@ pub(crate) async fn paid_booking(app: &TestApp, seeker: &str, slot: Uuid) -> Str
 }
 
 /// Runs the call worker with `provider` until the booking's call is over.
-async fn with_worker(app: &TestApp, provider: anxin_calls::SimulatedProvider, booking: &str) {
+pub(crate) async fn with_worker(
+    app: &TestApp,
+    provider: anxin_calls::SimulatedProvider,
+    booking: &str,
+) {
     let worker = RunningWorker::start(app, provider).await;
     let db = app.db().await;
     let ended = async {

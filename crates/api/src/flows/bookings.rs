@@ -153,7 +153,7 @@ pub async fn confirm(
         ends_at: slot.ends_at,
         phone: state.cipher.seal(&phone),
         phone_masked: phone.masked(),
-        note,
+        note: note.map(|n| state.cipher.seal_text(&n)),
         priority_group: seeker.priority_group,
         fee_minor: state.config.fee_minor,
         idempotency_key: req.idempotency_key.map(str::to_owned),
@@ -345,7 +345,8 @@ pub async fn cancel(
             });
         }
     }
-    let before = bookings::cancel(&state.pool, id, &actor, reason)
+    let sealed = reason.map(|r| state.cipher.seal_text(r));
+    let before = bookings::cancel(&state.pool, id, &actor, sealed.as_ref())
         .await?
         .ok_or_else(|| {
             ApiError::conflict(

@@ -146,7 +146,8 @@ pub async fn expert_suspended(
             Handover::Reassigned(_) => done.reassigned += 1,
             Handover::NotActive => {}
             Handover::NobodyFree => {
-                if bookings::cancel(&state.pool, booking.id, actor, Some(EXPERT_UNAVAILABLE))
+                let reason = state.cipher.seal_text(EXPERT_UNAVAILABLE);
+                if bookings::cancel(&state.pool, booking.id, actor, Some(&reason))
                     .await?
                     .is_some()
                 {

@@ -31,3 +31,33 @@ pub async fn update(
         .insert(state.subjects.hash(subject), row.clone());
     Ok(row)
 }
+
+/// The seeker's erasure (`DELETE /v1/seekers/me`): their upcoming bookings
+/// are cancelled as they would cancel them (the slot reopens, the fee is
+/// refunded, the host app hears `booking.cancelled`), then every copy of
+/// their number, their notes, reasons, `ref` and the link from the host-app
+/// subject are erased (`store::seekers::erase`). Their past bookings remain
+/// as anonymous figures. Returns how many bookings were cancelled.
+#[tracing::instrument(skip_all, fields(seeker_id = %seeker.id))]
+pub async fn erase(
+    state: &AppState,
+    principal: &crate::token::Principal,
+    seeker: &SeekerRow,
+) -> ApiResult<u32> {
+    let mut cancelled = 0;
+    for id in anxin_store::bookings::active_of_seeker(&state.pool, seeker.id).await? {
+        match crate::flows::bookings::cancel(state, principal, Some(seeker), id, None).await {
+            Ok(_) => cancelled += 1,
+            // Ended or cancelled meanwhile: nothing to cancel.
+            Err(crate::error::ApiError::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    seekers::erase(&state.pool, seeker.id).await?;
+    // This instance forgets the subject at once; others within the cache's
+    // TTL (30 s), after which the subject is a new seeker everywhere.
+    state
+        .seeker_cache
+        .remove(&state.subjects.hash(&principal.sub));
+    Ok(cancelled)
+}

@@ -80,6 +80,13 @@ fn payload(state: &AppState, w: &DueWebhook) -> serde_json::Value {
         .and_then(|sealed| state.cipher.open_text(sealed).ok());
     if let Some(map) = data.as_object_mut() {
         map.insert("seeker_ref".into(), seeker_ref.into());
+        if w.kind == "booking.cancelled" {
+            let reason = w
+                .cancel_reason
+                .as_ref()
+                .and_then(|sealed| state.cipher.open_text(sealed).ok());
+            map.insert("reason".into(), reason.into());
+        }
     }
     serde_json::json!({
         "id": w.id,

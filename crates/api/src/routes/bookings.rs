@@ -71,8 +71,8 @@ async fn seeker_of(state: &AppState, role: Role, sub: &str) -> ApiResult<Option<
     Ok(Some(flows::seekers::resolve(state, sub).await?))
 }
 
-fn view(b: BookingRow, viewer: Viewer) -> BookingView {
-    BookingView {
+fn view(state: &AppState, b: BookingRow, viewer: Viewer) -> ApiResult<BookingView> {
+    Ok(BookingView {
         booking_id: b.id.0,
         status: b.status,
         slot_id: b.slot_id.0,
@@ -87,10 +87,10 @@ fn view(b: BookingRow, viewer: Viewer) -> BookingView {
             .then_some(b.phone_masked)
             .flatten(),
         seeker_alias: (viewer != Viewer::Seeker).then(|| alias(b.seeker_id)),
-        cancel_reason: b.cancel_reason,
+        cancel_reason: crate::routes::unseal(state, b.cancel_reason.as_ref())?,
         reassigned: b.reassigned,
         display_name: b.display_name.unwrap_or_default(),
-    }
+    })
 }
 
 #[utoipa::path(get, path = "/v1/bookings/{id}", tag = "seekers",
@@ -106,7 +106,7 @@ pub async fn get(
     let seeker = seeker_of(&state, auth.principal.role, &auth.principal.sub).await?;
     let (booking, viewer) =
         flows::bookings::load_for(&state, &auth.principal, seeker.as_ref(), id).await?;
-    Ok(HttpResponse::Ok().json(view(booking, viewer)))
+    Ok(HttpResponse::Ok().json(view(&state, booking, viewer)?))
 }
 
 #[utoipa::path(post, path = "/v1/bookings/{id}/cancel", tag = "seekers",

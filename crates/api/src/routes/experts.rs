@@ -328,11 +328,7 @@ pub async fn my_bookings(
                 outcome: o.outcome,
                 follow_up: o.follow_up,
                 urgency: o.urgency,
-                note: o
-                    .note
-                    .map(|n| state.cipher.open_text(&n))
-                    .transpose()
-                    .map_err(ApiError::internal)?,
+                note: crate::routes::unseal(&state, o.note.as_ref())?,
                 recorded_at: o.recorded_at,
             }),
             None => None,
@@ -344,7 +340,7 @@ pub async fn my_bookings(
             ends_at: b.ends_at,
             seeker_alias: alias(b.seeker_id),
             priority_group: b.priority_group,
-            note: b.note,
+            note: crate::routes::unseal(&state, b.note.as_ref())?,
             status: b.status,
             call: CallView {
                 state: b.call_state,

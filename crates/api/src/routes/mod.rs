@@ -43,3 +43,15 @@ pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     }
     Ok(Some(key.to_string()))
 }
+
+/// Opens a sealed note or reason for a response. One that no longer opens
+/// (its key retired) is an internal error, never a silent blank.
+pub(crate) fn unseal(
+    state: &crate::state::AppState,
+    sealed: Option<&anxin_store::crypto::Sealed>,
+) -> Result<Option<String>, ApiError> {
+    sealed
+        .map(|s| state.cipher.open_text(s))
+        .transpose()
+        .map_err(ApiError::internal)
+}

@@ -1,7 +1,7 @@
 //! The seeker's path: slate, profile, holds.
 use crate::auth::SeekerSession;
 use crate::dto::{
-    CallView, HoldRequest, HoldView, SeekerBooking, SeekerUpdate, SeekerView, SlateExpert,
+    CallView, Erased, HoldRequest, HoldView, SeekerBooking, SeekerUpdate, SeekerView, SlateExpert,
     SlateView, SlotView,
 };
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
@@ -88,20 +88,22 @@ pub async fn my_bookings(
         anxin_store::bookings::for_seeker(&state.pool, session.seeker.id, Utc::now()).await?;
     let list: Vec<SeekerBooking> = rows
         .into_iter()
-        .map(|(b, display_name)| SeekerBooking {
-            booking_id: b.id.0,
-            expert_id: b.expert_id.0,
-            display_name,
-            starts_at: b.starts_at,
-            ends_at: b.ends_at,
-            status: b.status,
-            call: CallView {
-                state: b.call_state,
-                outcome: b.call_outcome,
-            },
-            cancel_reason: b.cancel_reason,
+        .map(|(b, display_name)| {
+            Ok(SeekerBooking {
+                booking_id: b.id.0,
+                expert_id: b.expert_id.0,
+                display_name,
+                starts_at: b.starts_at,
+                ends_at: b.ends_at,
+                status: b.status,
+                call: CallView {
+                    state: b.call_state,
+                    outcome: b.call_outcome,
+                },
+                cancel_reason: crate::routes::unseal(&state, b.cancel_reason.as_ref())?,
+            })
         })
-        .collect();
+        .collect::<ApiResult<Vec<_>>>()?;
     Ok(HttpResponse::Ok().json(list))
 }
 
@@ -132,6 +134,27 @@ pub async fn update_me(
         priority_group: row.priority_group,
         region: row.region,
     }))
+}
+
+#[utoipa::path(delete, path = "/v1/seekers/me", tag = "seekers",
+    description = "Erases the seeker (the host app calls it on their behalf, with their token): \
+                   upcoming bookings are cancelled and their fees refunded; every copy of the \
+                   seeker's phone number, their notes, cancellation reasons, the host app's `ref` \
+                   and the link from the host-app subject are erased. Past bookings remain only \
+                   as anonymous statistics. The same subject is a new seeker afterwards.",
+    responses((status = 202, body = Erased)),
+    security(("bearer" = [])))]
+pub async fn erase_me(
+    session: SeekerSession,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let principal = crate::token::Principal {
+        role: crate::token::Role::Seeker,
+        sub: session.subject.clone(),
+        seeker_ref: session.seeker_ref.clone(),
+    };
+    let cancelled = flows::seekers::erase(&state, &principal, &session.seeker).await?;
+    Ok(HttpResponse::Accepted().json(Erased { cancelled }))
 }
 
 #[utoipa::path(post, path = "/v1/holds", tag = "seekers", request_body = HoldRequest,

@@ -156,18 +156,10 @@ pub struct Seeded {
     pub seeker_phone: String,
 }
 
-/// An expert, a slot, a seeker, and a booking confirmed through the store
-/// (which writes the call task and sends the NOTIFY, as the API does).
-pub async fn seed_booking(
-    pool: &PgPool,
-    cipher: &PhoneCipher,
-    expert_phone: &str,
-    seeker_phone: &str,
-    starts_at: DateTime<Utc>,
-    ends_at: DateTime<Utc>,
-) -> Seeded {
+/// An approved expert with this phone.
+pub async fn seed_expert(pool: &PgPool, cipher: &PhoneCipher, phone: &str) -> ExpertId {
     let expert_id = ExpertId::new();
-    let phone = PhoneNumber::parse("phone", expert_phone).unwrap();
+    let phone = PhoneNumber::parse("phone", phone).unwrap();
     let profile = ExpertProfile {
         display_name: "Dr. Test".into(),
         phone: phone.clone(),
@@ -187,15 +179,40 @@ pub async fn seed_booking(
     )
     .await
     .unwrap();
+    expert_id
+}
+
+/// A slot of the expert's.
+pub async fn seed_slot(
+    pool: &PgPool,
+    expert: ExpertId,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+) -> SlotId {
     let slot_id = SlotId::new();
     sqlx::query("INSERT INTO slots (id, expert_id, starts_at, ends_at) VALUES ($1, $2, $3, $4)")
         .bind(slot_id.0)
-        .bind(expert_id.0)
+        .bind(expert.0)
         .bind(starts_at)
         .bind(ends_at)
         .execute(pool)
         .await
         .unwrap();
+    slot_id
+}
+
+/// An expert, a slot, a seeker, and a booking confirmed through the store
+/// (which writes the call task and sends the NOTIFY, as the API does).
+pub async fn seed_booking(
+    pool: &PgPool,
+    cipher: &PhoneCipher,
+    expert_phone: &str,
+    seeker_phone: &str,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+) -> Seeded {
+    let expert_id = seed_expert(pool, cipher, expert_phone).await;
+    let slot_id = seed_slot(pool, expert_id, starts_at, ends_at).await;
     let subject: [u8; 32] = rand::thread_rng().gen();
     let seeker = anxin_store::seekers::resolve(pool, &subject).await.unwrap();
     let seeker_number = PhoneNumber::parse("phone", seeker_phone).unwrap();

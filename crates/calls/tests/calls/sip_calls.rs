@@ -824,3 +824,72 @@ async fn a_referral_callback_bridges_the_operator_and_the_seeker_masked_both_way
     worker.stop().await;
     db.drop_db().await;
 }
+
+/// A booking whose expert is suspended before its dial is due (and whose
+/// handover has not happened yet) is never dialled: the trunk sees no
+/// INVITE. Once the booking is handed to another expert, that expert is
+/// dialled, and the suspended one's number never appears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_expert_is_never_dialled_and_the_stand_in_is() {
+    let db = fresh_db().await;
+    let redis = redis().await;
+    let key = events_key();
+    let sipp = Sipp::start("seeker_hangs_up.xml");
+    let provider = sip_provider(&sipp, |_| {}).await;
+    let seeded = seed_running(&db.pool, ChronoDuration::minutes(30)).await;
+    let booking = bookings::get(&db.pool, seeded.booking).await.unwrap();
+    sqlx::query("UPDATE experts SET status = 'suspended' WHERE id = $1")
+        .bind(booking.expert_id.0)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    let worker = spawn_worker(worker_config(&key, 3), &db.pool, &redis, provider);
+    // The worker takes the due task, finds the expert suspended and puts it
+    // back for a moment later, without an attempt.
+    wait_for_task(
+        &db.pool,
+        seeded.booking,
+        Duration::from_secs(5),
+        "the task looked at and put back",
+        |t| t.due_at > chrono::Utc::now() && t.state == anxin_store::call_tasks::TaskState::Pending,
+    )
+    .await;
+    assert_eq!(task(&db.pool, seeded.booking).await.attempts, 0);
+    assert!(
+        !sipp.messages().iter().any(|m| m.is_request("INVITE")),
+        "the suspended expert was dialled"
+    );
+
+    // The handover: another expert free at the same time takes it.
+    let stand_in_phone = random_phone("18");
+    let stand_in = seed_expert(&db.pool, &cipher(), &stand_in_phone).await;
+    let slot = seed_slot(&db.pool, stand_in, booking.starts_at, booking.ends_at).await;
+    let by = anxin_store::audit::Actor {
+        role: "operator",
+        id: "ops".into(),
+    };
+    assert_eq!(
+        bookings::reassign(&db.pool, &booking, stand_in, slot, &by)
+            .await
+            .unwrap(),
+        bookings::Reassigned::Reassigned
+    );
+    let done = wait_finished(&db.pool, seeded.booking, Duration::from_secs(30)).await;
+    assert_eq!(done.outcome, Some(CallOutcome::Completed));
+    let invites: Vec<_> = sipp
+        .messages()
+        .into_iter()
+        .filter(|m| m.to_sipp && m.is_request("INVITE"))
+        .collect();
+    assert!(invites[0].header("To").unwrap().contains(&stand_in_phone));
+    for invite in &invites {
+        assert!(
+            !invite.text.contains(&seeded.expert_phone[3..]),
+            "an INVITE reached the suspended expert: {}",
+            invite.text
+        );
+    }
+    worker.stop().await;
+    db.drop_db().await;
+}

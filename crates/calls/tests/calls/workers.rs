@@ -438,3 +438,57 @@ async fn a_poll_longer_than_the_notify_window_is_refused() {
     );
     db.drop_db().await;
 }
+
+/// The statement that begins a dial is the last look: an expert suspended,
+/// or a booking handed to someone else, after the numbers were read, makes
+/// it refuse, so the number read a moment ago is never dialled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dial_does_not_begin_for_a_suspended_or_replaced_expert() {
+    let db = fresh_db().await;
+    let pool = &db.pool;
+    let seeded = seed_running(pool, ChronoDuration::minutes(30)).await;
+    let booking = anxin_store::bookings::get(pool, seeded.booking)
+        .await
+        .unwrap();
+    let expert = booking.expert_id;
+    let lease = call_tasks::lease_due(pool, "w", ChronoDuration::seconds(30), 10)
+        .await
+        .unwrap()[0]
+        .lease();
+    let set_status = |status: &'static str| async move {
+        sqlx::query("UPDATE experts SET status = $2 WHERE id = $1")
+            .bind(expert.0)
+            .bind(status)
+            .execute(pool)
+            .await
+            .unwrap();
+    };
+    set_status("suspended").await;
+    assert!(
+        !call_tasks::begin_attempt(pool, lease, 1, false, Some(expert.0))
+            .await
+            .unwrap()
+    );
+    set_status("approved").await;
+    // Handed to another expert meanwhile: the old one is not dialled.
+    let other = seed_expert(pool, &cipher(), &random_phone("18")).await;
+    let slot = seed_slot(pool, other, booking.starts_at, booking.ends_at).await;
+    let by = anxin_store::audit::Actor {
+        role: "operator",
+        id: "ops".into(),
+    };
+    anxin_store::bookings::reassign(pool, &booking, other, slot, &by)
+        .await
+        .unwrap();
+    assert!(
+        !call_tasks::begin_attempt(pool, lease, 1, false, Some(expert.0))
+            .await
+            .unwrap()
+    );
+    assert!(
+        call_tasks::begin_attempt(pool, lease, 1, false, Some(other.0))
+            .await
+            .unwrap()
+    );
+    db.drop_db().await;
+}
