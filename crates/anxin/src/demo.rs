@@ -223,11 +223,8 @@ pub async fn traffic(state: actix_web::web::Data<AppState>, every: std::time::Du
         };
         if let Ok(done) = bookings::confirm(&state, &seeker, request).await {
             if rng.gen_bool(0.1) {
-                let principal = anxin_api::auth::Principal {
-                    role: anxin_api::auth::Role::Seeker,
-                    sub: subject.clone(),
-                    seeker_ref: None,
-                };
+                let principal =
+                    anxin_api::auth::Principal::new(anxin_api::auth::Role::Seeker, subject.clone());
                 let id = done.booking.id;
                 let _ = bookings::cancel(&state, &principal, Some(&seeker), id, None).await;
             }

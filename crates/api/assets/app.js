@@ -23,7 +23,10 @@
         seeker_busy: "我们打给你时你正忙。", failed: "通话没有接通（系统问题）。预约费会退还。", cancelled: "已取消。",
       },
       status: { confirmed: "已确认", cancelled: "已取消", completed: "已完成" },
-      reason: (r) => `取消原因：${r}`, again: "再约这位专家", again_none: "这位专家暂时没有可预约的时间。",
+      reason: (r) => r === "expert_unavailable"
+        ? "专家无法赴约，这个时间也没有其他专家有空。预约费会全额退还。"
+        : `取消原因：${r}`,
+      reassigned: (n) => `原来的专家无法赴约，已为你换成 ${n}，时间不变。`, again: "再约这位专家", again_none: "这位专家暂时没有可预约的时间。",
       cancel_confirm: "确定取消这次预约吗？", yuan: (a) => `¥${a}`,
     },
     en: {
@@ -56,7 +59,10 @@
         seeker_busy: "Your line was busy when we called.", failed: "The call could not be placed. The fee will be refunded.", cancelled: "Cancelled.",
       },
       status: { confirmed: "confirmed", cancelled: "cancelled", completed: "completed" },
-      reason: (r) => `Why: ${r}`, again: "Book this expert again", again_none: "This expert has no open time just now.",
+      reason: (r) => r === "expert_unavailable"
+        ? "Your expert can't make it and nobody else is free at that time. The fee will be refunded in full."
+        : `Why: ${r}`,
+      reassigned: (n) => `Your first expert can't make it, so ${n} will talk with you instead, at the same time.`, again: "Book this expert again", again_none: "This expert has no open time just now.",
       cancel_confirm: "Cancel this booking?", yuan: (a) => `¥${a}`,
     },
   };
@@ -280,7 +286,17 @@
     const r = await api("GET", "/v1/bookings/" + b.booking_id);
     if (!r || !r.ok) return;
     const v = r.body;
-    $("booking-when").textContent = b.name + " · " + when(v.starts_at);
+    // The expert may have changed since booking (a handover).
+    $("booking-when").textContent = (v.display_name || b.name) + " · " + when(v.starts_at);
+    const moved = $("booking-reassigned");
+    moved.hidden = !(v.reassigned && v.status === "confirmed");
+    moved.textContent = moved.hidden ? "" : t("reassigned")(v.display_name);
+    if (v.display_name && v.display_name !== b.name) {
+      // Handed to another expert: remember the new name and show it in the
+      // history too.
+      save("booking", Object.assign({}, b, { name: v.display_name }));
+      history();
+    }
     const status = $("booking-status");
     let text = t("call")[v.call.state] || "";
     let tone = "";

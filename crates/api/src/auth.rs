@@ -210,11 +210,12 @@ pub fn is_https(req: &HttpRequest) -> bool {
 /// The host-app subject goes no further than the keyed hash taken here.
 pub struct SeekerSession {
     pub seeker: SeekerRow,
-    /// Kept only to key the per-instance cache; never stored or logged.
-    pub(crate) subject: String,
     /// The token's `ref` claim (sealed on the seeker's bookings, for the
     /// host app's webhooks).
     pub seeker_ref: Option<String>,
+    /// Who the token speaks for, with its claims. Its subject only keys the
+    /// per-instance cache; it is never stored or logged.
+    pub(crate) principal: Principal,
 }
 
 impl FromRequest for SeekerSession {
@@ -227,11 +228,11 @@ impl FromRequest for SeekerSession {
         Box::pin(async move {
             let auth = auth.await?;
             let state = state.ok_or(ApiError::Unavailable("the service is not configured"))?;
-            let seeker = crate::flows::seekers::resolve(&state, &auth.principal.sub).await?;
+            let seeker = crate::flows::seekers::resolve_for(&state, &auth.principal).await?;
             Ok(Self {
                 seeker,
-                subject: auth.principal.sub,
-                seeker_ref: auth.principal.seeker_ref,
+                seeker_ref: auth.principal.seeker_ref.clone(),
+                principal: auth.principal,
             })
         })
     }

@@ -41,6 +41,13 @@ pub struct Claims {
     /// as `seeker_ref` (sealed at rest); never the subject.
     #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
     pub seeker_ref: Option<String>,
+    /// A priority group the host app vouches for (`medical_worker`, …):
+    /// it wins over what the seeker declares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// The seeker's region as the host app knows it; wins over a declared one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 /// Who is calling, once the token checked out.
@@ -50,9 +57,24 @@ pub struct Principal {
     pub sub: String,
     /// The token's `ref` claim, when the host app put one there.
     pub seeker_ref: Option<String>,
+    /// The token's `group` claim: a priority group the host app vouches for.
+    pub group: Option<anxin_domain::seeker::PriorityGroup>,
+    /// The token's `region` claim.
+    pub region: Option<String>,
 }
 
 impl Principal {
+    /// Who a subject of this role is, with no claims beyond the two.
+    pub fn new(role: Role, sub: impl Into<String>) -> Self {
+        Self {
+            role,
+            sub: sub.into(),
+            seeker_ref: None,
+            group: None,
+            region: None,
+        }
+    }
+
     /// The expert id, for an expert (their `sub`).
     pub fn expert_id(&self) -> Option<ExpertId> {
         (self.role == Role::Expert)
@@ -139,10 +161,22 @@ impl TokenVerifier {
         if data.claims.sub.is_empty() {
             return Err(ApiError::Unauthorized("the token has no subject"));
         }
+        let group = match data.claims.group.as_deref() {
+            None => None,
+            Some(g) => Some(anxin_domain::seeker::PriorityGroup::parse(g).ok_or(
+                ApiError::Unauthorized("the token's group is not a priority group"),
+            )?),
+        };
         let principal = Principal {
             role: data.claims.role,
             sub: data.claims.sub,
             seeker_ref: data.claims.seeker_ref.filter(|r| !r.is_empty()),
+            group,
+            region: data
+                .claims
+                .region
+                .map(|r| r.trim().to_string())
+                .filter(|r| !r.is_empty() && r.chars().count() <= 64),
         };
         self.verified
             .insert(token.to_owned(), (principal.clone(), data.claims.exp));
@@ -362,6 +396,8 @@ pub fn issue_token(
         exp: now + ttl.as_secs() as i64,
         iat: now,
         seeker_ref: None,
+        group: None,
+        region: None,
     };
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),

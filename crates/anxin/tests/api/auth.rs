@@ -11,6 +11,8 @@ fn expired_token() -> String {
         exp: chrono::Utc::now().timestamp() - 600,
         iat: 0,
         seeker_ref: None,
+        group: None,
+        region: None,
     };
     encode(
         &Header::default(),

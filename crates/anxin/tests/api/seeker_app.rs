@@ -1,11 +1,13 @@
 //! The reference seeker app in a real browser (headless Chromium), once in
 //! Chinese and once in English: from `/app#token=…` through the slate, the
 //! hold, the simulated payment and the booking to a completed (simulated)
-//! call shown on the page; then "book again", and the message shown when
-//! nothing is open.
+//! call shown on the page (with the expert who took it over when the first
+//! was suspended); then "book again", and the message shown when nothing is
+//! open.
 use crate::dashboard_support::browser::Browser;
 use crate::dashboard_support::{artifacts_dir, daily_hour_started_five_minutes_ago, spawn_app};
-use crate::helpers::{quick_phones, token, RunningWorker};
+use crate::helpers::{operator, quick_phones, token, RunningWorker};
+use crate::webhooks::expert_with_slots_at;
 use anxin_api::auth::Role;
 use anxin_domain::payment::ProviderName;
 use chrono::Utc;
@@ -28,6 +30,11 @@ async fn the_app_end_to_end(lang: &str, booked_title: &str) {
         .expert_with(&daily_hour_started_five_minutes_ago(Utc::now()))
         .await;
     let running = app.open_slot_ids(expert, 0..1).await[0];
+    let starts_at: chrono::DateTime<Utc> = app.open_slots(expert).await[0]["starts_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let subject = format!("host-user-{}", Uuid::new_v4());
     let seeker = token(Role::Seeker, &subject);
 
@@ -129,6 +136,41 @@ async fn the_app_end_to_end(lang: &str, booked_title: &str) {
         .await;
     assert_eq!(masked, "+86 136****7777");
 
+    // The expert is suspended before the call: another expert free at that
+    // very time takes the booking over, and the page names them.
+    let (stand_in, _) = expert_with_slots_at(
+        &app,
+        "李安 Li An",
+        &[starts_at, starts_at + chrono::Duration::hours(3)],
+    )
+    .await;
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/experts/{expert}/suspend"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let moved = browser
+        .wait_for(
+            "const n = document.querySelector('#booking-reassigned'); return !n.hidden && n.textContent.includes('李安') && document.querySelector('#booking-when').textContent.includes('李安') && document.querySelector('#history').textContent.includes('李安') && n.textContent",
+            Wait::from_secs(20),
+        )
+        .await;
+    assert!(
+        moved.as_str().unwrap().contains(if lang == "en" {
+            "same time"
+        } else {
+            "时间不变"
+        }),
+        "{moved}"
+    );
+    screenshot(
+        &format!("seeker-app-reassigned-{lang}.png"),
+        browser.screenshot_full_page().await,
+    );
+
     // The call worker (simulated phones that answer at once) places the
     // call; the page follows it to the end without a reload.
     let worker = RunningWorker::start(&app, quick_phones(1.0)).await;
@@ -160,7 +202,7 @@ async fn the_app_end_to_end(lang: &str, booked_title: &str) {
     browser.click("#history .again").await;
     let again = browser
         .wait_for(
-            &format!("const b = document.querySelectorAll('#experts li[data-expert=\"{expert}\"] [data-slot]'); return b.length > 0 && b.length"),
+            &format!("const b = document.querySelectorAll('#experts li[data-expert=\"{stand_in}\"] [data-slot]'); return b.length > 0 && b.length"),
             Wait::from_secs(10),
         )
         .await;

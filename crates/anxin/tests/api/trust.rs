@@ -682,3 +682,125 @@ async fn an_erased_seekers_number_notes_and_ref_are_found_nowhere_and_the_figure
         .unwrap();
     assert_eq!(kept, 3);
 }
+
+/// A seeker token the host app signs, vouching for a priority group.
+fn seeker_vouched_for(group: &str) -> String {
+    let claims = anxin_api::auth::Claims {
+        sub: format!("host-user-{}", Uuid::new_v4()),
+        role: Role::Seeker,
+        exp: Utc::now().timestamp() + 3600,
+        iat: 0,
+        seeker_ref: None,
+        group: Some(group.into()),
+        region: Some("hubei".into()),
+    };
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(anxin::config::DEV_JWT_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_group_the_host_app_vouches_for_wins_and_from_the_token_only_a_declared_one_counts_for_nothing(
+) {
+    let app = spawn_app_with(|s| {
+        s.priority_share = 1.0;
+        s.priority_from_token = true;
+    })
+    .await;
+    let expert = app.expert_with(&all_week(60)).await;
+    // A slot held back for priority groups.
+    let slot: Uuid = sqlx::query_scalar(
+        "SELECT id FROM slots WHERE expert_id = $1 AND starts_at > now() + interval '1 day'
+          ORDER BY starts_at LIMIT 1",
+    )
+    .bind(expert)
+    .fetch_one(&app.db().await)
+    .await
+    .unwrap();
+    // Declaring oneself a medical worker takes nothing held back for them.
+    let declared = new_seeker();
+    let r = app
+        .put(
+            &declared,
+            "/v1/seekers/me",
+            &json!({"priority_group": "medical_worker"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["priority_group"],
+        "general"
+    );
+    assert_error(
+        app.hold(&declared, slot).await,
+        StatusCode::CONFLICT,
+        "slot_unavailable",
+    )
+    .await;
+    // The host app's word does, and it wins over a declaration.
+    let vouched = seeker_vouched_for("medical_worker");
+    let r = app
+        .put(
+            &vouched,
+            "/v1/seekers/me",
+            &json!({"priority_group": "general"}),
+        )
+        .await;
+    let view: Value = r.json().await.unwrap();
+    assert_eq!(
+        (view["priority_group"].as_str(), view["region"].as_str()),
+        (Some("medical_worker"), Some("hubei"))
+    );
+    assert_eq!(app.hold(&vouched, slot).await.status(), StatusCode::CREATED);
+    // A group that is no group makes the token worthless.
+    assert_error(
+        app.get(&seeker_vouched_for("vip"), "/v1/slate").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+}
+
+/// An application from `token`, from behind the proxy at `forwarded_for`.
+async fn apply(app: &TestApp, token: &str, forwarded_for: &str) -> StatusCode {
+    app.client
+        .post(app.url("/v1/expert-applications"))
+        .bearer_auth(token)
+        .header("X-Forwarded-For", forwarded_for)
+        .json(&expert_profile("Applicant"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn applications_are_limited_per_address_and_per_token() {
+    let app = spawn_app_with(|s| {
+        s.applications_per_hour_per_ip = 2;
+        s.trusted_proxies = Some("127.0.0.1".into());
+    })
+    .await;
+    let (one, two, three) = (new_seeker(), new_seeker(), new_seeker());
+    assert_eq!(apply(&app, &one, "203.0.113.1").await, StatusCode::CREATED);
+    assert_eq!(apply(&app, &one, "203.0.113.2").await, StatusCode::CREATED);
+    // The token has used its budget, from whatever address.
+    assert_eq!(
+        apply(&app, &one, "203.0.113.3").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The address has too, whatever the token.
+    assert_eq!(apply(&app, &two, "203.0.113.1").await, StatusCode::CREATED);
+    assert_eq!(
+        apply(&app, &three, "203.0.113.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Everyone else is served.
+    assert_eq!(
+        apply(&app, &three, "198.51.100.4").await,
+        StatusCode::CREATED
+    );
+}

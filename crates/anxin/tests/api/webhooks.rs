@@ -124,6 +124,8 @@ pub(crate) fn seeker_with_ref(sub: &str, seeker_ref: &str) -> String {
         exp: chrono::Utc::now().timestamp() + 3600,
         iat: 0,
         seeker_ref: Some(seeker_ref.into()),
+        group: None,
+        region: None,
     };
     jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),

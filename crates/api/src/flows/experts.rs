@@ -133,7 +133,7 @@ pub async fn open_slots(
     }
     // General seekers don't see slots held back for priority groups.
     let priority_seeker = match principal.role {
-        Role::Seeker => seekers::resolve(state, &principal.sub)
+        Role::Seeker => seekers::resolve_for(state, principal)
             .await?
             .priority_group
             .is_priority(),

@@ -2,6 +2,7 @@
 //! goes no further than the keyed hash taken here.
 use crate::error::ApiResult;
 use crate::state::AppState;
+use crate::token::Principal;
 use anxin_domain::seeker::PriorityGroup;
 use anxin_store::seekers::{self, SeekerRow};
 
@@ -18,17 +19,41 @@ pub async fn resolve(state: &AppState, subject: &str) -> ApiResult<SeekerRow> {
     Ok(row)
 }
 
+/// The seeker a token speaks for, as the service treats them: what the
+/// host app vouches for in the token (`group`, `region`) wins over what the
+/// seeker declared; with `ANXIN_PRIORITY_FROM_TOKEN` a declared group counts
+/// for nothing (anyone could declare themselves a medical worker).
+pub async fn resolve_for(state: &AppState, principal: &Principal) -> ApiResult<SeekerRow> {
+    let mut row = resolve(state, &principal.sub).await?;
+    apply_claims(state, principal, &mut row);
+    Ok(row)
+}
+
+fn apply_claims(state: &AppState, principal: &Principal, row: &mut SeekerRow) {
+    match principal.group {
+        Some(vouched) => row.priority_group = vouched,
+        None if state.config.priority_from_token => row.priority_group = PriorityGroup::General,
+        None => {}
+    }
+    if let Some(region) = &principal.region {
+        row.region = Some(region.clone());
+    }
+}
+
+/// Records what the seeker declares; returns them as the service treats
+/// them (`resolve_for`).
 pub async fn update(
     state: &AppState,
-    subject: &str,
+    principal: &Principal,
     seeker: &SeekerRow,
     priority_group: Option<PriorityGroup>,
     region: Option<&str>,
 ) -> ApiResult<SeekerRow> {
-    let row = seekers::update(&state.pool, seeker.id, priority_group, region).await?;
+    let mut row = seekers::update(&state.pool, seeker.id, priority_group, region).await?;
     state
         .seeker_cache
-        .insert(state.subjects.hash(subject), row.clone());
+        .insert(state.subjects.hash(&principal.sub), row.clone());
+    apply_claims(state, principal, &mut row);
     Ok(row)
 }
 
@@ -39,11 +64,7 @@ pub async fn update(
 /// subject are erased (`store::seekers::erase`). Their past bookings remain
 /// as anonymous figures. Returns how many bookings were cancelled.
 #[tracing::instrument(skip_all, fields(seeker_id = %seeker.id))]
-pub async fn erase(
-    state: &AppState,
-    principal: &crate::token::Principal,
-    seeker: &SeekerRow,
-) -> ApiResult<u32> {
+pub async fn erase(state: &AppState, principal: &Principal, seeker: &SeekerRow) -> ApiResult<u32> {
     let mut cancelled = 0;
     for id in anxin_store::bookings::active_of_seeker(&state.pool, seeker.id).await? {
         match crate::flows::bookings::cancel(state, principal, Some(seeker), id, None).await {

@@ -41,16 +41,8 @@ pub struct Started {
 
 fn principal(person: &Person) -> Principal {
     match person {
-        Person::Expert(id) => Principal {
-            role: Role::Expert,
-            sub: id.to_string(),
-            seeker_ref: None,
-        },
-        Person::Operator(_, name) => Principal {
-            role: Role::Operator,
-            sub: name.clone(),
-            seeker_ref: None,
-        },
+        Person::Expert(id) => Principal::new(Role::Expert, id.to_string()),
+        Person::Operator(_, name) => Principal::new(Role::Operator, name.clone()),
     }
 }
 

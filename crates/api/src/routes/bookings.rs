@@ -1,5 +1,5 @@
 //! Bookings: confirm, look up, cancel.
-use crate::auth::{AnyRole, Authorized, Role, SeekerSession};
+use crate::auth::{AnyRole, Authorized, Principal, Role, SeekerSession};
 use crate::dto::{
     BookingCreated, BookingRequest, BookingView, CallView, CancelRequest, CancelView,
 };
@@ -64,11 +64,11 @@ pub async fn confirm(
 }
 
 /// Seekers are resolved to their pseudonymous record; others need none.
-async fn seeker_of(state: &AppState, role: Role, sub: &str) -> ApiResult<Option<SeekerRow>> {
-    if role != Role::Seeker {
+async fn seeker_of(state: &AppState, principal: &Principal) -> ApiResult<Option<SeekerRow>> {
+    if principal.role != Role::Seeker {
         return Ok(None);
     }
-    Ok(Some(flows::seekers::resolve(state, sub).await?))
+    Ok(Some(flows::seekers::resolve_for(state, principal).await?))
 }
 
 fn view(state: &AppState, b: BookingRow, viewer: Viewer) -> ApiResult<BookingView> {
@@ -103,7 +103,7 @@ pub async fn get(
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let id = BookingId(path_id("id", &id)?);
-    let seeker = seeker_of(&state, auth.principal.role, &auth.principal.sub).await?;
+    let seeker = seeker_of(&state, &auth.principal).await?;
     let (booking, viewer) =
         flows::bookings::load_for(&state, &auth.principal, seeker.as_ref(), id).await?;
     Ok(HttpResponse::Ok().json(view(&state, booking, viewer)?))
@@ -133,7 +133,7 @@ pub async fn cancel(
         crate::extract::json_body::<Option<CancelRequest>>(&req, &body)?
     };
     let reason = request.and_then(|r| r.reason);
-    let seeker = seeker_of(&state, auth.principal.role, &auth.principal.sub).await?;
+    let seeker = seeker_of(&state, &auth.principal).await?;
     let done = flows::bookings::cancel(
         &state,
         &auth.principal,

@@ -49,15 +49,24 @@ pub async fn create_expert(
 }
 
 #[utoipa::path(post, path = "/v1/expert-applications", tag = "experts", request_body = ExpertInput,
-    description = "Applies to be an expert; an operator approves the application.",
+    description = "Applies to be an expert; an operator approves the application. Limited per \
+                   address and per token (`ANXIN_APPLICATIONS_PER_HOUR_PER_IP` each).",
     responses((status = 201, body = ExpertCreated), (status = 422, body = ErrorBody,
-        description = "`invalid_input`: a field breaks a profile rule (e.g. blank once trimmed); `field` names it")),
+        description = "`invalid_input`: a field breaks a profile rule (e.g. blank once trimmed); `field` names it"),
+        (status = 429, body = ErrorBody, description = "`rate_limited`: too many applications from this address or token; try again after `Retry-After` seconds")),
     security(("bearer" = [])))]
 pub async fn apply(
-    _auth: Authorized<AnyRole>,
+    req: actix_web::HttpRequest,
+    auth: Authorized<AnyRole>,
     state: web::Data<AppState>,
     body: Json<ExpertInput>,
 ) -> ApiResult<HttpResponse> {
+    // The public page's budget, per address and per token: one token (or
+    // one address) can't bury the real volunteers under applications.
+    let limiter = &state.application_limiter;
+    crate::routes::sign_in::check_rate(&req, limiter)?;
+    let subject = format!("{}:{}", auth.principal.role.as_str(), auth.principal.sub);
+    crate::routes::sign_in::check_rate_of(&req, limiter, &subject)?;
     let id = flows::experts::create(&state, &body.0, ExpertStatus::Applied, None).await?;
     Ok(HttpResponse::Created().json(ExpertCreated {
         id: id.0,

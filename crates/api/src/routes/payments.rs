@@ -114,7 +114,7 @@ pub async fn get(
     let payment = match auth.principal.role {
         Role::Operator => flows::payments::get(&state, id).await?,
         Role::Seeker => {
-            let seeker = flows::seekers::resolve(&state, &auth.principal.sub).await?;
+            let seeker = flows::seekers::resolve_for(&state, &auth.principal).await?;
             flows::payments::of_seeker(&state, &seeker, id).await?
         }
         Role::Expert => return Err(ApiError::NotFound("payment")),

@@ -124,7 +124,7 @@ pub async fn update_me(
         .transpose()?;
     let row = flows::seekers::update(
         &state,
-        &session.subject,
+        &session.principal,
         &session.seeker,
         body.0.priority_group,
         region.as_deref(),
@@ -148,12 +148,7 @@ pub async fn erase_me(
     session: SeekerSession,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let principal = crate::token::Principal {
-        role: crate::token::Role::Seeker,
-        sub: session.subject.clone(),
-        seeker_ref: session.seeker_ref.clone(),
-    };
-    let cancelled = flows::seekers::erase(&state, &principal, &session.seeker).await?;
+    let cancelled = flows::seekers::erase(&state, &session.principal, &session.seeker).await?;
     Ok(HttpResponse::Accepted().json(Erased { cancelled }))
 }
 

@@ -158,9 +158,14 @@ pub(crate) fn wants_html(req: &HttpRequest) -> bool {
 
 /// Counts a request against the caller's IP in this limiter.
 pub(crate) fn check_rate(req: &HttpRequest, limiter: &KeyedLimiter) -> ApiResult<()> {
+    check_rate_of(req, limiter, &crate::client::client_ip(req))
+}
+
+/// Counts a request against `key` (an address, or a token's subject) in
+/// this limiter.
+pub(crate) fn check_rate_of(req: &HttpRequest, limiter: &KeyedLimiter, key: &str) -> ApiResult<()> {
     use governor::clock::Clock;
-    let ip = crate::client::client_ip(req);
-    limiter.check_key(&ip).map_err(|not_until| {
+    limiter.check_key(&key.to_string()).map_err(|not_until| {
         tracing::info!(
             route = req.path().split('/').nth(1).unwrap_or(""),
             "rate limited"
