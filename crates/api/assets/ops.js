@@ -149,6 +149,14 @@
     "Window": "时间窗",
     "median": "中位数",
     "Sign in": "登录",
+    "Decline selected": "拒绝所选",
+    "Previous page": "上一页",
+    "Next page": "下一页",
+    "Select every application on this page": "选择本页全部申请",
+    "Select this application": "选择这份申请",
+    "decline the applications": "拒绝这些申请",
+    "Decline the selected applications? They cannot be approved by mistake afterwards.": "确定拒绝所选的申请吗？",
+    "waiting": "人等待审核",
   };
   const say = (text) => (ZH_PAGE && typeof text === "string" && Object.prototype.hasOwnProperty.call(ZH, text) ? ZH[text] : text);
 
@@ -200,6 +208,9 @@
   if (!WINDOWS.includes(windowName)) windowName = "24h";
   let inFlight = false;
   let last = null;
+  // The applicants' page on view, and the ones ticked (kept across redraws).
+  let applicantsPage = 0;
+  const selected = new Set();
 
   // ---- formatting -------------------------------------------------------
   const fmt = {
@@ -471,8 +482,28 @@
     const body = document.querySelector("#pending tbody");
     clear(body);
     document.getElementById("pending-empty").hidden = b.pending_experts.length > 0;
+    const pages = Math.max(1, Math.ceil(b.pending_total / 50));
+    if (applicantsPage >= pages) { applicantsPage = pages - 1; }
+    document.getElementById("pending-page").textContent = ZH_PAGE
+      ? `第 ${b.applicants_page + 1} / ${pages} 页 · ${b.pending_total} ${say("waiting")}`
+      : `page ${b.applicants_page + 1} of ${pages} · ${b.pending_total} waiting`;
+    document.getElementById("pending-pager").hidden = b.pending_total === 0;
+    document.getElementById("pending-prev").disabled = b.applicants_page === 0;
+    document.getElementById("pending-next").disabled = b.applicants_page + 1 >= pages;
+    const onPage = new Set(b.pending_experts.map((e) => e.id));
+    for (const id of [...selected]) if (!onPage.has(id)) selected.delete(id);
+    syncSelection();
     for (const e of b.pending_experts) {
       const tr = el("tr", { "data-expert": e.id });
+      const pick = el("input", { type: "checkbox", class: "pick", "aria-label": "Select this application" });
+      pick.checked = selected.has(e.id);
+      pick.addEventListener("change", () => {
+        if (pick.checked) selected.add(e.id); else selected.delete(e.id);
+        syncSelection();
+      });
+      const pickCell = el("td");
+      pickCell.appendChild(pick);
+      tr.appendChild(pickCell);
       tr.appendChild(el("td", {}, e.display_name));
       tr.appendChild(el("td", {}, e.region));
       tr.appendChild(el("td", {}, e.languages.join(", ")));
@@ -496,6 +527,23 @@
       tr.appendChild(td);
       body.appendChild(tr);
     }
+  }
+
+  function syncSelection() {
+    const button = document.getElementById("decline-selected");
+    button.disabled = selected.size === 0;
+    button.textContent = say("Decline selected") + (selected.size ? " (" + selected.size + ")" : "");
+    const boxes = document.querySelectorAll("#pending tbody .pick");
+    document.getElementById("pending-all").checked = boxes.length > 0 && selected.size === boxes.length;
+  }
+
+  async function declineSelected() {
+    if (!selected.size) return;
+    if (!window.confirm(say("Decline the selected applications? They cannot be approved by mistake afterwards."))) return;
+    const ids = [...selected];
+    const done = await post("/ops/experts/decline", { ids }, "decline the applications");
+    if (done) selected.clear();
+    refresh();
   }
 
   // A write with the session: the JSON answer, or null after showing why not.
@@ -650,7 +698,7 @@
     try {
       const [s, b] = await Promise.all([
         getJson("/v1/ops/summary?window=" + encodeURIComponent(windowName)),
-        getJson("/v1/ops/board"),
+        getJson("/v1/ops/board?applicants_page=" + applicantsPage),
       ]);
       last = s;
       headline(s);
@@ -697,6 +745,17 @@
 
   function start() {
     translatePage();
+    document.getElementById("decline-selected").addEventListener("click", declineSelected);
+    document.getElementById("pending-prev").addEventListener("click", () => { applicantsPage = Math.max(0, applicantsPage - 1); selected.clear(); refresh(); });
+    document.getElementById("pending-next").addEventListener("click", () => { applicantsPage += 1; selected.clear(); refresh(); });
+    document.getElementById("pending-all").addEventListener("change", (ev) => {
+      for (const box of document.querySelectorAll("#pending tbody .pick")) {
+        box.checked = ev.target.checked;
+        const id = box.closest("tr").getAttribute("data-expert");
+        if (box.checked) selected.add(id); else selected.delete(id);
+      }
+      syncSelection();
+    });
     const sw = document.getElementById("lang-switch");
     if (!ZH_PAGE) {
       sw.textContent = "中文";

@@ -542,14 +542,23 @@ pub struct PendingExpert {
 }
 
 #[tracing::instrument(skip(pool))]
-pub async fn pending_experts(pool: &PgPool, limit: i64) -> Result<Vec<PendingExpert>> {
-    Ok(sqlx::query_as(
+pub async fn pending_experts(
+    pool: &PgPool,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<PendingExpert>, i64)> {
+    let page = sqlx::query_as(
         "SELECT id, display_name, region, languages, specialties, created_at
-           FROM experts WHERE status = 'applied' ORDER BY created_at LIMIT $1",
+           FROM experts WHERE status = 'applied' ORDER BY created_at, id OFFSET $1 LIMIT $2",
     )
+    .bind(offset)
     .bind(limit)
     .fetch_all(pool)
-    .await?)
+    .await?;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM experts WHERE status = 'applied'")
+        .fetch_one(pool)
+        .await?;
+    Ok((page, total))
 }
 
 /// A call that is running or due before `until`, with where it stands. The

@@ -1017,6 +1017,28 @@ async fn dashboard_in_a_real_browser() {
         .unwrap();
     assert_eq!(status, "approved");
 
+    // Declining several at once: tick, decline, confirm.
+    let rest = browser
+        .run("return document.querySelector('#pending tbody tr').getAttribute('data-expert')")
+        .await;
+    browser
+        .run("window.confirm = () => true; return true")
+        .await;
+    browser.click("#pending tbody tr .pick").await;
+    browser.click("#decline-selected").await;
+    browser
+        .wait_for(
+            "return document.querySelectorAll('#pending tbody tr').length === 0",
+            std::time::Duration::from_secs(10),
+        )
+        .await;
+    let status: String = sqlx::query_scalar("SELECT status FROM experts WHERE id = $1")
+        .bind(rest.as_str().unwrap().parse::<Uuid>().unwrap())
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "suspended");
+
     // And on a phone.
     browser.resize(390, 844).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;

@@ -804,3 +804,103 @@ async fn applications_are_limited_per_address_and_per_token() {
         StatusCode::CREATED
     );
 }
+
+#[tokio::test]
+async fn operators_page_through_every_applicant_and_decline_several_at_once() {
+    let app = spawn_app_with(|s| s.applications_per_hour_per_ip = 1000).await;
+    let mut applicants = Vec::new();
+    for i in 0..120 {
+        let r = app
+            .post(
+                &new_seeker(),
+                "/v1/expert-applications",
+                &expert_profile(&format!("Applicant {i}")),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        applicants.push(
+            r.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let page = |n: u32| {
+        let app = &app;
+        async move {
+            let b: Value = app
+                .get(&operator(), &format!("/v1/ops/board?applicants_page={n}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            b
+        }
+    };
+    let first = page(0).await;
+    assert_eq!(first["pending_total"], 120);
+    assert_eq!(first["pending_experts"].as_array().unwrap().len(), 50);
+    let last = page(2).await;
+    let last_ids: Vec<&str> = last["pending_experts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    // The oldest first: the last page holds the last 20 who applied.
+    assert_eq!(
+        last_ids,
+        applicants[100..]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+    );
+    assert_error(
+        app.get(&operator(), "/v1/ops/board?applicants_page=-1")
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+    )
+    .await;
+
+    // Two spam applications and one already approved expert.
+    let approved = &applicants[0];
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/experts/{approved}/approve"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .post(
+            &operator(),
+            "/ops/experts/decline",
+            &json!({"ids": [applicants[1], applicants[2], approved]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["declined"].as_u64(), v["skipped"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(page(0).await["pending_total"], 117);
+    let status: String = sqlx::query_scalar("SELECT status FROM experts WHERE id = $1::uuid")
+        .bind(approved)
+        .fetch_one(&app.db().await)
+        .await
+        .unwrap();
+    assert_eq!(
+        status, "approved",
+        "a bulk decline never suspends a vetted expert"
+    );
+    assert_error(
+        app.post(&operator(), "/ops/experts/decline", &json!({"ids": []}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+    )
+    .await;
+}

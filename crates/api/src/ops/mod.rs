@@ -39,7 +39,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/ops/session", web::post().to(sign_in))
         .route("/ops/assets/{name}", web::get().to(asset))
         .route("/ops/experts/{id}/approve", web::post().to(approve_expert))
-        .route("/ops/experts/{id}/suspend", web::post().to(suspend_expert));
+        .route("/ops/experts/{id}/suspend", web::post().to(suspend_expert))
+        .route("/ops/experts/decline", web::post().to(decline_experts));
+}
+
+/// Applicants shown on one page of the board.
+pub const APPLICANTS_PER_PAGE: i64 = 50;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct BoardQuery {
+    /// Which page of the applicants awaiting approval (0 = the oldest 50).
+    #[param(minimum = 0, maximum = 100000, required = false)]
+    applicants_page: Option<u32>,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -99,8 +112,13 @@ pub async fn summary(
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Board {
     pub generated_at: DateTime<Utc>,
-    /// Expert applications awaiting approval, oldest first (at most 100).
+    /// Expert applications awaiting approval, oldest first: the page asked
+    /// for (`applicants_page`, 50 a page).
     pub pending_experts: Vec<PendingExpertView>,
+    /// Every application awaiting approval, on all pages.
+    pub pending_total: i64,
+    /// The page `pending_experts` is (0-based).
+    pub applicants_page: u32,
     /// Calls running now or starting within the hour, soonest first (at most
     /// 200). Seekers appear only by alias.
     pub upcoming_calls: Vec<UpcomingCallView>,
@@ -170,12 +188,19 @@ pub struct UpcomingCallView {
     description = "Experts awaiting approval, the calls of the next hour, the open \
                    referrals (most urgent first) with their counts by urgency, and the booking \
                    fees of the last 24 hours. Also accepts the dashboard session cookie.",
+    params(BoardQuery),
     responses((status = 200, body = Board)),
     security(("bearer" = []), ("session" = [])))]
-pub async fn board(_auth: OperatorSession, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+pub async fn board(
+    _auth: OperatorSession,
+    state: web::Data<AppState>,
+    query: web::Query<BoardQuery>,
+) -> ApiResult<HttpResponse> {
     let now = Utc::now();
-    let (pending, calls, referrals, counts, fees, hooks) = tokio::try_join!(
-        anxin_store::events::pending_experts(&state.pool, 100),
+    let page = query.0.applicants_page.unwrap_or(0).min(100_000);
+    let offset = i64::from(page) * APPLICANTS_PER_PAGE;
+    let ((pending, pending_total), calls, referrals, counts, fees, hooks) = tokio::try_join!(
+        anxin_store::events::pending_experts(&state.pool, offset, APPLICANTS_PER_PAGE),
         anxin_store::events::upcoming_calls(&state.pool, now, now + Duration::hours(1), 200),
         crate::flows::referrals::list_store(&state, anxin_domain::referral::ReferralStatus::Open),
         anxin_store::referrals::open_counts(&state.pool),
@@ -212,6 +237,8 @@ pub async fn board(_auth: OperatorSession, state: web::Data<AppState>) -> ApiRes
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(Board {
             generated_at: now,
+            pending_total,
+            applicants_page: page,
             pending_experts: pending
                 .into_iter()
                 .map(|e| PendingExpertView {
@@ -515,4 +542,71 @@ pub async fn suspend_expert(
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     set_expert_status(&auth, &state, &id, ExpertStatus::Suspended).await
+}
+
+/// Applications to decline at once (`POST /ops/experts/decline`).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclineRequest {
+    /// The applicants' ids (1 to 200).
+    #[schema(min_items = 1, max_items = 200)]
+    pub ids: Vec<uuid::Uuid>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Declined {
+    /// Applications declined now.
+    pub declined: u32,
+    /// Ids that were not an application awaiting approval (already vetted,
+    /// or no such expert): left as they were.
+    pub skipped: u32,
+}
+
+#[utoipa::path(post, path = "/ops/experts/decline", tag = "operators", request_body = DeclineRequest,
+    description = "Declines several applications at once (spam, or a batch of unsuitable \
+                   applicants), each audited as a decline from the dashboard. Only experts still \
+                   awaiting approval are declined; others are counted as skipped. With the session \
+                   cookie, send `X-Anxin-Session: 1`.",
+    responses((status = 200, body = Declined),
+              (status = 422, body = ErrorBody, description = "`invalid_input`: no ids, or more than 200")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn decline_experts(
+    auth: OperatorSession,
+    state: web::Data<AppState>,
+    body: crate::extract::Json<DeclineRequest>,
+) -> ApiResult<HttpResponse> {
+    let ids = &body.0.ids;
+    if ids.is_empty() || ids.len() > 200 {
+        return Err(
+            anxin_domain::ValidationError::new("ids", "1 to 200 applicants at a time").into(),
+        );
+    }
+    let actor = Actor {
+        role: "operator",
+        id: auth.principal.sub.clone(),
+    };
+    let mut done = Declined {
+        declined: 0,
+        skipped: 0,
+    };
+    for id in ids {
+        let applied = matches!(
+            anxin_store::experts::get(&state.pool, ExpertId(*id)).await,
+            Ok(row) if row.status == ExpertStatus::Applied
+        );
+        if !applied {
+            done.skipped += 1;
+            continue;
+        }
+        crate::flows::experts::set_status(
+            &state,
+            &actor,
+            ExpertId(*id),
+            ExpertStatus::Suspended,
+            Some("dashboard, declined with others"),
+        )
+        .await?;
+        done.declined += 1;
+    }
+    Ok(HttpResponse::Ok().json(done))
 }
