@@ -31,7 +31,7 @@
     },
     en: {
       brand: "Anxin", no_token_h: "Open this from your app", no_token: "This page books for you when it is opened from a partner app.",
-      find_h: "Book a free call", find_intro: "Choose a volunteer expert and a time. We call you then; the expert never sees your number.",
+      find_h: "Book a call with a volunteer", find_intro: "Choose a volunteer expert and a time. We call you then; the expert never sees your number.",
       group: "You are (optional)", group_none: "Rather not say", g_medical_worker: "a medical worker", g_patient: "a patient",
       g_bereaved_family: "a bereaved family member", g_general: "someone else", language: "Language", topic: "Topic", any: "Any",
       t_anxiety: "Anxiety", t_depression: "Depression", t_grief: "Grief", t_trauma: "Trauma", t_insomnia: "Insomnia",

@@ -14,7 +14,8 @@ use chrono::Utc;
 use std::time::Duration as Wait;
 use uuid::Uuid;
 
-const PHONE: &str = "+8613612347777";
+/// As people in China write a mobile number: no country code, in groups.
+const PHONE: &str = "136 1234 7777";
 
 fn screenshot(name: &str, png: Vec<u8>) {
     std::fs::write(artifacts_dir().join(name), png).unwrap();
