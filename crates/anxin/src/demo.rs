@@ -19,18 +19,6 @@ const GIVEN: &[&str] = &[
     "Wei", "Fang", "Min", "Jing", "Li", "Qiang", "Lei", "Jun", "Yan", "Hui", "Xin", "Ping", "Hong",
     "Ying", "Tao", "Ning", "Lan", "Yu", "Chen", "Bo",
 ];
-const SPECIALTIES: &[&str] = &[
-    "anxiety",
-    "depression",
-    "grief",
-    "trauma",
-    "insomnia",
-    "family",
-    "work-stress",
-    "parenting",
-    "loneliness",
-    "health-anxiety",
-];
 const REGIONS: &[&str] = &[
     "hubei",
     "hubei",
@@ -62,7 +50,8 @@ pub fn expert(i: usize, rng: &mut StdRng) -> (ExpertId, ExpertInput, Availabilit
     }
     let mut specialties: Vec<String> = Vec::new();
     for _ in 0..rng.gen_range(1..=3) {
-        let s = SPECIALTIES[rng.gen_range(0..SPECIALTIES.len())].to_string();
+        let topics = anxin_domain::vocabulary::TOPICS;
+        let s = topics[rng.gen_range(0..topics.len())].code.to_string();
         if !specialties.contains(&s) {
             specialties.push(s);
         }

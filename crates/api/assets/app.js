@@ -9,7 +9,7 @@
     zh: {
       slots_none: "暂时没有可预约的专家。", next_at: (w) => `下一个可预约的时间：${w}。请到时再来，或换个筛选条件。`,
       nothing_open: "现在没有任何可预约的时间。", zone: (z) => `时间按你的时区显示（${z}）。`,
-      langs: "语言", topics: "擅长", held_by_other: "这个时间刚被别人约走了，请另选一个。",
+      langs: "语言", topics: "擅长", colon: "：", held_by_other: "这个时间刚被别人约走了，请另选一个。",
       hold_limit: "你已经保留了一个时间，请先完成或放弃它。", expired: "保留已过期，请重新选择时间。",
       pay_expired: "支付已过期，请重新选择时间。", phone_bad: "请填写正确的手机号，例如 138 0000 0000。",
       pay_first: "请先完成支付。", failed: "出错了：", offline: "网络不通，请稍后再试。",
@@ -34,8 +34,7 @@
       find_h: "Book a call with a volunteer", find_intro: "Choose a volunteer expert and a time. We call you then; the expert never sees your number.",
       group: "You are (optional)", group_none: "Rather not say", g_medical_worker: "a medical worker", g_patient: "a patient",
       g_bereaved_family: "a bereaved family member", g_general: "someone else", language: "Language", topic: "Topic", any: "Any",
-      t_anxiety: "Anxiety", t_depression: "Depression", t_grief: "Grief", t_trauma: "Trauma", t_insomnia: "Insomnia",
-      t_family: "Family", "t_work-stress": "Work stress", t_loneliness: "Loneliness", search: "Search",
+      search: "Search",
       hold_h: "This time is held for you", hold_left: "Held for", fee: "Booking fee", fee_note: "(a token fee, refunded if the call does not happen)",
       simulated: "Development: a simulated payment, no money moves.", pay: "Pay",
       phone: "Your mobile number (only to call you; the expert never sees it)", note: "Anything the expert should know first (optional)",
@@ -44,7 +43,7 @@
       crisis_h: "If you are in danger now",
       slots_none: "No expert is open right now.", next_at: (w) => `Help is next available at ${w}. Come back then, or change the filters.`,
       nothing_open: "Nothing is open to book at the moment.", zone: (z) => `Times are in your time zone (${z}).`,
-      langs: "Languages", topics: "Helps with", held_by_other: "Someone just took that time; please choose another.",
+      langs: "Languages", topics: "Helps with", colon: ": ", held_by_other: "Someone just took that time; please choose another.",
       hold_limit: "You already hold a time; finish or release it first.", expired: "The hold expired; please choose a time again.",
       pay_expired: "The payment expired; please choose a time again.", phone_bad: "Enter a valid mobile number, e.g. 138 0000 0000 (or +852 …, +1 … from abroad).",
       pay_first: "Please pay first.", failed: "Something went wrong: ", offline: "No connection; please try again shortly.",
@@ -150,12 +149,30 @@
     $("crisis").classList.toggle("urgent", r.body.experts.length === 0);
   }
 
+  // What codes are called (topics, languages), from GET /v1/vocabulary: the
+  // one list the server keeps, so every topic experts can choose is here.
+  const words = { topics: {}, languages: {} };
+  const word = (kind, code) => words[kind][code] || code;
+  const named = (kind, codes) => codes.map((c) => word(kind, c)).join(lang === "en" ? ", " : "、");
+
+  async function loadVocabulary() {
+    const r = await api("GET", "/v1/vocabulary?lang=" + lang);
+    if (!r || !r.ok) return;
+    for (const [kind, id] of [["topics", "topic"], ["languages", "language"]]) {
+      const select = $(id);
+      for (const w of r.body[kind]) {
+        words[kind][w.code] = w.label;
+        select.append(el("option", { value: w.code }, w.label));
+      }
+    }
+  }
+
   function drawExperts(experts, slotsOf) {
     const list = $("experts");
     list.replaceChildren();
     for (const e of experts) {
       const li = el("li", { "data-expert": e.expert_id }, el("span", { class: "name" }, e.display_name));
-      if (e.languages) li.append(el("span", { class: "muted" }, t("langs") + ": " + e.languages.join(", ") + " · " + t("topics") + ": " + e.specialties.join(", ")));
+      if (e.languages) li.append(el("span", { class: "muted" }, t("langs") + t("colon") + named("languages", e.languages) + " · " + t("topics") + t("colon") + named("topics", e.specialties)));
       const slots = el("div", { class: "slots" });
       for (const s of slotsOf(e)) {
         const b = el("button", { type: "button", "data-slot": s.slot_id }, when(s.starts_at));
@@ -362,7 +379,7 @@
   }
 
   // ---- start ---------------------------------------------------------------
-  function start() {
+  async function start() {
     translate();
     // The language follows the seeker to the cashier's page and back.
     document.cookie = "anxin_lang=" + lang + "; path=/; max-age=31536000; samesite=strict";
@@ -383,6 +400,7 @@
     $("details").addEventListener("submit", confirm);
     $("cancel").addEventListener("click", cancel);
     $("new-search").addEventListener("click", () => { save("booking", null); search(); });
+    await loadVocabulary();
     history();
     if (saved("hold")) holdStep();
     else if (saved("booking")) bookingStep();

@@ -77,6 +77,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(seekers::my_bookings),
         )
         .route("/healthz", web::get().to(service::healthz))
+        .route(
+            "/v1/vocabulary",
+            web::get().to(crate::routes::vocabulary::vocabulary),
+        )
         .route("/readyz", web::get().to(service::readyz))
         .route("/metrics", web::get().to(service::metrics))
         .route("/openapi.json", web::get().to(openapi::openapi))

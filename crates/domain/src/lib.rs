@@ -18,5 +18,6 @@ pub mod referral;
 pub mod seeker;
 pub mod slate;
 pub mod stats;
+pub mod vocabulary;
 
 pub use error::ValidationError;

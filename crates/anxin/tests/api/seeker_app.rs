@@ -54,6 +54,22 @@ async fn the_app_end_to_end(lang: &str, booked_title: &str) {
         .run("return document.querySelector('#crisis-lines').textContent")
         .await;
     assert_eq!(crisis, "Hope line 400-161-9995 (24 h)");
+    // Words, not codes: the card names languages and topics in the page's
+    // language, and every topic an expert can choose is a filter.
+    let (languages, parenting) = if lang == "en" {
+        ("Mandarin, English", "Parenting")
+    } else {
+        ("普通话、英语", "亲子")
+    };
+    let card = browser
+        .run("return document.querySelector('#experts li').textContent")
+        .await;
+    assert!(card.as_str().unwrap().contains(languages), "{card}");
+    assert!(!card.as_str().unwrap().contains("zh, en"), "{card}");
+    let option = browser
+        .run("return document.querySelector('#topic option[value=\"parenting\"]').textContent")
+        .await;
+    assert_eq!(option, parenting);
 
     // A medical worker: the near-term slot is theirs to take.
     browser

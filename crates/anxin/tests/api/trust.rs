@@ -904,3 +904,51 @@ async fn operators_page_through_every_applicant_and_decline_several_at_once() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_vocabulary_names_every_code_in_either_language() {
+    let app = spawn_app().await;
+    let get = |q: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url(&format!("/v1/vocabulary{q}")))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let zh: Value = get("").await.json().await.unwrap();
+    let en: Value = get("?lang=en").await.json().await.unwrap();
+    let label = |v: &Value, list: &str, code: &str| {
+        v[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["code"] == code)
+            .map(|w| w["label"].as_str().unwrap().to_string())
+    };
+    assert_eq!(label(&zh, "topics", "family").as_deref(), Some("家庭"));
+    assert_eq!(
+        label(&en, "topics", "health-anxiety").as_deref(),
+        Some("Health anxiety")
+    );
+    assert_eq!(label(&zh, "languages", "yue").as_deref(), Some("粤语"));
+    assert_eq!(
+        label(&zh, "priority_groups", "medical_worker").as_deref(),
+        Some("医护人员")
+    );
+    assert_eq!(
+        label(&en, "urgencies", "emergency").as_deref(),
+        Some("Emergency")
+    );
+    for list in ["outcomes", "organisation_kinds", "resource_kinds"] {
+        assert!(!zh[list].as_array().unwrap().is_empty(), "{list}");
+    }
+    assert_error(
+        get("?lang=fr").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+    )
+    .await;
+}

@@ -11,40 +11,18 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use anxin_domain::expert::{ExpertInput, ExpertStatus};
+use anxin_domain::vocabulary::{self, Term};
 use anxin_store::audit::Actor;
 
-/// The languages and specialties offered as boxes to tick, with their names.
-const LANGUAGES: &[(&str, &str, &str)] = &[
-    ("zh", "普通话", "Mandarin"),
-    ("yue", "粤语", "Cantonese"),
-    ("en", "英语", "English"),
-];
-const SPECIALTIES: &[(&str, &str, &str)] = &[
-    ("anxiety", "焦虑", "Anxiety"),
-    ("depression", "抑郁", "Depression"),
-    ("grief", "哀伤", "Grief"),
-    ("trauma", "创伤", "Trauma"),
-    ("insomnia", "失眠", "Insomnia"),
-    ("family", "家庭", "Family"),
-    ("work-stress", "工作压力", "Work stress"),
-    ("parenting", "亲子", "Parenting"),
-    ("loneliness", "孤独", "Loneliness"),
-    ("health-anxiety", "健康焦虑", "Health anxiety"),
-];
-
-fn boxes(
-    lang: Lang,
-    name: &str,
-    options: &[(&str, &'static str, &'static str)],
-    ticked: &[String],
-) -> String {
+fn boxes(lang: Lang, name: &str, options: &[Term], ticked: &[String]) -> String {
     options
         .iter()
-        .map(|(value, zh, en)| {
-            let checked = if ticked.iter().any(|t| t == value) { " checked" } else { "" };
+        .map(|term| {
+            let checked = if ticked.iter().any(|t| t == term.code) { " checked" } else { "" };
             format!(
                 r#"<label class="tick"><input type="checkbox" name="{name}" value="{value}"{checked}> {label}</label>"#,
-                label = lang.pick(zh, en)
+                value = term.code,
+                label = lang.pick(term.zh, term.en)
             )
         })
         .collect()
@@ -95,9 +73,9 @@ fn form_page(
         tz = t("时区", "Time zone"),
         tz_v = escape(&input.timezone),
         langs = t("可使用的语言", "Languages you speak"),
-        lang_boxes = boxes(lang, "languages", LANGUAGES, &input.languages),
+        lang_boxes = boxes(lang, "languages", vocabulary::LANGUAGES, &input.languages),
         specs = t("擅长领域", "What you help with"),
-        spec_boxes = boxes(lang, "specialties", SPECIALTIES, &input.specialties),
+        spec_boxes = boxes(lang, "specialties", vocabulary::TOPICS, &input.specialties),
         bio = t("简介（资质、经验）", "About you (qualifications, experience)"),
         bio_v = escape(input.bio.as_deref().unwrap_or("")),
         send = t("提交申请", "Apply"),

@@ -9,6 +9,7 @@ pub mod referrals;
 pub mod seekers;
 pub mod service;
 pub mod sign_in;
+pub mod vocabulary;
 
 use crate::error::{ApiError, ErrorCode};
 use actix_web::http::header::HeaderName;
