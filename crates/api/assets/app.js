@@ -12,7 +12,18 @@
       langs: "语言", topics: "擅长", colon: "：", held_by_other: "这个时间刚被别人约走了，请另选一个。",
       hold_limit: "你已经保留了一个时间，请先完成或放弃它。", expired: "保留已过期，请重新选择时间。",
       pay_expired: "支付已过期，请重新选择时间。", phone_bad: "请填写正确的手机号，例如 138 0000 0000。",
-      pay_first: "请先完成支付。", failed: "出错了：", offline: "网络不通，请稍后再试。",
+      pay_first: "请先完成支付。", offline: "网络不通，请稍后再试。",
+      errors: {
+        unauthorized: "这个页面的登录已失效。请回到你的应用，重新打开安心预约。",
+        forbidden: "这一步你没有权限操作。请回到你的应用重新打开。",
+        not_found: "没有找到这条记录，它可能已被取消或已过期。",
+        slot_unavailable: "这个时间刚被别人约走了，请另选一个。",
+        booking_not_active: "这次预约已经取消或已经结束了。",
+        rate_limited: "操作有点太快了，请稍等几秒再试。",
+        unavailable: "服务暂时有点忙，请稍等片刻再试。",
+        invalid_input: "填写的内容有一处不对，请检查后再试。",
+        other: "出了点问题，不是你的错。请稍后再试；如果你现在就需要帮助，请拨打下方的热线。",
+      },
       call: {
         scheduled: "已安排：到时我们会先接通专家，再打给你。", dialing_expert: "正在接通专家…", dialing_seeker: "正在呼叫你，请接听…",
         bridged: "通话中", retry_waiting: "没有接通，稍后会再试一次。", cancelled: "已取消。",
@@ -46,7 +57,18 @@
       langs: "Languages", topics: "Helps with", colon: ": ", held_by_other: "Someone just took that time; please choose another.",
       hold_limit: "You already hold a time; finish or release it first.", expired: "The hold expired; please choose a time again.",
       pay_expired: "The payment expired; please choose a time again.", phone_bad: "Enter a valid mobile number, e.g. 138 0000 0000 (or +852 …, +1 … from abroad).",
-      pay_first: "Please pay first.", failed: "Something went wrong: ", offline: "No connection; please try again shortly.",
+      pay_first: "Please pay first.", offline: "No connection; please try again shortly.",
+      errors: {
+        unauthorized: "This page's sign-in has expired. Please go back to your app and open Anxin again.",
+        forbidden: "You can't do that from here. Please open this page again from your app.",
+        not_found: "We couldn't find that; it may have been cancelled or have expired.",
+        slot_unavailable: "Someone just took that time; please choose another.",
+        booking_not_active: "This booking has already been cancelled or has ended.",
+        rate_limited: "That was a little fast; please wait a few seconds and try again.",
+        unavailable: "We're a little busy; please try again in a moment.",
+        invalid_input: "Something in the form isn't quite right; please check it and try again.",
+        other: "Something went wrong, and it isn't your fault. Please try again later; if you need help now, call a line below.",
+      },
       call: {
         scheduled: "Scheduled: at the time we connect the expert, then call you.", dialing_expert: "Connecting the expert…",
         dialing_seeker: "Calling you now, please answer…", bridged: "Connected", retry_waiting: "No answer; we will try again shortly.",
@@ -122,8 +144,13 @@
     }
   }
 
+  // A kind sentence in the page's language for an error's code; the
+  // server's own message (English, technical) is never shown to a seeker.
   function failed(r) {
-    if (r) showError(t("failed") + ((r.body && r.body.message) || r.status));
+    if (!r) return;
+    const errors = t("errors");
+    const code = r.body && r.body.error;
+    showError(errors[code === "account_suspended" ? "unauthorized" : code] || errors.other);
   }
 
   // ---- finding help --------------------------------------------------------

@@ -250,3 +250,32 @@ async fn the_seeker_app_in_chinese() {
 async fn the_seeker_app_in_english() {
     the_app_end_to_end("en", "Booked").await;
 }
+
+/// A token the host app did not sign (or one that expired): the page says
+/// in the seeker's language what to do, never the server's English.
+async fn a_bad_token_is_explained_kindly(lang: &str, expected: &str) {
+    let app = spawn_app(|_| {}).await;
+    let browser = Browser::start(390, 844).await;
+    browser
+        .goto(&app.url(&format!("/app?lang={lang}#token=not.a.token")))
+        .await;
+    let shown = browser
+        .wait_for(
+            "const e = document.querySelector('#error'); return !e.hidden && e.textContent",
+            Wait::from_secs(20),
+        )
+        .await;
+    let shown = shown.as_str().unwrap();
+    assert!(shown.contains(expected), "{shown}");
+    for english in ["token", "signature", "valid", "malformed"] {
+        assert!(!shown.contains(english), "{shown}");
+    }
+    browser.quit().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_token_is_explained_in_chinese_and_in_english() {
+    a_bad_token_is_explained_kindly("zh", "登录已失效").await;
+    a_bad_token_is_explained_kindly("en", "sign-in has expired").await;
+}
