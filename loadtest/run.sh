@@ -108,7 +108,7 @@ log "raw limit 4: pgbench calling confirm_booking() itself on Anxin's schema, 16
 cat > "$OUT/confirm-real.sql" <<'SQL'
 \set seeker random(1, 1000)
 SELECT confirm_booking(gen_random_uuid(), s.id, s.expert_id, k.id, gen_random_uuid(), s.starts_at, s.ends_at,
-                       '\x0102030405060708090a0b0c0d0e0f'::bytea, 'k1', '+86 138****0000', NULL::bytea, NULL::text, 'general', 1,
+                       '\x0102030405060708090a0b0c0d0e0f'::bytea, 'k1', '+86 138****0000', NULL::bytea, NULL::text, 'general', false, 1,
                        NULL, '\x0a0b'::bytea, 1000000, now(), gen_random_uuid(), '\x0a0b0c'::bytea,
                        interval '60 seconds', NULL::bytea, NULL::text)
   FROM (SELECT nextval('bench_next') AS n) x JOIN bench_slots s ON s.n = x.n JOIN bench_seekers k ON k.n = :seeker;

@@ -5,6 +5,11 @@
 -- A booking moved to another expert keeps its id; this says it was moved.
 ALTER TABLE bookings ADD COLUMN reassigned boolean NOT NULL DEFAULT false;
 
+-- Whether the booking's priority group was vouched for by the host app (the
+-- token's `group` claim) or declared by the seeker: the dashboard counts them
+-- apart.
+ALTER TABLE bookings ADD COLUMN priority_vouched boolean NOT NULL DEFAULT false;
+
 -- A disabled operator's sessions, links and bearer tokens stop working.
 ALTER TABLE operators ADD COLUMN disabled_at timestamptz;
 
@@ -47,8 +52,9 @@ ALTER TABLE bookings
         CHECK ((cancel_reason_ciphertext IS NULL) = (cancel_reason_key_id IS NULL));
 
 -- As before (20261205000004_webhooks.sql), with the seeker's note sealed
--- (p_note_ciphertext, p_note_key_id in place of p_note) and the daily
--- cap's check in expert_day_full.
+-- (p_note_ciphertext, p_note_key_id in place of p_note), whether the
+-- priority group is vouched for (p_priority_vouched), and the daily cap's
+-- check in expert_day_full.
 DROP FUNCTION confirm_booking(uuid, uuid, uuid, uuid, uuid, timestamptz, timestamptz, bytea, text,
     text, text, text, integer, text, bytea, bigint, timestamptz, uuid, bytea, interval, bytea, text);
 CREATE FUNCTION confirm_booking(
@@ -56,7 +62,8 @@ CREATE FUNCTION confirm_booking(
     p_starts_at timestamptz, p_ends_at timestamptz,
     p_phone_ciphertext bytea, p_phone_key_id text, p_phone_masked text,
     p_note_ciphertext bytea, p_note_key_id text,
-    p_priority_group text, p_fee_minor integer, p_idempotency_key text, p_request_hash bytea,
+    p_priority_group text, p_priority_vouched boolean, p_fee_minor integer,
+    p_idempotency_key text, p_request_hash bytea,
     p_max_active bigint, p_now timestamptz,
     p_task_id uuid, p_task_payload bytea, p_notify_within interval,
     p_seeker_ref_ciphertext bytea, p_seeker_ref_key_id text
@@ -77,11 +84,12 @@ BEGIN
     -- if Redis still listed it.
     INSERT INTO bookings (id, slot_id, expert_id, seeker_id, hold_id, starts_at, ends_at, status,
                           phone_ciphertext, phone_key_id, phone_masked, note_ciphertext,
-                          note_key_id, priority_group, fee_minor, idempotency_key, request_hash,
-                          seeker_ref_ciphertext, seeker_ref_key_id)
+                          note_key_id, priority_group, priority_vouched, fee_minor,
+                          idempotency_key, request_hash, seeker_ref_ciphertext, seeker_ref_key_id)
     SELECT p_id, p_slot_id, p_expert_id, p_seeker_id, p_hold_id, p_starts_at, p_ends_at, 'confirmed',
            p_phone_ciphertext, p_phone_key_id, p_phone_masked, p_note_ciphertext,
-           p_note_key_id, p_priority_group, p_fee_minor, p_idempotency_key, p_request_hash,
+           p_note_key_id, p_priority_group, p_priority_vouched, p_fee_minor,
+           p_idempotency_key, p_request_hash,
            p_seeker_ref_ciphertext, p_seeker_ref_key_id
      WHERE EXISTS (SELECT 1 FROM slots WHERE id = p_slot_id AND status = 'open');
     IF NOT FOUND THEN

@@ -150,6 +150,9 @@
     "median": "中位数",
     "Sign in": "登录",
     "Decline selected": "拒绝所选",
+    "declared": "自报",
+    "vouched": "宿主应用担保",
+    "Bookings by whose word the group rests on — ": "优先人群预约的身份来源：",
     "Previous page": "上一页",
     "Next page": "下一页",
     "Select every application on this page": "选择本页全部申请",
@@ -455,6 +458,17 @@
       if (s.by_priority_group[g]) row(label, s.by_priority_group[g], "group-row");
     }
     for (const [r, f] of Object.entries(s.by_region)) row(say("Region ") + r, f);
+    // Whose word each priority booking rests on: the host app's (vouched) or
+    // the seeker's own (declared).
+    const parts = [];
+    for (const [g, label] of Object.entries(GROUPS)) {
+      const src = (s.priority_sources || {})[g];
+      if (g === "general" || !src) continue;
+      parts.push(say(label) + ": " + say("declared") + " " + src.declared + " · " + say("vouched") + " " + src.vouched);
+    }
+    const sources = document.getElementById("group-sources");
+    sources.setAttribute("data-sources", JSON.stringify(s.priority_sources || {}));
+    sources.textContent = parts.length ? say("Bookings by whose word the group rests on — ") + parts.join("; ") : "";
   }
 
   // ---- board ----------------------------------------------------------------

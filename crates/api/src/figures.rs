@@ -27,8 +27,18 @@ pub struct Summary {
     pub series: Series,
     /// Bookings per expert across all experts (overall only).
     pub booking_distribution: Distribution,
+    /// Bookings made in the window by each priority group, those whose group
+    /// the host app vouched for (the token's `group` claim) apart from those
+    /// whose group the seeker declared.
+    pub priority_sources: BTreeMap<String, PrioritySource>,
     /// How long computing this summary took.
     pub query_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct PrioritySource {
+    pub declared: i64,
+    pub vouched: i64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]

@@ -32,6 +32,8 @@ pub struct NewBooking {
     /// The seeker's note for the expert, sealed.
     pub note: Option<Sealed>,
     pub priority_group: PriorityGroup,
+    /// The host app vouched for the group (the token's `group` claim).
+    pub priority_vouched: bool,
     pub fee_minor: i32,
     pub idempotency_key: Option<String>,
     pub request_hash: Vec<u8>,
@@ -157,7 +159,7 @@ pub async fn confirm(
     );
     let decided: std::result::Result<String, _> = sqlx::query_scalar(
         "SELECT confirm_booking($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                                $16, $17, $18, $19, $20, make_interval(secs => $21), $22, $23)",
+                                $16, $17, $18, $19, $20, $21, make_interval(secs => $22), $23, $24)",
     )
     .bind(b.id.0)
     .bind(b.slot_id.0)
@@ -172,6 +174,7 @@ pub async fn confirm(
     .bind(b.note.as_ref().map(|n| n.bytes.clone()))
     .bind(b.note.as_ref().map(|n| n.key_id.clone()))
     .bind(b.priority_group.as_str())
+    .bind(b.priority_vouched)
     .bind(b.fee_minor)
     .bind(&b.idempotency_key)
     .bind(&b.request_hash)

@@ -334,6 +334,24 @@ pub struct CountRow {
     pub n: i64,
 }
 
+/// Bookings made in `[since, until)` by priority group and whether the host
+/// app vouched for the group.
+#[tracing::instrument(skip(pool))]
+pub async fn priority_sources(
+    pool: &PgPool,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<(String, bool, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT priority_group, priority_vouched, count(*) FROM bookings
+          WHERE created_at >= $1 AND created_at < $2 GROUP BY 1, 2",
+    )
+    .bind(since)
+    .bind(until)
+    .fetch_all(pool)
+    .await?)
+}
+
 #[tracing::instrument(skip(pool))]
 pub async fn counts(
     pool: &PgPool,

@@ -13,6 +13,10 @@ pub struct SeekerRow {
     #[sqlx(try_from = "String")]
     pub priority_group: PriorityGroup,
     pub region: Option<String>,
+    /// The group is the host app's word (the token's `group` claim), not the
+    /// seeker's own; set per request, never stored on the seeker.
+    #[sqlx(default)]
+    pub priority_vouched: bool,
 }
 
 /// The seeker with this subject hash, created on first sight.

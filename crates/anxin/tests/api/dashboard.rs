@@ -948,6 +948,16 @@ async fn dashboard_in_a_real_browser() {
             assert_eq!(t.as_str().unwrap(), text, "{name} as shown");
         }
     }
+    // Priority bookings by whose word the group rests on.
+    let sources = browser
+        .run("return document.querySelector('#group-sources').textContent")
+        .await;
+    assert!(
+        sources.as_str().unwrap().contains("declared")
+            && sources.as_str().unwrap().contains("vouched"),
+        "{sources}"
+    );
+
     // The lists: applicants to vet, calls of the next hour by alias.
     let pending = browser
         .run("return document.querySelectorAll('#pending tbody tr').length")

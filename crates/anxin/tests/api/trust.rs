@@ -754,7 +754,20 @@ async fn a_group_the_host_app_vouches_for_wins_and_from_the_token_only_a_declare
         (view["priority_group"].as_str(), view["region"].as_str()),
         (Some("medical_worker"), Some("hubei"))
     );
-    assert_eq!(app.hold(&vouched, slot).await.status(), StatusCode::CREATED);
+    let hold = app.held(&vouched, slot).await;
+    let r = app.confirm(&vouched, &hold, "13712345678").await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // The dashboard counts it as the host app's word, apart from declared.
+    let summary: Value = app
+        .get(&operator(), "/v1/ops/summary?window=1h")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        summary["priority_sources"]["medical_worker"],
+        json!({"declared": 0, "vouched": 1})
+    );
     // A group that is no group makes the token worthless.
     assert_error(
         app.get(&seeker_vouched_for("vip"), "/v1/slate").await,

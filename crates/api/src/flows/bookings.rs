@@ -155,6 +155,7 @@ pub async fn confirm(
         phone_masked: phone.masked(),
         note: note.map(|n| state.cipher.seal_text(&n)),
         priority_group: seeker.priority_group,
+        priority_vouched: seeker.priority_vouched,
         fee_minor: state.config.fee_minor,
         idempotency_key: req.idempotency_key.map(str::to_owned),
         request_hash: request_hash.clone(),

@@ -31,7 +31,10 @@ pub async fn resolve_for(state: &AppState, principal: &Principal) -> ApiResult<S
 
 fn apply_claims(state: &AppState, principal: &Principal, row: &mut SeekerRow) {
     match principal.group {
-        Some(vouched) => row.priority_group = vouched,
+        Some(vouched) => {
+            row.priority_group = vouched;
+            row.priority_vouched = true;
+        }
         None if state.config.priority_from_token => row.priority_group = PriorityGroup::General,
         None => {}
     }

@@ -157,13 +157,14 @@ pub async fn compute(pool: &Pool, window: Window, now: DateTime<Utc>) -> ApiResu
     let since = now - window.duration();
     let ahead = now + window.duration();
     let bucket = window.bucket_seconds();
-    let (funnel, holds, counts, connect, loads, capacity) = tokio::try_join!(
+    let (funnel, holds, counts, connect, loads, capacity, sources) = tokio::try_join!(
         events::funnel(pool, since, now, bucket),
         events::holds(pool, since, now),
         events::counts(pool, since, now, bucket),
         events::connect_times(pool, since, now),
         events::expert_loads(pool, since, now),
         events::capacity(pool, since, now, ahead),
+        events::priority_sources(pool, since, now),
     )
     .map_err(crate::error::ApiError::from)?;
     let rows = Rows {
@@ -175,6 +176,19 @@ pub async fn compute(pool: &Pool, window: Window, now: DateTime<Utc>) -> ApiResu
         capacity,
     };
     let mut summary = shape(window, since, now, &rows);
+    for group in PriorityGroup::ALL {
+        summary
+            .priority_sources
+            .insert(group.as_str().to_string(), Default::default());
+    }
+    for (group, vouched, n) in sources {
+        let source = summary.priority_sources.entry(group).or_default();
+        if vouched {
+            source.vouched += n;
+        } else {
+            source.declared += n;
+        }
+    }
     summary.query_ms = started.elapsed().as_millis() as u64;
     Ok(summary)
 }
@@ -304,6 +318,7 @@ pub fn shape(window: Window, since: DateTime<Utc>, until: DateTime<Utc>, rows: &
         by_region: regions.into_iter().collect(),
         series: series(window, since, until, rows),
         booking_distribution,
+        priority_sources: BTreeMap::new(),
         query_ms: 0,
     }
 }

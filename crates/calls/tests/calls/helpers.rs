@@ -232,6 +232,7 @@ pub async fn seed_booking(
             phone_masked: seeker_number.masked(),
             note: None,
             priority_group: PriorityGroup::General,
+            priority_vouched: false,
             fee_minor: 1,
             idempotency_key: None,
             request_hash: vec![],
