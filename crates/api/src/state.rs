@@ -164,6 +164,9 @@ pub struct WeightInputs {
     pub(crate) catalog: Arc<Vec<ExpertRow>>,
     /// Aligned with `catalog`.
     pub(crate) capacity: Vec<u32>,
+    /// What each expert offered and how much of it was booked (aligned with
+    /// `catalog`): the uptake the draw evens out (`domain::slate::Uptake`).
+    pub(crate) uptake: Vec<anxin_domain::slate::Uptake>,
     /// Each expert's earliest open slot when the snapshot was read (aligned
     /// with `catalog`): whom to read fresh for the slate's `earliest_start`.
     pub(crate) earliest: Vec<Option<chrono::DateTime<chrono::Utc>>>,

@@ -43,6 +43,41 @@
 //! experts' exposure by up to 50% in the windowed test below.) Dividing by
 //! `ê_i + 1` makes the gap relative, so busy hours with large counts get the
 //! same strength of correction as quiet ones.
+//!
+//! **Bookings**. Exposure in proportion to capacity is not enough:
+//! most seekers take the soonest slot a slate shows (and among slots at the
+//! same time, the best-rated expert), so an expert shown as often as their
+//! capacity earns can still lose every click. On the simulator's hotline the
+//! losers are evening volunteers (whose slots start at 19:00 or 20:00 with
+//! most others') with a few hour-long slots and a rating below 4.2; some got
+//! 150 impressions and no call. So [`choose_balanced_with`] also reads each
+//! expert's [`Uptake`]: of the slots they offered in the booking window
+//! ([`BOOKING_WINDOW`] back, the look-ahead forward), how many are booked.
+//! Against their share `b̂_i = B · o_i / O` of the window's bookings (`o_i`
+//! offered, `B`, `O` the sums) it gives a factor
+//!
+//! ```text
+//!   u_i = clamp(1 + β · (b̂_i − b_i) / (b̂_i + 1), 1/K_b, K_b)
+//! ```
+//!
+//! (`β` the `booking_gain`, 32, `K_b` the `booking_cap`, 8: the same linear
+//! form as the exposure correction, steep because bookings are few). It
+//! re-divides each capacity band among the experts with slots in it:
+//!
+//! ```text
+//!   c'_i = Σ_b  w_b · n_ib · u_i · N_b / Σ_j n_jb · u_j        N_b = Σ_j n_jb
+//! ```
+//!
+//! (`n_ib` the expert's open slots in band `b`, `w_b` its weight), so each
+//! band keeps its total weight: seekers who need a call within hours see as
+//! many near slots as before (scaling `c_i` by `u_i` instead hid them and cost
+//! matches), only whose slots they are changes. The exposure correction
+//! still measures `e_i` against the *capacity* share `ê_i`, and an expert
+//! already shown more than that in the window gets `min(c'_i, c_i)`: a boost
+//! never undoes the set-aside that keeps two seekers off one slot.
+//! `w_i = c'_i · clamp(…)` as above. When every expert is booked in
+//! proportion to what they offered, `u_i = 1`, `c'_i = c_i`, and the weights
+//! are the ones above; without uptake ([`choose_balanced`]) they are too.
 use crate::ids::ExpertId;
 use chrono::Duration;
 use rand::Rng;
@@ -67,6 +102,11 @@ pub struct BalanceParams {
     /// `γ` in the module docs: how hard the correction answers a gap between
     /// an expert's impressions and their share.
     pub feedback_gain: f64,
+    /// `β` in the module docs: how hard the booking correction answers a gap
+    /// between an expert's bookings and their share of the window's.
+    pub booking_gain: f64,
+    /// `K_b` in the module docs: bound on the booking correction.
+    pub booking_cap: f64,
 }
 
 impl Default for BalanceParams {
@@ -75,8 +115,26 @@ impl Default for BalanceParams {
             size: 20,
             correction_cap: 16.0,
             feedback_gain: 4.0,
+            booking_gain: 32.0,
+            booking_cap: 8.0,
         }
     }
+}
+
+/// How well one expert's offered time is being taken up: the input of the
+/// booking correction (module docs), one per candidate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Uptake {
+    /// Open slots starting within each band's horizon of now, as
+    /// [`capacity_from_counts`] takes them (so they grow band by band, and
+    /// `capacity_from_counts(open_by_band)` is the candidate's capacity).
+    pub open_by_band: [u32; CAPACITY_BANDS.len()],
+    /// Slots the expert offered starting within the booking window (from
+    /// [`BOOKING_WINDOW`] ago to [`CAPACITY_LOOKAHEAD`] ahead): open, held or
+    /// booked, not withdrawn.
+    pub offered: u32,
+    /// Of those, the ones booked (confirmed, not cancelled).
+    pub booked: u32,
 }
 
 /// An open slot starting within `within` of now adds `weight` to its
@@ -111,6 +169,10 @@ pub const CAPACITY_BANDS: [CapacityBand; 4] = [
 /// Slots starting later than this don't count as capacity.
 pub const CAPACITY_LOOKAHEAD: Duration = CAPACITY_BANDS[CAPACITY_BANDS.len() - 1].within;
 
+/// How far back [`Uptake`] counts slots (by start): long enough that an
+/// evening volunteer's week is in it, short enough to forget last month.
+pub const BOOKING_WINDOW: Duration = Duration::days(7);
+
 /// Impressions are counted in buckets this long…
 pub const IMPRESSION_BUCKET: Duration = Duration::minutes(1);
 /// …and the last this many buckets (the current one included) are summed.
@@ -143,36 +205,147 @@ pub fn capacity_from_counts(counts: [u32; CAPACITY_BANDS.len()]) -> u32 {
     total
 }
 
-/// Each candidate's weight under the formula in the module docs.
+/// The linear correction of the module docs: `clamp(1 + gain · (expected −
+/// actual) / (expected + 1), 1/cap, cap)`.
+fn correction(expected: f64, actual: f64, gain: f64, cap: f64) -> f64 {
+    let cap = cap.max(1.0);
+    let gap = (expected - actual) / (expected + 1.0);
+    (1.0 + gain.max(0.0) * gap).clamp(1.0 / cap, cap)
+}
+
+/// Each candidate's weight under the formula in the module docs, without
+/// uptake (every `u_i` = 1).
 pub fn weights(candidates: &[Candidate], params: &BalanceParams) -> Vec<f64> {
+    weights_with(candidates, &[], params)
+}
+
+/// Each candidate's booking factor `u_i` (module docs); all 1 unless
+/// `uptake` has one entry per candidate.
+pub fn booking_factors(
+    candidates: &[Candidate],
+    uptake: &[Uptake],
+    params: &BalanceParams,
+) -> Vec<f64> {
+    if uptake.len() != candidates.len() {
+        return vec![1.0; candidates.len()];
+    }
+    let offered: f64 = uptake.iter().map(|u| f64::from(u.offered)).sum();
+    let booked: f64 = uptake.iter().map(|u| f64::from(u.booked)).sum();
+    uptake
+        .iter()
+        .map(|u| {
+            if offered <= 0.0 || u.offered == 0 {
+                return 1.0;
+            }
+            let share = booked * f64::from(u.offered) / offered;
+            correction(
+                share,
+                f64::from(u.booked),
+                params.booking_gain,
+                params.booking_cap,
+            )
+        })
+        .collect()
+}
+
+/// Each candidate's capacity with the booking factors applied band by band
+/// (`c'_i` in the module docs); each band's total stays as it was. Without
+/// one `uptake` entry per candidate, the capacities as they are.
+pub fn booked_capacities(
+    candidates: &[Candidate],
+    uptake: &[Uptake],
+    params: &BalanceParams,
+) -> Vec<f64> {
+    if uptake.len() != candidates.len() {
+        return candidates.iter().map(|c| f64::from(c.capacity)).collect();
+    }
+    let factors = booking_factors(candidates, uptake, params);
+    // Open slots in band b alone (the counts are cumulative).
+    let in_band = |u: &Uptake, b: usize| {
+        u.open_by_band[b].saturating_sub(if b == 0 { 0 } else { u.open_by_band[b - 1] })
+    };
+    let mut slots = [0.0; CAPACITY_BANDS.len()];
+    let mut scaled = [0.0; CAPACITY_BANDS.len()];
+    for (u, f) in uptake.iter().zip(&factors) {
+        for b in 0..CAPACITY_BANDS.len() {
+            slots[b] += f64::from(in_band(u, b));
+            scaled[b] += f64::from(in_band(u, b)) * f;
+        }
+    }
+    uptake
+        .iter()
+        .zip(&factors)
+        .map(|(u, f)| {
+            CAPACITY_BANDS
+                .iter()
+                .enumerate()
+                .filter(|(b, _)| scaled[*b] > 0.0)
+                .map(|(b, band)| {
+                    f64::from(band.weight) * f64::from(in_band(u, b)) * f * slots[b] / scaled[b]
+                })
+                .sum()
+        })
+        .collect()
+}
+
+/// Each candidate's weight under the formulas in the module docs, with
+/// `uptake[i]` for `candidates[i]` (or none at all).
+pub fn weights_with(
+    candidates: &[Candidate],
+    uptake: &[Uptake],
+    params: &BalanceParams,
+) -> Vec<f64> {
+    let booked = booked_capacities(candidates, uptake, params);
     let total_capacity: f64 = candidates.iter().map(|c| f64::from(c.capacity)).sum();
     let total_impressions: f64 = candidates.iter().map(|c| c.impressions as f64).sum();
-    let cap = params.correction_cap.max(1.0);
-    let gain = params.feedback_gain.max(0.0);
     candidates
         .iter()
-        .map(|c| {
+        .zip(booked)
+        .map(|(c, booked)| {
             let capacity = f64::from(c.capacity);
             if capacity <= 0.0 || total_capacity <= 0.0 {
                 return 0.0;
             }
+            let impressions = c.impressions as f64;
             let expected = total_impressions * capacity / total_capacity;
-            let gap = (expected - c.impressions as f64) / (expected + 1.0);
-            let correction = (1.0 + gain * gap).clamp(1.0 / cap, cap);
-            capacity * correction
+            let base = if impressions > expected {
+                booked.min(capacity)
+            } else {
+                booked
+            };
+            base * correction(
+                expected,
+                impressions,
+                params.feedback_gain,
+                params.correction_cap,
+            )
         })
         .collect()
 }
 
 /// Draws up to `params.size` candidates without replacement, with probability
 /// proportional to weight; returns their indices, heaviest key first. Experts
-/// with no capacity are never drawn.
+/// with no capacity are never drawn. Without uptake: see
+/// [`choose_balanced_with`].
 pub fn choose_balanced<R: Rng + ?Sized>(
     candidates: &[Candidate],
     params: &BalanceParams,
     rng: &mut R,
 ) -> Vec<usize> {
-    let w = weights(candidates, params);
+    choose_balanced_with(candidates, &[], params, rng)
+}
+
+/// [`choose_balanced`] with each candidate's [`Uptake`] (`uptake[i]` for
+/// `candidates[i]`; an empty slice, or one of another length, is ignored),
+/// so experts booked below their share of the window's bookings are shown
+/// more, within each capacity band.
+pub fn choose_balanced_with<R: Rng + ?Sized>(
+    candidates: &[Candidate],
+    uptake: &[Uptake],
+    params: &BalanceParams,
+    rng: &mut R,
+) -> Vec<usize> {
+    let w = weights_with(candidates, uptake, params);
     let mut keyed: Vec<(f64, usize)> = w
         .iter()
         .enumerate()
@@ -268,6 +441,138 @@ mod tests {
         // At their share, nobody is corrected.
         c[1].impressions = 1;
         assert_eq!(weights(&c, &BalanceParams::default()), vec![4.0, 4.0]);
+    }
+
+    /// An uptake whose band counts give `capacity` (all in the farthest
+    /// band) with `booked` of `offered` slots booked.
+    fn uptake(capacity: u32, offered: u32, booked: u32) -> Uptake {
+        Uptake {
+            open_by_band: [0, 0, 0, capacity],
+            offered,
+            booked,
+        }
+    }
+
+    #[test]
+    fn the_booking_rule_is_todays_when_bookings_follow_what_was_offered() {
+        let mut c = candidates(&[3, 8, 1, 5]);
+        c[1].impressions = 2;
+        c[3].impressions = 1;
+        // Each expert has 60 % of what they offered booked, so u_i = 1.
+        let u = [
+            uptake(3, 10, 6),
+            Uptake {
+                open_by_band: [1, 1, 1, 1],
+                offered: 5,
+                booked: 3,
+            },
+            uptake(1, 20, 12),
+            uptake(5, 0, 0),
+        ];
+        assert_eq!(capacity_from_counts(u[1].open_by_band), 8);
+        let params = BalanceParams::default();
+        assert_eq!(booking_factors(&c, &u, &params), vec![1.0; 4]);
+        let today = weights(&c, &params);
+        for (a, b) in weights_with(&c, &u, &params).iter().zip(&today) {
+            assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+        }
+        // No uptake, or not one per candidate: today's rule too.
+        assert_eq!(weights_with(&c, &u[..2], &params), today);
+        assert_eq!(weights_with(&c, &[], &params), today);
+    }
+
+    #[test]
+    fn an_expert_below_their_share_is_drawn_more_than_one_above_it() {
+        let c = candidates(&[4, 4, 4]);
+        // Same capacity, same time offered, 9 of the 30 slots booked: a
+        // share of 3 each. The first has none, the second is at their share,
+        // the third has twice it.
+        let u = [uptake(4, 10, 0), uptake(4, 10, 3), uptake(4, 10, 6)];
+        let params = BalanceParams {
+            size: 1,
+            ..Default::default()
+        };
+        let f = booking_factors(&c, &u, &params);
+        assert_eq!(f, vec![params.booking_cap, 1.0, 1.0 / params.booking_cap]);
+        let mut rng = StdRng::seed_from_u64(29);
+        let mut first = [0u32; 3];
+        for _ in 0..3_000 {
+            first[choose_balanced_with(&c, &u, &params, &mut rng)[0]] += 1;
+        }
+        assert!(
+            first[0] > 4 * first[1] && first[1] > 4 * first[2],
+            "drawn first: {first:?}"
+        );
+    }
+
+    #[test]
+    fn each_band_keeps_its_weight_only_whose_slots_changes() {
+        // Two experts with one slot within 2 h each, one with two slots a
+        // day out; the first is far below their share of bookings.
+        let c = candidates(&[8, 8, 4]);
+        let near = [1, 1, 1, 1];
+        let u = [
+            Uptake {
+                open_by_band: near,
+                offered: 10,
+                booked: 0,
+            },
+            Uptake {
+                open_by_band: near,
+                offered: 10,
+                booked: 8,
+            },
+            Uptake {
+                open_by_band: [0, 0, 2, 2],
+                offered: 10,
+                booked: 4,
+            },
+        ];
+        let params = BalanceParams::default();
+        let booked = booked_capacities(&c, &u, &params);
+        // The near band's 16 is re-divided; the far expert keeps their 4,
+        // though they are under their share too (alone in their band).
+        assert!((booked[0] + booked[1] - 16.0).abs() < 1e-9, "{booked:?}");
+        assert!(booked[0] > 8.0 && booked[1] < 8.0);
+        assert!((booked[2] - 4.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_boost_never_undoes_the_set_aside_after_a_showing() {
+        let mut c = candidates(&[4, 4]);
+        c[0].impressions = 1;
+        let u = [uptake(4, 10, 0), uptake(4, 10, 5)];
+        let params = BalanceParams::default();
+        let w = weights_with(&c, &u, &params);
+        // Shown once with a share of half an impression: the floor, on
+        // capacity alone, as without uptake.
+        assert_eq!(w[0], 4.0 / 16.0);
+        assert!(w[1] < 4.0 * 7.0 / 3.0, "the other is not boosted: {w:?}");
+        c[0].impressions = 0;
+        let w = weights_with(&c, &u, &params);
+        assert!(w[0] > 8.0 * w[1], "once set aside no more: {w:?}");
+    }
+
+    #[test]
+    fn uptake_never_brings_in_an_expert_without_capacity() {
+        let c = candidates(&[0, 2, 0, 3]);
+        let u = [
+            uptake(0, 10, 0),
+            uptake(2, 10, 9),
+            Uptake {
+                open_by_band: [0, 0, 0, 5],
+                offered: 10,
+                booked: 0,
+            },
+            uptake(3, 10, 9),
+        ];
+        let params = BalanceParams::default();
+        let mut rng = StdRng::seed_from_u64(3);
+        for _ in 0..100 {
+            let mut got = choose_balanced_with(&c, &u, &params, &mut rng);
+            got.sort();
+            assert_eq!(got, vec![1, 3]);
+        }
     }
 
     /// Draws 10,000 slates of 20 from 200 experts with capacities 1..=8

@@ -11,10 +11,16 @@
 //! A successful pick books the slot at once: the sim has no payment step, and
 //! a confirmed hold cannot be lost, so nothing downstream changes who gets
 //! which slot.
+//!
+//! The engine keeps every input of the balanced draw as production keeps
+//! it: capacity by band, impressions in the sliding window, and each
+//! expert's `Uptake` (slots offered and booked over the booking window).
 use crate::market::{mix, normal, Market, LEAD_SECS};
 use crate::policy::{self, ImpressionWindow, Policy};
 use crate::scenario::{SeekerModel, Taste};
-use anxin_domain::slate::{BalanceParams, Candidate, CAPACITY_LOOKAHEAD};
+use anxin_domain::slate::{
+    BalanceParams, Candidate, Uptake, BOOKING_WINDOW, CAPACITY_BANDS, CAPACITY_LOOKAHEAD,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::cmp::Reverse;
@@ -87,6 +93,16 @@ struct Run<'a> {
     /// open slot in the look-ahead"; only `balanced` reads the values.
     candidates: Vec<Candidate>,
     window: ImpressionWindow,
+    /// Per expert, what production reads for the booking correction: open
+    /// slots by band (cumulative), and the slots offered and booked among
+    /// those starting within the booking window.
+    uptake: Vec<Uptake>,
+    /// Slots counted in `uptake[..].offered` now.
+    in_window: Vec<bool>,
+    /// (when, slot, enters): a slot's start comes within the look-ahead
+    /// (enters the booking window) or falls `BOOKING_WINDOW` behind (leaves).
+    window_events: Vec<(i64, u32, bool)>,
+    next_window_event: usize,
     by_rating: Vec<u32>,
     booked: Vec<bool>,
     /// What each slot currently adds to its expert's capacity.
@@ -113,6 +129,22 @@ pub fn run(market: &Market, model: &SeekerModel, policy: Policy, seed: u64) -> O
             .total_cmp(&market.experts[a as usize].rating)
             .then(a.cmp(&b))
     });
+    let mut window_events: Vec<(i64, u32, bool)> = market
+        .slots
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| {
+            [
+                (
+                    s.starts_at - CAPACITY_LOOKAHEAD.num_seconds(),
+                    i as u32,
+                    true,
+                ),
+                (s.starts_at + BOOKING_WINDOW.num_seconds(), i as u32, false),
+            ]
+        })
+        .collect();
+    window_events.sort_unstable();
     let mut run = Run {
         market,
         model,
@@ -134,6 +166,10 @@ pub fn run(market: &Market, model: &SeekerModel, policy: Policy, seed: u64) -> O
             })
             .collect(),
         window: ImpressionWindow::new(n),
+        uptake: vec![Uptake::default(); n],
+        in_window: vec![false; market.slots.len()],
+        window_events,
+        next_window_event: 0,
         by_rating,
         booked: vec![false; market.slots.len()],
         counted: vec![0; market.slots.len()],
@@ -198,11 +234,34 @@ impl Run<'_> {
             }
             let slot = e.slot as usize;
             if !self.booked[slot] {
-                let c = &mut self.candidates[self.market.slots[slot].expert as usize].capacity;
+                let expert = self.market.slots[slot].expert as usize;
+                let c = &mut self.candidates[expert].capacity;
                 *c = *c - self.counted[slot] + e.weight;
+                move_band(
+                    &mut self.uptake[expert].open_by_band,
+                    self.counted[slot],
+                    e.weight,
+                );
                 self.counted[slot] = e.weight;
             }
             self.next_capacity_event += 1;
+        }
+        while let Some(&(at, slot, enters)) = self.window_events.get(self.next_window_event) {
+            if at > now {
+                break;
+            }
+            let slot = slot as usize;
+            let u = &mut self.uptake[self.market.slots[slot].expert as usize];
+            let booked = u32::from(self.booked[slot]);
+            if enters {
+                u.offered += 1;
+                u.booked += booked;
+            } else {
+                u.offered -= 1;
+                u.booked -= booked;
+            }
+            self.in_window[slot] = enters;
+            self.next_window_event += 1;
         }
         self.window.advance(now, &mut self.candidates);
     }
@@ -213,6 +272,7 @@ impl Run<'_> {
         policy::slate(
             self.policy,
             &self.candidates,
+            &self.uptake,
             &self.by_rating,
             &self.params,
             &mut self.slate_rng,
@@ -313,7 +373,12 @@ impl Run<'_> {
             return;
         }
         self.booked[slot] = true;
-        self.candidates[s.expert as usize].capacity -= self.counted[slot];
+        let expert = s.expert as usize;
+        if self.in_window[slot] {
+            self.uptake[expert].booked += 1;
+        }
+        self.candidates[expert].capacity -= self.counted[slot];
+        move_band(&mut self.uptake[expert].open_by_band, self.counted[slot], 0);
         self.counted[slot] = 0;
         self.out.bookings[s.expert as usize] += 1;
         if s.starts_at < self.market.period {
@@ -376,4 +441,45 @@ fn choose_logit(
         }
     }
     options.last().map(|o| o.slot)
+}
+
+/// Moves one open slot from the band worth `from` to the band worth `to`
+/// (0: none, not open or beyond the look-ahead) in cumulative per-band
+/// counts, where a slot counts in its own band and every wider one.
+fn move_band(open_by_band: &mut [u32; CAPACITY_BANDS.len()], from: u32, to: u32) {
+    let band = |weight: u32| {
+        CAPACITY_BANDS
+            .iter()
+            .position(|b| weight > 0 && b.weight == weight)
+            .unwrap_or(CAPACITY_BANDS.len())
+    };
+    let (from, to) = (band(from), band(to));
+    for count in &mut open_by_band[to.min(from)..to.max(from)] {
+        if to < from {
+            *count += 1;
+        } else {
+            *count -= 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anxin_domain::slate::capacity_from_counts;
+
+    #[test]
+    fn band_counts_follow_a_slot_in_and_out_and_match_its_capacity() {
+        let mut open = [0; CAPACITY_BANDS.len()];
+        move_band(&mut open, 0, 1);
+        assert_eq!(open, [0, 0, 0, 1]);
+        move_band(&mut open, 1, 2);
+        move_band(&mut open, 2, 4);
+        assert_eq!(open, [0, 1, 1, 1]);
+        assert_eq!(capacity_from_counts(open), 4);
+        move_band(&mut open, 4, 8);
+        assert_eq!((open, capacity_from_counts(open)), ([1, 1, 1, 1], 8));
+        move_band(&mut open, 8, 0);
+        assert_eq!(open, [0; 4]);
+    }
 }

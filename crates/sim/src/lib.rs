@@ -7,7 +7,8 @@
 //! - `market`: draws one market from a seed (experts' slots via the real
 //!   `domain::availability`, ratings, seeker arrivals).
 //! - `policy`: the slate policies compared; `balanced` is the real
-//!   `domain::slate::choose_balanced`, fed by sliding-window impressions.
+//!   `domain::slate::choose_balanced_with`, fed by sliding-window impressions
+//!   and each expert's bookings against the slots they offered.
 //! - `engine`: runs one policy over one market, event by event.
 //! - `metrics`: match rate, time to match, collisions, Gini, utilization.
 //! - `output`: the table, the CSV and the Lorenz-curve SVG.
@@ -46,8 +47,25 @@ pub struct ScenarioReport {
     /// Gini of slots per active expert: what the booking Gini would be if
     /// bookings followed capacity exactly.
     pub capacity_gini: f64,
+    /// Every expert, by index: what the per-expert CSV says besides what
+    /// each policy gave them.
+    pub expert_facts: Vec<ExpertFacts>,
     /// In `Policy::ALL` order.
     pub policies: Vec<PolicyReport>,
+}
+
+/// One expert as the market drew them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpertFacts {
+    pub id: anxin_domain::ids::ExpertId,
+    pub rating: f64,
+    pub slot_minutes: u32,
+    pub weekly_hours: f64,
+    /// Local hour their first slot of a day starts (their part of the day).
+    pub first_hour: u32,
+    /// Slots over the whole run: the capacity they offered, which their
+    /// fair share of bookings follows.
+    pub slots: usize,
 }
 
 impl ScenarioReport {
@@ -75,8 +93,24 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<ScenarioReport, String> {
             .collect::<Result<_, _>>()
     })?;
     let capacity = market.slots_per_expert();
-    let active: Vec<bool> = capacity.iter().map(|&c| c > 0.0).collect();
-    let active_capacity: Vec<f64> = capacity.into_iter().filter(|&c| c > 0.0).collect();
+    let active_capacity: Vec<f64> = capacity.iter().copied().filter(|&c| c > 0.0).collect();
+    let capacity_gini = anxin_domain::stats::gini(&active_capacity).unwrap_or(0.0);
+    let expert_facts = market
+        .experts
+        .iter()
+        .map(|e| ExpertFacts {
+            id: e.id,
+            rating: e.rating,
+            slot_minutes: e.slot_minutes,
+            weekly_hours: e.weekly_hours,
+            first_hour: market.slots[e.slots.clone()]
+                .iter()
+                .map(|s| (s.starts_at / 3600 % 24) as u32)
+                .min()
+                .unwrap_or(0),
+            slots: e.slots.len(),
+        })
+        .collect();
     Ok(ScenarioReport {
         scenario: scenario.clone(),
         seed,
@@ -84,32 +118,53 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<ScenarioReport, String> {
         seekers: market.seekers.len(),
         slots_in_period: market.slots_in_period,
         active_experts: active_capacity.len(),
-        capacity_gini: anxin_domain::stats::gini(&active_capacity).unwrap_or(0.0),
+        capacity_gini,
+        expert_facts,
         policies: outcomes
             .iter()
-            .map(|o| PolicyReport::from_outcome(o, &active))
+            .map(|o| PolicyReport::from_outcome(o, &capacity, capacity_gini))
             .collect(),
     })
 }
 
-const USAGE: &str = "usage: anxin sim [--scenario hotline|scarce|large|all] [--out DIR] [--seed N]
+const USAGE: &str =
+    "usage: anxin sim [--scenario hotline|scarce|large|all] [--out DIR] [--seed N] [--sweep N]
 
 Simulates the matching market under four slate policies (balanced, top20,
 random20, all) on the same arrivals, prints a table per scenario, and writes
-sim.csv and lorenz-<scenario>.svg under DIR (default out/sim).";
+sim.csv, experts.csv (per expert: capacity offered, impressions, bookings,
+fair share, by policy) and lorenz-<scenario>.svg under DIR (default out/sim).
+--sweep N runs N seeds (from --seed, else from 1) and prints each figure's
+min / median / max per policy instead of one table per seed.";
 
 #[derive(Debug, Clone, PartialEq)]
 struct Args {
     scenarios: Vec<Scenario>,
     out: PathBuf,
-    seed: u64,
+    /// `None`: `DEFAULT_SEED` for one run, 1 for the first of a sweep.
+    seed: Option<u64>,
+    /// How many seeds to sweep, if a sweep.
+    sweep: Option<u64>,
+}
+
+impl Args {
+    fn seeds(&self) -> Vec<u64> {
+        match self.sweep {
+            Some(n) => {
+                let first = self.seed.unwrap_or(1);
+                (0..n).map(|k| first.saturating_add(k)).collect()
+            }
+            None => vec![self.seed.unwrap_or(DEFAULT_SEED)],
+        }
+    }
 }
 
 fn parse(args: &[String]) -> Result<Option<Args>, String> {
     let mut parsed = Args {
         scenarios: Scenario::all(),
         out: PathBuf::from("out/sim"),
-        seed: DEFAULT_SEED,
+        seed: None,
+        sweep: None,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -140,9 +195,19 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
             "--out" => parsed.out = PathBuf::from(value()?),
             "--seed" => {
                 let v = value()?;
-                parsed.seed = v
-                    .parse()
-                    .map_err(|_| format!("--seed must be a non-negative integer, got {v:?}"))?;
+                parsed.seed =
+                    Some(v.parse().map_err(|_| {
+                        format!("--seed must be a non-negative integer, got {v:?}")
+                    })?);
+            }
+            "--sweep" => {
+                let v = value()?;
+                parsed.sweep = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|&n: &u64| n > 0)
+                        .ok_or_else(|| format!("--sweep must be a positive integer, got {v:?}"))?,
+                );
             }
             other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
         }
@@ -150,8 +215,9 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
     Ok(Some(parsed))
 }
 
-/// `anxin sim [args]`: runs the scenarios, prints their tables, writes the
-/// CSV and charts. `args` are the arguments after `sim`.
+/// `anxin sim [args]`: runs the scenarios, prints their tables (or, with
+/// `--sweep`, their spread over the seeds), writes the CSVs and charts.
+/// `args` are the arguments after `sim`.
 pub fn cli(args: &[String]) -> Result<(), String> {
     let Some(args) = parse(args)? else {
         println!("{USAGE}");
@@ -159,25 +225,49 @@ pub fn cli(args: &[String]) -> Result<(), String> {
     };
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("creating {}: {e}", args.out.display()))?;
+    let seeds = args.seeds();
     let mut csv = format!("{}\n", output::CSV_HEADER);
+    let mut experts_csv = format!("{}\n", output::EXPERTS_CSV_HEADER);
     let mut written = Vec::new();
     for scenario in &args.scenarios {
         let started = Instant::now();
-        let report = run(scenario, args.seed)?;
-        println!("{}", output::table(&report));
+        let mut reports = Vec::with_capacity(seeds.len());
+        for &seed in &seeds {
+            let report = run(scenario, seed)?;
+            csv.push_str(&output::csv_rows(&report));
+            experts_csv.push_str(&output::experts_csv_rows(&report));
+            reports.push(report);
+        }
+        if args.sweep.is_some() {
+            println!("{}", output::sweep_table(&reports));
+        } else {
+            for report in &reports {
+                println!("{}", output::table(report));
+            }
+        }
         println!(
-            "({} simulated in {:.1}s, seed {})\n",
+            "({} simulated in {:.1}s, seed{} {})\n",
             scenario.name,
             started.elapsed().as_secs_f64(),
-            args.seed
+            if seeds.len() > 1 { "s" } else { "" },
+            seeds
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
         );
-        csv.push_str(&output::csv_rows(&report));
-        let svg = args.out.join(format!("lorenz-{}.svg", scenario.name));
-        write(&svg, &output::lorenz_svg(&report))?;
-        written.push(svg);
+        // The Lorenz curves of the first seed: one chart per scenario.
+        if let Some(report) = reports.first() {
+            let svg = args.out.join(format!("lorenz-{}.svg", scenario.name));
+            write(&svg, &output::lorenz_svg(report))?;
+            written.push(svg);
+        }
     }
     let csv_path = args.out.join("sim.csv");
     write(&csv_path, &csv)?;
+    let experts_path = args.out.join("experts.csv");
+    write(&experts_path, &experts_csv)?;
+    written.insert(0, experts_path);
     written.insert(0, csv_path);
     for path in written {
         println!("wrote {}", path.display());
@@ -262,8 +352,18 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(a.scenarios, vec![Scenario::scarce()]);
-        assert_eq!((a.out, a.seed), (PathBuf::from("x"), 9));
-        assert_eq!(parse(&args(&[])).unwrap().unwrap().scenarios.len(), 3);
+        assert_eq!((&a.out, a.seed), (&PathBuf::from("x"), Some(9)));
+        assert_eq!(a.seeds(), vec![9]);
+        let default = parse(&args(&[])).unwrap().unwrap();
+        assert_eq!(default.scenarios.len(), 3);
+        assert_eq!(default.seeds(), vec![DEFAULT_SEED]);
+        let sweep = parse(&args(&["--sweep", "3"])).unwrap().unwrap();
+        assert_eq!(sweep.seeds(), vec![1, 2, 3]);
+        let from = parse(&args(&["--sweep=2", "--seed=41"])).unwrap().unwrap();
+        assert_eq!(from.seeds(), vec![41, 42]);
+        assert!(parse(&args(&["--sweep", "0"]))
+            .unwrap_err()
+            .contains("--sweep"));
         assert!(parse(&args(&["--help"])).unwrap().is_none());
         assert!(parse(&args(&["--scenario", "moon"]))
             .unwrap_err()

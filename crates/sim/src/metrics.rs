@@ -27,20 +27,32 @@ pub struct PolicyReport {
     pub exposure_gini: f64,
     /// Gini of bookings, across active experts.
     pub booking_gini: f64,
+    /// `booking_gini` minus the capacity Gini: 0 when bookings follow the
+    /// slots each expert offered exactly, above 0 when they pile up more.
+    pub gini_over_capacity: f64,
     /// Share of active experts with no booking at all.
     pub zero_booked_share: f64,
+    /// Share of active experts booked less than half their fair share (see
+    /// [`fair_shares`]).
+    pub below_half_share: f64,
     /// Booked ÷ open slots starting within the simulated period.
     pub utilization: f64,
     /// Bookings per active expert, for the Lorenz curve.
     pub bookings: Vec<u32>,
+    /// Times shown and bookings per expert (every expert, by index), for
+    /// the per-expert CSV.
+    pub impressions_per_expert: Vec<u64>,
+    pub bookings_per_expert: Vec<u32>,
 }
 
 impl PolicyReport {
-    /// `active[i]` says whether expert `i` had a slot during the run.
-    pub fn from_outcome(o: &Outcome, active: &[bool]) -> Self {
+    /// `capacity[i]` is the slots expert `i` offered during the run (an
+    /// expert with none is not active); `capacity_gini` their Gini over
+    /// the active experts.
+    pub fn from_outcome(o: &Outcome, capacity: &[f64], capacity_gini: f64) -> Self {
         let mut ttm = o.time_to_match.clone();
         ttm.sort_unstable();
-        let of_active = |i: &usize| active.get(*i).copied().unwrap_or(true);
+        let of_active = |i: &usize| capacity.get(*i).is_none_or(|&c| c > 0.0);
         let booked: Vec<u32> = (0..o.bookings.len())
             .filter(of_active)
             .map(|i| o.bookings[i])
@@ -50,6 +62,12 @@ impl PolicyReport {
             .filter(of_active)
             .map(|i| o.impressions[i] as f64)
             .collect();
+        let fair = fair_shares(capacity, o.matched);
+        let below_half = (0..o.bookings.len())
+            .filter(of_active)
+            .filter(|&i| f64::from(o.bookings[i]) < 0.5 * fair.get(i).copied().unwrap_or(0.0))
+            .count();
+        let booking_gini = gini(&bookings).unwrap_or(0.0);
         Self {
             policy: o.policy,
             seekers: o.seekers,
@@ -63,12 +81,32 @@ impl PolicyReport {
             left_nothing_suitable: o.left_nothing_suitable,
             left_after_collisions: o.left_after_collisions,
             exposure_gini: gini(&impressions).unwrap_or(0.0),
-            booking_gini: gini(&bookings).unwrap_or(0.0),
+            booking_gini,
+            gini_over_capacity: booking_gini - capacity_gini,
             zero_booked_share: ratio(booked.iter().filter(|&&b| b == 0).count(), booked.len()),
+            below_half_share: ratio(below_half, booked.len()),
             utilization: ratio(o.booked_in_period, o.slots_in_period),
             bookings: booked,
+            impressions_per_expert: o.impressions.clone(),
+            bookings_per_expert: o.bookings.clone(),
         }
     }
+}
+
+/// Each expert's fair share of `booked` bookings: in proportion to the
+/// slots they offered, `booked · c_i / Σc`.
+pub fn fair_shares(capacity: &[f64], booked: usize) -> Vec<f64> {
+    let total: f64 = capacity.iter().sum();
+    capacity
+        .iter()
+        .map(|&c| {
+            if total > 0.0 {
+                booked as f64 * c / total
+            } else {
+                0.0
+            }
+        })
+        .collect()
 }
 
 fn ratio(a: usize, b: usize) -> f64 {
@@ -99,5 +137,11 @@ mod tests {
         assert_eq!(percentile(&v, 0.95), 95);
         assert_eq!(percentile(&[7], 0.95), 7);
         assert_eq!(percentile(&[], 0.5), 0);
+    }
+
+    #[test]
+    fn fair_shares_follow_the_slots_offered() {
+        assert_eq!(fair_shares(&[1.0, 3.0, 0.0], 8), vec![2.0, 6.0, 0.0]);
+        assert_eq!(fair_shares(&[0.0, 0.0], 5), vec![0.0, 0.0]);
     }
 }

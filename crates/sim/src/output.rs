@@ -1,6 +1,10 @@
-//! What a run writes: the side-by-side table for the terminal, one CSV row
-//! per (scenario, policy), and an SVG of Lorenz curves of bookings per
-//! scenario. All written by hand: the sim needs no formatting crates.
+//! What a run writes: the side-by-side table for the terminal (or, over a
+//! sweep of seeds, each figure's min / median / max), one CSV row per
+//! (scenario, seed, policy), one per-expert CSV row per (scenario, seed,
+//! policy, expert), and an SVG of Lorenz curves of bookings per scenario.
+//! All written by hand: the sim needs no formatting crates.
+use crate::metrics::{fair_shares, PolicyReport};
+use crate::policy::Policy;
 use crate::ScenarioReport;
 use anxin_domain::stats::lorenz;
 use std::fmt::Write;
@@ -28,14 +32,16 @@ pub fn table(r: &ScenarioReport) -> String {
         "collisions",
         "exposure Gini",
         "booking Gini",
+        "Gini - cap",
         "zero-booked",
+        "< half share",
         "utilization",
     ];
-    let rows: Vec<[String; 9]> = r
+    let rows: Vec<Vec<String>> = r
         .policies
         .iter()
         .map(|p| {
-            [
+            vec![
                 p.policy.name().to_string(),
                 percent(p.match_rate),
                 duration(p.time_to_match_p50),
@@ -43,11 +49,20 @@ pub fn table(r: &ScenarioReport) -> String {
                 percent(p.collision_rate),
                 format!("{:.3}", p.exposure_gini),
                 format!("{:.3}", p.booking_gini),
+                format!("{:+.3}", p.gini_over_capacity),
                 percent(p.zero_booked_share),
+                percent(p.below_half_share),
                 percent(p.utilization),
             ]
         })
         .collect();
+    aligned(&mut s, &header, &rows);
+    s
+}
+
+/// Writes `header` and `rows` as columns, the first left-aligned and the
+/// rest right-aligned.
+fn aligned(s: &mut String, header: &[&str], rows: &[Vec<String>]) {
     let widths: Vec<usize> = (0..header.len())
         .map(|c| {
             rows.iter()
@@ -69,16 +84,121 @@ pub fn table(r: &ScenarioReport) -> String {
         l
     };
     let _ = writeln!(s, "{}", line(header.to_vec()));
-    for row in &rows {
+    for row in rows {
         let _ = writeln!(s, "{}", line(row.iter().map(String::as_str).collect()));
     }
+}
+
+/// The table over a sweep of seeds of one scenario: each figure as
+/// `min median max` per policy, then how often `balanced` met each target of
+/// the balance targets (seed by seed, against the other policies on the same seed).
+pub fn sweep_table(reports: &[ScenarioReport]) -> String {
+    let mut s = String::new();
+    let Some(first) = reports.first() else {
+        return s;
+    };
+    let seeds: Vec<String> = reports.iter().map(|r| r.seed.to_string()).collect();
+    let capacity_gini: Vec<f64> = reports.iter().map(|r| r.capacity_gini).collect();
+    let _ = writeln!(
+        s,
+        "scenario {} ({}), {} seeds ({}); capacity Gini {}; each cell: min median max",
+        first.scenario.name,
+        first.scenario.summary,
+        reports.len(),
+        seeds.join(","),
+        spread(&capacity_gini, |x| format!("{x:.3}")),
+    );
+    let header = [
+        "policy",
+        "match",
+        "ttm p95",
+        "collisions",
+        "booking Gini - capacity Gini",
+        "zero-booked",
+        "< half share",
+    ];
+    let rows: Vec<Vec<String>> = Policy::ALL
+        .iter()
+        .map(|&policy| {
+            let of = |f: fn(&PolicyReport) -> f64| -> Vec<f64> {
+                reports
+                    .iter()
+                    .filter_map(|r| r.policy(policy))
+                    .map(f)
+                    .collect()
+            };
+            vec![
+                policy.name().to_string(),
+                spread(&of(|p| p.match_rate), percent),
+                spread(&of(|p| p.time_to_match_p95 as f64), |x| {
+                    duration(x.round() as i64)
+                }),
+                spread(&of(|p| p.collision_rate), percent),
+                spread(&of(|p| p.gini_over_capacity), |x| format!("{x:+.3}")),
+                spread(&of(|p| p.zero_booked_share), percent),
+                spread(&of(|p| p.below_half_share), percent),
+            ]
+        })
+        .collect();
+    aligned(&mut s, &header, &rows);
+    let met = |test: fn(&ScenarioReport) -> bool| reports.iter().filter(|r| test(r)).count();
+    let n = reports.len();
+    let _ = writeln!(
+        s,
+        "balanced met, of {n} seeds: Gini - capacity Gini <= 0.015 on {}; zero-booked <= 1% and <= random20's on {}; \
+match >= all's and random20's on {}; fewest collisions on {}",
+        met(|r| targets(r).is_some_and(|t| t.gini)),
+        met(|r| targets(r).is_some_and(|t| t.zero_booked)),
+        met(|r| targets(r).is_some_and(|t| t.matched)),
+        met(|r| targets(r).is_some_and(|t| t.collisions)),
+    );
     s
 }
 
+/// Which balance targets `balanced` met on one seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Targets {
+    /// Booking Gini at most 0.015 above the capacity Gini.
+    pub gini: bool,
+    /// Zero-booked share at most 1 % and at most `random20`'s.
+    pub zero_booked: bool,
+    /// Match rate at least `all`'s and `random20`'s.
+    pub matched: bool,
+    /// The lowest collision rate of the four policies.
+    pub collisions: bool,
+}
+
+pub fn targets(r: &ScenarioReport) -> Option<Targets> {
+    let b = r.policy(Policy::Balanced)?;
+    let random = r.policy(Policy::Random20)?;
+    let all = r.policy(Policy::All)?;
+    Some(Targets {
+        gini: b.gini_over_capacity <= 0.015,
+        zero_booked: b.zero_booked_share <= 0.01 && b.zero_booked_share <= random.zero_booked_share,
+        matched: b.match_rate >= all.match_rate && b.match_rate >= random.match_rate,
+        collisions: r
+            .policies
+            .iter()
+            .all(|p| p.policy == Policy::Balanced || b.collision_rate < p.collision_rate),
+    })
+}
+
+/// `min median max` of `values` (the median of an even count is the lower
+/// middle one, so every figure shown is one a seed produced).
+fn spread(values: &[f64], fmt: impl Fn(f64) -> String) -> String {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match (v.first(), v.get((v.len().max(1) - 1) / 2), v.last()) {
+        (Some(&lo), Some(&mid), Some(&hi)) => format!("{} {} {}", fmt(lo), fmt(mid), fmt(hi)),
+        _ => String::new(),
+    }
+}
+
 pub const CSV_HEADER: &str =
-    "scenario,policy,experts,active_experts,slots,seekers,matched,match_rate,\
+    "scenario,seed,policy,experts,active_experts,slots,seekers,matched,match_rate,\
 ttm_p50_s,ttm_p95_s,picks,collisions,collision_rate,left_nothing_suitable,\
-left_after_collisions,exposure_gini,booking_gini,zero_booked_share,utilization";
+left_after_collisions,exposure_gini,booking_gini,capacity_gini,gini_over_capacity,\
+zero_booked_share,below_half_share,utilization";
 
 /// One CSV row per policy (no header; see `CSV_HEADER`).
 pub fn csv_rows(r: &ScenarioReport) -> String {
@@ -86,8 +206,9 @@ pub fn csv_rows(r: &ScenarioReport) -> String {
     for p in &r.policies {
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{:.4},{},{},{},{},{:.4},{},{},{:.4},{:.4},{:.4},{:.4}",
+            "{},{},{},{},{},{},{},{},{:.4},{},{},{},{},{:.4},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4}",
             r.scenario.name,
+            r.seed,
             p.policy.name(),
             r.experts,
             r.active_experts,
@@ -104,9 +225,47 @@ pub fn csv_rows(r: &ScenarioReport) -> String {
             p.left_after_collisions,
             p.exposure_gini,
             p.booking_gini,
+            r.capacity_gini,
+            p.gini_over_capacity,
             p.zero_booked_share,
+            p.below_half_share,
             p.utilization,
         );
+    }
+    s
+}
+
+pub const EXPERTS_CSV_HEADER: &str =
+    "scenario,seed,policy,expert,expert_id,rating,slot_minutes,weekly_hours,first_hour,\
+capacity_offered,impressions,bookings,fair_share";
+
+/// One row per (policy, expert): what the expert offered (their slots over
+/// the run), how often they were shown and booked, and their fair share of
+/// the policy's bookings (in proportion to the slots offered).
+pub fn experts_csv_rows(r: &ScenarioReport) -> String {
+    let mut s = String::new();
+    let capacity: Vec<f64> = r.expert_facts.iter().map(|e| e.slots as f64).collect();
+    for p in &r.policies {
+        let fair = fair_shares(&capacity, p.matched);
+        for (i, e) in r.expert_facts.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "{},{},{},{},{},{:.1},{},{:.2},{},{},{},{},{:.3}",
+                r.scenario.name,
+                r.seed,
+                p.policy.name(),
+                i,
+                e.id,
+                e.rating,
+                e.slot_minutes,
+                e.weekly_hours,
+                e.first_hour,
+                e.slots,
+                p.impressions_per_expert.get(i).copied().unwrap_or(0),
+                p.bookings_per_expert.get(i).copied().unwrap_or(0),
+                fair[i],
+            );
+        }
     }
     s
 }
@@ -243,5 +402,13 @@ mod tests {
         assert_eq!(duration(42), "42s");
         assert_eq!(duration(245), "4m05s");
         assert_eq!(duration(7_980), "2h13m");
+    }
+
+    #[test]
+    fn a_spread_is_min_lower_median_max() {
+        let f = |x: f64| format!("{x}");
+        assert_eq!(spread(&[3.0, 1.0, 2.0], f), "1 2 3");
+        assert_eq!(spread(&[4.0, 1.0, 3.0, 2.0], f), "1 2 4");
+        assert_eq!(spread(&[], f), "");
     }
 }

@@ -3,10 +3,11 @@
 //! `domain::slate::IMPRESSION_BUCKET`, the last `IMPRESSION_WINDOW_BUCKETS`
 //! of them summed).
 //!
-//! `balanced` calls the real `anxin_domain::slate::choose_balanced`; the
-//! others are the usual alternatives it must beat.
+//! `balanced` calls the real `anxin_domain::slate::choose_balanced_with`;
+//! the others are the usual alternatives it must beat.
 use anxin_domain::slate::{
-    choose_balanced, BalanceParams, Candidate, IMPRESSION_BUCKET, IMPRESSION_WINDOW_BUCKETS,
+    choose_balanced_with, BalanceParams, Candidate, Uptake, IMPRESSION_BUCKET,
+    IMPRESSION_WINDOW_BUCKETS,
 };
 use rand::rngs::StdRng;
 use rand::seq::index;
@@ -18,7 +19,8 @@ const WINDOW_BUCKETS: usize = IMPRESSION_WINDOW_BUCKETS as usize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Policy {
-    /// Ours: `domain::slate::choose_balanced` with exposure feedback.
+    /// Ours: `domain::slate::choose_balanced_with`, with exposure and
+    /// booking feedback.
     Balanced,
     /// The 20 best-rated experts with an open slot: the marketplace default.
     Top20,
@@ -48,11 +50,13 @@ impl Policy {
 
 /// Chooses which experts a seeker sees. `candidates[i].capacity` is expert
 /// `i`'s open slots in the look-ahead window and `.impressions` their
-/// impressions in the sliding window; `by_rating` lists experts best-rated
+/// impressions in the sliding window; `uptake[i]` their slots offered and
+/// booked in the booking window; `by_rating` lists experts best-rated
 /// first. Never returns an expert without capacity.
 pub fn slate(
     policy: Policy,
     candidates: &[Candidate],
+    uptake: &[Uptake],
     by_rating: &[u32],
     params: &BalanceParams,
     rng: &mut StdRng,
@@ -61,7 +65,7 @@ pub fn slate(
     out.clear();
     match policy {
         Policy::Balanced => out.extend(
-            choose_balanced(candidates, params, rng)
+            choose_balanced_with(candidates, uptake, params, rng)
                 .into_iter()
                 .map(|i| i as u32),
         ),

@@ -121,3 +121,31 @@ pub async fn withdraw(conn: &mut PgConnection, ids: &[SlotId]) -> Result<()> {
         .await?;
     Ok(())
 }
+
+/// Each expert's slots starting in `[from, to)` that are offered (not
+/// withdrawn), and how many of them are booked (not cancelled): the uptake
+/// the balanced draw weighs against what each expert gives. Experts with no
+/// such slot are absent.
+#[tracing::instrument(skip(pool))]
+pub async fn uptake(
+    pool: &PgPool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<std::collections::HashMap<ExpertId, (u32, u32)>> {
+    let rows: Vec<(uuid::Uuid, i64, i64)> = sqlx::query_as(
+        "SELECT s.expert_id, count(*), count(b.id)
+           FROM slots s
+           LEFT JOIN bookings b ON b.slot_id = s.id AND b.status <> 'cancelled'
+          WHERE s.starts_at >= $1 AND s.starts_at < $2 AND s.status = 'open'
+          GROUP BY s.expert_id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    let n = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+    Ok(rows
+        .into_iter()
+        .map(|(expert, offered, booked)| (ExpertId(expert), (n(offered), n(booked))))
+        .collect())
+}

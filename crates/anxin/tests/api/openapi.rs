@@ -160,7 +160,7 @@ async fn credentials_are_declared_schemes_links_name_operations_and_every_v1_ope
         // Alipay's notification carries Alipay's signature instead, and the
         // vocabulary is for anyone (the contract's "anyone").
         let open = ["/v1/payments/alipay/notify", "/v1/vocabulary"];
-        if op.path.starts_with("/v1/") && !open.contains(&&*op.path) {
+        if op.path.starts_with("/v1/") && !open.contains(&op.path) {
             assert!(op.needs_credential(), "{} needs no credential", op.name());
             // Ending a session is the one thing only a session does.
             if op.path != "/v1/sessions/end" {

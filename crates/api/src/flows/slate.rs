@@ -8,8 +8,8 @@ use crate::state::{AppState, WeightInputs};
 use anxin_domain::booking::{reservable, RUNNING_FOR};
 use anxin_domain::ids::{ExpertId, SlateId};
 use anxin_domain::slate::{
-    capacity_from_counts, choose_balanced, BalanceParams, Candidate, CAPACITY_BANDS,
-    IMPRESSION_BUCKET, IMPRESSION_WINDOW_BUCKETS,
+    capacity_from_counts, choose_balanced_with, BalanceParams, Candidate, Uptake, BOOKING_WINDOW,
+    CAPACITY_BANDS, CAPACITY_LOOKAHEAD, IMPRESSION_BUCKET, IMPRESSION_WINDOW_BUCKETS,
 };
 use anxin_reserve::{IndexedSlot, Served};
 use anxin_store::experts::{self, ExpertRow};
@@ -288,14 +288,32 @@ async fn read_inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<WeightIn
     let bulk = state.reserve.bulk();
     // Running slots still count as capacity (the most urgent band).
     let counts = bulk.open_counts(&ids, now - RUNNING_FOR, &bounds).await?;
-    let capacity = counts
+    // Bookings against what was offered, from the system of record: one
+    // grouped read per refresh, off the request path.
+    let offered =
+        anxin_store::slots::uptake(&state.pool, now - BOOKING_WINDOW, now + CAPACITY_LOOKAHEAD)
+            .await?;
+    let banded: Vec<[u32; CAPACITY_BANDS.len()]> = counts
         .into_iter()
         .map(|c| {
             let mut banded = [0u32; CAPACITY_BANDS.len()];
             for (slot, n) in banded.iter_mut().zip(c) {
                 *slot = n;
             }
-            capacity_from_counts(banded)
+            banded
+        })
+        .collect();
+    let capacity = banded.iter().map(|b| capacity_from_counts(*b)).collect();
+    let uptake = ids
+        .iter()
+        .zip(&banded)
+        .map(|(id, open_by_band)| {
+            let (offered, booked) = offered.get(id).copied().unwrap_or((0, 0));
+            Uptake {
+                open_by_band: *open_by_band,
+                offered,
+                booked,
+            }
         })
         .collect();
     let seen = recent_impressions(&bulk, now).await?;
@@ -308,6 +326,7 @@ async fn read_inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<WeightIn
             .map(|id| AtomicU64::new(seen.get(id).copied().unwrap_or(0)))
             .collect(),
         capacity,
+        uptake,
         catalog,
     })
 }
@@ -363,7 +382,8 @@ fn draw(inputs: &WeightInputs, pool: &[usize], want: usize) -> Vec<usize> {
         size: want + want / 2 + 2,
         ..BalanceParams::default()
     };
-    choose_balanced(&candidates, &params, &mut rand::thread_rng())
+    let uptake: Vec<Uptake> = pool.iter().map(|&i| inputs.uptake[i]).collect();
+    choose_balanced_with(&candidates, &uptake, &params, &mut rand::thread_rng())
         .into_iter()
         .map(|k| pool[k])
         .collect()

@@ -276,8 +276,8 @@ async fn a_stale_lease_holder_cannot_write() {
 }
 
 /// The simulated provider goes through the same worker; everything it
-/// produces is marked simulated. The seeker's number is erased after the
-/// retention period; the outcome stays.
+/// produces is marked simulated. The seeker's number (and note) is erased
+/// after the retention period; the outcome stays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulated_calls_are_marked_and_the_seekers_number_is_erased_after_retention() {
     let db = fresh_db().await;
@@ -297,6 +297,15 @@ async fn simulated_calls_are_marked_and_the_seekers_number_is_erased_after_reten
     let worker = spawn_worker(cfg, &db.pool, &redis, Arc::new(provider));
 
     let seeded = seed_running(&db.pool, ChronoDuration::minutes(30)).await;
+    // The seeker's note, sealed as the API writes it.
+    let note = cipher().seal_text("a note for the expert");
+    sqlx::query("UPDATE bookings SET note_ciphertext = $2, note_key_id = $3 WHERE id = $1")
+        .bind(seeded.booking.0)
+        .bind(&note.bytes)
+        .bind(&note.key_id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
     let t = wait_finished(&db.pool, seeded.booking, Duration::from_secs(10)).await;
     assert_eq!(t.outcome, Some(CallOutcome::Completed));
     let a = &attempts(&db.pool, seeded.booking).await[0];
@@ -324,6 +333,7 @@ async fn simulated_calls_are_marked_and_the_seekers_number_is_erased_after_reten
     let booking = anxin_store::bookings::get(&db.pool, seeded.booking)
         .await
         .unwrap();
+    assert!(booking.note.is_none(), "the note goes with the number");
     assert_eq!(
         booking.call_outcome,
         Some(CallOutcome::Completed),
