@@ -38,7 +38,13 @@
         ? "专家无法赴约，这个时间也没有其他专家有空。预约费会全额退还。"
         : `取消原因：${r}`,
       reassigned: (n) => `原来的专家无法赴约，已为你换成 ${n}，时间不变。`, again: "再约这位专家", again_none: "这位专家暂时没有可预约的时间。",
-      cancel_confirm: "确定取消这次预约吗？", yuan: (a) => `¥${a}`,
+      cancel_confirm: "确定取消这次预约吗？",
+      help_now: "现在就需要帮助？", upcoming_h: "我接下来的通话",
+      refund_if_cancel: "现在取消，预约费会全额退还。",
+      cancel_confirm_refund: "确定取消这次预约吗？预约费会全额退还。",
+      cancelled_refund: "已取消。预约费会全额退还到你付款的账户，通常几分钟内到账。",
+      cancelled_plain: "已取消。",
+      cancel_this: "取消这次预约", yuan: (a) => `¥${a}`,
     },
     en: {
       brand: "Anxin", no_token_h: "Open this from your app", no_token: "This page books for you when it is opened from a partner app.",
@@ -84,7 +90,13 @@
         ? "Your expert can't make it and nobody else is free at that time. The fee will be refunded in full."
         : `Why: ${r}`,
       reassigned: (n) => `Your first expert can't make it, so ${n} will talk with you instead, at the same time.`, again: "Book this expert again", again_none: "This expert has no open time just now.",
-      cancel_confirm: "Cancel this booking?", yuan: (a) => `¥${a}`,
+      cancel_confirm: "Cancel this booking?",
+      help_now: "Need help right now?", upcoming_h: "My next call",
+      refund_if_cancel: "Cancel now and the booking fee is refunded in full.",
+      cancel_confirm_refund: "Cancel this booking? The booking fee will be refunded in full.",
+      cancelled_refund: "Cancelled. The booking fee is being refunded in full to the account you paid from, usually within minutes.",
+      cancelled_plain: "Cancelled.",
+      cancel_this: "Cancel this booking", yuan: (a) => `¥${a}`,
     },
   };
   const t = (k) => T[lang][k] !== undefined ? T[lang][k] : T.zh[k];
@@ -378,6 +390,7 @@
     const list = $("history");
     list.replaceChildren();
     $("history-empty").hidden = r.body.length > 0;
+    showUpcoming(r.body);
     for (const b of r.body) {
       const state = b.status === "confirmed" ? t("call")[b.call.state] || "" : t("status")[b.status] || b.status;
       const li = el("li", { "data-booking": b.booking_id },
@@ -386,9 +399,62 @@
       if (b.cancel_reason) li.append(el("span", { class: "muted" }, t("reason")(b.cancel_reason)));
       const again = el("button", { type: "button", class: "again" }, t("again"));
       again.addEventListener("click", () => bookAgain(b));
-      li.append(el("div", { class: "row" }, again));
+      const row = el("div", { class: "row" }, again);
+      if (upcoming(b)) {
+        const off = el("button", { type: "button", class: "danger cancel-this" }, t("cancel_this"));
+        off.addEventListener("click", () => cancelFromList(b));
+        row.append(off);
+      }
+      li.append(row);
       list.append(li);
     }
+  }
+
+  // A booking still ahead (or under way) that can be cancelled.
+  const upcoming = (b) => b.status === "confirmed" && new Date(b.ends_at) > new Date();
+
+  // "My next call", in any tab, from the seeker's bookings (not this tab's
+  // memory): what is booked, and what cancelling it would do to the fee.
+  function showUpcoming(bookings) {
+    const next = bookings.find(upcoming);
+    const panel = $("upcoming");
+    const here = saved("booking");
+    if (next && !$("booking").hidden && here && here.booking_id === next.booking_id) {
+      // This tab already shows it in full.
+      panel.hidden = true;
+      return;
+    }
+    if (!next) {
+      // Keep a just-made cancellation's confirmation on screen.
+      if (!$("upcoming-done").textContent) panel.hidden = true;
+      return;
+    }
+    panel.hidden = false;
+    panel.setAttribute("data-booking", next.booking_id);
+    $("upcoming-done").textContent = "";
+    $("upcoming-cancel").hidden = false;
+    $("upcoming-when").textContent = next.display_name + " · " + when(next.starts_at);
+    $("upcoming-state").textContent = t("call")[next.call.state] || "";
+    // Said only when true: a fee was paid and the call has not started.
+    $("upcoming-refund").textContent = next.refund_on_cancel ? t("refund_if_cancel") : "";
+    $("upcoming-cancel").onclick = () => cancelFromList(next);
+  }
+
+  async function cancelFromList(b) {
+    if (!window.confirm(b.refund_on_cancel ? t("cancel_confirm_refund") : t("cancel_confirm"))) return;
+    const r = await api("POST", "/v1/bookings/" + b.booking_id + "/cancel", {});
+    if (!r) return;
+    if (!r.ok) return failed(r);
+    const done = $("upcoming-done");
+    $("upcoming").hidden = false;
+    $("upcoming-cancel").hidden = true;
+    $("upcoming-refund").textContent = "";
+    $("upcoming-state").textContent = "";
+    done.textContent = r.body.status === "cancelled" ? (b.refund_on_cancel ? t("cancelled_refund") : t("cancelled_plain")) : "";
+    done.setAttribute("tabindex", "-1");
+    done.focus();
+    if (saved("booking") && saved("booking").booking_id === b.booking_id) refreshBooking();
+    history();
   }
 
   async function bookAgain(b) {

@@ -229,6 +229,9 @@ pub struct SeekerBooking {
     /// Why it was cancelled, when whoever cancelled said.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
+    /// Cancelling it now gives the booking fee back in full (it was paid and
+    /// the call has not started).
+    pub refund_on_cancel: bool,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -31,6 +31,13 @@ pub fn cancel_reopens_slot(starts_at: DateTime<Utc>, now: DateTime<Utc>) -> bool
     now < starts_at
 }
 
+/// Whether cancelling now gives a paid fee back: before the start, in full.
+/// The refund sweep (`store::payments::owe_refunds`) applies the same rule
+/// in SQL (`cancelled_at < starts_at`); pages say it with this.
+pub fn cancel_refunds_fee(fee_paid: bool, starts_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    fee_paid && now < starts_at
+}
+
 /// Why a cancellation is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelRefusal {

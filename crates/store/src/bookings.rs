@@ -264,16 +264,19 @@ pub async fn by_hold(pool: &PgPool, hold: HoldId) -> Result<Option<BookingRow>> 
 /// How many of a seeker's bookings their history shows.
 pub const SEEKER_HISTORY: i64 = 100;
 
-/// A seeker's bookings with each expert's display name: those not yet
-/// ended first, soonest first, then the past ones, latest first.
+/// A seeker's bookings with each expert's display name and whether its fee
+/// was paid (and not yet refunded): those not yet ended first, soonest
+/// first, then the past ones, latest first.
 #[tracing::instrument(skip(pool))]
 pub async fn for_seeker(
     pool: &PgPool,
     seeker: SeekerId,
     now: DateTime<Utc>,
-) -> Result<Vec<(BookingRow, String)>> {
+) -> Result<Vec<(BookingRow, String, bool)>> {
     let rows = sqlx::query(&format!(
-        "SELECT q.* FROM ({BOOKING_SELECT} WHERE b.seeker_id = $1) q
+        "SELECT q.*, EXISTS (SELECT 1 FROM payments p WHERE p.hold_id = q.hold_id
+                                AND p.status = 'paid') AS fee_paid
+           FROM ({BOOKING_SELECT} WHERE b.seeker_id = $1) q
           ORDER BY q.ends_at <= $2, CASE WHEN q.ends_at > $2 THEN q.starts_at END, q.starts_at DESC
           LIMIT $3"
     ))
@@ -283,7 +286,13 @@ pub async fn for_seeker(
     .fetch_all(pool)
     .await?;
     rows.iter()
-        .map(|r| Ok((BookingRow::from_row(r)?, r.try_get("display_name")?)))
+        .map(|r| {
+            Ok((
+                BookingRow::from_row(r)?,
+                r.try_get("display_name")?,
+                r.try_get("fee_paid")?,
+            ))
+        })
         .collect::<std::result::Result<_, sqlx::Error>>()
         .map_err(Into::into)
 }

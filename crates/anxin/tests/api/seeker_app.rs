@@ -279,3 +279,62 @@ async fn a_bad_token_is_explained_in_chinese_and_in_english() {
     a_bad_token_is_explained_kindly("zh", "登录已失效").await;
     a_bad_token_is_explained_kindly("en", "sign-in has expired").await;
 }
+
+/// Opened again from the host app (a new tab: nothing remembered), the page
+/// shows the seeker's next call at the top, says the fee comes back, and
+/// cancels it saying so; help is one tap away at the top.
+async fn the_next_call_is_at_the_top_of_a_new_tab(lang: &str, refund: &str, done: &str) {
+    let app = spawn_app(|s| s.payment_provider = Some(ProviderName::Simulated)).await;
+    let subject = format!("host-user-{}", Uuid::new_v4());
+    let seeker = token(Role::Seeker, &subject);
+    let slot = app.future_slots(1).await[0];
+    let booking = crate::webhooks::paid_booking(&app, &seeker, slot).await;
+
+    let browser = Browser::start(390, 844).await;
+    browser
+        .goto(&app.url(&format!("/app?lang={lang}#token={seeker}")))
+        .await;
+    let said = browser
+        .wait_for(
+            "const u = document.querySelector('#upcoming'); return u !== null && !u.hidden && document.querySelector('#upcoming-refund').textContent",
+            Wait::from_secs(20),
+        )
+        .await;
+    assert_eq!(said, refund);
+    let help = browser
+        .run("return document.querySelector('.help-now a').getAttribute('href')")
+        .await;
+    assert_eq!(help, "#crisis");
+    screenshot(
+        &format!("seeker-app-upcoming-{lang}.png"),
+        browser.screenshot_full_page().await,
+    );
+    browser
+        .run("window.confirm = () => true; return true")
+        .await;
+    browser.click("#upcoming-cancel").await;
+    let shown = browser
+        .wait_for(
+            "const d = document.querySelector('#upcoming-done'); return d.textContent && document.activeElement === d && d.textContent",
+            Wait::from_secs(10),
+        )
+        .await;
+    assert!(shown.as_str().unwrap().contains(done), "{shown}");
+    let r = app.get(&seeker, &format!("/v1/bookings/{booking}")).await;
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "cancelled");
+    browser.quit().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_next_call_is_at_the_top_in_chinese_and_in_english() {
+    the_next_call_is_at_the_top_of_a_new_tab("zh", "现在取消，预约费会全额退还。", "全额退还")
+        .await;
+    the_next_call_is_at_the_top_of_a_new_tab(
+        "en",
+        "Cancel now and the booking fee is refunded in full.",
+        "refunded in full",
+    )
+    .await;
+}

@@ -84,12 +84,14 @@ pub async fn my_bookings(
     session: SeekerSession,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let rows =
-        anxin_store::bookings::for_seeker(&state.pool, session.seeker.id, Utc::now()).await?;
+    let now = Utc::now();
+    let rows = anxin_store::bookings::for_seeker(&state.pool, session.seeker.id, now).await?;
     let list: Vec<SeekerBooking> = rows
         .into_iter()
-        .map(|(b, display_name)| {
+        .map(|(b, display_name, fee_paid)| {
             Ok(SeekerBooking {
+                refund_on_cancel: b.status == anxin_domain::booking::BookingStatus::Confirmed
+                    && anxin_domain::booking::cancel_refunds_fee(fee_paid, b.starts_at, now),
                 booking_id: b.id.0,
                 expert_id: b.expert_id.0,
                 display_name,
