@@ -58,6 +58,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_paid_fee_comes_back_only_for_a_cancellation_before_the_start() {
+        let start = Utc::now() + Duration::hours(1);
+        assert!(cancel_refunds_fee(
+            true,
+            start,
+            start - Duration::seconds(1)
+        ));
+        assert!(!cancel_refunds_fee(true, start, start));
+        assert!(!cancel_refunds_fee(
+            true,
+            start,
+            start + Duration::minutes(5)
+        ));
+        assert!(!cancel_refunds_fee(
+            false,
+            start,
+            start - Duration::hours(2)
+        ));
+    }
+
+    #[test]
     fn a_running_slot_is_reservable_until_the_cutoff() {
         let end: DateTime<Utc> = "2026-11-22T10:00:00Z".parse().unwrap();
         let cutoff = Duration::minutes(15);
