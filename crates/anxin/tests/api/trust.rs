@@ -479,35 +479,7 @@ async fn booked_with_note(
     phone: &str,
     note: &str,
 ) -> String {
-    let hold = app.held(seeker, slot).await;
-    let p: Value = app
-        .post(seeker, &format!("/v1/holds/{hold}/payment"), &json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let paid = app
-        .client
-        .post(app.url(&format!(
-            "/pay/simulated/{}",
-            p["payment_id"].as_str().unwrap()
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(paid.status(), StatusCode::OK);
-    let r = app
-        .post(
-            seeker,
-            "/v1/bookings",
-            &json!({"hold_id": hold, "phone": phone, "note": note}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    r.json::<Value>().await.unwrap()["booking_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    crate::webhooks::paid_booking_with(app, seeker, slot, phone, Some(note)).await
 }
 
 #[tokio::test]

@@ -189,6 +189,18 @@ pub(crate) async fn expert_with_slots_at(
 
 /// Hold, pay on the simulated page, book; returns the booking id.
 pub(crate) async fn paid_booking(app: &TestApp, seeker: &str, slot: Uuid) -> String {
+    paid_booking_with(app, seeker, slot, PHONE, None).await
+}
+
+/// Hold, pay on the simulated page, book with this phone (and note);
+/// returns the booking id.
+pub(crate) async fn paid_booking_with(
+    app: &TestApp,
+    seeker: &str,
+    slot: Uuid,
+    phone: &str,
+    note: Option<&str>,
+) -> String {
     let hold = app.held(seeker, slot).await;
     let p: Value = app
         .post(seeker, &format!("/v1/holds/{hold}/payment"), &json!({}))
@@ -206,7 +218,11 @@ pub(crate) async fn paid_booking(app: &TestApp, seeker: &str, slot: Uuid) -> Str
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let r = app.confirm(seeker, &hold, PHONE).await;
+    let mut body = json!({"hold_id": hold, "phone": phone});
+    if let Some(note) = note {
+        body["note"] = json!(note);
+    }
+    let r = app.post(seeker, "/v1/bookings", &body).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     r.json::<Value>().await.unwrap()["booking_id"]
         .as_str()
