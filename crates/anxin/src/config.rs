@@ -81,7 +81,8 @@ pub struct Settings {
     /// The wait before a failed webhook's first retry (then doubling).
     #[serde(deserialize_with = "text::parse")]
     pub webhook_first_retry_seconds: f64,
-    /// The crisis lines the seeker app shows (plain text; newlines kept).
+    /// The psychological-aid lines the seeker app lists first, one a line
+    /// (120 and 110 follow them always).
     pub crisis_lines: Option<String>,
     /// The Alipay merchant app, its RSA2 private key (a file), Alipay's
     /// public key (a file) and the gateway (`ANXIN_ALIPAY_*`).

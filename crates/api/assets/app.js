@@ -8,7 +8,16 @@
   const T = {
     zh: {
       slots_none: "暂时没有可预约的专家。", next_at: (w) => `下一个可预约的时间：${w}。请到时再来，或换个筛选条件。`,
-      nothing_open: "现在没有任何可预约的时间。", zone: (z) => `时间按你的时区显示（${z}）。`,
+      nothing_open: "现在所有专家的时间都约满了。新的时间会陆续开放，请稍后再来看看；如果你现在就需要帮助，请拨打下方的热线。",
+      zone: (z) => `时间按${z}显示。`, beijing: "北京时间", today: "今天", tomorrow: "明天", now_slot: "现在",
+      min_sec: (m, s) => `${m} 分 ${String(s).padStart(2, "0")} 秒`,
+      slot_label: (n, w) => `预约 ${n}，${w}`,
+      none_match: (f) => `没有${f}的专家现在有空。`, and: "、",
+      f_language: (l) => `说${l}`, f_topic: (t) => `擅长「${t}」`,
+      widen_language: (n) => `不限语言（${n} 位有空）`, widen_topic: (n) => `不限话题（${n} 位有空）`,
+      widen_all: (n) => `全部不限（${n} 位有空）`,
+      call_now: "时间已到，我们马上为你拨打", booked_cancelled_h: "预约已取消",
+      booked_h: "预约成功", we_call: "我们会在这个时间拨打",
       langs: "语言", topics: "擅长", colon: "：", held_by_other: "这个时间刚被别人约走了，请另选一个。",
       hold_limit: "你已经保留了一个时间，请先完成或放弃它。", expired: "保留已过期，请重新选择时间。",
       pay_expired: "支付已过期，请重新选择时间。", phone_bad: "请填写正确的手机号，例如 138 0000 0000。",
@@ -25,7 +34,8 @@
         other: "出了点问题，不是你的错。请稍后再试；如果你现在就需要帮助，请拨打下方的热线。",
       },
       call: {
-        scheduled: "已安排：到时我们会先接通专家，再打给你。", dialing_expert: "正在接通专家…", dialing_seeker: "正在呼叫你，请接听…",
+        scheduled: "已安排：到时我们会先接通专家，再打给你。", starting: "马上开始：我们正在接通专家，然后打给你。",
+        dialing_expert: "正在接通专家…", dialing_seeker: "正在呼叫你，请接听…",
         bridged: "通话中", retry_waiting: "没有接通，稍后会再试一次。", cancelled: "已取消。",
       },
       outcome: {
@@ -52,14 +62,23 @@
       group: "You are (optional)", group_none: "Rather not say", g_medical_worker: "a medical worker", g_patient: "a patient",
       g_bereaved_family: "a bereaved family member", g_general: "someone else", language: "Language", topic: "Topic", any: "Any",
       search: "Search",
-      hold_h: "This time is held for you", hold_left: "Held for", fee: "Booking fee", fee_note: "(a token fee, refunded if the call does not happen)",
+      hold_h: "This time is held for you", hold_left: "Held for", fee: "Booking fee", fee_note: "A token fee that keeps bookings for people who mean to come. Cancel before the start, or if the call fails on the expert's side, and it is refunded in full.",
       simulated: "Development: a simulated payment, no money moves.", pay: "Pay",
       phone: "Your mobile number (only to call you; the expert never sees it)", note: "Anything the expert should know first (optional)",
       confirm: "Confirm booking", release: "I don't want this time", booked_h: "Booked", we_call: "We will call",
       cancel: "Cancel booking", new_search: "Book another", history_h: "My bookings", history_empty: "No bookings yet.",
-      crisis_h: "If you are in danger now",
-      slots_none: "No expert is open right now.", next_at: (w) => `Help is next available at ${w}. Come back then, or change the filters.`,
-      nothing_open: "Nothing is open to book at the moment.", zone: (z) => `Times are in your time zone (${z}).`,
+      crisis_h: "If you need help right now",
+      crisis_intro: "A psychological-aid line can talk with you right away; if a life is in danger, call 120 or 110 now.",
+      slots_none: "No expert is open right now.", next_at: (w) => `Help is next available ${w}. Come back then, or change the filters.`,
+      nothing_open: "Every expert's time is booked just now. New times open often, so please look again soon; if you need help now, call a line below.",
+      zone: (z) => `Times are shown in ${z}.`, beijing: "Beijing time", today: "today", tomorrow: "tomorrow", now_slot: "now",
+      min_sec: (m, s) => `${m} min ${String(s).padStart(2, "0")} s`,
+      slot_label: (n, w) => `Book ${n}, ${w}`,
+      none_match: (f) => `No expert ${f} is free just now.`, and: " and ",
+      f_language: (l) => `speaking ${l}`, f_topic: (t) => `helping with ${t.toLowerCase()}`,
+      widen_language: (n) => `Any language (${n} free)`, widen_topic: (n) => `Any topic (${n} free)`,
+      widen_all: (n) => `No filters (${n} free)`,
+      call_now: "It's time: we are calling you now at", booked_cancelled_h: "Booking cancelled",
       langs: "Languages", topics: "Helps with", colon: ": ", held_by_other: "Someone just took that time; please choose another.",
       hold_limit: "You already hold a time; finish or release it first.", expired: "The hold expired; please choose a time again.",
       pay_expired: "The payment expired; please choose a time again.", phone_bad: "Enter a valid mobile number, e.g. 138 0000 0000 (or +852 …, +1 … from abroad).",
@@ -76,7 +95,8 @@
         other: "Something went wrong, and it isn't your fault. Please try again later; if you need help now, call a line below.",
       },
       call: {
-        scheduled: "Scheduled: at the time we connect the expert, then call you.", dialing_expert: "Connecting the expert…",
+        scheduled: "Scheduled: at the time we connect the expert, then call you.",
+        starting: "Starting now: we are connecting the expert, then we call you.", dialing_expert: "Connecting the expert…",
         dialing_seeker: "Calling you now, please answer…", bridged: "Connected", retry_waiting: "No answer; we will try again shortly.",
         cancelled: "Cancelled.",
       },
@@ -102,8 +122,30 @@
   const t = (k) => T[lang][k] !== undefined ? T[lang][k] : T.zh[k];
   const $ = (id) => document.getElementById(id);
   const store = window.sessionStorage;
-  const fmt = new Intl.DateTimeFormat(lang === "en" ? "en" : "zh-CN", { weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-  const when = (iso) => fmt.format(new Date(iso));
+  const locale = lang === "en" ? "en-GB" : "zh-CN";
+  const dayFmt = new Intl.DateTimeFormat(locale, { weekday: "short", month: "short", day: "numeric" });
+  const timeFmt = new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit", hour12: false });
+  const dayKey = (d) => `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
+  // "今天 14:00", "明天 09:30", else "12月9日周三 14:00"; "现在" for a slot
+  // already under way. In the device's time zone, which the page names.
+  function when(iso) {
+    const d = new Date(iso);
+    const now = new Date();
+    const tomorrow = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1);
+    const day = dayKey(d) === dayKey(now) ? t("today")
+      : dayKey(d) === dayKey(tomorrow) ? t("tomorrow") : dayFmt.format(d);
+    return day + " " + timeFmt.format(d);
+  }
+  const started = (iso) => new Date(iso) <= new Date();
+  const slotWhen = (iso) => started(iso) ? t("now_slot") + (lang === "en" ? " (" + when(iso) + ")" : "（" + when(iso) + "）") : when(iso);
+  // The device's zone by a name people use: 北京时间 for China's zone.
+  function zoneName() {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    if (["Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC"].includes(zone)) return t("beijing");
+    const part = new Intl.DateTimeFormat(locale, { timeZoneName: "long" }).formatToParts(new Date())
+      .find((p) => p.type === "timeZoneName");
+    return part ? part.value : zone;
+  }
   let timer = null;
   let poll = null;
 
@@ -131,8 +173,11 @@
     $("error").hidden = !text;
   }
 
-  function show(id) {
+  // Shows one step; `focus` moves the keyboard and the screen reader to its
+  // heading, so the change is announced (not on first load).
+  function show(id, focus) {
     for (const s of ["find", "hold", "booking"]) $(s).hidden = s !== id;
+    if (focus) $(id + "-h").focus();
     if (timer && id !== "hold") { clearInterval(timer); timer = null; }
     if (poll && id !== "booking") { clearInterval(poll); poll = null; }
   }
@@ -166,10 +211,10 @@
   }
 
   // ---- finding help --------------------------------------------------------
-  async function search(ev) {
+  async function search(ev, focus) {
     if (ev) ev.preventDefault();
     showError("");
-    show("find");
+    show("find", focus);
     const group = $("group").value;
     if (group && group !== saved("group")) {
       const r = await api("PUT", "/v1/seekers/me", { priority_group: group });
@@ -184,8 +229,35 @@
     drawExperts(r.body.experts, (e) => e.next_slots);
     const next = $("next-available");
     next.hidden = r.body.experts.length > 0;
-    next.textContent = r.body.earliest_start ? t("next_at")(when(r.body.earliest_start)) : t("nothing_open");
+    next.replaceChildren();
+    if (r.body.widen) emptyFilters(next, r.body.widen);
+    else next.append(r.body.earliest_start ? t("next_at")(when(r.body.earliest_start)) : t("nothing_open"));
     $("crisis").classList.toggle("urgent", r.body.experts.length === 0);
+  }
+
+  // Filters that leave nobody: say which, how many each one excluded, and
+  // offer to drop it in one tap.
+  function emptyFilters(box, widen) {
+    const said = [];
+    if ($("language").value) said.push(t("f_language")(word("languages", $("language").value)));
+    if ($("topic").value) said.push(t("f_topic")(word("topics", $("topic").value)));
+    box.append(el("p", {}, t("none_match")(said.join(t("and")))));
+    const row = el("div", { class: "row widen" });
+    const offer = (count, label, drop) => {
+      if (!count) return;
+      const b = el("button", { type: "button", "data-widen": drop.join(" ") }, label(count));
+      b.addEventListener("click", () => {
+        for (const id of drop) $(id).value = "";
+        search(null, true);
+      });
+      row.append(b);
+    };
+    offer(widen.without_language, t("widen_language"), ["language"]);
+    offer(widen.without_topic, t("widen_topic"), ["topic"]);
+    if (widen.without_language !== undefined && widen.without_topic !== undefined)
+      offer(widen.without_filters, t("widen_all"), ["language", "topic"]);
+    if (row.childElementCount) box.append(row);
+    else box.append(el("p", {}, t("nothing_open")));
   }
 
   // What codes are called (topics, languages), from GET /v1/vocabulary: the
@@ -214,7 +286,7 @@
       if (e.languages) li.append(el("span", { class: "muted" }, t("langs") + t("colon") + named("languages", e.languages) + " · " + t("topics") + t("colon") + named("topics", e.specialties)));
       const slots = el("div", { class: "slots" });
       for (const s of slotsOf(e)) {
-        const b = el("button", { type: "button", "data-slot": s.slot_id }, when(s.starts_at));
+        const b = el("button", { type: "button", "data-slot": s.slot_id, "aria-label": t("slot_label")(e.display_name, slotWhen(s.starts_at)) }, slotWhen(s.starts_at));
         b.addEventListener("click", () => hold(e, s, b));
         slots.append(b);
       }
@@ -237,13 +309,13 @@
     if (!r.ok) return failed(r);
     save("hold", { hold_id: r.body.hold_id, expires_at: r.body.expires_at, starts_at: slot.starts_at, name: expert.display_name });
     save("payment", null);
-    await holdStep();
+    await holdStep(true);
   }
 
-  async function holdStep() {
+  async function holdStep(focus) {
     const h = saved("hold");
     if (!h) return search();
-    show("hold");
+    show("hold", focus);
     $("hold-when").textContent = h.name + " · " + when(h.starts_at);
     let paid = false;
     const p = await api("POST", "/v1/holds/" + h.hold_id + "/payment");
@@ -266,7 +338,6 @@
     }
     $("pay").hidden = paid;
     $("details").hidden = !paid;
-    if (paid) $("phone").focus();
     countdown(h.expires_at);
   }
 
@@ -274,7 +345,7 @@
     if (timer) clearInterval(timer);
     const tick = () => {
       const left = Math.max(0, Math.round((new Date(until) - Date.now()) / 1000));
-      $("countdown").textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+      $("countdown").textContent = t("min_sec")(Math.floor(left / 60), left % 60);
       if (left === 0) lapse("expired");
     };
     tick();
@@ -285,7 +356,7 @@
     save("hold", null);
     save("payment", null);
     showError(t(why));
-    search();
+    search(null, true);
   }
 
   async function release() {
@@ -293,7 +364,7 @@
     if (h) await api("DELETE", "/v1/holds/" + h.hold_id);
     save("hold", null);
     save("payment", null);
-    search();
+    search(null, true);
   }
 
   async function confirm(ev) {
@@ -322,15 +393,15 @@
     save("booking", { booking_id: r.body.booking_id, name: h.name, phone: r.body.phone_masked });
     $("phone").value = "";
     $("note").value = "";
-    bookingStep();
+    bookingStep(true);
     history();
   }
 
   // ---- the booking and its call --------------------------------------------
-  function bookingStep() {
+  function bookingStep(focus) {
     const b = saved("booking");
     if (!b) return search();
-    show("booking");
+    show("booking", focus);
     $("booking-phone").textContent = b.phone || "";
     refreshBooking();
     if (!poll) poll = setInterval(refreshBooking, 3000);
@@ -354,23 +425,28 @@
       history();
     }
     const status = $("booking-status");
-    let text = t("call")[v.call.state] || "";
-    let tone = "";
-    if (v.status === "cancelled") {
-      text = t("outcome").cancelled + (v.cancel_reason ? " " + t("reason")(v.cancel_reason) : "");
-      tone = "bad";
-    } else if (v.call.state === "ended" && v.call.outcome) {
-      text = t("outcome")[v.call.outcome] || v.call.outcome;
-      tone = v.call.outcome === "completed" ? "ok" : "bad";
-    } else if (v.call.state === "retry_waiting" && v.call.outcome) {
-      text = t("call").retry_waiting;
-    }
+    const [text, tone] = describe(v);
     status.textContent = text;
     status.className = "status " + tone;
     status.setAttribute("data-state", v.status === "confirmed" ? v.call.state : v.status);
     const over = v.status !== "confirmed";
     $("cancel").hidden = over;
+    $("booking-h").textContent = t(v.status === "cancelled" ? "booked_cancelled_h" : "booked_h");
+    $("we-call").hidden = over;
+    $("we-call-label").textContent = t(started(v.starts_at) ? "call_now" : "we_call");
     if (over && poll) { clearInterval(poll); poll = null; history(); }
+  }
+
+  // What a booking's state means to the seeker, said the same way in every
+  // place it shows: [sentence, tone].
+  function describe(b) {
+    if (b.status === "cancelled")
+      return [t("outcome").cancelled + (b.cancel_reason ? " " + t("reason")(b.cancel_reason) : ""), "bad"];
+    if (b.call.state === "ended" && b.call.outcome)
+      return [t("outcome")[b.call.outcome] || t("status")[b.status] || "", b.call.outcome === "completed" ? "ok" : "bad"];
+    if (b.status === "completed") return [t("status").completed, "ok"];
+    if (b.call.state === "scheduled" && started(b.starts_at)) return [t("call").starting, ""];
+    return [t("call")[b.call.state] || "", ""];
   }
 
   async function cancel() {
@@ -392,11 +468,10 @@
     $("history-empty").hidden = r.body.length > 0;
     showUpcoming(r.body);
     for (const b of r.body) {
-      const state = b.status === "confirmed" ? t("call")[b.call.state] || "" : t("status")[b.status] || b.status;
       const li = el("li", { "data-booking": b.booking_id },
         el("span", { class: "when" }, when(b.starts_at)),
-        el("span", {}, b.display_name + " · " + state));
-      if (b.cancel_reason) li.append(el("span", { class: "muted" }, t("reason")(b.cancel_reason)));
+        el("span", { class: "name" }, b.display_name),
+        el("span", { class: "muted" }, describe(b)[0]));
       const again = el("button", { type: "button", class: "again" }, t("again"));
       again.addEventListener("click", () => bookAgain(b));
       const row = el("div", { class: "row" }, again);
@@ -434,7 +509,7 @@
     $("upcoming-done").textContent = "";
     $("upcoming-cancel").hidden = false;
     $("upcoming-when").textContent = next.display_name + " · " + when(next.starts_at);
-    $("upcoming-state").textContent = t("call")[next.call.state] || "";
+    $("upcoming-state").textContent = describe(next)[0];
     // Said only when true: a fee was paid and the call has not started.
     $("upcoming-refund").textContent = next.refund_on_cancel ? t("refund_if_cancel") : "";
     $("upcoming-cancel").onclick = () => cancelFromList(next);
@@ -459,7 +534,7 @@
 
   async function bookAgain(b) {
     showError("");
-    show("find");
+    show("find", true);
     const from = new Date().toISOString();
     const r = await api("GET", "/v1/experts/" + b.expert_id + "/slots?from=" + encodeURIComponent(from));
     if (!r) return;
@@ -485,14 +560,13 @@
       $("no-token").hidden = false;
       return;
     }
-    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
-    $("zone").textContent = t("zone")(zone);
+    $("zone").textContent = t("zone")(zoneName());
     if (saved("group")) $("group").value = saved("group");
     $("filters").addEventListener("submit", search);
     $("release").addEventListener("click", release);
     $("details").addEventListener("submit", confirm);
     $("cancel").addEventListener("click", cancel);
-    $("new-search").addEventListener("click", () => { save("booking", null); search(); });
+    $("new-search").addEventListener("click", () => { save("booking", null); search(null, true); });
     await loadVocabulary();
     history();
     if (saved("hold")) holdStep();

@@ -24,7 +24,16 @@
       note: "私人备注（仅你和工作人员可见）", record: "记录结果", recorded: "已记录",
       referral: "已转介给工作人员", call: { scheduled: "已安排", dialing_expert: "正在呼叫你",
         dialing_seeker: "正在呼叫来访者", bridged: "通话中", retry_waiting: "等待重拨", ended: "已结束" },
-      failed: "出错了：", bad_time: "请填写开始和结束时间。", bad_pause: "请填写请假的开始和结束日期。",
+      bad_time: "请填写开始和结束时间。", bad_pause: "请填写请假的开始和结束日期。",
+      seeker: "求助者", in_progress: "进行中", unsaved: "有未保存的更改，记得点“保存”。",
+      errors: {
+        weekly: (day) => `${day}的时间：结束要晚于开始。`, overrides: "特定日期里有一段时间不对：结束要晚于开始，日期要有效。",
+        timezone: "时区不认识，请填写例如 Asia/Shanghai。", max_sessions_per_day: "“每天最多几次”请填 1 到 24 之间的数，或留空。",
+        slot_minutes: "每次时长不对，请从列表里选一个。", booking_not_active: "这次通话已经取消或已经结束了。",
+        forbidden: "这一步你没有权限操作。", rate_limited: "操作有点太快了，请稍等几秒再试。",
+        unavailable: "服务暂时有点忙，请稍等片刻再试。", invalid_input: "填写的内容有一处不对，请检查后再试。",
+        other: "出了点问题，没有保存。请稍后再试。", offline: "网络不通，请稍后再试。",
+      },
     },
     en: {
       brand: "Anxin", tab_hours: "My hours", tab_calls: "Upcoming calls", tab_after: "After a call",
@@ -46,7 +55,16 @@
       note: "Private note (only you and staff see it)", record: "Record outcome", recorded: "Recorded",
       referral: "Referred to staff", call: { scheduled: "scheduled", dialing_expert: "calling you",
         dialing_seeker: "calling the seeker", bridged: "connected", retry_waiting: "waiting to retry", ended: "ended" },
-      failed: "Something went wrong: ", bad_time: "Fill in both times.", bad_pause: "Fill in both dates of the leave.",
+      bad_time: "Fill in both times.", bad_pause: "Fill in both dates of the leave.",
+      seeker: "Seeker", in_progress: "in progress", unsaved: "Unsaved changes: remember to press Save.",
+      errors: {
+        weekly: (day) => `${day}: the end must be after the start.`, overrides: "One of the particular dates is off: the end must be after the start, on a real date.",
+        timezone: "That time zone isn't known; write one like Asia/Shanghai.", max_sessions_per_day: "\u201cMost sessions a day\u201d takes a number from 1 to 24, or nothing.",
+        slot_minutes: "Choose a session length from the list.", booking_not_active: "This call has already been cancelled or has ended.",
+        forbidden: "You can't do that from here.", rate_limited: "That was a little fast; please wait a few seconds and try again.",
+        unavailable: "We're a little busy; please try again in a moment.", invalid_input: "Something in the form isn't quite right; please check it and try again.",
+        other: "Something went wrong and nothing was saved. Please try again shortly.", offline: "No connection; please try again shortly.",
+      },
     },
   };
   const t = (k) => T[lang][k];
@@ -67,25 +85,55 @@
     return e;
   }
 
-  function showError(message) {
-    $("error").textContent = t("failed") + message;
-    $("error").hidden = !message;
+  // `where` is the element the message shows in: the page's top line, or
+  // the line beside the Save button for the hours form.
+  function showError(message, where) {
+    const box = where || $("error");
+    box.textContent = message || "";
+    box.hidden = !message;
+  }
+
+  // A failed call's error, as the server names it (`error` and `field`).
+  class Failed extends Error {
+    constructor(code, field) { super(code); this.code = code; this.field = field; }
   }
 
   async function api(method, path, body) {
-    const r = await fetch(path, {
-      method,
-      credentials: "same-origin",
-      headers: Object.assign({ "X-Anxin-Session": "1" }, body ? { "Content-Type": "application/json" } : {}),
-      body: body ? JSON.stringify(body) : undefined,
-    });
+    let r;
+    try {
+      r = await fetch(path, {
+        method,
+        credentials: "same-origin",
+        headers: Object.assign({ "X-Anxin-Session": "1" }, body ? { "Content-Type": "application/json" } : {}),
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    } catch (_) {
+      throw new Failed("offline");
+    }
     if (r.status === 401) {
       window.location.href = "/expert";
-      throw new Error("signed out");
+      throw new Failed("unauthorized");
     }
     const data = r.status === 204 ? null : await r.json().catch(() => null);
-    if (!r.ok) throw new Error((data && data.message) || String(r.status));
+    if (!r.ok) throw new Failed((data && data.error) || "other", data && data.field);
     return data;
+  }
+
+  // A kind sentence in the page's language for a failure: the field's own
+  // sentence for the hours form ("周二的时间：结束要晚于开始"), else the
+  // code's; the server's English message is never shown.
+  function sentence(e, sent) {
+    const errors = t("errors");
+    const field = (e && e.field) || "";
+    const weekly = /^weekly\[(\d+)\]/.exec(field);
+    if (weekly && sent) {
+      const w = sent.weekly[Number(weekly[1])];
+      const day = w ? t("days")[DAYS.indexOf(w.weekday)] : t("weekly");
+      return errors.weekly(day);
+    }
+    const key = field.replace(/\[.*$/, "").split(".")[0];
+    if (errors[key] && typeof errors[key] === "string") return errors[key];
+    return errors[e && e.code] || errors.other;
   }
 
   const when = (iso, opts) =>
@@ -128,7 +176,7 @@
     overrides.sort((x, y) => (x.date + (x.start || "")).localeCompare(y.date + (y.start || "")));
     overrides.forEach((o, i) => {
       const remove = el("button", { type: "button", text: t("remove") });
-      remove.addEventListener("click", () => { overrides.splice(i, 1); renderOverrides(); });
+      remove.addEventListener("click", () => { overrides.splice(i, 1); renderOverrides(); $("unsaved").hidden = false; });
       list.append(el("li", { class: "override" },
         el("span", { text: o.date + " · " + (o.closed ? t("closed") : o.start + "–" + o.end) }),
         el("div", { class: "actions" }, remove)));
@@ -170,41 +218,55 @@
   }
 
   function wireHours() {
+    // Every change waits for Save: say so beside it until saved.
+    const changed = () => { $("unsaved").hidden = false; };
+    $("hours-form").addEventListener("input", changed);
+    $("hours-form").addEventListener("change", changed);
+    window.addEventListener("beforeunload", (ev) => {
+      if (!$("unsaved").hidden) ev.preventDefault();
+    });
+    const formError = $("form-error");
     $("ov-add").addEventListener("click", () => {
       const date = $("ov-date").value, start = $("ov-start").value, end = $("ov-end").value;
-      if (!date || !start || !end) return showError(t("bad_time"));
+      if (!date || !start || !end) return showError(t("bad_time"), formError);
       overrides = overrides.filter((o) => !(o.date === date && o.closed));
       overrides.push({ date, start, end });
       renderOverrides();
+      changed();
     });
     $("ov-close").addEventListener("click", () => {
       const date = $("ov-date").value;
-      if (!date) return showError(t("bad_time"));
+      if (!date) return showError(t("bad_time"), formError);
       overrides = overrides.filter((o) => o.date !== date);
       overrides.push({ date, closed: true });
       renderOverrides();
+      changed();
     });
     $("pause-add").addEventListener("click", () => {
       const from = $("pause-from").value, to = $("pause-to").value;
-      if (!from || !to || to < from) return showError(t("bad_pause"));
+      if (!from || !to || to < from) return showError(t("bad_pause"), formError);
       for (let d = new Date(from + "T00:00:00Z"); d.toISOString().slice(0, 10) <= to; d.setUTCDate(d.getUTCDate() + 1)) {
         const date = d.toISOString().slice(0, 10);
         overrides = overrides.filter((o) => o.date !== date);
         overrides.push({ date, closed: true });
       }
       renderOverrides();
+      changed();
     });
     $("hours-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
-      showError("");
+      showError("", formError);
+      $("saved").hidden = true;
+      const sent = formAvailability();
       try {
-        const saved = await api("PUT", `/v1/experts/${me.id}/availability`, formAvailability());
+        const saved = await api("PUT", `/v1/experts/${me.id}/availability`, sent);
         me.timezone = $("tz").value.trim();
         $("saved").textContent = t("saved")(saved.open_slots, (saved.conflicts || []).length);
         $("saved").hidden = false;
+        $("unsaved").hidden = true;
         await preview();
       } catch (e) {
-        showError(e.message);
+        showError(sentence(e, sent), formError);
       }
     });
   }
@@ -215,16 +277,27 @@
     const state = (t("call")[b.call.state] || b.call.state) + (b.call.outcome ? " · " + b.call.outcome : "");
     return [
       el("div", { class: "when", text: dateTime(b.starts_at) + "–" + when(b.ends_at, { hour: "2-digit", minute: "2-digit" }) }),
-      el("div", { class: "meta", text: b.seeker_alias + " · " + group + " · " + state }),
+      el("div", { class: "meta", text: b.seeker_alias.replace(/^Seeker /, t("seeker") + " ") + " · " + group + " · " + state }),
       b.note ? el("div", { class: "seeker-note", text: b.note }) : null,
     ];
   }
+
+  const started = (b) => new Date(b.starts_at) <= new Date();
+  // A call under way: begun, and not ended. It shows once, among the
+  // upcoming calls, marked in progress and without a cancel button; its
+  // outcome form comes when it has ended.
+  const underWay = (b) => started(b) && b.call.state !== "ended";
 
   function renderUpcoming(list) {
     const ul = $("upcoming");
     ul.replaceChildren();
     $("upcoming-empty").hidden = list.length > 0;
     for (const b of list) {
+      if (started(b)) {
+        ul.append(el("li", { "data-booking": b.booking_id, class: "in-progress" }, ...callLine(b),
+          el("div", { class: "badge", text: t("in_progress") })));
+        continue;
+      }
       const reason = el("input", { id: "reason-" + b.booking_id, maxlength: "300", "aria-label": t("cancel_reason"), placeholder: t("cancel_reason") });
       const cancel = el("button", { type: "button", class: "danger", text: t("cancel") });
       cancel.addEventListener("click", async () => {
@@ -233,7 +306,7 @@
           await api("POST", `/v1/bookings/${b.booking_id}/cancel`, reason.value.trim() ? { reason: reason.value.trim() } : null);
           await refresh();
         } catch (e) {
-          showError(e.message);
+          showError(sentence(e));
         }
       });
       ul.append(el("li", { "data-booking": b.booking_id }, ...callLine(b), el("div", { class: "actions" }, reason, cancel)));
@@ -275,7 +348,7 @@
         seen.past = null;
         await refresh();
       } catch (e) {
-        showError(e.message);
+        showError(sentence(e));
       }
     });
     return form;
@@ -302,16 +375,18 @@
 
   async function refresh() {
     try {
-      const [upcoming, past] = await Promise.all([
+      const [ahead, before] = await Promise.all([
         api("GET", "/v1/experts/me/bookings"),
         api("GET", "/v1/experts/me/bookings?when=past"),
       ]);
+      const upcoming = ahead.filter((b) => !started(b) || underWay(b));
+      const past = before.filter((b) => !underWay(b));
       // Redrawn only when something changed, so a form being filled stays.
       const u = JSON.stringify(upcoming), p = JSON.stringify(past);
       if (u !== seen.upcoming) { seen.upcoming = u; renderUpcoming(upcoming); }
       if (p !== seen.past) { seen.past = p; renderPast(past); }
     } catch (e) {
-      showError(e.message);
+      showError(sentence(e));
     }
   }
 
@@ -324,7 +399,7 @@
     try {
       me = await api("GET", "/v1/experts/me");
     } catch (e) {
-      return showError(e.message);
+      return showError(sentence(e));
     }
     $("who").textContent = me.display_name;
     const a = me.availability;

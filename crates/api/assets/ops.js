@@ -19,6 +19,8 @@
     "emergency": "危急",
     "urgent": "紧急",
     "routine": "常规",
+    "Approve this volunteer? They will be shown to seekers.": "确定批准这位志愿者吗？批准后求助者就能看到并预约。",
+    "Swipe the table sideways for more; the buttons stay at its right edge.": "表格可以左右滑动查看更多；操作按钮固定在右侧。",
     "Webhooks to the host app": "发往宿主应用的通知",
     "pending": "待发送",
     "failed": "失败",
@@ -518,7 +520,11 @@
       const pickCell = el("td");
       pickCell.appendChild(pick);
       tr.appendChild(pickCell);
-      tr.appendChild(el("td", {}, e.display_name));
+      // The name opens what they wrote about themselves.
+      const who = el("details", { class: "bio" }, el("summary", {}, e.display_name), el("p", {}, e.bio || "–"));
+      const nameCell = el("td");
+      nameCell.appendChild(who);
+      tr.appendChild(nameCell);
       tr.appendChild(el("td", {}, e.region));
       tr.appendChild(el("td", {}, e.languages.join(", ")));
       tr.appendChild(el("td", {}, e.specialties.join(", ")));
@@ -530,6 +536,9 @@
       const link = el("button", { type: "button", class: "link" }, "Sign-in link");
       // Approving also makes the expert's first sign-in link.
       approve.addEventListener("click", async () => {
+        // One tap must not approve: the operator sees who, and their words.
+        const ask = say("Approve this volunteer? They will be shown to seekers.") + "\n\n" + e.display_name + "\n" + (e.bio || "");
+        if (!window.confirm(ask)) return;
         if (await vet(e.id, "approve", [approve, decline, link])) signInLink(e);
       });
       decline.addEventListener("click", () => vet(e.id, "suspend", [approve, decline, link]));
@@ -601,10 +610,12 @@
 
   function referrals(b) {
     const counts = b.open_referrals;
+    document.getElementById("referrals-open").textContent = String(counts.emergency + counts.urgent + counts.routine);
     document.getElementById("referrals-emergency").textContent = String(counts.emergency);
     document.getElementById("referrals-urgent").textContent = String(counts.urgent);
     document.getElementById("referrals-routine").textContent = String(counts.routine);
     document.getElementById("referral-card").classList.toggle("alarm", counts.emergency > 0);
+    document.getElementById("referral-card").classList.toggle("warn", counts.emergency === 0 && counts.urgent > 0);
     const body = document.querySelector("#referrals tbody");
     // Redrawn only when the list changed, so a resolution being typed stays.
     const key = JSON.stringify(b.referrals);

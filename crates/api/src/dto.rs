@@ -114,6 +114,21 @@ pub struct SlateView {
     /// filters (shown or not), or null when none has one: when help is next
     /// available.
     pub earliest_start: Option<DateTime<Utc>>,
+    /// Present when the filters leave nobody: how many experts with open
+    /// time the search finds with each filter dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub widen: Option<WidenView>,
+}
+
+/// Experts with open time with a filter dropped; a count is absent where
+/// that filter was not set.
+#[derive(Serialize, ToSchema)]
+pub struct WidenView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub without_language: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub without_topic: Option<usize>,
+    pub without_filters: usize,
 }
 
 #[derive(Deserialize, ToSchema)]

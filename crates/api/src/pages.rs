@@ -180,6 +180,23 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 /// Escapes text for HTML element content and attribute values.
+/// Adds to a page made by `card_page` a move to `to` after `secs` seconds
+/// (a `<meta http-equiv="refresh">`, which needs no script); `None` leaves it.
+pub fn with_refresh(page: String, after: Option<(u32, &str)>) -> String {
+    match after {
+        Some((secs, to)) => page.replacen(
+            "</head>",
+            &format!(
+                r#"<meta http-equiv="refresh" content="{secs};url={}">
+</head>"#,
+                escape(to)
+            ),
+            1,
+        ),
+        None => page,
+    }
+}
+
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

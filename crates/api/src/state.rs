@@ -106,9 +106,9 @@ impl std::fmt::Debug for MetricsAccess {
     }
 }
 
-/// What the seeker app shows when the operator configured no crisis lines.
-pub const DEFAULT_CRISIS_LINES: &str = "如有生命危险，请立即拨打 120（急救）或 110（报警）。\n\
-     If your life is in danger, call 120 (ambulance) or 110 (police) now.";
+/// The psychological-aid line the seeker app lists when the operator
+/// configured none (the emergency numbers 120 and 110 follow it always).
+pub const DEFAULT_CRISIS_LINES: &str = "全国心理援助热线 Psychological assistance hotline 12356";
 
 impl Default for ApiConfig {
     fn default() -> Self {

@@ -4,6 +4,7 @@
 
 pub mod availability;
 pub mod booking;
+pub mod clock;
 pub mod call;
 pub mod error;
 pub mod expert;

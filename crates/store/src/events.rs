@@ -556,6 +556,7 @@ pub struct PendingExpert {
     pub region: String,
     pub languages: Vec<String>,
     pub specialties: Vec<String>,
+    pub bio: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -566,7 +567,7 @@ pub async fn pending_experts(
     limit: i64,
 ) -> Result<(Vec<PendingExpert>, i64)> {
     let page = sqlx::query_as(
-        "SELECT id, display_name, region, languages, specialties, created_at
+        "SELECT id, display_name, region, languages, specialties, bio, created_at
            FROM experts WHERE status = 'applied' ORDER BY created_at, id OFFSET $1 LIMIT $2",
     )
     .bind(offset)

@@ -1013,6 +1013,28 @@ async fn dashboard_in_a_real_browser() {
     let first = browser
         .run("return document.querySelector('#pending tbody tr').getAttribute('data-expert')")
         .await;
+    // One tap is not enough: the operator is asked, with the applicant's
+    // own words, and a "no" leaves them waiting.
+    browser
+        .run("window.__asked = []; window.confirm = (m) => { window.__asked.push(m); return false; }; return true")
+        .await;
+    browser.click("#pending tbody tr .approve").await;
+    let asked = browser.run("return window.__asked").await;
+    let bio: String = sqlx::query_scalar("SELECT bio FROM experts WHERE id = $1::text::uuid")
+        .bind(first.as_str().unwrap())
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert!(asked[0].as_str().unwrap().contains(&bio), "{asked}");
+    assert_eq!(
+        browser
+            .run("return document.querySelectorAll('#pending tbody tr').length")
+            .await,
+        2
+    );
+    browser
+        .run("window.confirm = () => true; return true")
+        .await;
     browser.click("#pending tbody tr .approve").await;
     browser
         .wait_for(

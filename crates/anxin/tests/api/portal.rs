@@ -90,10 +90,44 @@ async fn the_portal_end_to_end(lang: &str, tab_hours: &str, recorded: &str) {
         ))
         .await;
     browser.click("#ov-close").await;
+    // Nothing is kept until Save, and the page says so beside it.
+    assert_eq!(
+        browser
+            .run("return !document.querySelector('#unsaved').hidden && document.querySelector('#unsaved').closest('.save-bar') !== null")
+            .await,
+        json!(true)
+    );
+    // Monday ending before it starts: the error says which day, in the
+    // page's language, beside the Save button.
+    browser
+        .run(
+            "const o = document.querySelector('#open-mon'); if (!o.checked) o.click(); \
+             document.querySelector('#start-mon').value = '18:00'; document.querySelector('#end-mon').value = '09:00'; return true",
+        )
+        .await;
+    browser.click("#save").await;
+    let error = browser
+        .wait_for(
+            "const e = document.querySelector('.save-bar #form-error'); return !e.hidden && e.textContent",
+            Wait::from_secs(10),
+        )
+        .await;
+    let error = error.as_str().unwrap();
+    assert!(
+        error.contains(if lang == "en" { "Mon" } else { "周一" }),
+        "{error}"
+    );
+    assert!(
+        !error.contains("weekly[") && !error.contains("after start"),
+        "{error}"
+    );
+    browser
+        .run("document.querySelector('#end-mon').value = '20:00'; return true")
+        .await;
     browser.click("#save").await;
     browser
         .wait_for(
-            "return !document.querySelector('#saved').hidden",
+            "return !document.querySelector('.save-bar #saved').hidden && document.querySelector('#unsaved').hidden && document.querySelector('#form-error').hidden",
             Wait::from_secs(10),
         )
         .await;
@@ -118,22 +152,39 @@ async fn the_portal_end_to_end(lang: &str, tab_hours: &str, recorded: &str) {
     let slot: Uuid = app.open_slot_ids(expert, 0..1).await[0];
     let booking = app.app.book(&seeker, slot, PHONE).await;
     browser.run("window.__samePage = true; return true").await;
-    browser
+    // It has begun: shown once, in progress, with no cancel button and no
+    // outcome form yet; the seeker appears by alias, in the page's language.
+    let shown = browser
         .wait_for(
             &format!(
-                "return document.querySelector('#upcoming [data-booking=\"{booking}\"]') !== null"
+                "const li = document.querySelector('#upcoming [data-booking=\"{booking}\"]'); \
+                 return li !== null && li.classList.contains('in-progress') && li.querySelector('button') === null \
+                 && document.querySelector('#past [data-booking=\"{booking}\"]') === null && li.textContent"
             ),
             Wait::from_secs(15),
         )
         .await;
+    assert!(
+        shown.as_str().unwrap().contains(if lang == "en" {
+            "Seeker "
+        } else {
+            "求助者 "
+        }),
+        "{shown}"
+    );
 
-    // After the call: completed, refer as an emergency, with a note.
+    // The call worker (simulated phones that answer at once) places and
+    // ends the call. After the call: completed, refer as an emergency,
+    // with a note.
+    let worker =
+        crate::helpers::RunningWorker::start(&app, crate::helpers::quick_phones(1.0)).await;
     browser
         .wait_for(
             &format!(
-                "return document.querySelector('#past form[data-booking=\"{booking}\"]') !== null"
+                "return document.querySelector('#past form[data-booking=\"{booking}\"]') !== null \
+                 && document.querySelector('#upcoming [data-booking=\"{booking}\"]') === null"
             ),
-            Wait::from_secs(15),
+            Wait::from_secs(40),
         )
         .await;
     browser
@@ -160,6 +211,7 @@ async fn the_portal_end_to_end(lang: &str, tab_hours: &str, recorded: &str) {
     let line = browser
         .wait_for(&format!("const r = document.querySelector('#past [data-booking=\"{booking}\"] .recorded'); return r && r.textContent"), Wait::from_secs(10))
         .await;
+    worker.stop().await;
     assert!(line.as_str().unwrap().contains(recorded), "{line}");
     assert_eq!(
         browser.run("return window.__samePage === true").await,

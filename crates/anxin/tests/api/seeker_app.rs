@@ -15,7 +15,13 @@ use std::time::Duration as Wait;
 use uuid::Uuid;
 
 /// As people in China write a mobile number: no country code, in groups.
-const PHONE: &str = "136 1234 7777";
+const PHONE: &str = "137 1234 5678";
+
+/// Every input, select and text area has a name a screen reader reads out:
+/// a wrapping label, a label pointing at it, or `aria-label`.
+const UNLABELLED: &str = "return [...document.querySelectorAll('input, select, textarea')]\
+    .filter((e) => !e.closest('label') && !e.getAttribute('aria-label') && !(e.id && document.querySelector(`label[for=\"${e.id}\"]`)))\
+    .map((e) => e.id || e.name || e.outerHTML)";
 
 fn screenshot(name: &str, png: Vec<u8>) {
     std::fs::write(artifacts_dir().join(name), png).unwrap();
@@ -39,7 +45,7 @@ async fn the_app_end_to_end(lang: &str, booked_title: &str) {
     let subject = format!("host-user-{}", Uuid::new_v4());
     let seeker = token(Role::Seeker, &subject);
 
-    let browser = Browser::start(412, 915).await;
+    let browser = Browser::start(390, 844).await;
     browser
         .goto(&app.url(&format!("/app?lang={lang}#token={seeker}")))
         .await;
@@ -50,10 +56,41 @@ async fn the_app_end_to_end(lang: &str, booked_title: &str) {
             Wait::from_secs(20),
         )
         .await;
+    // The configured psychological-aid line first, then 120 and 110, each
+    // one tap to call.
     let crisis = browser
-        .run("return document.querySelector('#crisis-lines').textContent")
+        .run("return [...document.querySelectorAll('#crisis-lines li')].map((li) => [li.textContent, li.querySelector('a').getAttribute('href')])")
         .await;
-    assert_eq!(crisis, "Hope line 400-161-9995 (24 h)");
+    let (ambulance, police) = if lang == "en" {
+        ("Ambulance 120", "Police 110")
+    } else {
+        ("急救 120", "报警 110")
+    };
+    assert_eq!(
+        crisis,
+        serde_json::json!([
+            ["Hope line 400-161-9995 (24 h)", "tel:4001619995"],
+            [ambulance, "tel:120"],
+            [police, "tel:110"]
+        ])
+    );
+    assert_eq!(
+        browser.run(UNLABELLED).await,
+        serde_json::json!([]),
+        "inputs without a label"
+    );
+    // Times name their zone as people do.
+    let zone = browser
+        .run("return document.querySelector('#zone').textContent")
+        .await;
+    assert!(
+        zone.as_str().unwrap().contains(if lang == "en" {
+            "Beijing time"
+        } else {
+            "北京时间"
+        }),
+        "{zone}"
+    );
     // Words, not codes: the card names languages and topics in the page's
     // language, and every topic an expert can choose is a filter.
     let (languages, parenting) = if lang == "en" {
@@ -87,7 +124,26 @@ async fn the_app_end_to_end(lang: &str, booked_title: &str) {
         &format!("seeker-app-slate-{lang}.png"),
         browser.screenshot_full_page().await,
     );
+    // The slot button says whose time it is, and that it is under way.
+    let label = browser
+        .run(&format!(
+            "return document.querySelector('{slot}').getAttribute('aria-label')"
+        ))
+        .await;
+    let label = label.as_str().unwrap();
+    assert!(label.contains("Dr. Test"), "{label}");
+    assert!(
+        label.contains(if lang == "en" { "now" } else { "现在" }),
+        "{label}"
+    );
     browser.click(&slot).await;
+    // Focus moves to the new step's heading, so it is announced.
+    browser
+        .wait_for(
+            "return document.activeElement && document.activeElement.id === 'hold-h'",
+            Wait::from_secs(10),
+        )
+        .await;
     let pay = browser
         .wait_for(
             "const p = document.querySelector('#pay'); return !p.hidden && document.querySelector('#pay-link').href",
@@ -99,24 +155,42 @@ async fn the_app_end_to_end(lang: &str, booked_title: &str) {
         .run("return [document.querySelector('#amount').textContent, document.querySelector('#countdown').textContent]")
         .await;
     assert_eq!(amount[0], "¥0.01");
-    assert!(amount[1].as_str().unwrap().contains(':'), "{amount}");
+    // A countdown that reads as one ("14 分 59 秒", not "14:59", a time).
+    let unit = if lang == "en" { " min " } else { " 分 " };
+    assert!(amount[1].as_str().unwrap().contains(unit), "{amount}");
+    // What the fee is for and when it comes back, said beside it.
+    let why = browser
+        .run("return document.querySelector('#fee-note').textContent")
+        .await;
+    assert!(
+        why.as_str().unwrap().contains(if lang == "en" {
+            "refunded in full"
+        } else {
+            "全额退还"
+        }),
+        "{why}"
+    );
 
-    // The simulated cashier, and back.
+    // The simulated cashier names the expert and the time, and returns to
+    // the app by itself once paid.
     browser.click("#pay-link").await;
-    browser
+    let cashier = browser
         .wait_for(
-            "return location.pathname.startsWith('/pay/simulated/') && document.querySelector('form button') !== null",
+            "return location.pathname.startsWith('/pay/simulated/') && document.querySelector('form button') !== null && document.querySelector('#paid-for').textContent",
             Wait::from_secs(10),
         )
         .await;
+    let cashier = cashier.as_str().unwrap();
+    assert!(cashier.contains("Dr. Test"), "{cashier}");
+    assert!(
+        cashier.contains(if lang == "en" {
+            "Beijing time"
+        } else {
+            "北京时间"
+        }),
+        "{cashier}"
+    );
     browser.click("form button").await;
-    browser
-        .wait_for(
-            "return document.querySelector('#back') !== null && document.querySelector('.ok') !== null",
-            Wait::from_secs(10),
-        )
-        .await;
-    browser.click("#back").await;
     browser
         .wait_for(
             "return location.pathname === '/app' && !document.querySelector('#details').hidden",
@@ -125,6 +199,11 @@ async fn the_app_end_to_end(lang: &str, booked_title: &str) {
         .await;
 
     // An invalid number is named; a valid one books.
+    assert_eq!(
+        browser.run(UNLABELLED).await,
+        serde_json::json!([]),
+        "inputs without a label"
+    );
     browser.type_into("#phone", "12345").await;
     browser.click("#details button[type=submit]").await;
     browser
@@ -148,10 +227,28 @@ async fn the_app_end_to_end(lang: &str, booked_title: &str) {
         )
         .await;
     assert_eq!(title, booked_title);
+    assert_eq!(
+        browser
+            .run("return document.activeElement && document.activeElement.id")
+            .await,
+        "booking-h"
+    );
     let masked = browser
         .run("return document.querySelector('#booking-phone').textContent")
         .await;
-    assert_eq!(masked, "+86 136****7777");
+    assert_eq!(masked, "+86 137****5678");
+    // The slot had begun: the call starts at once, and the page says so.
+    let at_once = browser
+        .run("return document.querySelector('#we-call-label').textContent")
+        .await;
+    assert!(
+        at_once.as_str().unwrap().contains(if lang == "en" {
+            "calling you now"
+        } else {
+            "马上为你拨打"
+        }),
+        "{at_once}"
+    );
 
     // The expert is suspended before the call: another expert free at that
     // very time takes the booking over, and the page names them.
@@ -205,7 +302,7 @@ async fn the_app_end_to_end(lang: &str, booked_title: &str) {
     let text = browser.run("return document.body.innerText").await;
     let text = text.as_str().unwrap();
     assert!(
-        !text.contains("13612347777") && !text.contains(&subject),
+        !text.contains("13712345678") && !text.contains(&subject),
         "{text}"
     );
 
@@ -225,15 +322,32 @@ async fn the_app_end_to_end(lang: &str, booked_title: &str) {
         .await;
     assert!(again.as_u64().unwrap() >= 1);
 
-    // Nothing open for this filter: the page says so and points to the
-    // crisis lines.
+    // Nobody open for this filter: the page says which filter left whom
+    // out, points to the crisis lines, and widens in one tap.
     browser
         .run("document.querySelector('#language').value = 'yue'; return true")
         .await;
     browser.click("#filters button[type=submit]").await;
+    let said = browser
+        .wait_for(
+            "const n = document.querySelector('#next-available'); return !n.hidden && document.querySelector('#crisis').classList.contains('urgent') && document.querySelector('[data-widen=\"language\"]') !== null && n.textContent",
+            Wait::from_secs(10),
+        )
+        .await;
+    assert!(
+        said.as_str()
+            .unwrap()
+            .contains(if lang == "en" { "Cantonese" } else { "粤语" }),
+        "{said}"
+    );
+    screenshot(
+        &format!("seeker-app-empty-{lang}.png"),
+        browser.screenshot_full_page().await,
+    );
+    browser.click("[data-widen=\"language\"]").await;
     browser
         .wait_for(
-            "return !document.querySelector('#next-available').hidden && document.querySelector('#crisis').classList.contains('urgent')",
+            "return document.querySelector('#experts li [data-slot]') !== null && document.querySelector('#language').value === '' && document.querySelector('#next-available').hidden && document.activeElement.id === 'find-h'",
             Wait::from_secs(10),
         )
         .await;

@@ -119,6 +119,17 @@ pub async fn get(state: &AppState, id: PaymentId) -> ApiResult<PaymentRow> {
         .ok_or(ApiError::NotFound("payment"))
 }
 
+/// What a payment is for, as its cashier names it: the expert and the
+/// slot's start.
+pub async fn paid_for(
+    state: &AppState,
+    payment: &PaymentRow,
+) -> ApiResult<(String, chrono::DateTime<Utc>)> {
+    let expert = anxin_store::experts::get(&state.pool, payment.expert_id).await?;
+    let slot = anxin_store::slots::get(&state.pool, payment.slot_id).await?;
+    Ok((expert.display_name, slot.starts_at))
+}
+
 /// Records a provider's word that the payment was made. Once paid, the hold
 /// is kept for another hold period (when it is still live), for the seeker
 /// to confirm; a payment whose hold already lapsed is refunded by `settle`.

@@ -64,6 +64,56 @@ pub struct Slate {
     /// The start of the earliest slot the seeker could hold among every
     /// expert the filters admit, shown or not (see `earliest_start`).
     pub earliest_start: Option<DateTime<Utc>>,
+    /// When filters leave nobody: how many experts with open time each
+    /// filter excluded, so the seeker can widen the search knowingly.
+    pub widen: Option<Widen>,
+}
+
+/// How many experts with open time a search would find with a filter
+/// dropped (from the draw's snapshot, up to `INPUTS_TTL` old). A count is
+/// `None` where that filter was not set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Widen {
+    pub without_language: Option<usize>,
+    pub without_topic: Option<usize>,
+    pub without_filters: usize,
+}
+
+impl Filters {
+    fn is_empty(&self) -> bool {
+        self.language.is_none() && self.topic.is_none()
+    }
+}
+
+/// Counts, for a search that found nobody, the experts with open time under
+/// each filter dropped in turn.
+fn widen(inputs: &WeightInputs, filters: &Filters) -> Widen {
+    let open = |f: &Filters| {
+        inputs
+            .catalog
+            .iter()
+            .zip(&inputs.earliest)
+            .filter(|(e, earliest)| earliest.is_some() && f.admits(e))
+            .count()
+    };
+    let without = |set: bool, f: Filters| set.then(|| open(&f));
+    Widen {
+        without_language: without(
+            filters.language.is_some(),
+            Filters {
+                language: None,
+                topic: filters.topic.clone(),
+            },
+        ),
+        without_topic: without(
+            filters.topic.is_some(),
+            Filters {
+                language: filters.language.clone(),
+                topic: None,
+            },
+        ),
+        without_filters: open(&Filters::default()),
+    }
 }
 
 /// How many experts not on the slate are read fresh for `earliest_start`.
@@ -258,11 +308,13 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
     });
     let earliest_start =
         earliest_start(state, &inputs, &candidates, &chosen, now, priority_seeker).await?;
+    let widen = (chosen.is_empty() && !filters.is_empty()).then(|| widen(&inputs, filters));
     Ok(Slate {
         slate_id,
         experts: chosen,
         hint,
         earliest_start,
+        widen,
     })
 }
 

@@ -167,6 +167,10 @@ pub struct PendingExpertView {
     pub region: String,
     pub languages: Vec<String>,
     pub specialties: Vec<String>,
+    /// What they wrote about themselves, for the operator to read before
+    /// approving.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bio: Option<String>,
     pub applied_at: DateTime<Utc>,
 }
 
@@ -247,6 +251,7 @@ pub async fn board(
                     region: e.region,
                     languages: e.languages,
                     specialties: e.specialties,
+                    bio: e.bio,
                     applied_at: e.created_at,
                 })
                 .collect(),

@@ -14,7 +14,7 @@ use anxin_domain::ids::PaymentId;
 use anxin_domain::payment::{yuan, ProviderName};
 use anxin_store::payments::PaymentRow;
 use base64::Engine;
-use chrono::{DateTime, FixedOffset, Offset, Utc};
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use serde_json::value::RawValue;
 use std::collections::{BTreeMap, HashMap};
@@ -82,8 +82,7 @@ pub fn signed_content(params: &BTreeMap<String, String>, skip: &[&str]) -> Strin
 
 /// Alipay's timestamps: Beijing time, `yyyy-MM-dd HH:mm:ss`.
 fn beijing(at: DateTime<Utc>) -> String {
-    let east8 = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| Utc.fix());
-    at.with_timezone(&east8)
+    anxin_domain::clock::beijing(at)
         .format("%Y-%m-%d %H:%M:%S")
         .to_string()
 }

@@ -140,7 +140,27 @@ async fn simulated_payment(state: &AppState, id: &str) -> ApiResult<PaymentRow> 
     Ok(payment)
 }
 
-fn simulated_page(lang: Lang, p: &PaymentRow, notice: Option<&str>) -> String {
+/// What the cashier says the fee is for: the expert and the time, in
+/// Beijing time (the service's clock; China keeps no summer time).
+fn paid_for_line(lang: Lang, expert: &str, starts_at: DateTime<Utc>) -> String {
+    let at = anxin_domain::clock::beijing(starts_at);
+    let when = match lang {
+        Lang::Zh => at.format("%-m月%-d日 %H:%M（北京时间）").to_string(),
+        Lang::En => at.format("%-d %b, %H:%M (Beijing time)").to_string(),
+    };
+    format!(
+        r#"<p id="paid-for">{for_} <strong>{expert}</strong> · {when}</p>"#,
+        for_ = lang.pick("预约：", "For a call with"),
+        expert = escape(expert),
+    )
+}
+
+fn simulated_page(
+    lang: Lang,
+    p: &PaymentRow,
+    (expert, starts_at): (&str, DateTime<Utc>),
+    notice: Option<&str>,
+) -> String {
     let t = |zh, en| lang.pick(zh, en);
     let amount = format!("¥{}", yuan(p.amount_minor));
     let action = match p.status {
@@ -153,32 +173,47 @@ fn simulated_page(lang: Lang, p: &PaymentRow, notice: Option<&str>) -> String {
     let status = match p.status {
         PaymentStatus::Pending => t("待支付", "Waiting for payment"),
         PaymentStatus::Paid => t(
-            "已支付。请回到应用完成预约。",
-            "Paid. Go back to the app to finish booking.",
+            "已支付。正在带你回到预约页面，填写接听电话就完成了。",
+            "Paid. Taking you back to the booking page: add the number to call and you're done.",
         ),
-        PaymentStatus::Expired => t("已过期：请重新预约时段。", "Expired: hold a slot again."),
-        PaymentStatus::Refunded => t("已退款。", "Refunded."),
-        PaymentStatus::Failed => t("支付失败。", "The payment failed."),
+        PaymentStatus::Expired => t(
+            "支付已过期，没有扣款。请回到应用重新选择时间。",
+            "This payment expired and nothing was charged. Go back to the app to choose a time again.",
+        ),
+        PaymentStatus::Refunded => t("已全额退款。", "Refunded in full."),
+        PaymentStatus::Failed => t("支付没有成功，没有扣款。", "The payment did not go through; nothing was charged."),
     };
+    // Paid: back to the app by itself (the hold is still counting down).
+    let back_after = (p.status == PaymentStatus::Paid).then_some(2);
     let body = format!(
         r#"<p class="notice">{simulated}</p>
+{paid_for}
 <p>{fee_label}: <strong id="amount">{amount}</strong></p>
+<p class="hint">{why}</p>
 <p id="status" role="status">{status}</p>
 {notice}
-{action}"#,
+{action}
+<p><a href="/app" id="back" class="{back_class}">{back}</a></p>"#,
         simulated = t(
             "模拟支付：开发环境，不会扣款。",
             "Simulated payment: development only, no money moves."
         ),
+        paid_for = paid_for_line(lang, expert, starts_at),
         fee_label = t("预约费", "Booking fee"),
+        why = t(
+            "象征性收费，用来减少约了不来。开始前取消，或因专家一方没能接通，都会全额退还。",
+            "A token fee that keeps bookings for people who mean to come. Cancel before the start, or if the call fails on the expert's side, and it is refunded in full."
+        ),
         notice = notice
             .map(|n| format!(r#"<p class="ok">{}</p>"#, escape(n)))
             .unwrap_or_default(),
-    ) + &format!(
-        r#"<p><a href="/app" id="back">{}</a></p>"#,
-        t("返回应用", "Back to the app")
+        back_class = if back_after.is_some() { "button primary" } else { "" },
+        back = t("返回应用", "Back to the app"),
     );
-    card_page(lang, t("支付预约费", "Pay the booking fee"), &body)
+    pages::with_refresh(
+        card_page(lang, t("支付预约费", "Pay the booking fee"), &body),
+        back_after.map(|secs| (secs, "/app")),
+    )
 }
 
 #[utoipa::path(get, path = "/pay/simulated/{payment_id}", tag = "seekers",
@@ -192,9 +227,10 @@ pub async fn simulated_get(
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let payment = simulated_payment(&state, &id).await?;
+    let paid_for = flows::payments::paid_for(&state, &payment).await?;
     Ok(pages::html(
         StatusCode::OK,
-        simulated_page(Lang::of(&req), &payment, None),
+        simulated_page(Lang::of(&req), &payment, (&paid_for.0, paid_for.1), None),
     ))
 }
 
@@ -211,11 +247,12 @@ pub async fn simulated_pay(
     let payment = simulated_payment(&state, &id).await?;
     let marked = flows::payments::record_paid(&state, payment.id, None).await?;
     let payment = flows::payments::get(&state, payment.id).await?;
+    let paid_for = flows::payments::paid_for(&state, &payment).await?;
     let lang = Lang::of(&req);
     let notice = (marked == MarkPaid::Paid).then(|| lang.pick("支付成功。", "Payment received."));
     Ok(pages::html(
         StatusCode::OK,
-        simulated_page(lang, &payment, notice),
+        simulated_page(lang, &payment, (&paid_for.0, paid_for.1), notice),
     ))
 }
 

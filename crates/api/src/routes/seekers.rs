@@ -2,7 +2,7 @@
 use crate::auth::SeekerSession;
 use crate::dto::{
     CallView, Erased, HoldRequest, HoldView, SeekerBooking, SeekerUpdate, SeekerView, SlateExpert,
-    SlateView, SlotView,
+    SlateView, SlotView, WidenView,
 };
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{path_id, Json};
@@ -53,6 +53,11 @@ pub async fn slate(
         slate_id: slate.slate_id.0,
         hint: slate.hint,
         earliest_start: slate.earliest_start,
+        widen: slate.widen.map(|w| WidenView {
+            without_language: w.without_language,
+            without_topic: w.without_topic,
+            without_filters: w.without_filters,
+        }),
         experts: slate
             .experts
             .into_iter()

@@ -46,7 +46,9 @@ impl Browser {
             .local_addr()
             .unwrap()
             .port();
+        // The browser keeps the clock of the people Anxin serves.
         let driver = Command::new(CHROMEDRIVER)
+            .env("TZ", "Asia/Shanghai")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -159,11 +161,26 @@ impl Browser {
         .await;
     }
 
-    /// Clicks the element `css` names. A page that redraws may replace it
-    /// between finding and clicking: then it is found again, a few times.
+    /// Clicks the element `css` names, scrolled to the middle of the screen
+    /// first as a person would (a sticky bar may cover the screen's bottom).
+    /// A page that redraws may replace it between finding and clicking: then
+    /// it is found again, a few times.
     pub async fn click(&self, css: &str) {
         for _ in 0..5 {
             let e = self.find(css).await;
+            let element: serde_json::Map<String, Value> =
+                [(ELEMENT.to_string(), Value::from(e.as_str()))]
+                    .into_iter()
+                    .collect();
+            self.call(
+                reqwest::Method::POST,
+                "/execute/sync",
+                Some(json!({
+                    "script": "arguments[0].scrollIntoView({block: 'center'}); return true",
+                    "args": [element],
+                })),
+            )
+            .await;
             let path = format!("/element/{e}/click");
             match self
                 .try_call(reqwest::Method::POST, &path, Some(json!({})))
@@ -197,7 +214,12 @@ impl Browser {
             if truthy {
                 return v;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for: {script}");
+            if Instant::now() >= deadline {
+                let page = self
+                    .run("return (document.querySelector('main') || document.body).innerText.slice(0, 1500)")
+                    .await;
+                panic!("timed out waiting for: {script}\nthe page said: {page}");
+            }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
