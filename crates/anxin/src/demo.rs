@@ -5,6 +5,7 @@ use anxin_api::{flows, AppState};
 use anxin_domain::availability::{AvailabilityInput, Weekday, WeeklyInput};
 use anxin_domain::expert::{ExpertInput, ExpertStatus};
 use anxin_domain::ids::ExpertId;
+use anxin_domain::resource::{ResourceInput, ResourceKind};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use uuid::Uuid;
@@ -19,17 +20,10 @@ const GIVEN: &[&str] = &[
     "Wei", "Fang", "Min", "Jing", "Li", "Qiang", "Lei", "Jun", "Yan", "Hui", "Xin", "Ping", "Hong",
     "Ying", "Tao", "Ning", "Lan", "Yu", "Chen", "Bo",
 ];
+/// Region codes (the `regions` table): Hubei, where the hotline began,
+/// thrice as often as the others.
 const REGIONS: &[&str] = &[
-    "hubei",
-    "hubei",
-    "hubei",
-    "beijing",
-    "shanghai",
-    "guangdong",
-    "zhejiang",
-    "sichuan",
-    "hunan",
-    "henan",
+    "CN-HB", "CN-HB", "CN-HB", "CN-BJ", "CN-SH", "CN-GD", "CN-ZJ", "CN-SC", "CN-HN", "CN-HA",
 ];
 
 fn demo_id(rng: &mut StdRng) -> ExpertId {
@@ -133,11 +127,79 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
         open_slots += applied.open_slots;
     }
     anxin_api::flows::slate::invalidate(state).await;
+    seed_resources(state).await?;
     Ok(Seeded {
         created,
         total: DEMO_EXPERTS,
         open_slots,
     })
+}
+
+/// Places to refer to in the demo's three busiest regions, added once.
+const RESOURCES: &[(&str, ResourceKind, &str, &str, &str)] = &[
+    (
+        "武汉市心理援助热线",
+        ResourceKind::Hotline,
+        "CN-HB",
+        "027-8584 4666",
+        "24 小时",
+    ),
+    (
+        "武汉市精神卫生中心",
+        ResourceKind::MentalHealthCentre,
+        "CN-HB",
+        "027-8584 4666",
+        "门诊 周一至周日 8:00-17:00",
+    ),
+    (
+        "北京心理危机研究与干预中心",
+        ResourceKind::Hotline,
+        "CN-BJ",
+        "010-8295 1332",
+        "24 小时",
+    ),
+    (
+        "北京回龙观医院",
+        ResourceKind::Hospital,
+        "CN-BJ",
+        "010-8376 9999",
+        "门诊 周一至周五 8:00-17:00",
+    ),
+    (
+        "上海市心理热线",
+        ResourceKind::Hotline,
+        "CN-SH",
+        "021-12320-5",
+        "24 小时",
+    ),
+    (
+        "上海市精神卫生中心",
+        ResourceKind::MentalHealthCentre,
+        "CN-SH",
+        "021-6438 7250",
+        "门诊 周一至周日 8:00-17:00",
+    ),
+];
+
+async fn seed_resources(state: &AppState) -> anyhow::Result<()> {
+    let have = anxin_store::resources::list(&state.pool, None, None).await?;
+    for (name, kind, region, phone, hours) in RESOURCES {
+        if have.iter().any(|r| r.resource.name == *name) {
+            continue;
+        }
+        let input = ResourceInput {
+            name: (*name).into(),
+            kind: *kind,
+            region: (*region).into(),
+            phone: (*phone).into(),
+            hours: (*hours).into(),
+            address: None,
+        };
+        flows::resources::create(state, &input)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo resource {name}: {e}"))?;
+    }
+    Ok(())
 }
 
 /// A stable id for the first demo expert, for the printed examples.

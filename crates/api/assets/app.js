@@ -17,6 +17,8 @@
       widen_language: (n) => `不限语言（${n} 位有空）`, widen_topic: (n) => `不限话题（${n} 位有空）`,
       widen_all: (n) => `全部不限（${n} 位有空）`,
       call_now: "时间已到，我们马上为你拨打", booked_cancelled_h: "预约已取消",
+      not_open: (r) => `${r || "你所在的地区"}的预约服务还没有开通：我们正按地区逐步开放，开通后这里就能预约。现在想找人聊，可以拨打下面的热线。`,
+      local_hotlines: (r) => `${r || "你所在地区"}的热线：`, local: "本地",
       booked_h: "预约成功", we_call: "我们会在这个时间拨打",
       langs: "语言", topics: "擅长", colon: "：", held_by_other: "这个时间刚被别人约走了，请另选一个。",
       hold_limit: "你已经保留了一个时间，请先完成或放弃它。", expired: "保留已过期，请重新选择时间。",
@@ -79,6 +81,8 @@
       widen_language: (n) => `Any language (${n} free)`, widen_topic: (n) => `Any topic (${n} free)`,
       widen_all: (n) => `No filters (${n} free)`,
       call_now: "It's time: we are calling you now at", booked_cancelled_h: "Booking cancelled",
+      not_open: (r) => `Booking isn't open in ${r || "your region"} yet: we are opening region by region, and you can book here once it is. To talk to someone now, call a line below.`,
+      local_hotlines: (r) => `Hotlines in ${r || "your region"}:`, local: "near you",
       langs: "Languages", topics: "Helps with", colon: ": ", held_by_other: "Someone just took that time; please choose another.",
       hold_limit: "You already hold a time; finish or release it first.", expired: "The hold expired; please choose a time again.",
       pay_expired: "The payment expired; please choose a time again.", phone_bad: "Enter a valid mobile number, e.g. 138 0000 0000 (or +852 …, +1 … from abroad).",
@@ -230,8 +234,20 @@
     const next = $("next-available");
     next.hidden = r.body.experts.length > 0;
     next.replaceChildren();
-    if (r.body.widen) emptyFilters(next, r.body.widen);
+    const lines = r.body.hotlines || [];
+    const place = lines.length ? regionName(lines[0].region) : "";
+    if (r.body.service_open === false) next.append(el("p", {}, t("not_open")(place)));
+    else if (r.body.widen) emptyFilters(next, r.body.widen);
     else next.append(r.body.earliest_start ? t("next_at")(when(r.body.earliest_start)) : t("nothing_open"));
+    // Where nobody is shown, the region's own hotlines, each one tap away.
+    if (lines.length) {
+      next.append(el("p", {}, t("local_hotlines")(place)));
+      const list = el("ul", { class: "hotlines" });
+      for (const h of lines) {
+        list.append(el("li", {}, h.name + " ", el("a", { href: "tel:" + h.phone.replace(/[^0-9+]/g, "") }, h.phone), " · " + h.hours));
+      }
+      next.append(list);
+    }
     $("crisis").classList.toggle("urgent", r.body.experts.length === 0);
   }
 
@@ -266,6 +282,15 @@
   const word = (kind, code) => words[kind][code] || code;
   const named = (kind, codes) => codes.map((c) => word(kind, c)).join(lang === "en" ? ", " : "、");
 
+  // Region names from GET /v1/regions, for what the page says of a region.
+  const regionNames = {};
+  const regionName = (code) => regionNames[code] || "";
+  async function loadRegions() {
+    const r = await api("GET", "/v1/regions");
+    if (!r || !r.ok) return;
+    for (const g of r.body) regionNames[g.code] = lang === "en" ? g.name_en : g.name_zh;
+  }
+
   async function loadVocabulary() {
     const r = await api("GET", "/v1/vocabulary?lang=" + lang);
     if (!r || !r.ok) return;
@@ -283,6 +308,7 @@
     list.replaceChildren();
     for (const e of experts) {
       const li = el("li", { "data-expert": e.expert_id }, el("span", { class: "name" }, e.display_name));
+      if (e.local) li.append(el("span", { class: "local" }, t("local")));
       if (e.languages) li.append(el("span", { class: "muted" }, t("langs") + t("colon") + named("languages", e.languages) + " · " + t("topics") + t("colon") + named("topics", e.specialties)));
       const slots = el("div", { class: "slots" });
       for (const s of slotsOf(e)) {
@@ -449,13 +475,17 @@
     return [t("call")[b.call.state] || "", ""];
   }
 
+  // Cancelling the booking this tab shows: the same as from the list, so
+  // the refund is said (when true) in the confirmation and after.
   async function cancel() {
     const b = saved("booking");
-    if (!b || !window.confirm(t("cancel_confirm"))) return;
-    const r = await api("POST", "/v1/bookings/" + b.booking_id + "/cancel", {});
-    if (r && !r.ok) failed(r);
+    if (!b) return;
+    const r = await api("GET", "/v1/seekers/me/bookings");
+    if (!r) return;
+    if (!r.ok) return failed(r);
+    const mine = r.body.find((x) => x.booking_id === b.booking_id);
+    if (mine) await cancelFromList(mine);
     refreshBooking();
-    history();
   }
 
   // ---- history -------------------------------------------------------------
@@ -567,7 +597,7 @@
     $("details").addEventListener("submit", confirm);
     $("cancel").addEventListener("click", cancel);
     $("new-search").addEventListener("click", () => { save("booking", null); search(null, true); });
-    await loadVocabulary();
+    await Promise.all([loadVocabulary(), loadRegions()]);
     history();
     if (saved("hold")) holdStep();
     else if (saved("booking")) bookingStep();

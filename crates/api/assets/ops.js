@@ -19,6 +19,10 @@
     "emergency": "危急",
     "urgent": "紧急",
     "routine": "常规",
+    "Regions open for booking": "开放预约的地区",
+    "The phased roll-out: a seeker of a closed region sees no experts, only that region's hotlines. Every switch is audited.": "分地区逐步开放：未开放地区的求助者看不到专家，只看到当地热线。每次开关都会记入审计日志。",
+    "north": "华北、东北", "east": "华东", "central": "华中", "south": "华南", "west": "西部",
+    "open or close the region": "开关地区",
     "Approve this volunteer? They will be shown to seekers.": "确定批准这位志愿者吗？批准后求助者就能看到并预约。",
     "Swipe the table sideways for more; the buttons stay at its right edge.": "表格可以左右滑动查看更多；操作按钮固定在右侧。",
     "Webhooks to the host app": "发往宿主应用的通知",
@@ -459,7 +463,7 @@
     for (const [g, label] of Object.entries(GROUPS)) {
       if (s.by_priority_group[g]) row(label, s.by_priority_group[g], "group-row");
     }
-    for (const [r, f] of Object.entries(s.by_region)) row(say("Region ") + r, f);
+    for (const [r, f] of Object.entries(s.by_region)) row(say("Region ") + regionName(r), f);
     // Whose word each priority booking rests on: the host app's (vouched) or
     // the seeker's own (declared).
     const parts = [];
@@ -525,7 +529,7 @@
       const nameCell = el("td");
       nameCell.appendChild(who);
       tr.appendChild(nameCell);
-      tr.appendChild(el("td", {}, e.region));
+      tr.appendChild(el("td", {}, regionName(e.region)));
       tr.appendChild(el("td", {}, e.languages.join(", ")));
       tr.appendChild(el("td", {}, e.specialties.join(", ")));
       tr.appendChild(el("td", {}, fmt.dateTime(e.applied_at)));
@@ -570,10 +574,10 @@
   }
 
   // A write with the session: the JSON answer, or null after showing why not.
-  async function post(path, body, what) {
+  async function post(path, body, what, method) {
     try {
       const r = await fetch(path, {
-        method: "POST",
+        method: method || "POST",
         credentials: "same-origin",
         headers: Object.assign({ "X-Anxin-Session": "1" }, body ? { "Content-Type": "application/json" } : {}),
         body: body ? JSON.stringify(body) : undefined,
@@ -587,6 +591,41 @@
     } catch (e) {
       showError(say("Could not reach Anxin: ") + e.message);
       return null;
+    }
+  }
+
+  // Region names (GET /v1/regions), so the page shows 湖北 / Hubei, not CN-HB.
+  const regionNames = {};
+  const regionName = (code) => regionNames[code] || code;
+
+  // The roll-out's switches, one per region, by area.
+  async function regions() {
+    const list = await getJson("/v1/regions");
+    const box = document.getElementById("regions");
+    clear(box);
+    const areas = {};
+    for (const g of list) {
+      regionNames[g.code] = ZH_PAGE ? g.name_zh : g.name_en;
+      (areas[g.area] = areas[g.area] || []).push(g);
+    }
+    for (const area of ["north", "east", "central", "south", "west"]) {
+      const group = el("fieldset", { class: "area" });
+      group.appendChild(el("legend", {}, area));
+      for (const g of areas[area] || []) {
+        const box = el("input", { type: "checkbox", "data-region": g.code });
+        box.checked = g.open;
+        box.addEventListener("change", async () => {
+          box.disabled = true;
+          const done = await post("/v1/regions/" + encodeURIComponent(g.code), { open: box.checked }, "open or close the region", "PUT");
+          if (!done) box.checked = !box.checked;
+          box.disabled = false;
+        });
+        const label = el("label");
+        label.appendChild(box);
+        label.appendChild(document.createTextNode(" " + regionNames[g.code]));
+        group.appendChild(label);
+      }
+      document.getElementById("regions").appendChild(group);
     }
   }
 
@@ -629,7 +668,7 @@
       badge.appendChild(el("span", { class: "badge urgency " + r.urgency }, r.urgency));
       tr.appendChild(badge);
       tr.appendChild(el("td", {}, r.seeker_alias));
-      tr.appendChild(el("td", {}, r.region || "–"));
+      tr.appendChild(el("td", {}, r.region ? regionName(r.region) : "–"));
       tr.appendChild(el("td", {}, fmt.dateTime(r.created_at)));
       const td = el("td");
       const actions = el("div", { class: "actions" });
@@ -809,7 +848,8 @@
         distribution(last.booking_distribution);
       }, 150);
     });
-    selectWindow(windowName);
+    // Names first, so the first drawing shows regions by name.
+    regions().catch((e) => showError(e.message)).finally(() => selectWindow(windowName));
     setInterval(() => {
       if (!document.hidden) refresh();
     }, POLL_MS);

@@ -100,6 +100,8 @@ pub struct SlateExpert {
     pub languages: Vec<String>,
     pub specialties: Vec<String>,
     pub region: String,
+    /// Of the seeker's own region.
+    pub local: bool,
     pub next_slots: Vec<SlotView>,
 }
 
@@ -118,6 +120,11 @@ pub struct SlateView {
     /// time the search finds with each filter dropped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub widen: Option<WidenView>,
+    /// False when the seeker's region is not open yet: no experts, and the
+    /// region's hotlines instead.
+    pub service_open: bool,
+    /// The seeker's region's hotlines, when no expert is shown.
+    pub hotlines: Vec<crate::routes::resources::ResourceView>,
 }
 
 /// Experts with open time with a filter dropped; a count is absent where

@@ -81,6 +81,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/v1/vocabulary",
             web::get().to(crate::routes::vocabulary::vocabulary),
         )
+        .route("/v1/regions", web::get().to(routes::regions::list))
+        .service(
+            web::resource("/v1/resources")
+                .route(web::get().to(routes::resources::list))
+                .route(web::post().to(routes::resources::create)),
+        )
+        .service(
+            web::resource("/v1/resources/{id}")
+                .route(web::put().to(routes::resources::update))
+                .route(web::delete().to(routes::resources::retire)),
+        )
+        .route("/v1/regions/{code}", web::put().to(routes::regions::switch))
         .route("/readyz", web::get().to(service::readyz))
         .route("/metrics", web::get().to(service::metrics))
         .route("/openapi.json", web::get().to(openapi::openapi))

@@ -36,6 +36,8 @@ pub const SESSION: &str = "session";
     info(title = "Anxin", description = "Expert matching and two-way call booking. See shared/api.md."),
     paths(
         service::healthz, service::readyz, service::metrics, openapi, crate::routes::vocabulary::vocabulary,
+        crate::routes::regions::list, crate::routes::regions::switch,
+        crate::routes::resources::list, crate::routes::resources::create, crate::routes::resources::update, crate::routes::resources::retire,
         experts::create_expert, experts::apply, experts::approve, experts::suspend,
         experts::get_availability, experts::put_availability, experts::slots, experts::get_me, experts::my_bookings,
         seekers::slate, seekers::update_me, seekers::erase_me, seekers::my_bookings, seekers::place_hold, seekers::release_hold,

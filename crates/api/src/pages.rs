@@ -86,6 +86,30 @@ impl Lang {
         best.map(|(_, _, l)| l)
     }
 
+    /// The other language, for the switch.
+    pub fn other(self) -> Self {
+        match self {
+            Self::Zh => Self::En,
+            Self::En => Self::Zh,
+        }
+    }
+
+    /// `zh` or `en`, as `?lang=` takes it.
+    pub fn short(self) -> &'static str {
+        match self {
+            Self::Zh => "zh",
+            Self::En => "en",
+        }
+    }
+
+    /// The language's name in itself, for the switch.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Zh => "中文",
+            Self::En => "English",
+        }
+    }
+
     /// One text in this language.
     pub fn pick(self, zh: &'static str, en: &'static str) -> &'static str {
         match self {
@@ -95,40 +119,33 @@ impl Lang {
     }
 }
 
-/// A small page for people (a sign-in link's, "how to sign in"): a card
-/// with the brand, a title, `body` (HTML made by the caller from its own
-/// texts) and the switch to the other language.
-pub fn card_page(lang: Lang, title: &str, body: &str) -> String {
-    let (other_tag, other_name) = match lang {
-        Lang::Zh => ("en", "English"),
-        Lang::En => ("zh", "中文"),
-    };
-    format!(
-        r#"<!doctype html>
-<html lang="{tag}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<link rel="icon" href="/ops/assets/anxin.svg" type="image/svg+xml">
-<link rel="stylesheet" href="/ops/assets/ops.css">
-</head>
-<body class="signin">
-<main>
-  <div class="signin-box">
-    <div class="brand"><img src="/ops/assets/anxin.svg" alt="" width="36" height="36"><span>{brand}</span></div>
-    <h1>{title}</h1>
-    {body}
-    <p class="hint"><a href="?lang={other_tag}" lang="{other_tag}">{other_name}</a></p>
-  </div>
-</main>
-</body>
-</html>
-"#,
-        tag = lang.tag(),
-        title = escape(title),
-        brand = lang.pick("安心", "Anxin"),
-    )
+/// Renders a page's template as an HTML response with the headers every
+/// page gets. A template that fails to render (it can't: every value it
+/// shows is a string or a number) answers 500 without detail.
+pub fn render(status: StatusCode, page: &impl askama::Template) -> HttpResponse {
+    match page.render() {
+        Ok(body) => html(status, body),
+        Err(e) => {
+            tracing::error!(error = %e, "a page did not render");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+/// One sentence on a card (`templates/message.html`): a thank-you, how to
+/// sign in, why a link can't be used.
+#[derive(askama::Template)]
+#[template(path = "message.html")]
+pub struct Message<'a> {
+    pub lang: Lang,
+    pub title: &'a str,
+    pub text: &'a str,
+    /// The paragraph's id, for tests and scripts.
+    pub id: Option<&'a str>,
+    /// `alert` for a refusal, `status` for good news.
+    pub role: Option<&'a str>,
+    /// Shown as a notice (a refusal).
+    pub notice: bool,
 }
 
 /// Every field of an `application/x-www-form-urlencoded` body, decoded, in
@@ -179,39 +196,6 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Escapes text for HTML element content and attribute values.
-/// Adds to a page made by `card_page` a move to `to` after `secs` seconds
-/// (a `<meta http-equiv="refresh">`, which needs no script); `None` leaves it.
-pub fn with_refresh(page: String, after: Option<(u32, &str)>) -> String {
-    match after {
-        Some((secs, to)) => page.replacen(
-            "</head>",
-            &format!(
-                r#"<meta http-equiv="refresh" content="{secs};url={}">
-</head>"#,
-                escape(to)
-            ),
-            1,
-        ),
-        None => page,
-    }
-}
-
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,13 +236,5 @@ mod tests {
     #[test]
     fn a_checkbox_group_sends_every_value() {
         assert_eq!(form_values(b"l=zh&x=1&l=en", "l"), ["zh", "en"]);
-    }
-
-    #[test]
-    fn escapes_markup() {
-        assert_eq!(
-            escape("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
     }
 }

@@ -203,6 +203,8 @@ pub struct AppState {
     /// snapshot read across one is not kept.
     pub slate_generation: AtomicU64,
     pub catalog: tokio::sync::RwLock<Option<(Instant, Arc<Vec<ExpertRow>>)>>,
+    /// The regions and which are open, cached briefly (see `flows::regions`).
+    pub regions: tokio::sync::RwLock<Option<(Instant, Arc<anxin_domain::region::Regions>)>>,
     /// Who takes the fee; `None` when there is no payment step (see
     /// `payment_step`).
     pub payments: Option<Arc<dyn PaymentProvider>>,
@@ -295,6 +297,7 @@ impl AppState {
             slate_inputs: tokio::sync::RwLock::new(None),
             slate_generation: AtomicU64::new(0),
             catalog: tokio::sync::RwLock::new(None),
+            regions: tokio::sync::RwLock::new(None),
             accounts: crate::cache::TtlCache::new(ACCOUNT_CHECK_TTL, 100_000),
         }
     }

@@ -64,6 +64,14 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Who acted, as the audit log names them.
+    pub fn actor(&self) -> anxin_store::audit::Actor {
+        anxin_store::audit::Actor {
+            role: self.role.as_str(),
+            id: self.sub.clone(),
+        }
+    }
+
     /// Who a subject of this role is, with no claims beyond the two.
     pub fn new(role: Role, sub: impl Into<String>) -> Self {
         Self {

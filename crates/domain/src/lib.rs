@@ -4,8 +4,8 @@
 
 pub mod availability;
 pub mod booking;
-pub mod clock;
 pub mod call;
+pub mod clock;
 pub mod error;
 pub mod expert;
 pub mod ids;
@@ -16,6 +16,8 @@ pub mod payment;
 pub mod phone;
 pub mod proto;
 pub mod referral;
+pub mod region;
+pub mod resource;
 pub mod seeker;
 pub mod slate;
 pub mod stats;

@@ -129,6 +129,9 @@ pub struct ResolveInput {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub centre: Option<String>,
+    /// The resource (`/v1/resources`) the seeker was referred to.
+    #[serde(default)]
+    pub resource_id: Option<uuid::Uuid>,
 }
 
 impl ResolveInput {

@@ -10,6 +10,8 @@ pub mod events;
 pub mod experts;
 pub mod payments;
 pub mod referrals;
+pub mod regions;
+pub mod resources;
 mod row;
 pub mod seekers;
 pub mod sign_in;

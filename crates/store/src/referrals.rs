@@ -232,14 +232,17 @@ pub async fn resolve(
     id: Uuid,
     resolution: Resolution,
     centre: Option<&str>,
+    resource_id: Option<Uuid>,
 ) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE referrals SET status = 'resolved', resolution = $2, centre = $3, resolved_at = now()
+        "UPDATE referrals SET status = 'resolved', resolution = $2, centre = $3, resource_id = $4,
+                resolved_at = now()
           WHERE id = $1 AND status = 'open'",
     )
     .bind(id)
     .bind(resolution.as_str())
     .bind(centre)
+    .bind(resource_id)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)

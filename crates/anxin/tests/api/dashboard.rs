@@ -382,32 +382,32 @@ async fn summary_matches_a_scripted_scenario() {
 
     // By region: seekers' regions for seeker figures, experts' for theirs.
     let r = &s["by_region"];
-    assert_eq!(r["hubei"]["funnel"]["saw_slate"], 3);
-    assert_eq!(r["hubei"]["funnel"]["booked"], 2);
-    assert_eq!(r["beijing"]["funnel"]["saw_slate"], 2);
-    assert_eq!(r["beijing"]["funnel"]["booked"], 1);
+    assert_eq!(r["CN-HB"]["funnel"]["saw_slate"], 3);
+    assert_eq!(r["CN-HB"]["funnel"]["booked"], 2);
+    assert_eq!(r["CN-BJ"]["funnel"]["saw_slate"], 2);
+    assert_eq!(r["CN-BJ"]["funnel"]["booked"], 1);
     assert_eq!(r["unknown"]["funnel"]["booked"], 1);
     assert_close(
-        &r["hubei"]["utilization"]["past"]["rate"],
+        &r["CN-HB"]["utilization"]["past"]["rate"],
         Some(1.0),
         "hubei utilization",
     );
     assert_close(
-        &r["beijing"]["utilization"]["past"]["rate"],
+        &r["CN-BJ"]["utilization"]["past"]["rate"],
         Some(0.5),
         "beijing utilization",
     );
     assert_close(
-        &r["hubei"]["fairness"]["booking_gini"],
+        &r["CN-HB"]["fairness"]["booking_gini"],
         Some(0.0),
         "hubei Gini",
     );
     assert_close(
-        &r["beijing"]["fairness"]["booking_gini"],
+        &r["CN-BJ"]["fairness"]["booking_gini"],
         Some(0.5),
         "beijing Gini",
     );
-    assert_eq!(r["beijing"]["fairness"]["experts_with_zero_bookings"], 1);
+    assert_eq!(r["CN-BJ"]["fairness"]["experts_with_zero_bookings"], 1);
 
     // The last hour: the same people; five-minute buckets.
     let h = app.summary("1h").await;
@@ -664,7 +664,8 @@ async fn only_operators_see_the_dashboard() {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
-        assert!(r.text().await.unwrap().contains("Sign in again"));
+        // In Chinese by default (the sign-in page is bilingual now).
+        assert!(r.text().await.unwrap().contains("登录已过期，请重新登录"));
     }
     let r = with_cookie(app.client.get(app.url("/v1/ops/summary")))
         .send()
@@ -715,7 +716,7 @@ async fn busy_day(app: &App) -> Vec<Seeker> {
         );
     }
     app.applicant("Dr. Wang (applicant)", "hubei").await;
-    app.applicant("Dr. Li (applicant)", "wuhan").await;
+    app.applicant("Dr. Li (applicant)", "湖北省").await;
     let groups = [
         "medical_worker",
         "patient",
@@ -1070,6 +1071,30 @@ async fn dashboard_in_a_real_browser() {
         .await
         .unwrap();
     assert_eq!(status, "suspended");
+
+    // Regions by name, and the roll-out's switch: closing Hubei closes it
+    // for its seekers (and is audited).
+    let named = browser
+        .wait_for(
+            "return document.querySelectorAll('#regions input[data-region]').length === 34 && document.querySelector('#breakdown').textContent",
+            std::time::Duration::from_secs(10),
+        )
+        .await;
+    assert!(named.as_str().unwrap().contains("Hubei"), "{named}");
+    assert!(!named.as_str().unwrap().contains("CN-HB"), "{named}");
+    browser.click("#regions input[data-region=\"CN-HB\"]").await;
+    let mut closed = false;
+    for _ in 0..50 {
+        closed = !sqlx::query_scalar::<_, bool>("SELECT open FROM regions WHERE code = 'CN-HB'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        if closed {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(closed, "Hubei closed from the page");
 
     // And on a phone.
     browser.resize(390, 844).await;

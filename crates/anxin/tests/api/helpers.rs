@@ -255,9 +255,13 @@ impl TestApp {
 
     /// An approved expert with the given availability; returns their id.
     pub async fn expert_with(&self, availability: &Value) -> Uuid {
-        let r = self
-            .post(&operator(), "/v1/experts", &expert_profile("Dr. Test"))
-            .await;
+        self.expert_from(&expert_profile("Dr. Test"), availability)
+            .await
+    }
+
+    /// An approved expert with this profile and availability.
+    pub async fn expert_from(&self, profile: &Value, availability: &Value) -> Uuid {
+        let r = self.post(&operator(), "/v1/experts", profile).await;
         assert_eq!(r.status(), StatusCode::CREATED);
         let id: Uuid = r.json::<Value>().await.unwrap()["id"]
             .as_str()

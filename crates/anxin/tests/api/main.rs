@@ -23,6 +23,7 @@ mod privacy;
 mod property;
 mod recovery;
 mod referrals;
+mod regions;
 mod seeker_app;
 mod service;
 mod settings;

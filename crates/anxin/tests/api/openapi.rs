@@ -158,8 +158,13 @@ async fn credentials_are_declared_schemes_links_name_operations_and_every_v1_ope
             }
         }
         // Alipay's notification carries Alipay's signature instead, and the
-        // vocabulary is for anyone (the contract's "anyone").
-        let open = ["/v1/payments/alipay/notify", "/v1/vocabulary"];
+        // vocabulary and the list of regions are for anyone (the contract's
+        // "anyone").
+        let open = [
+            "/v1/payments/alipay/notify",
+            "/v1/vocabulary",
+            "/v1/regions",
+        ];
         if op.path.starts_with("/v1/") && !open.contains(&op.path) {
             assert!(op.needs_credential(), "{} needs no credential", op.name());
             // Ending a session is the one thing only a session does.

@@ -399,7 +399,11 @@ async fn a_volunteer_applies_on_the_page_in_a_real_browser() {
         .await;
     browser.type_into("#display_name", "李医生").await;
     browser.type_into("#phone", "+8613711112222").await;
-    browser.type_into("#region", "hubei").await;
+    // The province is chosen from the list, by its name.
+    let hubei = browser
+        .run("const s = document.querySelector('#region'); s.value = 'CN-HB'; return s.selectedOptions[0].textContent")
+        .await;
+    assert_eq!(hubei, "湖北");
     browser.click("input[name=specialties][value=grief]").await;
     std::fs::write(
         artifacts_dir().join("apply-zh.png"),

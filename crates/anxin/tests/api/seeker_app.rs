@@ -452,3 +452,60 @@ async fn the_next_call_is_at_the_top_in_chinese_and_in_english() {
     )
     .await;
 }
+
+/// A seeker of a region not open yet (the phased roll-out): the page says
+/// so kindly and lists that region's hotlines, each one tap to call.
+async fn a_closed_region_is_told_kindly(lang: &str, said: &str) {
+    let app = spawn_app(|_| {}).await;
+    app.expert_with(&crate::helpers::all_week(60)).await;
+    let r = app
+        .post(
+            &operator(),
+            "/v1/resources",
+            &serde_json::json!({"name": "武汉市心理援助热线", "kind": "hotline", "region": "hubei",
+                                "phone": "027-8584 4666", "hours": "24 小时"}),
+        )
+        .await;
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    let r = app
+        .put(
+            &operator(),
+            "/v1/regions/CN-HB",
+            &serde_json::json!({"open": false}),
+        )
+        .await;
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let seeker = token(Role::Seeker, &format!("host-user-{}", Uuid::new_v4()));
+    let r = app
+        .put(
+            &seeker,
+            "/v1/seekers/me",
+            &serde_json::json!({"region": "hubei"}),
+        )
+        .await;
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+
+    let browser = Browser::start(390, 844).await;
+    browser
+        .goto(&app.url(&format!("/app?lang={lang}#token={seeker}")))
+        .await;
+    let shown = browser
+        .wait_for(
+            "const n = document.querySelector('#next-available'); return !n.hidden && document.querySelector('#next-available a[href=\"tel:02785844666\"]') !== null && document.querySelectorAll('#experts li').length === 0 && n.textContent",
+            Wait::from_secs(20),
+        )
+        .await;
+    assert!(shown.as_str().unwrap().contains(said), "{shown}");
+    screenshot(
+        &format!("seeker-app-closed-{lang}.png"),
+        browser.screenshot_full_page().await,
+    );
+    browser.quit().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_closed_region_is_told_kindly_in_chinese_and_in_english() {
+    a_closed_region_is_told_kindly("zh", "湖北的预约服务还没有开通").await;
+    a_closed_region_is_told_kindly("en", "Booking isn't open in Hubei yet").await;
+}

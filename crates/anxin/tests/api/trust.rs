@@ -724,7 +724,7 @@ async fn a_group_the_host_app_vouches_for_wins_and_from_the_token_only_a_declare
     let view: Value = r.json().await.unwrap();
     assert_eq!(
         (view["priority_group"].as_str(), view["region"].as_str()),
-        (Some("medical_worker"), Some("hubei"))
+        (Some("medical_worker"), Some("CN-HB"))
     );
     let hold = app.held(&vouched, slot).await;
     let r = app.confirm(&vouched, &hold, "13712345678").await;

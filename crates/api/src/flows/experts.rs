@@ -27,7 +27,8 @@ pub async fn create(
     status: ExpertStatus,
     audited_by: Option<&Actor>,
 ) -> ApiResult<ExpertId> {
-    let profile = input.validate(&state.config.phone_country_code)?;
+    let mut profile = input.validate(&state.config.phone_country_code)?;
+    profile.region = crate::flows::regions::resolve(state, "region", &profile.region).await?;
     let id = ExpertId::new();
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
     experts::insert(

@@ -10,6 +10,8 @@ pub mod holds;
 pub mod payments;
 pub mod reconcile;
 pub mod referrals;
+pub mod regions;
+pub mod resources;
 pub mod seekers;
 pub mod sign_in;
 pub mod slate;

@@ -10,7 +10,7 @@ use crate::token::Principal;
 use anxin_domain::booking::BookingStatus;
 use anxin_domain::ids::{BookingId, CallTaskId};
 use anxin_domain::referral::{CallbackInput, OutcomeInput, ReferralStatus, ResolveInput};
-use anxin_store::audit::{self, Actor};
+use anxin_store::audit;
 use anxin_store::call_tasks::{self, Queued};
 use anxin_store::referrals::{self, ReferralRow};
 use anxin_store::StoreError;
@@ -22,13 +22,6 @@ const LISTED_AT_MOST: i64 = 200;
 
 pub struct Recorded {
     pub referral_id: Option<Uuid>,
-}
-
-fn actor(p: &Principal) -> Actor {
-    Actor {
-        role: p.role.as_str(),
-        id: p.sub.clone(),
-    }
 }
 
 /// Records the outcome of the booking's session: only that booking's
@@ -59,7 +52,7 @@ pub async fn record_outcome(
             "the session has not started yet",
         ));
     }
-    let by = actor(principal);
+    let by = principal.actor();
     let sealed = note.as_deref().map(|n| state.cipher.seal_text(n));
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
     referrals::record_outcome(
@@ -132,9 +125,26 @@ pub async fn resolve(
     referrals::get(&state.pool, id)
         .await
         .or_not_found("referral")?;
-    let by = actor(principal);
+    if let Some(resource) = input.resource_id {
+        if !anxin_store::resources::exists(&state.pool, resource).await? {
+            return Err(anxin_domain::error::ValidationError::new(
+                "resource_id",
+                "names no resource in service (GET /v1/resources)",
+            )
+            .into());
+        }
+    }
+    let by = principal.actor();
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
-    if !referrals::resolve(&mut tx, id, input.resolution, centre.as_deref()).await? {
+    if !referrals::resolve(
+        &mut tx,
+        id,
+        input.resolution,
+        centre.as_deref(),
+        input.resource_id,
+    )
+    .await?
+    {
         return Err(ApiError::conflict(
             ErrorCode::InvalidTransition,
             "the referral is already resolved",
@@ -170,7 +180,7 @@ pub async fn callback(
     referrals::get(&state.pool, id)
         .await
         .or_not_found("referral")?;
-    let by = actor(principal);
+    let by = principal.actor();
     let sealed = state.cipher.seal(&operator_phone);
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
     let call_id = match call_tasks::queue_callback(&mut tx, id, &sealed).await? {

@@ -25,11 +25,15 @@ pub async fn resolve(state: &AppState, subject: &str) -> ApiResult<SeekerRow> {
 /// for nothing (anyone could declare themselves a medical worker).
 pub async fn resolve_for(state: &AppState, principal: &Principal) -> ApiResult<SeekerRow> {
     let mut row = resolve(state, &principal.sub).await?;
-    apply_claims(state, principal, &mut row);
+    apply_claims(state, principal, &mut row).await?;
     Ok(row)
 }
 
-fn apply_claims(state: &AppState, principal: &Principal, row: &mut SeekerRow) {
+async fn apply_claims(
+    state: &AppState,
+    principal: &Principal,
+    row: &mut SeekerRow,
+) -> ApiResult<()> {
     match principal.group {
         Some(vouched) => {
             row.priority_group = vouched;
@@ -38,9 +42,18 @@ fn apply_claims(state: &AppState, principal: &Principal, row: &mut SeekerRow) {
         None if state.config.priority_from_token => row.priority_group = PriorityGroup::General,
         None => {}
     }
-    if let Some(region) = &principal.region {
-        row.region = Some(region.clone());
+    if let Some(claim) = &principal.region {
+        // A claim naming no region is the host app's slip, not the
+        // seeker's: it is passed over (the declared region stands).
+        match crate::flows::regions::all(state)
+            .await?
+            .resolve("region", claim)
+        {
+            Ok(region) => row.region = Some(region.code.clone()),
+            Err(_) => tracing::warn!("a token's region claim names no region; ignored"),
+        }
     }
+    Ok(())
 }
 
 /// Records what the seeker declares; returns them as the service treats
@@ -56,7 +69,7 @@ pub async fn update(
     state
         .seeker_cache
         .insert(state.subjects.hash(&principal.sub), row.clone());
-    apply_claims(state, principal, &mut row);
+    apply_claims(state, principal, &mut row).await?;
     Ok(row)
 }
 

@@ -46,13 +46,6 @@ fn principal(person: &Person) -> Principal {
     }
 }
 
-fn actor(p: &Principal) -> Actor {
-    Actor {
-        role: p.role.as_str(),
-        id: p.sub.clone(),
-    }
-}
-
 fn after(ttl: std::time::Duration) -> DateTime<Utc> {
     Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(12))
 }
@@ -166,7 +159,7 @@ pub async fn use_link(state: &AppState, secret: &str) -> ApiResult<Started> {
     let principal = principal(&person);
     audit::record(
         &mut tx,
-        &actor(&principal),
+        &principal.actor(),
         "session.start",
         principal.role.as_str(),
         person.id(),
@@ -199,7 +192,7 @@ pub async fn start_operator_session(
     let principal = principal(&person);
     audit::record(
         &mut tx,
-        &actor(&principal),
+        &principal.actor(),
         "session.start",
         "operator",
         person.id(),

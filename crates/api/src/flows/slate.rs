@@ -7,6 +7,7 @@ use crate::error::ApiResult;
 use crate::state::{AppState, WeightInputs};
 use anxin_domain::booking::{reservable, RUNNING_FOR};
 use anxin_domain::ids::{ExpertId, SlateId};
+use anxin_domain::region::Nearness;
 use anxin_domain::slate::{
     capacity_from_counts, choose_balanced_with, BalanceParams, Candidate, Uptake, BOOKING_WINDOW,
     CAPACITY_BANDS, CAPACITY_LOOKAHEAD, IMPRESSION_BUCKET, IMPRESSION_WINDOW_BUCKETS,
@@ -54,6 +55,8 @@ impl Filters {
 pub struct SlateEntry {
     pub expert: ExpertRow,
     pub slots: Vec<IndexedSlot>,
+    /// Of the seeker's own region.
+    pub local: bool,
 }
 
 pub struct Slate {
@@ -67,6 +70,11 @@ pub struct Slate {
     /// When filters leave nobody: how many experts with open time each
     /// filter excluded, so the seeker can widen the search knowingly.
     pub widen: Option<Widen>,
+    /// False when the seeker's region is not open yet (the phased
+    /// roll-out): no experts are shown.
+    pub service_open: bool,
+    /// The seeker's region's hotlines, when no expert is shown.
+    pub hotlines: Vec<anxin_store::resources::ResourceRow>,
 }
 
 /// How many experts with open time a search would find with a filter
@@ -206,6 +214,21 @@ fn bucket(now: DateTime<Utc>) -> i64 {
 
 #[tracing::instrument(skip_all, fields(seeker_id = %seeker.id))]
 pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> ApiResult<Slate> {
+    let regions = crate::flows::regions::all(state).await?;
+    let home = seeker.region.as_deref().and_then(|r| regions.get(r));
+    if let Some(closed) = home.filter(|r| !r.open) {
+        // Not open yet: nobody to book, and where to call instead.
+        return Ok(Slate {
+            slate_id: SlateId::new(),
+            experts: Vec::new(),
+            hint: None,
+            earliest_start: None,
+            widen: None,
+            service_open: false,
+            hotlines: crate::flows::resources::hotlines(state, &closed.code).await?,
+        });
+    }
+    let near = |e: &ExpertRow| regions.nearness(home, &e.region);
     let now = Utc::now();
     let size = state.config.slate_size;
     let priority = seeker.priority_group;
@@ -246,13 +269,22 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
 
     let mut chosen = open_slots_of(state, &kept, now, priority_seeker).await?;
     chosen.retain(|e| !e.slots.is_empty());
-    if chosen.len() < size {
+    // Local first: the seeker's region, then its area, then the country,
+    // each drawn by the balanced rule, only as far as needed to fill the
+    // slate with experts who have open slots.
+    for tier in [Nearness::Local, Nearness::Area, Nearness::Country] {
+        if chosen.len() >= size {
+            break;
+        }
         let have: Vec<ExpertId> = chosen.iter().map(|e| e.expert.id).collect();
         let pool: Vec<usize> = candidates
             .iter()
             .copied()
-            .filter(|&i| !have.contains(&catalog[i].id))
+            .filter(|&i| near(&catalog[i]) == tier && !have.contains(&catalog[i].id))
             .collect();
+        if pool.is_empty() {
+            continue;
+        }
         let drawn = draw(&inputs, &pool, size - chosen.len());
         index_of.extend(drawn.iter().map(|&i| (catalog[i].id, i)));
         let fresh: Vec<&ExpertRow> = drawn.into_iter().map(|i| &catalog[i]).collect();
@@ -260,6 +292,11 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
         more.retain(|e| !e.slots.is_empty());
         more.truncate(size - chosen.len());
         chosen.extend(more);
+    }
+    // Nearest first; the order the seeker saw within each.
+    chosen.sort_by_key(|e| near(&e.expert));
+    for e in &mut chosen {
+        e.local = near(&e.expert) == Nearness::Local;
     }
 
     let shown: Vec<ExpertId> = chosen.iter().map(|e| e.expert.id).collect();
@@ -309,12 +346,18 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
     let earliest_start =
         earliest_start(state, &inputs, &candidates, &chosen, now, priority_seeker).await?;
     let widen = (chosen.is_empty() && !filters.is_empty()).then(|| widen(&inputs, filters));
+    let hotlines = match home {
+        Some(r) if chosen.is_empty() => crate::flows::resources::hotlines(state, &r.code).await?,
+        _ => Vec::new(),
+    };
     Ok(Slate {
         slate_id,
         experts: chosen,
         hint,
         earliest_start,
         widen,
+        service_open: true,
+        hotlines,
     })
 }
 
@@ -470,6 +513,7 @@ async fn open_slots_of(
         out.push(SlateEntry {
             expert: (*e).clone(),
             slots,
+            local: false,
         });
     }
     Ok(out)

@@ -15,7 +15,7 @@ use crate::auth::{Authorized, Credential, OperatorOnly, Via};
 use crate::dto::ExpertStatusView;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{parse_json, path_id};
-use crate::pages::html;
+use crate::pages::Lang;
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -277,17 +277,35 @@ pub async fn board(
         }))
 }
 
-const DASHBOARD_HTML: &str = include_str!("../../assets/ops.html");
-const SIGN_IN_HTML: &str = include_str!("../../assets/sign-in.html");
+/// The dashboard (`templates/ops.html`); its script draws the figures.
+#[derive(askama::Template)]
+#[template(path = "ops.html")]
+struct Dashboard {
+    lang: Lang,
+}
 
-/// The sign-in page, with one of our own messages (never caller input).
-fn sign_in_page(status: actix_web::http::StatusCode, message: &'static str) -> HttpResponse {
-    let notice = if message.is_empty() {
-        String::new()
-    } else {
-        format!("<p class=\"notice\" role=\"alert\">{message}</p>")
-    };
-    html(status, SIGN_IN_HTML.replace("<!--notice-->", &notice))
+/// The token sign-in page (`templates/ops_sign_in.html`), with one of our
+/// own messages (never caller input): (Chinese, English).
+#[derive(askama::Template)]
+#[template(path = "ops_sign_in.html")]
+struct SignInPage {
+    lang: Lang,
+    notice: Option<&'static str>,
+}
+
+fn sign_in_page(
+    req: &HttpRequest,
+    status: actix_web::http::StatusCode,
+    message: Option<(&'static str, &'static str)>,
+) -> HttpResponse {
+    let lang = Lang::of(req);
+    crate::pages::render(
+        status,
+        &SignInPage {
+            lang,
+            notice: message.map(|(zh, en)| lang.pick(zh, en)),
+        },
+    )
 }
 
 #[utoipa::path(get, path = "/ops", tag = "operators",
@@ -301,10 +319,17 @@ fn sign_in_page(status: actix_web::http::StatusCode, message: &'static str) -> H
 pub async fn page(req: HttpRequest) -> ApiResult<HttpResponse> {
     use actix_web::http::StatusCode;
     match crate::auth::credential(&req).await {
-        Credential::None => Ok(sign_in_page(StatusCode::OK, "")),
+        Credential::None => Ok(sign_in_page(&req, StatusCode::OK, None)),
         Credential::Invalid(ApiError::Unavailable(m), _) => Err(ApiError::Unavailable(m)),
         Credential::Invalid(_, Via::Session) => {
-            let mut res = sign_in_page(StatusCode::OK, "Your session has ended. Sign in again.");
+            let mut res = sign_in_page(
+                &req,
+                StatusCode::OK,
+                Some((
+                    "登录已过期，请重新登录。",
+                    "Your session has ended. Sign in again.",
+                )),
+            );
             if let Ok(v) = header::HeaderValue::from_str(&crate::auth::clear_session_cookie(
                 crate::auth::is_https(&req),
             )) {
@@ -316,9 +341,11 @@ pub async fn page(req: HttpRequest) -> ApiResult<HttpResponse> {
         Credential::Valid(p, _) if p.role != crate::auth::Role::Operator => {
             Err(ApiError::Forbidden("only operators may see the dashboard"))
         }
-        Credential::Valid(..) => Ok(html(
+        Credential::Valid(..) => Ok(crate::pages::render(
             StatusCode::OK,
-            DASHBOARD_HTML.replace("{{lang}}", crate::pages::Lang::of(&req).tag()),
+            &Dashboard {
+                lang: Lang::of(&req),
+            },
         )),
     }
 }
@@ -379,8 +406,12 @@ pub async fn sign_in(
             ))
         } else {
             Ok(sign_in_page(
+                &req,
                 StatusCode::BAD_REQUEST,
-                "Paste an operator token to sign in.",
+                Some((
+                    "请粘贴运营令牌后登录。",
+                    "Paste an operator token to sign in.",
+                )),
             ))
         };
     }
@@ -389,8 +420,12 @@ pub async fn sign_in(
             Err(e)
         } else {
             Ok(sign_in_page(
+                &req,
                 StatusCode::TOO_MANY_REQUESTS,
-                "Too many sign-in attempts. Try again in a minute.",
+                Some((
+                    "登录尝试次数过多，请一分钟后再试。",
+                    "Too many sign-in attempts. Try again in a minute.",
+                )),
             ))
         };
     }
@@ -398,11 +433,17 @@ pub async fn sign_in(
     let refusal = match &verified {
         Err(_) => Some((
             StatusCode::UNAUTHORIZED,
-            "That token is not valid or has expired.",
+            (
+                "这个令牌无效或已过期。",
+                "That token is not valid or has expired.",
+            ),
         )),
         Ok(p) if p.role != crate::auth::Role::Operator => Some((
             StatusCode::FORBIDDEN,
-            "That token is not an operator's: only operators may sign in here.",
+            (
+                "这不是运营人员的令牌：只有运营人员可以在这里登录。",
+                "That token is not an operator's: only operators may sign in here.",
+            ),
         )),
         Ok(_) => None,
     };
@@ -414,7 +455,7 @@ pub async fn sign_in(
                 ApiError::Unauthorized("the token is not valid or has expired")
             })
         } else {
-            Ok(sign_in_page(status, message))
+            Ok(sign_in_page(&req, status, Some(message)))
         };
     }
     let principal = verified.map_err(|_| ApiError::Unauthorized("the token is not valid"))?;

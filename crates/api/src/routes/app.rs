@@ -3,14 +3,20 @@
 //! in the URL fragment, `/app#token=<jwt>`. The fragment never reaches a
 //! server or a log; the script keeps the token in the tab's session storage
 //! and does everything through the public API, as any client would. The
-//! only thing the page carries from the server is the operator's crisis
-//! lines, for anyone in danger now.
-use crate::pages::{self, escape, Lang};
+//! only thing the page carries from the server is the crisis lines, for
+//! anyone who needs help now.
+use crate::pages::{self, Lang};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-const APP_HTML: &str = include_str!("../../assets/app.html");
+/// The page (`templates/app.html`).
+#[derive(askama::Template)]
+#[template(path = "app.html")]
+struct App {
+    lang: Lang,
+    crisis: Vec<Vec<Piece>>,
+}
 
 #[utoipa::path(get, path = "/app", tag = "seekers",
     description = "The reference seeker app for a seeker's browser, in Chinese (default) or \
@@ -19,18 +25,27 @@ const APP_HTML: &str = include_str!("../../assets/app.html");
     responses((status = 200, description = "the app", content_type = "text/html")))]
 pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let lang = Lang::of(&req);
-    pages::html(
+    pages::render(
         StatusCode::OK,
-        APP_HTML
-            .replace("{{lang}}", lang.tag())
-            .replace("{{crisis}}", &crisis_list(&state.config.crisis_lines, lang)),
+        &App {
+            lang,
+            crisis: crisis_lines(&state.config.crisis_lines, lang),
+        },
     )
 }
 
-/// The crisis box's list: the configured psychological-aid lines first, one
-/// item per line of `ANXIN_CRISIS_LINES`, then the emergency numbers; every
-/// number a `tel:` link, so one tap on a phone calls it.
-pub fn crisis_list(configured: &str, lang: Lang) -> String {
+/// A run of a crisis line's text: plain, or a number to call (`tel`, its
+/// digits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    pub text: String,
+    pub tel: Option<String>,
+}
+
+/// The crisis box's lines: the configured psychological-aid lines first, one
+/// per line of `ANXIN_CRISIS_LINES`, then the emergency numbers; every
+/// number one tap to call.
+pub fn crisis_lines(configured: &str, lang: Lang) -> Vec<Vec<Piece>> {
     let emergency = [
         lang.pick("急救 120", "Ambulance 120"),
         lang.pick("报警 110", "Police 110"),
@@ -40,15 +55,20 @@ pub fn crisis_list(configured: &str, lang: Lang) -> String {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .chain(emergency)
-        .map(|line| format!("<li>{}</li>", with_tel_links(line)))
+        .map(pieces)
         .collect()
 }
 
-/// Escapes `line` and makes each phone number in it a `tel:` link: three or
-/// more digits in a row, or five or more grouped by dashes or single spaces.
-fn with_tel_links(line: &str) -> String {
+/// `line` cut into text and phone numbers: three or more digits in a row,
+/// or five or more grouped by dashes or single spaces (110, 12356,
+/// 400-161-9995, but not hours such as "8-22").
+fn pieces(line: &str) -> Vec<Piece> {
     let chars: Vec<char> = line.chars().collect();
-    let mut out = String::new();
+    let mut out: Vec<Piece> = Vec::new();
+    let mut push = |text: String, tel: Option<String>| match out.last_mut() {
+        Some(last) if last.tel.is_none() && tel.is_none() => last.text.push_str(&text),
+        _ => out.push(Piece { text, tel }),
+    };
     let mut i = 0;
     while i < chars.len() {
         if !chars[i].is_ascii_digit() {
@@ -56,7 +76,7 @@ fn with_tel_links(line: &str) -> String {
             while i < chars.len() && !chars[i].is_ascii_digit() {
                 i += 1;
             }
-            out.push_str(&escape(&chars[start..i].iter().collect::<String>()));
+            push(chars[start..i].iter().collect(), None);
             continue;
         }
         // A run of digits, joined across one dash or space between digits.
@@ -73,13 +93,9 @@ fn with_tel_links(line: &str) -> String {
         }
         let shown: String = chars[start..end].iter().collect();
         let digits: String = shown.chars().filter(char::is_ascii_digit).collect();
-        // 110, 12356, 400-161-9995 — but not hours such as "8-22".
         let grouped = digits.len() < shown.chars().count();
-        if digits.len() >= if grouped { 5 } else { 3 } {
-            out.push_str(&format!(r#"<a href="tel:{digits}">{}</a>"#, escape(&shown)));
-        } else {
-            out.push_str(&escape(&shown));
-        }
+        let dialable = digits.len() >= if grouped { 5 } else { 3 };
+        push(shown, dialable.then_some(digits));
         i = end;
     }
     out
@@ -89,27 +105,66 @@ fn with_tel_links(line: &str) -> String {
 mod tests {
     use super::*;
 
+    fn text(t: &str) -> Piece {
+        Piece {
+            text: t.into(),
+            tel: None,
+        }
+    }
+
+    fn tel(shown: &str, digits: &str) -> Piece {
+        Piece {
+            text: shown.into(),
+            tel: Some(digits.into()),
+        }
+    }
+
     #[test]
-    fn configured_lines_come_first_then_the_emergency_numbers_each_a_tel_link() {
-        let html = crisis_list(
+    fn configured_lines_come_first_then_the_emergency_numbers_each_one_to_call() {
+        let lines = crisis_lines(
             "全国心理援助热线 12356\nHope line 400-161-9995 (24 h) <b>",
             Lang::Zh,
         );
         assert_eq!(
-            html,
-            "<li>全国心理援助热线 <a href=\"tel:12356\">12356</a></li>\
-             <li>Hope line <a href=\"tel:4001619995\">400-161-9995</a> (24 h) &lt;b&gt;</li>\
-             <li>急救 <a href=\"tel:120\">120</a></li>\
-             <li>报警 <a href=\"tel:110\">110</a></li>"
+            lines,
+            vec![
+                vec![text("全国心理援助热线 "), tel("12356", "12356")],
+                vec![
+                    text("Hope line "),
+                    tel("400-161-9995", "4001619995"),
+                    text(" (24 h) <b>")
+                ],
+                vec![text("急救 "), tel("120", "120")],
+                vec![text("报警 "), tel("110", "110")],
+            ]
         );
     }
 
     #[test]
-    fn grouped_numbers_are_one_link_and_short_figures_none() {
+    fn grouped_numbers_are_one_and_short_figures_are_text() {
         assert_eq!(
-            with_tel_links("Call 010 8295 1332, 8-22 h"),
-            "Call <a href=\"tel:01082951332\">010 8295 1332</a>, 8-22 h"
+            pieces("Call 010 8295 1332, 8-22 h"),
+            vec![
+                text("Call "),
+                tel("010 8295 1332", "01082951332"),
+                text(", 8-22 h")
+            ]
         );
-        assert_eq!(crisis_list("", Lang::En).matches("<li>").count(), 2);
+        assert_eq!(crisis_lines("", Lang::En).len(), 2);
+    }
+
+    #[test]
+    fn the_page_escapes_what_the_operator_configured() {
+        use askama::Template;
+        let page = App {
+            lang: Lang::En,
+            crisis: crisis_lines("<script>alert(1)</script> 12356", Lang::En),
+        }
+        .render()
+        .unwrap();
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(page.contains("&#60;script&#62;") || page.contains("&lt;script&gt;"));
+        assert!(page.contains(r#"<a href="tel:12356">12356</a>"#));
+        assert!(page.contains(r#"<html lang="en">"#));
     }
 }

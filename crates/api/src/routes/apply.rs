@@ -6,87 +6,83 @@
 //! approving it there makes the applicant's first sign-in link.
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::flows;
-use crate::pages::{self, escape, form_field, form_values, Lang};
+use crate::pages::{self, form_field, form_values, Lang};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use anxin_domain::expert::{ExpertInput, ExpertStatus};
+use anxin_domain::region::Regions;
 use anxin_domain::vocabulary::{self, Term};
 use anxin_store::audit::Actor;
 
-fn boxes(lang: Lang, name: &str, options: &[Term], ticked: &[String]) -> String {
-    options
+/// One choice of a list on the form: its code, its name in the page's
+/// language, and whether it was chosen.
+struct Choice {
+    code: String,
+    name: String,
+    chosen: bool,
+}
+
+fn choices(lang: Lang, terms: &[Term], ticked: &[String]) -> Vec<Choice> {
+    terms
         .iter()
-        .map(|term| {
-            let checked = if ticked.iter().any(|t| t == term.code) { " checked" } else { "" };
-            format!(
-                r#"<label class="tick"><input type="checkbox" name="{name}" value="{value}"{checked}> {label}</label>"#,
-                value = term.code,
-                label = lang.pick(term.zh, term.en)
-            )
+        .map(|term| Choice {
+            code: term.code.into(),
+            name: lang.pick(term.zh, term.en).into(),
+            chosen: ticked.iter().any(|t| t == term.code),
         })
         .collect()
 }
 
-/// The form, filled with what was sent (escaped), and a notice.
+/// The form (`templates/apply.html`).
+#[derive(askama::Template)]
+#[template(path = "apply.html")]
+struct ApplyForm<'a> {
+    lang: Lang,
+    title: &'a str,
+    input: &'a ExpertInput,
+    bio: &'a str,
+    notice: Option<&'a str>,
+    regions: Vec<Choice>,
+    languages: Vec<Choice>,
+    topics: Vec<Choice>,
+}
+
+/// The form, filled with what was sent, and a notice.
 fn form_page(
     lang: Lang,
     status: StatusCode,
     input: &ExpertInput,
     notice: Option<&str>,
+    regions: &Regions,
 ) -> HttpResponse {
-    let t = |zh, en| lang.pick(zh, en);
-    let notice = notice
-        .map(|n| format!(r#"<p class="notice" role="alert">{}</p>"#, escape(n)))
-        .unwrap_or_default();
-    let body = format!(
-        r#"<p>{intro}</p>
-    {notice}
-    <form method="post" action="/apply?lang={lang_q}" class="apply">
-      <label for="display_name">{name}</label>
-      <input id="display_name" name="display_name" required maxlength="80" value="{display_name}" autocomplete="name">
-      <label for="phone">{phone}</label>
-      <input id="phone" name="phone" required type="tel" inputmode="tel" placeholder="138 0000 0000" value="{phone_v}" autocomplete="tel">
-      <label for="region">{region}</label>
-      <input id="region" name="region" required maxlength="64" value="{region_v}" placeholder="{region_eg}">
-      <label for="timezone">{tz}</label>
-      <input id="timezone" name="timezone" required value="{tz_v}">
-      <fieldset><legend>{langs}</legend>{lang_boxes}</fieldset>
-      <fieldset><legend>{specs}</legend>{spec_boxes}</fieldset>
-      <label for="bio">{bio}</label>
-      <textarea id="bio" name="bio" maxlength="2000" rows="4">{bio_v}</textarea>
-      <button type="submit" id="apply">{send}</button>
-    </form>
-    <p class="hint">{after}</p>"#,
-        lang_q = lang.pick("zh", "en"),
-        intro = t(
-            "欢迎加入安心的志愿者团队（心理咨询师、社工）。提交后，工作人员会审核并联系你；通过后你会收到一个登录链接。",
-            "Join Anxin's volunteers (psychologists, social workers). Our staff review every application and contact you; once approved you receive a sign-in link."
-        ),
-        name = t("称呼（来访者会看到）", "Name (seekers see it)"),
-        display_name = escape(&input.display_name),
-        phone = t("手机号（只有工作人员和呼叫系统使用，来访者看不到）", "Phone (used by staff and the call system only; seekers never see it)"),
-        phone_v = escape(&input.phone),
-        region = t("所在地区", "Region"),
-        region_v = escape(&input.region),
-        region_eg = t("例如：湖北", "e.g. hubei"),
-        tz = t("时区", "Time zone"),
-        tz_v = escape(&input.timezone),
-        langs = t("可使用的语言", "Languages you speak"),
-        lang_boxes = boxes(lang, "languages", vocabulary::LANGUAGES, &input.languages),
-        specs = t("擅长领域", "What you help with"),
-        spec_boxes = boxes(lang, "specialties", vocabulary::TOPICS, &input.specialties),
-        bio = t("简介（资质、经验）", "About you (qualifications, experience)"),
-        bio_v = escape(input.bio.as_deref().unwrap_or("")),
-        send = t("提交申请", "Apply"),
-        after = t(
-            "你的手机号会加密保存，不会显示给来访者。",
-            "Your number is stored encrypted and is never shown to seekers."
-        ),
-    );
-    pages::html(
+    let chosen = regions
+        .resolve("region", &input.region)
+        .ok()
+        .map(|r| r.code.clone());
+    pages::render(
         status,
-        pages::card_page(lang, t("申请成为志愿专家", "Volunteer as an expert"), &body),
+        &ApplyForm {
+            lang,
+            title: lang.pick("申请成为志愿专家", "Volunteer as an expert"),
+            input,
+            bio: input.bio.as_deref().unwrap_or(""),
+            notice,
+            regions: regions
+                .all()
+                .iter()
+                .map(|r| Choice {
+                    code: r.code.clone(),
+                    name: match lang {
+                        Lang::Zh => r.name_zh.clone(),
+                        Lang::En => r.name_en.clone(),
+                    },
+                    chosen: chosen.as_deref() == Some(r.code.as_str()),
+                })
+                .collect(),
+            languages: choices(lang, vocabulary::LANGUAGES, &input.languages),
+            topics: choices(lang, vocabulary::TOPICS, &input.specialties),
+        },
     )
 }
 
@@ -128,8 +124,15 @@ fn blank() -> ExpertInput {
     description = "The public application form (zh-CN, or English by `Accept-Language` / \
                    `?lang=en`). It posts to `POST /apply`.",
     responses((status = 200, description = "the form", content_type = "text/html")))]
-pub async fn page(req: HttpRequest) -> HttpResponse {
-    form_page(Lang::of(&req), StatusCode::OK, &blank(), None)
+pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let regions = flows::regions::all(&state).await?;
+    Ok(form_page(
+        Lang::of(&req),
+        StatusCode::OK,
+        &blank(),
+        None,
+        &regions,
+    ))
 }
 
 #[utoipa::path(post, path = "/apply", tag = "experts",
@@ -172,13 +175,16 @@ pub async fn submit(
                 "谢谢你！申请已收到。工作人员审核后会通过你留下的电话联系你。",
                 "Thank you! Your application is in. Our staff will review it and contact you on the number you gave.",
             );
-            Ok(pages::html(
+            Ok(pages::render(
                 StatusCode::CREATED,
-                pages::card_page(
+                &pages::Message {
                     lang,
-                    lang.pick("申请已提交", "Application sent"),
-                    &format!(r#"<p role="status" id="thanks">{thanks}</p>"#),
-                ),
+                    title: lang.pick("申请已提交", "Application sent"),
+                    text: thanks,
+                    id: Some("thanks"),
+                    role: Some("status"),
+                    notice: false,
+                },
             ))
         }
         Err(e @ ApiError::Unprocessable { .. }) if !crate::routes::sign_in::wants_html(&req) => {
@@ -195,7 +201,7 @@ pub async fn submit(
                     "时区不对，例如 Asia/Shanghai。",
                     "That time zone is not known, e.g. Asia/Shanghai.",
                 ),
-                "region" => lang.pick("请填写所在地区。", "Please give your region."),
+                "region" => lang.pick("请选择你所在的省份。", "Please choose your province."),
                 f if f.starts_with("languages") => {
                     lang.pick("请至少选择一种语言。", "Please tick at least one language.")
                 }
@@ -210,6 +216,7 @@ pub async fn submit(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &input,
                 Some(which),
+                &*flows::regions::all(&state).await?,
             ))
         }
         Err(e) => Err(e),

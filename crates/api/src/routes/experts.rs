@@ -13,17 +13,9 @@ use anxin_domain::availability::AvailabilityInput;
 use anxin_domain::expert::{ExpertInput, ExpertStatus};
 use anxin_domain::ids::ExpertId;
 use anxin_domain::seeker::alias;
-use anxin_store::audit::Actor;
 use anxin_store::bookings;
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
-
-fn actor(principal: &crate::auth::Principal) -> Actor {
-    Actor {
-        role: principal.role.as_str(),
-        id: principal.sub.clone(),
-    }
-}
 
 #[utoipa::path(post, path = "/v1/experts", tag = "experts", request_body = ExpertInput,
     description = "Creates an expert, approved at once.",
@@ -39,7 +31,7 @@ pub async fn create_expert(
         &state,
         &body.0,
         ExpertStatus::Approved,
-        Some(&actor(&auth.principal)),
+        Some(&auth.principal.actor()),
     )
     .await?;
     Ok(HttpResponse::Created().json(ExpertCreated {
@@ -81,7 +73,7 @@ async fn set_status(
     status: ExpertStatus,
 ) -> ApiResult<HttpResponse> {
     let id = ExpertId(path_id("id", raw_id)?);
-    let done = flows::experts::set_status(state, &actor(&auth.principal), id, status, None).await?;
+    let done = flows::experts::set_status(state, &auth.principal.actor(), id, status, None).await?;
     Ok(HttpResponse::Ok().json(ExpertStatusView {
         id: id.0,
         status,
@@ -167,7 +159,7 @@ pub async fn put_availability(
         id,
         &availability,
         Utc::now(),
-        Some(&actor(&auth.principal)),
+        Some(&auth.principal.actor()),
     )
     .await?;
     Ok(HttpResponse::Ok().json(AvailabilitySaved {

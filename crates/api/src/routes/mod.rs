@@ -6,6 +6,8 @@ pub mod experts;
 pub mod payments;
 pub mod portal;
 pub mod referrals;
+pub mod regions;
+pub mod resources;
 pub mod seekers;
 pub mod service;
 pub mod sign_in;

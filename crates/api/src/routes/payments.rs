@@ -4,7 +4,7 @@ use crate::auth::{AnyRole, Authorized, Role, SeekerSession};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::path_id;
 use crate::flows;
-use crate::pages::{self, card_page, escape, Lang};
+use crate::pages::{self, Lang};
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -140,19 +140,23 @@ async fn simulated_payment(state: &AppState, id: &str) -> ApiResult<PaymentRow> 
     Ok(payment)
 }
 
-/// What the cashier says the fee is for: the expert and the time, in
-/// Beijing time (the service's clock; China keeps no summer time).
-fn paid_for_line(lang: Lang, expert: &str, starts_at: DateTime<Utc>) -> String {
-    let at = anxin_domain::clock::beijing(starts_at);
-    let when = match lang {
-        Lang::Zh => at.format("%-m月%-d日 %H:%M（北京时间）").to_string(),
-        Lang::En => at.format("%-d %b, %H:%M (Beijing time)").to_string(),
-    };
-    format!(
-        r#"<p id="paid-for">{for_} <strong>{expert}</strong> · {when}</p>"#,
-        for_ = lang.pick("预约：", "For a call with"),
-        expert = escape(expert),
-    )
+/// The simulated cashier (`templates/cashier.html`).
+#[derive(askama::Template)]
+#[template(path = "cashier.html")]
+struct Cashier<'a> {
+    lang: Lang,
+    title: &'a str,
+    expert: &'a str,
+    /// The slot's start in Beijing time (the service's clock; China keeps
+    /// no summer time).
+    when: String,
+    amount: String,
+    status: &'a str,
+    notice: Option<&'a str>,
+    pending: bool,
+    /// Paid: the page moves back to the app by itself (the hold is still
+    /// counting down there).
+    paid: bool,
 }
 
 fn simulated_page(
@@ -160,16 +164,9 @@ fn simulated_page(
     p: &PaymentRow,
     (expert, starts_at): (&str, DateTime<Utc>),
     notice: Option<&str>,
-) -> String {
+) -> HttpResponse {
     let t = |zh, en| lang.pick(zh, en);
-    let amount = format!("¥{}", yuan(p.amount_minor));
-    let action = match p.status {
-        PaymentStatus::Pending => format!(
-            r#"<form method="post"><button type="submit" class="primary">{pay} {amount}</button></form>"#,
-            pay = t("支付", "Pay"),
-        ),
-        _ => String::new(),
-    };
+    let at = anxin_domain::clock::beijing(starts_at);
     let status = match p.status {
         PaymentStatus::Pending => t("待支付", "Waiting for payment"),
         PaymentStatus::Paid => t(
@@ -181,38 +178,27 @@ fn simulated_page(
             "This payment expired and nothing was charged. Go back to the app to choose a time again.",
         ),
         PaymentStatus::Refunded => t("已全额退款。", "Refunded in full."),
-        PaymentStatus::Failed => t("支付没有成功，没有扣款。", "The payment did not go through; nothing was charged."),
+        PaymentStatus::Failed => t(
+            "支付没有成功，没有扣款。",
+            "The payment did not go through; nothing was charged.",
+        ),
     };
-    // Paid: back to the app by itself (the hold is still counting down).
-    let back_after = (p.status == PaymentStatus::Paid).then_some(2);
-    let body = format!(
-        r#"<p class="notice">{simulated}</p>
-{paid_for}
-<p>{fee_label}: <strong id="amount">{amount}</strong></p>
-<p class="hint">{why}</p>
-<p id="status" role="status">{status}</p>
-{notice}
-{action}
-<p><a href="/app" id="back" class="{back_class}">{back}</a></p>"#,
-        simulated = t(
-            "模拟支付：开发环境，不会扣款。",
-            "Simulated payment: development only, no money moves."
-        ),
-        paid_for = paid_for_line(lang, expert, starts_at),
-        fee_label = t("预约费", "Booking fee"),
-        why = t(
-            "象征性收费，用来减少约了不来。开始前取消，或因专家一方没能接通，都会全额退还。",
-            "A token fee that keeps bookings for people who mean to come. Cancel before the start, or if the call fails on the expert's side, and it is refunded in full."
-        ),
-        notice = notice
-            .map(|n| format!(r#"<p class="ok">{}</p>"#, escape(n)))
-            .unwrap_or_default(),
-        back_class = if back_after.is_some() { "button primary" } else { "" },
-        back = t("返回应用", "Back to the app"),
-    );
-    pages::with_refresh(
-        card_page(lang, t("支付预约费", "Pay the booking fee"), &body),
-        back_after.map(|secs| (secs, "/app")),
+    pages::render(
+        StatusCode::OK,
+        &Cashier {
+            lang,
+            title: t("支付预约费", "Pay the booking fee"),
+            expert,
+            when: match lang {
+                Lang::Zh => at.format("%-m月%-d日 %H:%M（北京时间）").to_string(),
+                Lang::En => at.format("%-d %b, %H:%M (Beijing time)").to_string(),
+            },
+            amount: format!("¥{}", yuan(p.amount_minor)),
+            status,
+            notice,
+            pending: p.status == PaymentStatus::Pending,
+            paid: p.status == PaymentStatus::Paid,
+        },
     )
 }
 
@@ -228,9 +214,11 @@ pub async fn simulated_get(
 ) -> ApiResult<HttpResponse> {
     let payment = simulated_payment(&state, &id).await?;
     let paid_for = flows::payments::paid_for(&state, &payment).await?;
-    Ok(pages::html(
-        StatusCode::OK,
-        simulated_page(Lang::of(&req), &payment, (&paid_for.0, paid_for.1), None),
+    Ok(simulated_page(
+        Lang::of(&req),
+        &payment,
+        (&paid_for.0, paid_for.1),
+        None,
     ))
 }
 
@@ -250,9 +238,11 @@ pub async fn simulated_pay(
     let paid_for = flows::payments::paid_for(&state, &payment).await?;
     let lang = Lang::of(&req);
     let notice = (marked == MarkPaid::Paid).then(|| lang.pick("支付成功。", "Payment received."));
-    Ok(pages::html(
-        StatusCode::OK,
-        simulated_page(lang, &payment, (&paid_for.0, paid_for.1), notice),
+    Ok(simulated_page(
+        lang,
+        &payment,
+        (&paid_for.0, paid_for.1),
+        notice,
     ))
 }
 

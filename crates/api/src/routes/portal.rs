@@ -8,21 +8,28 @@ use crate::pages::{self, Lang};
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
 
-const PORTAL_HTML: &str = include_str!("../../assets/expert.html");
-
 fn signed_out_page(lang: Lang) -> HttpResponse {
-    let how = lang.pick(
-        "请打开热线工作人员发给你的登录链接。链接只能使用一次；如已失效，请索取新的链接。",
-        "Open the sign-in link the hotline's staff sent you. Each link works once; if yours no longer does, ask for a new one.",
-    );
-    pages::html(
+    pages::render(
         StatusCode::OK,
-        pages::card_page(
+        &pages::Message {
             lang,
-            lang.pick("专家登录", "Expert sign-in"),
-            &format!("<p>{how}</p>"),
-        ),
+            title: lang.pick("专家登录", "Expert sign-in"),
+            text: lang.pick(
+                "请打开热线工作人员发给你的登录链接。链接只能使用一次；如已失效，请索取新的链接。",
+                "Open the sign-in link the hotline's staff sent you. Each link works once; if yours no longer does, ask for a new one.",
+            ),
+            id: None,
+            role: None,
+            notice: false,
+        },
     )
+}
+
+/// The portal (`templates/expert.html`); its script draws the rest.
+#[derive(askama::Template)]
+#[template(path = "expert.html")]
+struct Portal {
+    lang: Lang,
 }
 
 #[utoipa::path(get, path = "/expert", tag = "experts",
@@ -37,10 +44,9 @@ fn signed_out_page(lang: Lang) -> HttpResponse {
 pub async fn page(req: HttpRequest) -> ApiResult<HttpResponse> {
     let lang = Lang::of(&req);
     match crate::auth::credential(&req).await {
-        Credential::Valid(p, _) if p.role == Role::Expert => Ok(pages::html(
-            StatusCode::OK,
-            PORTAL_HTML.replace("{{lang}}", lang.tag()),
-        )),
+        Credential::Valid(p, _) if p.role == Role::Expert => {
+            Ok(pages::render(StatusCode::OK, &Portal { lang }))
+        }
         Credential::Valid(..) => Err(ApiError::Forbidden("the portal is for experts")),
         Credential::Invalid(ApiError::Unavailable(m), _) => Err(ApiError::Unavailable(m)),
         Credential::Invalid(e, crate::auth::Via::Bearer) => Err(e),

@@ -58,6 +58,8 @@ pub async fn slate(
             without_topic: w.without_topic,
             without_filters: w.without_filters,
         }),
+        service_open: slate.service_open,
+        hotlines: slate.hotlines.into_iter().map(Into::into).collect(),
         experts: slate
             .experts
             .into_iter()
@@ -67,6 +69,7 @@ pub async fn slate(
                 languages: e.expert.languages,
                 specialties: e.expert.specialties,
                 region: e.expert.region,
+                local: e.local,
                 next_slots: e
                     .slots
                     .into_iter()
@@ -116,19 +119,17 @@ pub async fn my_bookings(
 
 #[utoipa::path(put, path = "/v1/seekers/me", tag = "seekers", request_body = SeekerUpdate,
     responses((status = 200, body = SeekerView),
-              (status = 422, body = ErrorBody, description = "`invalid_input`: region is blank once trimmed")),
+              (status = 422, body = ErrorBody, description = "`invalid_input`: region names no region (a code such as `CN-HB` or a pinyin name such as `hubei`)")),
     security(("bearer" = [])))]
 pub async fn update_me(
     session: SeekerSession,
     state: web::Data<AppState>,
     body: Json<SeekerUpdate>,
 ) -> ApiResult<HttpResponse> {
-    let region = body
-        .0
-        .region
-        .as_deref()
-        .map(|r| anxin_domain::expert::text("region", r, 64))
-        .transpose()?;
+    let region = match body.0.region.as_deref() {
+        Some(raw) => Some(flows::regions::resolve(&state, "region", raw).await?),
+        None => None,
+    };
     let row = flows::seekers::update(
         &state,
         &session.principal,

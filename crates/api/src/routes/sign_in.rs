@@ -5,7 +5,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::path_id;
 use crate::flows;
 use crate::flows::sign_in::{Started, LINK_PATH};
-use crate::pages::{self, escape, Lang};
+use crate::pages::{self, Lang};
 use crate::state::{AppState, KeyedLimiter};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -62,59 +62,58 @@ fn secret(raw: &str) -> ApiResult<&str> {
     }
 }
 
+/// A sign-in link's page with its button (`templates/sign_in_link.html`).
+#[derive(askama::Template)]
+#[template(path = "sign_in_link.html")]
+struct LinkPage<'a> {
+    lang: Lang,
+    title: &'a str,
+    action: &'a str,
+}
+
 /// The link's page: the button that signs in, or why it can't.
 fn link_page(lang: Lang, path: &str, refusal: Option<&ApiError>) -> HttpResponse {
     let t = |zh, en| lang.pick(zh, en);
-    let (status, body) = match refusal {
-        None => (
+    let title = t("登录安心", "Sign in to Anxin");
+    let Some(e) = refusal else {
+        return pages::render(
             StatusCode::OK,
-            format!(
-                r#"<p>{intro}</p>
-    <form method="post" action="{action}">
-      <button type="submit" id="sign-in">{button}</button>
-    </form>
-    <p class="hint">{once}</p>"#,
-                intro = t(
-                    "这是发给你的安心登录链接。按下方按钮登录。",
-                    "This is your sign-in link to Anxin. Press the button to sign in."
-                ),
-                action = escape(path),
-                button = t("登录", "Sign in"),
-                once = t(
-                    "链接只能使用一次，并会过期。请不要转发给他人。",
-                    "The link works once and expires. Please don't forward it."
-                ),
-            ),
-        ),
-        Some(e) => {
-            use actix_web::ResponseError;
-            let why = match e.code() {
-                crate::error::ErrorCode::SignInLinkUsed => t(
-                    "此登录链接已使用过。请向热线工作人员索取新的链接。",
-                    "This sign-in link was already used. Ask the hotline's staff for a new one.",
-                ),
-                crate::error::ErrorCode::SignInLinkExpired => t(
-                    "此登录链接已过期。请向热线工作人员索取新的链接。",
-                    "This sign-in link has expired. Ask the hotline's staff for a new one.",
-                ),
-                crate::error::ErrorCode::RateLimited => t(
-                    "尝试次数过多，请稍后再试。",
-                    "Too many attempts. Please try again in a minute.",
-                ),
-                _ => t(
-                    "此登录链接无效。请检查链接是否完整，或索取新的链接。",
-                    "This sign-in link is not valid. Check that it is complete, or ask for a new one.",
-                ),
-            };
-            (
-                e.status_code(),
-                format!(r#"<p class="notice" role="alert">{why}</p>"#),
-            )
-        }
+            &LinkPage {
+                lang,
+                title,
+                action: path,
+            },
+        );
     };
-    pages::html(
-        status,
-        pages::card_page(lang, t("登录安心", "Sign in to Anxin"), &body),
+    use actix_web::ResponseError;
+    let why = match e.code() {
+        crate::error::ErrorCode::SignInLinkUsed => t(
+            "此登录链接已使用过。请向热线工作人员索取新的链接。",
+            "This sign-in link was already used. Ask the hotline's staff for a new one.",
+        ),
+        crate::error::ErrorCode::SignInLinkExpired => t(
+            "此登录链接已过期。请向热线工作人员索取新的链接。",
+            "This sign-in link has expired. Ask the hotline's staff for a new one.",
+        ),
+        crate::error::ErrorCode::RateLimited => t(
+            "尝试次数过多，请稍后再试。",
+            "Too many attempts. Please try again in a minute.",
+        ),
+        _ => t(
+            "此登录链接无效。请检查链接是否完整，或索取新的链接。",
+            "This sign-in link is not valid. Check that it is complete, or ask for a new one.",
+        ),
+    };
+    pages::render(
+        e.status_code(),
+        &pages::Message {
+            lang,
+            title,
+            text: why,
+            id: None,
+            role: Some("alert"),
+            notice: true,
+        },
     )
 }
 

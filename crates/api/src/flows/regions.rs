@@ -1,0 +1,52 @@
+//! Regions: reading a region as people write it, and the phased roll-out.
+//! The list is read from Postgres and kept briefly in each instance; a
+//! region opened or closed here is seen at once on this instance and within
+//! `REGIONS_TTL` on the others.
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::token::Principal;
+use anxin_domain::region::{Region, Regions};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long an instance trusts its copy of the regions' open switches.
+pub const REGIONS_TTL: Duration = Duration::from_secs(5);
+
+/// Every region, with its open switch.
+pub async fn all(state: &AppState) -> ApiResult<Arc<Regions>> {
+    if let Some((at, regions)) = state.regions.read().await.as_ref() {
+        if at.elapsed() < REGIONS_TTL {
+            return Ok(regions.clone());
+        }
+    }
+    let regions = Arc::new(Regions::new(anxin_store::regions::list(&state.pool).await?));
+    *state.regions.write().await = Some((Instant::now(), regions.clone()));
+    Ok(regions)
+}
+
+/// The code of the region `raw` names (code or pinyin, any case; see
+/// `Regions::resolve`); 422 naming `field` otherwise.
+pub async fn resolve(state: &AppState, field: &str, raw: &str) -> ApiResult<String> {
+    Ok(all(state).await?.resolve(field, raw)?.code.clone())
+}
+
+/// Opens or closes a region (audited). 404 for an unknown one.
+pub async fn set_open(
+    state: &AppState,
+    principal: &Principal,
+    raw: &str,
+    open: bool,
+) -> ApiResult<Region> {
+    let code = all(state)
+        .await?
+        .resolve("code", raw)
+        .map_err(|_| ApiError::NotFound("region"))?
+        .code
+        .clone();
+    let region = anxin_store::regions::set_open(&state.pool, &principal.actor(), &code, open)
+        .await?
+        .ok_or(ApiError::NotFound("region"))?;
+    *state.regions.write().await = None;
+    tracing::info!(region = %region.code, open, "region switched");
+    Ok(region)
+}
