@@ -5,6 +5,7 @@ use anxin_api::{flows, AppState};
 use anxin_domain::availability::{AvailabilityInput, Weekday, WeeklyInput};
 use anxin_domain::expert::{ExpertInput, ExpertStatus};
 use anxin_domain::ids::ExpertId;
+use anxin_domain::organisation::OrganisationKind;
 use anxin_domain::resource::{ResourceInput, ResourceKind};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -63,6 +64,7 @@ pub fn expert(i: usize, rng: &mut StdRng) -> (ExpertId, ExpertInput, Availabilit
         specialties,
         region: REGIONS[rng.gen_range(0..REGIONS.len())].into(),
         bio: Some("Volunteer counsellor with the psychological-aid hotline.".into()),
+        organisation_id: None,
     };
     // Volunteers give what they can: some an evening or two, some most days;
     // mornings, afternoons or evenings.
@@ -128,6 +130,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
     }
     anxin_api::flows::slate::invalidate(state).await;
     seed_resources(state).await?;
+    seed_organisations(state).await?;
     Ok(Seeded {
         created,
         total: DEMO_EXPERTS,
@@ -198,6 +201,60 @@ async fn seed_resources(state: &AppState) -> anyhow::Result<()> {
         flows::resources::create(state, &input)
             .await
             .map_err(|e| anyhow::anyhow!("demo resource {name}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Three organisations, approved in the first batch, each with the demo
+/// experts of its region as volunteers; added once.
+const ORGANISATIONS: &[(&str, OrganisationKind, &str)] = &[
+    (
+        "武汉市心理咨询师协会",
+        OrganisationKind::Psychological,
+        "CN-HB",
+    ),
+    (
+        "北京社会工作服务中心",
+        OrganisationKind::SocialWork,
+        "CN-BJ",
+    ),
+    (
+        "上海心理援助志愿者联盟",
+        OrganisationKind::Psychological,
+        "CN-SH",
+    ),
+];
+
+async fn seed_organisations(state: &AppState) -> anyhow::Result<()> {
+    use anxin_domain::organisation::{OrganisationInput, OrganisationStatus};
+    let have = anxin_store::organisations::published(&state.pool, None, None).await?;
+    for (name, kind, region) in ORGANISATIONS {
+        if have.iter().any(|o| o.name == *name) {
+            continue;
+        }
+        let input = OrganisationInput {
+            name: (*name).into(),
+            kind: *kind,
+            region: (*region).into(),
+            contact_name: "Demo contact".into(),
+            contact_phone: "+8613800000000".into(),
+            description: "Demo organisation: its region's demo experts volunteer with it.".into(),
+        };
+        let id = flows::organisations::apply(state, &input)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo organisation {name}: {e}"))?;
+        let mut tx = state.pool.begin().await?;
+        anxin_store::organisations::transition(
+            &mut tx,
+            id,
+            &[OrganisationStatus::Applied],
+            OrganisationStatus::Approved,
+            Some(1),
+            None,
+        )
+        .await?;
+        anxin_store::organisations::adopt_demo_experts(&mut tx, id, region).await?;
+        tx.commit().await?;
     }
     Ok(())
 }

@@ -20,6 +20,13 @@
     "urgent": "紧急",
     "routine": "常规",
     "Regions open for booking": "开放预约的地区",
+    "Organisations": "机构", "Published": "已公示", "Kind": "类型", "Contact": "联系人", "Applied": "申请时间",
+    "No organisation is waiting.": "没有待审核的机构。", "Reject": "拒绝", "Suspend": "暂停",
+    "Batch to publish it in (empty: the latest batch)": "公示批次（留空：最新一批）",
+    "Why is it rejected? The organisation is told.": "拒绝原因（会告知机构）：",
+    "Suspend this organisation? Its experts are suspended too; their upcoming calls are handed over or cancelled and refunded.": "确定暂停这个机构吗？它的专家会一并暂停，他们即将到来的通话会转给其他专家，或取消并退款。",
+    "approve the organisation": "批准机构", "reject the organisation": "拒绝机构", "suspend the organisation": "暂停机构",
+    "batch": "第几批", "social_work": "社会工作机构", "psychological": "心理服务机构", "medical": "医疗机构", "other": "其他",
     "The phased roll-out: a seeker of a closed region sees no experts, only that region's hotlines. Every switch is audited.": "分地区逐步开放：未开放地区的求助者看不到专家，只看到当地热线。每次开关都会记入审计日志。",
     "north": "华北、东北", "east": "华东", "central": "华中", "south": "华南", "west": "西部",
     "open or close the region": "开关地区",
@@ -629,6 +636,74 @@
     }
   }
 
+  // Organisations: the vetting queue (from the board) and the published
+  // list (GET /v1/organisations), each with its moves.
+  function organisations(b) {
+    const body = document.querySelector("#pending-organisations tbody");
+    const key = JSON.stringify(b.pending_organisations);
+    if (body.getAttribute("data-key") !== key) {
+      body.setAttribute("data-key", key);
+      clear(body);
+      document.getElementById("pending-organisations-empty").hidden = b.pending_organisations.length > 0;
+      for (const o of b.pending_organisations) {
+        const tr = el("tr", { "data-organisation": o.id });
+        const about = el("details", { class: "bio" });
+        about.appendChild(el("summary", {}, o.name));
+        about.appendChild(el("p", {}, o.description));
+        const cell = el("td");
+        cell.appendChild(about);
+        tr.appendChild(cell);
+        tr.appendChild(el("td", {}, o.kind));
+        tr.appendChild(el("td", {}, regionName(o.region)));
+        tr.appendChild(el("td", {}, o.contact_name + " · " + o.contact_phone));
+        tr.appendChild(el("td", {}, fmt.dateTime(o.applied_at)));
+        const acts = el("div", { class: "actions" });
+        const approve = el("button", { type: "button", class: "approve" }, "Approve");
+        const reject = el("button", { type: "button", class: "decline" }, "Reject");
+        approve.addEventListener("click", async () => {
+          const batch = window.prompt(say("Batch to publish it in (empty: the latest batch)"), "");
+          if (batch === null) return;
+          const body = batch.trim() ? { batch: Number(batch.trim()) } : null;
+          await post("/v1/organisations/" + encodeURIComponent(o.id) + "/approve", body, "approve the organisation");
+          refresh();
+        });
+        reject.addEventListener("click", async () => {
+          const reason = window.prompt(say("Why is it rejected? The organisation is told."), "");
+          if (!reason || !reason.trim()) return;
+          await post("/v1/organisations/" + encodeURIComponent(o.id) + "/reject", { reason: reason.trim() }, "reject the organisation");
+          refresh();
+        });
+        acts.appendChild(approve);
+        acts.appendChild(reject);
+        const td = el("td");
+        td.appendChild(acts);
+        tr.appendChild(td);
+        body.appendChild(tr);
+      }
+    }
+    getJson("/v1/organisations").then((list) => {
+      const ul = document.getElementById("published-organisations");
+      const k = JSON.stringify(list);
+      if (ul.getAttribute("data-key") === k) return;
+      ul.setAttribute("data-key", k);
+      clear(ul);
+      for (const o of list) {
+        const li = el("li", { "data-organisation": o.id });
+        li.appendChild(el("span", {}, o.name + " · " + say(o.kind) + " · " + regionName(o.region) + " · " + say("batch") + " " + o.batch));
+        const stop = el("button", { type: "button", class: "decline" }, "Suspend");
+        stop.addEventListener("click", async () => {
+          if (!window.confirm(say("Suspend this organisation? Its experts are suspended too; their upcoming calls are handed over or cancelled and refunded."))) return;
+          await post("/v1/organisations/" + encodeURIComponent(o.id) + "/suspend", null, "suspend the organisation");
+          refresh();
+        });
+        const acts = el("div", { class: "actions" });
+        acts.appendChild(stop);
+        li.appendChild(acts);
+        ul.appendChild(li);
+      }
+    }).catch((e) => showError(e.message));
+  }
+
   async function vet(id, action, buttons) {
     buttons.forEach((b) => (b.disabled = true));
     const done = await post("/ops/experts/" + encodeURIComponent(id) + "/" + action, null, action + " the expert");
@@ -775,6 +850,7 @@
       upcoming(b);
       pending(b);
       referrals(b);
+      organisations(b);
       for (const k of ["paid", "refunded", "abandoned"]) {
         document.getElementById("payments-" + k).textContent = String(b.payments[k]);
       }

@@ -82,6 +82,35 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(crate::routes::vocabulary::vocabulary),
         )
         .route("/v1/regions", web::get().to(routes::regions::list))
+        .route(
+            "/v1/organisation-applications",
+            web::post().to(routes::organisations::apply),
+        )
+        .route(
+            "/v1/organisations",
+            web::get().to(routes::organisations::list),
+        )
+        .route(
+            "/v1/organisations/{id}/approve",
+            web::post().to(routes::organisations::approve),
+        )
+        .route(
+            "/v1/organisations/{id}/reject",
+            web::post().to(routes::organisations::reject),
+        )
+        .route(
+            "/v1/organisations/{id}/suspend",
+            web::post().to(routes::organisations::suspend),
+        )
+        .route(
+            "/organisations",
+            web::get().to(routes::organisations::list_page),
+        )
+        .service(
+            web::resource("/apply/organisation")
+                .route(web::get().to(routes::organisations::apply_page))
+                .route(web::post().to(routes::organisations::apply_form)),
+        )
         .service(
             web::resource("/v1/resources")
                 .route(web::get().to(routes::resources::list))

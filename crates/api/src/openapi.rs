@@ -37,6 +37,9 @@ pub const SESSION: &str = "session";
     paths(
         service::healthz, service::readyz, service::metrics, openapi, crate::routes::vocabulary::vocabulary,
         crate::routes::regions::list, crate::routes::regions::switch,
+        crate::routes::organisations::apply, crate::routes::organisations::list, crate::routes::organisations::approve,
+        crate::routes::organisations::reject, crate::routes::organisations::suspend, crate::routes::organisations::list_page,
+        crate::routes::organisations::apply_page, crate::routes::organisations::apply_form,
         crate::routes::resources::list, crate::routes::resources::create, crate::routes::resources::update, crate::routes::resources::retire,
         experts::create_expert, experts::apply, experts::approve, experts::suspend,
         experts::get_availability, experts::put_availability, experts::slots, experts::get_me, experts::my_bookings,

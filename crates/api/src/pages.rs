@@ -148,6 +148,49 @@ pub struct Message<'a> {
     pub notice: bool,
 }
 
+/// One choice of a list on a page: its code, its name, whether chosen.
+pub struct Choice {
+    pub code: String,
+    pub name: String,
+    pub chosen: bool,
+}
+
+/// `terms` as choices in `lang`, `chosen` marked.
+pub fn choices(
+    lang: Lang,
+    terms: &[anxin_domain::vocabulary::Term],
+    chosen: &[&str],
+) -> Vec<Choice> {
+    terms
+        .iter()
+        .map(|t| Choice {
+            code: t.code.into(),
+            name: lang.pick(t.zh, t.en).into(),
+            chosen: chosen.contains(&t.code),
+        })
+        .collect()
+}
+
+/// The regions as choices in `lang`, `chosen` (a code) marked.
+pub fn region_choices(
+    lang: Lang,
+    regions: &anxin_domain::region::Regions,
+    chosen: Option<&str>,
+) -> Vec<Choice> {
+    regions
+        .all()
+        .iter()
+        .map(|r| Choice {
+            code: r.code.clone(),
+            name: match lang {
+                Lang::Zh => r.name_zh.clone(),
+                Lang::En => r.name_en.clone(),
+            },
+            chosen: chosen == Some(r.code.as_str()),
+        })
+        .collect()
+}
+
 /// Every field of an `application/x-www-form-urlencoded` body, decoded, in
 /// order; a pair that does not decode is left out.
 pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {

@@ -70,6 +70,10 @@ pub struct ExpertInput {
         )
     )]
     pub bio: Option<String>,
+    /// The organisation applied to (`GET /v1/organisations`); its
+    /// administrators vet the application. Without one, operators do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation_id: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, Clone)]

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod named;
 #[cfg(feature = "openapi")]
 pub mod openapi;
+pub mod organisation;
 pub mod payment;
 pub mod phone;
 pub mod proto;

@@ -8,6 +8,7 @@ pub mod call_tasks;
 pub mod crypto;
 pub mod events;
 pub mod experts;
+pub mod organisations;
 pub mod payments;
 pub mod referrals;
 pub mod regions;

@@ -17,6 +17,7 @@ mod faults;
 mod helpers;
 mod holds;
 mod openapi;
+mod organisations;
 mod payments;
 mod portal;
 mod privacy;

@@ -27,6 +27,19 @@ pub async fn create(
     status: ExpertStatus,
     audited_by: Option<&Actor>,
 ) -> ApiResult<ExpertId> {
+    // A volunteer of an organisation: it must be approved, and their region
+    // is the organisation's unless they give one.
+    let organisation = match input.organisation_id {
+        Some(org) => Some(crate::flows::organisations::open_to_volunteers(state, org).await?),
+        None => None,
+    };
+    let mut input = input.clone();
+    if let Some(org) = organisation
+        .as_ref()
+        .filter(|_| input.region.trim().is_empty())
+    {
+        input.region = org.region.clone();
+    }
     let mut profile = input.validate(&state.config.phone_country_code)?;
     profile.region = crate::flows::regions::resolve(state, "region", &profile.region).await?;
     let id = ExpertId::new();
@@ -40,6 +53,9 @@ pub async fn create(
         false,
     )
     .await?;
+    if let Some(org) = &organisation {
+        anxin_store::organisations::join(&mut tx, id.0, org.id).await?;
+    }
     if let Some(actor) = audited_by {
         audit::record(
             &mut tx,

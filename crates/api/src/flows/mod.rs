@@ -7,6 +7,7 @@ pub mod bookings;
 pub mod experts;
 pub mod handover;
 pub mod holds;
+pub mod organisations;
 pub mod payments;
 pub mod reconcile;
 pub mod referrals;

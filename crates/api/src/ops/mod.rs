@@ -130,6 +130,22 @@ pub struct Board {
     pub payments: PaymentFigures,
     /// Delivery of the host app's webhooks.
     pub webhooks: WebhookHealth,
+    /// Organisations' applications awaiting vetting, oldest first (at most
+    /// 200), with the contact an operator calls.
+    pub pending_organisations: Vec<PendingOrganisationView>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PendingOrganisationView {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub kind: anxin_domain::organisation::OrganisationKind,
+    pub region: String,
+    pub contact_name: String,
+    /// For the operators who vet it; never published.
+    pub contact_phone: String,
+    pub description: String,
+    pub applied_at: DateTime<Utc>,
 }
 
 #[derive(Serialize, Default, utoipa::ToSchema)]
@@ -211,6 +227,26 @@ pub async fn board(
         anxin_store::payments::counts_since(&state.pool, now - Duration::hours(24)),
         anxin_store::webhooks::health(&state.pool),
     )?;
+    let pending_organisations = crate::flows::organisations::applied(&state)
+        .await?
+        .into_iter()
+        .map(|o| {
+            Ok(PendingOrganisationView {
+                id: o.id,
+                name: o.name,
+                kind: o.kind,
+                region: o.region,
+                contact_name: o.contact_name,
+                contact_phone: state
+                    .cipher
+                    .open(&o.contact_phone)
+                    .map(|p| p.expose_e164().to_string())
+                    .map_err(ApiError::internal)?,
+                description: o.description,
+                applied_at: o.created_at,
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
     let webhooks = WebhookHealth {
         enabled: state.config.webhook.is_some(),
         pending: hooks.pending,
@@ -274,6 +310,7 @@ pub async fn board(
             open_referrals,
             payments,
             webhooks,
+            pending_organisations,
         }))
 }
 

@@ -6,32 +6,18 @@
 //! approving it there makes the applicant's first sign-in link.
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::flows;
-use crate::pages::{self, form_field, form_values, Lang};
+use crate::pages::{self, choices, form_field, form_values, region_choices, Choice, Lang};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use anxin_domain::expert::{ExpertInput, ExpertStatus};
 use anxin_domain::region::Regions;
-use anxin_domain::vocabulary::{self, Term};
+use anxin_domain::vocabulary;
 use anxin_store::audit::Actor;
+use anxin_store::organisations::OrganisationRow;
 
-/// One choice of a list on the form: its code, its name in the page's
-/// language, and whether it was chosen.
-struct Choice {
-    code: String,
-    name: String,
-    chosen: bool,
-}
-
-fn choices(lang: Lang, terms: &[Term], ticked: &[String]) -> Vec<Choice> {
-    terms
-        .iter()
-        .map(|term| Choice {
-            code: term.code.into(),
-            name: lang.pick(term.zh, term.en).into(),
-            chosen: ticked.iter().any(|t| t == term.code),
-        })
-        .collect()
+fn strs(list: &[String]) -> Vec<&str> {
+    list.iter().map(String::as_str).collect()
 }
 
 /// The form (`templates/apply.html`).
@@ -46,6 +32,8 @@ struct ApplyForm<'a> {
     regions: Vec<Choice>,
     languages: Vec<Choice>,
     topics: Vec<Choice>,
+    /// The organisation applied to (`/apply?org=<id>`): id and name.
+    organisation: Option<(String, String)>,
 }
 
 /// The form, filled with what was sent, and a notice.
@@ -55,10 +43,12 @@ fn form_page(
     input: &ExpertInput,
     notice: Option<&str>,
     regions: &Regions,
+    organisation: Option<&OrganisationRow>,
 ) -> HttpResponse {
     let chosen = regions
         .resolve("region", &input.region)
         .ok()
+        .or_else(|| organisation.and_then(|o| regions.get(&o.region)))
         .map(|r| r.code.clone());
     pages::render(
         status,
@@ -68,20 +58,10 @@ fn form_page(
             input,
             bio: input.bio.as_deref().unwrap_or(""),
             notice,
-            regions: regions
-                .all()
-                .iter()
-                .map(|r| Choice {
-                    code: r.code.clone(),
-                    name: match lang {
-                        Lang::Zh => r.name_zh.clone(),
-                        Lang::En => r.name_en.clone(),
-                    },
-                    chosen: chosen.as_deref() == Some(r.code.as_str()),
-                })
-                .collect(),
-            languages: choices(lang, vocabulary::LANGUAGES, &input.languages),
-            topics: choices(lang, vocabulary::TOPICS, &input.specialties),
+            regions: region_choices(lang, regions, chosen.as_deref()),
+            languages: choices(lang, vocabulary::LANGUAGES, &strs(&input.languages)),
+            topics: choices(lang, vocabulary::TOPICS, &strs(&input.specialties)),
+            organisation: organisation.map(|o| (o.id.to_string(), o.name.clone())),
         },
     )
 }
@@ -117,6 +97,7 @@ fn blank() -> ExpertInput {
         specialties: Vec::new(),
         region: String::new(),
         bio: None,
+        organisation_id: None,
     }
 }
 
@@ -125,13 +106,45 @@ fn blank() -> ExpertInput {
                    `?lang=en`). It posts to `POST /apply`.",
     responses((status = 200, description = "the form", content_type = "text/html")))]
 pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
     let regions = flows::regions::all(&state).await?;
+    let asked = req
+        .query_string()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("org="))
+        .map(str::to_owned);
+    let organisation = organisation_of(&state, asked.as_deref()).await;
+    let notice = match (&asked, &organisation) {
+        (Some(_), Err(_)) => Some(lang.pick(
+            "这个机构暂时没有开放申请，你可以直接向安心申请。",
+            "That organisation is not taking applications; you can apply to Anxin directly.",
+        )),
+        _ => None,
+    };
     Ok(form_page(
-        Lang::of(&req),
+        lang,
         StatusCode::OK,
         &blank(),
-        None,
+        notice,
         &regions,
+        organisation.ok().flatten().as_ref(),
+    ))
+}
+
+/// The approved organisation `raw` (an id) names; `Ok(None)` when none is
+/// named, `Err` when it names none that takes volunteers.
+async fn organisation_of(
+    state: &AppState,
+    raw: Option<&str>,
+) -> ApiResult<Option<OrganisationRow>> {
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    let id = uuid::Uuid::parse_str(raw).map_err(|_| {
+        anxin_domain::error::ValidationError::new("organisation_id", "must be an organisation's id")
+    })?;
+    Ok(Some(
+        flows::organisations::open_to_volunteers(state, id).await?,
     ))
 }
 
@@ -164,12 +177,26 @@ pub async fn submit(
         specialties: form_values(&body, "specialties"),
         region: field("region"),
         bio: (!bio.trim().is_empty()).then_some(bio),
+        organisation_id: None,
     };
     let by = Actor {
         role: "applicant",
         id: "apply page".into(),
     };
-    match flows::experts::create(&state, &input, ExpertStatus::Applied, Some(&by)).await {
+    let (organisation, created) =
+        match organisation_of(&state, form_field(&body, "organisation_id").as_deref()).await {
+            Ok(organisation) => {
+                let input = ExpertInput {
+                    organisation_id: organisation.as_ref().map(|o| o.id),
+                    ..input.clone()
+                };
+                let created =
+                    flows::experts::create(&state, &input, ExpertStatus::Applied, Some(&by)).await;
+                (organisation, created)
+            }
+            Err(e) => (None, Err(e)),
+        };
+    match created {
         Ok(_) => {
             let thanks = lang.pick(
                 "谢谢你！申请已收到。工作人员审核后会通过你留下的电话联系你。",
@@ -202,6 +229,10 @@ pub async fn submit(
                     "That time zone is not known, e.g. Asia/Shanghai.",
                 ),
                 "region" => lang.pick("请选择你所在的省份。", "Please choose your province."),
+                "organisation_id" => lang.pick(
+                    "这个机构暂时没有开放申请，你可以直接向安心申请。",
+                    "That organisation is not taking applications; you can apply to Anxin directly.",
+                ),
                 f if f.starts_with("languages") => {
                     lang.pick("请至少选择一种语言。", "Please tick at least one language.")
                 }
@@ -217,6 +248,7 @@ pub async fn submit(
                 &input,
                 Some(which),
                 &*flows::regions::all(&state).await?,
+                organisation.as_ref(),
             ))
         }
         Err(e) => Err(e),

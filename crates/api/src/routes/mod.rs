@@ -3,6 +3,7 @@ pub mod app;
 pub mod apply;
 pub mod bookings;
 pub mod experts;
+pub mod organisations;
 pub mod payments;
 pub mod portal;
 pub mod referrals;

@@ -83,7 +83,8 @@ pub async fn list(
 }
 
 #[utoipa::path(post, path = "/v1/resources", tag = "referrals", request_body = ResourceInput,
-    responses((status = 201, body = ResourceCreated)),
+    responses((status = 201, body = ResourceCreated),
+              (status = 422, body = ErrorBody, description = "`invalid_input`: a field breaks a rule (named in `field`), e.g. an unknown region")),
     security(("bearer" = [])))]
 pub async fn create(
     _auth: Authorized<OperatorOnly>,
@@ -97,7 +98,8 @@ pub async fn create(
 #[utoipa::path(put, path = "/v1/resources/{id}", tag = "referrals", request_body = ResourceInput,
     params(("id" = Uuid, Path, description = "resource id")),
     responses((status = 200, body = ResourceView),
-              (status = 404, body = ErrorBody, description = "no such resource in service")),
+              (status = 404, body = ErrorBody, description = "no such resource in service"),
+              (status = 422, body = ErrorBody, description = "`invalid_input`: a field breaks a rule (named in `field`), e.g. an unknown region")),
     security(("bearer" = [])))]
 pub async fn update(
     _auth: Authorized<OperatorOnly>,

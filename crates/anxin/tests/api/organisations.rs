@@ -1,0 +1,397 @@
+//! Organisations: they apply, operators vet them into published batches or
+//! reject them, volunteers apply to them, and suspending one suspends its
+//! experts.
+use crate::dashboard_support::artifacts_dir;
+use crate::dashboard_support::browser::Browser;
+use crate::helpers::*;
+use anxin_api::auth::Role;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::Duration as Wait;
+use uuid::Uuid;
+
+fn application(name: &str, region: &str) -> Value {
+    json!({"name": name, "kind": "psychological", "region": region, "contact_name": "张老师",
+           "contact_phone": "137 1234 5678", "description": "社区心理援助与危机干预"})
+}
+
+/// Files an application with no token; returns its id.
+async fn applied(app: &TestApp, body: &Value) -> String {
+    let r = app
+        .client
+        .post(app.url("/v1/organisation-applications"))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "applied");
+    v["id"].as_str().unwrap().to_string()
+}
+
+async fn published(app: &TestApp, query: &str) -> Vec<Value> {
+    let r = app
+        .client
+        .get(app.url(&format!("/v1/organisations{query}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn organisations_apply_are_vetted_into_batches_and_only_the_approved_are_published() {
+    let app = spawn_app().await;
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM organisations")
+            .fetch_one(&app.db().await)
+            .await
+            .unwrap()
+    };
+    // Bad input is named and nothing is kept.
+    for (field, bad) in [
+        ("region", json!("atlantis")),
+        ("contact_phone", json!("12345")),
+        ("name", json!(" ")),
+        ("description", json!("")),
+    ] {
+        let mut body = application("Bad", "hubei");
+        body[field] = bad;
+        let r = app
+            .client
+            .post(app.url("/v1/organisation-applications"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let e = assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
+        assert_eq!(e["field"], field);
+    }
+    let mut body = application("Bad", "hubei");
+    body["kind"] = json!("spa");
+    let r = app
+        .client
+        .post(app.url("/v1/organisation-applications"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
+    assert_eq!(count().await, 0);
+
+    let wuhan = applied(&app, &application("武汉市心理咨询师协会", "湖北")).await;
+    let beijing = applied(&app, &application("北京社工服务中心", "beijing")).await;
+    let rejected = applied(&app, &application("Not a real service", "shanghai")).await;
+    assert!(
+        published(&app, "").await.is_empty(),
+        "nothing before vetting"
+    );
+
+    // Only operators vet.
+    for who in [
+        new_seeker(),
+        token(Role::Expert, &Uuid::new_v4().to_string()),
+    ] {
+        let r = app
+            .post(
+                &who,
+                &format!("/v1/organisations/{wuhan}/approve"),
+                &json!({}),
+            )
+            .await;
+        assert!(matches!(
+            r.status(),
+            StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED
+        ));
+    }
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/organisations/{wuhan}/approve"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["batch"], 1);
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/organisations/{beijing}/approve"),
+            &json!({"batch": 2}),
+        )
+        .await;
+    assert_eq!(r.json::<Value>().await.unwrap()["batch"], 2);
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/organisations/{rejected}/reject"),
+            &json!({"reason": ""}),
+        )
+        .await;
+    assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/organisations/{rejected}/reject"),
+            &json!({"reason": "Not a registered service"}),
+        )
+        .await;
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "rejected");
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/organisations/{wuhan}/reject"),
+            &json!({"reason": "late"}),
+        )
+        .await;
+    assert_error(r, StatusCode::CONFLICT, "invalid_transition").await;
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/organisations/{}/approve", Uuid::new_v4()),
+            &json!({}),
+        )
+        .await;
+    assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
+
+    // The public list: by batch, no contact data; filters by region and kind.
+    let list = published(&app, "").await;
+    let names: Vec<&str> = list.iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["武汉市心理咨询师协会", "北京社工服务中心"]);
+    assert_eq!(list[0]["region"], "CN-HB");
+    let text = serde_json::to_string(&list).unwrap();
+    assert!(
+        !text.contains("contact") && !text.contains("5678") && !text.contains("张老师"),
+        "{text}"
+    );
+    assert_eq!(published(&app, "?region=hubei").await.len(), 1);
+    assert_eq!(published(&app, "?kind=medical").await.len(), 0);
+
+    // Every move is audited.
+    let moves: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE target_type = 'organisation' ORDER BY id",
+    )
+    .fetch_all(&app.db().await)
+    .await
+    .unwrap();
+    assert_eq!(
+        moves,
+        [
+            "organisation.approved",
+            "organisation.approved",
+            "organisation.rejected"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn volunteers_apply_to_an_approved_organisation_and_its_suspension_suspends_them() {
+    let app = spawn_app().await;
+    let org = applied(&app, &application("武汉市心理咨询师协会", "hubei")).await;
+    let mut volunteer = expert_profile("李老师");
+    volunteer["region"] = json!("");
+    volunteer["organisation_id"] = json!(org);
+    // Not approved yet: refused, naming the field.
+    let r = app
+        .post(&new_seeker(), "/v1/expert-applications", &volunteer)
+        .await;
+    let e = assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
+    assert_eq!(e["field"], "organisation_id");
+    app.post(
+        &operator(),
+        &format!("/v1/organisations/{org}/approve"),
+        &json!({}),
+    )
+    .await;
+    let r = app
+        .post(&new_seeker(), "/v1/expert-applications", &volunteer)
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let id: Uuid = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (organisation, region): (Option<Uuid>, String) =
+        sqlx::query_as("SELECT organisation_id, region FROM experts WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.db().await)
+            .await
+            .unwrap();
+    assert_eq!(organisation.map(|o| o.to_string()), Some(org.clone()));
+    assert_eq!(region, "CN-HB", "the organisation's region by default");
+
+    // Approved, with an upcoming booking; then the organisation is
+    // suspended: so is the expert, and the seeker's booking is cancelled
+    // and refunded (nobody else is free then).
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/experts/{id}/approve"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    app.put(
+        &operator(),
+        &format!("/v1/experts/{id}/availability"),
+        &all_week(60),
+    )
+    .await;
+    let slot = app.future_slot(id).await;
+    let seeker = new_seeker();
+    let booking = app.book(&seeker, slot, "+8613712345678").await;
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/organisations/{org}/suspend"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["status"].as_str(), v["experts_suspended"].as_u64()),
+        (Some("suspended"), Some(1))
+    );
+    let status: String = sqlx::query_scalar("SELECT status FROM experts WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db().await)
+        .await
+        .unwrap();
+    assert_eq!(status, "suspended");
+    let b: Value = app
+        .get(&seeker, &format!("/v1/bookings/{booking}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(b["status"], "cancelled", "{b}");
+    assert!(
+        published(&app, "").await.is_empty(),
+        "a suspended organisation is not listed"
+    );
+}
+
+/// An organisation applies on the page, an operator approves it into batch
+/// 1, it appears on the public list, and a volunteer applies to it through
+/// `/apply?org=…`.
+async fn an_organisation_on_the_pages(lang: &str, thanks: &str, batch: &str, joining: &str) {
+    let app = spawn_app().await;
+    let browser = Browser::start(390, 844).await;
+    browser
+        .goto(&app.url(&format!("/apply/organisation?lang={lang}")))
+        .await;
+    browser
+        .wait_for(
+            "return document.querySelector('#apply') !== null",
+            Wait::from_secs(10),
+        )
+        .await;
+    browser.type_into("#name", "武汉市心理咨询师协会").await;
+    browser
+        .run("document.querySelector('#kind').value = 'psychological'; document.querySelector('#region').value = 'CN-HB'; return true")
+        .await;
+    browser.type_into("#contact_name", "张老师").await;
+    browser.type_into("#contact_phone", "137 1234 5678").await;
+    browser
+        .type_into("#description", "社区心理援助与危机干预，40 名持证咨询师。")
+        .await;
+    std::fs::write(
+        artifacts_dir().join(format!("apply-organisation-{lang}.png")),
+        browser.screenshot_full_page().await,
+    )
+    .unwrap();
+    browser.click("#apply").await;
+    let said = browser
+        .wait_for(
+            "const t = document.querySelector('#thanks'); return t && t.textContent",
+            Wait::from_secs(10),
+        )
+        .await;
+    assert!(said.as_str().unwrap().contains(thanks), "{said}");
+
+    let org: String = sqlx::query_scalar("SELECT id::text FROM organisations")
+        .fetch_one(&app.db().await)
+        .await
+        .unwrap();
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/organisations/{org}/approve"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    browser
+        .goto(&app.url(&format!("/organisations?lang={lang}")))
+        .await;
+    let listed = browser
+        .wait_for("const b = document.querySelector('#batch-1'); return b && document.querySelector('.batch').textContent", Wait::from_secs(10))
+        .await;
+    let listed = listed.as_str().unwrap();
+    assert!(
+        listed.contains(batch) && listed.contains("武汉市心理咨询师协会"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains("5678") && !listed.contains("张老师"),
+        "{listed}"
+    );
+    std::fs::write(
+        artifacts_dir().join(format!("organisations-{lang}.png")),
+        browser.screenshot_full_page().await,
+    )
+    .unwrap();
+
+    // A volunteer applies to it.
+    browser
+        .goto(&app.url(&format!("/apply?lang={lang}&org={org}")))
+        .await;
+    let shown = browser
+        .wait_for(
+            "const o = document.querySelector('#organisation'); return o && o.textContent",
+            Wait::from_secs(10),
+        )
+        .await;
+    assert!(shown.as_str().unwrap().contains(joining), "{shown}");
+    browser.type_into("#display_name", "李老师").await;
+    browser.type_into("#phone", "137 1111 2222").await;
+    browser.click("input[name=specialties][value=grief]").await;
+    browser.click("#apply").await;
+    browser
+        .wait_for(
+            "return document.querySelector('#thanks') !== null",
+            Wait::from_secs(10),
+        )
+        .await;
+    let (organisation, region): (Option<String>, String) = sqlx::query_as(
+        "SELECT organisation_id::text, region FROM experts WHERE display_name = '李老师'",
+    )
+    .fetch_one(&app.db().await)
+    .await
+    .unwrap();
+    assert_eq!(
+        (organisation.as_deref(), region.as_str()),
+        (Some(org.as_str()), "CN-HB")
+    );
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn an_organisation_applies_is_published_and_takes_a_volunteer_on_the_pages() {
+    an_organisation_on_the_pages("zh", "申请已收到", "第 1 批", "申请加入").await;
+    an_organisation_on_the_pages("en", "application is in", "Batch 1", "Applying to join").await;
+}

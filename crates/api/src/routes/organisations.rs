@@ -1,0 +1,467 @@
+//! Organisations: the application (`POST /v1/organisation-applications` and
+//! the form at `/apply/organisation`), vetting by operators, and the public
+//! list (`GET /v1/organisations`, the page `/organisations`: 公示).
+use crate::auth::{Authorized, OperatorOnly};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::extract::{path_id, Json};
+use crate::flows;
+use crate::pages::{self, choices, form_field, region_choices, Choice, Lang};
+use crate::routes::sign_in::{check_rate, wants_html};
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use anxin_domain::organisation::{OrganisationInput, OrganisationKind, OrganisationStatus};
+use anxin_domain::vocabulary;
+use anxin_store::organisations::OrganisationRow;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OrganisationStatusView {
+    pub id: Uuid,
+    pub status: OrganisationStatus,
+    /// The batch it was published in (approved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<i32>,
+    /// Experts suspended with it (suspension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub experts_suspended: Option<usize>,
+}
+
+/// An organisation as the public list shows it: no contact data.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PublishedOrganisation {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: OrganisationKind,
+    /// The region's code.
+    pub region: String,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub batch: Option<i32>,
+}
+
+impl From<&OrganisationRow> for PublishedOrganisation {
+    fn from(o: &OrganisationRow) -> Self {
+        Self {
+            id: o.id,
+            name: o.name.clone(),
+            kind: o.kind,
+            region: o.region.clone(),
+            approved_at: o.approved_at,
+            batch: o.batch,
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/v1/organisation-applications", tag = "organisations",
+    request_body = OrganisationInput,
+    description = "An organisation applies to join (no token; limited per address). It awaits \
+                   vetting on `/ops`; the contact's phone is sealed and never published.",
+    responses((status = 201, body = OrganisationStatusView),
+              (status = 422, body = ErrorBody, description = "`invalid_input`: a field breaks a rule (named in `field`)"),
+              (status = 429, body = ErrorBody, description = "`rate_limited`: too many applications from this address",
+               headers(("Retry-After" = u64, description = "Seconds to wait before trying again.")))))]
+pub async fn apply(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Json<OrganisationInput>,
+) -> ApiResult<HttpResponse> {
+    check_rate(&req, &state.application_limiter)?;
+    let id = flows::organisations::apply(&state, &body.0).await?;
+    Ok(HttpResponse::Created().json(OrganisationStatusView {
+        id,
+        status: OrganisationStatus::Applied,
+        batch: None,
+        experts_suspended: None,
+    }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct OrganisationQuery {
+    /// A region code or pinyin name.
+    #[param(required = false, max_length = 64)]
+    region: Option<String>,
+    /// `social_work`, `psychological`, `medical` or `other`.
+    #[param(required = false, value_type = Option<OrganisationKind>)]
+    kind: Option<String>,
+    /// The page's language (for `/organisations`; read by `Lang::of`).
+    #[param(required = false, pattern = "^(zh|en)$")]
+    #[allow(dead_code)]
+    lang: Option<String>,
+}
+
+fn kind_filter(raw: Option<&str>) -> ApiResult<Option<OrganisationKind>> {
+    raw.filter(|k| !k.is_empty())
+        .map(|k| {
+            OrganisationKind::parse(k).ok_or_else(|| {
+                ApiError::bad_request(
+                    ErrorCode::InvalidQuery,
+                    "kind: social_work, psychological, medical or other",
+                    Some("kind"),
+                )
+            })
+        })
+        .transpose()
+}
+
+#[utoipa::path(get, path = "/v1/organisations", tag = "organisations", params(OrganisationQuery),
+    description = "The public list of approved organisations (公示), by batch: no contact data. \
+                   No token.",
+    responses((status = 200, body = [PublishedOrganisation]),
+              (status = 400, body = ErrorBody, description = "`invalid_query`: an unknown kind"),
+              (status = 422, body = ErrorBody, description = "`invalid_input`: an unknown region")))]
+pub async fn list(
+    state: web::Data<AppState>,
+    q: web::Query<OrganisationQuery>,
+) -> ApiResult<HttpResponse> {
+    let kind = kind_filter(q.kind.as_deref())?;
+    let rows = flows::organisations::published(
+        &state,
+        q.region.as_deref().filter(|r| !r.is_empty()),
+        kind,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(
+        rows.iter()
+            .map(PublishedOrganisation::from)
+            .collect::<Vec<_>>(),
+    ))
+}
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// The batch to publish it in; the latest batch when absent.
+    #[schema(minimum = 1, maximum = 10000)]
+    pub batch: Option<i32>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rejection {
+    /// Why, for the organisation (1–500 characters).
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: String,
+}
+
+fn status_view(o: &OrganisationRow, experts_suspended: Option<usize>) -> HttpResponse {
+    HttpResponse::Ok().json(OrganisationStatusView {
+        id: o.id,
+        status: o.status,
+        batch: o.batch,
+        experts_suspended,
+    })
+}
+
+#[utoipa::path(post, path = "/v1/organisations/{id}/approve", tag = "organisations",
+    params(("id" = Uuid, Path, description = "organisation id")),
+    request_body(content = Approval, description = "optional"),
+    responses((status = 200, body = OrganisationStatusView),
+              (status = 404, body = ErrorBody, description = "no such organisation"),
+              (status = 409, body = ErrorBody, description = "`invalid_transition`: rejected"),
+              (status = 422, body = ErrorBody, description = "`invalid_input`: batch out of range")),
+    security(("bearer" = [])))]
+pub async fn approve(
+    auth: Authorized<OperatorOnly>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: Option<Json<Approval>>,
+) -> ApiResult<HttpResponse> {
+    let batch = body.and_then(|b| b.0.batch);
+    let row =
+        flows::organisations::approve(&state, &auth.principal, path_id("id", &id)?, batch).await?;
+    Ok(status_view(&row, None))
+}
+
+#[utoipa::path(post, path = "/v1/organisations/{id}/reject", tag = "organisations",
+    params(("id" = Uuid, Path, description = "organisation id")),
+    request_body = Rejection,
+    responses((status = 200, body = OrganisationStatusView),
+              (status = 404, body = ErrorBody, description = "no such organisation"),
+              (status = 409, body = ErrorBody, description = "`invalid_transition`: already approved or suspended"),
+              (status = 422, body = ErrorBody, description = "`invalid_input`: no reason")),
+    security(("bearer" = [])))]
+pub async fn reject(
+    auth: Authorized<OperatorOnly>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: Json<Rejection>,
+) -> ApiResult<HttpResponse> {
+    let row =
+        flows::organisations::reject(&state, &auth.principal, path_id("id", &id)?, &body.0.reason)
+            .await?;
+    Ok(status_view(&row, None))
+}
+
+#[utoipa::path(post, path = "/v1/organisations/{id}/suspend", tag = "organisations",
+    description = "Suspends an approved organisation and every approved expert of it: each \
+                   expert's upcoming bookings are handed to another free expert or cancelled \
+                   and refunded, as for any suspended expert.",
+    params(("id" = Uuid, Path, description = "organisation id")),
+    responses((status = 200, body = OrganisationStatusView),
+              (status = 404, body = ErrorBody, description = "no such organisation"),
+              (status = 409, body = ErrorBody, description = "`invalid_transition`: not approved")),
+    security(("bearer" = [])))]
+pub async fn suspend(
+    auth: Authorized<OperatorOnly>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let (row, experts) =
+        flows::organisations::suspend(&state, &auth.principal, path_id("id", &id)?).await?;
+    Ok(status_view(&row, Some(experts)))
+}
+
+// ---- pages -------------------------------------------------------------------
+
+/// The application form (`templates/apply_organisation.html`).
+#[derive(askama::Template)]
+#[template(path = "apply_organisation.html")]
+struct ApplyPage<'a> {
+    lang: Lang,
+    title: &'a str,
+    form: &'a OrganisationForm,
+    notice: Option<&'a str>,
+    kinds: Vec<Choice>,
+    regions: Vec<Choice>,
+}
+
+/// What the form sent, kept to fill it again.
+#[derive(Default)]
+struct OrganisationForm {
+    name: String,
+    kind: String,
+    region: String,
+    contact_name: String,
+    contact_phone: String,
+    description: String,
+}
+
+async fn form_page(
+    state: &AppState,
+    lang: Lang,
+    status: StatusCode,
+    form: &OrganisationForm,
+    notice: Option<&str>,
+) -> ApiResult<HttpResponse> {
+    let regions = flows::regions::all(state).await?;
+    let chosen = regions
+        .resolve("region", &form.region)
+        .ok()
+        .map(|r| r.code.clone());
+    Ok(pages::render(
+        status,
+        &ApplyPage {
+            lang,
+            title: lang.pick("机构申请加入安心", "Apply as an organisation"),
+            form,
+            notice,
+            kinds: choices(lang, vocabulary::ORGANISATION_KINDS, &[form.kind.as_str()]),
+            regions: region_choices(lang, &regions, chosen.as_deref()),
+        },
+    ))
+}
+
+#[utoipa::path(get, path = "/apply/organisation", tag = "organisations",
+    description = "The organisations' application form (zh-CN, or English by `Accept-Language` / \
+                   `?lang=en`); it posts to `POST /apply/organisation`.",
+    responses((status = 200, description = "the form", content_type = "text/html")))]
+pub async fn apply_page(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    form_page(
+        &state,
+        Lang::of(&req),
+        StatusCode::OK,
+        &OrganisationForm::default(),
+        None,
+    )
+    .await
+}
+
+#[utoipa::path(post, path = "/apply/organisation", tag = "organisations",
+    description = "Sends the organisation's application from the form \
+                   (`application/x-www-form-urlencoded`, the fields of `OrganisationInput`). No \
+                   token; limited per address. 201 with a thank-you page; a field that breaks a \
+                   rule gets the form again (422), filled in, saying which.",
+    request_body(content = OrganisationInput, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 201, description = "received", content_type = "text/html"),
+              (status = 422, description = "`invalid_input`: the form again, saying which field",
+               content((ErrorBody = "application/json"), (String = "text/html"))),
+              (status = 429, body = ErrorBody, description = "`rate_limited`",
+               headers(("Retry-After" = u64, description = "Seconds to wait before trying again.")))))]
+pub async fn apply_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    check_rate(&req, &state.application_limiter)?;
+    let field = |name| form_field(&body, name).unwrap_or_default();
+    let form = OrganisationForm {
+        name: field("name"),
+        kind: field("kind"),
+        region: field("region"),
+        contact_name: field("contact_name"),
+        contact_phone: field("contact_phone"),
+        description: field("description"),
+    };
+    let Some(kind) = OrganisationKind::parse(&form.kind) else {
+        let which = lang.pick(
+            "请选择机构类型。",
+            "Please choose the kind of organisation.",
+        );
+        return form_page(
+            &state,
+            lang,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &form,
+            Some(which),
+        )
+        .await;
+    };
+    let input = OrganisationInput {
+        name: form.name.clone(),
+        kind,
+        region: form.region.clone(),
+        contact_name: form.contact_name.clone(),
+        contact_phone: form.contact_phone.clone(),
+        description: form.description.clone(),
+    };
+    match flows::organisations::apply(&state, &input).await {
+        Ok(_) => Ok(pages::render(
+            StatusCode::CREATED,
+            &pages::Message {
+                lang,
+                title: lang.pick("申请已提交", "Application sent"),
+                text: lang.pick(
+                    "谢谢！申请已收到。工作人员评估审核后会联系你；通过后机构会出现在公示名单中。",
+                    "Thank you! Your application is in. Our staff will assess it and contact you; once approved, the organisation appears in the published list.",
+                ),
+                id: Some("thanks"),
+                role: Some("status"),
+                notice: false,
+            },
+        )),
+        Err(e @ ApiError::Unprocessable { .. }) if !wants_html(&req) => Err(e),
+        Err(ApiError::Unprocessable { field, .. }) => {
+            let which = match field.as_deref().unwrap_or("") {
+                "name" => lang.pick("请填写机构名称。", "Please give the organisation's name."),
+                "region" => lang.pick("请选择机构所在省份。", "Please choose the organisation's province."),
+                "contact_name" => lang.pick("请填写联系人。", "Please give a contact person."),
+                "contact_phone" => lang.pick(
+                    "联系电话格式不对，请填写 11 位手机号，例如 138 0000 0000。",
+                    "That phone number is not valid; write an 11-digit mobile such as 138 0000 0000, or + and the number.",
+                ),
+                "description" => lang.pick("请简单介绍机构的服务。", "Please describe the organisation's services."),
+                _ => lang.pick("请检查填写的内容。", "Please check what you wrote."),
+            };
+            form_page(&state, lang, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(which)).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// One batch of the public list.
+struct Batch {
+    number: i32,
+    organisations: Vec<ListedOrganisation>,
+}
+
+struct ListedOrganisation {
+    name: String,
+    kind: String,
+    region: String,
+    approved_on: String,
+}
+
+/// The public list as a page (`templates/organisations.html`).
+#[derive(askama::Template)]
+#[template(path = "organisations.html")]
+struct ListPage<'a> {
+    lang: Lang,
+    title: &'a str,
+    batches: Vec<Batch>,
+    total: usize,
+    kinds: Vec<Choice>,
+    regions: Vec<Choice>,
+}
+
+#[utoipa::path(get, path = "/organisations", tag = "organisations", params(OrganisationQuery),
+    description = "The public list of approved organisations as a page (公示), by batch, \
+                   filterable by region and kind; zh-CN or English.",
+    responses((status = 200, description = "the page", content_type = "text/html"),
+              (status = 400, body = ErrorBody, description = "`invalid_query`: an unknown kind"),
+              (status = 422, body = ErrorBody, description = "`invalid_input`: an unknown region")))]
+pub async fn list_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<OrganisationQuery>,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    let kind = kind_filter(q.kind.as_deref())?;
+    let region = q.region.as_deref().filter(|r| !r.is_empty());
+    let rows = flows::organisations::published(&state, region, kind).await?;
+    let regions = flows::regions::all(&state).await?;
+    let region_name = |code: &str| {
+        regions
+            .get(code)
+            .map(|r| match lang {
+                Lang::Zh => r.name_zh.clone(),
+                Lang::En => r.name_en.clone(),
+            })
+            .unwrap_or_else(|| code.to_string())
+    };
+    let kind_name = |k: OrganisationKind| {
+        vocabulary::ORGANISATION_KINDS
+            .iter()
+            .find(|t| t.code == k.as_str())
+            .map_or(k.as_str(), |t| lang.pick(t.zh, t.en))
+            .to_string()
+    };
+    let mut batches: Vec<Batch> = Vec::new();
+    for o in &rows {
+        let number = o.batch.unwrap_or(1);
+        if batches.last().is_none_or(|b| b.number != number) {
+            batches.push(Batch {
+                number,
+                organisations: Vec::new(),
+            });
+        }
+        if let Some(b) = batches.last_mut() {
+            b.organisations.push(ListedOrganisation {
+                name: o.name.clone(),
+                kind: kind_name(o.kind),
+                region: region_name(&o.region),
+                approved_on: o
+                    .approved_at
+                    .map(|t| {
+                        anxin_domain::clock::beijing(t)
+                            .format("%Y-%m-%d")
+                            .to_string()
+                    })
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    let chosen_region = region
+        .and_then(|r| regions.resolve("region", r).ok())
+        .map(|r| r.code.clone());
+    let chosen_kind = kind.map(OrganisationKind::as_str);
+    Ok(pages::render(
+        StatusCode::OK,
+        &ListPage {
+            lang,
+            title: lang.pick("公示：加入安心的机构", "Published: organisations in Anxin"),
+            total: rows.len(),
+            batches,
+            kinds: choices(
+                lang,
+                vocabulary::ORGANISATION_KINDS,
+                &chosen_kind.into_iter().collect::<Vec<_>>(),
+            ),
+            regions: region_choices(lang, &regions, chosen_region.as_deref()),
+        },
+    ))
+}
