@@ -25,3 +25,8 @@ CREATE INDEX organisations_published ON organisations (batch, approved_at) WHERE
 
 ALTER TABLE experts ADD COLUMN organisation_id uuid REFERENCES organisations (id);
 CREATE INDEX experts_organisation ON experts (organisation_id) WHERE organisation_id IS NOT NULL;
+
+-- An organisation's administrators are operator accounts scoped to it: they
+-- sign in by one-time link like operators, and see and act on their own
+-- organisation only.
+ALTER TABLE operators ADD COLUMN organisation_id uuid REFERENCES organisations (id);

@@ -320,6 +320,20 @@ async fn print_welcome(
     .await?;
     let operator_link =
         anxin_api::flows::sign_in::link_for_operator(state, &by, "demo-operator").await?;
+    // An administrator of the first demo organisation, for /org.
+    let organisation = anxin_api::flows::organisations::published(state, None, None)
+        .await?
+        .into_iter()
+        .next();
+    let org_admin_line = match organisation {
+        Some(org) => {
+            let (_, link) =
+                anxin_api::flows::sign_in::link_for_org_admin(state, &by, org.id, "demo-org-admin")
+                    .await?;
+            format!("\n  org admin  {}       ({})", link.url, org.name)
+        }
+        None => String::new(),
+    };
     let base = &state.config.public_url;
     println!(
         r#"
@@ -328,6 +342,7 @@ Anxin is ready: {total} demo experts ({created} new), {open} open slots.
   API        {base}
   Dashboard  {base}/ops          (sign in with the operator link below)
   Experts    {base}/expert       (sign in with the expert link below)
+  Orgs       {base}/org          (an organisation's administrator; list: {base}/organisations)
   Seekers    {base}/app#token={seeker}
              (the reference seeker app, as a host app opens it; valid 24 h)
 
@@ -336,7 +351,7 @@ Anxin is ready: {total} demo experts ({created} new), {open} open slots.
 
 Sign-in links (one use each, valid {link_hours} h; `anxin sign-in-link --operator <name>` makes more):
   operator   {operator_link}
-  expert     {expert_link}       ({expert_name})
+  expert     {expert_link}       ({expert_name}){org_admin_line}
 
 Tokens (valid 24 h):
   SEEKER={seeker}

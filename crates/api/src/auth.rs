@@ -39,6 +39,7 @@ policy! {
     ExpertOnly => [Expert];
     SeekerOnly => [Seeker];
     ExpertOrOperator => [Expert, Operator];
+    OperatorOrOrgAdmin => [Operator, OrgAdmin];
 }
 
 /// How the caller proved who they are.

@@ -106,6 +106,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/organisations",
             web::get().to(routes::organisations::list_page),
         )
+        .route(
+            "/v1/organisations/{id}/admins",
+            web::post().to(routes::organisations::admins),
+        )
+        .route(
+            "/v1/organisations/{id}/experts",
+            web::get().to(routes::organisations::experts),
+        )
+        .route("/org", web::get().to(routes::organisations::page))
         .service(
             web::resource("/apply/organisation")
                 .route(web::get().to(routes::organisations::apply_page))

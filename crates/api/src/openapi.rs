@@ -40,6 +40,7 @@ pub const SESSION: &str = "session";
         crate::routes::organisations::apply, crate::routes::organisations::list, crate::routes::organisations::approve,
         crate::routes::organisations::reject, crate::routes::organisations::suspend, crate::routes::organisations::list_page,
         crate::routes::organisations::apply_page, crate::routes::organisations::apply_form,
+        crate::routes::organisations::admins, crate::routes::organisations::experts, crate::routes::organisations::page,
         crate::routes::resources::list, crate::routes::resources::create, crate::routes::resources::update, crate::routes::resources::retire,
         experts::create_expert, experts::apply, experts::approve, experts::suspend,
         experts::get_availability, experts::put_availability, experts::slots, experts::get_me, experts::my_bookings,

@@ -27,6 +27,9 @@ anxin_domain::named! {
         Seeker = "seeker",
         Expert = "expert",
         Operator = "operator",
+        /// An organisation's administrator (an operator account scoped to
+        /// one organisation).
+        OrgAdmin = "org_admin",
     }
 }
 

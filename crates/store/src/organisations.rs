@@ -183,6 +183,38 @@ pub async fn experts_with_status(pool: &PgPool, id: Uuid, status: &str) -> Resul
     )
 }
 
+/// The organisation an expert belongs to, if any.
+pub async fn of_expert(pool: &PgPool, expert: Uuid) -> Result<Option<Uuid>> {
+    Ok(
+        sqlx::query_scalar::<_, Option<Uuid>>("SELECT organisation_id FROM experts WHERE id = $1")
+            .bind(expert)
+            .fetch_optional(pool)
+            .await?
+            .flatten(),
+    )
+}
+
+/// An organisation's experts, as its administrators see them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MemberRow {
+    pub id: Uuid,
+    pub display_name: String,
+    pub status: String,
+    pub region: String,
+    pub bio: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn members(pool: &PgPool, organisation: Uuid) -> Result<Vec<MemberRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, display_name, status, region, bio, created_at FROM experts
+          WHERE organisation_id = $1 ORDER BY status = 'approved', created_at, id LIMIT 1000",
+    )
+    .bind(organisation)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// Puts an expert in an organisation.
 pub async fn join(conn: &mut PgConnection, expert: Uuid, organisation: Uuid) -> Result<()> {
     sqlx::query("UPDATE experts SET organisation_id = $2 WHERE id = $1")

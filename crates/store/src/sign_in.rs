@@ -12,6 +12,9 @@ pub enum Person {
     Expert(ExpertId),
     /// An operator by id, with their name (their subject).
     Operator(Uuid, String),
+    /// An organisation's administrator: an operator account scoped to the
+    /// organisation (the last id).
+    OrgAdmin(Uuid, String, Uuid),
 }
 
 impl Person {
@@ -19,14 +22,14 @@ impl Person {
     pub fn id(&self) -> Uuid {
         match self {
             Self::Expert(id) => id.0,
-            Self::Operator(id, _) => *id,
+            Self::Operator(id, _) | Self::OrgAdmin(id, _, _) => *id,
         }
     }
 
     fn columns(&self) -> (Option<Uuid>, Option<Uuid>) {
         match self {
             Self::Expert(id) => (Some(id.0), None),
-            Self::Operator(id, _) => (None, Some(*id)),
+            Self::Operator(id, _) | Self::OrgAdmin(id, _, _) => (None, Some(*id)),
         }
     }
 }
@@ -44,6 +47,49 @@ pub async fn ensure_operator(conn: &mut PgConnection, name: &str) -> Result<Pers
     .fetch_one(conn)
     .await?;
     Ok(Person::Operator(id, name.to_string()))
+}
+
+/// An administrator of `organisation` with this name, created if new;
+/// `None` when the name is another account's (a national operator's, or
+/// another organisation's administrator).
+#[tracing::instrument(skip(conn))]
+pub async fn ensure_org_admin(
+    conn: &mut PgConnection,
+    name: &str,
+    organisation: Uuid,
+) -> Result<Option<Person>> {
+    sqlx::query(
+        "INSERT INTO operators (id, name, organisation_id) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(Uuid::new_v4())
+    .bind(name)
+    .bind(organisation)
+    .execute(&mut *conn)
+    .await?;
+    let found: Option<(Uuid, Option<Uuid>)> =
+        sqlx::query_as("SELECT id, organisation_id FROM operators WHERE name = $1")
+            .bind(name)
+            .fetch_optional(conn)
+            .await?;
+    Ok(match found {
+        Some((id, Some(org))) if org == organisation => {
+            Some(Person::OrgAdmin(id, name.to_string(), org))
+        }
+        _ => None,
+    })
+}
+
+/// The organisation an operator account administers (`None`: a national
+/// operator, or no such account).
+pub async fn organisation_of(pool: &PgPool, name: &str) -> Result<Option<Uuid>> {
+    Ok(sqlx::query_scalar::<_, Option<Uuid>>(
+        "SELECT organisation_id FROM operators WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?
+    .flatten())
 }
 
 #[tracing::instrument(skip(conn, secret_hash))]
@@ -92,14 +138,24 @@ struct LinkRow {
     expert_id: Option<Uuid>,
     operator_id: Option<Uuid>,
     operator_name: Option<String>,
+    organisation_id: Option<Uuid>,
     expires_at: DateTime<Utc>,
     used_at: Option<DateTime<Utc>>,
     expert_status: Option<String>,
     operator_disabled: bool,
 }
 
+/// An operator account as a person: national, or an organisation's
+/// administrator.
+fn operator(id: Uuid, name: String, organisation: Option<Uuid>) -> Person {
+    match organisation {
+        Some(org) => Person::OrgAdmin(id, name, org),
+        None => Person::Operator(id, name),
+    }
+}
+
 const LINK_SELECT: &str =
-    "SELECT l.expert_id, l.operator_id, o.name AS operator_name, l.expires_at,
+    "SELECT l.expert_id, l.operator_id, o.name AS operator_name, o.organisation_id, l.expires_at,
                                   l.used_at, e.status AS expert_status,
                                   o.disabled_at IS NOT NULL AS operator_disabled
                            FROM sign_in_links l
@@ -123,7 +179,7 @@ fn link_state(row: Option<LinkRow>, now: DateTime<Utc>) -> LinkState {
     }
     match (row.expert_id, row.operator_id, row.operator_name) {
         (Some(e), _, _) => LinkState::Usable(Person::Expert(ExpertId(e))),
-        (None, Some(o), Some(name)) => LinkState::Usable(Person::Operator(o, name)),
+        (None, Some(o), Some(name)) => LinkState::Usable(operator(o, name, row.organisation_id)),
         _ => LinkState::Unknown,
     }
 }
@@ -173,12 +229,15 @@ pub async fn start_session(
     insert_secret(conn, "sessions", person, session_hash, expires_at).await
 }
 
+/// A session's expert, or its operator with their name and organisation.
+type SessionRow = (Option<Uuid>, Option<Uuid>, Option<String>, Option<Uuid>);
+
 /// The person a live session is for: not ended, not expired, and not a
 /// suspended expert's or a disabled operator's.
 #[tracing::instrument(skip_all)]
 pub async fn session_person(pool: &PgPool, session_hash: &[u8]) -> Result<Option<Person>> {
-    let row: Option<(Option<Uuid>, Option<Uuid>, Option<String>)> = sqlx::query_as(
-        "SELECT s.expert_id, s.operator_id, o.name
+    let row: Option<SessionRow> = sqlx::query_as(
+        "SELECT s.expert_id, s.operator_id, o.name, o.organisation_id
          FROM sessions s
          LEFT JOIN experts e ON e.id = s.expert_id
          LEFT JOIN operators o ON o.id = s.operator_id
@@ -190,8 +249,8 @@ pub async fn session_person(pool: &PgPool, session_hash: &[u8]) -> Result<Option
     .fetch_optional(pool)
     .await?;
     Ok(match row {
-        Some((Some(e), _, _)) => Some(Person::Expert(ExpertId(e))),
-        Some((None, Some(o), Some(name))) => Some(Person::Operator(o, name)),
+        Some((Some(e), _, _, _)) => Some(Person::Expert(ExpertId(e))),
+        Some((None, Some(o), Some(name), org)) => Some(operator(o, name, org)),
         _ => None,
     })
 }

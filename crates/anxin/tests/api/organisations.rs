@@ -395,3 +395,301 @@ async fn an_organisation_applies_is_published_and_takes_a_volunteer_on_the_pages
     an_organisation_on_the_pages("zh", "申请已收到", "第 1 批", "申请加入").await;
     an_organisation_on_the_pages("en", "application is in", "Batch 1", "Applying to join").await;
 }
+
+/// An approved organisation; returns its id.
+async fn approved(app: &TestApp, name: &str, region: &str) -> String {
+    let id = applied(app, &application(name, region)).await;
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/organisations/{id}/approve"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    id
+}
+
+/// A volunteer's application to `org` (or to nobody); returns their id.
+async fn volunteer(app: &TestApp, name: &str, org: Option<&str>) -> Uuid {
+    let mut body = expert_profile(name);
+    if let Some(org) = org {
+        body["organisation_id"] = json!(org);
+    }
+    let r = app
+        .post(&new_seeker(), "/v1/expert-applications", &body)
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn status_of(app: &TestApp, expert: Uuid) -> String {
+    sqlx::query_scalar("SELECT status FROM experts WHERE id = $1")
+        .bind(expert)
+        .fetch_one(&app.db().await)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_organisations_administrator_vets_their_own_volunteers_and_nothing_else() {
+    let app = spawn_app().await;
+    let a = approved(&app, "机构甲", "hubei").await;
+    let b = approved(&app, "机构乙", "beijing").await;
+    let waiting = applied(&app, &application("机构丙", "shanghai")).await;
+
+    // Links for administrators: only for an approved organisation, a name
+    // of one's own.
+    let admin_link = |org: String, name: &'static str| {
+        let app = &app;
+        async move {
+            app.post(
+                &operator(),
+                &format!("/v1/organisations/{org}/admins"),
+                &json!({ "name": name }),
+            )
+            .await
+        }
+    };
+    assert_error(
+        admin_link(waiting.clone(), "Admin C").await,
+        StatusCode::CONFLICT,
+        "invalid_transition",
+    )
+    .await;
+    assert_error(
+        admin_link(a.clone(), " ").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+    )
+    .await;
+    let r = admin_link(a.clone(), "Admin A").await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let link: Value = r.json().await.unwrap();
+    assert!(link["admin_id"].is_string());
+    assert_error(
+        admin_link(b.clone(), "Admin A").await,
+        StatusCode::CONFLICT,
+        "invalid_transition",
+    )
+    .await;
+    let r = app
+        .post(
+            &new_seeker(),
+            &format!("/v1/organisations/{a}/admins"),
+            &json!({"name": "Me"}),
+        )
+        .await;
+    assert!(matches!(
+        r.status(),
+        StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED
+    ));
+
+    // The link signs in to /org, which names the organisation.
+    let r = app
+        .client
+        .post(link["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/org");
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = app
+        .client
+        .get(app.url("/org"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("机构甲"));
+    let r = app
+        .client
+        .get(app.url("/ops"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "the national dashboard is not theirs"
+    );
+
+    let mine = volunteer(&app, "Mine", Some(&a)).await;
+    let theirs = volunteer(&app, "Theirs", Some(&b)).await;
+    let independent = volunteer(&app, "Independent", None).await;
+    let admin = token(Role::OrgAdmin, "Admin A");
+
+    // Their organisation's experts, and no other's.
+    let listed: Vec<Value> = app
+        .get(&admin, &format!("/v1/organisations/{a}/experts"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = listed.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [mine.to_string()]);
+    assert_eq!(listed[0]["status"], "applied");
+    let r = app
+        .get(&admin, &format!("/v1/organisations/{b}/experts"))
+        .await;
+    assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
+
+    // They approve and send links to their own; the others are not there
+    // for them, and stay as they were.
+    let r = app
+        .post(&admin, &format!("/v1/experts/{mine}/approve"), &json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(status_of(&app, mine).await, "approved");
+    let r = app
+        .post(
+            &admin,
+            &format!("/v1/experts/{mine}/sign-in-links"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    for other in [theirs, independent] {
+        for action in ["approve", "suspend", "sign-in-links"] {
+            let r = app
+                .post(&admin, &format!("/v1/experts/{other}/{action}"), &json!({}))
+                .await;
+            assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
+        }
+        assert_eq!(status_of(&app, other).await, "applied");
+    }
+
+    // Everything else in the route table is refused to them: every operation
+    // the served document says needs a credential, but the few above.
+    let theirs_to_use = [
+        "POST /v1/experts/{id}/approve",
+        "POST /v1/experts/{id}/suspend",
+        "POST /v1/experts/{id}/sign-in-links",
+        "GET /v1/organisations/{id}/experts",
+        "POST /v1/sessions/end",
+    ];
+    let doc = crate::openapi::document(&app).await;
+    let mut allowed = Vec::new();
+    for op in crate::openapi::operations(&doc) {
+        if !op.needs_credential() || theirs_to_use.contains(&op.name().as_str()) {
+            continue;
+        }
+        let path = op
+            .path
+            .split('/')
+            .map(|part| {
+                if part.starts_with('{') {
+                    Uuid::new_v4().to_string()
+                } else {
+                    part.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let method = reqwest::Method::from_bytes(op.method.to_uppercase().as_bytes()).unwrap();
+        let r = app
+            .client
+            .request(method, app.url(&path))
+            .bearer_auth(&admin)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        if r.status().is_success() || r.status().is_server_error() {
+            allowed.push(format!("{} -> {}", op.name(), r.status()));
+        }
+    }
+    assert!(
+        allowed.is_empty(),
+        "an organisation's administrator reached: {allowed:?}"
+    );
+}
+
+/// The administrator's page in a browser: an applicant approved after a
+/// question, and a sign-in link for them.
+async fn the_organisation_page(lang: &str, approve_word: &str) {
+    let app = spawn_app().await;
+    let org = approved(&app, "武汉市心理咨询师协会", "hubei").await;
+    let applicant = volunteer(&app, "李老师", Some(&org)).await;
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/organisations/{org}/admins"),
+            &json!({"name": format!("admin-{lang}")}),
+        )
+        .await;
+    let link: Value = r.json().await.unwrap();
+    let browser = Browser::start(390, 844).await;
+    browser.goto(link["url"].as_str().unwrap()).await;
+    browser
+        .wait_for(
+            "return document.querySelector('#sign-in') !== null",
+            Wait::from_secs(10),
+        )
+        .await;
+    browser.click("#sign-in").await;
+    browser
+        .wait_for(
+            "return location.pathname === '/org' && document.body.getAttribute('data-ready')",
+            Wait::from_secs(20),
+        )
+        .await;
+    browser.goto(&app.url(&format!("/org?lang={lang}"))).await;
+    let row = format!("#applicants li[data-expert=\"{applicant}\"]");
+    let text = browser
+        .wait_for(
+            &format!("const li = document.querySelector('{row}'); return li && li.textContent"),
+            Wait::from_secs(20),
+        )
+        .await;
+    assert!(text.as_str().unwrap().contains(approve_word), "{text}");
+    std::fs::write(
+        artifacts_dir().join(format!("org-{lang}.png")),
+        browser.screenshot_full_page().await,
+    )
+    .unwrap();
+    browser
+        .run("window.confirm = () => true; return true")
+        .await;
+    browser.click(&format!("{row} button.approve")).await;
+    let member = format!("#members li[data-expert=\"{applicant}\"]");
+    browser
+        .wait_for(
+            &format!("return document.querySelector('{member}') !== null"),
+            Wait::from_secs(10),
+        )
+        .await;
+    assert_eq!(status_of(&app, applicant).await, "approved");
+    browser
+        .click(&format!("{member} button:not(.danger)"))
+        .await;
+    let url = browser
+        .wait_for("return !document.querySelector('#link-box').hidden && document.querySelector('#link-url').value", Wait::from_secs(10))
+        .await;
+    assert!(url.as_str().unwrap().contains("/sign-in/"), "{url}");
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn an_organisations_administrator_works_the_page_in_chinese_and_in_english() {
+    the_organisation_page("zh", "批准").await;
+    the_organisation_page("en", "Approve").await;
+}

@@ -166,6 +166,55 @@ pub async fn suspend(
     Ok((row, experts.len()))
 }
 
+/// Whose organisation a caller acts for: `None` for a national operator,
+/// the organisation for its administrator (403 for anyone else).
+pub async fn scope(state: &AppState, principal: &Principal) -> ApiResult<Option<Uuid>> {
+    use crate::token::Role;
+    match principal.role {
+        Role::Operator => Ok(None),
+        Role::OrgAdmin => anxin_store::sign_in::organisation_of(&state.pool, &principal.sub)
+            .await?
+            .map(Some)
+            .ok_or(ApiError::Forbidden(
+                "this account administers no organisation",
+            )),
+        _ => Err(ApiError::Forbidden("this role may not do that")),
+    }
+}
+
+/// A national operator may act on any expert; an organisation's
+/// administrator on their own organisation's only (404 for the others, as
+/// if they did not exist).
+pub async fn may_manage_expert(
+    state: &AppState,
+    principal: &Principal,
+    expert: ExpertId,
+) -> ApiResult<()> {
+    match scope(state, principal).await? {
+        None => Ok(()),
+        Some(org) if organisations::of_expert(&state.pool, expert.0).await? == Some(org) => Ok(()),
+        Some(_) => Err(ApiError::NotFound("expert")),
+    }
+}
+
+/// A national operator may read any organisation; its administrator their
+/// own only (404 for the others).
+pub async fn may_read(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+) -> ApiResult<OrganisationRow> {
+    match scope(state, principal).await? {
+        Some(org) if org != id => Err(ApiError::NotFound("organisation")),
+        _ => get(state, id).await,
+    }
+}
+
+/// The organisation's experts.
+pub async fn members(state: &AppState, id: Uuid) -> ApiResult<Vec<organisations::MemberRow>> {
+    Ok(organisations::members(&state.pool, id).await?)
+}
+
 /// The organisation a volunteer applies to: it must be approved. 422 naming
 /// `organisation_id` otherwise.
 pub async fn open_to_volunteers(state: &AppState, id: Uuid) -> ApiResult<OrganisationRow> {

@@ -43,6 +43,7 @@ fn principal(person: &Person) -> Principal {
     match person {
         Person::Expert(id) => Principal::new(Role::Expert, id.to_string()),
         Person::Operator(_, name) => Principal::new(Role::Operator, name.clone()),
+        Person::OrgAdmin(_, name, _) => Principal::new(Role::OrgAdmin, name.clone()),
     }
 }
 
@@ -62,6 +63,7 @@ async fn create_link(
     let target = match person {
         Person::Expert(_) => "expert",
         Person::Operator(..) => "operator",
+        Person::OrgAdmin(..) => "org_admin",
     };
     audit::record(
         conn,
@@ -107,14 +109,37 @@ pub async fn link_for_operator(state: &AppState, by: &Actor, name: &str) -> ApiR
     Ok(link)
 }
 
+/// A link for an administrator of `organisation` with this name, who is
+/// created if new; 409 when the name is another account's. Answers the
+/// administrator's account id and the link.
+#[tracing::instrument(skip(state, by))]
+pub async fn link_for_org_admin(
+    state: &AppState,
+    by: &Actor,
+    organisation: uuid::Uuid,
+    name: &str,
+) -> ApiResult<(uuid::Uuid, Link)> {
+    let name = operator_name(name)?;
+    let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
+    let Some(person) = sign_in::ensure_org_admin(&mut tx, name, organisation).await? else {
+        return Err(ApiError::conflict(
+            ErrorCode::InvalidTransition,
+            "that name is another account's; choose another",
+        ));
+    };
+    let link = create_link(state, &mut tx, by, &person).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok((person.id(), link))
+}
+
 /// An operator's name: 1–100 visible characters.
 fn operator_name(name: &str) -> ApiResult<&str> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(ApiError::Unprocessable {
             code: ErrorCode::InvalidInput,
-            message: "an operator's name is 1-100 characters".into(),
-            field: Some("operator".into()),
+            message: "a name is 1-100 characters".into(),
+            field: Some("name".into()),
         });
     }
     Ok(name)

@@ -566,6 +566,10 @@ pub async fn asset(name: web::Path<String>) -> ApiResult<HttpResponse> {
             include_str!("../../assets/app.css"),
             "text/css; charset=utf-8",
         ),
+        "org.js" => (
+            include_str!("../../assets/org.js"),
+            "text/javascript; charset=utf-8",
+        ),
         _ => return Err(ApiError::NotFound("asset")),
     };
     Ok(HttpResponse::Ok()

@@ -1,5 +1,7 @@
 //! Experts: creation, applications, vetting, availability, slots, bookings.
-use crate::auth::{AnyRole, Authorized, ExpertOnly, ExpertOrOperator, OperatorOnly, Role};
+use crate::auth::{
+    AnyRole, Authorized, ExpertOnly, ExpertOrOperator, OperatorOnly, OperatorOrOrgAdmin, Role,
+};
 use crate::dto::{
     AvailabilitySaved, CallView, ExpertBooking, ExpertCreated, ExpertMe, ExpertStatusView,
     SessionOutcomeView, SlotView,
@@ -67,12 +69,14 @@ pub async fn apply(
 }
 
 async fn set_status(
-    auth: &Authorized<OperatorOnly>,
+    auth: &Authorized<OperatorOrOrgAdmin>,
     state: &AppState,
     raw_id: &str,
     status: ExpertStatus,
 ) -> ApiResult<HttpResponse> {
     let id = ExpertId(path_id("id", raw_id)?);
+    // An organisation's administrator vets their own volunteers only.
+    flows::organisations::may_manage_expert(state, &auth.principal, id).await?;
     let done = flows::experts::set_status(state, &auth.principal.actor(), id, status, None).await?;
     Ok(HttpResponse::Ok().json(ExpertStatusView {
         id: id.0,
@@ -87,7 +91,7 @@ async fn set_status(
     responses((status = 200, body = ExpertStatusView)),
     security(("bearer" = [])))]
 pub async fn approve(
-    auth: Authorized<OperatorOnly>,
+    auth: Authorized<OperatorOrOrgAdmin>,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
@@ -104,7 +108,7 @@ pub async fn approve(
     responses((status = 200, body = ExpertStatusView)),
     security(("bearer" = [])))]
 pub async fn suspend(
-    auth: Authorized<OperatorOnly>,
+    auth: Authorized<OperatorOrOrgAdmin>,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {

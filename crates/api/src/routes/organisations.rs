@@ -1,7 +1,7 @@
 //! Organisations: the application (`POST /v1/organisation-applications` and
 //! the form at `/apply/organisation`), vetting by operators, and the public
 //! list (`GET /v1/organisations`, the page `/organisations`: 公示).
-use crate::auth::{Authorized, OperatorOnly};
+use crate::auth::{Authorized, OperatorOnly, OperatorOrOrgAdmin};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{path_id, Json};
 use crate::flows;
@@ -464,4 +464,159 @@ pub async fn list_page(
             regions: region_choices(lang, &regions, chosen_region.as_deref()),
         },
     ))
+}
+
+// ---- the organisation's administrators ------------------------------------------
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAdmin {
+    /// The administrator's name: their account, as the audit log records it.
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AdminLink {
+    pub admin_id: Uuid,
+    /// A one-time sign-in link to `/org`; send it by the organisation's own
+    /// channel. Shown only this once.
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[utoipa::path(post, path = "/v1/organisations/{id}/admins", tag = "organisations",
+    description = "A one-time sign-in link for an administrator of an approved organisation                    (created if new; audited). They see and act on their own organisation only.",
+    params(("id" = Uuid, Path, description = "organisation id")),
+    request_body = NewAdmin,
+    responses((status = 201, body = AdminLink),
+              (status = 404, body = ErrorBody, description = "no such organisation"),
+              (status = 409, body = ErrorBody, description = "`invalid_transition`: the organisation is not approved, or the name is another account's"),
+              (status = 422, body = ErrorBody, description = "`invalid_input`: the name is blank or too long")),
+    security(("bearer" = [])))]
+pub async fn admins(
+    auth: Authorized<OperatorOnly>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: Json<NewAdmin>,
+) -> ApiResult<HttpResponse> {
+    let org = flows::organisations::get(&state, path_id("id", &id)?).await?;
+    if org.status != OrganisationStatus::Approved {
+        return Err(ApiError::conflict(
+            ErrorCode::InvalidTransition,
+            "only an approved organisation has administrators",
+        ));
+    }
+    let (admin_id, link) =
+        flows::sign_in::link_for_org_admin(&state, &auth.principal.actor(), org.id, &body.0.name)
+            .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(AdminLink {
+            admin_id,
+            url: link.url,
+            expires_at: link.expires_at,
+        }))
+}
+
+/// One of the organisation's experts, as its administrators see them.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MemberView {
+    pub id: Uuid,
+    pub display_name: String,
+    pub status: anxin_domain::expert::ExpertStatus,
+    pub region: String,
+    /// Carries the supervisor flag (supervision is not built yet: false).
+    pub supervisor: bool,
+    /// Every required training module done (none is defined yet: true).
+    pub training_complete: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bio: Option<String>,
+    pub applied_at: DateTime<Utc>,
+}
+
+#[utoipa::path(get, path = "/v1/organisations/{id}/experts", tag = "organisations",
+    description = "The organisation's experts (applicants first): to its administrators and to                    operators. Another organisation's administrator gets 404.",
+    params(("id" = Uuid, Path, description = "organisation id")),
+    responses((status = 200, body = [MemberView]),
+              (status = 404, body = ErrorBody, description = "no such organisation (or not yours)")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn experts(
+    auth: Authorized<OperatorOrOrgAdmin>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let org = flows::organisations::may_read(&state, &auth.principal, path_id("id", &id)?).await?;
+    let members = flows::organisations::members(&state, org.id).await?;
+    let view: Vec<MemberView> = members
+        .into_iter()
+        .filter_map(|m| {
+            Some(MemberView {
+                status: anxin_domain::expert::ExpertStatus::parse(&m.status)?,
+                id: m.id,
+                display_name: m.display_name,
+                region: m.region,
+                supervisor: false,
+                training_complete: true,
+                bio: m.bio,
+                applied_at: m.created_at,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(view))
+}
+
+/// The organisation's page (`templates/org.html`); org.js draws the rest.
+#[derive(askama::Template)]
+#[template(path = "org.html")]
+struct OrgPage {
+    lang: Lang,
+    id: String,
+    name: String,
+}
+
+#[utoipa::path(get, path = "/org", tag = "organisations",
+    description = "The organisation's page for its administrator's browser (zh-CN or English):                    its applicants and experts, approve and suspend, sign-in links. Without a                    session, how to sign in; other roles get 403.",
+    responses((status = 200, description = "the page, or how to sign in", content_type = "text/html"),
+              (status = 403, body = ErrorBody, description = "`forbidden`: not an organisation's administrator")),
+    security((), ("bearer" = []), ("session" = [])))]
+pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    use crate::auth::{Credential, Role};
+    let lang = Lang::of(&req);
+    match crate::auth::credential(&req).await {
+        Credential::Valid(p, _) if p.role == Role::OrgAdmin => {
+            let Some(org) = flows::organisations::scope(&state, &p).await? else {
+                return Err(ApiError::Forbidden("the page is for an organisation's administrators"));
+            };
+            let org = flows::organisations::get(&state, org).await?;
+            Ok(pages::render(
+                StatusCode::OK,
+                &OrgPage {
+                    lang,
+                    id: org.id.to_string(),
+                    name: org.name,
+                },
+            ))
+        }
+        Credential::Valid(..) => Err(ApiError::Forbidden(
+            "the page is for an organisation's administrators",
+        )),
+        Credential::Invalid(ApiError::Unavailable(m), _) => Err(ApiError::Unavailable(m)),
+        _ => Ok(pages::render(
+            StatusCode::OK,
+            &pages::Message {
+                lang,
+                title: lang.pick("机构管理登录", "Organisation sign-in"),
+                text: lang.pick(
+                    "请打开安心工作人员发给你的登录链接。链接只能使用一次；如已失效，请索取新的链接。",
+                    "Open the sign-in link Anxin's staff sent you. Each link works once; if yours no longer does, ask for a new one.",
+                ),
+                id: None,
+                role: None,
+                notice: false,
+            },
+        )),
+    }
 }

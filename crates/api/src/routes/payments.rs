@@ -117,7 +117,7 @@ pub async fn get(
             let seeker = flows::seekers::resolve_for(&state, &auth.principal).await?;
             flows::payments::of_seeker(&state, &seeker, id).await?
         }
-        Role::Expert => return Err(ApiError::NotFound("payment")),
+        Role::Expert | Role::OrgAdmin => return Err(ApiError::NotFound("payment")),
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

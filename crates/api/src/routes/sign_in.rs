@@ -1,6 +1,6 @@
 //! Signing people in: sign-in links for experts (made by operators), the
 //! link's page and its use, and ending a session. See `flows::sign_in`.
-use crate::auth::{self, Authorized, OperatorOnly, Role, Via};
+use crate::auth::{self, Authorized, OperatorOrOrgAdmin, Role, Via};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::path_id;
 use crate::flows;
@@ -10,7 +10,6 @@ use crate::state::{AppState, KeyedLimiter};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use anxin_domain::ids::ExpertId;
-use anxin_store::audit::Actor;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -30,15 +29,13 @@ pub struct SignInLink {
               (status = 409, body = ErrorBody, description = "`expert_suspended`: the expert is suspended")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_link(
-    auth: Authorized<OperatorOnly>,
+    auth: Authorized<OperatorOrOrgAdmin>,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let expert = ExpertId(path_id("id", &id)?);
-    let by = Actor {
-        role: "operator",
-        id: auth.principal.sub,
-    };
+    flows::organisations::may_manage_expert(&state, &auth.principal, expert).await?;
+    let by = auth.principal.actor();
     let link = flows::sign_in::link_for_expert(&state, &by, expert).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -180,6 +177,7 @@ pub(crate) fn check_rate_of(req: &HttpRequest, limiter: &KeyedLimiter, key: &str
 pub(crate) fn signed_in(req: &HttpRequest, started: &Started) -> HttpResponse {
     let to = match started.principal.role {
         Role::Operator => "/ops",
+        Role::OrgAdmin => "/org",
         _ => "/expert",
     };
     let max_age = (started.expires_at - Utc::now()).num_seconds().max(0);

@@ -1,0 +1,119 @@
+// An organisation's page for its administrators: its applicants (approve,
+// decline) and volunteers (suspend, sign-in links), through the public API
+// with the session cookie; writes carry X-Anxin-Session.
+"use strict";
+(() => {
+  const lang = document.documentElement.lang.startsWith("en") ? "en" : "zh";
+  const T = {
+    zh: {
+      approve: "批准", decline: "拒绝", suspend: "暂停", link: "发送登录链接", applied: "申请于",
+      approve_confirm: (n) => `确定批准 ${n} 吗？批准后求助者就能看到并预约。`,
+      decline_confirm: (n) => `确定拒绝 ${n} 的申请吗？`,
+      suspend_confirm: (n) => `确定暂停 ${n} 吗？他们即将到来的通话会转给其他有空的专家，或取消并退款。`,
+      status: { applied: "待审核", approved: "已批准", suspended: "已暂停" },
+      errors: {
+        not_found: "没有找到这位志愿者，可能不属于你的机构。", forbidden: "这一步你没有权限操作。",
+        expert_suspended: "这位志愿者已暂停，请先重新批准。", rate_limited: "操作有点太快了，请稍等几秒再试。",
+        other: "出了点问题，没有完成。请稍后再试。", offline: "网络不通，请稍后再试。",
+      },
+    },
+    en: {
+      approve: "Approve", decline: "Decline", suspend: "Suspend", link: "Send a sign-in link", applied: "applied",
+      approve_confirm: (n) => `Approve ${n}? Seekers will then see them and can book.`,
+      decline_confirm: (n) => `Decline ${n}'s application?`,
+      suspend_confirm: (n) => `Suspend ${n}? Their upcoming calls are handed to another free expert, or cancelled and refunded.`,
+      status: { applied: "waiting", approved: "approved", suspended: "suspended" },
+      errors: {
+        not_found: "We couldn't find that volunteer; they may not be in your organisation.", forbidden: "You can't do that from here.",
+        expert_suspended: "This volunteer is suspended; approve them again first.", rate_limited: "That was a little fast; please wait a few seconds.",
+        other: "Something went wrong and nothing was done. Please try again shortly.", offline: "No connection; please try again shortly.",
+      },
+    },
+  };
+  const t = (k) => T[lang][k];
+  const $ = (id) => document.getElementById(id);
+  const org = document.body.getAttribute("data-organisation");
+  const dateFmt = new Intl.DateTimeFormat(lang === "en" ? "en-GB" : "zh-CN", { month: "short", day: "numeric" });
+
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    for (const c of children) if (c) e.append(c);
+    return e;
+  }
+
+  function showError(code) {
+    const errors = t("errors");
+    $("error").textContent = code ? errors[code] || errors.other : "";
+    $("error").hidden = !code;
+  }
+
+  async function api(method, path) {
+    let r;
+    try {
+      r = await fetch(path, { method, credentials: "same-origin", headers: { "X-Anxin-Session": "1", Accept: "application/json" } });
+    } catch (_) {
+      showError("offline");
+      return null;
+    }
+    if (r.status === 401) { window.location.reload(); return null; }
+    const body = await r.json().catch(() => null);
+    if (!r.ok) { showError((body && body.error) || "other"); return null; }
+    return body;
+  }
+
+  async function act(path, question) {
+    if (question && !window.confirm(question)) return;
+    showError("");
+    if (await api("POST", path)) refresh();
+  }
+
+  function person(m, ...buttons) {
+    const li = el("li", { "data-expert": m.id },
+      el("div", { class: "when" }, m.display_name),
+      el("div", { class: "meta" }, t("status")[m.status] + " · " + t("applied") + " " + dateFmt.format(new Date(m.applied_at))));
+    if (m.bio) li.append(el("div", { class: "seeker-note" }, m.bio));
+    li.append(el("div", { class: "actions" }, ...buttons));
+    return li;
+  }
+
+  function button(label, cls, onClick) {
+    const b = el("button", { type: "button", class: cls }, label);
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  async function signInLink(m) {
+    const link = await api("POST", `/v1/experts/${m.id}/sign-in-links`);
+    if (!link) return;
+    $("link-for").textContent = m.display_name;
+    $("link-url").value = link.url;
+    $("link-box").hidden = false;
+    $("link-url").focus();
+    $("link-url").select();
+  }
+
+  async function refresh() {
+    const list = await api("GET", `/v1/organisations/${org}/experts`);
+    if (!list) return;
+    const applicants = list.filter((m) => m.status === "applied");
+    const members = list.filter((m) => m.status !== "applied");
+    $("applicants").replaceChildren(...applicants.map((m) => person(m,
+      button(t("approve"), "approve", () => act(`/v1/experts/${m.id}/approve`, t("approve_confirm")(m.display_name))),
+      button(t("decline"), "danger", () => act(`/v1/experts/${m.id}/suspend`, t("decline_confirm")(m.display_name))))));
+    $("applicants-empty").hidden = applicants.length > 0;
+    $("members").replaceChildren(...members.map((m) => m.status === "approved"
+      ? person(m,
+        button(t("link"), "", () => signInLink(m)),
+        button(t("suspend"), "danger", () => act(`/v1/experts/${m.id}/suspend`, t("suspend_confirm")(m.display_name))))
+      : person(m, button(t("approve"), "approve", () => act(`/v1/experts/${m.id}/approve`, t("approve_confirm")(m.display_name))))));
+    $("members-empty").hidden = members.length > 0;
+    document.body.setAttribute("data-ready", "1");
+  }
+
+  $("sign-out").addEventListener("click", async () => {
+    await fetch("/v1/sessions/end", { method: "POST", credentials: "same-origin", headers: { "X-Anxin-Session": "1" } }).catch(() => {});
+    window.location.href = "/org";
+  });
+  refresh();
+})();
