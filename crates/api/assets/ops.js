@@ -20,6 +20,7 @@
     "urgent": "紧急",
     "routine": "常规",
     "Regions open for booking": "开放预约的地区",
+    "Referred to…": "转介到…", "Referred to": "转介到",
     "Organisations": "机构", "Published": "已公示", "Kind": "类型", "Contact": "联系人", "Applied": "申请时间",
     "No organisation is waiting.": "没有待审核的机构。", "Reject": "拒绝", "Suspend": "暂停",
     "Batch to publish it in (empty: the latest batch)": "公示批次（留空：最新一批）",
@@ -532,7 +533,9 @@
       pickCell.appendChild(pick);
       tr.appendChild(pickCell);
       // The name opens what they wrote about themselves.
-      const who = el("details", { class: "bio" }, el("summary", {}, e.display_name), el("p", {}, e.bio || "–"));
+      const who = el("details", { class: "bio" });
+      who.appendChild(el("summary", {}, e.display_name));
+      who.appendChild(el("p", {}, e.bio || "–"));
       const nameCell = el("td");
       nameCell.appendChild(who);
       tr.appendChild(nameCell);
@@ -752,15 +755,28 @@
         how.appendChild(el("option", { value: v }, label));
       }
       const centre = el("input", { "aria-label": "Centre", placeholder: "Centre", maxlength: "200" });
+      // Where to refer: the seeker's region's directory (/v1/resources).
+      const place = el("select", { "aria-label": "Referred to", class: "resource" });
+      place.appendChild(el("option", { value: "" }, "Referred to…"));
+      if (r.region) {
+        resources(r.region).then((list) => {
+          for (const x of list) place.appendChild(el("option", { value: x.id }, x.name + " · " + x.phone));
+        }).catch(() => {});
+      }
       const resolve = el("button", { type: "button", class: "approve" }, "Resolve");
       resolve.addEventListener("click", async () => {
         resolve.disabled = true;
         const body = { resolution: how.value };
         if (centre.value.trim()) body.centre = centre.value.trim();
+        if (place.value) {
+          body.resource_id = place.value;
+          if (!body.centre) body.centre = place.selectedOptions[0].textContent.split(" · ")[0];
+        }
         await post("/v1/ops/referrals/" + encodeURIComponent(r.referral_id) + "/resolve", body, "resolve the referral");
         refresh();
       });
       actions.appendChild(how);
+      actions.appendChild(place);
       actions.appendChild(centre);
       actions.appendChild(resolve);
       td.appendChild(actions);
@@ -768,6 +784,13 @@
       tr.appendChild(callbackCell(r));
       body.appendChild(tr);
     }
+  }
+
+  // Each region's directory, read once per page.
+  const directory = {};
+  function resources(region) {
+    if (!directory[region]) directory[region] = getJson("/v1/resources?region=" + encodeURIComponent(region));
+    return directory[region];
   }
 
   // A masked callback: the worker rings the operator's phone first, then the

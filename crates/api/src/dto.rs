@@ -1,4 +1,4 @@
-//! The JSON shapes of the API, as `../shared/api.md` fixes them. Only these
+//! The JSON shapes of the API, as the served OpenAPI document describes them. Only these
 //! ever leave the service; none of them has a place for a seeker's phone or
 //! host-app identity except the seeker's own masked phone.
 use anxin_domain::booking::BookingStatus;

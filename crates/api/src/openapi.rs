@@ -33,7 +33,7 @@ pub const SESSION: &str = "session";
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Anxin", description = "Expert matching and two-way call booking. See shared/api.md."),
+    info(title = "Anxin", description = "Expert matching and two-way call booking: a balanced slate of volunteer experts, atomic holds, bookings and masked two-way calls."),
     paths(
         service::healthz, service::readyz, service::metrics, openapi, crate::routes::vocabulary::vocabulary,
         crate::routes::regions::list, crate::routes::regions::switch,

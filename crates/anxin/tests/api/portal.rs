@@ -287,10 +287,26 @@ async fn an_operator_works_the_referral_queue_and_makes_sign_in_links_on_the_das
         .expert_with(&daily_hour_started_five_minutes_ago(Utc::now()))
         .await;
     let slot: Uuid = app.open_slot_ids(expert, 0..1).await[0];
-    let booking = app
-        .app
-        .book(&crate::helpers::new_seeker(), slot, PHONE)
+    // A seeker of Hubei, whose directory has a mental-health centre.
+    let seeker = crate::helpers::new_seeker();
+    let r = app
+        .put(&seeker, "/v1/seekers/me", &json!({"region": "hubei"}))
         .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .post(
+            &operator(),
+            "/v1/resources",
+            &json!({"name": "武汉市精神卫生中心", "kind": "mental_health_centre", "region": "hubei",
+                    "phone": "027-8584 4666", "hours": "24 小时"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let centre = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let booking = app.app.book(&seeker, slot, PHONE).await;
     let expert_token = crate::helpers::token(anxin_api::auth::Role::Expert, &expert.to_string());
     let r = app
         .post(
@@ -329,6 +345,12 @@ async fn an_operator_works_the_referral_queue_and_makes_sign_in_links_on_the_das
         .await;
     assert_eq!(card, json!([true, "1"]));
 
+    // The applicant by name, their own words one tap away.
+    let named = browser
+        .run(&format!("const d = document.querySelector('#pending tr[data-expert=\"{applicant}\"] details'); return [d.querySelector('summary').textContent, d.querySelector('p').textContent]"))
+        .await;
+    assert_eq!(named, json!(["Dr. Applicant", "Dashboard test expert"]));
+
     // A sign-in link for the applicant, from their row.
     browser
         .click(&format!(
@@ -353,7 +375,15 @@ async fn an_operator_works_the_referral_queue_and_makes_sign_in_links_on_the_das
     )
     .unwrap();
 
-    // Resolving it from the page, audited as the operator.
+    // Resolving it from the page to a place in the seeker's region's
+    // directory, audited as the operator.
+    let chosen = browser
+        .wait_for(
+            &format!("const s = document.querySelector('{row} select.resource'); return s.options.length > 1 && (s.value = s.options[1].value)"),
+            Wait::from_secs(10),
+        )
+        .await;
+    assert_eq!(chosen, centre.as_str());
     browser
         .run(&format!(
             "document.querySelector('{row} select').value = 'contacted'; return true"
@@ -374,6 +404,13 @@ async fn an_operator_works_the_referral_queue_and_makes_sign_in_links_on_the_das
         .unwrap();
     assert_eq!(done[0]["referral_id"], referral.as_str());
     assert_eq!(done[0]["resolution"], "contacted");
+    let named: Option<String> =
+        sqlx::query_scalar("SELECT resource_id::text FROM referrals WHERE id = $1::text::uuid")
+            .bind(&referral)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(named.as_deref(), Some(centre.as_str()));
     let audited: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM audit_log WHERE action = 'referral.resolve'
             AND actor_role = 'operator' AND actor_id = 'Lin Operator'",

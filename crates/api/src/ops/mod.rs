@@ -2,13 +2,14 @@
 //! lists (`GET /v1/ops/board`), the page (`GET /ops`) with its sign-in, and
 //! vetting from the page.
 //!
-//! * `events`: recording what only the API sees, off the request path.
-//! * `summary`: the figures, computed from the event log over a window.
-//! * `metrics`: the business metrics added to Prometheus.
+//! * `summary` (here): the figures, computed from the event log over a window.
+//! * `crate::events`: recording what only the API sees, off the request path.
+//! * `crate::metrics`: the business metrics added to Prometheus.
 //!
-//! The page is static HTML, CSS and JS compiled into the binary (no CDN, no
-//! external fonts or scripts, so it works offline); its script polls the two
-//! JSON endpoints with the session cookie and redraws.
+//! The page comes from a template (`templates/ops.html`) and its script and
+//! sheet are compiled into the binary (no CDN, no external fonts or scripts,
+//! so it works offline); the script polls the two JSON endpoints with the
+//! session cookie and redraws.
 pub mod summary;
 
 use crate::auth::{Authorized, Credential, OperatorOnly, Via};
