@@ -33,6 +33,21 @@ pub struct Region {
     pub open: bool,
 }
 
+impl Region {
+    /// An open region: how the sim and tests build the rows the `regions`
+    /// table holds.
+    pub fn open(code: &str, pinyin: &str, zh: &str, en: &str, area: Area) -> Self {
+        Region {
+            code: code.into(),
+            pinyin: pinyin.into(),
+            name_zh: zh.into(),
+            name_en: en.into(),
+            area,
+            open: true,
+        }
+    }
+}
+
 /// How near an expert is to a seeker: the slate fills from the nearest
 /// first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -116,14 +131,7 @@ mod tests {
     use super::*;
 
     fn region(code: &str, pinyin: &str, zh: &str, en: &str, area: Area) -> Region {
-        Region {
-            code: code.into(),
-            pinyin: pinyin.into(),
-            name_zh: zh.into(),
-            name_en: en.into(),
-            area,
-            open: true,
-        }
+        Region::open(code, pinyin, zh, en, area)
     }
 
     fn some() -> Regions {

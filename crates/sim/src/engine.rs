@@ -18,6 +18,7 @@
 use crate::market::{mix, normal, Market, LEAD_SECS};
 use crate::policy::{self, ImpressionWindow, Policy};
 use crate::scenario::{SeekerModel, Taste};
+use anxin_domain::region::Nearness;
 use anxin_domain::slate::{
     BalanceParams, Candidate, Uptake, BOOKING_WINDOW, CAPACITY_BANDS, CAPACITY_LOOKAHEAD,
 };
@@ -41,8 +42,8 @@ pub struct Outcome {
     pub policy: Policy,
     pub seekers: usize,
     pub matched: usize,
-    /// Seconds from arrival to a successful pick, one per matched seeker.
-    pub time_to_match: Vec<i64>,
+    /// Every booking, in the order made: one per matched seeker.
+    pub matches: Vec<Match>,
     pub picks: usize,
     pub collisions: usize,
     /// Seekers who left because the slate showed nothing within their patience.
@@ -56,6 +57,15 @@ pub struct Outcome {
     /// Booked slots starting within the period, for utilization.
     pub booked_in_period: usize,
     pub slots_in_period: usize,
+}
+
+/// A seeker's booking: with whom, and how long after arriving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Match {
+    pub seeker: u32,
+    pub expert: u32,
+    /// Seconds from arrival to the successful pick.
+    pub after: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -104,6 +114,9 @@ struct Run<'a> {
     window_events: Vec<(i64, u32, bool)>,
     next_window_event: usize,
     by_rating: Vec<u32>,
+    /// Under `balanced`, for each region seekers come from: the experts of
+    /// each `Nearness` tier, nearest first (see `policy::local_first`).
+    tiers: Vec<(&'static str, [Vec<u32>; 3])>,
     booked: Vec<bool>,
     /// What each slot currently adds to its expert's capacity.
     counted: Vec<u32>,
@@ -145,6 +158,11 @@ pub fn run(market: &Market, model: &SeekerModel, policy: Policy, seed: u64) -> O
         })
         .collect();
     window_events.sort_unstable();
+    let tiers = if policy == Policy::Balanced {
+        tiers_by_region(market)
+    } else {
+        Vec::new()
+    };
     let mut run = Run {
         market,
         model,
@@ -171,6 +189,7 @@ pub fn run(market: &Market, model: &SeekerModel, policy: Policy, seed: u64) -> O
         window_events,
         next_window_event: 0,
         by_rating,
+        tiers,
         booked: vec![false; market.slots.len()],
         counted: vec![0; market.slots.len()],
         next_capacity_event: 0,
@@ -184,7 +203,7 @@ pub fn run(market: &Market, model: &SeekerModel, policy: Policy, seed: u64) -> O
             policy,
             seekers: market.seekers.len(),
             matched: 0,
-            time_to_match: Vec::new(),
+            matches: Vec::new(),
             picks: 0,
             collisions: 0,
             left_nothing_suitable: 0,
@@ -269,15 +288,31 @@ impl Run<'_> {
     fn view(&mut self, seeker: u32, attempt: u32) {
         let s = self.market.seekers[seeker as usize];
         let mut shown = std::mem::take(&mut self.shown);
-        policy::slate(
-            self.policy,
-            &self.candidates,
-            &self.uptake,
-            &self.by_rating,
-            &self.params,
-            &mut self.slate_rng,
-            &mut shown,
-        );
+        // Only `balanced` has tiers: the other policies stay national.
+        let tiers = self
+            .tiers
+            .iter()
+            .find(|(code, _)| s.region == Some(*code))
+            .map(|(_, tiers)| tiers);
+        match tiers {
+            Some(tiers) => policy::local_first(
+                tiers,
+                &self.candidates,
+                &self.uptake,
+                &self.params,
+                &mut self.slate_rng,
+                &mut shown,
+            ),
+            None => policy::slate(
+                self.policy,
+                &self.candidates,
+                &self.uptake,
+                &self.by_rating,
+                &self.params,
+                &mut self.slate_rng,
+                &mut shown,
+            ),
+        }
         let window_end = self.now + CAPACITY_LOOKAHEAD.num_seconds();
         let acceptable_until = self.now + s.patience_secs;
         self.options.clear();
@@ -386,8 +421,38 @@ impl Run<'_> {
         }
         self.out.matched += 1;
         let arrived = self.market.seekers[seeker as usize].arrives_at;
-        self.out.time_to_match.push(self.now - arrived);
+        self.out.matches.push(Match {
+            seeker,
+            expert: s.expert,
+            after: self.now - arrived,
+        });
     }
+}
+
+/// For each region a seeker comes from, every expert by how near they are
+/// (`Regions::nearness`, as production ranks them): `[local, area, country]`.
+fn tiers_by_region(market: &Market) -> Vec<(&'static str, [Vec<u32>; 3])> {
+    let regions = crate::region::regions();
+    let mut codes: Vec<&'static str> = market.seekers.iter().filter_map(|s| s.region).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    codes
+        .into_iter()
+        .map(|code| {
+            let home = regions.get(code);
+            let mut tiers: [Vec<u32>; 3] = Default::default();
+            for (i, e) in market.experts.iter().enumerate() {
+                let near = regions.nearness(home, e.region.unwrap_or_default());
+                let tier = match near {
+                    Nearness::Local => 0,
+                    Nearness::Area => 1,
+                    Nearness::Country => 2,
+                };
+                tiers[tier].push(i as u32);
+            }
+            (code, tiers)
+        })
+        .collect()
 }
 
 /// The seeker's pick among `options` under their taste; `None` if there is

@@ -3,15 +3,18 @@
 //! bookings across experts without costing matches, and keep seekers from
 //! colliding on the same few slots.
 //!
-//! - `scenario`: the named markets (hotline, scarce, large).
+//! - `scenario`: the named markets (hotline, scarce, large, hubei2020).
+//! - `region`: the regions a regional scenario places experts and seekers in.
 //! - `market`: draws one market from a seed (experts' slots via the real
 //!   `domain::availability`, ratings, seeker arrivals).
 //! - `policy`: the slate policies compared; `balanced` is the real
 //!   `domain::slate::choose_balanced_with`, fed by sliding-window impressions
-//!   and each expert's bookings against the slots they offered.
+//!   and each expert's bookings against the slots they offered, and drawn
+//!   local first for a seeker whose region is known, as production does.
 //! - `engine`: runs one policy over one market, event by event.
 //! - `metrics`: match rate, time to match, collisions, Gini, utilization.
-//! - `output`: the table, the CSV and the Lorenz-curve SVG.
+//! - `output`: the table (and, for a regional scenario, one by seeker
+//!   region), the CSV and the Lorenz-curve SVG.
 //!
 //! Every policy runs on the same market (same experts, same arrivals, same
 //! seeker tastes), and every random stream derives from one seed, so a run
@@ -21,9 +24,10 @@ pub mod market;
 pub mod metrics;
 pub mod output;
 pub mod policy;
+pub mod region;
 pub mod scenario;
 
-pub use metrics::PolicyReport;
+pub use metrics::{PolicyReport, RegionalReport};
 pub use policy::Policy;
 pub use scenario::Scenario;
 
@@ -52,6 +56,9 @@ pub struct ScenarioReport {
     pub expert_facts: Vec<ExpertFacts>,
     /// In `Policy::ALL` order.
     pub policies: Vec<PolicyReport>,
+    /// Per region of the scenario (in its order), each policy in
+    /// `Policy::ALL` order; empty for a national scenario.
+    pub regional: Vec<RegionalReport>,
 }
 
 /// One expert as the market drew them.
@@ -124,14 +131,25 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<ScenarioReport, String> {
             .iter()
             .map(|o| PolicyReport::from_outcome(o, &capacity, capacity_gini))
             .collect(),
+        regional: scenario
+            .regions
+            .iter()
+            .flat_map(|r| {
+                outcomes
+                    .iter()
+                    .map(|o| RegionalReport::of(r.code, &market, o))
+            })
+            .collect(),
     })
 }
 
 const USAGE: &str =
-    "usage: anxin sim [--scenario hotline|scarce|large|all] [--out DIR] [--seed N] [--sweep N]
+    "usage: anxin sim [--scenario hotline|scarce|large|hubei2020|all] [--out DIR] [--seed N] [--sweep N]
 
 Simulates the matching market under four slate policies (balanced, top20,
-random20, all) on the same arrivals, prints a table per scenario, and writes
+random20, all) on the same arrivals, prints a table per scenario (and, for
+hubei2020, one per seeker region: match, bookings with a local expert, time
+to booking; only balanced fills slates local first), and writes
 sim.csv, experts.csv (per expert: capacity offered, impressions, bookings,
 fair share, by policy) and lorenz-<scenario>.svg under DIR (default out/sim).
 --sweep N runs N seeds (from --seed, else from 1) and prints each figure's
@@ -188,7 +206,9 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
                     Scenario::all()
                 } else {
                     vec![Scenario::named(&name).ok_or_else(|| {
-                        format!("unknown scenario {name:?}: use hotline, scarce, large or all")
+                        format!(
+                            "unknown scenario {name:?}: use hotline, scarce, large, hubei2020 or all"
+                        )
                     })?]
                 };
             }
@@ -240,9 +260,15 @@ pub fn cli(args: &[String]) -> Result<(), String> {
         }
         if args.sweep.is_some() {
             println!("{}", output::sweep_table(&reports));
+            if reports.iter().any(|r| !r.regional.is_empty()) {
+                println!("{}", output::regional_sweep_table(&reports));
+            }
         } else {
             for report in &reports {
                 println!("{}", output::table(report));
+                if !report.regional.is_empty() {
+                    println!("{}", output::regional_table(report));
+                }
             }
         }
         println!(
@@ -355,7 +381,9 @@ mod tests {
         assert_eq!((&a.out, a.seed), (&PathBuf::from("x"), Some(9)));
         assert_eq!(a.seeds(), vec![9]);
         let default = parse(&args(&[])).unwrap().unwrap();
-        assert_eq!(default.scenarios.len(), 3);
+        assert_eq!(default.scenarios.len(), 4);
+        let hubei = parse(&args(&["--scenario=hubei2020"])).unwrap().unwrap();
+        assert_eq!(hubei.scenarios, vec![Scenario::hubei2020()]);
         assert_eq!(default.seeds(), vec![DEFAULT_SEED]);
         let sweep = parse(&args(&["--sweep", "3"])).unwrap().unwrap();
         assert_eq!(sweep.seeds(), vec![1, 2, 3]);
@@ -375,5 +403,81 @@ mod tests {
             .unwrap_err()
             .contains("needs a value"));
         assert!(parse(&args(&["--bogus"])).unwrap_err().contains("--bogus"));
+    }
+
+    /// Hubei 2020 over two days: small enough for a debug-mode test.
+    fn small_hubei2020() -> Scenario {
+        Scenario {
+            days: 2,
+            ..Scenario::hubei2020()
+        }
+    }
+
+    fn regional(r: &ScenarioReport, region: &str, policy: Policy) -> RegionalReport {
+        r.regional
+            .iter()
+            .find(|g| g.region == region && g.policy == policy)
+            .cloned()
+            .unwrap()
+    }
+
+    #[test]
+    fn national_scenarios_give_no_one_a_region() {
+        let scenario = small_hotline();
+        let market = market::build(&scenario, 3).unwrap();
+        assert!(market.experts.iter().all(|e| e.region.is_none()));
+        assert!(market.seekers.iter().all(|s| s.region.is_none()));
+        assert!(run(&scenario, 3).unwrap().regional.is_empty());
+    }
+
+    #[test]
+    fn with_ample_local_capacity_balanced_bookings_are_overwhelmingly_local() {
+        let mut scenario = small_hubei2020();
+        for r in &mut scenario.regions {
+            r.demand_ratio = 0.3;
+        }
+        let r = run(&scenario, 5).unwrap();
+        for region in &scenario.regions {
+            let balanced = regional(&r, region.code, Policy::Balanced);
+            let random = regional(&r, region.code, Policy::Random20);
+            assert!(balanced.matched > 0, "{}", region.code);
+            assert!(
+                balanced.local_share >= 0.9,
+                "{}: balanced local share {:.3}",
+                region.code,
+                balanced.local_share
+            );
+            // A national draw books locally about in proportion to the
+            // region's share of experts (a fifth).
+            assert!(
+                random.local_share < 0.5,
+                "{}: random20 local share {:.3}",
+                region.code,
+                random.local_share
+            );
+        }
+    }
+
+    #[test]
+    fn in_hubei2020_hubei_seekers_are_matched_by_experts_of_other_regions_too() {
+        let r = run(&small_hubei2020(), DEFAULT_SEED).unwrap();
+        let hubei = regional(&r, "CN-HB", Policy::Balanced);
+        assert!(hubei.seekers > 0 && hubei.match_rate > 0.0);
+        assert!(
+            hubei.local_share > 0.0 && hubei.local_share < 1.0,
+            "Hubei's local share {:.3}",
+            hubei.local_share
+        );
+        let others = r
+            .regional
+            .iter()
+            .filter(|g| g.region != "CN-HB" && g.policy == Policy::Balanced)
+            .map(|g| g.seekers)
+            .sum::<usize>();
+        assert!(
+            hubei.seekers > others,
+            "Hubei's demand dominates: {} vs {others}",
+            hubei.seekers
+        );
     }
 }

@@ -30,6 +30,8 @@ pub struct Expert {
     pub rating: f64,
     pub slot_minutes: u32,
     pub weekly_hours: f64,
+    /// Region code, in a regional scenario.
+    pub region: Option<&'static str>,
     /// Indices into `Market::slots`, ascending by start.
     pub slots: std::ops::Range<usize>,
 }
@@ -47,6 +49,8 @@ pub struct Seeker {
     pub patience_secs: i64,
     /// Seeds this seeker's own choices, identical under every policy.
     pub key: u64,
+    /// Region code; `None`: served nationally.
+    pub region: Option<&'static str>,
 }
 
 /// From `at` on, an open `slot` adds `weight` to its expert's capacity: it
@@ -106,6 +110,17 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Market, String> {
     if scenario.experts == 0 || scenario.days == 0 {
         return Err(format!("scenario {}: no experts or no days", scenario.name));
     }
+    let known = crate::region::regions();
+    if let Some(r) = scenario
+        .regions
+        .iter()
+        .find(|r| known.get(r.code).is_none())
+    {
+        return Err(format!(
+            "scenario {}: unknown region {}",
+            scenario.name, r.code
+        ));
+    }
     let mut rng = StdRng::seed_from_u64(mix(seed, MARKET_STREAM));
     let period = i64::from(scenario.days) * 86_400;
     let epoch = epoch()?;
@@ -121,12 +136,26 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Market, String> {
         }));
         experts.push(Expert {
             slots: first..slots.len(),
+            region: region_of(scenario, i),
             ..expert
         });
     }
     let slots_in_period = slots.iter().filter(|s| s.starts_at < period).count();
 
-    let seekers = draw_seekers(scenario, slots_in_period, period, &mut rng);
+    // Expected seekers: the national ones, then each region's.
+    let demand: Vec<(Option<&'static str>, f64)> =
+        std::iter::once((None, scenario.demand_ratio * slots_in_period as f64))
+            .chain(scenario.regions.iter().map(|r| {
+                let local_slots = slots
+                    .iter()
+                    .filter(|s| {
+                        s.starts_at < period && experts[s.expert as usize].region == Some(r.code)
+                    })
+                    .count();
+                (Some(r.code), r.demand_ratio * local_slots as f64)
+            }))
+            .collect();
+    let seekers = draw_seekers(scenario, &demand, period, &mut rng);
 
     let mut capacity_events: Vec<CapacityEvent> = slots
         .iter()
@@ -225,6 +254,7 @@ fn draw_expert(
         rating,
         slot_minutes,
         weekly_hours,
+        region: None,
         slots: 0..0,
     };
     Ok((expert, starts))
@@ -242,18 +272,36 @@ fn pick_day_part(rng: &mut StdRng) -> (u32, [u32; 2]) {
     (DAY_PARTS[0].0, DAY_PARTS[0].1)
 }
 
+/// The region of expert `index`: the regions' expert shares, in order, laid
+/// over the experts by index (experts are drawn independently, so which
+/// indices a region gets doesn't matter). `None` outside a regional scenario.
+fn region_of(scenario: &Scenario, index: usize) -> Option<&'static str> {
+    let total: f64 = scenario.regions.iter().map(|r| r.expert_share).sum();
+    let mut at = (index as f64 + 0.5) / scenario.experts as f64 * total;
+    for r in &scenario.regions {
+        if at < r.expert_share {
+            return Some(r.code);
+        }
+        at -= r.expert_share;
+    }
+    scenario.regions.last().map(|r| r.code)
+}
+
 /// Seekers arrive as a Poisson process whose rate follows `HOURLY_ARRIVALS`
-/// (drawn by thinning), scaled so the expected count is `demand_ratio` times
-/// the slots in the period.
+/// (drawn by thinning), scaled so the expected count is the sum of `demand`
+/// (expected seekers per region, `None` the national ones). Each seeker's
+/// region is drawn in proportion to it, only when there are regions, so a
+/// national scenario draws exactly what it drew before regions existed.
 fn draw_seekers(
     scenario: &Scenario,
-    slots_in_period: usize,
+    demand: &[(Option<&'static str>, f64)],
     period: i64,
     rng: &mut StdRng,
 ) -> Vec<Seeker> {
     let mean_profile = HOURLY_ARRIVALS.iter().sum::<f64>() / 24.0;
     let peak_profile = HOURLY_ARRIVALS.iter().copied().fold(0.0, f64::max);
-    let mean_rate = scenario.demand_ratio * slots_in_period as f64 / period as f64;
+    let expected: f64 = demand.iter().map(|d| d.1).sum();
+    let mean_rate = expected / period as f64;
     let peak_rate = mean_rate * peak_profile / mean_profile;
     let model = &scenario.seekers;
     let mut seekers = Vec::new();
@@ -285,11 +333,26 @@ fn draw_seekers(
             }
             x -= share;
         }
+        let key = rng.gen();
+        let region = if scenario.regions.is_empty() {
+            None
+        } else {
+            let mut x = rng.gen::<f64>() * expected;
+            demand
+                .iter()
+                .find(|(_, d)| {
+                    x -= d;
+                    x < 0.0
+                })
+                .or(demand.last())
+                .and_then(|(r, _)| *r)
+        };
         seekers.push(Seeker {
             arrives_at: at,
             taste,
             patience_secs: (patience_hours * 3600.0) as i64,
-            key: rng.gen(),
+            key,
+            region,
         });
     }
     seekers

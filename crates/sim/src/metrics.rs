@@ -2,6 +2,7 @@
 //! time to match, collision rate, how unequal exposure and bookings are across
 //! experts (Gini), experts left without a booking, utilization.
 use crate::engine::Outcome;
+use crate::market::Market;
 use crate::policy::Policy;
 use anxin_domain::stats::gini;
 
@@ -50,7 +51,7 @@ impl PolicyReport {
     /// expert with none is not active); `capacity_gini` their Gini over
     /// the active experts.
     pub fn from_outcome(o: &Outcome, capacity: &[f64], capacity_gini: f64) -> Self {
-        let mut ttm = o.time_to_match.clone();
+        let mut ttm: Vec<i64> = o.matches.iter().map(|m| m.after).collect();
         ttm.sort_unstable();
         let of_active = |i: &usize| capacity.get(*i).is_none_or(|&c| c > 0.0);
         let booked: Vec<u32> = (0..o.bookings.len())
@@ -89,6 +90,55 @@ impl PolicyReport {
             bookings: booked,
             impressions_per_expert: o.impressions.clone(),
             bookings_per_expert: o.bookings.clone(),
+        }
+    }
+}
+
+/// One policy's results for the seekers of one region: what locality gains
+/// or costs them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionalReport {
+    pub region: &'static str,
+    pub policy: Policy,
+    pub seekers: usize,
+    pub matched: usize,
+    /// Of this region's seekers, those who booked.
+    pub match_rate: f64,
+    /// Of their bookings, those with an expert of their own region.
+    pub local_share: f64,
+    /// Seconds from arrival to booking, over this region's matched seekers.
+    pub time_to_match_p50: i64,
+    pub time_to_match_p95: i64,
+}
+
+impl RegionalReport {
+    /// The figures of `region`'s seekers in `o`, a run over `market`.
+    pub fn of(region: &'static str, market: &Market, o: &Outcome) -> Self {
+        let seekers = market
+            .seekers
+            .iter()
+            .filter(|s| s.region == Some(region))
+            .count();
+        let matches: Vec<_> = o
+            .matches
+            .iter()
+            .filter(|m| market.seekers[m.seeker as usize].region == Some(region))
+            .collect();
+        let local = matches
+            .iter()
+            .filter(|m| market.experts[m.expert as usize].region == Some(region))
+            .count();
+        let mut ttm: Vec<i64> = matches.iter().map(|m| m.after).collect();
+        ttm.sort_unstable();
+        Self {
+            region,
+            policy: o.policy,
+            seekers,
+            matched: matches.len(),
+            match_rate: ratio(matches.len(), seekers),
+            local_share: ratio(local, matches.len()),
+            time_to_match_p50: percentile(&ttm, 0.50),
+            time_to_match_p95: percentile(&ttm, 0.95),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! (scenario, seed, policy), one per-expert CSV row per (scenario, seed,
 //! policy, expert), and an SVG of Lorenz curves of bookings per scenario.
 //! All written by hand: the sim needs no formatting crates.
-use crate::metrics::{fair_shares, PolicyReport};
+use crate::metrics::{fair_shares, PolicyReport, RegionalReport};
 use crate::policy::Policy;
 use crate::ScenarioReport;
 use anxin_domain::stats::lorenz;
@@ -53,6 +53,80 @@ pub fn table(r: &ScenarioReport) -> String {
                 percent(p.zero_booked_share),
                 percent(p.below_half_share),
                 percent(p.utilization),
+            ]
+        })
+        .collect();
+    aligned(&mut s, &header, &rows);
+    s
+}
+
+/// The table by seeker region of a regional scenario: per region and
+/// policy, the seekers, the share matched, the share of their bookings made
+/// with an expert of their own region, and the time to booking.
+pub fn regional_table(r: &ScenarioReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "by seeker region (local: bookings with an expert of the seeker's region; only balanced fills slates local first)"
+    );
+    let header = [
+        "region", "policy", "seekers", "match", "local", "ttm p50", "ttm p95",
+    ];
+    let rows: Vec<Vec<String>> = r
+        .regional
+        .iter()
+        .map(|g| {
+            vec![
+                g.region.to_string(),
+                g.policy.name().to_string(),
+                g.seekers.to_string(),
+                percent(g.match_rate),
+                percent(g.local_share),
+                duration(g.time_to_match_p50),
+                duration(g.time_to_match_p95),
+            ]
+        })
+        .collect();
+    aligned(&mut s, &header, &rows);
+    s
+}
+
+/// [`regional_table`] over a sweep of seeds: each figure as `min median
+/// max` per region and policy.
+pub fn regional_sweep_table(reports: &[ScenarioReport]) -> String {
+    let mut s = String::new();
+    let Some(first) = reports.first() else {
+        return s;
+    };
+    let _ = writeln!(
+        s,
+        "by seeker region, {} seeds (local: bookings with an expert of the seeker's region; only balanced fills slates local first); each cell: min median max",
+        reports.len()
+    );
+    let header = ["region", "policy", "match", "local", "ttm p50", "ttm p95"];
+    let rows: Vec<Vec<String>> = first
+        .regional
+        .iter()
+        .map(|g| {
+            let of = |f: fn(&RegionalReport) -> f64| -> Vec<f64> {
+                reports
+                    .iter()
+                    .filter_map(|r| {
+                        r.regional
+                            .iter()
+                            .find(|x| x.region == g.region && x.policy == g.policy)
+                    })
+                    .map(f)
+                    .collect()
+            };
+            let time = |x: f64| duration(x.round() as i64);
+            vec![
+                g.region.to_string(),
+                g.policy.name().to_string(),
+                spread(&of(|x| x.match_rate), percent),
+                spread(&of(|x| x.local_share), percent),
+                spread(&of(|x| x.time_to_match_p50 as f64), time),
+                spread(&of(|x| x.time_to_match_p95 as f64), time),
             ]
         })
         .collect();

@@ -14,15 +14,34 @@ pub struct Scenario {
     pub experts: usize,
     /// Days of seeker arrivals; experts' slots extend one look-ahead beyond.
     pub days: u32,
-    /// Expected seekers ÷ slots starting within the simulated days. Above 1
-    /// the market is short of supply overall; below 1 it is short only where
-    /// arrivals peak (evenings).
+    /// Expected seekers with no known region (served nationally) ÷ slots
+    /// starting within the simulated days. Above 1 the market is short of
+    /// supply overall; below 1 it is short only where arrivals peak
+    /// (evenings).
     pub demand_ratio: f64,
+    /// Where experts live and how many seekers each region sends, on top of
+    /// the national ones. Empty: no expert or seeker has a region, and every
+    /// slate is national (as for a seeker who gave none).
+    pub regions: Vec<RegionalMarket>,
     /// Weekly hours an expert offers are log-normal: median…
     pub median_weekly_hours: f64,
     /// …and spread (σ of the log), so a few give far more time than most.
     pub weekly_hours_sigma: f64,
     pub seekers: SeekerModel,
+}
+
+/// One region of a regional scenario: its share of the experts and its own
+/// demand, so one region can be overwhelmed while the others are not.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RegionalMarket {
+    /// ISO 3166-2:CN code, one of `region::regions()`.
+    pub code: &'static str,
+    /// Share of the scenario's experts who live here (relative to the other
+    /// regions' shares).
+    pub expert_share: f64,
+    /// Expected seekers from here ÷ slots this region's experts offer
+    /// within the simulated days: above 1, more than local experts can take.
+    pub demand_ratio: f64,
 }
 
 /// How seekers behave; the same in every scenario unless one says otherwise.
@@ -101,6 +120,7 @@ impl Scenario {
             demand_ratio: 1.0,
             median_weekly_hours: 6.0,
             weekly_hours_sigma: 0.55,
+            regions: Vec::new(),
             seekers: SeekerModel::default(),
         }
     }
@@ -129,8 +149,40 @@ impl Scenario {
         }
     }
 
+    /// February 2020: Hubei's seekers are five times what Hubei's own
+    /// volunteers can take, while the other regions' seekers need half their
+    /// local volunteers' time. Shows whether local-first slates still send
+    /// Hubei's overflow to the rest of the country, and what that costs the
+    /// other regions' seekers. 200 volunteers, 40 in each region; no seeker
+    /// without a region.
+    pub fn hubei2020() -> Self {
+        let region = |code, demand_ratio| RegionalMarket {
+            code,
+            expert_share: 0.2,
+            demand_ratio,
+        };
+        Self {
+            name: "hubei2020",
+            summary: "200 volunteers in 5 regions; Hubei's seekers 5x its slots, elsewhere 0.5x",
+            demand_ratio: 0.0,
+            regions: vec![
+                region("CN-HB", 5.0),
+                region("CN-HN", 0.5),
+                region("CN-BJ", 0.5),
+                region("CN-SH", 0.5),
+                region("CN-GD", 0.5),
+            ],
+            ..Self::hotline()
+        }
+    }
+
     pub fn all() -> Vec<Self> {
-        vec![Self::hotline(), Self::scarce(), Self::large()]
+        vec![
+            Self::hotline(),
+            Self::scarce(),
+            Self::large(),
+            Self::hubei2020(),
+        ]
     }
 
     pub fn named(name: &str) -> Option<Self> {
