@@ -114,9 +114,9 @@ struct Run<'a> {
     window_events: Vec<(i64, u32, bool)>,
     next_window_event: usize,
     by_rating: Vec<u32>,
-    /// Under `balanced`, for each region seekers come from: the experts of
-    /// each `Nearness` tier, nearest first (see `policy::local_first`).
-    tiers: Vec<(&'static str, [Vec<u32>; 3])>,
+    /// Under `balanced`, for each region seekers come from: how near each
+    /// expert is to its seekers (see `policy::local_first`).
+    tiers: Vec<(&'static str, Vec<Nearness>)>,
     booked: Vec<bool>,
     /// What each slot currently adds to its expert's capacity.
     counted: Vec<u32>,
@@ -429,9 +429,9 @@ impl Run<'_> {
     }
 }
 
-/// For each region a seeker comes from, every expert by how near they are
-/// (`Regions::nearness`, as production ranks them): `[local, area, country]`.
-fn tiers_by_region(market: &Market) -> Vec<(&'static str, [Vec<u32>; 3])> {
+/// For each region a seeker comes from, how near every expert is
+/// (`Regions::nearness`, as production ranks them).
+fn tiers_by_region(market: &Market) -> Vec<(&'static str, Vec<Nearness>)> {
     let regions = crate::region::regions();
     let mut codes: Vec<&'static str> = market.seekers.iter().filter_map(|s| s.region).collect();
     codes.sort_unstable();
@@ -440,17 +440,12 @@ fn tiers_by_region(market: &Market) -> Vec<(&'static str, [Vec<u32>; 3])> {
         .into_iter()
         .map(|code| {
             let home = regions.get(code);
-            let mut tiers: [Vec<u32>; 3] = Default::default();
-            for (i, e) in market.experts.iter().enumerate() {
-                let near = regions.nearness(home, e.region.unwrap_or_default());
-                let tier = match near {
-                    Nearness::Local => 0,
-                    Nearness::Area => 1,
-                    Nearness::Country => 2,
-                };
-                tiers[tier].push(i as u32);
-            }
-            (code, tiers)
+            let nearness = market
+                .experts
+                .iter()
+                .map(|e| regions.nearness(home, e.region.unwrap_or_default()))
+                .collect();
+            (code, nearness)
         })
         .collect()
 }

@@ -5,8 +5,9 @@
 //!
 //! `balanced` calls the real `anxin_domain::slate::choose_balanced_with`;
 //! the others are the usual alternatives it must beat.
+use anxin_domain::region::Nearness;
 use anxin_domain::slate::{
-    choose_balanced_with, BalanceParams, Candidate, Uptake, IMPRESSION_BUCKET,
+    choose_balanced_with, choose_local_first, BalanceParams, Candidate, Uptake, IMPRESSION_BUCKET,
     IMPRESSION_WINDOW_BUCKETS,
 };
 use rand::rngs::StdRng;
@@ -103,15 +104,13 @@ pub fn slate(
 }
 
 /// `balanced` for a seeker whose region is known, filled as production
-/// fills it (`api::flows::slate::build`): `tiers` lists the experts of the
-/// seeker's region, of its area and of the rest of the country; each tier is
-/// drawn by `choose_balanced_with` over that tier's experts alone, for the
-/// places still empty, until the slate is full. Production draws a few
-/// spare experts per tier and keeps the first ones with a slot it can show;
+/// fills it: `anxin_domain::slate::choose_local_first` over every expert,
+/// `nearness[i]` being expert `i`'s to this seeker. Production draws a few
+/// spare experts per round and keeps the first ones with a slot it can show;
 /// here every expert with capacity has one (no priority hold-back), so
 /// drawing exactly the places left gives the same slate.
 pub fn local_first(
-    tiers: &[Vec<u32>],
+    nearness: &[Nearness],
     candidates: &[Candidate],
     uptake: &[Uptake],
     params: &BalanceParams,
@@ -119,27 +118,11 @@ pub fn local_first(
     out: &mut Vec<u32>,
 ) {
     out.clear();
-    let mut pool = Vec::new();
-    let mut pool_uptake = Vec::new();
-    for tier in tiers {
-        let want = params.size.saturating_sub(out.len());
-        if want == 0 {
-            break;
-        }
-        pool.clear();
-        pool.extend(tier.iter().map(|&i| candidates[i as usize].clone()));
-        pool_uptake.clear();
-        pool_uptake.extend(tier.iter().map(|&i| uptake[i as usize]));
-        let params = BalanceParams {
-            size: want,
-            ..*params
-        };
-        out.extend(
-            choose_balanced_with(&pool, &pool_uptake, &params, rng)
-                .into_iter()
-                .map(|k| tier[k]),
-        );
-    }
+    out.extend(
+        choose_local_first(candidates, uptake, nearness, params, rng)
+            .into_iter()
+            .map(|i| i as u32),
+    );
 }
 
 /// Impressions per expert in the last `WINDOW_BUCKETS` buckets, written into
@@ -226,52 +209,5 @@ mod tests {
                 impressions: 0,
             })
             .collect()
-    }
-
-    #[test]
-    fn local_first_fills_from_the_nearest_tier_only_as_far_as_needed() {
-        use rand::SeedableRng;
-        // Experts 0..8 local (two without an open slot), 8..13 of the area,
-        // 13..40 elsewhere.
-        let mut capacities = vec![4; 40];
-        capacities[1] = 0;
-        capacities[6] = 0;
-        let candidates = with_capacity(&capacities);
-        // Each expert's open slots all in the farthest band (weight 1), as
-        // their capacity says.
-        let uptake: Vec<Uptake> = capacities
-            .iter()
-            .map(|&c| Uptake {
-                open_by_band: [0, 0, 0, c],
-                ..Uptake::default()
-            })
-            .collect();
-        let tiers = [(0..8).collect(), (8..13).collect(), (13..40).collect()];
-        let params = BalanceParams {
-            size: SLATE_SIZE,
-            ..BalanceParams::default()
-        };
-        let mut rng = StdRng::seed_from_u64(1);
-        let mut out = Vec::new();
-        for _ in 0..50 {
-            local_first(&tiers, &candidates, &uptake, &params, &mut rng, &mut out);
-            assert_eq!(out.len(), SLATE_SIZE);
-            let mut local = out[..6].to_vec();
-            local.sort_unstable();
-            assert_eq!(
-                local,
-                vec![0, 2, 3, 4, 5, 7],
-                "every local expert with a slot"
-            );
-            let mut area = out[6..11].to_vec();
-            area.sort_unstable();
-            assert_eq!(area, vec![8, 9, 10, 11, 12], "then the whole area");
-            assert!(out[11..].iter().all(|&e| e >= 13), "then the country");
-        }
-        // Enough local experts: nobody from further away.
-        let tiers = [(0..30).collect(), (30..35).collect(), (35..40).collect()];
-        local_first(&tiers, &candidates, &uptake, &params, &mut rng, &mut out);
-        assert_eq!(out.len(), SLATE_SIZE);
-        assert!(out.iter().all(|&e| e < 30 && e != 1 && e != 6));
     }
 }

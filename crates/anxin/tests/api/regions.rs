@@ -150,6 +150,43 @@ async fn a_seeker_sees_their_regions_experts_first_then_their_areas_then_the_cou
 }
 
 #[tokio::test]
+async fn a_seeker_whose_regions_volunteers_are_free_only_in_days_also_sees_those_free_today() {
+    // Hubei's two volunteers keep only the day after tomorrow (24 to 72
+    // hours away); Hunan's and Shanghai's keep every day.
+    let app = spawn_app_with(|s| s.slate_size = 3).await;
+    let later = (chrono::Utc::now() + chrono::Duration::days(2))
+        .format("%a")
+        .to_string()
+        .to_lowercase();
+    let mut hubei = Vec::new();
+    for name in ["Hubei 1", "Hubei 2"] {
+        let mut profile = expert_profile(name);
+        profile["region"] = json!("hubei");
+        let hours = json!({
+            "timezone": "UTC", "slot_minutes": 60, "overrides": [],
+            "weekly": [{"weekday": later, "start": "00:00", "end": "24:00"}],
+        });
+        hubei.push(app.expert_from(&profile, &hours).await);
+    }
+    let hunan = expert_in(&app, "Hunan 1", "hunan").await;
+    let shanghai = expert_in(&app, "Shanghai 1", "shanghai").await;
+    for _ in 0..5 {
+        let s = slate(&app, &seeker_in(&app, "hubei").await).await;
+        let got: Vec<Uuid> = s["experts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["expert_id"].as_str().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(got.len(), 3, "{s}");
+        // Someone who can talk today from the area and from the country,
+        // then one of their own region's for later in the week.
+        assert!(got.contains(&hunan) && got.contains(&shanghai), "{s}");
+        assert_eq!(got.iter().filter(|id| hubei.contains(id)).count(), 1, "{s}");
+    }
+}
+
+#[tokio::test]
 async fn a_closed_region_shows_its_hotlines_and_no_experts_and_opens_again_at_once() {
     let app = spawn_app().await;
     expert_in(&app, "Hubei 1", "hubei").await;

@@ -9,8 +9,9 @@ use anxin_domain::booking::{reservable, RUNNING_FOR};
 use anxin_domain::ids::{ExpertId, SlateId};
 use anxin_domain::region::Nearness;
 use anxin_domain::slate::{
-    capacity_from_counts, choose_balanced_with, BalanceParams, Candidate, Uptake, BOOKING_WINDOW,
-    CAPACITY_BANDS, CAPACITY_LOOKAHEAD, IMPRESSION_BUCKET, IMPRESSION_WINDOW_BUCKETS,
+    capacity_from_counts, choose_balanced_with, choose_local_first, BalanceParams, Candidate,
+    Uptake, BOOKING_WINDOW, CAPACITY_BANDS, CAPACITY_LOOKAHEAD, IMPRESSION_BUCKET,
+    IMPRESSION_WINDOW_BUCKETS,
 };
 use anxin_reserve::{IndexedSlot, Served};
 use anxin_store::experts::{self, ExpertRow};
@@ -269,28 +270,26 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
 
     let mut chosen = open_slots_of(state, &kept, now, priority_seeker).await?;
     chosen.retain(|e| !e.slots.is_empty());
-    // Local first: the seeker's region, then its area, then the country,
-    // each drawn by the balanced rule, only as far as needed to fill the
-    // slate with experts who have open slots.
-    for tier in [Nearness::Local, Nearness::Area, Nearness::Country] {
-        if chosen.len() >= size {
-            break;
-        }
+    // Local first for a seeker of a known region (`choose_local_first`:
+    // the region, its area, the country, each first with time today), one
+    // balanced draw for the others; a few spare experts are drawn, and the
+    // first ones with a slot to show are kept.
+    let want = size.saturating_sub(chosen.len());
+    if want > 0 {
         let have: Vec<ExpertId> = chosen.iter().map(|e| e.expert.id).collect();
         let pool: Vec<usize> = candidates
             .iter()
             .copied()
-            .filter(|&i| near(&catalog[i]) == tier && !have.contains(&catalog[i].id))
+            .filter(|&i| !have.contains(&catalog[i].id))
             .collect();
-        if pool.is_empty() {
-            continue;
-        }
-        let drawn = draw(&inputs, &pool, size - chosen.len());
+        let nearness: Option<Vec<Nearness>> =
+            home.map(|_| pool.iter().map(|&i| near(&catalog[i])).collect());
+        let drawn = draw(&inputs, &pool, nearness.as_deref(), want);
         index_of.extend(drawn.iter().map(|&i| (catalog[i].id, i)));
         let fresh: Vec<&ExpertRow> = drawn.into_iter().map(|i| &catalog[i]).collect();
         let mut more = open_slots_of(state, &fresh, now, priority_seeker).await?;
         more.retain(|e| !e.slots.is_empty());
-        more.truncate(size - chosen.len());
+        more.truncate(want);
         chosen.extend(more);
     }
     // Nearest first; the order the seeker saw within each.
@@ -462,9 +461,15 @@ pub async fn keep_inputs_fresh(state: &AppState) {
 }
 
 /// Draws `want` experts from `pool` (indices into the snapshot's catalog),
-/// with some spare since a drawn expert's visible slots may all be held back for priority,
-/// by the balanced rule.
-fn draw(inputs: &WeightInputs, pool: &[usize], want: usize) -> Vec<usize> {
+/// with some spare since a drawn expert's visible slots may all be held back
+/// for priority, by the balanced rule: local first when each one's
+/// `nearness` to the seeker is known.
+fn draw(
+    inputs: &WeightInputs,
+    pool: &[usize],
+    nearness: Option<&[Nearness]>,
+    want: usize,
+) -> Vec<usize> {
     let candidates: Vec<Candidate> = pool
         .iter()
         .map(|&i| Candidate {
@@ -478,10 +483,14 @@ fn draw(inputs: &WeightInputs, pool: &[usize], want: usize) -> Vec<usize> {
         ..BalanceParams::default()
     };
     let uptake: Vec<Uptake> = pool.iter().map(|&i| inputs.uptake[i]).collect();
-    choose_balanced_with(&candidates, &uptake, &params, &mut rand::thread_rng())
-        .into_iter()
-        .map(|k| pool[k])
-        .collect()
+    let rng = &mut rand::thread_rng();
+    match nearness {
+        Some(nearness) => choose_local_first(&candidates, &uptake, nearness, &params, rng),
+        None => choose_balanced_with(&candidates, &uptake, &params, rng),
+    }
+    .into_iter()
+    .map(|k| pool[k])
+    .collect()
 }
 
 async fn open_slots_of(
