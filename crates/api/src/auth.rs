@@ -40,6 +40,8 @@ policy! {
     SeekerOnly => [Seeker];
     ExpertOrOperator => [Expert, Operator];
     OperatorOrOrgAdmin => [Operator, OrgAdmin];
+    ExpertOrStaff => [Expert, Operator, OrgAdmin];
+    Signed => [Seeker, Expert, Operator, OrgAdmin];
 }
 
 /// How the caller proved who they are.

@@ -59,6 +59,8 @@ pub struct ExpertMe {
     /// The body `PUT /v1/experts/{id}/availability` takes; null before the
     /// first one.
     pub availability: Option<anxin_domain::availability::AvailabilityInput>,
+    /// Supervises other volunteers (their page is `/supervise`).
+    pub supervisor: bool,
 }
 
 #[derive(Serialize, ToSchema)]

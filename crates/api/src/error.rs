@@ -49,6 +49,8 @@ pub enum ErrorCode {
     /// The hold's fee is not paid yet (`POST /v1/holds/{id}/payment`).
     PaymentRequired,
     InvalidTransition,
+    /// Approval waits for the expert's required training modules.
+    TrainingIncomplete,
     /// A request made with the session cookie that changes something lacks
     /// `X-Anxin-Session: 1`.
     Csrf,
@@ -63,7 +65,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the test that the document lists each one.
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 31] = [
         Self::MalformedJson,
         Self::InvalidField,
         Self::InvalidBody,
@@ -87,6 +89,7 @@ impl ErrorCode {
         Self::BookingNotActive,
         Self::PaymentRequired,
         Self::InvalidTransition,
+        Self::TrainingIncomplete,
         Self::Csrf,
         Self::SignInLinkUsed,
         Self::SignInLinkExpired,

@@ -131,6 +131,36 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::delete().to(routes::resources::retire)),
         )
         .route("/v1/regions/{code}", web::put().to(routes::regions::switch))
+        .service(
+            web::resource("/v1/training/modules")
+                .route(web::get().to(routes::supervision::modules))
+                .route(web::post().to(routes::supervision::create_module)),
+        )
+        .route(
+            "/v1/experts/{id}/training",
+            web::get().to(routes::supervision::training),
+        )
+        .route(
+            "/v1/experts/{id}/training/{module_id}",
+            web::post().to(routes::supervision::complete),
+        )
+        .route(
+            "/v1/experts/{id}/flags",
+            web::put().to(routes::supervision::flags),
+        )
+        .route(
+            "/v1/experts/{id}/supervisor",
+            web::put().to(routes::supervision::supervisor),
+        )
+        .route(
+            "/v1/supervision/debriefs",
+            web::get().to(routes::supervision::debriefs),
+        )
+        .route(
+            "/v1/supervision/debriefs/{id}/done",
+            web::post().to(routes::supervision::done),
+        )
+        .route("/supervise", web::get().to(routes::supervision::page))
         .route("/readyz", web::get().to(service::readyz))
         .route("/metrics", web::get().to(service::metrics))
         .route("/openapi.json", web::get().to(openapi::openapi))

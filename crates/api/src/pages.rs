@@ -132,6 +132,16 @@ pub fn render(status: StatusCode, page: &impl askama::Template) -> HttpResponse 
     }
 }
 
+/// A moment as people in China read it: `12月6日 20:00（北京时间）`, or
+/// `6 Dec, 20:00 (Beijing time)`.
+pub fn beijing_time(lang: Lang, at: chrono::DateTime<chrono::Utc>) -> String {
+    let at = anxin_domain::clock::beijing(at);
+    match lang {
+        Lang::Zh => at.format("%-m月%-d日 %H:%M（北京时间）").to_string(),
+        Lang::En => at.format("%-d %b, %H:%M (Beijing time)").to_string(),
+    }
+}
+
 /// One sentence on a card (`templates/message.html`): a thank-you, how to
 /// sign in, why a link can't be used.
 #[derive(askama::Template)]

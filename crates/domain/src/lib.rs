@@ -22,6 +22,7 @@ pub mod resource;
 pub mod seeker;
 pub mod slate;
 pub mod stats;
+pub mod supervision;
 pub mod vocabulary;
 
 pub use error::ValidationError;

@@ -83,12 +83,22 @@ pub struct OutcomeInput {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub note: Option<String>,
+    /// How the expert is after the session: 1 (very hard) to 5 (well). Their
+    /// supervisor sees it; nobody else.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 5))]
+    pub wellbeing: Option<u8>,
+    /// The expert would like to talk the session over with their supervisor.
+    #[serde(default)]
+    pub debrief: bool,
 }
 
 impl OutcomeInput {
     /// The note trimmed (none when blank); 422 for a `refer` without
-    /// urgency, urgency without `refer`, or a note too long.
+    /// urgency, urgency without `refer`, a note too long or a wellbeing
+    /// outside 1–5.
     pub fn validate(&self) -> Result<Option<String>, ValidationError> {
+        crate::supervision::check_wellbeing(self.wellbeing)?;
         match (self.follow_up, self.urgency) {
             (FollowUp::Refer, None) => {
                 return Err(ValidationError::new(
@@ -176,6 +186,8 @@ mod tests {
             follow_up,
             urgency,
             note: note.map(str::to_owned),
+            wellbeing: None,
+            debrief: false,
         }
     }
 

@@ -17,6 +17,7 @@ mod row;
 pub mod seekers;
 pub mod sign_in;
 pub mod slots;
+pub mod supervision;
 pub mod webhooks;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

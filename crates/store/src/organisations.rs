@@ -203,12 +203,21 @@ pub struct MemberRow {
     pub region: String,
     pub bio: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub supervisor: bool,
+    /// Every required training module done.
+    pub training_complete: bool,
 }
 
 pub async fn members(pool: &PgPool, organisation: Uuid) -> Result<Vec<MemberRow>> {
     Ok(sqlx::query_as(
-        "SELECT id, display_name, status, region, bio, created_at FROM experts
-          WHERE organisation_id = $1 ORDER BY status = 'approved', created_at, id LIMIT 1000",
+        "SELECT e.id, e.display_name, e.status, e.region, e.bio, e.created_at, e.supervisor,
+                NOT EXISTS (SELECT 1 FROM training_modules m
+                             WHERE m.required AND NOT EXISTS (
+                                   SELECT 1 FROM training_completions c
+                                    WHERE c.module_id = m.id AND c.expert_id = e.id))
+                  AS training_complete
+           FROM experts e
+          WHERE e.organisation_id = $1 ORDER BY e.status = 'approved', e.created_at, e.id LIMIT 1000",
     )
     .bind(organisation)
     .fetch_all(pool)

@@ -4,7 +4,9 @@ use crate::crypto::Sealed;
 use crate::{row, Result};
 use anxin_domain::call::{CallOutcome, CallState};
 use anxin_domain::ids::{BookingId, CallTaskId, ExpertId, SeekerId};
-use anxin_domain::referral::{FollowUp, ReferralStatus, Resolution, SessionOutcome, Urgency};
+use anxin_domain::referral::{
+    FollowUp, OutcomeInput, ReferralStatus, Resolution, SessionOutcome, Urgency,
+};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
@@ -25,30 +27,32 @@ pub struct OutcomeRow {
 pub async fn record_outcome(
     conn: &mut PgConnection,
     booking: BookingId,
-    outcome: SessionOutcome,
-    follow_up: FollowUp,
-    urgency: Option<Urgency>,
+    input: &OutcomeInput,
     note: Option<&Sealed>,
     by: &Actor,
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO session_outcomes (booking_id, outcome, follow_up, urgency, note_ciphertext,
-                                       note_key_id, recorded_by_role, recorded_by_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                       note_key_id, recorded_by_role, recorded_by_id, wellbeing,
+                                       debrief_requested)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (booking_id) DO UPDATE SET
              outcome = EXCLUDED.outcome, follow_up = EXCLUDED.follow_up,
              urgency = EXCLUDED.urgency, note_ciphertext = EXCLUDED.note_ciphertext,
              note_key_id = EXCLUDED.note_key_id, recorded_by_role = EXCLUDED.recorded_by_role,
-             recorded_by_id = EXCLUDED.recorded_by_id, recorded_at = now()",
+             recorded_by_id = EXCLUDED.recorded_by_id, recorded_at = now(),
+             wellbeing = EXCLUDED.wellbeing, debrief_requested = EXCLUDED.debrief_requested",
     )
     .bind(booking.0)
-    .bind(outcome.as_str())
-    .bind(follow_up.as_str())
-    .bind(urgency.map(Urgency::as_str))
+    .bind(input.outcome.as_str())
+    .bind(input.follow_up.as_str())
+    .bind(input.urgency.map(Urgency::as_str))
     .bind(note.map(|n| n.bytes.clone()))
     .bind(note.map(|n| n.key_id.clone()))
     .bind(by.role)
     .bind(&by.id)
+    .bind(input.wellbeing.map(i16::from))
+    .bind(input.debrief)
     .execute(conn)
     .await?;
     Ok(())

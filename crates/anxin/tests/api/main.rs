@@ -30,5 +30,6 @@ mod service;
 mod settings;
 mod sign_in;
 mod slate;
+mod supervision;
 mod trust;
 mod webhooks;

@@ -397,7 +397,7 @@ async fn an_organisation_applies_is_published_and_takes_a_volunteer_on_the_pages
 }
 
 /// An approved organisation; returns its id.
-async fn approved(app: &TestApp, name: &str, region: &str) -> String {
+pub(crate) async fn approved(app: &TestApp, name: &str, region: &str) -> String {
     let id = applied(app, &application(name, region)).await;
     let r = app
         .post(
@@ -411,7 +411,7 @@ async fn approved(app: &TestApp, name: &str, region: &str) -> String {
 }
 
 /// A volunteer's application to `org` (or to nobody); returns their id.
-async fn volunteer(app: &TestApp, name: &str, org: Option<&str>) -> Uuid {
+pub(crate) async fn volunteer(app: &TestApp, name: &str, org: Option<&str>) -> Uuid {
     let mut body = expert_profile(name);
     if let Some(org) = org {
         body["organisation_id"] = json!(org);
@@ -432,7 +432,7 @@ async fn volunteer(app: &TestApp, name: &str, org: Option<&str>) -> Uuid {
         .unwrap()
 }
 
-async fn status_of(app: &TestApp, expert: Uuid) -> String {
+pub(crate) async fn status_of(app: &TestApp, expert: Uuid) -> String {
     sqlx::query_scalar("SELECT status FROM experts WHERE id = $1")
         .bind(expert)
         .fetch_one(&app.db().await)
@@ -585,6 +585,14 @@ async fn an_organisations_administrator_vets_their_own_volunteers_and_nothing_el
         "POST /v1/experts/{id}/sign-in-links",
         "GET /v1/organisations/{id}/experts",
         "POST /v1/sessions/end",
+        // Supervision: the modules, their own experts' training, flags,
+        // supervisors and debriefs (another organisation's expert is 404).
+        "GET /v1/training/modules",
+        "GET /v1/experts/{id}/training",
+        "POST /v1/experts/{id}/training/{module_id}",
+        "PUT /v1/experts/{id}/flags",
+        "PUT /v1/experts/{id}/supervisor",
+        "GET /v1/supervision/debriefs",
     ];
     let doc = crate::openapi::document(&app).await;
     let mut allowed = Vec::new();

@@ -12,7 +12,7 @@ const NOTE: &str = "Says she has not slept for days; spoke of ending it. Needs a
 
 /// An expert with a one-hour slot each day that started five minutes ago,
 /// and a booking of today's (running) one; returns (expert, booking).
-async fn running_session(app: &TestApp) -> (Uuid, Uuid) {
+pub(crate) async fn running_session(app: &TestApp) -> (Uuid, Uuid) {
     let expert = app
         .expert_with(&daily_hour_started_five_minutes_ago(Utc::now()))
         .await;

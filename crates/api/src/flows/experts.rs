@@ -101,6 +101,9 @@ pub async fn set_status(
             ),
         ));
     }
+    if status == ExpertStatus::Approved && before != ExpertStatus::Approved {
+        crate::flows::supervision::require_trained(&mut tx, id).await?;
+    }
     experts::set_status(&mut tx, id, status).await?;
     if status == ExpertStatus::Suspended {
         // Their sessions end and their links lapse with the suspension.

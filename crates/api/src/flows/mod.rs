@@ -17,4 +17,5 @@ pub mod seekers;
 pub mod sign_in;
 pub mod slate;
 pub mod slots;
+pub mod supervision;
 pub mod webhooks;

@@ -22,6 +22,8 @@ const LISTED_AT_MOST: i64 = 200;
 
 pub struct Recorded {
     pub referral_id: Option<Uuid>,
+    /// The debrief this recording opened for the expert's supervisor.
+    pub debrief_id: Option<Uuid>,
 }
 
 /// Records the outcome of the booking's session: only that booking's
@@ -55,16 +57,10 @@ pub async fn record_outcome(
     let by = principal.actor();
     let sealed = note.as_deref().map(|n| state.cipher.seal_text(n));
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
-    referrals::record_outcome(
-        &mut tx,
-        id,
-        input.outcome,
-        input.follow_up,
-        input.urgency,
-        sealed.as_ref(),
-        &by,
-    )
-    .await?;
+    referrals::record_outcome(&mut tx, id, input, sealed.as_ref(), &by).await?;
+    let debrief_id =
+        crate::flows::supervision::after_outcome(&mut tx, &by, booking.expert_id, id, input)
+            .await?;
     audit::record(
         &mut tx,
         &by,
@@ -97,7 +93,10 @@ pub async fn record_outcome(
     if let Some(urgency) = input.urgency {
         tracing::info!(urgency = urgency.as_str(), "referral opened");
     }
-    Ok(Recorded { referral_id })
+    Ok(Recorded {
+        referral_id,
+        debrief_id,
+    })
 }
 
 pub async fn list(state: &AppState, status: ReferralStatus) -> ApiResult<Vec<ReferralRow>> {

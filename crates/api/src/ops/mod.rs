@@ -571,6 +571,10 @@ pub async fn asset(name: web::Path<String>) -> ApiResult<HttpResponse> {
             include_str!("../../assets/org.js"),
             "text/javascript; charset=utf-8",
         ),
+        "supervise.js" => (
+            include_str!("../../assets/supervise.js"),
+            "text/javascript; charset=utf-8",
+        ),
         _ => return Err(ApiError::NotFound("asset")),
     };
     Ok(HttpResponse::Ok()

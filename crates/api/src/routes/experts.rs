@@ -263,9 +263,10 @@ pub async fn get_me(
     let row = anxin_store::experts::get(&state.pool, id)
         .await
         .or_not_found("expert")?;
-    let (sealed, availability) = tokio::try_join!(
+    let (sealed, availability, standing) = tokio::try_join!(
         anxin_store::experts::sealed_phone(&state.pool, id),
         anxin_store::experts::load_availability_input(&state.pool, id),
+        anxin_store::supervision::standing(&state.pool, id),
     )?;
     let phone_masked = state
         .cipher
@@ -285,6 +286,7 @@ pub async fn get_me(
             bio: row.bio,
             phone_masked,
             availability,
+            supervisor: standing.is_some_and(|s| s.supervisor),
         }))
 }
 

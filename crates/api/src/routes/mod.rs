@@ -12,6 +12,7 @@ pub mod resources;
 pub mod seekers;
 pub mod service;
 pub mod sign_in;
+pub mod supervision;
 pub mod vocabulary;
 
 use crate::error::{ApiError, ErrorCode};

@@ -526,9 +526,9 @@ pub struct MemberView {
     pub display_name: String,
     pub status: anxin_domain::expert::ExpertStatus,
     pub region: String,
-    /// Carries the supervisor flag (supervision is not built yet: false).
+    /// Carries the supervisor flag.
     pub supervisor: bool,
-    /// Every required training module done (none is defined yet: true).
+    /// Every required training module done (approval waits for it).
     pub training_complete: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bio: Option<String>,
@@ -556,8 +556,8 @@ pub async fn experts(
                 id: m.id,
                 display_name: m.display_name,
                 region: m.region,
-                supervisor: false,
-                training_complete: true,
+                supervisor: m.supervisor,
+                training_complete: m.training_complete,
                 bio: m.bio,
                 applied_at: m.created_at,
             })

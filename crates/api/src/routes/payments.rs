@@ -166,7 +166,6 @@ fn simulated_page(
     notice: Option<&str>,
 ) -> HttpResponse {
     let t = |zh, en| lang.pick(zh, en);
-    let at = anxin_domain::clock::beijing(starts_at);
     let status = match p.status {
         PaymentStatus::Pending => t("待支付", "Waiting for payment"),
         PaymentStatus::Paid => t(
@@ -189,10 +188,7 @@ fn simulated_page(
             lang,
             title: t("支付预约费", "Pay the booking fee"),
             expert,
-            when: match lang {
-                Lang::Zh => at.format("%-m月%-d日 %H:%M（北京时间）").to_string(),
-                Lang::En => at.format("%-d %b, %H:%M (Beijing time)").to_string(),
-            },
+            when: pages::beijing_time(lang, starts_at),
             amount: format!("¥{}", yuan(p.amount_minor)),
             status,
             notice,

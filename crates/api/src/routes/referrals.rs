@@ -25,12 +25,20 @@ pub struct OutcomeRecorded {
     /// The referral this booking opened (now or before).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub referral_id: Option<Uuid>,
+    /// The debrief this recording opened for the expert's supervisor (an
+    /// emergency or urgent referral, a session cut short, a requested
+    /// debrief, or the third absent seeker in a row).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub debrief_id: Option<Uuid>,
 }
 
 #[utoipa::path(post, path = "/v1/bookings/{id}/outcome", tag = "experts", request_body = OutcomeInput,
     description = "Records how the session went (audited); recording again corrects it. \
                    `follow_up: refer` opens a referral for operators (once per booking). The \
-                   note is sealed at rest and shown only to that expert and operators.",
+                   note is sealed at rest and shown only to that expert and operators. \
+                   `wellbeing` (1-5) and `debrief` reach the expert's supervisor only; an \
+                   emergency or urgent referral, a session cut short, a requested debrief or \
+                   the third absent seeker in a row opens a debrief (`debrief_id`).",
     params(("id" = uuid::Uuid, Path, description = "booking id")),
     responses((status = 200, body = OutcomeRecorded),
               (status = 404, body = ErrorBody, description = "`not_found`: no such booking, or not this expert's"),
@@ -50,6 +58,7 @@ pub async fn record_outcome(
         booking_id: id.0,
         outcome: body.0.outcome,
         referral_id: done.referral_id,
+        debrief_id: done.debrief_id,
     }))
 }
 
