@@ -131,6 +131,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
     anxin_api::flows::slate::invalidate(state).await;
     seed_resources(state).await?;
     seed_organisations(state).await?;
+    seed_training(state).await?;
     Ok(Seeded {
         created,
         total: DEMO_EXPERTS,
@@ -257,6 +258,56 @@ async fn seed_organisations(state: &AppState) -> anyhow::Result<()> {
         tx.commit().await?;
     }
     Ok(())
+}
+
+/// The programme's two operating guides (操作指引), required before a
+/// volunteer takes calls, and one of its recorded trainings; added once. The
+/// demo experts have done the required ones.
+const MODULES: &[(&str, &str, bool, bool)] = &[
+    (
+        "操作指引一：心理援助热线的接听流程",
+        "从接通、自我介绍、评估到结束通话，每一步怎么做；隐私和记录的要求。",
+        true,
+        true,
+    ),
+    (
+        "操作指引二：危机评估、干预与转介",
+        "识别自伤自杀风险，何时以及如何转介到精神卫生中心。由督导或机构确认完成。",
+        true,
+        false,
+    ),
+    (
+        "音视频培训：倾听与共情",
+        "疫情期间常见的情绪反应，以及如何倾听。",
+        false,
+        true,
+    ),
+];
+
+async fn seed_training(state: &AppState) -> anyhow::Result<()> {
+    use anxin_domain::supervision::Module;
+    let have = anxin_store::supervision::modules(&state.pool).await?;
+    for (title, body, required, self_attest) in MODULES {
+        if have.iter().any(|m| m.module.title == *title) {
+            continue;
+        }
+        let module = Module {
+            title: (*title).into(),
+            url: None,
+            body: Some((*body).into()),
+            required: *required,
+            self_attest: *self_attest,
+        };
+        anxin_store::supervision::insert_module(&state.pool, &module).await?;
+    }
+    anxin_store::supervision::train_demo_experts(&state.pool).await?;
+    Ok(())
+}
+
+/// The demo's supervisor: the first organisation's first volunteer, who
+/// supervises the others there.
+pub async fn supervisor(state: &AppState, organisation: Uuid) -> anyhow::Result<Option<ExpertId>> {
+    Ok(anxin_store::supervision::demo_supervision(&state.pool, organisation).await?)
 }
 
 /// A stable id for the first demo expert, for the printed examples.

@@ -325,12 +325,28 @@ async fn print_welcome(
         .await?
         .into_iter()
         .next();
-    let org_admin_line = match organisation {
+    let org_admin_line = match &organisation {
         Some(org) => {
             let (_, link) =
                 anxin_api::flows::sign_in::link_for_org_admin(state, &by, org.id, "demo-org-admin")
                     .await?;
             format!("\n  org admin  {}       ({})", link.url, org.name)
+        }
+        None => String::new(),
+    };
+    // A supervisor of that organisation's volunteers, for /supervise.
+    let supervisor = match &organisation {
+        Some(org) => demo::supervisor(state, org.id).await?,
+        None => None,
+    };
+    let supervisor_line = match supervisor {
+        Some(s) => {
+            let link = anxin_api::flows::sign_in::link_for_expert(state, &by, s).await?;
+            format!(
+                "\n  supervisor {}       (then {base}/supervise)",
+                link.url,
+                base = state.config.public_url
+            )
         }
         None => String::new(),
     };
@@ -343,6 +359,7 @@ Anxin is ready: {total} demo experts ({created} new), {open} open slots.
   Dashboard  {base}/ops          (sign in with the operator link below)
   Experts    {base}/expert       (sign in with the expert link below)
   Orgs       {base}/org          (an organisation's administrator; list: {base}/organisations)
+  Supervise  {base}/supervise    (a supervisor of volunteers)
   Seekers    {base}/app#token={seeker}
              (the reference seeker app, as a host app opens it; valid 24 h)
 
@@ -351,7 +368,7 @@ Anxin is ready: {total} demo experts ({created} new), {open} open slots.
 
 Sign-in links (one use each, valid {link_hours} h; `anxin sign-in-link --operator <name>` makes more):
   operator   {operator_link}
-  expert     {expert_link}       ({expert_name}){org_admin_line}
+  expert     {expert_link}       ({expert_name}){org_admin_line}{supervisor_line}
 
 Tokens (valid 24 h):
   SEEKER={seeker}

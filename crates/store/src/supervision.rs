@@ -436,3 +436,47 @@ pub async fn supervised(pool: &PgPool, supervisor: ExpertId) -> Result<Vec<Super
         .collect::<std::result::Result<_, sqlx::Error>>()?;
     Ok(rows)
 }
+
+/// The demo: every demo expert has done every required module.
+#[tracing::instrument(skip(pool))]
+pub async fn train_demo_experts(pool: &PgPool) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO training_completions (expert_id, module_id, marked_by_role, marked_by_id)
+         SELECT e.id, m.id, 'cli', 'anxin (demo)' FROM experts e CROSS JOIN training_modules m
+          WHERE e.demo AND m.required
+         ON CONFLICT DO NOTHING",
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The demo: the organisation's first demo expert by name supervises its
+/// other demo experts (those without a supervisor); returns the supervisor.
+#[tracing::instrument(skip(pool))]
+pub async fn demo_supervision(pool: &PgPool, organisation: Uuid) -> Result<Option<ExpertId>> {
+    let mut tx = pool.begin().await?;
+    let first: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM experts WHERE demo AND organisation_id = $1 AND status = 'approved'
+          ORDER BY display_name, id LIMIT 1",
+    )
+    .bind(organisation)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(s) = first {
+        sqlx::query("UPDATE experts SET supervisor = true WHERE id = $1")
+            .bind(s)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE experts SET supervisor_id = $2
+              WHERE demo AND organisation_id = $1 AND id <> $2 AND supervisor_id IS NULL",
+        )
+        .bind(organisation)
+        .bind(s)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(first.map(ExpertId))
+}

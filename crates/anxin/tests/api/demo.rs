@@ -29,6 +29,40 @@ async fn seeding_twice_leaves_one_set_of_demo_experts() {
     assert_eq!(r.status(), StatusCode::OK);
     let slate: Value = r.json().await.unwrap();
     assert_eq!(slate["experts"].as_array().unwrap().len(), 20);
+
+    // The two operating guides are required, and the demo's volunteers have
+    // done them; the first organisation's first volunteer supervises the
+    // others, the same one each time.
+    let required: i64 = sqlx::query_scalar("SELECT count(*) FROM training_modules WHERE required")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(required, 2);
+    let untrained: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM experts e, training_modules m WHERE e.demo AND m.required
+            AND NOT EXISTS (SELECT 1 FROM training_completions c
+                             WHERE c.expert_id = e.id AND c.module_id = m.id)",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(untrained, 0);
+    let org = anxin_api::flows::organisations::published(&app.state, None, None)
+        .await
+        .unwrap()[0]
+        .id;
+    let supervisor = anxin::demo::supervisor(&app.state, org).await.unwrap();
+    assert_eq!(
+        anxin::demo::supervisor(&app.state, org).await.unwrap(),
+        supervisor
+    );
+    let supervised: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM experts WHERE supervisor_id = $1")
+            .bind(supervisor.unwrap().0)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert!(supervised > 0);
 }
 
 #[tokio::test]
