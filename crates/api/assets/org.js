@@ -19,8 +19,10 @@
         seeker_no_answer: "求助者未接听", seeker_busy: "求助者忙线", failed: "未能接通", cancelled: "已取消", none: "未拨打",
       },
       referral: (alias, expert) => `求助者 ${alias} · 志愿者 ${expert}`,
+      retire: "停用", retire_confirm: (n) => `确定停用“${n}”吗？志愿者将不再看到它。`,
       errors: {
         not_found: "没有找到这位志愿者，可能不属于你的机构。", forbidden: "这一步你没有权限操作。",
+        invalid_input: "有一项填写得不对，请检查名称、电话（只用数字、空格、+ 或 -）和服务时间。",
         expert_suspended: "这位志愿者已暂停，请先重新批准。", rate_limited: "操作有点太快了，请稍等几秒再试。",
         other: "出了点问题，没有完成。请稍后再试。", offline: "网络不通，请稍后再试。",
       },
@@ -37,8 +39,10 @@
         seeker_no_answer: "seeker didn't answer", seeker_busy: "seeker busy", failed: "failed", cancelled: "cancelled", none: "not dialled",
       },
       referral: (alias, expert) => `seeker ${alias} · volunteer ${expert}`,
+      retire: "Retire", retire_confirm: (n) => `Retire "${n}"? Volunteers will no longer see it.`,
       errors: {
         not_found: "We couldn't find that volunteer; they may not be in your organisation.", forbidden: "You can't do that from here.",
+        invalid_input: "Something in the form is not right: check the name, the phone (digits, spaces, + or - only) and the hours.",
         expert_suspended: "This volunteer is suspended; approve them again first.", rate_limited: "That was a little fast; please wait a few seconds.",
         other: "Something went wrong and nothing was done. Please try again shortly.", offline: "No connection; please try again shortly.",
       },
@@ -70,24 +74,26 @@
     $("error").hidden = !code;
   }
 
-  async function api(method, path) {
+  async function api(method, path, body) {
     let r;
     try {
-      r = await fetch(path, { method, credentials: "same-origin", headers: { "X-Anxin-Session": "1", Accept: "application/json" } });
+      const headers = { "X-Anxin-Session": "1", Accept: "application/json" };
+      if (body) headers["Content-Type"] = "application/json";
+      r = await fetch(path, { method, credentials: "same-origin", headers, body: body ? JSON.stringify(body) : undefined });
     } catch (_) {
       showError("offline");
       return null;
     }
     if (r.status === 401) { window.location.reload(); return null; }
-    const body = await r.json().catch(() => null);
-    if (!r.ok) { showError((body && body.error) || "other"); return null; }
-    return body;
+    const data = r.status === 204 ? {} : await r.json().catch(() => null);
+    if (!r.ok) { showError((data && data.error) || "other"); return null; }
+    return data;
   }
 
-  async function act(path, question) {
+  async function act(path, question, method) {
     if (question && !window.confirm(question)) return;
     showError("");
-    if (await api("POST", path)) refresh();
+    if (await api(method || "POST", path)) refresh();
   }
 
   function person(m, ...buttons) {
@@ -161,6 +167,32 @@
     $("referrals-empty").hidden = list.length > 0;
   }
 
+  // The places of the organisation's region, which it keeps.
+  const region = document.body.getAttribute("data-region");
+  async function places() {
+    const list = await api("GET", `/v1/resources?region=${encodeURIComponent(region)}`);
+    if (!list) return;
+    $("resources").replaceChildren(...list.map((r) => el("li", { "data-resource": r.id },
+      el("div", { class: "when" }, r.name),
+      el("div", { class: "meta" }, `${label(words && words.resource_kinds, r.kind)} · ${r.phone} · ${r.hours}` + (r.address ? ` · ${r.address}` : "")),
+      el("div", { class: "actions" }, button(t("retire"), "danger",
+        () => act(`/v1/resources/${r.id}`, t("retire_confirm")(r.name), "DELETE"))))));
+    $("resources-empty").hidden = list.length > 0;
+  }
+
+  $("resource-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const form = ev.target;
+    const value = (n) => form.elements[n].value.trim();
+    const body = { name: value("name"), kind: value("kind"), region, phone: value("phone"), hours: value("hours") };
+    if (value("address")) body.address = value("address");
+    showError("");
+    if (await api("POST", "/v1/resources", body)) {
+      form.reset();
+      refresh();
+    }
+  });
+
   for (const b of document.querySelectorAll("#figures .windows button")) {
     b.addEventListener("click", () => {
       windowName = b.getAttribute("data-window");
@@ -175,7 +207,7 @@
     const list = await api("GET", `/v1/organisations/${org}/experts`);
     if (!list) return;
     names = Object.fromEntries(list.map((m) => [m.id, m.display_name]));
-    await Promise.all([figures(), referrals()]);
+    await Promise.all([figures(), referrals().then(places)]);
     const applicants = list.filter((m) => m.status === "applied");
     const members = list.filter((m) => m.status !== "applied");
     $("applicants").replaceChildren(...applicants.map((m) => person(m,

@@ -40,6 +40,9 @@ policy! {
     SeekerOnly => [Seeker];
     ExpertOrOperator => [Expert, Operator];
     OperatorOrOrgAdmin => [Operator, OrgAdmin];
+    // What anyone who holds a token may read (the directory of resources):
+    // an organisation's administrator too.
+    AnyHolder => [Seeker, Expert, Operator, OrgAdmin];
 }
 
 /// How the caller proved who they are.

@@ -586,6 +586,10 @@ async fn an_organisations_administrator_vets_their_own_volunteers_and_nothing_el
         "GET /v1/organisations/{id}/experts",
         "GET /v1/organisations/{id}/summary",
         "GET /v1/ops/referrals",
+        "GET /v1/resources",
+        "POST /v1/resources",
+        "PUT /v1/resources/{id}",
+        "DELETE /v1/resources/{id}",
         "POST /v1/sessions/end",
     ];
     let doc = crate::openapi::document(&app).await;
@@ -696,6 +700,26 @@ async fn the_organisation_page(lang: &str, approve_word: &str) {
     let page = browser.run("return document.body.innerHTML").await;
     let page = page.as_str().unwrap();
     assert!(!page.contains(&subject) && !page.contains("13712345678"));
+    // It adds a place of its region for its volunteers to refer to.
+    browser
+        .run(
+            "const f = document.querySelector('#resource-form');
+             f.elements.name.value = '武汉市精神卫生中心';
+             f.elements.kind.value = 'mental_health_centre';
+             f.elements.phone.value = '027-8584 4666';
+             f.elements.hours.value = '门诊 8:00-17:00';
+             f.requestSubmit(); return true",
+        )
+        .await;
+    let place = browser
+        .wait_for(
+            "const li = document.querySelector('#resources li'); return li && li.textContent",
+            Wait::from_secs(10),
+        )
+        .await;
+    assert!(place.as_str().unwrap().contains("027-8584 4666"), "{place}");
+    let r = app.get(&new_seeker(), "/v1/resources?region=hubei").await;
+    assert_eq!(r.json::<Vec<Value>>().await.unwrap().len(), 1);
     std::fs::write(
         artifacts_dir().join(format!("org-{lang}.png")),
         browser.screenshot_full_page().await,
@@ -720,6 +744,16 @@ async fn the_organisation_page(lang: &str, approve_word: &str) {
         .wait_for("return !document.querySelector('#link-box').hidden && document.querySelector('#link-url').value", Wait::from_secs(10))
         .await;
     assert!(url.as_str().unwrap().contains("/sign-in/"), "{url}");
+    // And retires it.
+    browser.click("#resources li button.danger").await;
+    browser
+        .wait_for(
+            "return !document.querySelector('#resources-empty').hidden",
+            Wait::from_secs(10),
+        )
+        .await;
+    let r = app.get(&new_seeker(), "/v1/resources?region=hubei").await;
+    assert!(r.json::<Vec<Value>>().await.unwrap().is_empty());
     browser.quit().await;
 }
 
@@ -934,4 +968,198 @@ async fn an_organisations_administrator_sees_its_own_figures_and_referrals_and_n
     assert_eq!(listed.len(), 3);
     let r = app.get(&admin_a, "/v1/ops/referrals?status=resolved").await;
     assert_eq!(r.json::<Vec<Value>>().await.unwrap().len(), 0);
+}
+
+/// The expert's past sessions, as the portal reads them.
+async fn past_sessions(app: &TestApp, expert: &str) -> String {
+    let r = app.get(expert, "/v1/experts/me/bookings?when=past").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.text().await.unwrap()
+}
+
+fn place(name: &str, region: &str) -> Value {
+    json!({"name": name, "kind": "mental_health_centre", "region": region,
+           "phone": "027-8584 4666", "hours": "8:00-17:00"})
+}
+
+async fn created(r: reqwest::Response) -> String {
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn names_in(app: &TestApp, region: &str) -> Vec<String> {
+    let r = app
+        .get(&new_seeker(), &format!("/v1/resources?region={region}"))
+        .await;
+    r.json::<Vec<Value>>()
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_organisations_administrator_keeps_the_places_of_its_own_region_only() {
+    let app = spawn_app().await;
+    let a = approved(&app, "机构甲", "hubei").await;
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/organisations/{a}/admins"),
+            &json!({"name": "Admin A"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let admin = token(Role::OrgAdmin, "Admin A");
+
+    // Its region's places: added, edited, retired.
+    let ours = created(
+        app.post(
+            &admin,
+            "/v1/resources",
+            &place("武汉市精神卫生中心", "hubei"),
+        )
+        .await,
+    )
+    .await;
+    let r = app
+        .put(
+            &admin,
+            &format!("/v1/resources/{ours}"),
+            &place("武汉市精神卫生中心（门诊）", "CN-HB"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        names_in(&app, "hubei").await,
+        ["武汉市精神卫生中心（门诊）"]
+    );
+    let r = app.get(&admin, "/v1/resources?region=hubei").await;
+    assert_eq!(
+        r.json::<Vec<Value>>().await.unwrap().len(),
+        1,
+        "theirs to read"
+    );
+    let r = app
+        .post(
+            &admin,
+            "/v1/resources",
+            &json!({"name": "x", "kind": "hotline", "region": "hubei", "phone": "call us", "hours": "24h"}),
+        )
+        .await;
+    assert_eq!(
+        assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await["field"],
+        "phone"
+    );
+
+    // Another region's are not theirs: not to add, not to move theirs to,
+    // and not there to edit or retire.
+    let r = app
+        .post(&admin, "/v1/resources", &place("北京安定医院", "beijing"))
+        .await;
+    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    let r = app
+        .put(
+            &admin,
+            &format!("/v1/resources/{ours}"),
+            &place("武汉市精神卫生中心", "beijing"),
+        )
+        .await;
+    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    let theirs = created(
+        app.post(
+            &operator(),
+            "/v1/resources",
+            &place("北京安定医院", "beijing"),
+        )
+        .await,
+    )
+    .await;
+    let r = app
+        .put(
+            &admin,
+            &format!("/v1/resources/{theirs}"),
+            &place("北京安定医院", "hubei"),
+        )
+        .await;
+    assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
+    let r = app.delete(&admin, &format!("/v1/resources/{theirs}")).await;
+    assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(names_in(&app, "beijing").await, ["北京安定医院"]);
+    let r = app
+        .post(&new_seeker(), "/v1/resources", &place("x", "hubei"))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    let r = app.delete(&admin, &format!("/v1/resources/{ours}")).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert!(names_in(&app, "hubei").await.is_empty());
+    let r = app.delete(&admin, &format!("/v1/resources/{ours}")).await;
+    assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn the_referral_form_lists_where_the_seeker_can_turn_in_their_region_and_nothing_of_them() {
+    let app = spawn_app().await;
+    for (name, region) in [
+        ("武汉市心理援助热线", "hubei"),
+        ("北京心理危机研究与干预中心", "beijing"),
+    ] {
+        created(
+            app.post(&operator(), "/v1/resources", &place(name, region))
+                .await,
+        )
+        .await;
+    }
+    let expert = app
+        .expert_with(
+            &crate::dashboard_support::daily_hour_started_five_minutes_ago(chrono::Utc::now()),
+        )
+        .await;
+    let slots = app.open_slot_ids(expert, 0..2).await;
+    // A seeker of Hubei has today's session; one who gave no region, tomorrow's.
+    let subject = format!("hubei-seeker-{}", Uuid::new_v4().simple());
+    let from_hubei = token(Role::Seeker, &subject);
+    let r = app
+        .put(&from_hubei, "/v1/seekers/me", &json!({"region": "hubei"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let booking = app.book(&from_hubei, slots[0], PHONE).await;
+    app.book(&new_seeker(), slots[1], PHONE).await;
+
+    let mine = token(Role::Expert, &expert.to_string());
+    let text = past_sessions(&app, &mine).await;
+    let listed: Vec<Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(listed.len(), 1);
+    let places = listed[0]["referral_resources"].as_array().unwrap();
+    assert_eq!(places.len(), 1, "{text}");
+    assert_eq!(places[0]["name"], "武汉市心理援助热线");
+    assert_eq!(places[0]["phone"], "027-8584 4666");
+    assert_eq!(places[0]["hours"], "8:00-17:00");
+    // Nothing more of the seeker than before: no region, number or subject.
+    for secret in ["CN-HB", "hubei", "13712345678", subject.as_str()] {
+        assert!(!text.contains(secret), "{secret} reached the expert");
+    }
+    // The upcoming session's seeker gave no region: no places, and none
+    // before the session.
+    let r = app.get(&mine, "/v1/experts/me/bookings").await;
+    let upcoming: Vec<Value> = r.json().await.unwrap();
+    assert!(upcoming
+        .iter()
+        .filter(|b| b["booking_id"] != booking.to_string())
+        .all(|b| b.get("referral_resources").is_none()));
+
+    // Recorded, the form is gone and so is the list.
+    refer(&app, expert, booking, "routine").await;
+    let text = past_sessions(&app, &mine).await;
+    assert!(!text.contains("referral_resources"), "{text}");
 }

@@ -609,6 +609,10 @@ struct OrgPage {
     lang: Lang,
     id: String,
     name: String,
+    /// The organisation's region, whose resources it keeps.
+    region: String,
+    region_name: String,
+    kinds: Vec<Choice>,
 }
 
 #[utoipa::path(get, path = "/org", tag = "organisations",
@@ -625,12 +629,23 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Htt
                 return Err(ApiError::Forbidden("the page is for an organisation's administrators"));
             };
             let org = flows::organisations::get(&state, org).await?;
+            let region_name = flows::regions::all(&state)
+                .await?
+                .get(&org.region)
+                .map(|r| match lang {
+                    Lang::Zh => r.name_zh.clone(),
+                    Lang::En => r.name_en.clone(),
+                })
+                .unwrap_or_else(|| org.region.clone());
             Ok(pages::render(
                 StatusCode::OK,
                 &OrgPage {
                     lang,
                     id: org.id.to_string(),
                     name: org.name,
+                    region: org.region,
+                    region_name,
+                    kinds: choices(lang, vocabulary::RESOURCE_KINDS, &[]),
                 },
             ))
         }
