@@ -187,6 +187,7 @@ const RESOURCES: &[(&str, ResourceKind, &str, &str, &str)] = &[
 
 async fn seed_resources(state: &AppState) -> anyhow::Result<()> {
     let have = anxin_store::resources::list(&state.pool, None, None).await?;
+    let operator = anxin_api::auth::Principal::new(anxin_api::auth::Role::Operator, "demo");
     for (name, kind, region, phone, hours) in RESOURCES {
         if have.iter().any(|r| r.resource.name == *name) {
             continue;
@@ -199,7 +200,7 @@ async fn seed_resources(state: &AppState) -> anyhow::Result<()> {
             hours: (*hours).into(),
             address: None,
         };
-        flows::resources::create(state, &input)
+        flows::resources::create(state, &operator, &input)
             .await
             .map_err(|e| anyhow::anyhow!("demo resource {name}: {e}"))?;
     }

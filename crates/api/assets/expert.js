@@ -22,6 +22,7 @@
       follow_up: "后续", fu_none: "无需", fu_rebook: "再次预约", fu_refer: "转介",
       urgency: "紧急程度", routine: "常规", urgent: "紧急", emergency: "危急（立即）",
       note: "私人备注（仅你和工作人员可见）", record: "记录结果", recorded: "已记录",
+      places: "可以告诉求助者的当地求助资源：",
       referral: "已转介给工作人员", call: { scheduled: "已安排", dialing_expert: "正在呼叫你",
         dialing_seeker: "正在呼叫来访者", bridged: "通话中", retry_waiting: "等待重拨", ended: "已结束" },
       bad_time: "请填写开始和结束时间。", bad_pause: "请填写请假的开始和结束日期。",
@@ -53,6 +54,7 @@
       follow_up: "Follow-up", fu_none: "None", fu_rebook: "Rebook", fu_refer: "Refer",
       urgency: "Urgency", routine: "Routine", urgent: "Urgent", emergency: "Emergency (now)",
       note: "Private note (only you and staff see it)", record: "Record outcome", recorded: "Recorded",
+      places: "Places near the seeker you can tell them about:",
       referral: "Referred to staff", call: { scheduled: "scheduled", dialing_expert: "calling you",
         dialing_seeker: "calling the seeker", bridged: "connected", retry_waiting: "waiting to retry", ended: "ended" },
       bad_time: "Fill in both times.", bad_pause: "Fill in both dates of the leave.",
@@ -323,16 +325,27 @@
     const urgency = el("select", { name: "urgency", id: "urgency-" + id, "aria-label": t("urgency") },
       ...["routine", "urgent", "emergency"].map((u) => el("option", { value: u, text: t(u) })));
     const urgencyRow = el("label", { hidden: true }, t("urgency") + " ", urgency);
+    // Where the seeker can turn, shown with the referral: the API lists the
+    // places of the seeker's region and nothing else about them.
+    const places = (b.referral_resources || []).length
+      ? el("div", { class: "places", hidden: true },
+        el("div", { class: "meta", text: t("places") }),
+        el("ul", { class: "preview" }, ...b.referral_resources.map((r) => el("li", {},
+          el("b", { text: r.name }), " " + kindLabel(r.kind) + " · ",
+          el("a", { href: "tel:" + r.phone.replace(/[^0-9+]/g, ""), text: r.phone }), " · " + r.hours))))
+      : null;
     const form = el("form", { class: "outcome", "data-booking": id },
       el("div", { class: "meta", text: t("outcome") }),
       radios("outcome-" + id, ["completed", "seeker_absent", "cut_short"], [t("completed"), t("seeker_absent"), t("cut_short")], "completed"),
       el("div", { class: "meta", text: t("follow_up") }),
       radios("follow-" + id, ["none", "rebook", "refer"], [t("fu_none"), t("fu_rebook"), t("fu_refer")], "none"),
       urgencyRow,
+      places,
       el("label", {}, t("note"), el("textarea", { name: "note", maxlength: "2000" })),
       el("div", { class: "actions" }, el("button", { type: "submit", class: "approve", text: t("record") })));
     form.addEventListener("change", () => {
       urgencyRow.hidden = form.querySelector(`input[name="follow-${id}"]:checked`).value !== "refer";
+      if (places) places.hidden = urgencyRow.hidden;
     });
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
@@ -373,8 +386,15 @@
     }
   }
 
+  // The resource kinds' labels, from the one vocabulary pages read.
+  let kinds = [];
+  const kindLabel = (code) => (kinds.find((k) => k.code === code) || { label: code }).label;
+
   async function refresh() {
     try {
+      if (!kinds.length) {
+        kinds = (await api("GET", `/v1/vocabulary?lang=${lang}`)).resource_kinds || [];
+      }
       const [ahead, before] = await Promise.all([
         api("GET", "/v1/experts/me/bookings"),
         api("GET", "/v1/experts/me/bookings?when=past"),

@@ -1,6 +1,8 @@
 // An organisation's page for its administrators: its applicants (approve,
-// decline) and volunteers (suspend, sign-in links), through the public API
-// with the session cookie; writes carry X-Anxin-Session.
+// decline) and volunteers (suspend, sign-in links), its figures and its
+// open referrals, through the public API with the session cookie; writes
+// carry X-Anxin-Session. Seekers appear by alias only: the API gives
+// nothing else.
 "use strict";
 (() => {
   const lang = document.documentElement.lang.startsWith("en") ? "en" : "zh";
@@ -11,8 +13,16 @@
       decline_confirm: (n) => `确定拒绝 ${n} 的申请吗？`,
       suspend_confirm: (n) => `确定暂停 ${n} 吗？他们即将到来的通话会转给其他有空的专家，或取消并退款。`,
       status: { applied: "待审核", approved: "已批准", suspended: "已暂停" },
+      of_experts: (n) => `共 ${n} 位志愿者`,
+      outcomes: {
+        completed: "完成", expert_no_answer: "志愿者未接听", expert_busy: "志愿者忙线",
+        seeker_no_answer: "求助者未接听", seeker_busy: "求助者忙线", failed: "未能接通", cancelled: "已取消", none: "未拨打",
+      },
+      referral: (alias, expert) => `求助者 ${alias} · 志愿者 ${expert}`,
+      retire: "停用", retire_confirm: (n) => `确定停用“${n}”吗？志愿者将不再看到它。`,
       errors: {
         not_found: "没有找到这位志愿者，可能不属于你的机构。", forbidden: "这一步你没有权限操作。",
+        invalid_input: "有一项填写得不对，请检查名称、电话（只用数字、空格、+ 或 -）和服务时间。",
         expert_suspended: "这位志愿者已暂停，请先重新批准。", rate_limited: "操作有点太快了，请稍等几秒再试。",
         other: "出了点问题，没有完成。请稍后再试。", offline: "网络不通，请稍后再试。",
       },
@@ -23,8 +33,16 @@
       decline_confirm: (n) => `Decline ${n}'s application?`,
       suspend_confirm: (n) => `Suspend ${n}? Their upcoming calls are handed to another free expert, or cancelled and refunded.`,
       status: { applied: "waiting", approved: "approved", suspended: "suspended" },
+      of_experts: (n) => (n === 1 ? "of 1 volunteer" : `of ${n} volunteers`),
+      outcomes: {
+        completed: "completed", expert_no_answer: "volunteer didn't answer", expert_busy: "volunteer busy",
+        seeker_no_answer: "seeker didn't answer", seeker_busy: "seeker busy", failed: "failed", cancelled: "cancelled", none: "not dialled",
+      },
+      referral: (alias, expert) => `seeker ${alias} · volunteer ${expert}`,
+      retire: "Retire", retire_confirm: (n) => `Retire "${n}"? Volunteers will no longer see it.`,
       errors: {
         not_found: "We couldn't find that volunteer; they may not be in your organisation.", forbidden: "You can't do that from here.",
+        invalid_input: "Something in the form is not right: check the name, the phone (digits, spaces, + or - only) and the hours.",
         expert_suspended: "This volunteer is suspended; approve them again first.", rate_limited: "That was a little fast; please wait a few seconds.",
         other: "Something went wrong and nothing was done. Please try again shortly.", offline: "No connection; please try again shortly.",
       },
@@ -34,6 +52,14 @@
   const $ = (id) => document.getElementById(id);
   const org = document.body.getAttribute("data-organisation");
   const dateFmt = new Intl.DateTimeFormat(lang === "en" ? "en-GB" : "zh-CN", { month: "short", day: "numeric" });
+  const timeFmt = new Intl.DateTimeFormat(lang === "en" ? "en-GB" : "zh-CN", {
+    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZone: "Asia/Shanghai",
+  });
+  let windowName = "24h";
+  // Names the API gives once: volunteers by id, words and regions by code.
+  let names = {};
+  let words = null;
+  let regions = null;
 
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
@@ -48,24 +74,26 @@
     $("error").hidden = !code;
   }
 
-  async function api(method, path) {
+  async function api(method, path, body) {
     let r;
     try {
-      r = await fetch(path, { method, credentials: "same-origin", headers: { "X-Anxin-Session": "1", Accept: "application/json" } });
+      const headers = { "X-Anxin-Session": "1", Accept: "application/json" };
+      if (body) headers["Content-Type"] = "application/json";
+      r = await fetch(path, { method, credentials: "same-origin", headers, body: body ? JSON.stringify(body) : undefined });
     } catch (_) {
       showError("offline");
       return null;
     }
     if (r.status === 401) { window.location.reload(); return null; }
-    const body = await r.json().catch(() => null);
-    if (!r.ok) { showError((body && body.error) || "other"); return null; }
-    return body;
+    const data = r.status === 204 ? {} : await r.json().catch(() => null);
+    if (!r.ok) { showError((data && data.error) || "other"); return null; }
+    return data;
   }
 
-  async function act(path, question) {
+  async function act(path, question, method) {
     if (question && !window.confirm(question)) return;
     showError("");
-    if (await api("POST", path)) refresh();
+    if (await api(method || "POST", path)) refresh();
   }
 
   function person(m, ...buttons) {
@@ -93,9 +121,93 @@
     $("link-url").select();
   }
 
+  const figure = (name) => document.querySelector(`#figures [data-figure="${name}"]`);
+  const rate = (r) => (r === null || r === undefined ? "–" : (r * 100).toFixed(0) + "%");
+
+  async function figures() {
+    const s = await api("GET", `/v1/organisations/${org}/summary?window=${windowName}`);
+    if (!s) return;
+    const f = s.overall;
+    figure("match_rate").textContent = rate(f.match_rate);
+    figure("booking_gini").textContent = f.fairness.booking_gini === null ? "–" : f.fairness.booking_gini.toFixed(2);
+    figure("zero_bookings").textContent = String(f.fairness.experts_with_zero_bookings);
+    figure("experts").textContent = t("of_experts")(f.fairness.experts);
+    const top = Math.max(f.funnel.saw_slate, 1);
+    for (const step of ["saw_slate", "held", "booked", "call_connected", "completed"]) {
+      const num = figure(step);
+      num.textContent = String(f.funnel[step]);
+      num.parentElement.querySelector(".fill").style.width = ((100 * f.funnel[step]) / top).toFixed(1) + "%";
+    }
+    const outcomes = Object.entries(f.calls.finished_by_outcome).sort((a, b) => b[1] - a[1]);
+    $("outcomes").replaceChildren(...outcomes.map(([k, n]) =>
+      el("li", { "data-outcome": k }, el("div", { class: "meta" }, (t("outcomes")[k] || k) + " · " + n))));
+    $("outcomes-empty").hidden = outcomes.length > 0;
+  }
+
+  function label(list, code) {
+    const w = (list || []).find((x) => x.code === code);
+    return w ? w.label : code;
+  }
+
+  async function referrals() {
+    if (!words) words = await api("GET", `/v1/vocabulary?lang=${lang}`);
+    if (!regions) regions = await api("GET", "/v1/regions");
+    const list = await api("GET", "/v1/ops/referrals?status=open");
+    if (!list) return;
+    const regionName = (code) => {
+      const r = (regions || []).find((x) => x.code === code);
+      return r ? (lang === "en" ? r.name_en : r.name_zh) : code || "";
+    };
+    $("referrals").replaceChildren(...list.map((r) => el("li", { "data-referral": r.referral_id },
+      el("div", { class: "when" },
+        el("span", { class: `badge urgency ${r.urgency}` }, label(words && words.urgencies, r.urgency)),
+        " " + timeFmt.format(new Date(r.created_at))),
+      el("div", { class: "meta" }, t("referral")(r.seeker_alias.replace(/^Seeker /, ""), names[r.expert_id] || "–") +
+        (r.region ? " · " + regionName(r.region) : "")))));
+    $("referrals-empty").hidden = list.length > 0;
+  }
+
+  // The places of the organisation's region, which it keeps.
+  const region = document.body.getAttribute("data-region");
+  async function places() {
+    const list = await api("GET", `/v1/resources?region=${encodeURIComponent(region)}`);
+    if (!list) return;
+    $("resources").replaceChildren(...list.map((r) => el("li", { "data-resource": r.id },
+      el("div", { class: "when" }, r.name),
+      el("div", { class: "meta" }, `${label(words && words.resource_kinds, r.kind)} · ${r.phone} · ${r.hours}` + (r.address ? ` · ${r.address}` : "")),
+      el("div", { class: "actions" }, button(t("retire"), "danger",
+        () => act(`/v1/resources/${r.id}`, t("retire_confirm")(r.name), "DELETE"))))));
+    $("resources-empty").hidden = list.length > 0;
+  }
+
+  $("resource-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const form = ev.target;
+    const value = (n) => form.elements[n].value.trim();
+    const body = { name: value("name"), kind: value("kind"), region, phone: value("phone"), hours: value("hours") };
+    if (value("address")) body.address = value("address");
+    showError("");
+    if (await api("POST", "/v1/resources", body)) {
+      form.reset();
+      refresh();
+    }
+  });
+
+  for (const b of document.querySelectorAll("#figures .windows button")) {
+    b.addEventListener("click", () => {
+      windowName = b.getAttribute("data-window");
+      for (const o of document.querySelectorAll("#figures .windows button")) {
+        o.setAttribute("aria-pressed", String(o === b));
+      }
+      figures();
+    });
+  }
+
   async function refresh() {
     const list = await api("GET", `/v1/organisations/${org}/experts`);
     if (!list) return;
+    names = Object.fromEntries(list.map((m) => [m.id, m.display_name]));
+    await Promise.all([figures(), referrals().then(places)]);
     const applicants = list.filter((m) => m.status === "applied");
     const members = list.filter((m) => m.status !== "applied");
     $("applicants").replaceChildren(...applicants.map((m) => person(m,

@@ -41,7 +41,9 @@ policy! {
     ExpertOrOperator => [Expert, Operator];
     OperatorOrOrgAdmin => [Operator, OrgAdmin];
     ExpertOrStaff => [Expert, Operator, OrgAdmin];
-    Signed => [Seeker, Expert, Operator, OrgAdmin];
+    // What anyone who holds a token may read (the directory of resources,
+    // the training modules): an organisation's administrator too.
+    AnyHolder => [Seeker, Expert, Operator, OrgAdmin];
 }
 
 /// How the caller proved who they are.

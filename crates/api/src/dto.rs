@@ -80,6 +80,35 @@ pub struct ExpertBooking {
     /// The session's outcome as recorded (past sessions).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<SessionOutcomeView>,
+    /// Where the seeker can turn in their own region, for the referral form
+    /// of a past session with no outcome yet: each place's name, kind,
+    /// number and hours, never the seeker's region or anything else of
+    /// theirs. Absent when the seeker gave no region.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub referral_resources: Vec<ReferralResource>,
+}
+
+/// A place to refer a seeker to, as the expert's referral form lists it.
+#[derive(Serialize, ToSchema)]
+pub struct ReferralResource {
+    pub name: String,
+    pub kind: anxin_domain::resource::ResourceKind,
+    pub phone: String,
+    pub hours: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+impl From<anxin_domain::resource::Resource> for ReferralResource {
+    fn from(r: anxin_domain::resource::Resource) -> Self {
+        Self {
+            name: r.name,
+            kind: r.kind,
+            phone: r.phone,
+            hours: r.hours,
+            address: r.address,
+        }
+    }
 }
 
 /// A recorded session outcome, as its expert (or an operator) sees it.

@@ -114,6 +114,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/v1/organisations/{id}/experts",
             web::get().to(routes::organisations::experts),
         )
+        .route(
+            "/v1/organisations/{id}/summary",
+            web::get().to(routes::organisations::summary),
+        )
         .route("/org", web::get().to(routes::organisations::page))
         .service(
             web::resource("/apply/organisation")

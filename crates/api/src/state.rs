@@ -188,7 +188,7 @@ pub struct AppState {
     /// The dashboard's event queue (see `events`).
     pub events: crate::events::EventSink,
     /// The dashboard's summaries by window (see `ops::summary::cached`).
-    pub summaries: crate::cache::Shared<&'static str, Summary>,
+    pub summaries: crate::cache::Shared<(&'static str, anxin_store::events::Scope), Summary>,
     pub seeker_limiter: Arc<KeyedLimiter>,
     pub ip_limiter: Arc<KeyedLimiter>,
     pub sign_in_limiter: Arc<KeyedLimiter>,

@@ -103,6 +103,68 @@ pub async fn insert_batch(pool: &PgPool, events: &[NewEvent]) -> Result<u64> {
     Ok(done.rows_affected())
 }
 
+/// Which part of the service a summary covers; everything by default.
+///
+/// Seeker-side figures (funnel, holds, counts, time to connect) keep the
+/// events of seekers of `regions` that involve an expert of `organisation`
+/// (a slate showing one, a hold or booking on one's slot, one's calls);
+/// expert-side figures (fairness, utilization) keep the experts of
+/// `regions` and of `organisation`. A refused confirmation names no expert,
+/// so an organisation's figures leave it out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Scope {
+    /// Region codes (a region, or an area's regions).
+    pub regions: Option<Vec<String>>,
+    pub organisation: Option<Uuid>,
+}
+
+impl Scope {
+    pub fn everything(&self) -> bool {
+        self.regions.is_none() && self.organisation.is_none()
+    }
+
+    /// ` AND …` keeping the `events` rows (their own columns, unqualified)
+    /// in scope, with the scope's two parameters numbered `$n`, `$n+1`;
+    /// nothing for everything, so the unfiltered statement stays as it was.
+    fn on_events(&self, n: usize) -> String {
+        if self.everything() {
+            return String::new();
+        }
+        let m = n + 1;
+        format!(
+            " AND (${n}::text[] IS NULL OR COALESCE(region, 'unknown') = ANY(${n}::text[]))
+              AND (${m}::uuid IS NULL
+                   OR expert_id IN (SELECT id FROM experts WHERE organisation_id = ${m}::uuid)
+                   OR expert_ids && ARRAY(SELECT id FROM experts WHERE organisation_id = ${m}::uuid))"
+        )
+    }
+
+    /// ` AND …` keeping experts (`alias`, the `experts` table) in scope, as
+    /// `on_events`.
+    fn on_experts(&self, alias: &str, n: usize) -> String {
+        if self.everything() {
+            return String::new();
+        }
+        let m = n + 1;
+        format!(
+            " AND (${n}::text[] IS NULL OR {alias}.region = ANY(${n}::text[]))
+              AND (${m}::uuid IS NULL OR {alias}.organisation_id = ${m}::uuid)"
+        )
+    }
+
+    /// Binds the scope's parameters after the others (none for everything).
+    fn bind<'q, O>(
+        &self,
+        query: QueryAs<'q, Postgres, O, PgArguments>,
+    ) -> QueryAs<'q, Postgres, O, PgArguments> {
+        if self.everything() {
+            query
+        } else {
+            query.bind(self.regions.clone()).bind(self.organisation)
+        }
+    }
+}
+
 /// When this seeker first saw a slate since `since` (for time to match).
 #[tracing::instrument(skip(pool))]
 pub async fn first_slate_at(
@@ -138,13 +200,17 @@ const BY_KEY_BUCKET: &str = "CASE WHEN GROUPING(priority_group) = 0 THEN 'priori
 /// events to stay off disk (the default 4 MB spills), no JIT (compiling
 /// costs more than it saves on these plans), and random reads priced as on
 /// an SSD, so the covering index is scanned rather than the wide heap.
+///
+/// The scope's parameters are bound after the query's own.
 async fn fetch_aggregate<'q, O>(
     pool: &PgPool,
+    scope: &Scope,
     query: QueryAs<'q, Postgres, O, PgArguments>,
 ) -> Result<Vec<O>>
 where
     O: for<'r> FromRow<'r, PgRow> + Send + Unpin,
 {
+    let query = scope.bind(query);
     let mut tx = pool.begin().await?;
     sqlx::query(
         "SELECT set_config('work_mem', '32MB', true), set_config('jit', 'off', true),
@@ -184,7 +250,9 @@ pub async fn funnel(
     since: DateTime<Utc>,
     until: DateTime<Utc>,
     bucket_seconds: i64,
+    scope: &Scope,
 ) -> Result<Vec<FunnelRow>> {
+    let only = scope.on_events(4);
     let sql = format!(
         "WITH per_label AS (
              -- Hashed by seeker and label first: far fewer rows to sort.
@@ -195,7 +263,7 @@ pub async fn funnel(
                     min(at) FILTER (WHERE kind = 'booking_confirmed') AS first_booking
                FROM events
               WHERE kind IN ('slate_served', 'hold_placed', 'booking_confirmed')
-                AND at >= $1 AND at <= $2 AND seeker_id IS NOT NULL
+                AND at >= $1 AND at <= $2 AND seeker_id IS NOT NULL{only}
               GROUP BY seeker_id, priority_group, COALESCE(region, 'unknown')
          ),
          per_seeker AS (
@@ -213,14 +281,14 @@ pub async fn funnel(
                     bool_or(kind = 'call_bridged') AS connected,
                     bool_or(kind = 'call_finished' AND call_outcome = 'completed') AS completed
                FROM events
-              WHERE kind IN ('call_bridged', 'call_finished') AND at >= $1 AND at <= $2
+              WHERE kind IN ('call_bridged', 'call_finished') AND at >= $1 AND at <= $2{only}
               GROUP BY booking_id
          ),
          seeker_calls AS (
              SELECT b.seeker_id, bool_or(c.connected) AS connected,
                     bool_or(c.completed) AS completed
                FROM events b JOIN calls c ON c.booking_id = b.booking_id
-              WHERE b.kind = 'booking_confirmed' AND b.at >= $1 AND b.at <= $2
+              WHERE b.kind = 'booking_confirmed' AND b.at >= $1 AND b.at <= $2{only}
               GROUP BY b.seeker_id
          ),
          cohort AS (
@@ -247,6 +315,7 @@ pub async fn funnel(
     );
     fetch_aggregate(
         pool,
+        scope,
         sqlx::query_as(&sql)
             .bind(since)
             .bind(until)
@@ -277,11 +346,13 @@ pub async fn holds(
     pool: &PgPool,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
+    scope: &Scope,
 ) -> Result<Vec<HoldRow>> {
+    let only = scope.on_events(3);
     let sql = format!(
         "WITH placed AS (
              SELECT hold_id, priority_group, COALESCE(region, 'unknown') AS region, expires_at
-               FROM events WHERE kind = 'hold_placed' AND at >= $1 AND at <= $2
+               FROM events WHERE kind = 'hold_placed' AND at >= $1 AND at <= $2{only}
          ),
          resolved AS (
              -- A hold is resolved after it was placed, so inside the window.
@@ -289,7 +360,7 @@ pub async fn holds(
                     bool_or(kind = 'hold_released') AS released
                FROM events
               WHERE kind IN ('booking_confirmed', 'hold_released') AND at >= $1 AND at <= $2
-                AND hold_id IS NOT NULL
+                AND hold_id IS NOT NULL{only}
               GROUP BY hold_id
          ),
          attempts AS (
@@ -302,7 +373,7 @@ pub async fn holds(
              UNION ALL
              SELECT priority_group, COALESCE(region, 'unknown'),
                     'refused_' || COALESCE(refusal, 'other')
-               FROM events WHERE kind = 'hold_refused' AND at >= $1 AND at <= $2
+               FROM events WHERE kind = 'hold_refused' AND at >= $1 AND at <= $2{only}
          )
          SELECT {BY_KEY},
                 count(*) FILTER (WHERE result NOT LIKE 'refused_%') AS placed,
@@ -315,7 +386,7 @@ pub async fn holds(
            FROM attempts
           GROUP BY GROUPING SETS ((), (priority_group), (region))"
     );
-    fetch_aggregate(pool, sqlx::query_as(&sql).bind(since).bind(until)).await
+    fetch_aggregate(pool, scope, sqlx::query_as(&sql).bind(since).bind(until)).await
 }
 
 /// Events counted by kind and detail: slates served, bookings confirmed /
@@ -341,15 +412,22 @@ pub async fn priority_sources(
     pool: &PgPool,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
+    scope: &Scope,
 ) -> Result<Vec<(String, bool, i64)>> {
-    Ok(sqlx::query_as(
-        "SELECT priority_group, priority_vouched, count(*) FROM bookings
-          WHERE created_at >= $1 AND created_at < $2 GROUP BY 1, 2",
-    )
-    .bind(since)
-    .bind(until)
-    .fetch_all(pool)
-    .await?)
+    let only = if scope.everything() {
+        ""
+    } else {
+        " AND ($3::text[] IS NULL OR (SELECT region FROM seekers s WHERE s.id = b.seeker_id) = ANY($3))
+          AND ($4::uuid IS NULL OR b.expert_id IN (SELECT id FROM experts WHERE organisation_id = $4))"
+    };
+    let sql = format!(
+        "SELECT priority_group, priority_vouched, count(*) FROM bookings b
+          WHERE created_at >= $1 AND created_at < $2{only} GROUP BY 1, 2"
+    );
+    Ok(scope
+        .bind(sqlx::query_as(&sql).bind(since).bind(until))
+        .fetch_all(pool)
+        .await?)
 }
 
 #[tracing::instrument(skip(pool))]
@@ -358,7 +436,9 @@ pub async fn counts(
     since: DateTime<Utc>,
     until: DateTime<Utc>,
     bucket_seconds: i64,
+    scope: &Scope,
 ) -> Result<Vec<CountRow>> {
+    let only = scope.on_events(4);
     let sql = format!(
         "SELECT {BY_KEY_BUCKET}, kind, detail, count(*) AS n
            FROM (SELECT kind, COALESCE(refusal, call_outcome, cancelled_by) AS detail,
@@ -368,12 +448,13 @@ pub async fn counts(
                   WHERE kind IN ('slate_served', 'booking_confirmed', 'booking_cancelled',
                                  'booking_completed', 'booking_refused', 'call_attempt_ended',
                                  'call_finished')
-                    AND at >= $1 AND at <= $2) e
+                    AND at >= $1 AND at <= $2{only}) e
           GROUP BY GROUPING SETS ((kind, detail), (kind, detail, priority_group),
                                   (kind, detail, region), (kind, detail, bucket))"
     );
     fetch_aggregate(
         pool,
+        scope,
         sqlx::query_as(&sql)
             .bind(since)
             .bind(until)
@@ -399,14 +480,16 @@ pub async fn connect_times(
     pool: &PgPool,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
+    scope: &Scope,
 ) -> Result<Vec<PercentileRow>> {
+    let only = scope.on_events(3);
     let sql = format!(
         "WITH firsts AS (
              SELECT DISTINCT ON (booking_id) booking_id, priority_group,
                     COALESCE(region, 'unknown') AS region,
                     GREATEST(EXTRACT(EPOCH FROM at - COALESCE(due_at, at))::float8, 0) AS secs
                FROM events
-              WHERE kind = 'call_bridged' AND at >= $1 AND at <= $2
+              WHERE kind = 'call_bridged' AND at >= $1 AND at <= $2{only}
               ORDER BY booking_id, at
          )
          SELECT {BY_KEY}, count(*) AS count,
@@ -415,7 +498,7 @@ pub async fn connect_times(
            FROM firsts
           GROUP BY GROUPING SETS ((), (priority_group), (region))"
     );
-    fetch_aggregate(pool, sqlx::query_as(&sql).bind(since).bind(until)).await
+    fetch_aggregate(pool, scope, sqlx::query_as(&sql).bind(since).bind(until)).await
 }
 
 /// One expert's load from one priority group: slate appearances and
@@ -452,12 +535,12 @@ pub async fn expert_loads(
     pool: &PgPool,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
+    scope: &Scope,
 ) -> Result<Vec<ExpertLoadRow>> {
     let (from, to) = whole_hours(since, until);
-    fetch_aggregate(
-        pool,
-        sqlx::query_as(
-            "WITH exposure AS (
+    let only = scope.on_experts("ex", 5);
+    let sql = format!(
+        "WITH exposure AS (
                  SELECT expert_id, priority_group, sum(n)::int8 AS n
                    FROM (SELECT expert_id, priority_group, n
                            FROM exposure_hourly WHERE hour >= $3 AND hour < $4
@@ -501,12 +584,17 @@ pub async fn expert_loads(
                     COALESCE(l.bookings, 0)::int8 AS bookings
                FROM population p
                LEFT JOIN experts ex ON ex.id = p.id
-               LEFT JOIN loads l ON l.expert_id = p.id",
-        )
-        .bind(since)
-        .bind(until)
-        .bind(from)
-        .bind(to),
+               LEFT JOIN loads l ON l.expert_id = p.id
+              WHERE true{only}"
+    );
+    fetch_aggregate(
+        pool,
+        scope,
+        sqlx::query_as(&sql)
+            .bind(since)
+            .bind(until)
+            .bind(from)
+            .bind(to),
     )
     .await
 }
@@ -529,21 +617,22 @@ pub async fn capacity(
     from: DateTime<Utc>,
     now: DateTime<Utc>,
     to: DateTime<Utc>,
+    scope: &Scope,
 ) -> Result<Vec<CapacityRow>> {
-    fetch_aggregate(
-        pool,
-        sqlx::query_as(
-            "SELECT e.region, s.starts_at < $2 AS past, b.priority_group AS booked_by,
+    let only = scope.on_experts("e", 4);
+    let sql = format!(
+        "SELECT e.region, s.starts_at < $2 AS past, b.priority_group AS booked_by,
                     count(*) AS slots
                FROM slots s
                JOIN experts e ON e.id = s.expert_id AND e.status = 'approved'
                LEFT JOIN bookings b ON b.slot_id = s.id AND b.status <> 'cancelled'
-              WHERE s.status = 'open' AND s.starts_at >= $1 AND s.starts_at < $3
-              GROUP BY 1, 2, 3",
-        )
-        .bind(from)
-        .bind(now)
-        .bind(to),
+              WHERE s.status = 'open' AND s.starts_at >= $1 AND s.starts_at < $3{only}
+              GROUP BY 1, 2, 3"
+    );
+    fetch_aggregate(
+        pool,
+        scope,
+        sqlx::query_as(&sql).bind(from).bind(now).bind(to),
     )
     .await
 }

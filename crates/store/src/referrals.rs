@@ -193,15 +193,23 @@ fn referral(r: &sqlx::postgres::PgRow) -> Result<ReferralRow> {
 
 /// Referrals in this status, most urgent first, then oldest first.
 #[tracing::instrument(skip(pool))]
-pub async fn list(pool: &PgPool, status: ReferralStatus, limit: i64) -> Result<Vec<ReferralRow>> {
+pub async fn list(
+    pool: &PgPool,
+    status: ReferralStatus,
+    organisation: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<ReferralRow>> {
     let rows = sqlx::query(&format!(
         "{REFERRAL_SELECT} WHERE status = $1
+            AND ($3::uuid IS NULL
+                 OR expert_id IN (SELECT id FROM experts WHERE organisation_id = $3))
           ORDER BY CASE urgency WHEN 'emergency' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END,
                    created_at, id
           LIMIT $2"
     ))
     .bind(status.as_str())
     .bind(limit)
+    .bind(organisation)
     .fetch_all(pool)
     .await?;
     rows.iter().map(referral).collect()

@@ -104,6 +104,18 @@ pub async fn retire(pool: &PgPool, id: Uuid) -> Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
+/// A resource in service.
+#[tracing::instrument(skip(pool))]
+pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<ResourceRow>> {
+    let found = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM resources WHERE id = $1 AND retired_at IS NULL"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.as_ref().map(row).transpose()?)
+}
+
 /// Whether a resource is in service.
 pub async fn exists(pool: &PgPool, id: Uuid) -> Result<bool> {
     Ok(sqlx::query_scalar(

@@ -120,3 +120,16 @@ pub async fn erase(pool: &PgPool, seeker: SeekerId) -> Result<()> {
     tx.commit().await?;
     Ok(())
 }
+
+/// The regions the seekers gave (those who gave none are left out): what
+/// their referral would name, read to show where they can turn.
+#[tracing::instrument(skip_all, fields(seekers = seekers.len()))]
+pub async fn regions_of(pool: &PgPool, seekers: &[SeekerId]) -> Result<Vec<(Uuid, String)>> {
+    let ids: Vec<Uuid> = seekers.iter().map(|s| s.0).collect();
+    Ok(
+        sqlx::query_as("SELECT id, region FROM seekers WHERE id = ANY($1) AND region IS NOT NULL")
+            .bind(ids)
+            .fetch_all(pool)
+            .await?,
+    )
+}

@@ -584,6 +584,12 @@ async fn an_organisations_administrator_vets_their_own_volunteers_and_nothing_el
         "POST /v1/experts/{id}/suspend",
         "POST /v1/experts/{id}/sign-in-links",
         "GET /v1/organisations/{id}/experts",
+        "GET /v1/organisations/{id}/summary",
+        "GET /v1/ops/referrals",
+        "GET /v1/resources",
+        "POST /v1/resources",
+        "PUT /v1/resources/{id}",
+        "DELETE /v1/resources/{id}",
         "POST /v1/sessions/end",
         // Supervision: the modules, their own experts' training, flags,
         // supervisors and debriefs (another organisation's expert is 404).
@@ -631,12 +637,21 @@ async fn an_organisations_administrator_vets_their_own_volunteers_and_nothing_el
     );
 }
 
-/// The administrator's page in a browser: an applicant approved after a
+/// The administrator's page in a browser: the organisation's figures and
+/// open referral (the seeker by alias only), an applicant approved after a
 /// question, and a sign-in link for them.
 async fn the_organisation_page(lang: &str, approve_word: &str) {
     let app = spawn_app().await;
     let org = approved(&app, "武汉市心理咨询师协会", "hubei").await;
     let applicant = volunteer(&app, "李老师", Some(&org)).await;
+    // One of its volunteers had a session with a seeker and referred them.
+    let wang = member(&app, "王医生", &org).await;
+    let subject = format!("org-page-{}", Uuid::new_v4().simple());
+    let seeker = looking_seeker(&app, &subject).await;
+    let slot = app.open_slot_ids(wang, 0..1).await[0];
+    let booking = app.book(&seeker, slot, PHONE).await;
+    refer(&app, wang, booking, "urgent").await;
+    events_written(&app, 2).await;
     let r = app
         .post(
             &operator(),
@@ -669,6 +684,50 @@ async fn the_organisation_page(lang: &str, approve_word: &str) {
         )
         .await;
     assert!(text.as_str().unwrap().contains(approve_word), "{text}");
+    // Its figures: one seeker saw a list with its volunteer and booked.
+    let shown = browser
+        .run(
+            "const f = (n) => document.querySelector(`#figures [data-figure=\"${n}\"]`).textContent;
+             return [f('saw_slate'), f('booked'), f('match_rate'), f('experts')].join('|')",
+        )
+        .await;
+    let shown = shown.as_str().unwrap().to_string();
+    let expected_experts = if lang == "zh" {
+        "共 1 位志愿者"
+    } else {
+        "of 1 volunteer"
+    };
+    assert_eq!(shown, format!("1|1|100%|{expected_experts}"));
+    let referral = browser
+        .run("return [...document.querySelectorAll('#referrals li')].map(li => li.textContent)")
+        .await;
+    let referral = referral.as_array().unwrap();
+    assert_eq!(referral.len(), 1, "{referral:?}");
+    let referral = referral[0].as_str().unwrap();
+    assert!(referral.contains("王医生"), "{referral}");
+    let page = browser.run("return document.body.innerHTML").await;
+    let page = page.as_str().unwrap();
+    assert!(!page.contains(&subject) && !page.contains("13712345678"));
+    // It adds a place of its region for its volunteers to refer to.
+    browser
+        .run(
+            "const f = document.querySelector('#resource-form');
+             f.elements.name.value = '武汉市精神卫生中心';
+             f.elements.kind.value = 'mental_health_centre';
+             f.elements.phone.value = '027-8584 4666';
+             f.elements.hours.value = '门诊 8:00-17:00';
+             f.requestSubmit(); return true",
+        )
+        .await;
+    let place = browser
+        .wait_for(
+            "const li = document.querySelector('#resources li'); return li && li.textContent",
+            Wait::from_secs(10),
+        )
+        .await;
+    assert!(place.as_str().unwrap().contains("027-8584 4666"), "{place}");
+    let r = app.get(&new_seeker(), "/v1/resources?region=hubei").await;
+    assert_eq!(r.json::<Vec<Value>>().await.unwrap().len(), 1);
     std::fs::write(
         artifacts_dir().join(format!("org-{lang}.png")),
         browser.screenshot_full_page().await,
@@ -693,6 +752,16 @@ async fn the_organisation_page(lang: &str, approve_word: &str) {
         .wait_for("return !document.querySelector('#link-box').hidden && document.querySelector('#link-url').value", Wait::from_secs(10))
         .await;
     assert!(url.as_str().unwrap().contains("/sign-in/"), "{url}");
+    // And retires it.
+    browser.click("#resources li button.danger").await;
+    browser
+        .wait_for(
+            "return !document.querySelector('#resources-empty').hidden",
+            Wait::from_secs(10),
+        )
+        .await;
+    let r = app.get(&new_seeker(), "/v1/resources?region=hubei").await;
+    assert!(r.json::<Vec<Value>>().await.unwrap().is_empty());
     browser.quit().await;
 }
 
@@ -700,4 +769,405 @@ async fn the_organisation_page(lang: &str, approve_word: &str) {
 async fn an_organisations_administrator_works_the_page_in_chinese_and_in_english() {
     the_organisation_page("zh", "批准").await;
     the_organisation_page("en", "Approve").await;
+}
+
+const PHONE: &str = "+8613712345678";
+
+/// An approved expert of `org` with a one-hour session a day, the first
+/// running now; returns their id.
+async fn member(app: &TestApp, name: &str, org: &str) -> Uuid {
+    let mut profile = expert_profile(name);
+    profile["organisation_id"] = json!(org);
+    app.expert_from(
+        &profile,
+        &crate::dashboard_support::daily_hour_started_five_minutes_ago(chrono::Utc::now()),
+    )
+    .await
+}
+
+/// A seeker who looked at the slate; their token.
+async fn looking_seeker(app: &TestApp, subject: &str) -> String {
+    let seeker = token(Role::Seeker, subject);
+    let r = app.get(&seeker, "/v1/slate").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    seeker
+}
+
+/// The expert records the session and refers the seeker on.
+async fn refer(app: &TestApp, expert: Uuid, booking: Uuid, urgency: &str) {
+    let r = app
+        .post(
+            &token(Role::Expert, &expert.to_string()),
+            &format!("/v1/bookings/{booking}/outcome"),
+            &json!({"outcome": "completed", "follow_up": "refer", "urgency": urgency}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+}
+
+/// Waits until the events the API queues (slates, holds) are written.
+async fn events_written(app: &TestApp, expected: i64) {
+    let db = app.db().await;
+    for _ in 0..300 {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE kind IN ('slate_served', 'hold_placed')",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        if n >= expected {
+            return;
+        }
+        tokio::time::sleep(Wait::from_millis(50)).await;
+    }
+    panic!("the API's events were not written");
+}
+
+/// A summary computed now (never the few-seconds cache).
+async fn figures(app: &TestApp, who: &str, path: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .bearer_auth(who)
+        .header("cache-control", "no-cache")
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_organisations_administrator_sees_its_own_figures_and_referrals_and_no_other() {
+    let app = spawn_app().await;
+    let a = approved(&app, "机构甲", "hubei").await;
+    let b = approved(&app, "机构乙", "beijing").await;
+    for (org, name) in [(&a, "Admin A"), (&b, "Admin B")] {
+        let r = app
+            .post(
+                &operator(),
+                &format!("/v1/organisations/{org}/admins"),
+                &json!({ "name": name }),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let (admin_a, admin_b) = (
+        token(Role::OrgAdmin, "Admin A"),
+        token(Role::OrgAdmin, "Admin B"),
+    );
+    let a1 = member(&app, "甲一", &a).await;
+    let a2 = member(&app, "甲二", &a).await;
+    let b1 = member(&app, "乙一", &b).await;
+    let independent = app
+        .expert_with(
+            &crate::dashboard_support::daily_hour_started_five_minutes_ago(chrono::Utc::now()),
+        )
+        .await;
+    let a1_slots = app.open_slot_ids(a1, 0..2).await;
+    let a2_slot = app.open_slot_ids(a2, 0..1).await[0];
+    let b1_slot = app.open_slot_ids(b1, 0..1).await[0];
+    let own_slot = app.open_slot_ids(independent, 0..1).await[0];
+
+    // Five seekers see the slate (every expert is on it); three book A's
+    // experts, one B's, one the independent expert's.
+    let subjects: Vec<String> = (0..5)
+        .map(|i| format!("org-figures-{i}-{}", Uuid::new_v4().simple()))
+        .collect();
+    let mut seekers = Vec::new();
+    for s in &subjects {
+        seekers.push(looking_seeker(&app, s).await);
+    }
+    let with_a1 = app.book(&seekers[0], a1_slots[0], PHONE).await;
+    app.book(&seekers[1], a2_slot, PHONE).await;
+    app.book(&seekers[2], a1_slots[1], PHONE).await;
+    let with_b1 = app.book(&seekers[3], b1_slot, PHONE).await;
+    let with_independent = app.book(&seekers[4], own_slot, PHONE).await;
+    refer(&app, a1, with_a1, "urgent").await;
+    refer(&app, b1, with_b1, "routine").await;
+    refer(&app, independent, with_independent, "emergency").await;
+    events_written(&app, 10).await;
+
+    // Each organisation's figures count its own experts' seekers and
+    // sessions; the national ones count everyone's.
+    let summary = |who: String, org: String| {
+        let app = &app;
+        async move {
+            let r = figures(
+                app,
+                &who,
+                &format!("/v1/organisations/{org}/summary?window=24h"),
+            )
+            .await;
+            assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+            r.json::<Value>().await.unwrap()["overall"].clone()
+        }
+    };
+    let of_a = summary(admin_a.clone(), a.clone()).await;
+    let of_b = summary(operator(), b.clone()).await;
+    let national = figures(&app, &operator(), "/v1/ops/summary?window=24h")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["overall"]
+        .clone();
+    assert_eq!(
+        of_a["funnel"]["saw_slate"], 5,
+        "every slate showed A's experts"
+    );
+    assert_eq!(of_a["funnel"]["booked"], 3);
+    assert_eq!(of_a["bookings"]["confirmed"], 3);
+    assert_eq!(of_a["match_rate"], 0.6);
+    assert_eq!(of_a["fairness"]["experts"], 2);
+    assert_eq!(of_a["fairness"]["experts_with_zero_bookings"], 0);
+    assert_eq!(of_b["funnel"]["booked"], 1);
+    assert_eq!(of_b["bookings"]["confirmed"], 1);
+    assert_eq!(of_b["match_rate"], 0.2);
+    assert_eq!(of_b["fairness"]["experts"], 1);
+    assert_eq!(national["funnel"]["booked"], 5);
+    assert_eq!(national["fairness"]["experts"], 4);
+
+    // Another organisation's figures are not there for them; the national
+    // ones are not theirs; a bad window is named.
+    let r = figures(&app, &admin_a, &format!("/v1/organisations/{b}/summary")).await;
+    assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
+    let r = figures(&app, &admin_b, &format!("/v1/organisations/{a}/summary")).await;
+    assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
+    let r = figures(&app, &admin_a, "/v1/ops/summary").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = figures(
+        &app,
+        &admin_a,
+        &format!("/v1/organisations/{a}/summary?window=2d"),
+    )
+    .await;
+    assert_eq!(
+        assert_error(r, StatusCode::BAD_REQUEST, "invalid_query").await["field"],
+        "window"
+    );
+    let r = figures(
+        &app,
+        &token(Role::Expert, &a1.to_string()),
+        &format!("/v1/organisations/{a}/summary"),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Referrals: each administrator sees those of their own experts'
+    // sessions, by alias only; operators see all three.
+    let referrals = |who: String| {
+        let app = &app;
+        async move {
+            let r = app.get(&who, "/v1/ops/referrals").await;
+            assert_eq!(r.status(), StatusCode::OK);
+            r.text().await.unwrap()
+        }
+    };
+    let text = referrals(admin_a.clone()).await;
+    let listed: Vec<Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(listed.len(), 1, "{text}");
+    assert_eq!(listed[0]["booking_id"], with_a1.to_string());
+    assert_eq!(listed[0]["urgency"], "urgent");
+    assert!(listed[0]["seeker_alias"].is_string());
+    for secret in subjects.iter().map(String::as_str).chain(["13712345678"]) {
+        assert!(!text.contains(secret), "{secret} reached an administrator");
+    }
+    let listed: Vec<Value> = serde_json::from_str(&referrals(admin_b.clone()).await).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["booking_id"], with_b1.to_string());
+    let listed: Vec<Value> = serde_json::from_str(&referrals(operator()).await).unwrap();
+    assert_eq!(listed.len(), 3);
+    let r = app.get(&admin_a, "/v1/ops/referrals?status=resolved").await;
+    assert_eq!(r.json::<Vec<Value>>().await.unwrap().len(), 0);
+}
+
+/// The expert's past sessions, as the portal reads them.
+async fn past_sessions(app: &TestApp, expert: &str) -> String {
+    let r = app.get(expert, "/v1/experts/me/bookings?when=past").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.text().await.unwrap()
+}
+
+fn place(name: &str, region: &str) -> Value {
+    json!({"name": name, "kind": "mental_health_centre", "region": region,
+           "phone": "027-8584 4666", "hours": "8:00-17:00"})
+}
+
+async fn created(r: reqwest::Response) -> String {
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn names_in(app: &TestApp, region: &str) -> Vec<String> {
+    let r = app
+        .get(&new_seeker(), &format!("/v1/resources?region={region}"))
+        .await;
+    r.json::<Vec<Value>>()
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_organisations_administrator_keeps_the_places_of_its_own_region_only() {
+    let app = spawn_app().await;
+    let a = approved(&app, "机构甲", "hubei").await;
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/organisations/{a}/admins"),
+            &json!({"name": "Admin A"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let admin = token(Role::OrgAdmin, "Admin A");
+
+    // Its region's places: added, edited, retired.
+    let ours = created(
+        app.post(
+            &admin,
+            "/v1/resources",
+            &place("武汉市精神卫生中心", "hubei"),
+        )
+        .await,
+    )
+    .await;
+    let r = app
+        .put(
+            &admin,
+            &format!("/v1/resources/{ours}"),
+            &place("武汉市精神卫生中心（门诊）", "CN-HB"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        names_in(&app, "hubei").await,
+        ["武汉市精神卫生中心（门诊）"]
+    );
+    let r = app.get(&admin, "/v1/resources?region=hubei").await;
+    assert_eq!(
+        r.json::<Vec<Value>>().await.unwrap().len(),
+        1,
+        "theirs to read"
+    );
+    let r = app
+        .post(
+            &admin,
+            "/v1/resources",
+            &json!({"name": "x", "kind": "hotline", "region": "hubei", "phone": "call us", "hours": "24h"}),
+        )
+        .await;
+    assert_eq!(
+        assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await["field"],
+        "phone"
+    );
+
+    // Another region's are not theirs: not to add, not to move theirs to,
+    // and not there to edit or retire.
+    let r = app
+        .post(&admin, "/v1/resources", &place("北京安定医院", "beijing"))
+        .await;
+    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    let r = app
+        .put(
+            &admin,
+            &format!("/v1/resources/{ours}"),
+            &place("武汉市精神卫生中心", "beijing"),
+        )
+        .await;
+    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    let theirs = created(
+        app.post(
+            &operator(),
+            "/v1/resources",
+            &place("北京安定医院", "beijing"),
+        )
+        .await,
+    )
+    .await;
+    let r = app
+        .put(
+            &admin,
+            &format!("/v1/resources/{theirs}"),
+            &place("北京安定医院", "hubei"),
+        )
+        .await;
+    assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
+    let r = app.delete(&admin, &format!("/v1/resources/{theirs}")).await;
+    assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(names_in(&app, "beijing").await, ["北京安定医院"]);
+    let r = app
+        .post(&new_seeker(), "/v1/resources", &place("x", "hubei"))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    let r = app.delete(&admin, &format!("/v1/resources/{ours}")).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert!(names_in(&app, "hubei").await.is_empty());
+    let r = app.delete(&admin, &format!("/v1/resources/{ours}")).await;
+    assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn the_referral_form_lists_where_the_seeker_can_turn_in_their_region_and_nothing_of_them() {
+    let app = spawn_app().await;
+    for (name, region) in [
+        ("武汉市心理援助热线", "hubei"),
+        ("北京心理危机研究与干预中心", "beijing"),
+    ] {
+        created(
+            app.post(&operator(), "/v1/resources", &place(name, region))
+                .await,
+        )
+        .await;
+    }
+    let expert = app
+        .expert_with(
+            &crate::dashboard_support::daily_hour_started_five_minutes_ago(chrono::Utc::now()),
+        )
+        .await;
+    let slots = app.open_slot_ids(expert, 0..2).await;
+    // A seeker of Hubei has today's session; one who gave no region, tomorrow's.
+    let subject = format!("hubei-seeker-{}", Uuid::new_v4().simple());
+    let from_hubei = token(Role::Seeker, &subject);
+    let r = app
+        .put(&from_hubei, "/v1/seekers/me", &json!({"region": "hubei"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let booking = app.book(&from_hubei, slots[0], PHONE).await;
+    app.book(&new_seeker(), slots[1], PHONE).await;
+
+    let mine = token(Role::Expert, &expert.to_string());
+    let text = past_sessions(&app, &mine).await;
+    let listed: Vec<Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(listed.len(), 1);
+    let places = listed[0]["referral_resources"].as_array().unwrap();
+    assert_eq!(places.len(), 1, "{text}");
+    assert_eq!(places[0]["name"], "武汉市心理援助热线");
+    assert_eq!(places[0]["phone"], "027-8584 4666");
+    assert_eq!(places[0]["hours"], "8:00-17:00");
+    // Nothing more of the seeker than before: no region, number or subject.
+    for secret in ["CN-HB", "hubei", "13712345678", subject.as_str()] {
+        assert!(!text.contains(secret), "{secret} reached the expert");
+    }
+    // The upcoming session's seeker gave no region: no places, and none
+    // before the session.
+    let r = app.get(&mine, "/v1/experts/me/bookings").await;
+    let upcoming: Vec<Value> = r.json().await.unwrap();
+    assert!(upcoming
+        .iter()
+        .filter(|b| b["booking_id"] != booking.to_string())
+        .all(|b| b.get("referral_resources").is_none()));
+
+    // Recorded, the form is gone and so is the list.
+    refer(&app, expert, booking, "routine").await;
+    let text = past_sessions(&app, &mine).await;
+    assert!(!text.contains("referral_resources"), "{text}");
 }

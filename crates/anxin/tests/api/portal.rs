@@ -35,6 +35,28 @@ async fn sign_in_by_link(browser: &Browser, url: &str, path: &str, marker: &str)
         .await;
 }
 
+/// The seeker gives Hubei as their region, whose directory has a
+/// mental-health centre (open 24 hours); returns the centre's id.
+async fn in_hubei_with_a_centre(app: &crate::helpers::TestApp, seeker: &str) -> String {
+    let r = app
+        .put(seeker, "/v1/seekers/me", &json!({"region": "hubei"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .post(
+            &operator(),
+            "/v1/resources",
+            &json!({"name": "武汉市精神卫生中心", "kind": "mental_health_centre", "region": "hubei",
+                    "phone": "027-8584 4666", "hours": "24 小时"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 async fn the_portal_end_to_end(lang: &str, tab_hours: &str, recorded: &str) {
     let app = spawn_app(|_| {}).await;
     let expert = app
@@ -149,6 +171,7 @@ async fn the_portal_end_to_end(lang: &str, tab_hours: &str, recorded: &str) {
 
     // A seeker books the session running now; it appears without a reload.
     let seeker = crate::helpers::token(anxin_api::auth::Role::Seeker, SECRET_SUBJECT);
+    in_hubei_with_a_centre(&app, &seeker).await;
     let slot: Uuid = app.open_slot_ids(expert, 0..1).await[0];
     let booking = app.app.book(&seeker, slot, PHONE).await;
     browser.run("window.__samePage = true; return true").await;
@@ -187,11 +210,28 @@ async fn the_portal_end_to_end(lang: &str, tab_hours: &str, recorded: &str) {
             Wait::from_secs(40),
         )
         .await;
+    let places = format!("#past form[data-booking=\"{booking}\"] .places");
+    let hidden = format!("return document.querySelector('{places}').hidden");
+    assert_eq!(browser.run(&hidden).await, json!(true));
     browser
         .click(&format!(
             "input[name=\"follow-{booking}\"][value=\"refer\"]"
         ))
         .await;
+    // Referring, the form lists where the seeker can turn in their region.
+    assert_eq!(browser.run(&hidden).await, json!(false));
+    let listed = browser
+        .run(&format!(
+            "return document.querySelector('{places}').textContent"
+        ))
+        .await;
+    let listed = listed.as_str().unwrap();
+    assert!(
+        listed.contains("武汉市精神卫生中心")
+            && listed.contains("027-8584 4666")
+            && listed.contains("24 小时"),
+        "{listed}"
+    );
     browser
         .run(&format!(
             "document.querySelector('#urgency-{booking}').value = 'emergency'; return true"
@@ -287,25 +327,8 @@ async fn an_operator_works_the_referral_queue_and_makes_sign_in_links_on_the_das
         .expert_with(&daily_hour_started_five_minutes_ago(Utc::now()))
         .await;
     let slot: Uuid = app.open_slot_ids(expert, 0..1).await[0];
-    // A seeker of Hubei, whose directory has a mental-health centre.
     let seeker = crate::helpers::new_seeker();
-    let r = app
-        .put(&seeker, "/v1/seekers/me", &json!({"region": "hubei"}))
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let r = app
-        .post(
-            &operator(),
-            "/v1/resources",
-            &json!({"name": "武汉市精神卫生中心", "kind": "mental_health_centre", "region": "hubei",
-                    "phone": "027-8584 4666", "hours": "24 小时"}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let centre = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let centre = in_hubei_with_a_centre(&app, &seeker).await;
     let booking = app.app.book(&seeker, slot, PHONE).await;
     let expert_token = crate::helpers::token(anxin_api::auth::Role::Expert, &expert.to_string());
     let r = app

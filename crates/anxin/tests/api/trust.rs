@@ -578,9 +578,10 @@ async fn an_erased_seekers_number_notes_and_ref_are_found_nowhere_and_the_figure
     let window = anxin_api::ops::summary::Window::parse("24h").unwrap();
     let at = Utc::now() + ChronoDuration::seconds(1);
     let figures = || async {
-        let summary = anxin_api::ops::summary::compute(&app.state.pool, window, at)
-            .await
-            .unwrap();
+        let summary =
+            anxin_api::ops::summary::compute(&app.state.pool, window, &Default::default(), at)
+                .await
+                .unwrap();
         let mut v = serde_json::to_value(summary).unwrap();
         v["query_ms"] = Value::Null;
         v

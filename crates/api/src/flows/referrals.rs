@@ -99,16 +99,25 @@ pub async fn record_outcome(
     })
 }
 
-pub async fn list(state: &AppState, status: ReferralStatus) -> ApiResult<Vec<ReferralRow>> {
-    Ok(list_store(state, status).await?)
+/// Referrals in a status: every one for a national operator, those from
+/// its experts' sessions for an organisation's administrator.
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+    status: ReferralStatus,
+) -> ApiResult<Vec<ReferralRow>> {
+    let organisation = crate::flows::organisations::scope(state, principal).await?;
+    Ok(list_store(state, status, organisation).await?)
 }
 
-/// `list`, with the store's error (to join with other store reads).
+/// Referrals in a status (of one organisation's experts' sessions when
+/// given), with the store's error (to join with other store reads).
 pub async fn list_store(
     state: &AppState,
     status: ReferralStatus,
+    organisation: Option<Uuid>,
 ) -> Result<Vec<ReferralRow>, StoreError> {
-    referrals::list(&state.pool, status, LISTED_AT_MOST).await
+    referrals::list(&state.pool, status, organisation, LISTED_AT_MOST).await
 }
 
 /// Resolves an open referral (409 `invalid_transition` if it already is).

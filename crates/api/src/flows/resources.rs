@@ -1,8 +1,10 @@
-//! The directory of resources for referral: kept by operators, read by
-//! anyone with a token (the expert's referral form, `/ops`, the seeker app
-//! when nothing is open).
+//! The directory of resources for referral: kept by operators and, for
+//! their organisation's region, by its administrators; read by anyone with
+//! a token (the expert's referral form, `/ops`, `/org`, the seeker app when
+//! nothing is open).
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::token::Principal;
 use anxin_domain::resource::{ResourceInput, ResourceKind};
 use anxin_store::resources::{self, ResourceRow};
 use uuid::Uuid;
@@ -34,19 +36,62 @@ async fn checked(
     Ok(r)
 }
 
-pub async fn create(state: &AppState, input: &ResourceInput) -> ApiResult<Uuid> {
+/// Whether the caller keeps resources of `region`: an operator anywhere, an
+/// organisation's administrator in its organisation's region only (403
+/// elsewhere).
+async fn may_keep(state: &AppState, principal: &Principal, region: &str) -> ApiResult<()> {
+    let Some(org) = crate::flows::organisations::scope(state, principal).await? else {
+        return Ok(());
+    };
+    if crate::flows::organisations::get(state, org).await?.region == region {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "an organisation's administrator keeps the resources of its own region only",
+        ))
+    }
+}
+
+/// A resource in service the caller keeps; 404 for none, and for another
+/// region's to an organisation's administrator (as if it did not exist).
+async fn kept(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<ResourceRow> {
+    let row = resources::get(&state.pool, id)
+        .await?
+        .ok_or(ApiError::NotFound("resource"))?;
+    match may_keep(state, principal, &row.resource.region).await {
+        Err(ApiError::Forbidden(_)) => Err(ApiError::NotFound("resource")),
+        kept => kept.map(|()| row),
+    }
+}
+
+pub async fn create(
+    state: &AppState,
+    principal: &Principal,
+    input: &ResourceInput,
+) -> ApiResult<Uuid> {
     let r = checked(state, input).await?;
+    may_keep(state, principal, &r.region).await?;
     Ok(resources::insert(&state.pool, &r).await?)
 }
 
-pub async fn update(state: &AppState, id: Uuid, input: &ResourceInput) -> ApiResult<ResourceRow> {
+/// Replaces a resource; an organisation's administrator may not move it
+/// out of its region.
+pub async fn update(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+    input: &ResourceInput,
+) -> ApiResult<ResourceRow> {
+    kept(state, principal, id).await?;
     let r = checked(state, input).await?;
+    may_keep(state, principal, &r.region).await?;
     resources::update(&state.pool, id, &r)
         .await?
         .ok_or(ApiError::NotFound("resource"))
 }
 
-pub async fn retire(state: &AppState, id: Uuid) -> ApiResult<()> {
+pub async fn retire(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<()> {
+    kept(state, principal, id).await?;
     if resources::retire(&state.pool, id).await? {
         Ok(())
     } else {

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 /// An operator, by bearer token or by session cookie.
 pub type OperatorSession = Authorized<OperatorOnly>;
+use anxin_store::events::Scope;
 use summary::{Summary, Window};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -65,7 +66,7 @@ pub struct SummaryQuery {
     window: Option<String>,
 }
 
-fn window_schema() -> utoipa::openapi::schema::Object {
+pub fn window_schema() -> utoipa::openapi::schema::Object {
     utoipa::openapi::schema::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
         .enum_values(Some(
@@ -89,21 +90,32 @@ pub async fn summary(
     state: web::Data<AppState>,
     q: web::Query<SummaryQuery>,
 ) -> ApiResult<HttpResponse> {
-    let raw = q.window.as_deref().unwrap_or("24h");
-    let window = Window::parse(raw).ok_or_else(|| {
+    summary_of(&req, &state, q.window.as_deref(), Scope::default()).await
+}
+
+/// The summary of `scope` over the window `raw` names (24h when none; 400
+/// naming `window` otherwise), as `GET /v1/ops/summary` answers it and every
+/// narrower summary too. `Cache-Control: no-cache` asks for figures computed
+/// now.
+pub async fn summary_of(
+    req: &HttpRequest,
+    state: &AppState,
+    raw: Option<&str>,
+    scope: Scope,
+) -> ApiResult<HttpResponse> {
+    let window = Window::parse(raw.unwrap_or("24h")).ok_or_else(|| {
         ApiError::bad_request(
             ErrorCode::InvalidQuery,
             "window must be 1h, 24h or 7d",
             Some("window"),
         )
     })?;
-    // `Cache-Control: no-cache` asks for figures computed now.
     let fresh = req
         .headers()
         .get(header::CACHE_CONTROL)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().contains("no-cache"));
-    let figures = summary::cached(&state, window, fresh).await?;
+    let figures = summary::cached(state, window, scope, fresh).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(&*figures))
@@ -223,7 +235,11 @@ pub async fn board(
     let ((pending, pending_total), calls, referrals, counts, fees, hooks) = tokio::try_join!(
         anxin_store::events::pending_experts(&state.pool, offset, APPLICANTS_PER_PAGE),
         anxin_store::events::upcoming_calls(&state.pool, now, now + Duration::hours(1), 200),
-        crate::flows::referrals::list_store(&state, anxin_domain::referral::ReferralStatus::Open),
+        crate::flows::referrals::list_store(
+            &state,
+            anxin_domain::referral::ReferralStatus::Open,
+            None
+        ),
         anxin_store::referrals::open_counts(&state.pool),
         anxin_store::payments::counts_since(&state.pool, now - Duration::hours(24)),
         anxin_store::webhooks::health(&state.pool),

@@ -11,7 +11,7 @@ use crate::state::AppState;
 use anxin_domain::seeker::PriorityGroup;
 use anxin_domain::stats;
 use anxin_store::events::{
-    self, CapacityRow, CountRow, ExpertLoadRow, FunnelRow, HoldRow, PercentileRow,
+    self, CapacityRow, CountRow, ExpertLoadRow, FunnelRow, HoldRow, PercentileRow, Scope,
 };
 use anxin_store::Pool;
 use chrono::{DateTime, Duration, Utc};
@@ -134,37 +134,49 @@ pub struct Rows {
     pub capacity: Vec<CapacityRow>,
 }
 
-/// The summary of a window, computed at most once per `Window::max_age` in
-/// this application (unless `fresh` is asked for): concurrent requests wait
-/// for the one computation under way and share its result (`until` says as
-/// of when).
-pub async fn cached(state: &AppState, window: Window, fresh: bool) -> ApiResult<Arc<Summary>> {
+/// The summary of a window over a scope (the whole service, a place, an
+/// organisation), computed at most once per `Window::max_age` in this
+/// application (unless `fresh` is asked for): concurrent requests wait for
+/// the one computation under way and share its result (`until` says as of
+/// when).
+pub async fn cached(
+    state: &AppState,
+    window: Window,
+    scope: Scope,
+    fresh: bool,
+) -> ApiResult<Arc<Summary>> {
+    let compute = compute(&state.pool, window, &scope, Utc::now());
     state
         .summaries
         .get_or_compute(
-            window.as_str(),
+            (window.as_str(), scope.clone()),
             window.max_age(),
             fresh,
-            compute(&state.pool, window, Utc::now()),
+            compute,
         )
         .await
 }
 
 /// Runs the queries (concurrently, each on its own connection) and shapes
-/// the summary.
-pub async fn compute(pool: &Pool, window: Window, now: DateTime<Utc>) -> ApiResult<Summary> {
+/// the summary of what is in `scope`.
+pub async fn compute(
+    pool: &Pool,
+    window: Window,
+    scope: &Scope,
+    now: DateTime<Utc>,
+) -> ApiResult<Summary> {
     let started = std::time::Instant::now();
     let since = now - window.duration();
     let ahead = now + window.duration();
     let bucket = window.bucket_seconds();
     let (funnel, holds, counts, connect, loads, capacity, sources) = tokio::try_join!(
-        events::funnel(pool, since, now, bucket),
-        events::holds(pool, since, now),
-        events::counts(pool, since, now, bucket),
-        events::connect_times(pool, since, now),
-        events::expert_loads(pool, since, now),
-        events::capacity(pool, since, now, ahead),
-        events::priority_sources(pool, since, now),
+        events::funnel(pool, since, now, bucket, scope),
+        events::holds(pool, since, now, scope),
+        events::counts(pool, since, now, bucket, scope),
+        events::connect_times(pool, since, now, scope),
+        events::expert_loads(pool, since, now, scope),
+        events::capacity(pool, since, now, ahead, scope),
+        events::priority_sources(pool, since, now, scope),
     )
     .map_err(crate::error::ApiError::from)?;
     let rows = Rows {
@@ -497,19 +509,20 @@ mod tests {
                 println!("  7d {}: {} ms", $name, t.elapsed().as_millis());
             }};
         }
-        time!("funnel", events::funnel(&pool, since, now, 3600));
-        time!("holds", events::holds(&pool, since, now));
-        time!("counts", events::counts(&pool, since, now, 3600));
-        time!("connect", events::connect_times(&pool, since, now));
-        time!("loads", events::expert_loads(&pool, since, now));
+        let all = Scope::default();
+        time!("funnel", events::funnel(&pool, since, now, 3600, &all));
+        time!("holds", events::holds(&pool, since, now, &all));
+        time!("counts", events::counts(&pool, since, now, 3600, &all));
+        time!("connect", events::connect_times(&pool, since, now, &all));
+        time!("loads", events::expert_loads(&pool, since, now, &all));
         time!(
             "capacity",
-            events::capacity(&pool, since, now, now + Duration::days(7))
+            events::capacity(&pool, since, now, now + Duration::days(7), &all)
         );
         for window in [Window::Hour, Window::Day, Window::Week] {
             let mut ms = Vec::new();
             for _ in 0..5 {
-                let s = compute(&pool, window, Utc::now()).await.unwrap();
+                let s = compute(&pool, window, &all, Utc::now()).await.unwrap();
                 ms.push(s.query_ms);
             }
             ms.sort_unstable();

@@ -328,8 +328,43 @@ pub async fn my_bookings(
             .into_iter()
             .map(|o| (o.booking_id, o))
             .collect();
+    // The referral form of a session not yet recorded lists where its
+    // seeker can turn: the resources of the seeker's region, read once per
+    // region.
+    let unrecorded: Vec<_> = rows
+        .iter()
+        .filter(|b| b.starts_at <= now && !outcomes.contains_key(&b.id))
+        .map(|b| b.seeker_id)
+        .collect();
+    let seeker_regions: std::collections::HashMap<uuid::Uuid, String> = if unrecorded.is_empty() {
+        Default::default()
+    } else {
+        anxin_store::seekers::regions_of(&state.pool, &unrecorded)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let mut places: std::collections::HashMap<String, Vec<anxin_domain::resource::Resource>> =
+        Default::default();
+    for region in seeker_regions.values() {
+        if !places.contains_key(region) {
+            let listed = anxin_store::resources::list(&state.pool, Some(region), None).await?;
+            places.insert(
+                region.clone(),
+                listed.into_iter().map(|r| r.resource).collect(),
+            );
+        }
+    }
     let mut view = Vec::with_capacity(rows.len());
     for b in rows {
+        let referral_resources = match outcomes.get(&b.id) {
+            None if b.starts_at <= now => seeker_regions
+                .get(&b.seeker_id.0)
+                .and_then(|region| places.get(region))
+                .map(|listed| listed.iter().cloned().map(Into::into).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         let outcome = match outcomes.remove(&b.id) {
             Some(o) => Some(SessionOutcomeView {
                 outcome: o.outcome,
@@ -354,6 +389,7 @@ pub async fn my_bookings(
                 outcome: b.call_outcome,
             },
             outcome,
+            referral_resources,
         });
     }
     Ok(HttpResponse::Ok()

@@ -568,6 +568,40 @@ pub async fn experts(
         .json(view))
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct OrganisationSummaryQuery {
+    /// `1h`, `24h` (default) or `7d`.
+    #[param(schema_with = crate::ops::window_schema, required = false)]
+    window: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/organisations/{id}/summary", tag = "organisations",
+    params(("id" = Uuid, Path, description = "organisation id"), OrganisationSummaryQuery),
+    description = "The figures of `GET /v1/ops/summary` for the organisation's experts only: to \
+                   its administrators and to operators. Seekers count when a slate showed one \
+                   of its experts, or they held or booked one; fairness and utilization are \
+                   over its experts. Another organisation's administrator gets 404.",
+    responses((status = 200, body = crate::figures::Summary),
+              (status = 400, body = ErrorBody, description = "`invalid_query`: window is not 1h, 24h or 7d"),
+              (status = 404, body = ErrorBody, description = "no such organisation (or not yours)")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn summary(
+    auth: Authorized<OperatorOrOrgAdmin>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    q: web::Query<OrganisationSummaryQuery>,
+) -> ApiResult<HttpResponse> {
+    let org = flows::organisations::may_read(&state, &auth.principal, path_id("id", &id)?).await?;
+    let scope = anxin_store::events::Scope {
+        organisation: Some(org.id),
+        ..Default::default()
+    };
+    crate::ops::summary_of(&req, &state, q.window.as_deref(), scope).await
+}
+
 /// The organisation's page (`templates/org.html`); org.js draws the rest.
 #[derive(askama::Template)]
 #[template(path = "org.html")]
@@ -575,6 +609,10 @@ struct OrgPage {
     lang: Lang,
     id: String,
     name: String,
+    /// The organisation's region, whose resources it keeps.
+    region: String,
+    region_name: String,
+    kinds: Vec<Choice>,
 }
 
 #[utoipa::path(get, path = "/org", tag = "organisations",
@@ -591,12 +629,23 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Htt
                 return Err(ApiError::Forbidden("the page is for an organisation's administrators"));
             };
             let org = flows::organisations::get(&state, org).await?;
+            let region_name = flows::regions::all(&state)
+                .await?
+                .get(&org.region)
+                .map(|r| match lang {
+                    Lang::Zh => r.name_zh.clone(),
+                    Lang::En => r.name_en.clone(),
+                })
+                .unwrap_or_else(|| org.region.clone());
             Ok(pages::render(
                 StatusCode::OK,
                 &OrgPage {
                     lang,
                     id: org.id.to_string(),
                     name: org.name,
+                    region: org.region,
+                    region_name,
+                    kinds: choices(lang, vocabulary::RESOURCE_KINDS, &[]),
                 },
             ))
         }

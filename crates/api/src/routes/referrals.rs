@@ -1,6 +1,6 @@
 //! After a call: the session's outcome (`POST /v1/bookings/{id}/outcome`),
 //! and the operators' referral queue.
-use crate::auth::{Authorized, ExpertOrOperator, OperatorOnly};
+use crate::auth::{Authorized, ExpertOrOperator, OperatorOnly, OperatorOrOrgAdmin};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{path_id, Json};
 use crate::flows;
@@ -141,11 +141,14 @@ pub struct ReferralQuery {
 
 #[utoipa::path(get, path = "/v1/ops/referrals", tag = "operators", params(ReferralQuery),
     description = "Referrals in a status, most urgent first (emergency, urgent, routine), then \
-                   oldest first; at most 200.",
-    responses((status = 200, body = [ReferralView])),
+                   oldest first; at most 200. Operators see every referral; an organisation's \
+                   administrator only those from its experts' sessions. The seeker appears by \
+                   alias only.",
+    responses((status = 200, body = [ReferralView]),
+              (status = 403, body = ErrorBody, description = "`forbidden`: neither an operator nor an organisation's administrator")),
     security(("bearer" = [])))]
 pub async fn list(
-    _auth: Authorized<OperatorOnly>,
+    auth: Authorized<OperatorOrOrgAdmin>,
     state: web::Data<AppState>,
     q: web::Query<ReferralQuery>,
 ) -> ApiResult<HttpResponse> {
@@ -159,7 +162,7 @@ pub async fn list(
             )
         })?,
     };
-    let rows = flows::referrals::list(&state, status).await?;
+    let rows = flows::referrals::list(&state, &auth.principal, status).await?;
     let view: Vec<ReferralView> = rows.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -1,5 +1,5 @@
 //! `/v1/resources`: the directory of where to refer, per region.
-use crate::auth::{AnyRole, Authorized, OperatorOnly};
+use crate::auth::{AnyHolder, Authorized, OperatorOrOrgAdmin};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{path_id, Json};
 use crate::flows;
@@ -61,7 +61,7 @@ pub struct ResourceCreated {
               (status = 422, body = ErrorBody, description = "`invalid_input`: an unknown region")),
     security(("bearer" = [])))]
 pub async fn list(
-    _auth: Authorized<AnyRole>,
+    _auth: Authorized<AnyHolder>,
     state: web::Data<AppState>,
     q: web::Query<ResourceQuery>,
 ) -> ApiResult<HttpResponse> {
@@ -83,46 +83,54 @@ pub async fn list(
 }
 
 #[utoipa::path(post, path = "/v1/resources", tag = "referrals", request_body = ResourceInput,
+    description = "Adds a resource: operators in any region, an organisation's administrator in \
+                   its organisation's region only.",
     responses((status = 201, body = ResourceCreated),
+              (status = 403, body = ErrorBody, description = "`forbidden`: not an operator, or an organisation's administrator naming another region"),
               (status = 422, body = ErrorBody, description = "`invalid_input`: a field breaks a rule (named in `field`), e.g. an unknown region")),
     security(("bearer" = [])))]
 pub async fn create(
-    _auth: Authorized<OperatorOnly>,
+    auth: Authorized<OperatorOrOrgAdmin>,
     state: web::Data<AppState>,
     body: Json<ResourceInput>,
 ) -> ApiResult<HttpResponse> {
-    let id = flows::resources::create(&state, &body.0).await?;
+    let id = flows::resources::create(&state, &auth.principal, &body.0).await?;
     Ok(HttpResponse::Created().json(ResourceCreated { id }))
 }
 
 #[utoipa::path(put, path = "/v1/resources/{id}", tag = "referrals", request_body = ResourceInput,
+    description = "Edits a resource: operators any, an organisation's administrator those of its \
+                   organisation's region, which it may not move to another.",
     params(("id" = Uuid, Path, description = "resource id")),
     responses((status = 200, body = ResourceView),
-              (status = 404, body = ErrorBody, description = "no such resource in service"),
+              (status = 403, body = ErrorBody, description = "`forbidden`: not an operator, or an organisation's administrator moving it to another region"),
+              (status = 404, body = ErrorBody, description = "no such resource in service (or, to an organisation's administrator, not of its region)"),
               (status = 422, body = ErrorBody, description = "`invalid_input`: a field breaks a rule (named in `field`), e.g. an unknown region")),
     security(("bearer" = [])))]
 pub async fn update(
-    _auth: Authorized<OperatorOnly>,
+    auth: Authorized<OperatorOrOrgAdmin>,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: Json<ResourceInput>,
 ) -> ApiResult<HttpResponse> {
     let id = path_id("id", &id)?;
-    let row = flows::resources::update(&state, id, &body.0).await?;
+    let row = flows::resources::update(&state, &auth.principal, id, &body.0).await?;
     Ok(HttpResponse::Ok().json(ResourceView::from(row)))
 }
 
 #[utoipa::path(delete, path = "/v1/resources/{id}", tag = "referrals",
-    description = "Retires a resource: no longer listed; referrals that name it keep it.",
+    description = "Retires a resource: no longer listed; referrals that name it keep it. \
+                   Operators any; an organisation's administrator those of its organisation's \
+                   region.",
     params(("id" = Uuid, Path, description = "resource id")),
     responses((status = 204, description = "retired"),
-              (status = 404, body = ErrorBody, description = "no such resource in service")),
+              (status = 404, body = ErrorBody, description = "no such resource in service (or, to an organisation's administrator, not of its region)")),
     security(("bearer" = [])))]
 pub async fn retire(
-    _auth: Authorized<OperatorOnly>,
+    auth: Authorized<OperatorOrOrgAdmin>,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    flows::resources::retire(&state, path_id("id", &id)?).await?;
+    flows::resources::retire(&state, &auth.principal, path_id("id", &id)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -2,7 +2,7 @@
 //! supervisor flag and supervisor, `/v1/supervision/debriefs` and the
 //! supervisor's page `/supervise`.
 use crate::auth::{
-    Authorized, ExpertOrOperator, ExpertOrStaff, OperatorOnly, OperatorOrOrgAdmin, Signed,
+    AnyHolder, Authorized, ExpertOrOperator, ExpertOrStaff, OperatorOnly, OperatorOrOrgAdmin,
 };
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode, OrNotFound};
 use crate::extract::{path_id, Json};
@@ -56,7 +56,7 @@ pub async fn create_module(
     responses((status = 200, body = [ModuleView])),
     security(("bearer" = [])))]
 pub async fn modules(
-    _auth: Authorized<Signed>,
+    _auth: Authorized<AnyHolder>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let rows = flows::supervision::modules(&state).await?;
