@@ -25,8 +25,15 @@
       places: "可以告诉求助者的当地求助资源：",
       referral: "已转介给工作人员", call: { scheduled: "已安排", dialing_expert: "正在呼叫你",
         dialing_seeker: "正在呼叫来访者", bridged: "通话中", retry_waiting: "等待重拨", ended: "已结束" },
+      call_outcome: { completed: "已接通", expert_no_answer: "你未接听", expert_busy: "你的电话占线", seeker_no_answer: "求助者未接听",
+        seeker_busy: "求助者电话占线", failed: "未能接通", cancelled: "已取消" },
       bad_time: "请填写开始和结束时间。", bad_pause: "请填写请假的开始和结束日期。",
       seeker: "求助者", in_progress: "进行中", unsaved: "有未保存的更改，记得点“保存”。",
+      wellbeing: "你现在感觉怎么样？（只有你的督导能看到）", wb: ["很难受", "不太好", "一般", "还好", "很好"],
+      want_debrief: "我想和督导聊一聊这次通话",
+      debrief_arranged: (when) => `已为你安排一次复盘：督导会在 ${when} 前和你聊一聊最近的通话。`,
+      training: "培训", training_hint: "必修的培训完成后，才会被批准接听。", required: "必修", optional: "选修",
+      done_at: "已完成", attest: "我已完成", by_supervisor: "由督导确认", supervise: "督导页面",
       errors: {
         weekly: (day) => `${day}的时间：结束要晚于开始。`, overrides: "特定日期里有一段时间不对：结束要晚于开始，日期要有效。",
         timezone: "时区不认识，请填写例如 Asia/Shanghai。", max_sessions_per_day: "“每天最多几次”请填 1 到 24 之间的数，或留空。",
@@ -57,8 +64,15 @@
       places: "Places near the seeker you can tell them about:",
       referral: "Referred to staff", call: { scheduled: "scheduled", dialing_expert: "calling you",
         dialing_seeker: "calling the seeker", bridged: "connected", retry_waiting: "waiting to retry", ended: "ended" },
+      call_outcome: { completed: "connected", expert_no_answer: "you did not answer", expert_busy: "your line was busy", seeker_no_answer: "the seeker did not answer",
+        seeker_busy: "the seeker's line was busy", failed: "could not connect", cancelled: "cancelled" },
       bad_time: "Fill in both times.", bad_pause: "Fill in both dates of the leave.",
       seeker: "Seeker", in_progress: "in progress", unsaved: "Unsaved changes: remember to press Save.",
+      wellbeing: "How are you after this call? (only your supervisor sees it)", wb: ["very hard", "not great", "so-so", "fine", "well"],
+      want_debrief: "I would like to talk this call over with my supervisor",
+      debrief_arranged: (when) => `A debrief is arranged: your supervisor will talk your recent calls over with you by ${when}.`,
+      training: "Training", training_hint: "You are approved to take calls once the required training is done.", required: "required", optional: "optional",
+      done_at: "Done", attest: "I have done this", by_supervisor: "confirmed by a supervisor", supervise: "Supervision",
       errors: {
         weekly: (day) => `${day}: the end must be after the start.`, overrides: "One of the particular dates is off: the end must be after the start, on a real date.",
         timezone: "That time zone isn't known; write one like Asia/Shanghai.", max_sessions_per_day: "\u201cMost sessions a day\u201d takes a number from 1 to 24, or nothing.",
@@ -276,7 +290,7 @@
   // ---- Calls ---------------------------------------------------------------
   function callLine(b) {
     const group = t("group")[b.priority_group] || b.priority_group;
-    const state = (t("call")[b.call.state] || b.call.state) + (b.call.outcome ? " · " + b.call.outcome : "");
+    const state = (t("call")[b.call.state] || b.call.state) + (b.call.outcome ? " · " + (t("call_outcome")[b.call.outcome] || "") : "");
     return [
       el("div", { class: "when", text: dateTime(b.starts_at) + "–" + when(b.ends_at, { hour: "2-digit", minute: "2-digit" }) }),
       el("div", { class: "meta", text: b.seeker_alias.replace(/^Seeker /, t("seeker") + " ") + " · " + group + " · " + state }),
@@ -342,6 +356,9 @@
       urgencyRow,
       places,
       el("label", {}, t("note"), el("textarea", { name: "note", maxlength: "2000" })),
+      el("div", { class: "meta", text: t("wellbeing") }),
+      radios("wellbeing-" + id, ["1", "2", "3", "4", "5"], t("wb").map((w, i) => `${i + 1} ${w}`), null),
+      el("label", {}, el("input", { type: "checkbox", name: "debrief" }), " " + t("want_debrief")),
       el("div", { class: "actions" }, el("button", { type: "submit", class: "approve", text: t("record") })));
     form.addEventListener("change", () => {
       urgencyRow.hidden = form.querySelector(`input[name="follow-${id}"]:checked`).value !== "refer";
@@ -356,6 +373,9 @@
         note: form.querySelector("textarea").value,
       };
       if (followUp === "refer") body.urgency = urgency.value;
+      const wellbeing = form.querySelector(`input[name="wellbeing-${id}"]:checked`);
+      if (wellbeing) body.wellbeing = Number(wellbeing.value);
+      body.debrief = form.querySelector("input[name=debrief]").checked;
       try {
         await api("POST", `/v1/bookings/${id}/outcome`, body);
         seen.past = null;
@@ -390,6 +410,43 @@
   let kinds = [];
   const kindLabel = (code) => (kinds.find((k) => k.code === code) || { label: code }).label;
 
+  // The training modules with this volunteer's progress; self-attest ones
+  // they can mark done themselves.
+  async function renderTraining() {
+    const modules = await api("GET", `/v1/experts/${me.id}/training`);
+    const ul = $("training");
+    ul.replaceChildren();
+    $("training-panel").hidden = modules.length === 0;
+    for (const m of modules) {
+      const li = el("li", { "data-module": m.module_id },
+        el("span", { class: "when", text: m.title }),
+        el("span", { class: "meta", text: (m.required ? t("required") : t("optional")) +
+          (m.completed_at ? " · " + t("done_at") + " " + when(m.completed_at, { month: "short", day: "numeric" }) : m.self_attest ? "" : " · " + t("by_supervisor")) }));
+      if (m.url) li.append(el("a", { href: m.url, rel: "noopener", text: m.url }));
+      if (!m.completed_at && m.self_attest) {
+        const b = el("button", { type: "button", class: "approve", text: t("attest") });
+        b.addEventListener("click", async () => {
+          try {
+            await api("POST", `/v1/experts/${me.id}/training/${m.module_id}`);
+            await renderTraining();
+          } catch (e) {
+            showError(sentence(e));
+          }
+        });
+        li.append(el("div", { class: "actions" }, b));
+      }
+      ul.append(li);
+    }
+  }
+
+  // A debrief a hard call opened: when the supervisor will talk it over.
+  async function renderDebriefs() {
+    const open = me.supervisor ? [] : await api("GET", "/v1/supervision/debriefs?status=open");
+    const box = $("debrief-arranged");
+    box.hidden = open.length === 0;
+    if (open.length) box.textContent = t("debrief_arranged")(dateTime(open[0].due_at));
+  }
+
   async function refresh() {
     try {
       if (!kinds.length) {
@@ -404,7 +461,7 @@
       // Redrawn only when something changed, so a form being filled stays.
       const u = JSON.stringify(upcoming), p = JSON.stringify(past);
       if (u !== seen.upcoming) { seen.upcoming = u; renderUpcoming(upcoming); }
-      if (p !== seen.past) { seen.past = p; renderPast(past); }
+      if (p !== seen.past) { seen.past = p; renderPast(past); await renderDebriefs(); }
     } catch (e) {
       showError(sentence(e));
     }
@@ -422,6 +479,10 @@
       return showError(sentence(e));
     }
     $("who").textContent = me.display_name;
+    if (me.supervisor) {
+      $("supervise-link").hidden = false;
+      $("supervise-link").textContent = t("supervise");
+    }
     const a = me.availability;
     $("tz").value = a ? a.timezone : me.timezone;
     if (a) $("slot-minutes").value = String(a.slot_minutes);
@@ -434,7 +495,7 @@
     renderWeekly(a);
     renderOverrides();
     wireHours();
-    await Promise.all([refresh(), preview()]);
+    await Promise.all([refresh(), preview(), renderTraining().catch((e) => showError(sentence(e)))]);
     document.body.setAttribute("data-ready", "1");
     setInterval(refresh, 3000);
   }

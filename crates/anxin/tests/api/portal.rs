@@ -71,6 +71,33 @@ async fn the_portal_end_to_end(lang: &str, tab_hours: &str, recorded: &str) {
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let link: Value = r.json().await.unwrap();
+    // A guide the volunteer reads and marks done themselves, and a
+    // supervisor who looks after them.
+    let r = app
+        .post(
+            &operator(),
+            "/v1/training/modules",
+            &json!({"title": "操作指引一：接听流程", "url": "https://example.org/guide-1",
+                    "required": true, "self_attest": true}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let supervisor = app.expert_with(&crate::helpers::all_week(60)).await;
+    for (path, body) in [
+        (
+            format!("/v1/experts/{supervisor}/flags"),
+            json!({"supervisor": true}),
+        ),
+        (
+            format!("/v1/experts/{expert}/supervisor"),
+            json!({"supervisor_id": supervisor}),
+        ),
+    ] {
+        assert_eq!(
+            app.put(&operator(), &path, &body).await.status(),
+            StatusCode::OK
+        );
+    }
 
     // The expert opens the link from the message and signs in.
     let browser = Browser::start(412, 915).await;
@@ -98,6 +125,21 @@ async fn the_portal_end_to_end(lang: &str, tab_hours: &str, recorded: &str) {
         .as_str()
         .unwrap()
         .starts_with(if lang == "zh" { "zh" } else { "en" }));
+
+    // The guide is listed with a button to say it is done.
+    browser.click("#training li button.approve").await;
+    let done = browser
+        .wait_for(
+            "const li = document.querySelector('#training li');              return li && li.querySelector('button') === null && li.textContent",
+            Wait::from_secs(10),
+        )
+        .await;
+    assert!(
+        done.as_str()
+            .unwrap()
+            .contains(if lang == "en" { "Done" } else { "已完成" }),
+        "{done}"
+    );
 
     // Half-hour sessions and tomorrow closed: the preview changes.
     let count = "return document.querySelector('#preview-count').textContent";
@@ -244,6 +286,14 @@ async fn the_portal_end_to_end(lang: &str, tab_hours: &str, recorded: &str) {
         )
         .await;
     browser
+        .click(&format!("input[name=\"wellbeing-{booking}\"][value=\"2\"]"))
+        .await;
+    browser
+        .click(&format!(
+            "#past form[data-booking=\"{booking}\"] input[name=debrief]"
+        ))
+        .await;
+    browser
         .click(&format!(
             "#past form[data-booking=\"{booking}\"] button[type=submit]"
         ))
@@ -257,6 +307,22 @@ async fn the_portal_end_to_end(lang: &str, tab_hours: &str, recorded: &str) {
         browser.run("return window.__samePage === true").await,
         json!(true)
     );
+
+    // A hard call: the volunteer is told a debrief is arranged.
+    let arranged = browser
+        .wait_for(
+            "const p = document.querySelector('#debrief-arranged'); return !p.hidden && p.textContent",
+            Wait::from_secs(10),
+        )
+        .await;
+    assert!(
+        arranged
+            .as_str()
+            .unwrap()
+            .contains(if lang == "en" { "debrief" } else { "复盘" }),
+        "{arranged}"
+    );
+    the_supervisors_page(&app, supervisor, expert, lang).await;
 
     // The referral is in the operators' queue.
     let queue: Value = app
@@ -308,6 +374,103 @@ async fn the_portal_end_to_end(lang: &str, tab_hours: &str, recorded: &str) {
     .unwrap();
     browser.quit().await;
     app.stop().await;
+}
+
+/// The supervisor signs in on a phone and finds the debrief the volunteer's
+/// outcome opened, with how they said they were, and records it done.
+async fn the_supervisors_page(
+    app: &crate::dashboard_support::App,
+    supervisor: Uuid,
+    expert: Uuid,
+    lang: &str,
+) {
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/experts/{supervisor}/sign-in-links"),
+            &json!({}),
+        )
+        .await;
+    let link: Value = r.json().await.unwrap();
+    let name: String = sqlx::query_scalar("SELECT display_name FROM experts WHERE id = $1")
+        .bind(expert)
+        .fetch_one(&app.db().await)
+        .await
+        .unwrap();
+    let browser = Browser::start(390, 844).await;
+    sign_in_by_link(
+        &browser,
+        link["url"].as_str().unwrap(),
+        "/expert",
+        "data-ready",
+    )
+    .await;
+    // The portal of a supervisor links to their page.
+    assert_eq!(
+        browser
+            .run("return !document.querySelector('#supervise-link').hidden")
+            .await,
+        json!(true)
+    );
+    browser
+        .goto(&app.url(&format!("/supervise?lang={lang}")))
+        .await;
+    let text = browser
+        .wait_for(
+            "const li = document.querySelector('#debriefs li'); return li && document.body.textContent",
+            Wait::from_secs(10),
+        )
+        .await;
+    let text = text.as_str().unwrap();
+    let (reason, wellbeing) = if lang == "en" {
+        ("after an emergency referral", "wellbeing 2/5")
+    } else {
+        ("紧急转介之后", "状态 2/5")
+    };
+    assert!(
+        text.contains(&name) && text.contains(reason) && text.contains(wellbeing),
+        "{text}"
+    );
+    let html = browser
+        .run("return document.documentElement.outerHTML")
+        .await;
+    for canary in [
+        "13612340000",
+        "3612340000",
+        SECRET_SUBJECT,
+        "Needs a psychiatrist",
+    ] {
+        assert!(
+            !html.as_str().unwrap().contains(canary),
+            "{canary} on /supervise"
+        );
+    }
+    assert_eq!(
+        browser
+            .run("return document.documentElement.scrollWidth <= window.innerWidth")
+            .await,
+        json!(true),
+        "the page fits a phone's width"
+    );
+    std::fs::write(
+        artifacts_dir().join(format!("supervise-{lang}.png")),
+        browser.screenshot_full_page().await,
+    )
+    .unwrap();
+    browser
+        .type_into(
+            "#debriefs textarea",
+            "Talked it over; she is sleeping and will take calls again on Friday.",
+        )
+        .await;
+    browser.click("#debriefs button[type=submit]").await;
+    browser
+        .wait_for(
+            "return document.querySelector('#debriefs-empty') !== null",
+            Wait::from_secs(10),
+        )
+        .await;
+    browser.quit().await;
 }
 
 #[tokio::test]
