@@ -59,3 +59,46 @@ CREATE TABLE debriefs (
     CHECK ((note_ciphertext IS NULL) = (note_key_id IS NULL))
 );
 CREATE INDEX debriefs_open ON debriefs (expert_id, due_at) WHERE status = 'open';
+
+-- No volunteer worn out: a cap on sessions per local week (Monday to
+-- Sunday) beside the daily one, enforced the same way — in Redis where
+-- holds are decided, and here under the same per-expert lock.
+ALTER TABLE availability
+    ADD COLUMN max_sessions_per_week integer CHECK (max_sessions_per_week BETWEEN 1 AND 60);
+
+-- As before (20261206000001_trust.sql), for the week's cap too: true when
+-- the slot's local day or local week already has its cap of sessions.
+CREATE OR REPLACE FUNCTION expert_day_full(p_expert_id uuid, p_starts_at timestamptz) RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    cap integer;
+    week_cap integer;
+    zone text;
+    active bigint;
+BEGIN
+    SELECT max_sessions_per_day, max_sessions_per_week, timezone INTO cap, week_cap, zone
+      FROM availability WHERE expert_id = p_expert_id;
+    IF cap IS NULL AND week_cap IS NULL THEN
+        RETURN false;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended('day-cap:' || p_expert_id::text, 0));
+    IF cap IS NOT NULL THEN
+        SELECT count(*) INTO active FROM bookings
+         WHERE expert_id = p_expert_id AND status <> 'cancelled'
+           AND (starts_at AT TIME ZONE zone)::date = (p_starts_at AT TIME ZONE zone)::date;
+        IF active >= cap THEN
+            RETURN true;
+        END IF;
+    END IF;
+    IF week_cap IS NOT NULL THEN
+        SELECT count(*) INTO active FROM bookings
+         WHERE expert_id = p_expert_id AND status <> 'cancelled'
+           AND date_trunc('week', starts_at AT TIME ZONE zone)
+             = date_trunc('week', p_starts_at AT TIME ZONE zone);
+        IF active >= week_cap THEN
+            RETURN true;
+        END IF;
+    END IF;
+    RETURN false;
+END
+$$;

@@ -172,6 +172,11 @@ pub struct Settings {
     pub session_hours: u64,
     #[serde(deserialize_with = "text::parse")]
     pub sign_in_link_hours: u64,
+    /// After a volunteer's emergency referral, the local days (from that
+    /// one) they are offered no new booking, unless they reopen them; 0:
+    /// no rest.
+    #[serde(deserialize_with = "text::parse")]
+    pub rest_after_emergency_days: u32,
     /// Sign-in attempts per client IP per minute (links used, dashboard
     /// tokens exchanged), in each process.
     #[serde(deserialize_with = "text::parse")]
@@ -260,6 +265,7 @@ impl Default for Settings {
             public_url: None,
             session_hours: 12,
             sign_in_link_hours: 72,
+            rest_after_emergency_days: api.rest_after_emergency_days,
             sign_ins_per_minute_per_ip: api.sign_ins_per_minute_per_ip,
             applications_per_hour_per_ip: api.applications_per_hour_per_ip,
             demo_traffic: false,
@@ -530,6 +536,7 @@ impl Settings {
                 .unwrap_or_else(|| format!("http://{}", self.listen)),
             session_ttl: Duration::from_secs(self.session_hours.clamp(1, 24 * 30) * 3600),
             sign_in_link_ttl: Duration::from_secs(self.sign_in_link_hours.clamp(1, 24 * 30) * 3600),
+            rest_after_emergency_days: self.rest_after_emergency_days.min(14),
             sign_ins_per_minute_per_ip: self.sign_ins_per_minute_per_ip.max(1),
             applications_per_hour_per_ip: self.applications_per_hour_per_ip.max(1),
             payment_provider: self.payment_provider().unwrap_or(ProviderName::None),

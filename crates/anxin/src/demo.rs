@@ -90,6 +90,7 @@ pub fn expert(i: usize, rng: &mut StdRng) -> (ExpertId, ExpertInput, Availabilit
         weekly,
         overrides: vec![],
         max_sessions_per_day: None,
+        max_sessions_per_week: None,
     };
     (id, profile, availability)
 }

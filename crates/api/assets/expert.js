@@ -8,7 +8,7 @@
     zh: {
       brand: "安心", tab_hours: "我的时间", tab_calls: "即将到来的通话", tab_after: "通话之后",
       sign_out: "退出", no_calls: "暂时没有预约。", no_past: "还没有已开始的通话。",
-      timezone: "时区", slot_minutes: "每次时长（分钟）", cap: "每天最多几次（可留空）", weekly: "每周",
+      timezone: "时区", slot_minutes: "每次时长（分钟）", cap: "每天最多几次（可留空）", week_cap: "每周最多几次（可留空）", weekly: "每周",
       overrides: "特定日期", date: "日期", from: "开始", to: "结束", add_hours: "添加这天的时间",
       close_day: "这天不接听", pause: "暂停（请假）", pause_add: "关闭这些日期", save: "保存",
       preview: "接下来两周会开放的时段", open: "接听", closed: "不接听", remove: "删除",
@@ -37,6 +37,7 @@
       errors: {
         weekly: (day) => `${day}的时间：结束要晚于开始。`, overrides: "特定日期里有一段时间不对：结束要晚于开始，日期要有效。",
         timezone: "时区不认识，请填写例如 Asia/Shanghai。", max_sessions_per_day: "“每天最多几次”请填 1 到 24 之间的数，或留空。",
+        max_sessions_per_week: "“每周最多几次”请填 1 到 60 之间的数，或留空。",
         slot_minutes: "每次时长不对，请从列表里选一个。", booking_not_active: "这次通话已经取消或已经结束了。",
         forbidden: "这一步你没有权限操作。", rate_limited: "操作有点太快了，请稍等几秒再试。",
         unavailable: "服务暂时有点忙，请稍等片刻再试。", invalid_input: "填写的内容有一处不对，请检查后再试。",
@@ -46,7 +47,7 @@
     en: {
       brand: "Anxin", tab_hours: "My hours", tab_calls: "Upcoming calls", tab_after: "After a call",
       sign_out: "Sign out", no_calls: "No bookings yet.", no_past: "No calls have started yet.",
-      timezone: "Time zone", slot_minutes: "Session length (minutes)", cap: "Most sessions a day (optional)",
+      timezone: "Time zone", slot_minutes: "Session length (minutes)", cap: "Most sessions a day (optional)", week_cap: "Most sessions a week (optional)",
       weekly: "Every week", overrides: "Particular dates", date: "Date", from: "From", to: "To",
       add_hours: "Set hours for this date", close_day: "Closed this date", pause: "Pause (on leave)",
       pause_add: "Close these dates", save: "Save", preview: "Slots open in the next two weeks",
@@ -76,6 +77,7 @@
       errors: {
         weekly: (day) => `${day}: the end must be after the start.`, overrides: "One of the particular dates is off: the end must be after the start, on a real date.",
         timezone: "That time zone isn't known; write one like Asia/Shanghai.", max_sessions_per_day: "\u201cMost sessions a day\u201d takes a number from 1 to 24, or nothing.",
+        max_sessions_per_week: "\u201cMost sessions a week\u201d takes a number from 1 to 60, or nothing.",
         slot_minutes: "Choose a session length from the list.", booking_not_active: "This call has already been cancelled or has ended.",
         forbidden: "You can't do that from here.", rate_limited: "That was a little fast; please wait a few seconds and try again.",
         unavailable: "We're a little busy; please try again in a moment.", invalid_input: "Something in the form isn't quite right; please check it and try again.",
@@ -208,12 +210,14 @@
     }
     weekly.push(...extraRanges);
     const cap = $("cap").value.trim();
+    const weekCap = $("week-cap").value.trim();
     return {
       timezone: $("tz").value.trim(),
       slot_minutes: Number($("slot-minutes").value),
       weekly,
       overrides: overrides.map((o) => (o.closed ? { date: o.date, closed: true } : { date: o.date, start: o.start, end: o.end })),
       max_sessions_per_day: cap === "" ? null : Number(cap),
+      max_sessions_per_week: weekCap === "" ? null : Number(weekCap),
     };
   }
 
@@ -491,6 +495,7 @@
       $("slot-minutes").value = String(a.slot_minutes);
     }
     $("cap").value = a && a.max_sessions_per_day ? a.max_sessions_per_day : "";
+    $("week-cap").value = a && a.max_sessions_per_week ? a.max_sessions_per_week : "";
     overrides = a ? a.overrides.map((o) => Object.assign({}, o)) : [];
     renderWeekly(a);
     renderOverrides();

@@ -58,6 +58,9 @@ pub struct ApiConfig {
     pub session_ttl: Duration,
     /// How long a sign-in link stays usable.
     pub sign_in_link_ttl: Duration,
+    /// After an emergency referral, the volunteer's local days (from that
+    /// one) closed to new bookings, unless they reopen them; 0: none.
+    pub rest_after_emergency_days: u32,
     /// Sign-in attempts (links used, tokens exchanged) per client IP per
     /// minute, in this process.
     pub sign_ins_per_minute_per_ip: u32,
@@ -127,6 +130,7 @@ impl Default for ApiConfig {
             public_url: "http://127.0.0.1:8080".into(),
             session_ttl: Duration::from_secs(12 * 3600),
             sign_in_link_ttl: Duration::from_secs(72 * 3600),
+            rest_after_emergency_days: 1,
             sign_ins_per_minute_per_ip: 30,
             applications_per_hour_per_ip: 20,
             payment_provider: ProviderName::Simulated,

@@ -15,6 +15,8 @@ pub const MAX_WEEKLY_RANGES: usize = 70;
 pub const MAX_OVERRIDES: usize = 120;
 /// The highest `max_sessions_per_day`: one session an hour, all day.
 pub const MAX_SESSIONS_PER_DAY: u32 = 24;
+/// The highest `max_sessions_per_week`.
+pub const MAX_SESSIONS_PER_WEEK: u32 = 60;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -78,6 +80,12 @@ pub struct AvailabilityInput {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 24))]
     pub max_sessions_per_day: Option<u32>,
+    /// At most this many sessions in one of the expert's local weeks,
+    /// Monday to Sunday (1–60), or null for no cap; enforced like the daily
+    /// cap. Volunteers who give more than about 12 hours a week burn out.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 60))]
+    pub max_sessions_per_week: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,6 +131,8 @@ pub struct Availability {
     pub overrides: BTreeMap<NaiveDate, Vec<Range>>,
     /// Sessions (held or booked) allowed on one local day; None: no cap.
     pub max_sessions_per_day: Option<u32>,
+    /// Sessions allowed in one local week (Monday to Sunday); None: no cap.
+    pub max_sessions_per_week: Option<u32>,
 }
 
 crate::named! {
@@ -219,6 +229,15 @@ impl AvailabilityInput {
                 format!("must be between 1 and {MAX_SESSIONS_PER_DAY}, or null for no cap"),
             ));
         }
+        if self
+            .max_sessions_per_week
+            .is_some_and(|n| !(1..=MAX_SESSIONS_PER_WEEK).contains(&n))
+        {
+            return Err(ValidationError::new(
+                "max_sessions_per_week",
+                format!("must be between 1 and {MAX_SESSIONS_PER_WEEK}, or null for no cap"),
+            ));
+        }
         if self.weekly.len() > MAX_WEEKLY_RANGES {
             return Err(ValidationError::new(
                 "weekly",
@@ -273,6 +292,7 @@ impl AvailabilityInput {
             weekly,
             overrides,
             max_sessions_per_day: self.max_sessions_per_day,
+            max_sessions_per_week: self.max_sessions_per_week,
         })
     }
 }
@@ -396,6 +416,7 @@ mod tests {
                 .collect(),
             overrides: vec![],
             max_sessions_per_day: None,
+            max_sessions_per_week: None,
         }
     }
 
@@ -495,6 +516,12 @@ mod tests {
             i.max_sessions_per_day = good;
             assert_eq!(i.validate().unwrap().max_sessions_per_day, good);
         }
+        for bad in [0, 61] {
+            i.max_sessions_per_week = Some(bad);
+            assert_eq!(i.validate().unwrap_err().field, "max_sessions_per_week");
+        }
+        i.max_sessions_per_week = Some(12);
+        assert_eq!(i.validate().unwrap().max_sessions_per_week, Some(12));
     }
 
     #[test]

@@ -21,25 +21,34 @@ pub struct IndexedSlot {
     /// `lua/expert_prelude.lua`).
     pub local_day: i32,
     pub max_sessions_per_day: Option<u32>,
+    /// The expert's local week it falls in (the day number of its Monday),
+    /// and how many sessions that week may have (None: no cap); a full week
+    /// offers none of its slots, as a full day does.
+    pub local_week: i32,
+    pub max_sessions_per_week: Option<u32>,
 }
 
 impl IndexedSlot {
     fn meta(&self) -> String {
         format!(
-            "{}:{}:{}:{}:{}",
+            "{}:{}:{}:{}:{}:{}:{}",
             self.starts_at.timestamp_millis(),
             self.ends_at.timestamp_millis(),
             self.priority_until.map_or(0, |t| t.timestamp_millis()),
             self.local_day,
-            self.max_sessions_per_day.unwrap_or(0)
+            self.max_sessions_per_day.unwrap_or(0),
+            self.local_week,
+            self.max_sessions_per_week.unwrap_or(0)
         )
     }
 
     fn parse(slot: &str, meta: &str) -> Option<Self> {
         let mut it = meta.split(':').map(|p| p.parse::<i64>().ok());
         let (s, e, r) = (it.next()??, it.next()??, it.next()??);
-        // An index written before the cap existed has no day and no cap.
+        // An index written before the caps existed lacks the day's or the
+        // week's fields.
         let (day, cap) = (it.next().flatten(), it.next().flatten());
+        let (week, week_cap) = (it.next().flatten(), it.next().flatten());
         Some(Self {
             slot_id: slot.parse().ok()?,
             starts_at: Utc.timestamp_millis_opt(s).single()?,
@@ -49,6 +58,10 @@ impl IndexedSlot {
                 .flatten(),
             local_day: day.and_then(|d| i32::try_from(d).ok()).unwrap_or(0),
             max_sessions_per_day: cap.and_then(|c| u32::try_from(c).ok()).filter(|&c| c > 0),
+            local_week: week.and_then(|w| i32::try_from(w).ok()).unwrap_or(0),
+            max_sessions_per_week: week_cap
+                .and_then(|c| u32::try_from(c).ok())
+                .filter(|&c| c > 0),
         })
     }
 }

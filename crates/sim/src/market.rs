@@ -237,6 +237,7 @@ fn draw_expert(
             .collect(),
         overrides: Vec::new(),
         max_sessions_per_day: None,
+        max_sessions_per_week: None,
     };
     let availability = input
         .validate()

@@ -199,15 +199,4 @@ mod tests {
         w.advance(100_000, &mut c);
         assert_eq!((c[0].impressions, c[1].impressions), (0, 0));
     }
-
-    fn with_capacity(capacities: &[u32]) -> Vec<Candidate> {
-        capacities
-            .iter()
-            .map(|&capacity| Candidate {
-                expert_id: ExpertId::new(),
-                capacity,
-                impressions: 0,
-            })
-            .collect()
-    }
 }

@@ -106,10 +106,13 @@ const BOOKING_SELECT: &str =
 /// Why a confirmation was refused by the database.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfirmError {
-    /// The slot is already booked (or no longer offered, or its expert's
-    /// day is full).
+    /// The slot is already booked (or no longer offered).
     #[error("slot already booked")]
     SlotTaken,
+    /// The expert's local day or week already has as many sessions as they
+    /// allow; the slot itself is free.
+    #[error("the expert's day or week is full")]
+    CapReached,
     /// The expert has an overlapping booking on another slot.
     #[error("expert already booked at that time")]
     ExpertBusy,
@@ -190,9 +193,10 @@ pub async fn confirm(
     match decided.map_err(StoreError::from) {
         Ok(d) if d == "confirmed" => {}
         Ok(d) if d == "too_many_bookings" => return Err(ConfirmError::TooManyBookings),
-        // The expert's day is full (max_sessions_per_day): for the seeker,
-        // this slot is taken.
-        Ok(d) if d == "slot_taken" || d == "day_full" => return Err(ConfirmError::SlotTaken),
+        Ok(d) if d == "slot_taken" => return Err(ConfirmError::SlotTaken),
+        // The expert's day or week has its sessions (max_sessions_per_day,
+        // max_sessions_per_week).
+        Ok(d) if d == "day_full" => return Err(ConfirmError::CapReached),
         Ok(d) => return Err(StoreError::Corrupt(format!("confirm_booking: {d:?}")).into()),
         Err(StoreError::Conflict(c)) if c.contains("hold_id") => {
             return Err(ConfirmError::HoldUsed)

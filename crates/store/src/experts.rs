@@ -142,24 +142,29 @@ pub async fn save_availability(
     expert: ExpertId,
     a: &Availability,
 ) -> Result<bool> {
-    let before: Option<(String, Option<i32>)> = sqlx::query_as(
-        "SELECT timezone, max_sessions_per_day FROM availability WHERE expert_id = $1",
+    let before: Option<(String, Option<i32>, Option<i32>)> = sqlx::query_as(
+        "SELECT timezone, max_sessions_per_day, max_sessions_per_week FROM availability
+          WHERE expert_id = $1",
     )
     .bind(expert.0)
     .fetch_optional(&mut *conn)
     .await?;
     let cap = a.max_sessions_per_day.map(|n| n as i32);
-    let day_rule_changed = before != Some((a.timezone.name().to_string(), cap));
+    let week_cap = a.max_sessions_per_week.map(|n| n as i32);
+    let day_rule_changed = before != Some((a.timezone.name().to_string(), cap, week_cap));
     sqlx::query(
-        "INSERT INTO availability (expert_id, timezone, slot_minutes, max_sessions_per_day)
-         VALUES ($1, $2, $3, $4)
+        "INSERT INTO availability (expert_id, timezone, slot_minutes, max_sessions_per_day,
+                                   max_sessions_per_week)
+         VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (expert_id) DO UPDATE
-         SET timezone = $2, slot_minutes = $3, max_sessions_per_day = $4, updated_at = now()",
+         SET timezone = $2, slot_minutes = $3, max_sessions_per_day = $4,
+             max_sessions_per_week = $5, updated_at = now()",
     )
     .bind(expert.0)
     .bind(a.timezone.name())
     .bind(a.slot_minutes as i32)
     .bind(cap)
+    .bind(week_cap)
     .execute(&mut *conn)
     .await?;
     sqlx::query("DELETE FROM availability_rules WHERE expert_id = $1")
@@ -233,13 +238,14 @@ pub async fn load_availability_input(
     pool: &PgPool,
     expert: ExpertId,
 ) -> Result<Option<AvailabilityInput>> {
-    let head: Option<(String, i32, Option<i32>)> = sqlx::query_as(
-        "SELECT timezone, slot_minutes, max_sessions_per_day FROM availability WHERE expert_id = $1",
+    let head: Option<(String, i32, Option<i32>, Option<i32>)> = sqlx::query_as(
+        "SELECT timezone, slot_minutes, max_sessions_per_day, max_sessions_per_week
+           FROM availability WHERE expert_id = $1",
     )
     .bind(expert.0)
     .fetch_optional(pool)
     .await?;
-    let Some((timezone, slot_minutes, max_sessions_per_day)) = head else {
+    let Some((timezone, slot_minutes, max_sessions_per_day, max_sessions_per_week)) = head else {
         return Ok(None);
     };
     let rules: Vec<(i16, i32, i32)> = sqlx::query_as(
@@ -275,6 +281,7 @@ pub async fn load_availability_input(
             })
             .collect(),
         max_sessions_per_day: max_sessions_per_day.map(|n| n.max(0) as u32),
+        max_sessions_per_week: max_sessions_per_week.map(|n| n.max(0) as u32),
     };
     Ok(Some(input))
 }

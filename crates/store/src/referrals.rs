@@ -23,7 +23,7 @@ pub struct OutcomeRow {
 }
 
 /// Records (or corrects) the outcome of the booking's session.
-#[tracing::instrument(skip(conn, note, by))]
+#[tracing::instrument(skip(conn, input, note, by))]
 pub async fn record_outcome(
     conn: &mut PgConnection,
     booking: BookingId,

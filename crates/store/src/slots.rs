@@ -25,6 +25,8 @@ pub struct SlotRow {
     pub local_date: NaiveDate,
     /// The expert's cap on sessions per local day, if any.
     pub max_sessions_per_day: Option<i32>,
+    /// The expert's cap on sessions per local week (Monday to Sunday).
+    pub max_sessions_per_week: Option<i32>,
 }
 
 impl SlotRow {
@@ -38,7 +40,8 @@ impl SlotRow {
 
 const SLOT_SELECT: &str = "SELECT s.id, s.expert_id, s.starts_at, s.ends_at, s.status, s.priority_until,
         EXISTS (SELECT 1 FROM bookings b WHERE b.slot_id = s.id AND b.status <> 'cancelled') AS booked,
-        (s.starts_at AT TIME ZONE COALESCE(a.timezone, 'UTC'))::date AS local_date, a.max_sessions_per_day
+        (s.starts_at AT TIME ZONE COALESCE(a.timezone, 'UTC'))::date AS local_date, a.max_sessions_per_day,
+        a.max_sessions_per_week
    FROM slots s LEFT JOIN availability a ON a.expert_id = s.expert_id";
 
 #[tracing::instrument(skip(pool))]
@@ -100,7 +103,7 @@ pub async fn insert(
          )
          SELECT s.*, false AS booked,
                 (s.starts_at AT TIME ZONE COALESCE(a.timezone, 'UTC'))::date AS local_date,
-                a.max_sessions_per_day
+                a.max_sessions_per_day, a.max_sessions_per_week
            FROM s LEFT JOIN availability a ON a.expert_id = s.expert_id",
     )
     .bind(&ids)

@@ -377,6 +377,7 @@ pub struct SupervisedRow {
     /// Monday to Sunday in the expert's time zone.
     pub sessions_this_week: i64,
     pub max_sessions_per_day: Option<i32>,
+    pub max_sessions_per_week: Option<i32>,
     /// Their last outcomes, newest first: (outcome, wellbeing).
     pub recent: Vec<(SessionOutcome, Option<i16>)>,
 }
@@ -385,7 +386,7 @@ pub struct SupervisedRow {
 #[tracing::instrument(skip(pool))]
 pub async fn supervised(pool: &PgPool, supervisor: ExpertId) -> Result<Vec<SupervisedRow>> {
     let rows = sqlx::query(
-        "SELECT e.id, e.display_name, e.status, a.max_sessions_per_day,
+        "SELECT e.id, e.display_name, e.status, a.max_sessions_per_day, a.max_sessions_per_week,
                 (SELECT count(*) FROM bookings b
                   WHERE b.expert_id = e.id AND b.status <> 'cancelled'
                     AND b.starts_at >= date_trunc('week', now() AT TIME ZONE coalesce(a.timezone, 'UTC'))
@@ -430,6 +431,7 @@ pub async fn supervised(pool: &PgPool, supervisor: ExpertId) -> Result<Vec<Super
                 status: r.try_get("status")?,
                 sessions_this_week: r.try_get("sessions_this_week")?,
                 max_sessions_per_day: r.try_get("max_sessions_per_day")?,
+                max_sessions_per_week: r.try_get("max_sessions_per_week")?,
                 recent,
             })
         })

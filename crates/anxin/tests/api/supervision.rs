@@ -402,3 +402,202 @@ async fn an_ordinary_session_opens_no_debrief_and_a_request_opens_one_due_in_thr
     let due: DateTime<Utc> = all[0]["due_at"].as_str().unwrap().parse().unwrap();
     assert!((due - Utc::now() - Duration::hours(72)).num_minutes().abs() < 5);
 }
+
+/// The open slots of the expert's next local week (UTC, Monday to Sunday),
+/// and that Monday.
+async fn next_week_slots(app: &TestApp, expert: Uuid) -> (Vec<Uuid>, chrono::NaiveDate) {
+    use chrono::Datelike;
+    let today = Utc::now().date_naive();
+    let monday = today + Duration::days(7 - i64::from(today.weekday().num_days_from_monday()));
+    let slots = app
+        .open_slots(expert)
+        .await
+        .iter()
+        .filter(|s| {
+            let day: chrono::NaiveDate = s["starts_at"].as_str().unwrap()[..10].parse().unwrap();
+            day >= monday && day < monday + Duration::days(7)
+        })
+        .map(|s| s["slot_id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    (slots, monday)
+}
+
+#[tokio::test]
+async fn fifty_concurrent_holds_across_a_week_never_take_it_past_the_weekly_cap() {
+    use futures_util::future::join_all;
+    let app = spawn_app().await;
+    let mut hours = all_week(60);
+    hours["max_sessions_per_week"] = json!(4);
+    let r = app
+        .put(
+            &operator(),
+            &format!("/v1/experts/{}/availability", Uuid::new_v4()),
+            &json!({"timezone": "UTC", "slot_minutes": 60, "max_sessions_per_week": 61}),
+        )
+        .await;
+    assert!(r.status().is_client_error());
+    let expert = app.expert_with(&hours).await;
+    let (week, monday) = next_week_slots(&app, expert).await;
+    assert_eq!(week.len(), 7 * 24);
+
+    // 50 seekers after 50 different slots spread over the week, at once.
+    let picked: Vec<Uuid> = week.iter().step_by(3).take(50).copied().collect();
+    let seekers: Vec<String> = picked.iter().map(|_| new_seeker()).collect();
+    let answers = join_all(
+        seekers
+            .iter()
+            .zip(&picked)
+            .map(|(s, slot)| app.hold(s, *slot)),
+    )
+    .await;
+    let mut won = Vec::new();
+    for (i, r) in answers.into_iter().enumerate() {
+        match r.status() {
+            StatusCode::CREATED => won.push((i, hold_id(r).await)),
+            StatusCode::CONFLICT => {}
+            other => panic!("unexpected {other}: {}", r.text().await.unwrap()),
+        }
+    }
+    assert_eq!(won.len(), 4, "holds in a week capped at 4");
+    let mut bookings = Vec::new();
+    for (i, hold) in &won {
+        let r = app.confirm(&seekers[*i], hold, "+8613812345678").await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        bookings.push((
+            *i,
+            r.json::<Value>().await.unwrap()["booking_id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        ));
+    }
+    let booked: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM bookings WHERE expert_id = $1 AND status <> 'cancelled'
+            AND starts_at >= $2::date AND starts_at < $2::date + 7",
+    )
+    .bind(expert)
+    .bind(monday)
+    .fetch_one(&app.db().await)
+    .await
+    .unwrap();
+    assert_eq!(booked, 4);
+    // The full week lists nothing more; the week after still does.
+    let (left, _) = next_week_slots(&app, expert).await;
+    assert!(left.is_empty(), "a full week lists {} slots", left.len());
+    let after = (monday + Duration::days(7)).to_string();
+    assert!(app
+        .open_slots(expert)
+        .await
+        .iter()
+        .any(|s| s["starts_at"].as_str().unwrap().starts_with(&after)));
+
+    // Postgres refuses a fifth even when Redis is wrong.
+    let free = *week.iter().find(|s| !picked.contains(s)).unwrap();
+    app.force_open(expert, free).await;
+    let seeker = new_seeker();
+    let hold = app.held(&seeker, free).await;
+    assert_error(
+        app.confirm(&seeker, &hold, "+8613812345678").await,
+        StatusCode::CONFLICT,
+        "slot_unavailable",
+    )
+    .await;
+
+    // A cancellation frees one place: the week opens again, for one hold.
+    let (i, booking) = &bookings[0];
+    let r = app
+        .post(
+            &seekers[*i],
+            &format!("/v1/bookings/{booking}/cancel"),
+            &json!({}),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let (reopened, _) = next_week_slots(&app, expert).await;
+    assert_eq!(reopened.len(), 7 * 24 - 3);
+    let late: Vec<String> = (0..10).map(|_| new_seeker()).collect();
+    let answers = join_all(late.iter().zip(&reopened).map(|(k, s)| app.hold(k, *s))).await;
+    let placed = answers
+        .iter()
+        .filter(|r| r.status() == StatusCode::CREATED)
+        .count();
+    assert_eq!(placed, 1);
+}
+
+async fn listed(app: &TestApp, expert: Uuid) -> Vec<Uuid> {
+    app.open_slots(expert)
+        .await
+        .iter()
+        .map(|s| s["slot_id"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn after_an_emergency_referral_the_rest_of_the_day_is_closed_until_the_volunteer_reopens_it()
+{
+    // Two half-hour slots today: one under way, one later; the same every
+    // day.
+    let now = Utc::now();
+    let (tz, minute) = crate::dashboard_support::running_range_timezone(now);
+    let hhmm = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
+    let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let hours = json!({
+        "timezone": tz, "slot_minutes": 30, "overrides": [],
+        "weekly": days.iter().map(|d| json!({"weekday": d, "start": hhmm(minute - 5),
+                                             "end": hhmm(minute + 55)})).collect::<Vec<_>>(),
+    });
+    let app = spawn_app().await;
+    let expert = app.expert_with(&hours).await;
+    let slots = app.open_slots(expert).await;
+    let id = |s: &Value| -> Uuid { s["slot_id"].as_str().unwrap().parse().unwrap() };
+    let (running, later, tomorrow) = (id(&slots[0]), id(&slots[1]), id(&slots[2]));
+    let booking = app.book(&new_seeker(), running, "+8613812345678").await;
+    assert!(listed(&app, expert).await.contains(&later));
+
+    let own = token(Role::Expert, &expert.to_string());
+    let r = app
+        .post(
+            &own,
+            &format!("/v1/bookings/{booking}/outcome"),
+            &json!({"outcome": "completed", "follow_up": "refer", "urgency": "emergency"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // The rest of today is closed: not listed, not on a slate, not holdable;
+    // tomorrow is as it was.
+    let open = listed(&app, expert).await;
+    assert!(!open.contains(&later) && open.contains(&tomorrow));
+    let slate: Value = app
+        .get(&new_seeker(), "/v1/slate")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!slate.to_string().contains(&later.to_string()), "{slate}");
+    assert_error(
+        app.hold(&new_seeker(), later).await,
+        StatusCode::CONFLICT,
+        "slot_unavailable",
+    )
+    .await;
+    // The volunteer sees the closed day among their dates, and reopens it.
+    let mut saved: Value = app
+        .get(&own, &format!("/v1/experts/{expert}/availability"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let overrides = saved["overrides"].as_array().unwrap();
+    assert_eq!(overrides.len(), 1);
+    assert_eq!(overrides[0]["closed"], true);
+    saved["overrides"] = json!([]);
+    let r = app
+        .put(&own, &format!("/v1/experts/{expert}/availability"), &saved)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(listed(&app, expert).await.contains(&later));
+    assert_eq!(
+        app.hold(&new_seeker(), later).await.status(),
+        StatusCode::CREATED
+    );
+}

@@ -133,6 +133,10 @@ pub fn indexed(s: &slots::SlotRow) -> IndexedSlot {
         priority_until: s.priority_until,
         local_day: chrono::Datelike::num_days_from_ce(&s.local_date),
         max_sessions_per_day: s.max_sessions_per_day.and_then(|n| u32::try_from(n).ok()),
+        local_week: chrono::Datelike::num_days_from_ce(
+            &s.local_date.week(chrono::Weekday::Mon).first_day(),
+        ),
+        max_sessions_per_week: s.max_sessions_per_week.and_then(|n| u32::try_from(n).ok()),
     }
 }
 
@@ -147,4 +151,33 @@ pub async fn roll_horizon(state: &AppState, now: DateTime<Utc>) -> ApiResult<usi
         }
     }
     Ok(rolled)
+}
+
+/// A rest after an emergency referral: the expert's local days from `now`'s
+/// (`days` of them) become closed dates, so none of their open slots on them
+/// is offered any more; booked and held ones stay. The expert reopens a day
+/// by removing the closed date on their portal. Nothing for an expert with
+/// no availability, or `days` 0.
+#[tracing::instrument(skip(state, by))]
+pub async fn rest(
+    state: &AppState,
+    expert: ExpertId,
+    days: u32,
+    now: DateTime<Utc>,
+    by: &Actor,
+) -> ApiResult<()> {
+    if days == 0 {
+        return Ok(());
+    }
+    let Some(mut availability) = experts::load_availability(&state.pool, expert).await? else {
+        return Ok(());
+    };
+    let today = now.with_timezone(&availability.timezone).date_naive();
+    for d in 0..days {
+        availability
+            .overrides
+            .insert(today + Duration::days(i64::from(d)), Vec::new());
+    }
+    apply(state, expert, &availability, now, Some(by)).await?;
+    Ok(())
 }

@@ -206,6 +206,22 @@ pub async fn confirm(
                 "this hold was already confirmed",
             )),
         },
+        Err(ConfirmError::CapReached) => {
+            // Redis thought the expert's day and week had room; the slot
+            // itself is not booked, so it is given back, and the expert's
+            // index is rebuilt from Postgres so Redis closes the full day
+            // or week.
+            give_back().await?;
+            crate::flows::reconcile::expert(state, record.expert_id).await?;
+            Err(refuse(
+                Refusal::SlotUnavailable,
+                "cap_reached",
+                ApiError::conflict(
+                    ErrorCode::SlotUnavailable,
+                    "the expert takes no more sessions that day or week",
+                ),
+            ))
+        }
         Err(ConfirmError::ExpertBusy) => {
             // Another slot of this expert overlapping this one is booked;
             // this slot itself is not, so it is not marked booked.

@@ -93,6 +93,18 @@ pub async fn record_outcome(
     if let Some(urgency) = input.urgency {
         tracing::info!(urgency = urgency.as_str(), "referral opened");
     }
+    // After an emergency the volunteer rests: no new booking for the rest
+    // of their day (ANXIN_REST_AFTER_EMERGENCY_DAYS), unless they reopen it.
+    if input.urgency == Some(anxin_domain::referral::Urgency::Emergency) {
+        crate::flows::availability::rest(
+            state,
+            booking.expert_id,
+            state.config.rest_after_emergency_days,
+            Utc::now(),
+            &by,
+        )
+        .await?;
+    }
     Ok(Recorded {
         referral_id,
         debrief_id,

@@ -324,6 +324,7 @@ pub struct SupervisedCard {
     pub suspended: bool,
     pub sessions_this_week: i64,
     pub cap_per_day: Option<i32>,
+    pub cap_per_week: Option<i32>,
     /// Recent sessions, newest first: the outcome's words and the wellbeing
     /// answer (1–5) when given.
     pub recent: Vec<(&'static str, Option<i16>)>,
@@ -434,6 +435,7 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Htt
             suspended: e.status == "suspended",
             sessions_this_week: e.sessions_this_week,
             cap_per_day: e.max_sessions_per_day,
+            cap_per_week: e.max_sessions_per_week,
             recent: e
                 .recent
                 .into_iter()

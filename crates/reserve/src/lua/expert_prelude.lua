@@ -2,8 +2,9 @@
 -- carry the `{expert:<id>}` hash tag, so each script touches one hash slot and
 -- runs unchanged on Redis Cluster.
 --   KEYS[1] open   ZSET slot -> starts_ms   open: neither held nor booked (hold.lua relies on it)
---   KEYS[2] slots  HASH slot -> "starts_ms:ends_ms:priority_until_ms:local_day:day_cap"
---                  (day_cap 0: no cap; an index from before caps lacks both)
+--   KEYS[2] slots  HASH slot -> "starts_ms:ends_ms:priority_until_ms:local_day:day_cap:local_week:week_cap"
+--                  (a cap 0: no cap; an index from before caps lacks the day's
+--                  or the week's fields)
 --   KEYS[3] hold_expiry ZSET slot -> hold expiry ms
 --   KEYS[4] hold_owner  HASH slot -> "hold_id:seeker_id"
 --   KEYS[5] booked SET  slot
@@ -23,10 +24,12 @@ end
 
 local function parse_meta(m)
   local s, e, r, rest = string.match(m, '^(%d+):(%d+):(%d+)(.*)$')
-  local day, cap = string.match(rest, '^:(%d+):(%d+)$')
+  local day, cap, rest2 = string.match(rest, '^:(%d+):(%d+)(.*)$')
+  local week, wcap = string.match(rest2 or '', '^:(%d+):(%d+)$')
   return {
     starts = tonumber(s), ends = tonumber(e), priority_until = tonumber(r),
     day = tonumber(day) or 0, cap = tonumber(cap) or 0,
+    week = tonumber(week) or 0, wcap = tonumber(wcap) or 0,
   }
 end
 
@@ -40,64 +43,80 @@ local function is_booked(slot)
   return redis.call('SISMEMBER', K_BOOKED, slot) == 1
 end
 
--- max_sessions_per_day. A day's sessions are its slots held (by a live hold)
--- or booked. A day that has `cap` of them is full: none of its other slots is
--- in the open set, so holding one fails like holding a taken slot, and the
--- slate never lists them. Each script that takes a place closes the day when
--- it fills; each that frees one opens the day's slots again.
+-- max_sessions_per_day and max_sessions_per_week. A day's (a week's)
+-- sessions are its slots held (by a live hold) or booked. A day or week that
+-- has its cap of them is full: none of its other slots is in the open set, so
+-- holding one fails like holding a taken slot, and the slate never lists
+-- them. Each script that takes a place closes the day and week when they
+-- fill; each that frees one opens their slots again.
 local taken_cache = {}
-local function taken_on(day)
-  if taken_cache[day] then return taken_cache[day] end
+-- Sessions taken in the period `field` (day or week) numbered `value`.
+local function taken_in(field, value)
+  local key = field .. ':' .. value
+  if taken_cache[key] then return taken_cache[key] end
   local n = 0
   for _, s in ipairs(redis.call('ZRANGE', K_HOLD_EXPIRY, 0, -1)) do
     local o = meta(s)
-    if o and o.day == day then n = n + 1 end
+    if o and o[field] == value then n = n + 1 end
   end
   for _, s in ipairs(redis.call('SMEMBERS', K_BOOKED)) do
     local o = meta(s)
-    if o and o.day == day then n = n + 1 end
+    if o and o[field] == value then n = n + 1 end
   end
-  taken_cache[day] = n
+  taken_cache[key] = n
   return n
 end
 
 local function day_full(m)
-  return m.cap > 0 and taken_on(m.day) >= m.cap
+  return m.cap > 0 and taken_in('day', m.day) >= m.cap
 end
 
--- A slot's local day starts and ends within a day and an hour (DST) of it.
-local DAY_REACH_MS = 26 * 3600 * 1000
+local function week_full(m)
+  return m.wcap > 0 and taken_in('week', m.week) >= m.wcap
+end
 
--- After a place on m's day was taken: if that filled the day, its open
--- slots leave the open set.
+local function full(m)
+  return day_full(m) or week_full(m)
+end
+
+-- A slot's local day starts and ends within a day and an hour (DST) of it;
+-- its week within eight days.
+local DAY_REACH_MS = 26 * 3600 * 1000
+local WEEK_REACH_MS = 8 * 24 * 3600 * 1000
+
+-- After a place on m's day was taken: if that filled its day or its week,
+-- their open slots leave the open set.
 local function close_day_if_full(m)
   taken_cache = {}
-  if not day_full(m) then return end
-  local near = redis.call('ZRANGEBYSCORE', K_OPEN, ms(m.starts - DAY_REACH_MS), ms(m.starts + DAY_REACH_MS))
+  local by_day, by_week = day_full(m), week_full(m)
+  if not (by_day or by_week) then return end
+  local reach = by_week and WEEK_REACH_MS or DAY_REACH_MS
+  local near = redis.call('ZRANGEBYSCORE', K_OPEN, ms(m.starts - reach), ms(m.starts + reach))
   for _, s in ipairs(near) do
     local o = meta(s)
-    if o and o.day == m.day then redis.call('ZREM', K_OPEN, s) end
+    if o and ((by_day and o.day == m.day) or (by_week and o.week == m.week)) then
+      redis.call('ZREM', K_OPEN, s)
+    end
   end
 end
 
 local function open_again(slot)
   local m = meta(slot)
   if m and not is_booked(slot) and not redis.call('ZSCORE', K_HOLD_EXPIRY, slot)
-     and not day_full(m) then
+     and not full(m) then
     redis.call('ZADD', K_OPEN, ms(m.starts), slot)
   end
 end
 
--- After a place on m's day was freed: the day's slots (the freed one among
--- them) are open again unless held or booked.
+-- After a place on m's day was freed: the slots of its day and week (the
+-- freed one among them) are open again unless held, booked or still full.
 local function reopen_day(m)
   taken_cache = {}
-  if m.cap == 0 then return end
-  if day_full(m) then return end
+  if m.cap == 0 and m.wcap == 0 then return end
   local all = redis.call('HGETALL', K_SLOTS)
   for i = 1, #all, 2 do
     local o = parse_meta(all[i + 1])
-    if o.day == m.day then open_again(all[i]) end
+    if o.day == m.day or (m.wcap > 0 and o.week == m.week) then open_again(all[i]) end
   end
 end
 

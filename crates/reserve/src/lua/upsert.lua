@@ -1,11 +1,12 @@
 -- New or reopened slots. ARGV: slot, meta, slot, meta, ...
--- A slot on a day that is full (a cap just lowered, say) leaves the open set.
+-- A slot on a day or in a week that is full (a cap just lowered, say) leaves
+-- the open set.
 for i = 1, #ARGV, 2 do
   redis.call('HSET', K_SLOTS, ARGV[i], ARGV[i + 1])
 end
 taken_cache = {}
 for i = 1, #ARGV, 2 do
-  if day_full(parse_meta(ARGV[i + 1])) then
+  if full(parse_meta(ARGV[i + 1])) then
     redis.call('ZREM', K_OPEN, ARGV[i])
   else
     open_again(ARGV[i])
