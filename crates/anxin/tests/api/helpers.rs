@@ -287,6 +287,30 @@ impl TestApp {
         r.json::<Vec<Value>>().await.unwrap()
     }
 
+    /// The ids of the expert's open slots starting (UTC) on `days` dates
+    /// from `from`.
+    pub async fn open_slots_on(
+        &self,
+        expert: Uuid,
+        from: chrono::NaiveDate,
+        days: i64,
+    ) -> Vec<Uuid> {
+        self.open_slots(expert)
+            .await
+            .iter()
+            .filter(|s| {
+                let day = s["starts_at"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<chrono::DateTime<chrono::Utc>>()
+                    .unwrap()
+                    .date_naive();
+                day >= from && day < from + chrono::Duration::days(days)
+            })
+            .map(|s| s["slot_id"].as_str().unwrap().parse().unwrap())
+            .collect()
+    }
+
     /// The ids of the expert's open slots at `range` of the listing.
     pub async fn open_slot_ids(&self, expert: Uuid, range: std::ops::Range<usize>) -> Vec<Uuid> {
         self.open_slots(expert).await[range]

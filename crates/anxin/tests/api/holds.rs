@@ -395,23 +395,7 @@ async fn slots_on_day_after_tomorrow(
     expert: Uuid,
 ) -> (Vec<Uuid>, chrono::NaiveDate) {
     let day = (chrono::Utc::now() + chrono::Duration::days(2)).date_naive();
-    let on_day = |s: &Value| {
-        s["starts_at"]
-            .as_str()
-            .unwrap()
-            .parse::<chrono::DateTime<chrono::Utc>>()
-            .unwrap()
-            .date_naive()
-            == day
-    };
-    let slots = app
-        .open_slots(expert)
-        .await
-        .iter()
-        .filter(|s| on_day(s))
-        .map(|s| s["slot_id"].as_str().unwrap().parse().unwrap())
-        .collect();
-    (slots, day)
+    (app.open_slots_on(expert, day, 1).await, day)
 }
 
 #[tokio::test]

@@ -409,17 +409,7 @@ async fn next_week_slots(app: &TestApp, expert: Uuid) -> (Vec<Uuid>, chrono::Nai
     use chrono::Datelike;
     let today = Utc::now().date_naive();
     let monday = today + Duration::days(7 - i64::from(today.weekday().num_days_from_monday()));
-    let slots = app
-        .open_slots(expert)
-        .await
-        .iter()
-        .filter(|s| {
-            let day: chrono::NaiveDate = s["starts_at"].as_str().unwrap()[..10].parse().unwrap();
-            day >= monday && day < monday + Duration::days(7)
-        })
-        .map(|s| s["slot_id"].as_str().unwrap().parse().unwrap())
-        .collect();
-    (slots, monday)
+    (app.open_slots_on(expert, monday, 7).await, monday)
 }
 
 #[tokio::test]
