@@ -172,16 +172,19 @@ pub async fn compute(
     let since = now - window.duration();
     let ahead = now + window.duration();
     let bucket = window.bucket_seconds();
-    let (funnel, holds, counts, connect, loads, capacity, sources) = tokio::try_join!(
-        events::funnel(pool, since, now, bucket, scope),
-        events::holds(pool, since, now, scope),
-        events::counts(pool, since, now, bucket, scope),
-        events::connect_times(pool, since, now, scope),
-        events::expert_loads(pool, since, now, scope),
-        events::capacity(pool, since, now, ahead, scope),
-        events::priority_sources(pool, since, now, scope),
-    )
-    .map_err(crate::error::ApiError::from)?;
+    let (funnel, holds, mut counts, by_organisation, connect, loads, capacity, sources) =
+        tokio::try_join!(
+            events::funnel(pool, since, now, bucket, scope),
+            events::holds(pool, since, now, scope),
+            events::counts(pool, since, now, bucket, scope),
+            events::counts_by_organisation(pool, since, now, scope),
+            events::connect_times(pool, since, now, scope),
+            events::expert_loads(pool, since, now, scope),
+            events::capacity(pool, since, now, ahead, scope),
+            events::priority_sources(pool, since, now, scope),
+        )
+        .map_err(crate::error::ApiError::from)?;
+    counts.extend(by_organisation);
     let rows = Rows {
         funnel,
         holds,
@@ -555,6 +558,10 @@ mod tests {
         time!("funnel", events::funnel(&pool, since, now, 3600, &all));
         time!("holds", events::holds(&pool, since, now, &all));
         time!("counts", events::counts(&pool, since, now, 3600, &all));
+        time!(
+            "counts by organisation",
+            events::counts_by_organisation(&pool, since, now, &all)
+        );
         time!("connect", events::connect_times(&pool, since, now, &all));
         time!("loads", events::expert_loads(&pool, since, now, &all));
         time!(
