@@ -1,16 +1,17 @@
--- Synthetic week for timing the summary: 200 experts, 100k seekers,
+-- Synthetic week for timing the summary (on a database with every
+-- migration applied): 200 experts, 100k seekers,
 -- hourly slots for two weeks, 30k bookings, and exactly 1,000,000 events.
 \set ON_ERROR_STOP on
 ALTER TABLE bookings DISABLE TRIGGER bookings_events;
 INSERT INTO experts (id, display_name, phone_ciphertext, phone_key_id, timezone, languages, specialties, region, status)
 SELECT gen_random_uuid(), 'Expert ' || g, '\x00'::bytea, 'k1', 'UTC', ARRAY['zh'], ARRAY['anxiety'],
-       (ARRAY['hubei','beijing','shanghai','guangdong','sichuan'])[1 + g % 5], 'approved'
+       (ARRAY['CN-HB','CN-BJ','CN-SH','CN-GD','CN-SC'])[1 + g % 5], 'approved'
   FROM generate_series(1, 200) g;
 CREATE TEMP TABLE ex AS SELECT row_number() OVER (ORDER BY id) AS n, id, region FROM experts;
 INSERT INTO seekers (id, subject_hash, priority_group, region)
 SELECT gen_random_uuid(), sha256(g::text::bytea),
        (ARRAY['medical_worker','patient','bereaved_family','general','general'])[1 + g % 5],
-       (ARRAY['hubei','beijing','shanghai','guangdong','sichuan', NULL])[1 + g % 6]
+       (ARRAY['CN-HB','CN-BJ','CN-SH','CN-GD','CN-SC', NULL])[1 + g % 6]
   FROM generate_series(1, 100000) g;
 CREATE TEMP TABLE sk AS SELECT row_number() OVER (ORDER BY id) AS n, id, priority_group, region FROM seekers;
 INSERT INTO slots (id, expert_id, starts_at, ends_at)
@@ -32,7 +33,7 @@ INSERT INTO plan VALUES ('slate_served', 400000), ('hold_placed', 200000), ('hol
   ('booking_completed', 25000), ('call_attempt_ended', 50000), ('call_bridged', 40000),
   ('call_finished', 50000);
 INSERT INTO events (kind, at, seeker_id, priority_group, region, expert_id, expert_ids, slot_id,
-                    hold_id, booking_id, outcome, starts_at, expires_at, due_at)
+                    hold_id, booking_id, refusal, call_outcome, starts_at, expires_at, due_at)
 SELECT p.kind, t.at, sk.id, sk.priority_group, sk.region,
        CASE WHEN p.kind <> 'slate_served' THEN ex.id END,
        CASE WHEN p.kind = 'slate_served' THEN
@@ -43,8 +44,8 @@ SELECT p.kind, t.at, sk.id, sk.priority_group, sk.region,
             THEN md5('hold' || (g % 200000))::uuid END,
        CASE WHEN p.kind LIKE 'booking_%' OR p.kind LIKE 'call_%'
             THEN md5('booking' || (g % 150000))::uuid END,
-       CASE p.kind WHEN 'hold_refused' THEN (ARRAY['slot_unavailable','hold_limit'])[1 + g % 2]
-                   WHEN 'call_attempt_ended' THEN (ARRAY['completed','expert_no_answer','seeker_busy','seeker_no_answer'])[1 + g % 4]
+       CASE p.kind WHEN 'hold_refused' THEN (ARRAY['slot_unavailable','hold_limit'])[1 + g % 2] END,
+       CASE p.kind WHEN 'call_attempt_ended' THEN (ARRAY['completed','expert_no_answer','seeker_busy','seeker_no_answer'])[1 + g % 4]
                    WHEN 'call_finished' THEN (ARRAY['completed','completed','expert_no_answer','seeker_busy'])[1 + g % 4] END,
        t.at + interval '1 hour',
        CASE WHEN p.kind = 'hold_placed' THEN t.at + interval '5 minutes' END,
@@ -55,6 +56,16 @@ SELECT p.kind, t.at, sk.id, sk.priority_group, sk.region,
   JOIN sk ON sk.n = 1 + (g * 31) % 100000
   JOIN ex ON ex.n = 1 + g % 200
  ORDER BY t.at;  -- an append-only log is stored in time order
+-- Three organisations with three quarters of the experts (the rest
+-- independent), for the breakdown by organisation.
+INSERT INTO organisations (id, name, kind, region, contact_name, contact_phone_ciphertext,
+                           contact_phone_key_id, description, status, batch, approved_at)
+SELECT gen_random_uuid(), 'Organisation ' || g, 'psychological', 'CN-HB', 'x', '\x00', 'k1', 'd',
+       'approved', 1, now()
+  FROM generate_series(1, 3) g;
+UPDATE experts e SET organisation_id = o.id
+  FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM organisations) o
+ WHERE o.n = 1 + abs(hashtext(e.id::text)) % 4;
 VACUUM ANALYZE;
 SELECT kind, count(*) FROM events GROUP BY kind ORDER BY 2 DESC;
 SELECT count(*) AS events FROM events;

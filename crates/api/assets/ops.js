@@ -174,6 +174,13 @@
     "decline the applications": "拒绝这些申请",
     "Decline the selected applications? They cannot be approved by mistake afterwards.": "确定拒绝所选的申请吗？",
     "waiting": "人等待审核",
+    "Figures of a place": "按地点查看指标", "Area": "大区", "Region": "地区", "Organisation": "机构",
+    "All areas": "全部大区", "All regions": "全部地区", "All organisations": "全部机构",
+    "north": "北部", "east": "东部", "central": "中部", "south": "南部", "west": "西部",
+    "By priority group, region and organisation": "按优先人群、地区和机构",
+    "Organisation ": "机构 ",
+    "Organisations' rows count the bookings and calls with their experts; a slate shows several organisations at once, so their seekers' funnel is under the Organisation filter above.":
+      "机构一行统计的是预约该机构专家的预约和通话；一份名单会同时出现多个机构的专家，所以机构的求助者漏斗请用上方的“机构”筛选查看。",
   };
   const say = (text) => (ZH_PAGE && typeof text === "string" && Object.prototype.hasOwnProperty.call(ZH, text) ? ZH[text] : text);
 
@@ -472,6 +479,27 @@
       if (s.by_priority_group[g]) row(label, s.by_priority_group[g], "group-row");
     }
     for (const [r, f] of Object.entries(s.by_region)) row(say("Region ") + regionName(r), f);
+    // An organisation's row: the bookings and calls with its experts and
+    // their spread; the seekers' funnel is the Organisation filter's.
+    for (const o of s.by_organisation || []) {
+      const f = o.figures;
+      const tr = el("tr", { class: "organisation-row", "data-organisation": o.organisation_id });
+      tr.appendChild(el("th", { scope: "row" }, say("Organisation ") + o.name));
+      const cells = [
+        "–",
+        fmt.count(f.bookings.confirmed),
+        "–",
+        "–",
+        fmt.count(f.calls.finished_by_outcome.completed || 0),
+        "–",
+        "–",
+        fmt.rate(f.utilization.ahead.rate),
+        fmt.gini(f.fairness.booking_gini),
+        fmt.count(f.fairness.experts_with_zero_bookings),
+      ];
+      for (const c of cells) tr.appendChild(el("td", { class: "num" }, c));
+      body.appendChild(tr);
+    }
     // Whose word each priority booking rests on: the host app's (vouched) or
     // the seeker's own (declared).
     const parts = [];
@@ -859,7 +887,7 @@
     const dot = document.getElementById("live-dot");
     try {
       const [s, b] = await Promise.all([
-        getJson("/v1/ops/summary?window=" + encodeURIComponent(windowName)),
+        getJson("/v1/ops/summary?window=" + encodeURIComponent(windowName) + placeQuery()),
         getJson("/v1/ops/board?applicants_page=" + applicantsPage),
       ]);
       last = s;
@@ -894,6 +922,40 @@
       showError(say("Figures may be stale: ") + e.message);
     } finally {
       inFlight = false;
+    }
+  }
+
+  // The place the figures are narrowed to (every filter left empty: all).
+  function placeQuery() {
+    let q = "";
+    for (const f of ["area", "region", "organisation"]) {
+      const v = document.getElementById("filter-" + f).value;
+      if (v) q += "&" + f + "=" + encodeURIComponent(v);
+    }
+    return q;
+  }
+
+  // A region's options follow the chosen area; a region outside it is let go.
+  function syncPlace() {
+    const area = document.getElementById("filter-area").value;
+    const region = document.getElementById("filter-region");
+    for (const o of region.options) {
+      if (o.value) o.hidden = !!area && o.getAttribute("data-area") !== area;
+    }
+    if (region.selectedOptions[0] && region.selectedOptions[0].hidden) region.value = "";
+    document.body.setAttribute("data-place", placeQuery());
+  }
+
+  async function placeChoices() {
+    const [regionList, orgs] = await Promise.all([getJson("/v1/regions"), getJson("/v1/organisations")]);
+    const region = document.getElementById("filter-region");
+    for (const g of regionList) {
+      region.appendChild(el("option", { value: g.code, "data-area": g.area }, ZH_PAGE ? g.name_zh : g.name_en));
+    }
+    const org = document.getElementById("filter-organisation");
+    for (const o of orgs) org.appendChild(el("option", { value: o.id }, o.name));
+    for (const f of ["area", "region", "organisation"]) {
+      document.getElementById("filter-" + f).addEventListener("change", () => { syncPlace(); refresh(); });
     }
   }
 
@@ -948,7 +1010,7 @@
       }, 150);
     });
     // Names first, so the first drawing shows regions by name.
-    regions().catch((e) => showError(e.message)).finally(() => selectWindow(windowName));
+    Promise.all([regions(), placeChoices()]).catch((e) => showError(e.message)).finally(() => selectWindow(windowName));
     setInterval(() => {
       if (!document.hidden) refresh();
     }, POLL_MS);

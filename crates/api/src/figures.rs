@@ -24,6 +24,14 @@ pub struct Summary {
     /// expert-side figures (fairness, utilization) by the expert's region.
     /// The 50 largest regions at most.
     pub by_region: BTreeMap<String, Figures>,
+    /// By the expert's organisation (independent experts in none), the
+    /// busiest first, 50 at most: the figures that follow an expert —
+    /// bookings, calls, no-shows, utilization, fairness.
+    /// A slate shows several organisations' experts at once, so the seeker
+    /// funnel, holds and time to match are not broken down here; an
+    /// organisation's own are `?organisation=` (or
+    /// `GET /v1/organisations/{id}/summary`).
+    pub by_organisation: Vec<OrganisationFigures>,
     pub series: Series,
     /// Bookings per expert across all experts (overall only).
     pub booking_distribution: Distribution,
@@ -33,6 +41,14 @@ pub struct Summary {
     pub priority_sources: BTreeMap<String, PrioritySource>,
     /// How long computing this summary took.
     pub query_ms: u64,
+}
+
+/// One organisation's row of `by_organisation`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OrganisationFigures {
+    pub organisation_id: uuid::Uuid,
+    pub name: String,
+    pub figures: Figures,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]

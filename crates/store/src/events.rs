@@ -8,7 +8,8 @@
 //! from the caller, so the figures of one summary agree on "now".
 //!
 //! Breakdowns come back in one pass with `GROUPING SETS`: each row says what
-//! it is grouped `by` (`all`, `priority_group` or `region`) and its `key`.
+//! it is grouped `by` (`all`, `priority_group`, `region`, or where a query
+//! has them `bucket` and `organisation`) and its `key`.
 use crate::row;
 use crate::Result;
 use anxin_domain::call::{CallOutcome, CallState};
@@ -181,19 +182,24 @@ pub async fn first_slate_at(
     .await?)
 }
 
-/// The `by` / `key` columns of a `GROUPING SETS ((), (priority_group), (region))`.
-const BY_KEY: &str = "CASE WHEN GROUPING(priority_group) = 0 THEN 'priority_group'
-                           WHEN GROUPING(region) = 0 THEN 'region' ELSE 'all' END AS by,
-                      CASE WHEN GROUPING(priority_group) = 0 THEN priority_group
-                           WHEN GROUPING(region) = 0 THEN region END AS key";
+/// The `by` / `key` columns of a `GROUPING SETS` over `dimensions`, each
+/// alone (and `()`, `all`): the first dimension grouped on names the row.
+fn by_key(dimensions: &[&str]) -> String {
+    let by: String = dimensions
+        .iter()
+        .map(|d| format!(" WHEN GROUPING({d}) = 0 THEN '{d}'"))
+        .collect();
+    let key: String = dimensions
+        .iter()
+        .map(|d| format!(" WHEN GROUPING({d}) = 0 THEN {d}::text"))
+        .collect();
+    format!("CASE{by} ELSE 'all' END AS by, CASE{key} END AS key")
+}
 
-/// The same, with a fourth set: `(bucket)`, the time series.
-const BY_KEY_BUCKET: &str = "CASE WHEN GROUPING(priority_group) = 0 THEN 'priority_group'
-                                  WHEN GROUPING(region) = 0 THEN 'region'
-                                  WHEN GROUPING(bucket) = 0 THEN 'bucket' ELSE 'all' END AS by,
-                             CASE WHEN GROUPING(priority_group) = 0 THEN priority_group
-                                  WHEN GROUPING(region) = 0 THEN region
-                                  WHEN GROUPING(bucket) = 0 THEN bucket::text END AS key";
+/// `by_key` of `GROUPING SETS ((), (priority_group), (region))`.
+fn by_group_or_region() -> String {
+    by_key(&["priority_group", "region"])
+}
 
 /// Runs one summary query in a short transaction of its own, planned for
 /// what it is: memory enough for its hash tables and sorts over a week of
@@ -253,6 +259,7 @@ pub async fn funnel(
     scope: &Scope,
 ) -> Result<Vec<FunnelRow>> {
     let only = scope.on_events(4);
+    let by = by_key(&["priority_group", "region", "bucket"]);
     let sql = format!(
         "WITH per_label AS (
              -- Hashed by seeker and label first: far fewer rows to sort.
@@ -301,7 +308,7 @@ pub async fn funnel(
                FROM per_seeker p LEFT JOIN seeker_calls sc USING (seeker_id)
               WHERE p.first_slate IS NOT NULL
          )
-         SELECT {BY_KEY_BUCKET},
+         SELECT {by},
                 count(*) AS saw_slate,
                 count(*) FILTER (WHERE held) AS held,
                 count(*) FILTER (WHERE first_booking IS NOT NULL) AS booked,
@@ -349,6 +356,7 @@ pub async fn holds(
     scope: &Scope,
 ) -> Result<Vec<HoldRow>> {
     let only = scope.on_events(3);
+    let by = by_group_or_region();
     let sql = format!(
         "WITH placed AS (
              SELECT hold_id, priority_group, COALESCE(region, 'unknown') AS region, expires_at
@@ -375,7 +383,7 @@ pub async fn holds(
                     'refused_' || COALESCE(refusal, 'other')
                FROM events WHERE kind = 'hold_refused' AND at >= $1 AND at <= $2{only}
          )
-         SELECT {BY_KEY},
+         SELECT {by},
                 count(*) FILTER (WHERE result NOT LIKE 'refused_%') AS placed,
                 count(*) FILTER (WHERE result = 'confirmed') AS confirmed,
                 count(*) FILTER (WHERE result = 'released') AS released,
@@ -439,8 +447,9 @@ pub async fn counts(
     scope: &Scope,
 ) -> Result<Vec<CountRow>> {
     let only = scope.on_events(4);
+    let by = by_key(&["priority_group", "region", "bucket"]);
     let sql = format!(
-        "SELECT {BY_KEY_BUCKET}, kind, detail, count(*) AS n
+        "SELECT {by}, kind, detail, count(*) AS n
            FROM (SELECT kind, COALESCE(refusal, call_outcome, cancelled_by) AS detail,
                         priority_group, COALESCE(region, 'unknown') AS region,
                         floor(EXTRACT(EPOCH FROM at - $1) / $3)::int8 AS bucket
@@ -463,6 +472,33 @@ pub async fn counts(
     .await
 }
 
+/// The counts of `counts` that follow an expert (bookings, calls) by the
+/// expert's organisation (`by = 'organisation'`, `key` its id). Apart from
+/// `counts` because only these kinds name an expert: grouping the slates
+/// too would cost the whole summary most of a second over a week.
+#[tracing::instrument(skip(pool))]
+pub async fn counts_by_organisation(
+    pool: &PgPool,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    scope: &Scope,
+) -> Result<Vec<CountRow>> {
+    let only = scope.on_events(3);
+    let sql = format!(
+        "SELECT 'organisation' AS by, x.organisation_id::text AS key, e.kind, e.detail,
+                count(*) AS n
+           FROM (SELECT kind, COALESCE(refusal, call_outcome, cancelled_by) AS detail, expert_id
+                   FROM events
+                  WHERE kind IN ('booking_confirmed', 'booking_cancelled', 'booking_completed',
+                                 'call_attempt_ended', 'call_finished')
+                    AND at >= $1 AND at <= $2{only}) e
+           JOIN experts x ON x.id = e.expert_id
+          WHERE x.organisation_id IS NOT NULL
+          GROUP BY 2, 3, 4"
+    );
+    fetch_aggregate(pool, scope, sqlx::query_as(&sql).bind(since).bind(until)).await
+}
+
 /// Percentiles of a duration, in seconds.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PercentileRow {
@@ -483,6 +519,7 @@ pub async fn connect_times(
     scope: &Scope,
 ) -> Result<Vec<PercentileRow>> {
     let only = scope.on_events(3);
+    let by = by_group_or_region();
     let sql = format!(
         "WITH firsts AS (
              SELECT DISTINCT ON (booking_id) booking_id, priority_group,
@@ -492,7 +529,7 @@ pub async fn connect_times(
               WHERE kind = 'call_bridged' AND at >= $1 AND at <= $2{only}
               ORDER BY booking_id, at
          )
-         SELECT {BY_KEY}, count(*) AS count,
+         SELECT {by}, count(*) AS count,
                 percentile_cont(0.5) WITHIN GROUP (ORDER BY secs) AS p50,
                 percentile_cont(0.95) WITHIN GROUP (ORDER BY secs) AS p95
            FROM firsts
@@ -509,6 +546,8 @@ pub async fn connect_times(
 pub struct ExpertLoadRow {
     pub expert_id: Uuid,
     pub region: String,
+    /// The expert's organisation (none for an independent expert).
+    pub organisation: Option<String>,
     pub priority_group: Option<String>,
     pub exposures: i64,
     pub bookings: i64,
@@ -579,7 +618,8 @@ pub async fn expert_loads(
                  UNION
                  SELECT expert_id FROM loads
              )
-             SELECT p.id AS expert_id, COALESCE(ex.region, 'unknown') AS region, l.priority_group,
+             SELECT p.id AS expert_id, COALESCE(ex.region, 'unknown') AS region,
+                    ex.organisation_id::text AS organisation, l.priority_group,
                     COALESCE(l.exposures, 0)::int8 AS exposures,
                     COALESCE(l.bookings, 0)::int8 AS bookings
                FROM population p
@@ -605,6 +645,8 @@ pub async fn expert_loads(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CapacityRow {
     pub region: String,
+    /// The experts' organisation (none for independent experts).
+    pub organisation: Option<String>,
     pub past: bool,
     pub booked_by: Option<String>,
     pub slots: i64,
@@ -621,13 +663,13 @@ pub async fn capacity(
 ) -> Result<Vec<CapacityRow>> {
     let only = scope.on_experts("e", 4);
     let sql = format!(
-        "SELECT e.region, s.starts_at < $2 AS past, b.priority_group AS booked_by,
-                    count(*) AS slots
+        "SELECT e.region, e.organisation_id::text AS organisation, s.starts_at < $2 AS past,
+                    b.priority_group AS booked_by, count(*) AS slots
                FROM slots s
                JOIN experts e ON e.id = s.expert_id AND e.status = 'approved'
                LEFT JOIN bookings b ON b.slot_id = s.id AND b.status <> 'cancelled'
               WHERE s.status = 'open' AND s.starts_at >= $1 AND s.starts_at < $3{only}
-              GROUP BY 1, 2, 3"
+              GROUP BY 1, 2, 3, 4"
     );
     fetch_aggregate(
         pool,

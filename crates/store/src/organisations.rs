@@ -251,3 +251,17 @@ pub async fn adopt_demo_experts(
     .await?;
     Ok(())
 }
+
+/// The names of these organisations.
+#[tracing::instrument(skip_all, fields(organisations = ids.len()))]
+pub async fn names(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(
+        sqlx::query_as("SELECT id, name FROM organisations WHERE id = ANY($1)")
+            .bind(ids)
+            .fetch_all(pool)
+            .await?,
+    )
+}

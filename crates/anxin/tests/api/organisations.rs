@@ -778,6 +778,8 @@ const PHONE: &str = "+8613712345678";
 async fn member(app: &TestApp, name: &str, org: &str) -> Uuid {
     let mut profile = expert_profile(name);
     profile["organisation_id"] = json!(org);
+    // Their region is the organisation's.
+    profile["region"] = json!("");
     app.expert_from(
         &profile,
         &crate::dashboard_support::daily_hour_started_five_minutes_ago(chrono::Utc::now()),
@@ -1170,4 +1172,110 @@ async fn the_referral_form_lists_where_the_seeker_can_turn_in_their_region_and_n
     refer(&app, expert, booking, "routine").await;
     let text = past_sessions(&app, &mine).await;
     assert!(!text.contains("referral_resources"), "{text}");
+}
+
+#[tokio::test]
+async fn the_summary_narrows_every_figure_to_an_area_a_region_or_an_organisation() {
+    let app = spawn_app().await;
+    let a = approved(&app, "机构甲", "hubei").await;
+    let b = approved(&app, "机构乙", "beijing").await;
+    let a1 = member(&app, "甲一", &a).await;
+    let b1 = member(&app, "乙一", &b).await;
+    let mut profile = expert_profile("湖南的独立专家");
+    profile["region"] = json!("hunan");
+    let independent = app
+        .expert_from(
+            &profile,
+            &crate::dashboard_support::daily_hour_started_five_minutes_ago(chrono::Utc::now()),
+        )
+        .await;
+
+    // Seekers of Hubei (two), Beijing and Hunan; the one of Hunan only looks.
+    let mut seekers = Vec::new();
+    for region in ["hubei", "hubei", "beijing", "hunan"] {
+        let seeker = token(Role::Seeker, &format!("place-{region}-{}", Uuid::new_v4()));
+        let r = app
+            .put(&seeker, "/v1/seekers/me", &json!({ "region": region }))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(app.get(&seeker, "/v1/slate").await.status(), StatusCode::OK);
+        seekers.push(seeker);
+    }
+    for (seeker, expert) in [(0, a1), (1, independent), (2, b1)] {
+        let slot = app.open_slot_ids(expert, 0..1).await[0];
+        app.book(&seekers[seeker], slot, PHONE).await;
+    }
+    events_written(&app, 7).await;
+
+    let summary = |query: String| {
+        let app = &app;
+        async move {
+            let r = figures(
+                app,
+                &operator(),
+                &format!("/v1/ops/summary?window=24h{query}"),
+            )
+            .await;
+            assert_eq!(
+                r.status(),
+                StatusCode::OK,
+                "{query}: {}",
+                r.text().await.unwrap()
+            );
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    // (seekers who saw a slate, who booked, experts) for each filter.
+    let seen = |s: &Value| {
+        let f = &s["overall"];
+        (
+            f["funnel"]["saw_slate"].as_i64().unwrap(),
+            f["funnel"]["booked"].as_i64().unwrap(),
+            f["fairness"]["experts"].as_i64().unwrap(),
+        )
+    };
+    let everything = summary("".into()).await;
+    assert_eq!(seen(&everything), (4, 3, 3));
+    assert_eq!(seen(&summary("&region=hubei".into()).await), (2, 2, 1));
+    assert_eq!(seen(&summary("&region=CN-BJ".into()).await), (1, 1, 1));
+    assert_eq!(seen(&summary("&area=central".into()).await), (3, 2, 2));
+    assert_eq!(seen(&summary("&area=north".into()).await), (1, 1, 1));
+    let by_a = summary(format!("&organisation={a}")).await;
+    assert_eq!(seen(&by_a), (4, 1, 1));
+    assert_eq!(by_a["overall"]["bookings"]["confirmed"], 1);
+    // Beijing's seeker saw A's volunteer but booked B's.
+    let a_in_beijing = summary(format!("&organisation={a}&region=beijing&area=north")).await;
+    assert_eq!(seen(&a_in_beijing), (1, 0, 0));
+    assert_eq!(a_in_beijing["overall"]["match_rate"], 0.0);
+
+    // The breakdown by organisation: each with its bookings and experts,
+    // the independent expert in none.
+    let rows = everything["by_organisation"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for (org, name) in [(&a, "机构甲"), (&b, "机构乙")] {
+        let row = rows
+            .iter()
+            .find(|r| r["organisation_id"] == org.as_str())
+            .unwrap();
+        assert_eq!(row["name"], name);
+        assert_eq!(row["figures"]["bookings"]["confirmed"], 1);
+        assert_eq!(row["figures"]["fairness"]["experts"], 1);
+    }
+
+    // A filter that names nothing is a 422 that says which.
+    let nowhere = Uuid::new_v4().to_string();
+    for (query, field) in [
+        ("area=middle".to_string(), "area"),
+        ("region=atlantis".to_string(), "region"),
+        ("area=north&region=hubei".to_string(), "region"),
+        ("organisation=nope".to_string(), "organisation"),
+        (format!("organisation={nowhere}"), "organisation"),
+    ] {
+        let r = figures(&app, &operator(), &format!("/v1/ops/summary?{query}")).await;
+        assert_eq!(
+            assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await["field"],
+            field,
+            "{query}"
+        );
+    }
 }

@@ -64,6 +64,74 @@ pub struct SummaryQuery {
     /// `1h`, `24h` (default) or `7d`.
     #[param(schema_with = window_schema, required = false)]
     window: Option<String>,
+    /// Only this area's regions: `north`, `east`, `central`, `south` or `west`.
+    #[param(required = false, value_type = Option<anxin_domain::region::Area>)]
+    area: Option<String>,
+    /// Only this region (code or pinyin name); within `area` when both are given.
+    #[param(required = false, max_length = 64)]
+    region: Option<String>,
+    /// Only this organisation's experts (its id).
+    #[param(required = false, value_type = Option<uuid::Uuid>)]
+    organisation: Option<String>,
+}
+
+/// The part of the service a summary's filters name: seekers and experts
+/// of a region or an area's regions, experts of an organisation. A value
+/// that names nothing is 422 naming its field.
+async fn place(state: &AppState, q: &SummaryQuery) -> ApiResult<Scope> {
+    fn given(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    }
+    use anxin_domain::error::ValidationError;
+    let regions = crate::flows::regions::all(state).await?;
+    let area = given(&q.area)
+        .map(|raw| {
+            anxin_domain::region::Area::parse(&raw.to_ascii_lowercase()).ok_or_else(|| {
+                ValidationError::new("area", "must be north, east, central, south or west")
+            })
+        })
+        .transpose()?;
+    let region = given(&q.region)
+        .map(|raw| regions.resolve("region", raw))
+        .transpose()?;
+    let codes = match (area, region) {
+        (Some(area), Some(region)) if region.area != area => {
+            return Err(ValidationError::new("region", "is not in that area").into())
+        }
+        (_, Some(region)) => Some(vec![region.code.clone()]),
+        (Some(area), None) => Some(
+            regions
+                .all()
+                .iter()
+                .filter(|r| r.area == area)
+                .map(|r| r.code.clone())
+                .collect(),
+        ),
+        (None, None) => None,
+    };
+    let organisation = match given(&q.organisation) {
+        None => None,
+        Some(raw) => {
+            let named = uuid::Uuid::parse_str(raw).map_err(|_| {
+                ValidationError::new("organisation", "must be an organisation's id")
+            })?;
+            match crate::flows::organisations::get(state, named).await {
+                Ok(org) => Some(org.id),
+                Err(ApiError::NotFound(_)) => {
+                    return Err(ValidationError::new(
+                        "organisation",
+                        "names no organisation (GET /v1/organisations)",
+                    )
+                    .into())
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    Ok(Scope {
+        regions: codes,
+        organisation,
+    })
 }
 
 pub fn window_schema() -> utoipa::openapi::schema::Object {
@@ -79,10 +147,13 @@ pub fn window_schema() -> utoipa::openapi::schema::Object {
 #[utoipa::path(get, path = "/v1/ops/summary", tag = "operators", params(SummaryQuery),
     description = "Funnel, match rate, time to match and to connect, call outcomes, no-shows, \
                    utilization, fairness (Gini), holds and collisions over the window, overall \
-                   and by priority group and region, computed from the event log. Served again for up to \
+                   and by priority group, region and organisation, computed from the event log. \
+                   `area`, `region` and `organisation` narrow every figure to a place: seekers of \
+                   those regions and experts of those regions and of that organisation. Served again for up to \
                    2 s (1h), 5 s (24h) or 15 s (7d), unless the request says `Cache-Control: \
                    no-cache`; `until` says as of when. Also accepts the dashboard session cookie.",
-    responses((status = 200, body = Summary)),
+    responses((status = 200, body = Summary),
+              (status = 422, body = ErrorBody, description = "`invalid_input`: `area`, `region` or `organisation` names nothing (or the region is not in the area); `field` says which")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn summary(
     _auth: OperatorSession,
@@ -90,7 +161,8 @@ pub async fn summary(
     state: web::Data<AppState>,
     q: web::Query<SummaryQuery>,
 ) -> ApiResult<HttpResponse> {
-    summary_of(&req, &state, q.window.as_deref(), Scope::default()).await
+    let scope = place(&state, &q).await?;
+    summary_of(&req, &state, q.window.as_deref(), scope).await
 }
 
 /// The summary of `scope` over the window `raw` names (24h when none; 400

@@ -21,7 +21,8 @@ use uuid::Uuid;
 
 pub use crate::figures::*;
 
-/// At most this many regions are broken out (the largest first).
+/// At most this many regions, and as many organisations, are broken out
+/// (the largest first).
 const MAX_REGIONS: usize = 50;
 /// Points on the Lorenz curve, at most.
 const LORENZ_POINTS: usize = 101;
@@ -112,6 +113,7 @@ enum Slice {
     All,
     Group(String),
     Region(String),
+    Organisation(String),
 }
 
 fn slice(by: &str, key: Option<&str>) -> Option<Slice> {
@@ -119,6 +121,7 @@ fn slice(by: &str, key: Option<&str>) -> Option<Slice> {
         ("all", _) => Some(Slice::All),
         ("priority_group", Some(k)) => Some(Slice::Group(k.to_string())),
         ("region", Some(k)) => Some(Slice::Region(k.to_string())),
+        ("organisation", Some(k)) => Some(Slice::Organisation(k.to_string())),
         // A NULL group or region in a breakdown: nothing to file it under.
         _ => None,
     }
@@ -169,16 +172,19 @@ pub async fn compute(
     let since = now - window.duration();
     let ahead = now + window.duration();
     let bucket = window.bucket_seconds();
-    let (funnel, holds, counts, connect, loads, capacity, sources) = tokio::try_join!(
-        events::funnel(pool, since, now, bucket, scope),
-        events::holds(pool, since, now, scope),
-        events::counts(pool, since, now, bucket, scope),
-        events::connect_times(pool, since, now, scope),
-        events::expert_loads(pool, since, now, scope),
-        events::capacity(pool, since, now, ahead, scope),
-        events::priority_sources(pool, since, now, scope),
-    )
-    .map_err(crate::error::ApiError::from)?;
+    let (funnel, holds, mut counts, by_organisation, connect, loads, capacity, sources) =
+        tokio::try_join!(
+            events::funnel(pool, since, now, bucket, scope),
+            events::holds(pool, since, now, scope),
+            events::counts(pool, since, now, bucket, scope),
+            events::counts_by_organisation(pool, since, now, scope),
+            events::connect_times(pool, since, now, scope),
+            events::expert_loads(pool, since, now, scope),
+            events::capacity(pool, since, now, ahead, scope),
+            events::priority_sources(pool, since, now, scope),
+        )
+        .map_err(crate::error::ApiError::from)?;
+    counts.extend(by_organisation);
     let rows = Rows {
         funnel,
         holds,
@@ -188,6 +194,18 @@ pub async fn compute(
         capacity,
     };
     let mut summary = shape(window, since, now, &rows);
+    let ids: Vec<Uuid> = summary
+        .by_organisation
+        .iter()
+        .map(|o| o.organisation_id)
+        .collect();
+    let names: HashMap<Uuid, String> = anxin_store::organisations::names(pool, &ids)
+        .await?
+        .into_iter()
+        .collect();
+    for o in &mut summary.by_organisation {
+        o.name = names.get(&o.organisation_id).cloned().unwrap_or_default();
+    }
     for group in PriorityGroup::ALL {
         summary
             .priority_sources
@@ -302,6 +320,7 @@ pub fn shape(window: Window, since: DateTime<Utc>, until: DateTime<Utc>, rows: &
     let mut overall = Figures::default();
     let mut by_priority_group = BTreeMap::new();
     let mut regions = Vec::new();
+    let mut organisations = Vec::new();
     for (s, f) in figures {
         match s {
             Slice::All => overall = f,
@@ -309,8 +328,18 @@ pub fn shape(window: Window, since: DateTime<Utc>, until: DateTime<Utc>, rows: &
                 by_priority_group.insert(g, f);
             }
             Slice::Region(r) => regions.push((r, f)),
+            Slice::Organisation(o) => organisations.push((o, f)),
         }
     }
+    // The busiest organisations first: bookings, then experts.
+    organisations.sort_by_key(|(o, f)| {
+        (
+            std::cmp::Reverse(f.bookings.confirmed),
+            std::cmp::Reverse(f.fairness.experts),
+            o.clone(),
+        )
+    });
+    organisations.truncate(MAX_REGIONS);
     // The busiest regions first: seekers seen, then experts.
     regions.sort_by_key(|(r, f)| {
         (
@@ -328,6 +357,16 @@ pub fn shape(window: Window, since: DateTime<Utc>, until: DateTime<Utc>, rows: &
         overall,
         by_priority_group,
         by_region: regions.into_iter().collect(),
+        by_organisation: organisations
+            .into_iter()
+            .filter_map(|(id, figures)| {
+                Some(OrganisationFigures {
+                    organisation_id: id.parse().ok()?,
+                    name: String::new(),
+                    figures,
+                })
+            })
+            .collect(),
         series: series(window, since, until, rows),
         booking_distribution,
         priority_sources: BTreeMap::new(),
@@ -337,13 +376,16 @@ pub fn shape(window: Window, since: DateTime<Utc>, until: DateTime<Utc>, rows: &
 
 /// Exposure and booking spread per slice; returns the overall distribution.
 fn fairness(figures: &mut BTreeMap<Slice, Figures>, loads: &[ExpertLoadRow]) -> Distribution {
-    // expert → (region, exposures, bookings, per-group (exposures, bookings))
-    type Load = (String, i64, i64, HashMap<String, (i64, i64)>);
+    // expert → (the slices of their place, exposures, bookings, per-group
+    // (exposures, bookings))
+    type Load = (Vec<Slice>, i64, i64, HashMap<String, (i64, i64)>);
     let mut experts: HashMap<Uuid, Load> = HashMap::new();
     for r in loads {
-        let e = experts
-            .entry(r.expert_id)
-            .or_insert_with(|| (r.region.clone(), 0, 0, HashMap::new()));
+        let e = experts.entry(r.expert_id).or_insert_with(|| {
+            let mut at = vec![Slice::All, Slice::Region(r.region.clone())];
+            at.extend(r.organisation.clone().map(Slice::Organisation));
+            (at, 0, 0, HashMap::new())
+        });
         e.1 += r.exposures;
         e.2 += r.bookings;
         if let Some(g) = &r.priority_group {
@@ -357,9 +399,9 @@ fn fairness(figures: &mut BTreeMap<Slice, Figures>, loads: &[ExpertLoadRow]) -> 
         .iter()
         .map(|g| g.as_str().to_string())
         .collect();
-    for (region, exposures, bookings, per_group) in experts.values() {
-        for s in [Slice::All, Slice::Region(region.clone())] {
-            let v = slices.entry(s).or_default();
+    for (at, exposures, bookings, per_group) in experts.values() {
+        for s in at {
+            let v = slices.entry(s.clone()).or_default();
             v.0.push(*exposures);
             v.1.push(*bookings);
         }
@@ -391,7 +433,7 @@ fn fairness(figures: &mut BTreeMap<Slice, Figures>, loads: &[ExpertLoadRow]) -> 
 
 fn utilization(figures: &mut BTreeMap<Slice, Figures>, capacity: &[CapacityRow]) {
     let mut all = Utilization::default();
-    let mut by_region: BTreeMap<String, Utilization> = BTreeMap::new();
+    let mut by_place: BTreeMap<Slice, Utilization> = BTreeMap::new();
     let mut by_group: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for r in capacity {
         let pick = |u: &mut Utilization| {
@@ -402,7 +444,10 @@ fn utilization(figures: &mut BTreeMap<Slice, Figures>, capacity: &[CapacityRow])
             }
         };
         pick(&mut all);
-        pick(by_region.entry(r.region.clone()).or_default());
+        pick(by_place.entry(Slice::Region(r.region.clone())).or_default());
+        if let Some(o) = &r.organisation {
+            pick(by_place.entry(Slice::Organisation(o.clone())).or_default());
+        }
         if let Some(g) = &r.booked_by {
             let e = by_group.entry(g.clone()).or_default();
             if r.past {
@@ -430,8 +475,8 @@ fn utilization(figures: &mut BTreeMap<Slice, Figures>, capacity: &[CapacityRow])
         u.ahead.booked = ahead;
         figures.entry(Slice::Group(g)).or_default().utilization = finish(u);
     }
-    for (r, u) in by_region {
-        figures.entry(Slice::Region(r)).or_default().utilization = finish(u);
+    for (s, u) in by_place {
+        figures.entry(s).or_default().utilization = finish(u);
     }
     figures.entry(Slice::All).or_default().utilization = finish(all);
 }
@@ -513,6 +558,10 @@ mod tests {
         time!("funnel", events::funnel(&pool, since, now, 3600, &all));
         time!("holds", events::holds(&pool, since, now, &all));
         time!("counts", events::counts(&pool, since, now, 3600, &all));
+        time!(
+            "counts by organisation",
+            events::counts_by_organisation(&pool, since, now, &all)
+        );
         time!("connect", events::connect_times(&pool, since, now, &all));
         time!("loads", events::expert_loads(&pool, since, now, &all));
         time!(
