@@ -34,6 +34,9 @@
     "Approve this volunteer? They will be shown to seekers.": "确定批准这位志愿者吗？批准后求助者就能看到并预约。",
     "Swipe the table sideways for more; the buttons stay at its right edge.": "表格可以左右滑动查看更多；操作按钮固定在右侧。",
     "Webhooks to the host app": "发往宿主应用的通知",
+    "Debriefs overdue": "逾期的复盘",
+    "still to hold": "待进行",
+    "Training missing: ": "培训未完成：",
     "pending": "待发送",
     "failed": "失败",
     "oldest": "最早",
@@ -564,6 +567,9 @@
       const who = el("details", { class: "bio" });
       who.appendChild(el("summary", {}, e.display_name));
       who.appendChild(el("p", {}, e.bio || "–"));
+      if (e.training_missing.length) {
+        who.appendChild(el("p", { class: "missing" }, say("Training missing: ") + e.training_missing.join(", ")));
+      }
       const nameCell = el("td");
       nameCell.appendChild(who);
       tr.appendChild(nameCell);
@@ -905,6 +911,9 @@
       for (const k of ["paid", "refunded", "abandoned"]) {
         document.getElementById("payments-" + k).textContent = String(b.payments[k]);
       }
+      document.getElementById("debriefs-overdue").textContent = String(b.debriefs.overdue);
+      document.getElementById("debriefs-open").textContent = String(b.debriefs.open);
+      document.getElementById("debrief-card").classList.toggle("warn", b.debriefs.overdue > 0);
       const hooks = b.webhooks;
       document.getElementById("webhook-card").hidden = !hooks.enabled;
       document.getElementById("webhook-card").classList.toggle("alarm", hooks.failed > 0);

@@ -9,6 +9,7 @@
   const T = {
     zh: {
       approve: "批准", decline: "拒绝", suspend: "暂停", link: "发送登录链接", applied: "申请于",
+      training_missing: "培训未完成：",
       approve_confirm: (n) => `确定批准 ${n} 吗？批准后求助者就能看到并预约。`,
       decline_confirm: (n) => `确定拒绝 ${n} 的申请吗？`,
       suspend_confirm: (n) => `确定暂停 ${n} 吗？他们即将到来的通话会转给其他有空的专家，或取消并退款。`,
@@ -23,12 +24,13 @@
       errors: {
         not_found: "没有找到这位志愿者，可能不属于你的机构。", forbidden: "这一步你没有权限操作。",
         invalid_input: "有一项填写得不对，请检查名称、电话（只用数字、空格、+ 或 -）和服务时间。",
-        expert_suspended: "这位志愿者已暂停，请先重新批准。", rate_limited: "操作有点太快了，请稍等几秒再试。",
+        expert_suspended: "这位志愿者已暂停，请先重新批准。", training_incomplete: "这位志愿者的必修培训还没有完成，完成后才能批准。", rate_limited: "操作有点太快了，请稍等几秒再试。",
         other: "出了点问题，没有完成。请稍后再试。", offline: "网络不通，请稍后再试。",
       },
     },
     en: {
       approve: "Approve", decline: "Decline", suspend: "Suspend", link: "Send a sign-in link", applied: "applied",
+      training_missing: "Training not done: ",
       approve_confirm: (n) => `Approve ${n}? Seekers will then see them and can book.`,
       decline_confirm: (n) => `Decline ${n}'s application?`,
       suspend_confirm: (n) => `Suspend ${n}? Their upcoming calls are handed to another free expert, or cancelled and refunded.`,
@@ -43,7 +45,7 @@
       errors: {
         not_found: "We couldn't find that volunteer; they may not be in your organisation.", forbidden: "You can't do that from here.",
         invalid_input: "Something in the form is not right: check the name, the phone (digits, spaces, + or - only) and the hours.",
-        expert_suspended: "This volunteer is suspended; approve them again first.", rate_limited: "That was a little fast; please wait a few seconds.",
+        expert_suspended: "This volunteer is suspended; approve them again first.", training_incomplete: "This volunteer's required training is not done yet; approve them once it is.", rate_limited: "That was a little fast; please wait a few seconds.",
         other: "Something went wrong and nothing was done. Please try again shortly.", offline: "No connection; please try again shortly.",
       },
     },
@@ -101,6 +103,9 @@
       el("div", { class: "when" }, m.display_name),
       el("div", { class: "meta" }, t("status")[m.status] + " · " + t("applied") + " " + dateFmt.format(new Date(m.applied_at))));
     if (m.bio) li.append(el("div", { class: "seeker-note" }, m.bio));
+    if (m.training_missing && m.training_missing.length) {
+      li.append(el("div", { class: "meta missing" }, t("training_missing") + m.training_missing.join(lang === "en" ? ", " : "、")));
+    }
     li.append(el("div", { class: "actions" }, ...buttons));
     return li;
   }
@@ -142,6 +147,13 @@
     $("outcomes").replaceChildren(...outcomes.map(([k, n]) =>
       el("li", { "data-outcome": k }, el("div", { class: "meta" }, (t("outcomes")[k] || k) + " · " + n))));
     $("outcomes-empty").hidden = outcomes.length > 0;
+    // Debriefs the organisation's supervisors owe its volunteers.
+    const debriefs = await api("GET", "/v1/supervision/debriefs?status=open");
+    if (!debriefs) return;
+    const overdue = debriefs.filter((d) => d.overdue).length;
+    figure("debriefs_overdue").textContent = String(overdue);
+    figure("debriefs_open").textContent = String(debriefs.length);
+    $("debrief-card").classList.toggle("warn", overdue > 0);
   }
 
   function label(list, code) {

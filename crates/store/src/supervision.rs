@@ -353,18 +353,39 @@ pub async fn close_debrief(
     Ok(())
 }
 
-/// Open debriefs past their due time, of an organisation's experts or all.
+/// Open debriefs and, of those, the ones past due: of an organisation's
+/// experts, or all.
 #[tracing::instrument(skip(pool))]
-pub async fn overdue(pool: &PgPool, organisation: Option<Uuid>) -> Result<i64> {
+pub async fn open_counts(pool: &PgPool, organisation: Option<Uuid>) -> Result<(i64, i64)> {
     let r = sqlx::query(
-        "SELECT count(*) AS n FROM debriefs d JOIN experts e ON e.id = d.expert_id
-          WHERE d.status = 'open' AND d.due_at < now()
-            AND ($1::uuid IS NULL OR e.organisation_id = $1)",
+        "SELECT count(*) AS open, count(*) FILTER (WHERE d.due_at < now()) AS overdue
+           FROM debriefs d JOIN experts e ON e.id = d.expert_id
+          WHERE d.status = 'open' AND ($1::uuid IS NULL OR e.organisation_id = $1)",
     )
     .bind(organisation)
     .fetch_one(pool)
     .await?;
-    Ok(r.try_get("n")?)
+    Ok((r.try_get("open")?, r.try_get("overdue")?))
+}
+
+/// The required modules each of these experts has not completed, by title.
+#[tracing::instrument(skip_all)]
+pub async fn missing_for(
+    pool: &PgPool,
+    experts: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Vec<String>>> {
+    let rows: Vec<(Uuid, Vec<String>)> = sqlx::query_as(
+        "SELECT e.id, array_agg(m.title ORDER BY m.created_at, m.id)
+           FROM experts e CROSS JOIN training_modules m
+          WHERE e.id = ANY($1) AND m.required AND NOT EXISTS (
+                SELECT 1 FROM training_completions c
+                 WHERE c.module_id = m.id AND c.expert_id = e.id)
+          GROUP BY e.id",
+    )
+    .bind(experts)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// One supervised expert as their supervisor sees them: no seeker, ever.

@@ -101,6 +101,17 @@ async fn approval_waits_for_the_required_training_and_only_some_of_it_is_self_at
         "{message}"
     );
     assert_eq!(status_of(&app, applicant).await, "applied");
+    // The dashboard says what is missing beside the applicant.
+    let board: Value = app
+        .get(&operator(), "/v1/ops/board")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        board["pending_experts"][0]["training_missing"],
+        json!(["操作指引一：接听前的准备", "操作指引二：危机干预"])
+    );
 
     // The applicant attests the self-attest one, not the other.
     let own = token(Role::Expert, &applicant.to_string());
@@ -301,6 +312,28 @@ async fn an_emergency_referral_opens_a_debrief_for_the_experts_supervisor_alone(
         .await
         .unwrap();
     assert_eq!(debriefs(&app, &s, "?status=open").await[0]["overdue"], true);
+    // Counted on /ops, and on the organisation's page (its own only).
+    let board: Value = app
+        .get(&operator(), "/v1/ops/board")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(board["debriefs"], json!({"open": 1, "overdue": 1}));
+    for (org_id, seen) in [(&org, 1), (&other_org, 0)] {
+        let name = format!("admin of {org_id}");
+        let r = app
+            .post(
+                &operator(),
+                &format!("/v1/organisations/{org_id}/admins"),
+                &json!({ "name": name }),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let admin = token(Role::OrgAdmin, &name);
+        let open = debriefs(&app, &admin, "?status=open").await;
+        assert_eq!(open.len(), seen, "{open:?}");
+    }
     let r = app
         .post(
             &s,

@@ -350,7 +350,8 @@ pub async fn supervised(state: &AppState, supervisor: ExpertId) -> ApiResult<Vec
     Ok(store::supervised(&state.pool, supervisor).await?)
 }
 
-/// Open debriefs past due, of an organisation's experts or all.
-pub async fn overdue(state: &AppState, organisation: Option<Uuid>) -> ApiResult<i64> {
-    Ok(store::overdue(&state.pool, organisation).await?)
+/// Open debriefs and how many of them are past due, of an organisation's
+/// experts or all.
+pub async fn open_counts(state: &AppState, organisation: Option<Uuid>) -> ApiResult<(i64, i64)> {
+    Ok(store::open_counts(&state.pool, organisation).await?)
 }

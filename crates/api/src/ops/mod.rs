@@ -218,6 +218,15 @@ pub struct Board {
     /// Organisations' applications awaiting vetting, oldest first (at most
     /// 200), with the contact an operator calls.
     pub pending_organisations: Vec<PendingOrganisationView>,
+    /// Debriefs supervisors owe volunteers after hard sessions.
+    pub debriefs: DebriefCounts,
+}
+
+#[derive(Serialize, Default, utoipa::ToSchema)]
+pub struct DebriefCounts {
+    pub open: i64,
+    /// Open past their due time.
+    pub overdue: i64,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -273,6 +282,9 @@ pub struct PendingExpertView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bio: Option<String>,
     pub applied_at: DateTime<Utc>,
+    /// Required training modules not yet done, by title: approval waits
+    /// for them.
+    pub training_missing: Vec<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -315,6 +327,13 @@ pub async fn board(
         anxin_store::referrals::open_counts(&state.pool),
         anxin_store::payments::counts_since(&state.pool, now - Duration::hours(24)),
         anxin_store::webhooks::health(&state.pool),
+    )?;
+    let ids: Vec<uuid::Uuid> = pending.iter().map(|e| e.id).collect();
+    let (mut missing, (open, overdue)) = tokio::try_join!(
+        async {
+            Ok::<_, ApiError>(anxin_store::supervision::missing_for(&state.pool, &ids).await?)
+        },
+        crate::flows::supervision::open_counts(&state, None),
     )?;
     let pending_organisations = crate::flows::organisations::applied(&state)
         .await?
@@ -378,6 +397,7 @@ pub async fn board(
                     specialties: e.specialties,
                     bio: e.bio,
                     applied_at: e.created_at,
+                    training_missing: missing.remove(&e.id).unwrap_or_default(),
                 })
                 .collect(),
             upcoming_calls: calls
@@ -400,6 +420,7 @@ pub async fn board(
             payments,
             webhooks,
             pending_organisations,
+            debriefs: DebriefCounts { open, overdue },
         }))
 }
 

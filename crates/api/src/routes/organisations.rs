@@ -530,6 +530,8 @@ pub struct MemberView {
     pub supervisor: bool,
     /// Every required training module done (approval waits for it).
     pub training_complete: bool,
+    /// The required modules not yet done, by title.
+    pub training_missing: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bio: Option<String>,
     pub applied_at: DateTime<Utc>,
@@ -548,6 +550,8 @@ pub async fn experts(
 ) -> ApiResult<HttpResponse> {
     let org = flows::organisations::may_read(&state, &auth.principal, path_id("id", &id)?).await?;
     let members = flows::organisations::members(&state, org.id).await?;
+    let ids: Vec<Uuid> = members.iter().map(|m| m.id).collect();
+    let mut missing = anxin_store::supervision::missing_for(&state.pool, &ids).await?;
     let view: Vec<MemberView> = members
         .into_iter()
         .filter_map(|m| {
@@ -558,6 +562,7 @@ pub async fn experts(
                 region: m.region,
                 supervisor: m.supervisor,
                 training_complete: m.training_complete,
+                training_missing: missing.remove(&m.id).unwrap_or_default(),
                 bio: m.bio,
                 applied_at: m.created_at,
             })
