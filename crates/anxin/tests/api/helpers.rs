@@ -196,6 +196,13 @@ impl TestApp {
     }
 
     /// The `/metrics` page, as a scraper reads it (no token).
+    /// A GET that must answer 200, as JSON.
+    pub async fn get_json(&self, token: &str, path: &str) -> Value {
+        let r = self.get(token, path).await;
+        assert_eq!(r.status(), StatusCode::OK, "GET {path}");
+        r.json().await.unwrap()
+    }
+
     pub async fn metrics(&self) -> String {
         self.client
             .get(self.url("/metrics"))

@@ -73,13 +73,8 @@ async fn approval_waits_for_the_required_training_and_only_some_of_it_is_self_at
         )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let listed: Vec<Value> = app
-        .get(&new_seeker(), "/v1/training/modules")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listed.len(), 3);
+    let listed = app.get_json(&new_seeker(), "/v1/training/modules").await;
+    assert_eq!(listed.as_array().unwrap().len(), 3);
 
     // An applicant is not approved before the required modules are done.
     let applicant = volunteer(&app, "王老师", None).await;
@@ -102,12 +97,7 @@ async fn approval_waits_for_the_required_training_and_only_some_of_it_is_self_at
     );
     assert_eq!(status_of(&app, applicant).await, "applied");
     // The dashboard says what is missing beside the applicant.
-    let board: Value = app
-        .get(&operator(), "/v1/ops/board")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let board = app.get_json(&operator(), "/v1/ops/board").await;
     assert_eq!(
         board["pending_experts"][0]["training_missing"],
         json!(["操作指引一：接听前的准备", "操作指引二：危机干预"])
@@ -313,12 +303,7 @@ async fn an_emergency_referral_opens_a_debrief_for_the_experts_supervisor_alone(
         .unwrap();
     assert_eq!(debriefs(&app, &s, "?status=open").await[0]["overdue"], true);
     // Counted on /ops, and on the organisation's page (its own only).
-    let board: Value = app
-        .get(&operator(), "/v1/ops/board")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let board = app.get_json(&operator(), "/v1/ops/board").await;
     assert_eq!(board["debriefs"], json!({"open": 1, "overdue": 1}));
     for (org_id, seen) in [(&org, 1), (&other_org, 0)] {
         let name = format!("admin of {org_id}");
@@ -590,12 +575,7 @@ async fn after_an_emergency_referral_the_rest_of_the_day_is_closed_until_the_vol
     // tomorrow is as it was.
     let open = listed(&app, expert).await;
     assert!(!open.contains(&later) && open.contains(&tomorrow));
-    let slate: Value = app
-        .get(&new_seeker(), "/v1/slate")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let slate = app.get_json(&new_seeker(), "/v1/slate").await;
     assert!(!slate.to_string().contains(&later.to_string()), "{slate}");
     assert_error(
         app.hold(&new_seeker(), later).await,
@@ -604,12 +584,9 @@ async fn after_an_emergency_referral_the_rest_of_the_day_is_closed_until_the_vol
     )
     .await;
     // The volunteer sees the closed day among their dates, and reopens it.
-    let mut saved: Value = app
-        .get(&own, &format!("/v1/experts/{expert}/availability"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let mut saved = app
+        .get_json(&own, &format!("/v1/experts/{expert}/availability"))
+        .await;
     let overrides = saved["overrides"].as_array().unwrap();
     assert_eq!(overrides.len(), 1);
     assert_eq!(overrides[0]["closed"], true);
