@@ -231,6 +231,23 @@ async fn an_emergency_referral_opens_a_debrief_for_the_experts_supervisor_alone(
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(audited(&app, "expert.supervisor").await.len(), 1);
+    // The supervisor confirms a module the volunteer may not attest; a
+    // supervisor of another organisation can't.
+    let practice = module(&app, "危机干预演练", false).await;
+    let mark = |who: Uuid| {
+        let (app, practice) = (&app, &practice);
+        async move {
+            app.post(
+                &token(Role::Expert, &who.to_string()),
+                &format!("/v1/experts/{expert}/training/{practice}"),
+                &json!({}),
+            )
+            .await
+        }
+    };
+    assert_error(mark(stranger).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_error(mark(expert).await, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_eq!(mark(supervisor).await.status(), StatusCode::OK);
 
     // The session ends in an emergency referral.
     let own = token(Role::Expert, &expert.to_string());
@@ -360,14 +377,16 @@ async fn an_emergency_referral_opens_a_debrief_for_the_experts_supervisor_alone(
     // The note is sealed: not in any table as written, not in any answer,
     // not in the logs.
     assert!(!app.postgres_dump().await.contains("debrief-note-canary"));
+    // Nor the seeker's number, in any answer about supervision.
     for who in [&s, &own, &operator()] {
-        let text = app
-            .get(who, "/v1/supervision/debriefs")
-            .await
-            .text()
-            .await
-            .unwrap();
-        assert!(!text.contains("debrief-note-canary"), "{text}");
+        for path in [
+            "/v1/supervision/debriefs".to_string(),
+            format!("/v1/experts/{expert}/training"),
+        ] {
+            let text = app.get(who, &path).await.text().await.unwrap();
+            assert!(!text.contains("debrief-note-canary"), "{text}");
+            assert!(!text.contains("13712345678"), "{text}");
+        }
     }
     let booking_view = app
         .get(&operator(), &format!("/v1/bookings/{booking}"))
