@@ -1541,6 +1541,81 @@ async fn an_area_operator_sees_and_acts_within_the_regions_of_its_area_only() {
         "Hubei's applicant, for the national operators"
     );
     assert!(board["area"].is_null());
+
+    // Every operation an operator may call has been weighed for an area's
+    // reach above: a new one fails here until it is.
+    let weighed = [
+        "GET /v1/ops/summary",
+        "GET /v1/ops/board",
+        "GET /ops",
+        "POST /ops/experts/{id}/approve",
+        "POST /ops/experts/{id}/suspend",
+        "POST /ops/experts/decline",
+        "GET /v1/payments/{id}",
+        "POST /v1/experts/{id}/sign-in-links",
+        "POST /v1/bookings/{id}/outcome",
+        "GET /v1/ops/referrals",
+        "POST /v1/ops/referrals/{id}/resolve",
+        "POST /v1/ops/referrals/{id}/callback",
+        "GET /v1/bookings/{id}",
+        "POST /v1/bookings/{id}/cancel",
+        "POST /v1/experts",
+        "POST /v1/experts/{id}/approve",
+        "POST /v1/experts/{id}/suspend",
+        "GET /v1/experts/{id}/availability",
+        "PUT /v1/experts/{id}/availability",
+        "PUT /v1/regions/{code}",
+        "POST /v1/resources",
+        "PUT /v1/resources/{id}",
+        "DELETE /v1/resources/{id}",
+        "POST /v1/organisations/{id}/approve",
+        "POST /v1/organisations/{id}/reject",
+        "POST /v1/organisations/{id}/suspend",
+        "POST /v1/organisations/{id}/admins",
+        "GET /v1/organisations/{id}/experts",
+        "GET /v1/organisations/{id}/summary",
+        // Anyone's with a token, not a place's: the slots, the directory, an
+        // application, the end of one's own session.
+        "GET /v1/experts/{id}/slots",
+        "GET /v1/resources",
+        "POST /v1/expert-applications",
+        "POST /v1/sessions/end",
+    ];
+    let doc = crate::openapi::document(&app).await;
+    let mut unweighed = Vec::new();
+    for op in crate::openapi::operations(&doc) {
+        if !op.needs_credential() || weighed.contains(&op.name().as_str()) {
+            continue;
+        }
+        let path = op
+            .path
+            .split('/')
+            .map(|part| {
+                if part.starts_with('{') {
+                    Uuid::new_v4().to_string()
+                } else {
+                    part.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let method = reqwest::Method::from_bytes(op.method.to_uppercase().as_bytes()).unwrap();
+        let r = app
+            .client
+            .request(method, app.url(&path))
+            .bearer_auth(&north)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        if r.status() != S::FORBIDDEN {
+            unweighed.push(format!("{} -> {}", op.name(), r.status()));
+        }
+    }
+    assert!(
+        unweighed.is_empty(),
+        "operations an operator reaches, not yet weighed for an area: {unweighed:?}"
+    );
 }
 
 fn place_input(region: &str) -> Value {
