@@ -602,10 +602,30 @@ async fn an_organisations_administrator_vets_their_own_volunteers_and_nothing_el
         "DELETE /v1/resources/{id}",
         "POST /v1/sessions/end",
     ];
-    let doc = crate::openapi::document(&app).await;
-    let mut allowed = Vec::new();
+    let allowed: Vec<String> = every_other_operation(&app, &admin, &theirs_to_use)
+        .await
+        .into_iter()
+        .filter(|(_, status)| status.is_success() || status.is_server_error())
+        .map(|(name, status)| format!("{name} -> {status}"))
+        .collect();
+    assert!(
+        allowed.is_empty(),
+        "an organisation's administrator reached: {allowed:?}"
+    );
+}
+
+/// Calls every operation of the served document that needs a credential,
+/// but those `except`, as `who` (fresh ids in the path, an empty JSON
+/// body); what each answered.
+async fn every_other_operation(
+    app: &TestApp,
+    who: &str,
+    except: &[&str],
+) -> Vec<(String, StatusCode)> {
+    let doc = crate::openapi::document(app).await;
+    let mut answers = Vec::new();
     for op in crate::openapi::operations(&doc) {
-        if !op.needs_credential() || theirs_to_use.contains(&op.name().as_str()) {
+        if !op.needs_credential() || except.contains(&op.name().as_str()) {
             continue;
         }
         let path = op
@@ -624,19 +644,14 @@ async fn an_organisations_administrator_vets_their_own_volunteers_and_nothing_el
         let r = app
             .client
             .request(method, app.url(&path))
-            .bearer_auth(&admin)
+            .bearer_auth(who)
             .json(&json!({}))
             .send()
             .await
             .unwrap();
-        if r.status().is_success() || r.status().is_server_error() {
-            allowed.push(format!("{} -> {}", op.name(), r.status()));
-        }
+        answers.push((op.name(), r.status()));
     }
-    assert!(
-        allowed.is_empty(),
-        "an organisation's administrator reached: {allowed:?}"
-    );
+    answers
 }
 
 /// The administrator's page in a browser: the organisation's figures and
@@ -1581,37 +1596,12 @@ async fn an_area_operator_sees_and_acts_within_the_regions_of_its_area_only() {
         "POST /v1/expert-applications",
         "POST /v1/sessions/end",
     ];
-    let doc = crate::openapi::document(&app).await;
-    let mut unweighed = Vec::new();
-    for op in crate::openapi::operations(&doc) {
-        if !op.needs_credential() || weighed.contains(&op.name().as_str()) {
-            continue;
-        }
-        let path = op
-            .path
-            .split('/')
-            .map(|part| {
-                if part.starts_with('{') {
-                    Uuid::new_v4().to_string()
-                } else {
-                    part.to_string()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("/");
-        let method = reqwest::Method::from_bytes(op.method.to_uppercase().as_bytes()).unwrap();
-        let r = app
-            .client
-            .request(method, app.url(&path))
-            .bearer_auth(&north)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-        if r.status() != S::FORBIDDEN {
-            unweighed.push(format!("{} -> {}", op.name(), r.status()));
-        }
-    }
+    let unweighed: Vec<String> = every_other_operation(&app, &north, &weighed)
+        .await
+        .into_iter()
+        .filter(|(_, status)| *status != S::FORBIDDEN)
+        .map(|(name, status)| format!("{name} -> {status}"))
+        .collect();
     assert!(
         unweighed.is_empty(),
         "operations an operator reaches, not yet weighed for an area: {unweighed:?}"
