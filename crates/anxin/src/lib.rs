@@ -10,6 +10,19 @@ pub mod worker;
 pub use config::Settings;
 pub use startup::Application;
 
+/// Parses an operator's `--area`: an area's name, or `national`.
+pub fn parse_area(raw: &str) -> Result<anxin_store::sign_in::OperatorArea, String> {
+    use anxin_store::sign_in::OperatorArea;
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "national" => Ok(OperatorArea::National),
+        area => anxin_domain::region::Area::parse(area)
+            .map(OperatorArea::Area)
+            .ok_or_else(|| {
+                format!("{raw:?}: an area is north, east, central, south or west (or national)")
+            }),
+    }
+}
+
 /// Parses `30s`, `15m`, `1h`, `7d` (or bare seconds).
 pub fn parse_ttl(raw: &str) -> Result<std::time::Duration, String> {
     let raw = raw.trim();
@@ -28,4 +41,20 @@ pub fn parse_ttl(raw: &str) -> Result<std::time::Duration, String> {
         return Err(format!("{raw:?}: must be between 1s and 366d"));
     }
     Ok(std::time::Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anxin_store::sign_in::OperatorArea;
+
+    #[test]
+    fn an_operators_area_is_one_of_five_or_national() {
+        assert_eq!(
+            parse_area("Central"),
+            Ok(OperatorArea::Area(anxin_domain::region::Area::Central))
+        );
+        assert_eq!(parse_area("national"), Ok(OperatorArea::National));
+        assert!(parse_area("hubei").unwrap_err().contains("north, east"));
+    }
 }

@@ -2,7 +2,7 @@
 //! a newcomer needs in one process: migrations, demo data, the API with the
 //! dashboard, and the call worker.
 use anxin::config::Settings;
-use anxin::{demo, parse_ttl, startup, telemetry, Application};
+use anxin::{demo, parse_area, parse_ttl, startup, telemetry, Application};
 use anxin_api::auth::{issue_token, Role};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -60,6 +60,11 @@ enum Command {
         /// The expert's id.
         #[arg(long)]
         expert: Option<uuid::Uuid>,
+        /// Scope the operator to one area (north, east, central, south,
+        /// west): they see and act within its regions only; `national`
+        /// lifts the scope. Left as it is when not given.
+        #[arg(long, requires = "operator", value_parser = parse_area)]
+        area: Option<anxin_store::sign_in::OperatorArea>,
     },
     /// Operator accounts: a disabled operator's sessions end at once and
     /// their bearer tokens stop within seconds on every instance (audited).
@@ -141,7 +146,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{}", issue_token(&secrets.jwt_secret, role, &sub, ttl)?);
             Ok(())
         }
-        Command::SignInLink { operator, expert } => {
+        Command::SignInLink {
+            operator,
+            expert,
+            area,
+        } => {
             telemetry::init(&settings.log_format);
             let state = startup::build_state(&settings).await?;
             let by = anxin_store::audit::Actor {
@@ -150,7 +159,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
             };
             let link = match (operator, expert) {
                 (Some(name), _) => {
-                    anxin_api::flows::sign_in::link_for_operator(&state, &by, &name).await?
+                    anxin_api::flows::sign_in::link_for_operator_in(
+                        &state,
+                        &by,
+                        &name,
+                        area.unwrap_or(anxin_store::sign_in::OperatorArea::Keep),
+                    )
+                    .await?
                 }
                 (None, Some(id)) => {
                     let id = anxin_domain::ids::ExpertId(id);

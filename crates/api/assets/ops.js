@@ -656,7 +656,7 @@
       const group = el("fieldset", { class: "area" });
       group.appendChild(el("legend", {}, area));
       for (const g of areas[area] || []) {
-        const box = el("input", { type: "checkbox", "data-region": g.code });
+        const box = el("input", { type: "checkbox", "data-region": g.code, "data-area": g.area });
         box.checked = g.open;
         box.addEventListener("change", async () => {
           box.disabled = true;
@@ -908,6 +908,7 @@
       pending(b);
       referrals(b);
       organisations(b);
+      keepToArea(b.area);
       for (const k of ["paid", "refunded", "abandoned"]) {
         document.getElementById("payments-" + k).textContent = String(b.payments[k]);
       }
@@ -965,6 +966,19 @@
     for (const o of orgs) org.appendChild(el("option", { value: o.id }, o.name));
     for (const f of ["area", "region", "organisation"]) {
       document.getElementById("filter-" + f).addEventListener("change", () => { syncPlace(); refresh(); });
+    }
+  }
+
+  // An area's operator: the area is fixed, and only its regions can be
+  // chosen or switched (the server holds them to it in any case).
+  function keepToArea(area) {
+    const select = document.getElementById("filter-area");
+    if (!area || select.disabled) return;
+    select.value = area;
+    select.disabled = true;
+    syncPlace();
+    for (const box of document.querySelectorAll("#regions input[data-area]")) {
+      if (box.getAttribute("data-area") !== area) box.disabled = true;
     }
   }
 

@@ -696,18 +696,25 @@ pub async fn pending_experts(
     pool: &PgPool,
     offset: i64,
     limit: i64,
+    regions: Option<&[String]>,
 ) -> Result<(Vec<PendingExpert>, i64)> {
     let page = sqlx::query_as(
         "SELECT id, display_name, region, languages, specialties, bio, created_at
-           FROM experts WHERE status = 'applied' ORDER BY created_at, id OFFSET $1 LIMIT $2",
+           FROM experts WHERE status = 'applied' AND ($3::text[] IS NULL OR region = ANY($3))
+          ORDER BY created_at, id OFFSET $1 LIMIT $2",
     )
     .bind(offset)
     .bind(limit)
+    .bind(regions)
     .fetch_all(pool)
     .await?;
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM experts WHERE status = 'applied'")
-        .fetch_one(pool)
-        .await?;
+    let total: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM experts
+          WHERE status = 'applied' AND ($1::text[] IS NULL OR region = ANY($1))",
+    )
+    .bind(regions)
+    .fetch_one(pool)
+    .await?;
     Ok((page, total))
 }
 
@@ -751,6 +758,7 @@ pub async fn upcoming_calls(
     now: DateTime<Utc>,
     until: DateTime<Utc>,
     limit: i64,
+    regions: Option<&[String]>,
 ) -> Result<Vec<UpcomingCall>> {
     Ok(sqlx::query_as(
         "SELECT b.id AS booking_id, b.starts_at, b.ends_at, b.seeker_id, b.priority_group,
@@ -763,6 +771,7 @@ pub async fn upcoming_calls(
             -- $4 is now - RUNNING_FOR: a slot runs no longer than that, so
             -- this bounds the index scan.
             AND b.starts_at > $4 AND b.starts_at < $2
+            AND ($5::text[] IS NULL OR e.region = ANY($5))
           ORDER BY b.starts_at, b.id
           LIMIT $3",
     )
@@ -770,6 +779,7 @@ pub async fn upcoming_calls(
     .bind(until)
     .bind(limit)
     .bind(now - anxin_domain::booking::RUNNING_FOR)
+    .bind(regions)
     .fetch_all(pool)
     .await?)
 }

@@ -306,11 +306,17 @@ pub async fn record_notification(
 pub async fn counts_since(
     pool: &PgPool,
     since: DateTime<Utc>,
+    regions: Option<&[String]>,
 ) -> Result<Vec<(PaymentStatus, i64)>> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT status, count(*) FROM payments WHERE created_at >= $1 GROUP BY status",
+        "SELECT status, count(*) FROM payments p
+          WHERE created_at >= $1
+            AND ($2::text[] IS NULL
+                 OR (SELECT x.region FROM experts x WHERE x.id = p.expert_id) = ANY($2))
+          GROUP BY status",
     )
     .bind(since)
+    .bind(regions)
     .fetch_all(pool)
     .await?;
     rows.into_iter()

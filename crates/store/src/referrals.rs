@@ -157,6 +157,10 @@ pub struct CallbackRow {
     pub outcome: Option<CallOutcome>,
 }
 
+/// Where a referral is: the seeker's region, else (none given) the region
+/// of the session's expert.
+const PLACE: &str = "COALESCE(r.region, (SELECT x.region FROM experts x WHERE x.id = r.expert_id))";
+
 const REFERRAL_SELECT: &str =
     "SELECT id, booking_id, expert_id, seeker_id, urgency, region, status, resolution, centre,
             created_at, resolved_at, callback_id, callback_state, callback_outcome
@@ -197,12 +201,14 @@ pub async fn list(
     pool: &PgPool,
     status: ReferralStatus,
     organisation: Option<Uuid>,
+    regions: Option<&[String]>,
     limit: i64,
 ) -> Result<Vec<ReferralRow>> {
     let rows = sqlx::query(&format!(
         "{REFERRAL_SELECT} WHERE status = $1
             AND ($3::uuid IS NULL
                  OR expert_id IN (SELECT id FROM experts WHERE organisation_id = $3))
+            AND ($4::text[] IS NULL OR {PLACE} = ANY($4))
           ORDER BY CASE urgency WHEN 'emergency' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END,
                    created_at, id
           LIMIT $2"
@@ -210,6 +216,7 @@ pub async fn list(
     .bind(status.as_str())
     .bind(limit)
     .bind(organisation)
+    .bind(regions)
     .fetch_all(pool)
     .await?;
     rows.iter().map(referral).collect()
@@ -222,6 +229,18 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<ReferralRow> {
         .fetch_one(pool)
         .await?;
     referral(&row)
+}
+
+/// Where a referral is (see `PLACE`).
+#[tracing::instrument(skip(pool))]
+pub async fn place_of(pool: &PgPool, id: Uuid) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar::<_, Option<String>>(&format!(
+        "SELECT {PLACE} FROM referrals r WHERE r.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .flatten())
 }
 
 /// The referral's sealed copy of the seeker's number (none once erased).
@@ -262,10 +281,13 @@ pub async fn resolve(
 
 /// Open referrals by urgency, for the dashboard's summary.
 #[tracing::instrument(skip(pool))]
-pub async fn open_counts(pool: &PgPool) -> Result<Vec<(Urgency, i64)>> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT urgency, count(*) FROM referrals WHERE status = 'open' GROUP BY urgency",
-    )
+pub async fn open_counts(pool: &PgPool, regions: Option<&[String]>) -> Result<Vec<(Urgency, i64)>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
+        "SELECT urgency, count(*) FROM referrals r
+          WHERE status = 'open' AND ($1::text[] IS NULL OR {PLACE} = ANY($1))
+          GROUP BY urgency"
+    ))
+    .bind(regions)
     .fetch_all(pool)
     .await?;
     rows.into_iter()

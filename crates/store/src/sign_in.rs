@@ -34,19 +34,54 @@ impl Person {
     }
 }
 
-/// The operator with this name, created if new.
+/// Where an operator account's authority reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperatorArea {
+    /// As it is (a new account: national).
+    Keep,
+    National,
+    Area(anxin_domain::region::Area),
+}
+
+/// The operator with this name, created if new, with its area set as asked
+/// (an organisation's administrator's account is left as it is).
 #[tracing::instrument(skip(conn))]
-pub async fn ensure_operator(conn: &mut PgConnection, name: &str) -> Result<Person> {
+pub async fn ensure_operator(
+    conn: &mut PgConnection,
+    name: &str,
+    area: OperatorArea,
+) -> Result<Person> {
+    let (set, value) = match area {
+        OperatorArea::Keep => (false, None),
+        OperatorArea::National => (true, None),
+        OperatorArea::Area(a) => (true, Some(a.as_str())),
+    };
     let id: Uuid = sqlx::query_scalar(
-        "INSERT INTO operators (id, name) VALUES ($1, $2)
-         ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+        "INSERT INTO operators (id, name, area) VALUES ($1, $2, $4)
+         ON CONFLICT (name) DO UPDATE
+            SET area = CASE WHEN $3 AND operators.organisation_id IS NULL THEN EXCLUDED.area
+                            ELSE operators.area END
          RETURNING id",
     )
     .bind(Uuid::new_v4())
     .bind(name)
+    .bind(set)
+    .bind(value)
     .fetch_one(conn)
     .await?;
     Ok(Person::Operator(id, name.to_string()))
+}
+
+/// The area an operator account is scoped to (`None`: national, or no such
+/// account).
+pub async fn area_of(pool: &PgPool, name: &str) -> Result<Option<anxin_domain::region::Area>> {
+    let area: Option<String> =
+        sqlx::query_scalar::<_, Option<String>>("SELECT area FROM operators WHERE name = $1")
+            .bind(name)
+            .fetch_optional(pool)
+            .await?
+            .flatten();
+    Ok(area.as_deref().and_then(anxin_domain::region::Area::parse))
 }
 
 /// An administrator of `organisation` with this name, created if new;
@@ -297,7 +332,7 @@ pub async fn set_operator_disabled(
     name: &str,
     disabled: bool,
 ) -> Result<Person> {
-    let person = ensure_operator(&mut *conn, name).await?;
+    let person = ensure_operator(&mut *conn, name, OperatorArea::Keep).await?;
     sqlx::query(
         "UPDATE operators SET disabled_at = CASE WHEN $2 THEN COALESCE(disabled_at, now()) END
           WHERE id = $1",

@@ -172,18 +172,20 @@ pub async fn set_supervisor(
 }
 
 /// An expert's place in supervision: their flag and their supervisor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Standing {
     pub supervisor: bool,
     pub supervisor_id: Option<ExpertId>,
     pub organisation_id: Option<Uuid>,
     pub approved: bool,
+    /// The expert's region (a code).
+    pub region: String,
 }
 
 #[tracing::instrument(skip(pool))]
 pub async fn standing(pool: &PgPool, expert: ExpertId) -> Result<Option<Standing>> {
     let r = sqlx::query(
-        "SELECT supervisor, supervisor_id, organisation_id, status = 'approved' AS approved
+        "SELECT supervisor, supervisor_id, organisation_id, status = 'approved' AS approved, region
            FROM experts WHERE id = $1",
     )
     .bind(expert.0)
@@ -195,6 +197,7 @@ pub async fn standing(pool: &PgPool, expert: ExpertId) -> Result<Option<Standing
             supervisor_id: r.try_get::<Option<Uuid>, _>("supervisor_id")?.map(ExpertId),
             organisation_id: r.try_get("organisation_id")?,
             approved: r.try_get("approved")?,
+            region: r.try_get("region")?,
         })
     })
     .transpose()?)
@@ -252,6 +255,8 @@ pub struct DebriefRow {
     pub expert_name: String,
     pub supervisor_id: Option<ExpertId>,
     pub organisation_id: Option<Uuid>,
+    /// The expert's region (a code).
+    pub region: String,
     pub booking_id: BookingId,
     pub reason: DebriefReason,
     pub due_at: DateTime<Utc>,
@@ -260,9 +265,11 @@ pub struct DebriefRow {
 }
 
 /// Whose debriefs a listing holds.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Whose {
     All,
+    /// Experts of these regions (an area's operator).
+    Regions(Vec<String>),
     /// The experts this supervisor supervises.
     SupervisedBy(ExpertId),
     /// One expert's own.
@@ -271,7 +278,7 @@ pub enum Whose {
 }
 
 const DEBRIEF_COLUMNS: &str = "d.id, d.expert_id, e.display_name AS expert_name, e.supervisor_id,
-     e.organisation_id, d.booking_id, d.reason, d.due_at, d.status, d.done_at";
+     e.organisation_id, e.region, d.booking_id, d.reason, d.due_at, d.status, d.done_at";
 
 fn debrief(r: &PgRow) -> std::result::Result<DebriefRow, sqlx::Error> {
     Ok(DebriefRow {
@@ -280,6 +287,7 @@ fn debrief(r: &PgRow) -> std::result::Result<DebriefRow, sqlx::Error> {
         expert_name: r.try_get("expert_name")?,
         supervisor_id: r.try_get::<Option<Uuid>, _>("supervisor_id")?.map(ExpertId),
         organisation_id: r.try_get("organisation_id")?,
+        region: r.try_get("region")?,
         booking_id: row::id(r, "booking_id")?,
         reason: row::named(r, "reason")?,
         due_at: r.try_get("due_at")?,
@@ -296,18 +304,27 @@ pub async fn debriefs(
     status: Option<DebriefStatus>,
     limit: i64,
 ) -> Result<Vec<DebriefRow>> {
-    let (filter, id) = match whose {
-        Whose::All => ("TRUE", None),
-        Whose::SupervisedBy(s) => ("e.supervisor_id = $1", Some(s.0)),
-        Whose::Expert(e) => ("d.expert_id = $1", Some(e.0)),
-        Whose::Organisation(o) => ("e.organisation_id = $1", Some(o)),
-    };
+    let (mut supervisor, mut expert, mut organisation, mut regions) = (None, None, None, None);
+    match whose {
+        Whose::All => {}
+        Whose::Regions(codes) => regions = Some(codes),
+        Whose::SupervisedBy(s) => supervisor = Some(s.0),
+        Whose::Expert(e) => expert = Some(e.0),
+        Whose::Organisation(o) => organisation = Some(o),
+    }
     let rows = sqlx::query(&format!(
         "SELECT {DEBRIEF_COLUMNS} FROM debriefs d JOIN experts e ON e.id = d.expert_id
-          WHERE {filter} AND ($2::text IS NULL OR d.status = $2)
-          ORDER BY d.status, d.due_at, d.id LIMIT $3"
+          WHERE ($1::uuid IS NULL OR e.supervisor_id = $1)
+            AND ($2::uuid IS NULL OR d.expert_id = $2)
+            AND ($3::uuid IS NULL OR e.organisation_id = $3)
+            AND ($4::text[] IS NULL OR e.region = ANY($4))
+            AND ($5::text IS NULL OR d.status = $5)
+          ORDER BY d.status, d.due_at, d.id LIMIT $6"
     ))
-    .bind(id)
+    .bind(supervisor)
+    .bind(expert)
+    .bind(organisation)
+    .bind(regions)
     .bind(status.map(DebriefStatus::as_str))
     .bind(limit)
     .fetch_all(pool)
@@ -354,15 +371,21 @@ pub async fn close_debrief(
 }
 
 /// Open debriefs and, of those, the ones past due: of an organisation's
-/// experts, or all.
+/// experts, of these regions' experts, or all.
 #[tracing::instrument(skip(pool))]
-pub async fn open_counts(pool: &PgPool, organisation: Option<Uuid>) -> Result<(i64, i64)> {
+pub async fn open_counts(
+    pool: &PgPool,
+    organisation: Option<Uuid>,
+    regions: Option<&[String]>,
+) -> Result<(i64, i64)> {
     let r = sqlx::query(
         "SELECT count(*) AS open, count(*) FILTER (WHERE d.due_at < now()) AS overdue
            FROM debriefs d JOIN experts e ON e.id = d.expert_id
-          WHERE d.status = 'open' AND ($1::uuid IS NULL OR e.organisation_id = $1)",
+          WHERE d.status = 'open' AND ($1::uuid IS NULL OR e.organisation_id = $1)
+            AND ($2::text[] IS NULL OR e.region = ANY($2))",
     )
     .bind(organisation)
+    .bind(regions)
     .fetch_one(pool)
     .await?;
     Ok((r.try_get("open")?, r.try_get("overdue")?))

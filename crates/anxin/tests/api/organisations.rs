@@ -412,7 +412,17 @@ pub(crate) async fn approved(app: &TestApp, name: &str, region: &str) -> String 
 
 /// A volunteer's application to `org` (or to nobody); returns their id.
 pub(crate) async fn volunteer(app: &TestApp, name: &str, org: Option<&str>) -> Uuid {
+    volunteer_from(app, expert_profile(name), org).await
+}
+
+/// A volunteer's application to `org`, of the organisation's region.
+async fn local_volunteer(app: &TestApp, name: &str, org: &str) -> Uuid {
     let mut body = expert_profile(name);
+    body["region"] = json!("");
+    volunteer_from(app, body, Some(org)).await
+}
+
+async fn volunteer_from(app: &TestApp, mut body: Value, org: Option<&str>) -> Uuid {
     if let Some(org) = org {
         body["organisation_id"] = json!(org);
     }
@@ -600,10 +610,30 @@ async fn an_organisations_administrator_vets_their_own_volunteers_and_nothing_el
         "PUT /v1/experts/{id}/supervisor",
         "GET /v1/supervision/debriefs",
     ];
-    let doc = crate::openapi::document(&app).await;
-    let mut allowed = Vec::new();
+    let allowed: Vec<String> = every_other_operation(&app, &admin, &theirs_to_use)
+        .await
+        .into_iter()
+        .filter(|(_, status)| status.is_success() || status.is_server_error())
+        .map(|(name, status)| format!("{name} -> {status}"))
+        .collect();
+    assert!(
+        allowed.is_empty(),
+        "an organisation's administrator reached: {allowed:?}"
+    );
+}
+
+/// Calls every operation of the served document that needs a credential,
+/// but those `except`, as `who` (fresh ids in the path, an empty JSON
+/// body); what each answered.
+async fn every_other_operation(
+    app: &TestApp,
+    who: &str,
+    except: &[&str],
+) -> Vec<(String, StatusCode)> {
+    let doc = crate::openapi::document(app).await;
+    let mut answers = Vec::new();
     for op in crate::openapi::operations(&doc) {
-        if !op.needs_credential() || theirs_to_use.contains(&op.name().as_str()) {
+        if !op.needs_credential() || except.contains(&op.name().as_str()) {
             continue;
         }
         let path = op
@@ -622,19 +652,14 @@ async fn an_organisations_administrator_vets_their_own_volunteers_and_nothing_el
         let r = app
             .client
             .request(method, app.url(&path))
-            .bearer_auth(&admin)
+            .bearer_auth(who)
             .json(&json!({}))
             .send()
             .await
             .unwrap();
-        if r.status().is_success() || r.status().is_server_error() {
-            allowed.push(format!("{} -> {}", op.name(), r.status()));
-        }
+        answers.push((op.name(), r.status()));
     }
-    assert!(
-        allowed.is_empty(),
-        "an organisation's administrator reached: {allowed:?}"
-    );
+    answers
 }
 
 /// The administrator's page in a browser: the organisation's figures and
@@ -795,8 +820,8 @@ async fn looking_seeker(app: &TestApp, subject: &str) -> String {
     seeker
 }
 
-/// The expert records the session and refers the seeker on.
-async fn refer(app: &TestApp, expert: Uuid, booking: Uuid, urgency: &str) {
+/// The expert records the session and refers the seeker on; the referral.
+async fn refer(app: &TestApp, expert: Uuid, booking: Uuid, urgency: &str) -> String {
     let r = app
         .post(
             &token(Role::Expert, &expert.to_string()),
@@ -804,7 +829,11 @@ async fn refer(app: &TestApp, expert: Uuid, booking: Uuid, urgency: &str) {
             &json!({"outcome": "completed", "follow_up": "refer", "urgency": urgency}),
         )
         .await;
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json::<Value>().await.unwrap()["referral_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// Waits until the events the API queues (slates, holds) are written.
@@ -1278,4 +1307,360 @@ async fn the_summary_narrows_every_figure_to_an_area_a_region_or_an_organisation
             "{query}"
         );
     }
+}
+
+/// A booking of the expert's session running now by a seeker of `region`,
+/// referred on; returns (booking, referral).
+async fn referred_session(app: &TestApp, expert: Uuid, region: &str) -> (Uuid, String) {
+    let seeker = new_seeker();
+    let r = app
+        .put(&seeker, "/v1/seekers/me", &json!({ "region": region }))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let slot = app.open_slot_ids(expert, 0..1).await[0];
+    let booking = app.book(&seeker, slot, PHONE).await;
+    let referral = refer(app, expert, booking, "urgent").await;
+    (booking, referral)
+}
+
+#[tokio::test]
+async fn an_area_operator_sees_and_acts_within_the_regions_of_its_area_only() {
+    let app = spawn_app().await;
+    let by = anxin_store::audit::Actor {
+        role: "cli",
+        id: "test".into(),
+    };
+    anxin_api::flows::sign_in::link_for_operator_in(
+        &app.state,
+        &by,
+        "North Operator",
+        anxin_store::sign_in::OperatorArea::Area(anxin_domain::region::Area::North),
+    )
+    .await
+    .unwrap();
+    let north = token(Role::Operator, "North Operator");
+
+    // Hubei (central) and Beijing (north): an organisation, an expert with
+    // a referred session, an applicant and a place to refer to, each.
+    let mut place = std::collections::HashMap::new();
+    for region in ["hubei", "beijing"] {
+        let org = approved(&app, &format!("机构 {region}"), region).await;
+        let expert = member(&app, &format!("专家 {region}"), &org).await;
+        let applicant = local_volunteer(&app, &format!("申请人 {region}"), &org).await;
+        let (booking, referral) = referred_session(&app, expert, region).await;
+        let resource = created(
+            app.post(&operator(), "/v1/resources", &place_input(region))
+                .await,
+        )
+        .await;
+        place.insert(
+            region,
+            (org, expert, applicant, booking, referral, resource),
+        );
+    }
+    let (h_org, h_expert, h_applicant, h_booking, h_referral, h_resource) = place["hubei"].clone();
+    let (b_org, b_expert, b_applicant, b_booking, b_referral, b_resource) =
+        place["beijing"].clone();
+
+    // Hubei's are not there for them; Beijing's are theirs.
+    let get = |path: String| {
+        let app = &app;
+        let north = north.clone();
+        async move { app.get(&north, &path).await.status() }
+    };
+    let post = |path: String, body: Value| {
+        let app = &app;
+        let north = north.clone();
+        async move { app.post(&north, &path, &body).await.status() }
+    };
+    use StatusCode as S;
+    for (path, theirs) in [
+        (format!("/v1/experts/{h_expert}/availability"), S::NOT_FOUND),
+        (format!("/v1/experts/{b_expert}/availability"), S::OK),
+        (format!("/v1/bookings/{h_booking}"), S::NOT_FOUND),
+        (format!("/v1/bookings/{b_booking}"), S::OK),
+        (format!("/v1/organisations/{h_org}/experts"), S::NOT_FOUND),
+        (format!("/v1/organisations/{b_org}/experts"), S::OK),
+        (format!("/v1/organisations/{h_org}/summary"), S::NOT_FOUND),
+        (format!("/v1/organisations/{b_org}/summary"), S::OK),
+    ] {
+        assert_eq!(get(path.clone()).await, theirs, "GET {path}");
+    }
+    // Supervision: the training and debriefs of their area's experts only
+    // (both sessions were referred as urgent, so each opened a debrief);
+    // the modules are the same everywhere, defined nationally.
+    for (path, theirs) in [
+        (format!("/v1/experts/{h_expert}/training"), S::NOT_FOUND),
+        (format!("/v1/experts/{b_expert}/training"), S::OK),
+    ] {
+        assert_eq!(get(path.clone()).await, theirs, "GET {path}");
+    }
+    let debriefs = app.get_json(&north, "/v1/supervision/debriefs").await;
+    let whose: Vec<&Value> = debriefs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["expert_id"])
+        .collect();
+    assert_eq!(whose, [&json!(b_expert)]);
+    assert_eq!(
+        app.get_json(&north, "/v1/ops/board").await["debriefs"]["open"],
+        1
+    );
+    assert_eq!(
+        app.get_json(&operator(), "/v1/supervision/debriefs")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let r = app
+        .post(
+            &north,
+            "/v1/training/modules",
+            &json!({"title": "北方的指引", "required": true, "self_attest": true}),
+        )
+        .await;
+    assert_eq!(r.status(), S::FORBIDDEN);
+    for (path, body, theirs) in [
+        (
+            format!("/v1/experts/{h_applicant}/approve"),
+            json!({}),
+            S::NOT_FOUND,
+        ),
+        (
+            format!("/ops/experts/{h_applicant}/approve"),
+            json!({}),
+            S::NOT_FOUND,
+        ),
+        (
+            format!("/v1/experts/{h_expert}/suspend"),
+            json!({}),
+            S::NOT_FOUND,
+        ),
+        (
+            format!("/v1/experts/{h_expert}/sign-in-links"),
+            json!({}),
+            S::NOT_FOUND,
+        ),
+        (
+            format!("/v1/experts/{b_expert}/sign-in-links"),
+            json!({}),
+            S::CREATED,
+        ),
+        (
+            format!("/v1/bookings/{h_booking}/cancel"),
+            json!({}),
+            S::NOT_FOUND,
+        ),
+        (
+            format!("/v1/bookings/{h_booking}/outcome"),
+            json!({"outcome": "completed", "follow_up": "none"}),
+            S::NOT_FOUND,
+        ),
+        (
+            format!("/v1/ops/referrals/{h_referral}/resolve"),
+            json!({"resolution": "contacted"}),
+            S::NOT_FOUND,
+        ),
+        (
+            format!("/v1/ops/referrals/{h_referral}/callback"),
+            json!({"operator_phone": "+8613800000000"}),
+            S::NOT_FOUND,
+        ),
+        (
+            format!("/v1/organisations/{h_org}/suspend"),
+            json!({}),
+            S::NOT_FOUND,
+        ),
+        (
+            format!("/v1/organisations/{h_org}/reject"),
+            json!({"reason": "no"}),
+            S::NOT_FOUND,
+        ),
+        (
+            format!("/v1/organisations/{h_org}/admins"),
+            json!({"name": "someone"}),
+            S::NOT_FOUND,
+        ),
+        (
+            "/v1/experts".into(),
+            expert_profile("湖北的新专家"),
+            S::FORBIDDEN,
+        ),
+        ("/v1/resources".into(), place_input("hubei"), S::FORBIDDEN),
+        ("/v1/resources".into(), place_input("beijing"), S::CREATED),
+        (
+            format!("/v1/experts/{b_applicant}/approve"),
+            json!({}),
+            S::OK,
+        ),
+        (
+            format!("/v1/ops/referrals/{b_referral}/resolve"),
+            json!({"resolution": "contacted"}),
+            S::OK,
+        ),
+    ] {
+        assert_eq!(post(path.clone(), body).await, theirs, "POST {path}");
+    }
+    let r = app
+        .put(&north, "/v1/regions/hubei", &json!({"open": false}))
+        .await;
+    assert_error(r, S::FORBIDDEN, "forbidden").await;
+    let r = app
+        .put(&north, "/v1/regions/beijing", &json!({"open": true}))
+        .await;
+    assert_eq!(r.status(), S::OK);
+    let r = app
+        .put(
+            &north,
+            &format!("/v1/resources/{h_resource}"),
+            &place_input("hubei"),
+        )
+        .await;
+    assert_error(r, S::NOT_FOUND, "not_found").await;
+    let r = app
+        .delete(&north, &format!("/v1/resources/{h_resource}"))
+        .await;
+    assert_error(r, S::NOT_FOUND, "not_found").await;
+    let r = app
+        .delete(&north, &format!("/v1/resources/{b_resource}"))
+        .await;
+    assert_eq!(r.status(), S::NO_CONTENT);
+    let r = app
+        .post(
+            &north,
+            "/ops/experts/decline",
+            &json!({ "ids": [h_applicant] }),
+        )
+        .await;
+    assert_eq!(r.json::<Value>().await.unwrap()["skipped"], 1);
+    // Hubei's stayed as they were.
+    assert_eq!(status_of(&app, h_applicant).await, "applied");
+    assert_eq!(status_of(&app, h_expert).await, "approved");
+
+    // What they see: their area's figures, queue and board.
+    events_written(&app, 2).await;
+    let booked = |s: Value| s["overall"]["bookings"]["confirmed"].as_i64().unwrap();
+    let mine = figures(&app, &north, "/v1/ops/summary").await;
+    assert_eq!(booked(mine.json().await.unwrap()), 1);
+    let all = figures(&app, &operator(), "/v1/ops/summary").await;
+    assert_eq!(booked(all.json().await.unwrap()), 2);
+    let r = figures(&app, &north, "/v1/ops/summary?region=hubei").await;
+    assert_error(r, S::FORBIDDEN, "forbidden").await;
+    let r = figures(
+        &app,
+        &north,
+        &format!("/v1/ops/summary?organisation={h_org}"),
+    )
+    .await;
+    assert_eq!(
+        assert_error(r, S::UNPROCESSABLE_ENTITY, "invalid_input").await["field"],
+        "organisation"
+    );
+    let queue: Vec<Value> = app
+        .get(&north, "/v1/ops/referrals?status=resolved")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0]["referral_id"], b_referral.as_str());
+    let open: Vec<Value> = app
+        .get(&operator(), "/v1/ops/referrals")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        open.len(),
+        1,
+        "Hubei's is still open, for the national operators"
+    );
+    assert_eq!(open[0]["referral_id"], h_referral.as_str());
+    let board: Value = app.get(&north, "/v1/ops/board").await.json().await.unwrap();
+    assert_eq!(board["area"], "north");
+    assert_eq!(board["pending_total"], 0, "{board}");
+    assert_eq!(board["referrals"].as_array().unwrap().len(), 0);
+    let calls: Vec<&str> = board["upcoming_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["expert_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(calls, [b_expert.to_string()]);
+    let board: Value = app
+        .get(&operator(), "/v1/ops/board")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        board["pending_total"], 1,
+        "Hubei's applicant, for the national operators"
+    );
+    assert!(board["area"].is_null());
+
+    // Every operation an operator may call has been weighed for an area's
+    // reach above: a new one fails here until it is.
+    let weighed = [
+        "GET /v1/ops/summary",
+        "GET /v1/ops/board",
+        "GET /ops",
+        "POST /ops/experts/{id}/approve",
+        "POST /ops/experts/{id}/suspend",
+        "POST /ops/experts/decline",
+        "GET /v1/payments/{id}",
+        "POST /v1/experts/{id}/sign-in-links",
+        "POST /v1/bookings/{id}/outcome",
+        "GET /v1/ops/referrals",
+        "POST /v1/ops/referrals/{id}/resolve",
+        "POST /v1/ops/referrals/{id}/callback",
+        "GET /v1/bookings/{id}",
+        "POST /v1/bookings/{id}/cancel",
+        "POST /v1/experts",
+        "POST /v1/experts/{id}/approve",
+        "POST /v1/experts/{id}/suspend",
+        "GET /v1/experts/{id}/availability",
+        "PUT /v1/experts/{id}/availability",
+        "PUT /v1/regions/{code}",
+        "POST /v1/resources",
+        "PUT /v1/resources/{id}",
+        "DELETE /v1/resources/{id}",
+        "POST /v1/organisations/{id}/approve",
+        "POST /v1/organisations/{id}/reject",
+        "POST /v1/organisations/{id}/suspend",
+        "POST /v1/organisations/{id}/admins",
+        "GET /v1/organisations/{id}/experts",
+        "GET /v1/organisations/{id}/summary",
+        "POST /v1/training/modules",
+        "GET /v1/experts/{id}/training",
+        "POST /v1/experts/{id}/training/{module_id}",
+        "PUT /v1/experts/{id}/flags",
+        "PUT /v1/experts/{id}/supervisor",
+        "GET /v1/supervision/debriefs",
+        "POST /v1/supervision/debriefs/{id}/done",
+        // Anyone's with a token, not a place's: the slots, the directory, an
+        // application, the end of one's own session.
+        "GET /v1/experts/{id}/slots",
+        "GET /v1/resources",
+        "GET /v1/training/modules",
+        "POST /v1/expert-applications",
+        "POST /v1/sessions/end",
+    ];
+    let unweighed: Vec<String> = every_other_operation(&app, &north, &weighed)
+        .await
+        .into_iter()
+        .filter(|(_, status)| *status != S::FORBIDDEN)
+        .map(|(name, status)| format!("{name} -> {status}"))
+        .collect();
+    assert!(
+        unweighed.is_empty(),
+        "operations an operator reaches, not yet weighed for an area: {unweighed:?}"
+    );
+}
+
+fn place_input(region: &str) -> Value {
+    place(&format!("{region} 精神卫生中心"), region)
 }

@@ -278,7 +278,8 @@ pub enum Viewer {
 }
 
 /// Loads a booking for a caller; anyone but its seeker, its expert or an
-/// operator gets 404, so a booking's existence stays private.
+/// operator (an area's operator: of a booking with an expert of its area)
+/// gets 404, so a booking's existence stays private.
 pub async fn load_for(
     state: &AppState,
     principal: &Principal,
@@ -290,12 +291,40 @@ pub async fn load_for(
         .or_not_found("booking")?;
     use crate::token::Role;
     let viewer = match principal.role {
-        Role::Operator => Viewer::Operator,
+        Role::Operator => {
+            expert_within_reach(state, principal, booking.expert_id, "booking").await?;
+            Viewer::Operator
+        }
         Role::Expert if principal.expert_id() == Some(booking.expert_id) => Viewer::Expert,
         Role::Seeker if seeker.map(|s| s.id) == Some(booking.seeker_id) => Viewer::Seeker,
         _ => return Err(ApiError::NotFound("booking")),
     };
     Ok((booking, viewer))
+}
+
+/// 404 (`what`) for an area's operator unless the expert is of its area.
+pub async fn expert_within_reach(
+    state: &AppState,
+    principal: &Principal,
+    expert: anxin_domain::ids::ExpertId,
+    what: &'static str,
+) -> ApiResult<()> {
+    if crate::flows::reach::area(state, principal).await?.is_none() {
+        return Ok(());
+    }
+    let region = bookings_expert_region(state, expert).await?;
+    crate::flows::reach::sees(state, principal, region.as_deref(), what).await
+}
+
+async fn bookings_expert_region(
+    state: &AppState,
+    expert: anxin_domain::ids::ExpertId,
+) -> ApiResult<Option<String>> {
+    match anxin_store::experts::get(&state.pool, expert).await {
+        Ok(row) => Ok(Some(row.region)),
+        Err(anxin_store::StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub struct Cancelled {

@@ -9,6 +9,7 @@ pub mod handover;
 pub mod holds;
 pub mod organisations;
 pub mod payments;
+pub mod reach;
 pub mod reconcile;
 pub mod referrals;
 pub mod regions;

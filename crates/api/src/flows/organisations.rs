@@ -61,7 +61,7 @@ async fn transition(
     batch: Option<i32>,
     reason: Option<&str>,
 ) -> ApiResult<OrganisationRow> {
-    get(state, id).await?;
+    may_read(state, principal, id).await?;
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
     let batch = match (to, batch) {
         (OrganisationStatus::Approved, None) => Some(organisations::current_batch(&mut tx).await?),
@@ -191,14 +191,24 @@ pub async fn may_manage_expert(
     expert: ExpertId,
 ) -> ApiResult<()> {
     match scope(state, principal).await? {
+        // An area's operator: experts of its area's regions only.
+        None if crate::flows::reach::area(state, principal).await?.is_some() => {
+            let region = match anxin_store::experts::get(&state.pool, expert).await {
+                Ok(row) => row.region,
+                Err(anxin_store::StoreError::NotFound) => return Err(ApiError::NotFound("expert")),
+                Err(e) => return Err(e.into()),
+            };
+            crate::flows::reach::sees(state, principal, Some(&region), "expert").await
+        }
         None => Ok(()),
         Some(org) if organisations::of_expert(&state.pool, expert.0).await? == Some(org) => Ok(()),
         Some(_) => Err(ApiError::NotFound("expert")),
     }
 }
 
-/// A national operator may read any organisation; its administrator their
-/// own only (404 for the others).
+/// A national operator may read any organisation, an area's operator those
+/// of its area's regions, its administrator their own only (404 for the
+/// others).
 pub async fn may_read(
     state: &AppState,
     principal: &Principal,
@@ -206,7 +216,11 @@ pub async fn may_read(
 ) -> ApiResult<OrganisationRow> {
     match scope(state, principal).await? {
         Some(org) if org != id => Err(ApiError::NotFound("organisation")),
-        _ => get(state, id).await,
+        _ => {
+            let org = get(state, id).await?;
+            crate::flows::reach::sees(state, principal, Some(&org.region), "organisation").await?;
+            Ok(org)
+        }
     }
 }
 

@@ -119,17 +119,32 @@ pub async fn list(
     status: ReferralStatus,
 ) -> ApiResult<Vec<ReferralRow>> {
     let organisation = crate::flows::organisations::scope(state, principal).await?;
-    Ok(list_store(state, status, organisation).await?)
+    let regions = crate::flows::reach::regions(state, principal).await?;
+    Ok(list_store(state, status, organisation, regions.as_deref()).await?)
 }
 
-/// Referrals in a status (of one organisation's experts' sessions when
-/// given), with the store's error (to join with other store reads).
+/// Referrals in a status (of one organisation's experts' sessions, of
+/// these regions, when given), with the store's error (to join with other
+/// store reads).
 pub async fn list_store(
     state: &AppState,
     status: ReferralStatus,
     organisation: Option<Uuid>,
+    regions: Option<&[String]>,
 ) -> Result<Vec<ReferralRow>, StoreError> {
-    referrals::list(&state.pool, status, organisation, LISTED_AT_MOST).await
+    referrals::list(&state.pool, status, organisation, regions, LISTED_AT_MOST).await
+}
+
+/// 404 unless the referral exists and is within the caller's area.
+async fn reachable(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<()> {
+    referrals::get(&state.pool, id)
+        .await
+        .or_not_found("referral")?;
+    if crate::flows::reach::area(state, principal).await?.is_some() {
+        let place = referrals::place_of(&state.pool, id).await?;
+        crate::flows::reach::sees(state, principal, place.as_deref(), "referral").await?;
+    }
+    Ok(())
 }
 
 /// Resolves an open referral (409 `invalid_transition` if it already is).
@@ -142,9 +157,7 @@ pub async fn resolve(
     input: &ResolveInput,
 ) -> ApiResult<ReferralRow> {
     let centre = input.validate()?;
-    referrals::get(&state.pool, id)
-        .await
-        .or_not_found("referral")?;
+    reachable(state, principal, id).await?;
     if let Some(resource) = input.resource_id {
         if !anxin_store::resources::exists(&state.pool, resource).await? {
             return Err(anxin_domain::error::ValidationError::new(
@@ -197,9 +210,7 @@ pub async fn callback(
     input: &CallbackInput,
 ) -> ApiResult<CallTaskId> {
     let operator_phone = input.validate(&state.config.phone_country_code)?;
-    referrals::get(&state.pool, id)
-        .await
-        .or_not_found("referral")?;
+    reachable(state, principal, id).await?;
     let by = principal.actor();
     let sealed = state.cipher.seal(&operator_phone);
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;

@@ -30,7 +30,8 @@ pub async fn resolve(state: &AppState, field: &str, raw: &str) -> ApiResult<Stri
     Ok(all(state).await?.resolve(field, raw)?.code.clone())
 }
 
-/// Opens or closes a region (audited). 404 for an unknown one.
+/// Opens or closes a region (audited). 404 for an unknown one, 403 for
+/// one outside an area operator's area.
 pub async fn set_open(
     state: &AppState,
     principal: &Principal,
@@ -43,6 +44,7 @@ pub async fn set_open(
         .map_err(|_| ApiError::NotFound("region"))?
         .code
         .clone();
+    crate::flows::reach::may_place(state, principal, &code).await?;
     let region = anxin_store::regions::set_open(&state.pool, &principal.actor(), &code, open)
         .await?
         .ok_or(ApiError::NotFound("region"))?;

@@ -36,12 +36,13 @@ async fn checked(
     Ok(r)
 }
 
-/// Whether the caller keeps resources of `region`: an operator anywhere, an
-/// organisation's administrator in its organisation's region only (403
-/// elsewhere).
+/// Whether the caller keeps resources of `region`: a national operator
+/// anywhere, an area's operator in its area's regions, an organisation's
+/// administrator in its organisation's region only (403 elsewhere).
 async fn may_keep(state: &AppState, principal: &Principal, region: &str) -> ApiResult<()> {
     let Some(org) = crate::flows::organisations::scope(state, principal).await? else {
-        return Ok(());
+        // An operator: an area's within its area.
+        return crate::flows::reach::may_place(state, principal, region).await;
     };
     if crate::flows::organisations::get(state, org).await?.region == region {
         Ok(())

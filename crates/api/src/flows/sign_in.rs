@@ -98,12 +98,39 @@ pub async fn link_for_expert(state: &AppState, by: &Actor, expert: ExpertId) -> 
     Ok(link)
 }
 
-/// A link for the operator with this name, who is created if new.
-#[tracing::instrument(skip(state, by))]
+/// A link for the operator with this name, who is created if new (and
+/// national), their area left as it is.
 pub async fn link_for_operator(state: &AppState, by: &Actor, name: &str) -> ApiResult<Link> {
+    link_for_operator_in(state, by, name, sign_in::OperatorArea::Keep).await
+}
+
+/// A link for the operator with this name, who is created if new, scoped
+/// to `area` as asked (audited with the link).
+#[tracing::instrument(skip(state, by))]
+pub async fn link_for_operator_in(
+    state: &AppState,
+    by: &Actor,
+    name: &str,
+    area: sign_in::OperatorArea,
+) -> ApiResult<Link> {
     let name = operator_name(name)?;
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
-    let person = sign_in::ensure_operator(&mut tx, name).await?;
+    let person = sign_in::ensure_operator(&mut tx, name, area).await?;
+    if area != sign_in::OperatorArea::Keep {
+        let scoped = match area {
+            sign_in::OperatorArea::Area(a) => a.as_str(),
+            _ => "national",
+        };
+        audit::record(
+            &mut tx,
+            by,
+            "operator.area",
+            "operator",
+            person.id(),
+            serde_json::json!({ "area": scoped }),
+        )
+        .await?;
+    }
     let link = create_link(state, &mut tx, by, &person).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(link)
@@ -212,7 +239,7 @@ pub async fn start_operator_session(
     let (secret, hash) = new_secret();
     let expires_at = after(state.config.session_ttl).min(token_expires_at);
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
-    let person = sign_in::ensure_operator(&mut tx, name).await?;
+    let person = sign_in::ensure_operator(&mut tx, name, sign_in::OperatorArea::Keep).await?;
     sign_in::start_session(&mut tx, &person, &hash, expires_at).await?;
     let principal = principal(&person);
     audit::record(

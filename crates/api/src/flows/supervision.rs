@@ -29,6 +29,11 @@ pub async fn create_module(
     principal: &Principal,
     input: &ModuleInput,
 ) -> ApiResult<Uuid> {
+    if crate::flows::reach::area(state, principal).await?.is_some() {
+        return Err(ApiError::Forbidden(
+            "training modules are the same everywhere: national operators define them",
+        ));
+    }
     let module = input.validate()?;
     let id = store::insert_module(&state.pool, &module).await?;
     let mut conn = state.pool.acquire().await.map_err(StoreError::from)?;
@@ -76,6 +81,8 @@ pub async fn relation(
         }
         Role::Operator | Role::OrgAdmin => {
             crate::flows::organisations::may_manage_expert(state, principal, expert).await?;
+            // An area's operator: the experts of its area's regions only.
+            crate::flows::reach::sees(state, principal, Some(&standing.region), "expert").await?;
             Relation::Manager
         }
         _ => return Err(ApiError::NotFound("expert")),
@@ -263,7 +270,12 @@ pub async fn after_outcome(
 /// without the flag their own (so the portal can say one is arranged).
 async fn whose(state: &AppState, principal: &Principal) -> ApiResult<Whose> {
     match principal.role {
-        Role::Operator => Ok(Whose::All),
+        Role::Operator => Ok(
+            match crate::flows::reach::regions(state, principal).await? {
+                Some(codes) => Whose::Regions(codes),
+                None => Whose::All,
+            },
+        ),
         Role::OrgAdmin => match crate::flows::organisations::scope(state, principal).await? {
             Some(org) => Ok(Whose::Organisation(org)),
             None => Ok(Whose::All),
@@ -316,7 +328,7 @@ pub async fn done(state: &AppState, principal: &Principal, id: Uuid, note: &str)
         .await?
         .ok_or(ApiError::NotFound("debrief"))?;
     let allowed = match principal.role {
-        Role::Operator => true,
+        Role::Operator => crate::flows::reach::covers(state, principal, Some(&row.region)).await?,
         Role::Expert => {
             principal.expert_id().is_some() && principal.expert_id() == row.supervisor_id
         }
@@ -351,7 +363,11 @@ pub async fn supervised(state: &AppState, supervisor: ExpertId) -> ApiResult<Vec
 }
 
 /// Open debriefs and how many of them are past due, of an organisation's
-/// experts or all.
-pub async fn open_counts(state: &AppState, organisation: Option<Uuid>) -> ApiResult<(i64, i64)> {
-    Ok(store::open_counts(&state.pool, organisation).await?)
+/// experts, of these regions' experts, or all.
+pub async fn open_counts(
+    state: &AppState,
+    organisation: Option<Uuid>,
+    regions: Option<&[String]>,
+) -> ApiResult<(i64, i64)> {
+    Ok(store::open_counts(&state.pool, organisation, regions).await?)
 }

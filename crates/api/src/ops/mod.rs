@@ -78,7 +78,11 @@ pub struct SummaryQuery {
 /// The part of the service a summary's filters name: seekers and experts
 /// of a region or an area's regions, experts of an organisation. A value
 /// that names nothing is 422 naming its field.
-async fn place(state: &AppState, q: &SummaryQuery) -> ApiResult<Scope> {
+async fn place(
+    state: &AppState,
+    principal: &crate::token::Principal,
+    q: &SummaryQuery,
+) -> ApiResult<Scope> {
     fn given(v: &Option<String>) -> Option<&str> {
         v.as_deref().map(str::trim).filter(|v| !v.is_empty())
     }
@@ -115,7 +119,7 @@ async fn place(state: &AppState, q: &SummaryQuery) -> ApiResult<Scope> {
             let named = uuid::Uuid::parse_str(raw).map_err(|_| {
                 ValidationError::new("organisation", "must be an organisation's id")
             })?;
-            match crate::flows::organisations::get(state, named).await {
+            match crate::flows::organisations::may_read(state, principal, named).await {
                 Ok(org) => Some(org.id),
                 Err(ApiError::NotFound(_)) => {
                     return Err(ValidationError::new(
@@ -126,6 +130,20 @@ async fn place(state: &AppState, q: &SummaryQuery) -> ApiResult<Scope> {
                 }
                 Err(e) => return Err(e),
             }
+        }
+    };
+    // An area's operator sees its area's regions only: narrowed to them, a
+    // region outside refused.
+    let codes = match (codes, crate::flows::reach::regions(state, principal).await?) {
+        (codes, None) => codes,
+        (None, Some(reach)) => Some(reach),
+        (Some(codes), Some(reach)) => {
+            if codes.iter().any(|c| !reach.contains(c)) {
+                return Err(ApiError::Forbidden(
+                    "an area's operator sees the figures of its area's regions only",
+                ));
+            }
+            Some(codes)
         }
     };
     Ok(Scope {
@@ -156,12 +174,12 @@ pub fn window_schema() -> utoipa::openapi::schema::Object {
               (status = 422, body = ErrorBody, description = "`invalid_input`: `area`, `region` or `organisation` names nothing (or the region is not in the area); `field` says which")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn summary(
-    _auth: OperatorSession,
+    auth: OperatorSession,
     req: HttpRequest,
     state: web::Data<AppState>,
     q: web::Query<SummaryQuery>,
 ) -> ApiResult<HttpResponse> {
-    let scope = place(&state, &q).await?;
+    let scope = place(&state, &auth.principal, &q).await?;
     summary_of(&req, &state, q.window.as_deref(), scope).await
 }
 
@@ -220,6 +238,9 @@ pub struct Board {
     pub pending_organisations: Vec<PendingOrganisationView>,
     /// Debriefs supervisors owe volunteers after hard sessions.
     pub debriefs: DebriefCounts,
+    /// The area the operator is scoped to (none: national): everything on
+    /// the board, and every figure, is of its regions.
+    pub area: Option<anxin_domain::region::Area>,
 }
 
 #[derive(Serialize, Default, utoipa::ToSchema)]
@@ -309,23 +330,34 @@ pub struct UpcomingCallView {
     responses((status = 200, body = Board)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn board(
-    _auth: OperatorSession,
+    auth: OperatorSession,
     state: web::Data<AppState>,
     query: web::Query<BoardQuery>,
 ) -> ApiResult<HttpResponse> {
     let now = Utc::now();
     let page = query.0.applicants_page.unwrap_or(0).min(100_000);
     let offset = i64::from(page) * APPLICANTS_PER_PAGE;
+    // An area's operator: what is in its area's regions only.
+    let area = crate::flows::reach::area(&state, &auth.principal).await?;
+    let regions = crate::flows::reach::regions(&state, &auth.principal).await?;
+    let within = regions.as_deref();
     let ((pending, pending_total), calls, referrals, counts, fees, hooks) = tokio::try_join!(
-        anxin_store::events::pending_experts(&state.pool, offset, APPLICANTS_PER_PAGE),
-        anxin_store::events::upcoming_calls(&state.pool, now, now + Duration::hours(1), 200),
+        anxin_store::events::pending_experts(&state.pool, offset, APPLICANTS_PER_PAGE, within),
+        anxin_store::events::upcoming_calls(
+            &state.pool,
+            now,
+            now + Duration::hours(1),
+            200,
+            within
+        ),
         crate::flows::referrals::list_store(
             &state,
             anxin_domain::referral::ReferralStatus::Open,
-            None
+            None,
+            within
         ),
-        anxin_store::referrals::open_counts(&state.pool),
-        anxin_store::payments::counts_since(&state.pool, now - Duration::hours(24)),
+        anxin_store::referrals::open_counts(&state.pool, within),
+        anxin_store::payments::counts_since(&state.pool, now - Duration::hours(24), within),
         anxin_store::webhooks::health(&state.pool),
     )?;
     let ids: Vec<uuid::Uuid> = pending.iter().map(|e| e.id).collect();
@@ -333,11 +365,12 @@ pub async fn board(
         async {
             Ok::<_, ApiError>(anxin_store::supervision::missing_for(&state.pool, &ids).await?)
         },
-        crate::flows::supervision::open_counts(&state, None),
+        crate::flows::supervision::open_counts(&state, None, within),
     )?;
     let pending_organisations = crate::flows::organisations::applied(&state)
         .await?
         .into_iter()
+        .filter(|o| within.is_none_or(|codes| codes.contains(&o.region)))
         .map(|o| {
             Ok(PendingOrganisationView {
                 id: o.id,
@@ -421,6 +454,7 @@ pub async fn board(
             webhooks,
             pending_organisations,
             debriefs: DebriefCounts { open, overdue },
+            area,
         }))
 }
 
@@ -703,6 +737,7 @@ async fn set_expert_status(
     status: ExpertStatus,
 ) -> ApiResult<HttpResponse> {
     let id = ExpertId(path_id("id", raw_id)?);
+    crate::flows::organisations::may_manage_expert(state, &auth.principal, id).await?;
     let actor = Actor {
         role: "operator",
         id: auth.principal.sub.clone(),
@@ -795,7 +830,12 @@ pub async fn decline_experts(
             anxin_store::experts::get(&state.pool, ExpertId(*id)).await,
             Ok(row) if row.status == ExpertStatus::Applied
         );
-        if !applied {
+        // Outside an area operator's area, as if it did not exist.
+        let reachable =
+            crate::flows::organisations::may_manage_expert(&state, &auth.principal, ExpertId(*id))
+                .await
+                .is_ok();
+        if !applied || !reachable {
             done.skipped += 1;
             continue;
         }

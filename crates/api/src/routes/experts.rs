@@ -20,8 +20,11 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
 #[utoipa::path(post, path = "/v1/experts", tag = "experts", request_body = ExpertInput,
-    description = "Creates an expert, approved at once.",
-    responses((status = 201, body = ExpertCreated), (status = 422, body = ErrorBody,
+    description = "Creates an expert, approved at once. An area's operator creates experts of \
+                   its area's regions only (403 elsewhere).",
+    responses((status = 201, body = ExpertCreated),
+        (status = 403, body = ErrorBody, description = "`forbidden`: not an operator, or an area's operator naming a region outside its area"),
+        (status = 422, body = ErrorBody,
         description = "`invalid_input`: a field breaks a profile rule (e.g. blank once trimmed); `field` names it")),
     security(("bearer" = [])))]
 pub async fn create_expert(
@@ -29,6 +32,19 @@ pub async fn create_expert(
     state: web::Data<AppState>,
     body: Json<ExpertInput>,
 ) -> ApiResult<HttpResponse> {
+    // An area's operator places experts in its area's regions only (the
+    // region given, else the organisation's; one that names nothing is the
+    // profile's 422, below).
+    let region = match (body.0.region.trim(), body.0.organisation_id) {
+        ("", Some(org)) => flows::organisations::get(&state, org)
+            .await
+            .ok()
+            .map(|o| o.region),
+        (raw, _) => flows::regions::resolve(&state, "region", raw).await.ok(),
+    };
+    if let Some(region) = region {
+        flows::reach::may_place(&state, &auth.principal, &region).await?;
+    }
     let id = flows::experts::create(
         &state,
         &body.0,
@@ -125,7 +141,7 @@ pub async fn get_availability(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let id = own_availability(&auth, &id)?;
+    let id = own_availability(&state, &auth, &id).await?;
     let input = anxin_store::experts::load_availability_input(&state.pool, id)
         .await?
         .ok_or(ApiError::NotFound("availability"))?;
@@ -133,13 +149,20 @@ pub async fn get_availability(
 }
 
 /// The expert whose availability the path names, which an expert may only
-/// be themselves.
-fn own_availability(auth: &Authorized<ExpertOrOperator>, id: &str) -> ApiResult<ExpertId> {
+/// be themselves, and an area's operator one of its area.
+async fn own_availability(
+    state: &AppState,
+    auth: &Authorized<ExpertOrOperator>,
+    id: &str,
+) -> ApiResult<ExpertId> {
     let id = ExpertId(path_id("id", id)?);
     if auth.principal.role == Role::Expert && auth.principal.expert_id() != Some(id) {
         return Err(ApiError::Forbidden(
             "an expert may only see and edit their own availability",
         ));
+    }
+    if auth.principal.role == Role::Operator {
+        flows::organisations::may_manage_expert(state, &auth.principal, id).await?;
     }
     Ok(id)
 }
@@ -156,7 +179,7 @@ pub async fn put_availability(
     id: web::Path<String>,
     body: Json<AvailabilityInput>,
 ) -> ApiResult<HttpResponse> {
-    let id = own_availability(&auth, &id)?;
+    let id = own_availability(&state, &auth, &id).await?;
     let availability = body.0.validate()?;
     let applied = flows::availability::apply(
         &state,

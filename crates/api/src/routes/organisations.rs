@@ -500,7 +500,7 @@ pub async fn admins(
     id: web::Path<String>,
     body: Json<NewAdmin>,
 ) -> ApiResult<HttpResponse> {
-    let org = flows::organisations::get(&state, path_id("id", &id)?).await?;
+    let org = flows::organisations::may_read(&state, &auth.principal, path_id("id", &id)?).await?;
     if org.status != OrganisationStatus::Approved {
         return Err(ApiError::conflict(
             ErrorCode::InvalidTransition,

@@ -100,7 +100,8 @@ pub async fn start(
 }
 
 #[utoipa::path(get, path = "/v1/payments/{id}", tag = "seekers",
-    description = "The payment's status: its seeker's, or any for an operator.",
+    description = "The payment's status: its seeker's, or any for an operator (an area's \
+                   operator: with an expert of its area).",
     params(("id" = uuid::Uuid, Path, description = "payment id")),
     responses((status = 200, body = PaymentView),
               (status = 404, body = ErrorBody, description = "no such payment of this seeker")),
@@ -112,7 +113,17 @@ pub async fn get(
 ) -> ApiResult<HttpResponse> {
     let id = PaymentId(path_id("id", &id)?);
     let payment = match auth.principal.role {
-        Role::Operator => flows::payments::get(&state, id).await?,
+        Role::Operator => {
+            let payment = flows::payments::get(&state, id).await?;
+            flows::bookings::expert_within_reach(
+                &state,
+                &auth.principal,
+                payment.expert_id,
+                "payment",
+            )
+            .await?;
+            payment
+        }
         Role::Seeker => {
             let seeker = flows::seekers::resolve_for(&state, &auth.principal).await?;
             flows::payments::of_seeker(&state, &seeker, id).await?

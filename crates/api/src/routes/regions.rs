@@ -33,6 +33,7 @@ pub struct RegionSwitch {
     params(("code" = String, Path, description = "`CN-HB` or `hubei`")),
     request_body = RegionSwitch,
     responses((status = 200, body = Region),
+              (status = 403, body = ErrorBody, description = "`forbidden`: not an operator, or an area's operator and the region outside its area"),
               (status = 404, body = ErrorBody, description = "no such region")),
     security(("bearer" = [])))]
 pub async fn switch(
