@@ -166,9 +166,10 @@ pub async fn suspend(
     Ok((row, experts.len()))
 }
 
-/// Whose organisation a caller acts for: `None` for a national operator,
+/// Whose organisation a caller acts for: `None` for an operator (national,
+/// or of an area: `flows::reach`),
 /// the organisation for its administrator (403 for anyone else).
-pub async fn scope(state: &AppState, principal: &Principal) -> ApiResult<Option<Uuid>> {
+pub async fn reach(state: &AppState, principal: &Principal) -> ApiResult<Option<Uuid>> {
     use crate::token::Role;
     match principal.role {
         Role::Operator => Ok(None),
@@ -190,7 +191,7 @@ pub async fn may_manage_expert(
     principal: &Principal,
     expert: ExpertId,
 ) -> ApiResult<()> {
-    match scope(state, principal).await? {
+    match reach(state, principal).await? {
         // An area's operator: experts of its area's regions only.
         None if crate::flows::reach::area(state, principal).await?.is_some() => {
             let region = match anxin_store::experts::get(&state.pool, expert).await {
@@ -214,7 +215,7 @@ pub async fn may_read(
     principal: &Principal,
     id: Uuid,
 ) -> ApiResult<OrganisationRow> {
-    match scope(state, principal).await? {
+    match reach(state, principal).await? {
         Some(org) if org != id => Err(ApiError::NotFound("organisation")),
         _ => {
             let org = get(state, id).await?;

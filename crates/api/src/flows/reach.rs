@@ -1,6 +1,6 @@
 //! How far a person's authority reaches: a national operator everywhere, an
 //! area operator within the regions of its area, an organisation's
-//! administrator within its organisation (`flows::organisations::scope`).
+//! administrator within its organisation (`flows::organisations::reach`).
 //! Outside their reach things answer as if they did not exist (404), and
 //! what they would place there is refused (403).
 use crate::error::{ApiError, ApiResult};

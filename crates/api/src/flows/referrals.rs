@@ -118,7 +118,7 @@ pub async fn list(
     principal: &Principal,
     status: ReferralStatus,
 ) -> ApiResult<Vec<ReferralRow>> {
-    let organisation = crate::flows::organisations::scope(state, principal).await?;
+    let organisation = crate::flows::organisations::reach(state, principal).await?;
     let regions = crate::flows::reach::regions(state, principal).await?;
     Ok(list_store(state, status, organisation, regions.as_deref()).await?)
 }

@@ -40,7 +40,7 @@ async fn checked(
 /// anywhere, an area's operator in its area's regions, an organisation's
 /// administrator in its organisation's region only (403 elsewhere).
 async fn may_keep(state: &AppState, principal: &Principal, region: &str) -> ApiResult<()> {
-    let Some(org) = crate::flows::organisations::scope(state, principal).await? else {
+    let Some(org) = crate::flows::organisations::reach(state, principal).await? else {
         // An operator: an area's within its area.
         return crate::flows::reach::may_place(state, principal, region).await;
     };

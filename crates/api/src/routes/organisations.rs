@@ -630,7 +630,7 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Htt
     let lang = Lang::of(&req);
     match crate::auth::credential(&req).await {
         Credential::Valid(p, _) if p.role == Role::OrgAdmin => {
-            let Some(org) = flows::organisations::scope(&state, &p).await? else {
+            let Some(org) = flows::organisations::reach(&state, &p).await? else {
                 return Err(ApiError::Forbidden("the page is for an organisation's administrators"));
             };
             let org = flows::organisations::get(&state, org).await?;
