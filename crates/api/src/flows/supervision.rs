@@ -276,7 +276,7 @@ async fn whose(state: &AppState, principal: &Principal) -> ApiResult<Whose> {
                 None => Whose::All,
             },
         ),
-        Role::OrgAdmin => match crate::flows::organisations::scope(state, principal).await? {
+        Role::OrgAdmin => match crate::flows::organisations::reach(state, principal).await? {
             Some(org) => Ok(Whose::Organisation(org)),
             None => Ok(Whose::All),
         },
