@@ -177,6 +177,10 @@ pub struct Settings {
     /// no rest.
     #[serde(deserialize_with = "text::parse")]
     pub rest_after_emergency_days: u32,
+    /// How long a waitlist offer's hold lasts; at least ten minutes in
+    /// production.
+    #[serde(deserialize_with = "text::parse")]
+    pub waitlist_offer_seconds: u64,
     /// Sign-in attempts per client IP per minute (links used, dashboard
     /// tokens exchanged), in each process.
     #[serde(deserialize_with = "text::parse")]
@@ -266,6 +270,7 @@ impl Default for Settings {
             session_hours: 12,
             sign_in_link_hours: 72,
             rest_after_emergency_days: api.rest_after_emergency_days,
+            waitlist_offer_seconds: api.waitlist_offer.as_secs(),
             sign_ins_per_minute_per_ip: api.sign_ins_per_minute_per_ip,
             applications_per_hour_per_ip: api.applications_per_hour_per_ip,
             demo_traffic: false,
@@ -537,6 +542,11 @@ impl Settings {
             session_ttl: Duration::from_secs(self.session_hours.clamp(1, 24 * 30) * 3600),
             sign_in_link_ttl: Duration::from_secs(self.sign_in_link_hours.clamp(1, 24 * 30) * 3600),
             rest_after_emergency_days: self.rest_after_emergency_days.min(14),
+            waitlist_offer: Duration::from_secs(if self.env == Environment::Production {
+                self.waitlist_offer_seconds.max(600)
+            } else {
+                self.waitlist_offer_seconds.max(1)
+            }),
             sign_ins_per_minute_per_ip: self.sign_ins_per_minute_per_ip.max(1),
             applications_per_hour_per_ip: self.applications_per_hour_per_ip.max(1),
             payment_provider: self.payment_provider().unwrap_or(ProviderName::None),

@@ -116,14 +116,15 @@ impl Application {
         }
         let every = Duration::from_secs(settings.reconcile_interval_seconds.max(1));
         let (upkeep, weights, watched) = (state.clone(), state.clone(), state.clone());
-        let (settler, sender) = (state.clone(), state.clone());
+        let (settler, sender, offerer) = (state.clone(), state.clone(), state.clone());
         let background = tokio::spawn(async move {
             tokio::join!(
                 maintain(upkeep, every),
                 flows::slate::keep_inputs_fresh(&weights),
                 flows::reconcile::watch(&watched),
                 flows::payments::keep_settling(&settler),
-                flows::webhooks::keep_delivering(&sender)
+                flows::webhooks::keep_delivering(&sender),
+                flows::waitlist::keep_offering(&offerer)
             );
         });
         Ok(Self {

@@ -51,6 +51,8 @@ pub enum ErrorCode {
     InvalidTransition,
     /// Approval waits for the expert's required training modules.
     TrainingIncomplete,
+    /// The seeker already has as many waitlist entries as allowed.
+    WaitlistLimit,
     /// A request made with the session cookie that changes something lacks
     /// `X-Anxin-Session: 1`.
     Csrf,
@@ -65,7 +67,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the test that the document lists each one.
-    pub const ALL: [ErrorCode; 31] = [
+    pub const ALL: [ErrorCode; 32] = [
         Self::MalformedJson,
         Self::InvalidField,
         Self::InvalidBody,
@@ -90,6 +92,7 @@ impl ErrorCode {
         Self::PaymentRequired,
         Self::InvalidTransition,
         Self::TrainingIncomplete,
+        Self::WaitlistLimit,
         Self::Csrf,
         Self::SignInLinkUsed,
         Self::SignInLinkExpired,

@@ -165,6 +165,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(routes::supervision::done),
         )
         .route("/supervise", web::get().to(routes::supervision::page))
+        .route("/v1/waitlist", web::post().to(routes::waitlist::join))
+        .service(
+            web::resource("/v1/waitlist/{id}")
+                .route(web::get().to(routes::waitlist::get))
+                .route(web::delete().to(routes::waitlist::leave)),
+        )
         .route("/readyz", web::get().to(service::readyz))
         .route("/metrics", web::get().to(service::metrics))
         .route("/openapi.json", web::get().to(openapi::openapi))

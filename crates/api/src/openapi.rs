@@ -46,6 +46,7 @@ pub const SESSION: &str = "session";
         crate::routes::supervision::create_module, crate::routes::supervision::modules, crate::routes::supervision::training,
         crate::routes::supervision::complete, crate::routes::supervision::flags, crate::routes::supervision::supervisor,
         crate::routes::supervision::debriefs, crate::routes::supervision::done, crate::routes::supervision::page,
+        crate::routes::waitlist::join, crate::routes::waitlist::get, crate::routes::waitlist::leave,
         experts::create_expert, experts::apply, experts::approve, experts::suspend,
         experts::get_availability, experts::put_availability, experts::slots, experts::get_me, experts::my_bookings,
         seekers::slate, seekers::update_me, seekers::erase_me, seekers::my_bookings, seekers::place_hold, seekers::release_hold,

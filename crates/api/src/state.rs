@@ -61,6 +61,9 @@ pub struct ApiConfig {
     /// After an emergency referral, the volunteer's local days (from that
     /// one) closed to new bookings, unless they reopen them; 0: none.
     pub rest_after_emergency_days: u32,
+    /// How long a waitlist offer's hold lasts (at least ten minutes in
+    /// production).
+    pub waitlist_offer: Duration,
     /// Sign-in attempts (links used, tokens exchanged) per client IP per
     /// minute, in this process.
     pub sign_ins_per_minute_per_ip: u32,
@@ -131,6 +134,7 @@ impl Default for ApiConfig {
             session_ttl: Duration::from_secs(12 * 3600),
             sign_in_link_ttl: Duration::from_secs(72 * 3600),
             rest_after_emergency_days: 1,
+            waitlist_offer: Duration::from_secs(600),
             sign_ins_per_minute_per_ip: 30,
             applications_per_hour_per_ip: 20,
             payment_provider: ProviderName::Simulated,

@@ -24,5 +24,6 @@ pub mod slate;
 pub mod stats;
 pub mod supervision;
 pub mod vocabulary;
+pub mod waitlist;
 
 pub use error::ValidationError;

@@ -18,6 +18,7 @@ pub mod seekers;
 pub mod sign_in;
 pub mod slots;
 pub mod supervision;
+pub mod waitlist;
 pub mod webhooks;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -41,6 +41,17 @@ pub async fn resolve(pool: &PgPool, subject_hash: &[u8]) -> Result<SeekerRow> {
     .await?)
 }
 
+/// The seeker with this id.
+#[tracing::instrument(skip(pool))]
+pub async fn get(pool: &PgPool, id: SeekerId) -> Result<Option<SeekerRow>> {
+    Ok(
+        sqlx::query_as("SELECT id, priority_group, region FROM seekers WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
 #[tracing::instrument(skip(pool))]
 pub async fn update(
     pool: &PgPool,
@@ -78,6 +89,14 @@ pub async fn erase(pool: &PgPool, seeker: SeekerId) -> Result<()> {
                 cancel_reason = NULL, cancel_reason_ciphertext = NULL, cancel_reason_key_id = NULL,
                 seeker_ref_ciphertext = NULL, seeker_ref_key_id = NULL,
                 idempotency_key = NULL, request_hash = NULL
+          WHERE seeker_id = $1",
+    )
+    .bind(seeker.0)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE waitlist SET seeker_ref_ciphertext = NULL, seeker_ref_key_id = NULL,
+                status = CASE WHEN status IN ('waiting', 'offered') THEN 'cancelled' ELSE status END
           WHERE seeker_id = $1",
     )
     .bind(seeker.0)

@@ -74,7 +74,8 @@ pub struct DueWebhook {
     pub attempts: i32,
     /// Retries stop 24 h after this.
     pub retry_from: DateTime<Utc>,
-    /// The seeker's sealed `ref`, from the booking (none once erased).
+    /// The seeker's sealed `ref`, from the booking or the waitlist entry
+    /// (none once erased).
     pub seeker_ref: Option<Sealed>,
     /// A `booking.cancelled`'s sealed reason, from the booking.
     pub cancel_reason: Option<Sealed>,
@@ -104,9 +105,11 @@ pub async fn take_due(
             SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2)
            FROM due WHERE w.id = due.id
       RETURNING w.id, w.type, w.data, w.created_at, w.attempts, w.retry_from,
-                (SELECT b.seeker_ref_ciphertext FROM bookings b WHERE b.id = w.booking_id)
+                coalesce((SELECT b.seeker_ref_ciphertext FROM bookings b WHERE b.id = w.booking_id),
+                         (SELECT l.seeker_ref_ciphertext FROM waitlist l WHERE l.id = w.waitlist_id))
                     AS seeker_ref_ciphertext,
-                (SELECT b.seeker_ref_key_id FROM bookings b WHERE b.id = w.booking_id)
+                coalesce((SELECT b.seeker_ref_key_id FROM bookings b WHERE b.id = w.booking_id),
+                         (SELECT l.seeker_ref_key_id FROM waitlist l WHERE l.id = w.waitlist_id))
                     AS seeker_ref_key_id,
                 (SELECT b.cancel_reason_ciphertext FROM bookings b
                   WHERE b.id = w.booking_id AND w.type = 'booking.cancelled')

@@ -32,4 +32,5 @@ mod sign_in;
 mod slate;
 mod supervision;
 mod trust;
+mod waitlist;
 mod webhooks;

@@ -413,6 +413,12 @@ pub async fn cancel(
     }
     state.metrics.booking("cancelled");
     let booking = bookings::get(&state.pool, id).await?;
+    // The freed slot goes to the waitlist now, not at the next round.
+    if slot_reopened {
+        if let Err(e) = crate::flows::waitlist::offer_round(state).await {
+            tracing::warn!(error = %e, "waitlist round after a cancellation failed");
+        }
+    }
     Ok(Cancelled {
         booking,
         slot_reopened,

@@ -59,6 +59,18 @@ pub async fn place(
     ip: &str,
 ) -> ApiResult<HoldView> {
     check_rate(state, seeker, ip).await?;
+    hold_for(state, seeker, slot_id, idempotency_key).await
+}
+
+/// A hold for the seeker on the slot, both sides decided atomically in
+/// Redis (no in-process rate limit: `place` checks it for requests; the
+/// waitlist's offers come from the service itself).
+pub(crate) async fn hold_for(
+    state: &AppState,
+    seeker: &SeekerRow,
+    slot_id: SlotId,
+    idempotency_key: Option<&str>,
+) -> ApiResult<HoldView> {
     let slot = flows::slots::place(state, slot_id).await?;
     let seeker_id = seeker.id;
     let hold_id = HoldId::new();

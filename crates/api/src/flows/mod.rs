@@ -19,4 +19,5 @@ pub mod sign_in;
 pub mod slate;
 pub mod slots;
 pub mod supervision;
+pub mod waitlist;
 pub mod webhooks;

@@ -14,6 +14,7 @@ pub mod service;
 pub mod sign_in;
 pub mod supervision;
 pub mod vocabulary;
+pub mod waitlist;
 
 use crate::error::{ApiError, ErrorCode};
 use actix_web::http::header::HeaderName;
