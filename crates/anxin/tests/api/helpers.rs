@@ -621,6 +621,20 @@ pub async fn hold_id(r: Response) -> String {
         .to_string()
 }
 
+/// A 201's `field`, as text (the response's body on any other status).
+pub async fn created_field(r: Response, field: &str) -> String {
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    r.json::<Value>().await.unwrap()[field]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 pub async fn assert_error(r: Response, status: StatusCode, code: &str) -> Value {
     let got = r.status();
     let body: Value = r.json().await.unwrap_or(Value::Null);

@@ -20,11 +20,7 @@ async fn module(app: &TestApp, title: &str, self_attest: bool) -> String {
                     "self_attest": self_attest}),
         )
         .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    created_field(r, "id").await
 }
 
 async fn audited(app: &TestApp, action: &str) -> Vec<(String, String)> {

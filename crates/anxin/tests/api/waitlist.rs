@@ -9,19 +9,22 @@ use uuid::Uuid;
 const PHONE: &str = "+8613812345678";
 
 /// An expert and their first slot that has not started, booked by a
-/// seeker: (expert, slot, its start, the seeker, the booking).
+/// seeker, with anything of theirs before it (a slot under way) booked too,
+/// so nothing up to its start is free: (expert, slot, its start, the
+/// seeker, the booking).
 async fn booked_out(app: &TestApp) -> (Uuid, Uuid, String, String, Uuid) {
     let expert = app.expert_with(&all_week(60)).await;
     let slot = app.future_slot(expert).await;
-    let starts_at = app
-        .open_slots(expert)
-        .await
+    let listed = app.open_slots(expert).await;
+    let at = listed
         .iter()
-        .find(|s| s["slot_id"] == json!(slot))
-        .unwrap()["starts_at"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .position(|s| s["slot_id"] == json!(slot))
+        .unwrap();
+    for earlier in &listed[..at] {
+        let id = earlier["slot_id"].as_str().unwrap().parse().unwrap();
+        app.book(&new_seeker(), id, PHONE).await;
+    }
+    let starts_at = listed[at]["starts_at"].as_str().unwrap().to_string();
     let seeker = new_seeker();
     let booking = app.book(&seeker, slot, PHONE).await;
     (expert, slot, starts_at, seeker, booking)
@@ -29,23 +32,8 @@ async fn booked_out(app: &TestApp) -> (Uuid, Uuid, String, String, Uuid) {
 
 /// Joins the waitlist for this expert's slots up to `until`.
 async fn wait_for_expert(app: &TestApp, seeker: &str, expert: Uuid, until: &str) -> String {
-    let r = app
-        .post(
-            seeker,
-            "/v1/waitlist",
-            &json!({"expert_id": expert, "not_after": until}),
-        )
-        .await;
-    assert_eq!(
-        r.status(),
-        StatusCode::CREATED,
-        "{}",
-        r.text().await.unwrap()
-    );
-    r.json::<Value>().await.unwrap()["waitlist_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    let body = json!({"expert_id": expert, "not_after": until});
+    created_field(app.post(seeker, "/v1/waitlist", &body).await, "waitlist_id").await
 }
 
 async fn entry(app: &TestApp, seeker: &str, id: &str) -> Value {
