@@ -10,6 +10,9 @@
       slots_none: "暂时没有可预约的专家。", next_at: (w) => `下一个可预约的时间：${w}。请到时再来，或换个筛选条件。`,
       nothing_open: "现在所有专家的时间都约满了。新的时间会陆续开放，请稍后再来看看；如果你现在就需要帮助，请拨打下方的热线。",
       zone: (z) => `时间按${z}显示。`, beijing: "北京时间", today: "今天", tomorrow: "明天", now_slot: "现在",
+      wait_offer: "有合适的时间空出来时，为我保留", wait_h: "正在为你等候合适的时间",
+      waiting: (n) => `你在等候名单的第 ${n} 位。一有合适的时间空出来，我们会为你保留 10 分钟，这个页面会自动带你去确认。`,
+      wait_stop: "不再等候", wait_again: "这次保留已经过期了。你可以再次等候，或换个筛选条件看看。",
       min_sec: (m, s) => `${m} 分 ${String(s).padStart(2, "0")} 秒`,
       slot_label: (n, w) => `预约 ${n}，${w}`,
       none_match: (f) => `没有${f}的专家现在有空。`, and: "、",
@@ -121,6 +124,9 @@
       cancelled_refund: "Cancelled. The booking fee is being refunded in full to the account you paid from, usually within minutes.",
       cancelled_plain: "Cancelled.",
       cancel_this: "Cancel this booking", yuan: (a) => `¥${a}`,
+      wait_offer: "Hold the next time that suits me", wait_h: "Waiting for a time that suits you",
+      waiting: (n) => `You are number ${n} on the waitlist. When a time that suits you opens, we hold it for you for 10 minutes and this page takes you to confirm it.`,
+      wait_stop: "Stop waiting", wait_again: "That held time has lapsed. You can wait again, or try other filters.",
     },
   };
   const t = (k) => T[lang][k] !== undefined ? T[lang][k] : T.zh[k];
@@ -248,7 +254,64 @@
       }
       next.append(list);
     }
+    if (r.body.experts.length === 0 && r.body.service_open !== false) offerToWait(next);
     $("crisis").classList.toggle("urgent", r.body.experts.length === 0);
+  }
+
+  // ---- the waitlist --------------------------------------------------------
+  // Nothing suits now: wait for a time that does (these filters); when one
+  // opens the service holds it for this seeker, and the page goes to the
+  // hold's step by itself.
+  function offerToWait(box) {
+    const b = el("button", { type: "button", id: "wait", class: "primary" }, t("wait_offer"));
+    b.addEventListener("click", async () => {
+      b.disabled = true;
+      const body = {};
+      if ($("language").value) body.language = $("language").value;
+      if ($("topic").value) body.topic = $("topic").value;
+      const r = await api("POST", "/v1/waitlist", body);
+      b.disabled = false;
+      if (!r) return;
+      if (!r.ok) return failed(r);
+      save("waitlist", r.body.waitlist_id);
+      waitStep();
+    });
+    box.append(b);
+  }
+
+  let waitTimer = null;
+  async function waitStep() {
+    const id = saved("waitlist");
+    if (!id) return search();
+    const r = await api("GET", "/v1/waitlist/" + id);
+    if (!r) return;
+    if (!r.ok) { save("waitlist", null); return search(); }
+    const w = r.body;
+    if (w.status === "offered" && w.offer) {
+      save("waitlist", null);
+      save("hold", { hold_id: w.offer.hold_id, expires_at: w.offer.expires_at, starts_at: w.offer.starts_at, name: w.offer.display_name });
+      save("payment", null);
+      return holdStep(true);
+    }
+    if (w.status !== "waiting") {
+      save("waitlist", null);
+      await search();
+      if (w.status === "expired") showError(t("wait_again"));
+      return;
+    }
+    const next = $("next-available");
+    next.hidden = false;
+    next.replaceChildren(el("h3", {}, t("wait_h")), el("p", { id: "waiting" }, t("waiting")(w.position)));
+    const stop = el("button", { type: "button", id: "wait-stop" }, t("wait_stop"));
+    stop.addEventListener("click", async () => {
+      clearTimeout(waitTimer);
+      await api("DELETE", "/v1/waitlist/" + id);
+      save("waitlist", null);
+      search(null, true);
+    });
+    next.append(stop);
+    clearTimeout(waitTimer);
+    waitTimer = setTimeout(waitStep, 3000);
   }
 
   // Filters that leave nobody: say which, how many each one excluded, and
@@ -601,6 +664,7 @@
     history();
     if (saved("hold")) holdStep();
     else if (saved("booking")) bookingStep();
+    else if (saved("waitlist")) { await search(); waitStep(); }
     else search();
   }
 

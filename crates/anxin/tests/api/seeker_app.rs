@@ -509,3 +509,71 @@ async fn a_closed_region_is_told_kindly_in_chinese_and_in_english() {
     a_closed_region_is_told_kindly("zh", "湖北的预约服务还没有开通").await;
     a_closed_region_is_told_kindly("en", "Booking isn't open in Hubei yet").await;
 }
+
+/// Nothing suits: the seeker waits on the app, and when a volunteer for
+/// their topic sets hours the page holds the time for them by itself.
+async fn waiting_for_a_time_that_suits(lang: &str, waiting: &str) {
+    let app = spawn_app(|_| {}).await;
+    app.expert_with(&crate::helpers::all_week(60)).await;
+    let seeker = token(Role::Seeker, &format!("host-user-{}", Uuid::new_v4()));
+    let browser = Browser::start(390, 844).await;
+    browser
+        .goto(&app.url(&format!("/app?lang={lang}#token={seeker}")))
+        .await;
+    browser
+        .wait_for(
+            "return document.querySelector('#experts li') !== null",
+            Wait::from_secs(20),
+        )
+        .await;
+    // Nobody helps with sleep yet.
+    browser
+        .run("document.querySelector('#topic').value = 'insomnia'; return true")
+        .await;
+    browser.click("#filters button[type=submit]").await;
+    browser
+        .wait_for(
+            "return document.querySelector('#wait') !== null",
+            Wait::from_secs(10),
+        )
+        .await;
+    browser.click("#wait").await;
+    let said = browser
+        .wait_for(
+            "const w = document.querySelector('#waiting'); return w && w.textContent",
+            Wait::from_secs(10),
+        )
+        .await;
+    assert!(said.as_str().unwrap().contains(waiting), "{said}");
+    assert_eq!(
+        browser
+            .run("return document.documentElement.scrollWidth <= window.innerWidth")
+            .await,
+        serde_json::json!(true)
+    );
+    screenshot(
+        &format!("seeker-app-waiting-{lang}.png"),
+        browser.screenshot_full_page().await,
+    );
+    // A volunteer for sleep sets their hours: the time is held for the
+    // seeker, and the page goes to it without a tap.
+    let mut profile = crate::helpers::expert_profile("Dr. Sleep");
+    profile["specialties"] = serde_json::json!(["insomnia"]);
+    app.expert_from(&profile, &crate::helpers::all_week(60))
+        .await;
+    let held = browser
+        .wait_for(
+            "const h = document.querySelector('#hold'); return h && !h.hidden && document.querySelector('#hold-when').textContent",
+            Wait::from_secs(15),
+        )
+        .await;
+    assert!(held.as_str().unwrap().contains("Dr. Sleep"), "{held}");
+    browser.quit().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn waiting_for_a_time_that_suits_in_chinese_and_in_english() {
+    waiting_for_a_time_that_suits("zh", "等候名单的第 1 位").await;
+    waiting_for_a_time_that_suits("en", "number 1 on the waitlist").await;
+}

@@ -23,6 +23,8 @@ pub struct WaitlistJoined {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct WaitlistOffer {
     pub hold_id: Uuid,
+    /// The expert's public name.
+    pub display_name: String,
     pub slot_id: Uuid,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
@@ -80,8 +82,10 @@ pub async fn get(
     let offer = match (row.status, row.hold_id, row.slot_id, row.offer_expires_at) {
         (WaitlistStatus::Offered, Some(hold), Some(slot), Some(expires_at)) => {
             let s = anxin_store::slots::get(&state.pool, slot).await?;
+            let expert = anxin_store::experts::get(&state.pool, s.expert_id).await?;
             Some(WaitlistOffer {
                 hold_id: hold.0,
+                display_name: expert.display_name,
                 slot_id: slot.0,
                 starts_at: s.starts_at,
                 ends_at: s.ends_at,
