@@ -35,6 +35,10 @@
     "Swipe the table sideways for more; the buttons stay at its right edge.": "表格可以左右滑动查看更多；操作按钮固定在右侧。",
     "Webhooks to the host app": "发往宿主应用的通知",
     "Debriefs overdue": "逾期的复盘",
+    "Waitlist": "等候名单",
+    "waiting now": "正在等候",
+    "offered": "已为其保留",
+    "booked": "已预约",
     "still to hold": "待进行",
     "Training missing: ": "培训未完成：",
     "pending": "待发送",
@@ -899,6 +903,12 @@
       last = s;
       headline(s);
       funnel(s.overall.funnel);
+      document.getElementById("waitlist-card").hidden = !s.waitlist;
+      if (s.waitlist) {
+        for (const k of ["waiting", "offered", "booked"]) {
+          document.getElementById("waitlist-" + k).textContent = String(s.waitlist[k]);
+        }
+      }
       series(s);
       distribution(s.booking_distribution);
       hbars("outcomes-finished", s.overall.calls.finished_by_outcome);

@@ -39,8 +39,22 @@ pub struct Summary {
     /// the host app vouched for (the token's `group` claim) apart from those
     /// whose group the seeker declared.
     pub priority_sources: BTreeMap<String, PrioritySource>,
+    /// The waitlist now (national summaries only: an entry is the seeker's,
+    /// not a place's or an organisation's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waitlist: Option<WaitlistFigures>,
     /// How long computing this summary took.
     pub query_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct WaitlistFigures {
+    /// Entries waiting now.
+    pub waiting: i64,
+    /// Entries holding an offer now.
+    pub offered: i64,
+    /// Entries that came in the window and were booked.
+    pub booked: i64,
 }
 
 /// One organisation's row of `by_organisation`.

@@ -122,6 +122,12 @@ async fn a_cancellation_offers_the_slot_to_the_first_waiting_seeker_within_a_sec
     );
     assert_eq!(entry(&app, &first, &w1).await["status"], "booked");
     assert_eq!(app.active_bookings_of_slot(slot).await, 1);
+    // The operators' summary counts the line.
+    let summary = app.get_json(&operator(), "/v1/ops/summary?window=1h").await;
+    assert_eq!(
+        summary["waitlist"],
+        json!({"waiting": 1, "offered": 0, "booked": 1})
+    );
 }
 
 #[tokio::test]

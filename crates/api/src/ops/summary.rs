@@ -219,6 +219,14 @@ pub async fn compute(
             source.declared += n;
         }
     }
+    if scope.everything() {
+        let (waiting, offered, booked) = anxin_store::waitlist::counts(pool, since).await?;
+        summary.waitlist = Some(crate::figures::WaitlistFigures {
+            waiting,
+            offered,
+            booked,
+        });
+    }
     summary.query_ms = started.elapsed().as_millis() as u64;
     Ok(summary)
 }
@@ -370,6 +378,7 @@ pub fn shape(window: Window, since: DateTime<Utc>, until: DateTime<Utc>, rows: &
         series: series(window, since, until, rows),
         booking_distribution,
         priority_sources: BTreeMap::new(),
+        waitlist: None,
         query_ms: 0,
     }
 }
