@@ -126,7 +126,7 @@ impl HelpNowScenario {
     pub fn hotline() -> Self {
         Self {
             name: "helpnow",
-            summary: "54 on-duty shifts over a peak day, 2 to 22 on duty at once",
+            summary: "the hotline's volunteers in 54 shifts over a peak day",
             shifts: vec![
                 shift(23, 4, 2),
                 shift(3, 5, 2),
@@ -165,7 +165,7 @@ impl HelpNowScenario {
     pub fn national() -> Self {
         Self {
             name: "helpnow-national",
-            summary: "the helpnow roster x4, 8 to 88 on duty at once",
+            summary: "the helpnow roster x4",
             roster_scale: 4,
             ..Self::hotline()
         }
@@ -213,6 +213,8 @@ pub struct Day {
     pub experts: Vec<OnDuty>,
     pub requests: Vec<Request>,
     pub on_duty_hours: f64,
+    /// The fewest and the most experts on duty at once.
+    pub on_duty_range: (f64, f64),
     /// On-duty expert-hours ÷ the mean call length, in calls.
     pub capacity: f64,
     /// The highest of the hours' demand ÷ that hour's capacity.
@@ -280,6 +282,11 @@ pub fn draw(scenario: &HelpNowScenario, load: f64, seed: u64) -> Day {
         experts,
         requests,
         on_duty_hours: on_duty_secs / 3600.0,
+        on_duty_range: by_hour
+            .iter()
+            .fold((f64::INFINITY, 0.0), |(lo, hi), &secs| {
+                (lo.min(secs / 3600.0), hi.max(secs / 3600.0))
+            }),
         capacity,
         peak_hour_load,
     }
@@ -549,6 +556,7 @@ pub struct HelpNowReport {
     pub order: RingOrder,
     pub experts: usize,
     pub on_duty_hours: f64,
+    pub on_duty_range: (f64, f64),
     pub capacity: f64,
     pub peak_hour_load: f64,
     pub requests: usize,
@@ -568,6 +576,10 @@ pub struct HelpNowReport {
     pub rollovers_per_request: f64,
     /// Gini of help-now calls across the day's on-duty experts.
     pub calls_gini: f64,
+    /// By local hour of arrival: requests, and those connected within
+    /// `WITHIN_SECS`; where in the day the misses fall.
+    pub requests_by_hour: [u32; 24],
+    pub within_minute_by_hour: [u32; 24],
 }
 
 impl HelpNowReport {
@@ -594,11 +606,21 @@ impl HelpNowReport {
         let priority = day.requests.iter().filter(|r| r.priority).count();
         let rollovers: usize = o.rung.iter().map(|r| r.len().saturating_sub(1)).sum();
         let calls: Vec<f64> = o.calls.iter().map(|&c| f64::from(c)).collect();
+        let mut requests_by_hour = [0; 24];
+        let mut within_minute_by_hour = [0; 24];
+        for (ending, r) in o.endings.iter().zip(&day.requests) {
+            let hour = (r.arrives_at / 3600 % 24) as usize;
+            requests_by_hour[hour] += 1;
+            if matches!(ending, Some(Ending::Connected { after, .. }) if *after <= WITHIN_SECS) {
+                within_minute_by_hour[hour] += 1;
+            }
+        }
         Self {
             load: day.load,
             order: o.order,
             experts: day.experts.len(),
             on_duty_hours: day.on_duty_hours,
+            on_duty_range: day.on_duty_range,
             capacity: day.capacity,
             peak_hour_load: day.peak_hour_load,
             requests,
@@ -611,6 +633,8 @@ impl HelpNowReport {
             timed_out: ratio(count(Ending::TimedOut), requests),
             rollovers_per_request: ratio(rollovers, requests),
             calls_gini: gini(&calls).unwrap_or(0.0),
+            requests_by_hour,
+            within_minute_by_hour,
         }
     }
 }
@@ -653,6 +677,7 @@ mod tests {
         let day = draw(&s, 0.8, 1);
         let hours: u32 = s.shifts.iter().map(|x| x.hours * x.experts).sum();
         assert_eq!(day.on_duty_hours, f64::from(hours));
+        assert_eq!(day.on_duty_range, (2.0, 22.0));
         assert_eq!(day.experts.len(), 54);
         let calls = day.on_duty_hours * 3600.0 / s.mean_call_secs();
         assert!((day.capacity - calls).abs() < 1e-9);
@@ -688,6 +713,7 @@ mod tests {
             assert!(*after <= s.ring_secs + 60, "{after}s");
         }
         let r = HelpNowReport::of(&day, &o);
+        assert_eq!(r.within_minute_by_hour, r.requests_by_hour);
         assert_eq!(
             (r.abandoned, r.timed_out, r.rollovers_per_request),
             (0.0, 0.0, 0.0)

@@ -150,6 +150,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<ScenarioReport, String> {
 
 const USAGE: &str =
     "usage: anxin sim [--scenario hotline|scarce|large|hubei2020|helpnow|helpnow-national|all] [--out DIR] [--seed N] [--sweep N]
+       [--roster-scale N] [--loads A,B,...]
 
 Simulates the matching market under four slate policies (balanced, top20,
 random20, all) on the same arrivals, prints a table per scenario (and, for
@@ -164,7 +165,9 @@ helpnow (and helpnow-national, four times the roster) simulates help now
 over a peak day at 80, 100 and 120 % of on-duty capacity, ringing the
 expert with the fewest calls first and, to compare, a fixed order: the
 share connected within 60 s, waits, abandonment, rollovers and the Gini of
-calls among experts; rows in helpnow.csv.";
+calls among experts; rows in helpnow.csv, by hour of arrival in
+helpnow-hours.csv. --roster-scale N multiplies its roster, --loads 0.5,0.7
+replaces the load levels.";
 
 #[derive(Debug, Clone, PartialEq)]
 struct Args {
@@ -175,6 +178,17 @@ struct Args {
     seed: Option<u64>,
     /// How many seeds to sweep, if a sweep.
     sweep: Option<u64>,
+}
+
+/// `--roster-scale N` and `--loads A,B,…`: the help-now scenarios with
+/// another roster size or other load levels, to find what meets a target.
+fn reshape(scenario: &mut HelpNowScenario, scale: Option<u32>, loads: Option<&[f64]>) {
+    if let Some(scale) = scale {
+        scenario.roster_scale *= scale;
+    }
+    if let Some(loads) = loads {
+        scenario.loads = loads.to_vec();
+    }
 }
 
 impl Args {
@@ -197,6 +211,7 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
         seed: None,
         sweep: None,
     };
+    let (mut scale, mut loads) = (None, None);
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -244,8 +259,32 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
                         .ok_or_else(|| format!("--sweep must be a positive integer, got {v:?}"))?,
                 );
             }
+            "--roster-scale" => {
+                let v = value()?;
+                scale = Some(v.parse().ok().filter(|&n: &u32| n > 0).ok_or_else(|| {
+                    format!("--roster-scale must be a positive integer, got {v:?}")
+                })?);
+            }
+            "--loads" => {
+                let v = value()?;
+                let parsed_loads: Option<Vec<f64>> = v
+                    .split(',')
+                    .map(|x| {
+                        x.trim()
+                            .parse()
+                            .ok()
+                            .filter(|&l: &f64| l > 0.0 && l < 100.0)
+                    })
+                    .collect();
+                loads = Some(parsed_loads.ok_or_else(|| {
+                    format!("--loads must be positive shares of capacity like 0.8,1.2, got {v:?}")
+                })?);
+            }
             other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
         }
+    }
+    for s in &mut parsed.help_now {
+        reshape(s, scale, loads.as_deref());
     }
     Ok(Some(parsed))
 }
@@ -304,6 +343,7 @@ pub fn cli(args: &[String]) -> Result<(), String> {
     }
     if !args.help_now.is_empty() {
         let mut help_now_csv = format!("{}\n", output::HELP_NOW_CSV_HEADER);
+        let mut hours_csv = format!("{}\n", output::HELP_NOW_HOURS_CSV_HEADER);
         for scenario in &args.help_now {
             let started = Instant::now();
             let runs: Vec<(u64, Vec<HelpNowReport>)> = seeds
@@ -313,9 +353,13 @@ pub fn cli(args: &[String]) -> Result<(), String> {
             println!("{}", output::help_now_table(scenario, &runs));
             println!("{}", simulated_in(scenario.name, started, &seeds));
             help_now_csv.push_str(&output::help_now_csv_rows(scenario, &runs));
+            hours_csv.push_str(&output::help_now_hours_csv_rows(scenario, &runs));
         }
         let path = args.out.join("helpnow.csv");
         write(&path, &help_now_csv)?;
+        written.push(path);
+        let path = args.out.join("helpnow-hours.csv");
+        write(&path, &hours_csv)?;
         written.push(path);
     }
     for path in written {
@@ -427,6 +471,22 @@ mod tests {
         assert_eq!(help_now.scenarios, Vec::new());
         assert_eq!(help_now.help_now, vec![HelpNowScenario::hotline()]);
         assert!(a.help_now.is_empty());
+        let reshaped = parse(&args(&[
+            "--scenario=helpnow",
+            "--roster-scale",
+            "6",
+            "--loads=0.5,0.7",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(reshaped.help_now[0].roster_scale, 6);
+        assert_eq!(reshaped.help_now[0].loads, vec![0.5, 0.7]);
+        assert!(parse(&args(&["--loads", "0.8,x"]))
+            .unwrap_err()
+            .contains("--loads"));
+        assert!(parse(&args(&["--roster-scale", "0"]))
+            .unwrap_err()
+            .contains("--roster-scale"));
         let hubei = parse(&args(&["--scenario=hubei2020"])).unwrap().unwrap();
         assert_eq!(hubei.scenarios, vec![Scenario::hubei2020()]);
         assert_eq!(default.seeds(), vec![DEFAULT_SEED]);

@@ -283,11 +283,13 @@ pub fn help_now_table(scenario: &HelpNowScenario, runs: &[(u64, Vec<HelpNowRepor
     let seeds: Vec<String> = runs.iter().map(|(seed, _)| seed.to_string()).collect();
     let _ = writeln!(
         s,
-        "scenario {} ({}): {} experts, {:.0} on-duty expert-hours, capacity {:.0} calls (mean call {}); \
+        "scenario {} ({}): {} experts, {:.0} to {:.0} on duty at once, {:.0} on-duty expert-hours, capacity {:.0} calls (mean call {}); \
 busiest hour at {:.2} x the day's load; ring {}s, max wait {}, patience mean {}; seed{} {}{}",
         scenario.name,
         scenario.summary,
         day.experts,
+        day.on_duty_range.0,
+        day.on_duty_range.1,
         day.on_duty_hours,
         day.capacity,
         duration(scenario.mean_call_secs().round() as i64),
@@ -374,29 +376,58 @@ within_60s,priority_within_60s,wait_p50_s,wait_p95_s,abandoned,timed_out,rollove
 /// One CSV row per (seed, load, ring order) of a help-now scenario.
 pub fn help_now_csv_rows(scenario: &HelpNowScenario, runs: &[(u64, Vec<HelpNowReport>)]) -> String {
     let mut s = String::new();
-    for (seed, reports) in runs {
-        for r in reports {
+    for (key, r) in help_now_keyed(scenario, runs) {
+        let _ = writeln!(
+            s,
+            "{key},{},{:.1},{:.1},{:.4},{},{},{:.4},{:.4},{},{},{:.4},{:.4},{:.4},{:.4}",
+            r.experts,
+            r.on_duty_hours,
+            r.capacity,
+            r.peak_hour_load,
+            r.requests,
+            r.connected,
+            r.within_minute,
+            r.priority_within_minute,
+            r.wait_p50,
+            r.wait_p95,
+            r.abandoned,
+            r.timed_out,
+            r.rollovers_per_request,
+            r.calls_gini,
+        );
+    }
+    s
+}
+
+/// Each report of a help-now sweep with the columns that name its row:
+/// scenario, seed, load, ring order.
+fn help_now_keyed<'a>(
+    scenario: &'a HelpNowScenario,
+    runs: &'a [(u64, Vec<HelpNowReport>)],
+) -> impl Iterator<Item = (String, &'a HelpNowReport)> + 'a {
+    runs.iter().flat_map(move |(seed, reports)| {
+        reports.iter().map(move |r| {
+            let key = format!("{},{seed},{:.2},{}", scenario.name, r.load, r.order.name());
+            (key, r)
+        })
+    })
+}
+
+pub const HELP_NOW_HOURS_CSV_HEADER: &str = "scenario,seed,load,order,hour,requests,within_60s";
+
+/// One CSV row per (seed, load, ring order, local hour of arrival): the
+/// requests that hour and those connected within 60 s.
+pub fn help_now_hours_csv_rows(
+    scenario: &HelpNowScenario,
+    runs: &[(u64, Vec<HelpNowReport>)],
+) -> String {
+    let mut s = String::new();
+    for (key, r) in help_now_keyed(scenario, runs) {
+        for hour in 0..24 {
             let _ = writeln!(
                 s,
-                "{},{},{:.2},{},{},{:.1},{:.1},{:.4},{},{},{:.4},{:.4},{},{},{:.4},{:.4},{:.4},{:.4}",
-                scenario.name,
-                seed,
-                r.load,
-                r.order.name(),
-                r.experts,
-                r.on_duty_hours,
-                r.capacity,
-                r.peak_hour_load,
-                r.requests,
-                r.connected,
-                r.within_minute,
-                r.priority_within_minute,
-                r.wait_p50,
-                r.wait_p95,
-                r.abandoned,
-                r.timed_out,
-                r.rollovers_per_request,
-                r.calls_gini,
+                "{key},{hour},{},{}",
+                r.requests_by_hour[hour], r.within_minute_by_hour[hour],
             );
         }
     }
