@@ -15,7 +15,7 @@
 //! The engine keeps every input of the balanced draw as production keeps
 //! it: capacity by band, impressions in the sliding window, and each
 //! expert's `Uptake` (slots offered and booked over the booking window).
-use crate::market::{mix, normal, Market, LEAD_SECS};
+use crate::market::{keyed_rng, mix, normal, Market, LEAD_SECS};
 use crate::policy::{self, ImpressionWindow, Policy};
 use crate::scenario::{SeekerModel, Taste};
 use anxin_domain::region::Nearness;
@@ -366,8 +366,7 @@ impl Run<'_> {
     }
 
     fn seeker_rng(&self, seeker: u32, salt: u64) -> StdRng {
-        let key = self.market.seekers[seeker as usize].key;
-        StdRng::seed_from_u64(mix(self.seed ^ key, salt))
+        keyed_rng(self.seed, self.market.seekers[seeker as usize].key, salt)
     }
 
     /// Moves the expert's cursor past slots starting too soon to book and

@@ -13,6 +13,9 @@
 //!   local first for a seeker whose region is known, as production does.
 //! - `engine`: runs one policy over one market, event by event.
 //! - `metrics`: match rate, time to match, collisions, Gini, utilization.
+//! - `help_now`: help now over a peak day: on-duty rosters, the queue and
+//!   its rollover, seekers who give up; its own scenarios, engine and
+//!   figures (connected within a minute, waits, abandonment, rollovers).
 //! - `output`: the table (and, for a regional scenario, one by seeker
 //!   region), the CSV and the Lorenz-curve SVG.
 //!
@@ -20,6 +23,7 @@
 //! seeker tastes), and every random stream derives from one seed, so a run
 //! reproduces exactly. `anxin sim` calls [`cli`].
 pub mod engine;
+pub mod help_now;
 pub mod market;
 pub mod metrics;
 pub mod output;
@@ -27,6 +31,7 @@ pub mod policy;
 pub mod region;
 pub mod scenario;
 
+pub use help_now::{HelpNowReport, HelpNowScenario};
 pub use metrics::{PolicyReport, RegionalReport};
 pub use policy::Policy;
 pub use scenario::Scenario;
@@ -144,7 +149,8 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<ScenarioReport, String> {
 }
 
 const USAGE: &str =
-    "usage: anxin sim [--scenario hotline|scarce|large|hubei2020|all] [--out DIR] [--seed N] [--sweep N]
+    "usage: anxin sim [--scenario hotline|scarce|large|hubei2020|helpnow|helpnow-national|all] [--out DIR] [--seed N] [--sweep N]
+       [--roster-scale N] [--loads A,B,...]
 
 Simulates the matching market under four slate policies (balanced, top20,
 random20, all) on the same arrivals, prints a table per scenario (and, for
@@ -153,16 +159,36 @@ to booking; only balanced fills slates local first), and writes
 sim.csv, experts.csv (per expert: capacity offered, impressions, bookings,
 fair share, by policy) and lorenz-<scenario>.svg under DIR (default out/sim).
 --sweep N runs N seeds (from --seed, else from 1) and prints each figure's
-min / median / max per policy instead of one table per seed.";
+min / median / max per policy instead of one table per seed.
+
+helpnow (and helpnow-national, four times the roster) simulates help now
+over a peak day at 80, 100 and 120 % of on-duty capacity, ringing the
+expert with the fewest calls first and, to compare, a fixed order: the
+share connected within 60 s, waits, abandonment, rollovers and the Gini of
+calls among experts; rows in helpnow.csv, by hour of arrival in
+helpnow-hours.csv. --roster-scale N multiplies its roster, --loads 0.5,0.7
+replaces the load levels.";
 
 #[derive(Debug, Clone, PartialEq)]
 struct Args {
     scenarios: Vec<Scenario>,
+    help_now: Vec<HelpNowScenario>,
     out: PathBuf,
     /// `None`: `DEFAULT_SEED` for one run, 1 for the first of a sweep.
     seed: Option<u64>,
     /// How many seeds to sweep, if a sweep.
     sweep: Option<u64>,
+}
+
+/// `--roster-scale N` and `--loads A,B,…`: the help-now scenarios with
+/// another roster size or other load levels, to find what meets a target.
+fn reshape(scenario: &mut HelpNowScenario, scale: Option<u32>, loads: Option<&[f64]>) {
+    if let Some(scale) = scale {
+        scenario.roster_scale *= scale;
+    }
+    if let Some(loads) = loads {
+        scenario.loads = loads.to_vec();
+    }
 }
 
 impl Args {
@@ -180,10 +206,12 @@ impl Args {
 fn parse(args: &[String]) -> Result<Option<Args>, String> {
     let mut parsed = Args {
         scenarios: Scenario::all(),
+        help_now: HelpNowScenario::all(),
         out: PathBuf::from("out/sim"),
         seed: None,
         sweep: None,
     };
+    let (mut scale, mut loads) = (None, None);
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -202,14 +230,16 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
         match flag {
             "--scenario" => {
                 let name = value()?;
-                parsed.scenarios = if name == "all" {
-                    Scenario::all()
+                (parsed.scenarios, parsed.help_now) = if name == "all" {
+                    (Scenario::all(), HelpNowScenario::all())
+                } else if let Some(s) = Scenario::named(&name) {
+                    (vec![s], Vec::new())
+                } else if let Some(s) = HelpNowScenario::named(&name) {
+                    (Vec::new(), vec![s])
                 } else {
-                    vec![Scenario::named(&name).ok_or_else(|| {
-                        format!(
-                            "unknown scenario {name:?}: use hotline, scarce, large, hubei2020 or all"
-                        )
-                    })?]
+                    return Err(format!(
+                        "unknown scenario {name:?}: use hotline, scarce, large, hubei2020, helpnow, helpnow-national or all"
+                    ));
                 };
             }
             "--out" => parsed.out = PathBuf::from(value()?),
@@ -229,8 +259,32 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
                         .ok_or_else(|| format!("--sweep must be a positive integer, got {v:?}"))?,
                 );
             }
+            "--roster-scale" => {
+                let v = value()?;
+                scale = Some(v.parse().ok().filter(|&n: &u32| n > 0).ok_or_else(|| {
+                    format!("--roster-scale must be a positive integer, got {v:?}")
+                })?);
+            }
+            "--loads" => {
+                let v = value()?;
+                let parsed_loads: Option<Vec<f64>> = v
+                    .split(',')
+                    .map(|x| {
+                        x.trim()
+                            .parse()
+                            .ok()
+                            .filter(|&l: &f64| l > 0.0 && l < 100.0)
+                    })
+                    .collect();
+                loads = Some(parsed_loads.ok_or_else(|| {
+                    format!("--loads must be positive shares of capacity like 0.8,1.2, got {v:?}")
+                })?);
+            }
             other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
         }
+    }
+    for s in &mut parsed.help_now {
+        reshape(s, scale, loads.as_deref());
     }
     Ok(Some(parsed))
 }
@@ -271,17 +325,7 @@ pub fn cli(args: &[String]) -> Result<(), String> {
                 }
             }
         }
-        println!(
-            "({} simulated in {:.1}s, seed{} {})\n",
-            scenario.name,
-            started.elapsed().as_secs_f64(),
-            if seeds.len() > 1 { "s" } else { "" },
-            seeds
-                .iter()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join(","),
-        );
+        println!("{}", simulated_in(scenario.name, started, &seeds));
         // The Lorenz curves of the first seed: one chart per scenario.
         if let Some(report) = reports.first() {
             let svg = args.out.join(format!("lorenz-{}.svg", scenario.name));
@@ -289,16 +333,54 @@ pub fn cli(args: &[String]) -> Result<(), String> {
             written.push(svg);
         }
     }
-    let csv_path = args.out.join("sim.csv");
-    write(&csv_path, &csv)?;
-    let experts_path = args.out.join("experts.csv");
-    write(&experts_path, &experts_csv)?;
-    written.insert(0, experts_path);
-    written.insert(0, csv_path);
+    if !args.scenarios.is_empty() {
+        let csv_path = args.out.join("sim.csv");
+        write(&csv_path, &csv)?;
+        let experts_path = args.out.join("experts.csv");
+        write(&experts_path, &experts_csv)?;
+        written.insert(0, experts_path);
+        written.insert(0, csv_path);
+    }
+    if !args.help_now.is_empty() {
+        let mut help_now_csv = format!("{}\n", output::HELP_NOW_CSV_HEADER);
+        let mut hours_csv = format!("{}\n", output::HELP_NOW_HOURS_CSV_HEADER);
+        for scenario in &args.help_now {
+            let started = Instant::now();
+            let runs: Vec<(u64, Vec<HelpNowReport>)> = seeds
+                .iter()
+                .map(|&seed| (seed, help_now::run_all(scenario, seed)))
+                .collect();
+            println!("{}", output::help_now_table(scenario, &runs));
+            println!("{}", simulated_in(scenario.name, started, &seeds));
+            help_now_csv.push_str(&output::help_now_csv_rows(scenario, &runs));
+            hours_csv.push_str(&output::help_now_hours_csv_rows(scenario, &runs));
+        }
+        let path = args.out.join("helpnow.csv");
+        write(&path, &help_now_csv)?;
+        written.push(path);
+        let path = args.out.join("helpnow-hours.csv");
+        write(&path, &hours_csv)?;
+        written.push(path);
+    }
     for path in written {
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// The line after a scenario's table: how long it took, on which seeds.
+fn simulated_in(name: &str, started: Instant, seeds: &[u64]) -> String {
+    format!(
+        "({} simulated in {:.1}s, seed{} {})\n",
+        name,
+        started.elapsed().as_secs_f64(),
+        if seeds.len() > 1 { "s" } else { "" },
+        seeds
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+    )
 }
 
 fn write(path: &Path, contents: &str) -> Result<(), String> {
@@ -382,6 +464,29 @@ mod tests {
         assert_eq!(a.seeds(), vec![9]);
         let default = parse(&args(&[])).unwrap().unwrap();
         assert_eq!(default.scenarios.len(), 4);
+        assert_eq!(default.help_now, HelpNowScenario::all());
+        let help_now = parse(&args(&["--scenario", "helpnow", "--sweep=10"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(help_now.scenarios, Vec::new());
+        assert_eq!(help_now.help_now, vec![HelpNowScenario::hotline()]);
+        assert!(a.help_now.is_empty());
+        let reshaped = parse(&args(&[
+            "--scenario=helpnow",
+            "--roster-scale",
+            "6",
+            "--loads=0.5,0.7",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(reshaped.help_now[0].roster_scale, 6);
+        assert_eq!(reshaped.help_now[0].loads, vec![0.5, 0.7]);
+        assert!(parse(&args(&["--loads", "0.8,x"]))
+            .unwrap_err()
+            .contains("--loads"));
+        assert!(parse(&args(&["--roster-scale", "0"]))
+            .unwrap_err()
+            .contains("--roster-scale"));
         let hubei = parse(&args(&["--scenario=hubei2020"])).unwrap().unwrap();
         assert_eq!(hubei.scenarios, vec![Scenario::hubei2020()]);
         assert_eq!(default.seeds(), vec![DEFAULT_SEED]);

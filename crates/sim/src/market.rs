@@ -89,7 +89,7 @@ impl Market {
 
 /// Relative arrival rate by local hour: quiet nights, a lunch bump and the
 /// evening peak when people are home and alone with their worries.
-const HOURLY_ARRIVALS: [f64; 24] = [
+pub(crate) const HOURLY_ARRIVALS: [f64; 24] = [
     0.35, 0.25, 0.2, 0.2, 0.2, 0.25, 0.4, 0.6, 0.8, 0.9, 0.9, 1.0, 1.1, 1.0, 0.9, 0.9, 0.9, 1.0,
     1.4, 2.2, 2.5, 2.5, 2.0, 1.1,
 ];
@@ -289,37 +289,21 @@ fn region_of(scenario: &Scenario, index: usize) -> Option<&'static str> {
 }
 
 /// Seekers arrive as a Poisson process whose rate follows `HOURLY_ARRIVALS`
-/// (drawn by thinning), scaled so the expected count is the sum of `demand`
-/// (expected seekers per region, `None` the national ones). Each seeker's
-/// region is drawn in proportion to it, only when there are regions, so a
-/// national scenario draws exactly what it drew before regions existed.
+/// (see [`arrivals_by_hour`]), scaled so the expected count is the sum of
+/// `demand` (expected seekers per region, `None` the national ones). Each
+/// seeker's region is drawn in proportion to it, only when there are
+/// regions, so a national scenario draws exactly what it drew before regions
+/// existed.
 fn draw_seekers(
     scenario: &Scenario,
     demand: &[(Option<&'static str>, f64)],
     period: i64,
     rng: &mut StdRng,
 ) -> Vec<Seeker> {
-    let mean_profile = HOURLY_ARRIVALS.iter().sum::<f64>() / 24.0;
-    let peak_profile = HOURLY_ARRIVALS.iter().copied().fold(0.0, f64::max);
     let expected: f64 = demand.iter().map(|d| d.1).sum();
-    let mean_rate = expected / period as f64;
-    let peak_rate = mean_rate * peak_profile / mean_profile;
     let model = &scenario.seekers;
     let mut seekers = Vec::new();
-    if peak_rate <= 0.0 {
-        return seekers;
-    }
-    let mut t = 0.0_f64;
-    loop {
-        t += -(1.0 - rng.gen::<f64>()).ln() / peak_rate;
-        let at = t as i64;
-        if at >= period {
-            break;
-        }
-        let hour = ((at / 3600) % 24) as usize;
-        if rng.gen::<f64>() * peak_profile > HOURLY_ARRIVALS[hour] {
-            continue;
-        }
+    arrivals_by_hour(expected, period, rng, |at, rng| {
         let taste = if rng.gen::<f64>() < model.popular_share {
             model.popular
         } else {
@@ -355,8 +339,42 @@ fn draw_seekers(
             key,
             region,
         });
-    }
+    });
     seekers
+}
+
+/// A Poisson process over `[0, period)` whose rate follows the local hour as
+/// `HOURLY_ARRIVALS` does, `expected` arrivals in all (drawn by thinning a
+/// process at the peak rate). Calls `arrive` with each arrival's second, in
+/// order, and the same `rng`, so whatever it draws per arrival interleaves
+/// with the arrival draws exactly as it always has: the booking market and
+/// help now arrive by the same rule.
+pub(crate) fn arrivals_by_hour(
+    expected: f64,
+    period: i64,
+    rng: &mut StdRng,
+    mut arrive: impl FnMut(i64, &mut StdRng),
+) {
+    let mean_profile = HOURLY_ARRIVALS.iter().sum::<f64>() / 24.0;
+    let peak_profile = HOURLY_ARRIVALS.iter().copied().fold(0.0, f64::max);
+    let mean_rate = expected / period as f64;
+    let peak_rate = mean_rate * peak_profile / mean_profile;
+    if peak_rate <= 0.0 {
+        return;
+    }
+    let mut t = 0.0_f64;
+    loop {
+        t += -(1.0 - rng.gen::<f64>()).ln() / peak_rate;
+        let at = t as i64;
+        if at >= period {
+            break;
+        }
+        let hour = ((at / 3600) % 24) as usize;
+        if rng.gen::<f64>() * peak_profile > HOURLY_ARRIVALS[hour] {
+            continue;
+        }
+        arrive(at, rng);
+    }
 }
 
 fn hhmm(minute: u32) -> String {
@@ -368,6 +386,13 @@ pub(crate) fn normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
     let u1 = 1.0 - rng.gen::<f64>();
     let u2 = rng.gen::<f64>();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// The random stream of one actor's one decision: `key` names the actor (a
+/// seeker, a help-now request), `salt` the decision (an attempt, a ring), so
+/// it is the same whatever else the run does.
+pub(crate) fn keyed_rng(seed: u64, key: u64, salt: u64) -> StdRng {
+    StdRng::seed_from_u64(mix(seed ^ key, salt))
 }
 
 /// Derives independent seeds from one (SplitMix64 finaliser), so each stream

@@ -159,7 +159,7 @@ pub fn fair_shares(capacity: &[f64], booked: usize) -> Vec<f64> {
         .collect()
 }
 
-fn ratio(a: usize, b: usize) -> f64 {
+pub(crate) fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 {
         0.0
     } else {

@@ -3,6 +3,7 @@
 //! (scenario, seed, policy), one per-expert CSV row per (scenario, seed,
 //! policy, expert), and an SVG of Lorenz curves of bookings per scenario.
 //! All written by hand: the sim needs no formatting crates.
+use crate::help_now::{HelpNowReport, HelpNowScenario, RingOrder, WITHIN_SECS};
 use crate::metrics::{fair_shares, PolicyReport, RegionalReport};
 use crate::policy::Policy;
 use crate::ScenarioReport;
@@ -268,6 +269,171 @@ fn spread(values: &[f64], fmt: impl Fn(f64) -> String) -> String {
     }
 }
 
+/// The help-now table of one scenario: per load level and ring order, each
+/// figure (over several seeds, as `min median max`), then on how many seeds
+/// the service's rule met the targets at 80 % load.
+pub fn help_now_table(scenario: &HelpNowScenario, runs: &[(u64, Vec<HelpNowReport>)]) -> String {
+    let mut s = String::new();
+    let Some((_, first)) = runs.first() else {
+        return s;
+    };
+    let Some(day) = first.first() else {
+        return s;
+    };
+    let seeds: Vec<String> = runs.iter().map(|(seed, _)| seed.to_string()).collect();
+    let _ = writeln!(
+        s,
+        "scenario {} ({}): {} experts, {:.0} to {:.0} on duty at once, {:.0} on-duty expert-hours, capacity {:.0} calls (mean call {}); \
+busiest hour at {:.2} x the day's load; ring {}s, max wait {}, patience mean {}; seed{} {}{}",
+        scenario.name,
+        scenario.summary,
+        day.experts,
+        day.on_duty_range.0,
+        day.on_duty_range.1,
+        day.on_duty_hours,
+        day.capacity,
+        duration(scenario.mean_call_secs().round() as i64),
+        day.peak_hour_load / day.load,
+        scenario.ring_secs,
+        duration(scenario.max_wait_secs),
+        duration(scenario.patience_mean_secs.round() as i64),
+        if runs.len() > 1 { "s" } else { "" },
+        seeds.join(","),
+        if runs.len() > 1 {
+            "; each cell: min median max"
+        } else {
+            ""
+        },
+    );
+    let header = [
+        "load",
+        "order",
+        "requests",
+        "<= 60s",
+        "priority <= 60s",
+        "wait p50",
+        "wait p95",
+        "abandoned",
+        "timed out",
+        "rollovers/req",
+        "calls Gini",
+    ];
+    let rows: Vec<Vec<String>> = first
+        .iter()
+        .map(|row| {
+            let of = |f: fn(&HelpNowReport) -> f64| -> Vec<f64> {
+                runs.iter()
+                    .filter_map(|(_, reports)| {
+                        reports
+                            .iter()
+                            .find(|r| r.load == row.load && r.order == row.order)
+                    })
+                    .map(f)
+                    .collect()
+            };
+            let time = |x: f64| duration(x.round() as i64);
+            vec![
+                format!("{:.0}%", row.load * 100.0),
+                row.order.name().to_string(),
+                cells(&of(|r| r.requests as f64), |x| format!("{x:.0}")),
+                cells(&of(|r| r.within_minute), percent),
+                cells(&of(|r| r.priority_within_minute), percent),
+                cells(&of(|r| r.wait_p50 as f64), time),
+                cells(&of(|r| r.wait_p95 as f64), time),
+                cells(&of(|r| r.abandoned), percent),
+                cells(&of(|r| r.timed_out), percent),
+                cells(&of(|r| r.rollovers_per_request), |x| format!("{x:.2}")),
+                cells(&of(|r| r.calls_gini), |x| format!("{x:.3}")),
+            ]
+        })
+        .collect();
+    aligned(&mut s, &header, &rows);
+    let at_80: Vec<&HelpNowReport> = runs
+        .iter()
+        .filter_map(|(_, reports)| {
+            reports
+                .iter()
+                .find(|r| r.order == RingOrder::FewestCalls && (r.load - 0.8).abs() < 1e-9)
+        })
+        .collect();
+    if !at_80.is_empty() {
+        let _ = writeln!(
+            s,
+            "targets at 80% load, fewest first, of {} seed{}: >= 95% connected within {WITHIN_SECS}s on {}; abandoned < 5% on {}",
+            at_80.len(),
+            if at_80.len() > 1 { "s" } else { "" },
+            at_80.iter().filter(|r| r.within_minute >= 0.95).count(),
+            at_80.iter().filter(|r| r.abandoned < 0.05).count(),
+        );
+    }
+    s
+}
+
+pub const HELP_NOW_CSV_HEADER: &str =
+    "scenario,seed,load,order,experts,on_duty_hours,capacity,peak_hour_load,requests,connected,\
+within_60s,priority_within_60s,wait_p50_s,wait_p95_s,abandoned,timed_out,rollovers_per_request,calls_gini";
+
+/// One CSV row per (seed, load, ring order) of a help-now scenario.
+pub fn help_now_csv_rows(scenario: &HelpNowScenario, runs: &[(u64, Vec<HelpNowReport>)]) -> String {
+    let mut s = String::new();
+    for (key, r) in help_now_keyed(scenario, runs) {
+        let _ = writeln!(
+            s,
+            "{key},{},{:.1},{:.1},{:.4},{},{},{:.4},{:.4},{},{},{:.4},{:.4},{:.4},{:.4}",
+            r.experts,
+            r.on_duty_hours,
+            r.capacity,
+            r.peak_hour_load,
+            r.requests,
+            r.connected,
+            r.within_minute,
+            r.priority_within_minute,
+            r.wait_p50,
+            r.wait_p95,
+            r.abandoned,
+            r.timed_out,
+            r.rollovers_per_request,
+            r.calls_gini,
+        );
+    }
+    s
+}
+
+/// Each report of a help-now sweep with the columns that name its row:
+/// scenario, seed, load, ring order.
+fn help_now_keyed<'a>(
+    scenario: &'a HelpNowScenario,
+    runs: &'a [(u64, Vec<HelpNowReport>)],
+) -> impl Iterator<Item = (String, &'a HelpNowReport)> + 'a {
+    runs.iter().flat_map(move |(seed, reports)| {
+        reports.iter().map(move |r| {
+            let key = format!("{},{seed},{:.2},{}", scenario.name, r.load, r.order.name());
+            (key, r)
+        })
+    })
+}
+
+pub const HELP_NOW_HOURS_CSV_HEADER: &str = "scenario,seed,load,order,hour,requests,within_60s";
+
+/// One CSV row per (seed, load, ring order, local hour of arrival): the
+/// requests that hour and those connected within 60 s.
+pub fn help_now_hours_csv_rows(
+    scenario: &HelpNowScenario,
+    runs: &[(u64, Vec<HelpNowReport>)],
+) -> String {
+    let mut s = String::new();
+    for (key, r) in help_now_keyed(scenario, runs) {
+        for hour in 0..24 {
+            let _ = writeln!(
+                s,
+                "{key},{hour},{},{}",
+                r.requests_by_hour[hour], r.within_minute_by_hour[hour],
+            );
+        }
+    }
+    s
+}
+
 pub const CSV_HEADER: &str =
     "scenario,seed,policy,experts,active_experts,slots,seekers,matched,match_rate,\
 ttm_p50_s,ttm_p95_s,picks,collisions,collision_rate,left_nothing_suitable,\
@@ -307,6 +473,14 @@ pub fn csv_rows(r: &ScenarioReport) -> String {
         );
     }
     s
+}
+
+/// One seed's figure as it is, several seeds' as [`spread`].
+fn cells(values: &[f64], fmt: impl Fn(f64) -> String) -> String {
+    match values {
+        [one] => fmt(*one),
+        _ => spread(values, fmt),
+    }
 }
 
 pub const EXPERTS_CSV_HEADER: &str =
