@@ -165,6 +165,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(routes::supervision::done),
         )
         .route("/supervise", web::get().to(routes::supervision::page))
+        .route("/assets/{name}", web::get().to(pages::asset))
         .route("/v1/waitlist", web::post().to(routes::waitlist::join))
         .service(
             web::resource("/v1/waitlist/{id}")

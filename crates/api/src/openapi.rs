@@ -58,7 +58,7 @@ pub const SESSION: &str = "session";
         portal::page, crate::routes::app::page,
         apply::page, apply::submit,
         crate::ops::summary, crate::ops::board, crate::ops::page, crate::ops::sign_in,
-        crate::ops::asset, crate::ops::approve_expert, crate::ops::suspend_expert, crate::ops::decline_experts,
+        crate::pages::asset, crate::ops::approve_expert, crate::ops::suspend_expert, crate::ops::decline_experts,
     ),
     components(schemas(ErrorBody)),
     modifiers(&SecuritySchemes, &SessionEverywhere, &CommonErrors, &LinkFieldNames),

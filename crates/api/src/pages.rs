@@ -2,8 +2,9 @@
 //! (a strict Content Security Policy: nothing but Anxin's own files), and
 //! the page language, Chinese (zh-CN) unless the browser or the person asks
 //! for English.
+use crate::error::{ApiError, ApiResult};
 use actix_web::http::{header, StatusCode};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 /// Pages may load only what Anxin itself serves.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -247,6 +248,51 @@ fn percent_decode(s: &str) -> Option<String> {
         i += 1;
     }
     String::from_utf8(out).ok()
+}
+
+#[utoipa::path(get, path = "/assets/{name}", tag = "pages",
+    description = "Every page's own scripts, style sheets and icon, one place for all of \
+                   them (the dashboard, the expert portal, the seeker app, /org, /supervise).",
+    params(("name" = String, Path, description = "ops.js, ops.css, expert.js, expert.css, app.js, app.css, org.js, supervise.js or anxin.svg",
+            pattern = r"^(ops\.js|ops\.css|expert\.js|expert\.css|app\.js|app\.css|org\.js|supervise\.js|anxin\.svg)$")),
+    responses((status = 200, description = "the asset",
+               content((String = "text/javascript"), (String = "text/css"), (String = "image/svg+xml")))))]
+pub async fn asset(name: web::Path<String>) -> ApiResult<HttpResponse> {
+    let (body, content_type) = match name.as_str() {
+        "ops.js" => (
+            include_str!("../assets/ops.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "ops.css" => (include_str!("../assets/ops.css"), "text/css; charset=utf-8"),
+        "anxin.svg" => (include_str!("../assets/anxin.svg"), "image/svg+xml"),
+        "expert.js" => (
+            include_str!("../assets/expert.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "expert.css" => (
+            include_str!("../assets/expert.css"),
+            "text/css; charset=utf-8",
+        ),
+        "app.js" => (
+            include_str!("../assets/app.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "app.css" => (include_str!("../assets/app.css"), "text/css; charset=utf-8"),
+        "org.js" => (
+            include_str!("../assets/org.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "supervise.js" => (
+            include_str!("../assets/supervise.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        _ => return Err(ApiError::NotFound("asset")),
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(body))
 }
 
 #[cfg(test)]

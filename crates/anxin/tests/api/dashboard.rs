@@ -576,7 +576,7 @@ async fn only_operators_see_the_dashboard() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.text().await.unwrap().contains("/ops/assets/ops.js"));
+    assert!(r.text().await.unwrap().contains("/assets/ops.js"));
     let r = with_cookie(app.client.get(app.url("/v1/ops/summary?window=1h")))
         .send()
         .await
@@ -585,7 +585,7 @@ async fn only_operators_see_the_dashboard() {
     for asset in ["ops.js", "ops.css", "anxin.svg"] {
         let r = app
             .client
-            .get(app.url(&format!("/ops/assets/{asset}")))
+            .get(app.url(&format!("/assets/{asset}")))
             .send()
             .await
             .unwrap();
@@ -593,7 +593,7 @@ async fn only_operators_see_the_dashboard() {
     }
     let r = app
         .client
-        .get(app.url("/ops/assets/..%2Fsecret"))
+        .get(app.url("/assets/..%2Fsecret"))
         .send()
         .await
         .unwrap();
@@ -688,7 +688,7 @@ async fn only_operators_see_the_dashboard() {
         "/v1/ops/board",
         "/ops",
         "/ops/session",
-        "/ops/assets/{name}",
+        "/assets/{name}",
         "/ops/experts/{id}/approve",
         "/ops/experts/{id}/suspend",
     ] {

@@ -313,7 +313,7 @@ async fn an_operator_link_opens_the_dashboard_and_the_session_does_what_an_opera
     let with = |req: reqwest::RequestBuilder| req.header("cookie", cookie.clone());
     let r = with(app.client.get(app.url("/ops"))).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.text().await.unwrap().contains("/ops/assets/ops.js"));
+    assert!(r.text().await.unwrap().contains("/assets/ops.js"));
     let r = with(app.client.get(app.url("/v1/ops/summary")))
         .send()
         .await

@@ -39,7 +39,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/ops/board", web::get().to(board))
         .route("/ops", web::get().to(page))
         .route("/ops/session", web::post().to(sign_in))
-        .route("/ops/assets/{name}", web::get().to(asset))
         .route("/ops/experts/{id}/approve", web::post().to(approve_expert))
         .route("/ops/experts/{id}/suspend", web::post().to(suspend_expert))
         .route("/ops/experts/decline", web::post().to(decline_experts));
@@ -674,57 +673,6 @@ fn token_expiry(token: &str) -> DateTime<Utc> {
     .map(|d| d.claims.exp)
     .unwrap_or(0);
     DateTime::from_timestamp(exp, 0).unwrap_or_else(Utc::now)
-}
-
-#[utoipa::path(get, path = "/ops/assets/{name}", tag = "operators",
-    description = "The pages' own scripts, style sheets and icon (the dashboard's, the \
-                   expert portal's and the seeker app's).",
-    params(("name" = String, Path, description = "ops.js, ops.css, expert.js, expert.css, app.js, app.css or anxin.svg",
-            pattern = r"^(ops\.js|ops\.css|expert\.js|expert\.css|app\.js|app\.css|anxin\.svg)$")),
-    responses((status = 200, description = "the asset",
-               content((String = "text/javascript"), (String = "text/css"), (String = "image/svg+xml")))))]
-pub async fn asset(name: web::Path<String>) -> ApiResult<HttpResponse> {
-    let (body, content_type) = match name.as_str() {
-        "ops.js" => (
-            include_str!("../../assets/ops.js"),
-            "text/javascript; charset=utf-8",
-        ),
-        "ops.css" => (
-            include_str!("../../assets/ops.css"),
-            "text/css; charset=utf-8",
-        ),
-        "anxin.svg" => (include_str!("../../assets/anxin.svg"), "image/svg+xml"),
-        "expert.js" => (
-            include_str!("../../assets/expert.js"),
-            "text/javascript; charset=utf-8",
-        ),
-        "expert.css" => (
-            include_str!("../../assets/expert.css"),
-            "text/css; charset=utf-8",
-        ),
-        "app.js" => (
-            include_str!("../../assets/app.js"),
-            "text/javascript; charset=utf-8",
-        ),
-        "app.css" => (
-            include_str!("../../assets/app.css"),
-            "text/css; charset=utf-8",
-        ),
-        "org.js" => (
-            include_str!("../../assets/org.js"),
-            "text/javascript; charset=utf-8",
-        ),
-        "supervise.js" => (
-            include_str!("../../assets/supervise.js"),
-            "text/javascript; charset=utf-8",
-        ),
-        _ => return Err(ApiError::NotFound("asset")),
-    };
-    Ok(HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .body(body))
 }
 
 /// Approves or suspends an expert from the dashboard: the same rules, audit
