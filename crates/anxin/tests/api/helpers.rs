@@ -612,6 +612,37 @@ impl TestApp {
     }
 }
 
+/// The id a 201 answer names in `field`.
+pub async fn created_as(r: Response, field: &str) -> String {
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    r.json::<Value>().await.unwrap()[field]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// An operator account of one area, named `name`; its token.
+pub async fn area_operator(app: &TestApp, name: &str, area: anxin_domain::region::Area) -> String {
+    let by = anxin_store::audit::Actor {
+        role: "cli",
+        id: "test".into(),
+    };
+    anxin_api::flows::sign_in::link_for_operator_in(
+        &app.state,
+        &by,
+        name,
+        anxin_store::sign_in::OperatorArea::Area(area),
+    )
+    .await
+    .unwrap();
+    token(Role::Operator, name)
+}
+
 /// Asserts a JSON error body with the given status and code.
 /// The id of the hold a `POST /v1/holds` answer placed.
 pub async fn hold_id(r: Response) -> String {
