@@ -7,7 +7,8 @@
 //! weighed here before it ships: add its one row.
 use crate::helpers::*;
 use crate::organisations::{
-    approved, created, member, org_admin, place, placed, refer, volunteer, PHONE,
+    application, applied, approved, created, member, org_admin, place, placed, refer, volunteer,
+    PHONE,
 };
 use crate::payments::{pay, start_payment};
 use crate::supervision::{join, supervisor_of};
@@ -28,7 +29,7 @@ const WHO: [&str; 8] = [
     "national",   // a national operator
 ];
 
-/// Reaches the handler: 2xx, or 400/402/409/422 past authorization.
+/// Reaches the handler: 2xx, or 400/409/422 past authorization.
 const Y: bool = true;
 /// Refused: 401, 403 or 404 (and 409 `hold_expired`, see `reached`).
 const N: bool = false;
@@ -142,6 +143,34 @@ async fn referred(app: &TestApp, expert: uuid::Uuid, seeker: &str) -> (uuid::Uui
     (booking, refer(app, expert, booking, "emergency").await)
 }
 
+/// The debrief the booking's referral opened.
+async fn debrief_of(app: &TestApp, booking: uuid::Uuid) -> String {
+    let debriefs = app.get_json(&operator(), "/v1/supervision/debriefs").await;
+    debriefs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["booking_id"] == booking.to_string())
+        .expect("the emergency referral opened a debrief")["debrief_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// An expert of `org` supervised by `supervisor`.
+async fn supervised(app: &TestApp, name: &str, org: &str, supervisor: &str) -> uuid::Uuid {
+    let expert = member(app, name, org).await;
+    let r = app
+        .put(
+            &operator(),
+            &format!("/v1/experts/{expert}/supervisor"),
+            &json!({ "supervisor_id": supervisor }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    expert
+}
+
 /// The seeker pays the hold's fee on the simulated page; the payment.
 async fn paid_for(app: &TestApp, seeker: &str, hold: &str) -> String {
     let payment = created_as(start_payment(app, seeker, hold).await, "payment_id").await;
@@ -155,17 +184,9 @@ async fn world(app: &TestApp) -> World {
     let org_b = approved(app, "机构乙", "beijing").await;
     let admin_a = org_admin(app, &org_a, "Matrix Admin A").await;
     let admin_b = org_admin(app, &org_b, "Matrix Admin B").await;
-    let expert = member(app, "甲的专家", &org_a).await;
+    let supervisor = supervisor_of(app, &org_a).await.to_string();
+    let expert = supervised(app, "甲的专家", &org_a, &supervisor).await;
     let expert_b = member(app, "乙的专家", &org_b).await;
-    let supervisor = supervisor_of(app, &org_a).await;
-    let r = app
-        .put(
-            &operator(),
-            &format!("/v1/experts/{expert}/supervisor"),
-            &json!({ "supervisor_id": supervisor }),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
     let seeker = token(Role::Seeker, &format!("matrix-{}", uuid::Uuid::new_v4()));
     let r = app
         .put(&seeker, "/v1/seekers/me", &json!({"region": "hubei"}))
@@ -173,16 +194,7 @@ async fn world(app: &TestApp) -> World {
     assert_eq!(r.status(), StatusCode::OK);
     let (booking, referral) = referred(app, expert, &seeker).await;
     referred(app, expert_b, &new_seeker()).await;
-    let debriefs = app.get_json(&operator(), "/v1/supervision/debriefs").await;
-    let debrief = debriefs
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["booking_id"] == booking.to_string())
-        .expect("the emergency referral opened a debrief")["debrief_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let debrief = debrief_of(app, booking).await;
     let r = app
         .post(
             &operator(),
@@ -209,7 +221,7 @@ async fn world(app: &TestApp) -> World {
             seeker,
             new_seeker(),
             token(Role::Expert, &expert.to_string()),
-            token(Role::Expert, &supervisor.to_string()),
+            token(Role::Expert, &supervisor),
             admin_a,
             admin_b,
             north,
@@ -227,7 +239,7 @@ async fn world(app: &TestApp) -> World {
         ]),
         applicant: applicant.to_string(),
         other_applicant: other_applicant.to_string(),
-        supervisor: supervisor.to_string(),
+        supervisor,
         availability,
         hold: None,
         free_slots,
@@ -286,6 +298,17 @@ impl World {
                 Some(hold)
             }
             "POST /v1/bookings/{id}/cancel" => Some(self.fresh_booking(app).await),
+            // Another session of A's, supervised by the same supervisor.
+            "POST /v1/supervision/debriefs/{id}/done" => {
+                let org = &self.ids["organisations"];
+                let expert = supervised(app, "甲的又一专家", org, &self.supervisor).await;
+                let (booking, _) = referred(app, expert, &new_seeker()).await;
+                Some(debrief_of(app, booking).await)
+            }
+            // An application in Hubei, so vetting it is not a conflict.
+            "POST /v1/organisations/{id}/approve" | "POST /v1/organisations/{id}/reject" => {
+                Some(applied(app, &application("湖北的新机构", "hubei")).await)
+            }
             // The seeker holds one already (409 `hold_limit` past
             // authorization), so no hold is left untracked.
             "POST /v1/holds" => {
@@ -361,7 +384,7 @@ impl World {
 fn reached(status: StatusCode, error: &str) -> Option<bool> {
     match status.as_u16() {
         409 if error == "hold_expired" => Some(N),
-        200..=299 | 400 | 402 | 409 | 422 => Some(Y),
+        200..=299 | 400 | 409 | 422 => Some(Y),
         401 | 403 | 404 => Some(N),
         _ => None,
     }
@@ -375,6 +398,7 @@ async fn every_operation_answers_each_caller_as_the_contract_says() {
         s.payment_provider = Some(anxin_domain::payment::ProviderName::Simulated);
         s.holds_per_minute_per_seeker = 1_000;
         s.max_active_bookings = 100;
+        s.applications_per_hour_per_ip = 1_000;
         // A fresh booking with A's expert, a day apart, for each caller.
         s.horizon_days = 14;
     })

@@ -10,13 +10,13 @@ use serde_json::{json, Value};
 use std::time::Duration as Wait;
 use uuid::Uuid;
 
-fn application(name: &str, region: &str) -> Value {
+pub(crate) fn application(name: &str, region: &str) -> Value {
     json!({"name": name, "kind": "psychological", "region": region, "contact_name": "张老师",
            "contact_phone": "137 1234 5678", "description": "社区心理援助与危机干预"})
 }
 
 /// Files an application with no token; returns its id.
-async fn applied(app: &TestApp, body: &Value) -> String {
+pub(crate) async fn applied(app: &TestApp, body: &Value) -> String {
     let r = app
         .client
         .post(app.url("/v1/organisation-applications"))
