@@ -121,6 +121,14 @@ const RUN_LAST: [&str; 4] = [
 /// suspended: read what anyone with a token reads.
 const ANYONE_MAY_READ: [&str; 2] = ["GET /v1/resources", "GET /v1/training/modules"];
 
+/// What a supervisor does as their experts' supervisor: refused once
+/// their flag is taken.
+const AS_SUPERVISOR: [&str; 3] = [
+    "GET /v1/experts/{id}/training",
+    "POST /v1/experts/{id}/training/{module_id}",
+    "POST /v1/supervision/debriefs/{id}/done",
+];
+
 /// A's side, and the callers.
 struct World {
     callers: [String; 8],
@@ -136,6 +144,8 @@ struct World {
     free_slots: Vec<uuid::Uuid>,
     /// A's expert's slots to come, for fresh bookings.
     expert_slots: Vec<uuid::Uuid>,
+    /// Whether calls that use something up get a fresh one (else A's own).
+    fresh: bool,
 }
 
 /// An expert's session under way, booked by `seeker` and referred on as an
@@ -250,6 +260,7 @@ async fn world(app: &TestApp) -> World {
         hold: None,
         free_slots,
         expert_slots,
+        fresh: true,
     };
     let hold = w.fresh_hold(app).await;
     let payment = paid_for(app, &w.callers[0], &hold).await;
@@ -293,6 +304,7 @@ impl World {
     ) -> Result<(String, Option<Value>), String> {
         let name = op.name();
         let fresh = match name.as_str() {
+            _ if !self.fresh => None,
             "DELETE /v1/resources/{id}" => Some(placed(app, "新的中心", "hubei").await),
             "DELETE /v1/holds/{id}" | "POST /v1/holds/{id}/payment" => {
                 Some(self.fresh_hold(app).await)
@@ -408,6 +420,89 @@ impl World {
     }
 }
 
+/// What disagreed with the matrix, as table rows, and what could not be
+/// asked at all.
+struct Answers {
+    rows: Vec<[String; 4]>,
+    problems: Vec<String>,
+}
+
+impl Default for Answers {
+    fn default() -> Self {
+        let head = ["operation", "caller", "expected", "answered"];
+        Self {
+            rows: vec![head.map(String::from)],
+            problems: Vec::new(),
+        }
+    }
+}
+
+/// Whether caller `i`'s cell allows `op`.
+fn allows(op: &crate::openapi::Operation<'_>, i: usize) -> bool {
+    let name = op.name();
+    EXPECTED.iter().any(|(n, e)| *n == name && e[i])
+}
+
+fn label(allowed: bool) -> &'static str {
+    if allowed {
+        "allowed"
+    } else {
+        "refused"
+    }
+}
+
+impl Answers {
+    /// Every caller's answer to `op`, against its row of `EXPECTED`.
+    async fn weigh(&mut self, app: &TestApp, w: &mut World, op: &crate::openapi::Operation<'_>) {
+        let name = op.name();
+        let Some((_, expected)) = EXPECTED.iter().find(|(n, _)| *n == name) else {
+            self.problems.push(format!(
+                "{name} is not in the matrix: add its row to EXPECTED"
+            ));
+            return;
+        };
+        // The refused first, so no refusal is of something an allowed call
+        // has used up; each call gets fresh entities where it uses one up.
+        let mut order: Vec<usize> = (0..WHO.len()).collect();
+        order.sort_by_key(|&i| expected[i]);
+        for i in order {
+            if !self.ask(app, w, op, i, WHO[i], expected[i]).await {
+                break;
+            }
+        }
+    }
+
+    /// Whether `op` could be asked at all.
+    async fn ask(
+        &mut self,
+        app: &TestApp,
+        w: &mut World,
+        op: &crate::openapi::Operation<'_>,
+        i: usize,
+        who: &str,
+        allowed: bool,
+    ) -> bool {
+        let token = w.callers[i].clone();
+        match w.call(app, op, &token).await {
+            Ok((status, error)) => {
+                if reached(status, &error) != Some(allowed) {
+                    self.rows.push([
+                        op.name(),
+                        who.into(),
+                        label(allowed).into(),
+                        format!("{} {error}", status.as_u16()),
+                    ]);
+                }
+                true
+            }
+            Err(e) => {
+                self.problems.push(e);
+                false
+            }
+        }
+    }
+}
+
 /// Whether the answer reached the handler (`Some(Y)`), was refused
 /// (`Some(N)`), or is neither (a server error, say). Another seeker's hold
 /// is answered as one that is gone, 409 `hold_expired`: a refusal.
@@ -443,73 +538,42 @@ async fn every_operation_answers_each_caller_as_the_contract_says() {
     let last = |name: &str| RUN_LAST.iter().position(|l| *l == name);
     ops.sort_by_key(|op| last(&op.name()));
 
-    let mut problems = Vec::new();
-    let mut rows = vec![[
-        "operation".to_string(),
-        "caller".into(),
-        "expected".into(),
-        "answered".into(),
-    ]];
-    let label = |allowed: bool| if allowed { "allowed" } else { "refused" };
-    for op in &ops {
-        let name = op.name();
-        let Some((_, expected)) = EXPECTED.iter().find(|(n, _)| *n == name) else {
-            problems.push(format!(
-                "{name} is not in the matrix: add its row to EXPECTED"
-            ));
-            continue;
-        };
-        // The refused first, so no refusal is of something an allowed call
-        // has used up; each call gets fresh entities where it uses one up.
-        let mut order: Vec<usize> = (0..WHO.len()).collect();
-        order.sort_by_key(|&i| expected[i]);
-        for i in order {
-            let (status, error) = match w.call(&app, op, &w.callers[i].clone()).await {
-                Ok(answer) => answer,
-                Err(e) => {
-                    problems.push(e);
-                    break;
-                }
-            };
-            if reached(status, &error) != Some(expected[i]) {
-                rows.push([
-                    name.clone(),
-                    WHO[i].into(),
-                    label(expected[i]).into(),
-                    format!("{} {error}", status.as_u16()),
-                ]);
-            }
-        }
+    let mut m = Answers::default();
+    let (main, last): (Vec<_>, Vec<_>) = ops.iter().partition(|op| last(&op.name()).is_none());
+    for op in &main {
+        m.weigh(&app, &mut w, op).await;
+    }
+    // An operator takes the supervisor's flag: what they did as A's
+    // expert's supervisor is refused them now; what any expert does is not.
+    let r = app
+        .put(
+            &operator(),
+            &format!("/v1/experts/{}/flags", w.supervisor),
+            &json!({"supervisor": false}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    w.fresh = false;
+    let supervisor = WHO.iter().position(|w| *w == "supervisor").unwrap();
+    for op in main.iter().filter(|op| allows(op, supervisor)) {
+        let allowed = !AS_SUPERVISOR.contains(&op.name().as_str());
+        let who = "supervisor, unflagged";
+        m.ask(&app, &mut w, op, supervisor, who, allowed).await;
+    }
+    w.fresh = true;
+    for op in &last {
+        m.weigh(&app, &mut w, op).await;
     }
     // Organisation A is suspended now (the last of `RUN_LAST`): its
     // administrator is refused all they were allowed but what anyone with a
     // token may read, as its experts are suspended with it.
     let admin_a = WHO.iter().position(|w| *w == "admin A").unwrap();
-    for op in &ops {
-        let name = op.name();
-        let Some((_, expected)) = EXPECTED.iter().find(|(n, _)| *n == name) else {
-            continue;
-        };
-        if !expected[admin_a] {
-            continue;
-        }
-        let (status, error) = match w.call(&app, op, &w.callers[admin_a].clone()).await {
-            Ok(answer) => answer,
-            Err(e) => {
-                problems.push(e);
-                continue;
-            }
-        };
-        let allowed = ANYONE_MAY_READ.contains(&name.as_str());
-        if reached(status, &error) != Some(allowed) {
-            rows.push([
-                name.clone(),
-                "admin A, A suspended".into(),
-                label(allowed).into(),
-                format!("{} {error}", status.as_u16()),
-            ]);
-        }
+    for op in ops.iter().filter(|op| allows(op, admin_a)) {
+        let allowed = ANYONE_MAY_READ.contains(&op.name().as_str());
+        let who = "admin A, A suspended";
+        m.ask(&app, &mut w, op, admin_a, who, allowed).await;
     }
+    let Answers { mut problems, rows } = m;
     for (name, _) in EXPECTED {
         if !ops.iter().any(|op| op.name() == *name) {
             problems.push(format!("{name} is in the matrix but not in the document"));
