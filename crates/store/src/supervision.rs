@@ -156,6 +156,16 @@ pub async fn set_flag(conn: &mut PgConnection, expert: ExpertId, supervisor: boo
     Ok(())
 }
 
+/// Unassigns every expert `supervisor` supervises; how many.
+#[tracing::instrument(skip(conn))]
+pub async fn release_supervised(conn: &mut PgConnection, supervisor: ExpertId) -> Result<u64> {
+    let done = sqlx::query("UPDATE experts SET supervisor_id = NULL WHERE supervisor_id = $1")
+        .bind(supervisor.0)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// Assigns (or, with `None`, removes) the expert's supervisor.
 #[tracing::instrument(skip(conn))]
 pub async fn set_supervisor(

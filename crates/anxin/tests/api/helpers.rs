@@ -612,17 +612,8 @@ impl TestApp {
     }
 }
 
-/// Asserts a JSON error body with the given status and code.
-/// The id of the hold a `POST /v1/holds` answer placed.
-pub async fn hold_id(r: Response) -> String {
-    r.json::<Value>().await.unwrap()["hold_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-/// A 201's `field`, as text (the response's body on any other status).
-pub async fn created_field(r: Response, field: &str) -> String {
+/// The id a 201 answer names in `field`.
+pub async fn created_as(r: Response, field: &str) -> String {
     assert_eq!(
         r.status(),
         StatusCode::CREATED,
@@ -630,6 +621,32 @@ pub async fn created_field(r: Response, field: &str) -> String {
         r.text().await.unwrap()
     );
     r.json::<Value>().await.unwrap()[field]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// An operator account of one area, named `name`; its token.
+pub async fn area_operator(app: &TestApp, name: &str, area: anxin_domain::region::Area) -> String {
+    let by = anxin_store::audit::Actor {
+        role: "cli",
+        id: "test".into(),
+    };
+    anxin_api::flows::sign_in::link_for_operator_in(
+        &app.state,
+        &by,
+        name,
+        anxin_store::sign_in::OperatorArea::Area(area),
+    )
+    .await
+    .unwrap();
+    token(Role::Operator, name)
+}
+
+/// Asserts a JSON error body with the given status and code.
+/// The id of the hold a `POST /v1/holds` answer placed.
+pub async fn hold_id(r: Response) -> String {
+    r.json::<Value>().await.unwrap()["hold_id"]
         .as_str()
         .unwrap()
         .to_string()

@@ -16,6 +16,7 @@ mod experts;
 mod faults;
 mod helpers;
 mod holds;
+mod matrix;
 mod openapi;
 mod organisations;
 mod payments;

@@ -27,14 +27,14 @@ impl Operation<'_> {
             .unwrap_or_default()
     }
 
-    fn params_in(&self, place: &str) -> Vec<&Value> {
+    pub(crate) fn params_in(&self, place: &str) -> Vec<&Value> {
         self.spec["parameters"]
             .as_array()
             .map(|ps| ps.iter().filter(|p| p["in"] == place).collect())
             .unwrap_or_default()
     }
 
-    fn takes_body(&self) -> bool {
+    pub(crate) fn takes_body(&self) -> bool {
         self.spec.get("requestBody").is_some()
     }
 
@@ -52,8 +52,33 @@ impl Operation<'_> {
         !requirements.is_empty() && requirements.iter().all(|r| !r.is_empty())
     }
 
+    /// Some credential is taken, if maybe not required (a page that says
+    /// how to sign in without one).
+    pub(crate) fn takes_credential(&self) -> bool {
+        self.security().iter().any(|r| !r.is_empty())
+    }
+
     fn accepts(&self, scheme: &str) -> bool {
         self.security().iter().any(|r| r.contains_key(scheme))
+    }
+
+    pub(crate) fn http_method(&self) -> Method {
+        Method::from_bytes(self.method.to_uppercase().as_bytes()).unwrap()
+    }
+
+    /// The path with each `{parameter}` set to `fill(segment before it,
+    /// parameter's name)`.
+    pub(crate) fn path_with(&self, mut fill: impl FnMut(&str, &str) -> String) -> String {
+        let mut before = "";
+        let mut parts = Vec::new();
+        for part in self.path.split('/') {
+            match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) => parts.push(fill(before, name)),
+                None => parts.push(part.to_string()),
+            }
+            before = part;
+        }
+        parts.join("/")
     }
 }
 
@@ -183,12 +208,7 @@ async fn credentials_are_declared_schemes_links_name_operations_and_every_v1_ope
 
 /// The operation's URL with each path parameter set to `value`.
 fn url_of(app: &TestApp, op: &Operation<'_>, value: &str) -> String {
-    let mut path = op.path.to_string();
-    for p in op.params_in("path") {
-        let name = p["name"].as_str().unwrap();
-        path = path.replace(&format!("{{{name}}}"), value);
-    }
-    app.url(&path)
+    app.url(&op.path_with(|_, _| value.to_string()))
 }
 
 #[tokio::test]
@@ -216,8 +236,7 @@ async fn every_answer_to_a_probe_of_each_operation_is_a_documented_status() {
         };
         for id in ids {
             for (who, credential) in &callers {
-                let method = Method::from_bytes(op.method.to_uppercase().as_bytes()).unwrap();
-                let mut request = app.client.request(method, url_of(&app, &op, id));
+                let mut request = app.client.request(op.http_method(), url_of(&app, &op, id));
                 if let Some(token) = credential {
                     request = request.bearer_auth(token);
                 }

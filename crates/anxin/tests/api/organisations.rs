@@ -10,13 +10,13 @@ use serde_json::{json, Value};
 use std::time::Duration as Wait;
 use uuid::Uuid;
 
-fn application(name: &str, region: &str) -> Value {
+pub(crate) fn application(name: &str, region: &str) -> Value {
     json!({"name": name, "kind": "psychological", "region": region, "contact_name": "张老师",
            "contact_phone": "137 1234 5678", "description": "社区心理援助与危机干预"})
 }
 
 /// Files an application with no token; returns its id.
-async fn applied(app: &TestApp, body: &Value) -> String {
+pub(crate) async fn applied(app: &TestApp, body: &Value) -> String {
     let r = app
         .client
         .post(app.url("/v1/organisation-applications"))
@@ -410,13 +410,27 @@ pub(crate) async fn approved(app: &TestApp, name: &str, region: &str) -> String 
     id
 }
 
+/// An administrator of `org` named `name`, given a sign-in link by an
+/// operator; their token.
+pub(crate) async fn org_admin(app: &TestApp, org: &str, name: &str) -> String {
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/organisations/{org}/admins"),
+            &json!({ "name": name }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    token(Role::OrgAdmin, name)
+}
+
 /// A volunteer's application to `org` (or to nobody); returns their id.
 pub(crate) async fn volunteer(app: &TestApp, name: &str, org: Option<&str>) -> Uuid {
     volunteer_from(app, expert_profile(name), org).await
 }
 
 /// A volunteer's application to `org`, of the organisation's region.
-async fn local_volunteer(app: &TestApp, name: &str, org: &str) -> Uuid {
+pub(crate) async fn local_volunteer(app: &TestApp, name: &str, org: &str) -> Uuid {
     let mut body = expert_profile(name);
     body["region"] = json!("");
     volunteer_from(app, body, Some(org)).await
@@ -636,22 +650,10 @@ async fn every_other_operation(
         if !op.needs_credential() || except.contains(&op.name().as_str()) {
             continue;
         }
-        let path = op
-            .path
-            .split('/')
-            .map(|part| {
-                if part.starts_with('{') {
-                    Uuid::new_v4().to_string()
-                } else {
-                    part.to_string()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("/");
-        let method = reqwest::Method::from_bytes(op.method.to_uppercase().as_bytes()).unwrap();
+        let path = op.path_with(|_, _| Uuid::new_v4().to_string());
         let r = app
             .client
-            .request(method, app.url(&path))
+            .request(op.http_method(), app.url(&path))
             .bearer_auth(who)
             .json(&json!({}))
             .send()
@@ -796,11 +798,11 @@ async fn an_organisations_administrator_works_the_page_in_chinese_and_in_english
     the_organisation_page("en", "Approve").await;
 }
 
-const PHONE: &str = "+8613712345678";
+pub(crate) const PHONE: &str = "+8613712345678";
 
 /// An approved expert of `org` with a one-hour session a day, the first
 /// running now; returns their id.
-async fn member(app: &TestApp, name: &str, org: &str) -> Uuid {
+pub(crate) async fn member(app: &TestApp, name: &str, org: &str) -> Uuid {
     let mut profile = expert_profile(name);
     profile["organisation_id"] = json!(org);
     // Their region is the organisation's.
@@ -821,7 +823,7 @@ async fn looking_seeker(app: &TestApp, subject: &str) -> String {
 }
 
 /// The expert records the session and refers the seeker on; the referral.
-async fn refer(app: &TestApp, expert: Uuid, booking: Uuid, urgency: &str) -> String {
+pub(crate) async fn refer(app: &TestApp, expert: Uuid, booking: Uuid, urgency: &str) -> String {
     let r = app
         .post(
             &token(Role::Expert, &expert.to_string()),
@@ -870,20 +872,8 @@ async fn an_organisations_administrator_sees_its_own_figures_and_referrals_and_n
     let app = spawn_app().await;
     let a = approved(&app, "机构甲", "hubei").await;
     let b = approved(&app, "机构乙", "beijing").await;
-    for (org, name) in [(&a, "Admin A"), (&b, "Admin B")] {
-        let r = app
-            .post(
-                &operator(),
-                &format!("/v1/organisations/{org}/admins"),
-                &json!({ "name": name }),
-            )
-            .await;
-        assert_eq!(r.status(), StatusCode::CREATED);
-    }
-    let (admin_a, admin_b) = (
-        token(Role::OrgAdmin, "Admin A"),
-        token(Role::OrgAdmin, "Admin B"),
-    );
+    let admin_a = org_admin(&app, &a, "Admin A").await;
+    let admin_b = org_admin(&app, &b, "Admin B").await;
     let a1 = member(&app, "甲一", &a).await;
     let a2 = member(&app, "甲二", &a).await;
     let b1 = member(&app, "乙一", &b).await;
@@ -1016,22 +1006,22 @@ async fn past_sessions(app: &TestApp, expert: &str) -> String {
     r.text().await.unwrap()
 }
 
-fn place(name: &str, region: &str) -> Value {
+pub(crate) fn place(name: &str, region: &str) -> Value {
     json!({"name": name, "kind": "mental_health_centre", "region": region,
            "phone": "027-8584 4666", "hours": "8:00-17:00"})
 }
 
-async fn created(r: reqwest::Response) -> String {
-    assert_eq!(
-        r.status(),
-        StatusCode::CREATED,
-        "{}",
-        r.text().await.unwrap()
-    );
-    r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+pub(crate) async fn created(r: reqwest::Response) -> String {
+    created_as(r, "id").await
+}
+
+/// A place to refer to in `region`, added by an operator; its id.
+pub(crate) async fn placed(app: &TestApp, name: &str, region: &str) -> String {
+    created(
+        app.post(&operator(), "/v1/resources", &place(name, region))
+            .await,
+    )
+    .await
 }
 
 async fn names_in(app: &TestApp, region: &str) -> Vec<String> {
@@ -1050,15 +1040,7 @@ async fn names_in(app: &TestApp, region: &str) -> Vec<String> {
 async fn an_organisations_administrator_keeps_the_places_of_its_own_region_only() {
     let app = spawn_app().await;
     let a = approved(&app, "机构甲", "hubei").await;
-    let r = app
-        .post(
-            &operator(),
-            &format!("/v1/organisations/{a}/admins"),
-            &json!({"name": "Admin A"}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let admin = token(Role::OrgAdmin, "Admin A");
+    let admin = org_admin(&app, &a, "Admin A").await;
 
     // Its region's places: added, edited, retired.
     let ours = created(
@@ -1114,15 +1096,7 @@ async fn an_organisations_administrator_keeps_the_places_of_its_own_region_only(
         )
         .await;
     assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
-    let theirs = created(
-        app.post(
-            &operator(),
-            "/v1/resources",
-            &place("北京安定医院", "beijing"),
-        )
-        .await,
-    )
-    .await;
+    let theirs = placed(&app, "北京安定医院", "beijing").await;
     let r = app
         .put(
             &admin,
@@ -1153,11 +1127,7 @@ async fn the_referral_form_lists_where_the_seeker_can_turn_in_their_region_and_n
         ("武汉市心理援助热线", "hubei"),
         ("北京心理危机研究与干预中心", "beijing"),
     ] {
-        created(
-            app.post(&operator(), "/v1/resources", &place(name, region))
-                .await,
-        )
-        .await;
+        placed(&app, name, region).await;
     }
     let expert = app
         .expert_with(
@@ -1326,19 +1296,7 @@ async fn referred_session(app: &TestApp, expert: Uuid, region: &str) -> (Uuid, S
 #[tokio::test]
 async fn an_area_operator_sees_and_acts_within_the_regions_of_its_area_only() {
     let app = spawn_app().await;
-    let by = anxin_store::audit::Actor {
-        role: "cli",
-        id: "test".into(),
-    };
-    anxin_api::flows::sign_in::link_for_operator_in(
-        &app.state,
-        &by,
-        "North Operator",
-        anxin_store::sign_in::OperatorArea::Area(anxin_domain::region::Area::North),
-    )
-    .await
-    .unwrap();
-    let north = token(Role::Operator, "North Operator");
+    let north = area_operator(&app, "North Operator", anxin_domain::region::Area::North).await;
 
     // Hubei (central) and Beijing (north): an organisation, an expert with
     // a referred session, an applicant and a place to refer to, each.
@@ -1348,11 +1306,7 @@ async fn an_area_operator_sees_and_acts_within_the_regions_of_its_area_only() {
         let expert = member(&app, &format!("专家 {region}"), &org).await;
         let applicant = local_volunteer(&app, &format!("申请人 {region}"), &org).await;
         let (booking, referral) = referred_session(&app, expert, region).await;
-        let resource = created(
-            app.post(&operator(), "/v1/resources", &place_input(region))
-                .await,
-        )
-        .await;
+        let resource = placed(&app, &format!("{region} 精神卫生中心"), region).await;
         place.insert(
             region,
             (org, expert, applicant, booking, referral, resource),

@@ -18,13 +18,13 @@ async fn paying_app(tweak: impl FnOnce(&mut anxin::config::Settings)) -> TestApp
     .await
 }
 
-async fn start_payment(app: &TestApp, seeker: &str, hold: &str) -> reqwest::Response {
+pub(crate) async fn start_payment(app: &TestApp, seeker: &str, hold: &str) -> reqwest::Response {
     app.post(seeker, &format!("/v1/holds/{hold}/payment"), &json!({}))
         .await
 }
 
 /// Pays on the simulated page as a browser does (a form POST, no token).
-async fn pay(app: &TestApp, payment: &str) -> String {
+pub(crate) async fn pay(app: &TestApp, payment: &str) -> String {
     let r = app
         .client
         .post(app.url(&format!("/pay/simulated/{payment}")))

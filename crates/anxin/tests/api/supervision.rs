@@ -20,7 +20,7 @@ async fn module(app: &TestApp, title: &str, self_attest: bool) -> String {
                     "self_attest": self_attest}),
         )
         .await;
-    created_field(r, "id").await
+    created_as(r, "id").await
 }
 
 async fn audited(app: &TestApp, action: &str) -> Vec<(String, String)> {
@@ -161,7 +161,7 @@ async fn member_in_session(app: &TestApp, org: &str) -> (Uuid, Uuid) {
     (expert, booking)
 }
 
-async fn join(app: &TestApp, expert: Uuid, org: &str) {
+pub(crate) async fn join(app: &TestApp, expert: Uuid, org: &str) {
     sqlx::query("UPDATE experts SET organisation_id = $2 WHERE id = $1")
         .bind(expert)
         .bind(org.parse::<Uuid>().unwrap())
@@ -171,7 +171,7 @@ async fn join(app: &TestApp, expert: Uuid, org: &str) {
 }
 
 /// An approved expert of `org` with the supervisor flag.
-async fn supervisor_of(app: &TestApp, org: &str) -> Uuid {
+pub(crate) async fn supervisor_of(app: &TestApp, org: &str) -> Uuid {
     let s = app.expert_with(&all_week(60)).await;
     join(app, s, org).await;
     let r = app

@@ -33,7 +33,7 @@ async fn booked_out(app: &TestApp) -> (Uuid, Uuid, String, String, Uuid) {
 /// Joins the waitlist for this expert's slots up to `until`.
 async fn wait_for_expert(app: &TestApp, seeker: &str, expert: Uuid, until: &str) -> String {
     let body = json!({"expert_id": expert, "not_after": until});
-    created_field(app.post(seeker, "/v1/waitlist", &body).await, "waitlist_id").await
+    created_as(app.post(seeker, "/v1/waitlist", &body).await, "waitlist_id").await
 }
 
 async fn entry(app: &TestApp, seeker: &str, id: &str) -> Value {

@@ -168,17 +168,26 @@ pub async fn suspend(
 
 /// Whose organisation a caller acts for: `None` for an operator (national,
 /// or of an area: `flows::reach`),
-/// the organisation for its administrator (403 for anyone else).
+/// the organisation for its administrator while it is approved (403 once
+/// it is suspended, as its experts are; 403 for anyone else).
 pub async fn reach(state: &AppState, principal: &Principal) -> ApiResult<Option<Uuid>> {
     use crate::token::Role;
     match principal.role {
         Role::Operator => Ok(None),
-        Role::OrgAdmin => anxin_store::sign_in::organisation_of(&state.pool, &principal.sub)
-            .await?
-            .map(Some)
-            .ok_or(ApiError::Forbidden(
-                "this account administers no organisation",
-            )),
+        Role::OrgAdmin => {
+            let org = anxin_store::sign_in::organisation_of(&state.pool, &principal.sub)
+                .await?
+                .ok_or(ApiError::Forbidden(
+                    "this account administers no organisation",
+                ))?;
+            if get(state, org).await?.status != OrganisationStatus::Approved {
+                return Err(ApiError::Forbidden(
+                    "the organisation is suspended: its administrators act again once an \
+                     operator approves it",
+                ));
+            }
+            Ok(Some(org))
+        }
         _ => Err(ApiError::Forbidden("this role may not do that")),
     }
 }

@@ -151,7 +151,8 @@ pub async fn require_trained(
     ))
 }
 
-/// Gives or takes the supervisor flag (an approved expert's only).
+/// Gives or takes the supervisor flag (an approved expert's only); taking
+/// it unassigns the experts they supervised.
 #[tracing::instrument(skip(state, principal))]
 pub async fn set_flag(
     state: &AppState,
@@ -172,13 +173,21 @@ pub async fn set_flag(
     let by = principal.actor();
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
     store::set_flag(&mut tx, expert, supervisor).await?;
+    // Taking the flag ends their supervision: whom they supervised has no
+    // supervisor until one is assigned (else they would still mark training
+    // and record debriefs as one).
+    let released = if supervisor {
+        0
+    } else {
+        store::release_supervised(&mut tx, expert).await?
+    };
     audit::record(
         &mut tx,
         &by,
         "expert.supervisor_flag",
         "expert",
         expert.0,
-        serde_json::json!({"supervisor": supervisor}),
+        serde_json::json!({"supervisor": supervisor, "released": released}),
     )
     .await?;
     tx.commit().await.map_err(StoreError::from)?;
