@@ -704,7 +704,8 @@ async fn set_expert_status(
     description = "Approves an expert from the dashboard (audited). With the session cookie, \
                    send `X-Anxin-Session: 1`.",
     params(("id" = uuid::Uuid, Path, description = "expert id")),
-    responses((status = 200, body = ExpertStatusView)),
+    responses((status = 200, body = ExpertStatusView),
+              (status = 409, body = ErrorBody, description = "`training_incomplete`: a required training module is not done (the message names them); `invalid_transition`: the expert can't be approved from where they are")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn approve_expert(
     auth: OperatorSession,

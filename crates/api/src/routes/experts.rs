@@ -104,7 +104,8 @@ async fn set_status(
 
 #[utoipa::path(post, path = "/v1/experts/{id}/approve", tag = "experts",
     params(("id" = uuid::Uuid, Path, description = "expert id")),
-    responses((status = 200, body = ExpertStatusView)),
+    responses((status = 200, body = ExpertStatusView),
+              (status = 409, body = ErrorBody, description = "`training_incomplete`: a required training module is not done (the message names them); `invalid_transition`: the expert can't be approved from where they are")),
     security(("bearer" = [])))]
 pub async fn approve(
     auth: Authorized<OperatorOrOrgAdmin>,
