@@ -33,6 +33,10 @@ pub struct Metrics {
     pub call_outcomes: IntCounterVec,
     /// `anxin_payments_total{event}`: fees started, paid and refunded.
     pub payments: IntCounterVec,
+    /// `anxin_slate_input_reads_total{by}`: reads of the balanced draw's
+    /// inputs over every expert, by the refresher (`refresher`) or by a
+    /// request that found no snapshot (`request`).
+    pub slate_input_reads: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -132,6 +136,12 @@ impl Metrics {
                 "anxin_slates_served_total",
                 "Slates served by priority group",
                 &["priority_group"],
+            ),
+            slate_input_reads: counter(
+                &registry,
+                "anxin_slate_input_reads_total",
+                "Reads of the slate draw's inputs over every expert, by who read",
+                &["by"],
             ),
             payments: counter(
                 &registry,

@@ -207,6 +207,10 @@ pub struct AppState {
     pub slot_cache: crate::cache::TtlCache<anxin_domain::ids::SlotId, SlotPlace>,
     /// Inputs of the balanced draw (see `WeightInputs`).
     pub slate_inputs: tokio::sync::RwLock<Option<Arc<WeightInputs>>>,
+    /// Held by the one request that reads the inputs when there is no
+    /// snapshot, so concurrent slates wait for it instead of each reading
+    /// every expert (and each running the uptake query) at once.
+    pub slate_reading: tokio::sync::Mutex<()>,
     /// Bumped by every invalidation of the catalog and `slate_inputs`, so a
     /// snapshot read across one is not kept.
     pub slate_generation: AtomicU64,
@@ -303,6 +307,7 @@ impl AppState {
             // A slot's place never changes; the TTL only bounds memory.
             slot_cache: crate::cache::TtlCache::new(Duration::from_secs(900), 500_000),
             slate_inputs: tokio::sync::RwLock::new(None),
+            slate_reading: tokio::sync::Mutex::new(()),
             slate_generation: AtomicU64::new(0),
             catalog: tokio::sync::RwLock::new(None),
             regions: tokio::sync::RwLock::new(None),

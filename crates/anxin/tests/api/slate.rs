@@ -349,3 +349,28 @@ async fn with_every_slot_taken_the_slate_is_empty_and_says_so() {
     assert!(s["experts"].as_array().unwrap().is_empty(), "{s}");
     assert_eq!(s["earliest_start"], Value::Null, "{s}");
 }
+
+#[tokio::test]
+async fn a_burst_of_slates_after_an_invalidation_reads_the_draws_inputs_once() {
+    let app = spawn_app().await;
+    for _ in 0..3 {
+        app.expert_with(&all_week(60)).await;
+    }
+    // Approving experts invalidated the snapshot: fifty seekers at once.
+    anxin_api::flows::slate::invalidate(&app.state).await;
+    let reads = |metrics: &str| -> u64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with("anxin_slate_input_reads_total{by=\"request\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let before = reads(&app.metrics().await);
+    let seekers: Vec<String> = (0..50).map(|_| new_seeker()).collect();
+    let answers =
+        futures_util::future::join_all(seekers.iter().map(|s| app.get(s, "/v1/slate"))).await;
+    assert!(answers.iter().all(|r| r.status() == StatusCode::OK));
+    let read = reads(&app.metrics().await) - before;
+    assert_eq!(read, 1, "requests that read every expert's inputs");
+}

@@ -426,13 +426,28 @@ async fn read_inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<WeightIn
 }
 
 async fn inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<Arc<WeightInputs>> {
-    // Not in the match's scrutinee: the read guard would live through the
-    // refresh, which takes the write lock.
-    let current = state.slate_inputs.read().await.clone();
-    match current {
-        Some(inputs) if inputs.at.elapsed() < INPUTS_MAX_AGE => Ok(inputs),
-        _ => refresh_inputs(state, now).await,
+    let usable = || async {
+        // Not in a match's scrutinee: the read guard would live through the
+        // refresh, which takes the write lock.
+        let current = state.slate_inputs.read().await.clone();
+        current.filter(|inputs| inputs.at.elapsed() < INPUTS_MAX_AGE)
+    };
+    if let Some(inputs) = usable().await {
+        return Ok(inputs);
     }
+    // One request reads; the others wait for its snapshot (a burst of slates
+    // after start-up or an invalidation would otherwise each read every
+    // expert and run the uptake query at once, and starve Postgres).
+    let _reading = state.slate_reading.lock().await;
+    if let Some(inputs) = usable().await {
+        return Ok(inputs);
+    }
+    state
+        .metrics
+        .slate_input_reads
+        .with_label_values(&["request"])
+        .inc();
+    refresh_inputs(state, now).await
 }
 
 /// Reads a new snapshot of the draw's inputs and keeps it, unless an
@@ -454,6 +469,11 @@ pub async fn keep_inputs_fresh(state: &AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        state
+            .metrics
+            .slate_input_reads
+            .with_label_values(&["refresher"])
+            .inc();
         if let Err(e) = refresh_inputs(state, Utc::now()).await {
             tracing::warn!(error = %e, "refreshing the slate's weights failed; keeping the last ones");
         }
