@@ -27,6 +27,22 @@ pub struct ExpertStatusView {
     pub cancelled: u32,
 }
 
+impl ExpertStatusView {
+    /// The answer of a vetting move, on the API and the dashboard alike.
+    pub fn of(
+        id: anxin_domain::ids::ExpertId,
+        status: ExpertStatus,
+        done: &crate::flows::handover::HandedOver,
+    ) -> Self {
+        Self {
+            id: id.0,
+            status,
+            reassigned: done.reassigned,
+            cancelled: done.cancelled,
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct AvailabilitySaved {
     /// Open slots in the rolling horizon after the change.

@@ -131,6 +131,21 @@ pub async fn set_status(
     Ok(HandedOver::default())
 }
 
+/// Vetting by a person: the expert must be in the caller's reach (an
+/// organisation's administrator vets their own volunteers only, 404 for
+/// others; an area's operator their area's), then `set_status` as them.
+/// `via` notes where it came from (the dashboard) in the audit record.
+pub async fn vet(
+    state: &AppState,
+    principal: &Principal,
+    id: ExpertId,
+    status: ExpertStatus,
+    via: Option<&str>,
+) -> ApiResult<HandedOver> {
+    crate::flows::organisations::may_manage_expert(state, principal, id).await?;
+    set_status(state, &principal.actor(), id, status, via).await
+}
+
 /// An approved expert's open slots that overlap `[from, to)`, earliest
 /// first, as `principal` may see them: a general seeker doesn't see slots
 /// held back for priority groups, and a running slot is listed until the

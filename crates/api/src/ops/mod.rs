@@ -685,19 +685,9 @@ async fn set_expert_status(
     status: ExpertStatus,
 ) -> ApiResult<HttpResponse> {
     let id = ExpertId(path_id("id", raw_id)?);
-    crate::flows::organisations::may_manage_expert(state, &auth.principal, id).await?;
-    let actor = Actor {
-        role: "operator",
-        id: auth.principal.sub.clone(),
-    };
     let done =
-        crate::flows::experts::set_status(state, &actor, id, status, Some("dashboard")).await?;
-    Ok(HttpResponse::Ok().json(ExpertStatusView {
-        id: id.0,
-        status,
-        reassigned: done.reassigned,
-        cancelled: done.cancelled,
-    }))
+        crate::flows::experts::vet(state, &auth.principal, id, status, Some("dashboard")).await?;
+    Ok(HttpResponse::Ok().json(ExpertStatusView::of(id, status, &done)))
 }
 
 #[utoipa::path(post, path = "/ops/experts/{id}/approve", tag = "operators",

@@ -91,15 +91,8 @@ async fn set_status(
     status: ExpertStatus,
 ) -> ApiResult<HttpResponse> {
     let id = ExpertId(path_id("id", raw_id)?);
-    // An organisation's administrator vets their own volunteers only.
-    flows::organisations::may_manage_expert(state, &auth.principal, id).await?;
-    let done = flows::experts::set_status(state, &auth.principal.actor(), id, status, None).await?;
-    Ok(HttpResponse::Ok().json(ExpertStatusView {
-        id: id.0,
-        status,
-        reassigned: done.reassigned,
-        cancelled: done.cancelled,
-    }))
+    let done = flows::experts::vet(state, &auth.principal, id, status, None).await?;
+    Ok(HttpResponse::Ok().json(ExpertStatusView::of(id, status, &done)))
 }
 
 #[utoipa::path(post, path = "/v1/experts/{id}/approve", tag = "experts",
