@@ -211,6 +211,9 @@ pub struct AppState {
     /// snapshot, so concurrent slates wait for it instead of each reading
     /// every expert (and each running the uptake query) at once.
     pub slate_reading: tokio::sync::Mutex<()>,
+    /// Wakes this instance's waitlist round at once (a slot was freed),
+    /// instead of at its next second.
+    pub waitlist_wake: tokio::sync::Notify,
     /// Bumped by every invalidation of the catalog and `slate_inputs`, so a
     /// snapshot read across one is not kept.
     pub slate_generation: AtomicU64,
@@ -308,6 +311,7 @@ impl AppState {
             slot_cache: crate::cache::TtlCache::new(Duration::from_secs(900), 500_000),
             slate_inputs: tokio::sync::RwLock::new(None),
             slate_reading: tokio::sync::Mutex::new(()),
+            waitlist_wake: tokio::sync::Notify::new(),
             slate_generation: AtomicU64::new(0),
             catalog: tokio::sync::RwLock::new(None),
             regions: tokio::sync::RwLock::new(None),

@@ -408,22 +408,18 @@ pub fn choose_local_first<R: Rng + ?Sized>(
     params: &BalanceParams,
     rng: &mut R,
 ) -> Vec<usize> {
-    let rounds: Vec<Option<usize>> = uptake
-        .iter()
-        .zip(nearness)
-        .map(|(u, n)| fill_round(*n, u))
-        .collect();
+    // Each candidate's round, in one pass.
+    let mut rounds: [Vec<usize>; 6] = Default::default();
+    for (i, (u, n)) in uptake.iter().zip(nearness).enumerate() {
+        if let Some(round) = fill_round(*n, u) {
+            rounds[round].push(i);
+        }
+    }
     let mut out = Vec::with_capacity(params.size);
-    for round in 0..6 {
+    for pool in rounds.iter().filter(|pool| !pool.is_empty()) {
         let want = params.size.saturating_sub(out.len());
         if want == 0 {
             break;
-        }
-        let pool: Vec<usize> = (0..candidates.len())
-            .filter(|&i| rounds.get(i).copied().flatten() == Some(round))
-            .collect();
-        if pool.is_empty() {
-            continue;
         }
         let pool_candidates: Vec<Candidate> = pool.iter().map(|&i| candidates[i].clone()).collect();
         let pool_uptake: Vec<Uptake> = pool.iter().map(|&i| uptake[i]).collect();

@@ -413,11 +413,10 @@ pub async fn cancel(
     }
     state.metrics.booking("cancelled");
     let booking = bookings::get(&state.pool, id).await?;
-    // The freed slot goes to the waitlist now, not at the next round.
+    // The freed slot goes to the waitlist now, not at the next round (the
+    // round runs in the background: the cancellation doesn't wait for it).
     if slot_reopened {
-        if let Err(e) = crate::flows::waitlist::offer_round(state).await {
-            tracing::warn!(error = %e, "waitlist round after a cancellation failed");
-        }
+        state.waitlist_wake.notify_one();
     }
     Ok(Cancelled {
         booking,

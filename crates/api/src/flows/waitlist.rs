@@ -5,7 +5,7 @@
 //! claims lapses like any hold, and its slot goes to the next.
 //!
 //! Matching runs every second on every instance (`keep_offering`) and at
-//! once after a cancellation. Two instances may race for one entry or one
+//! once when a cancellation wakes it. Two instances may race for one entry or one
 //! slot: the slot's hold is decided in Redis (one winner), the seeker holds
 //! one slot at a time, and an entry is offered only while still waiting, so
 //! a hold that loses the last step is given back.
@@ -191,12 +191,16 @@ async fn settle_offer(
     Ok(true)
 }
 
-/// Offers waiting seekers the slots that free up, every second, for as long
+/// Offers waiting seekers the slots that free up, every second and at once
+/// when woken (`AppState::waitlist_wake`, after a cancellation), for as long
 /// as the service runs.
 pub async fn keep_offering(state: &AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = state.waitlist_wake.notified() => {}
+        }
         if let Err(e) = offer_round(state).await {
             tracing::warn!(error = %e, "waitlist round failed; retrying");
         }
