@@ -181,6 +181,13 @@ pub struct Settings {
     /// production.
     #[serde(deserialize_with = "text::parse")]
     pub waitlist_offer_seconds: u64,
+    /// How long an on-duty expert's phone rings for a help-now request
+    /// before the next free expert is rung.
+    #[serde(deserialize_with = "text::parse")]
+    pub help_now_ring_seconds: u64,
+    /// A help-now request nobody could take this long ends `timed_out`.
+    #[serde(deserialize_with = "text::parse")]
+    pub help_now_max_wait_minutes: u64,
     /// Sign-in attempts per client IP per minute (links used, dashboard
     /// tokens exchanged), in each process.
     #[serde(deserialize_with = "text::parse")]
@@ -271,6 +278,8 @@ impl Default for Settings {
             sign_in_link_hours: 72,
             rest_after_emergency_days: api.rest_after_emergency_days,
             waitlist_offer_seconds: api.waitlist_offer.as_secs(),
+            help_now_ring_seconds: api.help_now_ring.as_secs(),
+            help_now_max_wait_minutes: api.help_now_max_wait.as_secs() / 60,
             sign_ins_per_minute_per_ip: api.sign_ins_per_minute_per_ip,
             applications_per_hour_per_ip: api.applications_per_hour_per_ip,
             demo_traffic: false,
@@ -547,6 +556,10 @@ impl Settings {
             } else {
                 self.waitlist_offer_seconds.max(1)
             }),
+            help_now_ring: Duration::from_secs(self.help_now_ring_seconds.clamp(1, 120)),
+            help_now_max_wait: Duration::from_secs(
+                self.help_now_max_wait_minutes.clamp(1, 24 * 60) * 60,
+            ),
             sign_ins_per_minute_per_ip: self.sign_ins_per_minute_per_ip.max(1),
             applications_per_hour_per_ip: self.applications_per_hour_per_ip.max(1),
             payment_provider: self.payment_provider().unwrap_or(ProviderName::None),

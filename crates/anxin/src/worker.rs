@@ -60,6 +60,11 @@ pub fn worker_config(settings: &Settings, metrics: &Metrics) -> WorkerConfig {
         grace: chrono::Duration::minutes(settings.call_grace_minutes as i64),
     };
     config.phone_retention = Duration::from_secs(settings.phone_retention_days * 24 * 3600);
+    let api = settings.api_config();
+    config.help_now = anxin_calls::worker::HelpNowConfig {
+        ring: api.help_now_ring,
+        max_wait: api.help_now_max_wait,
+    };
     let outcomes = metrics.call_outcomes.clone();
     config.on_attempt_end = Some(OutcomeHook(Arc::new(move |outcome| {
         outcomes.with_label_values(&[outcome.as_str()]).inc();

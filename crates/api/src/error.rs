@@ -53,6 +53,11 @@ pub enum ErrorCode {
     TrainingIncomplete,
     /// The seeker already has as many waitlist entries as allowed.
     WaitlistLimit,
+    /// The seeker is already waiting for (or talking to) someone now.
+    HelpNowActive,
+    /// No expert is on duty: the answer names the earliest bookable slot
+    /// and the seeker's region's hotlines.
+    NobodyOnDuty,
     /// A request made with the session cookie that changes something lacks
     /// `X-Anxin-Session: 1`.
     Csrf,
@@ -67,7 +72,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the test that the document lists each one.
-    pub const ALL: [ErrorCode; 32] = [
+    pub const ALL: [ErrorCode; 34] = [
         Self::MalformedJson,
         Self::InvalidField,
         Self::InvalidBody,
@@ -93,6 +98,8 @@ impl ErrorCode {
         Self::InvalidTransition,
         Self::TrainingIncomplete,
         Self::WaitlistLimit,
+        Self::HelpNowActive,
+        Self::NobodyOnDuty,
         Self::Csrf,
         Self::SignInLinkUsed,
         Self::SignInLinkExpired,

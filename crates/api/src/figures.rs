@@ -43,6 +43,10 @@ pub struct Summary {
     /// not a place's or an organisation's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waitlist: Option<WaitlistFigures>,
+    /// Help now's service levels over requests made in the window
+    /// (national summaries only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help_now: Option<HelpNowFigures>,
     /// How long computing this summary took.
     pub query_ms: u64,
 }
@@ -55,6 +59,25 @@ pub struct WaitlistFigures {
     pub offered: i64,
     /// Entries that came in the window and were booked.
     pub booked: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct HelpNowFigures {
+    /// Requests made in the window.
+    pub requested: i64,
+    /// Of them, put through to an expert.
+    pub connected: i64,
+    /// `connected / requested` (0 with no requests).
+    pub answer_rate: f64,
+    /// Time from the request to being connected, over connected requests.
+    pub wait_p50_s: Option<f64>,
+    pub wait_p95_s: Option<f64>,
+    /// Left the queue or timed out before being connected.
+    pub abandoned: i64,
+    /// Rings not answered that went on to the next expert, in total.
+    pub rollovers: i64,
+    /// Experts on duty now.
+    pub on_duty: i64,
 }
 
 /// One organisation's row of `by_organisation`.

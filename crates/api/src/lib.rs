@@ -172,6 +172,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(routes::waitlist::get))
                 .route(web::delete().to(routes::waitlist::leave)),
         )
+        .service(
+            web::resource("/v1/help-now")
+                .route(web::get().to(routes::help_now::offer))
+                .route(web::post().to(routes::help_now::ask)),
+        )
+        .service(
+            web::resource("/v1/help-now/{id}")
+                .route(web::get().to(routes::help_now::get))
+                .route(web::delete().to(routes::help_now::leave)),
+        )
+        .service(
+            web::resource("/v1/experts/me/duty")
+                .route(web::get().to(routes::help_now::get_duty))
+                .route(web::put().to(routes::help_now::set_duty)),
+        )
         .route("/readyz", web::get().to(service::readyz))
         .route("/metrics", web::get().to(service::metrics))
         .route("/openapi.json", web::get().to(openapi::openapi))

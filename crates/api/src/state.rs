@@ -64,6 +64,10 @@ pub struct ApiConfig {
     /// How long a waitlist offer's hold lasts (at least ten minutes in
     /// production).
     pub waitlist_offer: Duration,
+    /// How long a help-now ring lasts before the next expert is tried.
+    pub help_now_ring: Duration,
+    /// How long a help-now request may wait before it ends `timed_out`.
+    pub help_now_max_wait: Duration,
     /// Sign-in attempts (links used, tokens exchanged) per client IP per
     /// minute, in this process.
     pub sign_ins_per_minute_per_ip: u32,
@@ -135,6 +139,8 @@ impl Default for ApiConfig {
             sign_in_link_ttl: Duration::from_secs(72 * 3600),
             rest_after_emergency_days: 1,
             waitlist_offer: Duration::from_secs(600),
+            help_now_ring: Duration::from_secs(20),
+            help_now_max_wait: Duration::from_secs(15 * 60),
             sign_ins_per_minute_per_ip: 30,
             applications_per_hour_per_ip: 20,
             payment_provider: ProviderName::Simulated,

@@ -18,4 +18,4 @@ pub mod worker;
 pub use provider::{CallHandle, CallProgress, CallProvider, CallReport, CallRequest, HangupReason};
 pub use simulated::{SimulatedConfig, SimulatedProvider};
 pub use sip::{SipConfig, SipError, SipProvider};
-pub use worker::{run, OutcomeHook, WorkerConfig, WorkerError};
+pub use worker::{run, HelpNowConfig, OutcomeHook, WorkerConfig, WorkerError};

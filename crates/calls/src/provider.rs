@@ -43,6 +43,10 @@ pub struct CallRequest {
     /// Both legs are released at this instant whatever state they are in
     /// (the slot's end plus the grace period).
     pub hard_stop: DateTime<Utc>,
+    /// How long the first party's phone may ring, when shorter than the
+    /// provider's own ring timeout: a help-now call rolls over to the next
+    /// expert after `ANXIN_HELP_NOW_RING_SECONDS`.
+    pub first_ring: Option<std::time::Duration>,
 }
 
 /// A step of a call, in the order they happen. Every call ends with exactly

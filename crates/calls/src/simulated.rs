@@ -128,7 +128,10 @@ async fn run(
     for (answer_rate, busy_rate, is_expert) in legs {
         let pickup = draw(answer_rate, busy_rate);
         let wait = match pickup {
-            Pickup::NoAnswer => config.ring_timeout,
+            Pickup::NoAnswer => match (is_expert, request.first_ring) {
+                (true, Some(first)) => first.min(config.ring_timeout),
+                _ => config.ring_timeout,
+            },
             _ => within(&config.ring),
         };
         if let Some(stopped) = pause(wait, hard_stop, control).await {

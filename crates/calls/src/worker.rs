@@ -1,6 +1,17 @@
 //! The call worker (`anxin worker`): turns due call tasks into two-way calls:
-//! a booking's (its expert, then its seeker) and an operator's callback on a
-//! referral (the operator, then the seeker), through one path.
+//! a booking's (its expert, then its seeker), an operator's callback on a
+//! referral (the operator, then the seeker) and a help-now request's (an
+//! on-duty expert, then the seeker), through one path.
+//!
+//! Help now: each turn of the loop also dispatches the help-now queue
+//! (`anxin_store::help_now::dispatch`): the first waiting seekers get a free
+//! on-duty expert each, whose call task is then leased like any other. The
+//! expert rings for at most `help_now.ring`; a ring that is not answered
+//! (or busy, declined, failed, interrupted by a crash) ends the task and
+//! puts the request back at its place in the queue, and the next dispatch
+//! rings another expert, never one rung for it before. Only once an expert
+//! answers is the seeker dialled; a failure on the seeker's leg is retried
+//! with the same expert, as for bookings.
 //!
 //! The loop leases due tasks from Postgres (`FOR UPDATE SKIP LOCKED`, so any
 //! number of workers share the queue without dialing a task twice), wakes at
@@ -65,7 +76,32 @@ pub struct WorkerConfig {
     /// Told each attempt's outcome once its end is recorded: the metrics
     /// counter of the process this worker runs in (`anxin_call_outcomes_total`).
     pub on_attempt_end: Option<OutcomeHook>,
+    pub help_now: HelpNowConfig,
 }
+
+/// Help now's rollover and give-up times.
+#[derive(Debug, Clone, Copy)]
+pub struct HelpNowConfig {
+    /// An expert's phone rings this long before the next is tried
+    /// (`ANXIN_HELP_NOW_RING_SECONDS`).
+    pub ring: Duration,
+    /// A request nobody could take this long ends `timed_out`
+    /// (`ANXIN_HELP_NOW_MAX_WAIT_MINUTES`).
+    pub max_wait: Duration,
+}
+
+impl Default for HelpNowConfig {
+    fn default() -> Self {
+        Self {
+            ring: Duration::from_secs(20),
+            max_wait: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// While seekers wait for help now, the loop looks for free experts at
+/// least this often (an expert's call ending frees them without a notice).
+const HELP_NOW_LOOK: Duration = Duration::from_secs(1);
 
 /// Something to tell of each recorded attempt's outcome.
 #[derive(Clone)]
@@ -94,6 +130,7 @@ impl WorkerConfig {
                 max_len: 100_000,
             },
             on_attempt_end: None,
+            help_now: HelpNowConfig::default(),
         }
     }
 }
@@ -176,11 +213,15 @@ pub async fn run(
             last_erase = Some(Instant::now());
             erase_numbers(&ctx).await;
         }
+        let waiting = dispatch_help_now(&ctx).await;
         let free = ctx.cfg.max_concurrent_calls.saturating_sub(calls.len());
         if free > 0 {
             lease_and_start(&ctx, free, &mut calls).await;
         }
-        let nap = next_nap(&ctx, calls.len() < ctx.cfg.max_concurrent_calls).await;
+        let mut nap = next_nap(&ctx, calls.len() < ctx.cfg.max_concurrent_calls).await;
+        if waiting {
+            nap = nap.min(HELP_NOW_LOOK);
+        }
         tokio::select! {
             _ = &mut shutdown => break,
             _ = wake.notified() => debug!("woken by a new call task"),
@@ -196,6 +237,30 @@ pub async fn run(
     );
     while calls.join_next().await.is_some() {}
     Ok(())
+}
+
+/// Gives waiting help-now requests free experts to ring; `true` while some
+/// still wait.
+async fn dispatch_help_now(ctx: &Ctx) -> bool {
+    let max_wait =
+        chrono::Duration::from_std(ctx.cfg.help_now.max_wait).unwrap_or(chrono::Duration::MAX);
+    match anxin_store::help_now::dispatch(&ctx.pool, max_wait).await {
+        Ok(done) => {
+            if done.rung > 0 || done.timed_out > 0 {
+                info!(
+                    rung = done.rung,
+                    waiting = done.waiting,
+                    timed_out = done.timed_out,
+                    "help-now dispatch"
+                );
+            }
+            done.waiting > 0
+        }
+        Err(e) => {
+            warn!(error = %e, "help-now dispatch failed; trying again shortly");
+            true
+        }
+    }
 }
 
 trait Elapsed {
@@ -343,6 +408,16 @@ async fn work(ctx: &Ctx, task: &LeasedTask, leased_at: Instant) -> Result<(), Ta
         Some(CallOutcome::Failed)
     };
 
+    // A help-now ring that was cut short (its worker died) or whose expert
+    // may no longer be dialled goes to the next expert, not this one again.
+    if let Some(request) = task.subject.help_now() {
+        let cut_short = !interrupted.is_empty() && !target.first_party_answered;
+        if target.wanted && (cut_short || !target.first_party_allowed) {
+            info!("help-now ring not answered; the next free expert is rung");
+            call_tasks::roll_over(pool, lease, request).await?;
+            return Ok(());
+        }
+    }
     if !target.wanted {
         info!("booking no longer confirmed, or referral resolved; not dialing");
         call_tasks::finish_without_dialing(pool, lease, None).await?;
@@ -399,7 +474,7 @@ async fn work(ctx: &Ctx, task: &LeasedTask, leased_at: Instant) -> Result<(), Ta
         return Ok(());
     }
     let first_party = match task.subject {
-        Subject::Booking(_) => "expert",
+        Subject::Booking(_) | Subject::HelpNow(_) => "expert",
         Subject::Referral(_) => "operator",
     };
     info!(
@@ -419,6 +494,7 @@ async fn work(ctx: &Ctx, task: &LeasedTask, leased_at: Instant) -> Result<(), Ta
         expert,
         seeker,
         hard_stop: ctx.cfg.retry.hard_stop(target.ends_at),
+        first_ring: task.subject.help_now().map(|_| ctx.cfg.help_now.ring),
     });
 
     let Some(report) = supervise(ctx, lease, leased_at, booking, attempt, handle, &mut redis).await
@@ -433,7 +509,7 @@ async fn work(ctx: &Ctx, task: &LeasedTask, leased_at: Instant) -> Result<(), Ta
     conclude(
         ctx,
         lease,
-        booking,
+        task.subject,
         attempt,
         target.ends_at,
         &report,
@@ -628,21 +704,25 @@ async fn bounded<T>(
 async fn conclude(
     ctx: &Ctx,
     lease: Lease,
-    booking: Option<BookingId>,
+    subject: Subject,
     attempt: i32,
     slot_ends_at: DateTime<Utc>,
     report: &CallReport,
     redis: &mut RedisConnection,
 ) {
+    let booking = subject.booking();
     let attempt_no = u32::try_from(attempt).unwrap_or(u32::MAX);
+    // A help-now expert who did not answer is not rung again: the request
+    // rolls over to the next free expert (`help_now::after_attempt`).
+    let rolls_over = subject.help_now().is_some() && report.expert_answered_at.is_none();
     let next =
         match ctx
             .cfg
             .retry
             .next_attempt(attempt_no, report.outcome, report.ended_at, slot_ends_at)
         {
-            Some(at) => NextStep::RetryAt(at),
-            None => NextStep::Finished,
+            Some(at) if !rolls_over => NextStep::RetryAt(at),
+            _ => NextStep::Finished,
         };
     let end = AttemptEnd {
         attempt,

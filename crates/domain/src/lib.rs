@@ -8,6 +8,7 @@ pub mod call;
 pub mod clock;
 pub mod error;
 pub mod expert;
+pub mod help_now;
 pub mod ids;
 pub mod named;
 #[cfg(feature = "openapi")]

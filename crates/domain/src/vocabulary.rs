@@ -15,6 +15,28 @@ const fn term(code: &'static str, zh: &'static str, en: &'static str) -> Term {
     Term { code, zh, en }
 }
 
+/// An optional code from a request, trimmed, checked against its list: 422
+/// naming `field` when it is not one of the list's codes.
+pub fn known_code(
+    field: &str,
+    value: Option<&str>,
+    known: &[Term],
+) -> Result<Option<String>, crate::error::ValidationError> {
+    value
+        .map(|c| {
+            let c = c.trim();
+            if known.iter().any(|t| t.code == c) {
+                Ok(c.to_owned())
+            } else {
+                Err(crate::error::ValidationError::new(
+                    field,
+                    "must be one of the codes GET /v1/vocabulary lists",
+                ))
+            }
+        })
+        .transpose()
+}
+
 /// What experts help with (an expert's `specialties`, a seeker's `topic`).
 pub const TOPICS: &[Term] = &[
     term("anxiety", "焦虑", "Anxiety"),

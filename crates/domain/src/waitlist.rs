@@ -1,5 +1,6 @@
 //! The waitlist: what a seeker waits for when nothing on offer suits them.
 use crate::error::ValidationError;
+use crate::vocabulary::{known_code, LANGUAGES, TOPICS};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -44,27 +45,12 @@ impl WaitlistInput {
     /// 422 naming the field for a language or topic that is not a code, or
     /// a latest time already past.
     pub fn validate(&self, now: DateTime<Utc>) -> Result<Wish, ValidationError> {
-        let code = |field: &str, v: &Option<String>, known: &[crate::vocabulary::Term]| {
-            v.as_deref()
-                .map(|c| {
-                    let c = c.trim();
-                    if known.iter().any(|t| t.code == c) {
-                        Ok(c.to_owned())
-                    } else {
-                        Err(ValidationError::new(
-                            field,
-                            "must be one of the codes GET /v1/vocabulary lists",
-                        ))
-                    }
-                })
-                .transpose()
-        };
         if self.not_after.is_some_and(|t| t <= now) {
             return Err(ValidationError::new("not_after", "must be in the future"));
         }
         Ok(Wish {
-            language: code("language", &self.language, crate::vocabulary::LANGUAGES)?,
-            topic: code("topic", &self.topic, crate::vocabulary::TOPICS)?,
+            language: known_code("language", self.language.as_deref(), LANGUAGES)?,
+            topic: known_code("topic", self.topic.as_deref(), TOPICS)?,
             expert_id: self.expert_id,
             not_after: self.not_after,
         })

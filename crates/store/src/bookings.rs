@@ -415,7 +415,7 @@ fn call_task(
         starts_at: starts_at.timestamp(),
         ends_at: ends_at.timestamp(),
         seeker_alias: seeker_alias.to_owned(),
-        referral_id: String::new(),
+        ..CallTask::default()
     }
 }
 

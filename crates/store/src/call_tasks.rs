@@ -1,7 +1,8 @@
 //! Call tasks: the outbox the call worker leases from, and the record of each
-//! call attempt. A task is a booking's call (expert, then seeker) or an
-//! operator's callback on a referral (operator, then seeker): the same lease,
-//! the same provider, the same record.
+//! call attempt. A task is a booking's call (expert, then seeker), an
+//! operator's callback on a referral (operator, then seeker), or a help-now
+//! request's call to one on-duty expert (expert, then seeker): the same
+//! lease, the same provider, the same record.
 //!
 //! A worker *leases* a due task: the row moves to `leased`, gets an expiry, and
 //! its `fence` grows by one. The `(task id, fence)` pair is the worker's
@@ -50,13 +51,23 @@ pub enum Subject {
     Booking(BookingId),
     /// An operator's callback on this referral: the operator, then the seeker.
     Referral(Uuid),
+    /// A help-now request's call: the on-duty expert dispatch chose, then
+    /// the seeker.
+    HelpNow(Uuid),
 }
 
 impl Subject {
     pub fn booking(self) -> Option<BookingId> {
         match self {
             Self::Booking(b) => Some(b),
-            Self::Referral(_) => None,
+            Self::Referral(_) | Self::HelpNow(_) => None,
+        }
+    }
+
+    pub fn help_now(self) -> Option<Uuid> {
+        match self {
+            Self::HelpNow(h) => Some(h),
+            _ => None,
         }
     }
 }
@@ -66,6 +77,7 @@ impl std::fmt::Display for Subject {
         match self {
             Self::Booking(b) => write!(f, "booking {b}"),
             Self::Referral(r) => write!(f, "referral {r}"),
+            Self::HelpNow(h) => write!(f, "help-now {h}"),
         }
     }
 }
@@ -73,12 +85,14 @@ impl std::fmt::Display for Subject {
 fn subject(r: &PgRow) -> std::result::Result<Subject, sqlx::Error> {
     let booking: Option<Uuid> = r.try_get("booking_id")?;
     let referral: Option<Uuid> = r.try_get("referral_id")?;
-    match (booking, referral) {
-        (Some(b), None) => Ok(Subject::Booking(BookingId(b))),
-        (None, Some(r)) => Ok(Subject::Referral(r)),
+    let help_now: Option<Uuid> = r.try_get("help_now_id")?;
+    match (booking, referral, help_now) {
+        (Some(b), None, None) => Ok(Subject::Booking(BookingId(b))),
+        (None, Some(r), None) => Ok(Subject::Referral(r)),
+        (None, None, Some(h)) => Ok(Subject::HelpNow(h)),
         _ => Err(sqlx::Error::ColumnDecode {
             index: "booking_id".into(),
-            source: "a call task names one booking or one referral".into(),
+            source: "a call task names one booking, one referral or one help-now request".into(),
         }),
     }
 }
@@ -155,7 +169,7 @@ pub async fn lease_due(
                 lease_expires_at = now() + make_interval(secs => $2), updated_at = now()
            FROM due
           WHERE t.id = due.id
-      RETURNING t.id, t.booking_id, t.referral_id, t.payload, t.fence, t.attempts, t.outcome,
+      RETURNING t.id, t.booking_id, t.referral_id, t.help_now_id, t.payload, t.fence, t.attempts, t.outcome,
                 t.lease_expires_at",
     )
     .bind(owner)
@@ -226,9 +240,13 @@ pub struct DialTarget {
     /// The first party may be dialled: a booking's expert is approved (a
     /// suspended one never is), or the call is an operator's callback.
     pub first_party_allowed: bool,
-    /// The booking's expert when this was read; `begin_attempt` dials only
-    /// if the booking still has them.
+    /// The booking's (or help-now request's) expert when this was read;
+    /// `begin_attempt` dials only if it still has them.
     pub expert_id: Option<Uuid>,
+    /// A help-now request whose expert already answered (the seeker was
+    /// being called or they talked): a retry rings the same expert again.
+    /// Otherwise an unfinished ring rolls over to the next expert.
+    pub first_party_answered: bool,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     expert_phone_ciphertext: Vec<u8>,
@@ -274,12 +292,14 @@ pub const CALLBACK_WINDOW: Duration = Duration::minutes(20);
 
 /// The call's parties and window. A callback's window is
 /// [`CALLBACK_WINDOW`] from its due time; its first party is the operator.
+/// A help-now call's window is `help_now::CALL_WINDOW` from when its task
+/// was queued; its first party is the expert dispatch chose.
 #[tracing::instrument(skip(pool))]
 pub async fn dial_target(pool: &PgPool, task: CallTaskId, subject: Subject) -> Result<DialTarget> {
     let query = match subject {
         Subject::Booking(_) => {
             "SELECT b.status = 'confirmed' AS wanted, e.status = 'approved' AS first_party_allowed,
-                    b.expert_id, b.starts_at, b.ends_at,
+                    b.expert_id, false AS first_party_answered, b.starts_at, b.ends_at,
                     e.phone_ciphertext AS expert_phone_ciphertext,
                     e.phone_key_id AS expert_phone_key_id,
                     b.phone_ciphertext AS seeker_phone_ciphertext,
@@ -290,7 +310,7 @@ pub async fn dial_target(pool: &PgPool, task: CallTaskId, subject: Subject) -> R
         }
         Subject::Referral(_) => {
             "SELECT r.status = 'open' AS wanted, true AS first_party_allowed,
-                    NULL::uuid AS expert_id, t.due_at AS starts_at,
+                    NULL::uuid AS expert_id, false AS first_party_answered, t.due_at AS starts_at,
                     t.due_at + make_interval(secs => $2) AS ends_at,
                     COALESCE(t.operator_phone_ciphertext, '') AS expert_phone_ciphertext,
                     COALESCE(t.operator_phone_key_id, '') AS expert_phone_key_id,
@@ -299,10 +319,24 @@ pub async fn dial_target(pool: &PgPool, task: CallTaskId, subject: Subject) -> R
                FROM call_tasks t JOIN referrals r ON r.id = t.referral_id
               WHERE t.id = $1"
         }
+        Subject::HelpNow(_) => {
+            "SELECT h.status IN ('ringing_expert', 'calling_seeker', 'connected') AS wanted,
+                    e.status = 'approved' AS first_party_allowed, h.expert_id,
+                    h.status IN ('calling_seeker', 'connected') AS first_party_answered,
+                    t.created_at AS starts_at, t.created_at + make_interval(secs => $3) AS ends_at,
+                    e.phone_ciphertext AS expert_phone_ciphertext,
+                    e.phone_key_id AS expert_phone_key_id,
+                    h.phone_ciphertext AS seeker_phone_ciphertext,
+                    h.phone_key_id AS seeker_phone_key_id
+               FROM call_tasks t JOIN help_now_requests h ON h.id = t.help_now_id
+               JOIN experts e ON e.id = h.expert_id
+              WHERE t.id = $1"
+        }
     };
     Ok(sqlx::query_as(query)
         .bind(task.0)
         .bind(seconds(CALLBACK_WINDOW))
+        .bind(seconds(anxin_domain::help_now::CALL_WINDOW))
         .fetch_one(pool)
         .await?)
 }
@@ -412,6 +446,11 @@ pub async fn begin_attempt(
                      OR EXISTS (SELECT 1 FROM bookings b JOIN experts e ON e.id = b.expert_id
                                  WHERE b.id = call_tasks.booking_id AND b.expert_id = $6
                                    AND e.status = 'approved'))
+                AND (help_now_id IS NULL
+                     OR EXISTS (SELECT 1 FROM help_now_requests h JOIN experts e ON e.id = h.expert_id
+                                 WHERE h.id = call_tasks.help_now_id AND h.expert_id = $6
+                                   AND e.status = 'approved'
+                                   AND h.status IN ('ringing_expert', 'calling_seeker', 'connected')))
           RETURNING id
          )
          INSERT INTO call_attempts (task_id, attempt, fence, simulated)
@@ -534,14 +573,15 @@ pub async fn conclude_attempt(
     next: NextStep,
 ) -> Result<bool> {
     let mut tx = pool.begin().await?;
-    let task: Option<(Option<Uuid>, String)> = sqlx::query_as(
-        "SELECT booking_id, state FROM call_tasks WHERE id = $1 AND fence = $2 FOR UPDATE",
+    let task: Option<(Option<Uuid>, Option<Uuid>, String)> = sqlx::query_as(
+        "SELECT booking_id, help_now_id, state FROM call_tasks
+          WHERE id = $1 AND fence = $2 FOR UPDATE",
     )
     .bind(lease.task_id.0)
     .bind(lease.fence)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((booking_id, state)) = task else {
+    let Some((booking_id, help_now_id, state)) = task else {
         return Ok(false);
     };
     let state = TaskState::try_from(state)?;
@@ -577,7 +617,39 @@ pub async fn conclude_attempt(
             .execute(&mut *tx)
             .await?;
         }
+        if let Some(request) = help_now_id {
+            let answered = end.expert_answered_at.is_some();
+            let finished = next == NextStep::Finished;
+            crate::help_now::after_attempt(&mut tx, request, end.outcome, answered, finished)
+                .await?;
+        }
     }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Ends a help-now call's task whose expert never answered (the ring was
+/// interrupted, or the expert may no longer be dialled) and puts the request
+/// back in the queue for the next free expert, in one transaction. `false`
+/// when the lease was lost.
+#[tracing::instrument(skip(pool))]
+pub async fn roll_over(pool: &PgPool, lease: Lease, request: Uuid) -> Result<bool> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE call_tasks
+            SET state = 'done', call_state = $3, outcome = COALESCE(outcome, 'failed'),
+                lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+          WHERE id = $1 AND fence = $2 AND state = 'leased'",
+    )
+    .bind(lease.task_id.0)
+    .bind(lease.fence)
+    .bind(CallState::Ended.as_str())
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    crate::help_now::requeue(&mut tx, request).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -633,12 +705,22 @@ pub async fn finish_without_dialing(
     lease: Lease,
     outcome: Option<CallOutcome>,
 ) -> Result<bool> {
+    // A help-now request whose call ends this way (its attempts used up,
+    // its window over) is over too.
     let done = sqlx::query(
-        "UPDATE call_tasks
-            SET state = 'done', call_state = $3, outcome = COALESCE($4, outcome),
-                lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
-                operator_phone_ciphertext = NULL, operator_phone_key_id = NULL
-          WHERE id = $1 AND fence = $2 AND state = 'leased'",
+        "WITH t AS (
+             UPDATE call_tasks
+                SET state = 'done', call_state = $3, outcome = COALESCE($4, outcome),
+                    lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
+                    operator_phone_ciphertext = NULL, operator_phone_key_id = NULL
+              WHERE id = $1 AND fence = $2 AND state = 'leased'
+          RETURNING help_now_id
+         ), h AS (
+             UPDATE help_now_requests SET status = 'completed', ended_at = now()
+               FROM t WHERE help_now_requests.id = t.help_now_id
+                AND help_now_requests.status IN ('ringing_expert', 'calling_seeker', 'connected')
+         )
+         SELECT 1 FROM t",
     )
     .bind(lease.task_id.0)
     .bind(lease.fence)

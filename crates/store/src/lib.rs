@@ -8,6 +8,7 @@ pub mod call_tasks;
 pub mod crypto;
 pub mod events;
 pub mod experts;
+pub mod help_now;
 pub mod organisations;
 pub mod payments;
 pub mod referrals;

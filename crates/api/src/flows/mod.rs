@@ -6,6 +6,7 @@ pub mod availability;
 pub mod bookings;
 pub mod experts;
 pub mod handover;
+pub mod help_now;
 pub mod holds;
 pub mod organisations;
 pub mod payments;

@@ -226,6 +226,24 @@ pub async fn compute(
             offered,
             booked,
         });
+        let (levels, duty) = tokio::try_join!(
+            anxin_store::help_now::levels(pool, since, None),
+            anxin_store::help_now::on_duty(pool),
+        )?;
+        summary.help_now = Some(crate::figures::HelpNowFigures {
+            requested: levels.requested,
+            connected: levels.connected,
+            answer_rate: if levels.requested > 0 {
+                levels.connected as f64 / levels.requested as f64
+            } else {
+                0.0
+            },
+            wait_p50_s: levels.wait_p50_s,
+            wait_p95_s: levels.wait_p95_s,
+            abandoned: levels.abandoned,
+            rollovers: levels.rollovers,
+            on_duty: duty.on_duty,
+        });
     }
     summary.query_ms = started.elapsed().as_millis() as u64;
     Ok(summary)
@@ -379,6 +397,7 @@ pub fn shape(window: Window, since: DateTime<Utc>, until: DateTime<Utc>, rows: &
         booking_distribution,
         priority_sources: BTreeMap::new(),
         waitlist: None,
+        help_now: None,
         query_ms: 0,
     }
 }

@@ -260,7 +260,7 @@ pub async fn slots(
 }
 
 /// The expert the principal is; 403 for a subject that is not an expert id.
-fn me(auth: &Authorized<ExpertOnly>) -> ApiResult<ExpertId> {
+pub(crate) fn me(auth: &Authorized<ExpertOnly>) -> ApiResult<ExpertId> {
     auth.principal.expert_id().ok_or(ApiError::Forbidden(
         "this token's subject is not an expert id",
     ))

@@ -3,6 +3,7 @@ pub mod app;
 pub mod apply;
 pub mod bookings;
 pub mod experts;
+pub mod help_now;
 pub mod organisations;
 pub mod payments;
 pub mod portal;

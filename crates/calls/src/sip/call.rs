@@ -364,7 +364,11 @@ impl Call {
         if let Err(e) = self.send_invite(party, offer, None) {
             return Dial::Failed(e);
         }
-        let ring_deadline = Instant::now() + self.config.ring_timeout;
+        let ring_for = match (party, self.request.first_ring) {
+            (Party::Expert, Some(first)) => first.min(self.config.ring_timeout),
+            _ => self.config.ring_timeout,
+        };
+        let ring_deadline = Instant::now() + ring_for;
         let mut cancelling: Option<Cancelling> = None;
         // After a CANCEL, a phone that never sends its final response is
         // given up on after 64·T1 (RFC 3261 §9.1).

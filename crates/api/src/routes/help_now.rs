@@ -1,0 +1,218 @@
+//! `/v1/help-now` and `/v1/experts/me/duty`: talk to someone now.
+use crate::auth::{AnyRole, Authorized, ExpertOnly, SeekerSession};
+use crate::error::{ApiResult, ErrorBody, ErrorCode};
+use crate::extract::{path_id, Json};
+use crate::flows::help_now::{self as flow, Ask, Asked, Duty, Standing};
+use crate::routes::experts::me;
+use crate::routes::resources::ResourceView;
+use crate::routes::{idempotency_key, IdempotencyKey};
+use crate::state::AppState;
+use actix_web::http::header::CACHE_CONTROL;
+use actix_web::{web, HttpRequest, HttpResponse};
+use anxin_domain::call::CallOutcome;
+use anxin_domain::help_now::{DutyInput, HelpNowInput, HelpNowStatus};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DutyView {
+    pub on_duty: bool,
+    /// When the duty ends; absent: until switched off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl From<Duty> for DutyView {
+    fn from(duty: Duty) -> Self {
+        Self {
+            on_duty: duty.is_some(),
+            until: duty.flatten(),
+        }
+    }
+}
+
+#[utoipa::path(put, path = "/v1/experts/me/duty", tag = "experts", request_body = DutyInput,
+    description = "Switches the calling expert on duty (until `until`, at most a day, or until \
+                   switched off) or off. An expert on duty, in no call, not within 15 minutes of \
+                   a booked session and under their caps can be offered help-now calls.",
+    responses((status = 200, body = DutyView),
+              (status = 409, body = ErrorBody, description = "`invalid_transition`: the expert is not approved"),
+              (status = 422, body = ErrorBody, description = "`invalid_input`: `until` past, over a day away, or given while switching off")),
+    security(("bearer" = [])))]
+pub async fn set_duty(
+    auth: Authorized<ExpertOnly>,
+    state: web::Data<AppState>,
+    body: Json<DutyInput>,
+) -> ApiResult<HttpResponse> {
+    let duty = flow::set_duty(&state, me(&auth)?, &body.0).await?;
+    Ok(HttpResponse::Ok().json(DutyView::from(duty)))
+}
+
+#[utoipa::path(get, path = "/v1/experts/me/duty", tag = "experts",
+    responses((status = 200, body = DutyView)),
+    security(("bearer" = [])))]
+pub async fn get_duty(
+    auth: Authorized<ExpertOnly>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let duty = flow::duty(&state, me(&auth)?).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(DutyView::from(duty)))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HelpNowCall {
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<CallOutcome>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HelpNowView {
+    pub request_id: Uuid,
+    pub status: HelpNowStatus,
+    /// Place in the queue (1 = next), while queued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<i64>,
+    /// An honest estimate from the experts free now and recent calls'
+    /// length, while queued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_wait_seconds: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call: Option<HelpNowCall>,
+}
+
+impl From<Standing> for HelpNowView {
+    fn from(s: Standing) -> Self {
+        Self {
+            request_id: s.row.id,
+            status: s.row.status,
+            position: s.position,
+            estimated_wait_seconds: s.estimated_wait_seconds,
+            call: s.row.call_state.map(|state| HelpNowCall {
+                state,
+                outcome: s.row.call_outcome,
+            }),
+        }
+    }
+}
+
+/// 409 `nobody_on_duty`: what the seeker can do instead.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NobodyOnDutyBody {
+    pub error: ErrorCode,
+    pub message: String,
+    /// The earliest slot that can be booked now, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub earliest_start: Option<DateTime<Utc>>,
+    /// The seeker's region's hotlines.
+    pub hotlines: Vec<ResourceView>,
+}
+
+#[utoipa::path(post, path = "/v1/help-now", tag = "seekers", request_body = HelpNowInput,
+    description = "Asks to talk to an on-duty volunteer now. The seeker is queued (priority \
+                   groups first, then arrival); a free on-duty expert is rung first, and only \
+                   once they answer is the seeker's phone called and the two bridged, each \
+                   seeing the platform's number. Unanswered after `ANXIN_HELP_NOW_RING_SECONDS`, \
+                   the next free expert is rung; after `ANXIN_HELP_NOW_MAX_WAIT_MINUTES` the \
+                   request ends `timed_out`.",
+    params(IdempotencyKey),
+    responses((status = 202, body = HelpNowView),
+              (status = 409, body = NobodyOnDutyBody, description = "`nobody_on_duty` (with `earliest_start` and `hotlines`), `help_now_active`: already waiting, or `idempotency_mismatch`"),
+              (status = 422, body = ErrorBody, description = "`invalid_input`: a bad phone number, language, topic or note; `field` names it")),
+    security(("bearer" = [])))]
+pub async fn ask(
+    req: HttpRequest,
+    session: SeekerSession,
+    state: web::Data<AppState>,
+    body: Json<HelpNowInput>,
+) -> ApiResult<HttpResponse> {
+    let key = idempotency_key(&req)?;
+    let asked = flow::ask(
+        &state,
+        &session.seeker,
+        Ask {
+            input: &body.0,
+            idempotency_key: key.as_deref(),
+        },
+    )
+    .await?;
+    Ok(match asked {
+        Asked::Queued(standing) => HttpResponse::Accepted().json(HelpNowView::from(standing)),
+        Asked::NobodyOnDuty {
+            earliest_start,
+            hotlines,
+        } => HttpResponse::Conflict().json(NobodyOnDutyBody {
+            error: ErrorCode::NobodyOnDuty,
+            message: "nobody is on duty right now; book the earliest time, or call a hotline"
+                .into(),
+            earliest_start,
+            hotlines: hotlines.into_iter().map(Into::into).collect(),
+        }),
+    })
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HelpNowOffer {
+    /// Experts on duty now: "Talk to someone now" is offered when above 0.
+    pub on_duty: i64,
+    /// The wait a request made now would be told.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_wait_seconds: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/v1/help-now", tag = "seekers",
+    description = "Whether anyone is on duty now, and the wait a request made now would be told.",
+    responses((status = 200, body = HelpNowOffer)),
+    security(("bearer" = [])))]
+pub async fn offer(_session: SeekerSession, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let offer = flow::offer(&state).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(HelpNowOffer {
+            on_duty: offer.on_duty,
+            estimated_wait_seconds: offer.estimated_wait_seconds,
+        }))
+}
+
+#[utoipa::path(get, path = "/v1/help-now/{id}", tag = "seekers",
+    params(("id" = Uuid, Path, description = "help-now request id")),
+    responses((status = 200, body = HelpNowView),
+              (status = 404, body = ErrorBody, description = "`not_found`: no such request of this seeker's")),
+    security(("bearer" = [])))]
+pub async fn get(
+    auth: Authorized<AnyRole>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = path_id("id", &id)?;
+    let seeker = match auth.principal.role {
+        crate::token::Role::Seeker => {
+            Some(crate::flows::seekers::resolve_for(&state, &auth.principal).await?)
+        }
+        _ => None,
+    };
+    let standing = flow::view(&state, &auth.principal, seeker.as_ref(), id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(HelpNowView::from(standing)))
+}
+
+#[utoipa::path(delete, path = "/v1/help-now/{id}", tag = "seekers",
+    description = "Leaves the queue. An expert being rung for the request is hung up on; the \
+                   seeker is never called. Leaving an ended request changes nothing.",
+    params(("id" = Uuid, Path, description = "help-now request id")),
+    responses((status = 204, description = "left"),
+              (status = 404, body = ErrorBody, description = "`not_found`: no such request of this seeker's")),
+    security(("bearer" = [])))]
+pub async fn leave(
+    session: SeekerSession,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = path_id("id", &id)?;
+    flow::leave(&state, &session.seeker, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
