@@ -781,7 +781,19 @@ pub async fn erase_seeker_phones(pool: &PgPool, retention: Duration) -> Result<u
     .bind(seconds(retention))
     .execute(pool)
     .await?;
-    Ok(done.rows_affected() + referrals.rows_affected())
+    // A help-now request's number and note, once it ended that long ago.
+    let help_now = sqlx::query(
+        "UPDATE help_now_requests
+            SET phone_ciphertext = NULL, phone_key_id = NULL,
+                note_ciphertext = NULL, note_key_id = NULL
+          WHERE phone_ciphertext IS NOT NULL
+            AND status IN ('completed', 'cancelled', 'timed_out')
+            AND ended_at <= now() - make_interval(secs => $1)",
+    )
+    .bind(seconds(retention))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() + referrals.rows_affected() + help_now.rows_affected())
 }
 
 /// A task as stored, for operators and tests.

@@ -14,6 +14,7 @@ mod dashboard_support;
 mod demo;
 mod experts;
 mod faults;
+mod help_now;
 mod helpers;
 mod holds;
 mod matrix;

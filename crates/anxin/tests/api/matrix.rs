@@ -63,6 +63,14 @@ const EXPECTED: &[(&str, [bool; 8])] = &[
     ("POST /v1/waitlist",                           [Y, Y, N, N, N, N, N, N]),
     ("GET /v1/waitlist/{id}",                       [Y, N, N, N, N, N, N, N]),
     ("DELETE /v1/waitlist/{id}",                    [Y, N, N, N, N, N, N, N]),
+    ("GET /v1/help-now",                            [Y, Y, N, N, N, N, N, N]),
+    // Seeker A is waiting already (409 `help_now_active`), B is queued.
+    ("POST /v1/help-now",                           [Y, Y, N, N, N, N, N, N]),
+    // An operator's reach is the seeker's region (A's seeker is in Hubei).
+    ("GET /v1/help-now/{id}",                       [Y, N, N, N, N, N, N, Y]),
+    ("DELETE /v1/help-now/{id}",                    [Y, N, N, N, N, N, N, N]),
+    ("GET /v1/experts/me/duty",                     [N, N, Y, Y, N, N, N, N]),
+    ("PUT /v1/experts/me/duty",                     [N, N, Y, Y, N, N, N, N]),
     ("DELETE /v1/holds/{id}",                       [Y, N, N, N, N, N, N, N]),
     ("POST /v1/holds/{id}/payment",                 [Y, N, N, N, N, N, N, N]),
     ("POST /v1/bookings",                           [Y, N, N, N, N, N, N, N]), // the seeker's hold
@@ -274,6 +282,25 @@ async fn world(app: &TestApp) -> World {
     let entry = w.waitlist_entry(app).await;
     w.entry = None;
     w.ids.insert("waitlist", entry);
+    // A's expert on duty, and the seeker waiting to talk now (no worker
+    // runs here, so they stay queued).
+    let duty = json!({"on_duty": true});
+    let r = app.put(&w.callers[2], "/v1/experts/me/duty", &duty).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let r = app
+        .post(&w.callers[0], "/v1/help-now", &json!({"phone": PHONE}))
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::ACCEPTED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let request = r.json::<Value>().await.unwrap()["request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.ids.insert("help-now", request);
     w
 }
 
@@ -418,6 +445,8 @@ impl World {
             "POST /v1/supervision/debriefs/{id}/done" => json!({"note": "谈过了"}),
             "PUT /v1/seekers/me" => json!({"region": "hubei"}),
             "POST /v1/waitlist" => self.wish(),
+            "POST /v1/help-now" => json!({"phone": PHONE}),
+            "PUT /v1/experts/me/duty" => json!({"on_duty": true}),
             "POST /v1/holds" => json!({"slot_id": self.free_slots.pop()}),
             "POST /v1/bookings" => json!({"hold_id": fresh, "phone": PHONE}),
             // Authorization comes before the body for the rest.

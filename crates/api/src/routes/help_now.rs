@@ -99,8 +99,9 @@ impl From<Standing> for HelpNowView {
     }
 }
 
-/// 409 `nobody_on_duty`: what the seeker can do instead.
-#[derive(Serialize, utoipa::ToSchema)]
+/// 409 `nobody_on_duty`: the error body, and what the seeker can do
+/// instead.
+#[derive(Serialize)]
 pub struct NobodyOnDutyBody {
     pub error: ErrorCode,
     pub message: String,
@@ -120,7 +121,7 @@ pub struct NobodyOnDutyBody {
                    request ends `timed_out`.",
     params(IdempotencyKey),
     responses((status = 202, body = HelpNowView),
-              (status = 409, body = NobodyOnDutyBody, description = "`nobody_on_duty` (with `earliest_start` and `hotlines`), `help_now_active`: already waiting, or `idempotency_mismatch`"),
+              (status = 409, body = ErrorBody, description = "`nobody_on_duty`: no expert is on duty; the body adds `earliest_start` (the earliest slot bookable now, if any) and `hotlines` (the seeker's region's, as `GET /v1/resources` lists them). `help_now_active`: already waiting. `idempotency_mismatch`"),
               (status = 422, body = ErrorBody, description = "`invalid_input`: a bad phone number, language, topic or note; `field` names it")),
     security(("bearer" = [])))]
 pub async fn ask(
