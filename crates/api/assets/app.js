@@ -55,6 +55,17 @@
       reassigned: (n) => `原来的专家无法赴约，已为你换成 ${n}，时间不变。`, again: "再约这位专家", again_none: "这位专家暂时没有可预约的时间。",
       cancel_confirm: "确定取消这次预约吗？",
       help_now: "现在就需要帮助？", upcoming_h: "我接下来的通话",
+      talk_h: "现在找人聊聊", talk_go: "请现在打给我", talk_leave: "不等了",
+      talk_intro: (n, w) => `现在有 ${n} 位志愿者在值班。留下手机号，我们先接通一位志愿者，再打给你；志愿者看不到你的号码。${w}`,
+      talk_wait: (s) => s < 60 ? "预计不到 1 分钟。" : `预计等候约 ${Math.ceil(s / 60)} 分钟。`,
+      talk_queued: (n, w) => `你在等候的第 ${n} 位。${w}请留在这个页面，电话会打到你留下的号码。`,
+      talk_ringing: "正在为你联系一位值班的志愿者，请稍候……",
+      talk_calling: "志愿者已经接听，正在打给你，请接听电话（来电显示是平台号码）。",
+      talk_connected: "你们正在通话。", talk_completed: "通话已结束。愿你安好；需要时随时可以再来。",
+      talk_cancelled: "你已离开等候。需要时随时可以再来。",
+      talk_timed_out: "很抱歉，现在没有志愿者能接听。你可以预约下面最早的时间，或拨打下方的热线，他们可以马上和你聊。",
+      talk_nobody: (w) => `现在没有志愿者值班。${w ? `最早可以预约的时间是${w}。` : ""}也可以拨打下方的热线，他们可以马上和你聊。`,
+      talk_active: "你已经在等候了，请留在这个页面。",
       refund_if_cancel: "现在取消，预约费会全额退还。",
       cancel_confirm_refund: "确定取消这次预约吗？预约费会全额退还。",
       cancelled_refund: "已取消。预约费会全额退还到你付款的账户，通常几分钟内到账。",
@@ -119,6 +130,17 @@
       reassigned: (n) => `Your first expert can't make it, so ${n} will talk with you instead, at the same time.`, again: "Book this expert again", again_none: "This expert has no open time just now.",
       cancel_confirm: "Cancel this booking?",
       help_now: "Need help right now?", upcoming_h: "My next call",
+      talk_h: "Talk to someone now", talk_go: "Call me now", talk_leave: "Stop waiting",
+      talk_intro: (n, w) => `${n === 1 ? "1 volunteer is" : `${n} volunteers are`} on duty now. Leave your number: we reach a volunteer first, then call you. The volunteer never sees your number. ${w}`,
+      talk_wait: (s) => s < 60 ? "The wait should be under a minute." : `The wait should be about ${Math.ceil(s / 60)} minutes.`,
+      talk_queued: (n, w) => `You are number ${n} in line. ${w} Please stay on this page; we will call the number you gave.`,
+      talk_ringing: "We are reaching a volunteer on duty for you, one moment…",
+      talk_calling: "A volunteer has answered and we are calling you now; please pick up (the call shows the platform's number).",
+      talk_connected: "You are talking now.", talk_completed: "The call has ended. Take care; come back whenever you need.",
+      talk_cancelled: "You left the line. Come back whenever you need.",
+      talk_timed_out: "We are sorry: no volunteer could answer in time. You can book the earliest time below, or call a hotline below; they can talk with you right away.",
+      talk_nobody: (w) => `No volunteer is on duty right now. ${w ? `The earliest time you can book is ${w}. ` : ""}You can also call a hotline below; they can talk with you right away.`,
+      talk_active: "You are already waiting; please stay on this page.",
       refund_if_cancel: "Cancel now and the booking fee is refunded in full.",
       cancel_confirm_refund: "Cancel this booking? The booking fee will be refunded in full.",
       cancelled_refund: "Cancelled. The booking fee is being refunded in full to the account you paid from, usually within minutes.",
@@ -196,8 +218,8 @@
   const save = (k, v) => (v === null ? store.removeItem(k) : store.setItem(k, JSON.stringify(v)));
 
   // Answers `{ok, status, body}`; a network failure is shown and answers null.
-  async function api(method, path, body) {
-    const headers = { Authorization: "Bearer " + store.getItem("anxin_token"), Accept: "application/json" };
+  async function api(method, path, body, extra) {
+    const headers = Object.assign({ Authorization: "Bearer " + store.getItem("anxin_token"), Accept: "application/json" }, extra || {});
     if (body !== undefined) headers["Content-Type"] = "application/json";
     try {
       const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -639,6 +661,86 @@
     $("find").scrollIntoView();
   }
 
+  // ---- help now -------------------------------------------------------------
+  // Whenever a volunteer is on duty: leave a number, wait in line, and the
+  // volunteer who answers is put through. The request is remembered in this
+  // tab, so the page picks it up again after a reload.
+  let talkPoll = null;
+  async function offerTalk() {
+    if (saved("talk")) return talkStep();
+    const r = await api("GET", "/v1/help-now");
+    const on = r && r.ok && r.body.on_duty > 0;
+    $("talk").hidden = !on;
+    if (!on) return;
+    $("talk-intro").textContent = t("talk_intro")(r.body.on_duty, t("talk_wait")(r.body.estimated_wait_seconds || 0));
+    $("talk-intro").hidden = false;
+    $("talk-form").hidden = false;
+    $("talk-leave").hidden = true;
+    $("talk-state").textContent = "";
+  }
+
+  async function askToTalk(ev) {
+    ev.preventDefault();
+    $("talk-phone-error").hidden = true;
+    if (!saved("talk_key")) save("talk_key", Date.now().toString(36) + Math.random().toString(36).slice(2));
+    const r = await api("POST", "/v1/help-now", { phone: $("talk-phone").value },
+      { "Idempotency-Key": saved("talk_key") });
+    if (!r) return;
+    const code = r.body && r.body.error;
+    if (r.status === 202) {
+      save("talk", r.body.request_id);
+      save("talk_key", null);
+      return talkStep(true);
+    }
+    if (code === "invalid_input" && r.body.field === "phone") {
+      $("talk-phone-error").textContent = t("phone_bad");
+      $("talk-phone-error").hidden = false;
+      return $("talk-phone").focus();
+    }
+    save("talk_key", null);
+    if (code === "nobody_on_duty") {
+      $("talk-form").hidden = true;
+      $("talk-intro").hidden = true;
+      $("talk-state").textContent = t("talk_nobody")(r.body.earliest_start ? when(r.body.earliest_start) : "");
+      return;
+    }
+    if (code === "help_now_active") return showError(t("talk_active"));
+    failed(r);
+  }
+
+  async function talkStep(focus) {
+    clearTimeout(talkPoll);
+    const id = saved("talk");
+    const r = await api("GET", "/v1/help-now/" + id);
+    if (!r) { talkPoll = setTimeout(talkStep, 3000); return; }
+    if (!r.ok) { save("talk", null); return offerTalk(); }
+    const h = r.body;
+    $("talk").hidden = false;
+    $("talk-form").hidden = true;
+    $("talk-intro").hidden = true;
+    const text = {
+      queued: () => t("talk_queued")(h.position, t("talk_wait")(h.estimated_wait_seconds || 0)),
+      ringing_expert: () => t("talk_ringing"), calling_seeker: () => t("talk_calling"),
+      connected: () => t("talk_connected"), completed: () => t("talk_completed"),
+      cancelled: () => t("talk_cancelled"), timed_out: () => t("talk_timed_out"),
+    }[h.status];
+    $("talk-state").textContent = text ? text() : "";
+    const waiting = h.status === "queued" || h.status === "ringing_expert";
+    $("talk-leave").hidden = !waiting;
+    if (focus) $("talk-h").focus();
+    if (["completed", "cancelled", "timed_out"].includes(h.status)) { save("talk", null); return; }
+    talkPoll = setTimeout(talkStep, 2000);
+  }
+
+  async function leaveTalk() {
+    clearTimeout(talkPoll);
+    const id = saved("talk");
+    if (id) await api("DELETE", "/v1/help-now/" + id);
+    save("talk", null);
+    $("talk-leave").hidden = true;
+    $("talk-state").textContent = t("talk_cancelled");
+  }
+
   // ---- start ---------------------------------------------------------------
   async function start() {
     translate();
@@ -660,8 +762,11 @@
     $("details").addEventListener("submit", confirm);
     $("cancel").addEventListener("click", cancel);
     $("new-search").addEventListener("click", () => { save("booking", null); search(null, true); });
+    $("talk-form").addEventListener("submit", askToTalk);
+    $("talk-leave").addEventListener("click", leaveTalk);
     await Promise.all([loadVocabulary(), loadRegions()]);
     history();
+    offerTalk();
     if (saved("hold")) holdStep();
     else if (saved("booking")) bookingStep();
     else if (saved("waitlist")) { await search(); waitStep(); }

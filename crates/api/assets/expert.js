@@ -7,6 +7,11 @@
   const T = {
     zh: {
       brand: "安心", tab_hours: "我的时间", tab_calls: "即将到来的通话", tab_after: "通话之后",
+      duty_h: "值班：现在就接听", duty_hint: "值班时，需要马上倾诉的求助者会转接给你：先打给你，你接听后再接通对方，双方都看不到对方的号码。",
+      duty_for: "值班到", duty_1h: "1 小时后", duty_2h: "2 小时后", duty_4h: "4 小时后", duty_open: "我关闭为止",
+      duty_on: "开始值班", duty_off: "结束值班", duty_none: "你现在没有值班。",
+      duty_until: (w) => `你正在值班，到 ${w}。有人需要时，我们会打你的电话。`,
+      duty_open_now: "你正在值班，直到你结束。有人需要时，我们会打你的电话。",
       sign_out: "退出", no_calls: "暂时没有预约。", no_past: "还没有已开始的通话。",
       timezone: "时区", slot_minutes: "每次时长（分钟）", cap: "每天最多几次（可留空）", week_cap: "每周最多几次（可留空）", weekly: "每周",
       overrides: "特定日期", date: "日期", from: "开始", to: "结束", add_hours: "添加这天的时间",
@@ -46,6 +51,11 @@
     },
     en: {
       brand: "Anxin", tab_hours: "My hours", tab_calls: "Upcoming calls", tab_after: "After a call",
+      duty_h: "On duty: take calls now", duty_hint: "While you are on duty, seekers who need to talk now are put through to you: we ring you first, then connect them once you answer. Neither of you sees the other's number.",
+      duty_for: "On duty until", duty_1h: "in 1 hour", duty_2h: "in 2 hours", duty_4h: "in 4 hours", duty_open: "I switch off",
+      duty_on: "Go on duty", duty_off: "Go off duty", duty_none: "You are not on duty.",
+      duty_until: (w) => `You are on duty until ${w}. When someone needs to talk, we will ring your phone.`,
+      duty_open_now: "You are on duty until you switch off. When someone needs to talk, we will ring your phone.",
       sign_out: "Sign out", no_calls: "No bookings yet.", no_past: "No calls have started yet.",
       timezone: "Time zone", slot_minutes: "Session length (minutes)", cap: "Most sessions a day (optional)", week_cap: "Most sessions a week (optional)",
       weekly: "Every week", overrides: "Particular dates", date: "Date", from: "From", to: "To",
@@ -451,6 +461,27 @@
     if (open.length) box.textContent = t("debrief_arranged")(dateTime(open[0].due_at));
   }
 
+  // On duty: help-now calls may ring this expert's phone.
+  function drawDuty(d) {
+    $("duty-state").textContent = !d.on_duty ? t("duty_none")
+      : d.until ? t("duty_until")(dateTime(d.until)) : t("duty_open_now");
+    $("duty-on").hidden = d.on_duty;
+    $("duty-for-label").hidden = d.on_duty;
+    $("duty-off").hidden = !d.on_duty;
+  }
+
+  function wireDuty() {
+    $("duty-on").addEventListener("click", async () => {
+      const minutes = Number($("duty-for").value);
+      const body = { on_duty: true };
+      if (minutes) body.until = new Date(Date.now() + minutes * 60000).toISOString();
+      try { drawDuty(await api("PUT", "/v1/experts/me/duty", body)); showError(""); } catch (e) { showError(sentence(e)); }
+    });
+    $("duty-off").addEventListener("click", async () => {
+      try { drawDuty(await api("PUT", "/v1/experts/me/duty", { on_duty: false })); showError(""); } catch (e) { showError(sentence(e)); }
+    });
+  }
+
   async function refresh() {
     try {
       if (!kinds.length) {
@@ -500,6 +531,9 @@
     renderWeekly(a);
     renderOverrides();
     wireHours();
+    wireDuty();
+    if (me.status === "approved") drawDuty(await api("GET", "/v1/experts/me/duty").catch(() => ({ on_duty: false })));
+    else $("duty").hidden = true;
     await Promise.all([refresh(), preview(), renderTraining().catch((e) => showError(sentence(e)))]);
     document.body.setAttribute("data-ready", "1");
     setInterval(refresh, 3000);

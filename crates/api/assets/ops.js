@@ -36,6 +36,12 @@
     "Webhooks to the host app": "发往宿主应用的通知",
     "Debriefs overdue": "逾期的复盘",
     "Waitlist": "等候名单",
+    "Help now": "即时倾诉",
+    "asked": "人求助",
+    "wait p50": "等候中位数",
+    "abandoned": "放弃",
+    "rollovers": "转接下一位",
+    "on duty now": "人正在值班",
     "waiting now": "正在等候",
     "offered": "已为其保留",
     "booked": "已预约",
@@ -903,6 +909,16 @@
       last = s;
       headline(s);
       funnel(s.overall.funnel);
+      document.getElementById("help-now-card").hidden = !s.help_now;
+      if (s.help_now) {
+        const h = s.help_now;
+        const secs = (v) => (v == null ? "–" : Math.round(v) + " s");
+        document.getElementById("help-now-rate").textContent = h.requested ? Math.round(h.answer_rate * 100) + "%" : "–";
+        for (const [id, v] of [["connected", h.connected], ["requested", h.requested], ["p50", secs(h.wait_p50_s)],
+          ["p95", secs(h.wait_p95_s)], ["abandoned", h.abandoned], ["rollovers", h.rollovers], ["on-duty", h.on_duty]]) {
+          document.getElementById("help-now-" + id).textContent = String(v);
+        }
+      }
       document.getElementById("waitlist-card").hidden = !s.waitlist;
       if (s.waitlist) {
         for (const k of ["waiting", "offered", "booked"]) {

@@ -16,7 +16,7 @@ const SECRET_SUBJECT: &str = "host-user-canary-4242";
 
 /// Opens a sign-in link, presses its button, and waits for the page it
 /// leads to (`path`) to say it is drawn (`marker` on its body).
-async fn sign_in_by_link(browser: &Browser, url: &str, path: &str, marker: &str) {
+pub(crate) async fn sign_in_by_link(browser: &Browser, url: &str, path: &str, marker: &str) {
     browser.goto(url).await;
     browser
         .wait_for(

@@ -577,3 +577,139 @@ async fn waiting_for_a_time_that_suits_in_chinese_and_in_english() {
     waiting_for_a_time_that_suits("zh", "等候名单的第 1 位").await;
     waiting_for_a_time_that_suits("en", "number 1 on the waitlist").await;
 }
+
+/// An expert goes on duty on the portal; a seeker taps "Talk to someone
+/// now" on the app, waits first in line, and is put through (simulated
+/// phones that talk for a few seconds), the page following each step.
+async fn talking_to_someone_now(lang: &str, said: [&str; 4]) {
+    let app = spawn_app(|_| {}).await;
+    let expert = app.expert_with(&crate::helpers::all_week(60)).await;
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/experts/{expert}/sign-in-links"),
+            &serde_json::json!({}),
+        )
+        .await;
+    let link: serde_json::Value = r.json().await.unwrap();
+    let browser = Browser::start(390, 844).await;
+    crate::portal::sign_in_by_link(
+        &browser,
+        link["url"].as_str().unwrap(),
+        "/expert",
+        "data-ready",
+    )
+    .await;
+    browser
+        .goto(&app.url(&format!("/expert?lang={lang}")))
+        .await;
+    browser
+        .wait_for(
+            "return document.body.getAttribute('data-ready') && !document.querySelector('#duty-on').hidden",
+            Wait::from_secs(20),
+        )
+        .await;
+    browser.click("#duty-on").await;
+    let on = browser
+        .wait_for(
+            "return document.querySelector('#duty-on').hidden && document.querySelector('#duty-state').textContent",
+            Wait::from_secs(10),
+        )
+        .await;
+    assert!(on.as_str().unwrap().contains(said[0]), "{on}");
+    screenshot(
+        &format!("expert-portal-duty-{lang}.png"),
+        browser.screenshot_full_page().await,
+    );
+
+    let seeker = token(Role::Seeker, &format!("host-user-{}", Uuid::new_v4()));
+    browser
+        .goto(&app.url(&format!("/app?lang={lang}#token={seeker}")))
+        .await;
+    let intro = browser
+        .wait_for(
+            "const t = document.querySelector('#talk'); return t && !t.hidden && document.querySelector('#talk-intro').textContent",
+            Wait::from_secs(20),
+        )
+        .await;
+    assert!(intro.as_str().unwrap().contains(said[1]), "{intro}");
+    assert_eq!(browser.run(UNLABELLED).await, serde_json::json!([]));
+    browser.type_into("#talk-phone", PHONE).await;
+    browser.click("#talk-form button[type=submit]").await;
+    let queued = browser
+        .wait_for(
+            "const s = document.querySelector('#talk-state').textContent; return s.length > 0 && s",
+            Wait::from_secs(10),
+        )
+        .await;
+    assert!(queued.as_str().unwrap().contains(said[2]), "{queued}");
+    assert_eq!(
+        browser
+            .run("return document.documentElement.scrollWidth <= window.innerWidth")
+            .await,
+        serde_json::json!(true)
+    );
+    screenshot(
+        &format!("seeker-app-help-now-{lang}.png"),
+        browser.screenshot_full_page().await,
+    );
+
+    // The worker rings the expert (who answers), then the seeker.
+    let phones = anxin_calls::SimulatedProvider::new(anxin_calls::SimulatedConfig {
+        expert_answer_rate: 1.0,
+        expert_busy_rate: 0.0,
+        seeker_answer_rate: 1.0,
+        seeker_busy_rate: 0.0,
+        ring: Wait::from_millis(200)..Wait::from_millis(400),
+        ring_timeout: Wait::from_secs(2),
+        talk: Wait::from_secs(6)..Wait::from_secs(7),
+    });
+    let worker = RunningWorker::start(&app, phones).await;
+    let connected = browser
+        .wait_for(
+            &format!(
+                "const s = document.querySelector('#talk-state').textContent; return s.includes('{}') && s",
+                said[3]
+            ),
+            Wait::from_secs(20),
+        )
+        .await;
+    assert!(connected.is_string());
+    assert_eq!(
+        browser
+            .run("return document.querySelector('#talk-leave').hidden")
+            .await,
+        serde_json::json!(true)
+    );
+    screenshot(
+        &format!("seeker-app-help-now-connected-{lang}.png"),
+        browser.screenshot_full_page().await,
+    );
+    worker.stop().await;
+    browser.quit().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn talking_to_someone_now_in_chinese_and_in_english() {
+    talking_to_someone_now(
+        "zh",
+        [
+            "你正在值班",
+            "1 位志愿者在值班",
+            "等候的第 1 位",
+            "正在通话",
+        ],
+    )
+    .await;
+    talking_to_someone_now(
+        "en",
+        [
+            "You are on duty",
+            "1 volunteer is on duty",
+            "number 1 in line",
+            "talking now",
+        ],
+    )
+    .await;
+}
