@@ -103,6 +103,9 @@ pub struct Seeded {
 
 /// Creates the demo experts that are missing and (re)applies every demo
 /// expert's availability; running it twice leaves one set.
+/// Demo volunteers on duty for help now (until switched off on `/expert`).
+const DEMO_ON_DUTY: usize = 5;
+
 pub async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
     let mut rng = StdRng::seed_from_u64(2020);
     let now = chrono::Utc::now();
@@ -110,9 +113,12 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
     let mut open_slots = 0;
     for i in 0..DEMO_EXPERTS {
         let (id, input, availability) = expert(i, &mut rng);
+        // A few new volunteers go on duty, so "talk to someone now" is
+        // offered (each switches off on `/expert`).
+        let on_duty = i < DEMO_ON_DUTY;
         let profile = input.validate(&state.config.phone_country_code)?;
         let sealed = state.cipher.seal(&profile.phone);
-        if anxin_store::experts::insert(
+        let new = anxin_store::experts::insert(
             &state.pool,
             id,
             &profile,
@@ -120,14 +126,17 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
             ExpertStatus::Approved,
             true,
         )
-        .await?
-        {
+        .await?;
+        if new {
             created += 1;
         }
         let applied = flows::availability::apply(state, id, &availability.validate()?, now, None)
             .await
             .map_err(|e| anyhow::anyhow!("availability of demo expert {id}: {e}"))?;
         open_slots += applied.open_slots;
+        if on_duty && new {
+            anxin_store::help_now::go_on_duty(&state.pool, id, None).await?;
+        }
     }
     anxin_api::flows::slate::invalidate(state).await;
     seed_resources(state).await?;

@@ -1573,6 +1573,8 @@ async fn an_area_operator_sees_and_acts_within_the_regions_of_its_area_only() {
         "POST /v1/ops/referrals/{id}/callback",
         "GET /v1/bookings/{id}",
         "POST /v1/bookings/{id}/cancel",
+        // By the seeker's region (the matrix asks it of a Hubei seeker's).
+        "GET /v1/help-now/{id}",
         "POST /v1/experts",
         "POST /v1/experts/{id}/approve",
         "POST /v1/experts/{id}/suspend",
