@@ -698,8 +698,8 @@ mod tests {
     #[test]
     fn an_expert_above_their_share_alone_in_their_band_is_shown_less() {
         // The only expert with time this morning, booked twice their share
-        // (3 of the 6 bookings, a third of the slots offered): re-dividing
-        // their band alone would leave them as they are.
+        // (4 of the 6 bookings, with a third of the slots offered):
+        // re-dividing their band alone would leave them as they are.
         let c = candidates(&[8, 4, 4]);
         let u = [
             Uptake {
