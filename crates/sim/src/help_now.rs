@@ -171,12 +171,32 @@ impl HelpNowScenario {
         }
     }
 
+    /// The `helpnow` day with every ring answered after a second and every
+    /// seeker's leg too: the queue's own bound. No ring order or ring time
+    /// beats it; only more experts on duty or less load do. Not in
+    /// [`Self::all`]: a reference, asked for by name.
+    pub fn instant() -> Self {
+        Self {
+            name: "helpnow-instant",
+            summary: "the helpnow roster, every ring and every seeker's leg answered after 1 s",
+            answer_probability: (1.0, 1.0),
+            answer_median_secs: 1.0,
+            answer_sigma: 0.0,
+            seeker_answer_median_secs: 1.0,
+            seeker_answer_sigma: 0.0,
+            ..Self::hotline()
+        }
+    }
+
     pub fn all() -> Vec<Self> {
         vec![Self::hotline(), Self::national()]
     }
 
     pub fn named(name: &str) -> Option<Self> {
-        Self::all().into_iter().find(|s| s.name == name)
+        Self::all()
+            .into_iter()
+            .chain([Self::instant()])
+            .find(|s| s.name == name)
     }
 
     /// The log-normal call length's mean, in seconds: what capacity divides by.
@@ -718,6 +738,32 @@ mod tests {
         assert_eq!(
             (r.abandoned, r.timed_out, r.rollovers_per_request),
             (0.0, 0.0, 0.0)
+        );
+    }
+
+    #[test]
+    fn answered_at_once_no_request_rolls_over_and_the_rule_only_waits_for_a_free_expert() {
+        let s = HelpNowScenario::instant();
+        let day = draw(&s, 0.8, 3);
+        let o = run(&day, &s, RingOrder::FewestCalls, 3);
+        for (rung, ending) in o.rung.iter().zip(&o.endings) {
+            assert!(rung.len() <= 1, "rung {rung:?}");
+            if let (Some(Ending::Connected { expert, .. }), [first]) = (ending, rung.as_slice()) {
+                assert_eq!(expert, first);
+            }
+        }
+        // Every request connected was rung the second an expert was free:
+        // ring and dial take 2 s.
+        let quick = o
+            .endings
+            .iter()
+            .zip(&day.requests)
+            .filter(|(e, _)| matches!(e, Some(Ending::Connected { after: 2, .. })))
+            .count();
+        assert!(
+            quick > day.requests.len() / 2,
+            "{quick} of {}",
+            day.requests.len()
         );
     }
 

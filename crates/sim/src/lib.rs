@@ -149,8 +149,8 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<ScenarioReport, String> {
 }
 
 const USAGE: &str =
-    "usage: anxin sim [--scenario hotline|scarce|large|hubei2020|helpnow|helpnow-national|all] [--out DIR] [--seed N] [--sweep N]
-       [--roster-scale N] [--loads A,B,...]
+    "usage: anxin sim [--scenario hotline|scarce|large|hubei2020|helpnow|helpnow-national|helpnow-instant|all] [--out DIR] [--seed N]
+       [--sweep N] [--roster-scale N] [--loads A,B,...] [--ring-secs N]
 
 Simulates the matching market under four slate policies (balanced, top20,
 random20, all) on the same arrivals, prints a table per scenario (and, for
@@ -167,7 +167,9 @@ expert with the fewest calls first and, to compare, a fixed order: the
 share connected within 60 s, waits, abandonment, rollovers and the Gini of
 calls among experts; rows in helpnow.csv, by hour of arrival in
 helpnow-hours.csv. --roster-scale N multiplies its roster, --loads 0.5,0.7
-replaces the load levels.";
+replaces the load levels, --ring-secs N the ring time. helpnow-instant is
+helpnow with every ring and every seeker's leg answered after a second: the
+queue's own bound, which no ring order can beat.";
 
 #[derive(Debug, Clone, PartialEq)]
 struct Args {
@@ -180,14 +182,23 @@ struct Args {
     sweep: Option<u64>,
 }
 
-/// `--roster-scale N` and `--loads A,B,…`: the help-now scenarios with
-/// another roster size or other load levels, to find what meets a target.
-fn reshape(scenario: &mut HelpNowScenario, scale: Option<u32>, loads: Option<&[f64]>) {
+/// `--roster-scale N`, `--loads A,B,…` and `--ring-secs N`: the help-now
+/// scenarios with another roster size, other load levels or another ring
+/// time, to find what meets a target.
+fn reshape(
+    scenario: &mut HelpNowScenario,
+    scale: Option<u32>,
+    loads: Option<&[f64]>,
+    ring_secs: Option<i64>,
+) {
     if let Some(scale) = scale {
         scenario.roster_scale *= scale;
     }
     if let Some(loads) = loads {
         scenario.loads = loads.to_vec();
+    }
+    if let Some(ring_secs) = ring_secs {
+        scenario.ring_secs = ring_secs;
     }
 }
 
@@ -211,7 +222,7 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
         seed: None,
         sweep: None,
     };
-    let (mut scale, mut loads) = (None, None);
+    let (mut scale, mut loads, mut ring_secs) = (None, None, None);
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -238,7 +249,7 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
                     (Vec::new(), vec![s])
                 } else {
                     return Err(format!(
-                        "unknown scenario {name:?}: use hotline, scarce, large, hubei2020, helpnow, helpnow-national or all"
+                        "unknown scenario {name:?}: use hotline, scarce, large, hubei2020, helpnow, helpnow-national, helpnow-instant or all"
                     ));
                 };
             }
@@ -280,11 +291,17 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
                     format!("--loads must be positive shares of capacity like 0.8,1.2, got {v:?}")
                 })?);
             }
+            "--ring-secs" => {
+                let v = value()?;
+                ring_secs = Some(v.parse().ok().filter(|&n: &i64| n > 0).ok_or_else(|| {
+                    format!("--ring-secs must be a positive number of seconds, got {v:?}")
+                })?);
+            }
             other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
         }
     }
     for s in &mut parsed.help_now {
-        reshape(s, scale, loads.as_deref());
+        reshape(s, scale, loads.as_deref(), ring_secs);
     }
     Ok(Some(parsed))
 }
@@ -481,6 +498,19 @@ mod tests {
         .unwrap();
         assert_eq!(reshaped.help_now[0].roster_scale, 6);
         assert_eq!(reshaped.help_now[0].loads, vec![0.5, 0.7]);
+        let instant = parse(&args(&["--scenario=helpnow-instant", "--ring-secs", "15"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            instant.help_now,
+            vec![HelpNowScenario {
+                ring_secs: 15,
+                ..HelpNowScenario::instant()
+            }]
+        );
+        assert!(parse(&args(&["--ring-secs", "0"]))
+            .unwrap_err()
+            .contains("--ring-secs"));
         assert!(parse(&args(&["--loads", "0.8,x"]))
             .unwrap_err()
             .contains("--loads"));
