@@ -831,7 +831,7 @@ impl<'r> sqlx::FromRow<'r, PgRow> for TaskRow {
 #[tracing::instrument(skip(pool))]
 pub async fn by_booking(pool: &PgPool, booking: BookingId) -> Result<TaskRow> {
     Ok(sqlx::query_as(
-        "SELECT id, booking_id, referral_id, state, call_state, outcome, due_at, attempts, fence,
+        "SELECT id, booking_id, referral_id, help_now_id, state, call_state, outcome, due_at, attempts, fence,
                 lease_owner, lease_expires_at
            FROM call_tasks WHERE booking_id = $1",
     )
