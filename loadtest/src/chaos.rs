@@ -14,6 +14,13 @@
 //! that gets no answer or a 5xx is retried with the same `Idempotency-Key`,
 //! as a client should; a hold left over is released.
 //!
+//! One seeker in `--help-now-every` asks for help now instead, pass after
+//! pass: `POST /v1/help-now` (with an `Idempotency-Key`, retried like a
+//! confirmation), then `GET /v1/help-now/{id}` every half second until the
+//! request ends (connected and completed, or timed out); a fifth of them
+//! leave the queue after a moment (`DELETE`), so the worker has rings to
+//! cancel too. The on-duty volunteers are the demo data's.
+//!
 //! `responses.tsv` has one line per request: when it was sent and answered
 //! (Unix ms), the instance, the step, the status (0: no answer — refused,
 //! reset or timed out), the error code (or `no_experts` for an empty slate),
@@ -57,7 +64,14 @@ pub struct ChaosArgs {
     /// `chaos`: how long a seeker pauses between passes, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub think_ms: u64,
+    /// `chaos`: one seeker in this many asks for help now instead of
+    /// booking (0: none).
+    #[arg(long, default_value_t = 10)]
+    pub help_now_every: usize,
 }
+
+/// How long a help-now pass waits for its request to end before leaving.
+const HELP_NOW_PATIENCE: Duration = Duration::from_secs(90);
 
 /// A request that gets no answer in this long is logged as unanswered.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -225,6 +239,8 @@ struct Seeker {
     turn: usize,
     rng: SmallRng,
     pass_ms: i64,
+    /// Asks for help now rather than booking.
+    help_now: bool,
 }
 
 /// One request of a seeker's path.
@@ -368,6 +384,9 @@ impl Seeker {
     /// One pass over the seeker's path; returns the pause before the next.
     async fn pass(&mut self) -> anyhow::Result<Option<Duration>> {
         self.pass_ms = now_ms();
+        if self.help_now {
+            return self.help_now_pass().await;
+        }
         let slate = self
             .send(&Call::new("slate", Method::GET, "/v1/slate"))
             .await?;
@@ -434,6 +453,41 @@ impl Seeker {
         })
     }
 
+    /// Help now: ask, follow the request until it ends, or leave early.
+    async fn help_now_pass(&mut self) -> anyhow::Result<Option<Duration>> {
+        let key = Uuid::new_v4().to_string();
+        let ask = Call::new("help_now", Method::POST, "/v1/help-now")
+            .json(json!({ "phone": "+8613800000001" }))
+            .idempotency_key(&key);
+        let asked = self.send_until_well(&ask).await?;
+        let Some(id) = asked.body["request_id"].as_str().map(str::to_owned) else {
+            return Ok(asked.pause().or(Some(UNWELL_PAUSE)));
+        };
+        let leaves_early = self.rng.gen_bool(0.2);
+        let asked_at = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let get = Call::new("help_now_get", Method::GET, format!("/v1/help-now/{id}"));
+            let got = self.send(&get).await?;
+            if matches!(
+                got.body["status"].as_str(),
+                Some("completed" | "cancelled" | "timed_out")
+            ) {
+                return Ok(None);
+            }
+            let waited = asked_at.elapsed();
+            if (leaves_early && waited > Duration::from_secs(2)) || waited > HELP_NOW_PATIENCE {
+                let leave = Call::new(
+                    "help_now_leave",
+                    Method::DELETE,
+                    format!("/v1/help-now/{id}"),
+                );
+                let left = self.send_until_well(&leave).await?;
+                return Ok(left.pause());
+            }
+        }
+    }
+
     /// The token fee (api.md, "Payments"): a payment for the hold, paid on
     /// the simulated provider's page. Returns the answer that refused it, if
     /// one did.
@@ -490,12 +544,38 @@ async fn wait_for_slates(ctx: &Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Volunteers on duty for the help-now seekers: the first few experts,
+/// each switching on duty themselves through the API.
+async fn on_duty(ctx: &Ctx) -> anyhow::Result<()> {
+    let db = sqlx::PgPool::connect(&ctx.args.database_url).await?;
+    let experts: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM experts WHERE status = 'approved' ORDER BY created_at LIMIT 5",
+    )
+    .fetch_all(&db)
+    .await?;
+    db.close().await;
+    for expert in experts {
+        let me = token(&ctx.args.jwt_secret, Role::Expert, &expert.to_string())?;
+        ctx.client
+            .put(ctx.url_on(0, "/v1/experts/me/duty"))
+            .bearer_auth(&me)
+            .json(&json!({ "on_duty": true }))
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    Ok(())
+}
+
 /// Runs the seekers until told to stop (see the module's doc), then prints
 /// the usual per-step table.
 pub async fn drive(ctx: Arc<Ctx>) -> anyhow::Result<()> {
     let tokens = seeker_tokens(&ctx)?;
     create_seekers(&ctx, &tokens).await?;
     wait_for_slates(&ctx).await?;
+    if ctx.args.chaos.help_now_every > 0 {
+        on_duty(&ctx).await?;
+    }
     std::fs::create_dir_all(&ctx.args.out)?;
     let log = Arc::new(ResponseLog::create(&ctx.args.out.join("responses.tsv"))?);
     let stop = Arc::new(AtomicBool::new(false));
@@ -548,6 +628,7 @@ pub async fn drive(ctx: Arc<Ctx>) -> anyhow::Result<()> {
             turn: n,
             rng: SmallRng::seed_from_u64(n as u64),
             pass_ms: 0,
+            help_now: ctx.args.chaos.help_now_every > 0 && n % ctx.args.chaos.help_now_every == 0,
         };
         let (stop, passes) = (stop.clone(), passes.clone());
         let think = Duration::from_millis(ctx.args.chaos.think_ms);

@@ -17,8 +17,10 @@
 //! - lost: bookings confirmed (201) in the window that Postgres doesn't have
 //!   at the end, or has cancelled though the driver never asked to cancel;
 //! - double: slots with more than one active booking, by the later one's
-//!   time;
-//! - dup dials: bookings with two call attempts live at once, by the second
+//!   time, and help-now requests bridged to more than one expert, by the
+//!   later bridge;
+//! - dup dials: bookings (and help-now requests) with two call attempts
+//!   live at once, by the second
 //!   one's start; an attempt is live from its start to its end as Postgres
 //!   recorded it and, separately, as the simulated provider logged it (a
 //!   killed worker's calls end with it): either record overlapping counts;
@@ -394,6 +396,26 @@ fn logged_attempts(path: &Path, killed_ms: Option<i64>) -> anyhow::Result<Vec<At
     Ok(out)
 }
 
+/// Help-now requests bridged by more than one call task (more than one
+/// expert), by the later bridge's time.
+async fn doubly_bridged(db: &sqlx::PgPool) -> anyhow::Result<Vec<i64>> {
+    let rows: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT t.help_now_id, (extract(epoch FROM max(a.bridged_at)) * 1000)::int8
+           FROM call_attempts a JOIN call_tasks t ON t.id = a.task_id
+          WHERE t.help_now_id IS NOT NULL AND a.bridged_at IS NOT NULL
+          GROUP BY t.help_now_id HAVING count(DISTINCT t.id) > 1",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(request, at)| {
+            eprintln!("help-now request {request} was bridged to more than one expert");
+            at
+        })
+        .collect())
+}
+
 /// Every internal error the instances logged (`serve-*.log`).
 fn internal_errors(dir: &Path) -> anyhow::Result<Vec<(i64, String)>> {
     let mut out = Vec::new();
@@ -421,9 +443,11 @@ impl Evidence {
             .filter_map(|r| r.booking)
             .collect();
         let recorded: Vec<(Uuid, i64, Option<i64>)> = sqlx::query_as(
-            "SELECT t.booking_id, (extract(epoch FROM a.started_at) * 1000)::int8,
+            "SELECT COALESCE(t.booking_id, t.help_now_id),
+                    (extract(epoch FROM a.started_at) * 1000)::int8,
                     (extract(epoch FROM a.ended_at) * 1000)::int8
-               FROM call_attempts a JOIN call_tasks t ON t.id = a.task_id",
+               FROM call_attempts a JOIN call_tasks t ON t.id = a.task_id
+              WHERE t.referral_id IS NULL",
         )
         .fetch_all(db)
         .await?;
@@ -438,6 +462,7 @@ impl Evidence {
                 .await?
                 .iter()
                 .map(|d| d.last_booked_ms)
+                .chain(doubly_bridged(db).await?)
                 .collect(),
             recorded: recorded
                 .into_iter()
