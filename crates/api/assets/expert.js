@@ -7,6 +7,7 @@
   const T = {
     zh: {
       brand: "安心", tab_hours: "我的时间", tab_calls: "即将到来的通话", tab_after: "通话之后",
+      help_now_call: "即时倾诉（值班时接听）",
       duty_h: "值班：现在就接听", duty_hint: "值班时，需要马上倾诉的求助者会转接给你：先打给你，你接听后再接通对方，双方都看不到对方的号码。",
       duty_for: "值班到", duty_1h: "1 小时后", duty_2h: "2 小时后", duty_4h: "4 小时后", duty_open: "我关闭为止",
       duty_on: "开始值班", duty_off: "结束值班", duty_none: "你现在没有值班。",
@@ -51,6 +52,7 @@
     },
     en: {
       brand: "Anxin", tab_hours: "My hours", tab_calls: "Upcoming calls", tab_after: "After a call",
+      help_now_call: "Help now (taken on duty)",
       duty_h: "On duty: take calls now", duty_hint: "While you are on duty, seekers who need to talk now are put through to you: we ring you first, then connect them once you answer. Neither of you sees the other's number.",
       duty_for: "On duty until", duty_1h: "in 1 hour", duty_2h: "in 2 hours", duty_4h: "in 4 hours", duty_open: "I switch off",
       duty_on: "Go on duty", duty_off: "Go off duty", duty_none: "You are not on duty.",
@@ -304,7 +306,8 @@
   // ---- Calls ---------------------------------------------------------------
   function callLine(b) {
     const group = t("group")[b.priority_group] || b.priority_group;
-    const state = (t("call")[b.call.state] || b.call.state) + (b.call.outcome ? " · " + (t("call_outcome")[b.call.outcome] || "") : "");
+    const state = b.help_now_id ? t("help_now_call")
+      : (t("call")[b.call.state] || b.call.state) + (b.call.outcome ? " · " + (t("call_outcome")[b.call.outcome] || "") : "");
     return [
       el("div", { class: "when", text: dateTime(b.starts_at) + "–" + when(b.ends_at, { hour: "2-digit", minute: "2-digit" }) }),
       el("div", { class: "meta", text: b.seeker_alias.replace(/^Seeker /, t("seeker") + " ") + " · " + group + " · " + state }),
@@ -348,8 +351,18 @@
       el("label", {}, el("input", { type: "radio", name, value: v, checked: v === checked }), " " + labels[i])));
   }
 
+  // A help-now call the expert took, in the shape of a booked session, so
+  // "After a call" lists both and records both with one form.
+  const asSession = (h) => ({
+    help_now_id: h.help_now_id, starts_at: h.connected_at, ends_at: h.ended_at || h.connected_at,
+    seeker_alias: h.seeker_alias, priority_group: h.priority_group, note: h.note,
+    call: { state: "ended" },
+    outcome: h.outcome ? { outcome: h.outcome, follow_up: h.follow_up, urgency: h.urgency } : null,
+  });
+
   function outcomeForm(b) {
-    const id = b.booking_id;
+    const id = b.booking_id || b.help_now_id;
+    const path = b.help_now_id ? `/v1/help-now/${id}/outcome` : `/v1/bookings/${id}/outcome`;
     const urgency = el("select", { name: "urgency", id: "urgency-" + id, "aria-label": t("urgency") },
       ...["routine", "urgent", "emergency"].map((u) => el("option", { value: u, text: t(u) })));
     const urgencyRow = el("label", { hidden: true }, t("urgency") + " ", urgency);
@@ -391,7 +404,7 @@
       if (wellbeing) body.wellbeing = Number(wellbeing.value);
       body.debrief = form.querySelector("input[name=debrief]").checked;
       try {
-        await api("POST", `/v1/bookings/${id}/outcome`, body);
+        await api("POST", path, body);
         seen.past = null;
         await refresh();
       } catch (e) {
@@ -406,7 +419,7 @@
     ul.replaceChildren();
     $("past-empty").hidden = list.length > 0;
     for (const b of list) {
-      const li = el("li", { "data-booking": b.booking_id }, ...callLine(b));
+      const li = el("li", b.help_now_id ? { "data-help-now": b.help_now_id } : { "data-booking": b.booking_id }, ...callLine(b));
       if (b.outcome) {
         const o = b.outcome;
         const fu = o.follow_up === "refer" ? t("referral") + " · " + t(o.urgency) : t("fu_" + o.follow_up);
@@ -487,12 +500,15 @@
       if (!kinds.length) {
         kinds = (await api("GET", `/v1/vocabulary?lang=${lang}`)).resource_kinds || [];
       }
-      const [ahead, before] = await Promise.all([
+      const [ahead, before, taken] = await Promise.all([
         api("GET", "/v1/experts/me/bookings"),
         api("GET", "/v1/experts/me/bookings?when=past"),
+        me.status === "approved" ? api("GET", "/v1/experts/me/help-now") : [],
       ]);
       const upcoming = ahead.filter((b) => !started(b) || underWay(b));
-      const past = before.filter((b) => !underWay(b));
+      const past = before.filter((b) => !underWay(b))
+        .concat(taken.filter((h) => h.status !== "connected").map(asSession))
+        .sort((a, b) => new Date(b.starts_at) - new Date(a.starts_at));
       // Redrawn only when something changed, so a form being filled stays.
       const u = JSON.stringify(upcoming), p = JSON.stringify(past);
       if (u !== seen.upcoming) { seen.upcoming = u; renderUpcoming(upcoming); }

@@ -182,6 +182,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(routes::help_now::get))
                 .route(web::delete().to(routes::help_now::leave)),
         )
+        .route(
+            "/v1/help-now/{id}/outcome",
+            web::post().to(routes::help_now::record_outcome),
+        )
+        .route(
+            "/v1/experts/me/help-now",
+            web::get().to(routes::help_now::taken),
+        )
         .service(
             web::resource("/v1/experts/me/duty")
                 .route(web::get().to(routes::help_now::get_duty))

@@ -456,6 +456,62 @@ pub async fn requeue(conn: &mut sqlx::PgConnection, id: Uuid) -> Result<()> {
     wake_workers(&mut *conn).await
 }
 
+/// A help-now call an expert took, as their portal lists it.
+#[derive(Debug, Clone)]
+pub struct TakenRow {
+    pub id: Uuid,
+    pub seeker_id: SeekerId,
+    pub priority_group: String,
+    pub status: HelpNowStatus,
+    pub connected_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The seeker's few words, sealed.
+    pub note: Option<Sealed>,
+    /// The outcome the expert recorded, if they did.
+    pub outcome: Option<anxin_domain::referral::SessionOutcome>,
+    pub follow_up: Option<anxin_domain::referral::FollowUp>,
+    pub urgency: Option<anxin_domain::referral::Urgency>,
+}
+
+/// The help-now calls this expert took (connected), newest first.
+#[tracing::instrument(skip(pool))]
+pub async fn taken_by(pool: &PgPool, expert: ExpertId, limit: i64) -> Result<Vec<TakenRow>> {
+    let rows = sqlx::query(
+        "SELECT h.id, h.seeker_id, h.priority_group, h.status, h.connected_at, h.ended_at,
+                h.note_ciphertext, h.note_key_id, o.outcome, o.follow_up, o.urgency
+           FROM help_now_requests h LEFT JOIN session_outcomes o ON o.help_now_id = h.id
+          WHERE h.expert_id = $1 AND h.connected_at IS NOT NULL
+          ORDER BY h.connected_at DESC LIMIT $2",
+    )
+    .bind(expert.0)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TakenRow {
+                id: r.try_get("id")?,
+                seeker_id: row::id(r, "seeker_id")?,
+                priority_group: r.try_get("priority_group")?,
+                status: row::named(r, "status")?,
+                connected_at: r.try_get("connected_at")?,
+                ended_at: r.try_get("ended_at")?,
+                note: match (
+                    r.try_get::<Option<Vec<u8>>, _>("note_ciphertext")?,
+                    r.try_get::<Option<String>, _>("note_key_id")?,
+                ) {
+                    (Some(bytes), Some(key_id)) => Some(Sealed { key_id, bytes }),
+                    _ => None,
+                },
+                outcome: row::named_opt(r, "outcome")?,
+                follow_up: row::named_opt(r, "follow_up")?,
+                urgency: row::named_opt(r, "urgency")?,
+            })
+        })
+        .collect::<std::result::Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
 /// The experts rung for a request, in order: for tests and the record.
 #[tracing::instrument(skip(pool))]
 pub async fn rings(pool: &PgPool, id: Uuid) -> Result<Vec<(ExpertId, Option<String>)>> {

@@ -11,6 +11,47 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
+/// The session an outcome, a referral or a debrief is about: a booked
+/// call, or a help-now call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Session {
+    Booking(BookingId),
+    HelpNow(Uuid),
+}
+
+impl Session {
+    /// The column that names it in `session_outcomes`, `referrals` and
+    /// `debriefs`.
+    pub(crate) fn column(self) -> &'static str {
+        match self {
+            Self::Booking(_) => "booking_id",
+            Self::HelpNow(_) => "help_now_id",
+        }
+    }
+
+    pub fn booking(self) -> Option<BookingId> {
+        match self {
+            Self::Booking(b) => Some(b),
+            Self::HelpNow(_) => None,
+        }
+    }
+
+    pub fn help_now(self) -> Option<Uuid> {
+        match self {
+            Self::HelpNow(h) => Some(h),
+            Self::Booking(_) => None,
+        }
+    }
+
+    /// Its id, whichever kind it is.
+    pub fn id(self) -> Uuid {
+        match self {
+            Self::Booking(b) => b.0,
+            Self::HelpNow(h) => h,
+        }
+    }
+}
+
 /// A session's outcome as stored.
 #[derive(Debug, Clone)]
 pub struct OutcomeRow {
@@ -22,39 +63,42 @@ pub struct OutcomeRow {
     pub recorded_at: DateTime<Utc>,
 }
 
-/// Records (or corrects) the outcome of the booking's session.
+/// Records (or corrects) the outcome of the session.
 #[tracing::instrument(skip(conn, input, note, by))]
 pub async fn record_outcome(
     conn: &mut PgConnection,
-    booking: BookingId,
+    session: Session,
     input: &OutcomeInput,
     note: Option<&Sealed>,
     by: &Actor,
 ) -> Result<()> {
-    sqlx::query(
+    let query = format!(
         "INSERT INTO session_outcomes (booking_id, outcome, follow_up, urgency, note_ciphertext,
                                        note_key_id, recorded_by_role, recorded_by_id, wellbeing,
-                                       debrief_requested)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (booking_id) DO UPDATE SET
+                                       debrief_requested, help_now_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT ({}) DO UPDATE SET
              outcome = EXCLUDED.outcome, follow_up = EXCLUDED.follow_up,
              urgency = EXCLUDED.urgency, note_ciphertext = EXCLUDED.note_ciphertext,
              note_key_id = EXCLUDED.note_key_id, recorded_by_role = EXCLUDED.recorded_by_role,
              recorded_by_id = EXCLUDED.recorded_by_id, recorded_at = now(),
              wellbeing = EXCLUDED.wellbeing, debrief_requested = EXCLUDED.debrief_requested",
-    )
-    .bind(booking.0)
-    .bind(input.outcome.as_str())
-    .bind(input.follow_up.as_str())
-    .bind(input.urgency.map(Urgency::as_str))
-    .bind(note.map(|n| n.bytes.clone()))
-    .bind(note.map(|n| n.key_id.clone()))
-    .bind(by.role)
-    .bind(&by.id)
-    .bind(input.wellbeing.map(i16::from))
-    .bind(input.debrief)
-    .execute(conn)
-    .await?;
+        session.column()
+    );
+    sqlx::query(&query)
+        .bind(session.booking().map(|b| b.0))
+        .bind(input.outcome.as_str())
+        .bind(input.follow_up.as_str())
+        .bind(input.urgency.map(Urgency::as_str))
+        .bind(note.map(|n| n.bytes.clone()))
+        .bind(note.map(|n| n.key_id.clone()))
+        .bind(by.role)
+        .bind(&by.id)
+        .bind(input.wellbeing.map(i16::from))
+        .bind(input.debrief)
+        .bind(session.help_now())
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -91,51 +135,61 @@ pub async fn outcomes_of(pool: &PgPool, bookings: &[BookingId]) -> Result<Vec<Ou
         .map_err(Into::into)
 }
 
-/// Opens the booking's referral (once: a second call returns the first),
+/// Opens the session's referral (once: a second call returns the first),
 /// carrying a sealed copy of the seeker's number and their region.
 #[tracing::instrument(skip(conn))]
 pub async fn open_referral(
     conn: &mut PgConnection,
-    booking: BookingId,
+    session: Session,
     urgency: Urgency,
 ) -> Result<Uuid> {
-    sqlx::query(
-        "INSERT INTO referrals (id, booking_id, expert_id, seeker_id, urgency, region,
-                                phone_ciphertext, phone_key_id)
-         SELECT $1, b.id, b.expert_id, b.seeker_id, $3, s.region, b.phone_ciphertext, b.phone_key_id
-           FROM bookings b JOIN seekers s ON s.id = b.seeker_id
-          WHERE b.id = $2
-         ON CONFLICT (booking_id) DO NOTHING",
-    )
-    .bind(Uuid::new_v4())
-    .bind(booking.0)
-    .bind(urgency.as_str())
-    .execute(&mut *conn)
-    .await?;
-    Ok(
-        sqlx::query_scalar("SELECT id FROM referrals WHERE booking_id = $1")
-            .bind(booking.0)
-            .fetch_one(conn)
-            .await?,
-    )
+    let query = match session {
+        Session::Booking(_) => {
+            "INSERT INTO referrals (id, booking_id, expert_id, seeker_id, urgency, region,
+                                    phone_ciphertext, phone_key_id)
+             SELECT $1, b.id, b.expert_id, b.seeker_id, $3, s.region, b.phone_ciphertext,
+                    b.phone_key_id
+               FROM bookings b JOIN seekers s ON s.id = b.seeker_id
+              WHERE b.id = $2
+             ON CONFLICT (booking_id) DO NOTHING"
+        }
+        Session::HelpNow(_) => {
+            "INSERT INTO referrals (id, help_now_id, expert_id, seeker_id, urgency, region,
+                                    phone_ciphertext, phone_key_id)
+             SELECT $1, h.id, h.expert_id, h.seeker_id, $3, s.region, h.phone_ciphertext,
+                    h.phone_key_id
+               FROM help_now_requests h JOIN seekers s ON s.id = h.seeker_id
+              WHERE h.id = $2 AND h.expert_id IS NOT NULL
+             ON CONFLICT (help_now_id) DO NOTHING"
+        }
+    };
+    sqlx::query(query)
+        .bind(Uuid::new_v4())
+        .bind(session.id())
+        .bind(urgency.as_str())
+        .execute(&mut *conn)
+        .await?;
+    referral_of(conn, session)
+        .await?
+        .ok_or(crate::StoreError::NotFound)
 }
 
-/// The booking's referral, if it has one.
+/// The session's referral, if it has one.
 #[tracing::instrument(skip(conn))]
-pub async fn referral_of(conn: &mut PgConnection, booking: BookingId) -> Result<Option<Uuid>> {
-    Ok(
-        sqlx::query_scalar("SELECT id FROM referrals WHERE booking_id = $1")
-            .bind(booking.0)
-            .fetch_optional(conn)
-            .await?,
-    )
+pub async fn referral_of(conn: &mut PgConnection, session: Session) -> Result<Option<Uuid>> {
+    let query = format!("SELECT id FROM referrals WHERE {} = $1", session.column());
+    Ok(sqlx::query_scalar(&query)
+        .bind(session.id())
+        .fetch_optional(conn)
+        .await?)
 }
 
 /// A referral as operators see it: never the number.
 #[derive(Debug, Clone)]
 pub struct ReferralRow {
     pub id: Uuid,
-    pub booking_id: BookingId,
+    /// The session it came from: a booking's, or a help-now call's.
+    pub session: Session,
     pub expert_id: ExpertId,
     pub seeker_id: SeekerId,
     pub urgency: Urgency,
@@ -162,7 +216,8 @@ pub struct CallbackRow {
 const PLACE: &str = "COALESCE(r.region, (SELECT x.region FROM experts x WHERE x.id = r.expert_id))";
 
 const REFERRAL_SELECT: &str =
-    "SELECT id, booking_id, expert_id, seeker_id, urgency, region, status, resolution, centre,
+    "SELECT id, booking_id, help_now_id, expert_id, seeker_id, urgency, region, status,
+            resolution, centre,
             created_at, resolved_at, callback_id, callback_state, callback_outcome
        FROM referrals r
        LEFT JOIN LATERAL (
@@ -174,7 +229,7 @@ const REFERRAL_SELECT: &str =
 fn referral(r: &sqlx::postgres::PgRow) -> Result<ReferralRow> {
     Ok(ReferralRow {
         id: r.try_get("id")?,
-        booking_id: row::id(r, "booking_id")?,
+        session: session(r)?,
         expert_id: row::id(r, "expert_id")?,
         seeker_id: row::id(r, "seeker_id")?,
         urgency: row::named(r, "urgency")?,
@@ -193,6 +248,20 @@ fn referral(r: &sqlx::postgres::PgRow) -> Result<ReferralRow> {
             None => None,
         },
     })
+}
+
+/// The session a row names (its `booking_id` or `help_now_id`).
+pub(crate) fn session(r: &sqlx::postgres::PgRow) -> std::result::Result<Session, sqlx::Error> {
+    let booking: Option<Uuid> = r.try_get("booking_id")?;
+    let help_now: Option<Uuid> = r.try_get("help_now_id")?;
+    match (booking, help_now) {
+        (Some(b), None) => Ok(Session::Booking(BookingId(b))),
+        (None, Some(h)) => Ok(Session::HelpNow(h)),
+        _ => Err(sqlx::Error::ColumnDecode {
+            index: "booking_id".into(),
+            source: "a session is one booking or one help-now request".into(),
+        }),
+    }
 }
 
 /// Referrals in this status, most urgent first, then oldest first.

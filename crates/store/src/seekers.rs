@@ -134,6 +134,13 @@ pub async fn erase(pool: &PgPool, seeker: SeekerId) -> Result<()> {
     .await?;
     sqlx::query(
         "UPDATE session_outcomes o SET note_ciphertext = NULL, note_key_id = NULL
+           FROM help_now_requests h WHERE h.id = o.help_now_id AND h.seeker_id = $1",
+    )
+    .bind(seeker.0)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE session_outcomes o SET note_ciphertext = NULL, note_key_id = NULL
            FROM bookings b WHERE b.id = o.booking_id AND b.seeker_id = $1",
     )
     .bind(seeker.0)

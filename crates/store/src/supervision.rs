@@ -2,8 +2,9 @@
 //! `anxin_domain::supervision`).
 use crate::audit::Actor;
 use crate::crypto::Sealed;
+use crate::referrals::Session;
 use crate::{row, Result};
-use anxin_domain::ids::{BookingId, ExpertId};
+use anxin_domain::ids::ExpertId;
 use anxin_domain::referral::SessionOutcome;
 use anxin_domain::supervision::{DebriefReason, DebriefStatus, Module};
 use chrono::{DateTime, Duration, Utc};
@@ -221,8 +222,11 @@ pub async fn recent_outcomes(
     n: i64,
 ) -> Result<Vec<SessionOutcome>> {
     let rows = sqlx::query(
-        "SELECT o.outcome FROM session_outcomes o JOIN bookings b ON b.id = o.booking_id
-          WHERE b.expert_id = $1 ORDER BY b.starts_at DESC, b.id LIMIT $2",
+        "SELECT o.outcome FROM session_outcomes o
+           LEFT JOIN bookings b ON b.id = o.booking_id
+           LEFT JOIN help_now_requests h ON h.id = o.help_now_id
+          WHERE COALESCE(b.expert_id, h.expert_id) = $1
+          ORDER BY COALESCE(b.starts_at, h.connected_at) DESC, o.recorded_at DESC LIMIT $2",
     )
     .bind(expert.0)
     .bind(n)
@@ -239,22 +243,25 @@ pub async fn recent_outcomes(
 pub async fn open_debrief(
     conn: &mut PgConnection,
     expert: ExpertId,
-    booking: BookingId,
+    session: Session,
     reason: DebriefReason,
     due_in: Duration,
 ) -> Result<Option<Uuid>> {
-    let r = sqlx::query(
-        "INSERT INTO debriefs (id, expert_id, booking_id, reason, due_at)
-         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
-         ON CONFLICT (booking_id) DO NOTHING RETURNING id",
-    )
-    .bind(Uuid::new_v4())
-    .bind(expert.0)
-    .bind(booking.0)
-    .bind(reason.as_str())
-    .bind(row::seconds(due_in))
-    .fetch_optional(conn)
-    .await?;
+    let query = format!(
+        "INSERT INTO debriefs (id, expert_id, booking_id, reason, due_at, help_now_id)
+         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), $6)
+         ON CONFLICT ({}) DO NOTHING RETURNING id",
+        session.column()
+    );
+    let r = sqlx::query(&query)
+        .bind(Uuid::new_v4())
+        .bind(expert.0)
+        .bind(session.booking().map(|b| b.0))
+        .bind(reason.as_str())
+        .bind(row::seconds(due_in))
+        .bind(session.help_now())
+        .fetch_optional(conn)
+        .await?;
     Ok(r.map(|r| r.try_get("id")).transpose()?)
 }
 
@@ -267,7 +274,8 @@ pub struct DebriefRow {
     pub organisation_id: Option<Uuid>,
     /// The expert's region (a code).
     pub region: String,
-    pub booking_id: BookingId,
+    /// The session it is about.
+    pub session: Session,
     pub reason: DebriefReason,
     pub due_at: DateTime<Utc>,
     pub status: DebriefStatus,
@@ -288,7 +296,8 @@ pub enum Whose {
 }
 
 const DEBRIEF_COLUMNS: &str = "d.id, d.expert_id, e.display_name AS expert_name, e.supervisor_id,
-     e.organisation_id, e.region, d.booking_id, d.reason, d.due_at, d.status, d.done_at";
+     e.organisation_id, e.region, d.booking_id, d.help_now_id, d.reason, d.due_at, d.status,
+     d.done_at";
 
 fn debrief(r: &PgRow) -> std::result::Result<DebriefRow, sqlx::Error> {
     Ok(DebriefRow {
@@ -298,7 +307,7 @@ fn debrief(r: &PgRow) -> std::result::Result<DebriefRow, sqlx::Error> {
         supervisor_id: r.try_get::<Option<Uuid>, _>("supervisor_id")?.map(ExpertId),
         organisation_id: r.try_get("organisation_id")?,
         region: r.try_get("region")?,
-        booking_id: row::id(r, "booking_id")?,
+        session: crate::referrals::session(r)?,
         reason: row::named(r, "reason")?,
         due_at: r.try_get("due_at")?,
         status: row::named(r, "status")?,
@@ -453,9 +462,13 @@ pub async fn supervised(pool: &PgPool, supervisor: ExpertId) -> Result<Vec<Super
            LEFT JOIN LATERAL (
                 SELECT array_agg(x.outcome ORDER BY x.starts_at DESC) AS outcomes,
                        array_agg(x.wellbeing ORDER BY x.starts_at DESC) AS wellbeing
-                  FROM (SELECT o.outcome, o.wellbeing, b.starts_at
-                          FROM session_outcomes o JOIN bookings b ON b.id = o.booking_id
-                         WHERE b.expert_id = e.id ORDER BY b.starts_at DESC LIMIT 5) x) r ON TRUE
+                  FROM (SELECT o.outcome, o.wellbeing,
+                               COALESCE(b.starts_at, h.connected_at) AS starts_at
+                          FROM session_outcomes o
+                          LEFT JOIN bookings b ON b.id = o.booking_id
+                          LEFT JOIN help_now_requests h ON h.id = o.help_now_id
+                         WHERE COALESCE(b.expert_id, h.expert_id) = e.id
+                         ORDER BY 3 DESC LIMIT 5) x) r ON TRUE
           WHERE e.supervisor_id = $1
           ORDER BY e.display_name, e.id",
     )

@@ -265,4 +265,57 @@ async fn a_seeker_who_asks_is_put_through_to_the_expert_on_duty_and_the_dashboar
     assert_eq!(h["rollovers"], 0, "{h}");
     assert_eq!(h["on_duty"], 1, "{h}");
     assert!(h["wait_p50_s"].as_f64().unwrap() < 20.0, "{h}");
+
+    // The expert records how it went as for a booked session: an
+    // emergency referral reaches operators, and a debrief is opened.
+    let outcome = json!({"outcome": "completed", "follow_up": "refer", "urgency": "emergency",
+                         "note": "needs a local centre", "debrief": true});
+    let other = approved_expert(&app).await;
+    let r = app
+        .post(&other, &format!("/v1/help-now/{id}/outcome"), &outcome)
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "another expert's call");
+    let r = app
+        .post(&seeker, &format!("/v1/help-now/{id}/outcome"), &outcome)
+        .await;
+    assert!(r.status().is_client_error());
+    let r = app
+        .post(&expert, &format!("/v1/help-now/{id}/outcome"), &outcome)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let recorded: Value = r.json().await.unwrap();
+    assert!(recorded["referral_id"].is_string(), "{recorded}");
+    assert!(recorded["debrief_id"].is_string(), "{recorded}");
+    let referrals = app.get_json(&operator(), "/v1/ops/referrals").await;
+    let referral = referrals
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["referral_id"] == recorded["referral_id"])
+        .unwrap_or_else(|| panic!("{referrals}"))
+        .clone();
+    assert_eq!(referral["help_now_id"], id.as_str(), "{referral}");
+    assert_eq!(referral["urgency"], "emergency");
+    assert!(referral.get("booking_id").is_none(), "{referral}");
+    let taken = app.get_json(&expert, "/v1/experts/me/help-now").await;
+    assert_eq!(taken[0]["help_now_id"], id.as_str(), "{taken}");
+    assert_eq!(taken[0]["follow_up"], "refer", "{taken}");
+    assert!(!taken.to_string().contains("12345678"), "{taken}");
+    // A request that never connected has nothing to record.
+    let waiting = new_seeker();
+    let r = app
+        .post(&waiting, "/v1/help-now", &json!({"phone": "13912345678"}))
+        .await;
+    let queued = r.json::<Value>().await.unwrap()["request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = app
+        .post(
+            &operator(),
+            &format!("/v1/help-now/{queued}/outcome"),
+            &outcome,
+        )
+        .await;
+    assert_error(r, StatusCode::CONFLICT, "booking_not_active").await;
 }

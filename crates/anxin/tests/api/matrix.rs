@@ -69,6 +69,9 @@ const EXPECTED: &[(&str, [bool; 8])] = &[
     // An operator's reach is the seeker's region (A's seeker is in Hubei).
     ("GET /v1/help-now/{id}",                       [Y, N, N, N, N, N, N, Y]),
     ("DELETE /v1/help-now/{id}",                    [Y, N, N, N, N, N, N, N]),
+    // A's seeker's help-now call, taken by A's expert (as for a booking).
+    ("POST /v1/help-now/{id}/outcome",              [N, N, Y, N, N, N, N, Y]),
+    ("GET /v1/experts/me/help-now",                 [N, N, Y, Y, N, N, N, N]),
     ("GET /v1/experts/me/duty",                     [N, N, Y, Y, N, N, N, N]),
     ("PUT /v1/experts/me/duty",                     [N, N, Y, Y, N, N, N, N]),
     ("DELETE /v1/holds/{id}",                       [Y, N, N, N, N, N, N, N]),
@@ -300,6 +303,18 @@ async fn world(app: &TestApp) -> World {
         .as_str()
         .unwrap()
         .to_string();
+    // A's expert took it and they talked (no worker runs: written as the
+    // worker would have left it).
+    sqlx::query(
+        "UPDATE help_now_requests SET status = 'completed', expert_id = $2,
+                connected_at = now() - interval '20 minutes', ended_at = now()
+          WHERE id = $1::uuid",
+    )
+    .bind(&request)
+    .bind(uuid::Uuid::parse_str(&w.ids["experts"]).unwrap())
+    .execute(&app.db().await)
+    .await
+    .unwrap();
     w.ids.insert("help-now", request);
     w
 }
@@ -447,6 +462,9 @@ impl World {
             "POST /v1/waitlist" => self.wish(),
             "POST /v1/help-now" => json!({"phone": PHONE}),
             "PUT /v1/experts/me/duty" => json!({"on_duty": true}),
+            "POST /v1/help-now/{id}/outcome" => {
+                json!({"outcome": "completed", "follow_up": "none"})
+            }
             "POST /v1/holds" => json!({"slot_id": self.free_slots.pop()}),
             "POST /v1/bookings" => json!({"hold_id": fresh, "phone": PHONE}),
             // Authorization comes before the body for the rest.

@@ -581,7 +581,7 @@ async fn waiting_for_a_time_that_suits_in_chinese_and_in_english() {
 /// An expert goes on duty on the portal; a seeker taps "Talk to someone
 /// now" on the app, waits first in line, and is put through (simulated
 /// phones that talk for a few seconds), the page following each step.
-async fn talking_to_someone_now(lang: &str, said: [&str; 4]) {
+async fn talking_to_someone_now(lang: &str, said: [&str; 5]) {
     let app = spawn_app(|_| {}).await;
     let expert = app.expert_with(&crate::helpers::all_week(60)).await;
     let r = app
@@ -685,6 +685,27 @@ async fn talking_to_someone_now(lang: &str, said: [&str; 4]) {
         &format!("seeker-app-help-now-connected-{lang}.png"),
         browser.screenshot_full_page().await,
     );
+    // Once the call has ended, the expert records it under "After a call"
+    // with the form a booked session has.
+    browser
+        .goto(&app.url(&format!("/expert?lang={lang}")))
+        .await;
+    browser
+        .wait_for(
+            "return document.querySelector('#past li[data-help-now] form.outcome') !== null",
+            Wait::from_secs(30),
+        )
+        .await;
+    browser
+        .click("#past li[data-help-now] form.outcome button[type=submit]")
+        .await;
+    let recorded = browser
+        .wait_for(
+            "const r = document.querySelector('#past li[data-help-now] .recorded'); return r && r.textContent",
+            Wait::from_secs(10),
+        )
+        .await;
+    assert!(recorded.as_str().unwrap().contains(said[4]), "{recorded}");
     worker.stop().await;
     browser.quit().await;
     app.stop().await;
@@ -699,6 +720,7 @@ async fn talking_to_someone_now_in_chinese_and_in_english() {
             "1 位志愿者在值班",
             "等候的第 1 位",
             "正在通话",
+            "已记录",
         ],
     )
     .await;
@@ -709,6 +731,7 @@ async fn talking_to_someone_now_in_chinese_and_in_english() {
             "1 volunteer is on duty",
             "number 1 in line",
             "talking now",
+            "Recorded",
         ],
     )
     .await;

@@ -12,7 +12,7 @@ use anxin_domain::ids::{BookingId, CallTaskId};
 use anxin_domain::referral::{CallbackInput, OutcomeInput, ReferralStatus, ResolveInput};
 use anxin_store::audit;
 use anxin_store::call_tasks::{self, Queued};
-use anxin_store::referrals::{self, ReferralRow};
+use anxin_store::referrals::{self, ReferralRow, Session};
 use anxin_store::StoreError;
 use chrono::Utc;
 use uuid::Uuid;
@@ -54,19 +54,76 @@ pub async fn record_outcome(
             "the session has not started yet",
         ));
     }
+    record(
+        state,
+        principal,
+        Session::Booking(id),
+        booking.expert_id,
+        input,
+        note,
+    )
+    .await
+}
+
+/// Records the outcome of a help-now call: only the expert who took it or
+/// an operator within reach of the seeker's region may (others get 404),
+/// once the call has connected. Recording again corrects the record.
+#[tracing::instrument(skip(state, principal, input), fields(help_now_id = %id))]
+pub async fn record_help_now_outcome(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+    input: &OutcomeInput,
+) -> ApiResult<Recorded> {
+    let note = input.validate()?;
+    let request = anxin_store::help_now::get(&state.pool, id)
+        .await?
+        .ok_or(ApiError::NotFound("help-now call"))?;
+    use crate::token::Role;
+    match principal.role {
+        Role::Expert
+            if request.expert_id.is_some() && principal.expert_id() == request.expert_id => {}
+        Role::Operator => {
+            crate::flows::reach::sees(state, principal, request.region.as_deref(), "help-now call")
+                .await?
+        }
+        _ => return Err(ApiError::NotFound("help-now call")),
+    }
+    let (Some(expert), Some(_)) = (request.expert_id, request.connected_at) else {
+        return Err(ApiError::conflict(
+            ErrorCode::BookingNotActive,
+            "the call never connected: there is no session to record",
+        ));
+    };
+    record(state, principal, Session::HelpNow(id), expert, input, note).await
+}
+
+/// Records a session's outcome, with the referral and the debrief it opens,
+/// in one transaction; the volunteer rests after an emergency.
+async fn record(
+    state: &AppState,
+    principal: &Principal,
+    session: Session,
+    expert: anxin_domain::ids::ExpertId,
+    input: &OutcomeInput,
+    note: Option<String>,
+) -> ApiResult<Recorded> {
     let by = principal.actor();
     let sealed = note.as_deref().map(|n| state.cipher.seal_text(n));
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
-    referrals::record_outcome(&mut tx, id, input, sealed.as_ref(), &by).await?;
+    referrals::record_outcome(&mut tx, session, input, sealed.as_ref(), &by).await?;
     let debrief_id =
-        crate::flows::supervision::after_outcome(&mut tx, &by, booking.expert_id, id, input)
-            .await?;
+        crate::flows::supervision::after_outcome(&mut tx, &by, expert, session, input).await?;
+    let (kind, subject) = match session {
+        Session::Booking(b) => ("booking", b.0),
+        Session::HelpNow(h) => ("help_now", h),
+    };
     audit::record(
         &mut tx,
         &by,
         "outcome.record",
-        "booking",
-        id.0,
+        kind,
+        subject,
         serde_json::json!({
             "outcome": input.outcome.as_str(),
             "follow_up": input.follow_up.as_str(),
@@ -75,19 +132,19 @@ pub async fn record_outcome(
     .await?;
     let referral_id = match input.urgency {
         Some(urgency) => {
-            let referral = referrals::open_referral(&mut tx, id, urgency).await?;
+            let referral = referrals::open_referral(&mut tx, session, urgency).await?;
             audit::record(
                 &mut tx,
                 &by,
                 "referral.open",
                 "referral",
                 referral,
-                serde_json::json!({"urgency": urgency.as_str(), "booking_id": id.0}),
+                serde_json::json!({"urgency": urgency.as_str(), "session": subject, "kind": kind}),
             )
             .await?;
             Some(referral)
         }
-        None => referrals::referral_of(&mut tx, id).await?,
+        None => referrals::referral_of(&mut tx, session).await?,
     };
     tx.commit().await.map_err(StoreError::from)?;
     if let Some(urgency) = input.urgency {
@@ -98,7 +155,7 @@ pub async fn record_outcome(
     if input.urgency == Some(anxin_domain::referral::Urgency::Emergency) {
         crate::flows::availability::rest(
             state,
-            booking.expert_id,
+            expert,
             state.config.rest_after_emergency_days,
             Utc::now(),
             &by,

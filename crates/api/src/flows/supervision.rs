@@ -7,7 +7,7 @@
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
 use crate::token::{Principal, Role};
-use anxin_domain::ids::{BookingId, ExpertId};
+use anxin_domain::ids::ExpertId;
 use anxin_domain::referral::{OutcomeInput, SessionOutcome};
 use anxin_domain::supervision::{
     debrief_for, DebriefStatus, ModuleInput, SessionSignals, ABSENT_STREAK, MAX_BODY_CHARS,
@@ -243,7 +243,7 @@ pub async fn after_outcome(
     tx: &mut anxin_store::Connection,
     by: &Actor,
     expert: ExpertId,
-    booking: BookingId,
+    session: anxin_store::referrals::Session,
     input: &OutcomeInput,
 ) -> ApiResult<Option<Uuid>> {
     let recent = store::recent_outcomes(tx, expert, ABSENT_STREAK as i64).await?;
@@ -259,7 +259,7 @@ pub async fn after_outcome(
     }) else {
         return Ok(None);
     };
-    let opened = store::open_debrief(tx, expert, booking, reason, due_in).await?;
+    let opened = store::open_debrief(tx, expert, session, reason, due_in).await?;
     if let Some(id) = opened {
         audit::record(
             tx,
@@ -267,7 +267,7 @@ pub async fn after_outcome(
             "debrief.open",
             "debrief",
             id,
-            serde_json::json!({"reason": reason.as_str(), "booking_id": booking.0}),
+            serde_json::json!({"reason": reason.as_str(), "session": session.id()}),
         )
         .await?;
     }

@@ -201,6 +201,103 @@ pub async fn get(
         .json(HelpNowView::from(standing)))
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HelpNowOutcomeRecorded {
+    pub help_now_id: Uuid,
+    pub outcome: anxin_domain::referral::SessionOutcome,
+    /// The referral this call opened (now or before).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referral_id: Option<Uuid>,
+    /// The debrief this recording opened for the expert's supervisor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub debrief_id: Option<Uuid>,
+}
+
+#[utoipa::path(post, path = "/v1/help-now/{id}/outcome", tag = "experts",
+    request_body = anxin_domain::referral::OutcomeInput,
+    description = "Records how a help-now call went, as `POST /v1/bookings/{id}/outcome` does for \
+                   a booked session: the same fields, the same referral (`follow_up: refer`), \
+                   the same debriefs and rest after an emergency. The expert who took the call \
+                   or an operator within reach of the seeker's region; once it connected.",
+    params(("id" = Uuid, Path, description = "help-now request id")),
+    responses((status = 200, body = HelpNowOutcomeRecorded),
+              (status = 404, body = ErrorBody, description = "`not_found`: no such call, or not this expert's"),
+              (status = 409, body = ErrorBody, description = "`booking_not_active`: the call never connected"),
+              (status = 422, body = ErrorBody, description = "`invalid_input`: `urgency` missing for `refer` (or given \
+                  without it), or the note over 2,000 characters; `field` names it")),
+    security(("bearer" = [])))]
+pub async fn record_outcome(
+    auth: Authorized<crate::auth::ExpertOrOperator>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: Json<anxin_domain::referral::OutcomeInput>,
+) -> ApiResult<HttpResponse> {
+    let id = path_id("id", &id)?;
+    let done =
+        crate::flows::referrals::record_help_now_outcome(&state, &auth.principal, id, &body.0)
+            .await?;
+    Ok(HttpResponse::Ok().json(HelpNowOutcomeRecorded {
+        help_now_id: id,
+        outcome: body.0.outcome,
+        referral_id: done.referral_id,
+        debrief_id: done.debrief_id,
+    }))
+}
+
+/// A help-now call the expert took: the seeker by alias only.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TakenCall {
+    pub help_now_id: Uuid,
+    pub seeker_alias: String,
+    pub priority_group: String,
+    pub status: HelpNowStatus,
+    pub connected_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The seeker's few words for the expert.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// What the expert recorded, once they did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<anxin_domain::referral::SessionOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<anxin_domain::referral::FollowUp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urgency: Option<anxin_domain::referral::Urgency>,
+}
+
+#[utoipa::path(get, path = "/v1/experts/me/help-now", tag = "experts",
+    description = "The help-now calls the calling expert took (connected), newest first, 50 at \
+                   most, with the outcome they recorded.",
+    responses((status = 200, body = Vec<TakenCall>)),
+    security(("bearer" = [])))]
+pub async fn taken(
+    auth: Authorized<ExpertOnly>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let rows = anxin_store::help_now::taken_by(&state.pool, me(&auth)?, 50).await?;
+    let calls = rows
+        .into_iter()
+        .map(|r| {
+            Ok(TakenCall {
+                help_now_id: r.id,
+                seeker_alias: anxin_domain::seeker::alias(r.seeker_id),
+                priority_group: r.priority_group,
+                status: r.status,
+                connected_at: r.connected_at,
+                ended_at: r.ended_at,
+                note: crate::routes::unseal(&state, r.note.as_ref())?,
+                outcome: r.outcome,
+                follow_up: r.follow_up,
+                urgency: r.urgency,
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(calls))
+}
+
 #[utoipa::path(delete, path = "/v1/help-now/{id}", tag = "seekers",
     description = "Leaves the queue. An expert being rung for the request is hung up on; the \
                    seeker is never called. Leaving an ended request changes nothing.",

@@ -66,7 +66,12 @@ pub async fn record_outcome(
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ReferralView {
     pub referral_id: Uuid,
-    pub booking_id: Uuid,
+    /// The booked session it came from; absent for a help-now call's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub booking_id: Option<Uuid>,
+    /// The help-now call it came from, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help_now_id: Option<Uuid>,
     pub expert_id: Uuid,
     pub seeker_alias: String,
     pub urgency: Urgency,
@@ -115,7 +120,8 @@ impl From<ReferralRow> for ReferralView {
     fn from(r: ReferralRow) -> Self {
         Self {
             referral_id: r.id,
-            booking_id: r.booking_id.0,
+            booking_id: r.session.booking().map(|b| b.0),
+            help_now_id: r.session.help_now(),
             expert_id: r.expert_id.0,
             seeker_alias: alias(r.seeker_id),
             urgency: r.urgency,

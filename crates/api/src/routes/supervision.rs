@@ -215,7 +215,12 @@ pub struct DebriefView {
     pub debrief_id: Uuid,
     pub expert_id: Uuid,
     pub expert_name: String,
-    pub booking_id: Uuid,
+    /// The booked session it is about; absent for a help-now call's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub booking_id: Option<Uuid>,
+    /// The help-now call it is about, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help_now_id: Option<Uuid>,
     pub reason: DebriefReason,
     pub due_at: DateTime<Utc>,
     pub status: DebriefStatus,
@@ -229,7 +234,8 @@ impl From<&DebriefRow> for DebriefView {
             debrief_id: d.id,
             expert_id: d.expert_id.0,
             expert_name: d.expert_name.clone(),
-            booking_id: d.booking_id.0,
+            booking_id: d.session.booking().map(|b| b.0),
+            help_now_id: d.session.help_now(),
             reason: d.reason,
             due_at: d.due_at,
             status: d.status,
