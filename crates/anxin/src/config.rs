@@ -332,6 +332,19 @@ fn decode_key(name: &str, raw: &str) -> anyhow::Result<Vec<u8>> {
 }
 
 impl Settings {
+    /// Every `ANXIN_*` variable the configuration reads, from the settings'
+    /// own field list (as serde sees it), in declaration order; plus
+    /// `ANXIN_CONFIG`, which names the file.
+    pub fn variables() -> Vec<String> {
+        std::iter::once("ANXIN_CONFIG".to_string())
+            .chain(
+                fields::of::<Settings>()
+                    .iter()
+                    .map(|f| format!("{ENV_PREFIX}{}", f.to_uppercase())),
+            )
+            .collect()
+    }
+
     /// Defaults, then the file, then the process environment.
     pub fn load() -> anyhow::Result<Self> {
         Self::from_vars(std::env::vars())
@@ -756,9 +769,96 @@ mod text {
     }
 }
 
+/// A struct's field names as serde's derived `Deserialize` declares them:
+/// a deserializer that only listens for the list and then gives up.
+mod fields {
+    use serde::de::{self, Deserialize, Deserializer, Visitor};
+
+    #[derive(Debug)]
+    struct Listed(&'static [&'static str]);
+
+    impl std::fmt::Display for Listed {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("field list")
+        }
+    }
+
+    impl std::error::Error for Listed {}
+
+    impl de::Error for Listed {
+        fn custom<T: std::fmt::Display>(_: T) -> Self {
+            Listed(&[])
+        }
+    }
+
+    struct Listen;
+
+    impl<'de> Deserializer<'de> for Listen {
+        type Error = Listed;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Listed> {
+            Err(Listed(&[]))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Listed> {
+            Err(Listed(fields))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+
+    pub fn of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+        match T::deserialize(Listen) {
+            Err(Listed(fields)) => fields,
+            Ok(_) => &[],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// docs/configuration.md documents exactly the variables the
+    /// configuration reads: a new setting without a row (or a row left
+    /// after a setting went) fails here.
+    #[test]
+    fn the_configuration_page_lists_every_variable_and_no_other() {
+        let page = include_str!("../../../docs/configuration.md");
+        let documented: std::collections::BTreeSet<String> = page
+            .lines()
+            .filter(|l| l.starts_with("| `ANXIN_"))
+            .flat_map(|l| {
+                let first = l.split('|').nth(1).unwrap_or_default();
+                first
+                    .split('`')
+                    .filter(|w| w.starts_with("ANXIN_"))
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let read: std::collections::BTreeSet<String> = Settings::variables().into_iter().collect();
+        assert!(read.len() > 60, "{read:?}");
+        assert_eq!(
+            read.difference(&documented).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "read but not documented"
+        );
+        assert_eq!(
+            documented.difference(&read).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "documented but not read"
+        );
+    }
 
     #[test]
     fn production_refuses_missing_or_development_secrets() {
