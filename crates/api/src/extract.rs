@@ -62,6 +62,18 @@ pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, bytes: &[u8]) -> Result
     parse_json(bytes)
 }
 
+/// An optional body: none (or only whitespace) is `None`; anything else
+/// must be the JSON `T` (as `json_body`), never silently ignored.
+pub fn optional_json_body<T: DeserializeOwned>(
+    req: &HttpRequest,
+    bytes: &[u8],
+) -> Result<Option<T>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    json_body(req, bytes).map(Some)
+}
+
 /// Parses JSON, reporting the path of the field at fault.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // serde also reads a struct from an array of its fields in order

@@ -583,3 +583,227 @@ async fn row_counts(app: &TestApp) -> Vec<(String, i64)> {
     out.push((slots.concat(), 0));
     out
 }
+
+/// The body schema of `op` (its `$ref` resolved), if it takes JSON.
+fn body_schema<'d>(doc: &'d Value, op: &crate::openapi::Operation<'_>) -> Option<Value> {
+    let schema = op.spec()["requestBody"]["content"]["application/json"].get("schema")?;
+    Some(resolve(doc, schema).clone())
+}
+
+fn resolve<'d>(doc: &'d Value, schema: &'d Value) -> &'d Value {
+    match schema["$ref"].as_str() {
+        Some(r) => {
+            let name = r.trim_start_matches("#/components/schemas/");
+            resolve(doc, &doc["components"]["schemas"][name])
+        }
+        None => match schema["allOf"].as_array().or(schema["oneOf"].as_array()) {
+            // `Option<T>` and `allOf: [T]` wrap the one schema that matters.
+            Some(all) => all
+                .iter()
+                .map(|s| resolve(doc, s))
+                .find(|s| s["type"] != "null")
+                .unwrap_or(schema),
+            None => schema,
+        },
+    }
+}
+
+/// A value of the schema's type, as little as fits: the body the bad ones
+/// are made from.
+fn plausible(doc: &Value, schema: &Value) -> Value {
+    let schema = resolve(doc, schema);
+    if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
+        return first.clone();
+    }
+    let kind = match &schema["type"] {
+        Value::Array(kinds) => kinds
+            .iter()
+            .find(|k| *k != "null")
+            .cloned()
+            .unwrap_or_default(),
+        k => k.clone(),
+    };
+    match kind.as_str().unwrap_or("object") {
+        "string" => json!("x"),
+        "integer" | "number" => json!(1),
+        "boolean" => json!(true),
+        "array" => json!([]),
+        _ => {
+            let mut body = serde_json::Map::new();
+            let required: Vec<&str> = schema["required"]
+                .as_array()
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            for (name, prop) in schema["properties"].as_object().into_iter().flatten() {
+                if required.contains(&name.as_str()) {
+                    body.insert(name.clone(), plausible(doc, prop));
+                }
+            }
+            Value::Object(body)
+        }
+    }
+}
+
+/// The bad bodies of an operation: malformed JSON, then for each property
+/// a wrong type, a NUL, an oversized value and (for a closed list) an
+/// unknown one, each in an otherwise plausible body.
+fn bad_bodies(doc: &Value, schema: &Value) -> Vec<(String, Body)> {
+    let mut out = vec![("malformed json".to_string(), Body::Raw("{\"a\": "))];
+    let base = plausible(doc, schema);
+    for (name, prop) in schema["properties"].as_object().into_iter().flatten() {
+        let prop = resolve(doc, prop);
+        let kind = match &prop["type"] {
+            Value::Array(kinds) => kinds
+                .iter()
+                .find(|k| *k != "null")
+                .cloned()
+                .unwrap_or_default(),
+            k => k.clone(),
+        };
+        let with = |v: Value| {
+            let mut b = base.clone();
+            b[name.as_str()] = v;
+            Body::Json(b)
+        };
+        let wrong = if kind == "string" {
+            json!({"not": "a string"})
+        } else {
+            json!("not this type")
+        };
+        out.push((format!("{name}: wrong type"), with(wrong)));
+        if kind == "string" || kind.is_null() {
+            out.push((format!("{name}: a NUL"), with(json!("a\u{0}b"))));
+            out.push((
+                format!("{name}: oversized"),
+                with(json!("很".repeat(70_000))),
+            ));
+        }
+        if prop["enum"].is_array() {
+            out.push((
+                format!("{name}: unknown value"),
+                with(json!("no-such-value")),
+            ));
+        }
+    }
+    out
+}
+
+/// Every table's rows, as one text per table (seekers aside: a seeker is
+/// recorded, pseudonymously, on first sight).
+async fn every_row(app: &TestApp) -> Vec<(String, String)> {
+    let db = app.db().await;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables
+          WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
+            AND table_name NOT IN ('seekers', '_sqlx_migrations') ORDER BY 1",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    for t in tables {
+        let rows: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT string_agg(x::text, E'\\n' ORDER BY x::text) FROM {t} x"
+        ))
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        out.push((t, rows.unwrap_or_default()));
+    }
+    out
+}
+
+/// Generated from the served document: every operation that takes a JSON
+/// body, called by someone it lets in, with each bad body; each answer is a
+/// 4xx (never a 5xx, never a success) and no table changes.
+#[tokio::test]
+async fn every_operation_with_a_body_refuses_each_bad_body_and_changes_nothing() {
+    let app = spawn_app().await;
+    let expert = app.expert_with(&all_week(60)).await;
+    let org = crate::organisations::approved(&app, "整理机构", "hubei").await;
+    let callers = [
+        new_seeker(),
+        token(Role::Expert, &expert.to_string()),
+        operator(),
+        crate::organisations::org_admin(&app, &org, "Admin Sweep").await,
+    ];
+    // Each seeker is seen once before the snapshot.
+    app.get(&callers[0], "/v1/slate").await;
+    let doc = crate::openapi::document(&app).await;
+    let before = every_row(&app).await;
+    let mut wrong = Vec::new();
+    let mut swept = 0;
+    for op in crate::openapi::operations(&doc) {
+        let Some(schema) = body_schema(&doc, &op) else {
+            continue;
+        };
+        let path = op.path_with(|_, _| uuid::Uuid::new_v4().to_string());
+        let send = |who: &str, body: &Body| {
+            let mut r = app
+                .client
+                .request(op.http_method(), app.url(&path))
+                .bearer_auth(who);
+            r = match body {
+                Body::Json(v) => r.json(v),
+                Body::Raw(s) => r
+                    .header("Content-Type", "application/json")
+                    .body(s.to_string()),
+            };
+            r.send()
+        };
+        // Someone it lets in: the first whose malformed body is answered
+        // as malformed (not as a refusal of the caller).
+        let malformed = Body::Raw("{\"a\": ");
+        let mut who = None;
+        for c in &callers {
+            if send(c, &malformed).await.unwrap().status() == StatusCode::BAD_REQUEST {
+                who = Some(c.clone());
+                break;
+            }
+        }
+        let Some(who) = who else {
+            wrong.push(format!(
+                "{}: no caller gets past authorization to the body",
+                op.name()
+            ));
+            continue;
+        };
+        swept += 1;
+        for (case, body) in bad_bodies(&doc, &schema) {
+            let r = send(&who, &body).await.unwrap();
+            let status = r.status();
+            let text = r.text().await.unwrap_or_default();
+            let clear = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_owned));
+            if !status.is_client_error() || clear.is_none() {
+                wrong.push(format!(
+                    "{} {case}: {status} {}",
+                    op.name(),
+                    &text[..text.len().min(200)]
+                ));
+            }
+        }
+    }
+    assert!(
+        swept >= 25,
+        "only {swept} operations with a body were swept"
+    );
+    assert!(
+        wrong.is_empty(),
+        "{} answers were not a clear 4xx:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    let after = every_row(&app).await;
+    let changed: Vec<&str> = before
+        .iter()
+        .zip(&after)
+        .filter(|(b, a)| b != a)
+        .map(|(b, _)| b.0.as_str())
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "bad bodies changed these tables: {changed:?}"
+    );
+}

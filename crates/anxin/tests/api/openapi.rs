@@ -34,6 +34,11 @@ impl Operation<'_> {
             .unwrap_or_default()
     }
 
+    /// The operation as the document states it.
+    pub(crate) fn spec(&self) -> &Value {
+        self.spec
+    }
+
     pub(crate) fn takes_body(&self) -> bool {
         self.spec.get("requestBody").is_some()
     }

@@ -1575,6 +1575,7 @@ async fn an_area_operator_sees_and_acts_within_the_regions_of_its_area_only() {
         "POST /v1/bookings/{id}/cancel",
         // By the seeker's region (the matrix asks it of a Hubei seeker's).
         "GET /v1/help-now/{id}",
+        "POST /v1/help-now/{id}/outcome",
         "POST /v1/experts",
         "POST /v1/experts/{id}/approve",
         "POST /v1/experts/{id}/suspend",

@@ -127,11 +127,8 @@ pub async fn cancel(
 ) -> ApiResult<HttpResponse> {
     let id = BookingId(path_id("id", &id)?);
     // No body (or an empty one) is a cancellation without a reason.
-    let request = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        crate::extract::json_body::<Option<CancelRequest>>(&req, &body)?
-    };
+    let request =
+        crate::extract::optional_json_body::<Option<CancelRequest>>(&req, &body)?.flatten();
     let reason = request.and_then(|r| r.reason);
     let seeker = seeker_of(&state, &auth.principal).await?;
     let done = flows::bookings::cancel(

@@ -165,12 +165,15 @@ fn status_view(o: &OrganisationRow, experts_suspended: Option<usize>) -> HttpRes
               (status = 422, body = ErrorBody, description = "`invalid_input`: batch out of range")),
     security(("bearer" = [])))]
 pub async fn approve(
+    req: actix_web::HttpRequest,
     auth: Authorized<OperatorOnly>,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: Option<Json<Approval>>,
+    body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let batch = body.and_then(|b| b.0.batch);
+    // Without a body, the next batch; a body that is not an `Approval` is
+    // refused, never ignored.
+    let batch = crate::extract::optional_json_body::<Approval>(&req, &body)?.and_then(|b| b.batch);
     let row =
         flows::organisations::approve(&state, &auth.principal, path_id("id", &id)?, batch).await?;
     Ok(status_view(&row, None))
