@@ -585,7 +585,7 @@ async fn row_counts(app: &TestApp) -> Vec<(String, i64)> {
 }
 
 /// The body schema of `op` (its `$ref` resolved), if it takes JSON.
-fn body_schema<'d>(doc: &'d Value, op: &crate::openapi::Operation<'_>) -> Option<Value> {
+fn body_schema(doc: &Value, op: &crate::openapi::Operation<'_>) -> Option<Value> {
     let schema = op.spec()["requestBody"]["content"]["application/json"].get("schema")?;
     Some(resolve(doc, schema).clone())
 }
