@@ -93,15 +93,17 @@ fn app_state(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
         .ok_or(ApiError::Unavailable("the service is not configured"))
 }
 
-/// The value of one cookie in the request's `Cookie` headers.
-pub fn cookie<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+/// The value of one cookie in the request's `Cookie` headers, parsed by
+/// actix's cookie support one pair at a time: another site's malformed
+/// cookie does not hide ours.
+pub fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
     req.headers()
         .get_all(header::COOKIE)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim())
+        .filter_map(|pair| actix_web::cookie::Cookie::parse(pair.trim()).ok())
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
         .filter(|v| !v.is_empty())
 }
 
@@ -135,7 +137,7 @@ pub async fn credential(req: &HttpRequest) -> Credential {
         Ok(s) => s,
         Err(e) => return Credential::Invalid(e, Via::Session),
     };
-    match crate::flows::sign_in::session(state, secret).await {
+    match crate::flows::sign_in::session(state, &secret).await {
         Ok(Some(p)) => Credential::Valid(p, Via::Session),
         Ok(None) => Credential::Invalid(
             ApiError::Unauthorized("the session has ended; sign in again"),
@@ -194,10 +196,15 @@ impl<P: Policy> FromRequest for Authorized<P> {
 
 /// The `Set-Cookie` value starting a session of `max_age` seconds.
 pub fn set_session_cookie(secret: &str, max_age: i64, secure: bool) -> String {
-    format!(
-        "{SESSION_COOKIE}={secret}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{}",
-        if secure { "; Secure" } else { "" }
-    )
+    use actix_web::cookie::{time, Cookie, SameSite};
+    Cookie::build(SESSION_COOKIE, secret)
+        .path("/")
+        .max_age(time::Duration::seconds(max_age))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .finish()
+        .to_string()
 }
 
 /// The `Set-Cookie` value ending a session.
@@ -253,8 +260,13 @@ mod tests {
         let req = TestRequest::default()
             .insert_header((header::COOKIE, "a=1; anxin_session=s3cr3t; b=2"))
             .to_http_request();
-        assert_eq!(cookie(&req, SESSION_COOKIE), Some("s3cr3t"));
+        assert_eq!(cookie(&req, SESSION_COOKIE).as_deref(), Some("s3cr3t"));
         assert_eq!(cookie(&req, "c"), None);
+        // Another site's cookie that is no pair does not hide ours.
+        let req = TestRequest::default()
+            .insert_header((header::COOKIE, "junk; anxin_session=s3cr3t"))
+            .to_http_request();
+        assert_eq!(cookie(&req, SESSION_COOKIE).as_deref(), Some("s3cr3t"));
     }
 
     #[test]
@@ -264,7 +276,7 @@ mod tests {
             c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Max-Age=60")
         );
         assert!(!c.contains("Secure"));
-        assert!(set_session_cookie("t", 60, true).ends_with("; Secure"));
+        assert!(set_session_cookie("t", 60, true).contains("; Secure"));
         assert!(clear_session_cookie(false).contains("Max-Age=0"));
     }
 

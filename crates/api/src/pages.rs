@@ -56,7 +56,7 @@ impl Lang {
             .split('&')
             .find_map(|pair| pair.strip_prefix("lang="))
             .and_then(Self::parse);
-        let remembered = || crate::auth::cookie(req, LANG_COOKIE).and_then(Self::parse);
+        let remembered = || crate::auth::cookie(req, LANG_COOKIE).and_then(|c| Self::parse(&c));
         let accepted = || {
             let header = req.headers().get(header::ACCEPT_LANGUAGE)?.to_str().ok()?;
             Self::preferred(header)
@@ -203,18 +203,10 @@ pub fn region_choices(
 }
 
 /// Every field of an `application/x-www-form-urlencoded` body, decoded, in
-/// order; a pair that does not decode is left out.
+/// order (by `serde_urlencoded`, what actix's `web::Form` uses); a body that
+/// does not decode has none.
 pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
-    let Ok(text) = std::str::from_utf8(body) else {
-        return Vec::new();
-    };
-    text.split('&')
-        .filter(|pair| !pair.is_empty())
-        .filter_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            Some((percent_decode(k)?, percent_decode(v)?))
-        })
-        .collect()
+    serde_urlencoded::from_bytes(body).unwrap_or_default()
 }
 
 /// Every value of one field of an `application/x-www-form-urlencoded` body
@@ -229,25 +221,6 @@ pub fn form_values(body: &[u8], name: &str) -> Vec<String> {
 /// The first value of one form field.
 pub fn form_field(body: &[u8], name: &str) -> Option<String> {
     form_values(body, name).into_iter().next()
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 #[utoipa::path(get, path = "/assets/{name}", tag = "pages",
@@ -329,7 +302,8 @@ mod tests {
         );
         assert_eq!(form_field(b"token=", "token").as_deref(), Some(""));
         assert_eq!(form_field(b"x=1", "token"), None);
-        assert_eq!(form_field(b"token=%G1", "token"), None);
+        // A broken escape is kept as sent; what reads the field checks it.
+        assert_eq!(form_field(b"token=%G1", "token").as_deref(), Some("%G1"));
     }
 
     #[test]

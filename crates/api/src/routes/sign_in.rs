@@ -238,7 +238,7 @@ pub async fn end(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Http
     let secret = auth::cookie(&req, auth::SESSION_COOKIE)
         .ok_or(ApiError::Unauthorized("there is no session to end"))?;
     auth::check_csrf(&req, Via::Session)?;
-    if !flows::sign_in::end(&state, secret).await? {
+    if !flows::sign_in::end(&state, &secret).await? {
         return Err(ApiError::Unauthorized("the session has already ended"));
     }
     Ok(HttpResponse::NoContent()
