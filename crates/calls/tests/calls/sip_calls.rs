@@ -727,7 +727,7 @@ async fn a_referral_callback_bridges_the_operator_and_the_seeker_masked_both_way
     let mut tx = db.pool.begin().await.unwrap();
     let referral = anxin_store::referrals::open_referral(
         &mut tx,
-        seeded.booking,
+        anxin_store::referrals::Session::Booking(seeded.booking),
         anxin_domain::referral::Urgency::Emergency,
     )
     .await
