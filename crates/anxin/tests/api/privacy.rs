@@ -1,6 +1,7 @@
 //! The seeker stays masked: a canary phone number and host-app subject are
 //! searched for in everything an expert sees, in Postgres, in Redis and in
-//! the logs.
+//! the logs, after a booking and after a help-now call (rung, bridged and
+//! recorded).
 use crate::helpers::*;
 use anxin_api::auth::Role;
 use reqwest::StatusCode;
@@ -75,6 +76,70 @@ async fn the_seekers_phone_and_identity_never_leak() {
         .get(&operator(), &format!("/v1/bookings/{booking}"))
         .await;
     assert_clean("the operator's view", &r.text().await.unwrap());
+
+    // Help now: the same seeker asks to talk now, the worker puts them
+    // through to the expert on duty, and the expert records the call.
+    let r = app
+        .put(
+            &expert_token,
+            "/v1/experts/me/duty",
+            &json!({"on_duty": true}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let worker = RunningWorker::start(&app, quick_phones(1.0)).await;
+    let r = app
+        .post(
+            &seeker,
+            "/v1/help-now",
+            &json!({"phone": format!("+86{CANARY_DIGITS}"), "note": "请先打给我"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let asked = r.text().await.unwrap();
+    assert_clean("the help-now answer", &asked);
+    let request = serde_json::from_str::<serde_json::Value>(&asked).unwrap()["request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let started = std::time::Instant::now();
+    loop {
+        let v = app
+            .get_json(&seeker, &format!("/v1/help-now/{request}"))
+            .await;
+        assert_clean("the seeker's help-now view", &v.to_string());
+        if v["status"] == "completed" {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{v}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    worker.stop().await;
+    let r = app
+        .post(
+            &expert_token,
+            &format!("/v1/help-now/{request}/outcome"),
+            &json!({"outcome": "completed", "follow_up": "refer", "urgency": "routine"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    for path in [
+        "/v1/experts/me/help-now".to_string(),
+        "/v1/supervision/debriefs".to_string(),
+    ] {
+        let r = app.get(&expert_token, &path).await;
+        assert_clean(&format!("the expert's {path}"), &r.text().await.unwrap());
+    }
+    for path in [
+        format!("/v1/help-now/{request}"),
+        "/v1/ops/referrals".to_string(),
+    ] {
+        let r = app.get(&operator(), &path).await;
+        assert_clean(&format!("the operator's {path}"), &r.text().await.unwrap());
+    }
 
     assert_clean("Postgres", &app.postgres_dump().await);
     assert_clean("Redis", &app.redis_dump().await);
