@@ -286,6 +286,9 @@ async fn a_seeker_who_asks_is_put_through_to_the_expert_on_duty_and_the_dashboar
     let recorded: Value = r.json().await.unwrap();
     assert!(recorded["referral_id"].is_string(), "{recorded}");
     assert!(recorded["debrief_id"].is_string(), "{recorded}");
+    // After an emergency the volunteer rests: off duty too.
+    let duty = app.get_json(&expert, "/v1/experts/me/duty").await;
+    assert_eq!(duty["on_duty"], false, "{duty}");
     let referrals = app.get_json(&operator(), "/v1/ops/referrals").await;
     let referral = referrals
         .as_array()
@@ -301,7 +304,9 @@ async fn a_seeker_who_asks_is_put_through_to_the_expert_on_duty_and_the_dashboar
     assert_eq!(taken[0]["help_now_id"], id.as_str(), "{taken}");
     assert_eq!(taken[0]["follow_up"], "refer", "{taken}");
     assert!(!taken.to_string().contains("12345678"), "{taken}");
-    // A request that never connected has nothing to record.
+    // A request that never connected has nothing to record (another
+    // volunteer is on duty now; no worker runs, so it stays queued).
+    on_duty(&app, &other, json!({"on_duty": true})).await;
     let waiting = new_seeker();
     let r = app
         .post(&waiting, "/v1/help-now", &json!({"phone": "13912345678"}))

@@ -156,8 +156,8 @@ pub async fn roll_horizon(state: &AppState, now: DateTime<Utc>) -> ApiResult<usi
 /// A rest after an emergency referral: the expert's local days from `now`'s
 /// (`days` of them) become closed dates, so none of their open slots on them
 /// is offered any more; booked and held ones stay. The expert reopens a day
-/// by removing the closed date on their portal. Nothing for an expert with
-/// no availability, or `days` 0.
+/// by removing the closed date on their portal. The expert also goes off
+/// duty (help now), and switches on again themselves. Nothing for `days` 0.
 #[tracing::instrument(skip(state, by))]
 pub async fn rest(
     state: &AppState,
@@ -169,6 +169,9 @@ pub async fn rest(
     if days == 0 {
         return Ok(());
     }
+    // Nor is a resting volunteer rung for help now: off duty, until they
+    // switch on again themselves.
+    anxin_store::help_now::go_off_duty(&state.pool, expert).await?;
     let Some(mut availability) = experts::load_availability(&state.pool, expert).await? else {
         return Ok(());
     };
