@@ -78,6 +78,22 @@ async fn wait_status(pool: &PgPool, id: Uuid, want: HelpNowStatus, within: Durat
     }
 }
 
+/// Waits until an expert's phone rings for the request.
+async fn ringing(pool: &PgPool, sipp: &Sipp, request: Uuid) {
+    wait_status(
+        pool,
+        request,
+        HelpNowStatus::RingingExpert,
+        Duration::from_secs(10),
+    )
+    .await;
+    let started = Instant::now();
+    while sipp.legs().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(10), "never rung");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Attempts of the request's calls that bridged the seeker.
 async fn bridged(pool: &PgPool, id: Uuid) -> i64 {
     sqlx::query_scalar(
@@ -202,19 +218,7 @@ async fn a_seeker_who_leaves_while_the_expert_rings_is_never_called() {
         &redis().await,
         provider,
     );
-    wait_status(
-        pool,
-        request,
-        HelpNowStatus::RingingExpert,
-        Duration::from_secs(10),
-    )
-    .await;
-    // The expert's phone is ringing.
-    let started = Instant::now();
-    while sipp.legs().is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(10), "never rung");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    ringing(pool, &sipp, request).await;
     let seeker = queue::get(pool, request).await.unwrap().unwrap().seeker_id;
     assert!(queue::cancel(pool, request, seeker).await.unwrap());
 
@@ -260,18 +264,7 @@ async fn a_worker_killed_while_an_expert_rings_leaves_exactly_one_expert_bridged
         &redis,
         provider.clone(),
     );
-    wait_status(
-        pool,
-        request,
-        HelpNowStatus::RingingExpert,
-        Duration::from_secs(10),
-    )
-    .await;
-    let started = Instant::now();
-    while sipp.legs().is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(10), "never rung");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    ringing(pool, &sipp, request).await;
     first.kill();
 
     // Another worker takes the task over once its lease has run out.
