@@ -7,7 +7,8 @@
 #     confirm_booking() itself.
 # Then starts `anxin serve` (release build, fresh database, own Redis prefix)
 # and drives it: holds with wrk (a C client, as lean as redis-benchmark and
-# pgbench are), then with the load generator hold + release cycles,
+# pgbench are), slates with wrk (each request another seeker), then with the
+# load generator hold + release cycles,
 # confirmations, the full seeker flow, and 2,000 seekers racing for 50 slots.
 # Ends with the Postgres checks (double bookings, lost bookings).
 # Usage: ./loadtest/run.sh [quick|holds|cluster]
@@ -187,6 +188,17 @@ hold_run() {
 }
 placed() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk '/^anxin_holds_total\{result="placed"\}/{print $2}' | tail -n1; }
 hold_run holds
+# slate_run NAME: slates driven by wrk like holds (200 connections, each
+# request the next of the 1,000 prepared seekers, all seen once already),
+# over the experts the hold run prepared; sets SLATE_RATE and SLATE_WRK_P99.
+slate_run() {
+  log "slates through HTTP: wrk ($WRK_THREADS thread(s)), 200 connections, ${HOLD_SECONDS}s, each request another seeker"
+  wrk -t"$WRK_THREADS" -c200 -d"${HOLD_SECONDS}s" --timeout 5s -s loadtest/wrk/slates.lua "http://127.0.0.1:$PORT" \
+    -- "$OUT/holds/tokens.txt" | tee "$OUT/$1.txt"
+  SLATE_RATE=$(awk '$1=="slate" && NF==6{print $3}' "$OUT/$1.txt")
+  SLATE_WRK_P99=$(awk '$1=="slate" && NF==6{print $6}' "$OUT/$1.txt")
+}
+if [ "$SCALE" != holds ]; then slate_run slates; fi
 pct() { awk "BEGIN{printf \"%.1f\", 100*$1/$2}"; }
 verdict() { if awk "BEGIN{exit !($1)}"; then echo met; else echo "NOT met"; fi; }
 HOLD_PCT=$(pct "$HOLD_RATE" "$REDIS_RATE")
@@ -280,7 +292,8 @@ hold_summary
 printf 'hold + release cycles (load gen.):    %8.0f /s\n' "$CYCLE_RATE"
 printf 'confirmations through HTTP:           %8.0f /s  = %s%% of the same rows into Anxin schema, %s%% of confirm_booking() alone, %s%% of the bare-table insert\n' \
   "$CONFIRM_RATE" "$CONFIRM_PCT" "$(pct "$CONFIRM_RATE" "$PG_REAL_RATE")" "$(pct "$CONFIRM_RATE" "$PG_RATE")"
-printf 'slate p99 through HTTP (client side): %8s ms\n' "$SLATE_P99"
+printf 'slate p99 through HTTP (client side): %8s ms   (in the seeker flow, 100 clients)\n' "$SLATE_P99"
+printf 'slates through HTTP (wrk):            %8.0f /s  = %5s%% of holds        (p99 %s ms at 200 clients)\n' "$SLATE_RATE" "$(pct "$SLATE_RATE" "$HOLD_RATE")" "$SLATE_WRK_P99"
 echo
 echo "== Issue 3's targets, in this run =="
 hold_targets
@@ -289,3 +302,11 @@ echo "2,000 seekers, 50 slots -> exactly 50 bookings:  $RACE_BOOKINGS bookings f
 echo "errors other than 409/429, every mode:           $OTHER_ERRORS"
 echo "double bookings, every mode:                     $DOUBLE"
 echo "lost bookings, every mode:                       $LOST"
+SLATE_PCT=$(pct "$SLATE_RATE" "$HOLD_RATE")
+echo
+echo "== Issue 33's targets, in this run =="
+echo "slates >= 50% of holds/s (wrk, 200 connections): $SLATE_PCT% ($SLATE_RATE /s)   $(verdict "$SLATE_PCT >= 50")"
+echo "slate p99 <= 20 ms at 200 connections:           $SLATE_WRK_P99 ms   $(verdict "$SLATE_WRK_P99 <= 20")"
+echo "holds >= 40% of redis-benchmark:                 $HOLD_PCT%   $(verdict "$HOLD_PCT >= 40")"
+echo "hold p99 < 20 ms at 200 connections:             $HOLD_P99 ms   $(verdict "$HOLD_P99 < 20")"
+echo "confirmations >= 80% of the same-rows insert:    $CONFIRM_PCT%   $(verdict "$CONFIRM_PCT >= 80")"
