@@ -204,13 +204,10 @@ pub async fn enqueue(pool: &PgPool, new: &NewRequest<'_>) -> Result<Queued> {
             return Ok(Queued::Replay(request(&r)?));
         }
     }
-    let live: Option<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM help_now_requests WHERE seeker_id = $1
-            AND status IN ('queued', 'ringing_expert', 'calling_seeker', 'connected')",
-    )
-    .bind(new.seeker.0)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let live: Option<Uuid> = sqlx::query_scalar(LIVE_OF)
+        .bind(new.seeker.0)
+        .fetch_optional(&mut *tx)
+        .await?;
     if let Some(id) = live {
         return Ok(Queued::Active(id));
     }
@@ -248,6 +245,30 @@ async fn wake_workers<'e>(conn: impl sqlx::PgExecutor<'e>) -> Result<()> {
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The seeker's live request (queued or on the phone), if any.
+#[tracing::instrument(skip(pool))]
+pub async fn live_of(pool: &PgPool, seeker: SeekerId) -> Result<Option<Uuid>> {
+    Ok(sqlx::query_scalar(LIVE_OF)
+        .bind(seeker.0)
+        .fetch_optional(pool)
+        .await?)
+}
+
+const LIVE_OF: &str = "SELECT id FROM help_now_requests WHERE seeker_id = $1
+    AND status IN ('queued', 'ringing_expert', 'calling_seeker', 'connected')";
+
+/// The seeker's request made with this Idempotency-Key, if any.
+#[tracing::instrument(skip(pool, key))]
+pub async fn by_key(pool: &PgPool, seeker: SeekerId, key: &str) -> Result<Option<HelpNowRow>> {
+    let q = format!("{SELECT} WHERE h.seeker_id = $1 AND h.idempotency_key = $2");
+    let r = sqlx::query(&q)
+        .bind(seeker.0)
+        .bind(key)
+        .fetch_optional(pool)
+        .await?;
+    Ok(r.as_ref().map(request).transpose()?)
 }
 
 #[tracing::instrument(skip(pool))]

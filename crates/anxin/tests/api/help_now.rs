@@ -70,6 +70,10 @@ async fn a_seeker_is_told_their_place_and_wait_and_can_leave_the_queue() {
     assert_eq!(behind["estimated_wait_seconds"], 1260, "{behind}");
     let behind_id = behind["request_id"].as_str().unwrap().to_string();
 
+    // The expert goes off duty: nobody is rung for now, but those waiting
+    // keep their place, a retry still gets its request, and another is
+    // still refused as one already waiting.
+    on_duty(&app, &expert, json!({"on_duty": false})).await;
     // The same request again (a retry) is the first; another is refused.
     let again = app
         .post_with_key(

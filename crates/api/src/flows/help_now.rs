@@ -81,8 +81,21 @@ pub async fn ask(state: &AppState, seeker: &SeekerRow, ask: Ask<'_>) -> ApiResul
         wish.note.as_deref().unwrap_or("")
     ));
     let duty = store::on_duty(&state.pool).await?;
-    if duty.on_duty == 0 && ask.idempotency_key.is_none() {
-        return nobody_on_duty(state, seeker, &wish).await;
+    if duty.on_duty == 0 {
+        // A retry of a request queued while someone was on duty still gets
+        // it; anything else is told nobody is on duty (nothing is queued).
+        let earlier = match ask.idempotency_key {
+            Some(key) => store::by_key(&state.pool, seeker.id, key).await?,
+            None => None,
+        };
+        return match earlier {
+            Some(row) if row.request_hash == request_hash => {
+                Ok(Asked::Queued(standing(state, row.id).await?))
+            }
+            Some(_) => Err(mismatch()),
+            None if store::live_of(&state.pool, seeker.id).await?.is_some() => Err(active()),
+            None => nobody_on_duty(state, seeker, &wish).await,
+        };
     }
     let sealed = state.cipher.seal(&phone);
     let note = wish.note.as_deref().map(|n| state.cipher.seal_text(n));
@@ -96,31 +109,28 @@ pub async fn ask(state: &AppState, seeker: &SeekerRow, ask: Ask<'_>) -> ApiResul
         idempotency_key: ask.idempotency_key,
         request_hash: &request_hash,
     };
-    let id = match (store::enqueue(&state.pool, &new).await?, duty.on_duty) {
-        (Queued::Replay(row), _) if row.request_hash != request_hash => {
-            return Err(ApiError::conflict(
-                ErrorCode::IdempotencyMismatch,
-                "this Idempotency-Key was used with a different request",
-            ))
-        }
-        (Queued::Replay(row), _) => row.id,
-        (Queued::Active(_), _) => {
-            return Err(ApiError::conflict(
-                ErrorCode::HelpNowActive,
-                "you are already waiting to talk to someone; stay on this page, or leave the \
-                 queue first",
-            ))
-        }
-        // Queued with nobody on duty (a retry's key came with it): take it
-        // back out, and say so.
-        (Queued::Queued(id), 0) => {
-            store::cancel(&state.pool, id, seeker.id).await?;
-            return nobody_on_duty(state, seeker, &wish).await;
-        }
-        (Queued::Queued(id), _) => id,
+    let id = match store::enqueue(&state.pool, &new).await? {
+        Queued::Replay(row) if row.request_hash != request_hash => return Err(mismatch()),
+        Queued::Replay(row) => row.id,
+        Queued::Active(_) => return Err(active()),
+        Queued::Queued(id) => id,
     };
     tracing::info!(help_now_id = %id, "help-now request queued");
     Ok(Asked::Queued(standing(state, id).await?))
+}
+
+fn mismatch() -> ApiError {
+    ApiError::conflict(
+        ErrorCode::IdempotencyMismatch,
+        "this Idempotency-Key was used with a different request",
+    )
+}
+
+fn active() -> ApiError {
+    ApiError::conflict(
+        ErrorCode::HelpNowActive,
+        "you are already waiting to talk to someone; stay on this page, or leave the queue first",
+    )
 }
 
 async fn nobody_on_duty(
