@@ -59,6 +59,59 @@ pub fn priority_rank(group: PriorityGroup) -> i16 {
     }
 }
 
+/// A request waiting in the queue, as dispatch sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    pub id: uuid::Uuid,
+    pub language: Option<String>,
+    pub topic: Option<String>,
+    /// The experts already rung for it: never again.
+    pub rung: Vec<uuid::Uuid>,
+}
+
+/// An expert free for a help-now call now, as dispatch sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FreeExpert {
+    pub id: uuid::Uuid,
+    pub languages: Vec<String>,
+    pub topics: Vec<String>,
+    /// Help-now calls they took today.
+    pub calls_today: i64,
+}
+
+/// Who rings for whom in one dispatch. `queue` is in queue order (priority
+/// groups, then arrival); `free` in the order ties go (the longest on duty
+/// first). Each request in turn gets the free expert not yet taken in this
+/// dispatch and never rung for it, who speaks its language, with the fewest
+/// help-now calls today, one with its topic before one without; a request
+/// nobody suits waits, and those behind it still get their turn.
+pub fn assign(queue: &[Waiting], free: &[FreeExpert]) -> Vec<(uuid::Uuid, uuid::Uuid)> {
+    let mut taken = vec![false; free.len()];
+    let mut out = Vec::new();
+    for request in queue {
+        let choice = free
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| {
+                !taken[*i]
+                    && !request.rung.contains(&e.id)
+                    && request
+                        .language
+                        .as_ref()
+                        .is_none_or(|l| e.languages.contains(l))
+            })
+            .min_by_key(|(_, e)| {
+                let has_topic = request.topic.as_ref().is_some_and(|t| e.topics.contains(t));
+                (e.calls_today, !has_topic)
+            });
+        if let Some((i, e)) = choice {
+            taken[i] = true;
+            out.push((request.id, e.id));
+        }
+    }
+    out
+}
+
 /// What `POST /v1/help-now` takes.
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -170,6 +223,86 @@ pub fn estimate_wait_seconds(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn waiting(n: u128, language: Option<&str>, topic: Option<&str>, rung: &[u128]) -> Waiting {
+        Waiting {
+            id: uuid::Uuid::from_u128(n),
+            language: language.map(Into::into),
+            topic: topic.map(Into::into),
+            rung: rung.iter().map(|r| uuid::Uuid::from_u128(*r)).collect(),
+        }
+    }
+
+    fn free(n: u128, languages: &[&str], topics: &[&str], calls_today: i64) -> FreeExpert {
+        FreeExpert {
+            id: uuid::Uuid::from_u128(n),
+            languages: languages.iter().map(|l| l.to_string()).collect(),
+            topics: topics.iter().map(|t| t.to_string()).collect(),
+            calls_today,
+        }
+    }
+
+    fn ids(pairs: &[(uuid::Uuid, uuid::Uuid)]) -> Vec<(u128, u128)> {
+        pairs
+            .iter()
+            .map(|(r, e)| (r.as_u128(), e.as_u128()))
+            .collect()
+    }
+
+    #[test]
+    fn the_first_in_line_get_the_free_experts_one_each() {
+        let queue = [
+            waiting(1, None, None, &[]),
+            waiting(2, None, None, &[]),
+            waiting(3, None, None, &[]),
+        ];
+        let experts = [free(10, &["zh"], &[], 0), free(11, &["zh"], &[], 0)];
+        assert_eq!(ids(&assign(&queue, &experts)), [(1, 10), (2, 11)]);
+    }
+
+    #[test]
+    fn the_fewest_calls_today_first_then_the_topic_then_the_longest_on_duty() {
+        let experts = [
+            free(10, &["zh"], &[], 2),
+            free(11, &["zh"], &[], 1),
+            free(12, &["zh"], &["grief"], 1),
+        ];
+        assert_eq!(
+            ids(&assign(&[waiting(1, None, None, &[])], &experts)),
+            [(1, 11)]
+        );
+        assert_eq!(
+            ids(&assign(&[waiting(1, None, Some("grief"), &[])], &experts)),
+            [(1, 12)]
+        );
+        // The topic never outweighs the balance of calls.
+        let busy_with_topic = [free(10, &["zh"], &[], 0), free(12, &["zh"], &["grief"], 3)];
+        assert_eq!(
+            ids(&assign(
+                &[waiting(1, None, Some("grief"), &[])],
+                &busy_with_topic
+            )),
+            [(1, 10)]
+        );
+    }
+
+    #[test]
+    fn nobody_is_rung_twice_for_a_request_and_a_language_is_kept() {
+        let experts = [free(10, &["zh"], &[], 0), free(11, &["yue"], &[], 0)];
+        // Rung once already, the first expert is skipped for this request.
+        assert_eq!(
+            ids(&assign(&[waiting(1, None, None, &[10])], &experts)),
+            [(1, 11)]
+        );
+        // Nobody who speaks English is free: that request waits, and the
+        // one behind it still gets an expert.
+        let queue = [
+            waiting(1, Some("en"), None, &[]),
+            waiting(2, Some("yue"), None, &[]),
+        ];
+        assert_eq!(ids(&assign(&queue, &experts)), [(2, 11)]);
+        assert!(assign(&[waiting(1, None, None, &[10, 11])], &experts).is_empty());
+    }
 
     #[test]
     fn priority_groups_are_served_before_the_general_public() {

@@ -11,7 +11,9 @@ use crate::crypto::Sealed;
 use crate::row::{self, seconds};
 use crate::Result;
 use anxin_domain::call::CallOutcome;
-use anxin_domain::help_now::{HelpNowStatus, HelpNowWish, CLEAR_OF_BOOKINGS};
+use anxin_domain::help_now::{
+    assign, FreeExpert, HelpNowStatus, HelpNowWish, Waiting, CLEAR_OF_BOOKINGS,
+};
 use anxin_domain::ids::{CallTaskId, ExpertId, SeekerId};
 use anxin_domain::proto::CallTask;
 use anxin_domain::seeker::PriorityGroup;
@@ -332,10 +334,11 @@ pub struct Dispatched {
 /// Requests looked at in one dispatch, in queue order.
 const PER_DISPATCH: i64 = 200;
 
-/// Ends requests that waited past `max_wait`, then gives each queued request
-/// in order (priority group, then arrival) the free expert with the fewest
-/// help-now calls today (then the longest on duty) who was not rung for it
-/// yet, and queues the call due now. One dispatch at a time, across workers.
+/// Ends requests that waited past `max_wait`, then gives the queued requests
+/// in order (priority group, then arrival) the experts free now, as
+/// `domain::help_now::assign` decides (the fewest help-now calls today, the
+/// topic, the longest on duty; nobody twice for a request), and queues each
+/// call due now. One dispatch at a time, across workers.
 #[tracing::instrument(skip(pool))]
 pub async fn dispatch(pool: &PgPool, max_wait: Duration) -> Result<Dispatched> {
     let mut tx = pool.begin().await?;
@@ -357,36 +360,61 @@ pub async fn dispatch(pool: &PgPool, max_wait: Duration) -> Result<Dispatched> {
     .bind(PER_DISPATCH)
     .fetch_all(&mut *tx)
     .await?;
-    let pick = format!(
-        "SELECT e.id FROM expert_duty d JOIN experts e ON e.id = d.expert_id
-          WHERE {}
-            AND NOT EXISTS (SELECT 1 FROM help_now_rings r
-                             WHERE r.request_id = $1 AND r.expert_id = e.id)
-            AND ($2::text IS NULL OR $2 = ANY (e.languages))
-          ORDER BY (SELECT count(*) FROM help_now_requests c
-                     WHERE c.expert_id = e.id AND c.connected_at >= date_trunc('day', now())),
-                   ($3::text IS NOT NULL AND $3 = ANY (e.specialties)) DESC,
-                   d.since, e.id
-          LIMIT 1",
-        free()
-    );
     let mut done = Dispatched {
         timed_out,
+        waiting: queue.len(),
         ..Dispatched::default()
     };
-    for (id, language, topic) in queue {
-        let expert: Option<Uuid> = sqlx::query_scalar(&pick)
-            .bind(id)
-            .bind(&language)
-            .bind(&topic)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(expert) = expert else {
-            done.waiting += 1;
-            continue;
-        };
-        ring(&mut tx, id, ExpertId(expert)).await?;
+    if queue.is_empty() {
+        tx.commit().await?;
+        return Ok(done);
+    }
+    // Who is free is read once per dispatch; who rings for whom is
+    // `domain::help_now::assign`.
+    let free_query = format!(
+        "SELECT e.id, e.languages, e.specialties,
+                (SELECT count(*) FROM help_now_requests c
+                  WHERE c.expert_id = e.id AND c.connected_at >= date_trunc('day', now())) AS calls_today
+           FROM expert_duty d JOIN experts e ON e.id = d.expert_id
+          WHERE {}
+          ORDER BY d.since, e.id",
+        free()
+    );
+    let free: Vec<(Uuid, Vec<String>, Vec<String>, i64)> =
+        sqlx::query_as(&free_query).fetch_all(&mut *tx).await?;
+    let ids: Vec<Uuid> = queue.iter().map(|(id, _, _)| *id).collect();
+    let rung: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT request_id, expert_id FROM help_now_rings WHERE request_id = ANY ($1)",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let waiting: Vec<Waiting> = queue
+        .into_iter()
+        .map(|(id, language, topic)| Waiting {
+            id,
+            language,
+            topic,
+            rung: rung
+                .iter()
+                .filter(|(r, _)| *r == id)
+                .map(|(_, e)| *e)
+                .collect(),
+        })
+        .collect();
+    let free: Vec<FreeExpert> = free
+        .into_iter()
+        .map(|(id, languages, topics, calls_today)| FreeExpert {
+            id,
+            languages,
+            topics,
+            calls_today,
+        })
+        .collect();
+    for (request, expert) in assign(&waiting, &free) {
+        ring(&mut tx, request, ExpertId(expert)).await?;
         done.rung += 1;
+        done.waiting -= 1;
     }
     if done.rung > 0 {
         wake_workers(&mut *tx).await?;
