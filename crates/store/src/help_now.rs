@@ -299,25 +299,38 @@ pub async fn position(pool: &PgPool, id: Uuid) -> Result<i64> {
 #[tracing::instrument(skip(pool))]
 pub async fn cancel(pool: &PgPool, id: Uuid, seeker: SeekerId) -> Result<bool> {
     let mut tx = pool.begin().await?;
-    let done = sqlx::query(
+    let ended = end_live(&mut tx, seeker, Some(id)).await?;
+    tx.commit().await?;
+    Ok(ended == 1)
+}
+
+/// Ends the seeker's live requests (that one only, with `id`) as
+/// `cancelled` and cancels their calls being placed, in the caller's
+/// transaction; how many requests ended.
+pub async fn end_live(
+    conn: &mut sqlx::PgConnection,
+    seeker: SeekerId,
+    id: Option<Uuid>,
+) -> Result<u64> {
+    let ended: Vec<Uuid> = sqlx::query_scalar(
         "UPDATE help_now_requests SET status = 'cancelled', ended_at = now()
-          WHERE id = $1 AND seeker_id = $2
-            AND status IN ('queued', 'ringing_expert', 'calling_seeker', 'connected')",
+          WHERE seeker_id = $1 AND ($2::uuid IS NULL OR id = $2)
+            AND status IN ('queued', 'ringing_expert', 'calling_seeker', 'connected')
+      RETURNING id",
     )
-    .bind(id)
     .bind(seeker.0)
-    .execute(&mut *tx)
+    .bind(id)
+    .fetch_all(&mut *conn)
     .await?;
     sqlx::query(
         "UPDATE call_tasks SET state = 'cancelled', call_state = 'cancelled',
                 outcome = COALESCE(outcome, 'cancelled'), updated_at = now()
-          WHERE help_now_id = $1 AND state IN ('pending', 'leased')",
+          WHERE help_now_id = ANY ($1) AND state IN ('pending', 'leased')",
     )
-    .bind(id)
-    .execute(&mut *tx)
+    .bind(&ended)
+    .execute(&mut *conn)
     .await?;
-    tx.commit().await?;
-    Ok(done.rows_affected() == 1)
+    Ok(ended.len() as u64)
 }
 
 /// What one dispatch did.
@@ -466,16 +479,18 @@ pub async fn after_attempt(
     expert_answered: bool,
     finished: bool,
 ) -> Result<()> {
-    sqlx::query(
-        "UPDATE help_now_rings SET outcome = $3
-          WHERE request_id = $1 AND expert_id = (SELECT expert_id FROM help_now_requests WHERE id = $1)
-            AND $2",
-    )
-    .bind(id)
-    .bind(!expert_answered)
-    .bind(outcome.as_str())
-    .execute(&mut *conn)
-    .await?;
+    // How the ring ended, when the expert never picked up.
+    if !expert_answered {
+        sqlx::query(
+            "UPDATE help_now_rings SET outcome = $2
+              WHERE request_id = $1
+                AND expert_id = (SELECT expert_id FROM help_now_requests WHERE id = $1)",
+        )
+        .bind(id)
+        .bind(outcome.as_str())
+        .execute(&mut *conn)
+        .await?;
+    }
     if !finished {
         return Ok(());
     }

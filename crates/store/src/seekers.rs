@@ -104,22 +104,11 @@ pub async fn erase(pool: &PgPool, seeker: SeekerId) -> Result<()> {
     .await?;
     // Help now: a live request ends (its call, if any, hangs up) and every
     // request forgets the number, the note and the key.
-    sqlx::query(
-        "UPDATE call_tasks SET state = 'cancelled', call_state = 'cancelled',
-                outcome = COALESCE(outcome, 'cancelled'), updated_at = now()
-          WHERE state IN ('pending', 'leased')
-            AND help_now_id IN (SELECT id FROM help_now_requests WHERE seeker_id = $1)",
-    )
-    .bind(seeker.0)
-    .execute(&mut *tx)
-    .await?;
+    crate::help_now::end_live(&mut tx, seeker, None).await?;
     sqlx::query(
         "UPDATE help_now_requests
             SET phone_ciphertext = NULL, phone_key_id = NULL, note_ciphertext = NULL,
-                note_key_id = NULL, idempotency_key = NULL, region = NULL,
-                status = CASE WHEN status IN ('queued', 'ringing_expert', 'calling_seeker', 'connected')
-                              THEN 'cancelled' ELSE status END,
-                ended_at = COALESCE(ended_at, now())
+                note_key_id = NULL, idempotency_key = NULL, region = NULL
           WHERE seeker_id = $1",
     )
     .bind(seeker.0)

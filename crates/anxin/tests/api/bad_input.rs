@@ -608,6 +608,18 @@ fn resolve<'d>(doc: &'d Value, schema: &'d Value) -> &'d Value {
     }
 }
 
+/// The schema's type, `null` aside (`Option<T>` is `[T, "null"]`).
+fn kind_of(schema: &Value) -> Value {
+    match &schema["type"] {
+        Value::Array(kinds) => kinds
+            .iter()
+            .find(|k| *k != "null")
+            .cloned()
+            .unwrap_or_default(),
+        k => k.clone(),
+    }
+}
+
 /// A value of the schema's type, as little as fits: the body the bad ones
 /// are made from.
 fn plausible(doc: &Value, schema: &Value) -> Value {
@@ -615,14 +627,7 @@ fn plausible(doc: &Value, schema: &Value) -> Value {
     if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
         return first.clone();
     }
-    let kind = match &schema["type"] {
-        Value::Array(kinds) => kinds
-            .iter()
-            .find(|k| *k != "null")
-            .cloned()
-            .unwrap_or_default(),
-        k => k.clone(),
-    };
+    let kind = kind_of(schema);
     match kind.as_str().unwrap_or("object") {
         "string" => json!("x"),
         "integer" | "number" => json!(1),
@@ -652,14 +657,7 @@ fn bad_bodies(doc: &Value, schema: &Value) -> Vec<(String, Body)> {
     let base = plausible(doc, schema);
     for (name, prop) in schema["properties"].as_object().into_iter().flatten() {
         let prop = resolve(doc, prop);
-        let kind = match &prop["type"] {
-            Value::Array(kinds) => kinds
-                .iter()
-                .find(|k| *k != "null")
-                .cloned()
-                .unwrap_or_default(),
-            k => k.clone(),
-        };
+        let kind = kind_of(prop);
         let with = |v: Value| {
             let mut b = base.clone();
             b[name.as_str()] = v;

@@ -182,9 +182,13 @@ pub async fn standing(state: &AppState, id: Uuid) -> ApiResult<Standing> {
     let row = store::get(&state.pool, id)
         .await?
         .ok_or(ApiError::NotFound("help-now request"))?;
+    standing_of(state, row).await
+}
+
+async fn standing_of(state: &AppState, row: HelpNowRow) -> ApiResult<Standing> {
     let (position, estimated_wait_seconds) = match row.status {
         anxin_domain::help_now::HelpNowStatus::Queued => {
-            let position = store::position(&state.pool, id).await?;
+            let position = store::position(&state.pool, row.id).await?;
             let (duty, mean) = tokio::try_join!(
                 store::on_duty(&state.pool),
                 store::mean_call_seconds(&state.pool)
@@ -201,33 +205,27 @@ pub async fn standing(state: &AppState, id: Uuid) -> ApiResult<Standing> {
 }
 
 /// The seeker's own request (404 for anyone else's), or any within an
-/// operator's reach.
+/// operator's reach; its place and wait are worked out only once the
+/// caller may see it.
 pub async fn view(
     state: &AppState,
     principal: &crate::auth::Principal,
     seeker: Option<&SeekerRow>,
     id: Uuid,
 ) -> ApiResult<Standing> {
-    let found = standing(state, id).await;
-    let standing = match found {
-        Err(ApiError::NotFound(_)) => return Err(ApiError::NotFound("help-now request")),
-        other => other?,
-    };
+    let row = store::get(&state.pool, id)
+        .await?
+        .ok_or(ApiError::NotFound("help-now request"))?;
     use crate::token::Role;
     match principal.role {
-        Role::Seeker if seeker.map(|s| s.id) == Some(standing.row.seeker_id) => {}
+        Role::Seeker if seeker.map(|s| s.id) == Some(row.seeker_id) => {}
         Role::Operator => {
-            crate::flows::reach::sees(
-                state,
-                principal,
-                standing.row.region.as_deref(),
-                "help-now request",
-            )
-            .await?
+            crate::flows::reach::sees(state, principal, row.region.as_deref(), "help-now request")
+                .await?
         }
         _ => return Err(ApiError::NotFound("help-now request")),
     }
-    Ok(standing)
+    standing_of(state, row).await
 }
 
 /// Leaves the queue: the request ends `cancelled` and an expert being rung
