@@ -216,7 +216,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        let api = anxin_api::ApiConfig::default();
+        let api = anxin_core::state::ApiConfig::default();
         Self {
             env: Environment::Development,
             env_given: false,
@@ -396,7 +396,7 @@ impl Settings {
 
     /// The Alipay provider's settings when it is the payment provider, its
     /// key files read; start-up stops naming what is missing.
-    pub fn alipay(&self) -> anyhow::Result<Option<anxin_api::payments::alipay::AlipayConfig>> {
+    pub fn alipay(&self) -> anyhow::Result<Option<anxin_core::payments::alipay::AlipayConfig>> {
         if self.payment_provider() != Some(ProviderName::Alipay) {
             return Ok(None);
         }
@@ -412,7 +412,7 @@ impl Settings {
             let path = need(value, name)?;
             std::fs::read_to_string(&path).with_context(|| format!("{name}: cannot read {path}"))
         };
-        Ok(Some(anxin_api::payments::alipay::AlipayConfig {
+        Ok(Some(anxin_core::payments::alipay::AlipayConfig {
             app_id: need(&self.alipay_app_id, "ANXIN_ALIPAY_APP_ID")?,
             private_key: read(
                 &self.alipay_private_key_file,
@@ -423,7 +423,7 @@ impl Settings {
                 .alipay_gateway
                 .clone()
                 .filter(|g| !g.trim().is_empty())
-                .unwrap_or_else(|| anxin_api::payments::alipay::PRODUCTION_GATEWAY.to_string()),
+                .unwrap_or_else(|| anxin_core::payments::alipay::PRODUCTION_GATEWAY.to_string()),
             public_url: self.api_config().public_url,
         }))
     }
@@ -515,8 +515,8 @@ impl Settings {
     }
 
     /// `ANXIN_TRUSTED_PROXIES`, parsed.
-    pub fn trusted_proxies(&self) -> anyhow::Result<anxin_api::client::TrustedProxies> {
-        anxin_api::client::TrustedProxies::parse(self.trusted_proxies.as_deref().unwrap_or(""))
+    pub fn trusted_proxies(&self) -> anyhow::Result<anxin_core::proxies::TrustedProxies> {
+        anxin_core::proxies::TrustedProxies::parse(self.trusted_proxies.as_deref().unwrap_or(""))
             .map_err(|e| anyhow::anyhow!("ANXIN_TRUSTED_PROXIES: {e}"))
     }
 
@@ -543,8 +543,8 @@ impl Settings {
         }
     }
 
-    pub fn api_config(&self) -> anxin_api::ApiConfig {
-        anxin_api::ApiConfig {
+    pub fn api_config(&self) -> anxin_core::state::ApiConfig {
+        anxin_core::state::ApiConfig {
             slate_size: self.slate_size.clamp(1, 200),
             slate_stability: Duration::from_secs(self.slate_stability_seconds),
             horizon_days: self.horizon_days.clamp(1, 90),
@@ -583,11 +583,11 @@ impl Settings {
                 .map(|t| t.expose_secret().trim().to_string())
                 .filter(|t| !t.is_empty())
             {
-                Some(token) => anxin_api::state::MetricsAccess::Token(token),
+                Some(token) => anxin_core::state::MetricsAccess::Token(token),
                 None if self.env == Environment::Production => {
-                    anxin_api::state::MetricsAccess::Closed
+                    anxin_core::state::MetricsAccess::Closed
                 }
-                None => anxin_api::state::MetricsAccess::Open,
+                None => anxin_core::state::MetricsAccess::Open,
             },
             // Checked by `secrets`, which every start-up calls first.
             trusted_proxies: self.trusted_proxies().unwrap_or_default(),
@@ -600,7 +600,7 @@ impl Settings {
             webhook: self
                 .webhook_url()
                 .zip(self.webhook_secret.clone())
-                .map(|(url, secret)| anxin_api::flows::webhooks::WebhookConfig {
+                .map(|(url, secret)| anxin_core::flows::webhooks::WebhookConfig {
                     url: url.to_string(),
                     secret,
                     reminder: Duration::from_secs(self.reminder_minutes.clamp(1, 24 * 60) * 60),
@@ -613,9 +613,9 @@ impl Settings {
                 .as_deref()
                 .map(str::trim)
                 .filter(|c| !c.is_empty())
-                .unwrap_or(anxin_api::state::DEFAULT_CRISIS_LINES)
+                .unwrap_or(anxin_core::state::DEFAULT_CRISIS_LINES)
                 .to_string(),
-            ..anxin_api::ApiConfig::default()
+            ..anxin_core::state::ApiConfig::default()
         }
     }
 

@@ -1,7 +1,8 @@
 //! Demo data: about 200 approved experts with varied, realistic availability,
 //! languages and specialties — the shape of the original hotline. Ids come
 //! from a fixed seed, so seeding again finds the same experts and adds none.
-use anxin_api::{flows, AppState};
+use anxin_core::flows;
+use anxin_core::state::AppState;
 use anxin_domain::availability::{AvailabilityInput, Weekday, WeeklyInput};
 use anxin_domain::expert::{ExpertInput, ExpertStatus};
 use anxin_domain::ids::ExpertId;
@@ -138,7 +139,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
             anxin_store::help_now::go_on_duty(&state.pool, id, None).await?;
         }
     }
-    anxin_api::flows::slate::invalidate(state).await;
+    anxin_core::flows::slate::invalidate(state).await;
     seed_resources(state).await?;
     seed_organisations(state).await?;
     seed_training(state).await?;
@@ -197,7 +198,7 @@ const RESOURCES: &[(&str, ResourceKind, &str, &str, &str)] = &[
 
 async fn seed_resources(state: &AppState) -> anyhow::Result<()> {
     let have = anxin_store::resources::list(&state.pool, None, None).await?;
-    let operator = anxin_api::auth::Principal::new(anxin_api::auth::Role::Operator, "demo");
+    let operator = anxin_core::token::Principal::new(anxin_core::token::Role::Operator, "demo");
     for (name, kind, region, phone, hours) in RESOURCES {
         if have.iter().any(|r| r.resource.name == *name) {
             continue;
@@ -340,7 +341,7 @@ fn first_expert() -> (ExpertId, ExpertInput, AvailabilityInput) {
 /// dashboard has something to show. Off unless `ANXIN_DEMO_TRAFFIC=true` or
 /// `anxin all --demo-traffic`; never in production.
 pub async fn traffic(state: actix_web::web::Data<AppState>, every: std::time::Duration) {
-    use anxin_api::flows::{bookings, holds, payments, seekers, slate};
+    use anxin_core::flows::{bookings, holds, payments, seekers, slate};
     let mut rng = StdRng::from_entropy();
     let mut tick = tokio::time::interval(every);
     loop {
@@ -393,8 +394,10 @@ pub async fn traffic(state: actix_web::web::Data<AppState>, every: std::time::Du
         };
         if let Ok(done) = bookings::confirm(&state, &seeker, request).await {
             if rng.gen_bool(0.1) {
-                let principal =
-                    anxin_api::auth::Principal::new(anxin_api::auth::Role::Seeker, subject.clone());
+                let principal = anxin_core::token::Principal::new(
+                    anxin_core::token::Role::Seeker,
+                    subject.clone(),
+                );
                 let id = done.booking.id;
                 let _ = bookings::cancel(&state, &principal, Some(&seeker), id, None).await;
             }

@@ -3,7 +3,7 @@
 //! dashboard, and the call worker.
 use anxin::config::Settings;
 use anxin::{demo, parse_area, parse_ttl, startup, telemetry, Application};
-use anxin_api::auth::{issue_token, Role};
+use anxin_core::token::{issue_token, Role};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -159,7 +159,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             };
             let link = match (operator, expert) {
                 (Some(name), _) => {
-                    anxin_api::flows::sign_in::link_for_operator_in(
+                    anxin_core::flows::sign_in::link_for_operator_in(
                         &state,
                         &by,
                         &name,
@@ -169,7 +169,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 }
                 (None, Some(id)) => {
                     let id = anxin_domain::ids::ExpertId(id);
-                    anxin_api::flows::sign_in::link_for_expert(&state, &by, id).await?
+                    anxin_core::flows::sign_in::link_for_expert(&state, &by, id).await?
                 }
                 (None, None) => anyhow::bail!("name --operator <name> or --expert <id>"),
             };
@@ -188,7 +188,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 OperatorCommand::Disable { name } => (name, true),
                 OperatorCommand::Enable { name } => (name, false),
             };
-            anxin_api::flows::sign_in::set_operator_disabled(&state, &by, name, disabled).await?;
+            anxin_core::flows::sign_in::set_operator_disabled(&state, &by, name, disabled).await?;
             println!(
                 "operator {name:?} {}",
                 if disabled { "disabled" } else { "enabled" }
@@ -200,7 +200,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         } => {
             telemetry::init(&settings.log_format);
             let state = startup::build_state(&settings).await?;
-            let n = anxin_api::flows::webhooks::replay(&state, since).await?;
+            let n = anxin_core::flows::webhooks::replay(&state, since).await?;
             println!(
                 "{n} webhook events since {} will be sent again",
                 since.to_rfc3339()
@@ -217,7 +217,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Reconcile => {
             telemetry::init(&settings.log_format);
             let state = startup::build_state(&settings).await?;
-            let done = anxin_api::flows::reconcile::all(&state).await?;
+            let done = anxin_core::flows::reconcile::all(&state).await?;
             println!(
                 "rebuilt {} experts: {} open slots, {} booked",
                 done.experts, done.open_slots, done.booked_slots
@@ -240,7 +240,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Worker => {
             telemetry::init(&settings.log_format);
-            let metrics = anxin_api::metrics::Metrics::new();
+            let metrics = anxin_core::metrics::Metrics::new();
             if let Some(listen) = &settings.worker_metrics_listen {
                 let (port, server) = anxin::worker::serve_metrics(listen, metrics.clone())?;
                 tracing::info!(port, "worker metrics at /metrics");
@@ -309,7 +309,7 @@ fn redact(url: &str) -> String {
 
 async fn print_welcome(
     settings: &Settings,
-    state: &anxin_api::AppState,
+    state: &anxin_core::state::AppState,
     seeded: &demo::Seeded,
 ) -> anyhow::Result<()> {
     let secrets = settings.secrets()?;
@@ -327,24 +327,28 @@ async fn print_welcome(
         role: "cli",
         id: "anxin (demo)".into(),
     };
-    let expert_link = anxin_api::flows::sign_in::link_for_expert(
+    let expert_link = anxin_core::flows::sign_in::link_for_expert(
         state,
         &by,
         anxin_domain::ids::ExpertId(expert_id),
     )
     .await?;
     let operator_link =
-        anxin_api::flows::sign_in::link_for_operator(state, &by, "demo-operator").await?;
+        anxin_core::flows::sign_in::link_for_operator(state, &by, "demo-operator").await?;
     // An administrator of the first demo organisation, for /org.
-    let organisation = anxin_api::flows::organisations::published(state, None, None)
+    let organisation = anxin_core::flows::organisations::published(state, None, None)
         .await?
         .into_iter()
         .next();
     let org_admin_line = match &organisation {
         Some(org) => {
-            let (_, link) =
-                anxin_api::flows::sign_in::link_for_org_admin(state, &by, org.id, "demo-org-admin")
-                    .await?;
+            let (_, link) = anxin_core::flows::sign_in::link_for_org_admin(
+                state,
+                &by,
+                org.id,
+                "demo-org-admin",
+            )
+            .await?;
             format!("\n  org admin  {}       ({})", link.url, org.name)
         }
         None => String::new(),
@@ -356,7 +360,7 @@ async fn print_welcome(
     };
     let supervisor_line = match supervisor {
         Some(s) => {
-            let link = anxin_api::flows::sign_in::link_for_expert(state, &by, s).await?;
+            let link = anxin_core::flows::sign_in::link_for_expert(state, &by, s).await?;
             format!(
                 "\n  supervisor {}       (then {base}/supervise)",
                 link.url,

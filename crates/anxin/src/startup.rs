@@ -5,8 +5,9 @@ use crate::config::Settings;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
-use anxin_api::auth::{HostKeys, TokenVerifier};
-use anxin_api::{flows, AppState};
+use anxin_core::flows;
+use anxin_core::state::AppState;
+use anxin_core::token::{HostKeys, TokenVerifier};
 use anxin_reserve::Reserve;
 use anxin_store::crypto::{PhoneCipher, SubjectHasher};
 use anyhow::Context;
@@ -52,7 +53,7 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<web::Data<AppSta
         settings.api_config(),
     );
     if let Some(alipay) = settings.alipay()? {
-        let alipay = anxin_api::payments::alipay::Alipay::new(alipay).context("Alipay")?;
+        let alipay = anxin_core::payments::alipay::Alipay::new(alipay).context("Alipay")?;
         state = state.with_alipay(std::sync::Arc::new(alipay));
     }
     Ok(web::Data::new(state))
@@ -63,7 +64,7 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     background: tokio::task::JoinHandle<()>,
-    events: Option<anxin_api::events::EventWriter>,
+    events: Option<anxin_core::events::EventWriter>,
 }
 
 impl Application {

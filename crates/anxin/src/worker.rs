@@ -1,10 +1,10 @@
 //! Wiring of the call worker: picks the call provider from the settings and
 //! runs `anxin_calls::run` until shutdown.
 use crate::config::{CallProviderKind, Settings};
-use anxin_api::metrics::Metrics;
 use anxin_calls::{
     CallProvider, OutcomeHook, SimulatedProvider, SipConfig, SipProvider, WorkerConfig,
 };
+use anxin_core::metrics::Metrics;
 use anxin_domain::call::RetryPolicy;
 use anxin_store::crypto::PhoneCipher;
 use anyhow::Context;

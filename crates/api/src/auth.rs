@@ -8,16 +8,16 @@
 //! Apps and scripts send a bearer token; people (experts, operators) sign in
 //! with a one-time link and then hold a session cookie (`flows::sign_in`),
 //! which every route that takes their role's token also takes.
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::error::{ApiError, AppError};
 use actix_web::dev::Payload;
 use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpRequest};
+use anxin_core::state::AppState;
 use anxin_store::seekers::SeekerRow;
 use futures_util::future::LocalBoxFuture;
 use std::marker::PhantomData;
 
-pub use crate::token::{issue_token, Claims, HostKeys, Principal, Role, TokenVerifier};
+pub use anxin_core::token::{issue_token, Claims, HostKeys, Principal, Role, TokenVerifier};
 
 /// Which roles may call a handler.
 pub trait Policy {
@@ -67,30 +67,30 @@ pub struct Authorized<P: Policy> {
     _policy: PhantomData<P>,
 }
 
-fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
+fn bearer(req: &HttpRequest) -> Result<&str, AppError> {
     let value = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
-        .ok_or(ApiError::Unauthorized(
+        .ok_or(AppError::Unauthorized(
             "an Authorization: Bearer token is required",
         ))?;
     let value = value
         .to_str()
-        .map_err(|_| ApiError::Unauthorized("the Authorization header is malformed"))?;
-    let (scheme, token) = value.split_once(' ').ok_or(ApiError::Unauthorized(
+        .map_err(|_| AppError::Unauthorized("the Authorization header is malformed"))?;
+    let (scheme, token) = value.split_once(' ').ok_or(AppError::Unauthorized(
         "the Authorization header must be 'Bearer <token>'",
     ))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::Unauthorized(
+        return Err(AppError::Unauthorized(
             "the Authorization header must be 'Bearer <token>'",
         ));
     }
     Ok(token.trim())
 }
 
-fn app_state(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
+fn app_state(req: &HttpRequest) -> Result<&web::Data<AppState>, AppError> {
     req.app_data::<web::Data<AppState>>()
-        .ok_or(ApiError::Unavailable("the service is not configured"))
+        .ok_or(AppError::Unavailable("the service is not configured"))
 }
 
 /// The value of one cookie in the request's `Cookie` headers, parsed by
@@ -111,7 +111,7 @@ pub fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
 pub enum Credential {
     None,
     Valid(Principal, Via),
-    Invalid(ApiError, Via),
+    Invalid(AppError, Via),
 }
 
 /// A bearer token when the request has an `Authorization` header, else the
@@ -122,7 +122,7 @@ pub async fn credential(req: &HttpRequest) -> Credential {
         let checked = async {
             let state = app_state(req)?;
             let principal = state.tokens.verify(bearer(req)?)?;
-            crate::flows::sign_in::require_active(state, &principal).await?;
+            anxin_core::flows::sign_in::require_active(state, &principal).await?;
             Ok(principal)
         };
         return match checked.await {
@@ -137,10 +137,10 @@ pub async fn credential(req: &HttpRequest) -> Credential {
         Ok(s) => s,
         Err(e) => return Credential::Invalid(e, Via::Session),
     };
-    match crate::flows::sign_in::session(state, &secret).await {
+    match anxin_core::flows::sign_in::session(state, &secret).await {
         Ok(Some(p)) => Credential::Valid(p, Via::Session),
         Ok(None) => Credential::Invalid(
-            ApiError::Unauthorized("the session has ended; sign in again"),
+            AppError::Unauthorized("the session has ended; sign in again"),
             Via::Session,
         ),
         Err(e) => Credential::Invalid(e, Via::Session),
@@ -148,11 +148,11 @@ pub async fn credential(req: &HttpRequest) -> Credential {
 }
 
 /// Who is calling, by bearer token or session; 401 without either.
-pub async fn authenticate(req: &HttpRequest) -> Result<(Principal, Via), ApiError> {
+pub async fn authenticate(req: &HttpRequest) -> Result<(Principal, Via), AppError> {
     match credential(req).await {
         Credential::Valid(p, via) => Ok((p, via)),
         Credential::Invalid(e, _) => Err(e),
-        Credential::None => Err(ApiError::Unauthorized(
+        Credential::None => Err(AppError::Unauthorized(
             "an Authorization: Bearer token (or a session) is required",
         )),
     }
@@ -160,7 +160,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<(Principal, Via), ApiErro
 
 /// A request made with the session cookie that changes something must say
 /// so with `X-Anxin-Session: 1`.
-pub fn check_csrf(req: &HttpRequest, via: Via) -> Result<(), ApiError> {
+pub fn check_csrf(req: &HttpRequest, via: Via) -> Result<(), AppError> {
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD);
     let marked = req
         .headers()
@@ -168,7 +168,7 @@ pub fn check_csrf(req: &HttpRequest, via: Via) -> Result<(), ApiError> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v == "1");
     if via == Via::Session && unsafe_method && !marked {
-        return Err(ApiError::Csrf);
+        return Err(AppError::Csrf);
     }
     Ok(())
 }
@@ -182,7 +182,7 @@ impl<P: Policy> FromRequest for Authorized<P> {
         Box::pin(async move {
             let (principal, via) = authenticate(&req).await?;
             if !P::ROLES.contains(&principal.role) {
-                return Err(ApiError::Forbidden("this role may not do that"));
+                return Err(AppError::Forbidden("this role may not do that").into());
             }
             check_csrf(&req, via)?;
             Ok(Self {
@@ -239,8 +239,8 @@ impl FromRequest for SeekerSession {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
             let auth = auth.await?;
-            let state = state.ok_or(ApiError::Unavailable("the service is not configured"))?;
-            let seeker = crate::flows::seekers::resolve_for(&state, &auth.principal).await?;
+            let state = state.ok_or(AppError::Unavailable("the service is not configured"))?;
+            let seeker = anxin_core::flows::seekers::resolve_for(&state, &auth.principal).await?;
             Ok(Self {
                 seeker,
                 seeker_ref: auth.principal.seeker_ref.clone(),
@@ -285,7 +285,7 @@ mod tests {
         let post = TestRequest::post().to_http_request();
         assert!(matches!(
             check_csrf(&post, Via::Session),
-            Err(ApiError::Csrf)
+            Err(AppError::Csrf)
         ));
         assert!(check_csrf(&post, Via::Bearer).is_ok());
         let marked = TestRequest::post()

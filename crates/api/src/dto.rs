@@ -32,7 +32,7 @@ impl ExpertStatusView {
     pub fn of(
         id: anxin_domain::ids::ExpertId,
         status: ExpertStatus,
-        done: &crate::flows::handover::HandedOver,
+        done: &anxin_core::flows::handover::HandedOver,
     ) -> Self {
         Self {
             id: id.0,

@@ -1,6 +1,6 @@
 //! Request extractors that turn every malformed input into a 400 naming the
 //! problem (and the field, where one is at fault), never a 500 or an HTML page.
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, AppError, ErrorCode};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
@@ -23,16 +23,16 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         let body = web::Bytes::from_request(&req, payload);
         Box::pin(async move {
             let bytes = body.await.map_err(|_| {
-                ApiError::bad_request(ErrorCode::InvalidBody, "the body could not be read", None)
+                AppError::bad_request(ErrorCode::InvalidBody, "the body could not be read", None)
             })?;
-            json_body(&req, &bytes).map(Json)
+            Ok(Json(json_body(&req, &bytes)?))
         })
     }
 }
 
 /// A body already read, as JSON: 415 unless it says it is JSON, 400 when
 /// it is larger than 64 KiB or doesn't parse (naming the field at fault).
-pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, bytes: &[u8]) -> Result<T, ApiError> {
+pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, bytes: &[u8]) -> Result<T, AppError> {
     let is_json = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
@@ -46,14 +46,14 @@ pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, bytes: &[u8]) -> Result
         })
         .unwrap_or(false);
     if !is_json {
-        return Err(ApiError::bad_request(
+        return Err(AppError::bad_request(
             ErrorCode::UnsupportedMediaType,
             "send the body as JSON with Content-Type: application/json",
             None,
         ));
     }
     if bytes.len() > BODY_LIMIT {
-        return Err(ApiError::bad_request(
+        return Err(AppError::bad_request(
             ErrorCode::BodyTooLarge,
             "the body is larger than 64 KiB",
             None,
@@ -67,7 +67,7 @@ pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, bytes: &[u8]) -> Result
 pub fn optional_json_body<T: DeserializeOwned>(
     req: &HttpRequest,
     bytes: &[u8],
-) -> Result<Option<T>, ApiError> {
+) -> Result<Option<T>, AppError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -75,11 +75,11 @@ pub fn optional_json_body<T: DeserializeOwned>(
 }
 
 /// Parses JSON, reporting the path of the field at fault.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     // serde also reads a struct from an array of its fields in order
     // (`[null, null]`); every body here is an object.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        return Err(ApiError::bad_request(
+        return Err(AppError::bad_request(
             ErrorCode::InvalidField,
             "invalid type: sequence, expected a JSON object",
             None,
@@ -103,7 +103,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             .unwrap_or(&message)
             .to_string();
         let message = without_echoed_value(&message);
-        ApiError::BadRequest {
+        AppError::BadRequest {
             code,
             message,
             field,
@@ -132,9 +132,9 @@ fn without_echoed_value(message: &str) -> String {
 }
 
 /// Parses a UUID from a path segment.
-pub fn path_id(field: &'static str, raw: &str) -> Result<Uuid, ApiError> {
+pub fn path_id(field: &'static str, raw: &str) -> Result<Uuid, AppError> {
     Uuid::parse_str(raw).map_err(|_| {
-        ApiError::bad_request(
+        AppError::bad_request(
             ErrorCode::InvalidId,
             format!("{field} must be a UUID"),
             Some(field),
@@ -146,9 +146,19 @@ pub fn path_id(field: &'static str, raw: &str) -> Result<Uuid, ApiError> {
 /// back to a plain-text body.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::QueryConfig::default().error_handler(|err, _| {
-        ApiError::bad_request(ErrorCode::InvalidQuery, err.to_string(), None).into()
+        ApiError(AppError::bad_request(
+            ErrorCode::InvalidQuery,
+            err.to_string(),
+            None,
+        ))
+        .into()
     }))
     .app_data(web::PathConfig::default().error_handler(|err, _| {
-        ApiError::bad_request(ErrorCode::InvalidPath, err.to_string(), None).into()
+        ApiError(AppError::bad_request(
+            ErrorCode::InvalidPath,
+            err.to_string(),
+            None,
+        ))
+        .into()
     }));
 }

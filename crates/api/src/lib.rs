@@ -1,40 +1,27 @@
-//! Anxin's HTTP surface (actix-web): routes, the auth extractor, the error
-//! mapping, OpenAPI, metrics and the operator pages. Handlers hold no business
-//! rules: they parse, authorize, call a flow, and shape the answer.
+//! Anxin's HTTP surface (actix-web): routes, the auth extractor, the mapping
+//! of the core's errors to status codes, OpenAPI, metrics and the pages.
+//! Handlers hold no business rules: they parse, authorize, call a use case
+//! of `anxin_core::flows`, and shape the answer.
 //!
 //! Each module uses only those below it:
-//! - `routes` (the handlers) and `ops` (the dashboard) use `auth`, `flows`,
-//!   `state`, `dto`, `extract` and `error`;
-//! - `auth` (the extractors) checks tokens with `token` and resolves a
-//!   seeker with `flows::seekers`;
-//! - `flows` (the use cases) use `state`, `events`, `token` and `error`, and
-//!   the domain, store and reserve crates; never `auth`, `routes` or `ops`;
-//! - `state` (what the flows share) holds `token`'s verifier, the `events`
-//!   sink, `metrics` and the caches (`cache`), whose values are typed in
-//!   `state` itself or in `figures` (the dashboard's summary);
-//! - `token`, `events`, `figures`, `cache`, `metrics`, `extract`, `dto` and
-//!   `error` use none of the above.
+//! - `routes` (the handlers) and `ops` (the dashboard) use `auth`, `pages`,
+//!   `client`, `dto`, `extract` and `error`, and the core;
+//! - `auth` (the extractors) checks tokens with the core's `token` and
+//!   resolves a seeker with `flows::seekers`;
+//! - `client`, `dto`, `extract`, `pages` and `error` use none of the above.
 //!
 //! `openapi` reads the annotations of `routes` and `ops`, and serves the
 //! document itself; nothing refers back to it.
 
 pub mod auth;
-pub mod cache;
 pub mod client;
 pub mod dto;
 pub mod error;
-pub mod events;
 pub mod extract;
-pub mod figures;
-pub mod flows;
-pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod pages;
-pub mod payments;
 pub mod routes;
-pub mod state;
-pub mod token;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -43,7 +30,7 @@ use actix_web::{web, HttpMessage};
 use routes::{apply, bookings, experts, portal, referrals, seekers, service, sign_in};
 use std::time::Instant;
 
-pub use state::{ApiConfig, AppState};
+use anxin_core::state::AppState;
 
 /// Every route of the service.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -248,7 +235,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, error::ApiError> {
-    Err(error::ApiError::NotFound("route"))
+    Err(error::AppError::NotFound("route").into())
 }
 
 /// A request id for log correlation, taken from `X-Request-Id` when the

@@ -2,7 +2,7 @@
 //! (a strict Content Security Policy: nothing but Anxin's own files), and
 //! the page language, Chinese (zh-CN) unless the browser or the person asks
 //! for English.
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiResult, AppError};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -259,7 +259,7 @@ pub async fn asset(name: web::Path<String>) -> ApiResult<HttpResponse> {
             include_str!("../assets/supervise.js"),
             "text/javascript; charset=utf-8",
         ),
-        _ => return Err(ApiError::NotFound("asset")),
+        _ => return Err(AppError::NotFound("asset").into()),
     };
     Ok(HttpResponse::Ok()
         .content_type(content_type)

@@ -2,7 +2,8 @@
 //! tests): one variable for the test Postgres server and one for the test
 //! Redis, a uniquely named database per test that is dropped when the test
 //! ends, the external programs a test needs (installed by `./scripts/test`,
-//! never by a test), and free loopback ports.
+//! never by a test), free loopback ports, and one way to wait for a
+//! condition instead of sleeping a fixed time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::{TcpListener, UdpSocket};
@@ -120,6 +121,56 @@ pub fn require_program(program: &str, debian_package: &str) {
         "`{program}` is not installed: run the tests with ./scripts/test, which installs \
          the Debian package `{debian_package}`"
     );
+}
+
+/// Waits until `check` gives `Some`, polling every `every`, and returns
+/// what it gave; fails the test naming `what` after `within`. A test waits
+/// for a condition this way rather than sleeping for a guessed time.
+pub async fn eventually<T, F, Fut>(
+    what: &str,
+    within: std::time::Duration,
+    every: std::time::Duration,
+    mut check: F,
+) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {within:?}"
+        );
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Waits until `read` gives the same value twice `quiet` apart (a
+/// background writer has stopped writing), and returns it.
+pub async fn settled<T, F, Fut>(what: &str, quiet: std::time::Duration, mut read: F) -> T
+where
+    T: PartialEq,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut last = read().await;
+    loop {
+        tokio::time::sleep(quiet).await;
+        let now = read().await;
+        if now == last {
+            return now;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: still changing after 30 s"
+        );
+        last = now;
+    }
 }
 
 /// A UDP port on loopback that was free a moment ago (for a SIP peer).

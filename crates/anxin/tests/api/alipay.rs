@@ -17,7 +17,7 @@ const APP_ID: &str = "2021000000000001";
 const PHONE: &str = "+8613612345678";
 
 fn key_file(name: &str) -> String {
-    format!("{}/../api/tests/keys/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/../core/tests/keys/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn read_key(name: &str) -> Vec<u8> {
@@ -376,7 +376,7 @@ async fn a_late_notification_is_found_by_query_and_refunds_go_through_the_gatewa
     let (hold, id, pay_url) = hold_and_pay_url(&app, &seeker, slot[0]).await;
     reqwest::get(&pay_url).await.unwrap();
     gw.seen.lock().unwrap().paid.insert(id.clone());
-    let settled = anxin_api::flows::payments::settle(&app.state)
+    let settled = anxin_core::flows::payments::settle(&app.state)
         .await
         .unwrap();
     assert_eq!(settled.found_paid, 0, "not overdue yet: not asked");
@@ -385,7 +385,7 @@ async fn a_late_notification_is_found_by_query_and_refunds_go_through_the_gatewa
         .execute(&db)
         .await
         .unwrap();
-    let settled = anxin_api::flows::payments::settle(&app.state)
+    let settled = anxin_core::flows::payments::settle(&app.state)
         .await
         .unwrap();
     assert_eq!(settled.found_paid, 1);
@@ -423,7 +423,7 @@ async fn a_late_notification_is_found_by_query_and_refunds_go_through_the_gatewa
     .unwrap();
 
     for _ in 0..3 {
-        anxin_api::flows::payments::settle(&app.state)
+        anxin_core::flows::payments::settle(&app.state)
             .await
             .unwrap();
     }

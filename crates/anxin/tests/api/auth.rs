@@ -150,7 +150,7 @@ async fn the_token_command_prints_a_token_the_service_accepts() {
 /// and checks `iss`/`aud`. The same token with another audience is refused.
 #[tokio::test]
 async fn a_host_app_signs_seeker_tokens_anxin_verifies_them_with_its_public_key() {
-    let keys = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/tests/keys");
+    let keys = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/keys");
     let app = spawn_app_with(|s| {
         s.jwt_public_keys_file = Some(keys.join("jwks.json").display().to_string());
         s.jwt_issuer = Some("https://host.example".into());

@@ -728,7 +728,11 @@ async fn every_operation_with_a_body_refuses_each_bad_body_and_changes_nothing()
     // Each seeker is seen once before the snapshot.
     app.get(&callers[0], "/v1/slate").await;
     let doc = crate::openapi::document(&app).await;
-    let before = every_row(&app).await;
+    let before =
+        anxin_testkit::settled("every table", std::time::Duration::from_millis(300), || {
+            every_row(&app)
+        })
+        .await;
     let mut wrong = Vec::new();
     let mut swept = 0;
     for op in crate::openapi::operations(&doc) {
@@ -793,7 +797,11 @@ async fn every_operation_with_a_body_refuses_each_bad_body_and_changes_nothing()
         wrong.len(),
         wrong.join("\n")
     );
-    let after = every_row(&app).await;
+    let after =
+        anxin_testkit::settled("every table", std::time::Duration::from_millis(300), || {
+            every_row(&app)
+        })
+        .await;
     let changed: Vec<&str> = before
         .iter()
         .zip(&after)

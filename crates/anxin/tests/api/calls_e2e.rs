@@ -8,7 +8,7 @@ use anxin_testkit::{free_udp_port, require_program};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use uuid::Uuid;
 
 struct Sipp(std::process::Child);
@@ -82,23 +82,24 @@ async fn a_booking_for_a_running_slot_becomes_a_completed_call_against_sipp() {
         .execute(&app.db().await)
         .await
         .unwrap();
-    anxin_api::flows::reconcile::expert(&app.state, anxin_domain::ids::ExpertId(expert))
+    anxin_core::flows::reconcile::expert(&app.state, anxin_domain::ids::ExpertId(expert))
         .await
         .unwrap();
 
     let seeker = token(Role::Seeker, "e2e-seeker");
-    let booked_at = Instant::now();
     let booking = app.book(&seeker, slot, "+8613812345678").await;
-    let mut last = Value::Null;
-    while booked_at.elapsed() < Duration::from_secs(25) {
-        let r = app.get(&seeker, &format!("/v1/bookings/{booking}")).await;
-        assert_eq!(r.status(), StatusCode::OK);
-        last = r.json().await.unwrap();
-        if last["call"]["outcome"].is_string() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let last = anxin_testkit::eventually(
+        "the booking's call has an outcome",
+        Duration::from_secs(25),
+        Duration::from_millis(200),
+        || async {
+            let r = app.get(&seeker, &format!("/v1/bookings/{booking}")).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            let v: Value = r.json().await.unwrap();
+            v["call"]["outcome"].is_string().then_some(v)
+        },
+    )
+    .await;
     assert_eq!(last["call"]["outcome"], "completed", "{last}");
     assert_eq!(last["call"]["state"], "ended");
     assert_eq!(last["status"], "completed");

@@ -4,8 +4,8 @@
 //! database and Redis prefix.
 use crate::dashboard_support::browser::Browser;
 use crate::dashboard_support::{
-    assert_close, daily_hour_started_five_minutes_ago, gini, operator, spawn_app, token, App,
-    Attempt, Seeker, Slot,
+    assert_close, daily_hour_started_five_minutes_ago, gini, operator, token, App, Attempt, Seeker,
+    Slot,
 };
 use anxin_api::auth::Role;
 use chrono::{DateTime, Duration, Utc};
@@ -70,7 +70,7 @@ fn canary_free(what: &str, text: &str, seekers: &[&Seeker]) {
 
 #[tokio::test]
 async fn summary_matches_a_scripted_scenario() {
-    let app = spawn_app(|s| s.hold_ttl_seconds = 4).await;
+    let app = App::with_service_defaults(|s| s.hold_ttl_seconds = 4).await;
     let availability = daily_hour_started_five_minutes_ago(Utc::now());
     // Four experts, each with an hour that started five minutes ago and one
     // a day after: every call below can have happened already.
@@ -213,7 +213,7 @@ async fn summary_matches_a_scripted_scenario() {
     .await;
 
     // 7 slates, 6 holds placed, 1 released, 2 refused, 1 confirmation refused.
-    app.wait_for_app_events(7 + 6 + 1 + 2 + 1).await;
+    app.events_written(7 + 6 + 1 + 2 + 1).await;
     // Known times to match: 30, 60, 90 and 300 s.
     let t0 = Utc::now() - Duration::minutes(20);
     set_match_times(
@@ -482,7 +482,7 @@ async fn summary_matches_a_scripted_scenario() {
 
 #[tokio::test]
 async fn only_operators_see_the_dashboard() {
-    let app = spawn_app(|_| {}).await;
+    let app = App::with_service_defaults(|_| {}).await;
     let seeker = token(Role::Seeker, "host-user-auth");
     let expert = token(Role::Expert, &Uuid::new_v4().to_string());
     for path in ["/v1/ops/summary", "/v1/ops/board", "/ops"] {
@@ -834,7 +834,7 @@ async fn busy_day(app: &App) -> Vec<Seeker> {
 
 #[tokio::test]
 async fn dashboard_in_a_real_browser() {
-    let app = spawn_app(|_| {}).await;
+    let app = App::with_service_defaults(|_| {}).await;
     let seekers = busy_day(&app).await;
 
     let browser = Browser::start(1366, 900).await;
@@ -1121,18 +1121,19 @@ async fn dashboard_in_a_real_browser() {
     assert!(named.as_str().unwrap().contains("Hubei"), "{named}");
     assert!(!named.as_str().unwrap().contains("CN-HB"), "{named}");
     browser.click("#regions input[data-region=\"CN-HB\"]").await;
-    let mut closed = false;
-    for _ in 0..50 {
-        closed = !sqlx::query_scalar::<_, bool>("SELECT open FROM regions WHERE code = 'CN-HB'")
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
-        if closed {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(closed, "Hubei closed from the page");
+    anxin_testkit::eventually(
+        "Hubei closed from the page",
+        std::time::Duration::from_secs(5),
+        std::time::Duration::from_millis(100),
+        || async {
+            let open: bool = sqlx::query_scalar("SELECT open FROM regions WHERE code = 'CN-HB'")
+                .fetch_one(&app.db)
+                .await
+                .unwrap();
+            (!open).then_some(())
+        },
+    )
+    .await;
 
     // And on a phone.
     browser.resize(390, 844).await;

@@ -47,7 +47,7 @@ async fn seeding_twice_leaves_one_set_of_demo_experts() {
     .await
     .unwrap();
     assert_eq!(untrained, 0);
-    let org = anxin_api::flows::organisations::published(&app.state, None, None)
+    let org = anxin_core::flows::organisations::published(&app.state, None, None)
         .await
         .unwrap()[0]
         .id;

@@ -290,7 +290,7 @@ async fn the_horizon_rolls_forward_without_touching_bookings() {
     let slot = app.future_slot(id).await;
     app.book(&new_seeker(), slot, "+8613812345678").await;
     // Roll as the maintenance task would, a day later.
-    anxin_api::flows::availability::roll_horizon(&app.state, Utc::now() + Duration::days(1))
+    anxin_core::flows::availability::roll_horizon(&app.state, Utc::now() + Duration::days(1))
         .await
         .unwrap();
     let latest: DateTime<Utc> = sqlx::query_scalar(

@@ -4,8 +4,8 @@
 //! independent and run in parallel against the real servers.
 use anxin::config::{Settings, DEV_JWT_SECRET};
 use anxin::Application;
-use anxin_api::auth::{issue_token, Role};
-use anxin_api::AppState;
+use anxin_core::state::AppState;
+use anxin_core::token::{issue_token, Role};
 use anxin_reserve::keys::{ExpertKeys, Keys};
 use anxin_testkit::TestDatabase;
 use reqwest::{Response, StatusCode};
@@ -182,6 +182,41 @@ pub fn all_week(slot_minutes: u32) -> Value {
 }
 
 impl TestApp {
+    /// Waits until the `expected` events the API queues (slates, holds,
+    /// refusals) are written, and no more: each is recorded once.
+    pub async fn events_written(&self, expected: i64) {
+        let db = self.db().await;
+        let n = anxin_testkit::eventually(
+            "the API's queued events are written",
+            Duration::from_secs(15),
+            Duration::from_millis(50),
+            || async {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM events WHERE kind IN ('slate_served', 'hold_placed',
+                            'hold_refused', 'hold_released', 'booking_refused')",
+                )
+                .fetch_one(&db)
+                .await
+                .unwrap();
+                (n >= expected).then_some(n)
+            },
+        )
+        .await;
+        assert_eq!(n, expected, "each event is recorded once");
+    }
+
+    /// Waits until the API's queued events stop arriving.
+    pub async fn settle_events(&self) {
+        let db = self.db().await;
+        anxin_testkit::settled("the events table", Duration::from_millis(300), || async {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events")
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        })
+        .await;
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -632,7 +667,7 @@ pub async fn area_operator(app: &TestApp, name: &str, area: anxin_domain::region
         role: "cli",
         id: "test".into(),
     };
-    anxin_api::flows::sign_in::link_for_operator_in(
+    anxin_core::flows::sign_in::link_for_operator_in(
         &app.state,
         &by,
         name,

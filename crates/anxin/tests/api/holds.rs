@@ -258,7 +258,7 @@ async fn slot_timing_past_slots_cannot_be_held_running_ones_until_the_cutoff() {
         .unwrap();
         ids.push(id);
     }
-    anxin_api::flows::reconcile::expert(&app.state, anxin_domain::ids::ExpertId(expert))
+    anxin_core::flows::reconcile::expert(&app.state, anxin_domain::ids::ExpertId(expert))
         .await
         .unwrap();
     let seeker = new_seeker();

@@ -678,7 +678,7 @@ async fn the_organisation_page(lang: &str, approve_word: &str) {
     let slot = app.open_slot_ids(wang, 0..1).await[0];
     let booking = app.book(&seeker, slot, PHONE).await;
     refer(&app, wang, booking, "urgent").await;
-    events_written(&app, 2).await;
+    app.events_written(2).await;
     let r = app
         .post(
             &operator(),
@@ -838,24 +838,6 @@ pub(crate) async fn refer(app: &TestApp, expert: Uuid, booking: Uuid, urgency: &
         .to_string()
 }
 
-/// Waits until the events the API queues (slates, holds) are written.
-async fn events_written(app: &TestApp, expected: i64) {
-    let db = app.db().await;
-    for _ in 0..300 {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM events WHERE kind IN ('slate_served', 'hold_placed')",
-        )
-        .fetch_one(&db)
-        .await
-        .unwrap();
-        if n >= expected {
-            return;
-        }
-        tokio::time::sleep(Wait::from_millis(50)).await;
-    }
-    panic!("the API's events were not written");
-}
-
 /// A summary computed now (never the few-seconds cache).
 async fn figures(app: &TestApp, who: &str, path: &str) -> reqwest::Response {
     app.client
@@ -904,7 +886,7 @@ async fn an_organisations_administrator_sees_its_own_figures_and_referrals_and_n
     refer(&app, a1, with_a1, "urgent").await;
     refer(&app, b1, with_b1, "routine").await;
     refer(&app, independent, with_independent, "emergency").await;
-    events_written(&app, 10).await;
+    app.events_written(10).await;
 
     // Each organisation's figures count its own experts' seekers and
     // sessions; the national ones count everyone's.
@@ -1204,7 +1186,7 @@ async fn the_summary_narrows_every_figure_to_an_area_a_region_or_an_organisation
         let slot = app.open_slot_ids(expert, 0..1).await[0];
         app.book(&seekers[seeker], slot, PHONE).await;
     }
-    events_written(&app, 7).await;
+    app.events_written(7).await;
 
     let summary = |query: String| {
         let app = &app;
@@ -1495,7 +1477,7 @@ async fn an_area_operator_sees_and_acts_within_the_regions_of_its_area_only() {
     assert_eq!(status_of(&app, h_expert).await, "approved");
 
     // What they see: their area's figures, queue and board.
-    events_written(&app, 2).await;
+    app.events_written(2).await;
     let booked = |s: Value| s["overall"]["bookings"]["confirmed"].as_i64().unwrap();
     let mine = figures(&app, &north, "/v1/ops/summary").await;
     assert_eq!(booked(mine.json().await.unwrap()), 1);

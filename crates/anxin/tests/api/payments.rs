@@ -177,19 +177,16 @@ async fn a_pending_payment_keeps_the_hold_and_once_it_expires_the_slot_opens_aga
 
     // The payment's time (and the hold's margin past it) runs out: the
     // payment reads expired and the slot is open to others again.
-    let opened = async {
-        loop {
-            let r = app.hold(&new_seeker(), slot).await;
-            if r.status() == StatusCode::CREATED {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(15), opened)
-        .await
-        .expect("the slot opens once the payment expired");
-    anxin_api::flows::payments::settle(&app.state)
+    anxin_testkit::eventually(
+        "the slot opens once the payment expired",
+        Duration::from_secs(15),
+        Duration::from_millis(250),
+        || async {
+            (app.hold(&new_seeker(), slot).await.status() == StatusCode::CREATED).then_some(())
+        },
+    )
+    .await;
+    anxin_core::flows::payments::settle(&app.state)
         .await
         .unwrap();
     assert_eq!(payment(&app, &seeker, &id).await["status"], "expired");
@@ -228,7 +225,7 @@ async fn a_fee_is_refunded_once_when_the_seeker_did_not_get_their_call() {
     let app = paying_app(|_| {}).await;
     let slot = app.future_slots(4).await;
     let db = app.db().await;
-    let settle = || anxin_api::flows::payments::settle(&app.state);
+    let settle = || anxin_core::flows::payments::settle(&app.state);
 
     // 1. A paid booking cancelled before it starts, by two racing cancels.
     let seeker = new_seeker();

@@ -2,10 +2,8 @@
 //! and once in English: signing in by link, editing the hours, a booking
 //! appearing without a reload, and an outcome with a referral.
 use crate::dashboard_support::browser::Browser;
-use crate::dashboard_support::{
-    artifacts_dir, daily_hour_started_five_minutes_ago, operator, spawn_app,
-};
-use chrono::{Duration, Utc};
+use crate::dashboard_support::{artifacts_dir, daily_hour_started_five_minutes_ago, operator, App};
+use chrono::{Datelike, Duration, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration as Wait;
@@ -58,7 +56,7 @@ async fn in_hubei_with_a_centre(app: &crate::helpers::TestApp, seeker: &str) -> 
 }
 
 async fn the_portal_end_to_end(lang: &str, tab_hours: &str, recorded: &str) {
-    let app = spawn_app(|_| {}).await;
+    let app = App::with_service_defaults(|_| {}).await;
     let expert = app
         .expert_with(&daily_hour_started_five_minutes_ago(Utc::now()))
         .await;
@@ -144,7 +142,13 @@ async fn the_portal_end_to_end(lang: &str, tab_hours: &str, recorded: &str) {
     // Half-hour sessions and tomorrow closed: the preview changes.
     let count = "return document.querySelector('#preview-count').textContent";
     let before = browser.run(count).await;
-    let tomorrow = (Utc::now() + Duration::days(1))
+    // Tomorrow in the expert's own timezone (the running session is today's
+    // there, whatever UTC's date is).
+    let east_of_utc = match crate::dashboard_support::running_range_timezone(Utc::now()).0 {
+        "UTC" => Duration::zero(),
+        _ => Duration::hours(8),
+    };
+    let tomorrow = (Utc::now() + east_of_utc + Duration::days(1))
         .format("%Y-%m-%d")
         .to_string();
     browser
@@ -161,13 +165,23 @@ async fn the_portal_end_to_end(lang: &str, tab_hours: &str, recorded: &str) {
             .await,
         json!(true)
     );
-    // Monday ending before it starts: the error says which day, in the
+    // A day's hours ending before they start (the day after tomorrow, so
+    // today's running session stays): the error says which day, in the
     // page's language, beside the Save button.
+    let day = (Utc::now() + east_of_utc + Duration::days(2))
+        .weekday()
+        .num_days_from_monday() as usize;
+    let id = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][day];
+    let named = if lang == "en" {
+        ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][day]
+    } else {
+        ["周一", "周二", "周三", "周四", "周五", "周六", "周日"][day]
+    };
     browser
-        .run(
-            "const o = document.querySelector('#open-mon'); if (!o.checked) o.click(); \
-             document.querySelector('#start-mon').value = '18:00'; document.querySelector('#end-mon').value = '09:00'; return true",
-        )
+        .run(&format!(
+            "const o = document.querySelector('#open-{id}'); if (!o.checked) o.click(); \
+             document.querySelector('#start-{id}').value = '18:00'; document.querySelector('#end-{id}').value = '09:00'; return true",
+        ))
         .await;
     browser.click("#save").await;
     let error = browser
@@ -177,16 +191,15 @@ async fn the_portal_end_to_end(lang: &str, tab_hours: &str, recorded: &str) {
         )
         .await;
     let error = error.as_str().unwrap();
-    assert!(
-        error.contains(if lang == "en" { "Mon" } else { "周一" }),
-        "{error}"
-    );
+    assert!(error.contains(named), "{error}");
     assert!(
         !error.contains("weekly[") && !error.contains("after start"),
         "{error}"
     );
     browser
-        .run("document.querySelector('#end-mon').value = '20:00'; return true")
+        .run(&format!(
+            "document.querySelector('#end-{id}').value = '20:00'; return true"
+        ))
         .await;
     browser.click("#save").await;
     browser
@@ -485,7 +498,7 @@ async fn the_expert_portal_in_english() {
 
 #[tokio::test]
 async fn an_operator_works_the_referral_queue_and_makes_sign_in_links_on_the_dashboard() {
-    let app = spawn_app(|_| {}).await;
+    let app = App::with_service_defaults(|_| {}).await;
     let expert = app
         .expert_with(&daily_hour_started_five_minutes_ago(Utc::now()))
         .await;
@@ -512,7 +525,7 @@ async fn an_operator_works_the_referral_queue_and_makes_sign_in_links_on_the_das
         role: "cli",
         id: "test".into(),
     };
-    let link = anxin_api::flows::sign_in::link_for_operator(&app.state, &by, "Lin Operator")
+    let link = anxin_core::flows::sign_in::link_for_operator(&app.state, &by, "Lin Operator")
         .await
         .unwrap();
     let browser = Browser::start(1280, 900).await;
@@ -611,7 +624,7 @@ async fn an_operator_works_the_referral_queue_and_makes_sign_in_links_on_the_das
 
 #[tokio::test]
 async fn a_volunteer_applies_on_the_page_in_a_real_browser() {
-    let app = spawn_app(|_| {}).await;
+    let app = App::with_service_defaults(|_| {}).await;
     let browser = Browser::start(412, 915).await;
     browser.goto(&app.url("/apply?lang=zh")).await;
     browser

@@ -108,21 +108,19 @@ async fn the_seekers_phone_and_identity_never_leak() {
         .as_str()
         .unwrap()
         .to_string();
-    let started = std::time::Instant::now();
-    loop {
-        let v = app
-            .get_json(&seeker, &format!("/v1/help-now/{request}"))
-            .await;
-        assert_clean("the seeker's help-now view", &v.to_string());
-        if v["status"] == "completed" {
-            break;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "{v}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    anxin_testkit::eventually(
+        "the help-now call is completed",
+        std::time::Duration::from_secs(20),
+        std::time::Duration::from_millis(100),
+        || async {
+            let v = app
+                .get_json(&seeker, &format!("/v1/help-now/{request}"))
+                .await;
+            assert_clean("the seeker's help-now view", &v.to_string());
+            (v["status"] == "completed").then_some(())
+        },
+    )
+    .await;
     worker.stop().await;
     let r = app
         .post(

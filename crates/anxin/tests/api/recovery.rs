@@ -171,7 +171,7 @@ async fn reconcile_restores_the_index_after_a_wipe() {
     let booked = app.future_slot(expert).await;
     app.book(&new_seeker(), booked, "+8613812345678").await;
     app.wipe_redis().await;
-    let done = anxin_api::flows::reconcile::all(&app.state).await.unwrap();
+    let done = anxin_core::flows::reconcile::all(&app.state).await.unwrap();
     assert_eq!(done.experts, 1);
     assert_eq!(done.booked_slots, 1);
     let after = app.open_slots(expert).await;

@@ -5,7 +5,7 @@
 //! was suspended); then "book again", and the message shown when nothing is
 //! open.
 use crate::dashboard_support::browser::Browser;
-use crate::dashboard_support::{artifacts_dir, daily_hour_started_five_minutes_ago, spawn_app};
+use crate::dashboard_support::{artifacts_dir, daily_hour_started_five_minutes_ago, App};
 use crate::helpers::{operator, quick_phones, token, RunningWorker};
 use crate::webhooks::expert_with_slots_at;
 use anxin_api::auth::Role;
@@ -28,7 +28,7 @@ fn screenshot(name: &str, png: Vec<u8>) {
 }
 
 async fn the_app_end_to_end(lang: &str, booked_title: &str) {
-    let app = spawn_app(|s| {
+    let app = App::with_service_defaults(|s| {
         s.payment_provider = Some(ProviderName::Simulated);
         s.crisis_lines = Some("Hope line 400-161-9995 (24 h)".into());
     })
@@ -368,7 +368,7 @@ async fn the_seeker_app_in_english() {
 /// A token the host app did not sign (or one that expired): the page says
 /// in the seeker's language what to do, never the server's English.
 async fn a_bad_token_is_explained_kindly(lang: &str, expected: &str) {
-    let app = spawn_app(|_| {}).await;
+    let app = App::with_service_defaults(|_| {}).await;
     let browser = Browser::start(390, 844).await;
     browser
         .goto(&app.url(&format!("/app?lang={lang}#token=not.a.token")))
@@ -398,7 +398,8 @@ async fn a_bad_token_is_explained_in_chinese_and_in_english() {
 /// shows the seeker's next call at the top, says the fee comes back, and
 /// cancels it saying so; help is one tap away at the top.
 async fn the_next_call_is_at_the_top_of_a_new_tab(lang: &str, refund: &str, done: &str) {
-    let app = spawn_app(|s| s.payment_provider = Some(ProviderName::Simulated)).await;
+    let app =
+        App::with_service_defaults(|s| s.payment_provider = Some(ProviderName::Simulated)).await;
     let subject = format!("host-user-{}", Uuid::new_v4());
     let seeker = token(Role::Seeker, &subject);
     let slot = app.future_slots(1).await[0];
@@ -456,7 +457,7 @@ async fn the_next_call_is_at_the_top_in_chinese_and_in_english() {
 /// A seeker of a region not open yet (the phased roll-out): the page says
 /// so kindly and lists that region's hotlines, each one tap to call.
 async fn a_closed_region_is_told_kindly(lang: &str, said: &str) {
-    let app = spawn_app(|_| {}).await;
+    let app = App::with_service_defaults(|_| {}).await;
     app.expert_with(&crate::helpers::all_week(60)).await;
     let r = app
         .post(
@@ -513,7 +514,7 @@ async fn a_closed_region_is_told_kindly_in_chinese_and_in_english() {
 /// Nothing suits: the seeker waits on the app, and when a volunteer for
 /// their topic sets hours the page holds the time for them by itself.
 async fn waiting_for_a_time_that_suits(lang: &str, waiting: &str) {
-    let app = spawn_app(|_| {}).await;
+    let app = App::with_service_defaults(|_| {}).await;
     app.expert_with(&crate::helpers::all_week(60)).await;
     let seeker = token(Role::Seeker, &format!("host-user-{}", Uuid::new_v4()));
     let browser = Browser::start(390, 844).await;
@@ -582,7 +583,7 @@ async fn waiting_for_a_time_that_suits_in_chinese_and_in_english() {
 /// now" on the app, waits first in line, and is put through (simulated
 /// phones that talk for a few seconds), the page following each step.
 async fn talking_to_someone_now(lang: &str, said: [&str; 5]) {
-    let app = spawn_app(|_| {}).await;
+    let app = App::with_service_defaults(|_| {}).await;
     let expert = app.expert_with(&crate::helpers::all_week(60)).await;
     let r = app
         .post(

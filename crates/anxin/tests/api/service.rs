@@ -125,7 +125,7 @@ async fn unknown_routes_get_a_json_404() {
 #[tokio::test]
 async fn a_standalone_worker_serves_its_call_outcomes() {
     let settings = test_settings(|_| {});
-    let metrics = anxin_api::metrics::Metrics::new();
+    let metrics = anxin_core::metrics::Metrics::new();
     let config = anxin::worker::worker_config(&settings, &metrics);
     let anxin_calls::OutcomeHook(tell) = config.on_attempt_end.expect("the worker counts outcomes");
     tell(anxin_domain::call::CallOutcome::ExpertBusy);

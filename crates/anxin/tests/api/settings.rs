@@ -3,7 +3,7 @@
 //! with every documented variable, digit-only SIP credentials and an E.164
 //! caller ID among them.
 use crate::helpers::*;
-use anxin_api::auth::{issue_token, Role};
+use anxin_core::token::{issue_token, Role};
 use reqwest::StatusCode;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -96,7 +96,7 @@ async fn every_documented_variable_set_through_the_environment_starts_anxin() {
         ("ANXIN_WORKER_METRICS_LISTEN", "127.0.0.1:0".into()),
         (
             "ANXIN_JWT_PUBLIC_KEYS_FILE",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../api/tests/keys/jwks.json").into(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../core/tests/keys/jwks.json").into(),
         ),
         ("ANXIN_JWT_ISSUER", "https://host.example".into()),
         ("ANXIN_JWT_AUDIENCE", "anxin".into()),
@@ -139,11 +139,11 @@ async fn every_documented_variable_set_through_the_environment_starts_anxin() {
         ("ANXIN_ALIPAY_APP_ID", "2021000000000000".into()),
         (
             "ANXIN_ALIPAY_PRIVATE_KEY_FILE",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../api/tests/keys/rsa_a.key").into(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../core/tests/keys/rsa_a.key").into(),
         ),
         (
             "ANXIN_ALIPAY_PUBLIC_KEY_FILE",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../api/tests/keys/rsa_b.pub").into(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../core/tests/keys/rsa_b.pub").into(),
         ),
         (
             "ANXIN_ALIPAY_GATEWAY",

@@ -303,7 +303,7 @@ async fn an_operator_link_opens_the_dashboard_and_the_session_does_what_an_opera
         role: "cli",
         id: "test".into(),
     };
-    let link = anxin_api::flows::sign_in::link_for_operator(&app.state, &by, "Lin Operator")
+    let link = anxin_core::flows::sign_in::link_for_operator(&app.state, &by, "Lin Operator")
         .await
         .unwrap();
     let r = use_link(&app, &link.url).await;
@@ -341,7 +341,7 @@ async fn an_operator_link_opens_the_dashboard_and_the_session_does_what_an_opera
     .unwrap();
     assert_eq!(n, 1);
     // A second link for the same name is the same operator.
-    anxin_api::flows::sign_in::link_for_operator(&app.state, &by, "Lin Operator")
+    anxin_core::flows::sign_in::link_for_operator(&app.state, &by, "Lin Operator")
         .await
         .unwrap();
     let operators: i64 = sqlx::query_scalar("SELECT count(*) FROM operators")

@@ -250,8 +250,17 @@ async fn an_expired_hold_is_back_on_the_slate_without_a_sweeper() {
     assert!(!slate_slots(&slate(&app, &new_seeker(), "").await).contains(&shown));
     // Nothing touches the expert after the hold lapses: the slate's own read
     // must give the slot back.
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    assert!(slate_slots(&slate(&app, &new_seeker(), "").await).contains(&shown));
+    anxin_testkit::eventually(
+        "the lapsed hold's slot is back on a slate",
+        std::time::Duration::from_secs(10),
+        std::time::Duration::from_millis(200),
+        || async {
+            slate_slots(&slate(&app, &new_seeker(), "").await)
+                .contains(&shown)
+                .then_some(())
+        },
+    )
+    .await;
 }
 
 /// The exposure feedback acts on the very next slate, without waiting for the
@@ -357,7 +366,7 @@ async fn a_burst_of_slates_after_an_invalidation_reads_the_draws_inputs_once() {
         app.expert_with(&all_week(60)).await;
     }
     // Approving experts invalidated the snapshot: fifty seekers at once.
-    anxin_api::flows::slate::invalidate(&app.state).await;
+    anxin_core::flows::slate::invalidate(&app.state).await;
     let reads = |metrics: &str| -> u64 {
         metrics
             .lines()

@@ -83,7 +83,7 @@ async fn suspension_hands_a_booking_to_a_free_expert_and_cancels_and_refunds_whe
     let b = booking(&app, &second, &cancelled).await;
     assert_eq!(b["status"], "cancelled");
     assert_eq!(b["cancel_reason"], "expert_unavailable");
-    anxin_api::flows::payments::settle(&app.state)
+    anxin_core::flows::payments::settle(&app.state)
         .await
         .unwrap();
     let all = wait_for(&got, "reassigned, cancelled and refunded", |g| {
@@ -248,24 +248,17 @@ async fn an_expert_who_cancels_hands_the_booking_to_a_free_expert() {
 /// Polls `path` with `token` on `app` until it answers 401
 /// `account_suspended`; fails past `within`.
 async fn refused_within(app: &TestApp, token: &str, method: &str, path: &str, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
+    let what = format!("{method} {path} answers 401");
+    let refused = anxin_testkit::eventually(&what, within, Duration::from_millis(100), || async {
         let r = match method {
             "POST" => app.post(token, path, &json!({})).await,
             _ => app.get(token, path).await,
         };
-        if r.status() == StatusCode::UNAUTHORIZED {
-            let body: Value = r.json().await.unwrap();
-            assert_eq!(body["error"], "account_suspended", "{path}");
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{method} {path} still answers {}",
-            r.status()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        (r.status() == StatusCode::UNAUTHORIZED).then_some(r)
+    })
+    .await;
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "account_suspended", "{path}");
 }
 
 #[tokio::test]
@@ -330,14 +323,15 @@ async fn a_suspended_experts_and_a_disabled_operators_tokens_stop_on_every_insta
         StatusCode::OK
     );
     disable_operator(&one, "ops-to-disable", false).await;
-    let deadline = Instant::now() + five;
-    while two.get(&ops, "/v1/ops/summary").await.status() != StatusCode::OK {
-        assert!(
-            Instant::now() < deadline,
-            "an enabled operator is still refused"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    anxin_testkit::eventually(
+        "an enabled operator is let in",
+        five,
+        Duration::from_millis(100),
+        || async {
+            (two.get(&ops, "/v1/ops/summary").await.status() == StatusCode::OK).then_some(())
+        },
+    )
+    .await;
     let audited: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM audit_log WHERE action IN ('operator.disable', 'operator.enable')",
     )
@@ -353,7 +347,7 @@ async fn disable_operator(app: &TestApp, name: &str, disabled: bool) {
         role: "cli",
         id: "anxin operator".into(),
     };
-    anxin_api::flows::sign_in::set_operator_disabled(&app.state, &by, name, disabled)
+    anxin_core::flows::sign_in::set_operator_disabled(&app.state, &by, name, disabled)
         .await
         .unwrap();
 }
@@ -608,7 +602,7 @@ async fn an_erased_seekers_number_notes_and_ref_are_found_nowhere_and_the_figure
     assert_eq!(r.json::<Value>().await.unwrap()["cancelled"], 1);
     let b = booking(&app, &operator(), &upcoming).await;
     assert_eq!(b["status"], "cancelled");
-    anxin_api::flows::payments::settle(&app.state)
+    anxin_core::flows::payments::settle(&app.state)
         .await
         .unwrap();
     wait_for(&got, "the upcoming booking's refund", |g| {

@@ -181,7 +181,7 @@ pub(crate) async fn expert_with_slots_at(
         .unwrap();
         slots.push(slot);
     }
-    anxin_api::flows::reconcile::expert(&app.state, anxin_domain::ids::ExpertId(expert))
+    anxin_core::flows::reconcile::expert(&app.state, anxin_domain::ids::ExpertId(expert))
         .await
         .unwrap();
     (expert, slots)
@@ -238,23 +238,21 @@ pub(crate) async fn with_worker(
 ) {
     let worker = RunningWorker::start(app, provider).await;
     let db = app.db().await;
-    let ended = async {
-        loop {
+    anxin_testkit::eventually(
+        "the call's task is done",
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || async {
             let state: String =
                 sqlx::query_scalar("SELECT state FROM call_tasks WHERE booking_id = $1")
                     .bind(booking.parse::<Uuid>().unwrap())
                     .fetch_one(&db)
                     .await
                     .unwrap();
-            if state == "done" {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(30), ended)
-        .await
-        .expect("the call ends");
+            (state == "done").then_some(())
+        },
+    )
+    .await;
     worker.stop().await;
 }
 
@@ -264,15 +262,17 @@ pub(crate) async fn wait_for(
     what: &str,
     enough: impl Fn(&[Received]) -> bool,
 ) -> Vec<Received> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let got = r.lock().unwrap().got.clone();
-        if enough(&got) {
-            return got;
-        }
-        assert!(std::time::Instant::now() < deadline, "{what}: got {got:#?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    anxin_testkit::eventually(
+        what,
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || {
+            let got = r.lock().unwrap().got.clone();
+            let done = enough(&got);
+            async move { done.then_some(got) }
+        },
+    )
+    .await
 }
 
 pub(crate) fn types(got: &[Received]) -> Vec<String> {
@@ -320,7 +320,7 @@ async fn every_event_type_arrives_signed_with_the_seekers_ref_and_never_a_number
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    anxin_api::flows::payments::settle(&app.state)
+    anxin_core::flows::payments::settle(&app.state)
         .await
         .unwrap();
     // A call that completes, and one the expert never answers.
@@ -424,23 +424,21 @@ async fn a_receiver_that_fails_twice_gets_the_event_a_third_time_and_replay_send
     );
     assert!(three.iter().all(verifies));
     let db = app.db().await;
-    let delivered = async {
-        loop {
+    let attempts = anxin_testkit::eventually(
+        "the webhook is delivered",
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || async {
             let (state, attempts): (String, i32) =
                 sqlx::query_as("SELECT state, attempts FROM webhooks WHERE id = $1")
                     .bind(three[0].id.parse::<Uuid>().unwrap())
                     .fetch_one(&db)
                     .await
                     .unwrap();
-            if state == "delivered" {
-                return attempts;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    let attempts = tokio::time::timeout(Duration::from_secs(10), delivered)
-        .await
-        .unwrap();
+            (state == "delivered").then_some(attempts)
+        },
+    )
+    .await;
     assert_eq!(attempts, 3);
     let health: Value = app
         .get(&operator(), "/v1/ops/board")
@@ -452,7 +450,7 @@ async fn a_receiver_that_fails_twice_gets_the_event_a_third_time_and_replay_send
     assert_eq!(health["webhooks"]["failed"], 0);
 
     // Replay (`anxin webhooks replay --since 1h`): the same event once more.
-    let n = anxin_api::flows::webhooks::replay(
+    let n = anxin_core::flows::webhooks::replay(
         &app.state,
         chrono::Utc::now() - chrono::Duration::hours(1),
     )

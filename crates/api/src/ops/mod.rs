@@ -3,8 +3,8 @@
 //! vetting from the page.
 //!
 //! * `summary` (here): the figures, computed from the event log over a window.
-//! * `crate::events`: recording what only the API sees, off the request path.
-//! * `crate::metrics`: the business metrics added to Prometheus.
+//! * `anxin_core::events`: recording what only the API sees, off the request path.
+//! * `anxin_core::metrics`: the business metrics added to Prometheus.
 //!
 //! The page comes from a template (`templates/ops.html`) and its script and
 //! sheet are compiled into the binary (no CDN, no external fonts or scripts,
@@ -14,12 +14,12 @@ pub mod summary;
 
 use crate::auth::{Authorized, Credential, OperatorOnly, Via};
 use crate::dto::ExpertStatusView;
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::error::{ApiResult, AppError, ErrorBody, ErrorCode};
 use crate::extract::{parse_json, path_id};
 use crate::pages::Lang;
-use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use anxin_core::state::AppState;
 use anxin_domain::call::{CallOutcome, CallState};
 use anxin_domain::expert::ExpertStatus;
 use anxin_domain::ids::ExpertId;
@@ -79,14 +79,14 @@ pub struct SummaryQuery {
 /// that names nothing is 422 naming its field.
 async fn place(
     state: &AppState,
-    principal: &crate::token::Principal,
+    principal: &anxin_core::token::Principal,
     q: &SummaryQuery,
 ) -> ApiResult<Scope> {
     fn given(v: &Option<String>) -> Option<&str> {
         v.as_deref().map(str::trim).filter(|v| !v.is_empty())
     }
     use anxin_domain::error::ValidationError;
-    let regions = crate::flows::regions::all(state).await?;
+    let regions = anxin_core::flows::regions::all(state).await?;
     let area = given(&q.area)
         .map(|raw| {
             anxin_domain::region::Area::parse(&raw.to_ascii_lowercase()).ok_or_else(|| {
@@ -118,29 +118,33 @@ async fn place(
             let named = uuid::Uuid::parse_str(raw).map_err(|_| {
                 ValidationError::new("organisation", "must be an organisation's id")
             })?;
-            match crate::flows::organisations::may_read(state, principal, named).await {
+            match anxin_core::flows::organisations::may_read(state, principal, named).await {
                 Ok(org) => Some(org.id),
-                Err(ApiError::NotFound(_)) => {
+                Err(AppError::NotFound(_)) => {
                     return Err(ValidationError::new(
                         "organisation",
                         "names no organisation (GET /v1/organisations)",
                     )
                     .into())
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
     };
     // An area's operator sees its area's regions only: narrowed to them, a
     // region outside refused.
-    let codes = match (codes, crate::flows::reach::regions(state, principal).await?) {
+    let codes = match (
+        codes,
+        anxin_core::flows::reach::regions(state, principal).await?,
+    ) {
         (codes, None) => codes,
         (None, Some(reach)) => Some(reach),
         (Some(codes), Some(reach)) => {
             if codes.iter().any(|c| !reach.contains(c)) {
-                return Err(ApiError::Forbidden(
+                return Err(AppError::Forbidden(
                     "an area's operator sees the figures of its area's regions only",
-                ));
+                )
+                .into());
             }
             Some(codes)
         }
@@ -193,7 +197,7 @@ pub async fn summary_of(
     scope: Scope,
 ) -> ApiResult<HttpResponse> {
     let window = Window::parse(raw.unwrap_or("24h")).ok_or_else(|| {
-        ApiError::bad_request(
+        AppError::bad_request(
             ErrorCode::InvalidQuery,
             "window must be 1h, 24h or 7d",
             Some("window"),
@@ -337,8 +341,8 @@ pub async fn board(
     let page = query.0.applicants_page.unwrap_or(0).min(100_000);
     let offset = i64::from(page) * APPLICANTS_PER_PAGE;
     // An area's operator: what is in its area's regions only.
-    let area = crate::flows::reach::area(&state, &auth.principal).await?;
-    let regions = crate::flows::reach::regions(&state, &auth.principal).await?;
+    let area = anxin_core::flows::reach::area(&state, &auth.principal).await?;
+    let regions = anxin_core::flows::reach::regions(&state, &auth.principal).await?;
     let within = regions.as_deref();
     let ((pending, pending_total), calls, referrals, counts, fees, hooks) = tokio::try_join!(
         anxin_store::events::pending_experts(&state.pool, offset, APPLICANTS_PER_PAGE, within),
@@ -349,7 +353,7 @@ pub async fn board(
             200,
             within
         ),
-        crate::flows::referrals::list_store(
+        anxin_core::flows::referrals::list_store(
             &state,
             anxin_domain::referral::ReferralStatus::Open,
             None,
@@ -362,11 +366,11 @@ pub async fn board(
     let ids: Vec<uuid::Uuid> = pending.iter().map(|e| e.id).collect();
     let (mut missing, (open, overdue)) = tokio::try_join!(
         async {
-            Ok::<_, ApiError>(anxin_store::supervision::missing_for(&state.pool, &ids).await?)
+            Ok::<_, AppError>(anxin_store::supervision::missing_for(&state.pool, &ids).await?)
         },
-        crate::flows::supervision::open_counts(&state, None, within),
+        anxin_core::flows::supervision::open_counts(&state, None, within),
     )?;
-    let pending_organisations = crate::flows::organisations::applied(&state)
+    let pending_organisations = anxin_core::flows::organisations::applied(&state)
         .await?
         .into_iter()
         .filter(|o| within.is_none_or(|codes| codes.contains(&o.region)))
@@ -381,7 +385,7 @@ pub async fn board(
                     .cipher
                     .open(&o.contact_phone)
                     .map(|p| p.expose_e164().to_string())
-                    .map_err(ApiError::internal)?,
+                    .map_err(AppError::internal)?,
                 description: o.description,
                 applied_at: o.created_at,
             })
@@ -500,7 +504,7 @@ pub async fn page(req: HttpRequest) -> ApiResult<HttpResponse> {
     use actix_web::http::StatusCode;
     match crate::auth::credential(&req).await {
         Credential::None => Ok(sign_in_page(&req, StatusCode::OK, None)),
-        Credential::Invalid(ApiError::Unavailable(m), _) => Err(ApiError::Unavailable(m)),
+        Credential::Invalid(AppError::Unavailable(m), _) => Err(AppError::Unavailable(m).into()),
         Credential::Invalid(_, Via::Session) => {
             let mut res = sign_in_page(
                 &req,
@@ -517,9 +521,9 @@ pub async fn page(req: HttpRequest) -> ApiResult<HttpResponse> {
             }
             Ok(res)
         }
-        Credential::Invalid(e, Via::Bearer) => Err(e),
+        Credential::Invalid(e, Via::Bearer) => Err(e.into()),
         Credential::Valid(p, _) if p.role != crate::auth::Role::Operator => {
-            Err(ApiError::Forbidden("only operators may see the dashboard"))
+            Err(AppError::Forbidden("only operators may see the dashboard").into())
         }
         Credential::Valid(..) => Ok(crate::pages::render(
             StatusCode::OK,
@@ -579,11 +583,10 @@ pub async fn sign_in(
     let token = token.trim();
     if token.is_empty() {
         return if is_json {
-            Err(ApiError::bad_request(
-                ErrorCode::InvalidBody,
-                "token is required",
-                Some("token"),
-            ))
+            Err(
+                AppError::bad_request(ErrorCode::InvalidBody, "token is required", Some("token"))
+                    .into(),
+            )
         } else {
             Ok(sign_in_page(
                 &req,
@@ -597,7 +600,7 @@ pub async fn sign_in(
     }
     if let Err(e) = crate::routes::sign_in::check_rate(&req, &state.sign_in_limiter) {
         return if is_json {
-            Err(e)
+            Err(e.into())
         } else {
             Ok(sign_in_page(
                 &req,
@@ -630,18 +633,21 @@ pub async fn sign_in(
     if let Some((status, message)) = refusal {
         return if is_json {
             Err(if status == StatusCode::FORBIDDEN {
-                ApiError::Forbidden("only operators may sign in to the dashboard")
+                AppError::Forbidden("only operators may sign in to the dashboard").into()
             } else {
-                ApiError::Unauthorized("the token is not valid or has expired")
+                AppError::Unauthorized("the token is not valid or has expired").into()
             })
         } else {
             Ok(sign_in_page(&req, status, Some(message)))
         };
     }
-    let principal = verified.map_err(|_| ApiError::Unauthorized("the token is not valid"))?;
-    let started =
-        crate::flows::sign_in::start_operator_session(&state, &principal.sub, token_expiry(token))
-            .await?;
+    let principal = verified.map_err(|_| AppError::Unauthorized("the token is not valid"))?;
+    let started = anxin_core::flows::sign_in::start_operator_session(
+        &state,
+        &principal.sub,
+        token_expiry(token),
+    )
+    .await?;
     if !is_json {
         return Ok(crate::routes::sign_in::signed_in(&req, &started));
     }
@@ -686,7 +692,8 @@ async fn set_expert_status(
 ) -> ApiResult<HttpResponse> {
     let id = ExpertId(path_id("id", raw_id)?);
     let done =
-        crate::flows::experts::vet(state, &auth.principal, id, status, Some("dashboard")).await?;
+        anxin_core::flows::experts::vet(state, &auth.principal, id, status, Some("dashboard"))
+            .await?;
     Ok(HttpResponse::Ok().json(ExpertStatusView::of(id, status, &done)))
 }
 
@@ -770,15 +777,18 @@ pub async fn decline_experts(
             Ok(row) if row.status == ExpertStatus::Applied
         );
         // Outside an area operator's area, as if it did not exist.
-        let reachable =
-            crate::flows::organisations::may_manage_expert(&state, &auth.principal, ExpertId(*id))
-                .await
-                .is_ok();
+        let reachable = anxin_core::flows::organisations::may_manage_expert(
+            &state,
+            &auth.principal,
+            ExpertId(*id),
+        )
+        .await
+        .is_ok();
         if !applied || !reachable {
             done.skipped += 1;
             continue;
         }
-        crate::flows::experts::set_status(
+        anxin_core::flows::experts::set_status(
             &state,
             &actor,
             ExpertId(*id),

@@ -7,7 +7,7 @@
 //! How each figure is defined is written on its field (in `figures`); the
 //! same text is in the OpenAPI document and in docs/ops-dashboard.md.
 use crate::error::ApiResult;
-use crate::state::AppState;
+use anxin_core::state::AppState;
 use anxin_domain::seeker::PriorityGroup;
 use anxin_domain::stats;
 use anxin_store::events::{
@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use uuid::Uuid;
 
-pub use crate::figures::*;
+pub use anxin_core::figures::*;
 
 /// At most this many regions, and as many organisations, are broken out
 /// (the largest first).
@@ -183,7 +183,7 @@ pub async fn compute(
             events::capacity(pool, since, now, ahead, scope),
             events::priority_sources(pool, since, now, scope),
         )
-        .map_err(crate::error::ApiError::from)?;
+        .map_err(crate::error::AppError::from)?;
     counts.extend(by_organisation);
     let rows = Rows {
         funnel,
@@ -221,7 +221,7 @@ pub async fn compute(
     }
     if scope.everything() {
         let (waiting, offered, booked) = anxin_store::waitlist::counts(pool, since).await?;
-        summary.waitlist = Some(crate::figures::WaitlistFigures {
+        summary.waitlist = Some(anxin_core::figures::WaitlistFigures {
             waiting,
             offered,
             booked,
@@ -230,7 +230,7 @@ pub async fn compute(
             anxin_store::help_now::levels(pool, since, None),
             anxin_store::help_now::on_duty(pool),
         )?;
-        summary.help_now = Some(crate::figures::HelpNowFigures {
+        summary.help_now = Some(anxin_core::figures::HelpNowFigures {
             requested: levels.requested,
             connected: levels.connected,
             answer_rate: if levels.requested > 0 {

@@ -6,9 +6,9 @@
 //! only thing the page carries from the server is the crisis lines, for
 //! anyone who needs help now.
 use crate::pages::{self, Lang};
-use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use anxin_core::state::AppState;
 
 /// The page (`templates/app.html`).
 #[derive(askama::Template)]

@@ -4,12 +4,12 @@
 //! none) and is rate-limited per client; the application lands in the
 //! `/ops` vetting list exactly as `POST /v1/expert-applications` does, and
 //! approving it there makes the applicant's first sign-in link.
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::flows;
+use crate::error::{ApiResult, AppError, AppResult, ErrorBody};
 use crate::pages::{self, choices, form_field, form_values, region_choices, Choice, Lang};
-use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use anxin_core::flows;
+use anxin_core::state::AppState;
 use anxin_domain::expert::{ExpertInput, ExpertStatus};
 use anxin_domain::region::Regions;
 use anxin_domain::vocabulary;
@@ -136,7 +136,7 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Htt
 async fn organisation_of(
     state: &AppState,
     raw: Option<&str>,
-) -> ApiResult<Option<OrganisationRow>> {
+) -> AppResult<Option<OrganisationRow>> {
     let Some(raw) = raw.filter(|r| !r.is_empty()) else {
         return Ok(None);
     };
@@ -214,10 +214,10 @@ pub async fn submit(
                 },
             ))
         }
-        Err(e @ ApiError::Unprocessable { .. }) if !crate::routes::sign_in::wants_html(&req) => {
-            Err(e)
+        Err(e @ AppError::Unprocessable { .. }) if !crate::routes::sign_in::wants_html(&req) => {
+            Err(e.into())
         }
-        Err(ApiError::Unprocessable { field, .. }) => {
+        Err(AppError::Unprocessable { field, .. }) => {
             let which = match field.as_deref().unwrap_or("") {
                 "display_name" => lang.pick("请填写称呼。", "Please give your name."),
                 "phone" => lang.pick(
@@ -251,6 +251,6 @@ pub async fn submit(
                 organisation.as_ref(),
             ))
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }

@@ -5,11 +5,11 @@ use crate::dto::{
 };
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{path_id, Json};
-use crate::flows;
-use crate::flows::bookings::{ConfirmRequest, Viewer};
 use crate::routes::{idempotency_key, IdempotencyKey};
-use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
+use anxin_core::flows;
+use anxin_core::flows::bookings::{ConfirmRequest, Viewer};
+use anxin_core::state::AppState;
 use anxin_domain::booking::BookingStatus;
 use anxin_domain::ids::{BookingId, HoldId};
 use anxin_domain::seeker::alias;

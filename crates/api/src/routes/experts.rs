@@ -6,11 +6,11 @@ use crate::dto::{
     AvailabilitySaved, CallView, ExpertBooking, ExpertCreated, ExpertMe, ExpertStatusView,
     SessionOutcomeView, SlotView,
 };
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::error::{ApiResult, AppError, AppResult, ErrorBody, ErrorCode};
 use crate::extract::{path_id, Json};
-use crate::flows;
-use crate::state::AppState;
 use actix_web::{web, HttpResponse};
+use anxin_core::flows;
+use anxin_core::state::AppState;
 use anxin_domain::availability::AvailabilityInput;
 use anxin_domain::expert::{ExpertInput, ExpertStatus};
 use anxin_domain::ids::ExpertId;
@@ -138,7 +138,7 @@ pub async fn get_availability(
     let id = own_availability(&state, &auth, &id).await?;
     let input = anxin_store::experts::load_availability_input(&state.pool, id)
         .await?
-        .ok_or(ApiError::NotFound("availability"))?;
+        .ok_or(AppError::NotFound("availability"))?;
     Ok(HttpResponse::Ok().json(input))
 }
 
@@ -151,9 +151,9 @@ async fn own_availability(
 ) -> ApiResult<ExpertId> {
     let id = ExpertId(path_id("id", id)?);
     if auth.principal.role == Role::Expert && auth.principal.expert_id() != Some(id) {
-        return Err(ApiError::Forbidden(
-            "an expert may only see and edit their own availability",
-        ));
+        return Err(
+            AppError::Forbidden("an expert may only see and edit their own availability").into(),
+        );
     }
     if auth.principal.role == Role::Operator {
         flows::organisations::may_manage_expert(state, &auth.principal, id).await?;
@@ -201,12 +201,12 @@ pub struct SlotRange {
     to: Option<String>,
 }
 
-fn instant(field: &str, raw: Option<&str>) -> ApiResult<Option<DateTime<Utc>>> {
+fn instant(field: &str, raw: Option<&str>) -> AppResult<Option<DateTime<Utc>>> {
     raw.map(|r| {
         DateTime::parse_from_rfc3339(r)
             .map(|t| t.with_timezone(&Utc))
             .map_err(|_| {
-                ApiError::bad_request(
+                AppError::bad_request(
                     ErrorCode::InvalidQuery,
                     format!("{field} must be an RFC 3339 time with offset"),
                     Some(field),
@@ -234,18 +234,20 @@ pub async fn slots(
     let to = instant("to", range.to.as_deref())?
         .unwrap_or_else(|| flows::slots::listed_until(&state, now));
     if to <= from {
-        return Err(ApiError::bad_request(
+        return Err(AppError::bad_request(
             ErrorCode::InvalidQuery,
             "to must be after from",
             Some("to"),
-        ));
+        )
+        .into());
     }
     if to - from > Duration::days(31) {
-        return Err(ApiError::bad_request(
+        return Err(AppError::bad_request(
             ErrorCode::InvalidQuery,
             "at most 31 days at once",
             Some("to"),
-        ));
+        )
+        .into());
     }
     let open = flows::experts::open_slots(&state, &auth.principal, id, from, to, now).await?;
     let view: Vec<SlotView> = open
@@ -261,9 +263,9 @@ pub async fn slots(
 
 /// The expert the principal is; 403 for a subject that is not an expert id.
 pub(crate) fn me(auth: &Authorized<ExpertOnly>) -> ApiResult<ExpertId> {
-    auth.principal.expert_id().ok_or(ApiError::Forbidden(
-        "this token's subject is not an expert id",
-    ))
+    auth.principal
+        .expert_id()
+        .ok_or(AppError::Forbidden("this token's subject is not an expert id").into())
 }
 
 #[utoipa::path(get, path = "/v1/experts/me", tag = "experts",
@@ -289,7 +291,7 @@ pub async fn get_me(
         .cipher
         .open(&sealed)
         .map(|p| p.masked())
-        .map_err(ApiError::internal)?;
+        .map_err(AppError::internal)?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(ExpertMe {
@@ -331,11 +333,12 @@ pub async fn my_bookings(
         None | Some("upcoming") => bookings::upcoming_for_expert(&state.pool, id, now).await?,
         Some("past") => bookings::past_for_expert(&state.pool, id, now).await?,
         Some(_) => {
-            return Err(ApiError::bad_request(
+            return Err(AppError::bad_request(
                 ErrorCode::InvalidQuery,
                 "when must be upcoming or past",
                 Some("when"),
-            ))
+            )
+            .into())
         }
     };
     let ids: Vec<_> = rows.iter().map(|b| b.id).collect();

@@ -2,13 +2,13 @@
 use crate::auth::{AnyRole, Authorized, ExpertOnly, SeekerSession};
 use crate::error::{ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{path_id, Json};
-use crate::flows::help_now::{self as flow, Ask, Asked, Duty, Standing};
 use crate::routes::experts::me;
 use crate::routes::resources::ResourceView;
 use crate::routes::{idempotency_key, IdempotencyKey};
-use crate::state::AppState;
 use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{web, HttpRequest, HttpResponse};
+use anxin_core::flows::help_now::{self as flow, Ask, Asked, Duty, Standing};
+use anxin_core::state::AppState;
 use anxin_domain::call::CallOutcome;
 use anxin_domain::help_now::{DutyInput, HelpNowInput, HelpNowStatus};
 use chrono::{DateTime, Utc};
@@ -190,8 +190,8 @@ pub async fn get(
 ) -> ApiResult<HttpResponse> {
     let id = path_id("id", &id)?;
     let seeker = match auth.principal.role {
-        crate::token::Role::Seeker => {
-            Some(crate::flows::seekers::resolve_for(&state, &auth.principal).await?)
+        anxin_core::token::Role::Seeker => {
+            Some(anxin_core::flows::seekers::resolve_for(&state, &auth.principal).await?)
         }
         _ => None,
     };
@@ -234,7 +234,7 @@ pub async fn record_outcome(
 ) -> ApiResult<HttpResponse> {
     let id = path_id("id", &id)?;
     let done =
-        crate::flows::referrals::record_help_now_outcome(&state, &auth.principal, id, &body.0)
+        anxin_core::flows::referrals::record_help_now_outcome(&state, &auth.principal, id, &body.0)
             .await?;
     Ok(HttpResponse::Ok().json(HelpNowOutcomeRecorded {
         help_now_id: id,

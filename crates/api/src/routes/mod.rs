@@ -17,7 +17,7 @@ pub mod supervision;
 pub mod vocabulary;
 pub mod waitlist;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{AppError, ErrorCode};
 use actix_web::http::header::HeaderName;
 use actix_web::HttpRequest;
 
@@ -32,7 +32,7 @@ pub struct IdempotencyKey {
 }
 
 /// The optional `Idempotency-Key` header, validated.
-pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
     // A static name: looking a header up by a mixed-case `&str` builds (and
     // allocates) a lower-case name on every request.
     const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -42,7 +42,7 @@ pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let key = value.to_str().ok().map(str::trim).unwrap_or("");
     let valid = !key.is_empty() && key.len() <= 200 && key.chars().all(|c| c.is_ascii_graphic());
     if !valid {
-        return Err(ApiError::bad_request(
+        return Err(AppError::bad_request(
             ErrorCode::InvalidIdempotencyKey,
             "Idempotency-Key must be 1-200 visible ASCII characters",
             Some("Idempotency-Key"),
@@ -54,11 +54,11 @@ pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 /// Opens a sealed note or reason for a response. One that no longer opens
 /// (its key retired) is an internal error, never a silent blank.
 pub(crate) fn unseal(
-    state: &crate::state::AppState,
+    state: &anxin_core::state::AppState,
     sealed: Option<&anxin_store::crypto::Sealed>,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, AppError> {
     sealed
         .map(|s| state.cipher.open_text(s))
         .transpose()
-        .map_err(ApiError::internal)
+        .map_err(AppError::internal)
 }

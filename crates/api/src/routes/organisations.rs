@@ -2,14 +2,14 @@
 //! the form at `/apply/organisation`), vetting by operators, and the public
 //! list (`GET /v1/organisations`, the page `/organisations`: 公示).
 use crate::auth::{Authorized, OperatorOnly, OperatorOrOrgAdmin};
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::error::{ApiResult, AppError, AppResult, ErrorBody, ErrorCode};
 use crate::extract::{path_id, Json};
-use crate::flows;
 use crate::pages::{self, choices, form_field, region_choices, Choice, Lang};
 use crate::routes::sign_in::{check_rate, wants_html};
-use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use anxin_core::flows;
+use anxin_core::state::AppState;
 use anxin_domain::organisation::{OrganisationInput, OrganisationKind, OrganisationStatus};
 use anxin_domain::vocabulary;
 use anxin_store::organisations::OrganisationRow;
@@ -93,11 +93,11 @@ pub struct OrganisationQuery {
     lang: Option<String>,
 }
 
-fn kind_filter(raw: Option<&str>) -> ApiResult<Option<OrganisationKind>> {
+fn kind_filter(raw: Option<&str>) -> AppResult<Option<OrganisationKind>> {
     raw.filter(|k| !k.is_empty())
         .map(|k| {
             OrganisationKind::parse(k).ok_or_else(|| {
-                ApiError::bad_request(
+                AppError::bad_request(
                     ErrorCode::InvalidQuery,
                     "kind: social_work, psychological, medical or other",
                     Some("kind"),
@@ -347,8 +347,8 @@ pub async fn apply_form(
                 notice: false,
             },
         )),
-        Err(e @ ApiError::Unprocessable { .. }) if !wants_html(&req) => Err(e),
-        Err(ApiError::Unprocessable { field, .. }) => {
+        Err(e @ AppError::Unprocessable { .. }) if !wants_html(&req) => Err(e.into()),
+        Err(AppError::Unprocessable { field, .. }) => {
             let which = match field.as_deref().unwrap_or("") {
                 "name" => lang.pick("请填写机构名称。", "Please give the organisation's name."),
                 "region" => lang.pick("请选择机构所在省份。", "Please choose the organisation's province."),
@@ -362,7 +362,7 @@ pub async fn apply_form(
             };
             form_page(&state, lang, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(which)).await
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -505,10 +505,11 @@ pub async fn admins(
 ) -> ApiResult<HttpResponse> {
     let org = flows::organisations::may_read(&state, &auth.principal, path_id("id", &id)?).await?;
     if org.status != OrganisationStatus::Approved {
-        return Err(ApiError::conflict(
+        return Err(AppError::conflict(
             ErrorCode::InvalidTransition,
             "only an approved organisation has administrators",
-        ));
+        )
+        .into());
     }
     let (admin_id, link) =
         flows::sign_in::link_for_org_admin(&state, &auth.principal.actor(), org.id, &body.0.name)
@@ -591,7 +592,7 @@ pub struct OrganisationSummaryQuery {
                    its administrators and to operators. Seekers count when a slate showed one \
                    of its experts, or they held or booked one; fairness and utilization are \
                    over its experts. Another organisation's administrator gets 404.",
-    responses((status = 200, body = crate::figures::Summary),
+    responses((status = 200, body = anxin_core::figures::Summary),
               (status = 400, body = ErrorBody, description = "`invalid_query`: window is not 1h, 24h or 7d"),
               (status = 404, body = ErrorBody, description = "no such organisation (or not yours)")),
     security(("bearer" = []), ("session" = [])))]
@@ -634,7 +635,7 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Htt
     match crate::auth::credential(&req).await {
         Credential::Valid(p, _) if p.role == Role::OrgAdmin => {
             let Some(org) = flows::organisations::reach(&state, &p).await? else {
-                return Err(ApiError::Forbidden("the page is for an organisation's administrators"));
+                return Err(AppError::Forbidden("the page is for an organisation's administrators").into());
             };
             let org = flows::organisations::get(&state, org).await?;
             let region_name = flows::regions::all(&state)
@@ -657,10 +658,10 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Htt
                 },
             ))
         }
-        Credential::Valid(..) => Err(ApiError::Forbidden(
+        Credential::Valid(..) => Err(AppError::Forbidden(
             "the page is for an organisation's administrators",
-        )),
-        Credential::Invalid(ApiError::Unavailable(m), _) => Err(ApiError::Unavailable(m)),
+        ).into()),
+        Credential::Invalid(AppError::Unavailable(m), _) => Err(AppError::Unavailable(m).into()),
         _ => Ok(pages::render(
             StatusCode::OK,
             &pages::Message {

@@ -1,13 +1,13 @@
 //! The token fee: a hold's payment, a payment's status, and the simulated
 //! provider's page (development only).
 use crate::auth::{AnyRole, Authorized, Role, SeekerSession};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, AppError, ErrorBody};
 use crate::extract::path_id;
-use crate::flows;
 use crate::pages::{self, Lang};
-use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
+use anxin_core::flows;
+use anxin_core::state::AppState;
 use anxin_domain::ids::{HoldId, PaymentId};
 use anxin_domain::payment::{yuan, PaymentStatus, ProviderName};
 use anxin_store::payments::{MarkPaid, PaymentRow};
@@ -128,7 +128,7 @@ pub async fn get(
             let seeker = flows::seekers::resolve_for(&state, &auth.principal).await?;
             flows::payments::of_seeker(&state, &seeker, id).await?
         }
-        Role::Expert | Role::OrgAdmin => return Err(ApiError::NotFound("payment")),
+        Role::Expert | Role::OrgAdmin => return Err(AppError::NotFound("payment").into()),
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -142,11 +142,11 @@ async fn simulated_payment(state: &AppState, id: &str) -> ApiResult<PaymentRow> 
         .payment_step()
         .is_some_and(|p| p.name() == ProviderName::Simulated);
     if !simulated {
-        return Err(ApiError::NotFound("payment"));
+        return Err(AppError::NotFound("payment").into());
     }
     let payment = flows::payments::get(state, PaymentId(path_id("payment_id", id)?)).await?;
     if payment.provider != ProviderName::Simulated {
-        return Err(ApiError::NotFound("payment"));
+        return Err(AppError::NotFound("payment").into());
     }
     Ok(payment)
 }

@@ -3,7 +3,7 @@
 //! hotline sent). The portal's script does everything else through the
 //! public API with the session cookie.
 use crate::auth::{Credential, Role};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, AppError, ErrorBody};
 use crate::pages::{self, Lang};
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
@@ -47,9 +47,9 @@ pub async fn page(req: HttpRequest) -> ApiResult<HttpResponse> {
         Credential::Valid(p, _) if p.role == Role::Expert => {
             Ok(pages::render(StatusCode::OK, &Portal { lang }))
         }
-        Credential::Valid(..) => Err(ApiError::Forbidden("the portal is for experts")),
-        Credential::Invalid(ApiError::Unavailable(m), _) => Err(ApiError::Unavailable(m)),
-        Credential::Invalid(e, crate::auth::Via::Bearer) => Err(e),
+        Credential::Valid(..) => Err(AppError::Forbidden("the portal is for experts").into()),
+        Credential::Invalid(AppError::Unavailable(m), _) => Err(AppError::Unavailable(m).into()),
+        Credential::Invalid(e, crate::auth::Via::Bearer) => Err(e.into()),
         Credential::None | Credential::Invalid(..) => {
             let mut res = signed_out_page(lang);
             if let Ok(v) = header::HeaderValue::from_str(&crate::auth::clear_session_cookie(

@@ -1,12 +1,12 @@
 //! After a call: the session's outcome (`POST /v1/bookings/{id}/outcome`),
 //! and the operators' referral queue.
 use crate::auth::{Authorized, ExpertOrOperator, OperatorOnly, OperatorOrOrgAdmin};
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::error::{ApiResult, AppError, ErrorBody, ErrorCode};
 use crate::extract::{path_id, Json};
-use crate::flows;
-use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
+use anxin_core::flows;
+use anxin_core::state::AppState;
 use anxin_domain::call::{CallOutcome, CallState};
 use anxin_domain::ids::BookingId;
 use anxin_domain::referral::{
@@ -161,7 +161,7 @@ pub async fn list(
     let status = match q.status.as_deref() {
         None => ReferralStatus::Open,
         Some(raw) => ReferralStatus::parse(raw).ok_or_else(|| {
-            ApiError::bad_request(
+            AppError::bad_request(
                 ErrorCode::InvalidQuery,
                 "status must be open or resolved",
                 Some("status"),

@@ -3,9 +3,9 @@
 use crate::auth::{Authorized, OperatorOnly};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Json;
-use crate::flows;
-use crate::state::AppState;
 use actix_web::{web, HttpResponse};
+use anxin_core::flows;
+use anxin_core::state::AppState;
 use anxin_domain::region::Region;
 use serde::Deserialize;
 

@@ -1,10 +1,10 @@
 //! `/v1/resources`: the directory of where to refer, per region.
 use crate::auth::{AnyHolder, Authorized, OperatorOrOrgAdmin};
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::error::{ApiResult, AppError, ErrorBody, ErrorCode};
 use crate::extract::{path_id, Json};
-use crate::flows;
-use crate::state::AppState;
 use actix_web::{web, HttpResponse};
+use anxin_core::flows;
+use anxin_core::state::AppState;
 use anxin_domain::resource::{ResourceInput, ResourceKind};
 use anxin_store::resources::ResourceRow;
 use serde::{Deserialize, Serialize};
@@ -70,7 +70,7 @@ pub async fn list(
         .as_deref()
         .map(|k| {
             ResourceKind::parse(k).ok_or_else(|| {
-                ApiError::bad_request(
+                AppError::bad_request(
                     ErrorCode::InvalidQuery,
                     "kind: mental_health_centre, hotline, hospital or social_service",
                     Some("kind"),

@@ -4,12 +4,12 @@ use crate::dto::{
     CallView, Erased, HoldRequest, HoldView, SeekerBooking, SeekerUpdate, SeekerView, SlateExpert,
     SlateView, SlotView, WidenView,
 };
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::error::{ApiResult, AppError, AppResult, ErrorBody, ErrorCode};
 use crate::extract::{path_id, Json};
-use crate::flows;
 use crate::routes::{idempotency_key, IdempotencyKey};
-use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
+use anxin_core::flows;
+use anxin_core::state::AppState;
 use anxin_domain::ids::{HoldId, SlotId};
 use chrono::Utc;
 use serde::Deserialize;
@@ -26,10 +26,10 @@ pub struct SlateQuery {
     topic: Option<String>,
 }
 
-fn tag_filter(field: &'static str, raw: Option<&str>) -> ApiResult<Option<String>> {
+fn tag_filter(field: &'static str, raw: Option<&str>) -> AppResult<Option<String>> {
     raw.map(|v| {
         anxin_domain::expert::tag(field, v)
-            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, e.to_string(), Some(field)))
+            .map_err(|e| AppError::bad_request(ErrorCode::InvalidQuery, e.to_string(), Some(field)))
     })
     .transpose()
 }

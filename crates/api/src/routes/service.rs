@@ -1,7 +1,7 @@
 //! Liveness, readiness and metrics.
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::error::{ApiResult, AppError};
 use actix_web::{web, HttpRequest, HttpResponse};
+use anxin_core::state::AppState;
 
 #[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, description = "The process runs")))]
 pub async fn healthz() -> HttpResponse {
@@ -34,7 +34,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     responses((status = 200, description = "Prometheus text format"),
               (status = 401, body = crate::error::ErrorBody, description = "`unauthorized`: the metrics token is missing or wrong")))]
 pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    use crate::state::MetricsAccess;
+    use anxin_core::state::MetricsAccess;
     let needed = match &state.config.metrics_access {
         MetricsAccess::Open => None,
         MetricsAccess::Token(token) => Some(token.as_str()),
@@ -49,9 +49,10 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<
             .unwrap_or("");
         // Compared in constant time: the token guards every figure.
         if token.is_empty() || !constant_time_eq(given.trim().as_bytes(), token.as_bytes()) {
-            return Err(ApiError::Unauthorized(
+            return Err(AppError::Unauthorized(
                 "/metrics needs Authorization: Bearer <ANXIN_METRICS_TOKEN>",
-            ));
+            )
+            .into());
         }
     }
     Ok(HttpResponse::Ok()

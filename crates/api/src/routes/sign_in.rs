@@ -1,14 +1,14 @@
 //! Signing people in: sign-in links for experts (made by operators), the
 //! link's page and its use, and ending a session. See `flows::sign_in`.
 use crate::auth::{self, Authorized, OperatorOrOrgAdmin, Role, Via};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, AppError, AppResult, ErrorBody};
 use crate::extract::path_id;
-use crate::flows;
-use crate::flows::sign_in::{Started, LINK_PATH};
 use crate::pages::{self, Lang};
-use crate::state::{AppState, KeyedLimiter};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
+use anxin_core::flows;
+use anxin_core::flows::sign_in::{Started, LINK_PATH};
+use anxin_core::state::{AppState, KeyedLimiter};
 use anxin_domain::ids::ExpertId;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -47,7 +47,7 @@ pub async fn create_link(
 
 /// A link's secret as `flows::sign_in` makes them (43 URL-safe characters);
 /// anything else is no link.
-fn secret(raw: &str) -> ApiResult<&str> {
+fn secret(raw: &str) -> AppResult<&str> {
     let plausible = raw.len() == 43
         && raw
             .bytes()
@@ -55,7 +55,7 @@ fn secret(raw: &str) -> ApiResult<&str> {
     if plausible {
         Ok(raw)
     } else {
-        Err(ApiError::NotFound("sign-in link"))
+        Err(AppError::NotFound("sign-in link"))
     }
 }
 
@@ -69,7 +69,7 @@ struct LinkPage<'a> {
 }
 
 /// The link's page: the button that signs in, or why it can't.
-fn link_page(lang: Lang, path: &str, refusal: Option<&ApiError>) -> HttpResponse {
+fn link_page(lang: Lang, path: &str, refusal: Option<&AppError>) -> HttpResponse {
     let t = |zh, en| lang.pick(zh, en);
     let title = t("登录安心", "Sign in to Anxin");
     let Some(e) = refusal else {
@@ -82,7 +82,6 @@ fn link_page(lang: Lang, path: &str, refusal: Option<&ApiError>) -> HttpResponse
             },
         );
     };
-    use actix_web::ResponseError;
     let why = match e.code() {
         crate::error::ErrorCode::SignInLinkUsed => t(
             "此登录链接已使用过。请向热线工作人员索取新的链接。",
@@ -102,7 +101,7 @@ fn link_page(lang: Lang, path: &str, refusal: Option<&ApiError>) -> HttpResponse
         ),
     };
     pages::render(
-        e.status_code(),
+        crate::error::status_of(e),
         &pages::Message {
             lang,
             title,
@@ -138,7 +137,7 @@ pub async fn link(
         Ok(s) => flows::sign_in::peek(&state, s).await?.err(),
     };
     match refusal {
-        Some(e) if !wants_html(&req) => Err(e),
+        Some(e) if !wants_html(&req) => Err(e.into()),
         refusal => Ok(link_page(lang, &path, refusal.as_ref())),
     }
 }
@@ -153,20 +152,20 @@ pub(crate) fn wants_html(req: &HttpRequest) -> bool {
 }
 
 /// Counts a request against the caller's IP in this limiter.
-pub(crate) fn check_rate(req: &HttpRequest, limiter: &KeyedLimiter) -> ApiResult<()> {
+pub(crate) fn check_rate(req: &HttpRequest, limiter: &KeyedLimiter) -> AppResult<()> {
     check_rate_of(req, limiter, &crate::client::client_ip(req))
 }
 
 /// Counts a request against `key` (an address, or a token's subject) in
 /// this limiter.
-pub(crate) fn check_rate_of(req: &HttpRequest, limiter: &KeyedLimiter, key: &str) -> ApiResult<()> {
+pub(crate) fn check_rate_of(req: &HttpRequest, limiter: &KeyedLimiter, key: &str) -> AppResult<()> {
     use governor::clock::Clock;
     limiter.check_key(&key.to_string()).map_err(|not_until| {
         tracing::info!(
             route = req.path().split('/').nth(1).unwrap_or(""),
             "rate limited"
         );
-        ApiError::TooManyRequests {
+        AppError::TooManyRequests {
             retry_after: not_until.wait_time_from(limiter.clock().now()),
         }
     })
@@ -217,13 +216,13 @@ pub async fn use_link(
     };
     match attempt.await {
         Ok(started) => Ok(signed_in(&req, &started)),
-        Err(e @ ApiError::Unavailable(_)) => Err(e),
+        Err(e @ AppError::Unavailable(_)) => Err(e.into()),
         Err(e) if wants_html(&req) => Ok(link_page(
             Lang::of(&req),
             &format!("{LINK_PATH}/{raw}"),
             Some(&e),
         )),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -236,10 +235,10 @@ pub async fn use_link(
     security(("session" = [])))]
 pub async fn end(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let secret = auth::cookie(&req, auth::SESSION_COOKIE)
-        .ok_or(ApiError::Unauthorized("there is no session to end"))?;
+        .ok_or(AppError::Unauthorized("there is no session to end"))?;
     auth::check_csrf(&req, Via::Session)?;
     if !flows::sign_in::end(&state, &secret).await? {
-        return Err(ApiError::Unauthorized("the session has already ended"));
+        return Err(AppError::Unauthorized("the session has already ended").into());
     }
     Ok(HttpResponse::NoContent()
         .insert_header((

@@ -4,13 +4,13 @@
 use crate::auth::{
     AnyHolder, Authorized, ExpertOrOperator, ExpertOrStaff, OperatorOnly, OperatorOrOrgAdmin,
 };
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode, OrNotFound};
+use crate::error::{ApiResult, AppError, ErrorBody, ErrorCode, OrNotFound};
 use crate::extract::{path_id, Json};
-use crate::flows;
 use crate::pages::{self, Lang};
-use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use anxin_core::flows;
+use anxin_core::state::AppState;
 use anxin_domain::ids::ExpertId;
 use anxin_domain::referral::SessionOutcome;
 use anxin_domain::supervision::{DebriefReason, DebriefStatus, ModuleInput};
@@ -270,7 +270,7 @@ pub async fn debriefs(
         .as_deref()
         .map(|s| {
             DebriefStatus::parse(s).ok_or_else(|| {
-                ApiError::bad_request(
+                AppError::bad_request(
                     ErrorCode::InvalidQuery,
                     "status: open or done",
                     Some("status"),
@@ -404,9 +404,9 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Htt
     let principal = match crate::auth::credential(&req).await {
         Credential::Valid(p, _) if p.role == Role::Expert => p,
         Credential::Valid(..) => {
-            return Err(ApiError::Forbidden("the page is for supervisors"));
+            return Err(AppError::Forbidden("the page is for supervisors").into());
         }
-        Credential::Invalid(ApiError::Unavailable(m), _) => return Err(ApiError::Unavailable(m)),
+        Credential::Invalid(AppError::Unavailable(m), _) => return Err(AppError::Unavailable(m).into()),
         _ => {
             return Ok(message(
                 lang.pick("督导登录", "Supervisor sign-in"),
@@ -419,7 +419,7 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Htt
     };
     let me = principal
         .expert_id()
-        .ok_or(ApiError::Forbidden("the page is for supervisors"))?;
+        .ok_or(AppError::Forbidden("the page is for supervisors"))?;
     let standing = anxin_store::supervision::standing(&state.pool, me).await?;
     if !standing.is_some_and(|s| s.supervisor && s.approved) {
         return Ok(message(

@@ -1,6 +1,6 @@
 //! `GET /v1/vocabulary?lang=`: the one list of words the pages and host apps
 //! read (`domain::vocabulary`), in the language asked for.
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::error::{ApiResult, AppError, ErrorBody, ErrorCode};
 use actix_web::{http::header, web, HttpResponse};
 use anxin_domain::vocabulary::{self, Lang, Term};
 use serde::{Deserialize, Serialize};
@@ -41,7 +41,7 @@ pub async fn vocabulary(q: web::Query<VocabularyQuery>) -> ApiResult<HttpRespons
     let lang = match q.0.lang.as_deref() {
         None => Lang::Zh,
         Some(raw) => Lang::parse(raw).ok_or_else(|| {
-            ApiError::bad_request(ErrorCode::InvalidQuery, "lang: zh or en", Some("lang"))
+            AppError::bad_request(ErrorCode::InvalidQuery, "lang: zh or en", Some("lang"))
         })?,
     };
     let words = |list: &[Term]| {

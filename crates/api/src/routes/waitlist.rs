@@ -2,9 +2,9 @@
 use crate::auth::SeekerSession;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{path_id, Json};
-use crate::flows;
-use crate::state::AppState;
 use actix_web::{web, HttpResponse};
+use anxin_core::flows;
+use anxin_core::state::AppState;
 use anxin_domain::waitlist::{WaitlistInput, WaitlistStatus};
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -36,18 +36,20 @@ impl std::ops::Deref for App {
 /// The app as the API tests start it, but with the service's own defaults
 /// for what those tests relax (the cutoff, the per-IP hold limit, the
 /// priority share): the dashboard's figures are those of a default setup.
-pub async fn spawn_app(tweak: impl FnOnce(&mut Settings)) -> App {
-    let defaults = Settings::default();
-    let app = spawn_app_with(|s| {
-        s.http_workers = 1;
-        s.booking_cutoff_minutes = defaults.booking_cutoff_minutes;
-        s.holds_per_minute_per_ip = defaults.holds_per_minute_per_ip;
-        s.priority_share = defaults.priority_share;
-        tweak(s);
-    })
-    .await;
-    let db = app.db().await;
-    App { app, db }
+impl App {
+    pub async fn with_service_defaults(tweak: impl FnOnce(&mut Settings)) -> App {
+        let defaults = Settings::default();
+        let app = spawn_app_with(|s| {
+            s.http_workers = 1;
+            s.booking_cutoff_minutes = defaults.booking_cutoff_minutes;
+            s.holds_per_minute_per_ip = defaults.holds_per_minute_per_ip;
+            s.priority_share = defaults.priority_share;
+            tweak(s);
+        })
+        .await;
+        let db = app.db().await;
+        App { app, db }
+    }
 }
 
 /// A seeker: their token, and the subject and phone the canary looks for.
@@ -233,45 +235,6 @@ impl App {
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
         r.json().await.unwrap()
-    }
-
-    /// Waits until the API's queued events are in the table.
-    pub async fn wait_for_app_events(&self, expected: i64) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-        loop {
-            let n: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM events WHERE kind IN ('slate_served', 'hold_placed',
-                        'hold_refused', 'hold_released', 'booking_refused')",
-            )
-            .fetch_one(&self.db)
-            .await
-            .unwrap();
-            if n >= expected {
-                assert_eq!(n, expected, "each event is recorded once");
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "only {n} of {expected} events were written"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Waits until the API's queued events stop arriving.
-    pub async fn settle_events(&self) {
-        let mut last = -1i64;
-        loop {
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-                .fetch_one(&self.db)
-                .await
-                .unwrap();
-            if n == last {
-                return;
-            }
-            last = n;
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        }
     }
 
     /// Writes a call's attempts as the worker does (begin, answered,

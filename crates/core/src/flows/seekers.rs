@@ -1,6 +1,6 @@
 //! Resolving a host-app subject to Anxin's pseudonymous seeker. The subject
 //! goes no further than the keyed hash taken here.
-use crate::error::ApiResult;
+use crate::error::AppResult;
 use crate::state::AppState;
 use crate::token::Principal;
 use anxin_domain::seeker::PriorityGroup;
@@ -9,7 +9,7 @@ use anxin_store::seekers::{self, SeekerRow};
 /// The seeker for this subject, created on first sight. Cached briefly per
 /// instance; a priority-group change reaches other instances within the
 /// cache's TTL (30 s).
-pub async fn resolve(state: &AppState, subject: &str) -> ApiResult<SeekerRow> {
+pub async fn resolve(state: &AppState, subject: &str) -> AppResult<SeekerRow> {
     let hash = state.subjects.hash(subject);
     if let Some(row) = state.seeker_cache.get(&hash) {
         return Ok(row);
@@ -23,7 +23,7 @@ pub async fn resolve(state: &AppState, subject: &str) -> ApiResult<SeekerRow> {
 /// host app vouches for in the token (`group`, `region`) wins over what the
 /// seeker declared; with `ANXIN_PRIORITY_FROM_TOKEN` a declared group counts
 /// for nothing (anyone could declare themselves a medical worker).
-pub async fn resolve_for(state: &AppState, principal: &Principal) -> ApiResult<SeekerRow> {
+pub async fn resolve_for(state: &AppState, principal: &Principal) -> AppResult<SeekerRow> {
     let mut row = resolve(state, &principal.sub).await?;
     apply_claims(state, principal, &mut row).await?;
     Ok(row)
@@ -33,7 +33,7 @@ async fn apply_claims(
     state: &AppState,
     principal: &Principal,
     row: &mut SeekerRow,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     match principal.group {
         Some(vouched) => {
             row.priority_group = vouched;
@@ -64,7 +64,7 @@ pub async fn update(
     seeker: &SeekerRow,
     priority_group: Option<PriorityGroup>,
     region: Option<&str>,
-) -> ApiResult<SeekerRow> {
+) -> AppResult<SeekerRow> {
     let mut row = seekers::update(&state.pool, seeker.id, priority_group, region).await?;
     state
         .seeker_cache
@@ -80,13 +80,13 @@ pub async fn update(
 /// subject are erased (`store::seekers::erase`). Their past bookings remain
 /// as anonymous figures. Returns how many bookings were cancelled.
 #[tracing::instrument(skip_all, fields(seeker_id = %seeker.id))]
-pub async fn erase(state: &AppState, principal: &Principal, seeker: &SeekerRow) -> ApiResult<u32> {
+pub async fn erase(state: &AppState, principal: &Principal, seeker: &SeekerRow) -> AppResult<u32> {
     let mut cancelled = 0;
     for id in anxin_store::bookings::active_of_seeker(&state.pool, seeker.id).await? {
         match crate::flows::bookings::cancel(state, principal, Some(seeker), id, None).await {
             Ok(_) => cancelled += 1,
             // Ended or cancelled meanwhile: nothing to cancel.
-            Err(crate::error::ApiError::Conflict { .. }) => {}
+            Err(crate::error::AppError::Conflict { .. }) => {}
             Err(e) => return Err(e),
         }
     }

@@ -9,7 +9,7 @@
 //! effect on the next request, on every instance. Links and sessions are
 //! both stored only as hashes of their secrets, so a database dump signs no
 //! one in. Every link made and used is in the audit log.
-use crate::error::{ApiError, ApiResult, ErrorCode, OrNotFound};
+use crate::error::{AppError, AppResult, ErrorCode, OrNotFound};
 use crate::state::AppState;
 use crate::token::{Principal, Role};
 use anxin_domain::expert::ExpertStatus;
@@ -56,7 +56,7 @@ async fn create_link(
     conn: &mut anxin_store::Connection,
     by: &Actor,
     person: &Person,
-) -> ApiResult<Link> {
+) -> AppResult<Link> {
     let (secret, hash) = new_secret();
     let expires_at = after(state.config.sign_in_link_ttl);
     sign_in::create_link(conn, person, &hash, expires_at).await?;
@@ -82,13 +82,13 @@ async fn create_link(
 
 /// A link for the expert: 404 for no such expert, 409 `expert_suspended`.
 #[tracing::instrument(skip(state, by))]
-pub async fn link_for_expert(state: &AppState, by: &Actor, expert: ExpertId) -> ApiResult<Link> {
+pub async fn link_for_expert(state: &AppState, by: &Actor, expert: ExpertId) -> AppResult<Link> {
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
     let row = experts::lock(&mut tx, expert)
         .await
         .or_not_found("expert")?;
     if row.status == ExpertStatus::Suspended {
-        return Err(ApiError::conflict(
+        return Err(AppError::conflict(
             ErrorCode::ExpertSuspended,
             "the expert is suspended; approve them again before sending a link",
         ));
@@ -100,7 +100,7 @@ pub async fn link_for_expert(state: &AppState, by: &Actor, expert: ExpertId) -> 
 
 /// A link for the operator with this name, who is created if new (and
 /// national), their area left as it is.
-pub async fn link_for_operator(state: &AppState, by: &Actor, name: &str) -> ApiResult<Link> {
+pub async fn link_for_operator(state: &AppState, by: &Actor, name: &str) -> AppResult<Link> {
     link_for_operator_in(state, by, name, sign_in::OperatorArea::Keep).await
 }
 
@@ -112,7 +112,7 @@ pub async fn link_for_operator_in(
     by: &Actor,
     name: &str,
     area: sign_in::OperatorArea,
-) -> ApiResult<Link> {
+) -> AppResult<Link> {
     let name = operator_name(name)?;
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
     let person = sign_in::ensure_operator(&mut tx, name, area).await?;
@@ -145,11 +145,11 @@ pub async fn link_for_org_admin(
     by: &Actor,
     organisation: uuid::Uuid,
     name: &str,
-) -> ApiResult<(uuid::Uuid, Link)> {
+) -> AppResult<(uuid::Uuid, Link)> {
     let name = operator_name(name)?;
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
     let Some(person) = sign_in::ensure_org_admin(&mut tx, name, organisation).await? else {
-        return Err(ApiError::conflict(
+        return Err(AppError::conflict(
             ErrorCode::InvalidTransition,
             "that name is another account's; choose another",
         ));
@@ -160,10 +160,10 @@ pub async fn link_for_org_admin(
 }
 
 /// An operator's name: 1–100 visible characters.
-fn operator_name(name: &str) -> ApiResult<&str> {
+fn operator_name(name: &str) -> AppResult<&str> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::Unprocessable {
+        return Err(AppError::Unprocessable {
             code: ErrorCode::InvalidInput,
             message: "a name is 1-100 characters".into(),
             field: Some("name".into()),
@@ -174,7 +174,7 @@ fn operator_name(name: &str) -> ApiResult<&str> {
 
 /// What a link would do, without using it: the person it signs in, or why
 /// it can't.
-pub async fn peek(state: &AppState, secret: &str) -> ApiResult<Result<Role, ApiError>> {
+pub async fn peek(state: &AppState, secret: &str) -> AppResult<Result<Role, AppError>> {
     let link = sign_in::peek_link(&state.pool, &secret_hash(secret)).await?;
     Ok(match link {
         LinkState::Usable(person) => Ok(principal(&person).role),
@@ -182,25 +182,25 @@ pub async fn peek(state: &AppState, secret: &str) -> ApiResult<Result<Role, ApiE
     })
 }
 
-fn refusal(state: &LinkState) -> ApiError {
+fn refusal(state: &LinkState) -> AppError {
     match state {
-        LinkState::Used => ApiError::Gone {
+        LinkState::Used => AppError::Gone {
             code: ErrorCode::SignInLinkUsed,
             message: "this sign-in link was already used; ask for a new one".into(),
         },
-        LinkState::Expired => ApiError::Gone {
+        LinkState::Expired => AppError::Gone {
             code: ErrorCode::SignInLinkExpired,
             message: "this sign-in link has expired; ask for a new one".into(),
         },
         // Says nothing about whether anyone's account exists.
-        _ => ApiError::NotFound("sign-in link"),
+        _ => AppError::NotFound("sign-in link"),
     }
 }
 
 /// Uses the link and starts a session: 410 `sign_in_link_used` or
 /// `sign_in_link_expired`, 404 for a link that never was.
 #[tracing::instrument(skip_all)]
-pub async fn use_link(state: &AppState, secret: &str) -> ApiResult<Started> {
+pub async fn use_link(state: &AppState, secret: &str) -> AppResult<Started> {
     let (session_secret, session_hash) = new_secret();
     let expires_at = after(state.config.session_ttl);
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
@@ -234,7 +234,7 @@ pub async fn start_operator_session(
     state: &AppState,
     name: &str,
     token_expires_at: DateTime<Utc>,
-) -> ApiResult<Started> {
+) -> AppResult<Started> {
     let name = operator_name(name)?;
     let (secret, hash) = new_secret();
     let expires_at = after(state.config.session_ttl).min(token_expires_at);
@@ -260,13 +260,13 @@ pub async fn start_operator_session(
 }
 
 /// Who a session cookie speaks for, while the session is live.
-pub async fn session(state: &AppState, secret: &str) -> ApiResult<Option<Principal>> {
+pub async fn session(state: &AppState, secret: &str) -> AppResult<Option<Principal>> {
     let person = sign_in::session_person(&state.pool, &secret_hash(secret)).await?;
     Ok(person.as_ref().map(principal))
 }
 
 /// Ends the session; false when it had already ended.
-pub async fn end(state: &AppState, secret: &str) -> ApiResult<bool> {
+pub async fn end(state: &AppState, secret: &str) -> AppResult<bool> {
     Ok(sign_in::end_session(&state.pool, &secret_hash(secret)).await?)
 }
 
@@ -274,7 +274,7 @@ pub async fn end(state: &AppState, secret: &str) -> ApiResult<bool> {
 /// suspended or an operator who is disabled. Sessions end at once with the
 /// account (they are rows); tokens are checked here on every request,
 /// against an answer at most `ACCOUNT_CHECK_TTL` old on this instance.
-pub async fn require_active(state: &AppState, principal: &Principal) -> ApiResult<()> {
+pub async fn require_active(state: &AppState, principal: &Principal) -> AppResult<()> {
     if principal.role == Role::Seeker {
         return Ok(());
     }
@@ -297,7 +297,7 @@ pub async fn require_active(state: &AppState, principal: &Principal) -> ApiResul
     if active {
         Ok(())
     } else {
-        Err(ApiError::AccountSuspended)
+        Err(AppError::AccountSuspended)
     }
 }
 
@@ -309,7 +309,7 @@ pub async fn set_operator_disabled(
     by: &Actor,
     name: &str,
     disabled: bool,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(anxin_domain::ValidationError::new("name", "1 to 100 characters").into());

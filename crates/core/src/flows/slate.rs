@@ -3,7 +3,7 @@
 //! window so refreshing can't be used to fish, and the impression counters
 //! that feed the next draw. The counters and the stable slate are written in
 //! one round trip (`Reserve::record_served`) before the slate is answered.
-use crate::error::ApiResult;
+use crate::error::AppResult;
 use crate::state::{AppState, WeightInputs};
 use anxin_domain::booking::{reservable, RUNNING_FOR};
 use anxin_domain::ids::{ExpertId, SlateId};
@@ -139,7 +139,7 @@ async fn earliest_start(
     chosen: &[SlateEntry],
     now: DateTime<Utc>,
     priority_seeker: bool,
-) -> ApiResult<Option<DateTime<Utc>>> {
+) -> AppResult<Option<DateTime<Utc>>> {
     let first = |entries: &[SlateEntry]| {
         entries
             .iter()
@@ -171,7 +171,7 @@ struct Remembered {
 
 /// Approved experts, cached briefly in process: the catalog changes rarely
 /// and every instance may hold its own copy.
-pub async fn catalog(state: &AppState) -> ApiResult<Arc<Vec<ExpertRow>>> {
+pub async fn catalog(state: &AppState) -> AppResult<Arc<Vec<ExpertRow>>> {
     if let Some((at, list)) = state.catalog.read().await.as_ref() {
         if at.elapsed() < CATALOG_TTL {
             return Ok(list.clone());
@@ -200,7 +200,7 @@ pub async fn invalidate(state: &AppState) {
 pub(crate) async fn recent_impressions(
     reserve: &anxin_reserve::Reserve,
     now: DateTime<Utc>,
-) -> ApiResult<HashMap<ExpertId, u64>> {
+) -> AppResult<HashMap<ExpertId, u64>> {
     let b = bucket(now);
     let buckets: Vec<i64> = (0..i64::from(IMPRESSION_WINDOW_BUCKETS))
         .map(|i| b - i)
@@ -214,7 +214,7 @@ fn bucket(now: DateTime<Utc>) -> i64 {
 }
 
 #[tracing::instrument(skip_all, fields(seeker_id = %seeker.id))]
-pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> ApiResult<Slate> {
+pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> AppResult<Slate> {
     let regions = crate::flows::regions::all(state).await?;
     let home = seeker.region.as_deref().and_then(|r| regions.get(r));
     if let Some(closed) = home.filter(|r| !r.open) {
@@ -372,7 +372,7 @@ const INPUTS_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 /// commands).
 const INPUTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
 
-async fn read_inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<WeightInputs> {
+async fn read_inputs(state: &AppState, now: DateTime<Utc>) -> AppResult<WeightInputs> {
     let catalog = catalog(state).await?;
     let ids: Vec<ExpertId> = catalog.iter().map(|e| e.id).collect();
     let bounds: Vec<DateTime<Utc>> = CAPACITY_BANDS
@@ -425,7 +425,7 @@ async fn read_inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<WeightIn
     })
 }
 
-async fn inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<Arc<WeightInputs>> {
+async fn inputs(state: &AppState, now: DateTime<Utc>) -> AppResult<Arc<WeightInputs>> {
     let usable = || async {
         // Not in a match's scrutinee: the read guard would live through the
         // refresh, which takes the write lock.
@@ -452,7 +452,7 @@ async fn inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<Arc<WeightInp
 
 /// Reads a new snapshot of the draw's inputs and keeps it, unless an
 /// invalidation came while it was being read.
-pub async fn refresh_inputs(state: &AppState, now: DateTime<Utc>) -> ApiResult<Arc<WeightInputs>> {
+pub async fn refresh_inputs(state: &AppState, now: DateTime<Utc>) -> AppResult<Arc<WeightInputs>> {
     let generation = state.slate_generation.load(Ordering::Acquire);
     let fresh = Arc::new(read_inputs(state, now).await?);
     let mut current = state.slate_inputs.write().await;
@@ -518,7 +518,7 @@ async fn open_slots_of(
     experts: &[&ExpertRow],
     now: DateTime<Utc>,
     priority_seeker: bool,
-) -> ApiResult<Vec<SlateEntry>> {
+) -> AppResult<Vec<SlateEntry>> {
     let per_expert = state.config.slate_slots_per_expert;
     let cutoff = state.cutoff();
     let horizon = crate::flows::slots::listed_until(state, now);

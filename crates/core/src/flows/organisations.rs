@@ -2,7 +2,7 @@
 //! (which suspends the organisation's experts, with the protections a
 //! suspended expert's seekers have), and which organisation a volunteer
 //! applies to.
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::state::AppState;
 use crate::token::Principal;
 use anxin_domain::error::ValidationError;
@@ -17,7 +17,7 @@ use anxin_store::StoreError;
 use uuid::Uuid;
 
 /// Files an application (status `applied`); the contact's phone is sealed.
-pub async fn apply(state: &AppState, input: &OrganisationInput) -> ApiResult<Uuid> {
+pub async fn apply(state: &AppState, input: &OrganisationInput) -> AppResult<Uuid> {
     let mut application = input.validate(&state.config.phone_country_code)?;
     application.region =
         crate::flows::regions::resolve(state, "region", &application.region).await?;
@@ -25,10 +25,10 @@ pub async fn apply(state: &AppState, input: &OrganisationInput) -> ApiResult<Uui
     Ok(organisations::insert(&state.pool, &application, &sealed).await?)
 }
 
-pub async fn get(state: &AppState, id: Uuid) -> ApiResult<OrganisationRow> {
+pub async fn get(state: &AppState, id: Uuid) -> AppResult<OrganisationRow> {
     organisations::get(&state.pool, id)
         .await?
-        .ok_or(ApiError::NotFound("organisation"))
+        .ok_or(AppError::NotFound("organisation"))
 }
 
 /// The public list: approved organisations, by batch.
@@ -36,7 +36,7 @@ pub async fn published(
     state: &AppState,
     region: Option<&str>,
     kind: Option<OrganisationKind>,
-) -> ApiResult<Vec<OrganisationRow>> {
+) -> AppResult<Vec<OrganisationRow>> {
     let region = match region {
         Some(raw) => Some(crate::flows::regions::resolve(state, "region", raw).await?),
         None => None,
@@ -45,7 +45,7 @@ pub async fn published(
 }
 
 /// The vetting queue.
-pub async fn applied(state: &AppState) -> ApiResult<Vec<OrganisationRow>> {
+pub async fn applied(state: &AppState) -> AppResult<Vec<OrganisationRow>> {
     Ok(organisations::with_status(&state.pool, OrganisationStatus::Applied).await?)
 }
 
@@ -60,7 +60,7 @@ async fn transition(
     to: OrganisationStatus,
     batch: Option<i32>,
     reason: Option<&str>,
-) -> ApiResult<OrganisationRow> {
+) -> AppResult<OrganisationRow> {
     may_read(state, principal, id).await?;
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
     let batch = match (to, batch) {
@@ -68,7 +68,7 @@ async fn transition(
         (_, b) => b,
     };
     let Some(row) = organisations::transition(&mut tx, id, from, to, batch, reason).await? else {
-        return Err(ApiError::conflict(
+        return Err(AppError::conflict(
             ErrorCode::InvalidTransition,
             format!("the organisation can't become {to} from where it is"),
         ));
@@ -93,7 +93,7 @@ pub async fn approve(
     principal: &Principal,
     id: Uuid,
     batch: Option<i32>,
-) -> ApiResult<OrganisationRow> {
+) -> AppResult<OrganisationRow> {
     if batch.is_some_and(|b| !(1..=10_000).contains(&b)) {
         return Err(ValidationError::new("batch", "must be 1 to 10000").into());
     }
@@ -116,7 +116,7 @@ pub async fn reject(
     principal: &Principal,
     id: Uuid,
     reason: &str,
-) -> ApiResult<OrganisationRow> {
+) -> AppResult<OrganisationRow> {
     let reason = reject_reason(reason)?;
     use OrganisationStatus::*;
     transition(
@@ -139,7 +139,7 @@ pub async fn suspend(
     state: &AppState,
     principal: &Principal,
     id: Uuid,
-) -> ApiResult<(OrganisationRow, usize)> {
+) -> AppResult<(OrganisationRow, usize)> {
     use OrganisationStatus::*;
     let row = transition(
         state,
@@ -170,25 +170,25 @@ pub async fn suspend(
 /// or of an area: `flows::reach`),
 /// the organisation for its administrator while it is approved (403 once
 /// it is suspended, as its experts are; 403 for anyone else).
-pub async fn reach(state: &AppState, principal: &Principal) -> ApiResult<Option<Uuid>> {
+pub async fn reach(state: &AppState, principal: &Principal) -> AppResult<Option<Uuid>> {
     use crate::token::Role;
     match principal.role {
         Role::Operator => Ok(None),
         Role::OrgAdmin => {
             let org = anxin_store::sign_in::organisation_of(&state.pool, &principal.sub)
                 .await?
-                .ok_or(ApiError::Forbidden(
+                .ok_or(AppError::Forbidden(
                     "this account administers no organisation",
                 ))?;
             if get(state, org).await?.status != OrganisationStatus::Approved {
-                return Err(ApiError::Forbidden(
+                return Err(AppError::Forbidden(
                     "the organisation is suspended: its administrators act again once an \
                      operator approves it",
                 ));
             }
             Ok(Some(org))
         }
-        _ => Err(ApiError::Forbidden("this role may not do that")),
+        _ => Err(AppError::Forbidden("this role may not do that")),
     }
 }
 
@@ -199,20 +199,20 @@ pub async fn may_manage_expert(
     state: &AppState,
     principal: &Principal,
     expert: ExpertId,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     match reach(state, principal).await? {
         // An area's operator: experts of its area's regions only.
         None if crate::flows::reach::area(state, principal).await?.is_some() => {
             let region = match anxin_store::experts::get(&state.pool, expert).await {
                 Ok(row) => row.region,
-                Err(anxin_store::StoreError::NotFound) => return Err(ApiError::NotFound("expert")),
+                Err(anxin_store::StoreError::NotFound) => return Err(AppError::NotFound("expert")),
                 Err(e) => return Err(e.into()),
             };
             crate::flows::reach::sees(state, principal, Some(&region), "expert").await
         }
         None => Ok(()),
         Some(org) if organisations::of_expert(&state.pool, expert.0).await? == Some(org) => Ok(()),
-        Some(_) => Err(ApiError::NotFound("expert")),
+        Some(_) => Err(AppError::NotFound("expert")),
     }
 }
 
@@ -223,9 +223,9 @@ pub async fn may_read(
     state: &AppState,
     principal: &Principal,
     id: Uuid,
-) -> ApiResult<OrganisationRow> {
+) -> AppResult<OrganisationRow> {
     match reach(state, principal).await? {
-        Some(org) if org != id => Err(ApiError::NotFound("organisation")),
+        Some(org) if org != id => Err(AppError::NotFound("organisation")),
         _ => {
             let org = get(state, id).await?;
             crate::flows::reach::sees(state, principal, Some(&org.region), "organisation").await?;
@@ -235,13 +235,13 @@ pub async fn may_read(
 }
 
 /// The organisation's experts.
-pub async fn members(state: &AppState, id: Uuid) -> ApiResult<Vec<organisations::MemberRow>> {
+pub async fn members(state: &AppState, id: Uuid) -> AppResult<Vec<organisations::MemberRow>> {
     Ok(organisations::members(&state.pool, id).await?)
 }
 
 /// The organisation a volunteer applies to: it must be approved. 422 naming
 /// `organisation_id` otherwise.
-pub async fn open_to_volunteers(state: &AppState, id: Uuid) -> ApiResult<OrganisationRow> {
+pub async fn open_to_volunteers(state: &AppState, id: Uuid) -> AppResult<OrganisationRow> {
     match organisations::get(&state.pool, id).await? {
         Some(org) if org.status == OrganisationStatus::Approved => Ok(org),
         _ => Err(ValidationError::new(

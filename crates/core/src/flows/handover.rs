@@ -12,7 +12,7 @@
 //! per slot). Where nobody is free the booking is cancelled with the reason
 //! [`EXPERT_UNAVAILABLE`], and its fee is refunded like any cancellation
 //! before the start.
-use crate::error::ApiResult;
+use crate::error::AppResult;
 use crate::flows::slate::recent_impressions;
 use crate::state::AppState;
 use anxin_domain::call::CallState;
@@ -52,7 +52,7 @@ pub async fn reassign(
     state: &AppState,
     actor: &Actor,
     booking: &BookingRow,
-) -> ApiResult<Handover> {
+) -> AppResult<Handover> {
     if call_running(booking.call_state) {
         return Ok(Handover::NotActive);
     }
@@ -139,7 +139,7 @@ pub async fn expert_suspended(
     state: &AppState,
     actor: &Actor,
     expert: ExpertId,
-) -> ApiResult<HandedOver> {
+) -> AppResult<HandedOver> {
     let mut done = HandedOver::default();
     for booking in bookings::upcoming_for_expert(&state.pool, expert, Utc::now()).await? {
         match reassign(state, actor, &booking).await? {

@@ -4,7 +4,7 @@
 //! expert's training or debriefs: that expert, their supervisor, their
 //! organisation's administrators and operators; anyone else gets 404, as if
 //! the expert did not exist. Every mark, assignment and closure is audited.
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::state::AppState;
 use crate::token::{Principal, Role};
 use anxin_domain::ids::ExpertId;
@@ -28,9 +28,9 @@ pub async fn create_module(
     state: &AppState,
     principal: &Principal,
     input: &ModuleInput,
-) -> ApiResult<Uuid> {
+) -> AppResult<Uuid> {
     if crate::flows::reach::area(state, principal).await?.is_some() {
-        return Err(ApiError::Forbidden(
+        return Err(AppError::Forbidden(
             "training modules are the same everywhere: national operators define them",
         ));
     }
@@ -49,7 +49,7 @@ pub async fn create_module(
     Ok(id)
 }
 
-pub async fn modules(state: &AppState) -> ApiResult<Vec<ModuleRow>> {
+pub async fn modules(state: &AppState) -> AppResult<Vec<ModuleRow>> {
     Ok(store::modules(&state.pool).await?)
 }
 
@@ -67,10 +67,10 @@ pub async fn relation(
     state: &AppState,
     principal: &Principal,
     expert: ExpertId,
-) -> ApiResult<(Relation, Standing)> {
+) -> AppResult<(Relation, Standing)> {
     let standing = store::standing(&state.pool, expert)
         .await?
-        .ok_or(ApiError::NotFound("expert"))?;
+        .ok_or(AppError::NotFound("expert"))?;
     let relation = match principal.role {
         Role::Expert if principal.expert_id() == Some(expert) => Relation::Themselves,
         Role::Expert
@@ -85,7 +85,7 @@ pub async fn relation(
             crate::flows::reach::sees(state, principal, Some(&standing.region), "expert").await?;
             Relation::Manager
         }
-        _ => return Err(ApiError::NotFound("expert")),
+        _ => return Err(AppError::NotFound("expert")),
     };
     Ok((relation, standing))
 }
@@ -94,7 +94,7 @@ pub async fn progress(
     state: &AppState,
     principal: &Principal,
     expert: ExpertId,
-) -> ApiResult<Vec<Progress>> {
+) -> AppResult<Vec<Progress>> {
     relation(state, principal, expert).await?;
     Ok(store::progress(&state.pool, expert).await?)
 }
@@ -108,13 +108,13 @@ pub async fn complete(
     principal: &Principal,
     expert: ExpertId,
     module: Uuid,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     let (relation, _) = relation(state, principal, expert).await?;
     let m = store::get_module(&state.pool, module)
         .await?
-        .ok_or(ApiError::NotFound("training module"))?;
+        .ok_or(AppError::NotFound("training module"))?;
     if relation == Relation::Themselves && !m.module.self_attest {
-        return Err(ApiError::Forbidden(
+        return Err(AppError::Forbidden(
             "this module is marked complete by a supervisor, the organisation or an operator",
         ));
     }
@@ -140,12 +140,12 @@ pub async fn complete(
 pub async fn require_trained(
     conn: &mut anxin_store::Connection,
     expert: ExpertId,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     let missing = store::missing_required(conn, expert).await?;
     if missing.is_empty() {
         return Ok(());
     }
-    Err(ApiError::conflict(
+    Err(AppError::conflict(
         ErrorCode::TrainingIncomplete,
         format!("required training is not complete: {}", missing.join(", ")),
     ))
@@ -159,13 +159,13 @@ pub async fn set_flag(
     principal: &Principal,
     expert: ExpertId,
     supervisor: bool,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     let (relation, standing) = relation(state, principal, expert).await?;
     if relation != Relation::Manager {
-        return Err(ApiError::Forbidden("this role may not do that"));
+        return Err(AppError::Forbidden("this role may not do that"));
     }
     if supervisor && !standing.approved {
-        return Err(ApiError::conflict(
+        return Err(AppError::conflict(
             ErrorCode::InvalidTransition,
             "only an approved expert can be a supervisor",
         ));
@@ -202,10 +202,10 @@ pub async fn assign(
     principal: &Principal,
     expert: ExpertId,
     supervisor: Option<ExpertId>,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     let (relation, standing) = relation(state, principal, expert).await?;
     if relation != Relation::Manager {
-        return Err(ApiError::Forbidden("this role may not do that"));
+        return Err(AppError::Forbidden("this role may not do that"));
     }
     if let Some(s) = supervisor {
         let theirs = store::standing(&state.pool, s).await?;
@@ -245,7 +245,7 @@ pub async fn after_outcome(
     expert: ExpertId,
     session: anxin_store::referrals::Session,
     input: &OutcomeInput,
-) -> ApiResult<Option<Uuid>> {
+) -> AppResult<Option<Uuid>> {
     let recent = store::recent_outcomes(tx, expert, ABSENT_STREAK as i64).await?;
     let absent_in_a_row = recent
         .iter()
@@ -277,7 +277,7 @@ pub async fn after_outcome(
 /// Whose debriefs the caller may list: a supervisor their experts', an
 /// organisation's administrator its experts', an operator all; an expert
 /// without the flag their own (so the portal can say one is arranged).
-async fn whose(state: &AppState, principal: &Principal) -> ApiResult<Whose> {
+async fn whose(state: &AppState, principal: &Principal) -> AppResult<Whose> {
     match principal.role {
         Role::Operator => Ok(
             match crate::flows::reach::regions(state, principal).await? {
@@ -292,14 +292,14 @@ async fn whose(state: &AppState, principal: &Principal) -> ApiResult<Whose> {
         Role::Expert => {
             let me = principal
                 .expert_id()
-                .ok_or(ApiError::Forbidden("this role may not do that"))?;
+                .ok_or(AppError::Forbidden("this role may not do that"))?;
             let standing = store::standing(&state.pool, me).await?;
             Ok(match standing {
                 Some(s) if s.supervisor => Whose::SupervisedBy(me),
                 _ => Whose::Expert(me),
             })
         }
-        Role::Seeker => Err(ApiError::Forbidden("this role may not do that")),
+        Role::Seeker => Err(AppError::Forbidden("this role may not do that")),
     }
 }
 
@@ -307,13 +307,13 @@ pub async fn debriefs(
     state: &AppState,
     principal: &Principal,
     status: Option<DebriefStatus>,
-) -> ApiResult<Vec<DebriefRow>> {
+) -> AppResult<Vec<DebriefRow>> {
     let whose = whose(state, principal).await?;
     Ok(store::debriefs(&state.pool, whose, status, LISTED_AT_MOST).await?)
 }
 
 /// An expert's own open debriefs, for their portal.
-pub async fn arranged_for(state: &AppState, expert: ExpertId) -> ApiResult<Vec<DebriefRow>> {
+pub async fn arranged_for(state: &AppState, expert: ExpertId) -> AppResult<Vec<DebriefRow>> {
     Ok(store::debriefs(
         &state.pool,
         Whose::Expert(expert),
@@ -326,7 +326,7 @@ pub async fn arranged_for(state: &AppState, expert: ExpertId) -> ApiResult<Vec<D
 /// Records a debrief done, with the supervisor's note (sealed): the expert's
 /// supervisor or an operator (404 for anyone else); 409 when already done.
 #[tracing::instrument(skip(state, principal, note))]
-pub async fn done(state: &AppState, principal: &Principal, id: Uuid, note: &str) -> ApiResult<()> {
+pub async fn done(state: &AppState, principal: &Principal, id: Uuid, note: &str) -> AppResult<()> {
     let note = note.trim();
     if note.is_empty() || note.chars().count() > MAX_BODY_CHARS {
         return Err(ValidationError::new("note", "must be 1 to 4,000 characters").into());
@@ -335,7 +335,7 @@ pub async fn done(state: &AppState, principal: &Principal, id: Uuid, note: &str)
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
     let row = store::lock_debrief(&mut tx, id)
         .await?
-        .ok_or(ApiError::NotFound("debrief"))?;
+        .ok_or(AppError::NotFound("debrief"))?;
     let allowed = match principal.role {
         Role::Operator => crate::flows::reach::covers(state, principal, Some(&row.region)).await?,
         Role::Expert => {
@@ -344,10 +344,10 @@ pub async fn done(state: &AppState, principal: &Principal, id: Uuid, note: &str)
         _ => false,
     };
     if !allowed {
-        return Err(ApiError::NotFound("debrief"));
+        return Err(AppError::NotFound("debrief"));
     }
     if row.status == DebriefStatus::Done {
-        return Err(ApiError::conflict(
+        return Err(AppError::conflict(
             ErrorCode::InvalidTransition,
             "this debrief is already recorded as done",
         ));
@@ -367,7 +367,7 @@ pub async fn done(state: &AppState, principal: &Principal, id: Uuid, note: &str)
 }
 
 /// The supervisor's experts with their week's load and recent outcomes.
-pub async fn supervised(state: &AppState, supervisor: ExpertId) -> ApiResult<Vec<SupervisedRow>> {
+pub async fn supervised(state: &AppState, supervisor: ExpertId) -> AppResult<Vec<SupervisedRow>> {
     Ok(store::supervised(&state.pool, supervisor).await?)
 }
 
@@ -377,6 +377,6 @@ pub async fn open_counts(
     state: &AppState,
     organisation: Option<Uuid>,
     regions: Option<&[String]>,
-) -> ApiResult<(i64, i64)> {
+) -> AppResult<(i64, i64)> {
     Ok(store::open_counts(&state.pool, organisation, regions).await?)
 }

@@ -2,7 +2,7 @@
 //! their organisation's region, by its administrators; read by anyone with
 //! a token (the expert's referral form, `/ops`, `/org`, the seeker app when
 //! nothing is open).
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::token::Principal;
 use anxin_domain::resource::{ResourceInput, ResourceKind};
@@ -14,7 +14,7 @@ pub async fn list(
     state: &AppState,
     region: Option<&str>,
     kind: Option<ResourceKind>,
-) -> ApiResult<Vec<ResourceRow>> {
+) -> AppResult<Vec<ResourceRow>> {
     let region = match region {
         Some(raw) => Some(crate::flows::regions::resolve(state, "region", raw).await?),
         None => None,
@@ -23,14 +23,14 @@ pub async fn list(
 }
 
 /// The hotlines of a region, for a seeker whom nothing suits.
-pub async fn hotlines(state: &AppState, region: &str) -> ApiResult<Vec<ResourceRow>> {
+pub async fn hotlines(state: &AppState, region: &str) -> AppResult<Vec<ResourceRow>> {
     Ok(resources::list(&state.pool, Some(region), Some(ResourceKind::Hotline)).await?)
 }
 
 async fn checked(
     state: &AppState,
     input: &ResourceInput,
-) -> ApiResult<anxin_domain::resource::Resource> {
+) -> AppResult<anxin_domain::resource::Resource> {
     let mut r = input.validate()?;
     r.region = crate::flows::regions::resolve(state, "region", &r.region).await?;
     Ok(r)
@@ -39,7 +39,7 @@ async fn checked(
 /// Whether the caller keeps resources of `region`: a national operator
 /// anywhere, an area's operator in its area's regions, an organisation's
 /// administrator in its organisation's region only (403 elsewhere).
-async fn may_keep(state: &AppState, principal: &Principal, region: &str) -> ApiResult<()> {
+async fn may_keep(state: &AppState, principal: &Principal, region: &str) -> AppResult<()> {
     let Some(org) = crate::flows::organisations::reach(state, principal).await? else {
         // An operator: an area's within its area.
         return crate::flows::reach::may_place(state, principal, region).await;
@@ -47,7 +47,7 @@ async fn may_keep(state: &AppState, principal: &Principal, region: &str) -> ApiR
     if crate::flows::organisations::get(state, org).await?.region == region {
         Ok(())
     } else {
-        Err(ApiError::Forbidden(
+        Err(AppError::Forbidden(
             "an organisation's administrator keeps the resources of its own region only",
         ))
     }
@@ -55,12 +55,12 @@ async fn may_keep(state: &AppState, principal: &Principal, region: &str) -> ApiR
 
 /// A resource in service the caller keeps; 404 for none, and for another
 /// region's to an organisation's administrator (as if it did not exist).
-async fn kept(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<ResourceRow> {
+async fn kept(state: &AppState, principal: &Principal, id: Uuid) -> AppResult<ResourceRow> {
     let row = resources::get(&state.pool, id)
         .await?
-        .ok_or(ApiError::NotFound("resource"))?;
+        .ok_or(AppError::NotFound("resource"))?;
     match may_keep(state, principal, &row.resource.region).await {
-        Err(ApiError::Forbidden(_)) => Err(ApiError::NotFound("resource")),
+        Err(AppError::Forbidden(_)) => Err(AppError::NotFound("resource")),
         kept => kept.map(|()| row),
     }
 }
@@ -69,7 +69,7 @@ pub async fn create(
     state: &AppState,
     principal: &Principal,
     input: &ResourceInput,
-) -> ApiResult<Uuid> {
+) -> AppResult<Uuid> {
     let r = checked(state, input).await?;
     may_keep(state, principal, &r.region).await?;
     Ok(resources::insert(&state.pool, &r).await?)
@@ -82,20 +82,20 @@ pub async fn update(
     principal: &Principal,
     id: Uuid,
     input: &ResourceInput,
-) -> ApiResult<ResourceRow> {
+) -> AppResult<ResourceRow> {
     kept(state, principal, id).await?;
     let r = checked(state, input).await?;
     may_keep(state, principal, &r.region).await?;
     resources::update(&state.pool, id, &r)
         .await?
-        .ok_or(ApiError::NotFound("resource"))
+        .ok_or(AppError::NotFound("resource"))
 }
 
-pub async fn retire(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<()> {
+pub async fn retire(state: &AppState, principal: &Principal, id: Uuid) -> AppResult<()> {
     kept(state, principal, id).await?;
     if resources::retire(&state.pool, id).await? {
         Ok(())
     } else {
-        Err(ApiError::NotFound("resource"))
+        Err(AppError::NotFound("resource"))
     }
 }

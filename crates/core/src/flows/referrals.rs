@@ -3,7 +3,7 @@
 //! operators work through the queue, most urgent first, call the seeker back
 //! through the call worker (masked both ways), and resolve. Every step is
 //! audited with who and when.
-use crate::error::{ApiError, ApiResult, ErrorCode, OrNotFound};
+use crate::error::{AppError, AppResult, ErrorCode, OrNotFound};
 use crate::flows::bookings::{load_for, Viewer};
 use crate::state::AppState;
 use crate::token::Principal;
@@ -36,20 +36,20 @@ pub async fn record_outcome(
     principal: &Principal,
     id: BookingId,
     input: &OutcomeInput,
-) -> ApiResult<Recorded> {
+) -> AppResult<Recorded> {
     let note = input.validate()?;
     let (booking, viewer) = load_for(state, principal, None, id).await?;
     if viewer == Viewer::Seeker {
-        return Err(ApiError::NotFound("booking"));
+        return Err(AppError::NotFound("booking"));
     }
     if booking.status == BookingStatus::Cancelled {
-        return Err(ApiError::conflict(
+        return Err(AppError::conflict(
             ErrorCode::BookingNotActive,
             "the booking was cancelled: there is no session to record",
         ));
     }
     if booking.starts_at > Utc::now() {
-        return Err(ApiError::conflict(
+        return Err(AppError::conflict(
             ErrorCode::BookingNotActive,
             "the session has not started yet",
         ));
@@ -74,11 +74,11 @@ pub async fn record_help_now_outcome(
     principal: &Principal,
     id: Uuid,
     input: &OutcomeInput,
-) -> ApiResult<Recorded> {
+) -> AppResult<Recorded> {
     let note = input.validate()?;
     let request = anxin_store::help_now::get(&state.pool, id)
         .await?
-        .ok_or(ApiError::NotFound("help-now call"))?;
+        .ok_or(AppError::NotFound("help-now call"))?;
     use crate::token::Role;
     match principal.role {
         Role::Expert
@@ -87,10 +87,10 @@ pub async fn record_help_now_outcome(
             crate::flows::reach::sees(state, principal, request.region.as_deref(), "help-now call")
                 .await?
         }
-        _ => return Err(ApiError::NotFound("help-now call")),
+        _ => return Err(AppError::NotFound("help-now call")),
     }
     let (Some(expert), Some(_)) = (request.expert_id, request.connected_at) else {
-        return Err(ApiError::conflict(
+        return Err(AppError::conflict(
             ErrorCode::BookingNotActive,
             "the call never connected: there is no session to record",
         ));
@@ -107,7 +107,7 @@ async fn record(
     expert: anxin_domain::ids::ExpertId,
     input: &OutcomeInput,
     note: Option<String>,
-) -> ApiResult<Recorded> {
+) -> AppResult<Recorded> {
     let by = principal.actor();
     let sealed = note.as_deref().map(|n| state.cipher.seal_text(n));
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
@@ -174,7 +174,7 @@ pub async fn list(
     state: &AppState,
     principal: &Principal,
     status: ReferralStatus,
-) -> ApiResult<Vec<ReferralRow>> {
+) -> AppResult<Vec<ReferralRow>> {
     let organisation = crate::flows::organisations::reach(state, principal).await?;
     let regions = crate::flows::reach::regions(state, principal).await?;
     Ok(list_store(state, status, organisation, regions.as_deref()).await?)
@@ -193,7 +193,7 @@ pub async fn list_store(
 }
 
 /// 404 unless the referral exists and is within the caller's area.
-async fn reachable(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<()> {
+async fn reachable(state: &AppState, principal: &Principal, id: Uuid) -> AppResult<()> {
     referrals::get(&state.pool, id)
         .await
         .or_not_found("referral")?;
@@ -212,7 +212,7 @@ pub async fn resolve(
     principal: &Principal,
     id: Uuid,
     input: &ResolveInput,
-) -> ApiResult<ReferralRow> {
+) -> AppResult<ReferralRow> {
     let centre = input.validate()?;
     reachable(state, principal, id).await?;
     if let Some(resource) = input.resource_id {
@@ -235,7 +235,7 @@ pub async fn resolve(
     )
     .await?
     {
-        return Err(ApiError::conflict(
+        return Err(AppError::conflict(
             ErrorCode::InvalidTransition,
             "the referral is already resolved",
         ));
@@ -265,7 +265,7 @@ pub async fn callback(
     principal: &Principal,
     id: Uuid,
     input: &CallbackInput,
-) -> ApiResult<CallTaskId> {
+) -> AppResult<CallTaskId> {
     let operator_phone = input.validate(&state.config.phone_country_code)?;
     reachable(state, principal, id).await?;
     let by = principal.actor();
@@ -274,13 +274,13 @@ pub async fn callback(
     let call_id = match call_tasks::queue_callback(&mut tx, id, &sealed).await? {
         Queued::Queued(call_id) => call_id,
         Queued::NotOpen => {
-            return Err(ApiError::conflict(
+            return Err(AppError::conflict(
                 ErrorCode::InvalidTransition,
                 "the referral is resolved: nobody is to be called",
             ))
         }
         Queued::AlreadyCalling => {
-            return Err(ApiError::conflict(
+            return Err(AppError::conflict(
                 ErrorCode::InvalidTransition,
                 "a callback on this referral is already under way",
             ))

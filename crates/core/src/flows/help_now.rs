@@ -2,7 +2,7 @@
 //! the queue and is told their place and an honest wait. The call worker
 //! dispatches the queue and places the calls (`anxin_calls::worker`); this
 //! side only records, tells and cancels.
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::state::AppState;
 use anxin_domain::help_now::{
     estimate_wait_seconds, DutyInput, HelpNowInput, ASSUMED_CALL_SECONDS,
@@ -19,14 +19,14 @@ use uuid::Uuid;
 /// while on duty.
 pub type Duty = Option<Option<DateTime<Utc>>>;
 
-pub async fn set_duty(state: &AppState, expert: ExpertId, input: &DutyInput) -> ApiResult<Duty> {
+pub async fn set_duty(state: &AppState, expert: ExpertId, input: &DutyInput) -> AppResult<Duty> {
     let until = input.validate(Utc::now())?;
     if input.on_duty {
         let approved = anxin_store::supervision::standing(&state.pool, expert)
             .await?
             .is_some_and(|s| s.approved);
         if !approved {
-            return Err(ApiError::conflict(
+            return Err(AppError::conflict(
                 ErrorCode::InvalidTransition,
                 "only an approved expert can go on duty",
             ));
@@ -38,7 +38,7 @@ pub async fn set_duty(state: &AppState, expert: ExpertId, input: &DutyInput) -> 
     duty(state, expert).await
 }
 
-pub async fn duty(state: &AppState, expert: ExpertId) -> ApiResult<Duty> {
+pub async fn duty(state: &AppState, expert: ExpertId) -> AppResult<Duty> {
     Ok(store::duty(&state.pool, expert).await?)
 }
 
@@ -70,7 +70,7 @@ pub struct Ask<'a> {
 /// no expert is on duty. A retry with the same Idempotency-Key gets the
 /// first request.
 #[tracing::instrument(skip_all, fields(seeker_id = %seeker.id))]
-pub async fn ask(state: &AppState, seeker: &SeekerRow, ask: Ask<'_>) -> ApiResult<Asked> {
+pub async fn ask(state: &AppState, seeker: &SeekerRow, ask: Ask<'_>) -> AppResult<Asked> {
     let wish = ask.input.validate()?;
     let phone = PhoneNumber::parse_in("phone", &ask.input.phone, &state.config.phone_country_code)?;
     let request_hash = state.subjects.request_hash(&format!(
@@ -119,15 +119,15 @@ pub async fn ask(state: &AppState, seeker: &SeekerRow, ask: Ask<'_>) -> ApiResul
     Ok(Asked::Queued(standing(state, id).await?))
 }
 
-fn mismatch() -> ApiError {
-    ApiError::conflict(
+fn mismatch() -> AppError {
+    AppError::conflict(
         ErrorCode::IdempotencyMismatch,
         "this Idempotency-Key was used with a different request",
     )
 }
 
-fn active() -> ApiError {
-    ApiError::conflict(
+fn active() -> AppError {
+    AppError::conflict(
         ErrorCode::HelpNowActive,
         "you are already waiting to talk to someone; stay on this page, or leave the queue first",
     )
@@ -137,7 +137,7 @@ async fn nobody_on_duty(
     state: &AppState,
     seeker: &SeekerRow,
     wish: &anxin_domain::help_now::HelpNowWish,
-) -> ApiResult<Asked> {
+) -> AppResult<Asked> {
     let from = Utc::now() + state.cutoff();
     let soonest = anxin_store::waitlist::candidate_slots(
         &state.pool,
@@ -178,14 +178,14 @@ fn told_wait(state: &AppState, position: i64, duty: OnDuty, mean_call: Option<f6
 }
 
 /// The request with its place and wait while queued.
-pub async fn standing(state: &AppState, id: Uuid) -> ApiResult<Standing> {
+pub async fn standing(state: &AppState, id: Uuid) -> AppResult<Standing> {
     let row = store::get(&state.pool, id)
         .await?
-        .ok_or(ApiError::NotFound("help-now request"))?;
+        .ok_or(AppError::NotFound("help-now request"))?;
     standing_of(state, row).await
 }
 
-async fn standing_of(state: &AppState, row: HelpNowRow) -> ApiResult<Standing> {
+async fn standing_of(state: &AppState, row: HelpNowRow) -> AppResult<Standing> {
     let (position, estimated_wait_seconds) = match row.status {
         anxin_domain::help_now::HelpNowStatus::Queued => {
             let position = store::position(&state.pool, row.id).await?;
@@ -209,13 +209,13 @@ async fn standing_of(state: &AppState, row: HelpNowRow) -> ApiResult<Standing> {
 /// caller may see it.
 pub async fn view(
     state: &AppState,
-    principal: &crate::auth::Principal,
+    principal: &crate::token::Principal,
     seeker: Option<&SeekerRow>,
     id: Uuid,
-) -> ApiResult<Standing> {
+) -> AppResult<Standing> {
     let row = store::get(&state.pool, id)
         .await?
-        .ok_or(ApiError::NotFound("help-now request"))?;
+        .ok_or(AppError::NotFound("help-now request"))?;
     use crate::token::Role;
     match principal.role {
         Role::Seeker if seeker.map(|s| s.id) == Some(row.seeker_id) => {}
@@ -223,7 +223,7 @@ pub async fn view(
             crate::flows::reach::sees(state, principal, row.region.as_deref(), "help-now request")
                 .await?
         }
-        _ => return Err(ApiError::NotFound("help-now request")),
+        _ => return Err(AppError::NotFound("help-now request")),
     }
     standing_of(state, row).await
 }
@@ -231,10 +231,10 @@ pub async fn view(
 /// Leaves the queue: the request ends `cancelled` and an expert being rung
 /// for it is hung up on; the seeker is never called. 404 for another's.
 #[tracing::instrument(skip(state, seeker), fields(seeker_id = %seeker.id))]
-pub async fn leave(state: &AppState, seeker: &SeekerRow, id: Uuid) -> ApiResult<()> {
+pub async fn leave(state: &AppState, seeker: &SeekerRow, id: Uuid) -> AppResult<()> {
     match store::get(&state.pool, id).await? {
         Some(row) if row.seeker_id == seeker.id => {}
-        _ => return Err(ApiError::NotFound("help-now request")),
+        _ => return Err(AppError::NotFound("help-now request")),
     }
     if store::cancel(&state.pool, id, seeker.id).await? {
         tracing::info!(help_now_id = %id, "seeker left the help-now queue");
@@ -248,7 +248,7 @@ pub struct Offer {
     pub estimated_wait_seconds: Option<u32>,
 }
 
-pub async fn offer(state: &AppState) -> ApiResult<Offer> {
+pub async fn offer(state: &AppState) -> AppResult<Offer> {
     let (duty, mean, queued) = tokio::try_join!(
         store::on_duty(&state.pool),
         store::mean_call_seconds(&state.pool),

@@ -2,7 +2,7 @@
 //! The list is read from Postgres and kept briefly in each instance; a
 //! region opened or closed here is seen at once on this instance and within
 //! `REGIONS_TTL` on the others.
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::token::Principal;
 use anxin_domain::region::{Region, Regions};
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 pub const REGIONS_TTL: Duration = Duration::from_secs(5);
 
 /// Every region, with its open switch.
-pub async fn all(state: &AppState) -> ApiResult<Arc<Regions>> {
+pub async fn all(state: &AppState) -> AppResult<Arc<Regions>> {
     if let Some((at, regions)) = state.regions.read().await.as_ref() {
         if at.elapsed() < REGIONS_TTL {
             return Ok(regions.clone());
@@ -26,7 +26,7 @@ pub async fn all(state: &AppState) -> ApiResult<Arc<Regions>> {
 
 /// The code of the region `raw` names (code or pinyin, any case; see
 /// `Regions::resolve`); 422 naming `field` otherwise.
-pub async fn resolve(state: &AppState, field: &str, raw: &str) -> ApiResult<String> {
+pub async fn resolve(state: &AppState, field: &str, raw: &str) -> AppResult<String> {
     Ok(all(state).await?.resolve(field, raw)?.code.clone())
 }
 
@@ -37,17 +37,17 @@ pub async fn set_open(
     principal: &Principal,
     raw: &str,
     open: bool,
-) -> ApiResult<Region> {
+) -> AppResult<Region> {
     let code = all(state)
         .await?
         .resolve("code", raw)
-        .map_err(|_| ApiError::NotFound("region"))?
+        .map_err(|_| AppError::NotFound("region"))?
         .code
         .clone();
     crate::flows::reach::may_place(state, principal, &code).await?;
     let region = anxin_store::regions::set_open(&state.pool, &principal.actor(), &code, open)
         .await?
-        .ok_or(ApiError::NotFound("region"))?;
+        .ok_or(AppError::NotFound("region"))?;
     *state.regions.write().await = None;
     tracing::info!(region = %region.code, open, "region switched");
     Ok(region)

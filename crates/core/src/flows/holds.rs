@@ -2,7 +2,7 @@
 //! seeker's side (idempotency, active-hold limit) is another, on the seeker's
 //! hash slot. They run seeker-first, and a refused slot undoes the seeker side,
 //! so a seeker is never charged a hold they did not get.
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::events::{Event, Refusal};
 use crate::flows::{self, reconcile};
 use crate::state::AppState;
@@ -25,11 +25,11 @@ pub struct HoldView {
 /// no round trip). The per-seeker limit across every instance (GCRA in Redis)
 /// is part of the seeker's hold script, so N instances together still allow
 /// only the configured rate.
-async fn check_rate(state: &AppState, seeker: &SeekerRow, ip: &str) -> ApiResult<()> {
+async fn check_rate(state: &AppState, seeker: &SeekerRow, ip: &str) -> AppResult<()> {
     let refuse = |wait: Duration, what: &str| {
         state.metrics.hold("rate_limited");
         tracing::info!(limit = what, "hold rate limited");
-        ApiError::TooManyRequests { retry_after: wait }
+        AppError::TooManyRequests { retry_after: wait }
     };
     // Each limiter's own clock: building a fresh one calibrates it (CPUID),
     // which costs more than the whole check.
@@ -57,7 +57,7 @@ pub async fn place(
     slot_id: SlotId,
     idempotency_key: Option<&str>,
     ip: &str,
-) -> ApiResult<HoldView> {
+) -> AppResult<HoldView> {
     check_rate(state, seeker, ip).await?;
     hold_for(state, seeker, slot_id, idempotency_key).await
 }
@@ -70,7 +70,7 @@ pub(crate) async fn hold_for(
     seeker: &SeekerRow,
     slot_id: SlotId,
     idempotency_key: Option<&str>,
-) -> ApiResult<HoldView> {
+) -> AppResult<HoldView> {
     let slot = flows::slots::place(state, slot_id).await?;
     let seeker_id = seeker.id;
     let hold_id = HoldId::new();
@@ -118,7 +118,7 @@ pub(crate) async fn hold_for(
             })
         }
         SeekerHold::IdempotencyMismatch => {
-            return Err(ApiError::Unprocessable {
+            return Err(AppError::Unprocessable {
                 code: ErrorCode::IdempotencyMismatch,
                 message: "this Idempotency-Key was used with a different request".into(),
                 field: None,
@@ -127,12 +127,12 @@ pub(crate) async fn hold_for(
         SeekerHold::RateLimited { retry_after } => {
             state.metrics.hold("rate_limited");
             tracing::info!(limit = "seeker_shared", "hold rate limited");
-            return Err(ApiError::TooManyRequests { retry_after });
+            return Err(AppError::TooManyRequests { retry_after });
         }
         SeekerHold::HoldLimit => {
             state.metrics.hold("hold_limit");
             refused(Refusal::HoldLimit);
-            return Err(ApiError::conflict(
+            return Err(AppError::conflict(
                 ErrorCode::HoldLimit,
                 "you already hold a slot; confirm or release it first",
             ));
@@ -144,7 +144,7 @@ pub(crate) async fn hold_for(
         expert_id: expert,
         expires_at,
     };
-    let decided: ApiResult<SlotHold> = async {
+    let decided: AppResult<SlotHold> = async {
         let mut decision = state
             .reserve
             .hold_slot(expert, slot_id, hold_id, seeker_id, priority_seeker)
@@ -202,17 +202,17 @@ pub(crate) async fn hold_for(
         .await?;
     state.metrics.hold("unavailable");
     refused(Refusal::SlotUnavailable);
-    Err(ApiError::conflict(ErrorCode::SlotUnavailable, refusal))
+    Err(AppError::conflict(ErrorCode::SlotUnavailable, refusal))
 }
 
 #[tracing::instrument(skip(state, seeker), fields(seeker_id = %seeker.id))]
-pub async fn release(state: &AppState, seeker: &SeekerRow, hold_id: HoldId) -> ApiResult<()> {
+pub async fn release(state: &AppState, seeker: &SeekerRow, hold_id: HoldId) -> AppResult<()> {
     let seeker_id = seeker.id;
     let record = state
         .reserve
         .hold_record(seeker_id, hold_id)
         .await?
-        .ok_or(ApiError::NotFound("hold"))?;
+        .ok_or(AppError::NotFound("hold"))?;
     state.reserve.release_slot(&record, seeker_id).await?;
     state.reserve.forget_hold(seeker_id, &record, None).await?;
     state.metrics.hold("released");

@@ -5,7 +5,7 @@
 //! then is the slot marked booked in Redis and the seeker told "confirmed".
 //! If Redis was wrong about the hold (wiped, restarted), Postgres' constraints
 //! refuse the second booking and the seeker gets a clean 409.
-use crate::error::{ApiError, ApiResult, ErrorCode, OrNotFound};
+use crate::error::{AppError, AppResult, ErrorCode, OrNotFound};
 use crate::events::{Event, Refusal};
 use crate::flows::handover::{self, Handover};
 use crate::state::AppState;
@@ -37,8 +37,8 @@ pub struct Confirmed {
     pub replayed: bool,
 }
 
-pub(crate) fn hold_expired() -> ApiError {
-    ApiError::conflict(
+pub(crate) fn hold_expired() -> AppError {
+    AppError::conflict(
         ErrorCode::HoldExpired,
         "the hold has expired or was released; hold the slot again",
     )
@@ -49,12 +49,12 @@ pub async fn confirm(
     state: &AppState,
     seeker: &SeekerRow,
     req: ConfirmRequest<'_>,
-) -> ApiResult<Confirmed> {
+) -> AppResult<Confirmed> {
     let phone = PhoneNumber::parse_in("phone", req.phone, &state.config.phone_country_code)?;
     let note = match req.note.map(str::trim) {
         // Postgres text can't hold a NUL.
         Some(n) if n.chars().count() > 500 || n.contains('\0') => {
-            return Err(ApiError::Unprocessable {
+            return Err(AppError::Unprocessable {
                 code: ErrorCode::InvalidInput,
                 message: "note: at most 500 characters, and no NUL".into(),
                 field: Some("note".into()),
@@ -76,14 +76,14 @@ pub async fn confirm(
         match req.idempotency_key {
             Some(key) => bookings::by_idempotency_key(&state.pool, seeker_id, key)
                 .await
-                .map_err(ApiError::from),
+                .map_err(AppError::from),
             None => Ok(None),
         }
     };
     if let Some(previous) = replayed().await? {
         return replay(previous, &request_hash);
     }
-    let refuse = |refusal: Refusal, metric: &str, error: ApiError| {
+    let refuse = |refusal: Refusal, metric: &str, error: AppError| {
         state.metrics.booking(metric);
         state.events.emit(
             &state.metrics,
@@ -127,7 +127,7 @@ pub async fn confirm(
     let give_back = || async {
         state.reserve.release_slot(&record, seeker_id).await?;
         state.reserve.forget_hold(seeker_id, &record, None).await?;
-        Ok::<(), ApiError>(())
+        Ok::<(), AppError>(())
     };
     let slot = crate::flows::slots::place(state, record.slot_id).await?;
     let now = Utc::now();
@@ -136,7 +136,7 @@ pub async fn confirm(
         return Err(refuse(
             Refusal::SlotUnavailable,
             "too_late",
-            ApiError::conflict(
+            AppError::conflict(
                 ErrorCode::SlotUnavailable,
                 "the slot is no longer available",
             ),
@@ -193,7 +193,7 @@ pub async fn confirm(
             Err(refuse(
                 Refusal::SlotUnavailable,
                 "slot_taken",
-                ApiError::conflict(
+                AppError::conflict(
                     ErrorCode::SlotUnavailable,
                     "the slot was booked by someone else",
                 ),
@@ -201,7 +201,7 @@ pub async fn confirm(
         }
         Err(ConfirmError::HoldUsed) => match replayed().await? {
             Some(previous) => replay(previous, &request_hash),
-            None => Err(ApiError::conflict(
+            None => Err(AppError::conflict(
                 ErrorCode::HoldConfirmed,
                 "this hold was already confirmed",
             )),
@@ -216,7 +216,7 @@ pub async fn confirm(
             Err(refuse(
                 Refusal::SlotUnavailable,
                 "cap_reached",
-                ApiError::conflict(
+                AppError::conflict(
                     ErrorCode::SlotUnavailable,
                     "the expert takes no more sessions that day or week",
                 ),
@@ -229,7 +229,7 @@ pub async fn confirm(
             Err(refuse(
                 Refusal::SlotUnavailable,
                 "slot_taken",
-                ApiError::conflict(
+                AppError::conflict(
                     ErrorCode::SlotUnavailable,
                     "the expert is already booked at that time",
                 ),
@@ -242,7 +242,7 @@ pub async fn confirm(
             Err(refuse(
                 Refusal::BookingLimit,
                 "limit",
-                ApiError::conflict(
+                AppError::conflict(
                     ErrorCode::BookingLimit,
                     format!(
                         "at most {} upcoming bookings per seeker",
@@ -255,9 +255,9 @@ pub async fn confirm(
     }
 }
 
-fn replay(previous: BookingRow, request_hash: &[u8]) -> ApiResult<Confirmed> {
+fn replay(previous: BookingRow, request_hash: &[u8]) -> AppResult<Confirmed> {
     if previous.request_hash.as_deref() != Some(request_hash) {
-        return Err(ApiError::Unprocessable {
+        return Err(AppError::Unprocessable {
             code: ErrorCode::IdempotencyMismatch,
             message: "this Idempotency-Key was used with a different request".into(),
             field: None,
@@ -285,7 +285,7 @@ pub async fn load_for(
     principal: &Principal,
     seeker: Option<&SeekerRow>,
     id: BookingId,
-) -> ApiResult<(BookingRow, Viewer)> {
+) -> AppResult<(BookingRow, Viewer)> {
     let booking = bookings::get(&state.pool, id)
         .await
         .or_not_found("booking")?;
@@ -297,7 +297,7 @@ pub async fn load_for(
         }
         Role::Expert if principal.expert_id() == Some(booking.expert_id) => Viewer::Expert,
         Role::Seeker if seeker.map(|s| s.id) == Some(booking.seeker_id) => Viewer::Seeker,
-        _ => return Err(ApiError::NotFound("booking")),
+        _ => return Err(AppError::NotFound("booking")),
     };
     Ok((booking, viewer))
 }
@@ -308,7 +308,7 @@ pub async fn expert_within_reach(
     principal: &Principal,
     expert: anxin_domain::ids::ExpertId,
     what: &'static str,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     if crate::flows::reach::area(state, principal).await?.is_none() {
         return Ok(());
     }
@@ -319,7 +319,7 @@ pub async fn expert_within_reach(
 async fn bookings_expert_region(
     state: &AppState,
     expert: anxin_domain::ids::ExpertId,
-) -> ApiResult<Option<String>> {
+) -> AppResult<Option<String>> {
     match anxin_store::experts::get(&state.pool, expert).await {
         Ok(row) => Ok(Some(row.region)),
         Err(anxin_store::StoreError::NotFound) => Ok(None),
@@ -342,7 +342,7 @@ pub async fn cancel(
     seeker: Option<&SeekerRow>,
     id: BookingId,
     reason: Option<&str>,
-) -> ApiResult<Cancelled> {
+) -> AppResult<Cancelled> {
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     if reason.is_some_and(|r| r.chars().count() > MAX_CANCEL_REASON_CHARS) {
         return Err(anxin_domain::ValidationError::new(
@@ -353,12 +353,12 @@ pub async fn cancel(
     }
     let (booking, viewer) = load_for(state, principal, seeker, id).await?;
     check_cancel(booking.status).map_err(|r| match r {
-        CancelRefusal::AlreadyCancelled => ApiError::conflict(
+        CancelRefusal::AlreadyCancelled => AppError::conflict(
             ErrorCode::BookingNotActive,
             "the booking is already cancelled",
         ),
         CancelRefusal::AlreadyCompleted => {
-            ApiError::conflict(ErrorCode::BookingNotActive, "the call already took place")
+            AppError::conflict(ErrorCode::BookingNotActive, "the call already took place")
         }
     })?;
     let actor = Actor {
@@ -395,7 +395,7 @@ pub async fn cancel(
     let before = bookings::cancel(&state.pool, id, &actor, sealed.as_ref())
         .await?
         .ok_or_else(|| {
-            ApiError::conflict(
+            AppError::conflict(
                 ErrorCode::BookingNotActive,
                 "the booking is no longer active",
             )

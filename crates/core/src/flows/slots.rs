@@ -4,7 +4,7 @@
 //! on a miss. A hold then costs no Postgres round trip for the slot a seeker
 //! was just shown. Whether a slot is open, held or booked is never read from
 //! here: Redis and Postgres decide that.
-use crate::error::{ApiResult, OrNotFound};
+use crate::error::{AppResult, OrNotFound};
 use crate::state::{AppState, SlotPlace};
 use anxin_domain::ids::{ExpertId, SlotId};
 use anxin_reserve::IndexedSlot;
@@ -12,7 +12,7 @@ use anxin_store::slots;
 use chrono::{DateTime, Duration, Utc};
 
 /// The slot's expert and times; 404 `slot` when there is no such slot.
-pub async fn place(state: &AppState, slot: SlotId) -> ApiResult<SlotPlace> {
+pub async fn place(state: &AppState, slot: SlotId) -> AppResult<SlotPlace> {
     if let Some(place) = state.slot_cache.get(&slot) {
         return Ok(place);
     }

@@ -3,14 +3,14 @@
 //! administrator within its organisation (`flows::organisations::reach`).
 //! Outside their reach things answer as if they did not exist (404), and
 //! what they would place there is refused (403).
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::token::{Principal, Role};
 use anxin_domain::region::Area;
 
 /// The area an operator is scoped to; `None` for a national operator and
 /// for every other role (whose reach is decided elsewhere).
-pub async fn area(state: &AppState, principal: &Principal) -> ApiResult<Option<Area>> {
+pub async fn area(state: &AppState, principal: &Principal) -> AppResult<Option<Area>> {
     if principal.role != Role::Operator {
         return Ok(None);
     }
@@ -18,7 +18,7 @@ pub async fn area(state: &AppState, principal: &Principal) -> ApiResult<Option<A
 }
 
 /// The region codes within the caller's reach by place (`None`: no limit).
-pub async fn regions(state: &AppState, principal: &Principal) -> ApiResult<Option<Vec<String>>> {
+pub async fn regions(state: &AppState, principal: &Principal) -> AppResult<Option<Vec<String>>> {
     let Some(area) = area(state, principal).await? else {
         return Ok(None);
     };
@@ -39,7 +39,7 @@ pub async fn covers(
     state: &AppState,
     principal: &Principal,
     region: Option<&str>,
-) -> ApiResult<bool> {
+) -> AppResult<bool> {
     Ok(match regions(state, principal).await? {
         None => true,
         Some(codes) => region.is_some_and(|r| codes.iter().any(|c| c == r)),
@@ -52,20 +52,20 @@ pub async fn sees(
     principal: &Principal,
     region: Option<&str>,
     what: &'static str,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     if covers(state, principal, region).await? {
         Ok(())
     } else {
-        Err(ApiError::NotFound(what))
+        Err(AppError::NotFound(what))
     }
 }
 
 /// 403 unless the caller may place something in `region` (a code).
-pub async fn may_place(state: &AppState, principal: &Principal, region: &str) -> ApiResult<()> {
+pub async fn may_place(state: &AppState, principal: &Principal, region: &str) -> AppResult<()> {
     if covers(state, principal, Some(region)).await? {
         Ok(())
     } else {
-        Err(ApiError::Forbidden(
+        Err(AppError::Forbidden(
             "an area's operator acts within the regions of its area only",
         ))
     }

@@ -9,7 +9,7 @@
 //! slot: the slot's hold is decided in Redis (one winner), the seeker holds
 //! one slot at a time, and an entry is offered only while still waiting, so
 //! a hold that loses the last step is given back.
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::flows::holds::{self, HoldView};
 use crate::state::AppState;
 use anxin_domain::ids::SeekerId;
@@ -41,7 +41,7 @@ pub async fn join(
     seeker: &SeekerRow,
     seeker_ref: Option<&str>,
     input: &WaitlistInput,
-) -> ApiResult<Joined> {
+) -> AppResult<Joined> {
     let wish = input.validate(Utc::now())?;
     if let Some(expert) = wish.expert_id {
         let known =
@@ -66,7 +66,7 @@ pub async fn join(
     )
     .await?
     .ok_or_else(|| {
-        ApiError::conflict(
+        AppError::conflict(
             ErrorCode::WaitlistLimit,
             format!("at most {MAX_WAITING_PER_SEEKER} waitlist entries at once"),
         )
@@ -81,12 +81,12 @@ pub async fn get(
     state: &AppState,
     seeker: SeekerId,
     id: Uuid,
-) -> ApiResult<(WaitlistRow, Option<i64>)> {
+) -> AppResult<(WaitlistRow, Option<i64>)> {
     store::settle_offers(&state.pool).await?;
     let row = store::get(&state.pool, id)
         .await?
         .filter(|w| w.seeker_id == seeker)
-        .ok_or(ApiError::NotFound("waitlist entry"))?;
+        .ok_or(AppError::NotFound("waitlist entry"))?;
     let position = match row.status {
         WaitlistStatus::Waiting => Some(store::position(&state.pool, id).await?),
         _ => None,
@@ -96,17 +96,17 @@ pub async fn get(
 
 /// Leaves the waitlist; an offer not taken is given back at once.
 #[tracing::instrument(skip(state, seeker), fields(seeker_id = %seeker.id))]
-pub async fn leave(state: &AppState, seeker: &SeekerRow, id: Uuid) -> ApiResult<()> {
+pub async fn leave(state: &AppState, seeker: &SeekerRow, id: Uuid) -> AppResult<()> {
     let Some(row) = store::cancel(&state.pool, id, seeker.id).await? else {
         return match store::get(&state.pool, id).await? {
             Some(w) if w.seeker_id == seeker.id => Ok(()),
-            _ => Err(ApiError::NotFound("waitlist entry")),
+            _ => Err(AppError::NotFound("waitlist entry")),
         };
     };
     if let (WaitlistStatus::Offered, Some(hold)) = (row.status, row.hold_id) {
         // Gone already (booked or lapsed) is fine: nothing to give back.
         match holds::release(state, seeker, hold).await {
-            Ok(()) | Err(ApiError::NotFound(_)) => {}
+            Ok(()) | Err(AppError::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
     }
@@ -116,7 +116,7 @@ pub async fn leave(state: &AppState, seeker: &SeekerRow, id: Uuid) -> ApiResult<
 /// One round: settles offers, then gives each waiting entry (first come
 /// first) the soonest free slot that suits it. Returns how many were
 /// offered.
-pub async fn offer_round(state: &AppState) -> ApiResult<usize> {
+pub async fn offer_round(state: &AppState) -> AppResult<usize> {
     store::settle_offers(&state.pool).await?;
     let mut offered = 0;
     for entry in store::waiting(&state.pool, PER_ROUND).await? {
@@ -127,7 +127,7 @@ pub async fn offer_round(state: &AppState) -> ApiResult<usize> {
     Ok(offered)
 }
 
-async fn offer_one(state: &AppState, entry: &WaitlistRow) -> ApiResult<bool> {
+async fn offer_one(state: &AppState, entry: &WaitlistRow) -> AppResult<bool> {
     let now = Utc::now();
     let Some(seeker) = anxin_store::seekers::get(&state.pool, entry.seeker_id).await? else {
         return Ok(false);
@@ -141,12 +141,12 @@ async fn offer_one(state: &AppState, entry: &WaitlistRow) -> ApiResult<bool> {
             Ok(h) => h,
             // Taken, held back, or the seeker already holds a slot: try the
             // next slot, or (holding) the next round.
-            Err(ApiError::Conflict {
+            Err(AppError::Conflict {
                 code: ErrorCode::HoldLimit,
                 ..
             }) => return Ok(false),
-            Err(ApiError::Conflict { .. }) | Err(ApiError::NotFound(_)) => continue,
-            Err(ApiError::TooManyRequests { .. }) => return Ok(false),
+            Err(AppError::Conflict { .. }) | Err(AppError::NotFound(_)) => continue,
+            Err(AppError::TooManyRequests { .. }) => return Ok(false),
             Err(e) => return Err(e),
         };
         return settle_offer(state, &seeker, entry, hold).await;
@@ -161,7 +161,7 @@ async fn settle_offer(
     seeker: &SeekerRow,
     entry: &WaitlistRow,
     hold: HoldView,
-) -> ApiResult<bool> {
+) -> AppResult<bool> {
     let slot = anxin_store::slots::get(&state.pool, hold.slot_id).await?;
     let keep = state.config.waitlist_offer;
     let record = HoldRecord {

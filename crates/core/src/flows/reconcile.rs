@@ -10,7 +10,7 @@
 //! show the empty Redis for up to their refresh interval. Until the rebuild
 //! is done, a hold on an expert not yet rebuilt rebuilds that expert first
 //! (`expert`), so holds never wait for the whole index.
-use crate::error::ApiResult;
+use crate::error::AppResult;
 use crate::flows::availability::indexed;
 use crate::state::AppState;
 use anxin_domain::ids::{ExpertId, SlotId};
@@ -33,7 +33,7 @@ pub struct Reconciled {
 }
 
 #[tracing::instrument(skip(state))]
-pub async fn all(state: &AppState) -> ApiResult<Reconciled> {
+pub async fn all(state: &AppState) -> AppResult<Reconciled> {
     let now = Utc::now();
     let open = slots::all_open(&state.pool, now).await?;
     let booked = bookings::active_slots(&state.pool, now).await?;
@@ -82,7 +82,7 @@ pub async fn all(state: &AppState) -> ApiResult<Reconciled> {
 /// Rebuilds one expert's index (after their index was found missing); an
 /// expert who is not approved gets no index at all.
 #[tracing::instrument(skip(state))]
-pub async fn expert(state: &AppState, expert: ExpertId) -> ApiResult<()> {
+pub async fn expert(state: &AppState, expert: ExpertId) -> AppResult<()> {
     let row = anxin_store::experts::get(&state.pool, expert).await?;
     if row.status != anxin_domain::expert::ExpertStatus::Approved {
         state.reserve.drop_expert(expert).await?;
@@ -103,7 +103,7 @@ pub async fn expert(state: &AppState, expert: ExpertId) -> ApiResult<()> {
 /// Rebuilds an index Redis lost, unless another instance already claimed
 /// that; retried while Redis loses it again mid-rebuild. Returns the
 /// rebuild's token when this instance rebuilt it.
-pub async fn rebuild_lost(state: &AppState) -> ApiResult<Option<String>> {
+pub async fn rebuild_lost(state: &AppState) -> AppResult<Option<String>> {
     loop {
         let token = uuid::Uuid::new_v4().simple().to_string();
         if !state.reserve.claim_rebuild(&token, REBUILD_LEASE).await? {
@@ -124,7 +124,7 @@ pub async fn rebuild_lost(state: &AppState) -> ApiResult<Option<String>> {
 
 /// The start-up rebuild: the whole index from Postgres, marked built if it
 /// was missing.
-pub async fn startup(state: &AppState) -> ApiResult<Reconciled> {
+pub async fn startup(state: &AppState) -> AppResult<Reconciled> {
     if state.reserve.index_state().await? == IndexState::Missing
         && rebuild_lost(state).await?.is_some()
     {
@@ -143,7 +143,7 @@ pub async fn watch(state: &AppState) {
     let mut down = false;
     loop {
         tick.tick().await;
-        let checked: ApiResult<()> = async {
+        let checked: AppResult<()> = async {
             match state.reserve.index_state().await? {
                 IndexState::Ready(token) => {
                     if down || seen.as_ref().is_some_and(|s| *s != token) {

@@ -11,7 +11,7 @@
 //! "secret" is the public key is checked against `ANXIN_JWT_SECRET` and
 //! fails (no algorithm confusion), and `alg: none` is no algorithm at all.
 use crate::cache::TtlCache;
-use crate::error::ApiError;
+use crate::error::AppError;
 use anxin_domain::ids::ExpertId;
 use jsonwebtoken::{errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -131,11 +131,11 @@ impl TokenVerifier {
         self
     }
 
-    pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
+    pub fn verify(&self, token: &str) -> Result<Principal, AppError> {
         self.verify_at(token, chrono::Utc::now().timestamp())
     }
 
-    fn verify_at(&self, token: &str, now: i64) -> Result<Principal, ApiError> {
+    fn verify_at(&self, token: &str, now: i64) -> Result<Principal, AppError> {
         // New keys: tokens remembered under the old ones are checked again.
         if self.host.as_ref().is_some_and(|h| h.refresh()) {
             self.verified.clear();
@@ -143,12 +143,12 @@ impl TokenVerifier {
         if let Some((principal, exp)) = self.verified.get(token) {
             if now > exp + self.validation.leeway as i64 {
                 self.verified.remove(token);
-                return Err(ApiError::Unauthorized("the token has expired"));
+                return Err(AppError::Unauthorized("the token has expired"));
             }
             return Ok(principal);
         }
         let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| ApiError::Unauthorized("the token is malformed or not valid"))?;
+            .map_err(|_| AppError::Unauthorized("the token is malformed or not valid"))?;
         let data = match (header.alg, &self.host) {
             (Algorithm::HS256, _) => {
                 jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
@@ -158,24 +158,24 @@ impl TokenVerifier {
                 jsonwebtoken::decode::<Claims>(token, &key, &validation)
             }
             _ => {
-                return Err(ApiError::Unauthorized(
+                return Err(AppError::Unauthorized(
                     "the token's algorithm is not accepted",
                 ))
             }
         }
         .map_err(refusal)?;
         if header.alg != Algorithm::HS256 && data.claims.role != Role::Seeker {
-            return Err(ApiError::Unauthorized(
+            return Err(AppError::Unauthorized(
                 "a host-app token may only speak for a seeker",
             ));
         }
         if data.claims.sub.is_empty() {
-            return Err(ApiError::Unauthorized("the token has no subject"));
+            return Err(AppError::Unauthorized("the token has no subject"));
         }
         let group = match data.claims.group.as_deref() {
             None => None,
             Some(g) => Some(anxin_domain::seeker::PriorityGroup::parse(g).ok_or(
-                ApiError::Unauthorized("the token's group is not a priority group"),
+                AppError::Unauthorized("the token's group is not a priority group"),
             )?),
         };
         let principal = Principal {
@@ -195,15 +195,15 @@ impl TokenVerifier {
     }
 }
 
-fn refusal(e: jsonwebtoken::errors::Error) -> ApiError {
+fn refusal(e: jsonwebtoken::errors::Error) -> AppError {
     match e.kind() {
-        ErrorKind::ExpiredSignature => ApiError::Unauthorized("the token has expired"),
-        ErrorKind::InvalidSignature => ApiError::Unauthorized("the token's signature is not valid"),
-        ErrorKind::InvalidIssuer => ApiError::Unauthorized("the token's issuer is not accepted"),
+        ErrorKind::ExpiredSignature => AppError::Unauthorized("the token has expired"),
+        ErrorKind::InvalidSignature => AppError::Unauthorized("the token's signature is not valid"),
+        ErrorKind::InvalidIssuer => AppError::Unauthorized("the token's issuer is not accepted"),
         ErrorKind::InvalidAudience => {
-            ApiError::Unauthorized("the token's audience is not accepted")
+            AppError::Unauthorized("the token's audience is not accepted")
         }
-        _ => ApiError::Unauthorized("the token is malformed or not valid"),
+        _ => AppError::Unauthorized("the token is malformed or not valid"),
     }
 }
 
@@ -271,7 +271,7 @@ impl HostKeys {
         &self,
         alg: Algorithm,
         kid: Option<&str>,
-    ) -> Result<(DecodingKey, Validation), ApiError> {
+    ) -> Result<(DecodingKey, Validation), AppError> {
         let loaded = self
             .loaded
             .read()
@@ -280,9 +280,9 @@ impl HostKeys {
             KeySet::Pem(a, key) if *a == alg => key.clone(),
             KeySet::Jwks(keys) => match kid.and_then(|k| keys.get(k)) {
                 Some((a, key)) if *a == alg => key.clone(),
-                _ => return Err(ApiError::Unauthorized("the token's key is not known")),
+                _ => return Err(AppError::Unauthorized("the token's key is not known")),
             },
-            KeySet::Pem(..) => return Err(ApiError::Unauthorized("the token's key is not known")),
+            KeySet::Pem(..) => return Err(AppError::Unauthorized("the token's key is not known")),
         };
         let mut validation = Validation::new(alg);
         // A small allowance for the host's clock.
@@ -459,7 +459,7 @@ mod tests {
 
     fn refused(v: &TokenVerifier, token: &str) -> &'static str {
         match v.verify(token) {
-            Err(ApiError::Unauthorized(m)) => m,
+            Err(AppError::Unauthorized(m)) => m,
             other => panic!("expected 401, got {:?}", other.map(|p| p.sub)),
         }
     }
@@ -646,7 +646,7 @@ mod tests {
         assert_eq!(v.verify_at(&token, now + 20).unwrap().sub, "s-1");
         // Past `exp` and the leeway, the remembered entry is refused too.
         match v.verify_at(&token, now + 60) {
-            Err(ApiError::Unauthorized(m)) => assert_eq!(m, "the token has expired"),
+            Err(AppError::Unauthorized(m)) => assert_eq!(m, "the token has expired"),
             other => panic!("expected 401, got {:?}", other.map(|p| p.sub)),
         }
         assert!(v.verified.get(token.as_str()).is_none());
@@ -665,7 +665,7 @@ mod tests {
         for _ in 0..2 {
             assert!(matches!(
                 v.verify(&forged),
-                Err(ApiError::Unauthorized("the token's signature is not valid"))
+                Err(AppError::Unauthorized("the token's signature is not valid"))
             ));
         }
         assert!(v.verified.get(forged.as_str()).is_none());

@@ -12,7 +12,7 @@
 //!   payments, puts every refund owed into the outbox (once per payment,
 //!   whatever races) and makes the due refunds through the provider,
 //!   retrying with backoff.
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::flows::bookings::hold_expired;
 use crate::payments::Queried;
 use crate::state::AppState;
@@ -47,14 +47,14 @@ pub struct Started {
 /// Creates (or returns) the hold's payment. 409 `invalid_transition` when
 /// no fee is taken, `hold_expired` when the hold is gone.
 #[tracing::instrument(skip_all, fields(seeker_id = %seeker.id, hold_id = %hold_id))]
-pub async fn start(state: &AppState, seeker: &SeekerRow, hold_id: HoldId) -> ApiResult<Started> {
+pub async fn start(state: &AppState, seeker: &SeekerRow, hold_id: HoldId) -> AppResult<Started> {
     let Some(provider) = state.payment_step() else {
-        return Err(ApiError::conflict(
+        return Err(AppError::conflict(
             ErrorCode::InvalidTransition,
             "no fee is taken here: book the hold directly",
         ));
     };
-    let url = |payment: &PaymentRow| provider.pay_url(payment).map_err(ApiError::internal);
+    let url = |payment: &PaymentRow| provider.pay_url(payment).map_err(AppError::internal);
     // A repeated request gets the payment it made, whatever became of it.
     if let Some(payment) = payments::by_hold(&state.pool, hold_id).await? {
         if payment.seeker_id != seeker.id {
@@ -106,17 +106,17 @@ pub async fn of_seeker(
     state: &AppState,
     seeker: &SeekerRow,
     id: PaymentId,
-) -> ApiResult<PaymentRow> {
+) -> AppResult<PaymentRow> {
     match payments::get(&state.pool, id).await? {
         Some(p) if p.seeker_id == seeker.id => Ok(p),
-        _ => Err(ApiError::NotFound("payment")),
+        _ => Err(AppError::NotFound("payment")),
     }
 }
 
-pub async fn get(state: &AppState, id: PaymentId) -> ApiResult<PaymentRow> {
+pub async fn get(state: &AppState, id: PaymentId) -> AppResult<PaymentRow> {
     payments::get(&state.pool, id)
         .await?
-        .ok_or(ApiError::NotFound("payment"))
+        .ok_or(AppError::NotFound("payment"))
 }
 
 /// What a payment is for, as its cashier names it: the expert and the
@@ -124,7 +124,7 @@ pub async fn get(state: &AppState, id: PaymentId) -> ApiResult<PaymentRow> {
 pub async fn paid_for(
     state: &AppState,
     payment: &PaymentRow,
-) -> ApiResult<(String, chrono::DateTime<Utc>)> {
+) -> AppResult<(String, chrono::DateTime<Utc>)> {
     let expert = anxin_store::experts::get(&state.pool, payment.expert_id).await?;
     let slot = anxin_store::slots::get(&state.pool, payment.slot_id).await?;
     Ok((expert.display_name, slot.starts_at))
@@ -168,13 +168,13 @@ pub async fn record_paid(
 
 /// The booking's check: with a payment step, a hold is booked only once its
 /// fee is paid.
-pub async fn require_paid(state: &AppState, seeker: &SeekerRow, hold: HoldId) -> ApiResult<()> {
+pub async fn require_paid(state: &AppState, seeker: &SeekerRow, hold: HoldId) -> AppResult<()> {
     if state.payment_step().is_none() {
         return Ok(());
     }
     match payments::by_hold(&state.pool, hold).await? {
         Some(p) if p.seeker_id == seeker.id && p.status == PaymentStatus::Paid => Ok(()),
-        _ => Err(ApiError::PaymentRequired(
+        _ => Err(AppError::PaymentRequired(
             "the booking fee for this hold is not paid: POST /v1/holds/{id}/payment",
         )),
     }
@@ -251,13 +251,13 @@ pub enum Notification {
 pub async fn alipay_notified(
     state: &AppState,
     fields: &[(String, String)],
-) -> ApiResult<Notification> {
+) -> AppResult<Notification> {
     let Some(alipay) = state
         .alipay
         .as_deref()
         .filter(|_| state.payment_step().is_some())
     else {
-        return Err(ApiError::NotFound(
+        return Err(AppError::NotFound(
             "Alipay payments are not configured here",
         ));
     };
@@ -316,12 +316,12 @@ async fn refuse(
     payment: Option<PaymentId>,
     status: Option<&str>,
     why: &str,
-) -> ApiResult<Notification> {
+) -> AppResult<Notification> {
     tracing::warn!(payment_id = ?payment.map(|p| p.to_string()), why, "Alipay notification refused");
     let verdict = format!("refused: {why}");
     payments::record_notification(&state.pool, ProviderName::Alipay, payment, status, &verdict)
         .await?;
-    Err(ApiError::bad_request(
+    Err(AppError::bad_request(
         ErrorCode::InvalidInput,
         format!("notification refused: {why}"),
         None,

@@ -89,7 +89,7 @@ pub struct ApiConfig {
     /// `00` (`ANXIN_PHONE_COUNTRY_CODE`; `86`: `138 0000 0000` is Chinese).
     pub phone_country_code: String,
     /// Proxies whose `X-Forwarded-For` is believed (see `client`).
-    pub trusted_proxies: crate::client::TrustedProxies,
+    pub trusted_proxies: crate::proxies::TrustedProxies,
     /// A seeker's priority group comes only from the host-app token's
     /// `group` claim (`ANXIN_PRIORITY_FROM_TOKEN`).
     pub priority_from_token: bool,

@@ -1,5 +1,5 @@
 //! Turning an availability into slots, and keeping the horizon rolling.
-use crate::error::{ApiResult, OrNotFound};
+use crate::error::{AppResult, OrNotFound};
 use crate::state::AppState;
 use anxin_domain::availability::{plan_slot_changes, Availability, StoredSlot};
 use anxin_domain::booking::held_back_for_priority;
@@ -28,7 +28,7 @@ pub async fn apply(
     availability: &Availability,
     now: DateTime<Utc>,
     edited_by: Option<&Actor>,
-) -> ApiResult<Applied> {
+) -> AppResult<Applied> {
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
     let row = experts::lock(&mut tx, expert)
         .await
@@ -142,7 +142,7 @@ pub fn indexed(s: &slots::SlotRow) -> IndexedSlot {
 
 /// Re-applies every approved expert's availability, so the horizon rolls
 /// forward (new days appear, nothing held or booked is touched).
-pub async fn roll_horizon(state: &AppState, now: DateTime<Utc>) -> ApiResult<usize> {
+pub async fn roll_horizon(state: &AppState, now: DateTime<Utc>) -> AppResult<usize> {
     let mut rolled = 0;
     for expert in experts::with_availability(&state.pool).await? {
         if let Some(a) = experts::load_availability(&state.pool, expert).await? {
@@ -165,7 +165,7 @@ pub async fn rest(
     days: u32,
     now: DateTime<Utc>,
     by: &Actor,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     if days == 0 {
         return Ok(());
     }

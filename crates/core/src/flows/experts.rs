@@ -2,7 +2,7 @@
 //! approved and suspended, audited, with the Redis index following
 //! (approved experts are indexed, others not); and listing an expert's open
 //! slots.
-use crate::error::{ApiError, ApiResult, ErrorCode, OrNotFound};
+use crate::error::{AppError, AppResult, ErrorCode, OrNotFound};
 use crate::flows::handover::{self, HandedOver};
 use crate::flows::{reconcile, seekers, slots};
 use crate::state::AppState;
@@ -26,7 +26,7 @@ pub async fn create(
     input: &ExpertInput,
     status: ExpertStatus,
     audited_by: Option<&Actor>,
-) -> ApiResult<ExpertId> {
+) -> AppResult<ExpertId> {
     // A volunteer of an organisation: it must be approved, and their region
     // is the organisation's unless they give one.
     let organisation = match input.organisation_id {
@@ -87,12 +87,12 @@ pub async fn set_status(
     id: ExpertId,
     status: ExpertStatus,
     via: Option<&str>,
-) -> ApiResult<HandedOver> {
+) -> AppResult<HandedOver> {
     let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
     let row = experts::lock(&mut tx, id).await.or_not_found("expert")?;
     let before = row.status;
     if !before.can_become(status) {
-        return Err(ApiError::conflict(
+        return Err(AppError::conflict(
             ErrorCode::InvalidTransition,
             format!(
                 "a {} expert can't become {}",
@@ -141,7 +141,7 @@ pub async fn vet(
     id: ExpertId,
     status: ExpertStatus,
     via: Option<&str>,
-) -> ApiResult<HandedOver> {
+) -> AppResult<HandedOver> {
     crate::flows::organisations::may_manage_expert(state, principal, id).await?;
     set_status(state, &principal.actor(), id, status, via).await
 }
@@ -159,12 +159,12 @@ pub async fn open_slots(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> ApiResult<Vec<IndexedSlot>> {
+) -> AppResult<Vec<IndexedSlot>> {
     let row = experts::get(&state.pool, expert)
         .await
         .or_not_found("expert")?;
     if row.status != ExpertStatus::Approved {
-        return Err(ApiError::NotFound("expert"));
+        return Err(AppError::NotFound("expert"));
     }
     // General seekers don't see slots held back for priority groups.
     let priority_seeker = match principal.role {
