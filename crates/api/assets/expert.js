@@ -4,100 +4,7 @@
 "use strict";
 (() => {
   const lang = document.documentElement.lang.startsWith("en") ? "en" : "zh";
-  const T = {
-    zh: {
-      brand: "安心", tab_hours: "我的时间", tab_calls: "即将到来的通话", tab_after: "通话之后",
-      help_now_call: "即时倾诉（值班时接听）",
-      duty_h: "值班：现在就接听", duty_hint: "值班时，需要马上倾诉的求助者会转接给你：先打给你，你接听后再接通对方，双方都看不到对方的号码。",
-      duty_for: "值班到", duty_1h: "1 小时后", duty_2h: "2 小时后", duty_4h: "4 小时后", duty_open: "我关闭为止",
-      duty_on: "开始值班", duty_off: "结束值班", duty_none: "你现在没有值班。",
-      duty_until: (w) => `你正在值班，到 ${w}。有人需要时，我们会打你的电话。`,
-      duty_open_now: "你正在值班，直到你结束。有人需要时，我们会打你的电话。",
-      sign_out: "退出", no_calls: "暂时没有预约。", no_past: "还没有已开始的通话。",
-      timezone: "时区", slot_minutes: "每次时长（分钟）", cap: "每天最多几次（可留空）", week_cap: "每周最多几次（可留空）", weekly: "每周",
-      overrides: "特定日期", date: "日期", from: "开始", to: "结束", add_hours: "添加这天的时间",
-      close_day: "这天不接听", pause: "暂停（请假）", pause_add: "关闭这些日期", save: "保存",
-      preview: "接下来两周会开放的时段", open: "接听", closed: "不接听", remove: "删除",
-      days: ["周一", "周二", "周三", "周四", "周五", "周六", "周日"],
-      saved: (n, c) => `已保存：${n} 个开放时段。` + (c ? `${c} 个已被预约或保留的时段保持不变。` : ""),
-      preview_count: (n) => `共 ${n} 个开放时段`, none_open: "没有开放的时段。",
-      cancel: "取消这次通话", cancel_reason: "取消原因（来访者会看到）",
-      cancel_confirm: "确定取消这次通话吗？", cancelled: "已取消。",
-      group: { medical_worker: "医护人员", patient: "患者", bereaved_family: "逝者家属", general: "一般" },
-      outcome: "结果", completed: "已完成", seeker_absent: "来访者未接听", cut_short: "提前结束",
-      follow_up: "后续", fu_none: "无需", fu_rebook: "再次预约", fu_refer: "转介",
-      urgency: "紧急程度", routine: "常规", urgent: "紧急", emergency: "危急（立即）",
-      note: "私人备注（仅你和工作人员可见）", record: "记录结果", recorded: "已记录",
-      places: "可以告诉求助者的当地求助资源：",
-      referral: "已转介给工作人员", call: { scheduled: "已安排", dialing_expert: "正在呼叫你",
-        dialing_seeker: "正在呼叫来访者", bridged: "通话中", retry_waiting: "等待重拨", ended: "已结束" },
-      call_outcome: { completed: "已接通", expert_no_answer: "你未接听", expert_busy: "你的电话占线", seeker_no_answer: "求助者未接听",
-        seeker_busy: "求助者电话占线", failed: "未能接通", cancelled: "已取消" },
-      bad_time: "请填写开始和结束时间。", bad_pause: "请填写请假的开始和结束日期。",
-      seeker: "求助者", in_progress: "进行中", unsaved: "有未保存的更改，记得点“保存”。",
-      wellbeing: "你现在感觉怎么样？（只有你的督导能看到）", wb: ["很难受", "不太好", "一般", "还好", "很好"],
-      want_debrief: "我想和督导聊一聊这次通话",
-      debrief_arranged: (when) => `已为你安排一次复盘：督导会在 ${when} 前和你聊一聊最近的通话。`,
-      training: "培训", training_hint: "必修的培训完成后，才会被批准接听。", required: "必修", optional: "选修",
-      done_at: "已完成", attest: "我已完成", by_supervisor: "由督导确认", supervise: "督导页面",
-      errors: {
-        weekly: (day) => `${day}的时间：结束要晚于开始。`, overrides: "特定日期里有一段时间不对：结束要晚于开始，日期要有效。",
-        timezone: "时区不认识，请填写例如 Asia/Shanghai。", max_sessions_per_day: "“每天最多几次”请填 1 到 24 之间的数，或留空。",
-        max_sessions_per_week: "“每周最多几次”请填 1 到 60 之间的数，或留空。",
-        slot_minutes: "每次时长不对，请从列表里选一个。", booking_not_active: "这次通话已经取消或已经结束了。",
-        forbidden: "这一步你没有权限操作。", rate_limited: "操作有点太快了，请稍等几秒再试。",
-        unavailable: "服务暂时有点忙，请稍等片刻再试。", invalid_input: "填写的内容有一处不对，请检查后再试。",
-        other: "出了点问题，没有保存。请稍后再试。", offline: "网络不通，请稍后再试。",
-      },
-    },
-    en: {
-      brand: "Anxin", tab_hours: "My hours", tab_calls: "Upcoming calls", tab_after: "After a call",
-      help_now_call: "Help now (taken on duty)",
-      duty_h: "On duty: take calls now", duty_hint: "While you are on duty, seekers who need to talk now are put through to you: we ring you first, then connect them once you answer. Neither of you sees the other's number.",
-      duty_for: "On duty until", duty_1h: "in 1 hour", duty_2h: "in 2 hours", duty_4h: "in 4 hours", duty_open: "I switch off",
-      duty_on: "Go on duty", duty_off: "Go off duty", duty_none: "You are not on duty.",
-      duty_until: (w) => `You are on duty until ${w}. When someone needs to talk, we will ring your phone.`,
-      duty_open_now: "You are on duty until you switch off. When someone needs to talk, we will ring your phone.",
-      sign_out: "Sign out", no_calls: "No bookings yet.", no_past: "No calls have started yet.",
-      timezone: "Time zone", slot_minutes: "Session length (minutes)", cap: "Most sessions a day (optional)", week_cap: "Most sessions a week (optional)",
-      weekly: "Every week", overrides: "Particular dates", date: "Date", from: "From", to: "To",
-      add_hours: "Set hours for this date", close_day: "Closed this date", pause: "Pause (on leave)",
-      pause_add: "Close these dates", save: "Save", preview: "Slots open in the next two weeks",
-      open: "Open", closed: "Closed", remove: "Remove",
-      days: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
-      saved: (n, c) => `Saved: ${n} open slots.` + (c ? ` ${c} booked or held slots were kept.` : ""),
-      preview_count: (n) => `${n} open slots`, none_open: "No open slots.",
-      cancel: "Cancel this call", cancel_reason: "Why (the seeker sees it)",
-      cancel_confirm: "Cancel this call?", cancelled: "Cancelled.",
-      group: { medical_worker: "medical worker", patient: "patient", bereaved_family: "bereaved family", general: "general" },
-      outcome: "Outcome", completed: "Completed", seeker_absent: "Seeker absent", cut_short: "Cut short",
-      follow_up: "Follow-up", fu_none: "None", fu_rebook: "Rebook", fu_refer: "Refer",
-      urgency: "Urgency", routine: "Routine", urgent: "Urgent", emergency: "Emergency (now)",
-      note: "Private note (only you and staff see it)", record: "Record outcome", recorded: "Recorded",
-      places: "Places near the seeker you can tell them about:",
-      referral: "Referred to staff", call: { scheduled: "scheduled", dialing_expert: "calling you",
-        dialing_seeker: "calling the seeker", bridged: "connected", retry_waiting: "waiting to retry", ended: "ended" },
-      call_outcome: { completed: "connected", expert_no_answer: "you did not answer", expert_busy: "your line was busy", seeker_no_answer: "the seeker did not answer",
-        seeker_busy: "the seeker's line was busy", failed: "could not connect", cancelled: "cancelled" },
-      bad_time: "Fill in both times.", bad_pause: "Fill in both dates of the leave.",
-      seeker: "Seeker", in_progress: "in progress", unsaved: "Unsaved changes: remember to press Save.",
-      wellbeing: "How are you after this call? (only your supervisor sees it)", wb: ["very hard", "not great", "so-so", "fine", "well"],
-      want_debrief: "I would like to talk this call over with my supervisor",
-      debrief_arranged: (when) => `A debrief is arranged: your supervisor will talk your recent calls over with you by ${when}.`,
-      training: "Training", training_hint: "You are approved to take calls once the required training is done.", required: "required", optional: "optional",
-      done_at: "Done", attest: "I have done this", by_supervisor: "confirmed by a supervisor", supervise: "Supervision",
-      errors: {
-        weekly: (day) => `${day}: the end must be after the start.`, overrides: "One of the particular dates is off: the end must be after the start, on a real date.",
-        timezone: "That time zone isn't known; write one like Asia/Shanghai.", max_sessions_per_day: "\u201cMost sessions a day\u201d takes a number from 1 to 24, or nothing.",
-        max_sessions_per_week: "\u201cMost sessions a week\u201d takes a number from 1 to 60, or nothing.",
-        slot_minutes: "Choose a session length from the list.", booking_not_active: "This call has already been cancelled or has ended.",
-        forbidden: "You can't do that from here.", rate_limited: "That was a little fast; please wait a few seconds and try again.",
-        unavailable: "We're a little busy; please try again in a moment.", invalid_input: "Something in the form isn't quite right; please check it and try again.",
-        other: "Something went wrong and nothing was saved. Please try again shortly.", offline: "No connection; please try again shortly.",
-      },
-    },
-  };
-  const t = (k) => T[lang][k];
+  const { t, group } = anxinWords;
   const $ = (id) => document.getElementById(id);
   const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
   let me = null;
@@ -153,13 +60,13 @@
   // sentence for the hours form ("周二的时间：结束要晚于开始"), else the
   // code's; the server's English message is never shown.
   function sentence(e, sent) {
-    const errors = t("errors");
+    const errors = group("errors");
     const field = (e && e.field) || "";
     const weekly = /^weekly\[(\d+)\]/.exec(field);
     if (weekly && sent) {
       const w = sent.weekly[Number(weekly[1])];
-      const day = w ? t("days")[DAYS.indexOf(w.weekday)] : t("weekly");
-      return errors.weekly(day);
+      const day = w ? group("days")[DAYS.indexOf(w.weekday)] : t("weekly");
+      return t("errors.weekly", day);
     }
     const key = field.replace(/\[.*$/, "").split(".")[0];
     if (errors[key] && typeof errors[key] === "string") return errors[key];
@@ -169,17 +76,6 @@
   const when = (iso, opts) =>
     new Intl.DateTimeFormat(lang === "zh" ? "zh-CN" : "en-GB", Object.assign({ timeZone: me.timezone }, opts)).format(new Date(iso));
   const dateTime = (iso) => when(iso, { weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-
-  function translate() {
-    for (const e of document.querySelectorAll("[data-t]")) e.textContent = t(e.getAttribute("data-t"));
-    const sw = $("lang-switch");
-    sw.textContent = lang === "zh" ? "English" : "中文";
-    sw.setAttribute("href", lang === "zh" ? "?lang=en" : "?lang=zh");
-    sw.setAttribute("lang", lang === "zh" ? "en" : "zh-CN");
-    sw.addEventListener("click", () => {
-      document.cookie = "anxin_lang=" + (lang === "zh" ? "en" : "zh") + "; path=/; max-age=31536000; samesite=strict";
-    });
-  }
 
   // ---- My hours -----------------------------------------------------------
   function renderWeekly(a) {
@@ -191,12 +87,12 @@
       extraRanges.push(...ranges.slice(1));
       const first = ranges[0];
       const open = el("input", { type: "checkbox", id: "open-" + d, checked: !!first });
-      const start = el("input", { type: "time", id: "start-" + d, value: first ? first.start : "09:00", "aria-label": t("days")[i] + " " + t("from") });
-      const end = el("input", { type: "time", id: "end-" + d, value: first ? (first.end === "24:00" ? "23:59" : first.end) : "17:00", "aria-label": t("days")[i] + " " + t("to") });
+      const start = el("input", { type: "time", id: "start-" + d, value: first ? first.start : "09:00", "aria-label": group("days")[i] + " " + t("from") });
+      const end = el("input", { type: "time", id: "end-" + d, value: first ? (first.end === "24:00" ? "23:59" : first.end) : "17:00", "aria-label": group("days")[i] + " " + t("to") });
       const sync = () => { start.disabled = end.disabled = !open.checked; };
       open.addEventListener("change", sync);
       sync();
-      box.append(el("div", { class: "day" }, el("label", { for: "open-" + d, text: t("days")[i] }), open, start, end));
+      box.append(el("div", { class: "day" }, el("label", { for: "open-" + d, text: group("days")[i] }), open, start, end));
     });
   }
 
@@ -237,7 +133,7 @@
     const from = new Date();
     const to = new Date(from.getTime() + 14 * 86400e3);
     const slots = await api("GET", `/v1/experts/${me.id}/slots?from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`);
-    $("preview-count").textContent = slots.length ? t("preview_count")(slots.length) : t("none_open");
+    $("preview-count").textContent = slots.length ? t("preview_count", slots.length) : t("none_open");
     const byDay = new Map();
     for (const s of slots) {
       const day = when(s.starts_at, { weekday: "short", month: "short", day: "numeric" });
@@ -293,7 +189,7 @@
       try {
         const saved = await api("PUT", `/v1/experts/${me.id}/availability`, sent);
         me.timezone = $("tz").value.trim();
-        $("saved").textContent = t("saved")(saved.open_slots, (saved.conflicts || []).length);
+        $("saved").textContent = t("saved", saved.open_slots) + ((saved.conflicts || []).length ? t("saved_kept", saved.conflicts.length) : "");
         $("saved").hidden = false;
         $("unsaved").hidden = true;
         await preview();
@@ -305,12 +201,12 @@
 
   // ---- Calls ---------------------------------------------------------------
   function callLine(b) {
-    const group = t("group")[b.priority_group] || b.priority_group;
+    const seekerGroup = group("group")[b.priority_group] || b.priority_group;
     const state = b.help_now_id ? t("help_now_call")
-      : (t("call")[b.call.state] || b.call.state) + (b.call.outcome ? " · " + (t("call_outcome")[b.call.outcome] || "") : "");
+      : (group("call")[b.call.state] || b.call.state) + (b.call.outcome ? " · " + (group("call_outcome")[b.call.outcome] || "") : "");
     return [
       el("div", { class: "when", text: dateTime(b.starts_at) + "–" + when(b.ends_at, { hour: "2-digit", minute: "2-digit" }) }),
-      el("div", { class: "meta", text: b.seeker_alias.replace(/^Seeker /, t("seeker") + " ") + " · " + group + " · " + state }),
+      el("div", { class: "meta", text: b.seeker_alias.replace(/^Seeker /, t("seeker") + " ") + " · " + seekerGroup + " · " + state }),
       b.note ? el("div", { class: "seeker-note", text: b.note }) : null,
     ];
   }
@@ -384,7 +280,7 @@
       places,
       el("label", {}, t("note"), el("textarea", { name: "note", maxlength: "2000" })),
       el("div", { class: "meta", text: t("wellbeing") }),
-      radios("wellbeing-" + id, ["1", "2", "3", "4", "5"], t("wb").map((w, i) => `${i + 1} ${w}`), null),
+      radios("wellbeing-" + id, ["1", "2", "3", "4", "5"], Object.values(group("wb")).map((w, i) => `${i + 1} ${w}`), null),
       el("label", {}, el("input", { type: "checkbox", name: "debrief" }), " " + t("want_debrief")),
       el("div", { class: "actions" }, el("button", { type: "submit", class: "approve", text: t("record") })));
     form.addEventListener("change", () => {
@@ -471,13 +367,13 @@
     const open = me.supervisor ? [] : await api("GET", "/v1/supervision/debriefs?status=open");
     const box = $("debrief-arranged");
     box.hidden = open.length === 0;
-    if (open.length) box.textContent = t("debrief_arranged")(dateTime(open[0].due_at));
+    if (open.length) box.textContent = t("debrief_arranged", dateTime(open[0].due_at));
   }
 
   // On duty: help-now calls may ring this expert's phone.
   function drawDuty(d) {
     $("duty-state").textContent = !d.on_duty ? t("duty_none")
-      : d.until ? t("duty_until")(dateTime(d.until)) : t("duty_open_now");
+      : d.until ? t("duty_until", dateTime(d.until)) : t("duty_open_now");
     $("duty-on").hidden = d.on_duty;
     $("duty-for-label").hidden = d.on_duty;
     $("duty-off").hidden = !d.on_duty;
@@ -519,7 +415,6 @@
   }
 
   async function start() {
-    translate();
     $("sign-out").addEventListener("click", async () => {
       await api("POST", "/v1/sessions/end").catch(() => {});
       window.location.href = "/expert";

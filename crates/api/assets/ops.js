@@ -6,196 +6,10 @@
 
 (function () {
   const ZH_PAGE = document.documentElement.lang.startsWith("zh");
-  // Chinese for every English text of the page (the HTML's and this
-  // script's); English is the source. `say` leaves other text (names,
-  // figures) as it is.
-  const ZH = {
-    "Anxin": "安心",
-    "Operations": "运营",
-    "Sign out": "退出",
-    "loading…": "加载中…",
-    "Headline figures": "主要指标",
-    "Open referrals": "待处理转介",
-    "emergency": "危急",
-    "urgent": "紧急",
-    "routine": "常规",
-    "Regions open for booking": "开放预约的地区",
-    "Referred to…": "转介到…", "Referred to": "转介到",
-    "Organisations": "机构", "Published": "已公示", "Kind": "类型", "Contact": "联系人", "Applied": "申请时间",
-    "No organisation is waiting.": "没有待审核的机构。", "Reject": "拒绝", "Suspend": "暂停",
-    "Batch to publish it in (empty: the latest batch)": "公示批次（留空：最新一批）",
-    "Why is it rejected? The organisation is told.": "拒绝原因（会告知机构）：",
-    "Suspend this organisation? Its experts are suspended too; their upcoming calls are handed over or cancelled and refunded.": "确定暂停这个机构吗？它的专家会一并暂停，他们即将到来的通话会转给其他专家，或取消并退款。",
-    "approve the organisation": "批准机构", "reject the organisation": "拒绝机构", "suspend the organisation": "暂停机构",
-    "batch": "第几批", "social_work": "社会工作机构", "psychological": "心理服务机构", "medical": "医疗机构", "other": "其他",
-    "The phased roll-out: a seeker of a closed region sees no experts, only that region's hotlines. Every switch is audited.": "分地区逐步开放：未开放地区的求助者看不到专家，只看到当地热线。每次开关都会记入审计日志。",
-    "north": "华北、东北", "east": "华东", "central": "华中", "south": "华南", "west": "西部",
-    "open or close the region": "开关地区",
-    "Approve this volunteer? They will be shown to seekers.": "确定批准这位志愿者吗？批准后求助者就能看到并预约。",
-    "Swipe the table sideways for more; the buttons stay at its right edge.": "表格可以左右滑动查看更多；操作按钮固定在右侧。",
-    "Webhooks to the host app": "发往宿主应用的通知",
-    "Debriefs overdue": "逾期的复盘",
-    "Waitlist": "等候名单",
-    "Help now": "即时倾诉",
-    "asked": "人求助",
-    "wait p50": "等候中位数",
-    "abandoned": "放弃",
-    "rollovers": "转接下一位",
-    "on duty now": "人正在值班",
-    "waiting now": "正在等候",
-    "offered": "已为其保留",
-    "booked": "已预约",
-    "still to hold": "待进行",
-    "Training missing: ": "培训未完成：",
-    "pending": "待发送",
-    "failed": "失败",
-    "oldest": "最早",
-    "Fees, last 24 h": "预约费（近 24 小时）",
-    "paid": "已支付",
-    "refunded": "已退款",
-    "abandoned at payment": "支付时放弃",
-    "Match rate": "匹配率",
-    "booked ÷ saw a slate": "预约数 ÷ 看到名单人数",
-    "Seekers who saw a slate": "看到名单的求助者",
-    "slates served": "次名单",
-    "Bookings confirmed": "已确认预约",
-    "cancelled": "已取消",
-    "Time to match": "匹配用时",
-    "median · p95": "中位数 · p95",
-    "Calls completed": "完成的通话",
-    "connected": "已接通",
-    "Time to connect": "接通用时",
-    "Expert no-shows": "专家未接听",
-    "seeker no-shows": "求助者未接听",
-    "Utilization ahead": "未来时段使用率",
-    "past window": "过去窗口",
-    "Booking Gini": "预约基尼系数",
-    "exposure Gini": "曝光基尼系数",
-    "Experts with no booking": "没有预约的专家",
-    "of": "共",
-    "experts": "位专家",
-    "Hold expiry rate": "保留过期率",
-    "holds placed": "次保留",
-    "409 collision rate": "409 冲突率",
-    "Funnel": "转化漏斗",
-    "Bookings per expert": "每位专家的预约",
-    "Lorenz curve of bookings per expert": "每位专家预约的洛伦兹曲线",
-    "Histogram of bookings per expert": "每位专家预约数的直方图",
-    "Lorenz curve: the further below the diagonal, the more bookings pile on a few experts.": "洛伦兹曲线：越低于对角线，预约越集中在少数专家身上。",
-    "Call outcomes": "通话结果",
-    "Calls finished": "结束的通话",
-    "Attempts": "拨打次数",
-    "Match rate and bookings over time": "匹配率与预约随时间变化",
-    "bookings per": "每",
-    "hour": "小时",
-    "day": "天",
-    "match rate of seekers first seen then": "当时首次出现的求助者的匹配率",
-    "Bookings and match rate over time": "预约与匹配率随时间变化",
-    "By priority group and region": "按优先人群和地区",
-    "Saw slate": "看到名单",
-    "Booked": "已预约",
-    "Completed": "已完成",
-    "Hold expiry": "保留过期",
-    "Collisions": "冲突",
-    "Experts w/o booking": "无预约专家",
-    "Referrals": "转介",
-    "Urgency": "紧急程度",
-    "Seeker": "求助者",
-    "Region": "地区",
-    "Referred": "转介时间",
-    "Resolve": "处理完毕",
-    "Call back (masked)": "回拨（双向隐号）",
-    "No open referrals.": "没有待处理的转介。",
-    "Calls in the next hour": "未来一小时的通话",
-    "Starts": "开始",
-    "Ends": "结束",
-    "Expert": "专家",
-    "Group": "人群",
-    "Call": "通话",
-    "No calls in the next hour.": "未来一小时没有通话。",
-    "Experts awaiting approval": "待审核的专家",
-    "Name": "姓名",
-    "Languages": "语言",
-    "Specialties": "擅长",
-    "Applied": "申请时间",
-    "No applications waiting.": "没有待审核的申请。",
-    "Sign-in link for": "登录链接：",
-    "(send it by the hotline's own channel; it works once)": "（请通过热线自己的渠道发送；只能使用一次）",
-    "Figures are computed from the event log; they refresh every few seconds. Seekers appear only by alias.": "指标由事件日志计算，每隔几秒刷新。求助者只以化名出现。",
-    "Medical workers": "医护人员",
-    "Patients": "患者",
-    "Bereaved families": "逝者家属",
-    "General": "一般",
-    "completed": "已完成",
-    "expert no answer": "专家未接",
-    "expert busy": "专家忙",
-    "seeker no answer": "求助者未接",
-    "seeker busy": "求助者忙",
-    "not dialed": "未拨打",
-    "Saw a slate": "看到名单",
-    "Held a slot": "保留时段",
-    "Call connected": "接通通话",
-    "None in this window.": "此时间窗内没有。",
-    "now": "现在",
-    "no bookings yet": "还没有预约",
-    "share of bookings": "预约占比",
-    "share of experts": "专家占比",
-    "experts by number of bookings": "按预约数统计的专家",
-    "Region ": "地区 ",
-    "Approve": "批准",
-    "Decline": "拒绝",
-    "Sign-in link": "登录链接",
-    "Could not ": "无法",
-    "Could not reach Anxin: ": "无法连接安心：",
-    "Resolution": "处理方式",
-    "Referred to a centre": "已转介到机构",
-    "Contacted": "已联系",
-    "Not needed": "无需",
-    "Centre": "机构",
-    "Queued": "排队中",
-    "Ringing your phone…": "正在呼叫你的电话…",
-    "Ringing the seeker…": "正在呼叫求助者…",
-    "Connected": "已接通",
-    "Waiting to retry": "等待重拨",
-    "Last callback: ": "上次回拨：",
-    "Your phone (E.164)": "你的电话（E.164）",
-    "Call back": "回拨",
-    "Figures may be stale: ": "指标可能已过时：",
-    "live · updated ": "实时 · 更新于 ",
-    "approve the expert": "批准该专家",
-    "suspend the expert": "拒绝该专家",
-    "make a sign-in link": "生成登录链接",
-    "resolve the referral": "处理该转介",
-    "call the seeker back": "回拨求助者",
-    "scheduled": "已安排",
-    "dialing expert": "呼叫专家中",
-    "dialing seeker": "呼叫求助者中",
-    "bridged": "通话中",
-    "retry waiting": "等待重拨",
-    "ended": "已结束",
-    "Window": "时间窗",
-    "median": "中位数",
-    "Sign in": "登录",
-    "Decline selected": "拒绝所选",
-    "declared": "自报",
-    "vouched": "宿主应用担保",
-    "Bookings by whose word the group rests on — ": "优先人群预约的身份来源：",
-    "Previous page": "上一页",
-    "Next page": "下一页",
-    "Select every application on this page": "选择本页全部申请",
-    "Select this application": "选择这份申请",
-    "decline the applications": "拒绝这些申请",
-    "Decline the selected applications? They cannot be approved by mistake afterwards.": "确定拒绝所选的申请吗？",
-    "waiting": "人等待审核",
-    "Figures of a place": "按地点查看指标", "Area": "大区", "Region": "地区", "Organisation": "机构",
-    "All areas": "全部大区", "All regions": "全部地区", "All organisations": "全部机构",
-    "north": "北部", "east": "东部", "central": "中部", "south": "南部", "west": "西部",
-    "By priority group, region and organisation": "按优先人群、地区和机构",
-    "Organisation ": "机构 ",
-    "Organisations' rows count the bookings and calls with their experts; a slate shows several organisations at once, so their seekers' funnel is under the Organisation filter above.":
-      "机构一行统计的是预约该机构专家的预约和通话；一份名单会同时出现多个机构的专家，所以机构的求助者漏斗请用上方的“机构”筛选查看。",
-  };
-  const say = (text) => (ZH_PAGE && typeof text === "string" && Object.prototype.hasOwnProperty.call(ZH, text) ? ZH[text] : text);
+  // The page is written in English; its Chinese comes from the catalogue
+  // (crates/api/words.json, section "ops"), keyed by the English. `say`
+  // leaves other text (names, figures) as it is.
+  const say = (text) => (typeof text === "string" ? anxinWords.t(text) : text);
 
   // The page's own texts and labels, once, at load.
   function translatePage() {
@@ -215,10 +29,9 @@
     for (const e of document.querySelectorAll("[aria-label], [placeholder]")) {
       for (const a of ["aria-label", "placeholder"]) {
         const v = e.getAttribute(a);
-        if (v && Object.prototype.hasOwnProperty.call(ZH, v)) e.setAttribute(a, ZH[v]);
+        if (v && anxinWords.has(v)) e.setAttribute(a, anxinWords.t(v));
       }
     }
-    document.title = "安心 · 运营";
   }
 
   const POLL_MS = 3000;
@@ -370,7 +183,7 @@
     clear(chart);
     const pts = s.series.points;
     document.getElementById("bucket-label").textContent =
-      s.series.bucket_seconds >= 3600 ? say("hour") : s.series.bucket_seconds / 60 + (ZH_PAGE ? " 分钟" : " minutes");
+      s.series.bucket_seconds >= 3600 ? say("hour") : anxinWords.t("{0} minutes", s.series.bucket_seconds / 60);
     const W = fitWidth(chart, 640), H = 220, L = 34, R = 38, T = 10, B = 26;
     const w = W - L - R, h = H - T - B;
     const maxB = Math.max(1, ...pts.map((p) => p.bookings));
@@ -553,9 +366,8 @@
     document.getElementById("pending-empty").hidden = b.pending_experts.length > 0;
     const pages = Math.max(1, Math.ceil(b.pending_total / 50));
     if (applicantsPage >= pages) { applicantsPage = pages - 1; }
-    document.getElementById("pending-page").textContent = ZH_PAGE
-      ? `第 ${b.applicants_page + 1} / ${pages} 页 · ${b.pending_total} ${say("waiting")}`
-      : `page ${b.applicants_page + 1} of ${pages} · ${b.pending_total} waiting`;
+    document.getElementById("pending-page").textContent =
+      anxinWords.t("page {0} of {1} · {2} waiting", b.applicants_page + 1, pages, b.pending_total);
     document.getElementById("pending-pager").hidden = b.pending_total === 0;
     document.getElementById("pending-prev").disabled = b.applicants_page === 0;
     document.getElementById("pending-next").disabled = b.applicants_page + 1 >= pages;
@@ -650,6 +462,12 @@
 
   // Region names (GET /v1/regions), so the page shows 湖北 / Hubei, not CN-HB.
   const regionNames = {};
+  // Organisation kinds by their names in the one vocabulary (GET /v1/vocabulary).
+  const kindNames = {};
+  async function vocabulary() {
+    const v = await getJson("/v1/vocabulary?lang=" + (ZH_PAGE ? "zh" : "en"));
+    for (const k of v.organisation_kinds || []) kindNames[k.code] = k.label;
+  }
   const regionName = (code) => regionNames[code] || code;
 
   // The roll-out's switches, one per region, by area.
@@ -700,7 +518,7 @@
         const cell = el("td");
         cell.appendChild(about);
         tr.appendChild(cell);
-        tr.appendChild(el("td", {}, o.kind));
+        tr.appendChild(el("td", {}, kindNames[o.kind] || o.kind));
         tr.appendChild(el("td", {}, regionName(o.region)));
         tr.appendChild(el("td", {}, o.contact_name + " · " + o.contact_phone));
         tr.appendChild(el("td", {}, fmt.dateTime(o.applied_at)));
@@ -736,7 +554,7 @@
       clear(ul);
       for (const o of list) {
         const li = el("li", { "data-organisation": o.id });
-        li.appendChild(el("span", {}, o.name + " · " + say(o.kind) + " · " + regionName(o.region) + " · " + say("batch") + " " + o.batch));
+        li.appendChild(el("span", {}, o.name + " · " + (kindNames[o.kind] || o.kind) + " · " + regionName(o.region) + " · " + say("batch") + " " + o.batch));
         const stop = el("button", { type: "button", class: "decline" }, "Suspend");
         stop.addEventListener("click", async () => {
           if (!window.confirm(say("Suspend this organisation? Its experts are suspended too; their upcoming calls are handed over or cancelled and refunded."))) return;
@@ -1030,15 +848,6 @@
       }
       syncSelection();
     });
-    const sw = document.getElementById("lang-switch");
-    if (!ZH_PAGE) {
-      sw.textContent = "中文";
-      sw.href = "?lang=zh";
-      sw.lang = "zh";
-    }
-    sw.addEventListener("click", () => {
-      document.cookie = "anxin_lang=" + (ZH_PAGE ? "en" : "zh") + "; path=/; max-age=31536000; samesite=strict";
-    });
     for (const b of document.querySelectorAll(".windows button")) {
       b.addEventListener("click", () => selectWindow(b.getAttribute("data-window")));
     }
@@ -1059,7 +868,7 @@
       }, 150);
     });
     // Names first, so the first drawing shows regions by name.
-    Promise.all([regions(), placeChoices()]).catch((e) => showError(e.message)).finally(() => selectWindow(windowName));
+    Promise.all([regions(), placeChoices(), vocabulary()]).catch((e) => showError(e.message)).finally(() => selectWindow(windowName));
     setInterval(() => {
       if (!document.hidden) refresh();
     }, POLL_MS);

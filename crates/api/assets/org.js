@@ -6,51 +6,7 @@
 "use strict";
 (() => {
   const lang = document.documentElement.lang.startsWith("en") ? "en" : "zh";
-  const T = {
-    zh: {
-      approve: "批准", decline: "拒绝", suspend: "暂停", link: "发送登录链接", applied: "申请于",
-      training_missing: "培训未完成：",
-      approve_confirm: (n) => `确定批准 ${n} 吗？批准后求助者就能看到并预约。`,
-      decline_confirm: (n) => `确定拒绝 ${n} 的申请吗？`,
-      suspend_confirm: (n) => `确定暂停 ${n} 吗？他们即将到来的通话会转给其他有空的专家，或取消并退款。`,
-      status: { applied: "待审核", approved: "已批准", suspended: "已暂停" },
-      of_experts: (n) => `共 ${n} 位志愿者`,
-      outcomes: {
-        completed: "完成", expert_no_answer: "志愿者未接听", expert_busy: "志愿者忙线",
-        seeker_no_answer: "求助者未接听", seeker_busy: "求助者忙线", failed: "未能接通", cancelled: "已取消", none: "未拨打",
-      },
-      referral: (alias, expert) => `求助者 ${alias} · 志愿者 ${expert}`,
-      retire: "停用", retire_confirm: (n) => `确定停用“${n}”吗？志愿者将不再看到它。`,
-      errors: {
-        not_found: "没有找到这位志愿者，可能不属于你的机构。", forbidden: "这一步你没有权限操作。",
-        invalid_input: "有一项填写得不对，请检查名称、电话（只用数字、空格、+ 或 -）和服务时间。",
-        expert_suspended: "这位志愿者已暂停，请先重新批准。", training_incomplete: "这位志愿者的必修培训还没有完成，完成后才能批准。", rate_limited: "操作有点太快了，请稍等几秒再试。",
-        other: "出了点问题，没有完成。请稍后再试。", offline: "网络不通，请稍后再试。",
-      },
-    },
-    en: {
-      approve: "Approve", decline: "Decline", suspend: "Suspend", link: "Send a sign-in link", applied: "applied",
-      training_missing: "Training not done: ",
-      approve_confirm: (n) => `Approve ${n}? Seekers will then see them and can book.`,
-      decline_confirm: (n) => `Decline ${n}'s application?`,
-      suspend_confirm: (n) => `Suspend ${n}? Their upcoming calls are handed to another free expert, or cancelled and refunded.`,
-      status: { applied: "waiting", approved: "approved", suspended: "suspended" },
-      of_experts: (n) => (n === 1 ? "of 1 volunteer" : `of ${n} volunteers`),
-      outcomes: {
-        completed: "completed", expert_no_answer: "volunteer didn't answer", expert_busy: "volunteer busy",
-        seeker_no_answer: "seeker didn't answer", seeker_busy: "seeker busy", failed: "failed", cancelled: "cancelled", none: "not dialled",
-      },
-      referral: (alias, expert) => `seeker ${alias} · volunteer ${expert}`,
-      retire: "Retire", retire_confirm: (n) => `Retire "${n}"? Volunteers will no longer see it.`,
-      errors: {
-        not_found: "We couldn't find that volunteer; they may not be in your organisation.", forbidden: "You can't do that from here.",
-        invalid_input: "Something in the form is not right: check the name, the phone (digits, spaces, + or - only) and the hours.",
-        expert_suspended: "This volunteer is suspended; approve them again first.", training_incomplete: "This volunteer's required training is not done yet; approve them once it is.", rate_limited: "That was a little fast; please wait a few seconds.",
-        other: "Something went wrong and nothing was done. Please try again shortly.", offline: "No connection; please try again shortly.",
-      },
-    },
-  };
-  const t = (k) => T[lang][k];
+  const { t, group } = anxinWords;
   const $ = (id) => document.getElementById(id);
   const org = document.body.getAttribute("data-organisation");
   const dateFmt = new Intl.DateTimeFormat(lang === "en" ? "en-GB" : "zh-CN", { month: "short", day: "numeric" });
@@ -71,7 +27,7 @@
   }
 
   function showError(code) {
-    const errors = t("errors");
+    const errors = group("errors");
     $("error").textContent = code ? errors[code] || errors.other : "";
     $("error").hidden = !code;
   }
@@ -101,10 +57,10 @@
   function person(m, ...buttons) {
     const li = el("li", { "data-expert": m.id },
       el("div", { class: "when" }, m.display_name),
-      el("div", { class: "meta" }, t("status")[m.status] + " · " + t("applied") + " " + dateFmt.format(new Date(m.applied_at))));
+      el("div", { class: "meta" }, group("status")[m.status] + " · " + t("applied") + " " + dateFmt.format(new Date(m.applied_at))));
     if (m.bio) li.append(el("div", { class: "seeker-note" }, m.bio));
     if (m.training_missing && m.training_missing.length) {
-      li.append(el("div", { class: "meta missing" }, t("training_missing") + m.training_missing.join(lang === "en" ? ", " : "、")));
+      li.append(el("div", { class: "meta missing" }, t("training_missing") + m.training_missing.join(t("list_sep"))));
     }
     li.append(el("div", { class: "actions" }, ...buttons));
     return li;
@@ -136,7 +92,7 @@
     figure("match_rate").textContent = rate(f.match_rate);
     figure("booking_gini").textContent = f.fairness.booking_gini === null ? "–" : f.fairness.booking_gini.toFixed(2);
     figure("zero_bookings").textContent = String(f.fairness.experts_with_zero_bookings);
-    figure("experts").textContent = t("of_experts")(f.fairness.experts);
+    figure("experts").textContent = t(f.fairness.experts === 1 ? "of_experts_one" : "of_experts", f.fairness.experts);
     const top = Math.max(f.funnel.saw_slate, 1);
     for (const step of ["saw_slate", "held", "booked", "call_connected", "completed"]) {
       const num = figure(step);
@@ -145,7 +101,7 @@
     }
     const outcomes = Object.entries(f.calls.finished_by_outcome).sort((a, b) => b[1] - a[1]);
     $("outcomes").replaceChildren(...outcomes.map(([k, n]) =>
-      el("li", { "data-outcome": k }, el("div", { class: "meta" }, (t("outcomes")[k] || k) + " · " + n))));
+      el("li", { "data-outcome": k }, el("div", { class: "meta" }, (group("outcomes")[k] || k) + " · " + n))));
     $("outcomes-empty").hidden = outcomes.length > 0;
     // Debriefs the organisation's supervisors owe its volunteers.
     const debriefs = await api("GET", "/v1/supervision/debriefs?status=open");
@@ -174,7 +130,7 @@
       el("div", { class: "when" },
         el("span", { class: `badge urgency ${r.urgency}` }, label(words && words.urgencies, r.urgency)),
         " " + timeFmt.format(new Date(r.created_at))),
-      el("div", { class: "meta" }, t("referral")(r.seeker_alias.replace(/^Seeker /, ""), names[r.expert_id] || "–") +
+      el("div", { class: "meta" }, t("referral", r.seeker_alias.replace(/^Seeker /, ""), names[r.expert_id] || "–") +
         (r.region ? " · " + regionName(r.region) : "")))));
     $("referrals-empty").hidden = list.length > 0;
   }
@@ -188,7 +144,7 @@
       el("div", { class: "when" }, r.name),
       el("div", { class: "meta" }, `${label(words && words.resource_kinds, r.kind)} · ${r.phone} · ${r.hours}` + (r.address ? ` · ${r.address}` : "")),
       el("div", { class: "actions" }, button(t("retire"), "danger",
-        () => act(`/v1/resources/${r.id}`, t("retire_confirm")(r.name), "DELETE"))))));
+        () => act(`/v1/resources/${r.id}`, t("retire_confirm", r.name), "DELETE"))))));
     $("resources-empty").hidden = list.length > 0;
   }
 
@@ -223,14 +179,14 @@
     const applicants = list.filter((m) => m.status === "applied");
     const members = list.filter((m) => m.status !== "applied");
     $("applicants").replaceChildren(...applicants.map((m) => person(m,
-      button(t("approve"), "approve", () => act(`/v1/experts/${m.id}/approve`, t("approve_confirm")(m.display_name))),
-      button(t("decline"), "danger", () => act(`/v1/experts/${m.id}/suspend`, t("decline_confirm")(m.display_name))))));
+      button(t("approve"), "approve", () => act(`/v1/experts/${m.id}/approve`, t("approve_confirm", m.display_name))),
+      button(t("decline"), "danger", () => act(`/v1/experts/${m.id}/suspend`, t("decline_confirm", m.display_name))))));
     $("applicants-empty").hidden = applicants.length > 0;
     $("members").replaceChildren(...members.map((m) => m.status === "approved"
       ? person(m,
         button(t("link"), "", () => signInLink(m)),
-        button(t("suspend"), "danger", () => act(`/v1/experts/${m.id}/suspend`, t("suspend_confirm")(m.display_name))))
-      : person(m, button(t("approve"), "approve", () => act(`/v1/experts/${m.id}/approve`, t("approve_confirm")(m.display_name))))));
+        button(t("suspend"), "danger", () => act(`/v1/experts/${m.id}/suspend`, t("suspend_confirm", m.display_name))))
+      : person(m, button(t("approve"), "approve", () => act(`/v1/experts/${m.id}/approve`, t("approve_confirm", m.display_name))))));
     $("members-empty").hidden = members.length > 0;
     document.body.setAttribute("data-ready", "1");
   }

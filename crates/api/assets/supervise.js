@@ -3,10 +3,7 @@
 // again.
 "use strict";
 (() => {
-  const en = document.documentElement.lang.startsWith("en");
-  const words = en
-    ? { empty: "Please write a few words about the conversation.", other: "Something went wrong and nothing was recorded. Please try again shortly.", offline: "No connection; please try again shortly.", gone: "This debrief is no longer yours to record, or is already done." }
-    : { empty: "请写几句关于这次复盘的记录。", other: "出了点问题，没有记下。请稍后再试。", offline: "网络不通，请稍后再试。", gone: "这条复盘已经完成，或不在你的督导范围内。" };
+  const { t } = anxinWords;
   const error = document.getElementById("error");
   function show(text) {
     error.textContent = text || "";
@@ -17,7 +14,7 @@
       ev.preventDefault();
       const note = form.elements.note.value.trim();
       if (!note) {
-        show(words.empty);
+        show(t("empty"));
         form.elements.note.focus();
         return;
       }
@@ -33,9 +30,9 @@
           location.reload();
           return;
         }
-        show(r.status === 404 || r.status === 409 ? words.gone : words.other);
+        show(r.status === 404 || r.status === 409 ? t("gone") : t("other"));
       } catch (_) {
-        show(words.offline);
+        show(t("offline"));
       }
       button.disabled = false;
     });

@@ -22,7 +22,7 @@ pub fn html(status: StatusCode, body: String) -> HttpResponse {
 }
 
 /// The languages of the pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Lang {
     Zh,
     En,
@@ -111,13 +111,110 @@ impl Lang {
         }
     }
 
-    /// One text in this language.
+    /// The text `key` of the catalogue's `section` (`words.json`) in this
+    /// language; a key the catalogue lacks shows as itself (the test of the
+    /// catalogue finds every key a template or a handler names).
+    pub fn t(self, section: &str, key: &'static str) -> &'static str {
+        CATALOGUE.text(section, key, self).unwrap_or(key)
+    }
+
+    /// A section of the catalogue in this language, as the JSON object
+    /// (key → text) a page's script reads (`assets/words.js`). In English,
+    /// entries whose key is their English are left out: the key is the text.
+    pub fn words(self, section: &str) -> &'static str {
+        CATALOGUE.json(section, self)
+    }
+
+    /// A term's name in this language (the vocabulary's labels, which
+    /// `domain` keeps).
     pub fn pick(self, zh: &'static str, en: &'static str) -> &'static str {
         match self {
             Self::Zh => zh,
             Self::En => en,
         }
     }
+}
+
+/// One entry of the catalogue: its Chinese, and its English where that is
+/// not the key itself.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Entry {
+    Zh(String),
+    Both { zh: String, en: String },
+}
+
+/// Anxin's one catalogue of the words its pages show (`words.json`), in
+/// Chinese and English: by section (a page, or the handlers of one module),
+/// then by key. Templates and handlers read it through `Lang::t`, page
+/// scripts through the section their page puts in `<meta name="anxin-words">`.
+#[derive(Default)]
+pub struct Catalogue {
+    /// section → key → (Chinese, English)
+    sections:
+        std::collections::HashMap<String, std::collections::HashMap<String, (String, String)>>,
+    /// (section, language) → the section as a page's script reads it
+    json: std::collections::HashMap<(String, Lang), String>,
+}
+
+static CATALOGUE: std::sync::LazyLock<Catalogue> = std::sync::LazyLock::new(|| {
+    Catalogue::parse(include_str!("../words.json")).unwrap_or_default()
+});
+
+impl Catalogue {
+    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
+        let raw: std::collections::BTreeMap<String, std::collections::BTreeMap<String, Entry>> =
+            serde_json::from_str(text)?;
+        let mut catalogue = Self::default();
+        for (section, entries) in raw {
+            let mut texts = std::collections::HashMap::new();
+            let (mut zh, mut en) = (serde_json::Map::new(), serde_json::Map::new());
+            for (key, entry) in entries {
+                let (z, e) = match entry {
+                    Entry::Zh(z) => (z, key.clone()),
+                    Entry::Both { zh, en } => (zh, en),
+                };
+                zh.insert(key.clone(), z.clone().into());
+                if e != key {
+                    en.insert(key.clone(), e.clone().into());
+                }
+                texts.insert(key, (z, e));
+            }
+            for (lang, map) in [(Lang::Zh, zh), (Lang::En, en)] {
+                let json = serde_json::Value::Object(map).to_string();
+                catalogue.json.insert((section.clone(), lang), json);
+            }
+            catalogue.sections.insert(section, texts);
+        }
+        Ok(catalogue)
+    }
+
+    /// The sections and their keys, for the test that every key named
+    /// exists.
+    pub fn keys(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.sections
+            .iter()
+            .flat_map(|(s, keys)| keys.keys().map(move |k| (s.as_str(), k.as_str())))
+    }
+
+    fn text(&self, section: &str, key: &str, lang: Lang) -> Option<&str> {
+        let (zh, en) = self.sections.get(section)?.get(key)?;
+        Some(match lang {
+            Lang::Zh => zh,
+            Lang::En => en,
+        })
+    }
+
+    fn json(&self, section: &str, lang: Lang) -> &str {
+        self.json
+            .get(&(section.to_string(), lang))
+            .map_or("{}", String::as_str)
+    }
+}
+
+/// The catalogue the pages are built with.
+pub fn catalogue() -> &'static Catalogue {
+    &CATALOGUE
 }
 
 /// Renders a page's template as an HTML response with the headers every
@@ -259,6 +356,10 @@ pub async fn asset(name: web::Path<String>) -> ApiResult<HttpResponse> {
             include_str!("../assets/supervise.js"),
             "text/javascript; charset=utf-8",
         ),
+        "words.js" => (
+            include_str!("../assets/words.js"),
+            "text/javascript; charset=utf-8",
+        ),
         _ => return Err(AppError::NotFound("asset").into()),
     };
     Ok(HttpResponse::Ok()
@@ -309,5 +410,213 @@ mod tests {
     #[test]
     fn a_checkbox_group_sends_every_value() {
         assert_eq!(form_values(b"l=zh&x=1&l=en", "l"), ["zh", "en"]);
+    }
+
+    /// The string literal at the start of `text` (after blanks), unescaped,
+    /// and what follows it.
+    fn literal(text: &str) -> Option<(String, &str)> {
+        let text = text.trim_start();
+        let rest = text.strip_prefix('"')?;
+        let mut out = String::new();
+        let mut chars = rest.char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some((_, e)) = chars.next() {
+                        out.push(e);
+                    }
+                }
+                '"' => return Some((out, &rest[i + 1..])),
+                c => out.push(c),
+            }
+        }
+        None
+    }
+
+    /// Every `(section, key)` a template or a handler names with `lang.t`.
+    /// The templates and the handlers' sources.
+    fn named_by_pages_files() -> Vec<std::path::PathBuf> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        for dir in ["templates", "src", "src/routes", "src/ops"] {
+            for entry in std::fs::read_dir(root.join(dir))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let path = entry.path();
+                if path.extension().is_some_and(|e| e == "html" || e == "rs") {
+                    files.push(path);
+                }
+            }
+        }
+        files
+    }
+
+    fn named_by_pages() -> Vec<(String, String, String)> {
+        let mut named = Vec::new();
+        for path in named_by_pages_files() {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for (at, _) in text.match_indices("lang.t(") {
+                let after = &text[at + "lang.t(".len()..];
+                let Some((section, rest)) = literal(after) else {
+                    continue;
+                };
+                let Some((key, _)) = rest.trim_start().strip_prefix(',').and_then(literal) else {
+                    continue;
+                };
+                named.push((path.display().to_string(), section, key));
+            }
+        }
+        named
+    }
+
+    fn script(page: &str) -> String {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(root.join("assets").join(format!("{page}.js"))).unwrap_or_default()
+    }
+
+    /// The keys a page script names directly: `t("key"` and `group("key")`.
+    fn named_by_script(page: &str) -> Vec<String> {
+        let text = script(page);
+        let mut named = Vec::new();
+        for marker in ["t(", "group("] {
+            for (at, _) in text.match_indices(marker) {
+                let before = text[..at].chars().next_back();
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+                    continue;
+                }
+                let Some((key, rest)) = literal(&text[at + marker.len()..]) else {
+                    continue;
+                };
+                // A key built from pieces (`t("fu_" + x)`) is checked by use.
+                if rest.trim_start().starts_with([',', ')']) {
+                    named.push(if marker == "t(" {
+                        key
+                    } else {
+                        format!("{key}.")
+                    });
+                }
+            }
+        }
+        named
+    }
+
+    fn placeholders(text: &str) -> std::collections::BTreeSet<&str> {
+        text.match_indices('{')
+            .filter_map(|(i, _)| {
+                let rest = &text[i + 1..];
+                let end = rest.find('}')?;
+                rest[..end]
+                    .chars()
+                    .all(|c| c.is_ascii_digit())
+                    .then(|| &rest[..end])
+            })
+            .filter(|p| !p.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn the_catalogue_has_every_word_a_page_names_in_both_languages_and_no_other() {
+        let catalogue = Catalogue::parse(include_str!("../words.json")).expect("words.json parses");
+        let known: std::collections::BTreeSet<(String, String)> = catalogue
+            .keys()
+            .map(|(s, k)| (s.to_string(), k.to_string()))
+            .collect();
+        let mut missing = Vec::new();
+        let mut used = std::collections::BTreeSet::new();
+        for (file, section, key) in named_by_pages() {
+            if !known.contains(&(section.clone(), key.clone())) {
+                missing.push(format!("{file}: {section} / {key}"));
+            }
+            used.insert((section, key));
+        }
+        let scripts = ["app", "expert", "ops", "org", "supervise"];
+        for page in scripts {
+            for key in named_by_script(page) {
+                if let Some(prefix) = key.strip_suffix('.') {
+                    let any = known
+                        .iter()
+                        .any(|(s, k)| s == page && k.starts_with(&format!("{prefix}.")));
+                    if !any {
+                        missing.push(format!("{page}.js: group {prefix}"));
+                    }
+                } else if page != "ops" && !known.contains(&(page.to_string(), key.clone())) {
+                    missing.push(format!("{page}.js: {key}"));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "not in words.json:\n{}",
+            missing.join("\n")
+        );
+
+        // Every entry is shown somewhere: named by a template or handler, or
+        // by its page's script (a key, or a group it belongs to), or (the
+        // dashboard, written in English) present in its page as it is.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let ops_page = std::fs::read_to_string(root.join("templates/ops.html")).unwrap_or_default();
+        // A handler may hold a key in a constant it passes on (the dashboard's
+        // sign-in notices); the dashboard says call states and kinds by their
+        // codes with blanks for underscores.
+        let handlers: String = named_by_pages_files()
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .collect();
+        let mut unused = Vec::new();
+        for (section, key) in &known {
+            let in_script = scripts.contains(&section.as_str()) && {
+                let text = script(section);
+                let group = key.split_once('.').map(|(g, _)| format!("group(\"{g}\")"));
+                text.contains(&format!("\"{key}\""))
+                    || group.is_some_and(|g| text.contains(&g))
+                    || (section == "ops"
+                        && (text.contains(key.as_str())
+                            || ops_page.contains(key.as_str())
+                            || text.contains(&key.replace(' ', "_"))))
+            };
+            let in_handler = handlers.contains(&format!("\"{key}\""));
+            if !in_script && !in_handler && !used.contains(&(section.clone(), key.clone())) {
+                unused.push(format!("{section} / {key}"));
+            }
+        }
+        assert!(
+            unused.is_empty(),
+            "in words.json but shown nowhere:\n{}",
+            unused.join("\n")
+        );
+
+        // Both languages of an entry fill the same blanks, and neither is empty.
+        for (section, key) in &known {
+            let zh = catalogue.text(section, key, Lang::Zh).unwrap_or_default();
+            let en = catalogue.text(section, key, Lang::En).unwrap_or_default();
+            assert!(
+                !zh.trim().is_empty() && !en.trim().is_empty(),
+                "{section} / {key}"
+            );
+            assert_eq!(
+                placeholders(zh),
+                placeholders(en),
+                "{section} / {key}: {zh} | {en}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_page_gets_its_section_in_its_language() {
+        let zh: serde_json::Value = serde_json::from_str(Lang::Zh.words("app")).unwrap_or_default();
+        let en: serde_json::Value = serde_json::from_str(Lang::En.words("app")).unwrap_or_default();
+        assert_eq!(zh["brand"], "安心");
+        assert_eq!(en["brand"], "Anxin");
+        assert_eq!(Lang::Zh.t("app", "brand"), "安心");
+        assert_eq!(Lang::En.t("app", "brand"), "Anxin");
+        // The dashboard's keys are its English: left out of the English map.
+        let ops: serde_json::Value =
+            serde_json::from_str(Lang::En.words("ops")).unwrap_or_default();
+        assert!(ops.get("Open referrals").is_none());
+        assert_eq!(Lang::Zh.t("ops", "Open referrals"), "待处理转介");
+        assert_eq!(Lang::En.t("ops", "Open referrals"), "Open referrals");
     }
 }

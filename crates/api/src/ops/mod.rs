@@ -469,7 +469,7 @@ struct Dashboard {
 }
 
 /// The token sign-in page (`templates/ops_sign_in.html`), with one of our
-/// own messages (never caller input): (Chinese, English).
+/// own messages (never caller input), by its key in the catalogue.
 #[derive(askama::Template)]
 #[template(path = "ops_sign_in.html")]
 struct SignInPage {
@@ -480,14 +480,14 @@ struct SignInPage {
 fn sign_in_page(
     req: &HttpRequest,
     status: actix_web::http::StatusCode,
-    message: Option<(&'static str, &'static str)>,
+    message: Option<&'static str>,
 ) -> HttpResponse {
     let lang = Lang::of(req);
     crate::pages::render(
         status,
         &SignInPage {
             lang,
-            notice: message.map(|(zh, en)| lang.pick(zh, en)),
+            notice: message.map(|en| lang.t("ops", en)),
         },
     )
 }
@@ -509,10 +509,7 @@ pub async fn page(req: HttpRequest) -> ApiResult<HttpResponse> {
             let mut res = sign_in_page(
                 &req,
                 StatusCode::OK,
-                Some((
-                    "登录已过期，请重新登录。",
-                    "Your session has ended. Sign in again.",
-                )),
+                Some("Your session has ended. Sign in again."),
             );
             if let Ok(v) = header::HeaderValue::from_str(&crate::auth::clear_session_cookie(
                 crate::auth::is_https(&req),
@@ -591,10 +588,7 @@ pub async fn sign_in(
             Ok(sign_in_page(
                 &req,
                 StatusCode::BAD_REQUEST,
-                Some((
-                    "请粘贴运营令牌后登录。",
-                    "Paste an operator token to sign in.",
-                )),
+                Some("Paste an operator token to sign in."),
             ))
         };
     }
@@ -605,10 +599,7 @@ pub async fn sign_in(
             Ok(sign_in_page(
                 &req,
                 StatusCode::TOO_MANY_REQUESTS,
-                Some((
-                    "登录尝试次数过多，请一分钟后再试。",
-                    "Too many sign-in attempts. Try again in a minute.",
-                )),
+                Some("Too many sign-in attempts. Try again in a minute."),
             ))
         };
     }
@@ -616,17 +607,11 @@ pub async fn sign_in(
     let refusal = match &verified {
         Err(_) => Some((
             StatusCode::UNAUTHORIZED,
-            (
-                "这个令牌无效或已过期。",
-                "That token is not valid or has expired.",
-            ),
+            "That token is not valid or has expired.",
         )),
         Ok(p) if p.role != crate::auth::Role::Operator => Some((
             StatusCode::FORBIDDEN,
-            (
-                "这不是运营人员的令牌：只有运营人员可以在这里登录。",
-                "That token is not an operator's: only operators may sign in here.",
-            ),
+            "That token is not an operator's: only operators may sign in here.",
         )),
         Ok(_) => None,
     };

@@ -46,10 +46,7 @@ pub struct Piece {
 /// per line of `ANXIN_CRISIS_LINES`, then the emergency numbers; every
 /// number one tap to call.
 pub fn crisis_lines(configured: &str, lang: Lang) -> Vec<Vec<Piece>> {
-    let emergency = [
-        lang.pick("急救 120", "Ambulance 120"),
-        lang.pick("报警 110", "Police 110"),
-    ];
+    let emergency = [lang.t("app", "Ambulance 120"), lang.t("app", "Police 110")];
     configured
         .lines()
         .map(str::trim)

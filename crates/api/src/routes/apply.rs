@@ -54,7 +54,7 @@ fn form_page(
         status,
         &ApplyForm {
             lang,
-            title: lang.pick("申请成为志愿专家", "Volunteer as an expert"),
+            title: lang.t("apply", "Volunteer as an expert"),
             input,
             bio: input.bio.as_deref().unwrap_or(""),
             notice,
@@ -115,8 +115,8 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Htt
         .map(str::to_owned);
     let organisation = organisation_of(&state, asked.as_deref()).await;
     let notice = match (&asked, &organisation) {
-        (Some(_), Err(_)) => Some(lang.pick(
-            "这个机构暂时没有开放申请，你可以直接向安心申请。",
+        (Some(_), Err(_)) => Some(lang.t(
+            "apply",
             "That organisation is not taking applications; you can apply to Anxin directly.",
         )),
         _ => None,
@@ -198,15 +198,12 @@ pub async fn submit(
         };
     match created {
         Ok(_) => {
-            let thanks = lang.pick(
-                "谢谢你！申请已收到。工作人员审核后会通过你留下的电话联系你。",
-                "Thank you! Your application is in. Our staff will review it and contact you on the number you gave.",
-            );
+            let thanks = lang.t("apply", "Thank you! Your application is in. Our staff will review it and contact you on the number you gave.");
             Ok(pages::render(
                 StatusCode::CREATED,
                 &pages::Message {
                     lang,
-                    title: lang.pick("申请已提交", "Application sent"),
+                    title: lang.t("apply", "Application sent"),
                     text: thanks,
                     id: Some("thanks"),
                     role: Some("status"),
@@ -219,28 +216,16 @@ pub async fn submit(
         }
         Err(AppError::Unprocessable { field, .. }) => {
             let which = match field.as_deref().unwrap_or("") {
-                "display_name" => lang.pick("请填写称呼。", "Please give your name."),
-                "phone" => lang.pick(
-                    "手机号格式不对，请填写 11 位手机号，例如 138 0000 0000。",
-                    "That phone number is not valid; write an 11-digit mobile such as 138 0000 0000, or +country code and number.",
-                ),
-                "timezone" => lang.pick(
-                    "时区不对，例如 Asia/Shanghai。",
-                    "That time zone is not known, e.g. Asia/Shanghai.",
-                ),
-                "region" => lang.pick("请选择你所在的省份。", "Please choose your province."),
-                "organisation_id" => lang.pick(
-                    "这个机构暂时没有开放申请，你可以直接向安心申请。",
-                    "That organisation is not taking applications; you can apply to Anxin directly.",
-                ),
+                "display_name" => lang.t("apply", "Please give your name."),
+                "phone" => lang.t("apply", "That phone number is not valid; write an 11-digit mobile such as 138 0000 0000, or +country code and number."),
+                "timezone" => lang.t("apply", "That time zone is not known, e.g. Asia/Shanghai."),
+                "region" => lang.t("apply", "Please choose your province."),
+                "organisation_id" => lang.t("apply", "That organisation is not taking applications; you can apply to Anxin directly."),
                 f if f.starts_with("languages") => {
-                    lang.pick("请至少选择一种语言。", "Please tick at least one language.")
+                    lang.t("apply", "Please tick at least one language.")
                 }
-                f if f.starts_with("specialties") => lang.pick(
-                    "请至少选择一个擅长领域。",
-                    "Please tick at least one thing you help with.",
-                ),
-                _ => lang.pick("请检查填写的内容。", "Please check what you wrote."),
+                f if f.starts_with("specialties") => lang.t("apply", "Please tick at least one thing you help with."),
+                _ => lang.t("apply", "Please check what you wrote."),
             };
             Ok(form_page(
                 lang,

@@ -259,7 +259,7 @@ async fn form_page(
         status,
         &ApplyPage {
             lang,
-            title: lang.pick("机构申请加入安心", "Apply as an organisation"),
+            title: lang.t("apply_organisation", "Apply as an organisation"),
             form,
             notice,
             kinds: choices(lang, vocabulary::ORGANISATION_KINDS, &[form.kind.as_str()]),
@@ -311,10 +311,7 @@ pub async fn apply_form(
         description: field("description"),
     };
     let Some(kind) = OrganisationKind::parse(&form.kind) else {
-        let which = lang.pick(
-            "请选择机构类型。",
-            "Please choose the kind of organisation.",
-        );
+        let which = lang.t("organisations", "Please choose the kind of organisation.");
         return form_page(
             &state,
             lang,
@@ -337,11 +334,8 @@ pub async fn apply_form(
             StatusCode::CREATED,
             &pages::Message {
                 lang,
-                title: lang.pick("申请已提交", "Application sent"),
-                text: lang.pick(
-                    "谢谢！申请已收到。工作人员评估审核后会联系你；通过后机构会出现在公示名单中。",
-                    "Thank you! Your application is in. Our staff will assess it and contact you; once approved, the organisation appears in the published list.",
-                ),
+                title: lang.t("organisations", "Application sent"),
+                text: lang.t("organisations", "Thank you! Your application is in. Our staff will assess it and contact you; once approved, the organisation appears in the published list."),
                 id: Some("thanks"),
                 role: Some("status"),
                 notice: false,
@@ -350,15 +344,12 @@ pub async fn apply_form(
         Err(e @ AppError::Unprocessable { .. }) if !wants_html(&req) => Err(e.into()),
         Err(AppError::Unprocessable { field, .. }) => {
             let which = match field.as_deref().unwrap_or("") {
-                "name" => lang.pick("请填写机构名称。", "Please give the organisation's name."),
-                "region" => lang.pick("请选择机构所在省份。", "Please choose the organisation's province."),
-                "contact_name" => lang.pick("请填写联系人。", "Please give a contact person."),
-                "contact_phone" => lang.pick(
-                    "联系电话格式不对，请填写 11 位手机号，例如 138 0000 0000。",
-                    "That phone number is not valid; write an 11-digit mobile such as 138 0000 0000, or + and the number.",
-                ),
-                "description" => lang.pick("请简单介绍机构的服务。", "Please describe the organisation's services."),
-                _ => lang.pick("请检查填写的内容。", "Please check what you wrote."),
+                "name" => lang.t("organisations", "Please give the organisation's name."),
+                "region" => lang.t("organisations", "Please choose the organisation's province."),
+                "contact_name" => lang.t("organisations", "Please give a contact person."),
+                "contact_phone" => lang.t("organisations", "That phone number is not valid; write an 11-digit mobile such as 138 0000 0000, or + and the number."),
+                "description" => lang.t("organisations", "Please describe the organisation's services."),
+                _ => lang.t("organisations", "Please check what you wrote."),
             };
             form_page(&state, lang, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(which)).await
         }
@@ -456,7 +447,7 @@ pub async fn list_page(
         StatusCode::OK,
         &ListPage {
             lang,
-            title: lang.pick("公示：加入安心的机构", "Published: organisations in Anxin"),
+            title: lang.t("organisations", "Published: organisations in Anxin"),
             total: rows.len(),
             batches,
             kinds: choices(
@@ -666,11 +657,8 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Htt
             StatusCode::OK,
             &pages::Message {
                 lang,
-                title: lang.pick("机构管理登录", "Organisation sign-in"),
-                text: lang.pick(
-                    "请打开安心工作人员发给你的登录链接。链接只能使用一次；如已失效，请索取新的链接。",
-                    "Open the sign-in link Anxin's staff sent you. Each link works once; if yours no longer does, ask for a new one.",
-                ),
+                title: lang.t("organisations", "Organisation sign-in"),
+                text: lang.t("organisations", "Open the sign-in link Anxin's staff sent you. Each link works once; if yours no longer does, ask for a new one."),
                 id: None,
                 role: None,
                 notice: false,

@@ -176,28 +176,18 @@ fn simulated_page(
     (expert, starts_at): (&str, DateTime<Utc>),
     notice: Option<&str>,
 ) -> HttpResponse {
-    let t = |zh, en| lang.pick(zh, en);
     let status = match p.status {
-        PaymentStatus::Pending => t("待支付", "Waiting for payment"),
-        PaymentStatus::Paid => t(
-            "已支付。正在带你回到预约页面，填写接听电话就完成了。",
-            "Paid. Taking you back to the booking page: add the number to call and you're done.",
-        ),
-        PaymentStatus::Expired => t(
-            "支付已过期，没有扣款。请回到应用重新选择时间。",
-            "This payment expired and nothing was charged. Go back to the app to choose a time again.",
-        ),
-        PaymentStatus::Refunded => t("已全额退款。", "Refunded in full."),
-        PaymentStatus::Failed => t(
-            "支付没有成功，没有扣款。",
-            "The payment did not go through; nothing was charged.",
-        ),
+        PaymentStatus::Pending => lang.t("payments", "Waiting for payment"),
+        PaymentStatus::Paid => lang.t("payments", "Paid. Taking you back to the booking page: add the number to call and you're done."),
+        PaymentStatus::Expired => lang.t("payments", "This payment expired and nothing was charged. Go back to the app to choose a time again."),
+        PaymentStatus::Refunded => lang.t("payments", "Refunded in full."),
+        PaymentStatus::Failed => lang.t("payments", "The payment did not go through; nothing was charged."),
     };
     pages::render(
         StatusCode::OK,
         &Cashier {
             lang,
-            title: t("支付预约费", "Pay the booking fee"),
+            title: lang.t("payments", "Pay the booking fee"),
             expert,
             when: pages::beijing_time(lang, starts_at),
             amount: format!("¥{}", yuan(p.amount_minor)),
@@ -244,7 +234,7 @@ pub async fn simulated_pay(
     let payment = flows::payments::get(&state, payment.id).await?;
     let paid_for = flows::payments::paid_for(&state, &payment).await?;
     let lang = Lang::of(&req);
-    let notice = (marked == MarkPaid::Paid).then(|| lang.pick("支付成功。", "Payment received."));
+    let notice = (marked == MarkPaid::Paid).then(|| lang.t("payments", "Payment received."));
     Ok(simulated_page(
         lang,
         &payment,

@@ -13,11 +13,8 @@ fn signed_out_page(lang: Lang) -> HttpResponse {
         StatusCode::OK,
         &pages::Message {
             lang,
-            title: lang.pick("专家登录", "Expert sign-in"),
-            text: lang.pick(
-                "请打开热线工作人员发给你的登录链接。链接只能使用一次；如已失效，请索取新的链接。",
-                "Open the sign-in link the hotline's staff sent you. Each link works once; if yours no longer does, ask for a new one.",
-            ),
+            title: lang.t("portal", "Expert sign-in"),
+            text: lang.t("portal", "Open the sign-in link the hotline's staff sent you. Each link works once; if yours no longer does, ask for a new one."),
             id: None,
             role: None,
             notice: false,

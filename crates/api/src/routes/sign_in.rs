@@ -70,8 +70,7 @@ struct LinkPage<'a> {
 
 /// The link's page: the button that signs in, or why it can't.
 fn link_page(lang: Lang, path: &str, refusal: Option<&AppError>) -> HttpResponse {
-    let t = |zh, en| lang.pick(zh, en);
-    let title = t("登录安心", "Sign in to Anxin");
+    let title = lang.t("sign_in", "Sign in to Anxin");
     let Some(e) = refusal else {
         return pages::render(
             StatusCode::OK,
@@ -83,20 +82,20 @@ fn link_page(lang: Lang, path: &str, refusal: Option<&AppError>) -> HttpResponse
         );
     };
     let why = match e.code() {
-        crate::error::ErrorCode::SignInLinkUsed => t(
-            "此登录链接已使用过。请向热线工作人员索取新的链接。",
+        crate::error::ErrorCode::SignInLinkUsed => lang.t(
+            "sign_in",
             "This sign-in link was already used. Ask the hotline's staff for a new one.",
         ),
-        crate::error::ErrorCode::SignInLinkExpired => t(
-            "此登录链接已过期。请向热线工作人员索取新的链接。",
+        crate::error::ErrorCode::SignInLinkExpired => lang.t(
+            "sign_in",
             "This sign-in link has expired. Ask the hotline's staff for a new one.",
         ),
-        crate::error::ErrorCode::RateLimited => t(
-            "尝试次数过多，请稍后再试。",
+        crate::error::ErrorCode::RateLimited => lang.t(
+            "sign_in",
             "Too many attempts. Please try again in a minute.",
         ),
-        _ => t(
-            "此登录链接无效。请检查链接是否完整，或索取新的链接。",
+        _ => lang.t(
+            "sign_in",
             "This sign-in link is not valid. Check that it is complete, or ask for a new one.",
         ),
     };

@@ -357,23 +357,19 @@ struct SupervisePage {
 
 fn outcome_words(lang: Lang, o: SessionOutcome) -> &'static str {
     match o {
-        SessionOutcome::Completed => lang.pick("顺利完成", "completed"),
-        SessionOutcome::SeekerAbsent => lang.pick("求助者未接听", "seeker absent"),
-        SessionOutcome::CutShort => lang.pick("提前结束", "cut short"),
+        SessionOutcome::Completed => lang.t("supervision", "completed"),
+        SessionOutcome::SeekerAbsent => lang.t("supervision", "seeker absent"),
+        SessionOutcome::CutShort => lang.t("supervision", "cut short"),
     }
 }
 
 fn reason_words(lang: Lang, r: DebriefReason) -> &'static str {
     match r {
-        DebriefReason::EmergencyReferral => {
-            lang.pick("紧急转介之后", "after an emergency referral")
-        }
-        DebriefReason::UrgentReferral => lang.pick("加急转介之后", "after an urgent referral"),
-        DebriefReason::CutShort => lang.pick("通话提前结束", "a session cut short"),
-        DebriefReason::Requested => lang.pick("志愿者希望聊一聊", "the volunteer asked for one"),
-        DebriefReason::AbsentStreak => {
-            lang.pick("连续三位求助者未接听", "three absent seekers in a row")
-        }
+        DebriefReason::EmergencyReferral => lang.t("supervision", "after an emergency referral"),
+        DebriefReason::UrgentReferral => lang.t("supervision", "after an urgent referral"),
+        DebriefReason::CutShort => lang.t("supervision", "a session cut short"),
+        DebriefReason::Requested => lang.t("supervision", "the volunteer asked for one"),
+        DebriefReason::AbsentStreak => lang.t("supervision", "three absent seekers in a row"),
     }
 }
 
@@ -409,11 +405,8 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Htt
         Credential::Invalid(AppError::Unavailable(m), _) => return Err(AppError::Unavailable(m).into()),
         _ => {
             return Ok(message(
-                lang.pick("督导登录", "Supervisor sign-in"),
-                lang.pick(
-                    "请打开安心或你的机构发给你的登录链接。链接只能使用一次；如已失效，请索取新的链接。",
-                    "Open the sign-in link Anxin or your organisation sent you. Each link works once; if yours no longer does, ask for a new one.",
-                ),
+                lang.t("supervision", "Supervisor sign-in"),
+                lang.t("supervision", "Open the sign-in link Anxin or your organisation sent you. Each link works once; if yours no longer does, ask for a new one."),
             ))
         }
     };
@@ -423,9 +416,9 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Htt
     let standing = anxin_store::supervision::standing(&state.pool, me).await?;
     if !standing.is_some_and(|s| s.supervisor && s.approved) {
         return Ok(message(
-            lang.pick("这里是督导的页面", "This page is for supervisors"),
-            lang.pick(
-                "你还不是督导。你的预约和时间安排在「我的时间」页面。",
+            lang.t("supervision", "This page is for supervisors"),
+            lang.t(
+                "supervision",
                 "You are not a supervisor. Your bookings and hours are on your own page, /expert.",
             ),
         ));
