@@ -11,7 +11,7 @@ use anxin_domain::seeker::PriorityGroup;
 use anxin_store::crypto::PhoneCipher;
 use anxin_store::help_now::{self as queue, NewRequest, Queued};
 use sqlx::PgPool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use uuid::Uuid;
 
 /// Puts these experts on duty, the first the longest (so the first free is
@@ -63,19 +63,12 @@ async fn ask(pool: &PgPool, cipher: &PhoneCipher, phone: &str, group: PriorityGr
 }
 
 async fn wait_status(pool: &PgPool, id: Uuid, want: HelpNowStatus, within: Duration) {
-    let started = Instant::now();
-    loop {
+    let what = format!("the request becomes {want:?}");
+    anxin_testkit::eventually(&what, within, Duration::from_millis(100), || async {
         let row = queue::get(pool, id).await.unwrap().unwrap();
-        if row.status == want {
-            return;
-        }
-        assert!(
-            started.elapsed() < within,
-            "request still {:?} after {within:?}, not {want:?}",
-            row.status
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        (row.status == want).then_some(())
+    })
+    .await;
 }
 
 /// Waits until an expert's phone rings for the request.
@@ -87,11 +80,13 @@ async fn ringing(pool: &PgPool, sipp: &Sipp, request: Uuid) {
         Duration::from_secs(10),
     )
     .await;
-    let started = Instant::now();
-    while sipp.legs().is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(10), "never rung");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    anxin_testkit::eventually(
+        "the expert is rung",
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || async { (!sipp.legs().is_empty()).then_some(()) },
+    )
+    .await;
 }
 
 /// Attempts of the request's calls that bridged the seeker.
@@ -223,14 +218,14 @@ async fn a_seeker_who_leaves_while_the_expert_rings_is_never_called() {
     assert!(queue::cancel(pool, request, seeker).await.unwrap());
 
     // The worker notices at its next lease renewal (a third of the lease).
-    let started = Instant::now();
-    while sipp.legs()[0].sent_by_anxin("CANCEL").is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the expert's ringing was not cancelled"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    anxin_testkit::eventually(
+        "the expert's ringing is cancelled",
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        || async { (!sipp.legs()[0].sent_by_anxin("CANCEL").is_empty()).then_some(()) },
+    )
+    .await;
+    // Nothing more may happen: time for a wrongly dialled seeker to show.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let legs = sipp.legs();
     assert_eq!(legs.len(), 1, "only the expert was dialled: {legs:#?}");

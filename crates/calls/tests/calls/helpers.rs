@@ -281,18 +281,11 @@ pub async fn wait_for_task(
     what: &str,
     done: impl Fn(&TaskRow) -> bool,
 ) -> TaskRow {
-    let deadline = Instant::now() + within;
-    loop {
+    anxin_testkit::eventually(what, within, Duration::from_millis(50), || async {
         let t = task(pool, booking).await;
-        if done(&t) {
-            return t;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; task is {t:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        done(&t).then_some(t)
+    })
+    .await
 }
 
 pub async fn wait_finished(pool: &PgPool, booking: BookingId, within: Duration) -> TaskRow {

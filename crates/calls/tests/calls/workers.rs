@@ -325,11 +325,13 @@ async fn simulated_calls_are_marked_and_the_seekers_number_is_erased_after_reten
         .unwrap()
     };
     assert!(has_phone().await, "kept during the retention period");
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while has_phone().await {
-        assert!(std::time::Instant::now() < deadline, "number not erased");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    anxin_testkit::eventually(
+        "the number is erased",
+        Duration::from_secs(5),
+        Duration::from_millis(100),
+        || async { (!has_phone().await).then_some(()) },
+    )
+    .await;
     let booking = anxin_store::bookings::get(&db.pool, seeded.booking)
         .await
         .unwrap();
@@ -373,18 +375,16 @@ async fn a_booking_cancelled_while_dialing_ends_its_attempt_as_cancelled() {
     )
     .await;
     cancel_as_operator(&db.pool, seeded.booking).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let a = loop {
-        let a = attempts(&db.pool, seeded.booking).await.remove(0);
-        if a.ended_at.is_some() {
-            break a;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the attempt stayed open"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let a = anxin_testkit::eventually(
+        "the attempt ends",
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || async {
+            let a = attempts(&db.pool, seeded.booking).await.remove(0);
+            a.ended_at.is_some().then_some(a)
+        },
+    )
+    .await;
     assert_eq!(a.outcome, Some(CallOutcome::Cancelled));
     let t = task(&db.pool, seeded.booking).await;
     assert_eq!(t.state, TaskState::Cancelled);
