@@ -626,6 +626,24 @@ async fn an_operator_works_the_referral_queue_and_makes_sign_in_links_on_the_das
 async fn a_volunteer_applies_on_the_page_in_a_real_browser() {
     let app = App::with_service_defaults(|_| {}).await;
     let browser = Browser::start(412, 915).await;
+    // In English first: the page's own words and the vocabulary's.
+    browser.goto(&app.url("/apply?lang=en")).await;
+    let english = browser
+        .wait_for(
+            "return document.querySelector('#apply') !== null && document.querySelector('h1').textContent",
+            Wait::from_secs(10),
+        )
+        .await;
+    assert_eq!(english, "Volunteer as an expert");
+    let grief = browser
+        .run("return document.querySelector('input[name=specialties][value=grief]').closest('label').textContent.trim()")
+        .await;
+    assert_eq!(grief, "Grief");
+    std::fs::write(
+        artifacts_dir().join("apply-en.png"),
+        browser.screenshot_full_page().await,
+    )
+    .unwrap();
     browser.goto(&app.url("/apply?lang=zh")).await;
     browser
         .wait_for(
