@@ -28,7 +28,7 @@
 pub mod report;
 
 use crate::{create_seekers, print_stats, seeker_tokens, token, Ctx};
-use anxin_api::auth::Role;
+use anxin_core::token::Role;
 use futures_util::future::join_all;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};

@@ -25,7 +25,7 @@
 //! be zero.
 mod chaos;
 
-use anxin_api::auth::{issue_token, Role};
+use anxin_core::token::{issue_token, Role};
 use clap::{Parser, ValueEnum};
 use futures_util::future::join_all;
 use reqwest::StatusCode;
