@@ -690,6 +690,19 @@ pub async fn hold_id(r: Response) -> String {
 pub async fn assert_error(r: Response, status: StatusCode, code: &str) -> Value {
     let got = r.status();
     let body: Value = r.json().await.unwrap_or(Value::Null);
+    if got == StatusCode::INTERNAL_SERVER_ERROR && status != got {
+        // The answer says nothing of why (by design); the log says.
+        let logged: Vec<String> = logs()
+            .text()
+            .lines()
+            .filter(|l| l.contains("internal error"))
+            .map(str::to_owned)
+            .collect();
+        panic!(
+            "{got} where {status} was expected; logged:\n{}",
+            logged.join("\n")
+        );
+    }
     assert_eq!(got, status, "body: {body}");
     assert_eq!(body["error"], code, "body: {body}");
     assert!(
