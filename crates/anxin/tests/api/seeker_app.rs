@@ -737,3 +737,26 @@ async fn talking_to_someone_now_in_chinese_and_in_english() {
     )
     .await;
 }
+
+/// What an operator configures as a crisis line is shown as text, never as
+/// markup, while its number still becomes a link to call.
+#[tokio::test]
+async fn the_page_escapes_what_the_operator_configured() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.crisis_lines = Some("<script>alert(1)</script> 12356".into());
+    })
+    .await;
+    let page = app
+        .client
+        .get(app.url("/app?lang=en"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("<script>alert"), "{page}");
+    assert!(page.contains("&#60;script&#62;") || page.contains("&lt;script&gt;"));
+    assert!(page.contains(r#"<a href="tel:12356">12356</a>"#));
+    assert!(page.contains(r#"<html lang="en">"#));
+}
