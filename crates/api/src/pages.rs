@@ -22,7 +22,7 @@ pub fn html(status: StatusCode, body: String) -> HttpResponse {
 }
 
 /// The languages of the pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
     Zh,
     En,
@@ -150,11 +150,14 @@ enum Entry {
 /// scripts through the section their page puts in `<meta name="anxin-words">`.
 #[derive(Default)]
 pub struct Catalogue {
-    /// section → key → (Chinese, English)
-    sections:
-        std::collections::HashMap<String, std::collections::HashMap<String, (String, String)>>,
-    /// (section, language) → the section as a page's script reads it
-    json: std::collections::HashMap<(String, Lang), String>,
+    sections: std::collections::HashMap<String, Section>,
+}
+
+/// One section: key → (Chinese, English), and the section as a page's
+/// script reads it, in Chinese and in English.
+struct Section {
+    texts: std::collections::HashMap<String, (String, String)>,
+    json: [String; 2],
 }
 
 static CATALOGUE: std::sync::LazyLock<Catalogue> = std::sync::LazyLock::new(|| {
@@ -180,11 +183,8 @@ impl Catalogue {
                 }
                 texts.insert(key, (z, e));
             }
-            for (lang, map) in [(Lang::Zh, zh), (Lang::En, en)] {
-                let json = serde_json::Value::Object(map).to_string();
-                catalogue.json.insert((section.clone(), lang), json);
-            }
-            catalogue.sections.insert(section, texts);
+            let json = [zh, en].map(|m| serde_json::Value::Object(m).to_string());
+            catalogue.sections.insert(section, Section { texts, json });
         }
         Ok(catalogue)
     }
@@ -194,11 +194,11 @@ impl Catalogue {
     pub fn keys(&self) -> impl Iterator<Item = (&str, &str)> {
         self.sections
             .iter()
-            .flat_map(|(s, keys)| keys.keys().map(move |k| (s.as_str(), k.as_str())))
+            .flat_map(|(s, section)| section.texts.keys().map(move |k| (s.as_str(), k.as_str())))
     }
 
     fn text(&self, section: &str, key: &str, lang: Lang) -> Option<&str> {
-        let (zh, en) = self.sections.get(section)?.get(key)?;
+        let (zh, en) = self.sections.get(section)?.texts.get(key)?;
         Some(match lang {
             Lang::Zh => zh,
             Lang::En => en,
@@ -206,15 +206,11 @@ impl Catalogue {
     }
 
     fn json(&self, section: &str, lang: Lang) -> &str {
-        self.json
-            .get(&(section.to_string(), lang))
-            .map_or("{}", String::as_str)
+        self.sections.get(section).map_or("{}", |s| match lang {
+            Lang::Zh => &s.json[0],
+            Lang::En => &s.json[1],
+        })
     }
-}
-
-/// The catalogue the pages are built with.
-pub fn catalogue() -> &'static Catalogue {
-    &CATALOGUE
 }
 
 /// Renders a page's template as an HTML response with the headers every
