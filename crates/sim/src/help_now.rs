@@ -171,6 +171,20 @@ impl HelpNowScenario {
         }
     }
 
+    /// The national platform the programme grows into, at the size
+    /// `docs/capacity.md` plans for: 5,000 volunteers, each on duty for
+    /// help now about 4 hours a week (5,000 × 4 h ÷ 7 ≈ 2,857 expert-hours
+    /// a day), in the hotline's shape: its roster × 13, 26 to 286 on duty
+    /// at once.
+    pub fn platform() -> Self {
+        Self {
+            name: "helpnow-platform",
+            summary: "5,000 volunteers on duty 4 hours a week each: the helpnow roster x13",
+            roster_scale: 13,
+            ..Self::hotline()
+        }
+    }
+
     /// The `helpnow` day with every ring answered after a second and every
     /// seeker's leg too: the queue's own bound. No ring order or ring time
     /// beats it; only more experts on duty or less load do. Not in
@@ -189,7 +203,7 @@ impl HelpNowScenario {
     }
 
     pub fn all() -> Vec<Self> {
-        vec![Self::hotline(), Self::national()]
+        vec![Self::hotline(), Self::national(), Self::platform()]
     }
 
     pub fn named(name: &str) -> Option<Self> {
@@ -810,6 +824,28 @@ mod tests {
                 fixed.calls_gini
             );
         }
+    }
+
+    /// Issue 32's targets at 80 % load: met by a pool of the national
+    /// platform's size, and out of the hotline's reach (Erlang C: with 2–22
+    /// on duty at 80 % occupancy, a quarter or more find nobody free).
+    #[test]
+    fn at_eighty_percent_load_the_platforms_pool_connects_in_a_minute_and_the_hotlines_cannot() {
+        let platform = HelpNowScenario::platform();
+        let day = draw(&platform, 0.8, 1);
+        assert_eq!(day.on_duty_range, (26.0, 286.0));
+        let r = HelpNowReport::of(&day, &run(&day, &platform, RingOrder::FewestCalls, 1));
+        assert!(
+            r.within_minute >= 0.95,
+            "within 60 s: {:.3}",
+            r.within_minute
+        );
+        assert!(r.abandoned < 0.05, "abandoned: {:.3}", r.abandoned);
+
+        let hotline = HelpNowScenario::hotline();
+        let day = draw(&hotline, 0.8, 1);
+        let r = HelpNowReport::of(&day, &run(&day, &hotline, RingOrder::FewestCalls, 1));
+        assert!(r.within_minute < 0.9, "within 60 s: {:.3}", r.within_minute);
     }
 
     #[test]

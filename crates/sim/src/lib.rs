@@ -149,7 +149,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<ScenarioReport, String> {
 }
 
 const USAGE: &str =
-    "usage: anxin sim [--scenario hotline|scarce|large|hubei2020|helpnow|helpnow-national|helpnow-instant|all] [--out DIR] [--seed N]
+    "usage: anxin sim [--scenario hotline|scarce|large|hubei2020|helpnow|helpnow-national|helpnow-platform|helpnow-instant|all] [--out DIR] [--seed N]
        [--sweep N] [--roster-scale N] [--loads A,B,...] [--ring-secs N]
 
 Simulates the matching market under four slate policies (balanced, top20,
@@ -161,7 +161,8 @@ fair share, by policy) and lorenz-<scenario>.svg under DIR (default out/sim).
 --sweep N runs N seeds (from --seed, else from 1) and prints each figure's
 min / median / max per policy instead of one table per seed.
 
-helpnow (and helpnow-national, four times the roster) simulates help now
+helpnow (helpnow-national: four times the roster; helpnow-platform: 13
+times, the 5,000 volunteers of a national launch) simulates help now
 over a peak day at 80, 100 and 120 % of on-duty capacity, ringing the
 expert with the fewest calls first and, to compare, a fixed order: the
 share connected within 60 s, waits, abandonment, rollovers and the Gini of
@@ -249,7 +250,7 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
                     (Vec::new(), vec![s])
                 } else {
                     return Err(format!(
-                        "unknown scenario {name:?}: use hotline, scarce, large, hubei2020, helpnow, helpnow-national, helpnow-instant or all"
+                        "unknown scenario {name:?}: use hotline, scarce, large, hubei2020, helpnow, helpnow-national, helpnow-platform, helpnow-instant or all"
                     ));
                 };
             }
