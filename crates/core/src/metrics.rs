@@ -37,6 +37,10 @@ pub struct Metrics {
     /// inputs over every expert, by the refresher (`refresher`) or by a
     /// request that found no snapshot (`request`).
     pub slate_input_reads: IntCounterVec,
+    /// `anxin_slate_open_slot_reads_total{from}`: experts whose open slots a
+    /// slate took from this process's copy (`copy`: their version had not
+    /// moved) or read from Redis (`redis`).
+    pub slate_open_slot_reads: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -142,6 +146,12 @@ impl Metrics {
                 "anxin_slate_input_reads_total",
                 "Reads of the slate draw's inputs over every expert, by who read",
                 &["by"],
+            ),
+            slate_open_slot_reads: counter(
+                &registry,
+                "anxin_slate_open_slot_reads_total",
+                "Experts whose open slots a slate took from the process's copy or read from Redis",
+                &["from"],
             ),
             payments: counter(
                 &registry,

@@ -217,6 +217,8 @@ pub struct AppState {
     /// snapshot, so concurrent slates wait for it instead of each reading
     /// every expert (and each running the uptake query) at once.
     pub slate_reading: tokio::sync::Mutex<()>,
+    /// Impressions served, not yet in Redis (see `flows::slate::Impressions`).
+    pub impressions: crate::flows::slate::Impressions,
     /// Wakes this instance's waitlist round at once (a slot was freed),
     /// instead of at its next second.
     pub waitlist_wake: tokio::sync::Notify,
@@ -317,6 +319,7 @@ impl AppState {
             slot_cache: crate::cache::TtlCache::new(Duration::from_secs(900), 500_000),
             slate_inputs: tokio::sync::RwLock::new(None),
             slate_reading: tokio::sync::Mutex::new(()),
+            impressions: crate::flows::slate::Impressions::default(),
             waitlist_wake: tokio::sync::Notify::new(),
             slate_generation: AtomicU64::new(0),
             catalog: tokio::sync::RwLock::new(None),

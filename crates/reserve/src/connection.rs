@@ -268,6 +268,9 @@ pub struct Reserve {
     pub(crate) keys: Keys,
     pub(crate) config: Arc<ReserveConfig>,
     pub(crate) scripts: Arc<Scripts>,
+    /// Each expert's open slots as last read, by version (see
+    /// `Reserve::open_slots_many`); shared by the handle's clones.
+    pub(crate) open_copies: Arc<crate::index::OpenCopies>,
 }
 
 impl Reserve {
@@ -283,6 +286,7 @@ impl Reserve {
             bulk,
             config: Arc::new(config),
             scripts: Arc::new(Scripts::load()),
+            open_copies: Arc::default(),
         })
     }
 

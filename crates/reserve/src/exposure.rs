@@ -5,49 +5,54 @@ use anxin_domain::ids::{ExpertId, SeekerId};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// A slate just served, as `Reserve::record_served` writes it.
-#[derive(Debug, Clone, Copy)]
-pub struct Served<'a> {
-    pub seeker: SeekerId,
-    /// The filters' key: a seeker has one stable slate per filter.
-    pub filter: &'a str,
-    /// The slate as the stability window remembers it (`None`: don't).
-    pub remembered: Option<&'a str>,
-    pub stability: Duration,
-    /// The experts shown, each counted as one impression.
-    pub experts: &'a [ExpertId],
-    pub bucket: i64,
-    /// How long the impression bucket is kept.
-    pub window: Duration,
-}
-
 impl Reserve {
-    /// Records a slate as served, in one round trip: an impression for each
-    /// shown expert in the current bucket of the exposure window (which
-    /// keeps the bucket for `window`), and the slate itself for the seeker's
-    /// stability window.
-    pub async fn record_served(&self, served: &Served<'_>) -> Result<()> {
-        let mut pipe = redis::pipe();
-        if !served.experts.is_empty() {
-            let key = self.keys.exposure(served.bucket);
-            for e in served.experts {
-                pipe.cmd("HINCRBY")
-                    .arg(&key)
-                    .arg(e.to_string())
-                    .arg(1)
-                    .ignore();
-            }
-            pipe.cmd("PEXPIRE")
-                .arg(&key)
-                .arg(millis(served.window))
-                .ignore();
-        }
-        if let Some(remembered) = served.remembered {
-            pipe.cmd("SET")
-                .arg(self.keys.slate(served.seeker, served.filter))
+    /// Keeps the slate a seeker was just shown for the stability window
+    /// (`filter`: a seeker has one stable slate per filter).
+    pub async fn remember_slate(
+        &self,
+        seeker: SeekerId,
+        filter: &str,
+        remembered: &str,
+        stability: Duration,
+    ) -> Result<()> {
+        self.query::<()>(
+            redis::cmd("SET")
+                .arg(self.keys.slate(seeker, filter))
                 .arg(remembered)
                 .arg("PX")
-                .arg(millis(served.stability).max(1))
+                .arg(millis(stability).max(1)),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Adds impressions, counted in process, to their buckets of the
+    /// exposure window in one round trip; each bucket written is kept for
+    /// `window`.
+    pub async fn add_impressions(
+        &self,
+        counted: &HashMap<(i64, ExpertId), u64>,
+        window: Duration,
+    ) -> Result<()> {
+        if counted.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        let mut buckets: Vec<i64> = Vec::new();
+        for ((bucket, expert), n) in counted {
+            pipe.cmd("HINCRBY")
+                .arg(self.keys.exposure(*bucket))
+                .arg(expert.to_string())
+                .arg(*n)
+                .ignore();
+            if !buckets.contains(bucket) {
+                buckets.push(*bucket);
+            }
+        }
+        for bucket in buckets {
+            pipe.cmd("PEXPIRE")
+                .arg(self.keys.exposure(bucket))
+                .arg(millis(window))
                 .ignore();
         }
         self.query::<()>(&pipe).await?;

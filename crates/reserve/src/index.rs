@@ -80,6 +80,66 @@ pub enum IndexState {
     Rebuilding,
 }
 
+/// How far past the asked horizon a copy of an expert's open slots reaches,
+/// and how many slots a copy holds at most: a few times what a slate shows
+/// of one expert, so the copy keeps serving as slots start and pass, while
+/// a read after a change costs about what it did before copies.
+const COPY_REACH: Duration = Duration::from_secs(3600);
+const COPY_SLOTS: usize = 32;
+
+/// One expert's open slots as read at `version`: every open slot starting
+/// from `from_ms` to `known_to`, earliest first.
+#[derive(Debug)]
+pub(crate) struct OpenCopy {
+    version: u64,
+    from_ms: i64,
+    known_to: i64,
+    /// When the earliest hold on the expert's slots lapses: its slot is open
+    /// again from then, though no script has run.
+    lapses_at: Option<i64>,
+    slots: Vec<IndexedSlot>,
+}
+
+impl OpenCopy {
+    /// Read from no later than `from_ms`, and no hold on it lapsed since.
+    fn current(&self, from_ms: i64, now_ms: i64) -> bool {
+        self.from_ms <= from_ms && self.lapses_at.is_none_or(|ms| now_ms < ms)
+    }
+}
+
+/// Copies of experts' open slots, by expert.
+#[derive(Debug, Default)]
+pub(crate) struct OpenCopies {
+    copies: std::sync::RwLock<std::collections::HashMap<ExpertId, OpenCopy>>,
+}
+
+/// What `Reserve::open_slots_many` found: each expert's open slots, in the
+/// order asked, and for how many of them a copy in process served.
+#[derive(Debug, Default)]
+pub struct OpenSlots {
+    pub by_expert: Vec<Vec<IndexedSlot>>,
+    pub from_copies: usize,
+}
+
+impl OpenCopies {
+    fn read(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, std::collections::HashMap<ExpertId, OpenCopy>> {
+        self.copies.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn keep(&self, expert: ExpertId, copy: OpenCopy) {
+        let mut copies = self.copies.write().unwrap_or_else(|e| e.into_inner());
+        // Never replace a copy with one read at an older version.
+        if copies
+            .get(&expert)
+            .is_none_or(|c| c.version <= copy.version)
+        {
+            copies.insert(expert, copy);
+        }
+    }
+}
+
 /// The index marker's value while a rebuild runs, and once it is done.
 const REBUILDING: &str = "rebuilding:";
 const READY: &str = "ready:";
@@ -113,14 +173,21 @@ impl Reserve {
     }
 
     /// Open slots of many experts, earliest first, up to `limit` each: what
-    /// the slate shows. Plain reads in two pipelined round trips (the open
-    /// ids and whether any hold has expired unreaped, then the ids'
-    /// metadata), instead of one script per expert: a slate reads ~30
-    /// experts, and a script costs Redis several times what its reads do.
-    /// Only open slots are in the open set, so nothing held or booked can
-    /// show. An expert with an expired hold not yet given back is read
-    /// through `open_slots`, whose script gives it back first, so a freed
-    /// slot shows at once.
+    /// the slate shows. Only open slots are in the open set, so nothing held
+    /// or booked can show.
+    ///
+    /// One round trip when nothing changed: each expert's open slots are
+    /// kept in process as last read, with the version their keys had (every
+    /// script that writes them moves it, see `lua/expert_prelude.lua`) and
+    /// the earliest hold on them to lapse. A copy serves while the version is
+    /// unchanged, no hold has lapsed since and it reaches far enough; the
+    /// versions are read on every call, so a slot held a moment ago on any
+    /// instance is gone from the next slate here. The others are read with
+    /// plain reads in two pipelined round trips (the open ids, the version
+    /// and the first hold to lapse; then the ids' metadata) rather than one
+    /// script per expert. An expert with a lapsed hold not yet given back is
+    /// read through `open_slots`, whose script gives it back first, so a
+    /// freed slot shows at once.
     pub async fn open_slots_many(
         &self,
         experts: &[ExpertId],
@@ -128,42 +195,94 @@ impl Reserve {
         to: DateTime<Utc>,
         priority_seeker: bool,
         limit: usize,
-    ) -> Result<Vec<Vec<IndexedSlot>>> {
+    ) -> Result<OpenSlots> {
         if experts.is_empty() {
-            return Ok(Vec::new());
+            return Ok(OpenSlots::default());
         }
         let now = Utc::now();
-        // Room for the slots held back for priority groups a general seeker skips.
-        let page = 2 * limit + 4;
         let keys: Vec<ExpertKeys> = experts.iter().map(|e| self.keys.expert(*e)).collect();
-        let mut first = redis::pipe();
+        let mut versions = redis::pipe();
         for k in &keys {
+            versions.cmd("GET").arg(&k.version);
+        }
+        let versions: Vec<Option<u64>> = self.query(&versions).await?;
+        let (from_ms, to_ms, now_ms) = (
+            from.timestamp_millis(),
+            to.timestamp_millis(),
+            now.timestamp_millis(),
+        );
+        let shown = |slots: &[IndexedSlot], to_ms: i64| -> Vec<IndexedSlot> {
+            slots
+                .iter()
+                .filter(|s| {
+                    let starts = s.starts_at.timestamp_millis();
+                    starts >= from_ms
+                        && starts <= to_ms
+                        && s.ends_at > now
+                        && (priority_seeker || s.priority_until.is_none_or(|r| r <= now))
+                })
+                .take(limit)
+                .copied()
+                .collect()
+        };
+        let mut out: Vec<Option<Vec<IndexedSlot>>> = vec![None; experts.len()];
+        let mut stale = Vec::new();
+        {
+            let copies = self.open_copies.read();
+            for (i, expert) in experts.iter().enumerate() {
+                let copy = copies
+                    .get(expert)
+                    .filter(|c| versions[i] == Some(c.version) && c.current(from_ms, now_ms));
+                // A copy that ends before `to` serves if it has `limit` to
+                // show before its end: a fresh read would show the same.
+                match copy.map(|c| (c.known_to >= to_ms, shown(&c.slots, c.known_to.min(to_ms)))) {
+                    Some((whole, slots)) if whole || slots.len() >= limit => out[i] = Some(slots),
+                    _ => stale.push(i),
+                }
+            }
+        }
+        let done = |out: Vec<Option<Vec<IndexedSlot>>>| OpenSlots {
+            by_expert: out.into_iter().map(Option::unwrap_or_default).collect(),
+            from_copies: experts.len() - stale.len(),
+        };
+        if stale.is_empty() {
+            return Ok(done(out));
+        }
+        // Read a little past `to`, so the copy serves the next slates as the
+        // horizon moves on.
+        let reach_ms = to_ms + COPY_REACH.as_millis() as i64;
+        let mut first = redis::pipe();
+        for &i in &stale {
+            let k = &keys[i];
             first
                 .cmd("ZRANGEBYSCORE")
                 .arg(&k.open)
-                .arg(from.timestamp_millis())
-                .arg(to.timestamp_millis())
+                .arg(from_ms)
+                .arg(reach_ms)
                 .arg("LIMIT")
                 .arg(0)
-                .arg(page);
+                .arg(COPY_SLOTS);
             first
-                .cmd("ZCOUNT")
+                .cmd("ZRANGE")
                 .arg(&k.hold_expiry)
-                .arg("-inf")
-                .arg(now.timestamp_millis());
+                .arg(0)
+                .arg(0)
+                .arg("WITHSCORES");
         }
         let replies: Vec<redis::Value> = self.query(&first).await?;
-        let mut ids: Vec<Vec<String>> = Vec::with_capacity(experts.len());
-        let mut unreaped: Vec<bool> = Vec::with_capacity(experts.len());
+        let mut ids: Vec<Vec<String>> = Vec::with_capacity(stale.len());
+        let mut lapses: Vec<Option<i64>> = Vec::with_capacity(stale.len());
         for pair in replies.chunks_exact(2) {
             ids.push(redis::from_redis_value(&pair[0])?);
-            unreaped.push(redis::from_redis_value::<u64>(&pair[1])? > 0);
+            let first_hold: Vec<(String, i64)> = redis::from_redis_value(&pair[1])?;
+            lapses.push(first_hold.first().map(|(_, ms)| *ms));
         }
         let mut second = redis::pipe();
         let mut wanted = 0;
-        for (i, k) in keys.iter().enumerate() {
-            if !unreaped[i] && !ids[i].is_empty() {
-                second.cmd("HMGET").arg(&k.slots).arg(&ids[i]);
+        for (j, ids) in ids.iter().enumerate() {
+            let unreaped = lapses[j].is_some_and(|ms| ms <= now_ms);
+            if !unreaped && !ids.is_empty() {
+                second.cmd("HMGET").arg(&keys[stale[j]].slots).arg(ids);
                 wanted += 1;
             }
         }
@@ -173,34 +292,50 @@ impl Reserve {
             Vec::new()
         };
         let mut metas = metas.into_iter();
-        let mut out = Vec::with_capacity(experts.len());
-        for (i, expert) in experts.iter().enumerate() {
-            if unreaped[i] {
-                out.push(
-                    self.open_slots(*expert, from, to, priority_seeker, limit)
+        for (j, &i) in stale.iter().enumerate() {
+            if lapses[j].is_some_and(|ms| ms <= now_ms) {
+                out[i] = Some(
+                    self.open_slots(experts[i], from, to, priority_seeker, limit)
                         .await?,
                 );
                 continue;
             }
-            if ids[i].is_empty() {
-                out.push(Vec::new());
-                continue;
-            }
-            let meta = metas.next().unwrap_or_default();
-            out.push(
-                ids[i]
+            let slots: Vec<IndexedSlot> = if ids[j].is_empty() {
+                Vec::new()
+            } else {
+                ids[j]
                     .iter()
-                    .zip(meta)
+                    .zip(metas.next().unwrap_or_default())
                     .filter_map(|(id, m)| IndexedSlot::parse(id, m.as_deref()?))
-                    .filter(|s| {
-                        s.ends_at > now
-                            && (priority_seeker || s.priority_until.is_none_or(|r| r <= now))
-                    })
-                    .take(limit)
-                    .collect(),
-            );
+                    .collect()
+            };
+            out[i] = Some(shown(&slots, to_ms));
+            // The version was read before the slots: a write in between
+            // makes the copy stale at once, never wrong. No version (the
+            // keys are gone) keeps no copy.
+            if let Some(version) = versions[i] {
+                // All slots up to the reach were read, or up to just before
+                // the last one's start (others may share it).
+                let known_to = if ids[j].len() < COPY_SLOTS {
+                    reach_ms
+                } else {
+                    slots
+                        .last()
+                        .map_or(from_ms, |s| s.starts_at.timestamp_millis() - 1)
+                };
+                self.open_copies.keep(
+                    experts[i],
+                    OpenCopy {
+                        version,
+                        from_ms,
+                        known_to,
+                        lapses_at: lapses[j],
+                        slots,
+                    },
+                );
+            }
         }
-        Ok(out)
+        Ok(done(out))
     }
 
     /// Adds (or reopens) slots in the index.

@@ -10,7 +10,7 @@ pub struct Keys {
     prefix: String,
 }
 
-/// The five keys of one expert's slot index (see `lua/expert_prelude.lua`).
+/// The six keys of one expert's slot index (see `lua/expert_prelude.lua`).
 pub struct ExpertKeys {
     /// ZSET slot → start (ms): slots neither held nor booked.
     pub open: String,
@@ -22,17 +22,22 @@ pub struct ExpertKeys {
     pub hold_owner: String,
     /// SET of booked slots.
     pub booked: String,
+    /// STRING: moves on every write to the five keys above (microseconds of
+    /// Redis' clock, never back), so a copy read at one version is current
+    /// while the version is (see `Reserve::open_slots_many`).
+    pub version: String,
 }
 
 impl ExpertKeys {
     /// The keys in the order the expert scripts take them as `KEYS`.
-    pub fn all(&self) -> [&str; 5] {
+    pub fn all(&self) -> [&str; 6] {
         [
             &self.open,
             &self.slots,
             &self.hold_expiry,
             &self.hold_owner,
             &self.booked,
+            &self.version,
         ]
     }
 }
@@ -60,6 +65,7 @@ impl Keys {
             hold_expiry: format!("{tag}:hold-expiry"),
             hold_owner: format!("{tag}:hold-owner"),
             booked: format!("{tag}:booked"),
+            version: format!("{tag}:version"),
         }
     }
 

@@ -22,9 +22,8 @@ pub mod keys;
 
 pub use cluster::SlotMap;
 pub use connection::{RedisConnection, RedisServer, Reserve, CONNECT_TIMEOUT, RESPONSE_TIMEOUT};
-pub use exposure::Served;
 pub use holds::{HoldRecord, SeekerHold, SlotHold};
-pub use index::{IndexState, IndexedSlot};
+pub use index::{IndexState, IndexedSlot, OpenSlots};
 
 use chrono::{DateTime, TimeZone, Utc};
 use redis::{RedisWrite, ToRedisArgs};

@@ -479,11 +479,17 @@ impl TestApp {
 
     /// Puts the slot in the expert's open set behind the scripts' back, as
     /// a Redis that is wrong about it would have it.
+    /// Its version moves as a script's write would move it, or a slate
+    /// here could serve its copy from before.
     pub async fn force_open(&self, expert: Uuid, slot: Uuid) {
-        redis::cmd("ZADD")
-            .arg(&self.expert_keys(expert).open)
+        let keys = self.expert_keys(expert);
+        redis::pipe()
+            .cmd("ZADD")
+            .arg(&keys.open)
             .arg(0)
             .arg(slot.to_string())
+            .cmd("INCR")
+            .arg(&keys.version)
             .query_async::<()>(&mut self.redis().await)
             .await
             .unwrap();

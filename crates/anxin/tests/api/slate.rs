@@ -383,3 +383,65 @@ async fn a_burst_of_slates_after_an_invalidation_reads_the_draws_inputs_once() {
     let read = reads(&app.metrics().await) - before;
     assert_eq!(read, 1, "requests that read every expert's inputs");
 }
+
+/// Experts whose open slots slates took from the process's copy and read
+/// from Redis (`anxin_slate_open_slot_reads_total`).
+fn open_slot_reads(metrics: &str) -> (u64, u64) {
+    let count = |from: &str| {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!(
+                    "anxin_slate_open_slot_reads_total{{from=\"{from}\"}}"
+                ))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    (count("copy"), count("redis"))
+}
+
+/// A slate reads only each expert's version when nothing changed, and a
+/// slot held through another instance a moment ago is gone from the next
+/// slate here all the same; so is a booked one, and a slot given back shows
+/// again.
+#[tokio::test]
+async fn a_slate_reads_from_redis_only_what_changed_and_never_shows_a_slot_just_taken_elsewhere() {
+    let app = spawn_app_with(|s| s.slate_size = 5).await;
+    let other = start(app.settings.clone()).await;
+    let experts = sparse_experts(&app, 3).await;
+    let viewer = new_seeker();
+    let first = slate_slots(&slate(&app, &viewer, "").await);
+    assert!(!first.is_empty());
+    let (copies, _) = open_slot_reads(&app.metrics().await);
+
+    // Nothing changed: every expert's slots come from the copy.
+    let again = slate_slots(&slate(&app, &viewer, "").await);
+    assert_eq!(again, first);
+    let (copies_after, _) = open_slot_reads(&app.metrics().await);
+    assert!(
+        copies_after >= copies + experts.len() as u64,
+        "{copies} -> {copies_after} experts served from the copy"
+    );
+
+    // Held through the other instance: gone here on the very next slate.
+    let shown: uuid::Uuid = first.iter().next().unwrap().parse().unwrap();
+    let holder = new_seeker();
+    let r = other.hold(&holder, shown).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let hold = hold_id(r).await;
+    assert!(!slate_slots(&slate(&app, &viewer, "").await).contains(&shown.to_string()));
+    // Released there: back here at once.
+    assert_eq!(
+        other
+            .delete(&holder, &format!("/v1/holds/{hold}"))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(slate_slots(&slate(&app, &viewer, "").await).contains(&shown.to_string()));
+    // Booked there: gone here.
+    other.book(&new_seeker(), shown, "+8613812345678").await;
+    assert!(!slate_slots(&slate(&app, &viewer, "").await).contains(&shown.to_string()));
+}

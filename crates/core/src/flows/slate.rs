@@ -1,8 +1,9 @@
 //! Building a seeker's slate: candidates from the expert catalog and the
 //! open-slot index, the balanced draw from `domain::slate`, a stability
 //! window so refreshing can't be used to fish, and the impression counters
-//! that feed the next draw. The counters and the stable slate are written in
-//! one round trip (`Reserve::record_served`) before the slate is answered.
+//! that feed the next draw. The stable slate is written before the slate is
+//! answered; impressions are counted in process and added to Redis' counters
+//! every second (`Impressions`), one round trip for all the slates served.
 use crate::error::AppResult;
 use crate::state::{AppState, WeightInputs};
 use anxin_domain::booking::{reservable, RUNNING_FOR};
@@ -13,7 +14,7 @@ use anxin_domain::slate::{
     Uptake, BOOKING_WINDOW, CAPACITY_BANDS, CAPACITY_LOOKAHEAD, IMPRESSION_BUCKET,
     IMPRESSION_WINDOW_BUCKETS,
 };
-use anxin_reserve::{IndexedSlot, Served};
+use anxin_reserve::IndexedSlot;
 use anxin_store::experts::{self, ExpertRow};
 use anxin_store::seekers::SeekerRow;
 use chrono::{DateTime, Utc};
@@ -311,26 +312,22 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
             experts: &shown,
         },
     );
-    let window = (IMPRESSION_BUCKET * IMPRESSION_WINDOW_BUCKETS as i32)
-        .to_std()
-        .unwrap_or_default();
+    state.impressions.count(bucket(now), &shown);
     let remembered = Remembered {
         slate_id,
         experts: shown,
     };
-    let value = serde_json::to_string(&remembered).ok();
-    state
-        .reserve
-        .record_served(&Served {
-            seeker: seeker.id,
-            filter: &filters.key(),
-            remembered: value.as_deref(),
-            stability: state.config.slate_stability,
-            experts: &remembered.experts,
-            bucket: bucket(now),
-            window,
-        })
-        .await?;
+    if let Ok(value) = serde_json::to_string(&remembered) {
+        state
+            .reserve
+            .remember_slate(
+                seeker.id,
+                &filters.key(),
+                &value,
+                state.config.slate_stability,
+            )
+            .await?;
+    }
     state
         .metrics
         .slates
@@ -480,6 +477,63 @@ pub async fn keep_inputs_fresh(state: &AppState) {
     }
 }
 
+/// Impressions this instance has served and not yet added to Redis' exposure
+/// counters, by bucket and expert. Counting them per slate cost Redis 20
+/// commands a slate (a third of its work on the slate); added once a second,
+/// other instances see them within their next refresh of the draw's inputs
+/// (`INPUTS_TTL`) as before, and this instance counts them at once in its own
+/// snapshot. An instance that stops loses at most its last second's.
+#[derive(Default)]
+pub struct Impressions(std::sync::Mutex<HashMap<(i64, ExpertId), u64>>);
+
+impl Impressions {
+    fn count(&self, bucket: i64, experts: &[ExpertId]) {
+        let mut counted = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for e in experts {
+            *counted.entry((bucket, *e)).or_insert(0) += 1;
+        }
+    }
+
+    fn take(&self) -> HashMap<(i64, ExpertId), u64> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Puts back what could not be written, to go with the next second's.
+    fn restore(&self, counted: HashMap<(i64, ExpertId), u64>) {
+        let mut pending = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for (k, n) in counted {
+            *pending.entry(k).or_insert(0) += n;
+        }
+    }
+}
+
+/// Adds the impressions counted since the last call to Redis' exposure
+/// counters.
+pub async fn add_impressions(state: &AppState) -> AppResult<()> {
+    let counted = state.impressions.take();
+    let window = (IMPRESSION_BUCKET * IMPRESSION_WINDOW_BUCKETS as i32)
+        .to_std()
+        .unwrap_or_default();
+    if let Err(e) = state.reserve.add_impressions(&counted, window).await {
+        state.impressions.restore(counted);
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// Adds this instance's impressions to Redis every second, for as long as it
+/// serves.
+pub async fn keep_adding_impressions(state: &AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = add_impressions(state).await {
+            tracing::warn!(error = %e, "adding impressions to the exposure counters failed; kept for the next second");
+        }
+    }
+}
+
 /// Draws `want` experts from `pool` (indices into the snapshot's catalog),
 /// with some spare since a drawn expert's visible slots may all be held back
 /// for priority, by the balanced rule: local first when each one's
@@ -523,7 +577,7 @@ async fn open_slots_of(
     let cutoff = state.cutoff();
     let horizon = crate::flows::slots::listed_until(state, now);
     let ids: Vec<ExpertId> = experts.iter().map(|e| e.id).collect();
-    let results = state
+    let found = state
         .reserve
         .open_slots_many(
             &ids,
@@ -534,8 +588,15 @@ async fn open_slots_of(
             per_expert + 1,
         )
         .await?;
+    let reads = &state.metrics.slate_open_slot_reads;
+    reads
+        .with_label_values(&["copy"])
+        .inc_by(found.from_copies as u64);
+    reads
+        .with_label_values(&["redis"])
+        .inc_by((experts.len() - found.from_copies) as u64);
     let mut out = Vec::with_capacity(experts.len());
-    for (e, mut slots) in experts.iter().zip(results) {
+    for (e, mut slots) in experts.iter().zip(found.by_expert) {
         slots.retain(|s| reservable(s.ends_at, now, cutoff));
         slots.truncate(per_expert);
         crate::flows::slots::shown(state, e.id, &slots);

@@ -8,7 +8,27 @@
 --   KEYS[3] hold_expiry ZSET slot -> hold expiry ms
 --   KEYS[4] hold_owner  HASH slot -> "hold_id:seeker_id"
 --   KEYS[5] booked SET  slot
+--   KEYS[6] version STRING  moves on every write to the five keys above
 local K_OPEN, K_SLOTS, K_HOLD_EXPIRY, K_HOLD_OWNER, K_BOOKED = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local K_VERSION = KEYS[6]
+
+-- Every write to the expert's keys goes through here. The first in a script
+-- moves the version to Redis' clock in microseconds (one past the last
+-- version if the clock is behind it), so an instance's copy of the open slots
+-- read at one version is current exactly while the version is; and a version
+-- written after a wipe or a restart is later than any copy read before it.
+local version_moved = false
+local function write(...)
+  if not version_moved then
+    version_moved = true
+    local t = redis.call('TIME')
+    local v = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    local last = tonumber(redis.call('GET', K_VERSION) or '0') or 0
+    if v <= last then v = last + 1 end
+    redis.call('SET', K_VERSION, string.format('%d', v))
+  end
+  return redis.call(...)
+end
 
 -- Redis' clock, not the caller's: every API instance agrees on "now".
 local function now_ms()
@@ -95,7 +115,7 @@ local function close_day_if_full(m)
   for _, s in ipairs(near) do
     local o = meta(s)
     if o and ((by_day and o.day == m.day) or (by_week and o.week == m.week)) then
-      redis.call('ZREM', K_OPEN, s)
+      write('ZREM', K_OPEN, s)
     end
   end
 end
@@ -104,7 +124,7 @@ local function open_again(slot)
   local m = meta(slot)
   if m and not is_booked(slot) and not redis.call('ZSCORE', K_HOLD_EXPIRY, slot)
      and not full(m) then
-    redis.call('ZADD', K_OPEN, ms(m.starts), slot)
+    write('ZADD', K_OPEN, ms(m.starts), slot)
   end
 end
 
@@ -125,8 +145,8 @@ end
 local function reap(now)
   local expired = redis.call('ZRANGEBYSCORE', K_HOLD_EXPIRY, '-inf', ms(now))
   for _, slot in ipairs(expired) do
-    redis.call('ZREM', K_HOLD_EXPIRY, slot)
-    redis.call('HDEL', K_HOLD_OWNER, slot)
+    write('ZREM', K_HOLD_EXPIRY, slot)
+    write('HDEL', K_HOLD_OWNER, slot)
   end
   for _, slot in ipairs(expired) do
     local m = meta(slot)

@@ -10,9 +10,9 @@ if m.priority_until > now and ARGV[6] ~= '1' then return {'unavailable'} end
 -- or booking takes the slot out. So taking it out here is the decision, and
 -- only one caller can succeed.
 -- A full day's slots are not in the open set either (close_day_if_full).
-if redis.call('ZREM', K_OPEN, slot) == 0 then return {'unavailable'} end
+if write('ZREM', K_OPEN, slot) == 0 then return {'unavailable'} end
 local expires = ms(now + tonumber(ARGV[4]))
-redis.call('ZADD', K_HOLD_EXPIRY, expires, slot)
-redis.call('HSET', K_HOLD_OWNER, slot, ARGV[2] .. ':' .. ARGV[3])
+write('ZADD', K_HOLD_EXPIRY, expires, slot)
+write('HSET', K_HOLD_OWNER, slot, ARGV[2] .. ':' .. ARGV[3])
 close_day_if_full(m)
 return {'ok', expires}

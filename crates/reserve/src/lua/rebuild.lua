@@ -5,17 +5,17 @@
 -- slot. A cancellation removes its marker itself (unbook.lua).
 -- ARGV: n, then n pairs slot, meta, then the booked slots.
 local n = tonumber(ARGV[1])
-redis.call('DEL', K_SLOTS, K_OPEN)
+write('DEL', K_SLOTS, K_OPEN)
 for i = 0, n - 1 do
-  redis.call('HSET', K_SLOTS, ARGV[2 + 2 * i], ARGV[3 + 2 * i])
+  write('HSET', K_SLOTS, ARGV[2 + 2 * i], ARGV[3 + 2 * i])
 end
 for i = 2 + 2 * n, #ARGV do
-  redis.call('SADD', K_BOOKED, ARGV[i])
+  write('SADD', K_BOOKED, ARGV[i])
 end
 for _, slot in ipairs(redis.call('ZRANGE', K_HOLD_EXPIRY, 0, -1)) do
   if not redis.call('HEXISTS', K_SLOTS, slot) or is_booked(slot) then
-    redis.call('ZREM', K_HOLD_EXPIRY, slot)
-    redis.call('HDEL', K_HOLD_OWNER, slot)
+    write('ZREM', K_HOLD_EXPIRY, slot)
+    write('HDEL', K_HOLD_OWNER, slot)
   end
 end
 taken_cache = {}

@@ -1,11 +1,11 @@
 -- A booking was cancelled. ARGV: slot, reopen (1/0)
-redis.call('SREM', K_BOOKED, ARGV[1])
+write('SREM', K_BOOKED, ARGV[1])
 if ARGV[2] == '1' then
   open_again(ARGV[1])
   local m = meta(ARGV[1])
   if m then reopen_day(m) end
 else
-  redis.call('HDEL', K_SLOTS, ARGV[1])
-  redis.call('ZREM', K_OPEN, ARGV[1])
+  write('HDEL', K_SLOTS, ARGV[1])
+  write('ZREM', K_OPEN, ARGV[1])
 end
 return {'ok'}

@@ -2,12 +2,12 @@
 -- A slot on a day or in a week that is full (a cap just lowered, say) leaves
 -- the open set.
 for i = 1, #ARGV, 2 do
-  redis.call('HSET', K_SLOTS, ARGV[i], ARGV[i + 1])
+  write('HSET', K_SLOTS, ARGV[i], ARGV[i + 1])
 end
 taken_cache = {}
 for i = 1, #ARGV, 2 do
   if full(parse_meta(ARGV[i + 1])) then
-    redis.call('ZREM', K_OPEN, ARGV[i])
+    write('ZREM', K_OPEN, ARGV[i])
   else
     open_again(ARGV[i])
   end

@@ -6,5 +6,5 @@ if owner ~= ARGV[2] .. ':' .. ARGV[3] then return {'expired'} end
 local expires = tonumber(redis.call('ZSCORE', K_HOLD_EXPIRY, ARGV[1]))
 if not expires then return {'expired'} end
 local floor = now + tonumber(ARGV[4])
-if expires < floor then redis.call('ZADD', K_HOLD_EXPIRY, ms(floor), ARGV[1]) end
+if expires < floor then write('ZADD', K_HOLD_EXPIRY, ms(floor), ARGV[1]) end
 return {'ok'}

@@ -5,8 +5,8 @@ for _, slot in ipairs(ARGV) do
   if is_booked(slot) or redis.call('ZSCORE', K_HOLD_EXPIRY, slot) then
     table.insert(conflicts, slot)
   else
-    redis.call('HDEL', K_SLOTS, slot)
-    redis.call('ZREM', K_OPEN, slot)
+    write('HDEL', K_SLOTS, slot)
+    write('ZREM', K_OPEN, slot)
   end
 end
 return conflicts
