@@ -17,23 +17,21 @@ local K_VERSION = KEYS[6]
 -- version if the clock is behind it), so an instance's copy of the open slots
 -- read at one version is current exactly while the version is; and a version
 -- written after a wipe or a restart is later than any copy read before it.
+-- Redis' clock, read once: every API instance agrees on "now".
+local clock = redis.call('TIME')
 local version_moved = false
 local function write(...)
   if not version_moved then
     version_moved = true
-    local t = redis.call('TIME')
-    local v = tonumber(t[1]) * 1000000 + tonumber(t[2])
-    local last = tonumber(redis.call('GET', K_VERSION) or '0') or 0
-    if v <= last then v = last + 1 end
-    redis.call('SET', K_VERSION, string.format('%d', v))
+    local v = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+    local last = tonumber(redis.call('SET', K_VERSION, string.format('%d', v), 'GET') or '0') or 0
+    if v <= last then redis.call('SET', K_VERSION, string.format('%d', last + 1)) end
   end
   return redis.call(...)
 end
 
--- Redis' clock, not the caller's: every API instance agrees on "now".
 local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  return tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 end
 
 -- A time (ms) as an argument to Redis. Given a Lua number, Redis formats it
