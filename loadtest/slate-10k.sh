@@ -30,6 +30,10 @@ SELECT gen_random_uuid(), e.id,
        date_trunc('hour', now()) + make_interval(hours => k + (hashtext(e.id::text) & 7)),
        date_trunc('hour', now()) + make_interval(hours => k + 1 + (hashtext(e.id::text) & 7))
   FROM experts e, generate_series(1, 50) k;
+-- As after any bulk load: without statistics the planner takes the tables
+-- for nearly empty, and the start-up rebuild's read of every open slot
+-- runs a scan of all 500,000 per expert (over two minutes).
+ANALYZE;
 SQL
 log "starting anxin serve (the start-up reconcile indexes all 500,000 slots in Redis)"
 ANXIN_LISTEN=127.0.0.1:$PORT ANXIN_DATABASE_URL=$URL ANXIN_REDIS_PREFIX=$PREFIX ANXIN_PRIORITY_SHARE=0 RUST_LOG=warn \

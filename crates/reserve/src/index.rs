@@ -107,6 +107,32 @@ impl OpenCopy {
     }
 }
 
+/// One expert's open ids from `from` on (earliest first, up to
+/// `COPY_SLOTS`) and when the earliest hold on their slots lapses.
+#[derive(Debug)]
+struct Listed {
+    ids: Vec<String>,
+    lapses_at: Option<i64>,
+}
+
+impl Listed {
+    /// The two replies a listing's commands gave.
+    fn read<'a>(replies: &mut impl Iterator<Item = &'a redis::Value>) -> Result<Self> {
+        let ids = redis::from_redis_value(next(replies)?)?;
+        let first_hold: Vec<(String, i64)> = redis::from_redis_value(next(replies)?)?;
+        Ok(Self {
+            ids,
+            lapses_at: first_hold.first().map(|(_, ms)| *ms),
+        })
+    }
+}
+
+fn next<'a>(replies: &mut impl Iterator<Item = &'a redis::Value>) -> Result<&'a redis::Value> {
+    replies
+        .next()
+        .ok_or_else(|| crate::ReserveError::Protocol("a pipeline gave too few replies".into()))
+}
+
 /// Copies of experts' open slots, by expert.
 #[derive(Debug, Default)]
 pub(crate) struct OpenCopies {
@@ -183,10 +209,11 @@ impl Reserve {
     /// unchanged, no hold has lapsed since and it reaches far enough; the
     /// versions are read on every call, so a slot held a moment ago on any
     /// instance is gone from the next slate here. The others are read with
-    /// plain reads in two pipelined round trips (the open ids, the version
-    /// and the first hold to lapse; then the ids' metadata) rather than one
-    /// script per expert. An expert with a lapsed hold not yet given back is
-    /// read through `open_slots`, whose script gives it back first, so a
+    /// plain reads rather than one script per expert: an expert with no copy
+    /// here is listed (open ids, first hold to lapse) in the same round trip
+    /// as the versions, a stale copy's expert in a second, then the ids'
+    /// metadata in one more. An expert with a lapsed hold not yet given back
+    /// is read through `open_slots`, whose script gives it back first, so a
     /// freed slot shows at once.
     pub async fn open_slots_many(
         &self,
@@ -200,17 +227,29 @@ impl Reserve {
             return Ok(OpenSlots::default());
         }
         let now = Utc::now();
-        let keys: Vec<ExpertKeys> = experts.iter().map(|e| self.keys.expert(*e)).collect();
-        let mut versions = redis::pipe();
-        for k in &keys {
-            versions.cmd("GET").arg(&k.version);
-        }
-        let versions: Vec<Option<u64>> = self.query(&versions).await?;
         let (from_ms, to_ms, now_ms) = (
             from.timestamp_millis(),
             to.timestamp_millis(),
             now.timestamp_millis(),
         );
+        // Read a little past `to`, so a copy serves the next slates as the
+        // horizon moves on.
+        let reach_ms = to_ms + COPY_REACH.as_millis() as i64;
+        let keys: Vec<ExpertKeys> = experts.iter().map(|e| self.keys.expert(*e)).collect();
+        let listing = |pipe: &mut redis::Pipeline, k: &ExpertKeys| {
+            pipe.cmd("ZRANGEBYSCORE")
+                .arg(&k.open)
+                .arg(from_ms)
+                .arg(reach_ms)
+                .arg("LIMIT")
+                .arg(0)
+                .arg(COPY_SLOTS);
+            pipe.cmd("ZRANGE")
+                .arg(&k.hold_expiry)
+                .arg(0)
+                .arg(0)
+                .arg("WITHSCORES");
+        };
         let shown = |slots: &[IndexedSlot], to_ms: i64| -> Vec<IndexedSlot> {
             slots
                 .iter()
@@ -225,11 +264,42 @@ impl Reserve {
                 .copied()
                 .collect()
         };
+
+        // First round trip: every expert's version, and the listing of
+        // those with no copy here yet.
+        let had_copy: Vec<bool> = {
+            let copies = self.open_copies.read();
+            experts.iter().map(|e| copies.contains_key(e)).collect()
+        };
+        let mut first = redis::pipe();
+        for (k, had) in keys.iter().zip(&had_copy) {
+            first.cmd("GET").arg(&k.version);
+            if !had {
+                listing(&mut first, k);
+            }
+        }
+        let replies: Vec<redis::Value> = self.query(&first).await?;
+        let mut replies = replies.iter();
+        let mut versions: Vec<Option<u64>> = Vec::with_capacity(experts.len());
+        let mut listed: Vec<Option<Listed>> = Vec::with_capacity(experts.len());
+        for had in &had_copy {
+            versions.push(redis::from_redis_value(next(&mut replies)?)?);
+            listed.push(if *had {
+                None
+            } else {
+                Some(Listed::read(&mut replies)?)
+            });
+        }
+
+        // The copies whose version has not moved serve.
         let mut out: Vec<Option<Vec<IndexedSlot>>> = vec![None; experts.len()];
         let mut stale = Vec::new();
         {
             let copies = self.open_copies.read();
             for (i, expert) in experts.iter().enumerate() {
+                if !had_copy[i] {
+                    continue;
+                }
                 let copy = copies
                     .get(expert)
                     .filter(|c| versions[i] == Some(c.version) && c.current(from_ms, now_ms));
@@ -241,69 +311,51 @@ impl Reserve {
                 }
             }
         }
-        let done = |out: Vec<Option<Vec<IndexedSlot>>>| OpenSlots {
-            by_expert: out.into_iter().map(Option::unwrap_or_default).collect(),
-            from_copies: experts.len() - stale.len(),
-        };
-        if stale.is_empty() {
-            return Ok(done(out));
+        let from_copies = out.iter().filter(|o| o.is_some()).count();
+        // Those that went stale are listed in a second round trip.
+        if !stale.is_empty() {
+            let mut second = redis::pipe();
+            for &i in &stale {
+                listing(&mut second, &keys[i]);
+            }
+            let replies: Vec<redis::Value> = self.query(&second).await?;
+            let mut replies = replies.iter();
+            for &i in &stale {
+                listed[i] = Some(Listed::read(&mut replies)?);
+            }
         }
-        // Read a little past `to`, so the copy serves the next slates as the
-        // horizon moves on.
-        let reach_ms = to_ms + COPY_REACH.as_millis() as i64;
-        let mut first = redis::pipe();
-        for &i in &stale {
-            let k = &keys[i];
-            first
-                .cmd("ZRANGEBYSCORE")
-                .arg(&k.open)
-                .arg(from_ms)
-                .arg(reach_ms)
-                .arg("LIMIT")
-                .arg(0)
-                .arg(COPY_SLOTS);
-            first
-                .cmd("ZRANGE")
-                .arg(&k.hold_expiry)
-                .arg(0)
-                .arg(0)
-                .arg("WITHSCORES");
-        }
-        let replies: Vec<redis::Value> = self.query(&first).await?;
-        let mut ids: Vec<Vec<String>> = Vec::with_capacity(stale.len());
-        let mut lapses: Vec<Option<i64>> = Vec::with_capacity(stale.len());
-        for pair in replies.chunks_exact(2) {
-            ids.push(redis::from_redis_value(&pair[0])?);
-            let first_hold: Vec<(String, i64)> = redis::from_redis_value(&pair[1])?;
-            lapses.push(first_hold.first().map(|(_, ms)| *ms));
-        }
-        let mut second = redis::pipe();
+
+        // Then the metadata of every slot listed, in one more.
+        let lapsed = |l: &Listed| l.lapses_at.is_some_and(|ms| ms <= now_ms);
+        let mut metas = redis::pipe();
         let mut wanted = 0;
-        for (j, ids) in ids.iter().enumerate() {
-            let unreaped = lapses[j].is_some_and(|ms| ms <= now_ms);
-            if !unreaped && !ids.is_empty() {
-                second.cmd("HMGET").arg(&keys[stale[j]].slots).arg(ids);
+        for (k, l) in keys.iter().zip(&listed) {
+            if let Some(l) = l.as_ref().filter(|l| !lapsed(l) && !l.ids.is_empty()) {
+                metas.cmd("HMGET").arg(&k.slots).arg(&l.ids);
                 wanted += 1;
             }
         }
         let metas: Vec<Vec<Option<String>>> = if wanted > 0 {
-            self.query(&second).await?
+            self.query(&metas).await?
         } else {
             Vec::new()
         };
         let mut metas = metas.into_iter();
-        for (j, &i) in stale.iter().enumerate() {
-            if lapses[j].is_some_and(|ms| ms <= now_ms) {
+        for (i, l) in listed.iter().enumerate() {
+            let Some(l) = l else { continue };
+            if lapsed(l) {
+                // A hold lapsed and was not given back: the script gives it
+                // back and lists the expert's slots.
                 out[i] = Some(
                     self.open_slots(experts[i], from, to, priority_seeker, limit)
                         .await?,
                 );
                 continue;
             }
-            let slots: Vec<IndexedSlot> = if ids[j].is_empty() {
+            let slots: Vec<IndexedSlot> = if l.ids.is_empty() {
                 Vec::new()
             } else {
-                ids[j]
+                l.ids
                     .iter()
                     .zip(metas.next().unwrap_or_default())
                     .filter_map(|(id, m)| IndexedSlot::parse(id, m.as_deref()?))
@@ -314,9 +366,9 @@ impl Reserve {
             // makes the copy stale at once, never wrong. No version (the
             // keys are gone) keeps no copy.
             if let Some(version) = versions[i] {
-                // All slots up to the reach were read, or up to just before
-                // the last one's start (others may share it).
-                let known_to = if ids[j].len() < COPY_SLOTS {
+                // All slots up to the reach were listed, or up to just
+                // before the last one's start (others may share it).
+                let known_to = if l.ids.len() < COPY_SLOTS {
                     reach_ms
                 } else {
                     slots
@@ -329,13 +381,16 @@ impl Reserve {
                         version,
                         from_ms,
                         known_to,
-                        lapses_at: lapses[j],
+                        lapses_at: l.lapses_at,
                         slots,
                     },
                 );
             }
         }
-        Ok(done(out))
+        Ok(OpenSlots {
+            by_expert: out.into_iter().map(Option::unwrap_or_default).collect(),
+            from_copies,
+        })
     }
 
     /// Adds (or reopens) slots in the index.
@@ -517,6 +572,21 @@ impl Reserve {
     /// what it wrote is incomplete and must be rebuilt.
     pub async fn finish_rebuild(&self, token: &str) -> Result<bool> {
         self.settle_claim(token, &format!("{READY}{token}")).await
+    }
+
+    /// Keeps `token`'s claim for another `lease`, if it is still there;
+    /// false when it is gone (Redis lost it, or the lease ran out first).
+    pub async fn renew_rebuild(&self, token: &str, lease: Duration) -> Result<bool> {
+        let marker = self.keys.index_marker();
+        let claimed = format!("{REBUILDING}{token}");
+        let reply = self
+            .eval(
+                &self.scripts.index_built,
+                &[&marker],
+                &[&claimed, &"", &millis(lease).max(1)],
+            )
+            .await?;
+        Ok(first(&reply) == "ok")
     }
 
     /// Gives back a claim whose rebuild failed.

@@ -248,3 +248,45 @@ async fn flushing_redis_in_the_middle_of_traffic_loses_nothing() {
         assert_eq!(app.active_bookings_of_slot(*slot).await, 1);
     }
 }
+
+/// A rebuild longer than its lease keeps its claim by renewing it, and only
+/// the instance holding the claim can mark the index built: without the
+/// renewal the lease runs out and the rebuild counts for nothing.
+#[tokio::test]
+async fn a_rebuild_that_outlasts_its_lease_keeps_its_claim_by_renewing_it() {
+    let app = spawn_app().await;
+    // A handle of its own prefix, whose index no running instance watches.
+    let mut settings = app.settings.clone();
+    settings.redis_prefix = format!("{}-claims", settings.redis_prefix);
+    let reserve = &anxin_reserve::Reserve::connect(
+        &settings.redis_server().unwrap(),
+        settings.reserve_config(),
+    )
+    .await
+    .unwrap();
+    let lease = std::time::Duration::from_millis(300);
+
+    assert!(reserve.claim_rebuild("renewed", lease).await.unwrap());
+    for _ in 0..5 {
+        tokio::time::sleep(lease / 3).await;
+        assert!(reserve.renew_rebuild("renewed", lease).await.unwrap());
+    }
+    // 500 ms past the first lease: still ours, and another claim is refused.
+    assert!(!reserve.claim_rebuild("other", lease).await.unwrap());
+    assert!(!reserve.renew_rebuild("other", lease).await.unwrap());
+    assert!(reserve.finish_rebuild("renewed").await.unwrap());
+    assert_eq!(
+        reserve.index_state().await.unwrap(),
+        anxin_reserve::IndexState::Ready("renewed".into())
+    );
+
+    redis::cmd("DEL")
+        .arg(reserve.keys().index_marker())
+        .query_async::<()>(&mut app.redis().await)
+        .await
+        .unwrap();
+    assert!(reserve.claim_rebuild("lapsed", lease).await.unwrap());
+    tokio::time::sleep(lease * 2).await;
+    assert!(!reserve.renew_rebuild("lapsed", lease).await.unwrap());
+    assert!(!reserve.finish_rebuild("lapsed").await.unwrap());
+}

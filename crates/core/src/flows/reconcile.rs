@@ -22,7 +22,8 @@ use std::time::Duration;
 
 /// How often each instance checks that Redis still has the index.
 pub const WATCH_EVERY: Duration = Duration::from_millis(250);
-/// How long a claimed rebuild may run before another instance takes over.
+/// How long a claimed rebuild may go unrenewed before another instance takes
+/// over (the rebuilding instance renews it every third of it).
 const REBUILD_LEASE: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +111,28 @@ pub async fn rebuild_lost(state: &AppState) -> AppResult<Option<String>> {
             return Ok(None);
         }
         tracing::warn!("the Redis index is missing (Redis restarted or was flushed): rebuilding it from Postgres");
-        if let Err(e) = all(state).await {
+        // The claim is renewed while the rebuild runs: at 10,000 experts it
+        // takes longer than the lease, which otherwise ran out every time,
+        // so the rebuild started over for ever.
+        let renew = async {
+            let mut tick = tokio::time::interval(REBUILD_LEASE / 3);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if !matches!(
+                    state.reserve.renew_rebuild(&token, REBUILD_LEASE).await,
+                    Ok(true)
+                ) {
+                    // Lost: `finish_rebuild` will say so.
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        let rebuilt = tokio::select! {
+            r = all(state) => r,
+            () = renew => unreachable!("renewing never ends by itself"),
+        };
+        if let Err(e) = rebuilt {
             // Give the claim back, so the next look (this instance's or
             // another's) rebuilds at once instead of when the lease runs out.
             let _ = state.reserve.abandon_rebuild(&token).await;
