@@ -15,7 +15,7 @@
 #   quick: smaller; holds: only raw limit 1 and the wrk hold run (about a
 #   minute, for comparing builds: ANXIN_BIN=<path> serves with another build
 #   of `anxin` than the one just built); cluster: raw limit 1, then the wrk
-#   hold run and the seeker flow twice, on the single Redis and on a local
+#   hold and slate runs and the seeker flow twice, on the single Redis and on a local
 #   Redis Cluster (scripts/redis-cluster, started if not running).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -220,6 +220,7 @@ if [ "$SCALE" = cluster ]; then
   }
   flow_run flow-node
   NODE_HOLD_RATE=$HOLD_RATE NODE_HOLD_P99=$HOLD_P99 NODE_SLATE_P99=$SLATE_P99 NODE_FLOW_RATE=$FLOW_RATE
+  NODE_SLATE_RATE=$SLATE_RATE NODE_SLATE_WRK_P99=$SLATE_WRK_P99
   stop_server
   drop_redis_prefix "$PREFIX"
   # A cluster this run starts, it stops; one already running (the tests')
@@ -234,6 +235,7 @@ if [ "$SCALE" = cluster ]; then
   start_server "${DB}_cluster" "$PREFIX" ANXIN_REDIS_CLUSTER_NODES="$NODES"
   LT="$CARGO_TARGET_DIR/release/anxin-loadtest --base http://127.0.0.1:$PORT --database-url postgres://postgres@127.0.0.1:5432/${DB}_cluster"
   hold_run holds-cluster
+  slate_run slates-cluster
   flow_run flow-cluster
   HOLD_PCT=$(pct "$HOLD_RATE" "$REDIS_RATE")
   echo
@@ -243,6 +245,10 @@ if [ "$SCALE" = cluster ]; then
     "$NODE_HOLD_RATE" "$(pct "$NODE_HOLD_RATE" "$REDIS_RATE")" "$NODE_HOLD_P99"
   printf 'holds, Redis Cluster 3+3 (wrk):       %8.0f /s  = %5s%% of Redis   (p99 %s ms at 200 clients) = %s%% of one Redis\n' \
     "$HOLD_RATE" "$HOLD_PCT" "$HOLD_P99" "$(pct "$HOLD_RATE" "$NODE_HOLD_RATE")"
+  printf 'slates, one Redis (wrk):              %8.0f /s  = %5s%% of its holds   (p99 %s ms at 200 clients)\n' \
+    "$NODE_SLATE_RATE" "$(pct "$NODE_SLATE_RATE" "$NODE_HOLD_RATE")" "$NODE_SLATE_WRK_P99"
+  printf 'slates, Redis Cluster 3+3 (wrk):      %8.0f /s  = %5s%% of its holds   (p99 %s ms at 200 clients) = %s%% of one Redis\n' \
+    "$SLATE_RATE" "$(pct "$SLATE_RATE" "$HOLD_RATE")" "$SLATE_WRK_P99" "$(pct "$SLATE_RATE" "$NODE_SLATE_RATE")"
   printf 'seeker flows, one Redis:              %8.0f /s  (slate p99 %s ms)\n' "$NODE_FLOW_RATE" "$NODE_SLATE_P99"
   printf 'seeker flows, Redis Cluster:          %8.0f /s  (slate p99 %s ms) = %s%% of one Redis\n' \
     "$FLOW_RATE" "$SLATE_P99" "$(pct "$FLOW_RATE" "$NODE_FLOW_RATE")"
