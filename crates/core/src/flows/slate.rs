@@ -487,35 +487,31 @@ pub async fn keep_inputs_fresh(state: &AppState) {
 pub struct Impressions(std::sync::Mutex<HashMap<(i64, ExpertId), u64>>);
 
 impl Impressions {
-    fn count(&self, bucket: i64, experts: &[ExpertId]) {
-        let mut counted = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        for e in experts {
-            *counted.entry((bucket, *e)).or_insert(0) += 1;
-        }
-    }
-
-    fn take(&self) -> HashMap<(i64, ExpertId), u64> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-
-    /// Puts back what could not be written, to go with the next second's.
-    fn restore(&self, counted: HashMap<(i64, ExpertId), u64>) {
+    fn add(&self, counted: impl IntoIterator<Item = ((i64, ExpertId), u64)>) {
         let mut pending = self.0.lock().unwrap_or_else(|e| e.into_inner());
         for (k, n) in counted {
             *pending.entry(k).or_insert(0) += n;
         }
     }
+
+    fn count(&self, bucket: i64, experts: &[ExpertId]) {
+        self.add(experts.iter().map(|e| ((bucket, *e), 1)));
+    }
+
+    fn take(&self) -> HashMap<(i64, ExpertId), u64> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 /// Adds the impressions counted since the last call to Redis' exposure
-/// counters.
-pub async fn add_impressions(state: &AppState) -> AppResult<()> {
+/// counters; what could not be written goes with the next second's.
+async fn add_impressions(state: &AppState) -> AppResult<()> {
     let counted = state.impressions.take();
     let window = (IMPRESSION_BUCKET * IMPRESSION_WINDOW_BUCKETS as i32)
         .to_std()
         .unwrap_or_default();
     if let Err(e) = state.reserve.add_impressions(&counted, window).await {
-        state.impressions.restore(counted);
+        state.impressions.add(counted);
         return Err(e.into());
     }
     Ok(())
