@@ -6,7 +6,7 @@
 # machine with perf meanwhile. Prints wrk's figures and the profile's top
 # entries (self time, by symbol; the release build keeps its symbol table),
 # and keeps the full report in out/profile/.
-# Usage: ./loadtest/profile.sh [seconds]   (default 15)
+# Usage: [ANXIN_BIN=<path>] ./loadtest/profile.sh [seconds]   (default 15)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -22,7 +22,8 @@ OUT=out/profile
 rm -rf "$OUT"; mkdir -p "$OUT"
 log "building (release)"
 cargo build --release --locked -p anxin >/dev/null
-BIN=$CARGO_TARGET_DIR/release/anxin
+# ANXIN_BIN=<path> profiles another build of `anxin` (to put two side by side).
+BIN=${ANXIN_BIN:-$CARGO_TARGET_DIR/release/anxin}
 psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
 export ANXIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB ANXIN_REDIS_PREFIX="profile-$(date +%s)" \
   ANXIN_LISTEN=127.0.0.1:$PORT ANXIN_LOG_FORMAT=json RUST_LOG=warn ANXIN_CALL_PROVIDER=simulated

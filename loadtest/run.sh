@@ -12,9 +12,9 @@
 # confirmations, the full seeker flow, and 2,000 seekers racing for 50 slots.
 # Ends with the Postgres checks (double bookings, lost bookings).
 # Usage: ./loadtest/run.sh [quick|holds|cluster]
-#   quick: smaller; holds: only raw limit 1 and the wrk hold run (about a
-#   minute, for comparing builds: ANXIN_BIN=<path> serves with another build
-#   of `anxin` than the one just built); cluster: raw limit 1, then the wrk
+#   quick: smaller; holds: only raw limit 1 and the wrk hold and slate runs
+#   (about a minute, for comparing builds: ANXIN_BIN=<path> serves with
+#   another build of `anxin` than the one just built); cluster: raw limit 1, then the wrk
 #   hold and slate runs and the seeker flow twice, on the single Redis and on a local
 #   Redis Cluster (scripts/redis-cluster, started if not running).
 set -euo pipefail
@@ -198,7 +198,7 @@ slate_run() {
   SLATE_RATE=$(awk '$1=="slate" && NF==6{print $3}' "$OUT/$1.txt")
   SLATE_WRK_P99=$(awk '$1=="slate" && NF==6{print $6}' "$OUT/$1.txt")
 }
-if [ "$SCALE" != holds ]; then slate_run slates; fi
+slate_run slates
 pct() { awk "BEGIN{printf \"%.1f\", 100*$1/$2}"; }
 verdict() { if awk "BEGIN{exit !($1)}"; then echo met; else echo "NOT met"; fi; }
 HOLD_PCT=$(pct "$HOLD_RATE" "$REDIS_RATE")
@@ -264,6 +264,7 @@ if [ "$SCALE" = holds ]; then
   echo
   echo "== Summary (same run, this machine; anxin serve with ANXIN_HTTP_WORKERS=$WORKERS) =="
   hold_summary
+  printf 'slates through HTTP (wrk):            %8.0f /s  = %5s%% of holds        (p99 %s ms at 200 clients)\n' "$SLATE_RATE" "$(pct "$SLATE_RATE" "$HOLD_RATE")" "$SLATE_WRK_P99"
   echo
   echo "== Issue 3's hold targets, in this run =="
   hold_targets

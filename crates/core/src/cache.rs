@@ -53,6 +53,29 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         }
     }
 
+    /// Inserts those of `entries` not held fresh already, under one read
+    /// lock and a write lock only for what is missing: a listing mostly shows
+    /// what it showed a moment ago, and a write lock per entry made every
+    /// slate wait on the others.
+    pub fn fill(&self, entries: impl IntoIterator<Item = (K, V)>) {
+        let now = Instant::now();
+        let missing: Vec<(K, V)> = {
+            let Ok(held) = self.entries.read() else {
+                return;
+            };
+            entries
+                .into_iter()
+                .filter(|(k, _)| {
+                    held.get(k)
+                        .is_none_or(|(at, _)| now.duration_since(*at) >= self.ttl)
+                })
+                .collect()
+        };
+        for (k, v) in missing {
+            self.insert(k, v);
+        }
+    }
+
     pub fn clear(&self) {
         if let Ok(mut entries) = self.entries.write() {
             entries.clear();
@@ -134,6 +157,19 @@ mod tests {
         assert!(c.entries.read().unwrap().len() <= 2);
         c.remove(&4);
         assert_eq!(c.get(&4), None);
+    }
+
+    #[test]
+    fn fill_adds_what_is_missing_or_expired_and_keeps_what_is_fresh() {
+        let c = TtlCache::new(Duration::from_millis(30), 10);
+        c.insert(1, "kept");
+        c.insert(2, "old");
+        std::thread::sleep(Duration::from_millis(40));
+        c.insert(1, "kept");
+        c.fill([(1, "new"), (2, "new"), (3, "new")]);
+        assert_eq!(c.get(&1), Some("kept"));
+        assert_eq!(c.get(&2), Some("new"));
+        assert_eq!(c.get(&3), Some("new"));
     }
 
     #[tokio::test]

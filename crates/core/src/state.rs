@@ -155,6 +155,14 @@ impl Default for ApiConfig {
     }
 }
 
+/// The approved experts as one snapshot: each row is shared, so a slate
+/// shows its experts without copying their profiles.
+pub type Catalog = Arc<Vec<Arc<ExpertRow>>>;
+
+/// Slots each expert offered and how many were booked, over the balance's
+/// window (`anxin_store::slots::uptake`).
+pub type Offered = std::collections::HashMap<ExpertId, (u32, u32)>;
+
 pub type KeyedLimiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
 
 /// Where a slot lives: its expert and its times, which never change (see
@@ -175,12 +183,15 @@ pub struct SlotPlace {
 /// `INPUTS_TTL` old. Read and written by `flows::slate` only.
 pub struct WeightInputs {
     pub(crate) at: Instant,
-    pub(crate) catalog: Arc<Vec<ExpertRow>>,
+    pub(crate) catalog: Catalog,
     /// Aligned with `catalog`.
     pub(crate) capacity: Vec<u32>,
     /// What each expert offered and how much of it was booked (aligned with
     /// `catalog`): the uptake the draw evens out (`domain::slate::Uptake`).
     pub(crate) uptake: Vec<anxin_domain::slate::Uptake>,
+    /// The grouped read `uptake` was built from, and when it was made: read
+    /// again only every `flows::slate::UPTAKE_TTL`.
+    pub(crate) offered: (Instant, Arc<Offered>),
     /// Each expert's earliest open slot when the snapshot was read (aligned
     /// with `catalog`): whom to read fresh for the slate's `earliest_start`.
     pub(crate) earliest: Vec<Option<chrono::DateTime<chrono::Utc>>>,
@@ -225,7 +236,7 @@ pub struct AppState {
     /// Bumped by every invalidation of the catalog and `slate_inputs`, so a
     /// snapshot read across one is not kept.
     pub slate_generation: AtomicU64,
-    pub catalog: tokio::sync::RwLock<Option<(Instant, Arc<Vec<ExpertRow>>)>>,
+    pub catalog: tokio::sync::RwLock<Option<(Instant, Catalog)>>,
     /// The regions and which are open, cached briefly (see `flows::regions`).
     pub regions: tokio::sync::RwLock<Option<(Instant, Arc<anxin_domain::region::Regions>)>>,
     /// Who takes the fee; `None` when there is no payment step (see

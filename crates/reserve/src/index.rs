@@ -235,7 +235,6 @@ impl Reserve {
         // Read a little past `to`, so a copy serves the next slates as the
         // horizon moves on.
         let reach_ms = to_ms + COPY_REACH.as_millis() as i64;
-        let keys: Vec<ExpertKeys> = experts.iter().map(|e| self.keys.expert(*e)).collect();
         let listing = |pipe: &mut redis::Pipeline, k: &ExpertKeys| {
             pipe.cmd("ZRANGEBYSCORE")
                 .arg(&k.open)
@@ -271,11 +270,24 @@ impl Reserve {
             let copies = self.open_copies.read();
             experts.iter().map(|e| copies.contains_key(e)).collect()
         };
+        // Every key of the experts to list; only the version of the others
+        // (building all six keys of twenty experts was a slate's largest
+        // share of formatting).
+        let mut keys: Vec<Option<ExpertKeys>> = experts
+            .iter()
+            .zip(&had_copy)
+            .map(|(e, had)| (!had).then(|| self.keys.expert(*e)))
+            .collect();
         let mut first = redis::pipe();
-        for (k, had) in keys.iter().zip(&had_copy) {
-            first.cmd("GET").arg(&k.version);
-            if !had {
-                listing(&mut first, k);
+        for (e, k) in experts.iter().zip(&keys) {
+            match k {
+                Some(k) => {
+                    first.cmd("GET").arg(&k.version);
+                    listing(&mut first, k);
+                }
+                None => {
+                    first.cmd("GET").arg(self.keys.expert_version(*e));
+                }
             }
         }
         let replies: Vec<redis::Value> = self.query(&first).await?;
@@ -316,7 +328,10 @@ impl Reserve {
         if !stale.is_empty() {
             let mut second = redis::pipe();
             for &i in &stale {
-                listing(&mut second, &keys[i]);
+                listing(
+                    &mut second,
+                    keys[i].get_or_insert_with(|| self.keys.expert(experts[i])),
+                );
             }
             let replies: Vec<redis::Value> = self.query(&second).await?;
             let mut replies = replies.iter();
@@ -330,7 +345,9 @@ impl Reserve {
         let mut metas = redis::pipe();
         let mut wanted = 0;
         for (k, l) in keys.iter().zip(&listed) {
-            if let Some(l) = l.as_ref().filter(|l| !lapsed(l) && !l.ids.is_empty()) {
+            // Every expert listed has its keys.
+            let (Some(k), Some(l)) = (k, l) else { continue };
+            if !lapsed(l) && !l.ids.is_empty() {
                 metas.cmd("HMGET").arg(&k.slots).arg(&l.ids);
                 wanted += 1;
             }

@@ -57,8 +57,18 @@ impl Keys {
         &self.prefix
     }
 
+    fn expert_tag(&self, expert: ExpertId) -> String {
+        format!("{}:{{expert:{expert}}}", self.prefix)
+    }
+
+    /// One expert's `ExpertKeys::version` alone: a slate reads only that of
+    /// most experts it shows.
+    pub fn expert_version(&self, expert: ExpertId) -> String {
+        format!("{}:version", self.expert_tag(expert))
+    }
+
     pub fn expert(&self, expert: ExpertId) -> ExpertKeys {
-        let tag = format!("{}:{{expert:{expert}}}", self.prefix);
+        let tag = self.expert_tag(expert);
         ExpertKeys {
             open: format!("{tag}:open"),
             slots: format!("{tag}:slots"),
@@ -115,5 +125,24 @@ impl Keys {
     /// Matches every key under this prefix (for tests and wipes).
     pub fn pattern(&self) -> String {
         format!("{}:*", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_experts_version_key_alone_is_the_one_among_its_six() {
+        let keys = Keys::new("anxin{test}");
+        let Ok(expert) = "00000000-0000-0000-0000-000000000007".parse::<ExpertId>() else {
+            panic!("a valid id");
+        };
+        let all = keys.expert(expert);
+        assert_eq!(keys.expert_version(expert), all.version);
+        assert_eq!(
+            all.version,
+            "anxintest:{expert:00000000-0000-0000-0000-000000000007}:version"
+        );
     }
 }

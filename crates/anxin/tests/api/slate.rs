@@ -9,13 +9,17 @@ async fn slate(app: &TestApp, seeker: &str, query: &str) -> Value {
     r.json().await.unwrap()
 }
 
-fn experts_of(s: &Value) -> HashSet<String> {
+fn experts_in_order(s: &Value) -> Vec<String> {
     s["experts"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| e["expert_id"].as_str().unwrap().to_string())
         .collect()
+}
+
+fn experts_of(s: &Value) -> HashSet<String> {
+    experts_in_order(s).into_iter().collect()
 }
 
 /// Experts open only for one hour a day, far apart, so held slots matter.
@@ -444,4 +448,44 @@ async fn a_slate_reads_from_redis_only_what_changed_and_never_shows_a_slot_just_
     // Booked there: gone here.
     other.book(&new_seeker(), shown, "+8613812345678").await;
     assert!(!slate_slots(&slate(&app, &viewer, "").await).contains(&shown.to_string()));
+}
+
+/// The events table keeps each slate's experts in the order shown, however
+/// the rows of one batch differ: slates of several seekers, an empty slate,
+/// and a hold's row, which has no list, written together.
+#[tokio::test]
+async fn every_slate_served_is_recorded_with_its_experts_in_the_order_shown() {
+    let app = spawn_app_with(|s| s.slate_size = 5).await;
+    sparse_experts(&app, 7).await;
+    let seekers: Vec<String> = (0..6).map(|_| new_seeker()).collect();
+    let mut served: Vec<Value> =
+        futures_util::future::join_all(seekers.iter().map(|s| slate(&app, s, ""))).await;
+    let slot = served[0]["experts"][0]["next_slots"][0]["slot_id"].clone();
+    let (hold, nobody) = (json!({ "slot_id": slot }), new_seeker());
+    let (held, empty) = tokio::join!(
+        app.post(&seekers[0], "/v1/holds", &hold),
+        slate(&app, &nobody, "?topic=astrology")
+    );
+    assert_eq!(held.status(), StatusCode::CREATED);
+    served.push(empty);
+    app.settle_events().await;
+
+    let mut shown: Vec<Vec<String>> = served.iter().map(experts_in_order).collect();
+    assert_eq!(shown.iter().filter(|s| s.len() == 5).count(), 6);
+    assert_eq!(shown.iter().filter(|s| s.is_empty()).count(), 1);
+    let db = app.db().await;
+    let mut recorded: Vec<Vec<String>> =
+        sqlx::query_scalar("SELECT expert_ids::text[] FROM events WHERE kind = 'slate_served'")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    shown.sort();
+    recorded.sort();
+    assert_eq!(recorded, shown);
+    let hold_lists: Vec<Option<Vec<String>>> =
+        sqlx::query_scalar("SELECT expert_ids::text[] FROM events WHERE kind = 'hold_placed'")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert_eq!(hold_lists, vec![None]);
 }

@@ -48,31 +48,38 @@ pub async fn slate(
         language: tag_filter("language", q.language.as_deref())?,
         topic: tag_filter("topic", q.topic.as_deref())?,
     };
-    let slate = flows::slate::build(&state, &session.seeker, &filters).await?;
+    let flows::slate::Slate {
+        slate_id,
+        experts,
+        hint,
+        earliest_start,
+        widen,
+        service_open,
+        hotlines,
+    } = flows::slate::build(&state, &session.seeker, &filters).await?;
     Ok(HttpResponse::Ok().json(SlateView {
-        slate_id: slate.slate_id.0,
-        hint: slate.hint,
-        earliest_start: slate.earliest_start,
-        widen: slate.widen.map(|w| WidenView {
+        slate_id: slate_id.0,
+        hint,
+        earliest_start,
+        widen: widen.map(|w| WidenView {
             without_language: w.without_language,
             without_topic: w.without_topic,
             without_filters: w.without_filters,
         }),
-        service_open: slate.service_open,
-        hotlines: slate.hotlines.into_iter().map(Into::into).collect(),
-        experts: slate
-            .experts
-            .into_iter()
+        service_open,
+        hotlines: hotlines.into_iter().map(Into::into).collect(),
+        experts: experts
+            .iter()
             .map(|e| SlateExpert {
                 expert_id: e.expert.id.0,
-                display_name: e.expert.display_name,
-                languages: e.expert.languages,
-                specialties: e.expert.specialties,
-                region: e.expert.region,
+                display_name: &e.expert.display_name,
+                languages: &e.expert.languages,
+                specialties: &e.expert.specialties,
+                region: &e.expert.region,
                 local: e.local,
                 next_slots: e
                     .slots
-                    .into_iter()
+                    .iter()
                     .map(|s| SlotView {
                         slot_id: s.slot_id.0,
                         starts_at: s.starts_at,

@@ -28,16 +28,16 @@ pub async fn place(state: &AppState, slot: SlotId) -> AppResult<SlotPlace> {
 
 /// Remembers the slots a listing is about to show.
 pub fn shown(state: &AppState, expert: ExpertId, slots: &[IndexedSlot]) {
-    for s in slots {
-        state.slot_cache.insert(
+    state.slot_cache.fill(slots.iter().map(|s| {
+        (
             s.slot_id,
             SlotPlace {
                 expert_id: expert,
                 starts_at: s.starts_at,
                 ends_at: s.ends_at,
             },
-        );
-    }
+        )
+    }));
 }
 
 /// Where listings end by default: the end of the horizon slots are
