@@ -14,7 +14,9 @@
 # Usage: ./loadtest/run.sh [quick|holds|cluster]
 #   quick: smaller; holds: only raw limit 1 and the wrk hold and slate runs
 #   (about a minute, for comparing builds: ANXIN_BIN=<path> serves with
-#   another build of `anxin` than the one just built); cluster: raw limit 1, then the wrk
+#   another build of `anxin` than the one just built); confirm: the raw
+#   limits and the confirmation run alone (for comparing builds the same
+#   way); cluster: raw limit 1, then the wrk
 #   hold and slate runs and the seeker flow twice, on the single Redis and on a local
 #   Redis Cluster (scripts/redis-cluster, started if not running).
 set -euo pipefail
@@ -27,7 +29,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/anxin-target}"
 SCALE=${1:-full}
 SEEKERS=4000; [ "$SCALE" = quick ] && SEEKERS=800
 HOLD_SECONDS=10; [ "$SCALE" = quick ] && HOLD_SECONDS=4
-case "$SCALE" in full|quick|holds|cluster) ;; *) echo "usage: $0 [quick|holds|cluster]" >&2; exit 2;; esac
+case "$SCALE" in full|quick|holds|confirm|cluster) ;; *) echo "usage: $0 [quick|holds|confirm|cluster]" >&2; exit 2;; esac
 PORT=18090
 DB=anxin_load
 PREFIX="load-$(date +%s)"
@@ -178,23 +180,60 @@ hold_run() {
   psql -h 127.0.0.1 -U postgres -d postgres -qc CHECKPOINT
   local before
   before=$(placed); before=${before:-0}
+  cpu_mark
   wrk -t"$WRK_THREADS" -c200 -d"${HOLD_SECONDS}s" --timeout 5s -s loadtest/wrk/holds.lua "http://127.0.0.1:$PORT" \
     -- "$OUT/holds/tokens.txt" "$OUT/holds/slots.txt" "$WRK_THREADS" | tee "$OUT/$1.txt"
   # wrk counts answers, not holds: the server's own counter says how many
   # holds were placed (requests still in flight when wrk stopped included).
-  echo "holds placed by the server's count (anxin_holds_total): $(awk "BEGIN{print $(placed) - $before}")" | tee -a "$OUT/$1.txt"
+  local n
+  n=$(awk "BEGIN{print $(placed) - $before}")
+  echo "holds placed by the server's count (anxin_holds_total): $n" | tee -a "$OUT/$1.txt"
+  cpu_per "$n" hold | tee -a "$OUT/$1.txt"
   HOLD_RATE=$(awk '/^holds placed \(2xx\)/{print $(NF-1)}' "$OUT/$1.txt")
   HOLD_P99=$(awk '$1=="hold" && NF==6{print $6}' "$OUT/$1.txt")
 }
+# CPU per request, which moves less with the machine than throughput does
+# (docs/benchmarks.md, "Comparing builds"): the server's and Redis' CPU
+# seconds over a wrk run, from /proc and INFO, divided by its requests.
+cpu_mark() {
+  CPU_SERVER=$(awk '{print $14 + $15}' "/proc/$SERVER/stat")
+  CPU_REDIS=$(redis-cli -h 127.0.0.1 INFO cpu | awk -F: '/^used_cpu_(user|sys):/{s += $2} END{print s}')
+}
+cpu_per() { # N WHAT (Redis' share only for the one Redis at :6379)
+  local server redis
+  server=$(awk '{print $14 + $15}' "/proc/$SERVER/stat")
+  redis=$(redis-cli -h 127.0.0.1 INFO cpu | awk -F: '/^used_cpu_(user|sys):/{s += $2} END{print s}')
+  awk -v n="$1" -v what="$2" -v s0="$CPU_SERVER" -v s1="$server" -v r0="$CPU_REDIS" -v r1="$redis" -v hz="$(getconf CLK_TCK)" \
+    -v cluster="${NODES:+1}" \
+    'BEGIN { if (n > 0) { printf "CPU per %s: server %.1f us", what, (s1 - s0) / hz * 1e6 / n
+                          if (cluster) print ""; else printf ", Redis %.1f us\n", (r1 - r0) * 1e6 / n } }'
+}
 placed() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk '/^anxin_holds_total\{result="placed"\}/{print $2}' | tail -n1; }
+confirm_run() {
+  log "confirmations through HTTP (hold + confirm, 64 concurrent clients, 3 × $SEEKERS seekers so the run lasts several seconds)"
+  $LT --mode confirm --concurrency 64 --seekers "$((SEEKERS * 3))" --experts 40 | tee "$OUT/confirm.txt"
+  CONFIRM_RATE=$(awk '$1=="confirm" && NF==6{print $3}' "$OUT/confirm.txt")
+}
+if [ "$SCALE" = confirm ]; then
+  confirm_run
+  echo
+  echo "== Summary (same run, this machine; anxin serve with ANXIN_HTTP_WORKERS=$WORKERS) =="
+  printf 'pgbench same rows, Anxin schema:      %8.0f /s\n' "$PG_INSERT_REAL_RATE"
+  printf 'pgbench confirm_booking() itself:     %8.0f /s\n' "$PG_REAL_RATE"
+  printf 'confirmations through HTTP:           %8.0f /s  = %s%% of the same rows into Anxin schema\n' \
+    "$CONFIRM_RATE" "$(awk "BEGIN{printf \"%.1f\", 100*$CONFIRM_RATE/$PG_INSERT_REAL_RATE}")"
+  exit 0
+fi
 hold_run holds
 # slate_run NAME: slates driven by wrk like holds (200 connections, each
 # request the next of the 1,000 prepared seekers, all seen once already),
 # over the experts the hold run prepared; sets SLATE_RATE and SLATE_WRK_P99.
 slate_run() {
   log "slates through HTTP: wrk ($WRK_THREADS thread(s)), 200 connections, ${HOLD_SECONDS}s, each request another seeker"
+  cpu_mark
   wrk -t"$WRK_THREADS" -c200 -d"${HOLD_SECONDS}s" --timeout 5s -s loadtest/wrk/slates.lua "http://127.0.0.1:$PORT" \
     -- "$OUT/holds/tokens.txt" | tee "$OUT/$1.txt"
+  cpu_per "$(awk '/requests in/{print $1}' "$OUT/$1.txt")" slate | tee -a "$OUT/$1.txt"
   SLATE_RATE=$(awk '$1=="slate" && NF==6{print $3}' "$OUT/$1.txt")
   SLATE_WRK_P99=$(awk '$1=="slate" && NF==6{print $6}' "$OUT/$1.txt")
 }
@@ -272,14 +311,19 @@ if [ "$SCALE" = holds ]; then
 fi
 log "hold + release cycles (load generator, 200 concurrent clients)"
 $LT --mode holds --concurrency 200 --seekers "$SEEKERS" --rounds 5 --experts 40 | tee "$OUT/cycles.txt"
-log "confirmations through HTTP (hold + confirm, 64 concurrent clients, 3 × $SEEKERS seekers so the run lasts several seconds)"
-$LT --mode confirm --concurrency 64 --seekers "$((SEEKERS * 3))" --experts 40 | tee "$OUT/confirm.txt"
+# The hold, slate and cycle runs before it left ~150,000 event rows to
+# write, vacuum and checkpoint: out of the way before the clock starts, as
+# for the raw limits. (The confirmation run alone, `confirm`, was at 59-80 %
+# of its insert when the full run's was at 40-59 %.)
+log "writing out what the runs before left: VACUUM ANALYZE, CHECKPOINT"
+sleep 1
+psql -h 127.0.0.1 -U postgres -d "$DB" -qc "VACUUM ANALYZE" -c CHECKPOINT >/dev/null
+confirm_run
 log "the seeker flow: slate → hold → confirm (100 concurrent clients)"
 $LT --mode flow --concurrency 100 --seekers "$SEEKERS" --experts 20 | tee "$OUT/flow.txt"
 log "contended: 2,000 seekers racing for 50 slots"
 $LT --mode race --concurrency 2000 --seekers 2000 --race-slots 50 --experts 1 | tee "$OUT/race.txt"
 
-CONFIRM_RATE=$(awk '$1=="confirm" && NF==6{print $3}' "$OUT/confirm.txt")
 SLATE_P99=$(awk '$1=="slate" && NF==6{print $6}' "$OUT/flow.txt")
 CYCLE_RATE=$(awk '$1=="hold" && NF==6{print $3}' "$OUT/cycles.txt")
 CONFIRM_PCT=$(pct "$CONFIRM_RATE" "$PG_INSERT_REAL_RATE")

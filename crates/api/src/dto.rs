@@ -69,8 +69,10 @@ pub struct SlotView {
 /// goes through chrono.
 fn instant<S: serde::Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     use chrono::{Datelike, Timelike};
-    let year = at.year();
-    if at.nanosecond() != 0 || !(0..=9999).contains(&year) {
+    // Once: each field of a `DateTime` works out the local time again.
+    let utc = at.naive_utc();
+    let year = utc.year();
+    if utc.nanosecond() != 0 || !(0..=9999).contains(&year) {
         return at.serialize(s);
     }
     let mut text = *b"0000-00-00T00:00:00Z";
@@ -81,11 +83,11 @@ fn instant<S: serde::Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::E
         }
     };
     put(0, 4, year.unsigned_abs());
-    put(5, 2, at.month());
-    put(8, 2, at.day());
-    put(11, 2, at.hour());
-    put(14, 2, at.minute());
-    put(17, 2, at.second());
+    put(5, 2, utc.month());
+    put(8, 2, utc.day());
+    put(11, 2, utc.hour());
+    put(14, 2, utc.minute());
+    put(17, 2, utc.second());
     match std::str::from_utf8(&text) {
         Ok(text) => s.serialize_str(text),
         Err(_) => at.serialize(s),
