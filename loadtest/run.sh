@@ -195,14 +195,14 @@ hold_run() {
 # CPU per request, which moves less with the machine than throughput does
 # (docs/benchmarks.md, "Comparing builds"): the server's and Redis' CPU
 # seconds over a wrk run, from /proc and INFO, divided by its requests.
-cpu_mark() {
-  CPU_SERVER=$(awk '{print $14 + $15}' "/proc/$SERVER/stat")
-  CPU_REDIS=$(redis-cli -h 127.0.0.1 INFO cpu | awk -F: '/^used_cpu_(user|sys):/{s += $2} END{print s}')
+cpu_now() { # the server's CPU (clock ticks) and Redis' (seconds), so far
+  echo "$(awk '{print $14 + $15}' "/proc/$SERVER/stat")" \
+    "$(redis-cli -h 127.0.0.1 INFO cpu | awk -F: '/^used_cpu_(user|sys):/{s += $2} END{print s}')"
 }
+cpu_mark() { read -r CPU_SERVER CPU_REDIS < <(cpu_now); }
 cpu_per() { # N WHAT (Redis' share only for the one Redis at :6379)
   local server redis
-  server=$(awk '{print $14 + $15}' "/proc/$SERVER/stat")
-  redis=$(redis-cli -h 127.0.0.1 INFO cpu | awk -F: '/^used_cpu_(user|sys):/{s += $2} END{print s}')
+  read -r server redis < <(cpu_now)
   awk -v n="$1" -v what="$2" -v s0="$CPU_SERVER" -v s1="$server" -v r0="$CPU_REDIS" -v r1="$redis" -v hz="$(getconf CLK_TCK)" \
     -v cluster="${NODES:+1}" \
     'BEGIN { if (n > 0) { printf "CPU per %s: server %.1f us", what, (s1 - s0) / hz * 1e6 / n

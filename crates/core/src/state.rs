@@ -191,7 +191,8 @@ pub struct WeightInputs {
     pub(crate) uptake: Vec<anxin_domain::slate::Uptake>,
     /// The grouped read `uptake` was built from, and when it was made: read
     /// again only every `flows::slate::UPTAKE_TTL`.
-    pub(crate) offered: (Instant, Arc<Offered>),
+    pub(crate) offered: Arc<Offered>,
+    pub(crate) offered_at: Instant,
     /// Each expert's earliest open slot when the snapshot was read (aligned
     /// with `catalog`): whom to read fresh for the slate's `earliest_start`.
     pub(crate) earliest: Vec<Option<chrono::DateTime<chrono::Utc>>>,

@@ -281,13 +281,11 @@ impl Reserve {
         let mut first = redis::pipe();
         for (e, k) in experts.iter().zip(&keys) {
             match k {
-                Some(k) => {
-                    first.cmd("GET").arg(&k.version);
-                    listing(&mut first, k);
-                }
-                None => {
-                    first.cmd("GET").arg(self.keys.expert_version(*e));
-                }
+                Some(k) => first.cmd("GET").arg(&k.version),
+                None => first.cmd("GET").arg(self.keys.expert_version(*e)),
+            };
+            if let Some(k) = k {
+                listing(&mut first, k);
             }
         }
         let replies: Vec<redis::Value> = self.query(&first).await?;

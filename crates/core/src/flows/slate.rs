@@ -249,9 +249,10 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
         .filter(|&i| filters.admits(&catalog[i]))
         .collect();
 
+    let filter_key = filters.key();
     let remembered: Option<Remembered> = state
         .reserve
-        .get_slate(seeker.id, &filters.key())
+        .get_slate(seeker.id, &filter_key)
         .await?
         .and_then(|v| serde_json::from_str(&v).ok());
     let slate_id = remembered
@@ -326,12 +327,7 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
     if let Ok(value) = serde_json::to_string(&remembered) {
         state
             .reserve
-            .remember_slate(
-                seeker.id,
-                &filters.key(),
-                &value,
-                state.config.slate_stability,
-            )
+            .remember_slate(seeker.id, &filter_key, &value, state.config.slate_stability)
             .await?;
     }
     state
@@ -395,10 +391,9 @@ async fn read_inputs(state: &AppState, now: DateTime<Utc>) -> AppResult<WeightIn
     // grouped read over every slot of the window, off the request path, and
     // only every `UPTAKE_TTL`.
     let previous = state.slate_inputs.read().await.clone();
-    let offered = match previous.filter(|p| p.offered.0.elapsed() < UPTAKE_TTL) {
-        Some(p) => p.offered.clone(),
+    let (offered, offered_at) = match previous.filter(|p| p.offered_at.elapsed() < UPTAKE_TTL) {
+        Some(p) => (p.offered.clone(), p.offered_at),
         None => (
-            Instant::now(),
             Arc::new(
                 anxin_store::slots::uptake(
                     &state.pool,
@@ -407,6 +402,7 @@ async fn read_inputs(state: &AppState, now: DateTime<Utc>) -> AppResult<WeightIn
                 )
                 .await?,
             ),
+            Instant::now(),
         ),
     };
     let banded: Vec<[u32; CAPACITY_BANDS.len()]> = counts
@@ -424,7 +420,7 @@ async fn read_inputs(state: &AppState, now: DateTime<Utc>) -> AppResult<WeightIn
         .iter()
         .zip(&banded)
         .map(|(id, open_by_band)| {
-            let (offered, booked) = offered.1.get(id).copied().unwrap_or((0, 0));
+            let (offered, booked) = offered.get(id).copied().unwrap_or((0, 0));
             Uptake {
                 open_by_band: *open_by_band,
                 offered,
@@ -444,6 +440,7 @@ async fn read_inputs(state: &AppState, now: DateTime<Utc>) -> AppResult<WeightIn
         capacity,
         uptake,
         offered,
+        offered_at,
         catalog,
     })
 }
