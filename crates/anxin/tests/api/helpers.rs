@@ -133,6 +133,11 @@ pub async fn start(settings: Settings) -> TestApp {
         // A test sees a redirect as a browser would be told it.
         client: reqwest::Client::builder()
             .pool_max_idle_per_host(64)
+            // Under the server's keep-alive (actix: 5 s), so a request never
+            // goes out on a connection the server is closing at that moment
+            // (reqwest then fails it with `IncompleteMessage`): a test that
+            // spends seconds in the browser between two calls hit that.
+            .pool_idle_timeout(Duration::from_secs(2))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
