@@ -174,6 +174,7 @@ impl Lua {
 
 pub(crate) struct Scripts {
     pub(crate) hold: Lua,
+    pub(crate) hold_both: Lua,
     pub(crate) verify: Lua,
     pub(crate) book: Lua,
     pub(crate) release: Lua,
@@ -195,8 +196,20 @@ impl Scripts {
         let prelude = include_str!("lua/expert_prelude.lua");
         let expert = |body: &str| Lua::new(format!("{prelude}\n{body}"));
         let alone = |body: &str| Lua::new(body.to_string());
+        let slot_side = include_str!("lua/hold.lua");
+        let seeker_side = include_str!("lua/seeker_side.lua");
+        // Where the seeker's side finds its keys and arguments: after the
+        // slot side's six of each when the two run as one.
+        let seeker = |keys: usize, args: usize| {
+            format!("local S_KEYS, S_ARGS = {keys}, {args}\n{seeker_side}")
+        };
         Self {
-            hold: expert(include_str!("lua/hold.lua")),
+            hold: expert(&format!("{slot_side}\nreturn take_slot()")),
+            hold_both: expert(&format!(
+                "{slot_side}\n{}\n{}",
+                seeker(6, 6),
+                include_str!("lua/hold_both.lua")
+            )),
             verify: expert(include_str!("lua/verify.lua")),
             book: expert(include_str!("lua/book.lua")),
             release: expert(include_str!("lua/release.lua")),
@@ -206,7 +219,11 @@ impl Scripts {
             withdraw: expert(include_str!("lua/withdraw.lua")),
             rebuild: expert(include_str!("lua/rebuild.lua")),
             held: expert(include_str!("lua/held.lua")),
-            seeker_acquire: alone(include_str!("lua/seeker_acquire.lua")),
+            seeker_acquire: alone(&format!(
+                "{}\n{}",
+                seeker(0, 0),
+                include_str!("lua/seeker_acquire.lua")
+            )),
             seeker_release: alone(include_str!("lua/seeker_release.lua")),
             seeker_hold: alone(include_str!("lua/seeker_hold.lua")),
             seeker_extend: alone(include_str!("lua/seeker_extend.lua")),
@@ -302,6 +319,12 @@ impl Reserve {
 
     pub fn keys(&self) -> &Keys {
         &self.keys
+    }
+
+    /// Anxin's Redis is a cluster, whose hash slots part a seeker's keys
+    /// from an expert's.
+    pub(crate) fn is_cluster(&self) -> bool {
+        self.server.is_cluster()
     }
 
     pub fn config(&self) -> &ReserveConfig {

@@ -1,7 +1,8 @@
 //! Holds: the seeker's side (idempotency, the hold limit, the shared rate
 //! limit) and the slot's side (the one atomic decision per slot), and the
 //! booked markers that mirror Postgres.
-use crate::{first, flag, instant, millis, Reserve, ReserveError, Result};
+use crate::keys::SeekerKeys;
+use crate::{first, flag, instant, millis, Arg, Reserve, ReserveError, Result};
 use anxin_domain::ids::{ExpertId, HoldId, SeekerId, SlotId};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -20,24 +21,12 @@ pub enum SlotHold {
     Unknown,
 }
 
-/// What the seeker side of a hold decided.
+/// What the seeker's side of a hold decided on its own (a cluster's first
+/// step).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SeekerHold {
-    Acquired {
-        expires_at: DateTime<Utc>,
-    },
-    /// The same idempotency key was used before with the same request.
-    Replay {
-        hold_id: HoldId,
-        slot_id: SlotId,
-        expires_at: DateTime<Utc>,
-    },
-    IdempotencyMismatch,
-    HoldLimit,
-    /// The shared (cross-instance) hold rate limit: try again after this.
-    RateLimited {
-        retry_after: Duration,
-    },
+enum SeekerSide {
+    Acquired { expires_at: DateTime<Utc> },
+    Answered(Hold),
 }
 
 /// A seeker's hold as recorded on their side.
@@ -60,68 +49,308 @@ fn hold_member(hold: HoldId, slot: SlotId, expert: ExpertId) -> String {
     format!("{hold}|{slot}|{expert}")
 }
 
+/// One hold asked for: who, which slot, and the request's idempotency.
+#[derive(Debug, Clone, Copy)]
+pub struct HoldRequest<'a> {
+    pub seeker: SeekerId,
+    pub hold: HoldId,
+    pub slot: SlotId,
+    pub expert: ExpertId,
+    /// The seeker is in a priority group, for whom slots may be held back.
+    pub priority_seeker: bool,
+    pub idempotency_key: Option<&'a str>,
+    /// Says which request an idempotency key was first used with.
+    pub request_hash: &'a str,
+}
+
+/// What a hold came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hold {
+    /// Both sides took it; the seeker's record of it expires at `expires_at`
+    /// (the slot's at the same time, or a moment later).
+    Held {
+        expires_at: DateTime<Utc>,
+    },
+    /// The same idempotency key was used before with the same request.
+    Replay {
+        hold_id: HoldId,
+        slot_id: SlotId,
+        expires_at: DateTime<Utc>,
+    },
+    IdempotencyMismatch,
+    /// The seeker has as many live holds as they may.
+    HoldLimit,
+    /// The shared (cross-instance) hold rate limit: try again after this.
+    RateLimited {
+        retry_after: Duration,
+    },
+    /// The slot's side refused: held by someone else, booked, or held back
+    /// for priority groups. The seeker keeps no record of the attempt, only
+    /// its place under the rate limit spent.
+    Unavailable,
+    /// Too close to its end (or past).
+    TooLate,
+    /// Not in the index: unknown, withdrawn, or (after its rebuild) gone.
+    Unknown,
+}
+
+impl From<SlotHold> for Hold {
+    fn from(slot: SlotHold) -> Self {
+        match slot {
+            SlotHold::Held { expires_at } => Self::Held { expires_at },
+            SlotHold::Unavailable => Self::Unavailable,
+            SlotHold::TooLate => Self::TooLate,
+            SlotHold::Unknown => Self::Unknown,
+        }
+    }
+}
+
+/// The seeker's side's arguments, in `seeker_side.lua`'s order.
+struct SeekerArgs<'a> {
+    request: &'a HoldRequest<'a>,
+    limit: u32,
+    ttl_ms: u64,
+    idempotency_ttl_ms: u64,
+    has_idempotency: &'static str,
+    rate_interval_ms: u64,
+    rate_burst: u32,
+}
+
+impl SeekerArgs<'_> {
+    fn list(&self) -> [Arg<'_>; 10] {
+        let r = self.request;
+        [
+            &r.hold,
+            &r.slot,
+            &r.expert,
+            &self.limit,
+            &self.ttl_ms,
+            &r.request_hash,
+            &self.idempotency_ttl_ms,
+            &self.has_idempotency,
+            &self.rate_interval_ms,
+            &self.rate_burst,
+        ]
+    }
+}
+
+/// The slot's side's arguments, in `hold.lua`'s order.
+struct SlotArgs {
+    slot: SlotId,
+    hold: HoldId,
+    seeker: SeekerId,
+    ttl_ms: u64,
+    cutoff_ms: u64,
+    priority_seeker: &'static str,
+}
+
+impl SlotArgs {
+    fn list(&self) -> [Arg<'_>; 6] {
+        [
+            &self.slot,
+            &self.hold,
+            &self.seeker,
+            &self.ttl_ms,
+            &self.cutoff_ms,
+            &self.priority_seeker,
+        ]
+    }
+}
+
+/// The slot side's answer (`hold.lua`).
+fn slot_answer(reply: &[String]) -> Result<SlotHold> {
+    match first(reply) {
+        "ok" => Ok(SlotHold::Held {
+            expires_at: instant(reply.get(1).map_or("", String::as_str))?,
+        }),
+        "unavailable" => Ok(SlotHold::Unavailable),
+        "too_late" => Ok(SlotHold::TooLate),
+        "unknown" => Ok(SlotHold::Unknown),
+        other => Err(ReserveError::Protocol(format!("hold: {other:?}"))),
+    }
+}
+
+/// The seeker side's answer (`seeker_side.lua`) when it is not "ok".
+fn seeker_refusal(reply: &[String]) -> Result<Hold> {
+    match first(reply) {
+        "rate_limited" => Ok(Hold::RateLimited {
+            retry_after: Duration::from_millis(
+                reply
+                    .get(1)
+                    .and_then(|w| w.parse::<u64>().ok())
+                    .unwrap_or(1000)
+                    .max(1),
+            ),
+        }),
+        "hold_limit" => Ok(Hold::HoldLimit),
+        "idem_mismatch" => Ok(Hold::IdempotencyMismatch),
+        "replay" => {
+            let rest = reply.get(1).map_or("", String::as_str);
+            let mut parts = rest.split('|');
+            let parsed = (|| {
+                Some(Hold::Replay {
+                    hold_id: parts.next()?.parse().ok()?,
+                    slot_id: parts.next()?.parse().ok()?,
+                    expires_at: instant(parts.next()?).ok()?,
+                })
+            })();
+            parsed.ok_or_else(|| ReserveError::Protocol(format!("bad idempotency record {rest:?}")))
+        }
+        other => Err(ReserveError::Protocol(format!("seeker side: {other:?}"))),
+    }
+}
+
+/// The seeker side's answer alone (`seeker_acquire.lua`).
+fn seeker_side(reply: &[String]) -> Result<SeekerSide> {
+    if first(reply) == "ok" {
+        return Ok(SeekerSide::Acquired {
+            expires_at: instant(reply.get(1).map_or("", String::as_str))?,
+        });
+    }
+    seeker_refusal(reply).map(SeekerSide::Answered)
+}
+
 impl Reserve {
-    /// The seeker's side: idempotency and the hold limit. Must be followed by
-    /// `hold_slot`, and undone with `forget_hold` if that fails.
-    #[tracing::instrument(skip(self, request_hash))]
-    pub async fn acquire_for_seeker(
+    /// Places a hold: the seeker's side (idempotency, the shared rate limit,
+    /// the hold limit), then the slot's. On one Redis both run as one script
+    /// (`hold_both.lua`); on a cluster, where their keys are in different
+    /// hash slots, the seeker's side goes first and is undone if the slot's
+    /// side refuses or fails, so a seeker is never charged a hold they did
+    /// not get. When the slot is unknown because its expert's index is gone
+    /// (Redis wiped or restarted), `rebuild` puts it back from Postgres and
+    /// the slot is asked for once more.
+    #[tracing::instrument(skip_all)]
+    pub async fn hold<E, F, Fut>(
         &self,
-        seeker: SeekerId,
-        hold: HoldId,
-        slot: SlotId,
-        expert: ExpertId,
-        idempotency_key: Option<&str>,
-        request_hash: &str,
-    ) -> Result<SeekerHold> {
-        let keys = self.keys.seeker(seeker, idempotency_key);
+        request: &HoldRequest<'_>,
+        rebuild: F,
+    ) -> std::result::Result<Hold, E>
+    where
+        E: From<ReserveError>,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<(), E>>,
+    {
+        let r = request;
+        if !self.is_cluster() {
+            return self
+                .deciding(
+                    r.expert,
+                    || self.hold_in_one(r),
+                    |answer| *answer == Hold::Unknown,
+                    rebuild,
+                )
+                .await;
+        }
+        // On a cluster: the seeker's side, then the slot's, each on its own
+        // node.
         let reply = self
             .on_seeker(
                 &self.scripts.seeker_acquire,
-                keys,
-                &[
-                    &hold,
-                    &slot,
-                    &expert,
-                    &self.config.max_holds_per_seeker,
-                    &millis(self.config.hold_ttl),
-                    &request_hash,
-                    &millis(self.config.idempotency_ttl),
-                    &flag(idempotency_key.is_some()),
-                    &millis(self.rate_interval()).max(1),
-                    &self.config.holds_per_minute_per_seeker.max(1),
-                ],
+                self.keys.seeker(r.seeker, r.idempotency_key),
+                &self.seeker_args(r).list(),
             )
             .await?;
-        match first(&reply) {
-            "rate_limited" => Ok(SeekerHold::RateLimited {
-                retry_after: Duration::from_millis(
-                    reply
-                        .get(1)
-                        .and_then(|w| w.parse::<u64>().ok())
-                        .unwrap_or(1000)
-                        .max(1),
-                ),
-            }),
-            "ok" => Ok(SeekerHold::Acquired {
-                expires_at: instant(reply.get(1).map_or("", String::as_str))?,
-            }),
-            "hold_limit" => Ok(SeekerHold::HoldLimit),
-            "idem_mismatch" => Ok(SeekerHold::IdempotencyMismatch),
-            "replay" => {
-                let rest = reply.get(1).map_or("", String::as_str);
-                let mut parts = rest.split('|');
-                let parsed = (|| {
-                    Some(SeekerHold::Replay {
-                        hold_id: parts.next()?.parse().ok()?,
-                        slot_id: parts.next()?.parse().ok()?,
-                        expires_at: instant(parts.next()?).ok()?,
-                    })
-                })();
-                parsed.ok_or_else(|| {
-                    ReserveError::Protocol(format!("bad idempotency record {rest:?}"))
-                })
+        let expires_at = match seeker_side(&reply)? {
+            SeekerSide::Acquired { expires_at } => expires_at,
+            SeekerSide::Answered(answer) => return Ok(answer),
+        };
+        let record = HoldRecord {
+            hold_id: r.hold,
+            slot_id: r.slot,
+            expert_id: r.expert,
+            expires_at,
+        };
+        let decided = self
+            .deciding(
+                r.expert,
+                || self.hold_slot(r.expert, r.slot, r.hold, r.seeker, r.priority_seeker),
+                |decision| *decision == SlotHold::Unknown,
+                rebuild,
+            )
+            .await;
+        match decided {
+            Ok(SlotHold::Held { .. }) => Ok(Hold::Held { expires_at }),
+            Ok(refusal) => {
+                self.forget_hold(r.seeker, &record, r.idempotency_key)
+                    .await?;
+                Ok(refusal.into())
             }
-            other => Err(ReserveError::Protocol(format!("seeker_acquire: {other:?}"))),
+            Err(e) => {
+                // Don't leave the seeker charged with a hold they did not get.
+                let _ = self.forget_hold(r.seeker, &record, r.idempotency_key).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// `decide`, and once more after `rebuild` if it found the slot unknown
+    /// because its expert's index is gone.
+    async fn deciding<T, D, DFut, E, F, Fut>(
+        &self,
+        expert: ExpertId,
+        decide: D,
+        unknown: impl Fn(&T) -> bool,
+        rebuild: F,
+    ) -> std::result::Result<T, E>
+    where
+        D: Fn() -> DFut,
+        DFut: std::future::Future<Output = Result<T>>,
+        E: From<ReserveError>,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<(), E>>,
+    {
+        let answer = decide().await?;
+        if !unknown(&answer) || self.is_indexed(expert).await? {
+            return Ok(answer);
+        }
+        rebuild().await?;
+        Ok(decide().await?)
+    }
+
+    fn seeker_args<'a>(&self, request: &'a HoldRequest<'a>) -> SeekerArgs<'a> {
+        SeekerArgs {
+            request,
+            limit: self.config.max_holds_per_seeker,
+            ttl_ms: millis(self.config.hold_ttl),
+            idempotency_ttl_ms: millis(self.config.idempotency_ttl),
+            has_idempotency: flag(request.idempotency_key.is_some()),
+            rate_interval_ms: millis(self.rate_interval()).max(1),
+            rate_burst: self.config.holds_per_minute_per_seeker.max(1),
+        }
+    }
+
+    fn slot_args(&self, slot: SlotId, hold: HoldId, seeker: SeekerId, priority: bool) -> SlotArgs {
+        SlotArgs {
+            slot,
+            hold,
+            seeker,
+            ttl_ms: millis(self.config.hold_ttl),
+            cutoff_ms: millis(self.config.cutoff),
+            priority_seeker: flag(priority),
+        }
+    }
+
+    /// Both sides in one script, on a Redis that has both.
+    async fn hold_in_one(&self, r: &HoldRequest<'_>) -> Result<Hold> {
+        let expert = self.keys.expert(r.expert);
+        let SeekerKeys([holds, idempotency]) = self.keys.seeker(r.seeker, r.idempotency_key);
+        let [k1, k2, k3, k4, k5, k6] = expert.all();
+        let slot = self.slot_args(r.slot, r.hold, r.seeker, r.priority_seeker);
+        let seeker = self.seeker_args(r);
+        let (slot, seeker) = (slot.list(), seeker.list());
+        let args: [Arg<'_>; 16] =
+            std::array::from_fn(|i| if i < 6 { slot[i] } else { seeker[i - 6] });
+        let reply = self
+            .eval(
+                &self.scripts.hold_both,
+                &[k1, k2, k3, k4, k5, k6, &holds, &idempotency],
+                &args,
+            )
+            .await?;
+        // "ok" carries the seeker's expiry, which is also the slot's.
+        match first(&reply) {
+            "ok" | "unavailable" | "too_late" | "unknown" => Ok(slot_answer(&reply)?.into()),
+            _ => seeker_refusal(&reply),
         }
     }
 
@@ -154,7 +383,7 @@ impl Reserve {
         let [member, expires] = reply.as_slice() else {
             return Ok(None);
         };
-        // "hold_id|slot|expert", as `seeker_acquire.lua` writes it.
+        // "hold_id|slot|expert", as `seeker_side.lua` writes it.
         let mut parts = member.split('|').skip(1);
         let parsed = (|| {
             Some(HoldRecord {
@@ -180,29 +409,11 @@ impl Reserve {
         seeker: SeekerId,
         priority_seeker: bool,
     ) -> Result<SlotHold> {
+        let args = self.slot_args(slot, hold, seeker, priority_seeker);
         let reply = self
-            .on_expert(
-                &self.scripts.hold,
-                expert,
-                &[
-                    &slot,
-                    &hold,
-                    &seeker,
-                    &millis(self.config.hold_ttl),
-                    &millis(self.config.cutoff),
-                    &flag(priority_seeker),
-                ],
-            )
+            .on_expert(&self.scripts.hold, expert, &args.list())
             .await?;
-        match first(&reply) {
-            "ok" => Ok(SlotHold::Held {
-                expires_at: instant(reply.get(1).map_or("", String::as_str))?,
-            }),
-            "unavailable" => Ok(SlotHold::Unavailable),
-            "too_late" => Ok(SlotHold::TooLate),
-            "unknown" => Ok(SlotHold::Unknown),
-            other => Err(ReserveError::Protocol(format!("hold: {other:?}"))),
-        }
+        slot_answer(&reply)
     }
 
     /// True when the hold is live; it is then kept alive for at least

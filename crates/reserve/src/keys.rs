@@ -81,7 +81,7 @@ impl Keys {
 
     /// `idempotency_key` may be absent; the second key then names a record
     /// that is never written. The seeker's holds, and their rate limit's
-    /// state, are members of the first (see `lua/seeker_acquire.lua`).
+    /// state, are members of the first (see `lua/seeker_side.lua`).
     pub fn seeker(&self, seeker: SeekerId, idempotency_key: Option<&str>) -> SeekerKeys {
         let tag = format!("{}:{{seeker:{seeker}}}", self.prefix);
         SeekerKeys([

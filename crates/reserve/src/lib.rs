@@ -22,7 +22,7 @@ pub mod keys;
 
 pub use cluster::SlotMap;
 pub use connection::{RedisConnection, RedisServer, Reserve, CONNECT_TIMEOUT, RESPONSE_TIMEOUT};
-pub use holds::{HoldRecord, SeekerHold, SlotHold};
+pub use holds::{Hold, HoldRecord, HoldRequest, SlotHold};
 pub use index::{IndexState, IndexedSlot, OpenSlots};
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -501,7 +501,7 @@ impl TestApp {
     }
 
     /// Where the seeker's side keeps a hold: their set of holds, and the
-    /// hold's member in it (see `seeker_acquire.lua`).
+    /// hold's member in it (see `seeker_side.lua`).
     pub async fn seeker_hold_entry(&self, hold: &str) -> (String, String) {
         let mut c = self.redis().await;
         let sets: Vec<String> = redis::cmd("KEYS")

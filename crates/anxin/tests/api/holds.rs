@@ -236,6 +236,41 @@ async fn a_retried_hold_returns_the_first_result() {
 }
 
 #[tokio::test]
+async fn a_refused_hold_leaves_the_seeker_neither_a_hold_nor_a_replay() {
+    let app = spawn_app().await;
+    let expert = app.expert_with(&all_week(60)).await;
+    let slots = app.open_slots(expert).await;
+    let a = slots[2]["slot_id"].as_str().unwrap();
+    let b = slots[3]["slot_id"].as_str().unwrap();
+    let first = new_seeker();
+    let r = app
+        .post_with_key(&first, "/v1/holds", &json!({"slot_id": a}), "key-1")
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let second = new_seeker();
+    let r = app
+        .post_with_key(&second, "/v1/holds", &json!({"slot_id": a}), "key-2")
+        .await;
+    assert_error(r, StatusCode::CONFLICT, "slot_unavailable").await;
+    // The refusal took no place under the one-hold limit, and its key was
+    // not kept: the same key for another slot is a new request, and holds.
+    let r = app
+        .post_with_key(&second, "/v1/holds", &json!({"slot_id": b}), "key-2")
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let held: Value = r.json().await.unwrap();
+    assert_eq!(held["slot_id"], b);
+    // Asked again, that key answers with the hold it made.
+    let again: Value = app
+        .post_with_key(&second, "/v1/holds", &json!({"slot_id": b}), "key-2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again, held);
+}
+
+#[tokio::test]
 async fn slot_timing_past_slots_cannot_be_held_running_ones_until_the_cutoff() {
     let app = spawn_app_with(|s| s.booking_cutoff_minutes = 10).await;
     let expert = app.expert_with(&all_week(60)).await;

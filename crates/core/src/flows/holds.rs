@@ -1,13 +1,13 @@
-//! Placing and releasing holds. The slot's side is one atomic Lua script; the
-//! seeker's side (idempotency, active-hold limit) is another, on the seeker's
-//! hash slot. They run seeker-first, and a refused slot undoes the seeker side,
-//! so a seeker is never charged a hold they did not get.
+//! Placing and releasing holds. A hold has two sides, decided atomically in
+//! Redis (`Reserve::hold`): the seeker's (idempotency, the shared rate
+//! limit, the hold limit) and the slot's, so a seeker is never charged a
+//! hold they did not get.
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::events::{Event, Refusal};
 use crate::flows::{self, reconcile};
 use crate::state::AppState;
 use anxin_domain::ids::{HoldId, SlotId};
-use anxin_reserve::{HoldRecord, SeekerHold, SlotHold};
+use anxin_reserve::{Hold, HoldRequest};
 use anxin_store::seekers::SeekerRow;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -89,91 +89,23 @@ pub(crate) async fn hold_for(
             },
         )
     };
-    let priority_seeker = seeker.priority_group.is_priority();
-    // The seeker side's expiry is what a retry with the same key replays, so
-    // the first answer reports it too (the slot side expires a moment later).
-    let expires_at = match state
+    let request = HoldRequest {
+        seeker: seeker_id,
+        hold: hold_id,
+        slot: slot_id,
+        expert,
+        priority_seeker: seeker.priority_group.is_priority(),
+        idempotency_key,
+        request_hash: &request_hash,
+    };
+    // An expert whose index is gone (Redis wiped or restarted) is rebuilt
+    // from Postgres, and the slot asked for again.
+    let answer = state
         .reserve
-        .acquire_for_seeker(
-            seeker_id,
-            hold_id,
-            slot_id,
-            expert,
-            idempotency_key,
-            &request_hash,
-        )
-        .await?
-    {
-        SeekerHold::Acquired { expires_at } => expires_at,
-        SeekerHold::Replay {
-            hold_id,
-            slot_id,
-            expires_at,
-        } => {
-            return Ok(HoldView {
-                hold_id,
-                slot_id,
-                expires_at,
-                replayed: true,
-            })
-        }
-        SeekerHold::IdempotencyMismatch => {
-            return Err(AppError::Unprocessable {
-                code: ErrorCode::IdempotencyMismatch,
-                message: "this Idempotency-Key was used with a different request".into(),
-                field: None,
-            })
-        }
-        SeekerHold::RateLimited { retry_after } => {
-            state.metrics.hold("rate_limited");
-            tracing::info!(limit = "seeker_shared", "hold rate limited");
-            return Err(AppError::TooManyRequests { retry_after });
-        }
-        SeekerHold::HoldLimit => {
-            state.metrics.hold("hold_limit");
-            refused(Refusal::HoldLimit);
-            return Err(AppError::conflict(
-                ErrorCode::HoldLimit,
-                "you already hold a slot; confirm or release it first",
-            ));
-        }
-    };
-    let record = HoldRecord {
-        hold_id,
-        slot_id,
-        expert_id: expert,
-        expires_at,
-    };
-    let decided: AppResult<SlotHold> = async {
-        let mut decision = state
-            .reserve
-            .hold_slot(expert, slot_id, hold_id, seeker_id, priority_seeker)
-            .await?;
-        if decision == SlotHold::Unknown && !state.reserve.is_indexed(expert).await? {
-            // The index is gone (Redis wiped or restarted): rebuild this expert
-            // from Postgres and decide again.
-            reconcile::expert(state, expert).await?;
-            decision = state
-                .reserve
-                .hold_slot(expert, slot_id, hold_id, seeker_id, priority_seeker)
-                .await?;
-        }
-        Ok(decision)
-    }
-    .await;
-    let decision = match decided {
-        Ok(decision) => decision,
-        Err(e) => {
-            // Don't leave the seeker charged with a hold they did not get.
-            let _ = state
-                .reserve
-                .forget_hold(seeker_id, &record, idempotency_key)
-                .await;
-            return Err(e);
-        }
-    };
-    let refusal = match decision {
-        SlotHold::Held { .. } => {
+        .hold(&request, || reconcile::expert(state, expert))
+        .await?;
+    let refusal = match answer {
+        Hold::Held { expires_at } => {
             state.metrics.hold("placed");
             state.events.emit(
                 &state.metrics,
@@ -193,13 +125,41 @@ pub(crate) async fn hold_for(
                 replayed: false,
             });
         }
-        SlotHold::Unavailable | SlotHold::Unknown => "the slot is no longer available",
-        SlotHold::TooLate => "the slot is too close to its end to be booked",
+        Hold::Replay {
+            hold_id,
+            slot_id,
+            expires_at,
+        } => {
+            return Ok(HoldView {
+                hold_id,
+                slot_id,
+                expires_at,
+                replayed: true,
+            })
+        }
+        Hold::IdempotencyMismatch => {
+            return Err(AppError::Unprocessable {
+                code: ErrorCode::IdempotencyMismatch,
+                message: "this Idempotency-Key was used with a different request".into(),
+                field: None,
+            })
+        }
+        Hold::RateLimited { retry_after } => {
+            state.metrics.hold("rate_limited");
+            tracing::info!(limit = "seeker_shared", "hold rate limited");
+            return Err(AppError::TooManyRequests { retry_after });
+        }
+        Hold::HoldLimit => {
+            state.metrics.hold("hold_limit");
+            refused(Refusal::HoldLimit);
+            return Err(AppError::conflict(
+                ErrorCode::HoldLimit,
+                "you already hold a slot; confirm or release it first",
+            ));
+        }
+        Hold::Unavailable | Hold::Unknown => "the slot is no longer available",
+        Hold::TooLate => "the slot is too close to its end to be booked",
     };
-    state
-        .reserve
-        .forget_hold(seeker_id, &record, idempotency_key)
-        .await?;
     state.metrics.hold("unavailable");
     refused(Refusal::SlotUnavailable);
     Err(AppError::conflict(ErrorCode::SlotUnavailable, refusal))

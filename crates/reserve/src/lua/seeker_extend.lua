@@ -1,6 +1,6 @@
 -- Keeps the seeker's record of a live hold for at least ARGV[2] ms more (its
 -- payment's time), as verify.lua does for the slot's side. KEYS as in
--- seeker_acquire.lua. ARGV: the hold's member ("hold_id|slot|expert"),
+-- seeker_side.lua. ARGV: the hold's member ("hold_id|slot|expert"),
 -- extend_ms. Returns {'ok'}, or {'gone'} when the hold lapsed or was dropped.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

@@ -1,5 +1,5 @@
 -- The seeker's record of one live hold, found by its id. KEYS as in
--- seeker_acquire.lua. ARGV: hold_id.
+-- seeker_side.lua. ARGV: hold_id.
 -- Returns {member, expires_ms}, or {} when the hold is gone or has expired
 -- (Redis' clock decides, as it does for every hold).
 local t = redis.call('TIME')

@@ -1,0 +1,19 @@
+-- Both sides of a hold in one script, where one Redis has both (not a
+-- cluster, whose hash slots part the seeker's keys from the expert's). The
+-- seeker's checks, then the slot's decision, then the seeker's record: what
+-- seeker_acquire.lua, hold.lua and, on a refusal, seeker_release.lua do in
+-- three round trips, at once.
+-- KEYS: the expert's six (expert_prelude.lua), then the seeker's two.
+-- ARGV: the slot's side's six (hold.lua), then the seeker's side's ten.
+-- An unknown slot writes nothing, so the caller may rebuild the expert's
+-- index and ask again; any other refusal spends the attempt's rate, as the
+-- three scripts do.
+local refused, new_tat = seeker_check(now)
+if refused then return refused end
+local slot = take_slot()
+if slot[1] == 'unknown' then return slot end
+if slot[1] ~= 'ok' then
+  seeker_write(now, new_tat, false)
+  return slot
+end
+return {'ok', seeker_write(now, new_tat, true)}
