@@ -2,7 +2,7 @@
 //! work over every expert, and how each behaves when Redis goes away.
 use crate::cluster::SlotMap;
 use crate::keys::{Keys, SeekerKeys};
-use crate::{Arg, ReserveConfig, Result, Shown};
+use crate::{millis, Arg, ReserveConfig, Result, Shown};
 use anxin_domain::ids::ExpertId;
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
@@ -192,22 +192,38 @@ pub(crate) struct Scripts {
 }
 
 impl Scripts {
-    fn load() -> Self {
+    /// The scripts, with the hold's settings written into those that use
+    /// them: an argument costs Redis more to take in (about 1,600
+    /// instructions) than a constant in the script's text costs.
+    fn load(config: &ReserveConfig) -> Self {
         let prelude = include_str!("lua/expert_prelude.lua");
+        let settings = format!(
+            "local HOLD_TTL_MS, CUTOFF_MS, HOLD_LIMIT, IDEMPOTENCY_TTL_MS, RATE_INTERVAL_MS, RATE_BURST = {}, {}, {}, {}, {}, {}",
+            millis(config.hold_ttl),
+            millis(config.cutoff),
+            config.max_holds_per_seeker,
+            millis(config.idempotency_ttl),
+            millis(config.rate_interval()).max(1),
+            config.holds_per_minute_per_seeker.max(1),
+        );
         let expert = |body: &str| Lua::new(format!("{prelude}\n{body}"));
         let alone = |body: &str| Lua::new(body.to_string());
-        let slot_side = include_str!("lua/hold.lua");
+        let slot_side = format!("{settings}\n{}", include_str!("lua/hold.lua"));
         let seeker_side = include_str!("lua/seeker_side.lua");
-        // Where the seeker's side finds its keys and arguments: after the
-        // slot side's six of each when the two run as one.
-        let seeker = |keys: usize, args: usize| {
-            format!("local S_KEYS, S_ARGS = {keys}, {args}\n{seeker_side}")
+        // The seeker's side, with where its keys start and which arguments
+        // are its own.
+        let seeker = |keys: usize, args: &str| {
+            format!(
+                "local S_KEYS = {keys}\n\
+                 local S_HOLD, S_SLOT, S_EXPERT, S_REQUEST_HASH, S_HAS_IDEMPOTENCY = {args}\n\
+                 {seeker_side}"
+            )
         };
         Self {
             hold: expert(&format!("{slot_side}\nreturn take_slot()")),
             hold_both: expert(&format!(
                 "{slot_side}\n{}\n{}",
-                seeker(6, 6),
+                seeker(6, "ARGV[2], ARGV[1], ARGV[5], ARGV[6], ARGV[7]"),
                 include_str!("lua/hold_both.lua")
             )),
             verify: expert(include_str!("lua/verify.lua")),
@@ -220,8 +236,8 @@ impl Scripts {
             rebuild: expert(include_str!("lua/rebuild.lua")),
             held: expert(include_str!("lua/held.lua")),
             seeker_acquire: alone(&format!(
-                "{}\n{}",
-                seeker(0, 0),
+                "{settings}\n{}\n{}",
+                seeker(0, "ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]"),
                 include_str!("lua/seeker_acquire.lua")
             )),
             seeker_release: alone(include_str!("lua/seeker_release.lua")),
@@ -301,8 +317,8 @@ impl Reserve {
             per_thread: true,
             conn,
             bulk,
+            scripts: Arc::new(Scripts::load(&config)),
             config: Arc::new(config),
-            scripts: Arc::new(Scripts::load()),
             open_copies: Arc::default(),
         })
     }

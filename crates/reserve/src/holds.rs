@@ -59,7 +59,8 @@ pub struct HoldRequest<'a> {
     /// The seeker is in a priority group, for whom slots may be held back.
     pub priority_seeker: bool,
     pub idempotency_key: Option<&'a str>,
-    /// Says which request an idempotency key was first used with.
+    /// Says which request an idempotency key was first used with (only
+    /// read when there is a key).
     pub request_hash: &'a str,
 }
 
@@ -105,56 +106,15 @@ impl From<SlotHold> for Hold {
     }
 }
 
-/// The seeker's side's arguments, in `seeker_side.lua`'s order.
-struct SeekerArgs<'a> {
-    request: &'a HoldRequest<'a>,
-    limit: u32,
-    ttl_ms: u64,
-    idempotency_ttl_ms: u64,
-    has_idempotency: &'static str,
-    rate_interval_ms: u64,
-    rate_burst: u32,
-}
-
-impl SeekerArgs<'_> {
-    fn list(&self) -> [Arg<'_>; 10] {
-        let r = self.request;
-        [
-            &r.hold,
-            &r.slot,
-            &r.expert,
-            &self.limit,
-            &self.ttl_ms,
-            &r.request_hash,
-            &self.idempotency_ttl_ms,
-            &self.has_idempotency,
-            &self.rate_interval_ms,
-            &self.rate_burst,
-        ]
-    }
-}
-
-/// The slot's side's arguments, in `hold.lua`'s order.
-struct SlotArgs {
-    slot: SlotId,
-    hold: HoldId,
-    seeker: SeekerId,
-    ttl_ms: u64,
-    cutoff_ms: u64,
-    priority_seeker: &'static str,
-}
-
-impl SlotArgs {
-    fn list(&self) -> [Arg<'_>; 6] {
-        [
-            &self.slot,
-            &self.hold,
-            &self.seeker,
-            &self.ttl_ms,
-            &self.cutoff_ms,
-            &self.priority_seeker,
-        ]
-    }
+/// The slot's side's arguments, in `hold.lua`'s order (its settings are in
+/// the script).
+fn slot_args<'a>(
+    slot: &'a SlotId,
+    hold: &'a HoldId,
+    seeker: &'a SeekerId,
+    priority: bool,
+) -> [Arg<'a>; 4] {
+    [slot, hold, seeker, if priority { &"1" } else { &"0" }]
 }
 
 /// The slot side's answer (`hold.lua`).
@@ -247,7 +207,13 @@ impl Reserve {
             .on_seeker(
                 &self.scripts.seeker_acquire,
                 self.keys.seeker(r.seeker, r.idempotency_key),
-                &self.seeker_args(r).list(),
+                &[
+                    &r.hold,
+                    &r.slot,
+                    &r.expert,
+                    &r.request_hash,
+                    &flag(r.idempotency_key.is_some()),
+                ],
             )
             .await?;
         let expires_at = match seeker_side(&reply)? {
@@ -307,39 +273,21 @@ impl Reserve {
         Ok(decide().await?)
     }
 
-    fn seeker_args<'a>(&self, request: &'a HoldRequest<'a>) -> SeekerArgs<'a> {
-        SeekerArgs {
-            request,
-            limit: self.config.max_holds_per_seeker,
-            ttl_ms: millis(self.config.hold_ttl),
-            idempotency_ttl_ms: millis(self.config.idempotency_ttl),
-            has_idempotency: flag(request.idempotency_key.is_some()),
-            rate_interval_ms: millis(self.rate_interval()).max(1),
-            rate_burst: self.config.holds_per_minute_per_seeker.max(1),
-        }
-    }
-
-    fn slot_args(&self, slot: SlotId, hold: HoldId, seeker: SeekerId, priority: bool) -> SlotArgs {
-        SlotArgs {
-            slot,
-            hold,
-            seeker,
-            ttl_ms: millis(self.config.hold_ttl),
-            cutoff_ms: millis(self.config.cutoff),
-            priority_seeker: flag(priority),
-        }
-    }
-
     /// Both sides in one script, on a Redis that has both.
     async fn hold_in_one(&self, r: &HoldRequest<'_>) -> Result<Hold> {
         let expert = self.keys.expert(r.expert);
         let SeekerKeys([holds, idempotency]) = self.keys.seeker(r.seeker, r.idempotency_key);
         let [k1, k2, k3, k4, k5, k6] = expert.all();
-        let slot = self.slot_args(r.slot, r.hold, r.seeker, r.priority_seeker);
-        let seeker = self.seeker_args(r);
-        let (slot, seeker) = (slot.list(), seeker.list());
-        let args: [Arg<'_>; 16] =
-            std::array::from_fn(|i| if i < 6 { slot[i] } else { seeker[i - 6] });
+        let [a1, a2, a3, a4] = slot_args(&r.slot, &r.hold, &r.seeker, r.priority_seeker);
+        let args: [Arg<'_>; 7] = [
+            a1,
+            a2,
+            a3,
+            a4,
+            &r.expert,
+            &r.request_hash,
+            &flag(r.idempotency_key.is_some()),
+        ];
         let reply = self
             .eval(
                 &self.scripts.hold_both,
@@ -409,9 +357,12 @@ impl Reserve {
         seeker: SeekerId,
         priority_seeker: bool,
     ) -> Result<SlotHold> {
-        let args = self.slot_args(slot, hold, seeker, priority_seeker);
         let reply = self
-            .on_expert(&self.scripts.hold, expert, &args.list())
+            .on_expert(
+                &self.scripts.hold,
+                expert,
+                &slot_args(&slot, &hold, &seeker, priority_seeker),
+            )
             .await?;
         slot_answer(&reply)
     }
@@ -485,9 +436,5 @@ impl Reserve {
     pub async fn held_slots(&self, expert: ExpertId) -> Result<Vec<SlotId>> {
         let reply = self.on_expert(&self.scripts.held, expert, &[]).await?;
         Ok(reply.iter().filter_map(|s| s.parse().ok()).collect())
-    }
-
-    fn rate_interval(&self) -> Duration {
-        Duration::from_millis(60_000 / u64::from(self.config.holds_per_minute_per_seeker.max(1)))
     }
 }

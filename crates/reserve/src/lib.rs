@@ -80,6 +80,14 @@ pub struct ReserveConfig {
     pub idempotency_ttl: Duration,
 }
 
+impl ReserveConfig {
+    /// The shared hold rate limit's interval: one more attempt per seeker
+    /// every this long.
+    pub(crate) fn rate_interval(&self) -> Duration {
+        Duration::from_millis(60_000 / u64::from(self.holds_per_minute_per_seeker.max(1)))
+    }
+}
+
 pub(crate) fn millis(d: Duration) -> u64 {
     d.as_millis().min(u128::from(u64::MAX)) as u64
 }

@@ -568,7 +568,9 @@ async fn an_erased_seekers_number_notes_and_ref_are_found_nowhere_and_the_figure
         "the expert reads the note: {view}"
     );
 
-    // The dashboard's figures over these bookings, before and after.
+    // The dashboard's figures over these bookings, before and after, once
+    // the two holds' events (written in the background) are in.
+    app.events_written(2).await;
     let window = anxin_api::ops::summary::Window::parse("24h").unwrap();
     let at = Utc::now() + ChronoDuration::seconds(1);
     let figures = || async {

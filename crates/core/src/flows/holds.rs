@@ -75,9 +75,12 @@ pub(crate) async fn hold_for(
     let seeker_id = seeker.id;
     let hold_id = HoldId::new();
     let expert = slot.expert_id;
-    let request_hash = state
-        .subjects
-        .request_hash_text(&format!("hold\n{slot_id}"));
+    // Only a request with a key can be retried, so only it needs its hash.
+    let request_hash = idempotency_key.map(|_| {
+        state
+            .subjects
+            .request_hash_text(&format!("hold\n{slot_id}"))
+    });
     let refused = |refusal: Refusal| {
         state.events.emit(
             &state.metrics,
@@ -96,7 +99,7 @@ pub(crate) async fn hold_for(
         expert,
         priority_seeker: seeker.priority_group.is_priority(),
         idempotency_key,
-        request_hash: &request_hash,
+        request_hash: request_hash.as_deref().unwrap_or(""),
     };
     // An expert whose index is gone (Redis wiped or restarted) is rebuilt
     // from Postgres, and the slot asked for again.

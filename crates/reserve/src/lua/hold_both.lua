@@ -4,16 +4,17 @@
 -- seeker_acquire.lua, hold.lua and, on a refusal, seeker_release.lua do in
 -- three round trips, at once.
 -- KEYS: the expert's six (expert_prelude.lua), then the seeker's two.
--- ARGV: the slot's side's six (hold.lua), then the seeker's side's ten.
+-- ARGV: the slot's side's four (hold.lua), then the expert, the request's
+-- hash and has_idempotency (1/0) for the seeker's side (seeker_side.lua).
 -- An unknown slot writes nothing, so the caller may rebuild the expert's
 -- index and ask again; any other refusal spends the attempt's rate, as the
 -- three scripts do.
-local refused, new_tat = seeker_check(now)
+local refused, state = seeker_check(now)
 if refused then return refused end
 local slot = take_slot()
 if slot[1] == 'unknown' then return slot end
 if slot[1] ~= 'ok' then
-  seeker_write(now, new_tat, false)
+  seeker_write(now, state, false)
   return slot
 end
-return {'ok', seeker_write(now, new_tat, true)}
+return {'ok', seeker_write(now, state, true)}
