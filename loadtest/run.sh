@@ -199,20 +199,44 @@ cpu_now() { # the server's CPU (clock ticks) and Redis' (seconds), so far
   echo "$(awk '{print $14 + $15}' "/proc/$SERVER/stat")" \
     "$(redis-cli -h 127.0.0.1 INFO cpu | awk -F: '/^used_cpu_(user|sys):/{s += $2} END{print s}')"
 }
-cpu_mark() { read -r CPU_SERVER CPU_REDIS < <(cpu_now); }
+# Postgres' CPU is the sum over its processes (one per connection), each
+# counted from the mark, or from its start if it began after the mark.
+pg_ticks() { # "pid ticks" for each Postgres process now
+  local p
+  for p in $(pgrep -x postgres); do
+    awk -v p="$p" '{print p, $14 + $15}' "/proc/$p/stat" 2>/dev/null || true
+  done
+}
+cpu_mark() { # into files, so a mark taken in a pipeline's subshell counts
+  cpu_now >"$OUT/cpu-mark"
+  pg_ticks >"$OUT/postgres-ticks"
+}
 cpu_per() { # N WHAT (Redis' share only for the one Redis at :6379)
-  local server redis
+  local server redis postgres CPU_SERVER CPU_REDIS
+  read -r CPU_SERVER CPU_REDIS <"$OUT/cpu-mark"
   read -r server redis < <(cpu_now)
+  postgres=$(pg_ticks | awk 'NR == FNR {t[$1] = $2; next} {s += $2 - ($1 in t ? t[$1] : 0)} END {print s + 0}' \
+    "$OUT/postgres-ticks" -)
   awk -v n="$1" -v what="$2" -v s0="$CPU_SERVER" -v s1="$server" -v r0="$CPU_REDIS" -v r1="$redis" -v hz="$(getconf CLK_TCK)" \
-    -v cluster="${NODES:+1}" \
+    -v pg="$postgres" -v cluster="${NODES:+1}" \
     'BEGIN { if (n > 0) { printf "CPU per %s: server %.1f us", what, (s1 - s0) / hz * 1e6 / n
-                          if (cluster) print ""; else printf ", Redis %.1f us\n", (r1 - r0) * 1e6 / n } }'
+                          if (!cluster) printf ", Redis %.1f us", (r1 - r0) * 1e6 / n
+                          printf ", Postgres %.1f us\n", pg / hz * 1e6 / n } }'
 }
 placed() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk '/^anxin_holds_total\{result="placed"\}/{print $2}' | tail -n1; }
 confirm_run() {
   log "confirmations through HTTP (hold + confirm, 64 concurrent clients, 3 × $SEEKERS seekers so the run lasts several seconds)"
-  $LT --mode confirm --concurrency 64 --seekers "$((SEEKERS * 3))" --experts 40 | tee "$OUT/confirm.txt"
+  # The mark is taken when the clock starts (the line "mode …"), after the
+  # experts and seekers are prepared.
+  $LT --mode confirm --concurrency 64 --seekers "$((SEEKERS * 3))" --experts 40 |
+    while IFS= read -r line; do
+      printf '%s\n' "$line"
+      case "$line" in "mode "*) cpu_mark ;; esac
+    done | tee "$OUT/confirm.txt"
   CONFIRM_RATE=$(awk '$1=="confirm" && NF==6{print $3}' "$OUT/confirm.txt")
+  # Per confirmation, its hold included.
+  cpu_per "$(awk '$1=="confirm" && NF==6{print $2}' "$OUT/confirm.txt")" "confirmation (hold + confirm)" |
+    tee -a "$OUT/confirm.txt"
 }
 if [ "$SCALE" = confirm ]; then
   confirm_run
