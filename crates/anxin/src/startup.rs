@@ -163,9 +163,10 @@ impl Application {
     }
 }
 
-/// Periodic upkeep: rebuild Redis from Postgres (so a wiped or restarted
-/// Redis heals without a restart), forget idle rate-limit cells, and roll the
-/// slot horizon forward.
+/// Periodic upkeep: reconcile Redis with Postgres (so a wiped or restarted
+/// Redis heals without a restart: each round rebuilds the experts whose rows
+/// changed, every `FULL_EVERY`th round every expert), forget idle rate-limit
+/// cells, and roll the slot horizon forward.
 async fn maintain(state: web::Data<AppState>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.tick().await;
@@ -183,7 +184,12 @@ async fn maintain(state: web::Data<AppState>, every: Duration) {
         ] {
             limiter.retain_recent();
         }
-        if let Err(e) = flows::reconcile::all(&state).await {
+        let reconciled = if rounds.is_multiple_of(flows::reconcile::FULL_EVERY) {
+            flows::reconcile::all(&state).await
+        } else {
+            flows::reconcile::changed(&state).await
+        };
+        if let Err(e) = reconciled {
             tracing::warn!(error = %e, "reconcile failed; retrying next round");
         }
         // The horizon moves by days; once an hour is plenty.

@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use std::time::Duration;
 
 /// A slot as the index knows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct IndexedSlot {
     pub slot_id: SlotId,
     pub starts_at: DateTime<Utc>,
@@ -500,7 +500,8 @@ impl Reserve {
         Ok(ids.iter().filter_map(|s| s.parse().ok()).collect())
     }
 
-    /// Replaces one expert's index with Postgres' truth.
+    /// Replaces one expert's index with Postgres' truth, and records which
+    /// truth it was (`source_digest`).
     pub async fn rebuild_expert(
         &self,
         expert: ExpertId,
@@ -512,7 +513,17 @@ impl Reserve {
         args.extend(booked.iter().map(ToString::to_string));
         self.on_expert(&self.scripts.rebuild, expert, &shown(&args))
             .await?;
-        self.mark_indexed(expert).await
+        self.query::<()>(
+            redis::pipe()
+                .cmd("SADD")
+                .arg(self.keys.indexed_experts())
+                .arg(expert.to_string())
+                .cmd("SET")
+                .arg(self.keys.expert_rebuilt_from(expert))
+                .arg(source_digest(open, booked)),
+        )
+        .await?;
+        Ok(())
     }
 
     async fn mark_indexed(&self, expert: ExpertId) -> Result<()> {
@@ -525,6 +536,37 @@ impl Reserve {
         Ok(())
     }
 
+    /// For each expert with the rows Postgres has for them now, whether
+    /// their index is still there and was last rebuilt from exactly those
+    /// rows (`rebuild_expert` records their digest). One round trip for them
+    /// all (a pipeline per node on a cluster).
+    pub async fn rebuilt_from(
+        &self,
+        experts: &[(ExpertId, &[IndexedSlot], &[SlotId])],
+    ) -> Result<Vec<bool>> {
+        if experts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for (e, _, _) in experts {
+            pipe.cmd("GET")
+                .arg(self.keys.expert_rebuilt_from(*e))
+                .cmd("EXISTS")
+                .arg(self.keys.expert(*e).slots);
+        }
+        let replies: Vec<redis::Value> = self.query(&pipe).await?;
+        Ok(replies
+            .chunks(2)
+            .zip(experts)
+            .map(|(pair, (_, open, booked))| match pair {
+                [redis::Value::BulkString(digest), redis::Value::Int(1)] => {
+                    *digest == source_digest(open, booked).into_bytes()
+                }
+                _ => false,
+            })
+            .collect())
+    }
+
     /// Drops an expert from the index entirely (suspended).
     pub async fn drop_expert(&self, expert: ExpertId) -> Result<()> {
         let keys = self.keys.expert(expert);
@@ -534,7 +576,8 @@ impl Reserve {
                 .arg(self.keys.indexed_experts())
                 .arg(expert.to_string())
                 .cmd("DEL")
-                .arg(&keys.all()[..]),
+                .arg(&keys.all()[..])
+                .arg(self.keys.expert_rebuilt_from(expert)),
         )
         .await?;
         Ok(())
@@ -620,4 +663,25 @@ impl Reserve {
             .await?;
         Ok(first(&reply) == "ok")
     }
+}
+
+/// A digest of one expert's rows in Postgres as `rebuild_expert` takes them:
+/// the same whatever order they came in, and different (but for a 64-bit
+/// collision) when any slot, its times, caps or priority, or any booking
+/// differs. Every build of the same code computes it alike; another build
+/// may not, which costs one rebuild.
+fn source_digest(open: &[IndexedSlot], booked: &[SlotId]) -> String {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    let hasher = BuildHasherDefault::<DefaultHasher>::default();
+    let open_sum = open
+        .iter()
+        .fold(0u64, |sum, s| sum.wrapping_add(hasher.hash_one(s)));
+    let booked_sum = booked
+        .iter()
+        .fold(0u64, |sum, s| sum.wrapping_add(hasher.hash_one(s)));
+    format!(
+        "{}:{open_sum:016x}:{}:{booked_sum:016x}",
+        open.len(),
+        booked.len()
+    )
 }

@@ -67,6 +67,13 @@ impl Keys {
         format!("{}:version", self.expert_tag(expert))
     }
 
+    /// STRING: the digest of the Postgres rows the expert's index was last
+    /// rebuilt from (`index::source_digest`); a periodic reconcile leaves an
+    /// index whose rows are unchanged as it is.
+    pub fn expert_rebuilt_from(&self, expert: ExpertId) -> String {
+        format!("{}:rebuilt-from", self.expert_tag(expert))
+    }
+
     pub fn expert(&self, expert: ExpertId) -> ExpertKeys {
         let tag = self.expert_tag(expert);
         ExpertKeys {

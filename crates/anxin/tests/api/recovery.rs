@@ -163,6 +163,72 @@ async fn a_redis_that_forgot_the_scripts_still_takes_holds() {
     assert_eq!(app.active_bookings_of_slot(slot).await, 1);
 }
 
+/// The periodic round rebuilds only the experts whose rows in Postgres are
+/// not those their index was built from, or whose index is gone: the others
+/// are left as they are, their version unmoved, so no instance reads their
+/// open slots again.
+#[tokio::test]
+async fn the_periodic_reconcile_rebuilds_only_experts_whose_rows_changed() {
+    use anxin_core::flows::reconcile;
+    // No periodic round of the app's own in the middle of this one's.
+    let app = spawn_app_with(|s| s.reconcile_interval_seconds = 3600).await;
+    let still = app.expert_with(&all_week(60)).await;
+    let moved = app.expert_with(&all_week(60)).await;
+    reconcile::all(&app.state).await.unwrap();
+    let mut redis = app.redis().await;
+    let version = |expert: uuid::Uuid| {
+        let key = app.keys().expert_version(expert.into());
+        let mut redis = redis.clone();
+        async move {
+            redis::cmd("GET")
+                .arg(key)
+                .query_async::<String>(&mut redis)
+                .await
+                .unwrap()
+        }
+    };
+    let (still_at, moved_at) = (version(still).await, version(moved).await);
+    // Nothing changed: nothing is rebuilt.
+    let done = reconcile::changed(&app.state).await.unwrap();
+    assert_eq!((done.experts, done.unchanged), (0, 2));
+    assert_eq!(version(still).await, still_at);
+    // A slot withdrawn in Postgres alone (its mirror to Redis lost): only
+    // its expert is rebuilt, and the slot leaves the listing.
+    let gone = app.future_slot(moved).await;
+    assert!(app
+        .open_slots(moved)
+        .await
+        .iter()
+        .any(|s| s["slot_id"] == gone.to_string()));
+    sqlx::query("UPDATE slots SET status = 'withdrawn' WHERE id = $1")
+        .bind(gone)
+        .execute(&app.db().await)
+        .await
+        .unwrap();
+    let done = reconcile::changed(&app.state).await.unwrap();
+    assert_eq!((done.experts, done.unchanged), (1, 1));
+    assert_eq!(version(still).await, still_at);
+    assert_ne!(version(moved).await, moved_at);
+    assert!(!app
+        .open_slots(moved)
+        .await
+        .iter()
+        .any(|s| s["slot_id"] == gone.to_string()));
+    // An index that lost its slots is rebuilt though its rows are the same.
+    let listed = app.open_slots(still).await;
+    redis::cmd("DEL")
+        .arg(app.expert_keys(still).slots)
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
+    let done = reconcile::changed(&app.state).await.unwrap();
+    assert_eq!((done.experts, done.unchanged), (1, 1));
+    assert_eq!(app.open_slots(still).await, listed);
+    // The full round rebuilds every one.
+    let done = reconcile::all(&app.state).await.unwrap();
+    assert_eq!((done.experts, done.unchanged), (2, 0));
+}
+
 #[tokio::test]
 async fn reconcile_restores_the_index_after_a_wipe() {
     let app = spawn_app().await;
