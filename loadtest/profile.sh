@@ -12,8 +12,8 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 ensure_postgres
 ensure_redis
-command -v wrk >/dev/null || { log "installing wrk"; as_root apt-get update -qq; DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq wrk >/dev/null; }
-command -v perf >/dev/null || { log "installing linux-perf"; as_root apt-get update -qq; DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq linux-perf >/dev/null; }
+ensure_command wrk wrk
+ensure_command perf linux-perf
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/anxin-target}"
 SECONDS_RUN=${1:-15}
 PORT=18095

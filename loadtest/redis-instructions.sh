@@ -12,9 +12,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
+source loadtest/settings.sh
 ensure_postgres
-command -v wrk >/dev/null || { log "installing wrk"; as_root apt-get update -qq; DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq wrk >/dev/null; }
-command -v valgrind >/dev/null || { log "installing valgrind"; as_root apt-get update -qq; DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq valgrind >/dev/null; }
+ensure_command wrk wrk
+ensure_command valgrind valgrind
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/anxin-target}"
 SECONDS_RUN=${1:-15}
 PORT=18091
@@ -49,13 +50,8 @@ redis_up
 
 log "anxin serve on :$PORT (database $DB)"
 psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
-# The load test's settings (loadtest/run.sh): every check runs, with limits
-# raised so 1,000 seekers can hold many slots each.
 env ANXIN_LISTEN=127.0.0.1:$PORT ANXIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB \
-  ANXIN_REDIS_URL=redis://127.0.0.1:$REDIS_PORT ANXIN_REDIS_PREFIX=instructions \
-  ANXIN_HOLDS_PER_MINUTE_PER_IP=100000000 ANXIN_HOLDS_PER_MINUTE_PER_SEEKER=100000000 ANXIN_MAX_HOLDS_PER_SEEKER=1000000 \
-  ANXIN_PRIORITY_SHARE=0 ANXIN_PAYMENT_PROVIDER=none ANXIN_MAX_ACTIVE_BOOKINGS=1000 \
-  ANXIN_LOG_FORMAT=json RUST_LOG=warn \
+  ANXIN_REDIS_URL=redis://127.0.0.1:$REDIS_PORT ANXIN_REDIS_PREFIX=instructions "${LOAD_TEST_SETTINGS[@]}" \
   "$BIN" serve >"$OUT/server.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 1; done
@@ -75,7 +71,6 @@ REDIS=$!
 redis_up
 # The server's connections notice the restart on their next command.
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.3; done
-placed() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk '/^anxin_holds_total\{result="placed"\}/{print $2}' | tail -n1; }
 evalsha() { redis-cli -p "$REDIS_PORT" INFO commandstats | awk -F'[=,:]' '/^cmdstat_(evalsha|eval):/{n += $3} END{print n + 0}'; }
 
 log "wrk: holds, 20 connections, ${SECONDS_RUN}s; Redis' instructions counted from here"

@@ -22,9 +22,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
+source loadtest/settings.sh
 ensure_postgres
 ensure_redis
-command -v wrk >/dev/null || { log "installing wrk"; as_root apt-get update -qq; DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq wrk >/dev/null; }
+ensure_command wrk wrk
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/anxin-target}"
 SCALE=${1:-full}
 SEEKERS=4000; [ "$SCALE" = quick ] && SEEKERS=800
@@ -146,10 +147,7 @@ start_server() {
   log "starting anxin serve on :$PORT (database $db, Redis prefix $prefix, $WORKERS HTTP worker(s); 0 = one per core${*:+; $*})"
   psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
   SERVER_ENV=(ANXIN_HTTP_WORKERS=$WORKERS ANXIN_LISTEN=127.0.0.1:$PORT ANXIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$db
-    ANXIN_REDIS_PREFIX=$prefix
-    ANXIN_HOLDS_PER_MINUTE_PER_IP=100000000 ANXIN_HOLDS_PER_MINUTE_PER_SEEKER=100000000 ANXIN_MAX_HOLDS_PER_SEEKER=1000000
-    ANXIN_PRIORITY_SHARE=0 ANXIN_PAYMENT_PROVIDER=none
-    ANXIN_MAX_ACTIVE_BOOKINGS=1000 ANXIN_LOG_FORMAT=json RUST_LOG=warn "$@")
+    ANXIN_REDIS_PREFIX=$prefix "${LOAD_TEST_SETTINGS[@]}" "$@")
   env "${SERVER_ENV[@]}" "$ANXIN_BIN" serve > "$OUT/server.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && return 0; sleep 1; done
@@ -229,7 +227,6 @@ cpu_per() { # N WHAT (Redis' share only for the one Redis at :6379)
                           if (!cluster) printf ", Redis %.1f us", (r1 - r0) * 1e6 / n
                           printf ", Postgres %.1f us\n", pg / hz * 1e6 / n } }'
 }
-placed() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk '/^anxin_holds_total\{result="placed"\}/{print $2}' | tail -n1; }
 confirm_run() {
   log "confirmations through HTTP (hold + confirm, 64 concurrent clients, 3 × $SEEKERS seekers so the run lasts several seconds)"
   # The mark is taken when the clock starts (the line "mode …"), after the

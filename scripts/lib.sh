@@ -41,6 +41,15 @@ ensure_debian_packages() {
   fi
 }
 
+# ensure_command COMMAND PACKAGE: installs the Debian package if the command
+# is missing (the benchmark scripts' tools: wrk, perf, valgrind).
+ensure_command() {
+  command -v "$1" >/dev/null && return 0
+  log "installing $2"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$2" >/dev/null
+}
+
 # What earlier test runs left behind: their databases, and their Redis keys
 # (each test app has its own prefix, `test-<id>` or `test-ops-<id>`, and the
 # call tests their own `anxin_test:<id>` streams).

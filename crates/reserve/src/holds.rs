@@ -114,7 +114,7 @@ fn slot_args<'a>(
     seeker: &'a SeekerId,
     priority: bool,
 ) -> [Arg<'a>; 4] {
-    [slot, hold, seeker, if priority { &"1" } else { &"0" }]
+    [slot, hold, seeker, flag(priority)]
 }
 
 /// The slot side's answer (`hold.lua`).
@@ -212,7 +212,7 @@ impl Reserve {
                     &r.slot,
                     &r.expert,
                     &r.request_hash,
-                    &flag(r.idempotency_key.is_some()),
+                    flag(r.idempotency_key.is_some()),
                 ],
             )
             .await?;
@@ -286,7 +286,7 @@ impl Reserve {
             a4,
             &r.expert,
             &r.request_hash,
-            &flag(r.idempotency_key.is_some()),
+            flag(r.idempotency_key.is_some()),
         ];
         let reply = self
             .eval(
@@ -313,7 +313,7 @@ impl Reserve {
         self.on_seeker(
             &self.scripts.seeker_release,
             keys,
-            &[&hold.member(), &flag(idempotency_key.is_some())],
+            &[&hold.member(), flag(idempotency_key.is_some())],
         )
         .await?;
         Ok(())
@@ -427,7 +427,7 @@ impl Reserve {
 
     /// Mirrors a cancelled booking; `reopen` when the slot has not started.
     pub async fn unmark_booked(&self, expert: ExpertId, slot: SlotId, reopen: bool) -> Result<()> {
-        self.on_expert(&self.scripts.unbook, expert, &[&slot, &flag(reopen)])
+        self.on_expert(&self.scripts.unbook, expert, &[&slot, flag(reopen)])
             .await?;
         Ok(())
     }

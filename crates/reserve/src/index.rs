@@ -187,7 +187,7 @@ impl Reserve {
                 &[
                     &from.timestamp_millis(),
                     &to.timestamp_millis(),
-                    &flag(priority_seeker),
+                    flag(priority_seeker),
                     &limit,
                 ],
             )
@@ -418,7 +418,7 @@ impl Reserve {
             self.on_expert(&self.scripts.upsert, expert, &shown(&args))
                 .await?;
         }
-        self.mark_indexed(expert).await
+        self.mark_indexed(expert, None).await
     }
 
     /// Takes slots out of the index unless held or booked; returns those kept.
@@ -513,26 +513,23 @@ impl Reserve {
         args.extend(booked.iter().map(ToString::to_string));
         self.on_expert(&self.scripts.rebuild, expert, &shown(&args))
             .await?;
-        self.query::<()>(
-            redis::pipe()
-                .cmd("SADD")
-                .arg(self.keys.indexed_experts())
-                .arg(expert.to_string())
-                .cmd("SET")
-                .arg(self.keys.expert_rebuilt_from(expert))
-                .arg(source_digest(open, booked)),
-        )
-        .await?;
-        Ok(())
+        self.mark_indexed(expert, Some(source_digest(open, booked)))
+            .await
     }
 
-    async fn mark_indexed(&self, expert: ExpertId) -> Result<()> {
-        self.query::<()>(
-            &*redis::cmd("SADD")
-                .arg(self.keys.indexed_experts())
-                .arg(expert.to_string()),
-        )
-        .await?;
+    /// Records that the expert has an index, and, after a rebuild, the
+    /// digest of the rows it was built from.
+    async fn mark_indexed(&self, expert: ExpertId, rebuilt_from: Option<String>) -> Result<()> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("SADD")
+            .arg(self.keys.indexed_experts())
+            .arg(expert.to_string());
+        if let Some(digest) = rebuilt_from {
+            pipe.cmd("SET")
+                .arg(self.keys.expert_rebuilt_from(expert))
+                .arg(digest);
+        }
+        self.query::<()>(&pipe).await?;
         Ok(())
     }
 

@@ -117,11 +117,11 @@ impl ToRedisArgs for Shown<'_> {
 }
 
 /// A script's yes/no argument.
-pub(crate) fn flag(yes: bool) -> &'static str {
+pub(crate) fn flag(yes: bool) -> Arg<'static> {
     if yes {
-        "1"
+        &"1"
     } else {
-        "0"
+        &"0"
     }
 }
 
