@@ -36,6 +36,21 @@ DB=anxin_load
 PREFIX="load-$(date +%s)"
 OUT=out/loadtest; mkdir -p "$OUT"
 
+# Postgres' CPU is the sum over its processes (one per connection), each
+# counted from the mark, or from its start if it began after the mark, plus
+# what its processes that ended meanwhile used (pgbench's connections end
+# with it): the kernel adds that to the postmaster's children's time.
+pg_ticks() { # "pid ticks" for each Postgres process now, and "reaped ticks"
+  local p
+  for p in $(pgrep -x postgres); do
+    awk -v p="$p" '{print p, $14 + $15}' "/proc/$p/stat" 2>/dev/null || true
+  done
+  awk '{print "reaped", $16 + $17}' "/proc/$(pgrep -o -x postgres)/stat" 2>/dev/null || true
+}
+pg_ticks_since() { # MARK_FILE: Postgres' clock ticks since pg_ticks wrote it
+  pg_ticks | awk 'NR == FNR {t[$1] = $2; next} {s += $2 - ($1 in t ? t[$1] : 0)} END {print s + 0}' "$1" -
+}
+
 log "building (release)"
 cargo build --release --locked -p anxin -p anxin-loadtest >/dev/null
 ANXIN_BIN=${ANXIN_BIN:-$CARGO_TARGET_DIR/release/anxin}
@@ -102,8 +117,14 @@ WITH booking AS (
 )
 INSERT INTO call_tasks (id, booking_id, payload, due_at) SELECT gen_random_uuid(), id, '\x0a0b0c'::bytea, starts_at FROM booking;
 SQL
+pg_ticks >"$OUT/postgres-ticks-insert"
 pgbench -h 127.0.0.1 -U postgres -n -c 16 -j 2 -T 15 -f "$OUT/insert-real.sql" anxin_pgbench_real | tee "$OUT/pgbench-insert-real.txt"
 PG_INSERT_REAL_RATE=$(grep -oE 'tps = [0-9.]+' "$OUT/pgbench-insert-real.txt" | head -n1 | cut -d' ' -f3)
+# Postgres' own CPU per insert, to set beside its CPU per confirmation.
+PG_INSERT_REAL_CPU=$(awk -v ticks="$(pg_ticks_since "$OUT/postgres-ticks-insert")" -v hz="$(getconf CLK_TCK)" \
+  -v n="$(grep -oE 'actually processed: [0-9]+' "$OUT/pgbench-insert-real.txt" | grep -oE '[0-9]+$')" \
+  'BEGIN { printf "%.0f", ticks / hz * 1e6 / n }')
+echo "CPU per insert: Postgres $PG_INSERT_REAL_CPU us" | tee -a "$OUT/pgbench-insert-real.txt"
 
 log "raw limit 4: pgbench calling confirm_booking() itself on Anxin's schema, 16 clients"
 # What a confirmation's transaction asks of Postgres, without HTTP or Redis:
@@ -203,14 +224,6 @@ cpu_now() { # the server's CPU (clock ticks) and Redis' (seconds), so far
   echo "$(awk '{print $14 + $15}' "/proc/$SERVER/stat")" \
     "$(redis-cli -h 127.0.0.1 INFO cpu | awk -F: '/^used_cpu_(user|sys):/{s += $2} END{print s}')"
 }
-# Postgres' CPU is the sum over its processes (one per connection), each
-# counted from the mark, or from its start if it began after the mark.
-pg_ticks() { # "pid ticks" for each Postgres process now
-  local p
-  for p in $(pgrep -x postgres); do
-    awk -v p="$p" '{print p, $14 + $15}' "/proc/$p/stat" 2>/dev/null || true
-  done
-}
 cpu_mark() { # into files, so a mark taken in a pipeline's subshell counts
   cpu_now >"$OUT/cpu-mark"
   pg_ticks >"$OUT/postgres-ticks"
@@ -219,36 +232,84 @@ cpu_per() { # N WHAT (Redis' share only for the one Redis at :6379)
   local server redis postgres CPU_SERVER CPU_REDIS
   read -r CPU_SERVER CPU_REDIS <"$OUT/cpu-mark"
   read -r server redis < <(cpu_now)
-  postgres=$(pg_ticks | awk 'NR == FNR {t[$1] = $2; next} {s += $2 - ($1 in t ? t[$1] : 0)} END {print s + 0}' \
-    "$OUT/postgres-ticks" -)
+  postgres=$(pg_ticks_since "$OUT/postgres-ticks")
   awk -v n="$1" -v what="$2" -v s0="$CPU_SERVER" -v s1="$server" -v r0="$CPU_REDIS" -v r1="$redis" -v hz="$(getconf CLK_TCK)" \
     -v pg="$postgres" -v cluster="${NODES:+1}" \
     'BEGIN { if (n > 0) { printf "CPU per %s: server %.1f us", what, (s1 - s0) / hz * 1e6 / n
                           if (!cluster) printf ", Redis %.1f us", (r1 - r0) * 1e6 / n
                           printf ", Postgres %.1f us\n", pg / hz * 1e6 / n } }'
 }
+# confirm_run: hold + confirm pairs driven by wrk (64 connections, each
+# seeker holding a slot of its own and confirming it as soon as the hold is
+# answered), into $OUT/confirm.txt; sets CONFIRM_RATE. Then checks Postgres:
+# every booking wrk was told of is there, confirmed, and no slot has two.
 confirm_run() {
-  log "confirmations through HTTP (hold + confirm, 64 concurrent clients, 3 × $SEEKERS seekers so the run lasts several seconds)"
+  log "confirmations through HTTP: wrk, 64 connections, ${HOLD_SECONDS}s, each seeker holding a slot and confirming it"
+  # 40 new experts (26,880 slots, more than the run can book) and 3 × $SEEKERS
+  # new seekers, made known to the server before the clock starts.
+  $LT --mode prepare-holds --seekers "$((SEEKERS * 3))" --experts 40 --out "$OUT/confirm" | tee "$OUT/confirm-prepare.txt"
+  env "${SERVER_ENV[@]}" "$ANXIN_BIN" reconcile | tee -a "$OUT/confirm-prepare.txt"
+  psql -h 127.0.0.1 -U postgres -d "$DB" -qc "VACUUM ANALYZE" -c CHECKPOINT >/dev/null
+  rm -f "$OUT"/confirm/booked.*
+  cpu_mark
+  wrk -t1 -c64 -d"${HOLD_SECONDS}s" --timeout 5s -s loadtest/wrk/confirmations.lua "http://127.0.0.1:$PORT" \
+    -- "$OUT/confirm/tokens.txt" "$OUT/confirm/slots.txt" 1 "$OUT/confirm/booked" | tee "$OUT/confirm.txt"
+  if grep -q "^every prepared slot was held" "$OUT/confirm.txt"; then
+    echo "the confirmation run outlasted its slots: prepare more experts" >&2
+    exit 1
+  fi
+  local n
+  n=$(awk '/^bookings confirmed \(201\)/{print $4}' "$OUT/confirm.txt")
+  # Per confirmation, its hold included.
+  cpu_per "$n" "confirmation (hold + confirm)" | tee -a "$OUT/confirm.txt"
+  CONFIRM_RATE=$(awk '/^bookings confirmed \(201\)/{print $(NF-1)}' "$OUT/confirm.txt")
+  cat "$OUT"/confirm/booked.* >"$OUT/confirm/booked.txt"
+  psql -h 127.0.0.1 -U postgres -d "$DB" -qAt <<SQL | tee -a "$OUT/confirm.txt"
+CREATE TEMP TABLE told (id uuid);
+\\copy told FROM '$OUT/confirm/booked.txt'
+SELECT 'lost bookings: ' || count(*) FROM told WHERE NOT EXISTS
+  (SELECT 1 FROM bookings b WHERE b.id = told.id AND b.status = 'confirmed');
+SELECT 'double bookings: ' || count(*) FROM
+  (SELECT slot_id FROM bookings WHERE status <> 'cancelled' GROUP BY slot_id HAVING count(*) > 1) d;
+SQL
+}
+# Postgres' CPU per confirmation (its hold included) beside its CPU per
+# insert of the same rows (raw limit 3): how near the confirmation's
+# Postgres work is to the insert it makes.
+postgres_share() {
+  local per
+  per=$(awk '/^CPU per confirmation/{print $(NF-1)}' "$OUT/confirm.txt")
+  printf 'Postgres CPU per confirmation:        %8.0f us = %s%% of its CPU per same-rows insert (%s us)\n' \
+    "$per" "$(awk "BEGIN{printf \"%.1f\", 100*$per/$PG_INSERT_REAL_CPU}")" "$PG_INSERT_REAL_CPU"
+}
+# The same pairs from the load generator (a Rust client, 64 at a time), as
+# the runs before 2026-12-07 measured them; kept beside wrk's for comparison.
+confirm_client_run() {
+  log "confirmations through HTTP, load generator (hold + confirm, 64 concurrent clients, 3 × $SEEKERS seekers)"
   # The mark is taken when the clock starts (the line "mode …"), after the
   # experts and seekers are prepared.
   $LT --mode confirm --concurrency 64 --seekers "$((SEEKERS * 3))" --experts 40 |
     while IFS= read -r line; do
       printf '%s\n' "$line"
       case "$line" in "mode "*) cpu_mark ;; esac
-    done | tee "$OUT/confirm.txt"
-  CONFIRM_RATE=$(awk '$1=="confirm" && NF==6{print $3}' "$OUT/confirm.txt")
-  # Per confirmation, its hold included.
-  cpu_per "$(awk '$1=="confirm" && NF==6{print $2}' "$OUT/confirm.txt")" "confirmation (hold + confirm)" |
-    tee -a "$OUT/confirm.txt"
+    done | tee "$OUT/confirm-client.txt"
+  CONFIRM_CLIENT_RATE=$(awk '$1=="confirm" && NF==6{print $3}' "$OUT/confirm-client.txt")
+  cpu_per "$(awk '$1=="confirm" && NF==6{print $2}' "$OUT/confirm-client.txt")" "confirmation (hold + confirm)" |
+    tee -a "$OUT/confirm-client.txt"
 }
 if [ "$SCALE" = confirm ]; then
   confirm_run
+  confirm_client_run
   echo
   echo "== Summary (same run, this machine; anxin serve with ANXIN_HTTP_WORKERS=$WORKERS) =="
   printf 'pgbench same rows, Anxin schema:      %8.0f /s\n' "$PG_INSERT_REAL_RATE"
   printf 'pgbench confirm_booking() itself:     %8.0f /s\n' "$PG_REAL_RATE"
-  printf 'confirmations through HTTP:           %8.0f /s  = %s%% of the same rows into Anxin schema\n' \
+  printf 'confirmations through HTTP (wrk):     %8.0f /s  = %s%% of the same rows into Anxin schema\n' \
     "$CONFIRM_RATE" "$(awk "BEGIN{printf \"%.1f\", 100*$CONFIRM_RATE/$PG_INSERT_REAL_RATE}")"
+  printf 'confirmations, load generator:        %8.0f /s  = %s%% of the same rows into Anxin schema\n' \
+    "$CONFIRM_CLIENT_RATE" "$(awk "BEGIN{printf \"%.1f\", 100*$CONFIRM_CLIENT_RATE/$PG_INSERT_REAL_RATE}")"
+  postgres_share
+  grep -h "^lost bookings\|^double bookings\|^errors other" "$OUT/confirm.txt" "$OUT/confirm-client.txt"
   exit 0
 fi
 hold_run holds
@@ -342,10 +403,10 @@ $LT --mode holds --concurrency 200 --seekers "$SEEKERS" --rounds 5 --experts 40 
 # write, vacuum and checkpoint: out of the way before the clock starts, as
 # for the raw limits. (The confirmation run alone, `confirm`, was at 59-80 %
 # of its insert when the full run's was at 40-59 %.)
-log "writing out what the runs before left: VACUUM ANALYZE, CHECKPOINT"
-sleep 1
-psql -h 127.0.0.1 -U postgres -d "$DB" -qc "VACUUM ANALYZE" -c CHECKPOINT >/dev/null
+# (confirm_run writes out, with VACUUM ANALYZE and CHECKPOINT, what the
+# runs before left.)
 confirm_run
+confirm_client_run
 log "the seeker flow: slate → hold → confirm (100 concurrent clients)"
 $LT --mode flow --concurrency 100 --seekers "$SEEKERS" --experts 20 | tee "$OUT/flow.txt"
 log "contended: 2,000 seekers racing for 50 slots"
@@ -360,7 +421,7 @@ read -r DOUBLE LOST OTHER_ERRORS < <(awk '
   /^double bookings:/ { d += $3 }
   /^lost bookings:/ { l += $3 }
   /^errors other than 409\/429:/ { e += $5 }
-  END { print d + 0, l + 0, e + 0 }' "$OUT"/{cycles,confirm,flow,race}.txt)
+  END { print d + 0, l + 0, e + 0 }' "$OUT"/{cycles,confirm,confirm-client,flow,race}.txt)
 echo
 echo "== Summary (same run, this machine; anxin serve with ANXIN_HTTP_WORKERS=$WORKERS) =="
 printf 'pgbench booking+outbox, bare tables:  %8.0f /s\n' "$PG_RATE"
@@ -368,8 +429,11 @@ printf 'pgbench same rows, Anxin schema:      %8.0f /s   (the durable insert a c
 printf 'pgbench confirm_booking() itself:     %8.0f /s\n' "$PG_REAL_RATE"
 hold_summary
 printf 'hold + release cycles (load gen.):    %8.0f /s\n' "$CYCLE_RATE"
-printf 'confirmations through HTTP:           %8.0f /s  = %s%% of the same rows into Anxin schema, %s%% of confirm_booking() alone, %s%% of the bare-table insert\n' \
+printf 'confirmations through HTTP (wrk):       %8.0f /s  = %s%% of the same rows into Anxin schema, %s%% of confirm_booking() alone, %s%% of the bare-table insert\n' \
   "$CONFIRM_RATE" "$CONFIRM_PCT" "$(pct "$CONFIRM_RATE" "$PG_REAL_RATE")" "$(pct "$CONFIRM_RATE" "$PG_RATE")"
+printf 'confirmations, load generator:        %8.0f /s  = %s%% of the same rows into Anxin schema\n' \
+  "$CONFIRM_CLIENT_RATE" "$(pct "$CONFIRM_CLIENT_RATE" "$PG_INSERT_REAL_RATE")"
+postgres_share
 printf 'slate p99 through HTTP (client side): %8s ms   (in the seeker flow, 100 clients)\n' "$SLATE_P99"
 printf 'slates through HTTP (wrk):            %8.0f /s  = %5s%% of holds        (p99 %s ms at 200 clients)\n' "$SLATE_RATE" "$(pct "$SLATE_RATE" "$HOLD_RATE")" "$SLATE_WRK_P99"
 echo

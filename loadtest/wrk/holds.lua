@@ -13,34 +13,13 @@
 -- counts the answers with a status of 400 or more; `loadtest/run.sh` also
 -- reads the server's own count of holds placed.
 
+package.path = debug.getinfo(1, "S").source:match("^@(.*/)") .. "?.lua;" .. package.path
+local common = require("common")
 local threads = {}
-
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
-
-local function lines(path)
-  local out = {}
-  for line in io.lines(path) do
-    if line ~= "" then out[#out + 1] = line end
-  end
-  return out
-end
+setup = common.numbering(threads)
 
 function init(args)
-  local tokens = lines(args[1])
-  local all = lines(args[2])
-  -- Each thread takes every n-th slot, so no two requests share one.
-  local step = tonumber(args[3]) or 1
-  prepared = {}
-  for i = id + 1, #all, step do
-    local k = #prepared + 1
-    prepared[k] = wrk.format("POST", "/v1/holds", {
-      ["Authorization"] = "Bearer " .. tokens[(k - 1) % #tokens + 1],
-      ["Content-Type"] = "application/json",
-    }, '{"slot_id":"' .. all[i] .. '"}')
-  end
+  prepared = common.hold_requests(args, id)
   next_request = 0
 end
 
@@ -52,9 +31,7 @@ end
 function done(summary, latency, requests)
   local secs = summary.duration / 1e6
   local failed = summary.errors.status
-  print(string.format("\n%-8s %8s %10s %8s %8s %8s", "step", "count", "per_sec", "p50_ms", "p95_ms", "p99_ms"))
-  print(string.format("%-8s %8d %10.0f %8.2f %8.2f %8.2f", "hold", summary.requests, summary.requests / secs,
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
+  common.print_step("hold", summary, latency)
   print(string.format("\nanswers with status >= 400: %d", failed))
   print(string.format("holds placed (2xx): %d in %.1f s = %.0f /s", summary.requests - failed, secs,
     (summary.requests - failed) / secs))

@@ -5,17 +5,12 @@
 -- Usage: wrk -t1 -c200 -d15s -s slates.lua URL -- <tokens file>
 -- Every request is formatted once, before the clock starts (as holds.lua).
 
-local function lines(path)
-  local out = {}
-  for line in io.lines(path) do
-    if line ~= "" then out[#out + 1] = line end
-  end
-  return out
-end
+package.path = debug.getinfo(1, "S").source:match("^@(.*/)") .. "?.lua;" .. package.path
+local common = require("common")
 
 function init(args)
   prepared = {}
-  for i, token in ipairs(lines(args[1])) do
+  for i, token in ipairs(common.lines(args[1])) do
     prepared[i] = wrk.format("GET", "/v1/slate", { ["Authorization"] = "Bearer " .. token })
   end
   next_request = 0
@@ -27,9 +22,6 @@ function request()
 end
 
 function done(summary, latency, requests)
-  local secs = summary.duration / 1e6
-  print(string.format("\n%-8s %8s %10s %8s %8s %8s", "step", "count", "per_sec", "p50_ms", "p95_ms", "p99_ms"))
-  print(string.format("%-8s %8d %10.0f %8.2f %8.2f %8.2f", "slate", summary.requests, summary.requests / secs,
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
+  common.print_step("slate", summary, latency)
   print(string.format("\nanswers with status >= 400: %d", summary.errors.status))
 end

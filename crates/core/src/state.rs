@@ -223,6 +223,14 @@ pub struct AppState {
     /// Seekers by subject hash, and slots by id (see `cache`).
     pub seeker_cache: crate::cache::TtlCache<Vec<u8>, anxin_store::seekers::SeekerRow>,
     pub slot_cache: crate::cache::TtlCache<anxin_domain::ids::SlotId, SlotPlace>,
+    /// The holds this instance placed, by seeker and hold: which slot of
+    /// which expert each is on, so confirming one asks Redis only the slot's
+    /// side (see `flows::bookings::confirm`). Whether a hold is live is never
+    /// read from here.
+    pub hold_records: crate::cache::TtlCache<
+        (anxin_domain::ids::SeekerId, anxin_domain::ids::HoldId),
+        anxin_reserve::HoldRecord,
+    >,
     /// Inputs of the balanced draw (see `WeightInputs`).
     pub slate_inputs: tokio::sync::RwLock<Option<Arc<WeightInputs>>>,
     /// Held by the one request that reads the inputs when there is no
@@ -300,6 +308,7 @@ impl AppState {
             })),
             ProviderName::Alipay | ProviderName::None => None,
         };
+        let hold_ttl = reserve.config().hold_ttl;
         Self {
             payments,
             alipay: None,
@@ -329,6 +338,9 @@ impl AppState {
             seeker_cache: crate::cache::TtlCache::new(Duration::from_secs(30), 100_000),
             // A slot's place never changes; the TTL only bounds memory.
             slot_cache: crate::cache::TtlCache::new(Duration::from_secs(900), 500_000),
+            // A hold lasts `hold_ttl` unless its fee is being paid; a
+            // confirmation after that reads the seeker's side from Redis.
+            hold_records: crate::cache::TtlCache::new(hold_ttl, 100_000),
             slate_inputs: tokio::sync::RwLock::new(None),
             slate_reading: tokio::sync::Mutex::new(()),
             impressions: crate::flows::slate::Impressions::default(),

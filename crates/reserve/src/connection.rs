@@ -177,6 +177,7 @@ pub(crate) struct Scripts {
     pub(crate) hold_both: Lua,
     pub(crate) verify: Lua,
     pub(crate) book: Lua,
+    pub(crate) book_both: Lua,
     pub(crate) release: Lua,
     pub(crate) unbook: Lua,
     pub(crate) open: Lua,
@@ -210,6 +211,8 @@ impl Scripts {
         let alone = |body: &str| Lua::new(body.to_string());
         let slot_side = format!("{settings}\n{}", include_str!("lua/hold.lua"));
         let seeker_side = include_str!("lua/seeker_side.lua");
+        let book = include_str!("lua/book.lua");
+        let release = include_str!("lua/seeker_release.lua");
         // The seeker's side, with where its keys start and which arguments
         // are its own.
         let seeker = |keys: usize, args: &str| {
@@ -227,7 +230,11 @@ impl Scripts {
                 include_str!("lua/hold_both.lua")
             )),
             verify: expert(include_str!("lua/verify.lua")),
-            book: expert(include_str!("lua/book.lua")),
+            book: expert(&format!("{book}\nmark_booked(ARGV[1])\nreturn {{'ok'}}")),
+            book_both: expert(&format!(
+                "{book}\nlocal S_KEYS = 6\n{release}\n{}",
+                include_str!("lua/book_both.lua")
+            )),
             release: expert(include_str!("lua/release.lua")),
             unbook: expert(include_str!("lua/unbook.lua")),
             open: expert(include_str!("lua/open.lua")),
@@ -240,7 +247,9 @@ impl Scripts {
                 seeker(0, "ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]"),
                 include_str!("lua/seeker_acquire.lua")
             )),
-            seeker_release: alone(include_str!("lua/seeker_release.lua")),
+            seeker_release: alone(&format!(
+                "local S_KEYS = 0\n{release}\nforget_hold(ARGV[1], ARGV[2])\nreturn {{'ok'}}"
+            )),
             seeker_hold: alone(include_str!("lua/seeker_hold.lua")),
             seeker_extend: alone(include_str!("lua/seeker_extend.lua")),
             index_built: alone(include_str!("lua/index_built.lua")),

@@ -425,6 +425,32 @@ impl Reserve {
         Ok(())
     }
 
+    /// Mirrors a committed booking on both sides: the slot booked and the
+    /// seeker's record of the hold dropped. On one Redis one script
+    /// (`book_both.lua`); on a cluster, where the two sides' keys are in
+    /// different hash slots, their two scripts are sent together. Only the
+    /// slot's side's failure is returned: the seeker's record of a hold
+    /// lapses by itself at the hold's expiry.
+    pub async fn booked(&self, seeker: SeekerId, record: &HoldRecord) -> Result<()> {
+        if self.is_cluster() {
+            let (mirrored, _) = futures_util::join!(
+                self.mark_booked(record.expert_id, record.slot_id),
+                self.forget_hold(seeker, record, None)
+            );
+            return mirrored;
+        }
+        let expert = self.keys.expert(record.expert_id);
+        let SeekerKeys([holds, idempotency]) = self.keys.seeker(seeker, None);
+        let [k1, k2, k3, k4, k5, k6] = expert.all();
+        self.eval(
+            &self.scripts.book_both,
+            &[k1, k2, k3, k4, k5, k6, &holds, &idempotency],
+            &[&record.slot_id, &record.member()],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Mirrors a cancelled booking; `reopen` when the slot has not started.
     pub async fn unmark_booked(&self, expert: ExpertId, slot: SlotId, reopen: bool) -> Result<()> {
         self.on_expert(&self.scripts.unbook, expert, &[&slot, flag(reopen)])

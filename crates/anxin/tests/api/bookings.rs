@@ -12,8 +12,25 @@ async fn a_confirmation_commits_booking_and_call_task_together() {
     let seeker = new_seeker();
     let slot = app.future_slot(expert).await;
     let hold = app.held(&seeker, slot).await;
+    let (holds_set, member) = app.seeker_hold_entry(&hold).await;
     let r = app.confirm(&seeker, &hold, "+86 138 1234 5678").await;
     assert_eq!(r.status(), StatusCode::CREATED);
+    // Both sides of the hold are gone with the booking: the seeker's record
+    // of it too, so their one hold at a time is free for another slot.
+    let score: Option<f64> = redis::cmd("ZSCORE")
+        .arg(&holds_set)
+        .arg(&member)
+        .query_async(&mut app.redis().await)
+        .await
+        .unwrap();
+    assert_eq!(score, None, "the seeker's record of a confirmed hold stays");
+    let next = app.open_slots(expert).await[3]["slot_id"]
+        .as_str()
+        .unwrap()
+        .parse::<Uuid>()
+        .unwrap();
+    assert_ne!(next, slot);
+    assert_eq!(app.hold(&seeker, next).await.status(), StatusCode::CREATED);
     let b: Value = r.json().await.unwrap();
     assert_eq!(b["status"], "confirmed");
     assert_eq!(b["slot_id"], slot.to_string());

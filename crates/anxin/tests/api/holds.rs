@@ -90,6 +90,13 @@ async fn a_seeker_holds_one_slot_at_a_time_and_release_reopens_it_at_once() {
         "not_found",
     )
     .await;
+    // Nor confirm it.
+    assert_error(
+        app.confirm(&other, &hold, "+8613812345678").await,
+        StatusCode::CONFLICT,
+        "hold_expired",
+    )
+    .await;
     // The holder releases: open again, at once, for anyone.
     assert_eq!(
         app.delete(&seeker, &format!("/v1/holds/{hold}"))
@@ -103,6 +110,14 @@ async fn a_seeker_holds_one_slot_at_a_time_and_release_reopens_it_at_once() {
         .iter()
         .any(|s| s["slot_id"] == a.to_string()));
     assert_eq!(app.hold(&other, a).await.status(), StatusCode::CREATED);
+    // A released hold can't be confirmed, even with the slot held again.
+    assert_error(
+        app.confirm(&seeker, &hold, "+8613812345678").await,
+        StatusCode::CONFLICT,
+        "hold_expired",
+    )
+    .await;
+    assert_eq!(app.active_bookings_of_slot(a).await, 0);
     // And the first seeker may hold again.
     assert_eq!(app.hold(&seeker, b).await.status(), StatusCode::CREATED);
 }

@@ -95,7 +95,13 @@ pub async fn confirm(
         );
         error
     };
-    let live = state.reserve.hold_record(seeker_id, req.hold_id).await?;
+    // Where the hold is: from this instance's own record when it placed
+    // the hold, else from the seeker's side in Redis. Whether it is live is
+    // the slot's side's answer (`verify_hold`) either way.
+    let live = match state.hold_records.get(&(seeker_id, req.hold_id)) {
+        Some(record) if record.expires_at > Utc::now() => Some(record),
+        _ => state.reserve.hold_record(seeker_id, req.hold_id).await?,
+    };
     // The fee before the hold is kept alive for the commit: an unpaid hold
     // stays as it was (the seeker may be in the cashier), and is told so.
     if live.is_some() {
@@ -165,12 +171,8 @@ pub async fn confirm(
         Ok(booking) => {
             // Committed: from here on the booking exists whatever happens to
             // Redis; a failure to mirror it is repaired by reconcile.
-            // Two hash slots, so two scripts; sent together.
-            let (mirrored, _) = tokio::join!(
-                state.reserve.mark_booked(record.expert_id, record.slot_id),
-                state.reserve.forget_hold(seeker_id, &record, None)
-            );
-            if let Err(e) = mirrored {
+            state.hold_records.remove(&(seeker_id, req.hold_id));
+            if let Err(e) = state.reserve.booked(seeker_id, &record).await {
                 tracing::warn!(error = %e, "booking committed but not yet mirrored to Redis");
             }
             state.metrics.booking("confirmed");
@@ -185,11 +187,7 @@ pub async fn confirm(
         Err(ConfirmError::SlotTaken) => {
             // Redis believed the slot free but Postgres has it booked: mirror
             // the truth so nobody else is misled.
-            state
-                .reserve
-                .mark_booked(record.expert_id, record.slot_id)
-                .await?;
-            state.reserve.forget_hold(seeker_id, &record, None).await?;
+            state.reserve.booked(seeker_id, &record).await?;
             Err(refuse(
                 Refusal::SlotUnavailable,
                 "slot_taken",

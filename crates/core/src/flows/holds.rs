@@ -7,7 +7,7 @@ use crate::events::{Event, Refusal};
 use crate::flows::{self, reconcile};
 use crate::state::AppState;
 use anxin_domain::ids::{HoldId, SlotId};
-use anxin_reserve::{Hold, HoldRequest};
+use anxin_reserve::{Hold, HoldRecord, HoldRequest};
 use anxin_store::seekers::SeekerRow;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -109,6 +109,15 @@ pub(crate) async fn hold_for(
         .await?;
     let refusal = match answer {
         Hold::Held { expires_at } => {
+            state.hold_records.insert(
+                (seeker_id, hold_id),
+                HoldRecord {
+                    hold_id,
+                    slot_id,
+                    expert_id: expert,
+                    expires_at,
+                },
+            );
             state.metrics.hold("placed");
             state.events.emit(
                 &state.metrics,
@@ -176,6 +185,7 @@ pub async fn release(state: &AppState, seeker: &SeekerRow, hold_id: HoldId) -> A
         .hold_record(seeker_id, hold_id)
         .await?
         .ok_or(AppError::NotFound("hold"))?;
+    state.hold_records.remove(&(seeker_id, hold_id));
     state.reserve.release_slot(&record, seeker_id).await?;
     state.reserve.forget_hold(seeker_id, &record, None).await?;
     state.metrics.hold("released");
