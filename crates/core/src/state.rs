@@ -248,6 +248,8 @@ pub struct AppState {
     pub catalog: tokio::sync::RwLock<Option<(Instant, Catalog)>>,
     /// The regions and which are open, cached briefly (see `flows::regions`).
     pub regions: tokio::sync::RwLock<Option<(Instant, Arc<anxin_domain::region::Regions>)>>,
+    /// Held by the one request that reads the regions when they expired.
+    pub regions_reading: tokio::sync::Mutex<()>,
     /// Who takes the fee; `None` when there is no payment step (see
     /// `payment_step`).
     pub payments: Option<Arc<dyn PaymentProvider>>,
@@ -348,6 +350,7 @@ impl AppState {
             slate_generation: AtomicU64::new(0),
             catalog: tokio::sync::RwLock::new(None),
             regions: tokio::sync::RwLock::new(None),
+            regions_reading: tokio::sync::Mutex::new(()),
             accounts: crate::cache::TtlCache::new(ACCOUNT_CHECK_TTL, 100_000),
         }
     }

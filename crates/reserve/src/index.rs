@@ -5,6 +5,8 @@ use crate::keys::ExpertKeys;
 use crate::{first, flag, millis, shown, Reserve, Result};
 use anxin_domain::ids::{ExpertId, SlotId};
 use chrono::{DateTime, TimeZone, Utc};
+use futures_util::lock::{Mutex as AsyncMutex, OwnedMutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A slot as the index knows it.
@@ -133,10 +135,73 @@ fn next<'a>(replies: &mut impl Iterator<Item = &'a redis::Value>) -> Result<&'a 
         .ok_or_else(|| crate::ReserveError::Protocol("a pipeline gave too few replies".into()))
 }
 
-/// Copies of experts' open slots, by expert.
+/// Copies of experts' open slots, by expert, and which experts a request
+/// is reading from Redis now (see `Reserve::open_slots_many`).
 #[derive(Debug, Default)]
 pub(crate) struct OpenCopies {
     copies: std::sync::RwLock<std::collections::HashMap<ExpertId, OpenCopy>>,
+    reading: std::sync::Mutex<std::collections::HashMap<ExpertId, Arc<AsyncMutex<()>>>>,
+}
+
+/// One `open_slots_many` call's experts and, by index, what it learnt of
+/// each: its version, its keys (once needed), its listing (until used) and
+/// the slots found.
+struct Batch<'a> {
+    experts: &'a [ExpertId],
+    versions: Vec<Option<u64>>,
+    keys: Vec<Option<ExpertKeys>>,
+    listed: Vec<Option<Listed>>,
+    out: Vec<Option<Vec<IndexedSlot>>>,
+}
+
+/// What one `open_slots_many` call asks for.
+struct Window {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+    from_ms: i64,
+    list_from_ms: i64,
+    to_ms: i64,
+    now_ms: i64,
+    reach_ms: i64,
+    priority_seeker: bool,
+    limit: usize,
+}
+
+impl Window {
+    /// The commands that list one expert's open ids up to the reach (at
+    /// most `COPY_SLOTS`) and their first hold to lapse.
+    fn listing(&self, pipe: &mut redis::Pipeline, k: &ExpertKeys) {
+        pipe.cmd("ZRANGEBYSCORE")
+            .arg(&k.open)
+            .arg(self.list_from_ms)
+            .arg(self.reach_ms)
+            .arg("LIMIT")
+            .arg(0)
+            .arg(COPY_SLOTS);
+        pipe.cmd("ZRANGE")
+            .arg(&k.hold_expiry)
+            .arg(0)
+            .arg(0)
+            .arg("WITHSCORES");
+    }
+
+    /// What a slate shows of `slots`: those starting in the window up to
+    /// `to_ms`, not over, visible to this seeker, at most `limit`.
+    fn shown(&self, slots: &[IndexedSlot], to_ms: i64) -> Vec<IndexedSlot> {
+        slots
+            .iter()
+            .filter(|s| {
+                let starts = s.starts_at.timestamp_millis();
+                starts >= self.from_ms
+                    && starts <= to_ms
+                    && s.ends_at > self.now
+                    && (self.priority_seeker || s.priority_until.is_none_or(|r| r <= self.now))
+            })
+            .take(self.limit)
+            .copied()
+            .collect()
+    }
 }
 
 /// What `Reserve::open_slots_many` found: each expert's open slots, in the
@@ -152,6 +217,26 @@ impl OpenCopies {
         &self,
     ) -> std::sync::RwLockReadGuard<'_, std::collections::HashMap<ExpertId, OpenCopy>> {
         self.copies.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The right to read `expert` from Redis, while no other request here
+    /// has it.
+    fn start_reading(&self, expert: ExpertId) -> Option<OwnedMutexGuard<()>> {
+        let mut reading = self.reading.lock().unwrap_or_else(|e| e.into_inner());
+        reading.entry(expert).or_default().try_lock_owned()
+    }
+
+    /// Until the request reading `expert` now, if any, is done.
+    async fn wait_reading(&self, expert: ExpertId) {
+        let lock = self
+            .reading
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&expert)
+            .cloned();
+        if let Some(lock) = lock {
+            drop(lock.lock_owned().await);
+        }
     }
 
     fn keep(&self, expert: ExpertId, copy: OpenCopy) {
@@ -227,56 +312,59 @@ impl Reserve {
             return Ok(OpenSlots::default());
         }
         let now = Utc::now();
-        let (from_ms, to_ms, now_ms) = (
-            from.timestamp_millis(),
-            to.timestamp_millis(),
-            now.timestamp_millis(),
-        );
-        // Read a little past `to`, so a copy serves the next slates as the
-        // horizon moves on.
-        let reach_ms = to_ms + COPY_REACH.as_millis() as i64;
-        let listing = |pipe: &mut redis::Pipeline, k: &ExpertKeys| {
-            pipe.cmd("ZRANGEBYSCORE")
-                .arg(&k.open)
-                .arg(from_ms)
-                .arg(reach_ms)
-                .arg("LIMIT")
-                .arg(0)
-                .arg(COPY_SLOTS);
-            pipe.cmd("ZRANGE")
-                .arg(&k.hold_expiry)
-                .arg(0)
-                .arg(0)
-                .arg("WITHSCORES");
-        };
-        let shown = |slots: &[IndexedSlot], to_ms: i64| -> Vec<IndexedSlot> {
-            slots
-                .iter()
-                .filter(|s| {
-                    let starts = s.starts_at.timestamp_millis();
-                    starts >= from_ms
-                        && starts <= to_ms
-                        && s.ends_at > now
-                        && (priority_seeker || s.priority_until.is_none_or(|r| r <= now))
-                })
-                .take(limit)
-                .copied()
-                .collect()
+        let w = Window {
+            from,
+            to,
+            now,
+            from_ms: from.timestamp_millis(),
+            // Listed from the start of `from`'s minute, so a copy read by
+            // one request serves every other of that minute (each shows from
+            // its own `from`), waiting ones included.
+            list_from_ms: from.timestamp_millis() - from.timestamp_millis().rem_euclid(60_000),
+            to_ms: to.timestamp_millis(),
+            now_ms: now.timestamp_millis(),
+            // Read a little past `to`, so a copy serves the next slates as
+            // the horizon moves on.
+            reach_ms: to.timestamp_millis() + COPY_REACH.as_millis() as i64,
+            priority_seeker,
+            limit,
         };
 
         // First round trip: every expert's version, and the listing of
-        // those with no copy here yet.
+        // those with no copy here yet (see `list_now`).
         let had_copy: Vec<bool> = {
             let copies = self.open_copies.read();
             experts.iter().map(|e| copies.contains_key(e)).collect()
         };
+        // One read per expert at a time in this process: a burst of slates
+        // when no copy serves (at start, after a restart of Redis or a full
+        // rebuild, after a run of holds) reads each expert once, not once
+        // each. This request reads the experts nobody else here is reading
+        // and, after, waits for the others' reads, whose copies then serve.
+        let mut guards = Vec::new();
+        let mut others = Vec::new();
+        // Listed in the first round trip: no copy here yet, and nobody
+        // reading them.
+        let mut list_now = vec![false; experts.len()];
+        for (i, e) in experts.iter().enumerate() {
+            if had_copy[i] {
+                continue;
+            }
+            match self.open_copies.start_reading(*e) {
+                Some(guard) => {
+                    guards.push(guard);
+                    list_now[i] = true;
+                }
+                None => others.push(i),
+            }
+        }
         // Every key of the experts to list; only the version of the others
         // (building all six keys of twenty experts was a slate's largest
         // share of formatting).
-        let mut keys: Vec<Option<ExpertKeys>> = experts
+        let keys: Vec<Option<ExpertKeys>> = experts
             .iter()
-            .zip(&had_copy)
-            .map(|(e, had)| (!had).then(|| self.keys.expert(*e)))
+            .zip(&list_now)
+            .map(|(e, list)| list.then(|| self.keys.expert(*e)))
             .collect();
         let mut first = redis::pipe();
         for (e, k) in experts.iter().zip(&keys) {
@@ -285,64 +373,112 @@ impl Reserve {
                 None => first.cmd("GET").arg(self.keys.expert_version(*e)),
             };
             if let Some(k) = k {
-                listing(&mut first, k);
+                w.listing(&mut first, k);
             }
         }
         let replies: Vec<redis::Value> = self.query(&first).await?;
         let mut replies = replies.iter();
-        let mut versions: Vec<Option<u64>> = Vec::with_capacity(experts.len());
-        let mut listed: Vec<Option<Listed>> = Vec::with_capacity(experts.len());
-        for had in &had_copy {
-            versions.push(redis::from_redis_value(next(&mut replies)?)?);
-            listed.push(if *had {
-                None
-            } else {
+        let mut b = Batch {
+            experts,
+            versions: Vec::with_capacity(experts.len()),
+            keys,
+            listed: Vec::with_capacity(experts.len()),
+            out: vec![None; experts.len()],
+        };
+        for list in &list_now {
+            b.versions
+                .push(redis::from_redis_value(next(&mut replies)?)?);
+            b.listed.push(if *list {
                 Some(Listed::read(&mut replies)?)
+            } else {
+                None
             });
         }
 
         // The copies whose version has not moved serve.
-        let mut out: Vec<Option<Vec<IndexedSlot>>> = vec![None; experts.len()];
-        let mut stale = Vec::new();
-        {
-            let copies = self.open_copies.read();
-            for (i, expert) in experts.iter().enumerate() {
-                if !had_copy[i] {
-                    continue;
+        let with_copy: Vec<usize> = (0..experts.len()).filter(|&i| had_copy[i]).collect();
+        let mut mine = Vec::new();
+        for i in self.serve_copies(&w, &mut b, &with_copy) {
+            match self.open_copies.start_reading(experts[i]) {
+                Some(guard) => {
+                    guards.push(guard);
+                    mine.push(i);
                 }
-                let copy = copies
-                    .get(expert)
-                    .filter(|c| versions[i] == Some(c.version) && c.current(from_ms, now_ms));
-                // A copy that ends before `to` serves if it has `limit` to
-                // show before its end: a fresh read would show the same.
-                match copy.map(|c| (c.known_to >= to_ms, shown(&c.slots, c.known_to.min(to_ms)))) {
-                    Some((whole, slots)) if whole || slots.len() >= limit => out[i] = Some(slots),
-                    _ => stale.push(i),
-                }
+                None => others.push(i),
             }
         }
-        let from_copies = out.iter().filter(|o| o.is_some()).count();
-        // Those that went stale are listed in a second round trip.
+        // A read that finished since this request looked may have left a
+        // copy that serves.
+        let mine = self.serve_copies(&w, &mut b, &mine);
+        let mut read = mine.len() + b.listed.iter().filter(|l| l.is_some()).count();
+        self.finish_reading(&w, &mut b, &mine).await?;
+        // Not held while waiting for others: two requests each reading what
+        // the other waits for would wait for ever.
+        drop(guards);
+        if !others.is_empty() {
+            for &i in &others {
+                self.open_copies.wait_reading(experts[i]).await;
+            }
+            // A read that failed, or a write since it, leaves a copy that
+            // doesn't serve: those are read here.
+            let again = self.serve_copies(&w, &mut b, &others);
+            read += again.len();
+            self.finish_reading(&w, &mut b, &again).await?;
+        }
+        Ok(OpenSlots {
+            by_expert: b.out.into_iter().map(Option::unwrap_or_default).collect(),
+            from_copies: experts.len() - read,
+        })
+    }
+
+    /// Serves each of `indices` whose copy is current (read at the version
+    /// in `versions` or later) into `out`; returns those it could not.
+    fn serve_copies(&self, w: &Window, b: &mut Batch<'_>, indices: &[usize]) -> Vec<usize> {
+        let copies = self.open_copies.read();
+        let mut stale = Vec::new();
+        for &i in indices {
+            let copy = copies.get(&b.experts[i]).filter(|c| {
+                b.versions[i].is_some_and(|v| c.version >= v) && c.current(w.from_ms, w.now_ms)
+            });
+            // A copy that ends before `to` serves if it has `limit` to
+            // show before its end: a fresh read would show the same.
+            match copy.map(|c| {
+                (
+                    c.known_to >= w.to_ms,
+                    w.shown(&c.slots, c.known_to.min(w.to_ms)),
+                )
+            }) {
+                Some((whole, slots)) if whole || slots.len() >= w.limit => b.out[i] = Some(slots),
+                _ => stale.push(i),
+            }
+        }
+        stale
+    }
+
+    /// Lists the experts of `stale` in one round trip, then reads the
+    /// metadata of every slot listed (theirs and any listed before) in one
+    /// more, into `out`, keeping each as a copy.
+    async fn finish_reading(&self, w: &Window, b: &mut Batch<'_>, stale: &[usize]) -> Result<()> {
         if !stale.is_empty() {
             let mut second = redis::pipe();
-            for &i in &stale {
-                listing(
+            for &i in stale {
+                w.listing(
                     &mut second,
-                    keys[i].get_or_insert_with(|| self.keys.expert(experts[i])),
+                    b.keys[i].get_or_insert_with(|| self.keys.expert(b.experts[i])),
                 );
             }
             let replies: Vec<redis::Value> = self.query(&second).await?;
             let mut replies = replies.iter();
-            for &i in &stale {
-                listed[i] = Some(Listed::read(&mut replies)?);
+            for &i in stale {
+                b.listed[i] = Some(Listed::read(&mut replies)?);
             }
         }
 
         // Then the metadata of every slot listed, in one more.
-        let lapsed = |l: &Listed| l.lapses_at.is_some_and(|ms| ms <= now_ms);
+        let lapsed = |l: &Listed| l.lapses_at.is_some_and(|ms| ms <= w.now_ms);
         let mut metas = redis::pipe();
         let mut wanted = 0;
-        for (k, l) in keys.iter().zip(&listed) {
+        for (k, l) in b.keys.iter().zip(b.listed.iter()) {
             // Every expert listed has its keys.
             let (Some(k), Some(l)) = (k, l) else { continue };
             if !lapsed(l) && !l.ids.is_empty() {
@@ -356,13 +492,16 @@ impl Reserve {
             Vec::new()
         };
         let mut metas = metas.into_iter();
-        for (i, l) in listed.iter().enumerate() {
-            let Some(l) = l else { continue };
-            if lapsed(l) {
+        for i in 0..b.experts.len() {
+            // Each listing is used once.
+            let Some(l) = b.listed[i].take() else {
+                continue;
+            };
+            if lapsed(&l) {
                 // A hold lapsed and was not given back: the script gives it
                 // back and lists the expert's slots.
-                out[i] = Some(
-                    self.open_slots(experts[i], from, to, priority_seeker, limit)
+                b.out[i] = Some(
+                    self.open_slots(b.experts[i], w.from, w.to, w.priority_seeker, w.limit)
                         .await?,
                 );
                 continue;
@@ -376,25 +515,25 @@ impl Reserve {
                     .filter_map(|(id, m)| IndexedSlot::parse(id, m.as_deref()?))
                     .collect()
             };
-            out[i] = Some(shown(&slots, to_ms));
+            b.out[i] = Some(w.shown(&slots, w.to_ms));
             // The version was read before the slots: a write in between
             // makes the copy stale at once, never wrong. No version (the
             // keys are gone) keeps no copy.
-            if let Some(version) = versions[i] {
+            if let Some(version) = b.versions[i] {
                 // All slots up to the reach were listed, or up to just
                 // before the last one's start (others may share it).
                 let known_to = if l.ids.len() < COPY_SLOTS {
-                    reach_ms
+                    w.reach_ms
                 } else {
                     slots
                         .last()
-                        .map_or(from_ms, |s| s.starts_at.timestamp_millis() - 1)
+                        .map_or(w.list_from_ms, |s| s.starts_at.timestamp_millis() - 1)
                 };
                 self.open_copies.keep(
-                    experts[i],
+                    b.experts[i],
                     OpenCopy {
                         version,
-                        from_ms,
+                        from_ms: w.list_from_ms,
                         known_to,
                         lapses_at: l.lapses_at,
                         slots,
@@ -402,10 +541,7 @@ impl Reserve {
                 );
             }
         }
-        Ok(OpenSlots {
-            by_expert: out.into_iter().map(Option::unwrap_or_default).collect(),
-            from_copies,
-        })
+        Ok(())
     }
 
     /// Adds (or reopens) slots in the index.

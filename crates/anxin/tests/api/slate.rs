@@ -1,4 +1,6 @@
 use crate::helpers::*;
+use anxin_domain::ids::{ExpertId, SlotId};
+use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -448,6 +450,61 @@ async fn a_slate_reads_from_redis_only_what_changed_and_never_shows_a_slot_just_
     // Booked there: gone here.
     other.book(&new_seeker(), shown, "+8613812345678").await;
     assert!(!slate_slots(&slate(&app, &viewer, "").await).contains(&shown.to_string()));
+}
+
+/// Forty slates' reads of the same experts at once, as a burst of requests
+/// makes them: how many experts' slots each found (the given-back slots
+/// among them), and how many experts were read from Redis in all.
+async fn burst_of_reads(app: &TestApp, ids: &[ExpertId], given_back: &[SlotId]) -> usize {
+    let (from, to) = (Utc::now(), Utc::now() + chrono::Duration::days(14));
+    let burst = futures_util::future::join_all(
+        (0..40).map(|_| app.state.reserve.open_slots_many(ids, from, to, false, 3)),
+    )
+    .await;
+    let mut read = 0;
+    for found in burst {
+        let found = found.unwrap();
+        read += ids.len() - found.from_copies;
+        assert!(found.by_expert.iter().all(|slots| !slots.is_empty()));
+        let shown: Vec<SlotId> = found
+            .by_expert
+            .iter()
+            .flatten()
+            .map(|s| s.slot_id)
+            .collect();
+        assert!(given_back.iter().all(|g| shown.contains(g)));
+    }
+    read
+}
+
+/// When no copy serves (at start, or every expert's went stale at once: here
+/// a hold and a release on each; in service a Redis restart or a full
+/// rebuild), a burst of slates reads each expert from Redis once, not once
+/// per slate, and every one still sees the slot given back.
+#[tokio::test]
+async fn a_burst_of_slates_with_no_copy_to_serve_reads_each_expert_once() {
+    let app = spawn_app_with(|s| s.slate_size = 5).await;
+    let experts = sparse_experts(&app, 4).await;
+    let ids: Vec<ExpertId> = experts.iter().map(|e| ExpertId(*e)).collect();
+    assert_eq!(
+        burst_of_reads(&app, &ids, &[]).await,
+        ids.len(),
+        "no copy yet"
+    );
+    let holder = new_seeker();
+    let mut given_back = Vec::new();
+    for e in &experts {
+        let slot = app.future_slot(*e).await;
+        let hold = app.held(&holder, slot).await;
+        let r = app.delete(&holder, &format!("/v1/holds/{hold}")).await;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        given_back.push(SlotId(slot));
+    }
+    assert_eq!(
+        burst_of_reads(&app, &ids, &given_back).await,
+        ids.len(),
+        "every copy stale"
+    );
 }
 
 /// The events table keeps each slate's experts in the order shown, however

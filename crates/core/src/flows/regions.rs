@@ -14,10 +14,22 @@ pub const REGIONS_TTL: Duration = Duration::from_secs(5);
 
 /// Every region, with its open switch.
 pub async fn all(state: &AppState) -> AppResult<Arc<Regions>> {
-    if let Some((at, regions)) = state.regions.read().await.as_ref() {
-        if at.elapsed() < REGIONS_TTL {
-            return Ok(regions.clone());
-        }
+    let fresh = || async {
+        // Not in an `if let`'s scrutinee: the read guard would live on.
+        let current = state.regions.read().await.clone();
+        current
+            .filter(|(at, _)| at.elapsed() < REGIONS_TTL)
+            .map(|(_, regions)| regions)
+    };
+    if let Some(regions) = fresh().await {
+        return Ok(regions);
+    }
+    // One request reads; the others wait for it. Every slate needs the
+    // regions, so at each expiry every request under way would otherwise
+    // read them at once.
+    let _reading = state.regions_reading.lock().await;
+    if let Some(regions) = fresh().await {
+        return Ok(regions);
     }
     let regions = Arc::new(Regions::new(anxin_store::regions::list(&state.pool).await?));
     *state.regions.write().await = Some((Instant::now(), regions.clone()));
