@@ -95,10 +95,16 @@ impl Application {
             .await
             .context("turning webhooks on or off")?;
         // On this runtime, which lives as long as the application; the
-        // actix workers' runtimes stop with the server.
-        let events = state
-            .events
-            .start(state.pool.clone(), state.metrics.clone());
+        // actix workers' runtimes stop with the server. With a connection
+        // of its own, opened on this runtime: a connection works only while
+        // the runtime that opened it runs, and the shared pool's are mostly
+        // opened by the workers', which are gone when the writer drains the
+        // queue at shutdown (what was queued then was dropped, "a Tokio
+        // context was found, but it is being shutdown").
+        let events = state.events.start(
+            anxin_store::connect_lazy(&settings.database_url, 1)?,
+            state.metrics.clone(),
+        );
         flows::reconcile::startup(&state)
             .await
             .context("rebuilding the Redis index from Postgres")?;
