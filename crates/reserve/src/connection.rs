@@ -429,6 +429,25 @@ impl Reserve {
         self.eval(script, &[holds, idempotency], args).await
     }
 
+    /// Runs one of the scripts over both an expert's keys and a seeker's
+    /// (the expert's six first), on a Redis that has both: not a cluster.
+    pub(crate) async fn on_both(
+        &self,
+        script: &Lua,
+        expert: ExpertId,
+        SeekerKeys([holds, idempotency]): SeekerKeys,
+        args: &[Arg<'_>],
+    ) -> Result<Vec<String>> {
+        let keys = self.keys.expert(expert);
+        let [k1, k2, k3, k4, k5, k6] = keys.all();
+        self.eval(
+            script,
+            &[k1, k2, k3, k4, k5, k6, &holds, &idempotency],
+            args,
+        )
+        .await
+    }
+
     /// `EVALSHA`, or `EVAL` with the script's source if this Redis doesn't
     /// know it yet (a restart, a wipe, a replica just promoted), which also
     /// caches it there. `EVAL` goes to the node of the script's keys, as

@@ -1,7 +1,6 @@
 //! Holds: the seeker's side (idempotency, the hold limit, the shared rate
 //! limit) and the slot's side (the one atomic decision per slot), and the
 //! booked markers that mirror Postgres.
-use crate::keys::SeekerKeys;
 use crate::{first, flag, instant, millis, Arg, Reserve, ReserveError, Result};
 use anxin_domain::ids::{ExpertId, HoldId, SeekerId, SlotId};
 use chrono::{DateTime, Utc};
@@ -275,9 +274,6 @@ impl Reserve {
 
     /// Both sides in one script, on a Redis that has both.
     async fn hold_in_one(&self, r: &HoldRequest<'_>) -> Result<Hold> {
-        let expert = self.keys.expert(r.expert);
-        let SeekerKeys([holds, idempotency]) = self.keys.seeker(r.seeker, r.idempotency_key);
-        let [k1, k2, k3, k4, k5, k6] = expert.all();
         let [a1, a2, a3, a4] = slot_args(&r.slot, &r.hold, &r.seeker, r.priority_seeker);
         let args: [Arg<'_>; 7] = [
             a1,
@@ -289,9 +285,10 @@ impl Reserve {
             flag(r.idempotency_key.is_some()),
         ];
         let reply = self
-            .eval(
+            .on_both(
                 &self.scripts.hold_both,
-                &[k1, k2, k3, k4, k5, k6, &holds, &idempotency],
+                r.expert,
+                self.keys.seeker(r.seeker, r.idempotency_key),
                 &args,
             )
             .await?;
@@ -439,12 +436,10 @@ impl Reserve {
             );
             return mirrored;
         }
-        let expert = self.keys.expert(record.expert_id);
-        let SeekerKeys([holds, idempotency]) = self.keys.seeker(seeker, None);
-        let [k1, k2, k3, k4, k5, k6] = expert.all();
-        self.eval(
+        self.on_both(
             &self.scripts.book_both,
-            &[k1, k2, k3, k4, k5, k6, &holds, &idempotency],
+            record.expert_id,
+            self.keys.seeker(seeker, None),
             &[&record.slot_id, &record.member()],
         )
         .await?;

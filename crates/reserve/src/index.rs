@@ -222,11 +222,28 @@ impl OpenCopies {
         self.copies.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The right to read `expert` from Redis, while no other request here
-    /// has it.
-    fn start_reading(&self, expert: ExpertId) -> Option<OwnedMutexGuard<()>> {
+    /// Of the experts at `indices`, those no other request here is reading
+    /// now: this request reads them, holding `guards` meanwhile. The others
+    /// go to `others`, to wait for.
+    fn claim(
+        &self,
+        experts: &[ExpertId],
+        indices: impl IntoIterator<Item = usize>,
+        guards: &mut Vec<OwnedMutexGuard<()>>,
+        others: &mut Vec<usize>,
+    ) -> Vec<usize> {
         let mut reading = self.reading.lock().unwrap_or_else(|e| e.into_inner());
-        reading.entry(expert).or_default().try_lock_owned()
+        let mut mine = Vec::new();
+        for i in indices {
+            match reading.entry(experts[i]).or_default().try_lock_owned() {
+                Some(guard) => {
+                    guards.push(guard);
+                    mine.push(i);
+                }
+                None => others.push(i),
+            }
+        }
+        mine
     }
 
     /// Until the request reading `expert` now, if any, is done.
@@ -344,22 +361,16 @@ impl Reserve {
         // rebuild, after a run of holds) reads each expert once, not once
         // each. This request reads the experts nobody else here is reading
         // and, after, waits for the others' reads, whose copies then serve.
-        let mut guards = Vec::new();
-        let mut others = Vec::new();
+        let (mut guards, mut others) = (Vec::new(), Vec::new());
         // Listed in the first round trip: no copy here yet, and nobody
         // reading them.
         let mut list_now = vec![false; experts.len()];
-        for (i, e) in experts.iter().enumerate() {
-            if had_copy[i] {
-                continue;
-            }
-            match self.open_copies.start_reading(*e) {
-                Some(guard) => {
-                    guards.push(guard);
-                    list_now[i] = true;
-                }
-                None => others.push(i),
-            }
+        let no_copy = (0..experts.len()).filter(|&i| !had_copy[i]);
+        for i in self
+            .open_copies
+            .claim(experts, no_copy, &mut guards, &mut others)
+        {
+            list_now[i] = true;
         }
         // Every key of the experts to list; only the version of the others
         // (building all six keys of twenty experts was a slate's largest
@@ -400,16 +411,10 @@ impl Reserve {
 
         // The copies whose version has not moved serve.
         let with_copy: Vec<usize> = (0..experts.len()).filter(|&i| had_copy[i]).collect();
-        let mut mine = Vec::new();
-        for i in self.serve_copies(&w, &mut b, &with_copy) {
-            match self.open_copies.start_reading(experts[i]) {
-                Some(guard) => {
-                    guards.push(guard);
-                    mine.push(i);
-                }
-                None => others.push(i),
-            }
-        }
+        let stale = self.serve_copies(&w, &mut b, &with_copy);
+        let mine = self
+            .open_copies
+            .claim(experts, stale, &mut guards, &mut others);
         // A read that finished since this request looked may have left a
         // copy that serves.
         let mine = self.serve_copies(&w, &mut b, &mine);
