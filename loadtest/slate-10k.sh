@@ -4,7 +4,15 @@
 # `anxin serve` and a stream of seekers each asking for a fresh slate. Reports
 # the server-side latency from the service's own histogram
 # (anxin_http_request_duration_seconds{route="/v1/slate"}) and the
-# client-side figures. Usage: ./loadtest/slate-10k.sh
+# client-side figures, and when the slow slates of the one-at-a-time phase
+# came (the load generator's --trace).
+# Usage: [SLATES=3000] [ROLLUP=off] ./loadtest/slate-10k.sh
+#   SLATES: fresh slates a phase (more spans more of the background work's
+#     periods: the events writer's batch every 100 ms, the draw's inputs
+#     every 10 s);
+#   ROLLUP=off: the scratch database's events go without the exposure
+#     rollup's trigger, to measure what that trigger's upserts cost the
+#     slates beside it (the dashboard's exposure is then wrong there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -35,6 +43,9 @@ SELECT gen_random_uuid(), e.id,
 -- runs a scan of all 500,000 per expert (over two minutes).
 ANALYZE;
 SQL
+if [ "${ROLLUP:-on}" = off ]; then
+  psql -h 127.0.0.1 -U postgres -d "$DB" -qc "ALTER TABLE events DISABLE TRIGGER events_exposure_insert"
+fi
 log "starting anxin serve (the start-up reconcile indexes all 500,000 slots in Redis)"
 ANXIN_LISTEN=127.0.0.1:$PORT ANXIN_DATABASE_URL=$URL ANXIN_REDIS_PREFIX=$PREFIX ANXIN_PRIORITY_SHARE=0 RUST_LOG=warn \
   "$CARGO_TARGET_DIR/release/anxin" serve > "$OUT/slate10k-server.log" 2>&1 &
@@ -64,12 +75,26 @@ percentiles() { # $1: histogram before, $2: after
 : > "$OUT/slate10k.txt"
 for c in 1 8; do
   histogram > "$OUT/slate10k-before-c$c.txt"
-  log "3,000 fresh slates, $c at a time"
+  log "${SLATES:-3000} fresh slates, $c at a time"
   "$CARGO_TARGET_DIR/release/anxin-loadtest" --mode slate --base "http://127.0.0.1:$PORT" --database-url "$URL" \
-    --experts 0 --seekers 3000 --concurrency $c | tee -a "$OUT/slate10k.txt"
+    --experts 0 --seekers "${SLATES:-3000}" --concurrency $c --trace "$OUT/slate10k-trace-c$c.txt" | tee -a "$OUT/slate10k.txt"
   histogram > "$OUT/slate10k-after-c$c.txt"
   percentiles "$OUT/slate10k-before-c$c.txt" "$OUT/slate10k-after-c$c.txt" > "$OUT/slate10k-server-c$c.txt"
 done
 echo
 echo "== Server-side /v1/slate latency, 10,000 experts / 500,000 open slots (the service's histogram) =="
 for c in 1 8; do echo "$c at a time:"; cat "$OUT/slate10k-server-c$c.txt"; done
+# When the slow slates of the one-at-a-time phase came: the usual time
+# between two bursts of them and the seconds with the most say what they
+# waited for
+# (docs/benchmarks.md, "The slate at 10,000 experts").
+echo
+echo "== One at a time, client side: when the slates over 2 ms came =="
+TRACE="$OUT/slate10k-trace-c1.txt"
+awk '$2 > 2 { slow++ } END { printf "  %d of %d (%.2f %%)\n", slow, NR, NR ? 100 * slow / NR : 0 }' "$TRACE"
+# Slow slates within 20 ms of each other are one burst.
+sort -n "$TRACE" | awk '$2 > 2 { if (!seen || $1 - last > 0.02) { if (seen) print ($1 - start) * 1000; start = $1 }
+                                  last = $1; seen = 1 }' | sort -n |
+  awk '{ gap[NR] = $1 } END { if (NR) printf "  in %d bursts; median time between two bursts: %.0f ms\n", NR + 1, gap[int((NR + 1) / 2)] }'
+awk '$2 > 2 { per[int($1)]++ } END { for (s in per) print per[s], s }' "$TRACE" | sort -nr | head -n 4 |
+  awk '{ printf "  second %d of the run: %d\n", $2, $1 }'

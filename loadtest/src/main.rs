@@ -83,6 +83,10 @@ struct Args {
     /// `chaos` writes its response log and `chaos-report` reads it.
     #[arg(long, default_value = "out/loadtest")]
     out: std::path::PathBuf,
+    /// Writes every timed call to this file: seconds since the run
+    /// started, milliseconds it took, step (to see when the slow ones came).
+    #[arg(long)]
+    trace: Option<std::path::PathBuf>,
     #[command(flatten)]
     chaos: chaos::ChaosArgs,
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/anxin_load")]
@@ -100,12 +104,29 @@ struct Stats {
     latencies: BTreeMap<&'static str, Vec<Duration>>,
     statuses: BTreeMap<(&'static str, u16), usize>,
     confirmed: Vec<Uuid>,
+    /// Every call's start and duration, with `--trace`.
+    trace: Option<Vec<(Instant, Duration, &'static str)>>,
 }
 
 impl Stats {
-    fn record(&mut self, step: &'static str, took: Duration, status: StatusCode) {
+    fn record(&mut self, step: &'static str, started: Instant, took: Duration, status: StatusCode) {
         self.latencies.entry(step).or_default().push(took);
         *self.statuses.entry((step, status.as_u16())).or_default() += 1;
+        if let Some(trace) = &mut self.trace {
+            trace.push((started, took, step));
+        }
+    }
+
+    /// The trace as lines of "seconds since `from`, milliseconds taken,
+    /// step", in the order the calls ended.
+    fn write_trace(&self, from: Instant, path: &std::path::Path) -> std::io::Result<()> {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        for (at, took, step) in self.trace.iter().flatten() {
+            let since = at.saturating_duration_since(from).as_secs_f64();
+            let _ = writeln!(out, "{since:.4} {:.3} {step}", took.as_secs_f64() * 1e3);
+        }
+        std::fs::write(path, out)
     }
 }
 
@@ -132,7 +153,7 @@ impl Ctx {
         self.stats
             .lock()
             .await
-            .record(step, started.elapsed(), status);
+            .record(step, started, started.elapsed(), status);
         Ok((status, body))
     }
 
@@ -453,8 +474,11 @@ async fn main() -> anyhow::Result<()> {
         .build()?;
     let ctx = Arc::new(Ctx {
         client,
+        stats: Mutex::new(Stats {
+            trace: args.trace.is_some().then(Vec::new),
+            ..Stats::default()
+        }),
         args,
-        stats: Mutex::new(Stats::default()),
     });
     if ctx.args.mode == Mode::ChaosReport {
         let met = chaos::report::run(&ctx.args).await?;
@@ -522,6 +546,9 @@ async fn main() -> anyhow::Result<()> {
 
     let mut stats = ctx.stats.lock().await;
     let unexpected = transport_errors + print_stats(&mut stats, elapsed);
+    if let Some(path) = &ctx.args.trace {
+        stats.write_trace(started, path)?;
+    }
 
     let db = sqlx::PgPool::connect(&ctx.args.database_url).await?;
     let doubled = doubled_slots(&db).await?.len();

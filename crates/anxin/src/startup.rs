@@ -123,13 +123,14 @@ impl Application {
         }
         let every = Duration::from_secs(settings.reconcile_interval_seconds.max(1));
         let (upkeep, weights, watched) = (state.clone(), state.clone(), state.clone());
-        let counter = state.clone();
+        let (counter, folder) = (state.clone(), state.clone());
         let (settler, sender, offerer) = (state.clone(), state.clone(), state.clone());
         let background = tokio::spawn(async move {
             tokio::join!(
                 maintain(upkeep, every),
                 flows::slate::keep_inputs_fresh(&weights),
                 flows::slate::keep_adding_impressions(&counter),
+                flows::slate::keep_folding_exposure(&folder),
                 flows::reconcile::watch(&watched),
                 flows::payments::keep_settling(&settler),
                 flows::webhooks::keep_delivering(&sender),

@@ -582,9 +582,10 @@ pub fn whole_hours(since: DateTime<Utc>, until: DateTime<Utc>) -> (DateTime<Utc>
     (from, floor(until).max(from))
 }
 
-/// Exposure comes from `exposure_hourly` for the window's whole hours and
-/// from the slates themselves for the partial hours at either end, so it is
-/// exact without unnesting every slate of a week.
+/// Exposure comes from `exposure_hourly` and the batches not yet folded into
+/// it (`exposure_pending`, see `fold_exposure`) for the window's whole hours,
+/// and from the slates themselves for the partial hours at either end, so it
+/// is exact without unnesting every slate of a week.
 #[tracing::instrument(skip(pool))]
 pub async fn expert_loads(
     pool: &PgPool,
@@ -599,6 +600,11 @@ pub async fn expert_loads(
                  SELECT expert_id, priority_group, sum(n)::int8 AS n
                    FROM (SELECT expert_id, priority_group, n
                            FROM exposure_hourly WHERE hour >= $3 AND hour < $4
+                         UNION ALL
+                         SELECT u.expert_id, p.priority_group, u.n
+                           FROM exposure_pending p
+                          CROSS JOIN LATERAL unnest(p.expert_ids, p.counts) AS u(expert_id, n)
+                          WHERE p.hour >= $3 AND p.hour < $4
                          UNION ALL
                          SELECT x, COALESCE(e.priority_group, 'general'), 1
                            FROM events e CROSS JOIN LATERAL unnest(e.expert_ids) AS x
@@ -653,6 +659,18 @@ pub async fn expert_loads(
             .bind(to),
     )
     .await
+}
+
+/// Folds the exposure of batches of slates (`exposure_pending`, one row per
+/// batch, hour and priority group) into `exposure_hourly`, up to `most`
+/// batches in one statement; returns how many it folded. Readers see the
+/// same exposure before and after (the rows move in one statement), and
+/// instances folding at once take different batches.
+pub async fn fold_exposure(pool: &PgPool, most: i32) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT fold_exposure($1)")
+        .bind(most)
+        .fetch_one(pool)
+        .await?)
 }
 
 /// Offered slots of approved experts by expert region, by whether they

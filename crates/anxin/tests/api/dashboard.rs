@@ -437,16 +437,36 @@ async fn summary_matches_a_scripted_scenario() {
         .execute(&app.db)
         .await
         .unwrap();
-    let rollup: i64 = sqlx::query_scalar("SELECT sum(n)::int8 FROM exposure_hourly")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(rollup, tally.iter().sum::<i64>());
+    // The rollup is the hourly rows plus the batches not yet folded into
+    // them; folding moves the counts and changes no figure.
+    let rollup = |folded: bool| {
+        let db = app.db.clone();
+        async move {
+            if folded {
+                fold_all(&db).await;
+            }
+            let counts: (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT COALESCE(sum(n), 0)::int8 FROM exposure_hourly),
+                        (SELECT COALESCE(sum(n), 0)::int8 FROM exposure_pending, unnest(counts) AS n)",
+            )
+            .fetch_one(&db)
+            .await
+            .unwrap();
+            counts
+        }
+    };
+    let (hourly, pending) = rollup(false).await;
+    assert_eq!(hourly + pending, tally.iter().sum::<i64>());
     let moved = app.summary("24h").await;
     assert_eq!(moved["overall"]["fairness"], o["fairness"]);
     assert_eq!(
         moved["by_priority_group"]["medical_worker"]["fairness"],
         g["medical_worker"]["fairness"]
+    );
+    assert_eq!(rollup(true).await, (tally.iter().sum::<i64>(), 0));
+    assert_eq!(
+        app.summary("24h").await["overall"]["fairness"],
+        o["fairness"]
     );
 
     // Canary: no seeker phone or host-app subject in the summary, the board,
@@ -477,6 +497,121 @@ async fn summary_matches_a_scripted_scenario() {
     canary_free("the ops metrics", &ops_metrics, &seekers);
     assert!(ops_metrics.contains("anxin_ops_events_total{kind=\"slate_served\"}"));
     assert!(ops_metrics.contains("anxin_time_to_match_seconds_bucket"));
+    app.stop().await;
+}
+
+/// Folds every batch's exposure into the hourly rollup, until none is left
+/// (the app's own folding may hold one a moment).
+async fn fold_all(db: &sqlx::PgPool) {
+    loop {
+        anxin_store::events::fold_exposure(db, 500).await.unwrap();
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM exposure_pending")
+            .fetch_one(db)
+            .await
+            .unwrap();
+        if left == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// Every instance folds the slates' exposure into the hourly rollup; when
+/// several fold at once, each batch is still counted exactly once.
+#[tokio::test]
+async fn exposure_folded_by_several_instances_at_once_counts_each_slate_once() {
+    let app = App::with_service_defaults(|_| {}).await;
+    let experts: Vec<Uuid> = (0..30).map(|_| Uuid::new_v4()).collect();
+    // 120 batches (one statement each, as the events writer's), each of 5
+    // slates showing 20 of the 30 experts; two priority groups, and an hour
+    // ago as well as now.
+    let mut expected: HashMap<Uuid, i64> = HashMap::new();
+    for b in 0..120usize {
+        let shown: Vec<Vec<Uuid>> = (0..5)
+            .map(|k| (0..20).map(|i| experts[(b + k + i) % 30]).collect())
+            .collect();
+        for e in shown.iter().flatten() {
+            *expected.entry(*e).or_default() += 1;
+        }
+        let group = if b % 2 == 0 {
+            "general"
+        } else {
+            "medical_worker"
+        };
+        let ago = if b % 3 == 0 { 3600.0 } else { 0.0 };
+        sqlx::query(
+            "INSERT INTO events (kind, at, priority_group, expert_ids)
+             SELECT 'slate_served', now() - make_interval(secs => $3), $2,
+                    ARRAY(SELECT jsonb_array_elements_text(x)::uuid)
+               FROM jsonb_array_elements($1) AS x",
+        )
+        .bind(serde_json::json!(shown))
+        .bind(group)
+        .bind(ago)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+    // What the dashboard reads (whole hours from the rollup, batches not yet
+    // folded included; the partial hours from the slates), before folding
+    // and after.
+    let exposure = || {
+        let db = app.db.clone();
+        async move {
+            let now = chrono::Utc::now();
+            let rows = anxin_store::events::expert_loads(
+                &db,
+                now - Duration::hours(3),
+                now,
+                &anxin_store::events::Scope::default(),
+            )
+            .await
+            .unwrap();
+            let mut by_expert: HashMap<Uuid, i64> = HashMap::new();
+            for r in rows.iter().filter(|r| r.exposures != 0) {
+                *by_expert.entry(r.expert_id).or_default() += r.exposures;
+            }
+            by_expert
+        }
+    };
+    assert_eq!(exposure().await, expected);
+    let folds = (0..4).map(|_| {
+        let db = app.db.clone();
+        tokio::spawn(async move {
+            let mut n = 0;
+            loop {
+                let folded = anxin_store::events::fold_exposure(&db, 3).await.unwrap();
+                if folded == 0 {
+                    return n;
+                }
+                n += folded;
+            }
+        })
+    });
+    let folded: i64 = futures_util::future::join_all(folds)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .sum();
+    // Together with the app's own folding, every batch once (each hour and
+    // group of a batch is a row of its own).
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM exposure_pending")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(
+        folded <= 120 && left <= 120 - folded,
+        "{folded} folded, {left} left"
+    );
+    fold_all(&app.db).await;
+    let rows: Vec<(Uuid, i64)> =
+        sqlx::query_as("SELECT expert_id, sum(n)::int8 FROM exposure_hourly GROUP BY 1")
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    let got: HashMap<Uuid, i64> = rows.into_iter().collect();
+    assert_eq!(got, expected);
+    assert_eq!(exposure().await, expected);
     app.stop().await;
 }
 

@@ -553,6 +553,35 @@ pub async fn keep_adding_impressions(state: &AppState) {
     }
 }
 
+/// How often the exposure of the slates' batches is folded into the
+/// dashboard's hourly rollup (`anxin_store::events::fold_exposure`). Each
+/// fold upserts one row per expert shown since the last, so a longer period
+/// costs Postgres less in all, in fewer and larger pieces; the dashboard is
+/// exact either way.
+const FOLD_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// Batches folded in one statement, at most.
+const FOLD_MOST: i32 = 500;
+
+/// Folds the slates' exposure into the dashboard's hourly rollup every
+/// `FOLD_EVERY`, for as long as the instance serves.
+pub async fn keep_folding_exposure(state: &AppState) {
+    let mut tick = tokio::time::interval(FOLD_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        loop {
+            match anxin_store::events::fold_exposure(&state.pool, FOLD_MOST).await {
+                Ok(n) if n == i64::from(FOLD_MOST) => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "folding the slates' exposure failed; kept for the next round");
+                    break;
+                }
+            }
+        }
+    }
+}
+
 /// Draws `want` experts from `pool` (indices into the snapshot's catalog),
 /// with some spare since a drawn expert's visible slots may all be held back
 /// for priority, by the balanced rule: local first when each one's
