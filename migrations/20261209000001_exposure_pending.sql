@@ -14,8 +14,8 @@
 -- statement, so exposure is `exposure_hourly` plus `exposure_pending` at
 -- every moment, and readers add both; instances folding at once take
 -- different rows (SKIP LOCKED) and upsert in one order (no deadlocks).
--- Updates and deletes of slates (retention) are rare and still go straight
--- to `exposure_hourly`.
+-- What an update or a delete of slates (retention) takes away leaves
+-- `exposure_hourly` at once; what an update writes is added like an insert.
 CREATE TABLE exposure_pending (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     hour            timestamptz NOT NULL,
@@ -39,18 +39,7 @@ BEGIN
         ON CONFLICT (hour, expert_id, priority_group)
         DO UPDATE SET n = exposure_hourly.n + EXCLUDED.n;
     END IF;
-    IF TG_OP = 'UPDATE' THEN
-        INSERT INTO exposure_hourly (hour, expert_id, priority_group, n)
-        SELECT date_bin('1 hour', i.at, timestamptz '2000-01-01 00:00:00+00'), x,
-               COALESCE(i.priority_group, 'general'), count(*)
-          FROM new_rows i CROSS JOIN LATERAL unnest(i.expert_ids) AS x
-         WHERE i.kind = 'slate_served'
-         GROUP BY 1, 2, 3
-         ORDER BY 1, 2, 3
-        ON CONFLICT (hour, expert_id, priority_group)
-        DO UPDATE SET n = exposure_hourly.n + EXCLUDED.n;
-    END IF;
-    IF TG_OP = 'INSERT' THEN
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
         INSERT INTO exposure_pending (hour, priority_group, expert_ids, counts)
         SELECT hour, priority_group, array_agg(expert_id), array_agg(n)
           FROM (SELECT date_bin('1 hour', i.at, timestamptz '2000-01-01 00:00:00+00') AS hour,
