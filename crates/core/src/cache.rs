@@ -42,9 +42,11 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         if let Ok(mut entries) = self.entries.write() {
             if entries.len() >= self.capacity {
                 // Cheap and bounded: drop what expired, and if that is not
-                // enough, start over (the next lookups refill it).
-                let ttl = self.ttl;
-                entries.retain(|_, (at, _)| at.elapsed() < ttl);
+                // enough, start over (the next lookups refill it). The clock
+                // is read once: this runs under the write lock, over every
+                // entry.
+                let (ttl, now) = (self.ttl, Instant::now());
+                entries.retain(|_, (at, _)| now.duration_since(*at) < ttl);
                 if entries.len() >= self.capacity {
                     entries.clear();
                 }

@@ -197,7 +197,8 @@ impl Scripts {
     /// them: an argument costs Redis more to take in (about 1,600
     /// instructions) than a constant in the script's text costs.
     fn load(config: &ReserveConfig) -> Self {
-        let prelude = include_str!("lua/expert_prelude.lua");
+        let head = include_str!("lua/expert_head.lua");
+        let prelude = format!("{head}\n{}", include_str!("lua/expert_prelude.lua"));
         let settings = format!(
             "local HOLD_TTL_MS, CUTOFF_MS, HOLD_LIMIT, IDEMPOTENCY_TTL_MS, RATE_INTERVAL_MS, RATE_BURST = {}, {}, {}, {}, {}, {}",
             millis(config.hold_ttl),
@@ -229,7 +230,7 @@ impl Scripts {
                 seeker(6, "ARGV[2], ARGV[1], ARGV[5], ARGV[6], ARGV[7]"),
                 include_str!("lua/hold_both.lua")
             )),
-            verify: expert(include_str!("lua/verify.lua")),
+            verify: Lua::new(format!("{head}\n{}", include_str!("lua/verify.lua"))),
             book: expert(&format!("{book}\nmark_booked(ARGV[1])\nreturn {{'ok'}}")),
             book_both: expert(&format!(
                 "{book}\nlocal S_KEYS = 6\n{release}\n{}",

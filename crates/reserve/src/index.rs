@@ -318,7 +318,7 @@ impl Reserve {
     ///
     /// One round trip when nothing changed: each expert's open slots are
     /// kept in process as last read, with the version their keys had (every
-    /// script that writes them moves it, see `lua/expert_prelude.lua`) and
+    /// script that writes them moves it, see `lua/expert_head.lua`) and
     /// the earliest hold on them to lapse. A copy serves while the version is
     /// unchanged, no hold has lapsed since and it reaches far enough; the
     /// versions are read on every call, so a slot held a moment ago on any

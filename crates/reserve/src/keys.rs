@@ -10,7 +10,7 @@ pub struct Keys {
     prefix: String,
 }
 
-/// The six keys of one expert's slot index (see `lua/expert_prelude.lua`).
+/// The six keys of one expert's slot index (see `lua/expert_head.lua`).
 pub struct ExpertKeys {
     /// ZSET slot → start (ms): slots neither held nor booked.
     pub open: String,

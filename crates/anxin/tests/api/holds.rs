@@ -150,6 +150,74 @@ async fn an_expired_hold_blocks_nobody_and_cannot_be_confirmed() {
     assert_eq!(app.active_bookings_of_slot(slot).await, 0);
 }
 
+/// The check a confirmation makes of its hold (which neither reaps nor runs
+/// the caps' code) answers by the hold's expiry, even where no script has
+/// reaped the hold yet; it keeps a live hold alive for the commit, and only
+/// for the hold's own seeker.
+#[tokio::test]
+async fn a_hold_past_its_expiry_is_not_live_even_before_anything_reaps_it() {
+    use anxin_domain::ids::{ExpertId, HoldId, SeekerId, SlotId};
+    use anxin_reserve::{HoldRecord, SlotHold};
+    let app = spawn_app_with(|s| s.hold_ttl_seconds = 1).await;
+    let expert = ExpertId(app.expert_with(&all_week(60)).await);
+    let slots = app.open_slot_ids(expert.0, 1..3).await;
+    let reserve = &app.state.reserve;
+    let seeker = SeekerId::new();
+    let hold = |slot: Uuid| async move {
+        let hold_id = HoldId::new();
+        let held = reserve
+            .hold_slot(expert, SlotId(slot), hold_id, seeker, false)
+            .await
+            .unwrap();
+        let SlotHold::Held { expires_at } = held else {
+            panic!("not held: {held:?}")
+        };
+        HoldRecord {
+            hold_id,
+            slot_id: SlotId(slot),
+            expert_id: expert,
+            expires_at,
+        }
+    };
+    let (kept, lapsing) = (hold(slots[0]).await, hold(slots[1]).await);
+    assert!(!reserve
+        .verify_hold(&kept, SeekerId::new(), Duration::ZERO)
+        .await
+        .unwrap());
+    assert!(reserve
+        .verify_hold(&kept, seeker, Duration::from_secs(4))
+        .await
+        .unwrap());
+    assert!(reserve
+        .verify_hold(&lapsing, seeker, Duration::ZERO)
+        .await
+        .unwrap());
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Nothing has touched the expert's keys since: both holds are still in
+    // Redis, one past its expiry.
+    assert!(!reserve
+        .verify_hold(&lapsing, seeker, Duration::from_secs(30))
+        .await
+        .unwrap());
+    assert!(reserve
+        .verify_hold(&kept, seeker, Duration::ZERO)
+        .await
+        .unwrap());
+    // The refusal kept nothing: the lapsed slot goes to the next seeker, the
+    // extended one to nobody.
+    assert_eq!(
+        app.hold(&new_seeker(), slots[1]).await.status(),
+        StatusCode::CREATED
+    );
+    assert_error(
+        app.hold(&new_seeker(), slots[0]).await,
+        StatusCode::CONFLICT,
+        "slot_unavailable",
+    )
+    .await;
+}
+
 /// A seeker's expired holds stop counting against their limit even while a
 /// later hold keeps their set of holds alive.
 #[tokio::test]

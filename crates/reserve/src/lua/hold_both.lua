@@ -3,7 +3,7 @@
 -- seeker's checks, then the slot's decision, then the seeker's record: what
 -- seeker_acquire.lua, hold.lua and, on a refusal, seeker_release.lua do in
 -- three round trips, at once.
--- KEYS: the expert's six (expert_prelude.lua), then the seeker's two.
+-- KEYS: the expert's six (expert_head.lua), then the seeker's two.
 -- ARGV: the slot's side's four (hold.lua), then the expert, the request's
 -- hash and has_idempotency (1/0) for the seeker's side (seeker_side.lua).
 -- An unknown slot writes nothing, so the caller may rebuild the expert's
