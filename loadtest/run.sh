@@ -227,6 +227,7 @@ cpu_now() { # the server's CPU (clock ticks) and Redis' (seconds), so far
 cpu_mark() { # into files, so a mark taken in a pipeline's subshell counts
   cpu_now >"$OUT/cpu-mark"
   pg_ticks >"$OUT/postgres-ticks"
+  [ -n "${NODES:-}" ] || redis-cli -h 127.0.0.1 config resetstat >/dev/null
 }
 cpu_per() { # N WHAT (Redis' share only for the one Redis at :6379)
   local server redis postgres CPU_SERVER CPU_REDIS
@@ -238,6 +239,13 @@ cpu_per() { # N WHAT (Redis' share only for the one Redis at :6379)
     'BEGIN { if (n > 0) { printf "CPU per %s: server %.1f us", what, (s1 - s0) / hz * 1e6 / n
                           if (!cluster) printf ", Redis %.1f us", (r1 - r0) * 1e6 / n
                           printf ", Postgres %.1f us\n", pg / hz * 1e6 / n } }'
+  # The commands Redis ran meanwhile (every client's), per operation, with
+  # the time Redis reports for each (the time of a script includes its calls).
+  [ -n "${NODES:-}" ] || redis-cli -h 127.0.0.1 info commandstats | tr -d '\r' | awk -F'[:,=]' -v n="$1" -v what="$2" '
+    /^cmdstat_/ && n > 0 && $3 / n >= 0.05 {
+      line = line sprintf("%s %s %.2f (%.1f us each)", sep, substr($1, 9), $3 / n, $7); sep = ","
+    }
+    END { if (line != "") print "Redis commands per " what ":" line }'
 }
 # confirm_run: hold + confirm pairs driven by wrk (64 connections, each
 # seeker holding a slot of its own and confirming it as soon as the hold is
