@@ -17,6 +17,7 @@
 //!   and `error` use none of the above (`token` and `payments` use `error`).
 
 pub mod cache;
+pub mod confirmations;
 pub mod error;
 pub mod events;
 pub mod figures;

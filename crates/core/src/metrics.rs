@@ -4,7 +4,7 @@
 //! groups, drop reasons): never an id, a phone, a subject or a free-text
 //! region.
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
 #[derive(Clone)]
@@ -41,6 +41,9 @@ pub struct Metrics {
     /// slate took from this process's copy (`copy`: their version had not
     /// moved) or read from Redis (`redis`).
     pub slate_open_slot_reads: IntCounterVec,
+    /// `anxin_confirmation_group_size`: confirmations written by each
+    /// statement (group commit, see `confirmations`).
+    pub confirmation_groups: Histogram,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -90,7 +93,17 @@ impl Metrics {
         )
         .unwrap_or_else(|e| unreachable!("histogram is well-formed: {e}"));
         let _ = registry.register(Box::new(time_to_match.clone()));
+        let confirmation_groups = Histogram::with_opts(
+            HistogramOpts::new(
+                "anxin_confirmation_group_size",
+                "Booking confirmations written together by one statement (group commit)",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0]),
+        )
+        .unwrap_or_else(|e| unreachable!("histogram is well-formed: {e}"));
+        let _ = registry.register(Box::new(confirmation_groups.clone()));
         Self {
+            confirmation_groups,
             events: counter(
                 &registry,
                 "anxin_ops_events_total",

@@ -205,6 +205,8 @@ pub struct WeightInputs {
 
 pub struct AppState {
     pub pool: PgPool,
+    /// Confirmations, written in groups (see `confirmations`).
+    pub confirmations: crate::confirmations::Confirmations,
     pub reserve: Reserve,
     pub cipher: PhoneCipher,
     pub subjects: SubjectHasher,
@@ -311,7 +313,13 @@ impl AppState {
             ProviderName::Alipay | ProviderName::None => None,
         };
         let hold_ttl = reserve.config().hold_ttl;
+        let metrics = Metrics::new();
         Self {
+            confirmations: crate::confirmations::Confirmations::new(
+                pool.clone(),
+                config.max_active_bookings,
+                metrics.confirmation_groups.clone(),
+            ),
             payments,
             alipay: None,
             instance: format!("api-{}", uuid::Uuid::new_v4().simple()),
@@ -334,7 +342,7 @@ impl AppState {
             subjects,
             tokens,
             config,
-            metrics: Metrics::new(),
+            metrics,
             events: crate::events::EventSink::default(),
             summaries: crate::cache::Shared::default(),
             seeker_cache: crate::cache::TtlCache::new(Duration::from_secs(30), 100_000),

@@ -125,6 +125,14 @@ pub enum ConfirmError {
     Store(#[from] StoreError),
 }
 
+impl ConfirmError {
+    /// The confirmation was not written, because the process is shutting
+    /// down: an outage to the client (503), who may try again.
+    pub fn not_written() -> Self {
+        Self::Store(StoreError::Other(sqlx::Error::PoolClosed))
+    }
+}
+
 impl From<sqlx::Error> for ConfirmError {
     fn from(e: sqlx::Error) -> Self {
         Self::Store(e.into())
@@ -152,14 +160,6 @@ pub async fn confirm(
     max_active: i64,
     now: DateTime<Utc>,
 ) -> std::result::Result<BookingRow, ConfirmError> {
-    let task = call_task(
-        b.id,
-        b.slot_id,
-        b.expert_id,
-        b.starts_at,
-        b.ends_at,
-        &b.seeker_alias,
-    );
     let decided: std::result::Result<String, _> = sqlx::query_scalar(
         "SELECT confirm_booking($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
                                 $16, $17, $18, $19, $20, $21, make_interval(secs => $22), $23, $24)",
@@ -184,13 +184,120 @@ pub async fn confirm(
     .bind(max_active)
     .bind(now)
     .bind(Uuid::new_v4())
-    .bind(task.encode_to_vec())
+    .bind(task_of(b))
     .bind(NOTIFY_WITHIN.as_secs_f64())
     .bind(b.seeker_ref.as_ref().map(|r| r.bytes.clone()))
     .bind(b.seeker_ref.as_ref().map(|r| r.key_id.clone()))
     .fetch_one(pool)
     .await;
-    match decided.map_err(StoreError::from) {
+    decide(b, decided.map_err(StoreError::from))
+}
+
+/// Confirms several bookings in one statement and one transaction (the
+/// `confirm_bookings` function: group commit), each under every guard it has
+/// alone and each with the answer `confirm` would give it. One booking goes
+/// through `confirm`. If the statement fails as a whole (a deadlock Postgres
+/// broke, a lost connection, an outage), each is confirmed on its own, at
+/// once, so each still gets its own answer: a booking the failed statement
+/// did commit is then refused as `HoldUsed`, as a retry would be.
+#[tracing::instrument(skip_all, fields(bookings = batch.len()))]
+pub async fn confirm_many(
+    pool: &PgPool,
+    batch: &[(NewBooking, DateTime<Utc>)],
+    max_active: i64,
+) -> Vec<std::result::Result<BookingRow, ConfirmError>> {
+    if let [(b, now)] = batch {
+        return vec![confirm(pool, b, max_active, *now).await];
+    }
+    let column =
+        |f: &dyn Fn(&NewBooking) -> Uuid| batch.iter().map(|(b, _)| f(b)).collect::<Vec<_>>();
+    let bytes = |f: &dyn Fn(&NewBooking) -> Option<Vec<u8>>| {
+        batch.iter().map(|(b, _)| f(b)).collect::<Vec<_>>()
+    };
+    let text = |f: &dyn Fn(&NewBooking) -> Option<String>| {
+        batch.iter().map(|(b, _)| f(b)).collect::<Vec<_>>()
+    };
+    let tasks: Vec<Vec<u8>> = batch.iter().map(|(b, _)| task_of(b)).collect();
+    let decided: std::result::Result<Vec<String>, sqlx::Error> = sqlx::query_scalar(
+        "SELECT confirm_bookings($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                                 $16, $17, $18, $19, $20, $21, make_interval(secs => $22), $23, $24)",
+    )
+    .bind(column(&|b| b.id.0))
+    .bind(column(&|b| b.slot_id.0))
+    .bind(column(&|b| b.expert_id.0))
+    .bind(column(&|b| b.seeker_id.0))
+    .bind(column(&|b| b.hold_id.0))
+    .bind(batch.iter().map(|(b, _)| b.starts_at).collect::<Vec<_>>())
+    .bind(batch.iter().map(|(b, _)| b.ends_at).collect::<Vec<_>>())
+    .bind(bytes(&|b| Some(b.phone.bytes.clone())))
+    .bind(text(&|b| Some(b.phone.key_id.clone())))
+    .bind(text(&|b| Some(b.phone_masked.clone())))
+    .bind(bytes(&|b| b.note.as_ref().map(|n| n.bytes.clone())))
+    .bind(text(&|b| b.note.as_ref().map(|n| n.key_id.clone())))
+    .bind(text(&|b| Some(b.priority_group.as_str().to_owned())))
+    .bind(batch.iter().map(|(b, _)| b.priority_vouched).collect::<Vec<_>>())
+    .bind(batch.iter().map(|(b, _)| b.fee_minor).collect::<Vec<_>>())
+    .bind(text(&|b| b.idempotency_key.clone()))
+    .bind(bytes(&|b| Some(b.request_hash.clone())))
+    .bind(max_active)
+    .bind(batch.iter().map(|(_, now)| *now).collect::<Vec<_>>())
+    .bind(column(&|_| Uuid::new_v4()))
+    .bind(tasks)
+    .bind(NOTIFY_WITHIN.as_secs_f64())
+    .bind(bytes(&|b| b.seeker_ref.as_ref().map(|r| r.bytes.clone())))
+    .bind(text(&|b| b.seeker_ref.as_ref().map(|r| r.key_id.clone())))
+    .fetch_one(pool)
+    .await;
+    match decided {
+        Ok(decided) if decided.len() == batch.len() => batch
+            .iter()
+            .zip(decided)
+            .map(|((b, _), d)| {
+                let d = match d.strip_prefix("conflict:") {
+                    Some(constraint) => Err(StoreError::Conflict(constraint.to_owned())),
+                    None => Ok(d),
+                };
+                decide(b, d)
+            })
+            .collect(),
+        failed => {
+            let reason = match failed {
+                Ok(d) => format!("{} answers for {} bookings", d.len(), batch.len()),
+                Err(e) => e.to_string(),
+            };
+            tracing::warn!(
+                error = %reason,
+                "a group of confirmations failed as a whole; confirming each on its own"
+            );
+            futures_util::future::join_all(
+                batch
+                    .iter()
+                    .map(|(b, now)| confirm(pool, b, max_active, *now)),
+            )
+            .await
+        }
+    }
+}
+
+/// The call task of a booking to be confirmed, encoded.
+fn task_of(b: &NewBooking) -> Vec<u8> {
+    call_task(
+        b.id,
+        b.slot_id,
+        b.expert_id,
+        b.starts_at,
+        b.ends_at,
+        &b.seeker_alias,
+    )
+    .encode_to_vec()
+}
+
+/// What `confirm_booking` decided for `b`, or the constraint that refused it.
+fn decide(
+    b: &NewBooking,
+    decided: std::result::Result<String, StoreError>,
+) -> std::result::Result<BookingRow, ConfirmError> {
+    match decided {
         Ok(d) if d == "confirmed" => {}
         Ok(d) if d == "too_many_bookings" => return Err(ConfirmError::TooManyBookings),
         Ok(d) if d == "slot_taken" => return Err(ConfirmError::SlotTaken),

@@ -352,3 +352,264 @@ async fn an_expert_who_cancels_may_say_why_and_the_seeker_reads_it_with_the_stat
         .unwrap();
     assert_eq!(history[0]["cancel_reason"], why);
 }
+
+/// New seekers, straight into Postgres (the store's tests need only their rows).
+async fn seekers_in(db: &sqlx::PgPool, n: usize) -> Vec<Uuid> {
+    let ids: Vec<Uuid> = (0..n).map(|_| Uuid::new_v4()).collect();
+    for id in &ids {
+        sqlx::query("INSERT INTO seekers (id, subject_hash) VALUES ($1, $2)")
+            .bind(id)
+            .bind(id.as_bytes().to_vec())
+            .execute(db)
+            .await
+            .unwrap();
+    }
+    ids
+}
+
+/// A booking of `slot` by `seeker` under `hold`, as the confirmation flow
+/// hands it to the store.
+async fn new_booking(
+    db: &sqlx::PgPool,
+    seeker: Uuid,
+    slot: Uuid,
+    hold: Uuid,
+) -> anxin_store::bookings::NewBooking {
+    let (expert, starts_at, ends_at): (
+        Uuid,
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+    ) = sqlx::query_as("SELECT expert_id, starts_at, ends_at FROM slots WHERE id = $1")
+        .bind(slot)
+        .fetch_one(db)
+        .await
+        .unwrap();
+    anxin_store::bookings::NewBooking {
+        id: anxin_domain::ids::BookingId::new(),
+        slot_id: slot.into(),
+        expert_id: expert.into(),
+        seeker_id: seeker.into(),
+        seeker_alias: "caller-test".into(),
+        hold_id: hold.into(),
+        starts_at,
+        ends_at,
+        phone: anxin_store::crypto::Sealed {
+            key_id: "k1".into(),
+            bytes: vec![1, 2, 3],
+        },
+        phone_masked: "+86 138****0000".into(),
+        note: None,
+        priority_group: anxin_domain::seeker::PriorityGroup::General,
+        priority_vouched: false,
+        fee_minor: 1,
+        idempotency_key: None,
+        request_hash: vec![7],
+        seeker_ref: None,
+    }
+}
+
+/// What Postgres holds of one booking: (status, whether it has a call task).
+async fn stored(
+    db: &sqlx::PgPool,
+    booking: anxin_domain::ids::BookingId,
+) -> Option<(String, bool)> {
+    sqlx::query_as(
+        "SELECT b.status, EXISTS (SELECT 1 FROM call_tasks t WHERE t.booking_id = b.id)
+           FROM bookings b WHERE b.id = $1",
+    )
+    .bind(booking.0)
+    .fetch_optional(db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn confirmations_written_together_each_get_the_answer_they_would_get_alone() {
+    use anxin_store::bookings::confirm_many;
+    let app = spawn_app().await;
+    let db = app.db().await;
+    let expert = app.expert_with(&all_week(60)).await;
+    let slots = app.open_slot_ids(expert, 2..6).await;
+    // An expert who takes one session a day, and two slots of one of their days.
+    let mut week = all_week(60);
+    week["max_sessions_per_day"] = json!(1);
+    let capped = app.expert_with(&week).await;
+    let (same_day_1, same_day_2): (Uuid, Uuid) = sqlx::query_as(
+        "SELECT a.id, b.id FROM slots a
+           JOIN slots b ON b.expert_id = a.expert_id AND b.starts_at > a.starts_at
+           JOIN availability v ON v.expert_id = a.expert_id
+          WHERE a.expert_id = $1 AND a.starts_at > now() + interval '1 hour'
+            AND (a.starts_at AT TIME ZONE v.timezone)::date = (b.starts_at AT TIME ZONE v.timezone)::date
+          ORDER BY a.starts_at, b.starts_at LIMIT 1",
+    )
+    .bind(capped)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let s = seekers_in(&db, 6).await;
+    let first = new_booking(&db, s[0], slots[0], Uuid::new_v4()).await;
+    let batch = [
+        // Confirmed.
+        first.clone(),
+        // The same slot again, by someone else: taken by the first.
+        new_booking(&db, s[1], slots[0], Uuid::new_v4()).await,
+        // The first seeker again, at their limit of one upcoming booking.
+        new_booking(&db, s[0], slots[1], Uuid::new_v4()).await,
+        // The first booking's hold used again.
+        new_booking(&db, s[2], slots[2], first.hold_id.0).await,
+        // The capped expert's day: the first fills it.
+        new_booking(&db, s[3], same_day_1, Uuid::new_v4()).await,
+        new_booking(&db, s[4], same_day_2, Uuid::new_v4()).await,
+        // Nothing in its way.
+        new_booking(&db, s[5], slots[3], Uuid::new_v4()).await,
+    ];
+    let now = chrono::Utc::now();
+    let with_now: Vec<_> = batch.iter().cloned().map(|b| (b, now)).collect();
+    let said: [&str; 7] = confirm_many(&db, &with_now, 1)
+        .await
+        .iter()
+        .map(answer)
+        .collect::<Vec<_>>()
+        .try_into()
+        .unwrap();
+    // The same slot again meets the expert's no-overlap constraint first.
+    assert_eq!(
+        said,
+        [
+            "confirmed",
+            "expert_busy",
+            "too_many_bookings",
+            "hold_used",
+            "confirmed",
+            "cap_reached",
+            "confirmed"
+        ]
+    );
+    for (b, said) in batch.iter().zip(said) {
+        let row = stored(&db, b.id).await;
+        if said == "confirmed" {
+            // There, with its call task.
+            assert_eq!(row, Some(("confirmed".into(), true)), "booking {}", b.id);
+        } else {
+            // Nothing of it written; and alone it gets the same answer.
+            assert_eq!(row, None, "a refused booking ({said}) was written");
+            let alone = anxin_store::bookings::NewBooking {
+                id: anxin_domain::ids::BookingId::new(),
+                ..b.clone()
+            };
+            let answered = anxin_store::bookings::confirm(&db, &alone, 1, now).await;
+            assert_eq!(answer(&answered), said, "alone, booking {}", b.id);
+        }
+    }
+    // Written by one transaction (its `now()`), not one by one.
+    let confirmed: Vec<Uuid> = batch
+        .iter()
+        .zip(said)
+        .filter(|(_, said)| *said == "confirmed")
+        .map(|(b, _)| b.id.0)
+        .collect();
+    let transactions: i64 =
+        sqlx::query_scalar("SELECT count(DISTINCT created_at) FROM bookings WHERE id = ANY($1)")
+            .bind(&confirmed)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(transactions, 1);
+    assert_eq!(app.double_bookings().await, 0);
+}
+
+#[tokio::test]
+async fn a_group_that_fails_as_a_whole_still_answers_each_on_its_own() {
+    let app = spawn_app().await;
+    let db = app.db().await;
+    let expert = app.expert_with(&all_week(60)).await;
+    let slots = app.open_slot_ids(expert, 2..5).await;
+    let s = seekers_in(&db, 2).await;
+    // A seeker Postgres has never heard of: their row fails the whole
+    // statement (a foreign key), not only itself.
+    let batch = [
+        new_booking(&db, s[0], slots[0], Uuid::new_v4()).await,
+        new_booking(&db, Uuid::new_v4(), slots[1], Uuid::new_v4()).await,
+        new_booking(&db, s[1], slots[2], Uuid::new_v4()).await,
+    ];
+    let now = chrono::Utc::now();
+    let with_now: Vec<_> = batch.iter().cloned().map(|b| (b, now)).collect();
+    let answers = anxin_store::bookings::confirm_many(&db, &with_now, 5).await;
+    assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
+    assert!(
+        matches!(
+            answers[1],
+            Err(anxin_store::bookings::ConfirmError::Store(_))
+        ),
+        "{:?}",
+        answers[1]
+    );
+    assert_eq!(
+        stored(&db, batch[0].id).await,
+        Some(("confirmed".into(), true))
+    );
+    assert_eq!(stored(&db, batch[1].id).await, None);
+    assert_eq!(
+        stored(&db, batch[2].id).await,
+        Some(("confirmed".into(), true))
+    );
+}
+
+/// A confirmation's answer, by name.
+fn answer(
+    a: &Result<anxin_store::bookings::BookingRow, anxin_store::bookings::ConfirmError>,
+) -> &'static str {
+    use anxin_store::bookings::ConfirmError;
+    match a {
+        Ok(_) => "confirmed",
+        Err(ConfirmError::SlotTaken) => "slot_taken",
+        Err(ConfirmError::TooManyBookings) => "too_many_bookings",
+        Err(ConfirmError::HoldUsed) => "hold_used",
+        Err(ConfirmError::CapReached) => "cap_reached",
+        Err(ConfirmError::ExpertBusy) => "expert_busy",
+        Err(ConfirmError::Store(e)) => panic!("a store error: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn confirmations_waiting_together_are_written_by_fewer_statements() {
+    let app = spawn_app().await;
+    let db = app.db().await;
+    let expert = app.expert_with(&all_week(60)).await;
+    let slots = app.open_slot_ids(expert, 1..13).await;
+    let seekers = seekers_in(&db, slots.len()).await;
+    let groups = app.state.metrics.confirmation_groups.clone();
+    let confirmations =
+        anxin_core::confirmations::Confirmations::new(db.clone(), 1, groups.clone());
+    let mut bookings = Vec::new();
+    for (seeker, slot) in seekers.iter().zip(&slots) {
+        bookings.push(new_booking(&db, *seeker, *slot, Uuid::new_v4()).await);
+    }
+    // Twelve confirmations asked for at once (in one task, so all are queued
+    // before a writer runs): written in groups, each answered.
+    let now = chrono::Utc::now();
+    let answers = join_all(
+        bookings
+            .iter()
+            .map(|b| confirmations.confirm(b.clone(), now)),
+    )
+    .await;
+    for (b, answer) in bookings.iter().zip(&answers) {
+        let row = answer.as_ref().expect("each confirmation is confirmed");
+        assert_eq!(row.id, b.id);
+        assert_eq!(stored(&db, b.id).await, Some(("confirmed".into(), true)));
+    }
+    assert_eq!(groups.get_sample_sum() as usize, bookings.len());
+    assert!(
+        groups.get_sample_count() < bookings.len() as u64,
+        "{} statements for {} confirmations: none were written together",
+        groups.get_sample_count(),
+        bookings.len()
+    );
+    // The group size is on /metrics for operators.
+    assert!(app.metrics().await.contains(&format!(
+        "anxin_confirmation_group_size_sum {}",
+        bookings.len()
+    )));
+    assert_eq!(app.double_bookings().await, 0);
+}

@@ -167,7 +167,7 @@ pub async fn confirm(
         request_hash: request_hash.clone(),
         seeker_ref: req.seeker_ref.map(|r| state.cipher.seal_text(r)),
     };
-    match bookings::confirm(&state.pool, &new, state.config.max_active_bookings, now).await {
+    match state.confirmations.confirm(new, now).await {
         Ok(booking) => {
             // Committed: from here on the booking exists whatever happens to
             // Redis; a failure to mirror it is repaired by reconcile.
