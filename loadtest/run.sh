@@ -50,6 +50,19 @@ pg_ticks() { # "pid ticks" for each Postgres process now, and "reaped ticks"
 pg_ticks_since() { # MARK_FILE: Postgres' clock ticks since pg_ticks wrote it
   pg_ticks | awk 'NR == FNR {t[$1] = $2; next} {s += $2 - ($1 in t ? t[$1] : 0)} END {print s + 0}' "$1" -
 }
+# The WAL Postgres has written (records, full-page images, bytes): a
+# commit's cost follows it, and a page's first change after a checkpoint
+# writes the whole page.
+wal_now() {
+  psql -h 127.0.0.1 -U postgres -d postgres -Atc "SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal" | tr '|' ' '
+}
+wal_per() { # MARK_FILE N WHAT
+  local r0 f0 b0 r1 f1 b1
+  read -r r0 f0 b0 <"$1"
+  read -r r1 f1 b1 < <(wal_now)
+  awk -v n="$2" -v what="$3" -v r="$((r1 - r0))" -v f="$((f1 - f0))" -v b="$((b1 - b0))" \
+    'BEGIN { if (n > 0) printf "WAL per %s: %.1f records, %.2f full-page images, %.0f bytes\n", what, r / n, f / n, b / n }'
+}
 
 log "building (release)"
 cargo build --release --locked -p anxin -p anxin-loadtest >/dev/null
@@ -118,6 +131,7 @@ WITH booking AS (
 INSERT INTO call_tasks (id, booking_id, payload, due_at) SELECT gen_random_uuid(), id, '\x0a0b0c'::bytea, starts_at FROM booking;
 SQL
 pg_ticks >"$OUT/postgres-ticks-insert"
+wal_now >"$OUT/wal-mark-insert"
 pgbench -h 127.0.0.1 -U postgres -n -c 16 -j 2 -T 15 -f "$OUT/insert-real.sql" anxin_pgbench_real | tee "$OUT/pgbench-insert-real.txt"
 PG_INSERT_REAL_RATE=$(grep -oE 'tps = [0-9.]+' "$OUT/pgbench-insert-real.txt" | head -n1 | cut -d' ' -f3)
 # Postgres' own CPU per insert, to set beside its CPU per confirmation.
@@ -125,6 +139,7 @@ PG_INSERT_REAL_CPU=$(awk -v ticks="$(pg_ticks_since "$OUT/postgres-ticks-insert"
   -v n="$(grep -oE 'actually processed: [0-9]+' "$OUT/pgbench-insert-real.txt" | grep -oE '[0-9]+$')" \
   'BEGIN { printf "%.0f", ticks / hz * 1e6 / n }')
 echo "CPU per insert: Postgres $PG_INSERT_REAL_CPU us" | tee -a "$OUT/pgbench-insert-real.txt"
+wal_per "$OUT/wal-mark-insert" "$(grep -oE 'actually processed: [0-9]+' "$OUT/pgbench-insert-real.txt" | grep -oE '[0-9]+$')" "insert" | tee -a "$OUT/pgbench-insert-real.txt"
 
 log "raw limit 4: pgbench calling confirm_booking() itself on Anxin's schema, 16 clients"
 # What a confirmation's transaction asks of Postgres, without HTTP or Redis:
@@ -227,6 +242,7 @@ cpu_now() { # the server's CPU (clock ticks) and Redis' (seconds), so far
 cpu_mark() { # into files, so a mark taken in a pipeline's subshell counts
   cpu_now >"$OUT/cpu-mark"
   pg_ticks >"$OUT/postgres-ticks"
+  wal_now >"$OUT/wal-mark"
   [ -n "${NODES:-}" ] || redis-cli -h 127.0.0.1 config resetstat >/dev/null
 }
 cpu_per() { # N WHAT (Redis' share only for the one Redis at :6379)
@@ -239,6 +255,7 @@ cpu_per() { # N WHAT (Redis' share only for the one Redis at :6379)
     'BEGIN { if (n > 0) { printf "CPU per %s: server %.1f us", what, (s1 - s0) / hz * 1e6 / n
                           if (!cluster) printf ", Redis %.1f us", (r1 - r0) * 1e6 / n
                           printf ", Postgres %.1f us\n", pg / hz * 1e6 / n } }'
+  wal_per "$OUT/wal-mark" "$1" "$2"
   # The commands Redis ran meanwhile (every client's), per operation, with
   # the time Redis reports for each (the time of a script includes its calls).
   [ -n "${NODES:-}" ] || redis-cli -h 127.0.0.1 info commandstats | tr -d '\r' | awk -F'[:,=]' -v n="$1" -v what="$2" '
@@ -253,9 +270,21 @@ cpu_per() { # N WHAT (Redis' share only for the one Redis at :6379)
 # every booking wrk was told of is there, confirmed, and no slot has two.
 confirm_run() {
   log "confirmations through HTTP: wrk, 64 connections, ${HOLD_SECONDS}s, each seeker holding a slot and confirming it"
-  # 40 new experts (26,880 slots, more than the run can book) and 3 × $SEEKERS
+  # 80 new experts (53,760 slots, more than the run can book) and 3 × $SEEKERS
   # new seekers, made known to the server before the clock starts.
-  $LT --mode prepare-holds --seekers "$((SEEKERS * 3))" --experts 40 --out "$OUT/confirm" | tee "$OUT/confirm-prepare.txt"
+  $LT --mode prepare-holds --seekers "$((SEEKERS * 3))" --experts 80 --out "$OUT/confirm" | tee "$OUT/confirm-prepare.txt"
+  # A warm-up, not counted, on experts and seekers of its own: 2 s of the
+  # same pairs, so the run starts with bookings in the table, as a running
+  # service does. On a table Postgres last saw empty (the VACUUM ANALYZE
+  # below), the plans a connection caches for confirm_booking's statements
+  # can stay sequential scans until autovacuum next analyzes it (a minute
+  # or more): 17,527 scans reading 162 M rows in one 10 s run
+  # (pg_stat_user_tables), where pgbench, which plans every statement
+  # afresh, pays nothing of the kind.
+  $LT --mode prepare-holds --seekers "$SEEKERS" --experts 20 --out "$OUT/confirm-warm" >"$OUT/confirm-warm.txt"
+  wrk -t1 -c64 -d2s --timeout 5s -s loadtest/wrk/confirmations.lua "http://127.0.0.1:$PORT" \
+    -- "$OUT/confirm-warm/tokens.txt" "$OUT/confirm-warm/slots.txt" 1 "$OUT/confirm-warm/booked" >>"$OUT/confirm-warm.txt"
+  grep "^bookings confirmed" "$OUT/confirm-warm.txt" | sed 's/^/warm-up, not counted: /'
   env "${SERVER_ENV[@]}" "$ANXIN_BIN" reconcile | tee -a "$OUT/confirm-prepare.txt"
   psql -h 127.0.0.1 -U postgres -d "$DB" -qc "VACUUM ANALYZE" -c CHECKPOINT >/dev/null
   rm -f "$OUT"/confirm/booked.*

@@ -23,7 +23,7 @@ function init(args)
   next_hold, prepared = 0, #holds
   -- Held and not yet confirmed, oldest first.
   pending, first, last = {}, 1, 0
-  held, confirmed, refused, unexpected = 0, 0, 0, 0
+  held, confirmed, refused, unexpected, exhausted = 0, 0, 0, 0, false
   booked = io.open(args[4] .. "." .. id, "w")
 end
 
@@ -35,7 +35,9 @@ function request()
     return c
   end
   -- Past the last prepared slot a hold would be refused (every slot is
-  -- held already): the run is sized so that it isn't reached.
+  -- held already): the run is sized so that it isn't reached, and says so
+  -- if it was.
+  if next_hold >= #holds then exhausted = true end
   next_hold = math.min(next_hold + 1, #holds)
   return holds[next_hold]
 end
@@ -80,7 +82,7 @@ function done(summary, latency, requests)
   local sockets = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
   print(string.format("answers 409 or 429: %d; socket errors: %d", refused, sockets))
   print(string.format("errors other than 409/429: %d", unexpected + sockets))
-  if held >= prepared then
+  if exhausted or held >= prepared then
     print("every prepared slot was held: the run outlasted its slots, and its rate is not a measurement")
   end
 end
