@@ -157,9 +157,15 @@ async fn slots_follow_the_experts_local_time_zone() {
     });
     let id = app.expert_with(&new_york).await;
     let slots = starts(&app.open_slots(id).await);
-    // Two half-hour slots on each Monday in the horizon.
+    // Two half-hour slots on each Monday in the horizon, past today's
+    // (during a Monday evening in New York one of them may have ended, and
+    // a running one is still listed).
+    let later: Vec<_> = slots
+        .iter()
+        .filter(|t| **t > Utc::now() + Duration::days(1))
+        .collect();
     assert!(
-        slots.len() >= 4 && slots.len().is_multiple_of(2),
+        later.len() >= 2 && later.len().is_multiple_of(2),
         "{slots:?}"
     );
     // 18:00 in New York is 23:00 UTC in winter (EST) and 22:00 in summer (EDT).
