@@ -209,43 +209,34 @@ pub async fn confirm_many(
     if let [(b, now)] = batch {
         return vec![confirm(pool, b, max_active, *now).await];
     }
-    let column =
-        |f: &dyn Fn(&NewBooking) -> Uuid| batch.iter().map(|(b, _)| f(b)).collect::<Vec<_>>();
-    let bytes = |f: &dyn Fn(&NewBooking) -> Option<Vec<u8>>| {
-        batch.iter().map(|(b, _)| f(b)).collect::<Vec<_>>()
-    };
-    let text = |f: &dyn Fn(&NewBooking) -> Option<String>| {
-        batch.iter().map(|(b, _)| f(b)).collect::<Vec<_>>()
-    };
-    let tasks: Vec<Vec<u8>> = batch.iter().map(|(b, _)| task_of(b)).collect();
     let decided: std::result::Result<Vec<String>, sqlx::Error> = sqlx::query_scalar(
         "SELECT confirm_bookings($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
                                  $16, $17, $18, $19, $20, $21, make_interval(secs => $22), $23, $24)",
     )
-    .bind(column(&|b| b.id.0))
-    .bind(column(&|b| b.slot_id.0))
-    .bind(column(&|b| b.expert_id.0))
-    .bind(column(&|b| b.seeker_id.0))
-    .bind(column(&|b| b.hold_id.0))
-    .bind(batch.iter().map(|(b, _)| b.starts_at).collect::<Vec<_>>())
-    .bind(batch.iter().map(|(b, _)| b.ends_at).collect::<Vec<_>>())
-    .bind(bytes(&|b| Some(b.phone.bytes.clone())))
-    .bind(text(&|b| Some(b.phone.key_id.clone())))
-    .bind(text(&|b| Some(b.phone_masked.clone())))
-    .bind(bytes(&|b| b.note.as_ref().map(|n| n.bytes.clone())))
-    .bind(text(&|b| b.note.as_ref().map(|n| n.key_id.clone())))
-    .bind(text(&|b| Some(b.priority_group.as_str().to_owned())))
-    .bind(batch.iter().map(|(b, _)| b.priority_vouched).collect::<Vec<_>>())
-    .bind(batch.iter().map(|(b, _)| b.fee_minor).collect::<Vec<_>>())
-    .bind(text(&|b| b.idempotency_key.clone()))
-    .bind(bytes(&|b| Some(b.request_hash.clone())))
+    .bind(column(batch, |b| b.id.0))
+    .bind(column(batch, |b| b.slot_id.0))
+    .bind(column(batch, |b| b.expert_id.0))
+    .bind(column(batch, |b| b.seeker_id.0))
+    .bind(column(batch, |b| b.hold_id.0))
+    .bind(column(batch, |b| b.starts_at))
+    .bind(column(batch, |b| b.ends_at))
+    .bind(column(batch, |b| b.phone.bytes.clone()))
+    .bind(column(batch, |b| b.phone.key_id.clone()))
+    .bind(column(batch, |b| b.phone_masked.clone()))
+    .bind(column(batch, |b| b.note.as_ref().map(|n| n.bytes.clone())))
+    .bind(column(batch, |b| b.note.as_ref().map(|n| n.key_id.clone())))
+    .bind(column(batch, |b| b.priority_group.as_str()))
+    .bind(column(batch, |b| b.priority_vouched))
+    .bind(column(batch, |b| b.fee_minor))
+    .bind(column(batch, |b| b.idempotency_key.clone()))
+    .bind(column(batch, |b| b.request_hash.clone()))
     .bind(max_active)
     .bind(batch.iter().map(|(_, now)| *now).collect::<Vec<_>>())
-    .bind(column(&|_| Uuid::new_v4()))
-    .bind(tasks)
+    .bind(column(batch, |_| Uuid::new_v4()))
+    .bind(column(batch, task_of))
     .bind(NOTIFY_WITHIN.as_secs_f64())
-    .bind(bytes(&|b| b.seeker_ref.as_ref().map(|r| r.bytes.clone())))
-    .bind(text(&|b| b.seeker_ref.as_ref().map(|r| r.key_id.clone())))
+    .bind(column(batch, |b| b.seeker_ref.as_ref().map(|r| r.bytes.clone())))
+    .bind(column(batch, |b| b.seeker_ref.as_ref().map(|r| r.key_id.clone())))
     .fetch_one(pool)
     .await;
     match decided {
@@ -277,6 +268,11 @@ pub async fn confirm_many(
             .await
         }
     }
+}
+
+/// One of `confirm_bookings`' arrays: `f` of each booking, in the batch's order.
+fn column<T>(batch: &[(NewBooking, DateTime<Utc>)], f: impl Fn(&NewBooking) -> T) -> Vec<T> {
+    batch.iter().map(|(b, _)| f(b)).collect()
 }
 
 /// The call task of a booking to be confirmed, encoded.

@@ -408,6 +408,17 @@ async fn new_booking(
     }
 }
 
+/// `batch` confirmed by one call of `confirm_many`, each at `now`.
+async fn confirm_together(
+    db: &sqlx::PgPool,
+    batch: &[anxin_store::bookings::NewBooking],
+    max_active: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Result<anxin_store::bookings::BookingRow, anxin_store::bookings::ConfirmError>> {
+    let batch: Vec<_> = batch.iter().cloned().map(|b| (b, now)).collect();
+    anxin_store::bookings::confirm_many(db, &batch, max_active).await
+}
+
 /// What Postgres holds of one booking: (status, whether it has a call task).
 async fn stored(
     db: &sqlx::PgPool,
@@ -425,7 +436,6 @@ async fn stored(
 
 #[tokio::test]
 async fn confirmations_written_together_each_get_the_answer_they_would_get_alone() {
-    use anxin_store::bookings::confirm_many;
     let app = spawn_app().await;
     let db = app.db().await;
     let expert = app.expert_with(&all_week(60)).await;
@@ -464,8 +474,7 @@ async fn confirmations_written_together_each_get_the_answer_they_would_get_alone
         new_booking(&db, s[5], slots[3], Uuid::new_v4()).await,
     ];
     let now = chrono::Utc::now();
-    let with_now: Vec<_> = batch.iter().cloned().map(|b| (b, now)).collect();
-    let said: [&str; 7] = confirm_many(&db, &with_now, 1)
+    let said: [&str; 7] = confirm_together(&db, &batch, 1, now)
         .await
         .iter()
         .map(answer)
@@ -532,9 +541,7 @@ async fn a_group_that_fails_as_a_whole_still_answers_each_on_its_own() {
         new_booking(&db, Uuid::new_v4(), slots[1], Uuid::new_v4()).await,
         new_booking(&db, s[1], slots[2], Uuid::new_v4()).await,
     ];
-    let now = chrono::Utc::now();
-    let with_now: Vec<_> = batch.iter().cloned().map(|b| (b, now)).collect();
-    let answers = anxin_store::bookings::confirm_many(&db, &with_now, 5).await;
+    let answers = confirm_together(&db, &batch, 5, chrono::Utc::now()).await;
     assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
     assert!(
         matches!(
