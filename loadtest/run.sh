@@ -16,8 +16,8 @@
 #   (about a minute, for comparing builds: ANXIN_BIN=<path> serves with
 #   another build of `anxin` than the one just built); confirm: the raw
 #   limits and the confirmation run alone (for comparing builds the same
-#   way); cluster: raw limit 1, then the wrk
-#   hold and slate runs and the seeker flow twice, on the single Redis and on a local
+#   way); cluster: the raw limits, then the wrk hold, slate and confirmation
+#   runs and the seeker flow twice, on the single Redis and on a local
 #   Redis Cluster (scripts/redis-cluster, started if not running).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,7 +76,7 @@ redis-benchmark -h 127.0.0.1 -p 6379 -c 50 -n 200000 -r 1000000 -q \
 redis-cli -h 127.0.0.1 del "bench:{e}:slots" "bench:{e}:booked" "bench:{e}:held" "bench:{e}:open" "bench:{e}:holds" >/dev/null
 REDIS_RATE=$(grep -oE '[0-9.]+ requests per second' "$OUT/redis-benchmark.txt" | tail -n1 | cut -d' ' -f1)
 
-if [ "$SCALE" != holds ] && [ "$SCALE" != cluster ]; then
+if [ "$SCALE" != holds ]; then
 log "raw limit 2: pgbench, durable booking + outbox insert into two bare tables, 16 clients"
 psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS anxin_pgbench" -qc "CREATE DATABASE anxin_pgbench" >/dev/null
 psql -h 127.0.0.1 -U postgres -d anxin_pgbench -q <<'SQL'
@@ -180,6 +180,7 @@ WORKERS=${ANXIN_HTTP_WORKERS:-0}
 start_server() {
   local db=$1 prefix=$2
   shift 2
+  SERVER_DB=$db
   log "starting anxin serve on :$PORT (database $db, Redis prefix $prefix, $WORKERS HTTP worker(s); 0 = one per core${*:+; $*})"
   psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
   SERVER_ENV=(ANXIN_HTTP_WORKERS=$WORKERS ANXIN_LISTEN=127.0.0.1:$PORT ANXIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$db
@@ -286,7 +287,7 @@ confirm_run() {
     -- "$OUT/confirm-warm/tokens.txt" "$OUT/confirm-warm/slots.txt" 1 "$OUT/confirm-warm/booked" >>"$OUT/confirm-warm.txt"
   grep "^bookings confirmed" "$OUT/confirm-warm.txt" | sed 's/^/warm-up, not counted: /'
   env "${SERVER_ENV[@]}" "$ANXIN_BIN" reconcile | tee -a "$OUT/confirm-prepare.txt"
-  psql -h 127.0.0.1 -U postgres -d "$DB" -qc "VACUUM ANALYZE" -c CHECKPOINT >/dev/null
+  psql -h 127.0.0.1 -U postgres -d "$SERVER_DB" -qc "VACUUM ANALYZE" -c CHECKPOINT >/dev/null
   rm -f "$OUT"/confirm/booked.*
   cpu_mark
   wrk -t1 -c64 -d"${HOLD_SECONDS}s" --timeout 5s -s loadtest/wrk/confirmations.lua "http://127.0.0.1:$PORT" \
@@ -301,7 +302,7 @@ confirm_run() {
   cpu_per "$n" "confirmation (hold + confirm)" | tee -a "$OUT/confirm.txt"
   CONFIRM_RATE=$(awk '/^bookings confirmed \(201\)/{print $(NF-1)}' "$OUT/confirm.txt")
   cat "$OUT"/confirm/booked.* >"$OUT/confirm/booked.txt"
-  psql -h 127.0.0.1 -U postgres -d "$DB" -qAt <<SQL | tee -a "$OUT/confirm.txt"
+  psql -h 127.0.0.1 -U postgres -d "$SERVER_DB" -qAt <<SQL | tee -a "$OUT/confirm.txt"
 CREATE TEMP TABLE told (id uuid);
 \\copy told FROM '$OUT/confirm/booked.txt'
 SELECT 'lost bookings: ' || count(*) FROM told WHERE NOT EXISTS
@@ -383,8 +384,10 @@ if [ "$SCALE" = cluster ]; then
     FLOW_RATE=$(awk '$1=="confirm" && NF==6{print $3}' "$OUT/$1.txt")
   }
   flow_run flow-node
+  confirm_run
+  mv "$OUT/confirm.txt" "$OUT/confirm-node.txt"
   NODE_HOLD_RATE=$HOLD_RATE NODE_HOLD_P99=$HOLD_P99 NODE_SLATE_P99=$SLATE_P99 NODE_FLOW_RATE=$FLOW_RATE
-  NODE_SLATE_RATE=$SLATE_RATE NODE_SLATE_WRK_P99=$SLATE_WRK_P99
+  NODE_SLATE_RATE=$SLATE_RATE NODE_SLATE_WRK_P99=$SLATE_WRK_P99 NODE_CONFIRM_RATE=$CONFIRM_RATE
   stop_server
   drop_redis_prefix "$PREFIX"
   # A cluster this run starts, it stops; one already running (the tests')
@@ -401,6 +404,8 @@ if [ "$SCALE" = cluster ]; then
   hold_run holds-cluster
   slate_run slates-cluster
   flow_run flow-cluster
+  confirm_run
+  mv "$OUT/confirm.txt" "$OUT/confirm-cluster.txt"
   HOLD_PCT=$(pct "$HOLD_RATE" "$REDIS_RATE")
   echo
   echo "== Summary (same run, this machine; anxin serve with ANXIN_HTTP_WORKERS=$WORKERS) =="
@@ -413,6 +418,11 @@ if [ "$SCALE" = cluster ]; then
     "$NODE_SLATE_RATE" "$(pct "$NODE_SLATE_RATE" "$NODE_HOLD_RATE")" "$NODE_SLATE_WRK_P99"
   printf 'slates, Redis Cluster 3+3 (wrk):      %8.0f /s  = %5s%% of its holds   (p99 %s ms at 200 clients) = %s%% of one Redis\n' \
     "$SLATE_RATE" "$(pct "$SLATE_RATE" "$HOLD_RATE")" "$SLATE_WRK_P99" "$(pct "$SLATE_RATE" "$NODE_SLATE_RATE")"
+  printf 'pgbench same rows, Anxin schema:      %8.0f /s  (the durable insert a confirmation makes)\n' "$PG_INSERT_REAL_RATE"
+  printf 'confirmations, one Redis (wrk):       %8.0f /s  = %5s%% of the same-rows insert\n' \
+    "$NODE_CONFIRM_RATE" "$(pct "$NODE_CONFIRM_RATE" "$PG_INSERT_REAL_RATE")"
+  printf 'confirmations, Redis Cluster (wrk):   %8.0f /s  = %5s%% of the same-rows insert = %s%% of one Redis\n' \
+    "$CONFIRM_RATE" "$(pct "$CONFIRM_RATE" "$PG_INSERT_REAL_RATE")" "$(pct "$CONFIRM_RATE" "$NODE_CONFIRM_RATE")"
   printf 'seeker flows, one Redis:              %8.0f /s  (slate p99 %s ms)\n' "$NODE_FLOW_RATE" "$NODE_SLATE_P99"
   printf 'seeker flows, Redis Cluster:          %8.0f /s  (slate p99 %s ms) = %s%% of one Redis\n' \
     "$FLOW_RATE" "$SLATE_P99" "$(pct "$FLOW_RATE" "$NODE_FLOW_RATE")"
@@ -420,7 +430,7 @@ if [ "$SCALE" = cluster ]; then
     /^double bookings:/ { d += $3 }
     /^lost bookings:/ { l += $3 }
     /^errors other than 409\/429:/ { e += $5 }
-    END { print d + 0, l + 0, e + 0 }' "$OUT"/flow-{node,cluster}.txt)
+    END { print d + 0, l + 0, e + 0 }' "$OUT"/flow-{node,cluster}.txt "$OUT"/confirm-{node,cluster}.txt)
   echo "errors other than 409/429: $OTHER_ERRORS; double bookings: $DOUBLE; lost bookings: $LOST"
   exit 0
 fi

@@ -57,7 +57,7 @@ pub async fn slate(
         service_open,
         hotlines,
     } = flows::slate::build(&state, &session.seeker, &filters).await?;
-    Ok(HttpResponse::Ok().json(SlateView {
+    let view = SlateView {
         slate_id: slate_id.0,
         hint,
         earliest_start,
@@ -88,7 +88,11 @@ pub async fn slate(
                     .collect(),
             })
             .collect(),
-    }))
+    };
+    let body = view.to_json().map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(body))
 }
 
 #[utoipa::path(get, path = "/v1/seekers/me/bookings", tag = "seekers",
