@@ -17,17 +17,7 @@ ensure_command perf linux-perf
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/anxin-target}"
 SECONDS_RUN=${1:-15}
 PORT=18095
-DB=anxin_profile
-OUT=out/profile
-rm -rf "$OUT"; mkdir -p "$OUT"
-log "building (release)"
-cargo build --release --locked -p anxin >/dev/null
-# ANXIN_BIN=<path> profiles another build of `anxin` (to put two side by side).
-BIN=${ANXIN_BIN:-$CARGO_TARGET_DIR/release/anxin}
-psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
-export ANXIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB ANXIN_REDIS_PREFIX="profile-$(date +%s)" \
-  ANXIN_LISTEN=127.0.0.1:$PORT ANXIN_LOG_FORMAT=json RUST_LOG=warn ANXIN_CALL_PROVIDER=simulated
-"$BIN" seed-demo >"$OUT/seed.log" 2>&1
+demo_setup profile "$PORT"
 "$BIN" serve >"$OUT/serve.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; drop_redis_prefix "$ANXIN_REDIS_PREFIX"' EXIT

@@ -68,3 +68,21 @@ drop_test_data() {
 drop_redis_prefix() {
   redis-cli -h 127.0.0.1 -p 6379 --scan --pattern "$1:*" | xargs -r -d '\n' -n 1000 redis-cli -h 127.0.0.1 -p 6379 del >/dev/null || true
 }
+
+# demo_setup NAME PORT: for the load test's scripts that serve the demo's
+# experts. Empties out/NAME, builds the release binary (ANXIN_BIN=<path>
+# serves another build instead), seeds a fresh database anxin_NAME and
+# exports the server's settings (its own Redis prefix). Sets OUT, DB and BIN.
+demo_setup() {
+  local name=$1 port=$2
+  OUT=out/$name
+  DB=anxin_${name//-/_}
+  rm -rf "$OUT"; mkdir -p "$OUT"
+  log "building (release)"
+  cargo build --release --locked -p anxin >/dev/null
+  BIN=${ANXIN_BIN:-$CARGO_TARGET_DIR/release/anxin}
+  psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
+  export ANXIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB ANXIN_REDIS_PREFIX="$name-$(date +%s)" \
+    ANXIN_LISTEN=127.0.0.1:$port ANXIN_LOG_FORMAT=json RUST_LOG=warn ANXIN_CALL_PROVIDER=simulated
+  "$BIN" seed-demo >"$OUT/seed.log" 2>&1
+}

@@ -389,12 +389,31 @@ impl Reserve {
             .zip(&list_now)
             .map(|(e, list)| list.then(|| self.keys.expert(*e)))
             .collect();
-        let mut first = redis::pipe();
-        for (e, k) in experts.iter().zip(&keys) {
+        // On one Redis the versions are one MGET, then the listings: twenty
+        // GETs cost Redis a command's dispatch each. A cluster's versions
+        // sit in as many hash slots as experts, so there each is a GET of
+        // its own, beside its expert's listing.
+        let get_each = self.is_cluster();
+        let version = |cmd: &mut redis::Cmd, e: &ExpertId, k: &Option<ExpertKeys>| {
             match k {
-                Some(k) => first.cmd("GET").arg(&k.version),
-                None => first.cmd("GET").arg(self.keys.expert_version(*e)),
+                Some(k) => cmd.arg(&k.version),
+                None => cmd.arg(self.keys.expert_version(*e)),
             };
+        };
+        let mut first = redis::pipe();
+        if !get_each {
+            let mut mget = redis::cmd("MGET");
+            for (e, k) in experts.iter().zip(&keys) {
+                version(&mut mget, e, k);
+            }
+            first.add_command(mget);
+        }
+        for (e, k) in experts.iter().zip(&keys) {
+            if get_each {
+                let mut get = redis::cmd("GET");
+                version(&mut get, e, k);
+                first.add_command(get);
+            }
             if let Some(k) = k {
                 w.listing(&mut first, k);
             }
@@ -408,9 +427,19 @@ impl Reserve {
             listed: Vec::with_capacity(experts.len()),
             out: vec![None; experts.len()],
         };
+        if !get_each {
+            b.versions = redis::from_redis_value(next(&mut replies)?)?;
+            if b.versions.len() != experts.len() {
+                return Err(crate::ReserveError::Protocol(
+                    "MGET gave a version too few or too many".into(),
+                ));
+            }
+        }
         for list in &list_now {
-            b.versions
-                .push(redis::from_redis_value(next(&mut replies)?)?);
+            if get_each {
+                b.versions
+                    .push(redis::from_redis_value(next(&mut replies)?)?);
+            }
             b.listed.push(if *list {
                 Some(Listed::read(&mut replies)?)
             } else {
