@@ -11,8 +11,11 @@ use std::hash::Hash;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
+/// Keyed by ids, subjects and verified tokens (see `IdMap`).
+type Entries<K, V> = anxin_domain::ids::IdMap<K, (Instant, V)>;
+
 pub struct TtlCache<K, V> {
-    entries: RwLock<HashMap<K, (Instant, V)>>,
+    entries: RwLock<Entries<K, V>>,
     ttl: Duration,
     capacity: usize,
 }
@@ -20,7 +23,7 @@ pub struct TtlCache<K, V> {
 impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     pub fn new(ttl: Duration, capacity: usize) -> Self {
         Self {
-            entries: RwLock::new(HashMap::new()),
+            entries: RwLock::new(Entries::default()),
             ttl,
             capacity: capacity.max(1),
         }

@@ -43,3 +43,10 @@ macro_rules! id_type {
 }
 
 id_type!(ExpertId, SlotId, SeekerId, HoldId, BookingId, CallTaskId, SlateId, PaymentId);
+
+/// A map keyed by ids, or by other keys the service made or verified (a
+/// token after its signature), never by one a client could choose to
+/// collide: foldhash, seeded per process, hashes a 16-byte id in a few
+/// instructions where the standard library's SipHash takes many more, and
+/// a slate looks up a few hundred (its slots, its experts' copies).
+pub type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;

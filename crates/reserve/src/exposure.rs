@@ -1,7 +1,7 @@
 //! What a served slate leaves behind: the exposure counters (impressions per
 //! expert, per bucket of the exposure window) and the seeker's stable slate.
 use crate::{millis, Reserve, Result};
-use anxin_domain::ids::{ExpertId, SeekerId};
+use anxin_domain::ids::{ExpertId, IdMap, SeekerId};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ impl Reserve {
     /// `window`.
     pub async fn add_impressions(
         &self,
-        counted: &HashMap<(i64, ExpertId), u64>,
+        counted: &IdMap<(i64, ExpertId), u64>,
         window: Duration,
     ) -> Result<()> {
         if counted.is_empty() {

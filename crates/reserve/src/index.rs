@@ -3,7 +3,7 @@
 //! whether the index built from Postgres is still there.
 use crate::keys::ExpertKeys;
 use crate::{first, flag, millis, shown, Reserve, Result};
-use anxin_domain::ids::{ExpertId, SlotId};
+use anxin_domain::ids::{ExpertId, IdMap, SlotId};
 use chrono::{DateTime, TimeZone, Utc};
 use std::sync::Arc;
 use std::time::Duration;
@@ -146,8 +146,8 @@ fn next<'a>(replies: &mut impl Iterator<Item = &'a redis::Value>) -> Result<&'a 
 /// over again and again.
 #[derive(Debug, Default)]
 pub(crate) struct OpenCopies {
-    copies: std::sync::RwLock<std::collections::HashMap<ExpertId, OpenCopy>>,
-    reading: std::sync::Mutex<std::collections::HashMap<ExpertId, Arc<AsyncMutex<()>>>>,
+    copies: std::sync::RwLock<IdMap<ExpertId, OpenCopy>>,
+    reading: std::sync::Mutex<IdMap<ExpertId, Arc<AsyncMutex<()>>>>,
 }
 
 /// One `open_slots_many` call's experts and, by index, what it learnt of
@@ -220,9 +220,7 @@ pub struct OpenSlots {
 }
 
 impl OpenCopies {
-    fn read(
-        &self,
-    ) -> std::sync::RwLockReadGuard<'_, std::collections::HashMap<ExpertId, OpenCopy>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, IdMap<ExpertId, OpenCopy>> {
         self.copies.read().unwrap_or_else(|e| e.into_inner())
     }
 

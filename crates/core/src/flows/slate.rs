@@ -7,7 +7,7 @@
 use crate::error::AppResult;
 use crate::state::{AppState, Catalog, WeightInputs};
 use anxin_domain::booking::{reservable, RUNNING_FOR};
-use anxin_domain::ids::{ExpertId, SlateId};
+use anxin_domain::ids::{ExpertId, IdMap, SlateId};
 use anxin_domain::region::Nearness;
 use anxin_domain::slate::{
     capacity_from_counts, choose_balanced_with, choose_local_first, BalanceParams, Candidate,
@@ -261,7 +261,7 @@ pub async fn build(state: &AppState, seeker: &SeekerRow, filters: &Filters) -> A
     let remembered: Vec<ExpertId> = remembered.map(|r| r.experts).unwrap_or_default();
     // Catalog indices of every expert considered, to count impressions in
     // this instance's snapshot at once (see `WeightInputs::impressions`).
-    let mut index_of: HashMap<ExpertId, usize> = HashMap::new();
+    let mut index_of: IdMap<ExpertId, usize> = IdMap::default();
     let kept: Vec<&Arc<ExpertRow>> = if remembered.is_empty() {
         Vec::new()
     } else {
@@ -507,7 +507,7 @@ pub async fn keep_inputs_fresh(state: &AppState) {
 /// (`INPUTS_TTL`) as before, and this instance counts them at once in its own
 /// snapshot. An instance that stops loses at most its last second's.
 #[derive(Default)]
-pub struct Impressions(std::sync::Mutex<HashMap<(i64, ExpertId), u64>>);
+pub struct Impressions(std::sync::Mutex<IdMap<(i64, ExpertId), u64>>);
 
 impl Impressions {
     fn add(&self, counted: impl IntoIterator<Item = ((i64, ExpertId), u64)>) {
@@ -521,7 +521,7 @@ impl Impressions {
         self.add(experts.iter().map(|e| ((bucket, *e), 1)));
     }
 
-    fn take(&self) -> HashMap<(i64, ExpertId), u64> {
+    fn take(&self) -> IdMap<(i64, ExpertId), u64> {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
