@@ -63,12 +63,7 @@ impl Keys {
     fn tagged(&self, kind: &str, id: &uuid::Uuid, suffix: &str) -> String {
         let mut buf = uuid::Uuid::encode_buffer();
         let id = id.hyphenated().encode_lower(&mut buf);
-        let mut key =
-            String::with_capacity(self.prefix.len() + kind.len() + id.len() + suffix.len() + 4);
-        for part in [self.prefix.as_str(), ":{", kind, ":", id, "}", suffix] {
-            key.push_str(part);
-        }
-        key
+        [self.prefix.as_str(), ":{", kind, ":", id, "}", suffix].concat()
     }
 
     /// One expert's `ExpertKeys::version` alone: a slate reads only that of
@@ -85,7 +80,9 @@ impl Keys {
     }
 
     pub fn expert(&self, expert: ExpertId) -> ExpertKeys {
-        let key = |suffix| self.tagged("expert", &expert.0, suffix);
+        // The tag spelled once, for all six.
+        let tag = self.tagged("expert", &expert.0, "");
+        let key = |suffix: &str| [tag.as_str(), suffix].concat();
         ExpertKeys {
             open: key(":open"),
             slots: key(":slots"),
